@@ -1,0 +1,291 @@
+// Package config reads and checks switchboard.toml. Every problem is
+// reported with the file name and line, the way compilers do, so that
+// check-config points the admin at the line to fix.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+	"mellium.im/xmpp/jid"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	XMPP     XMPP     `toml:"xmpp"`
+	Storage  Storage  `toml:"storage"`
+	Security Security `toml:"security"`
+	HTTP     HTTP     `toml:"http"`
+	Log      Log      `toml:"log"`
+
+	// One table per network; a missing table means the network is off.
+	IRC     *Network `toml:"irc"`
+	Discord *Network `toml:"discord"`
+	SMS     *Network `toml:"sms"`
+	Email   *Network `toml:"email"`
+}
+
+// XMPP is how to reach the XMPP server.
+type XMPP struct {
+	// Server is the host:port of the server's component listener.
+	Server string `toml:"server"`
+}
+
+// Storage selects the storage backend.
+type Storage struct {
+	// Path is the embedded bbolt database file (the default backend).
+	Path string `toml:"path"`
+	// URL selects another backend ("redis://…"); it wins over Path.
+	URL string `toml:"url"`
+}
+
+// Security holds the credentials key and access policy.
+type Security struct {
+	KeyFile        string   `toml:"key_file"`
+	AllowedDomains []string `toml:"allowed_domains"`
+	Admins         []string `toml:"admins"`
+	// CAFile adds PEM CAs to trust for legacy servers' TLS.
+	CAFile string `toml:"ca_file"`
+}
+
+// HTTP is the listener for /healthz, /metrics and webhooks.
+type HTTP struct {
+	Listen string `toml:"listen"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text, json
+}
+
+// Network is the part every network table has.
+type Network struct {
+	// Domain is the component's JID, e.g. "irc.example.org".
+	Domain string `toml:"domain"`
+	// Secret is the component secret shared with the XMPP server.
+	Secret string `toml:"secret"`
+	// Server overrides [xmpp] server for this component.
+	Server string `toml:"server"`
+	// DefaultServer is the legacy server used when a user names none
+	// (IRC: host:port).
+	DefaultServer string `toml:"default_server"`
+}
+
+// NetworkEntry is an enabled network with its table name.
+type NetworkEntry struct {
+	Name string
+	*Network
+}
+
+// Networks returns the enabled networks in a fixed order.
+func (c *Config) Networks() []NetworkEntry {
+	var out []NetworkEntry
+	for _, n := range []struct {
+		name string
+		cfg  *Network
+	}{{"irc", c.IRC}, {"discord", c.Discord}, {"sms", c.SMS}, {"email", c.Email}} {
+		if n.cfg != nil {
+			out = append(out, NetworkEntry{Name: n.name, Network: n.cfg})
+		}
+	}
+	return out
+}
+
+// Problem is one error in the file, at a line (0 when not tied to one).
+type Problem struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (p Problem) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", p.File, p.Msg)
+}
+
+// Error lists every problem found in a file.
+type Error struct {
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads, decodes and checks the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and checks data; name is used in error messages. Defaults
+// are filled in. Unknown keys are errors (a typo must not be ignored).
+func Parse(name string, data []byte) (*Config, error) {
+	var c Config
+	d := toml.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&c); err != nil {
+		return nil, decodeError(name, err)
+	}
+	c.defaults()
+	if probs := c.check(name, keyLines(data)); len(probs) > 0 {
+		return nil, &Error{Problems: probs}
+	}
+	return &c, nil
+}
+
+func decodeError(name string, err error) error {
+	var sme *toml.StrictMissingError
+	if errors.As(err, &sme) {
+		e := &Error{}
+		for _, de := range sme.Errors {
+			row, _ := de.Position()
+			e.Problems = append(e.Problems, Problem{File: name, Line: row,
+				Msg: fmt.Sprintf("unknown key %q", strings.Join(de.Key(), "."))})
+		}
+		return e
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, _ := de.Position()
+		return &Error{Problems: []Problem{{File: name, Line: row, Msg: strings.TrimPrefix(de.Error(), "toml: ")}}}
+	}
+	return &Error{Problems: []Problem{{File: name, Msg: err.Error()}}}
+}
+
+func (c *Config) defaults() {
+	if c.Storage.Path == "" && c.Storage.URL == "" {
+		c.Storage.Path = "switchboard.db"
+	}
+	if c.Security.KeyFile == "" {
+		c.Security.KeyFile = "switchboard.key"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+}
+
+var domainRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+
+func (c *Config) check(name string, lines map[string]int) []Problem {
+	var probs []Problem
+	add := func(key, format string, args ...any) {
+		line, ok := lines[key]
+		if !ok { // a missing key is reported at its table's header
+			table, _, _ := strings.Cut(key, ".")
+			line = lines[table]
+		}
+		probs = append(probs, Problem{File: name, Line: line, Msg: key + ": " + fmt.Sprintf(format, args...)})
+	}
+	checkAddr := func(key, v string, required bool) {
+		if v == "" {
+			if required {
+				add(key, "missing; give host:port")
+			}
+			return
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			add(key, "%q is not host:port", v)
+		}
+	}
+	checkAddr("xmpp.server", c.XMPP.Server, false)
+	checkAddr("http.listen", c.HTTP.Listen, false)
+	if c.Storage.URL != "" && !strings.HasPrefix(c.Storage.URL, "redis://") && !strings.HasPrefix(c.Storage.URL, "rediss://") {
+		add("storage.url", "only redis:// and rediss:// URLs are supported")
+	}
+	for i, d := range c.Security.AllowedDomains {
+		if d != "*" && !domainRE.MatchString(strings.ToLower(d)) {
+			add("security.allowed_domains", "entry %d (%q) is not a domain name or \"*\"", i+1, d)
+		}
+	}
+	for i, a := range c.Security.Admins {
+		if j, err := jid.Parse(a); err != nil || j.Localpart() == "" {
+			add("security.admins", "entry %d (%q) is not a user JID", i+1, a)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	nets := c.Networks()
+	if len(nets) == 0 {
+		probs = append(probs, Problem{File: name, Msg: "no network is enabled; add an [irc], [discord], [sms] or [email] table"})
+	}
+	seen := map[string]string{}
+	for _, n := range nets {
+		if n.Domain == "" {
+			add(n.Name+".domain", "missing; the component's JID, e.g. %s.example.org", n.Name)
+		} else if !domainRE.MatchString(n.Domain) {
+			add(n.Name+".domain", "%q is not a lower-case domain name", n.Domain)
+		} else if other, dup := seen[n.Domain]; dup {
+			add(n.Name+".domain", "%q is also the domain of [%s]", n.Domain, other)
+		} else {
+			seen[n.Domain] = n.Name
+		}
+		if n.Secret == "" {
+			add(n.Name+".secret", "missing; the component secret configured on the XMPP server")
+		}
+		checkAddr(n.Name+".server", n.Server, false)
+		if n.Server == "" && c.XMPP.Server == "" {
+			add(n.Name+".server", "no XMPP server: set [xmpp] server or %s.server", n.Name)
+		}
+		checkAddr(n.Name+".default_server", n.DefaultServer, false)
+	}
+	return probs
+}
+
+// keyLines maps "table.key" to the line it is set on, for error messages.
+// It understands the plain key = value and [table] lines a config file
+// has; keys it cannot place get line 0.
+func keyLines(data []byte) map[string]int {
+	lines := make(map[string]int)
+	table := ""
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		l := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(l, "["):
+			table = strings.Trim(strings.TrimSpace(strings.SplitN(l, "#", 2)[0]), "[]")
+			table = strings.TrimSpace(table)
+			if _, ok := lines[table]; !ok {
+				lines[table] = n
+			}
+		case strings.Contains(l, "="):
+			key := strings.Trim(strings.TrimSpace(strings.SplitN(l, "=", 2)[0]), `"'`)
+			full := key
+			if table != "" {
+				full = table + "." + key
+			}
+			if _, ok := lines[full]; !ok {
+				lines[full] = n
+			}
+		}
+	}
+	return lines
+}

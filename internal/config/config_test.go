@@ -1,0 +1,124 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// issueExample is the configuration the README and issue #3 promise works.
+const issueExample = `[xmpp]
+server = "127.0.0.1:5347"          # the XMPP server's component port
+[storage]
+path = "switchboard.db"            # embedded bbolt (default); later: url = "redis://…"
+[security]
+key_file = "switchboard.key"       # created 0600 if missing; seals credentials
+allowed_domains = ["localhost"]    # who may use the transports; "*" = any server
+admins = ["admin@localhost"]       # JIDs allowed to run admin ad-hoc commands
+[http]
+listen = "127.0.0.1:8480"          # /healthz, /metrics (Prometheus), later webhooks
+[irc]                              # one table per network; a missing table = disabled
+domain = "irc.localhost"
+secret = "s3cret"
+`
+
+func TestParseIssueExample(t *testing.T) {
+	c, err := Parse("switchboard.toml", []byte(issueExample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.XMPP.Server != "127.0.0.1:5347" || c.Storage.Path != "switchboard.db" || c.Security.KeyFile != "switchboard.key" {
+		t.Errorf("decoded %+v", c)
+	}
+	nets := c.Networks()
+	if len(nets) != 1 || nets[0].Name != "irc" || nets[0].Domain != "irc.localhost" || nets[0].Secret != "s3cret" {
+		t.Errorf("networks = %+v", nets)
+	}
+	if got := c.Security.AllowedDomains; len(got) != 1 || got[0] != "localhost" {
+		t.Errorf("allowed_domains = %v", got)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse("f", []byte("[xmpp]\nserver = \"localhost:5347\"\n[email]\ndomain = \"email.localhost\"\nsecret = \"x\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage.Path != "switchboard.db" || c.Security.KeyFile != "switchboard.key" || c.Log.Level != "info" || c.Log.Format != "text" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		toml string
+		want []string // substrings of the error, each with its line
+	}{
+		{
+			name: "unknown key",
+			toml: "[xmpp]\nserver = \"a:1\"\nsevrer = \"b:2\"\n[irc]\ndomain = \"irc.localhost\"\nsecret = \"s\"\n",
+			want: []string{`f.toml:3: unknown key "xmpp.sevrer"`},
+		},
+		{
+			name: "syntax error",
+			toml: "[xmpp]\nserver = \"a:1\n",
+			want: []string{"f.toml:2:"},
+		},
+		{
+			name: "wrong type",
+			toml: "[xmpp]\nserver = 5347\n[irc]\ndomain = \"irc.localhost\"\nsecret = \"s\"\n",
+			want: []string{"f.toml:2:"},
+		},
+		{
+			name: "missing secret reported at the table",
+			toml: "[xmpp]\nserver = \"a:1\"\n\n[irc]\ndomain = \"irc.localhost\"\n",
+			want: []string{"f.toml:4: irc.secret: missing"},
+		},
+		{
+			name: "bad values",
+			toml: "[xmpp]\nserver = \"nope\"\n[security]\nadmins = [\"not a jid@\"]\nallowed_domains = [\"ex ample\"]\n[log]\nlevel = \"loud\"\n[irc]\ndomain = \"IRC..x\"\nsecret = \"s\"\n",
+			want: []string{
+				`f.toml:2: xmpp.server: "nope" is not host:port`,
+				"f.toml:4: security.admins: entry 1",
+				"f.toml:5: security.allowed_domains: entry 1",
+				"f.toml:7: log.level",
+				"f.toml:9: irc.domain",
+			},
+		},
+		{
+			name: "no network",
+			toml: "[xmpp]\nserver = \"a:1\"\n",
+			want: []string{"no network is enabled"},
+		},
+		{
+			name: "duplicate domains",
+			toml: "[xmpp]\nserver = \"a:1\"\n[irc]\ndomain = \"x.localhost\"\nsecret = \"s\"\n[sms]\ndomain = \"x.localhost\"\nsecret = \"s\"\n",
+			want: []string{`f.toml:7: sms.domain: "x.localhost" is also the domain of [irc]`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("f.toml", []byte(tt.toml))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not a *config.Error", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%s\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestErrorsNeverEchoSecrets(t *testing.T) {
+	_, err := Parse("f.toml", []byte("[xmpp]\nserver = \"a:1\"\n[irc]\ndomain = \"bad domain\"\nsecret = \"hunter2-secret\"\n"))
+	if err == nil || strings.Contains(err.Error(), "hunter2-secret") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -1,0 +1,15 @@
+// Package transports is the neutral contract between Switchboard's XMPP side
+// (package component) and the legacy networks (irc, discord, sms, email).
+//
+// A Network describes one legacy network: how to register on it and how to
+// connect a registered user. Connecting yields one Adapter per user, which
+// sends to the legacy network; everything the legacy network says comes back
+// through the user's Sink as Events. Capabilities that only some networks
+// have (rooms, contacts, typing notifications, …) are small optional
+// interfaces that an Adapter or Network may implement; the component asks
+// with a type assertion and advertises in service discovery only what is
+// really there.
+//
+// This package imports only the standard library: a network package that
+// needed XMPP knowledge would mean this contract is missing something.
+package transports

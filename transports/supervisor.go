@@ -1,0 +1,280 @@
+package transports
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Backoff is an exponential retry schedule with jitter.
+type Backoff struct {
+	Min time.Duration // first delay; default 1s
+	Max time.Duration // ceiling; default 5m
+}
+
+// Delay returns the wait before retry number attempt (0-based): Min·2^attempt
+// capped at Max, minus up to 20% jitter so that many users whose sessions
+// dropped together do not reconnect in lockstep.
+func (b Backoff) Delay(attempt int) time.Duration {
+	lo, hi := b.Min, b.Max
+	if lo <= 0 {
+		lo = time.Second
+	}
+	if hi <= 0 {
+		hi = 5 * time.Minute
+	}
+	d := lo
+	for i := 0; i < attempt && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+// Supervisor owns the adapters of one network: at most one per user. It
+// connects them, restarts them with backoff when they fail, reports their
+// state to the user's sink as StateEvents, and stops them. All methods are
+// safe for concurrent use.
+type Supervisor struct {
+	net     Network
+	newSink func(user string) Sink
+	log     *slog.Logger
+	backoff Backoff
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+type session struct {
+	acct   Account
+	sink   Sink
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	adapter Adapter
+	status  Status
+}
+
+// NewSupervisor returns a supervisor for net. newSink gives the sink of a
+// user's events; it is called once per started session.
+func NewSupervisor(net Network, newSink func(user string) Sink, b Backoff, log *slog.Logger) *Supervisor {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Supervisor{
+		net:      net,
+		newSink:  newSink,
+		log:      log.With("network", net.Name()),
+		backoff:  b,
+		sessions: make(map[string]*session),
+	}
+}
+
+// Network returns the network this supervisor runs adapters for.
+func (s *Supervisor) Network() Network { return s.net }
+
+// Start makes sure acct.User has a running session. A session that is
+// already running with the same credentials is left alone; one with other
+// credentials (the user registered again) is replaced.
+func (s *Supervisor) Start(acct Account) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	old := s.sessions[acct.User]
+	if old != nil && equalCreds(old.acct.Credentials, acct.Credentials) {
+		s.mu.Unlock()
+		return
+	}
+	if old != nil {
+		delete(s.sessions, acct.User)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	se := &session{acct: acct, sink: s.newSink(acct.User), cancel: cancel, done: make(chan struct{})}
+	s.sessions[acct.User] = se
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	if old != nil {
+		old.cancel()
+		<-old.done
+	}
+	go func() {
+		defer s.wg.Done()
+		defer close(se.done)
+		s.run(ctx, se)
+	}()
+}
+
+// Stop ends user's session, if any, and waits until its adapter is closed.
+func (s *Supervisor) Stop(user string) {
+	s.mu.Lock()
+	se := s.sessions[user]
+	delete(s.sessions, user)
+	s.mu.Unlock()
+	if se == nil {
+		return
+	}
+	se.cancel()
+	<-se.done
+	se.sink.Deliver(&StateEvent{Status: Status{State: StateDisconnected}})
+}
+
+// Restart closes user's session and connects it again at once.
+func (s *Supervisor) Restart(user string) bool {
+	s.mu.Lock()
+	se := s.sessions[user]
+	s.mu.Unlock()
+	if se == nil {
+		return false
+	}
+	s.Stop(user)
+	s.Start(se.acct)
+	return true
+}
+
+// Running reports whether user has a session (connected or not).
+func (s *Supervisor) Running(user string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[user] != nil
+}
+
+// Adapter returns user's connected adapter, or nil.
+func (s *Supervisor) Adapter(user string) Adapter {
+	s.mu.Lock()
+	se := s.sessions[user]
+	s.mu.Unlock()
+	if se == nil {
+		return nil
+	}
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	return se.adapter
+}
+
+// Status returns the state of user's session.
+func (s *Supervisor) Status(user string) Status {
+	s.mu.Lock()
+	se := s.sessions[user]
+	s.mu.Unlock()
+	if se == nil {
+		return Status{State: StateDisconnected}
+	}
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	return se.status
+}
+
+// Users returns the users that have a session, sorted.
+func (s *Supervisor) Users() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	users := make([]string, 0, len(s.sessions))
+	for u := range s.sessions {
+		users = append(users, u)
+	}
+	sort.Strings(users)
+	return users
+}
+
+// Close stops every session and waits for all of them.
+func (s *Supervisor) Close() {
+	s.mu.Lock()
+	s.closed = true
+	sessions := s.sessions
+	s.sessions = make(map[string]*session)
+	s.mu.Unlock()
+	for _, se := range sessions {
+		se.cancel()
+	}
+	s.wg.Wait()
+}
+
+func (s *Supervisor) run(ctx context.Context, se *session) {
+	log := s.log.With("user", se.acct.User)
+	attempt := 0
+	for {
+		se.setStatus(Status{State: StateConnecting})
+		a, err := s.net.Connect(ctx, se.acct, se.sink)
+		if ctx.Err() != nil {
+			if a != nil {
+				a.Close()
+			}
+			return
+		}
+		if err == nil {
+			se.mu.Lock()
+			se.adapter = a
+			se.mu.Unlock()
+			se.setStatus(Status{State: StateConnected})
+			log.Info("legacy session connected")
+			attempt = 0
+			select {
+			case <-ctx.Done():
+				se.clearAdapter()
+				if err := a.Close(); err != nil {
+					log.Warn("closing adapter", "err", err)
+				}
+				return
+			case <-a.Done():
+				err = a.Err()
+				if err == nil {
+					err = ErrUnavailable
+				}
+				se.clearAdapter()
+				a.Close()
+			}
+		}
+		if errors.Is(err, ErrBadCredentials) {
+			log.Warn("legacy login refused", "err", err)
+			se.setStatus(Status{State: StateBadCredentials, Text: err.Error()})
+			<-ctx.Done()
+			return
+		}
+		delay := s.backoff.Delay(attempt)
+		attempt++
+		log.Warn("legacy session failed", "err", err, "retry_in", delay)
+		se.setStatus(Status{State: StateTransientDisconnect, Text: err.Error(), Retry: time.Now().Add(delay)})
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (se *session) setStatus(st Status) {
+	se.mu.Lock()
+	se.status = st
+	se.mu.Unlock()
+	se.sink.Deliver(&StateEvent{Status: st})
+}
+
+func (se *session) clearAdapter() {
+	se.mu.Lock()
+	se.adapter = nil
+	se.mu.Unlock()
+}
+
+func equalCreds(a, b Credentials) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}

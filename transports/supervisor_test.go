@@ -1,0 +1,180 @@
+package transports_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-im/switchboard/transports"
+	"github.com/switchboard-im/switchboard/transports/transportstest"
+)
+
+// recorder is a sink that keeps the states it was told about.
+type recorder struct {
+	mu     sync.Mutex
+	states []transports.Status
+	ch     chan transports.Status
+}
+
+func newRecorder() *recorder { return &recorder{ch: make(chan transports.Status, 100)} }
+
+func (r *recorder) Deliver(ev transports.Event) {
+	if st, ok := ev.(*transports.StateEvent); ok {
+		r.mu.Lock()
+		r.states = append(r.states, st.Status)
+		r.mu.Unlock()
+		r.ch <- st.Status
+	}
+}
+
+// waitState waits for state s and returns its status.
+func (r *recorder) waitState(t *testing.T, s transports.State) transports.Status {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case st := <-r.ch:
+			if st.State == s {
+				return st
+			}
+		case <-timeout:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("state %v not reached; saw %v", s, r.states)
+		}
+	}
+}
+
+func newSup(t *testing.T, net *transportstest.Network) (*transports.Supervisor, *recorder) {
+	t.Helper()
+	rec := newRecorder()
+	sup := transports.NewSupervisor(net, func(string) transports.Sink { return rec },
+		transports.Backoff{Min: 20 * time.Millisecond, Max: 50 * time.Millisecond}, nil)
+	t.Cleanup(sup.Close)
+	return sup, rec
+}
+
+func acct(user, pass string) transports.Account {
+	return transports.Account{User: user, Credentials: transports.Credentials{"username": user, "password": pass}}
+}
+
+func TestSupervisorConnects(t *testing.T) {
+	net := transportstest.New(map[string]string{"alice": "pw"})
+	sup, rec := newSup(t, net)
+	sup.Start(acct("alice", "pw"))
+	rec.waitState(t, transports.StateConnected)
+	if sup.Adapter("alice") == nil {
+		t.Fatal("no adapter after connecting")
+	}
+	// Starting again with the same credentials keeps the session.
+	sup.Start(acct("alice", "pw"))
+	if got := net.Connects(); got != 1 {
+		t.Errorf("Connect called %d times, want 1", got)
+	}
+}
+
+func TestSupervisorBadCredentialsDoesNotRetry(t *testing.T) {
+	net := transportstest.New(map[string]string{"alice": "pw"})
+	sup, rec := newSup(t, net)
+	sup.Start(acct("alice", "wrong"))
+	st := rec.waitState(t, transports.StateBadCredentials)
+	if st.Text == "" {
+		t.Error("bad credentials state has no text from the server")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := net.Connects(); got != 1 {
+		t.Errorf("Connect called %d times after bad credentials, want 1", got)
+	}
+	if got := sup.Status("alice").State; got != transports.StateBadCredentials {
+		t.Errorf("Status = %v", got)
+	}
+}
+
+func TestSupervisorRetriesTransientFailures(t *testing.T) {
+	net := transportstest.New(map[string]string{"alice": "pw"})
+	net.SetUnreachable(true)
+	sup, rec := newSup(t, net)
+	sup.Start(acct("alice", "pw"))
+	st := rec.waitState(t, transports.StateTransientDisconnect)
+	if st.Retry.IsZero() || st.Text == "" {
+		t.Errorf("transient state lacks retry time or text: %+v", st)
+	}
+	net.SetUnreachable(false)
+	rec.waitState(t, transports.StateConnected)
+}
+
+func TestSupervisorRestartsDroppedAdapter(t *testing.T) {
+	net := transportstest.New(map[string]string{"alice": "pw"})
+	sup, rec := newSup(t, net)
+	sup.Start(acct("alice", "pw"))
+	rec.waitState(t, transports.StateConnected)
+	first := net.Adapter("alice")
+	first.Drop(errors.New("connection reset"))
+	st := rec.waitState(t, transports.StateTransientDisconnect)
+	if st.Text != "connection reset" {
+		t.Errorf("text = %q", st.Text)
+	}
+	rec.waitState(t, transports.StateConnected)
+	if !first.Closed() {
+		t.Error("dropped adapter was not closed")
+	}
+	if net.Adapter("alice") == first {
+		t.Error("no new adapter after the drop")
+	}
+}
+
+func TestSupervisorStopAndReplace(t *testing.T) {
+	net := transportstest.New(map[string]string{"alice": "pw", "alice2": "pw2"})
+	sup, rec := newSup(t, net)
+	sup.Start(acct("alice", "pw"))
+	rec.waitState(t, transports.StateConnected)
+	first := net.Adapter("alice")
+
+	// New credentials replace the running session.
+	sup.Start(transports.Account{User: "alice", Credentials: transports.Credentials{"username": "alice2", "password": "pw2"}})
+	rec.waitState(t, transports.StateConnected)
+	if !first.Closed() {
+		t.Error("old session not closed when credentials changed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	second, err := net.WaitAdapter(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Account().Credentials["username"] != "alice2" {
+		t.Errorf("adapter uses %v", second.Account().Credentials["username"])
+	}
+
+	sup.Stop("alice")
+	if !second.Closed() {
+		t.Error("Stop did not close the adapter")
+	}
+	if sup.Running("alice") || sup.Adapter("alice") != nil {
+		t.Error("session still there after Stop")
+	}
+	rec.waitState(t, transports.StateDisconnected)
+}
+
+func TestBackoffDelay(t *testing.T) {
+	b := transports.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
+	tests := []struct {
+		attempt  int
+		min, max time.Duration
+	}{
+		{0, 80 * time.Millisecond, 100 * time.Millisecond},
+		{1, 160 * time.Millisecond, 200 * time.Millisecond},
+		{3, 640 * time.Millisecond, 800 * time.Millisecond},
+		{10, 800 * time.Millisecond, time.Second},
+		{1000, 800 * time.Millisecond, time.Second},
+	}
+	for _, tt := range tests {
+		for range 20 {
+			if d := b.Delay(tt.attempt); d < tt.min || d > tt.max {
+				t.Errorf("Delay(%d) = %v, want in [%v, %v]", tt.attempt, d, tt.min, tt.max)
+			}
+		}
+	}
+}

@@ -1,0 +1,318 @@
+package transports
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Network is one legacy network (IRC, Discord, SMS, email). One value serves
+// every user of the network; it holds no per-user state.
+type Network interface {
+	// Name is the short, stable name of the network ("irc"); it is the
+	// config table name and part of storage keys. It must not do I/O.
+	Name() string
+	// Identity is what service discovery shows for the gateway domain.
+	// It must not do I/O.
+	Identity() Identity
+	// LoginFields describes what registration asks for, in order. The
+	// same description drives the XEP-0077 form, the ad-hoc "register"
+	// command and the chat dialogue. It must not do I/O.
+	LoginFields() []Field
+	// Validate really logs in to the legacy network with creds and logs
+	// out again. It returns nil when the credentials work, an error
+	// wrapping ErrBadCredentials (with the legacy server's text) when they
+	// are refused, an error wrapping ErrInvalidInput when a value is
+	// malformed, or another error (typically wrapping ErrUnavailable)
+	// when the legacy network could not be reached. creds has already
+	// been checked against LoginFields (required fields present, lengths
+	// within bounds, valid UTF-8).
+	Validate(ctx context.Context, creds Credentials) error
+	// Connect starts a session for a registered user. It may block until
+	// the legacy login completed or failed; errors are classified like
+	// Validate's. Everything the session receives later is handed to sink.
+	// The returned Adapter is owned by the caller, which must Close it.
+	Connect(ctx context.Context, acct Account, sink Sink) (Adapter, error)
+}
+
+// Identity is a disco identity (XEP-0030): category "gateway", a registered
+// type such as "irc", "smtp" or "sms", and a human name.
+type Identity struct {
+	Category string
+	Type     string
+	Name     string
+}
+
+// Adapter is one registered user's live session on a legacy network.
+// Methods may be called from several goroutines at once.
+type Adapter interface {
+	// Send delivers a message to a legacy contact or room. It returns the
+	// legacy network's ID for the message where the network has one
+	// (empty otherwise). An error means the message was not delivered;
+	// it is classified with the sentinel errors of this package.
+	Send(ctx context.Context, msg Message) (RemoteID, error)
+	// SetPresence mirrors the user's XMPP availability on the legacy
+	// network (away, back, …). Networks without presence return nil.
+	SetPresence(ctx context.Context, p Presence) error
+	// Done is closed when the session ended on its own (the connection
+	// dropped and the adapter gave up). The supervisor then restarts it.
+	// It is not closed by Close.
+	Done() <-chan struct{}
+	// Err says why Done was closed; nil before that.
+	Err() error
+	// Close logs out and releases everything the session holds. It is
+	// safe to call more than once.
+	Close() error
+}
+
+// Sink receives what a user's legacy session produces. The component
+// implements it; Deliver stores the event durably (or hands it to the XMPP
+// server) before it returns, so an event handed to Deliver is never lost.
+// Deliver must not be called after the adapter's Close returned.
+type Sink interface {
+	Deliver(ev Event)
+}
+
+// SinkFunc adapts a function to the Sink interface.
+type SinkFunc func(Event)
+
+// Deliver calls f(ev).
+func (f SinkFunc) Deliver(ev Event) { f(ev) }
+
+// ID identifies a contact or room on a legacy network, in the network's own
+// syntax ("nick%irc.libera.chat", "#go-nuts%irc.libera.chat",
+// "+15551234567", "alice@example.com"). The component maps it to and from
+// a JID localpart, escaping as XEP-0106 requires.
+type ID string
+
+// RemoteID is a legacy network's identifier for one message.
+type RemoteID string
+
+// Account is a registered user as a network sees it.
+type Account struct {
+	// User is an opaque, stable name of the XMPP user (their bare JID).
+	// Networks may use it in logs and as a storage key, nothing else.
+	User string
+	// Credentials are the values the user registered with.
+	Credentials Credentials
+	// Settings are the user's per-network settings (see SettingsProvider).
+	Settings map[string]string
+}
+
+// Credentials are registration values keyed by Field.Name.
+type Credentials map[string]string
+
+// FieldKind is the kind of value a registration field takes.
+type FieldKind int
+
+const (
+	// FieldText is a single line of text.
+	FieldText FieldKind = iota
+	// FieldSecret is a single line of text that must never be shown or
+	// logged (a password or token).
+	FieldSecret
+	// FieldBool is a yes/no choice ("true"/"false").
+	FieldBool
+	// FieldList is one value out of Options.
+	FieldList
+)
+
+// Field is one input of a registration (or settings) form.
+type Field struct {
+	Name     string // the key in Credentials ("nick")
+	Label    string // short human label ("Nickname")
+	Desc     string // longer help text, may be empty
+	Kind     FieldKind
+	Required bool
+	Default  string
+	Options  []Option // the choices of a FieldList
+	// Legacy names the XEP-0077 legacy element ("username", "password",
+	// "email", …) that old clients fill for this field, or "".
+	Legacy string
+	// MaxLen bounds the value's length in bytes; 0 means DefaultMaxLen.
+	MaxLen int
+}
+
+// DefaultMaxLen is the longest value a field takes unless it says otherwise.
+const DefaultMaxLen = 1024
+
+// Option is one choice of a FieldList.
+type Option struct {
+	Label string
+	Value string
+}
+
+// Message is a message from the XMPP user to a legacy contact or room.
+type Message struct {
+	// To is the legacy contact or room.
+	To ID
+	// Room is true when To is a room (group chat).
+	Room bool
+	// Body is the text, already checked to be valid UTF-8. It may contain
+	// newlines; the network splits or escapes as its protocol needs.
+	Body string
+	// Action is true for a "/me" action.
+	Action bool
+	// Subject and Thread carry the XMPP subject and thread, where the
+	// network has such a thing (email).
+	Subject string
+	Thread  string
+	// ReplyTo is the legacy ID of the message this one replies to, if any.
+	ReplyTo RemoteID
+}
+
+// Show is an availability, as in XMPP presence.
+type Show int
+
+const (
+	// Available means online with no particular status.
+	Available Show = iota
+	// Away is a short absence.
+	Away
+	// ExtendedAway is a long absence.
+	ExtendedAway
+	// DoNotDisturb means busy.
+	DoNotDisturb
+	// FreeForChat means eager to talk.
+	FreeForChat
+	// Offline means not available at all.
+	Offline
+)
+
+// String returns the XMPP <show/> value ("" for Available and Offline).
+func (s Show) String() string {
+	switch s {
+	case Away:
+		return "away"
+	case ExtendedAway:
+		return "xa"
+	case DoNotDisturb:
+		return "dnd"
+	case FreeForChat:
+		return "chat"
+	}
+	return ""
+}
+
+// Presence is an availability with a status text.
+type Presence struct {
+	Show   Show
+	Status string
+}
+
+// Sentinel errors that networks wrap so the component can tell the user what
+// happened and choose the right XMPP error condition. Wrap them with the
+// legacy server's own words: fmt.Errorf("%w: %s", ErrBadCredentials, text).
+var (
+	// ErrBadCredentials: the legacy network refused the login. Retrying
+	// with the same credentials is pointless.
+	ErrBadCredentials = errors.New("credentials refused")
+	// ErrUnavailable: the legacy network could not be reached or dropped
+	// the connection; retrying later may work.
+	ErrUnavailable = errors.New("legacy network unavailable")
+	// ErrInvalidInput: a value the user gave is malformed for the network.
+	ErrInvalidInput = errors.New("invalid input")
+	// ErrNotFound: the contact or room does not exist.
+	ErrNotFound = errors.New("no such contact or room")
+	// ErrForbidden: the legacy network does not allow this action.
+	ErrForbidden = errors.New("not allowed")
+	// ErrNotConnected: the adapter is not connected right now.
+	ErrNotConnected = errors.New("not connected")
+	// ErrUnsupported: the network cannot do what was asked.
+	ErrUnsupported = errors.New("not supported by this network")
+)
+
+// Event is something that happened on the legacy network. The concrete
+// types are the *Event structs of this package.
+type Event interface {
+	isEvent()
+}
+
+// MessageEvent is a message from a legacy contact, or said in a room.
+type MessageEvent struct {
+	// From is the contact who wrote, or the room it was said in.
+	From ID
+	// Room is true when From is a room; Nick is then the speaker.
+	Room bool
+	Nick string
+	// RemoteID is the legacy message ID, if the network has one.
+	RemoteID RemoteID
+	Body     string
+	Action   bool
+	Subject  string
+	Thread   string
+	// Time is when the legacy network says it was sent; zero for now.
+	Time time.Time
+	// Notice is true for automated text (IRC NOTICE, server messages).
+	Notice bool
+}
+
+// PresenceEvent is a legacy contact's availability.
+type PresenceEvent struct {
+	From     ID
+	Presence Presence
+}
+
+// StateEvent reports the connection state of the user's legacy session.
+// Adapters send it when their state changes on its own (a dropped
+// connection they are retrying); the supervisor sends it around Connect.
+type StateEvent struct {
+	Status Status
+}
+
+// NoticeEvent is text the transport itself must show the user: a
+// legacy-side failure, a warning, a server notice.
+type NoticeEvent struct {
+	// About is the contact or room concerned, or "" for the gateway.
+	About ID
+	Text  string
+	// Error is true when the text reports a failure.
+	Error bool
+}
+
+func (*MessageEvent) isEvent()  {}
+func (*PresenceEvent) isEvent() {}
+func (*StateEvent) isEvent()    {}
+func (*NoticeEvent) isEvent()   {}
+
+// State is a connection state, as the user should see it.
+type State int
+
+const (
+	// StateDisconnected: no session (the user is offline, or unregistered).
+	StateDisconnected State = iota
+	// StateConnecting: a login is under way.
+	StateConnecting
+	// StateConnected: the session is up.
+	StateConnected
+	// StateBadCredentials: the legacy network refused the login; the user
+	// must register again with other credentials.
+	StateBadCredentials
+	// StateTransientDisconnect: the connection failed or dropped; a
+	// retry is scheduled (Status.Retry).
+	StateTransientDisconnect
+)
+
+func (s State) String() string {
+	switch s {
+	case StateConnecting:
+		return "connecting"
+	case StateConnected:
+		return "connected"
+	case StateBadCredentials:
+		return "bad credentials"
+	case StateTransientDisconnect:
+		return "disconnected"
+	}
+	return "offline"
+}
+
+// Status is a State with its details.
+type Status struct {
+	State State
+	// Text is the legacy server's explanation, if any ("Invalid password").
+	Text string
+	// Retry is when the next connection attempt is due
+	// (StateTransientDisconnect only).
+	Retry time.Time
+}

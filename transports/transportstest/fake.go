@@ -1,0 +1,232 @@
+// Package transportstest provides a scriptable in-memory legacy network for
+// the component's tests and benchmarks. It is a test fixture: it speaks no
+// real protocol.
+package transportstest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// Network is a fake legacy network. Accounts maps usernames to passwords;
+// logins with anything else fail with ErrBadCredentials. The contact
+// "echo" answers every message with the same text.
+type Network struct {
+	NetName string // default "fake"
+	Ident   transports.Identity
+
+	mu          sync.Mutex
+	accounts    map[string]string
+	unreachable bool
+	adapters    map[string]*Adapter // by Account.User
+	connects    atomic.Int64
+	seq         atomic.Int64
+	changed     chan struct{}
+}
+
+// New returns a fake network with the given username → password accounts.
+func New(accounts map[string]string) *Network {
+	n := &Network{
+		NetName:  "fake",
+		Ident:    transports.Identity{Category: "gateway", Type: "irc", Name: "Fake IRC"},
+		accounts: make(map[string]string),
+		adapters: make(map[string]*Adapter),
+		changed:  make(chan struct{}),
+	}
+	for u, p := range accounts {
+		n.accounts[u] = p
+	}
+	return n
+}
+
+// Name implements transports.Network.
+func (n *Network) Name() string { return n.NetName }
+
+// Identity implements transports.Network.
+func (n *Network) Identity() transports.Identity { return n.Ident }
+
+// LoginFields implements transports.Network.
+func (n *Network) LoginFields() []transports.Field {
+	return []transports.Field{
+		{Name: "username", Label: "Username", Kind: transports.FieldText, Required: true, Legacy: "username", MaxLen: 64},
+		{Name: "password", Label: "Password", Kind: transports.FieldSecret, Required: true, Legacy: "password"},
+		{Name: "server", Label: "Server", Kind: transports.FieldText, Default: "fake.example"},
+	}
+}
+
+// SetUnreachable makes logins fail with ErrUnavailable (true) or work
+// again (false).
+func (n *Network) SetUnreachable(v bool) {
+	n.mu.Lock()
+	n.unreachable = v
+	n.mu.Unlock()
+}
+
+// SetPassword adds or changes an account.
+func (n *Network) SetPassword(user, pass string) {
+	n.mu.Lock()
+	n.accounts[user] = pass
+	n.mu.Unlock()
+}
+
+func (n *Network) check(creds transports.Credentials) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.unreachable {
+		return fmt.Errorf("%w: fake.example: connection refused", transports.ErrUnavailable)
+	}
+	if p, ok := n.accounts[creds["username"]]; !ok || p != creds["password"] {
+		return fmt.Errorf("%w: Invalid username or password", transports.ErrBadCredentials)
+	}
+	return nil
+}
+
+// Validate implements transports.Network.
+func (n *Network) Validate(ctx context.Context, creds transports.Credentials) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return n.check(creds)
+}
+
+// Connect implements transports.Network.
+func (n *Network) Connect(ctx context.Context, acct transports.Account, sink transports.Sink) (transports.Adapter, error) {
+	n.connects.Add(1)
+	if err := n.check(acct.Credentials); err != nil {
+		return nil, err
+	}
+	a := &Adapter{net: n, acct: acct, sink: sink, done: make(chan struct{}), sent: make(chan transports.Message, 1024)}
+	n.mu.Lock()
+	n.adapters[acct.User] = a
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.mu.Unlock()
+	return a, nil
+}
+
+// Connects counts Connect calls.
+func (n *Network) Connects() int64 { return n.connects.Load() }
+
+// Adapter returns the latest adapter made for user, or nil.
+func (n *Network) Adapter(user string) *Adapter {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.adapters[user]
+}
+
+// WaitAdapter waits until user has an open adapter and returns it.
+func (n *Network) WaitAdapter(ctx context.Context, user string) (*Adapter, error) {
+	for {
+		n.mu.Lock()
+		a, ch := n.adapters[user], n.changed
+		n.mu.Unlock()
+		if a != nil && !a.Closed() {
+			return a, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no adapter for %s: %w", user, ctx.Err())
+		}
+	}
+}
+
+// Adapter is one fake session.
+type Adapter struct {
+	net  *Network
+	acct transports.Account
+	sink transports.Sink
+
+	mu       sync.Mutex
+	closed   bool
+	err      error
+	done     chan struct{}
+	presence []transports.Presence
+	sent     chan transports.Message
+}
+
+// Account returns the account the adapter was connected with.
+func (a *Adapter) Account() transports.Account { return a.acct }
+
+// Send implements transports.Adapter. Messages to "echo" come back.
+func (a *Adapter) Send(ctx context.Context, m transports.Message) (transports.RemoteID, error) {
+	a.mu.Lock()
+	closed := a.closed
+	a.mu.Unlock()
+	if closed {
+		return "", transports.ErrNotConnected
+	}
+	if m.To == "nobody" {
+		return "", fmt.Errorf("%w: nobody: No such nick", transports.ErrNotFound)
+	}
+	id := transports.RemoteID("m" + strconv.FormatInt(a.net.seq.Add(1), 10))
+	select {
+	case a.sent <- m:
+	default:
+	}
+	if m.To == "echo" {
+		a.sink.Deliver(&transports.MessageEvent{From: "echo", Body: m.Body, RemoteID: id + "e"})
+	}
+	return id, nil
+}
+
+// Sent returns the messages sent through the adapter, in order.
+func (a *Adapter) Sent() <-chan transports.Message { return a.sent }
+
+// SetPresence implements transports.Adapter.
+func (a *Adapter) SetPresence(ctx context.Context, p transports.Presence) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.presence = append(a.presence, p)
+	return nil
+}
+
+// Presences returns what SetPresence received.
+func (a *Adapter) Presences() []transports.Presence {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]transports.Presence(nil), a.presence...)
+}
+
+// Emit delivers ev to the adapter's sink, as if the legacy network sent it.
+func (a *Adapter) Emit(ev transports.Event) { a.sink.Deliver(ev) }
+
+// Drop ends the session as a lost connection would.
+func (a *Adapter) Drop(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.err == nil {
+		a.err = err
+		close(a.done)
+	}
+}
+
+// Done implements transports.Adapter.
+func (a *Adapter) Done() <-chan struct{} { return a.done }
+
+// Err implements transports.Adapter.
+func (a *Adapter) Err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+// Close implements transports.Adapter.
+func (a *Adapter) Close() error {
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+	return nil
+}
+
+// Closed reports whether Close was called.
+func (a *Adapter) Closed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.closed
+}
