@@ -159,6 +159,9 @@ type Message struct {
 	Thread  string
 	// ReplyTo is the legacy ID of the message this one replies to, if any.
 	ReplyTo RemoteID
+	// ID is the XMPP stanza's ID; networks may use it to correlate their
+	// echo of the message (IRCv3 labeled-response).
+	ID string
 }
 
 // Show is an availability, as in XMPP presence.
@@ -245,6 +248,12 @@ type MessageEvent struct {
 	Time time.Time
 	// Notice is true for automated text (IRC NOTICE, server messages).
 	Notice bool
+	// Own is true for the user's own message as the network echoed it
+	// (sent from another client, or IRCv3 echo-message), to be reflected
+	// to the user's XMPP resources.
+	Own bool
+	// ReplyTo is the legacy ID of the message this one replies to.
+	ReplyTo RemoteID
 }
 
 // PresenceEvent is a legacy contact's availability.

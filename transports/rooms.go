@@ -1,0 +1,147 @@
+package transports
+
+import (
+	"context"
+	"time"
+)
+
+// Group chat: the events and optional interfaces of networks with rooms
+// (IRC channels, Discord channels). The component maps them to a MUC
+// service (XEP-0045): a room is room@domain, an occupant room@domain/nick.
+
+// Role is an occupant's role in a room, as XEP-0045 names them.
+type Role int
+
+const (
+	RoleNone Role = iota
+	RoleVisitor
+	RoleParticipant
+	RoleModerator
+)
+
+// Affiliation is an occupant's long-lived standing in a room (XEP-0045).
+type Affiliation int
+
+const (
+	AffiliationNone Affiliation = iota
+	AffiliationMember
+	AffiliationAdmin
+	AffiliationOwner
+	AffiliationOutcast
+)
+
+// OccupantEvent says that someone is in a room (joined, or was there when
+// the user joined), changed role, changed nick, or left.
+type OccupantEvent struct {
+	Room        ID
+	Nick        string
+	Role        Role
+	Affiliation Affiliation
+	// Account is the occupant's account name on the network, if known
+	// (IRCv3 account-tag / extended-join).
+	Account string
+	// Self is true for the user's own presence in the room.
+	Self bool
+	// Presence carries away/back where the network has it.
+	Presence Presence
+	// NewNick is set when the occupant changed nick (Nick is the old one).
+	NewNick string
+	// NickChangedByServer is set on the user's own join when the network
+	// gave them another nick than the one asked for (MUC status 210).
+	NickChangedByServer bool
+	// Left is true when the occupant left; Reason says why.
+	Left   bool
+	Kicked bool
+	Banned bool
+	// By is who kicked or banned, if known.
+	By     string
+	Reason string
+}
+
+// RoomReadyEvent ends the initial occupant list sent after a join, so the
+// component can send the user's own presence last, as MUC requires.
+type RoomReadyEvent struct {
+	Room ID
+	Nick string // the user's nick in the room
+}
+
+// SubjectEvent is a room's topic, on join or when someone changes it.
+type SubjectEvent struct {
+	Room    ID
+	Subject string
+	Nick    string // who set it, if known
+	Time    time.Time
+}
+
+// TypingEvent is a typing notification from a contact or in a room.
+type TypingEvent struct {
+	From  ID
+	Room  bool
+	Nick  string
+	State ChatState
+}
+
+// ReactionEvent adds or removes an emoji reaction to a message.
+type ReactionEvent struct {
+	From     ID
+	Room     bool
+	Nick     string
+	Target   RemoteID
+	Reaction string
+	Remove   bool
+}
+
+func (*OccupantEvent) isEvent()  {}
+func (*RoomReadyEvent) isEvent() {}
+func (*SubjectEvent) isEvent()   {}
+func (*TypingEvent) isEvent()    {}
+func (*ReactionEvent) isEvent()  {}
+
+// RoomSubject is implemented by adapters that can change a room's topic.
+type RoomSubject interface {
+	SetSubject(ctx context.Context, room ID, subject string) error
+}
+
+// Moderator is implemented by adapters of networks with moderation. The
+// legacy network decides whether the user has the right; a refusal is an
+// error wrapping ErrForbidden with the server's text.
+type Moderator interface {
+	Kick(ctx context.Context, room ID, nick, reason string) error
+	SetRole(ctx context.Context, room ID, nick string, role Role) error
+	SetAffiliation(ctx context.Context, room ID, nick string, aff Affiliation) error
+}
+
+// History is implemented by adapters that can fetch a room's recent
+// messages (IRCv3 chathistory), sent with delay stamps on join.
+type History interface {
+	History(ctx context.Context, room ID, since time.Time, max int) ([]MessageEvent, error)
+}
+
+// RoomInfo describes a room in a listing.
+type RoomInfo struct {
+	ID      ID
+	Name    string
+	Members int
+	Topic   string
+}
+
+// RoomLister is implemented by adapters that can list the rooms of a
+// legacy server (IRC LIST), for disco#items browsing. server is the
+// network's server ID ("irc.libera.chat").
+type RoomLister interface {
+	ListRooms(ctx context.Context, server ID) ([]RoomInfo, error)
+}
+
+// Reactor is implemented by adapters of networks with reactions.
+type Reactor interface {
+	React(ctx context.Context, to ID, target RemoteID, reaction string, remove bool) error
+}
+
+// AnonymousNetwork is implemented by networks usable without registration
+// (IRC, like biboumi): joining a room connects with the MUC nick.
+// AnonymousAccount returns the account to connect for an unregistered
+// user who joins room as nick.
+type AnonymousNetwork interface {
+	Network
+	AnonymousAccount(user string, room ID, nick string) (Account, error)
+}
