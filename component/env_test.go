@@ -1,0 +1,220 @@
+package component_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/component"
+	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/storage/bolt"
+	"github.com/switchboard-im/switchboard/transports"
+	"github.com/switchboard-im/switchboard/transports/transportstest"
+)
+
+const (
+	gw        = "fake.localhost"
+	secret    = "s3cret"
+	legacyPW  = "legacy-pw-Zq81"
+	legacyUsr = "alice-legacy"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is a real Prosody with the component under test attached to it,
+// bridging to the fake network.
+type env struct {
+	p      *testenv.Prosody
+	net    *transportstest.Network
+	reg    *registry.Registry
+	comp   *component.Component
+	logs   *syncBuffer
+	dbPath string
+	key    []byte
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type envOptions struct {
+	allowed []string
+	prosody *testenv.Prosody // reuse a server
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	e := &env{p: o.prosody, logs: &syncBuffer{}}
+	if e.p == nil {
+		e.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
+	}
+	e.net = transportstest.New(map[string]string{legacyUsr: legacyPW})
+	e.dbPath = filepath.Join(t.TempDir(), "switchboard.db")
+	e.key = make([]byte, 32)
+	rand.Read(e.key)
+	e.start(t, e.key, o.allowed)
+	return e
+}
+
+// start opens storage and runs a component; stop undoes it.
+func (e *env) start(t *testing.T, key []byte, allowed []string) {
+	t.Helper()
+	store, err := bolt.Open(e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.reg, err = registry.New(store, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.comp, err = component.New(component.Config{
+		Domain:         gw,
+		Server:         e.p.ComponentAddr,
+		Secret:         secret,
+		Network:        e.net,
+		Registry:       e.reg,
+		AllowedDomains: allowed,
+		Admins:         []string{"admin@localhost"},
+		AdapterBackoff: transports.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond},
+		Version:        "test",
+		Logger:         log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.done = make(chan struct{})
+	go func() {
+		defer close(e.done)
+		e.comp.Run(ctx)
+		store.Close()
+	}()
+	t.Cleanup(e.stop)
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := e.comp.WaitConnected(wctx); err != nil {
+		t.Fatalf("component did not connect to Prosody: %v\n%s", err, e.logs)
+	}
+}
+
+func (e *env) stop() {
+	e.cancel()
+	<-e.done
+}
+
+// user creates an XMPP account on the Prosody and logs it in.
+func (e *env) user(t *testing.T, local, resource string, priority int) *testenv.Client {
+	t.Helper()
+	j := e.p.CreateUser(t, local, "xmpp-pw")
+	return e.p.Login(t, j, "xmpp-pw", resource, priority)
+}
+
+// register registers c with the data form and accepts the gateway's
+// presence subscription, as a client's roster dialog would.
+func (e *env) register(t *testing.T, c *testenv.Client) {
+	t.Helper()
+	res := c.IQ(t, `<iq type="set" to="`+gw+`"><query xmlns="jabber:iq:register">`+
+		`<x xmlns="jabber:x:data" type="submit">`+
+		`<field var="FORM_TYPE"><value>jabber:iq:register</value></field>`+
+		`<field var="username"><value>`+legacyUsr+`</value></field>`+
+		`<field var="password"><value>`+legacyPW+`</value></field>`+
+		`</x></query></iq>`)
+	if res.Attr("type") != "result" {
+		t.Fatalf("registration failed: %s", res)
+	}
+	sub := c.Expect(t, "subscription request from the gateway", isPresence(gw, "subscribe"))
+	_ = sub
+	c.Send(t, `<presence to="`+gw+`" type="subscribed"/>`)
+	c.Send(t, `<presence to="`+gw+`" type="subscribe"/>`)
+}
+
+func (e *env) adapter(t *testing.T, user string) *transportstest.Adapter {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, err := e.net.WaitAdapter(ctx, user)
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, e.logs, e.p.Log())
+	}
+	return a
+}
+
+func isPresence(from, typ string) func(*testenv.Element) bool {
+	return func(el *testenv.Element) bool {
+		return el.Name.Local == "presence" && bareOf(el.Attr("from")) == from && el.Attr("type") == typ
+	}
+}
+
+func isMessageFrom(from string) func(*testenv.Element) bool {
+	return func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && bareOf(el.Attr("from")) == from && el.Child("", "body") != nil
+	}
+}
+
+func bareOf(s string) string {
+	j, err := jid.Parse(s)
+	if err != nil {
+		return s
+	}
+	return j.Bare().String()
+}
+
+// bodyOf returns the text of el's body.
+func bodyOf(el *testenv.Element) string {
+	if b := el.Child("", "body"); b != nil {
+		return b.Text
+	}
+	return ""
+}
+
+// errorCondition returns the condition and text of an error stanza.
+func errorCondition(el *testenv.Element) (cond, text string) {
+	e := el.Child("", "error")
+	if e == nil {
+		return "", ""
+	}
+	for _, c := range e.Children {
+		if c.Name.Local == "text" {
+			text = c.Text
+		} else if c.Name.Space == "urn:ietf:params:xml:ns:xmpp-stanzas" {
+			cond = c.Name.Local
+		}
+	}
+	return cond, text
+}
+
+func wantError(t *testing.T, el *testenv.Element, cond, textPart string) {
+	t.Helper()
+	if el.Attr("type") != "error" {
+		t.Fatalf("want a %s error, got %s", cond, el)
+	}
+	c, text := errorCondition(el)
+	if c != cond || !strings.Contains(text, textPart) {
+		t.Fatalf("error = %s %q, want %s containing %q\n%s", c, text, cond, textPart, el)
+	}
+}

@@ -1,0 +1,87 @@
+package component
+
+import (
+	"encoding/xml"
+	"runtime"
+)
+
+func (c *Component) handleIQ(s *stanza) {
+	if s.typ != "get" && s.typ != "set" {
+		return // results are matched by the session; stray ones are ignored
+	}
+	q := s.First()
+	if q == nil || len(s.Children) != 1 {
+		c.replyError(s.node, errorf("modify", "bad-request", "An IQ must have exactly one child element."))
+		return
+	}
+	toGateway := s.to.Localpart() == "" && s.to.Resourcepart() == ""
+	ns := q.Name.Space
+
+	// Discovery and ping answer everyone: that is how a user learns
+	// whether they may register.
+	switch {
+	case ns == nsDiscoInf && q.Name.Local == "query" && s.typ == "get":
+		c.discoInfo(s, q)
+		return
+	case ns == nsDiscoIt && q.Name.Local == "query" && s.typ == "get":
+		c.discoItems(s, q)
+		return
+	case ns == nsPing && q.Name.Local == "ping" && s.typ == "get" && toGateway:
+		c.result(s, nil)
+		return
+	case ns == nsVersion && q.Name.Local == "query" && s.typ == "get" && toGateway:
+		c.result(s, &versionQuery{Name: "Switchboard", Version: c.cfg.Version, OS: runtime.GOOS})
+		return
+	}
+
+	if !c.allowedUser(s.from) {
+		c.replyError(s.node, c.forbidden())
+		return
+	}
+	switch {
+	case ns == nsRegister && q.Name.Local == "query" && toGateway:
+		c.handleRegister(s, q)
+	case ns == nsGateway && q.Name.Local == "query" && toGateway:
+		c.handleGateway(s, q)
+	case ns == nsCommands && q.Name.Local == "command" && s.typ == "set" && toGateway:
+		c.handleCommand(s, q)
+	default:
+		c.replyError(s.node, errorf("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
+	}
+}
+
+type versionQuery struct {
+	XMLName xml.Name `xml:"jabber:iq:version query"`
+	Name    string   `xml:"name"`
+	Version string   `xml:"version"`
+	OS      string   `xml:"os"`
+}
+
+// XEP-0100 §6.3: jabber:iq:gateway translates a legacy address to a JID.
+type gatewayQuery struct {
+	XMLName xml.Name `xml:"jabber:iq:gateway query"`
+	Desc    string   `xml:"desc,omitempty"`
+	Prompt  string   `xml:"prompt,omitempty"`
+	JID     string   `xml:"jid,omitempty"`
+}
+
+func (c *Component) handleGateway(s *stanza, q *node) {
+	if s.typ == "get" {
+		c.result(s, &gatewayQuery{
+			Desc:   "Enter the " + c.net.Identity().Name + " address of the contact you would like to add.",
+			Prompt: "Contact address",
+		})
+		return
+	}
+	prompt := q.ChildText("", "prompt")
+	if prompt == "" {
+		c.replyError(s.node, errorf("modify", "bad-request", "The <prompt/> element with the legacy address is missing."))
+		return
+	}
+	j, err := c.legacyJID(normalizeID(prompt))
+	if err != nil {
+		c.replyError(s.node, errorf("modify", "jid-malformed", "%q cannot be turned into an address.", prompt))
+		return
+	}
+	c.result(s, &gatewayQuery{JID: j.String(), Prompt: j.String()})
+}

@@ -1,0 +1,163 @@
+package component
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/xml"
+	"strings"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// maxBodyBytes bounds a message body accepted towards a legacy network.
+const maxBodyBytes = 64 << 10
+
+type receivedElem struct {
+	XMLName xml.Name `xml:"urn:xmpp:receipts received"`
+	ID      string   `xml:"id,attr"`
+}
+
+func (c *Component) handleMessage(s *stanza) {
+	if s.typ == "groupchat" || s.typ == "headline" {
+		c.replyError(s.node, errorf("modify", "bad-request", "This address does not take messages of type %q.", s.typ))
+		return
+	}
+	if !c.allowedUser(s.from) {
+		c.replyError(s.node, c.forbidden())
+		return
+	}
+	body, hasBody := "", false
+	if b := s.Child("", "body"); b != nil {
+		body, hasBody = b.Text, true
+	}
+	if !hasBody {
+		return // chat states and other payloads without a body: nothing to relay yet
+	}
+	user := s.from.Bare()
+	if s.to.Localpart() == "" {
+		c.workers.do(user.String(), func() { c.chatCommand(s.from, body) })
+		return
+	}
+	if len(body) > maxBodyBytes {
+		c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", maxBodyBytes))
+		return
+	}
+	if strings.TrimSpace(body) == "" {
+		return
+	}
+	to, err := legacyID(s.to)
+	if err != nil {
+		c.replyError(s.node, errorf("modify", "jid-malformed", "%v", err))
+		return
+	}
+	c.workers.do(user.String(), func() {
+		ctx := c.ctx()
+		if !c.registered(ctx, user) {
+			c.replyError(s.node, errorf("auth", "registration-required", "Register with %s first.", c.domain))
+			return
+		}
+		a := c.sup.Adapter(user.String())
+		if a == nil {
+			st := c.sup.Status(user.String())
+			text := "You are not connected to " + c.net.Identity().Name + " (" + st.State.String() + ")"
+			if st.Text != "" {
+				text += ": " + st.Text
+			}
+			c.replyError(s.node, errorf("wait", "recipient-unavailable", "%s. The message was not sent.", text))
+			return
+		}
+		if err := c.limiter(user.String()).Wait(ctx); err != nil {
+			return // shutting down
+		}
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		rid, err := a.Send(sctx, transports.Message{To: to, Body: body, Subject: s.ChildText("", "subject"), Thread: s.ChildText("", "thread")})
+		cancel()
+		if err != nil {
+			c.stats.legacyErrors.Add(1)
+			c.replyError(s.node, legacyError(err))
+			return
+		}
+		c.stats.toLegacy.Add(1)
+		xid := s.id
+		if o := s.Child(nsSID, "origin-id"); o != nil && o.Attr("id") != "" {
+			xid = o.Attr("id")
+		}
+		if rid != "" && xid != "" {
+			if err := c.reg.MapMessageID(ctx, user.String(), c.net.Name(), string(to), string(rid), xid); err != nil {
+				c.log.Warn("storing message ID", "err", err)
+			}
+		}
+		// XEP-0184: acknowledge only once the legacy network took it.
+		if s.Child(nsReceipts, "request") != nil && s.id != "" {
+			c.sendQuiet(ctx, &outMessage{From: s.to.String(), To: s.from.String(), Extra: []any{&receivedElem{ID: s.id}}})
+		}
+	})
+}
+
+// sendText sends a chat message from the gateway JID to a user (a reply in
+// the chat interface). It is queued like everything else the user must not
+// miss.
+func (c *Component) sendText(to jid.JID, text string) {
+	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
+	defer cancel()
+	if err := c.queue(ctx, &outMessage{Type: "chat", From: c.domain.String(), To: to.String(), Body: text}); err != nil {
+		c.sendQuiet(ctx, &outMessage{Type: "chat", From: c.domain.String(), To: to.String(), Body: text})
+	}
+}
+
+func newID() string {
+	var b [9]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func normalizeID(s string) transports.ID {
+	return transports.ID(strings.TrimSpace(s))
+}
+
+// workers runs each user's work in order, one goroutine per user while
+// there is work, so that a slow legacy network never blocks the stream and
+// a user's messages keep their order.
+type workers struct {
+	mu     sync.Mutex
+	queues map[string]*workQueue
+	wg     *sync.WaitGroup
+}
+
+type workQueue struct {
+	jobs []func()
+}
+
+func (w *workers) do(user string, job func()) {
+	w.mu.Lock()
+	q := w.queues[user]
+	if q != nil {
+		q.jobs = append(q.jobs, job)
+		w.mu.Unlock()
+		return
+	}
+	q = &workQueue{jobs: []func(){job}}
+	w.queues[user] = q
+	w.wg.Add(1)
+	w.mu.Unlock()
+	go func() {
+		defer w.wg.Done()
+		for {
+			w.mu.Lock()
+			if len(q.jobs) == 0 {
+				delete(w.queues, user)
+				w.mu.Unlock()
+				return
+			}
+			job := q.jobs[0]
+			q.jobs = q.jobs[1:]
+			w.mu.Unlock()
+			job()
+		}
+	}()
+}

@@ -1,0 +1,317 @@
+package component
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// resource is one available resource of a user.
+type resource struct {
+	priority int
+	show     transports.Show
+	status   string
+}
+
+// presenceTracker knows, for every user, which resources are available and
+// with what priority.
+type presenceTracker struct {
+	mu        sync.Mutex
+	resources map[string]map[string]resource // bare JID → resource → state
+}
+
+func newPresenceTracker() *presenceTracker {
+	return &presenceTracker{resources: make(map[string]map[string]resource)}
+}
+
+// available records a resource; it reports whether it is the user's first.
+func (p *presenceTracker) available(user, res string, r resource) (first bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.resources[user]
+	if m == nil {
+		m = make(map[string]resource)
+		p.resources[user] = m
+	}
+	first = len(m) == 0
+	m[res] = r
+	return first
+}
+
+// unavailable forgets a resource; it reports whether it was the user's last.
+func (p *presenceTracker) unavailable(user, res string) (last bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.resources[user]
+	if m == nil {
+		return false
+	}
+	delete(m, res)
+	if len(m) == 0 {
+		delete(p.resources, user)
+		return true
+	}
+	return false
+}
+
+func (p *presenceTracker) online(user string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.resources[user]) > 0
+}
+
+// Resource is one available resource of a user, as the admin and status
+// commands report it.
+type Resource struct {
+	Name     string
+	Priority int
+	Show     string
+}
+
+// list returns user's resources, highest priority first.
+func (p *presenceTracker) list(user string) []Resource {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Resource, 0, len(p.resources[user]))
+	for name, r := range p.resources[user] {
+		out = append(out, Resource{Name: name, Priority: r.priority, Show: r.show.String()})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Priority != out[j].Priority {
+			return out[i].Priority > out[j].Priority
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// best returns the presence of the user's highest-priority resource.
+func (p *presenceTracker) best(user string) (transports.Presence, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var best resource
+	var name string
+	found := false
+	for n, r := range p.resources[user] {
+		if !found || r.priority > best.priority || r.priority == best.priority && n < name {
+			best, name, found = r, n, true
+		}
+	}
+	return transports.Presence{Show: best.show, Status: best.status}, found
+}
+
+func (p *presenceTracker) onlineUsers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.resources)
+}
+
+func (p *presenceTracker) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.resources = make(map[string]map[string]resource)
+}
+
+func (p *presenceTracker) forget(user string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.resources, user)
+}
+
+// rosterKey is the hidden setting that lists the legacy contacts' JIDs a
+// user subscribed to, so that unregistering removes them from the roster
+// even after a restart.
+const rosterKey = "_roster"
+
+// rememberContact records that user has contact in their roster.
+func (c *Component) rememberContact(ctx context.Context, user jid.JID, contact string) {
+	s, err := c.reg.Settings(ctx, user.String(), c.net.Name())
+	if err != nil {
+		c.log.Warn("reading settings", "user", user.String(), "err", err)
+		return
+	}
+	list := rosterOf(s)
+	for _, x := range list {
+		if x == contact {
+			return
+		}
+	}
+	s[rosterKey] = strings.Join(append(list, contact), "\n")
+	if err := c.reg.SetSettings(ctx, user.String(), c.net.Name(), s); err != nil {
+		c.log.Warn("storing roster", "user", user.String(), "err", err)
+	}
+}
+
+func rosterOf(settings map[string]string) []string {
+	if settings[rosterKey] == "" {
+		return nil
+	}
+	return strings.Split(settings[rosterKey], "\n")
+}
+
+func parseShow(s string) transports.Show {
+	switch s {
+	case "away":
+		return transports.Away
+	case "xa":
+		return transports.ExtendedAway
+	case "dnd":
+		return transports.DoNotDisturb
+	case "chat":
+		return transports.FreeForChat
+	}
+	return transports.Available
+}
+
+func (c *Component) handlePresence(s *stanza) {
+	if !c.allowedUser(s.from) {
+		if s.typ == "subscribe" || s.typ == "probe" {
+			c.replyError(s.node, c.forbidden())
+		}
+		return
+	}
+	// Presence handling may start or stop a legacy session, which can
+	// block: it runs in the user's worker, in order with their messages.
+	c.workers.do(s.from.Bare().String(), func() { c.presenceWork(s) })
+}
+
+func (c *Component) presenceWork(s *stanza) {
+	user := s.from.Bare()
+	ctx := c.ctx()
+	switch s.typ {
+	case "":
+		if s.to.Localpart() != "" {
+			return // directed presence to a contact or room: nothing to do yet
+		}
+		prio, _ := strconv.Atoi(s.ChildText("", "priority"))
+		r := resource{priority: prio, show: parseShow(s.ChildText("", "show")), status: s.ChildText("", "status")}
+		first := c.presence.available(user.String(), s.from.Resourcepart(), r)
+		if !c.registered(ctx, user) {
+			return
+		}
+		if first || !c.sup.Running(user.String()) {
+			c.startUser(ctx, user)
+		}
+		c.sendGatewayPresence(ctx, user, c.sup.Status(user.String()))
+		c.pushPresence(ctx, user)
+	case "unavailable":
+		if s.to.Localpart() != "" {
+			return
+		}
+		last := c.presence.unavailable(user.String(), s.from.Resourcepart())
+		if !last {
+			c.pushPresence(ctx, user)
+			return
+		}
+		settings, err := c.reg.Settings(ctx, user.String(), c.net.Name())
+		if err != nil {
+			c.log.Warn("reading settings", "user", user.String(), "err", err)
+		}
+		if c.stayConnected(settings) {
+			if a := c.sup.Adapter(user.String()); a != nil {
+				if err := a.SetPresence(ctx, transports.Presence{Show: transports.ExtendedAway, Status: "offline"}); err != nil {
+					c.log.Debug("mirroring presence", "user", user.String(), "err", err)
+				}
+			}
+			return
+		}
+		c.sup.Stop(user.String())
+	case "subscribe":
+		if !c.registered(ctx, user) {
+			c.replyError(s.node, errorf("auth", "registration-required", "Register with this gateway first."))
+			return
+		}
+		// Auto-approve: the gateway and legacy contacts accept every
+		// registered user (XEP-0100 §4.1, §5.1).
+		c.sendQuiet(ctx, &outPresence{Type: "subscribed", From: s.to.Bare().String(), To: user.String()})
+		if s.to.Localpart() != "" {
+			c.rememberContact(ctx, user, s.to.Bare().String())
+			c.sendQuiet(ctx, &outPresence{Type: "subscribe", From: s.to.Bare().String(), To: user.String()})
+		}
+		c.answerProbe(ctx, s.to.Bare(), user)
+	case "probe":
+		if !c.registered(ctx, user) {
+			c.sendQuiet(ctx, &outPresence{Type: "unavailable", From: s.to.Bare().String(), To: s.from.String()})
+			return
+		}
+		c.answerProbe(ctx, s.to.Bare(), s.from)
+	case "unsubscribe":
+		c.sendQuiet(ctx, &outPresence{Type: "unsubscribed", From: s.to.Bare().String(), To: user.String()})
+	}
+}
+
+// presenceError handles a presence error from a user's server: the
+// resource (or the whole user, for a bare JID) is gone.
+func (c *Component) presenceError(s *stanza) {
+	if s.from.Resourcepart() != "" {
+		c.presence.unavailable(s.from.Bare().String(), s.from.Resourcepart())
+	}
+}
+
+// registered reports whether user has registered with this gateway.
+func (c *Component) registered(ctx context.Context, user jid.JID) bool {
+	_, err := c.reg.Lookup(ctx, user.String(), c.net.Name())
+	if err != nil && !errors.Is(err, registry.ErrNotRegistered) {
+		c.log.Error("looking up registration", "user", user.String(), "err", err)
+	}
+	return err == nil
+}
+
+// answerProbe sends the presence of from (the gateway or a contact) to to.
+func (c *Component) answerProbe(ctx context.Context, from, to jid.JID) {
+	if from.Localpart() == "" {
+		c.sendGatewayPresence(ctx, to, c.sup.Status(to.Bare().String()))
+		return
+	}
+	// Legacy contacts' presence arrives as events; until then they are
+	// shown as unavailable.
+	c.sendQuiet(ctx, &outPresence{Type: "unavailable", From: from.String(), To: to.String()})
+}
+
+// pushPresence mirrors the user's best presence on the legacy network.
+func (c *Component) pushPresence(ctx context.Context, user jid.JID) {
+	a := c.sup.Adapter(user.String())
+	if a == nil {
+		return
+	}
+	p, ok := c.presence.best(user.String())
+	if !ok {
+		return
+	}
+	if err := a.SetPresence(ctx, p); err != nil {
+		c.log.Debug("mirroring presence", "user", user.String(), "err", err)
+	}
+}
+
+// sendGatewayPresence shows the user their connection state as the
+// gateway JID's presence: available when connected, away while connecting
+// or retrying, xa with the server's text when the login was refused.
+func (c *Component) sendGatewayPresence(ctx context.Context, to jid.JID, st transports.Status) {
+	p := &outPresence{From: c.domain.String(), To: to.String(), Caps: c.caps()}
+	switch st.State {
+	case transports.StateConnected:
+		p.Status = "Connected"
+	case transports.StateConnecting:
+		p.Show, p.Status = "away", "Connecting…"
+	case transports.StateBadCredentials:
+		p.Show, p.Status = "xa", "Login refused: "+st.Text+" — register again with other credentials."
+	case transports.StateTransientDisconnect:
+		p.Show, p.Status = "away", "Disconnected: "+st.Text+"; next retry at "+st.Retry.UTC().Format("15:04:05")+" UTC."
+	default:
+		if c.presence.online(to.Bare().String()) && c.registered(ctx, to.Bare()) {
+			p.Show, p.Status = "xa", "Not connected"
+		} else {
+			p.Type = "unavailable"
+			p.Caps = nil
+		}
+	}
+	c.sendQuiet(ctx, p)
+}

@@ -1,0 +1,286 @@
+package component
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// Registration has three doors (XEP-0077, the ad-hoc "register" command and
+// chat with the gateway JID); all of them end in register and unregister
+// below, and all build their questions from Network.LoginFields.
+
+// registerTimeout bounds the legacy login done to validate a registration.
+const registerTimeout = 30 * time.Second
+
+type registerQuery struct {
+	XMLName      xml.Name  `xml:"jabber:iq:register query"`
+	Registered   *struct{} `xml:"registered,omitempty"`
+	Instructions string    `xml:"instructions,omitempty"`
+	Legacy       []legacyField
+	Form         *dataForm
+}
+
+type legacyField struct {
+	XMLName xml.Name
+	Value   string `xml:",chardata"`
+}
+
+func (c *Component) registerInstructions() string {
+	return fmt.Sprintf("Register with your %s account. Your credentials are checked by logging in, and stored encrypted.", c.net.Identity().Name)
+}
+
+func (c *Component) handleRegister(s *stanza, q *node) {
+	user := s.from.Bare()
+	if s.typ == "get" {
+		c.registerGet(s, user)
+		return
+	}
+	if q.Child("", "remove") != nil {
+		c.workers.do(user.String(), func() {
+			roster, err := c.unregister(c.ctx(), user)
+			if err != nil {
+				c.replyError(s.node, asStanzaError(err))
+				return
+			}
+			c.result(s, nil)
+			c.afterUnregister(user, roster)
+		})
+		return
+	}
+	var values map[string]string
+	if f := parseForm(q); f != nil {
+		switch f.typ {
+		case "cancel":
+			c.result(s, nil)
+			return
+		case "submit", "":
+			values = f.values
+		default:
+			c.replyError(s.node, errorf("modify", "bad-request", "The data form must be of type submit."))
+			return
+		}
+	} else {
+		values = make(map[string]string)
+		for _, f := range c.net.LoginFields() {
+			if f.Legacy == "" {
+				continue
+			}
+			if el := q.Child("", f.Legacy); el != nil {
+				values[f.Name] = el.Text
+			}
+		}
+	}
+	c.workers.do(user.String(), func() {
+		if err := c.register(c.ctx(), user, values); err != nil {
+			c.replyError(s.node, asStanzaError(err))
+			return
+		}
+		c.result(s, nil)
+		c.afterRegister(user)
+	})
+}
+
+func (c *Component) registerGet(s *stanza, user jid.JID) {
+	fields := c.net.LoginFields()
+	q := &registerQuery{Instructions: c.registerInstructions()}
+	ctx, cancel := context.WithTimeout(c.ctx(), 5*time.Second)
+	defer cancel()
+	prev, err := c.reg.Lookup(ctx, user.String(), c.net.Name())
+	switch {
+	case err == nil:
+		q.Registered = &struct{}{}
+	case errors.Is(err, registry.ErrNotRegistered):
+		prev.Credentials = nil
+	default:
+		c.log.Error("looking up registration", "err", err)
+		c.replyError(s.node, errorf("wait", "internal-server-error", "The registration database is not available; try again later."))
+		return
+	}
+	for _, f := range fields {
+		if f.Legacy == "" {
+			continue
+		}
+		v := prev.Credentials[f.Name]
+		if f.Kind == transports.FieldSecret {
+			v = ""
+		}
+		q.Legacy = append(q.Legacy, legacyField{XMLName: xml.Name{Local: f.Legacy}, Value: v})
+	}
+	q.Form = buildForm("form", c.net.Identity().Name+" registration", c.registerInstructions(), nsRegister, fields, prev.Credentials)
+	c.result(s, q)
+}
+
+// register checks values, logs in to the legacy network with them and
+// stores them. The error, if any, is a *stanzaError fit for the user.
+func (c *Component) register(ctx context.Context, user jid.JID, values map[string]string) error {
+	if !c.allowedUser(user) {
+		return c.forbidden()
+	}
+	creds, serr := checkValues(c.net.LoginFields(), values)
+	if serr != nil {
+		return serr
+	}
+	vctx, cancel := context.WithTimeout(ctx, registerTimeout)
+	err := c.net.Validate(vctx, creds)
+	cancel()
+	if err != nil {
+		c.log.Info("registration refused", "user", user.String(), "err", err)
+		return legacyError(err)
+	}
+	if err := c.reg.Register(ctx, user.String(), c.net.Name(), creds); err != nil {
+		c.log.Error("storing registration", "user", user.String(), "err", err)
+		return errorf("wait", "internal-server-error", "Your registration could not be stored; try again later.")
+	}
+	c.stats.registrations.Add(1)
+	c.log.Info("user registered", "user", user.String())
+	return nil
+}
+
+// afterRegister subscribes to the user's presence (XEP-0100 §4.1) and
+// (re)starts their session if they are online. No probe is sent: a server
+// answers a probe from an entity without subscription with "unsubscribed",
+// which would cancel the request; the user's approval brings their
+// presence anyway.
+func (c *Component) afterRegister(user jid.JID) {
+	ctx := c.ctx()
+	c.sendQuiet(ctx, &outPresence{Type: "subscribe", From: c.domain.String(), To: user.String()})
+	if c.presence.online(user.String()) || c.sup.Running(user.String()) {
+		c.startUser(ctx, user)
+	}
+}
+
+// unregister logs the user out and deletes their registration. It
+// returns the legacy contacts' JIDs the user had in their roster.
+func (c *Component) unregister(ctx context.Context, user jid.JID) ([]string, error) {
+	settings, err := c.reg.Settings(ctx, user.String(), c.net.Name())
+	if err != nil {
+		c.log.Warn("reading settings", "user", user.String(), "err", err)
+	}
+	c.sup.Stop(user.String())
+	err = c.reg.Unregister(ctx, user.String(), c.net.Name())
+	if errors.Is(err, registry.ErrNotRegistered) {
+		return nil, errorf("cancel", "item-not-found", "You are not registered with this gateway.")
+	}
+	if err != nil {
+		c.log.Error("deleting registration", "user", user.String(), "err", err)
+		return nil, errorf("wait", "internal-server-error", "Your registration could not be deleted; try again later.")
+	}
+	c.stats.unregisters.Add(1)
+	c.log.Info("user unregistered", "user", user.String())
+	return rosterOf(settings), nil
+}
+
+// afterUnregister removes the gateway and the legacy contacts from the
+// user's roster (XEP-0100 §4.3: unsubscribe + unsubscribed from each JID).
+func (c *Component) afterUnregister(user jid.JID, roster []string) {
+	ctx := c.ctx()
+	jids := append(roster, c.domain.String())
+	for _, from := range jids {
+		c.sendQuiet(ctx, &outPresence{Type: "unavailable", From: from, To: user.String()})
+		c.sendQuiet(ctx, &outPresence{Type: "unsubscribe", From: from, To: user.String()})
+		c.sendQuiet(ctx, &outPresence{Type: "unsubscribed", From: from, To: user.String()})
+	}
+	c.presence.forget(user.String())
+}
+
+// settingsFields are the per-user settings: the ones every transport has,
+// then the network's own.
+func (c *Component) settingsFields() []transports.Field {
+	stay := "false"
+	if d, ok := c.net.(transports.StayConnectedDefaulter); ok && d.StayConnectedByDefault() {
+		stay = "true"
+	}
+	fields := []transports.Field{{
+		Name:    settingStay,
+		Label:   fmt.Sprintf("Stay connected to %s while I am offline", c.net.Identity().Name),
+		Desc:    "Messages that arrive while you are offline are then kept by your server for you.",
+		Kind:    transports.FieldBool,
+		Default: stay,
+	}}
+	if sp, ok := c.net.(transports.SettingsProvider); ok {
+		fields = append(fields, sp.SettingsFields()...)
+	}
+	return fields
+}
+
+const settingStay = "stay_connected"
+
+func (c *Component) stayConnected(settings map[string]string) bool {
+	v, ok := settings[settingStay]
+	if !ok {
+		for _, f := range c.settingsFields() {
+			if f.Name == settingStay {
+				v = f.Default
+			}
+		}
+	}
+	return v == "true"
+}
+
+// account loads what the supervisor needs to connect user.
+func (c *Component) account(ctx context.Context, user jid.JID) (transports.Account, error) {
+	r, err := c.reg.Lookup(ctx, user.String(), c.net.Name())
+	if err != nil {
+		return transports.Account{}, err
+	}
+	s, err := c.reg.Settings(ctx, user.String(), c.net.Name())
+	if err != nil {
+		return transports.Account{}, err
+	}
+	return transports.Account{User: r.User, Credentials: r.Credentials, Settings: public(s)}, nil
+}
+
+// public drops the component's hidden settings (keys starting with "_").
+func public(settings map[string]string) map[string]string {
+	out := make(map[string]string, len(settings))
+	for k, v := range settings {
+		if !strings.HasPrefix(k, "_") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// startUser starts user's legacy session if they are registered.
+func (c *Component) startUser(ctx context.Context, user jid.JID) {
+	acct, err := c.account(ctx, user)
+	if err != nil {
+		if !errors.Is(err, registry.ErrNotRegistered) {
+			c.log.Error("loading account", "user", user.String(), "err", err)
+		}
+		return
+	}
+	c.sup.Start(acct)
+}
+
+// legacyError maps an error from a network to what the user is told.
+func legacyError(err error) *stanzaError {
+	text := err.Error()
+	switch {
+	case errors.Is(err, transports.ErrBadCredentials):
+		return errorf("modify", "not-acceptable", "%s", text)
+	case errors.Is(err, transports.ErrInvalidInput):
+		return errorf("modify", "not-acceptable", "%s", text)
+	case errors.Is(err, transports.ErrNotFound):
+		return errorf("cancel", "item-not-found", "%s", text)
+	case errors.Is(err, transports.ErrForbidden):
+		return errorf("auth", "forbidden", "%s", text)
+	case errors.Is(err, transports.ErrNotConnected):
+		return errorf("wait", "recipient-unavailable", "%s", text)
+	case errors.Is(err, transports.ErrUnsupported):
+		return errorf("cancel", "feature-not-implemented", "%s", text)
+	case errors.Is(err, context.DeadlineExceeded):
+		return errorf("wait", "remote-server-timeout", "The legacy network did not answer in time.")
+	default:
+		return errorf("wait", "remote-server-not-found", "%s", text)
+	}
+}

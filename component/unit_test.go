@@ -1,0 +1,130 @@
+package component
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+func TestEscapeLocal(t *testing.T) {
+	tests := []struct{ legacy, local string }{
+		{"alice@example.com", `alice\40example.com`},
+		{"#chan%irc.libera.chat", "#chan%irc.libera.chat"},
+		{"space cadet", `space\20cadet`},
+		{`call\me`, `call\me`},       // a lone backslash stays
+		{`c:\5cool`, `c\3a\5c5cool`}, // a backslash that looks like an escape is escaped
+		{`he said "hi" & <left>`, `he\20said\20\22hi\22\20\26\20\3cleft\3e`},
+		{"d'artagnan/x", `d\27artagnan\2fx`},
+		{"+15551234567", "+15551234567"},
+	}
+	for _, tt := range tests {
+		if got := escapeLocal(tt.legacy); got != tt.local {
+			t.Errorf("escapeLocal(%q) = %q, want %q", tt.legacy, got, tt.local)
+		}
+		if got := unescapeLocal(tt.local); got != tt.legacy {
+			t.Errorf("unescapeLocal(%q) = %q, want %q", tt.local, got, tt.legacy)
+		}
+	}
+}
+
+func FuzzEscapeRoundTrip(f *testing.F) {
+	for _, s := range []string{"alice@example.com", `a\40b`, `\5c`, "x y", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got := unescapeLocal(escapeLocal(s)); got != s {
+			t.Fatalf("round trip of %q gave %q", s, got)
+		}
+		esc := escapeLocal(s)
+		for c := range escapes {
+			if c != '\\' && strings.IndexByte(esc, c) >= 0 {
+				t.Fatalf("escapeLocal(%q) = %q still contains %q", s, esc, c)
+			}
+		}
+	})
+}
+
+func TestCapsVerXEP0115Example(t *testing.T) {
+	// XEP-0115 §5.2 simple example.
+	got := capsVer([]identity{{Category: "client", Type: "pc", Name: "Exodus 0.9.1"}},
+		[]string{"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items",
+			"http://jabber.org/protocol/muc", "http://jabber.org/protocol/caps"})
+	if want := "QgayPKawpkPSDYmwT/WM94uAlu0="; got != want {
+		t.Errorf("capsVer = %q, want %q", got, want)
+	}
+}
+
+func TestCheckValues(t *testing.T) {
+	fields := []transports.Field{
+		{Name: "nick", Label: "Nickname", Required: true, MaxLen: 10},
+		{Name: "password", Label: "Password", Kind: transports.FieldSecret},
+		{Name: "tls", Label: "TLS", Kind: transports.FieldBool, Default: "true"},
+		{Name: "mode", Label: "Mode", Kind: transports.FieldList, Options: []transports.Option{{Value: "a"}, {Value: "b"}}},
+	}
+	tests := []struct {
+		name    string
+		in      map[string]string
+		want    map[string]string
+		errCond string
+		errText string
+	}{
+		{name: "ok", in: map[string]string{"nick": " bob ", "password": " p w ", "tls": "0", "mode": "b", "FORM_TYPE": "x"},
+			want: map[string]string{"nick": "bob", "password": " p w ", "tls": "false", "mode": "b"}},
+		{name: "defaults", in: map[string]string{"nick": "bob"}, want: map[string]string{"nick": "bob", "tls": "true"}},
+		{name: "missing required", in: map[string]string{"password": "x"}, errCond: "not-acceptable", errText: "Nickname"},
+		{name: "too long", in: map[string]string{"nick": "abcdefghijk"}, errCond: "not-acceptable", errText: "longer than 10"},
+		{name: "newline", in: map[string]string{"nick": "a\r\nQUIT"}, errCond: "not-acceptable", errText: "single line"},
+		{name: "nul in secret", in: map[string]string{"nick": "a", "password": "x\x00y"}, errCond: "not-acceptable"},
+		{name: "bad utf8", in: map[string]string{"nick": "a\xff"}, errCond: "bad-request"},
+		{name: "bad bool", in: map[string]string{"nick": "a", "tls": "maybe"}, errCond: "not-acceptable"},
+		{name: "bad choice", in: map[string]string{"nick": "a", "mode": "c"}, errCond: "not-acceptable"},
+		{name: "oversize default max", in: map[string]string{"nick": "a", "password": strings.Repeat("x", transports.DefaultMaxLen+1)}, errCond: "not-acceptable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := checkValues(fields, tt.in)
+			if tt.errCond != "" {
+				if err == nil || err.Condition != tt.errCond || !strings.Contains(err.Text, tt.errText) {
+					t.Fatalf("err = %v, want %s containing %q", err, tt.errCond, tt.errText)
+				}
+				if strings.Contains(err.Text, "p w") {
+					t.Error("error text echoes a value")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s = %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestBuildFormNeverPrefillsSecrets(t *testing.T) {
+	fields := []transports.Field{
+		{Name: "nick", Label: "Nickname"},
+		{Name: "password", Label: "Password", Kind: transports.FieldSecret},
+	}
+	b, err := xml.Marshal(buildForm("form", "t", "i", nsRegister, fields, map[string]string{"nick": "bob", "password": "hunter2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if strings.Contains(s, "hunter2") {
+		t.Errorf("form echoes the password: %s", s)
+	}
+	for _, want := range []string{`var="FORM_TYPE"`, `<value>jabber:iq:register</value>`, `type="text-private"`, `<value>bob</value>`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("form lacks %s: %s", want, s)
+		}
+	}
+}
