@@ -269,7 +269,6 @@ func (c *Component) serve(ctx context.Context, sess *xmpp.Session, conn net.Conn
 	go func() {
 		select {
 		case <-ctx.Done():
-			sess.SetCloseDeadline(time.Now().Add(time.Second))
 			sess.Close()
 			conn.Close()
 		case <-stop:

@@ -109,7 +109,9 @@ func (s *userSink) state(ctx context.Context, st transports.Status) {
 	c := s.c
 	s.mu.Lock()
 	prev := s.last
-	s.last = st.State
+	if st.State != transports.StateConnecting {
+		s.last = st.State // a retry's "connecting" is not news
+	}
 	s.mu.Unlock()
 	c.sendGatewayPresence(ctx, s.user, st)
 	name := c.net.Identity().Name

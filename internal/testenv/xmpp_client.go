@@ -170,7 +170,6 @@ func (c *Client) Shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	c.SendRaw(ctx, `<presence type="unavailable"/>`)
-	c.sess.SetCloseDeadline(time.Now().Add(2 * time.Second))
 	c.sess.Close()
 	select {
 	case <-c.done:

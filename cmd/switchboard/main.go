@@ -1,0 +1,115 @@
+// Command switchboard runs Switchboard's XMPP gateways: one external
+// component (XEP-0114) per network enabled in the configuration file.
+//
+// Usage:
+//
+//	switchboard run --config switchboard.toml
+//	switchboard check-config --config switchboard.toml
+//	switchboard version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/switchboard-im/switchboard/internal/app"
+	"github.com/switchboard-im/switchboard/internal/config"
+)
+
+// networks are the transports this build has, by config table name.
+var networks = map[string]app.NetworkFactory{}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  switchboard run --config FILE           run the gateways
+  switchboard check-config --config FILE  check a configuration file
+  switchboard version                     print the version
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "switchboard", version())
+		return 0
+	case "check-config":
+		cfg, code := loadConfig(args[1:], stderr)
+		if cfg == nil {
+			return code
+		}
+		for _, n := range cfg.Networks() {
+			if networks[n.Name] == nil {
+				fmt.Fprintf(stderr, "warning: [%s] is configured but this build has no %s transport yet\n", n.Name, n.Name)
+			}
+		}
+		fmt.Fprintln(stdout, "configuration OK")
+		return 0
+	case "run":
+		cfg, code := loadConfig(args[1:], stderr)
+		if cfg == nil {
+			return code
+		}
+		log := app.NewLogger(cfg.Log, stderr)
+		a, err := app.New(app.Options{Config: cfg, Networks: networks, Logger: log, Version: version()})
+		if err != nil {
+			fmt.Fprintln(stderr, "switchboard:", err)
+			return 1
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		log.Info("starting", "version", version(), "http", a.HTTPAddr())
+		if err := a.Run(ctx); err != nil {
+			log.Error("shutdown", "err", err)
+			return 1
+		}
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "switchboard: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+// loadConfig parses --config FILE; on failure it prints why and returns
+// the exit code.
+func loadConfig(args []string, stderr io.Writer) (*config.Config, int) {
+	fs := flag.NewFlagSet("switchboard", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "switchboard.toml", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return nil, 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			fmt.Fprintln(stderr, ce.Error())
+		} else {
+			fmt.Fprintln(stderr, "switchboard:", err)
+		}
+		return nil, 1
+	}
+	return cfg, 0
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+

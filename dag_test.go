@@ -1,0 +1,108 @@
+package switchboard_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/switchboard-im/switchboard"
+
+// rules is DESIGN.md's package table: for each package (and its
+// subpackages), the module packages and outside modules it may depend on,
+// directly or not. Test-only fixtures are exempt from nothing.
+var rules = []struct {
+	pkg string
+	// allowed lists module packages (prefixes) it may import.
+	allowed []string
+	// stdlibOnly forbids every outside module.
+	stdlibOnly bool
+	// forbidden lists outside import-path prefixes it must not reach.
+	forbidden []string
+}{
+	{pkg: "transports", stdlibOnly: true},
+	{pkg: "transports/transportstest", allowed: []string{"transports"}, stdlibOnly: true},
+	{pkg: "storage", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
+	{pkg: "registry", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
+	{pkg: "component", allowed: []string{"transports", "registry", "storage", "internal/xmltree"}},
+	{pkg: "internal/xmltree", stdlibOnly: true},
+	{pkg: "irc", allowed: []string{"transports"}, forbidden: []string{"mellium.im"}},
+	{pkg: "discord", allowed: []string{"transports"}, forbidden: []string{"mellium.im"}},
+	{pkg: "sms", allowed: []string{"transports"}, forbidden: []string{"mellium.im"}},
+	{pkg: "email", allowed: []string{"transports"}, forbidden: []string{"mellium.im"}},
+}
+
+type listed struct {
+	ImportPath string
+	Deps       []string
+	Imports    []string
+	Standard   bool
+}
+
+func TestImportGraph(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	checked := 0
+	for {
+		var p listed
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		for _, r := range rules {
+			if rel != r.pkg && !(strings.HasPrefix(rel, r.pkg+"/") && !hasRule(rel)) {
+				continue
+			}
+			checked++
+			for _, d := range p.Deps {
+				checkDep(t, rel, d, r.allowed, r.stdlibOnly, r.forbidden)
+			}
+		}
+	}
+	if checked < 3 {
+		t.Fatalf("only %d packages checked; is the rule table stale?", checked)
+	}
+}
+
+func hasRule(rel string) bool {
+	for _, r := range rules {
+		if r.pkg == rel {
+			return true
+		}
+	}
+	return false
+}
+
+func checkDep(t *testing.T, pkg, dep string, allowed []string, stdlibOnly bool, forbidden []string) {
+	t.Helper()
+	if strings.HasPrefix(dep, module+"/") || dep == module {
+		rel := strings.TrimPrefix(dep, module+"/")
+		if rel == pkg || strings.HasPrefix(rel, pkg+"/") {
+			return
+		}
+		for _, a := range allowed {
+			if rel == a || strings.HasPrefix(rel, a+"/") {
+				return
+			}
+		}
+		t.Errorf("%s depends on %s, which DESIGN.md does not allow", pkg, rel)
+		return
+	}
+	first := strings.SplitN(dep, "/", 2)[0]
+	isStd := !strings.Contains(first, ".")
+	if stdlibOnly && !isStd && !strings.HasPrefix(dep, "vendor/") {
+		t.Errorf("%s must use only the standard library, but depends on %s", pkg, dep)
+	}
+	for _, f := range forbidden {
+		if strings.HasPrefix(dep, f) {
+			t.Errorf("%s depends on %s; network and storage packages never import XMPP code", pkg, dep)
+		}
+	}
+}

@@ -1,0 +1,211 @@
+// Package app wires Switchboard together from a configuration: storage,
+// the registry, one component per enabled network, and the HTTP listener
+// for health and metrics. cmd/switchboard is a thin CLI around it; the demo
+// uses it too.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-im/switchboard/component"
+	"github.com/switchboard-im/switchboard/internal/config"
+	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/storage"
+	"github.com/switchboard-im/switchboard/storage/bolt"
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// NetworkFactory builds a network from its config table.
+type NetworkFactory func(cfg config.NetworkEntry, log *slog.Logger) (transports.Network, error)
+
+// Options are what New needs besides the config file.
+type Options struct {
+	Config *config.Config
+	// Networks builds each enabled network, by table name ("irc").
+	Networks map[string]NetworkFactory
+	Logger   *slog.Logger
+	Version  string
+	// Tune, if set, may adjust each component's config before it is
+	// built (tests shorten backoffs).
+	Tune func(*component.Config)
+}
+
+// App is a configured, not yet running Switchboard.
+type App struct {
+	opts       Options
+	log        *slog.Logger
+	store      storage.Store
+	reg        *registry.Registry
+	components []*component.Component
+	listener   net.Listener
+}
+
+// New opens storage and the credentials key and builds every component.
+// Nothing connects until Run.
+func New(opts Options) (*App, error) {
+	cfg := opts.Config
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &App{opts: opts, log: log}
+	key, err := registry.LoadOrCreateKey(cfg.Security.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("credentials key: %w", err)
+	}
+	if cfg.Storage.URL != "" {
+		return nil, fmt.Errorf("storage.url: the Redis backend is not part of this build yet; use storage.path")
+	}
+	a.store, err = bolt.Open(cfg.Storage.Path)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	a.reg, err = registry.New(a.store, key)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	for _, n := range cfg.Networks() {
+		factory := opts.Networks[n.Name]
+		if factory == nil {
+			a.store.Close()
+			return nil, fmt.Errorf("[%s]: this build has no %s transport yet", n.Name, n.Name)
+		}
+		network, err := factory(n, log.With("network", n.Name))
+		if err != nil {
+			a.store.Close()
+			return nil, fmt.Errorf("[%s]: %w", n.Name, err)
+		}
+		server := n.Server
+		if server == "" {
+			server = cfg.XMPP.Server
+		}
+		cc := component.Config{
+			Domain:         n.Domain,
+			Server:         server,
+			Secret:         n.Secret,
+			Network:        network,
+			Registry:       a.reg,
+			AllowedDomains: cfg.Security.AllowedDomains,
+			Admins:         cfg.Security.Admins,
+			Version:        opts.Version,
+			Logger:         log,
+		}
+		if opts.Tune != nil {
+			opts.Tune(&cc)
+		}
+		comp, err := component.New(cc)
+		if err != nil {
+			a.store.Close()
+			return nil, err
+		}
+		a.components = append(a.components, comp)
+	}
+	if cfg.HTTP.Listen != "" {
+		a.listener, err = net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			a.store.Close()
+			return nil, fmt.Errorf("http.listen: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// Components returns the components, in config order.
+func (a *App) Components() []*component.Component { return a.components }
+
+// Registry returns the registry the components share.
+func (a *App) Registry() *registry.Registry { return a.reg }
+
+// HTTPAddr is the address the HTTP listener is bound to, or "".
+func (a *App) HTTPAddr() string {
+	if a.listener == nil {
+		return ""
+	}
+	return a.listener.Addr().String()
+}
+
+// Run runs every component and the HTTP listener until ctx is cancelled,
+// then closes adapters, stops the listener and closes storage.
+func (a *App) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	var srv *http.Server
+	if a.listener != nil {
+		srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("http listener", "err", err)
+			}
+		}()
+	}
+	for _, c := range a.components {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Run(ctx); err != nil {
+				a.log.Error("component stopped", "domain", c.Domain().String(), "err", err)
+			}
+		}()
+	}
+	<-ctx.Done()
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(sctx)
+		cancel()
+	}
+	wg.Wait()
+	if err := a.store.Close(); err != nil {
+		return fmt.Errorf("closing storage: %w", err)
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// Close releases what New opened, for an App that never ran.
+func (a *App) Close() error {
+	if a.listener != nil {
+		a.listener.Close()
+	}
+	return a.store.Close()
+}
+
+// NewLogger returns the logger the config asks for. Attributes whose key
+// names a secret are redacted, as a second line of defence: no code path
+// is meant to log a secret in the first place.
+func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	switch cfg.Level {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redact}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func redact(_ []string, a slog.Attr) slog.Attr {
+	k := strings.ToLower(a.Key)
+	for _, s := range []string{"password", "secret", "token", "credential", "key"} {
+		if strings.Contains(k, s) {
+			return slog.String(a.Key, "[redacted]")
+		}
+	}
+	return a
+}

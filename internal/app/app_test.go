@@ -1,0 +1,180 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-im/switchboard/internal/app"
+	"github.com/switchboard-im/switchboard/internal/config"
+	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/storage/bolt"
+	"github.com/switchboard-im/switchboard/transports"
+	"github.com/switchboard-im/switchboard/transports/transportstest"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRunServesAndShutsDown runs the whole wiring against a real Prosody:
+// the component connects, /healthz and /metrics answer, the key file is
+// created 0600, and cancelling (what SIGTERM does) closes adapters and
+// storage.
+func TestRunServesAndShutsDown(t *testing.T) {
+	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{"irc.localhost": "s3cret"}})
+	dir := t.TempDir()
+	cfgText := `[xmpp]
+server = "` + p.ComponentAddr + `"
+[storage]
+path = "` + filepath.Join(dir, "switchboard.db") + `"
+[security]
+key_file = "` + filepath.Join(dir, "switchboard.key") + `"
+allowed_domains = ["localhost"]
+admins = ["admin@localhost"]
+[http]
+listen = "127.0.0.1:0"
+[log]
+level = "debug"
+[irc]
+domain = "irc.localhost"
+secret = "s3cret"
+`
+	cfg, err := config.Parse("switchboard.toml", []byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := transportstest.New(map[string]string{"nick": "legacy-secret-pw"})
+	logs := &syncBuffer{}
+	a, err := app.New(app.Options{
+		Config:   cfg,
+		Networks: map[string]app.NetworkFactory{"irc": func(config.NetworkEntry, *slog.Logger) (transports.Network, error) { return net, nil }},
+		Logger:   app.NewLogger(cfg.Log, logs),
+		Version:  "test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "switchboard.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := a.Components()[0].WaitConnected(wctx); err != nil {
+		t.Fatalf("not connected: %v\n%s", err, logs)
+	}
+
+	get := func(path string) (int, string) {
+		t.Helper()
+		res, err := http.Get("http://" + a.HTTPAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, "irc.localhost connected") {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+	code, body := get("/metrics")
+	if code != 200 || !strings.Contains(body, `switchboard_stream_up{domain="irc.localhost",network="fake"} 1`) {
+		t.Errorf("/metrics = %d\n%s", code, body)
+	}
+
+	// A user registers, so there is an adapter to close at shutdown.
+	c := p.Login(t, p.CreateUser(t, "alice", "pw"), "pw", "pc", 0)
+	res := c.IQ(t, `<iq type="set" to="irc.localhost"><query xmlns="jabber:iq:register"><username>nick</username><password>legacy-secret-pw</password></query></iq>`)
+	if res.Attr("type") != "result" {
+		t.Fatalf("register: %s", res)
+	}
+	c.Send(t, `<presence to="irc.localhost" type="subscribed"/>`)
+	actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+	defer acancel()
+	adapter, err := net.WaitAdapter(actx, "alice@localhost")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancellation")
+	}
+	if !adapter.Closed() {
+		t.Error("adapter left open at shutdown")
+	}
+	// Storage was closed: another process can open it at once.
+	st, err := bolt.Open(filepath.Join(dir, "switchboard.db"))
+	if err != nil {
+		t.Fatalf("storage not released: %v", err)
+	}
+	st.Close()
+	if strings.Contains(logs.String(), "legacy-secret-pw") || strings.Contains(logs.String(), "s3cret") {
+		t.Errorf("a secret was logged:\n%s", logs)
+	}
+}
+
+func TestMissingTransportIsAClearError(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse("f", []byte(`[xmpp]
+server = "127.0.0.1:1"
+[storage]
+path = "`+filepath.Join(dir, "db")+`"
+[security]
+key_file = "`+filepath.Join(dir, "key")+`"
+[discord]
+domain = "discord.localhost"
+secret = "x"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = app.New(app.Options{Config: cfg})
+	if err == nil || !strings.Contains(err.Error(), "no discord transport") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLoggerRedactsSecretAttributes(t *testing.T) {
+	var buf bytes.Buffer
+	log := app.NewLogger(config.Log{Level: "info", Format: "json"}, &buf)
+	log.Info("x", "password", "p1", "auth_token", "t1", "user", "alice")
+	s := buf.String()
+	if strings.Contains(s, "p1") || strings.Contains(s, "t1") || !strings.Contains(s, "alice") {
+		t.Errorf("log line: %s", s)
+	}
+}

@@ -1,0 +1,98 @@
+package app
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchboard-im/switchboard/component"
+)
+
+// Handler serves /healthz (200 when every component's stream to the XMPP
+// server is up, 503 otherwise, with one line per component) and /metrics
+// (Prometheus text format).
+func (a *App) Handler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(&statsCollector{components: a.components})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		status := http.StatusOK
+		body := ""
+		for _, c := range a.components {
+			st := "connected"
+			if !c.Stats().Connected {
+				st = "disconnected"
+				status = http.StatusServiceUnavailable
+			}
+			body += fmt.Sprintf("%s %s\n", c.Domain(), st)
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// statsCollector exposes every component's Stats as Prometheus metrics.
+type statsCollector struct {
+	components []*component.Component
+}
+
+type metric struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(component.Stats) float64
+}
+
+var labels = []string{"network", "domain"}
+
+var metrics = []metric{
+	{prometheus.NewDesc("switchboard_stream_up", "1 when the component's stream to the XMPP server is up.", labels, nil), prometheus.GaugeValue,
+		func(s component.Stats) float64 {
+			if s.Connected {
+				return 1
+			}
+			return 0
+		}},
+	{prometheus.NewDesc("switchboard_stanzas_in_total", "Stanzas received from the XMPP server.", labels, nil), prometheus.CounterValue,
+		func(s component.Stats) float64 { return float64(s.StanzasIn) }},
+	{prometheus.NewDesc("switchboard_stanzas_out_total", "Stanzas sent to the XMPP server.", labels, nil), prometheus.CounterValue,
+		func(s component.Stats) float64 { return float64(s.StanzasOut) }},
+	{prometheus.NewDesc("switchboard_messages_to_legacy_total", "Messages delivered to the legacy network.", labels, nil), prometheus.CounterValue,
+		func(s component.Stats) float64 { return float64(s.MessagesToNet) }},
+	{prometheus.NewDesc("switchboard_messages_from_legacy_total", "Messages received from the legacy network.", labels, nil), prometheus.CounterValue,
+		func(s component.Stats) float64 { return float64(s.MessagesFromNet) }},
+	{prometheus.NewDesc("switchboard_legacy_errors_total", "Messages the legacy network refused.", labels, nil), prometheus.CounterValue,
+		func(s component.Stats) float64 { return float64(s.LegacyErrors) }},
+	{prometheus.NewDesc("switchboard_stream_connects_total", "Connections made to the XMPP server.", labels, nil), prometheus.CounterValue,
+		func(s component.Stats) float64 { return float64(s.StreamConnects) }},
+	{prometheus.NewDesc("switchboard_online_users", "Users with at least one available resource.", labels, nil), prometheus.GaugeValue,
+		func(s component.Stats) float64 { return float64(s.OnlineUsers) }},
+	{prometheus.NewDesc("switchboard_legacy_sessions", "Legacy sessions (connected or retrying).", labels, nil), prometheus.GaugeValue,
+		func(s component.Stats) float64 { return float64(s.Sessions) }},
+	{prometheus.NewDesc("switchboard_legacy_connected", "Legacy sessions that are connected.", labels, nil), prometheus.GaugeValue,
+		func(s component.Stats) float64 { return float64(s.ConnectedUsers) }},
+	{prometheus.NewDesc("switchboard_outbox_pending", "Stanzas waiting in the outbox for the XMPP stream.", labels, nil), prometheus.GaugeValue,
+		func(s component.Stats) float64 { return float64(s.OutboxPending) }},
+}
+
+func (sc *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range metrics {
+		ch <- m.desc
+	}
+}
+
+func (sc *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range sc.components {
+		s := c.Stats()
+		for _, m := range metrics {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(s), s.Network, s.Domain)
+		}
+	}
+}
