@@ -112,4 +112,3 @@ func version() string {
 	}
 	return "devel"
 }
-

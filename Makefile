@@ -1,0 +1,31 @@
+# Debian packages of the real servers the tests start (see internal/testenv).
+TEST_PACKAGES := prosody
+DEMO_PACKAGES := prosody
+
+GO ?= go
+
+.PHONY: test demo bench check deps build
+
+## test: install the peer servers the tests need, then run every test with the race detector
+test: deps
+	$(GO) test -race -count=1 ./...
+
+deps:
+	./scripts/install-deps.sh $(TEST_PACKAGES)
+
+## demo: start Prosody and Switchboard in a temp dir and walk a client through discovery and registration
+demo:
+	./scripts/install-deps.sh $(DEMO_PACKAGES)
+	$(GO) run ./cmd/switchboard-demo
+
+## bench: run the benchmarks (stanza path, start-up with 10 000 registrations, storage)
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## check: formatting and vet
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o bin/switchboard ./cmd/switchboard
