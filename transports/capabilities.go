@@ -14,10 +14,23 @@ type SettingsProvider interface {
 }
 
 // Rooms is implemented by adapters of networks with group chats.
+//
+// After a join the adapter delivers, in this order: an OccupantEvent for
+// each member already there (Self false), a RoomReadyEvent with the nick the
+// user really got, then the SubjectEvent. Later it delivers occupant,
+// subject and message events as they happen, and the user's own messages
+// in the room as MessageEvents with Own set (EchoOf = Message.ID): the
+// component reflects those to the user's resources and never reflects on
+// its own. When the user is out of the room for a reason of the legacy
+// network's (kicked, connection lost for good) the adapter delivers an
+// OccupantEvent with Self and Left set. Events name the room with the ID
+// given to JoinRoom.
 type Rooms interface {
 	// JoinRoom joins room under nick. It returns once the legacy network
-	// accepted the join (errors as for Send); room members, topic and
-	// messages then arrive as events.
+	// accepted the join, after the RoomReadyEvent was delivered; joining a
+	// room the session is already in delivers the occupants, the
+	// RoomReadyEvent and the subject again. Errors are as for Send; a nick
+	// in use wraps ErrConflict, a ban or invite-only room ErrForbidden.
 	JoinRoom(ctx context.Context, room ID, nick string) error
 	// LeaveRoom leaves room.
 	LeaveRoom(ctx context.Context, room ID) error
@@ -67,4 +80,26 @@ type RoomNetwork interface {
 // the setting; without this interface the default is to disconnect.
 type StayConnectedDefaulter interface {
 	StayConnectedByDefault() bool
+}
+
+// IDKind is what a legacy ID names.
+type IDKind int
+
+const (
+	// KindContact is a person (or bot) one chats with one to one.
+	KindContact IDKind = iota
+	// KindRoom is a group chat.
+	KindRoom
+	// KindServer is a legacy server itself (IRC: its notices, MOTD and
+	// room list).
+	KindServer
+)
+
+// Addresser is implemented by networks whose IDs name different kinds of
+// things, so the component can tell a room from a contact from a server
+// without I/O. Kind returns an error wrapping ErrInvalidInput for an ID
+// that is malformed for the network. Networks without it have only
+// contacts.
+type Addresser interface {
+	Kind(id ID) (IDKind, error)
 }

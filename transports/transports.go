@@ -223,6 +223,8 @@ var (
 	ErrNotConnected = errors.New("not connected")
 	// ErrUnsupported: the network cannot do what was asked.
 	ErrUnsupported = errors.New("not supported by this network")
+	// ErrConflict: a name (nick) is already taken on the legacy network.
+	ErrConflict = errors.New("name already in use")
 )
 
 // Event is something that happened on the legacy network. The concrete
@@ -254,6 +256,13 @@ type MessageEvent struct {
 	Own bool
 	// ReplyTo is the legacy ID of the message this one replies to.
 	ReplyTo RemoteID
+	// EchoOf is the Message.ID of the user's message this event echoes
+	// (Own only), so the component can reflect it under the same ID.
+	EchoOf string
+	// Mention is true when a room message mentions the user's nick (an
+	// IRC highlight); such messages reach the user even when no resource
+	// is in the room.
+	Mention bool
 }
 
 // PresenceEvent is a legacy contact's availability.
