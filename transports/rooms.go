@@ -63,6 +63,10 @@ type OccupantEvent struct {
 type RoomReadyEvent struct {
 	Room ID
 	Nick string // the user's nick in the room
+	// Role and Affiliation are the user's own in the room (an IRC
+	// channel's creator is an operator).
+	Role        Role
+	Affiliation Affiliation
 }
 
 // SubjectEvent is a room's topic, on join or when someone changes it.
