@@ -1,0 +1,390 @@
+package irc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// adapter is one user's IRC session: one connection per server.
+type adapter struct {
+	n    *Network
+	acct transports.Account
+	sink transports.Sink
+	log  *slog.Logger
+
+	ctx    context.Context // ends with Close; owns every connection
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	conns  map[string]*conn // by server name
+	main   *conn            // the registered server's connection, or nil
+	away   transports.Presence
+	closed bool
+
+	done     chan struct{}
+	doneOnce sync.Once
+	err      error
+}
+
+var (
+	_ transports.Adapter     = (*adapter)(nil)
+	_ transports.Rooms       = (*adapter)(nil)
+	_ transports.Moderator   = (*adapter)(nil)
+	_ transports.RoomSubject = (*adapter)(nil)
+	_ transports.RoomLister  = (*adapter)(nil)
+	_ transports.Typer       = (*adapter)(nil)
+	_ transports.Reactor     = (*adapter)(nil)
+)
+
+func (n *Network) newAdapter(acct transports.Account, sink transports.Sink) *adapter {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &adapter{
+		n: n, acct: acct, sink: sink,
+		log:    n.log.With("user", acct.User),
+		ctx:    ctx,
+		cancel: cancel,
+		conns:  make(map[string]*conn),
+		done:   make(chan struct{}),
+	}
+}
+
+func (a *adapter) setMain(c *conn) {
+	a.mu.Lock()
+	a.main = c
+	a.mu.Unlock()
+}
+
+// Done implements transports.Adapter.
+func (a *adapter) Done() <-chan struct{} { return a.done }
+
+// Err implements transports.Adapter.
+func (a *adapter) Err() error {
+	select {
+	case <-a.done:
+		return a.err
+	default:
+		return nil
+	}
+}
+
+// fail ends the session on its own (the registered server refused the
+// login on a reconnection).
+func (a *adapter) fail(err error) {
+	a.doneOnce.Do(func() {
+		a.err = err
+		close(a.done)
+	})
+}
+
+// Close implements transports.Adapter: it quits every server and waits.
+func (a *adapter) Close() error {
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+	a.cancel()
+	a.wg.Wait()
+	return nil
+}
+
+// deliver hands events to the sink, in order.
+func (a *adapter) deliver(evs ...transports.Event) {
+	for _, ev := range evs {
+		a.sink.Deliver(ev)
+	}
+}
+
+// id is the ID of t as events name it.
+func (a *adapter) id(t Target) transports.ID { return t.ID(a.n.cfg.DefaultServer) }
+
+// target parses an ID of the user's.
+func (a *adapter) target(id transports.ID) (Target, error) {
+	return ParseID(id, a.n.cfg.DefaultServer)
+}
+
+// connFor returns the connection to server, opening one with nick when
+// there is none; it waits until the server accepted the registration.
+func (a *adapter) connFor(ctx context.Context, server, nick string) (*conn, error) {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil, transports.ErrNotConnected
+	}
+	c := a.conns[server]
+	if c == nil {
+		// Servers other than the registered one are joined with the
+		// room nick and no password, as an anonymous user would.
+		c = a.newConnLocked(server, nick, "")
+	}
+	a.mu.Unlock()
+	if err := c.waitRegistered(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// existing returns the connection to server, or an error saying there is
+// none.
+func (a *adapter) existing(server string) (*conn, error) {
+	a.mu.Lock()
+	c := a.conns[server]
+	a.mu.Unlock()
+	if c == nil || !c.isRegistered() {
+		return nil, fmt.Errorf("%w: you are not connected to %s; join one of its channels first", transports.ErrNotConnected, server)
+	}
+	return c, nil
+}
+
+func (a *adapter) newConn(server, nick, password string) *conn {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.newConnLocked(server, nick, password)
+}
+
+func (a *adapter) newConnLocked(server, nick, password string) *conn {
+	c := newConn(a, server, nick, password)
+	a.conns[server] = c
+	a.wg.Add(2)
+	go func() {
+		defer a.wg.Done()
+		c.run()
+		a.mu.Lock()
+		if a.conns[server] == c {
+			delete(a.conns, server)
+		}
+		a.mu.Unlock()
+	}()
+	go func() {
+		defer a.wg.Done()
+		c.writer()
+	}()
+	return c
+}
+
+// connState is told by a connection when it lost or regained its server.
+func (a *adapter) connState(c *conn, up bool, err error, retry time.Time) {
+	a.mu.Lock()
+	isMain := a.main == c
+	a.mu.Unlock()
+	if !isMain {
+		return
+	}
+	if errors.Is(err, transports.ErrBadCredentials) {
+		a.fail(err)
+		return
+	}
+	if up {
+		a.deliver(&transports.StateEvent{Status: transports.Status{State: transports.StateConnected}})
+		return
+	}
+	a.deliver(&transports.StateEvent{Status: transports.Status{State: transports.StateTransientDisconnect, Text: err.Error(), Retry: retry}})
+}
+
+// Send implements transports.Adapter.
+func (a *adapter) Send(ctx context.Context, msg transports.Message) (transports.RemoteID, error) {
+	t, err := a.target(msg.To)
+	if err != nil {
+		return "", err
+	}
+	c, err := a.existing(t.Server)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case t.Channel != "":
+		return c.sendMessage(ctx, t.Channel, msg.To, true, msg)
+	case t.Nick != "":
+		return c.sendMessage(ctx, t.Nick, msg.To, false, msg)
+	default:
+		return "", c.sendRaw(ctx, msg.Body)
+	}
+}
+
+// SetPresence implements transports.Adapter: away, extended away and do
+// not disturb are IRC AWAY; anything else is back.
+func (a *adapter) SetPresence(ctx context.Context, p transports.Presence) error {
+	a.mu.Lock()
+	a.away = p
+	conns := make([]*conn, 0, len(a.conns))
+	for _, c := range a.conns {
+		conns = append(conns, c)
+	}
+	a.mu.Unlock()
+	for _, c := range conns {
+		c.setAway(p)
+	}
+	return nil
+}
+
+func (a *adapter) presence() transports.Presence {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.away
+}
+
+// JoinRoom implements transports.Rooms.
+func (a *adapter) JoinRoom(ctx context.Context, room transports.ID, nick string) error {
+	t, err := a.target(room)
+	if err != nil {
+		return err
+	}
+	if t.Channel == "" {
+		return fmt.Errorf("%w: %s is not a channel", transports.ErrNotFound, room)
+	}
+	if !validNick(nick) {
+		return fmt.Errorf("%w: %q is not a valid IRC nickname", transports.ErrInvalidInput, nick)
+	}
+	c, err := a.connFor(ctx, t.Server, nick)
+	if err != nil {
+		return err
+	}
+	return c.join(ctx, room, t.Channel)
+}
+
+// LeaveRoom implements transports.Rooms.
+func (a *adapter) LeaveRoom(ctx context.Context, room transports.ID) error {
+	t, err := a.target(room)
+	if err != nil {
+		return err
+	}
+	c, err := a.existing(t.Server)
+	if err != nil {
+		return nil // not connected: not in the room either
+	}
+	return c.part(ctx, t.Channel)
+}
+
+// SetSubject implements transports.RoomSubject.
+func (a *adapter) SetSubject(ctx context.Context, room transports.ID, subject string) error {
+	c, ch, err := a.channel(room)
+	if err != nil {
+		return err
+	}
+	return c.topic(ctx, ch, subject)
+}
+
+// Kick implements transports.Moderator.
+func (a *adapter) Kick(ctx context.Context, room transports.ID, nick, reason string) error {
+	c, ch, err := a.channel(room)
+	if err != nil {
+		return err
+	}
+	return c.kick(ctx, ch, nick, reason)
+}
+
+// SetRole implements transports.Moderator: moderator is +o, participant
+// takes operator status away (or gives voice to a visitor), visitor takes
+// voice away, none kicks.
+func (a *adapter) SetRole(ctx context.Context, room transports.ID, nick string, role transports.Role) error {
+	c, ch, err := a.channel(room)
+	if err != nil {
+		return err
+	}
+	if role == transports.RoleNone {
+		return c.kick(ctx, ch, nick, "")
+	}
+	return c.setRole(ctx, ch, nick, role)
+}
+
+// SetAffiliation implements transports.Moderator: owner is +q, admin +o,
+// member +v, none takes every status away, outcast bans and kicks.
+func (a *adapter) SetAffiliation(ctx context.Context, room transports.ID, nick string, aff transports.Affiliation) error {
+	c, ch, err := a.channel(room)
+	if err != nil {
+		return err
+	}
+	return c.setAffiliation(ctx, ch, nick, aff)
+}
+
+// ListRooms implements transports.RoomLister with IRC LIST.
+func (a *adapter) ListRooms(ctx context.Context, server transports.ID) ([]transports.RoomInfo, error) {
+	t, err := a.target(server)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.existing(t.Server)
+	if err != nil {
+		return nil, err
+	}
+	return c.list(ctx)
+}
+
+// SetTyping implements transports.Typer with the +typing client tag.
+func (a *adapter) SetTyping(ctx context.Context, to transports.ID, state transports.ChatState) error {
+	t, err := a.target(to)
+	if err != nil {
+		return err
+	}
+	c, err := a.existing(t.Server)
+	if err != nil {
+		return err
+	}
+	name := t.Channel
+	if name == "" {
+		name = t.Nick
+	}
+	return c.typing(name, state)
+}
+
+// React implements transports.Reactor with the +draft/react client tag.
+func (a *adapter) React(ctx context.Context, to transports.ID, target transports.RemoteID, reaction string, remove bool) error {
+	if remove {
+		return fmt.Errorf("%w: IRC cannot take a reaction back", transports.ErrUnsupported)
+	}
+	t, err := a.target(to)
+	if err != nil {
+		return err
+	}
+	c, err := a.existing(t.Server)
+	if err != nil {
+		return err
+	}
+	name := t.Channel
+	if name == "" {
+		name = t.Nick
+	}
+	return c.react(name, target, reaction)
+}
+
+// channel finds the joined channel room names.
+func (a *adapter) channel(room transports.ID) (*conn, string, error) {
+	t, err := a.target(room)
+	if err != nil {
+		return nil, "", err
+	}
+	if t.Channel == "" {
+		return nil, "", fmt.Errorf("%w: %s is not a channel", transports.ErrNotFound, room)
+	}
+	c, err := a.existing(t.Server)
+	if err != nil {
+		return nil, "", err
+	}
+	if !c.inChannel(t.Channel) {
+		return nil, "", fmt.Errorf("%w: you are not in %s", transports.ErrForbidden, t.Channel)
+	}
+	return c, t.Channel, nil
+}
+
+// ident derives an IRC user name from a nick.
+func ident(nick string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(nick) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+		if b.Len() == 10 {
+			break
+		}
+	}
+	if b.Len() == 0 {
+		return "user"
+	}
+	return b.String()
+}

@@ -1,0 +1,691 @@
+package irc
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lrstanley/girc"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// handle is girc's handler for every event of one connection. It runs in
+// girc's event goroutine, one event at a time.
+func (c *conn) handle(cl *girc.Client, e girc.Event) {
+	ev := &e
+	var evs []transports.Event
+	consumed := false
+	switch e.Command {
+	case "001":
+		if len(e.Params) > 0 {
+			c.mu.Lock()
+			c.nick = e.Params[0]
+			c.mu.Unlock()
+		}
+	case "005":
+		c.parseISupport(e.Params)
+	case "376", "422":
+		c.mu.Lock()
+		was := c.registered
+		c.mu.Unlock()
+		if !was {
+			c.onRegistered()
+			consumed = true
+		}
+	case "903":
+		c.mu.Lock()
+		c.saslOK = true
+		c.mu.Unlock()
+	case "904", "902", "905", "906", "464", "465":
+		if !c.isRegistered() {
+			c.setFail(serverError(ev))
+		}
+	case "432", "433", "436", "437":
+		if !c.isRegistered() {
+			c.setFail(serverError(ev))
+			go cl.Close()
+			consumed = true
+		}
+	case "ERROR":
+		c.setFail(fmt.Errorf("%w: %s", transports.ErrUnavailable, DecodeText(lastParam(e.Params))))
+	case "PRIVMSG", "NOTICE":
+		evs = c.onMessage(ev)
+	case "TAGMSG":
+		evs = c.onTagMsg(ev)
+	case "PONG":
+		consumed = c.onFence(lastParam(e.Params))
+	case "JOIN", "PART", "KICK", "QUIT", "NICK", "MODE", "TOPIC", "AWAY", "ACCOUNT", "CHGHOST",
+		"332", "333", "353", "366":
+		evs = c.onChannelEvent(ev)
+	case "375":
+		c.mu.Lock()
+		c.motd = nil
+		c.mu.Unlock()
+	case "372":
+		c.mu.Lock()
+		if len(c.motd) < 500 {
+			c.motd = append(c.motd, DecodeText(lastParam(e.Params)))
+		}
+		c.mu.Unlock()
+	case "401", "403", "404", "442", "477", "489":
+		consumed = c.onSendError(ev)
+	}
+	if !consumed {
+		evs = append(evs, c.forwardRaw(ev)...)
+	}
+	c.a.deliver(evs...)
+	if !consumed {
+		c.checkAwaits(ev)
+	}
+}
+
+// parseISupport reads the RPL_ISUPPORT tokens we use.
+func (c *conn) parseISupport(params []string) {
+	if len(params) < 2 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, tok := range params[1 : len(params)-1] {
+		k, v, _ := strings.Cut(tok, "=")
+		switch k {
+		case "PREFIX":
+			// (qaohv)~&@%+
+			if strings.HasPrefix(v, "(") {
+				if modes, chars, ok := strings.Cut(v[1:], ")"); ok && len(modes) == len(chars) {
+					c.isupport.prefixModes, c.isupport.prefixChars = modes, chars
+				}
+			}
+		case "CHANMODES":
+			parts := strings.SplitN(v, ",", 4)
+			for i := range parts {
+				c.isupport.chanModes[i] = parts[i]
+			}
+		case "CHANTYPES":
+			c.isupport.chanTypes = v
+		}
+	}
+}
+
+// isChannel reports whether name is a channel name on this server.
+func (c *conn) isChannel(name string) bool {
+	c.mu.Lock()
+	types := c.isupport.chanTypes
+	c.mu.Unlock()
+	return name != "" && strings.IndexByte(types, name[0]) >= 0
+}
+
+// channelID is the ID events use for a channel.
+func (c *conn) channelIDLocked(name string) transports.ID {
+	if ch := c.channels[FoldName(name)]; ch != nil {
+		return ch.id
+	}
+	return c.a.id(Target{Server: c.server, Channel: name})
+}
+
+func (c *conn) serverID() transports.ID { return c.a.id(Target{Server: c.server}) }
+
+// fromNick is the ID of a nick, or "" when the nick cannot be an ID.
+func (c *conn) nickID(nick string) transports.ID {
+	t := Target{Server: c.server, Nick: nick}
+	id := c.a.id(t)
+	if _, err := ParseID(id, c.a.n.cfg.DefaultServer); err != nil {
+		return ""
+	}
+	return id
+}
+
+// fromServer reports whether e comes from a server rather than a user.
+func fromServer(e *girc.Event) bool {
+	return e.Source == nil || e.Source.Ident == "" && e.Source.Host == "" && strings.Contains(e.Source.Name, ".")
+}
+
+// onMessage turns a PRIVMSG or NOTICE into a message event.
+func (c *conn) onMessage(e *girc.Event) []transports.Event {
+	if len(e.Params) < 2 {
+		return nil
+	}
+	if e.Echo || c.isSelf(e) {
+		c.onEcho(e)
+		return nil
+	}
+	target, text := e.Params[0], e.Params[1]
+	action := false
+	if ctcp := girc.DecodeCTCP(e); ctcp != nil {
+		if ctcp.Command != girc.CTCP_ACTION || e.Command != "PRIVMSG" {
+			return nil // girc answers VERSION, PING, TIME…
+		}
+		text, action = ctcp.Text, true
+	}
+	body := StripFormatting(DecodeText(text))
+	if body == "" {
+		return nil
+	}
+	notice := e.Command == "NOTICE"
+	if !c.isRegistered() {
+		return nil // "*** Looking up your hostname…"
+	}
+	m := &transports.MessageEvent{Body: body, Action: action, Notice: notice}
+	if _, ok := e.Tags.Get("time"); ok {
+		m.Time = e.Timestamp
+	}
+	if id, ok := e.Tags.Get("msgid"); ok {
+		m.RemoteID = transports.RemoteID(id)
+	}
+	if r, ok := e.Tags.Get("+draft/reply"); ok {
+		m.ReplyTo = transports.RemoteID(r)
+	}
+	// STATUSMSG: "@#chan" is a message to the channel's operators.
+	name := strings.TrimLeft(target, "~&@%+")
+	switch {
+	case c.isChannel(name):
+		c.mu.Lock()
+		m.From = c.channelIDLocked(name)
+		nick := c.nick
+		c.mu.Unlock()
+		m.Room = true
+		m.Nick = e.Source.Name
+		if fromServer(e) {
+			m.Nick = ""
+		}
+		m.Mention = mentions(body, nick)
+	case fromServer(e):
+		m.From, m.Notice = c.serverID(), true
+	default:
+		m.From = c.nickID(e.Source.Name)
+		if m.From == "" {
+			m.From, m.Body = c.serverID(), "<"+e.Source.Name+"> "+body
+		}
+	}
+	return []transports.Event{m}
+}
+
+// onEcho matches the server's echo of one of our lines to its send.
+func (c *conn) onEcho(e *girc.Event) {
+	key := FoldName(e.Params[0])
+	c.mu.Lock()
+	var done *echoWait
+	for i, w := range c.echoes {
+		if w.target != key || w.lines == 0 {
+			continue
+		}
+		if w.first == nil {
+			w.first = e
+		}
+		w.lines--
+		if w.lines == 0 {
+			done = w
+			c.echoes = append(c.echoes[:i], c.echoes[i+1:]...)
+		}
+		break
+	}
+	c.mu.Unlock()
+	if done != nil {
+		c.echoDone(done)
+	}
+}
+
+// onFence completes the send that the PING token fenced.
+func (c *conn) onFence(token string) bool {
+	c.mu.Lock()
+	var done *echoWait
+	for i, w := range c.echoes {
+		if w.fence != "" && w.fence == token {
+			done = w
+			c.echoes = append(c.echoes[:i], c.echoes[i+1:]...)
+			break
+		}
+	}
+	c.mu.Unlock()
+	if done == nil {
+		return false
+	}
+	c.echoDone(done)
+	return true
+}
+
+// onSendError fails the send an error numeric answers. Without a waiting
+// send, the error reaches the user as a notice (unless a command waits).
+func (c *conn) onSendError(e *girc.Event) bool {
+	if len(e.Params) < 2 {
+		return false
+	}
+	key := FoldName(e.Params[1])
+	c.mu.Lock()
+	var failed *echoWait
+	for i, w := range c.echoes {
+		if w.target == key {
+			failed = w
+			c.echoes = append(c.echoes[:i], c.echoes[i+1:]...)
+			break
+		}
+	}
+	c.mu.Unlock()
+	if failed == nil {
+		return false
+	}
+	failed.done <- serverError(e)
+	return true
+}
+
+// onTagMsg turns typing notifications and reactions into events.
+func (c *conn) onTagMsg(e *girc.Event) []transports.Event {
+	if len(e.Params) < 1 || e.Source == nil || e.Echo || c.isSelf(e) {
+		return nil
+	}
+	target := e.Params[0]
+	var from transports.ID
+	room := c.isChannel(target)
+	if room {
+		c.mu.Lock()
+		from = c.channelIDLocked(target)
+		c.mu.Unlock()
+	} else if from = c.nickID(e.Source.Name); from == "" {
+		return nil
+	}
+	var evs []transports.Event
+	if v, ok := e.Tags.Get("+typing"); ok {
+		st := transports.Composing
+		switch v {
+		case "paused":
+			st = transports.Paused
+		case "done":
+			st = transports.Active
+		}
+		evs = append(evs, &transports.TypingEvent{From: from, Room: room, Nick: e.Source.Name, State: st})
+	}
+	if r, ok := e.Tags.Get("+draft/react"); ok {
+		if to, ok := e.Tags.Get("+draft/reply"); ok && r != "" {
+			evs = append(evs, &transports.ReactionEvent{From: from, Room: room, Nick: e.Source.Name,
+				Target: transports.RemoteID(to), Reaction: DecodeText(r)})
+		}
+	}
+	return evs
+}
+
+// forwardRaw shows the user the server's answers to their raw commands.
+func (c *conn) forwardRaw(e *girc.Event) []transports.Event {
+	if len(e.Command) != 3 || e.Command[0] < '0' || e.Command[0] > '9' {
+		return nil
+	}
+	c.mu.Lock()
+	active := c.registered && time.Now().Before(c.rawUntil)
+	c.mu.Unlock()
+	if !active || len(e.Params) < 2 {
+		return nil
+	}
+	return []transports.Event{&transports.MessageEvent{From: c.serverID(), Notice: true,
+		Body: DecodeText(strings.Join(e.Params[1:], " "))}}
+}
+
+// mentions reports whether body names nick as a word.
+func mentions(body, nick string) bool {
+	if nick == "" {
+		return false
+	}
+	b, n := FoldName(body), FoldName(nick)
+	for i := 0; ; {
+		j := strings.Index(b[i:], n)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(n)
+		if (start == 0 || !nickChar(b[start-1])) && (end == len(b) || !nickChar(b[end])) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+func nickChar(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || strings.IndexByte("-_[]{}\\|^`", b) >= 0
+}
+
+// onChannelEvent keeps the channel state and produces occupant and subject
+// events.
+func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	src := ""
+	if e.Source != nil {
+		src = e.Source.Name
+	}
+	self := src != "" && EqualFold(src, c.nick)
+	p := e.Params
+	switch e.Command {
+	case "JOIN":
+		if len(p) < 1 {
+			return nil
+		}
+		key := FoldName(p[0])
+		ch := c.channels[key]
+		account := ""
+		if len(p) >= 2 && p[1] != "*" {
+			account = p[1]
+		}
+		if self {
+			if e.Source != nil {
+				c.user, c.host = e.Source.Ident, e.Source.Host
+			}
+			if ch == nil { // joined by the server (SAJOIN, forward)
+				ch = &channel{id: c.a.id(Target{Server: c.server, Channel: p[0]}), want: true}
+				c.channels[key] = ch
+			}
+			ch.name, ch.joined, ch.synced = p[0], true, false
+			ch.members = map[string]*member{FoldName(src): {nick: src, account: account}}
+			return nil
+		}
+		if ch == nil || !ch.joined {
+			return nil
+		}
+		m := &member{nick: src, account: account}
+		ch.members[FoldName(src)] = m
+		if !ch.synced {
+			return nil
+		}
+		return []transports.Event{c.occupantLocked(ch, m)}
+	case "353":
+		if len(p) < 4 {
+			return nil
+		}
+		ch := c.channels[FoldName(p[2])]
+		if ch == nil || ch.synced {
+			return nil
+		}
+		for _, entry := range strings.Fields(p[3]) {
+			modes := ""
+			for entry != "" {
+				i := strings.IndexByte(c.isupport.prefixChars, entry[0])
+				if i < 0 {
+					break
+				}
+				modes += string(c.isupport.prefixModes[i])
+				entry = entry[1:]
+			}
+			nick, _, _ := strings.Cut(entry, "!")
+			if nick == "" {
+				continue
+			}
+			m := ch.members[FoldName(nick)]
+			if m == nil {
+				m = &member{nick: nick}
+				ch.members[FoldName(nick)] = m
+			}
+			m.prefixes = c.sortModes(modes)
+		}
+	case "366":
+		if len(p) < 2 {
+			return nil
+		}
+		ch := c.channels[FoldName(p[1])]
+		if ch == nil || ch.synced || !ch.joined {
+			return nil
+		}
+		ch.synced = true
+		if ch.rejoining {
+			ch.rejoining = false
+			evs := c.diffLocked(ch)
+			ch.old = nil
+			return append(evs, &transports.NoticeEvent{About: ch.id, Text: "Reconnected to " + c.server + " and rejoined " + ch.name + "."})
+		}
+		ch.old = nil
+		return c.snapshotLocked(ch)
+	case "332":
+		if len(p) >= 3 {
+			if ch := c.channels[FoldName(p[1])]; ch != nil {
+				ch.topic = StripFormatting(DecodeText(p[2]))
+			}
+		}
+	case "333":
+		if len(p) >= 3 {
+			if ch := c.channels[FoldName(p[1])]; ch != nil {
+				ch.topicBy, _, _ = strings.Cut(p[2], "!")
+				if len(p) >= 4 {
+					if secs, err := strconv.ParseInt(p[3], 10, 64); err == nil {
+						ch.topicAt = time.Unix(secs, 0)
+					}
+				}
+			}
+		}
+	case "TOPIC":
+		if len(p) < 1 {
+			return nil
+		}
+		ch := c.channels[FoldName(p[0])]
+		if ch == nil {
+			return nil
+		}
+		ch.topic, ch.topicBy, ch.topicAt = StripFormatting(DecodeText(lastParam(p[1:]))), src, time.Now()
+		if !ch.synced {
+			return nil
+		}
+		return []transports.Event{&transports.SubjectEvent{Room: ch.id, Subject: ch.topic, Nick: src, Time: ch.topicAt}}
+	case "PART":
+		if len(p) < 1 {
+			return nil
+		}
+		key := FoldName(p[0])
+		ch := c.channels[key]
+		if ch == nil {
+			return nil
+		}
+		reason := ""
+		if len(p) >= 2 {
+			reason = DecodeText(p[1])
+		}
+		if self {
+			delete(c.channels, key)
+			if ch.leaving {
+				return nil
+			}
+			return []transports.Event{&transports.OccupantEvent{Room: ch.id, Nick: src, Self: true, Left: true, Reason: reason}}
+		}
+		delete(ch.members, FoldName(src))
+		if !ch.synced {
+			return nil
+		}
+		return []transports.Event{&transports.OccupantEvent{Room: ch.id, Nick: src, Left: true, Reason: reason}}
+	case "KICK":
+		if len(p) < 2 {
+			return nil
+		}
+		key := FoldName(p[0])
+		ch := c.channels[key]
+		if ch == nil {
+			return nil
+		}
+		reason := ""
+		if len(p) >= 3 {
+			reason = DecodeText(p[2])
+		}
+		ev := &transports.OccupantEvent{Room: ch.id, Nick: p[1], Left: true, Kicked: true, By: src, Reason: reason}
+		if EqualFold(p[1], c.nick) {
+			delete(c.channels, key)
+			ev.Self = true
+			return []transports.Event{ev}
+		}
+		delete(ch.members, FoldName(p[1]))
+		if !ch.synced {
+			return nil
+		}
+		return []transports.Event{ev}
+	case "QUIT":
+		if self {
+			return nil
+		}
+		reason := "Quit"
+		if len(p) >= 1 && p[0] != "" {
+			reason = "Quit: " + DecodeText(p[0])
+		}
+		var evs []transports.Event
+		for _, ch := range c.channels {
+			if ch.members[FoldName(src)] == nil {
+				continue
+			}
+			delete(ch.members, FoldName(src))
+			if ch.synced {
+				evs = append(evs, &transports.OccupantEvent{Room: ch.id, Nick: src, Left: true, Reason: reason})
+			}
+		}
+		return evs
+	case "NICK":
+		if len(p) < 1 {
+			return nil
+		}
+		newNick := p[0]
+		if self {
+			c.nick = newNick
+		}
+		var evs []transports.Event
+		for _, ch := range c.channels {
+			m := ch.members[FoldName(src)]
+			if m == nil {
+				continue
+			}
+			delete(ch.members, FoldName(src))
+			m.nick = newNick
+			ch.members[FoldName(newNick)] = m
+			if ch.synced {
+				role, aff := c.roleOf(m.prefixes)
+				evs = append(evs, &transports.OccupantEvent{Room: ch.id, Nick: src, NewNick: newNick, Self: self, Role: role, Affiliation: aff})
+			}
+		}
+		return evs
+	case "MODE":
+		if len(p) < 2 {
+			return nil
+		}
+		ch := c.channels[FoldName(p[0])]
+		if ch == nil {
+			return nil
+		}
+		changed := c.applyModesLocked(ch, p[1], p[2:])
+		if !ch.synced {
+			return nil
+		}
+		evs := make([]transports.Event, 0, len(changed))
+		for _, m := range changed {
+			evs = append(evs, c.occupantLocked(ch, m))
+		}
+		return evs
+	case "AWAY":
+		away := len(p) >= 1 && p[0] != ""
+		text := ""
+		if away {
+			text = DecodeText(p[0])
+		}
+		var evs []transports.Event
+		for _, ch := range c.channels {
+			m := ch.members[FoldName(src)]
+			if m == nil || m.away == away && m.awayText == text {
+				continue
+			}
+			m.away, m.awayText = away, text
+			if ch.synced {
+				evs = append(evs, c.occupantLocked(ch, m))
+			}
+		}
+		return evs
+	case "ACCOUNT":
+		if len(p) < 1 {
+			return nil
+		}
+		account := p[0]
+		if account == "*" {
+			account = ""
+		}
+		for _, ch := range c.channels {
+			if m := ch.members[FoldName(src)]; m != nil {
+				m.account = account
+			}
+		}
+	case "CHGHOST":
+		if self && len(p) >= 2 {
+			c.user, c.host = p[0], p[1]
+		}
+	}
+	return nil
+}
+
+// sortModes orders status modes from highest to lowest.
+func (c *conn) sortModes(modes string) string {
+	var b strings.Builder
+	for _, r := range c.isupport.prefixModes {
+		if strings.ContainsRune(modes, r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// applyModesLocked applies a channel MODE change and returns the members
+// whose status changed.
+func (c *conn) applyModesLocked(ch *channel, modes string, args []string) []*member {
+	var changed []*member
+	plus := true
+	next := func() string {
+		if len(args) == 0 {
+			return ""
+		}
+		a := args[0]
+		args = args[1:]
+		return a
+	}
+	cm := c.isupport.chanModes
+	for _, r := range modes {
+		switch {
+		case r == '+':
+			plus = true
+		case r == '-':
+			plus = false
+		case strings.ContainsRune(c.isupport.prefixModes, r):
+			nick := next()
+			m := ch.members[FoldName(nick)]
+			if m == nil {
+				continue
+			}
+			had := m.prefixes
+			if plus {
+				m.prefixes = c.sortModes(m.prefixes + string(r))
+			} else {
+				m.prefixes = strings.ReplaceAll(m.prefixes, string(r), "")
+			}
+			if had != m.prefixes {
+				changed = append(changed, m)
+			}
+		case strings.ContainsRune(cm[0], r), strings.ContainsRune(cm[1], r):
+			next()
+		case strings.ContainsRune(cm[2], r):
+			if plus {
+				next()
+			}
+		}
+	}
+	return changed
+}
+
+// diffLocked compares the members after a rejoin with those before the
+// connection was lost, so the user sees who left and came meanwhile.
+func (c *conn) diffLocked(ch *channel) []transports.Event {
+	var evs []transports.Event
+	self := FoldName(c.nick)
+	for k, m := range ch.old {
+		if k == self {
+			continue
+		}
+		if ch.members[k] == nil {
+			evs = append(evs, &transports.OccupantEvent{Room: ch.id, Nick: m.nick, Left: true, Reason: "Left while the connection was down"})
+		}
+	}
+	for k, m := range ch.members {
+		if k == self {
+			continue
+		}
+		if o := ch.old[k]; o == nil || o.prefixes != m.prefixes || o.away != m.away {
+			evs = append(evs, c.occupantLocked(ch, m))
+		}
+	}
+	return evs
+}

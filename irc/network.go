@@ -1,0 +1,293 @@
+// Package irc bridges to IRC. One Network value serves every user; each
+// user's Adapter holds one connection per IRC server they use (the server
+// they registered with, and any server whose channels they join), shared by
+// all their XMPP resources. It speaks IRCv3 where the server offers it
+// (server-time, echo-message, message-tags with replies, reactions and
+// typing, away-notify, account-tag, extended-join, multi-prefix, SASL) and
+// never lets user text inject a command: every line is sanitised and split
+// to fit the 512-byte limit.
+//
+// The package knows nothing of XMPP: it implements the transports contract.
+package irc
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// Server is how to reach one IRC server named in IDs.
+type Server struct {
+	// Address is host:port; empty means the server name on port 6697
+	// (6667 with Plaintext).
+	Address string
+	// Plaintext turns TLS off. Only a server entry can do that: a server
+	// named by a user is always reached over TLS.
+	Plaintext bool
+}
+
+// Config configures the IRC network.
+type Config struct {
+	// DefaultServer is the server of short IDs ("#chan", "nick"); empty
+	// means IDs must name their server ("#chan%irc.example.net").
+	DefaultServer string
+	// Servers maps server names (as in IDs, lower case) to how to reach
+	// them. Servers not listed are reached over TLS on port 6697.
+	Servers map[string]Server
+	// RootCAs verifies TLS servers; nil means the system roots.
+	RootCAs *x509.CertPool
+	// RealName is sent as the IRC real name ("gecos").
+	RealName string
+	// SendRate and SendBurst bound the lines sent per second on each
+	// connection, so servers never disconnect a user for flooding. Lines
+	// beyond the rate wait in order; none is dropped.
+	SendRate  float64
+	SendBurst int
+	// Backoff paces reconnections after a server dropped a connection.
+	Backoff transports.Backoff
+	// Timeout bounds connecting and registering (and each wait for a
+	// server's answer).
+	Timeout time.Duration
+	// Version answers CTCP VERSION.
+	Version string
+	Logger  *slog.Logger
+}
+
+// Network is the IRC network. It implements transports.Network and the
+// optional RoomNetwork, AnonymousNetwork, Addresser and
+// StayConnectedDefaulter interfaces.
+type Network struct {
+	cfg Config
+	log *slog.Logger
+}
+
+var (
+	_ transports.RoomNetwork            = (*Network)(nil)
+	_ transports.AnonymousNetwork       = (*Network)(nil)
+	_ transports.Addresser              = (*Network)(nil)
+	_ transports.StayConnectedDefaulter = (*Network)(nil)
+)
+
+// New returns the IRC network configured by cfg.
+func New(cfg Config) *Network {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RealName == "" {
+		cfg.RealName = "Switchboard user"
+	}
+	if cfg.SendRate <= 0 {
+		cfg.SendRate = 2
+	}
+	if cfg.SendBurst <= 0 {
+		cfg.SendBurst = 5
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Backoff.Min == 0 {
+		cfg.Backoff.Min = time.Second
+	}
+	if cfg.Backoff.Max == 0 {
+		cfg.Backoff.Max = 5 * time.Minute
+	}
+	if cfg.Version == "" {
+		cfg.Version = "Switchboard"
+	}
+	cfg.DefaultServer = strings.ToLower(cfg.DefaultServer)
+	servers := make(map[string]Server, len(cfg.Servers))
+	for name, s := range cfg.Servers {
+		servers[strings.ToLower(name)] = s
+	}
+	cfg.Servers = servers
+	return &Network{cfg: cfg, log: cfg.Logger.With("network", "irc")}
+}
+
+// Name implements transports.Network.
+func (n *Network) Name() string { return "irc" }
+
+// Identity implements transports.Network.
+func (n *Network) Identity() transports.Identity {
+	return transports.Identity{Category: "gateway", Type: "irc", Name: "IRC gateway"}
+}
+
+// HasRooms implements transports.RoomNetwork.
+func (n *Network) HasRooms() {}
+
+// StayConnectedByDefault implements transports.StayConnectedDefaulter: a
+// registered user stays on IRC while offline, like with a bouncer, so
+// private messages and highlights reach them as offline messages.
+func (n *Network) StayConnectedByDefault() bool { return true }
+
+// LoginFields implements transports.Network.
+func (n *Network) LoginFields() []transports.Field {
+	server := transports.Field{
+		Name: "server", Label: "IRC server", Kind: transports.FieldText, MaxLen: 253,
+		Desc: "Host name of the IRC server, e.g. irc.libera.chat",
+	}
+	if n.cfg.DefaultServer != "" {
+		server.Default = n.cfg.DefaultServer
+		server.Desc += " (empty: " + n.cfg.DefaultServer + ")"
+	} else {
+		server.Required = true
+	}
+	return []transports.Field{
+		{Name: "nick", Label: "Nickname", Kind: transports.FieldText, Required: true, Legacy: "username", MaxLen: 64,
+			Desc: "Your IRC nickname (and services account name)"},
+		{Name: "password", Label: "Password", Kind: transports.FieldSecret, Legacy: "password", MaxLen: 300,
+			Desc: "Your services (NickServ) password, used with SASL; empty for none"},
+		server,
+	}
+}
+
+// Kind implements transports.Addresser.
+func (n *Network) Kind(id transports.ID) (transports.IDKind, error) {
+	t, err := ParseID(id, n.cfg.DefaultServer)
+	if err != nil {
+		return 0, err
+	}
+	return t.Kind(), nil
+}
+
+// AnonymousAccount implements transports.AnonymousNetwork: an unregistered
+// user joins with their MUC nick and no password, as with biboumi.
+func (n *Network) AnonymousAccount(user string, room transports.ID, nick string) (transports.Account, error) {
+	t, err := ParseID(room, n.cfg.DefaultServer)
+	if err != nil {
+		return transports.Account{}, err
+	}
+	if !validNick(nick) {
+		return transports.Account{}, fmt.Errorf("%w: %q is not a valid IRC nickname", transports.ErrInvalidInput, nick)
+	}
+	return transports.Account{User: user, Credentials: transports.Credentials{}, Settings: map[string]string{"_anonymous_server": t.Server}}, nil
+}
+
+// login is the validated form of a registration.
+type login struct {
+	nick, password, server string
+}
+
+func (n *Network) login(creds transports.Credentials) (login, error) {
+	l := login{nick: creds["nick"], password: creds["password"], server: strings.ToLower(strings.TrimSpace(creds["server"]))}
+	if l.server == "" {
+		l.server = n.cfg.DefaultServer
+	}
+	if l.server == "" {
+		return l, fmt.Errorf("%w: no IRC server given", transports.ErrInvalidInput)
+	}
+	if !validServer(l.server) {
+		return l, fmt.Errorf("%w: %q is not an IRC server host name", transports.ErrInvalidInput, l.server)
+	}
+	if !validNick(l.nick) {
+		return l, fmt.Errorf("%w: %q is not a valid IRC nickname", transports.ErrInvalidInput, l.nick)
+	}
+	if strings.ContainsAny(l.password, "\r\n\x00") {
+		return l, fmt.Errorf("%w: the password contains a line break", transports.ErrInvalidInput)
+	}
+	return l, nil
+}
+
+// Validate implements transports.Network: it connects, authenticates with
+// SASL when a password is given, and quits.
+func (n *Network) Validate(ctx context.Context, creds transports.Credentials) error {
+	l, err := n.login(creds)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	defer cancel()
+	a := n.newAdapter(transports.Account{User: "validate"}, transports.SinkFunc(func(transports.Event) {}))
+	defer a.Close()
+	c := a.newConn(l.server, l.nick, l.password)
+	if err := c.waitRegistered(ctx); err != nil {
+		return err
+	}
+	if l.password != "" && !c.authenticated() {
+		return fmt.Errorf("%w: %s does not offer SASL, so the password cannot be checked; register without one and identify to NickServ", transports.ErrInvalidInput, l.server)
+	}
+	return nil
+}
+
+// Connect implements transports.Network. A registered user is connected to
+// their server at once; an anonymous user's connections are opened when
+// they join a room.
+func (n *Network) Connect(ctx context.Context, acct transports.Account, sink transports.Sink) (transports.Adapter, error) {
+	a := n.newAdapter(acct, sink)
+	if acct.Credentials["nick"] == "" {
+		return a, nil
+	}
+	l, err := n.login(acct.Credentials)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	c := a.newConn(l.server, l.nick, l.password)
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	defer cancel()
+	if err := c.waitRegistered(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.setMain(c)
+	return a, nil
+}
+
+// address returns where to dial server and whether to use TLS.
+func (n *Network) address(server string) (addr string, useTLS bool) {
+	s, ok := n.cfg.Servers[server]
+	port := "6697"
+	if ok && s.Plaintext {
+		port = "6667"
+	}
+	addr = net.JoinHostPort(server, port)
+	if ok && s.Address != "" {
+		addr = s.Address
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			addr = net.JoinHostPort(addr, port)
+		}
+	}
+	return addr, !(ok && s.Plaintext)
+}
+
+func validServer(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func validNick(s string) bool {
+	_, err := ParseID(transports.ID(s+"%irc.invalid"), "")
+	return err == nil && !strings.ContainsAny(s, "#&+!")
+}
+
+// errorsText extracts the most useful text of an IRC numeric: its last
+// parameter.
+func lastParam(params []string) string {
+	if len(params) == 0 {
+		return ""
+	}
+	return params[len(params)-1]
+}
+
+var errClosed = errors.New("irc: connection closed")
+
+func itoa(i int) string { return strconv.Itoa(i) }
