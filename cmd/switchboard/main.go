@@ -23,9 +23,6 @@ import (
 	"github.com/switchboard-im/switchboard/internal/config"
 )
 
-// networks are the transports this build has, by config table name.
-var networks = map[string]app.NetworkFactory{}
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -75,14 +75,31 @@ type Network struct {
 	// Server overrides [xmpp] server for this component.
 	Server string `toml:"server"`
 	// DefaultServer is the legacy server used when a user names none
-	// (IRC: host:port).
+	// (IRC: host or host:port).
 	DefaultServer string `toml:"default_server"`
+	// Servers (IRC) says how to reach named servers; servers not listed
+	// are reached over TLS on port 6697.
+	Servers map[string]ServerEntry `toml:"servers"`
+	// SendRate and SendBurst (IRC) pace the lines sent on each
+	// connection (lines per second, burst).
+	SendRate  float64 `toml:"send_rate"`
+	SendBurst int     `toml:"send_burst"`
+}
+
+// ServerEntry is how to reach one legacy server.
+type ServerEntry struct {
+	// Address is host:port; empty means the server's name.
+	Address string `toml:"address"`
+	// Plaintext turns TLS off, for servers on a trusted network only.
+	Plaintext bool `toml:"plaintext"`
 }
 
 // NetworkEntry is an enabled network with its table name.
 type NetworkEntry struct {
 	Name string
 	*Network
+	// CAFile is [security] ca_file, shared by every network's TLS.
+	CAFile string
 }
 
 // Networks returns the enabled networks in a fixed order.
@@ -93,7 +110,7 @@ func (c *Config) Networks() []NetworkEntry {
 		cfg  *Network
 	}{{"irc", c.IRC}, {"discord", c.Discord}, {"sms", c.SMS}, {"email", c.Email}} {
 		if n.cfg != nil {
-			out = append(out, NetworkEntry{Name: n.name, Network: n.cfg})
+			out = append(out, NetworkEntry{Name: n.name, Network: n.cfg, CAFile: c.Security.CAFile})
 		}
 	}
 	return out
@@ -255,7 +272,22 @@ func (c *Config) check(name string, lines map[string]int) []Problem {
 		if n.Server == "" && c.XMPP.Server == "" {
 			add(n.Name+".server", "no XMPP server: set [xmpp] server or %s.server", n.Name)
 		}
-		checkAddr(n.Name+".default_server", n.DefaultServer, false)
+		if n.DefaultServer != "" && !strings.Contains(n.DefaultServer, ":") {
+			if !domainRE.MatchString(strings.ToLower(n.DefaultServer)) {
+				add(n.Name+".default_server", "%q is not a host name", n.DefaultServer)
+			}
+		} else {
+			checkAddr(n.Name+".default_server", n.DefaultServer, false)
+		}
+		for host, e := range n.Servers {
+			if !domainRE.MatchString(strings.ToLower(host)) {
+				add(n.Name+".servers", "%q is not a host name", host)
+			}
+			checkAddr(n.Name+".servers."+host+".address", e.Address, false)
+		}
+		if n.SendRate < 0 || n.SendBurst < 0 {
+			add(n.Name+".send_rate", "must not be negative")
+		}
 	}
 	return probs
 }
@@ -272,7 +304,8 @@ func keyLines(data []byte) map[string]int {
 		switch {
 		case strings.HasPrefix(l, "["):
 			table = strings.Trim(strings.TrimSpace(strings.SplitN(l, "#", 2)[0]), "[]")
-			table = strings.TrimSpace(table)
+			// [irc.servers."irc.test"] names the table irc.servers.irc.test.
+			table = strings.NewReplacer(`"`, "", "'", "", " ", "").Replace(table)
 			if _, ok := lines[table]; !ok {
 				lines[table] = n
 			}

@@ -87,6 +87,14 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "bad IRC server entries",
+			toml: "[xmpp]\nserver = \"a:1\"\n[irc]\ndomain = \"irc.localhost\"\nsecret = \"s\"\ndefault_server = \"bad host\"\n[irc.servers.\"irc.test\"]\naddress = \"nope\"\nplaintext = true\n",
+			want: []string{
+				`f.toml:6: irc.default_server: "bad host" is not a host name`,
+				`f.toml:8: irc.servers.irc.test.address: "nope" is not host:port`,
+			},
+		},
+		{
 			name: "no network",
 			toml: "[xmpp]\nserver = \"a:1\"\n",
 			want: []string{"no network is enabled"},
