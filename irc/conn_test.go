@@ -132,9 +132,9 @@ func TestLoginValidation(t *testing.T) {
 		ok    bool
 	}{
 		{transports.Credentials{"nick": "alice", "server": "irc.example.net"}, true},
-		{transports.Credentials{"nick": "alice"}, false},                                  // no server, no default
-		{transports.Credentials{"nick": "al ice", "server": "irc.example.net"}, false},    // bad nick
-		{transports.Credentials{"nick": "alice", "server": "irc example"}, false},         // bad server
+		{transports.Credentials{"nick": "alice"}, false},                                   // no server, no default
+		{transports.Credentials{"nick": "al ice", "server": "irc.example.net"}, false},     // bad nick
+		{transports.Credentials{"nick": "alice", "server": "irc example"}, false},          // bad server
 		{transports.Credentials{"nick": "alice", "server": "irc.example.net:6667"}, false}, // ports come from config
 		{transports.Credentials{"nick": "alice", "server": "irc.example.net", "password": "a\r\nQUIT"}, false},
 	}
