@@ -27,6 +27,11 @@ type Network struct {
 	connects    atomic.Int64
 	seq         atomic.Int64
 	changed     chan struct{}
+
+	// Rooms (see RoomNetwork).
+	seeds     map[transports.ID]RoomSeed
+	listings  map[transports.ID][]transports.RoomInfo
+	listCalls atomic.Int64
 }
 
 // New returns a fake network with the given username → password accounts.
@@ -79,6 +84,9 @@ func (n *Network) check(creds transports.Credentials) error {
 	defer n.mu.Unlock()
 	if n.unreachable {
 		return fmt.Errorf("%w: fake.example: connection refused", transports.ErrUnavailable)
+	}
+	if creds["anonymous"] == "true" {
+		return nil // an unregistered user of a RoomNetwork
 	}
 	if p, ok := n.accounts[creds["username"]]; !ok || p != creds["password"] {
 		return fmt.Errorf("%w: Invalid username or password", transports.ErrBadCredentials)
@@ -148,6 +156,14 @@ type Adapter struct {
 	done     chan struct{}
 	presence []transports.Presence
 	sent     chan transports.Message
+
+	// Rooms (see RoomNetwork).
+	rooms     map[transports.ID]*fakeRoom
+	joins     []transports.ID
+	left      []transports.ID
+	kicks     []Kick
+	reactions []Reaction
+	typings   []Typing
 }
 
 // Account returns the account the adapter was connected with.
@@ -168,6 +184,12 @@ func (a *Adapter) Send(ctx context.Context, m transports.Message) (transports.Re
 	select {
 	case a.sent <- m:
 	default:
+	}
+	if m.Room {
+		if err := a.sendRoom(m, id); err != nil {
+			return "", err
+		}
+		return id, nil
 	}
 	if m.To == "echo" {
 		a.sink.Deliver(&transports.MessageEvent{From: "echo", Body: m.Body, RemoteID: id + "e"})
