@@ -90,6 +90,7 @@ type Component struct {
 
 	presence *presenceTracker
 	workers  *workers
+	muc      *mucService
 	commands *commandSessions
 	dialogs  *dialogs
 
@@ -161,6 +162,7 @@ func New(cfg Config) (*Component, error) {
 		connected: make(chan struct{}),
 		flush:     make(chan struct{}, 1),
 		presence:  newPresenceTracker(),
+		muc:       newMUCService(),
 		commands:  newCommandSessions(),
 		dialogs:   newDialogs(),
 		limiters:  make(map[string]*rate.Limiter),

@@ -51,6 +51,7 @@ func (s *syncBuffer) String() string {
 type env struct {
 	p      *testenv.Prosody
 	net    *transportstest.Network
+	legacy transports.Network // what the component bridges to: net, or a RoomNetwork around it
 	reg    *registry.Registry
 	comp   *component.Component
 	logs   *syncBuffer
@@ -63,6 +64,7 @@ type env struct {
 type envOptions struct {
 	allowed []string
 	prosody *testenv.Prosody // reuse a server
+	rooms   bool             // bridge to a fake network with rooms
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -71,7 +73,14 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if e.p == nil {
 		e.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
 	}
-	e.net = transportstest.New(map[string]string{legacyUsr: legacyPW})
+	accounts := map[string]string{legacyUsr: legacyPW}
+	if o.rooms {
+		rn := transportstest.NewRooms(accounts)
+		e.net, e.legacy = rn.Network, rn
+	} else {
+		e.net = transportstest.New(accounts)
+		e.legacy = e.net
+	}
 	e.dbPath = filepath.Join(t.TempDir(), "switchboard.db")
 	e.key = make([]byte, 32)
 	rand.Read(e.key)
@@ -95,7 +104,7 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		Domain:         gw,
 		Server:         e.p.ComponentAddr,
 		Secret:         secret,
-		Network:        e.net,
+		Network:        e.legacy,
 		Registry:       e.reg,
 		AllowedDomains: allowed,
 		Admins:         []string{"admin@localhost"},

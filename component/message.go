@@ -23,12 +23,20 @@ type receivedElem struct {
 }
 
 func (c *Component) handleMessage(s *stanza) {
-	if s.typ == "groupchat" || s.typ == "headline" {
+	if s.typ == "headline" {
 		c.replyError(s.node, errorf("modify", "bad-request", "This address does not take messages of type %q.", s.typ))
 		return
 	}
 	if !c.allowedUser(s.from) {
 		c.replyError(s.node, c.forbidden())
+		return
+	}
+	if id, ok := c.isRoom(s.to); ok {
+		c.roomMessage(s, id)
+		return
+	}
+	if s.typ == "groupchat" {
+		c.replyError(s.node, errorf("modify", "bad-request", "This address does not take messages of type %q.", s.typ))
 		return
 	}
 	body, hasBody := "", false

@@ -175,6 +175,8 @@ func (c *Component) handlePresence(s *stanza) {
 	if !c.allowedUser(s.from) {
 		if s.typ == "subscribe" || s.typ == "probe" {
 			c.replyError(s.node, c.forbidden())
+		} else if s.typ == "" && s.Child(nsMUC, "x") != nil && s.to.Localpart() != "" {
+			c.mucError(s, c.forbidden())
 		}
 		return
 	}
@@ -186,6 +188,9 @@ func (c *Component) handlePresence(s *stanza) {
 func (c *Component) presenceWork(s *stanza) {
 	user := s.from.Bare()
 	ctx := c.ctx()
+	if s.to.Localpart() != "" && c.roomPresence(s) {
+		return
+	}
 	switch s.typ {
 	case "":
 		if s.to.Localpart() != "" {
@@ -206,6 +211,8 @@ func (c *Component) presenceWork(s *stanza) {
 		if s.to.Localpart() != "" {
 			return
 		}
+		// The resource went offline: it is out of its rooms too.
+		c.resourceGone(ctx, user, s.from.Resourcepart())
 		last := c.presence.unavailable(user.String(), s.from.Resourcepart())
 		if !last {
 			c.pushPresence(ctx, user)
@@ -253,6 +260,7 @@ func (c *Component) presenceWork(s *stanza) {
 func (c *Component) presenceError(s *stanza) {
 	if s.from.Resourcepart() != "" {
 		c.presence.unavailable(s.from.Bare().String(), s.from.Resourcepart())
+		c.workers.do(s.from.Bare().String(), func() { c.resourceGone(c.ctx(), s.from.Bare(), s.from.Resourcepart()) })
 	}
 }
 

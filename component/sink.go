@@ -40,7 +40,25 @@ func (s *userSink) Deliver(ev transports.Event) {
 	switch ev := ev.(type) {
 	case *transports.MessageEvent:
 		c.stats.fromLegacy.Add(1)
+		if ev.Room {
+			c.roomMessageEvent(ctx, s.user, ev)
+			return
+		}
 		s.message(ctx, ev)
+	case *transports.OccupantEvent:
+		c.occupantEvent(ctx, s.user, ev)
+	case *transports.RoomReadyEvent:
+		c.roomReadyEvent(ctx, s.user, ev)
+	case *transports.SubjectEvent:
+		c.subjectEvent(ctx, s.user, ev)
+	case *transports.TypingEvent:
+		if ev.Room {
+			c.typingEvent(ctx, s.user, ev)
+		}
+	case *transports.ReactionEvent:
+		if ev.Room {
+			c.reactionEvent(ctx, s.user, ev)
+		}
 	case *transports.PresenceEvent:
 		from, err := c.legacyJID(ev.From)
 		if err != nil {
@@ -53,8 +71,12 @@ func (s *userSink) Deliver(ev transports.Event) {
 		}
 		c.sendQuiet(ctx, p)
 	case *transports.StateEvent:
+		c.roomsOnState(ctx, s.user, ev.Status)
 		s.state(ctx, ev.Status)
 	case *transports.NoticeEvent:
+		if ev.About != "" && c.roomNotice(ctx, s.user, ev) {
+			return
+		}
 		from := c.domain
 		if ev.About != "" {
 			if j, err := c.legacyJID(ev.About); err == nil {

@@ -1,0 +1,208 @@
+package component
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// Messages from the user to rooms: group chat messages, subject changes,
+// reactions, chat states, and private messages through a room.
+
+// roomMessage handles a message to a room or occupant JID.
+func (c *Component) roomMessage(s *stanza, id transports.ID) {
+	hasBody := s.Child("", "body") != nil
+	if s.to.Resourcepart() != "" {
+		if s.typ == "groupchat" {
+			c.replyError(s.node, errorf("modify", "bad-request", "Group chat messages go to the room's address, %s.", s.to.Bare()))
+			return
+		}
+		if hasBody {
+			// Private messages through a room would need the network
+			// to map an occupant to a contact; IRC nicks have their own
+			// address (nick%server@gateway).
+			c.replyError(s.node, errorf("cancel", "feature-not-implemented",
+				"Private messages through the room are not supported; write to %s's own address on %s instead.", s.to.Resourcepart(), c.domain))
+		}
+		return
+	}
+	if s.typ != "groupchat" {
+		if x := s.Child(nsMUCUser, "x"); x != nil && x.Child("", "invite") != nil {
+			c.replyError(s.node, errorf("cancel", "feature-not-implemented", "Invitations are not supported by %s.", c.domain))
+			return
+		}
+		if hasBody {
+			c.replyError(s.node, errorf("modify", "not-acceptable", "Join the room and send group chat messages to it."))
+		}
+		return
+	}
+	c.workers.do(s.from.Bare().String(), func() { c.groupchatWork(s, id) })
+}
+
+// groupchatWork sends a group chat message, a subject change, reactions
+// or a chat state from a joined resource to the legacy room. The user's
+// resources see the message when the network echoes it (MessageEvent.Own),
+// never before.
+func (c *Component) groupchatWork(s *stanza, id transports.ID) {
+	ctx := c.ctx()
+	user := s.from.Bare()
+	u := user.String()
+	body, hasBody := "", false
+	if b := s.Child("", "body"); b != nil {
+		body, hasBody = b.Text, true
+	}
+	subject := s.Child("", "subject")
+	reactions := s.Child(nsReactions, "reactions")
+
+	joined := false
+	if ur := c.muc.get(u); ur != nil {
+		ur.mu.Lock()
+		if r := ur.rooms[id]; r != nil {
+			rr := r.res[s.from.Resourcepart()]
+			joined = rr != nil && rr.phase != phaseJoining
+		}
+		ur.mu.Unlock()
+	}
+	if !joined {
+		if hasBody || subject != nil || reactions != nil {
+			c.replyError(s.node, errorf("cancel", "not-acceptable", "You are not in this room."))
+		}
+		return
+	}
+	a := c.sup.Adapter(u)
+	if a == nil {
+		if hasBody || subject != nil || reactions != nil {
+			c.replyError(s.node, errorf("wait", "recipient-unavailable", "You are not connected to %s. The message was not sent.", c.net.Identity().Name))
+		}
+		return
+	}
+	switch {
+	case hasBody:
+		c.sendGroupchat(ctx, s, a, id, body)
+	case subject != nil:
+		rs, ok := a.(transports.RoomSubject)
+		if !ok {
+			c.replyError(s.node, errorf("cancel", "feature-not-implemented", "%s does not let you change the subject.", c.net.Identity().Name))
+			return
+		}
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := rs.SetSubject(sctx, id, subject.Text)
+		cancel()
+		if err != nil {
+			c.replyError(s.node, legacyError(err))
+		}
+	case reactions != nil:
+		c.sendReactions(ctx, s, a, id, reactions)
+	default:
+		for _, st := range []struct {
+			name  string
+			state transports.ChatState
+		}{{"composing", transports.Composing}, {"paused", transports.Paused}, {"active", transports.Active}} {
+			if s.Child(nsChat, st.name) == nil {
+				continue
+			}
+			if t, ok := a.(transports.Typer); ok {
+				tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				if err := t.SetTyping(tctx, id, st.state); err != nil {
+					c.log.Debug("typing notification not sent", "user", u, "err", err)
+				}
+				cancel()
+			}
+			return
+		}
+	}
+}
+
+func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.Adapter, id transports.ID, body string) {
+	u := s.from.Bare().String()
+	if len(body) > maxBodyBytes {
+		c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", maxBodyBytes))
+		return
+	}
+	if strings.TrimSpace(body) == "" {
+		return
+	}
+	xid := s.id
+	if o := s.Child(nsSID, "origin-id"); o != nil && o.Attr("id") != "" {
+		xid = o.Attr("id")
+	}
+	if xid == "" {
+		xid = newID()
+	}
+	msg := transports.Message{To: id, Room: true, Body: body, ID: xid}
+	if rest, ok := strings.CutPrefix(body, "/me "); ok {
+		msg.Body, msg.Action = rest, true
+	}
+	if r := s.Child(nsReply, "reply"); r != nil {
+		msg.ReplyTo = c.legacyRef(ctx, u, id, r.Attr("id"))
+	}
+	if err := c.limiter(u).Wait(ctx); err != nil {
+		return // shutting down
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	rid, err := a.Send(sctx, msg)
+	cancel()
+	if err != nil {
+		c.stats.legacyErrors.Add(1)
+		c.replyError(s.node, legacyError(err))
+		return
+	}
+	c.stats.toLegacy.Add(1)
+	c.mapRoomMessage(ctx, u, id, string(rid), xid)
+}
+
+// sendReactions turns an XEP-0444 reactions element, the user's whole set
+// of reactions to a message, into additions and removals.
+func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.Adapter, id transports.ID, el *node) {
+	u := s.from.Bare().String()
+	reactor, ok := a.(transports.Reactor)
+	if !ok {
+		c.replyError(s.node, errorf("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
+		return
+	}
+	target := c.legacyRef(ctx, u, id, el.Attr("id"))
+	if target == "" {
+		c.replyError(s.node, errorf("modify", "bad-request", "The reactions element has no id."))
+		return
+	}
+	var want []string
+	for _, ch := range el.Children {
+		if ch.Name.Local == "reaction" && ch.Text != "" && !slices.Contains(want, ch.Text) {
+			want = append(want, ch.Text)
+		}
+	}
+	var have []string
+	ur := c.muc.user(u)
+	ur.mu.Lock()
+	r := ur.rooms[id]
+	if r != nil {
+		have = slices.Clone(r.reactions.get(target, r.nick))
+	}
+	ur.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, x := range want {
+		if !slices.Contains(have, x) {
+			if err := reactor.React(rctx, id, target, x, false); err != nil {
+				c.replyError(s.node, legacyError(err))
+				return
+			}
+		}
+	}
+	for _, x := range have {
+		if !slices.Contains(want, x) {
+			if err := reactor.React(rctx, id, target, x, true); err != nil {
+				c.replyError(s.node, legacyError(err))
+				return
+			}
+		}
+	}
+	ur.mu.Lock()
+	if r != nil && ur.rooms[id] == r {
+		r.reactions.set(target, r.nick, want)
+	}
+	ur.mu.Unlock()
+}
