@@ -50,6 +50,7 @@ type itemsQuery struct {
 	XMLName xml.Name `xml:"http://jabber.org/protocol/disco#items query"`
 	Node    string   `xml:"node,attr,omitempty"`
 	Items   []item
+	Set     *rsmSet `xml:",omitempty"`
 }
 
 // buildDiscoInfo lists what this component really implements for its
@@ -68,6 +69,7 @@ func (c *Component) buildDiscoInfo() discoInfo {
 		},
 	}
 	if _, ok := c.net.(transports.RoomNetwork); ok {
+		d.identities = append(d.identities, c.conferenceIdentity())
 		d.features = append(d.features, nsMUC)
 	}
 	sort.Strings(d.features)
@@ -112,16 +114,13 @@ func features(vars ...string) []feature {
 func (c *Component) discoInfo(s *stanza, q *node) {
 	nodeName := q.Attr("node")
 	if s.to.Localpart() != "" {
-		// A legacy contact or room.
+		// A legacy contact, room or server.
 		id, err := legacyID(s.to)
 		if err != nil || nodeName != "" {
 			c.replyError(s.node, errorf("cancel", "item-not-found", "No such node."))
 			return
 		}
-		c.result(s, &infoQuery{
-			Identities: []identity{{Category: "client", Type: "pc", Name: string(id)}},
-			Features:   features(nsDiscoInf),
-		})
+		c.legacyDiscoInfo(s, id)
 		return
 	}
 	switch nodeName {
@@ -152,6 +151,12 @@ func (c *Component) discoItems(s *stanza, q *node) {
 		if nodeName != "" {
 			c.replyError(s.node, errorf("cancel", "item-not-found", "No such node."))
 			return
+		}
+		if id, err := legacyID(s.to); err == nil && s.to.Resourcepart() == "" {
+			if k, err := c.kindOf(id); err == nil && k == transports.KindServer {
+				c.serverItems(s, q, id)
+				return
+			}
 		}
 		c.result(s, &itemsQuery{})
 		return

@@ -38,6 +38,17 @@ func (c *Component) handleIQ(s *stanza) {
 		c.replyError(s.node, c.forbidden())
 		return
 	}
+	if id, ok := c.isRoom(s.to); ok {
+		switch {
+		case ns == nsPing && q.Name.Local == "ping" && s.typ == "get":
+			c.selfPing(s, id)
+		case ns == nsMUCAdmin && q.Name.Local == "query" && s.to.Resourcepart() == "":
+			c.mucAdmin(s, q, id)
+		default:
+			c.replyError(s.node, errorf("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
+		}
+		return
+	}
 	switch {
 	case ns == nsRegister && q.Name.Local == "query" && toGateway:
 		c.handleRegister(s, q)

@@ -1,0 +1,339 @@
+package component
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// Moderation (muc#admin), room listings (disco#items on a legacy server,
+// with result set management) and discovery of rooms and servers.
+
+// --- muc#admin (XEP-0045 §8, §9) -----------------------------------------
+
+func (c *Component) mucAdmin(s *stanza, q *node, id transports.ID) {
+	user := s.from.Bare()
+	u := user.String()
+	c.workers.do(u, func() {
+		ctx := c.ctx()
+		var r *mucRoom
+		ur := c.muc.get(u)
+		if ur != nil {
+			ur.mu.Lock()
+			r = ur.rooms[id]
+			ur.mu.Unlock()
+		}
+		if r == nil || !r.ready {
+			c.replyError(s.node, errorf("cancel", "not-acceptable", "You are not in this room."))
+			return
+		}
+		items := make([]*node, 0, len(q.Children))
+		for _, ch := range q.Children {
+			if ch.Name.Local == "item" {
+				items = append(items, ch)
+			}
+		}
+		if len(items) == 0 {
+			c.replyError(s.node, errorf("modify", "bad-request", "The query has no item."))
+			return
+		}
+		if s.typ == "get" {
+			c.result(s, c.adminList(ur, r, items[0]))
+			return
+		}
+		mod, ok := c.sup.Adapter(u).(transports.Moderator)
+		if !ok {
+			c.replyError(s.node, errorf("cancel", "feature-not-implemented", "%s has no moderation.", c.net.Identity().Name))
+			return
+		}
+		for _, it := range items {
+			if err := c.adminItem(ctx, mod, r, it); err != nil {
+				c.replyError(s.node, asStanzaError(err))
+				return
+			}
+		}
+		c.result(s, nil)
+	})
+}
+
+// adminItem carries out one item of a muc#admin set.
+func (c *Component) adminItem(ctx context.Context, mod transports.Moderator, r *mucRoom, it *node) error {
+	nick := it.Attr("nick")
+	if nick == "" {
+		if j := it.Attr("jid"); j != "" {
+			if occ, ok := strings.CutPrefix(j, r.jid.String()+"/"); ok {
+				nick = occ
+			}
+		}
+	}
+	if nick == "" {
+		return errorf("modify", "bad-request", "Name the occupant with the nick attribute; real addresses are not known here.")
+	}
+	reason := it.ChildText("", "reason")
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	role, aff := it.Attr("role"), it.Attr("affiliation")
+	if role == "" && aff == "" {
+		return errorf("modify", "bad-request", "The item changes neither role nor affiliation.")
+	}
+	if role != "" {
+		ro, ok := parseRole(role)
+		if !ok {
+			return errorf("modify", "bad-request", "Unknown role %q.", role)
+		}
+		var err error
+		if ro == transports.RoleNone {
+			err = mod.Kick(ctx, r.id, nick, reason)
+		} else {
+			err = mod.SetRole(ctx, r.id, nick, ro)
+		}
+		if err != nil {
+			return adminError(err)
+		}
+	}
+	if aff != "" {
+		af, ok := parseAff(aff)
+		if !ok {
+			return errorf("modify", "bad-request", "Unknown affiliation %q.", aff)
+		}
+		if err := mod.SetAffiliation(ctx, r.id, nick, af); err != nil {
+			return adminError(err)
+		}
+	}
+	return nil
+}
+
+// adminError classifies a moderation error; the legacy server's text is
+// kept (XEP-0045 uses forbidden for insufficient privileges).
+func adminError(err error) *stanzaError {
+	if errors.Is(err, transports.ErrForbidden) {
+		return errorf("auth", "forbidden", "%s", err.Error())
+	}
+	return legacyError(err)
+}
+
+// adminList answers a muc#admin get for a role or affiliation from the
+// occupant cache (legacy networks give no lists of absent members).
+func (c *Component) adminList(ur *userRooms, r *mucRoom, want *node) *mucAdminQuery {
+	role, aff := want.Attr("role"), want.Attr("affiliation")
+	res := &mucAdminQuery{}
+	ur.mu.Lock()
+	defer ur.mu.Unlock()
+	nicks := make([]string, 0, len(r.occupants))
+	for n := range r.occupants {
+		nicks = append(nicks, n)
+	}
+	slices.Sort(nicks)
+	for _, n := range nicks {
+		o := r.occupants[n]
+		if role != "" && presentRole(o.role) != role || aff != "" && affName(o.aff) != aff {
+			continue
+		}
+		res.Items = append(res.Items, mucItem{Nick: o.nick, Role: presentRole(o.role), Affiliation: affName(o.aff)})
+	}
+	return res
+}
+
+// --- room listing (disco#items on a server, with XEP-0059) ---------------
+
+// listTTL is how long a server's room list is reused.
+const listTTL = time.Minute
+
+// listPage is the most items a listing without a result set request
+// returns; the response then carries a <set/> for clients that page.
+const listPage = 500
+
+func (c *Component) serverItems(s *stanza, q *node, server transports.ID) {
+	if !c.allowedUser(s.from) {
+		c.replyError(s.node, c.forbidden())
+		return
+	}
+	if q.Attr("node") != "" {
+		c.replyError(s.node, errorf("cancel", "item-not-found", "No such node."))
+		return
+	}
+	u := s.from.Bare().String()
+	c.workers.do(u, func() {
+		rooms, err := c.roomListing(c.ctx(), u, server)
+		if err != nil {
+			c.replyError(s.node, asStanzaError(err))
+			return
+		}
+		res, serr := c.pageItems(rooms, q.Child(nsRSM, "set"))
+		if serr != nil {
+			c.replyError(s.node, serr)
+			return
+		}
+		c.result(s, res)
+	})
+}
+
+// roomListing returns the rooms of server, cached for listTTL per user.
+func (c *Component) roomListing(ctx context.Context, user string, server transports.ID) ([]transports.RoomInfo, error) {
+	key := user + "\x00" + string(server)
+	c.muc.listMu.Lock()
+	l, ok := c.muc.lists[key]
+	c.muc.listMu.Unlock()
+	if ok && time.Since(l.at) < listTTL {
+		return l.rooms, nil
+	}
+	a := c.sup.Adapter(user)
+	if a == nil {
+		return nil, errorf("cancel", "item-not-found", "You are not connected to %s: join a room on that server first.", c.net.Identity().Name)
+	}
+	lister, ok := a.(transports.RoomLister)
+	if !ok {
+		return nil, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, time.Minute)
+	rooms, err := lister.ListRooms(lctx, server)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	c.muc.listMu.Lock()
+	for k, v := range c.muc.lists {
+		if now.Sub(v.at) >= listTTL {
+			delete(c.muc.lists, k)
+		}
+	}
+	c.muc.lists[key] = roomList{at: now, rooms: rooms}
+	c.muc.listMu.Unlock()
+	return rooms, nil
+}
+
+// pageItems applies an XEP-0059 request to a listing. Items are keyed by
+// their JID.
+func (c *Component) pageItems(rooms []transports.RoomInfo, set *node) (*itemsQuery, *stanzaError) {
+	all := make([]item, 0, len(rooms))
+	for _, ri := range rooms {
+		j, err := c.legacyJID(ri.ID)
+		if err != nil {
+			continue
+		}
+		name := ri.Name
+		if name == "" {
+			name = string(ri.ID)
+		}
+		name += " (" + strconv.Itoa(ri.Members) + ")"
+		if ri.Topic != "" {
+			name += " " + ri.Topic
+		}
+		all = append(all, item{JID: j.String(), Name: name})
+	}
+	index := func(jid string) int {
+		return slices.IndexFunc(all, func(it item) bool { return it.JID == jid })
+	}
+	start, end := 0, len(all)
+	limit := -1
+	if set != nil {
+		if m := set.Child("", "max"); m != nil {
+			n, err := strconv.Atoi(strings.TrimSpace(m.Text))
+			if err != nil || n < 0 {
+				return nil, errorf("modify", "bad-request", "<max/> must be a number.")
+			}
+			limit = n
+		}
+		after, before := set.Child("", "after"), set.Child("", "before")
+		switch {
+		case after != nil:
+			i := index(strings.TrimSpace(after.Text))
+			if i < 0 {
+				return nil, errorf("cancel", "item-not-found", "%q is not in the list (any more).", after.Text)
+			}
+			start = i + 1
+		case before != nil && strings.TrimSpace(before.Text) != "":
+			i := index(strings.TrimSpace(before.Text))
+			if i < 0 {
+				return nil, errorf("cancel", "item-not-found", "%q is not in the list (any more).", before.Text)
+			}
+			end = i
+			if limit >= 0 {
+				start = max(0, end-limit)
+			}
+		case before != nil: // <before/>: the last page
+			if limit >= 0 {
+				start = max(0, end-limit)
+			}
+		case set.Child("", "index") != nil:
+			n, err := strconv.Atoi(strings.TrimSpace(set.ChildText("", "index")))
+			if err != nil || n < 0 {
+				return nil, errorf("modify", "bad-request", "<index/> must be a number.")
+			}
+			start = min(n, len(all))
+		}
+	} else if len(all) > listPage {
+		limit = listPage
+	}
+	if limit >= 0 && end-start > limit {
+		end = start + limit
+	}
+	res := &itemsQuery{Items: all[start:end]}
+	if set != nil || len(all) > listPage {
+		res.Set = &rsmSet{Count: len(all)}
+		if end > start {
+			res.Set.First = &rsmFirst{Index: start, Text: all[start].JID}
+			res.Set.Last = all[end-1].JID
+		}
+	}
+	return res, nil
+}
+
+// --- discovery -----------------------------------------------------------
+
+// roomFeatures are a legacy room's disco#info features: a public, open,
+// semi-anonymous room (IRC shows hostnames, not XMPP addresses) that is
+// not persistent on the XMPP side.
+var roomFeatures = []string{
+	nsDiscoInf, nsMUC, "muc_open", "muc_public", "muc_semianonymous", "muc_unmoderated", "muc_unsecured",
+}
+
+// legacyDiscoInfo answers disco#info on a room, server or contact JID.
+func (c *Component) legacyDiscoInfo(s *stanza, id transports.ID) {
+	kind, err := c.kindOf(id)
+	if err != nil {
+		c.replyError(s.node, errorf("cancel", "item-not-found", "%v", err))
+		return
+	}
+	switch {
+	case kind == transports.KindRoom && s.to.Resourcepart() == "":
+		c.result(s, &infoQuery{
+			Identities: []identity{{Category: "conference", Type: "text", Name: string(id)}},
+			Features:   features(roomFeatures...),
+		})
+	case kind == transports.KindServer && s.to.Resourcepart() == "":
+		typ := c.net.Identity().Type
+		if typ != "irc" {
+			typ = "text"
+		}
+		c.result(s, &infoQuery{
+			Identities: []identity{{Category: "conference", Type: typ, Name: string(id)}},
+			Features:   features(nsDiscoInf, nsDiscoIt, nsMUC, nsRSM),
+		})
+	default:
+		name := string(id)
+		if kind == transports.KindRoom {
+			name = s.to.Resourcepart()
+		}
+		c.result(s, &infoQuery{
+			Identities: []identity{{Category: "client", Type: "pc", Name: name}},
+			Features:   features(nsDiscoInf),
+		})
+	}
+}
+
+// conferenceIdentity is the gateway's second identity when it has rooms.
+func (c *Component) conferenceIdentity() identity {
+	id := c.net.Identity()
+	typ := "text"
+	if id.Type == "irc" {
+		typ = "irc"
+	}
+	return identity{Category: "conference", Type: typ, Name: id.Name}
+}
