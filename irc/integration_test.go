@@ -172,7 +172,9 @@ func TestInspIRCdChannel(t *testing.T) {
 	carol.Join(t, "#room")
 	expect(t, ev, func(e *transports.OccupantEvent) bool { return e.Nick == "carol" && !e.Left })
 	bob.Send("MODE #room +v carol")
-	v := expect(t, ev, func(e *transports.OccupantEvent) bool { return e.Nick == "carol" && e.Affiliation == transports.AffiliationMember })
+	v := expect(t, ev, func(e *transports.OccupantEvent) bool {
+		return e.Nick == "carol" && e.Affiliation == transports.AffiliationMember
+	})
 	if v.Role != transports.RoleParticipant {
 		t.Errorf("voiced carol = %+v", v)
 	}
