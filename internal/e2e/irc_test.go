@@ -1,0 +1,388 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/component"
+	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/irc"
+	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/storage/bolt"
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+const (
+	gw      = "irc.localhost"
+	secret  = "s3cret"
+	nsMUC   = "http://jabber.org/protocol/muc"
+	nsUser  = "http://jabber.org/protocol/muc#user"
+	timeout = 15 * time.Second
+)
+
+// logBuffer collects the component's log for assertions and failures.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// stack is the whole gateway path with real servers: Prosody, the
+// component bridging to the IRC network, and InspIRCd with Atheme.
+type stack struct {
+	p    *testenv.Prosody
+	ircd *testenv.InspIRCd
+	logs *logBuffer
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	s := &stack{logs: &logBuffer{}}
+	s.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
+	s.ircd = testenv.StartInspIRCd(t, testenv.InspIRCdOptions{Services: true})
+	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	network := irc.New(irc.Config{
+		DefaultServer: "irc.test",
+		Servers:       map[string]irc.Server{"irc.test": {Address: s.ircd.Addr(), Plaintext: true}},
+		SendRate:      50, SendBurst: 50,
+		Timeout: timeout,
+		Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
+		Logger:  log,
+	})
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "switchboard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	reg, err := registry.New(store, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp, err := component.New(component.Config{
+		Domain: gw, Server: s.p.ComponentAddr, Secret: secret,
+		Network: network, Registry: reg,
+		AdapterBackoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
+		SendRate:       100, SendBurst: 100,
+		Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := comp.Run(ctx); err != nil {
+			t.Errorf("component: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		store.Close()
+		if t.Failed() {
+			t.Logf("component log:\n%s", s.logs)
+		}
+	})
+	wctx, wcancel := context.WithTimeout(ctx, timeout)
+	defer wcancel()
+	if err := comp.WaitConnected(wctx); err != nil {
+		t.Fatalf("component not connected: %v\n%s", err, s.p.Log())
+	}
+	return s
+}
+
+func (s *stack) login(t *testing.T, local, resource string) *testenv.Client {
+	t.Helper()
+	j := jid.MustParse(local + "@localhost")
+	return s.p.Login(t, j, "xmpp-pw", resource, 0)
+}
+
+func body(el *testenv.Element) string { return el.ChildText("", "body") }
+
+func isGroupchat(from, text string) func(*testenv.Element) bool {
+	return func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("type") == "groupchat" && el.Attr("from") == from && body(el) == text
+	}
+}
+
+func isPresenceFrom(from string, codes ...string) func(*testenv.Element) bool {
+	return func(el *testenv.Element) bool {
+		if el.Name.Local != "presence" || el.Attr("from") != from {
+			return false
+		}
+		x := el.Child(nsUser, "x")
+		for _, code := range codes {
+			found := false
+			if x != nil {
+				for _, st := range x.Children {
+					if st.Name.Local == "status" && st.Attr("code") == code {
+						found = true
+					}
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func item(el *testenv.Element) *testenv.Element {
+	if x := el.Child(nsUser, "x"); x != nil {
+		return x.Child(nsUser, "item")
+	}
+	return nil
+}
+
+func privmsg(target string) func(testenv.IRCLine) bool {
+	return func(l testenv.IRCLine) bool { return l.Command == "PRIVMSG" && strings.EqualFold(l.Param(0), target) }
+}
+
+// TestGroupChat: an unregistered XMPP user with two resources joins an IRC
+// channel as a MUC room, biboumi-style, and everything of a conversation
+// crosses both ways.
+func TestGroupChat(t *testing.T) {
+	s := newStack(t)
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	bob := testenv.DialIRC(t, s.ircd.Addr(), "bob", "message-tags", "server-time")
+	bob.Join(t, "#room")
+	bob.Send("TOPIC #room :Welcome to #room")
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "TOPIC" })
+
+	room := "#room%irc.test@" + gw
+	pc := s.login(t, "alice", "pc")
+	pc.Send(t, `<presence to="`+room+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	bobP := pc.Expect(t, "bob's presence", isPresenceFrom(room+"/bob"))
+	if it := item(bobP); it == nil || it.Attr("role") != "moderator" || it.Attr("affiliation") != "admin" {
+		t.Errorf("bob (operator) presence: %s", bobP)
+	}
+	pc.Expect(t, "own presence with 110", isPresenceFrom(room+"/alice", "110"))
+	subj := pc.Expect(t, "subject", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Child("", "subject") != nil
+	})
+	if subj.ChildText("", "subject") != "Welcome to #room" {
+		t.Errorf("subject: %s", subj)
+	}
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "JOIN" && l.Source == "alice" })
+
+	// A second resource joins the same room: same IRC connection.
+	phone := s.login(t, "alice", "phone")
+	phone.Send(t, `<presence to="`+room+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	phone.Expect(t, "bob's presence (phone)", isPresenceFrom(room+"/bob"))
+	phone.Expect(t, "own presence (phone)", isPresenceFrom(room+"/alice", "110"))
+	bob.ExpectNone(t, 300*time.Millisecond, func(l testenv.IRCLine) bool { return l.Command == "JOIN" && l.Source == "alice" })
+
+	// XMPP → IRC, reflected to both resources with the sender's id.
+	pc.Send(t, `<message type="groupchat" id="m1" to="`+room+`"><body>hello bob</body></message>`)
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return privmsg("#room")(l) && l.Param(1) == "hello bob" })
+	for _, c := range []*testenv.Client{pc, phone} {
+		r := c.Expect(t, "reflection", isGroupchat(room+"/alice", "hello bob"))
+		if r.Attr("id") != "m1" {
+			t.Errorf("reflection id = %q, want m1", r.Attr("id"))
+		}
+	}
+
+	// IRC → XMPP: message, action, notice reach both resources.
+	bob.Send("PRIVMSG #room :hi alice")
+	bob.Send("PRIVMSG #room :\x01ACTION dances\x01")
+	bob.Send("NOTICE #room :maintenance tonight")
+	for _, c := range []*testenv.Client{pc, phone} {
+		m := c.Expect(t, "bob's message", isGroupchat(room+"/bob", "hi alice"))
+		if m.Child("urn:xmpp:delay", "delay") != nil {
+			t.Errorf("a live message carries a delay: %s", m)
+		}
+		c.Expect(t, "bob's action", isGroupchat(room+"/bob", "/me dances"))
+		c.Expect(t, "bob's notice", func(el *testenv.Element) bool {
+			return el.Attr("type") == "groupchat" && strings.Contains(body(el), "maintenance tonight")
+		})
+	}
+
+	// Nick change (303), topic, kick (307).
+	bob.Send("NICK robert")
+	nc := pc.Expect(t, "nick change", isPresenceFrom(room+"/bob", "303"))
+	if it := item(nc); it == nil || it.Attr("nick") != "robert" {
+		t.Errorf("nick change: %s", nc)
+	}
+	pc.Expect(t, "new nick", isPresenceFrom(room+"/robert"))
+	bob.Send("TOPIC #room :New topic")
+	pc.Expect(t, "new subject", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.ChildText("", "subject") == "New topic" && el.Attr("from") == room+"/robert"
+	})
+	carol := testenv.DialIRC(t, s.ircd.Addr(), "carol")
+	carol.Join(t, "#room")
+	pc.Expect(t, "carol joins", isPresenceFrom(room+"/carol"))
+	bob.Send("KICK #room carol :behave")
+	k := pc.Expect(t, "carol kicked", isPresenceFrom(room+"/carol", "307"))
+	if k.Attr("type") != "unavailable" {
+		t.Errorf("kick presence: %s", k)
+	}
+
+	// One resource leaves: still in the channel. The last leaves: PART.
+	phone.Send(t, `<presence type="unavailable" to="`+room+`/alice"/>`)
+	phone.Expect(t, "own unavailable (phone)", func(el *testenv.Element) bool {
+		return isPresenceFrom(room+"/alice", "110")(el) && el.Attr("type") == "unavailable"
+	})
+	bob.ExpectNone(t, 500*time.Millisecond, func(l testenv.IRCLine) bool { return l.Command == "PART" })
+	pc.Send(t, `<presence type="unavailable" to="`+room+`/alice"/>`)
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "PART" && l.Source == "alice" })
+}
+
+// TestJoinErrors: IRC refusals become MUC join errors with the server's
+// text.
+func TestJoinErrors(t *testing.T) {
+	s := newStack(t)
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	op := testenv.DialIRC(t, s.ircd.Addr(), "op")
+	op.Join(t, "#closed")
+	op.Send("MODE #closed +b alice!*@*")
+	op.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "MODE" })
+
+	c := s.login(t, "alice", "pc")
+	room := "#closed@" + gw // the short form, with default_server
+	c.Send(t, `<presence to="`+room+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	e := c.Expect(t, "join error", func(el *testenv.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("type") == "error"
+	})
+	errEl := e.Child("", "error")
+	if errEl == nil || errEl.Child("urn:ietf:params:xml:ns:xmpp-stanzas", "forbidden") == nil ||
+		!strings.Contains(errEl.ChildText("urn:ietf:params:xml:ns:xmpp-stanzas", "text"), "#closed") {
+		t.Errorf("ban on join: %s", e)
+	}
+	c.Send(t, `<presence to="#open@`+gw+`/op"><x xmlns="`+nsMUC+`"/></presence>`)
+	e = c.Expect(t, "nick conflict", func(el *testenv.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("type") == "error"
+	})
+	if errEl := e.Child("", "error"); errEl == nil || errEl.Child("urn:ietf:params:xml:ns:xmpp-stanzas", "conflict") == nil {
+		t.Errorf("nick in use: %s", e)
+	}
+}
+
+// TestRegisteredPrivateAndOffline: registration is checked by a real SASL
+// login against Atheme; private messages cross both ways; a private
+// message received while the user is offline is stored by Prosody and
+// delivered when they log in again.
+func TestRegisteredPrivateAndOffline(t *testing.T) {
+	s := newStack(t)
+	s.ircd.RegisterAccount(t, "alice", "irc-pw-9f3")
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	c := s.login(t, "alice", "pc")
+
+	form := func(pw string) string {
+		return `<iq type="set" to="` + gw + `"><query xmlns="jabber:iq:register"><x xmlns="jabber:x:data" type="submit">` +
+			`<field var="FORM_TYPE"><value>jabber:iq:register</value></field>` +
+			`<field var="nick"><value>alice</value></field>` +
+			`<field var="password"><value>` + pw + `</value></field></x></query></iq>`
+	}
+	res := c.IQ(t, form("wrong-pw"))
+	if res.Attr("type") != "error" || res.Child("", "error").Child("urn:ietf:params:xml:ns:xmpp-stanzas", "not-acceptable") == nil {
+		t.Fatalf("wrong password: %s", res)
+	}
+	if strings.Contains(res.String(), "wrong-pw") {
+		t.Errorf("the error echoes the password: %s", res)
+	}
+	if res := c.IQ(t, form("irc-pw-9f3")); res.Attr("type") != "result" {
+		t.Fatalf("registration: %s", res)
+	}
+	c.Expect(t, "subscription request", func(el *testenv.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("type") == "subscribe" && el.Attr("from") == gw
+	})
+	c.Send(t, `<presence to="`+gw+`" type="subscribed"/>`)
+	c.Send(t, `<presence/>`)
+
+	bob := testenv.DialIRC(t, s.ircd.Addr(), "bob")
+	// Wait until alice is on IRC, logged in to her account.
+	for deadline := time.Now().Add(timeout); ; time.Sleep(200 * time.Millisecond) {
+		bob.Send("WHOIS alice")
+		l := bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "330" || l.Command == "318" || l.Command == "401" })
+		if l.Command == "330" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice never logged in on IRC\n%s", s.logs)
+		}
+	}
+	bob.Send("PRIVMSG alice :hi, are you there?")
+	m := c.Expect(t, "private message", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && body(el) == "hi, are you there?"
+	})
+	if m.Attr("from") != "bob@"+gw || m.Attr("type") != "chat" {
+		t.Errorf("private message: %s", m)
+	}
+	c.Send(t, `<message type="chat" to="bob@`+gw+`"><body>yes</body></message>`)
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return privmsg("bob")(l) && l.Param(1) == "yes" })
+	c.Send(t, `<message type="chat" to="nobody@`+gw+`" id="e1"><body>hello?</body></message>`)
+	e := c.Expect(t, "error for a missing nick", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("type") == "error" && el.Attr("id") == "e1"
+	})
+	if e.Child("", "error").Child("urn:ietf:params:xml:ns:xmpp-stanzas", "item-not-found") == nil {
+		t.Errorf("message to a missing nick: %s", e)
+	}
+
+	// Offline: the IRC connection stays; the message waits in Prosody.
+	c.Close()
+	time.Sleep(500 * time.Millisecond) // Prosody has seen the client go
+	bob.Send("PRIVMSG alice :ping while you were away")
+	bob.ExpectNone(t, time.Second, func(l testenv.IRCLine) bool { return l.Command == "QUIT" && l.Source == "alice" })
+	c = s.login(t, "alice", "pc")
+	c.Send(t, `<presence/>`)
+	off := c.Expect(t, "offline message", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && body(el) == "ping while you were away"
+	})
+	if off.Attr("from") != "bob@"+gw {
+		t.Errorf("offline message: %s", off)
+	}
+	if strings.Contains(s.logs.String(), "irc-pw-9f3") {
+		t.Error("the IRC password is in the log")
+	}
+}
+
+// TestIRCServerRestart: the IRC server goes away and comes back; the
+// transport reconnects, rejoins and tells the user in the room.
+func TestIRCServerRestart(t *testing.T) {
+	s := newStack(t)
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	c := s.login(t, "alice", "pc")
+	room := "#room@" + gw
+	c.Send(t, `<presence to="`+room+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	c.Expect(t, "own presence", isPresenceFrom(room+"/alice", "110"))
+
+	s.ircd.Stop()
+	c.Expect(t, "lost notice", func(el *testenv.Element) bool {
+		return el.Attr("type") == "groupchat" && el.Attr("from") == room && strings.Contains(body(el), "lost")
+	})
+	if err := s.ircd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c.Expect(t, "rejoined notice", func(el *testenv.Element) bool {
+		return el.Attr("type") == "groupchat" && el.Attr("from") == room && strings.Contains(body(el), "rejoined")
+	})
+	bob := testenv.DialIRC(t, s.ircd.Addr(), "bob")
+	bob.Join(t, "#room")
+	bob.Send("PRIVMSG #room :welcome back")
+	c.Expect(t, "message after the restart", isGroupchat(room+"/bob", "welcome back"))
+	c.Send(t, `<message type="groupchat" to="`+room+`"><body>thanks</body></message>`)
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return privmsg("#room")(l) && l.Param(1) == "thanks" })
+}
