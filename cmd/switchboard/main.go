@@ -47,6 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if cfg == nil {
 			return code
 		}
+		networks := app.Networks(version())
 		for _, n := range cfg.Networks() {
 			if networks[n.Name] == nil {
 				fmt.Fprintf(stderr, "warning: [%s] is configured but this build has no %s transport yet\n", n.Name, n.Name)
@@ -60,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 		log := app.NewLogger(cfg.Log, stderr)
-		a, err := app.New(app.Options{Config: cfg, Networks: networks, Logger: log, Version: version()})
+		a, err := app.New(app.Options{Config: cfg, Networks: app.Networks(version()), Logger: log, Version: version()})
 		if err != nil {
 			fmt.Fprintln(stderr, "switchboard:", err)
 			return 1

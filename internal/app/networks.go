@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"crypto/x509"
@@ -8,19 +8,22 @@ import (
 	"os"
 	"strings"
 
-	"github.com/switchboard-im/switchboard/internal/app"
 	"github.com/switchboard-im/switchboard/internal/config"
 	"github.com/switchboard-im/switchboard/irc"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
-// networks are the transports this build has, by config table name.
-var networks = map[string]app.NetworkFactory{
-	"irc": newIRC,
+// Networks returns the transports this build has, by config table name.
+func Networks(version string) map[string]NetworkFactory {
+	return map[string]NetworkFactory{
+		"irc": func(n config.NetworkEntry, log *slog.Logger) (transports.Network, error) {
+			return newIRC(n, log, version)
+		},
+	}
 }
 
 // newIRC builds the IRC network from its [irc] table.
-func newIRC(n config.NetworkEntry, log *slog.Logger) (transports.Network, error) {
+func newIRC(n config.NetworkEntry, log *slog.Logger, version string) (transports.Network, error) {
 	roots, err := loadCAs(n.CAFile)
 	if err != nil {
 		return nil, err
@@ -30,7 +33,7 @@ func newIRC(n config.NetworkEntry, log *slog.Logger) (transports.Network, error)
 		RootCAs:   roots,
 		SendRate:  n.SendRate,
 		SendBurst: n.SendBurst,
-		Version:   "Switchboard " + version(),
+		Version:   "Switchboard " + version,
 		Logger:    log,
 	}
 	for host, s := range n.Servers {
