@@ -1,17 +1,16 @@
 // Command switchboard-demo shows Switchboard's main job end to end on this
-// machine: it starts a real Prosody and Switchboard (embedded storage) in a
-// temporary directory, then drives a scripted XMPP user through service
-// discovery, registration, a conversation and unregistration, printing
-// what happens on the wire.
-//
-// The legacy network is a stand-in echo network until the IRC transport
-// lands; everything on the XMPP side is the real thing.
+// machine: it starts a real Prosody, a real InspIRCd with Atheme services
+// and Switchboard (embedded storage) in a temporary directory, then drives
+// a scripted XMPP user through service discovery, registration (checked by
+// a real SASL login), a group chat and a private chat with a person on IRC,
+// and unregistration, printing the conversation from both sides.
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
-	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,13 +20,12 @@ import (
 	"github.com/switchboard-im/switchboard/internal/app"
 	"github.com/switchboard-im/switchboard/internal/config"
 	"github.com/switchboard-im/switchboard/internal/testenv"
-	"github.com/switchboard-im/switchboard/transports"
-	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
 
 const (
 	gw       = "irc.localhost"
-	legacyPW = "demo-legacy-password"
+	legacyPW = "demo-irc-password"
+	room     = "#demo%irc.test@" + gw
 )
 
 func main() {
@@ -63,6 +61,18 @@ func run() error {
 	defer p.Shutdown()
 	show("c2s on %s, component port on %s", p.C2SAddr, p.ComponentAddr)
 
+	step("Starting InspIRCd with Atheme services (Debian packages)")
+	ircd, err := testenv.LaunchInspIRCd(testenv.InspIRCdOptions{Services: true})
+	if err != nil {
+		return err
+	}
+	defer ircd.Close()
+	show("IRC server irc.test on %s", ircd.Addr())
+	if err := registerNick(ctx, ircd.Addr(), "alice", legacyPW); err != nil {
+		return err
+	}
+	show("alice has a NickServ account on irc.test (password %q)", "•••••")
+
 	cfgText := fmt.Sprintf(`[xmpp]
 server = %q
 [storage]
@@ -76,7 +86,11 @@ listen = "127.0.0.1:0"
 [irc]
 domain = %q
 secret = "s3cret"
-`, p.ComponentAddr, filepath.Join(dir, "switchboard.db"), filepath.Join(dir, "switchboard.key"), gw)
+default_server = "irc.test"
+[irc.servers."irc.test"]
+address = %q
+plaintext = true   # a loopback test server; TLS (6697) is the default
+`, p.ComponentAddr, filepath.Join(dir, "switchboard.db"), filepath.Join(dir, "switchboard.key"), gw, ircd.Addr())
 	step("Starting Switchboard with this switchboard.toml")
 	for _, l := range strings.Split(strings.TrimSpace(cfgText), "\n") {
 		show("%s", l)
@@ -85,9 +99,6 @@ secret = "s3cret"
 	if err != nil {
 		return err
 	}
-	legacy := transportstest.New(map[string]string{"alice-irc": legacyPW})
-	legacy.NetName = "irc"
-	legacy.Ident = transports.Identity{Category: "gateway", Type: "irc", Name: "IRC (demo echo network)"}
 	logFile, err := os.Create(filepath.Join(dir, "switchboard.log"))
 	if err != nil {
 		return err
@@ -95,7 +106,7 @@ secret = "s3cret"
 	defer logFile.Close()
 	a, err := app.New(app.Options{
 		Config:   cfg,
-		Networks: map[string]app.NetworkFactory{"irc": func(config.NetworkEntry, *slog.Logger) (transports.Network, error) { return legacy, nil }},
+		Networks: app.Networks("demo"),
 		Logger:   app.NewLogger(config.Log{Level: "debug", Format: "text"}, logFile),
 		Version:  "demo",
 	})
@@ -162,7 +173,7 @@ secret = "s3cret"
 
 	register := func(password string) (string, error) {
 		res, err := c.Request(ctx, `<iq type="set" to="`+gw+`"><query xmlns="jabber:iq:register"><x xmlns="jabber:x:data" type="submit">`+
-			`<field var="username"><value>alice-irc</value></field><field var="password"><value>`+password+`</value></field></x></query></iq>`)
+			`<field var="nick"><value>alice</value></field><field var="password"><value>`+password+`</value></field></x></query></iq>`)
 		if err != nil {
 			return "", err
 		}
@@ -178,7 +189,7 @@ secret = "s3cret"
 		}
 		return "registered", nil
 	}
-	step("She mistypes her password; the gateway checks it by logging in")
+	step("She mistypes her NickServ password; the gateway checks it with a real SASL login")
 	out, err := register("wrong-password")
 	if err != nil {
 		return err
@@ -208,22 +219,91 @@ secret = "s3cret"
 	}
 	show("gateway presence: %q", pres.ChildText("", "status"))
 
-	step("She writes to a legacy contact, echo@%s", gw)
-	if err := c.SendRaw(ctx, `<message type="chat" to="echo@`+gw+`" id="d1"><body>Hello from XMPP!</body><request xmlns="urn:xmpp:receipts"/></message>`); err != nil {
+	step("bob, on IRC with an ordinary IRC client, opens #demo")
+	bob, err := dialPeer(ctx, ircd.Addr(), "bob")
+	if err != nil {
 		return err
 	}
-	for range 2 {
+	defer bob.close()
+	bob.send("JOIN #demo")
+	bob.send("TOPIC #demo :Switchboard demo channel")
+	if _, err := bob.expect(ctx, func(l string) bool { return strings.Contains(l, " TOPIC #demo ") }); err != nil {
+		return err
+	}
+
+	step("alice joins %s/alice from her client's \"join group chat\"", room)
+	if err := c.SendRaw(ctx, `<presence to="`+room+`/alice"><x xmlns="http://jabber.org/protocol/muc"/></presence>`); err != nil {
+		return err
+	}
+	for {
 		el, err := c.Next(ctx, func(el *testenv.Element) bool {
-			return el.Name.Local == "message" && strings.HasPrefix(el.Attr("from"), "echo@")
+			return strings.HasPrefix(el.Attr("from"), room)
 		})
 		if err != nil {
 			return err
 		}
-		if el.Child("urn:xmpp:receipts", "received") != nil {
-			show("receipt: the legacy network accepted message %s", el.Child("urn:xmpp:receipts", "received").Attr("id"))
-		} else {
-			show("%s says: %q", el.Attr("from"), el.ChildText("", "body"))
+		if el.Name.Local == "presence" {
+			item := el.Find("x", "item")
+			role := ""
+			if item != nil {
+				role = item.Attr("role")
+			}
+			show("[xmpp alice] occupant %s (%s)", el.Attr("from")[len(room)+1:], role)
+			continue
 		}
+		if el.Child("", "subject") != nil {
+			show("[xmpp alice] subject: %q", el.ChildText("", "subject"))
+			break
+		}
+	}
+	if _, err := bob.expect(ctx, func(l string) bool { return strings.Contains(l, "JOIN") && strings.HasPrefix(l, ":alice!") }); err != nil {
+		return err
+	}
+
+	step("A conversation across the gateway")
+	bob.say("PRIVMSG #demo :hello alice, are you on XMPP?")
+	el, err := c.Next(ctx, func(el *testenv.Element) bool {
+		return el.Attr("type") == "groupchat" && el.Attr("from") == room+"/bob"
+	})
+	if err != nil {
+		return err
+	}
+	show("[xmpp alice] <bob> %s", el.ChildText("", "body"))
+	reply := "Hi bob! Yes, through Switchboard."
+	show("[xmpp alice] says: %s", reply)
+	if err := c.SendRaw(ctx, `<message type="groupchat" id="demo-1" to="`+room+`"><body>`+reply+`</body></message>`); err != nil {
+		return err
+	}
+	if _, err := bob.expect(ctx, func(l string) bool { return strings.Contains(l, "PRIVMSG #demo :"+reply) }); err != nil {
+		return err
+	}
+	if _, err := c.Next(ctx, func(el *testenv.Element) bool {
+		return el.Attr("type") == "groupchat" && el.Attr("id") == "demo-1"
+	}); err != nil {
+		return err
+	}
+	show("[xmpp alice] her message came back from the room (MUC reflection) once the IRC server echoed it")
+
+	bob.say("PRIVMSG alice :psst, a private word")
+	el, err = c.Next(ctx, func(el *testenv.Element) bool {
+		return el.Attr("type") == "chat" && el.Attr("from") == "bob@"+gw
+	})
+	if err != nil {
+		return err
+	}
+	show("[xmpp alice] private message from %s: %s", el.Attr("from"), el.ChildText("", "body"))
+	show("[xmpp alice] answers: sure")
+	if err := c.SendRaw(ctx, `<message type="chat" to="bob@`+gw+`"><body>sure</body></message>`); err != nil {
+		return err
+	}
+	if _, err := bob.expect(ctx, func(l string) bool { return strings.Contains(l, "PRIVMSG bob :sure") }); err != nil {
+		return err
+	}
+	if err := c.SendRaw(ctx, `<presence type="unavailable" to="`+room+`/alice"/>`); err != nil {
+		return err
+	}
+	if _, err := bob.expect(ctx, func(l string) bool { return strings.Contains(l, " PART ") }); err != nil {
+		return err
 	}
 
 	step("She runs the ad-hoc command \"Connection status\" (XEP-0050)")
@@ -240,7 +320,7 @@ secret = "s3cret"
 	if err != nil {
 		return err
 	}
-	show("registration stored: %v; password readable in switchboard.db: %v",
+	show("registration stored: %v; IRC password readable in switchboard.db: %v",
 		strings.Contains(string(db), "alice@localhost"), strings.Contains(string(db), legacyPW))
 
 	step("She unregisters (XEP-0077 <remove/>)")
@@ -253,7 +333,7 @@ secret = "s3cret"
 	step("What Switchboard stored and logged (after a clean shutdown)")
 	stopApp()
 	logs, _ := os.ReadFile(logFile.Name())
-	show("password in Switchboard's log: %v (%d log lines)", strings.Contains(string(logs), legacyPW), strings.Count(string(logs), "\n"))
+	show("IRC password in Switchboard's log: %v (%d log lines)", strings.Contains(string(logs), legacyPW), strings.Count(string(logs), "\n"))
 	fi, err := os.Stat(filepath.Join(dir, "switchboard.key"))
 	if err != nil {
 		return err
@@ -261,4 +341,79 @@ secret = "s3cret"
 	show("key file mode: %v", fi.Mode().Perm())
 	fmt.Println("\nDemo finished.")
 	return nil
+}
+
+// peer is bob: a person on IRC with a plain IRC client. Every line bob
+// sends or receives (except the server's chatter) is printed.
+type peer struct {
+	conn  net.Conn
+	lines chan string
+}
+
+func dialPeer(ctx context.Context, addr, nick string) (*peer, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	p := &peer{conn: conn, lines: make(chan string, 256)}
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(conn)
+		for sc.Scan() {
+			l := sc.Text()
+			if strings.HasPrefix(l, "PING ") {
+				fmt.Fprintf(conn, "PONG %s\r\n", l[5:])
+				continue
+			}
+			p.lines <- l
+		}
+	}()
+	p.send("NICK " + nick)
+	p.send("USER " + nick + " 0 * :" + nick)
+	if _, err := p.expect(ctx, func(l string) bool { return strings.Contains(l, " 001 ") }); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *peer) send(line string) { fmt.Fprintf(p.conn, "%s\r\n", line) }
+
+// say sends a line and prints it as bob's.
+func (p *peer) say(line string) {
+	show("[irc   bob]   → %s", line)
+	p.send(line)
+}
+
+// expect waits for a line matching match, printing it.
+func (p *peer) expect(ctx context.Context, match func(string) bool) (string, error) {
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				return "", fmt.Errorf("IRC connection closed")
+			}
+			if match(l) {
+				show("[irc   bob]   ← %s", l)
+				return l, nil
+			}
+		case <-ctx.Done():
+			return "", fmt.Errorf("IRC: expected line not received: %w", ctx.Err())
+		}
+	}
+}
+
+func (p *peer) close() { p.conn.Close() }
+
+// registerNick creates a NickServ account, the way a person does.
+func registerNick(ctx context.Context, addr, nick, password string) error {
+	p, err := dialPeer(ctx, addr, nick)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	p.send("PRIVMSG NickServ :REGISTER " + password + " " + nick + "@example.com")
+	_, err = p.expect(ctx, func(l string) bool { return strings.Contains(l, "is now registered to") })
+	p.send("QUIT")
+	return err
 }
