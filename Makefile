@@ -1,6 +1,6 @@
 # Debian packages of the real servers the tests start (see internal/testenv).
-TEST_PACKAGES := prosody
-DEMO_PACKAGES := prosody
+TEST_PACKAGES := prosody inspircd atheme-services ngircd biboumi
+DEMO_PACKAGES := prosody inspircd atheme-services ngircd
 
 GO ?= go
 
