@@ -44,6 +44,10 @@ type InspIRCdOptions struct {
 	// localhost and 127.0.0.1, is signed by a CA made for this server
 	// (CAPEM, CAFile).
 	TLS bool
+	// ClientAddr, if set, is the host:port of the plaintext client
+	// listener instead of a free port on 127.0.0.1 (a load tool puts it
+	// where biboumi looks by default, 127.0.0.2:6667).
+	ClientAddr string
 }
 
 // InspIRCd is a running InspIRCd 3 named "irc.test" (network TestNet) with
@@ -61,6 +65,7 @@ type InspIRCd struct {
 	CAFile string
 
 	addr, tlsAddr, linkAddr string
+	host                    string // of the client listener
 
 	mu     sync.Mutex
 	ircd   *daemon
@@ -91,10 +96,20 @@ func LaunchInspIRCd(opts InspIRCdOptions) (*InspIRCd, error) {
 		Dir:      dir,
 		Services: opts.Services,
 		addr:     "127.0.0.1:" + strconv.Itoa(ports[0]),
+		host:     "127.0.0.1",
 		linkAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
 	}
 	if opts.TLS {
 		s.tlsAddr = "127.0.0.1:" + strconv.Itoa(ports[2])
+	}
+	if opts.ClientAddr != "" {
+		host, port, err := net.SplitHostPort(opts.ClientAddr)
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("testenv: bad InspIRCd client address %q", opts.ClientAddr)
+		}
+		s.addr, s.host, ports[0] = opts.ClientAddr, host, n
 	}
 	if err := s.writeConfig(opts, ports); err != nil {
 		os.RemoveAll(dir)
@@ -120,6 +135,7 @@ func (s *InspIRCd) writeConfig(opts InspIRCdOptions, ports []int) error {
 	cfg = strings.NewReplacer(
 		"@DIR@", s.Dir,
 		"@PORT@", strconv.Itoa(ports[0]),
+		"@CLIENT_HOST@", s.host,
 		"@LINK_PORT@", strconv.Itoa(ports[1]),
 		"@TLS_PORT@", strconv.Itoa(ports[2]),
 	).Replace(cfg)

@@ -59,6 +59,8 @@ func debPackage(binary string) string {
 type ProsodyOptions struct {
 	// Components maps each external component's domain to its secret.
 	Components map[string]string
+	// Quiet logs warnings only (a load tool), instead of everything.
+	Quiet bool
 }
 
 // Prosody is a running Prosody 0.12 with virtual host "localhost", a MUC
@@ -111,6 +113,7 @@ func LaunchProsody(dir string, opts ProsodyOptions) (*Prosody, error) {
 		"@COMPONENT_PORT@", strconv.Itoa(ports[1]),
 		"@HTTP_PORT@", strconv.Itoa(ports[2]),
 		"@COMPONENTS@", comps.String(),
+		"@LOG_LEVEL@", map[bool]string{false: "debug", true: "warn"}[opts.Quiet],
 	).Replace(prosodyConfig)
 	if err := os.WriteFile(p.config(), []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -130,7 +133,7 @@ func LaunchProsody(dir string, opts ProsodyOptions) (*Prosody, error) {
 const prosodyConfig = `-- Written by internal/testenv for one test run.
 pidfile = "@DIR@/prosody.pid"
 data_path = "@DIR@/data"
-log = { debug = "@DIR@/prosody.log" }
+log = { @LOG_LEVEL@ = "@DIR@/prosody.log" }
 daemonize = false
 admins = { "admin@localhost" }
 modules_enabled = { "roster", "saslauth", "disco", "presence", "message", "iq", "ping", "register", "offline", "version", "time" }
