@@ -32,7 +32,9 @@ func roomMessageID(ev *transports.MessageEvent) string {
 }
 
 func (c *Component) mapRoomMessage(ctx context.Context, user string, room transports.ID, legacyID, xmppID string) {
-	if legacyID == "" || xmppID == "" {
+	if legacyID == "" || xmppID == "" || legacyID == xmppID {
+		// A room message's stanza-id is its legacy ID: nothing to store
+		// (and no write per message per user on the hot path).
 		return
 	}
 	if err := c.reg.MapMessageID(ctx, user, c.net.Name(), string(room), legacyID, xmppID); err != nil {
