@@ -250,12 +250,47 @@ func (c *Component) dial(ctx context.Context) (*xmpp.Session, net.Conn, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	sess, err := xmppcomponent.NewSession(dctx, c.domain, []byte(c.cfg.Secret), conn)
+	// The handshake's deadline: streamConn ignores mellium's.
+	stop := context.AfterFunc(dctx, func() { conn.Close() })
+	sess, err := xmppcomponent.NewSession(dctx, c.domain, []byte(c.cfg.Secret), streamConn{conn})
+	if !stop() {
+		err = fmt.Errorf("timed out: %w", dctx.Err())
+	}
 	if err != nil {
 		conn.Close()
 		return nil, nil, fmt.Errorf("component handshake: %w", err)
 	}
 	return sess, conn, nil
+}
+
+// streamWriteTimeout bounds one write to the XMPP server.
+const streamWriteTimeout = 15 * time.Second
+
+// streamConn is the connection to the XMPP server as the session sees it.
+//
+// mellium arms, for every write (and for the handshake), a goroutine that
+// sets the connection's deadline in the past once the write's context
+// ends. Callers cancel that context as soon as the write returned, and the
+// goroutine may then fire during the next write, from any goroutine,
+// breaking it half-way with "i/o timeout" and corrupting the stream. So the
+// session's deadline calls are ignored; every write gets a timeout of its
+// own, and a failed write closes the connection, since a half-written
+// stanza cannot be taken back (Run reconnects).
+type streamConn struct {
+	net.Conn
+}
+
+func (streamConn) SetDeadline(time.Time) error      { return nil }
+func (streamConn) SetReadDeadline(time.Time) error  { return nil }
+func (streamConn) SetWriteDeadline(time.Time) error { return nil }
+
+func (c streamConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	n, err := c.Conn.Write(p)
+	if err != nil {
+		c.Conn.Close()
+	}
+	return n, err
 }
 
 // serve runs one stream until it ends or ctx is cancelled.

@@ -124,6 +124,11 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		store.Close()
 	}()
 	t.Cleanup(e.stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("component log:\n%s", e.logs)
+		}
+	})
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
 	if err := e.comp.WaitConnected(wctx); err != nil {
