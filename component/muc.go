@@ -890,7 +890,17 @@ func (c *Component) roomsOnState(ctx context.Context, user jid.JID, st transport
 
 // selfPing answers XEP-0410 pings to an occupant JID: a result when the
 // sender is in the room under that nick, not-acceptable otherwise.
+// It runs on its own goroutine: the stream reader must not wait for the
+// room lock, whose holder may be writing to the stream.
 func (c *Component) selfPing(s *stanza, id transports.ID) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.answerSelfPing(s, id)
+	}()
+}
+
+func (c *Component) answerSelfPing(s *stanza, id transports.ID) {
 	ur := c.muc.get(s.from.Bare().String())
 	joined := false
 	if ur != nil {

@@ -2,6 +2,7 @@ package component_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -483,4 +484,33 @@ func TestMUCReactions(t *testing.T) {
 		t.Errorf("reply sent as %+v", m)
 	}
 	c.Expect(t, "reply reflected", isGroupchat(testRoom+"/ann", "yes"))
+}
+
+func TestMUCSessionLost(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: true})
+	c, a := roomUser(t, e, "liam")
+	joinAndSync(t, c, testRoom, "liam")
+	// The legacy connection drops: the room is gone with it, and the
+	// client is told so (333), rather than left in a room that no
+	// longer relays anything.
+	a.Drop(errors.New("connection reset by peer"))
+	out := c.Expect(t, "removed from the room", isPresence(testRoom, "unavailable"))
+	if !hasCodes(out, 110, 333) || !strings.Contains(out.ChildText("", "status"), "connection reset by peer") {
+		t.Errorf("session loss: %s", out)
+	}
+	// Once the session is back, joining works again.
+	e.adapter(t, "liam@localhost")
+	drain(c)
+	joinAndSync(t, c, testRoom, "liam")
+}
+
+func TestMUCDisallowedDomain(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: true, allowed: []string{"example.org"}})
+	c := e.user(t, "mia", "pc", 0)
+	c.Send(t, `<presence id="d1" to="`+testRoom+`/mia"><x xmlns="`+nsMUC+`"/></presence>`)
+	el := c.Expect(t, "join refused", func(el *testenv.Element) bool { return el.Attr("id") == "d1" })
+	wantError(t, el, "forbidden", "only serves users of: example.org")
+	if e.net.Adapter("mia@localhost") != nil {
+		t.Error("a session was started for a user of another domain")
+	}
 }
