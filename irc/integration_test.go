@@ -2,6 +2,7 @@ package irc_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -389,5 +390,39 @@ func TestNgIRCd(t *testing.T) {
 	}
 	if _, err := a.Send(ctx(t), transports.Message{To: "nobody", Body: "hi"}); !errors.Is(err, transports.ErrNotFound) {
 		t.Errorf("message to a missing nick = %v, want ErrNotFound", err)
+	}
+}
+
+func TestInspIRCdTLS(t *testing.T) {
+	srv := testenv.StartInspIRCd(t, testenv.InspIRCdOptions{TLS: true})
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(srv.CAPEM) {
+		t.Fatal("bad CA PEM")
+	}
+	// "localhost" is in the test certificate; the server entry keeps TLS on.
+	withCA := irc.New(irc.Config{
+		DefaultServer: "localhost",
+		Servers:       map[string]irc.Server{"localhost": {Address: srv.TLSAddr()}},
+		RootCAs:       roots,
+		Timeout:       waitFor,
+	})
+	if err := withCA.Validate(ctx(t), transports.Credentials{"nick": "alice"}); err != nil {
+		t.Fatalf("TLS with the server's CA: %v", err)
+	}
+	// Without the CA the certificate is refused: no switch turns
+	// verification off.
+	without := irc.New(irc.Config{
+		DefaultServer: "localhost",
+		Servers:       map[string]irc.Server{"localhost": {Address: srv.TLSAddr()}},
+		Timeout:       waitFor,
+	})
+	err := without.Validate(ctx(t), transports.Credentials{"nick": "alice"})
+	if !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("TLS without the CA = %v, want a certificate error", err)
+	}
+	// A server not listed is reached over TLS on 6697, never in plaintext.
+	bare := irc.New(irc.Config{Timeout: 2 * time.Second})
+	if err := bare.Validate(ctx(t), transports.Credentials{"nick": "alice", "server": "irc.invalid"}); err == nil {
+		t.Error("an unreachable server validated")
 	}
 }

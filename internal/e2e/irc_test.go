@@ -386,3 +386,125 @@ func TestIRCServerRestart(t *testing.T) {
 	c.Send(t, `<message type="groupchat" to="`+room+`"><body>thanks</body></message>`)
 	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return privmsg("#room")(l) && l.Param(1) == "thanks" })
 }
+
+// TestIRCv3AndModeration: chat states, replies and reactions cross as
+// IRCv3 client tags; an XMPP moderator's kick becomes KICK; the server JID
+// lists the server's channels with result set management.
+func TestIRCv3AndModeration(t *testing.T) {
+	s := newStack(t)
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	bob := testenv.DialIRC(t, s.ircd.Addr(), "bob", "message-tags", "server-time", "echo-message")
+	bob.Join(t, "#room")
+	for _, ch := range []string{"#one", "#two", "#three"} {
+		bob.Join(t, ch)
+	}
+	c := s.login(t, "alice", "pc")
+	room := "#room@" + gw
+	c.Send(t, `<presence to="`+room+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	c.Expect(t, "own presence", isPresenceFrom(room+"/alice", "110"))
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "JOIN" && l.Source == "alice" })
+
+	// IRC → XMPP: a message with a msgid; a typing notification; a reply
+	// and a reaction to it.
+	bob.Send("PRIVMSG #room :first")
+	first := c.Expect(t, "first", isGroupchat(room+"/bob", "first"))
+	sid := first.Child("urn:xmpp:sid:0", "stanza-id")
+	if sid == nil || sid.Attr("id") == "" {
+		t.Fatalf("no stanza-id on a message from IRC: %s", first)
+	}
+	msgid := sid.Attr("id")
+	bob.Send("@+typing=active TAGMSG #room")
+	c.Expect(t, "composing", func(el *testenv.Element) bool {
+		return el.Attr("from") == room+"/bob" && el.Child("http://jabber.org/protocol/chatstates", "composing") != nil
+	})
+	bob.Send("@+draft/reply=" + msgid + " PRIVMSG #room :a reply")
+	rep := c.Expect(t, "reply", isGroupchat(room+"/bob", "a reply"))
+	if r := rep.Child("urn:xmpp:reply:0", "reply"); r == nil || r.Attr("id") != msgid {
+		t.Errorf("reply reference: %s", rep)
+	}
+	bob.Send("@+draft/react=👍;+draft/reply=" + msgid + " TAGMSG #room")
+	react := c.Expect(t, "reaction", func(el *testenv.Element) bool {
+		return el.Attr("from") == room+"/bob" && el.Child("urn:xmpp:reactions:0", "reactions") != nil
+	})
+	if r := react.Child("urn:xmpp:reactions:0", "reactions"); r.Attr("id") != msgid || r.ChildText("urn:xmpp:reactions:0", "reaction") != "👍" {
+		t.Errorf("reaction: %s", react)
+	}
+
+	// XMPP → IRC: typing, a reply, a reaction.
+	c.Send(t, `<message type="groupchat" to="`+room+`"><composing xmlns="http://jabber.org/protocol/chatstates"/></message>`)
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool {
+		return l.Command == "TAGMSG" && l.Source == "alice" && l.Tags["+typing"] == "active"
+	})
+	c.Send(t, `<message type="groupchat" to="`+room+`"><body>answer</body><reply xmlns="urn:xmpp:reply:0" to="`+room+`/bob" id="`+msgid+`"/></message>`)
+	l := bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return privmsg("#room")(l) && l.Param(1) == "answer" })
+	if l.Tags["+draft/reply"] != msgid {
+		t.Errorf("reply tag: %s", l.Raw)
+	}
+	c.Send(t, `<message type="groupchat" to="`+room+`"><reactions xmlns="urn:xmpp:reactions:0" id="`+msgid+`"><reaction>🎉</reaction></reactions></message>`)
+	l = bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "TAGMSG" && l.Source == "alice" && l.Tags["+draft/react"] != "" })
+	if l.Tags["+draft/react"] != "🎉" || l.Tags["+draft/reply"] != msgid {
+		t.Errorf("reaction tags: %s", l.Raw)
+	}
+
+	// Moderation: without operator status the kick fails with the
+	// server's text; with it, it becomes KICK.
+	res := c.IQ(t, `<iq type="set" to="`+room+`"><query xmlns="http://jabber.org/protocol/muc#admin"><item nick="bob" role="none"><reason>out</reason></item></query></iq>`)
+	if res.Attr("type") != "error" || !strings.Contains(res.String(), "#room") {
+		t.Errorf("kick without rights: %s", res)
+	}
+	bob.Send("MODE #room +o alice")
+	c.Expect(t, "alice is moderator", func(el *testenv.Element) bool {
+		it := item(el)
+		return isPresenceFrom(room+"/alice")(el) && it != nil && it.Attr("role") == "moderator"
+	})
+	carol := testenv.DialIRC(t, s.ircd.Addr(), "carol")
+	carol.Join(t, "#room")
+	c.Expect(t, "carol", isPresenceFrom(room+"/carol"))
+	res = c.IQ(t, `<iq type="set" to="`+room+`"><query xmlns="http://jabber.org/protocol/muc#admin"><item nick="carol" role="none"><reason>spam</reason></item></query></iq>`)
+	if res.Attr("type") != "result" {
+		t.Errorf("kick: %s", res)
+	}
+	l = carol.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "KICK" })
+	if l.Param(1) != "carol" || l.Param(2) != "spam" || l.Source != "alice" {
+		t.Errorf("KICK line: %s", l.Raw)
+	}
+	c.Expect(t, "carol kicked", isPresenceFrom(room+"/carol", "307"))
+
+	// The server JID lists its channels, two at a time.
+	server := "irc.test@" + gw
+	var got []string
+	after := ""
+	for page := 0; page < 5; page++ {
+		set := `<set xmlns="http://jabber.org/protocol/rsm"><max>2</max>`
+		if after != "" {
+			set += `<after>` + after + `</after>`
+		}
+		set += `</set>`
+		res := c.IQ(t, `<iq type="get" to="`+server+`"><query xmlns="http://jabber.org/protocol/disco#items">`+set+`</query></iq>`)
+		if res.Attr("type") != "result" {
+			t.Fatalf("disco#items on the server: %s", res)
+		}
+		q := res.Child("http://jabber.org/protocol/disco#items", "query")
+		n := 0
+		for _, it := range q.Children {
+			if it.Name.Local == "item" {
+				got = append(got, it.Attr("jid"))
+				n++
+			}
+		}
+		rsm := q.Child("http://jabber.org/protocol/rsm", "set")
+		if n == 0 || rsm == nil || rsm.ChildText("http://jabber.org/protocol/rsm", "last") == "" {
+			break
+		}
+		if n > 2 {
+			t.Errorf("page of %d items, max 2", n)
+		}
+		after = rsm.ChildText("http://jabber.org/protocol/rsm", "last")
+	}
+	joined := strings.Join(got, " ")
+	for _, want := range []string{"#one@" + gw, "#two@" + gw, "#three@" + gw, "#room@" + gw} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("listing %v lacks %s", got, want)
+		}
+	}
+}
