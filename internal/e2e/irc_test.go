@@ -441,7 +441,9 @@ func TestIRCv3AndModeration(t *testing.T) {
 		t.Errorf("reply tag: %s", l.Raw)
 	}
 	c.Send(t, `<message type="groupchat" to="`+room+`"><reactions xmlns="urn:xmpp:reactions:0" id="`+msgid+`"><reaction>🎉</reaction></reactions></message>`)
-	l = bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "TAGMSG" && l.Source == "alice" && l.Tags["+draft/react"] != "" })
+	l = bob.Expect(t, timeout, func(l testenv.IRCLine) bool {
+		return l.Command == "TAGMSG" && l.Source == "alice" && l.Tags["+draft/react"] != ""
+	})
 	if l.Tags["+draft/react"] != "🎉" || l.Tags["+draft/reply"] != msgid {
 		t.Errorf("reaction tags: %s", l.Raw)
 	}
