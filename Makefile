@@ -4,7 +4,7 @@ DEMO_PACKAGES := prosody inspircd atheme-services ngircd
 
 GO ?= go
 
-.PHONY: test demo bench check deps build
+.PHONY: test demo bench load check deps build
 
 ## test: install the peer servers the tests need, then run every test with the race detector
 test: deps
@@ -21,6 +21,11 @@ demo:
 ## bench: run the benchmarks (stanza path, start-up with 10 000 registrations, storage)
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## load: N XMPP users (USERS=50) in one IRC channel through Switchboard and biboumi; prints a table
+USERS ?= 50
+load: deps
+	$(GO) run ./cmd/switchboard-load -users $(USERS)
 
 ## check: formatting and vet
 check:
