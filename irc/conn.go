@@ -114,6 +114,8 @@ type isupport struct {
 	prefixChars string // "~&@%+"
 	chanModes   [4]string
 	chanTypes   string
+	// historyLimit is CHATHISTORY=n: the most messages one request gets.
+	historyLimit int
 }
 
 func defaultISupport() isupport {
@@ -245,6 +247,7 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 		SupportedCaps: map[string][]string{
 			"echo-message":      nil,
 			"draft/chathistory": nil,
+			"chathistory":       nil,
 		},
 		RecoverFunc: func(_ *girc.Client, e *girc.HandlerError) {
 			c.log.Error("IRC handler panicked", "err", e.Error())
@@ -268,7 +271,7 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 	c.batches = nil
 	c.mu.Unlock()
 
-	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout}
+	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial}
 	errc := make(chan error, 1)
 	go func() { errc <- cl.DialerConnect(d) }()
 
@@ -389,9 +392,15 @@ func (c *conn) onRegistered() {
 type dialer struct {
 	ctx     context.Context
 	timeout time.Duration
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func (d *dialer) Dial(network, address string) (net.Conn, error) {
+	if d.dial != nil {
+		ctx, cancel := context.WithTimeout(d.ctx, d.timeout)
+		defer cancel()
+		return d.dial(ctx, network, address)
+	}
 	nd := net.Dialer{Timeout: d.timeout}
 	return nd.DialContext(d.ctx, network, address)
 }
@@ -484,26 +493,21 @@ func (c *conn) waitFor(ctx context.Context, w *await, what string) error {
 	}
 }
 
-// checkAwaits hands e to the waits; the first that matches is done.
+// checkAwaits hands e to the waits; every wait that matches is done.
+// Matches run without the lock (they may look at the connection's state);
+// only this goroutine (girc's handler) runs them.
 func (c *conn) checkAwaits(e *girc.Event) {
 	self := c.isSelf(e)
 	c.mu.Lock()
-	var fired []*await
-	var errs []error
-	kept := c.waits[:0]
-	for _, w := range c.waits {
+	waits := append([]*await(nil), c.waits...)
+	c.mu.Unlock()
+	for _, w := range waits {
 		ok, err := w.match(e, self)
-		if ok {
-			fired = append(fired, w)
-			errs = append(errs, err)
+		if !ok {
 			continue
 		}
-		kept = append(kept, w)
-	}
-	c.waits = kept
-	c.mu.Unlock()
-	for i, w := range fired {
-		w.done <- errs[i]
+		c.removeAwait(w)
+		w.done <- err
 	}
 }
 

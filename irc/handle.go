@@ -15,6 +15,10 @@ import (
 // girc's event goroutine, one event at a time.
 func (c *conn) handle(cl *girc.Client, e girc.Event) {
 	ev := &e
+	if c.historyLine(ev) {
+		c.checkAwaits(ev) // a history request collects it
+		return
+	}
 	var evs []transports.Event
 	consumed := false
 	switch e.Command {
@@ -105,6 +109,8 @@ func (c *conn) parseISupport(params []string) {
 			}
 		case "CHANTYPES":
 			c.isupport.chanTypes = v
+		case "CHATHISTORY", "draft/CHATHISTORY":
+			c.isupport.historyLimit, _ = strconv.Atoi(v)
 		}
 	}
 }
@@ -151,6 +157,14 @@ func (c *conn) onMessage(e *girc.Event) []transports.Event {
 		c.onEcho(e)
 		return nil
 	}
+	if m := c.messageEvent(e); m != nil {
+		return []transports.Event{m}
+	}
+	return nil
+}
+
+// messageEvent converts a PRIVMSG or NOTICE from someone else.
+func (c *conn) messageEvent(e *girc.Event) *transports.MessageEvent {
 	target, text := e.Params[0], e.Params[1]
 	action := false
 	if ctcp := girc.DecodeCTCP(e); ctcp != nil {
@@ -199,7 +213,7 @@ func (c *conn) onMessage(e *girc.Event) []transports.Event {
 			m.From, m.Body = c.serverID(), "<"+e.Source.Name+"> "+body
 		}
 	}
-	return []transports.Event{m}
+	return m
 }
 
 // onEcho matches the server's echo of one of our lines to its send.

@@ -58,7 +58,10 @@ type Config struct {
 	Timeout time.Duration
 	// Version answers CTCP VERSION.
 	Version string
-	Logger  *slog.Logger
+	// Dial opens connections to servers; nil means a net.Dialer. A proxy
+	// (SOCKS) plugs in here.
+	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	Logger *slog.Logger
 }
 
 // Network is the IRC network. It implements transports.Network and the
