@@ -3,8 +3,8 @@
 // (with reconnection), routes stanzas, answers service discovery (XEP-0030,
 // XEP-0115), in-band registration (XEP-0077) and its two other doors (ad-hoc
 // commands, XEP-0050, and chat with the gateway JID), XEP-0100, ping and
-// version, tracks users' resources and priorities, and turns legacy events
-// into stanzas. What the legacy side sends is written to an outbox in
+// version, tracks users' resources and priorities, serves legacy rooms as
+// MUC rooms (XEP-0045, see muc.go), and turns legacy events into stanzas. What the legacy side sends is written to an outbox in
 // storage first, so a dropped stream or a restart loses nothing.
 package component
 
