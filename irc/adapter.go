@@ -318,17 +318,9 @@ func (a *adapter) ListRooms(ctx context.Context, server transports.ID) ([]transp
 
 // SetTyping implements transports.Typer with the +typing client tag.
 func (a *adapter) SetTyping(ctx context.Context, to transports.ID, state transports.ChatState) error {
-	t, err := a.target(to)
+	c, name, err := a.peer(to)
 	if err != nil {
 		return err
-	}
-	c, err := a.existing(t.Server)
-	if err != nil {
-		return err
-	}
-	name := t.Channel
-	if name == "" {
-		name = t.Nick
 	}
 	return c.typing(name, state)
 }
@@ -338,19 +330,27 @@ func (a *adapter) React(ctx context.Context, to transports.ID, target transports
 	if remove {
 		return fmt.Errorf("%w: IRC cannot take a reaction back", transports.ErrUnsupported)
 	}
-	t, err := a.target(to)
+	c, name, err := a.peer(to)
 	if err != nil {
 		return err
+	}
+	return c.react(name, target, reaction)
+}
+
+// peer finds the connection and the IRC name (channel or nick) of to.
+func (a *adapter) peer(to transports.ID) (*conn, string, error) {
+	t, err := a.target(to)
+	if err != nil {
+		return nil, "", err
 	}
 	c, err := a.existing(t.Server)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	name := t.Channel
-	if name == "" {
-		name = t.Nick
+	if t.Channel != "" {
+		return c, t.Channel, nil
 	}
-	return c.react(name, target, reaction)
+	return c, t.Nick, nil
 }
 
 // channel finds the joined channel room names.

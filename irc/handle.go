@@ -480,51 +480,13 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		if len(p) < 1 {
 			return nil
 		}
-		key := FoldName(p[0])
-		ch := c.channels[key]
-		if ch == nil {
-			return nil
-		}
-		reason := ""
-		if len(p) >= 2 {
-			reason = DecodeText(p[1])
-		}
-		if self {
-			delete(c.channels, key)
-			if ch.leaving {
-				return nil
-			}
-			return []transports.Event{&transports.OccupantEvent{Room: ch.id, Nick: src, Self: true, Left: true, Reason: reason}}
-		}
-		delete(ch.members, FoldName(src))
-		if !ch.synced {
-			return nil
-		}
-		return []transports.Event{&transports.OccupantEvent{Room: ch.id, Nick: src, Left: true, Reason: reason}}
+		return c.departLocked(p[0], src, self, &transports.OccupantEvent{Nick: src, Left: true, Reason: decodedParam(p, 1)})
 	case "KICK":
 		if len(p) < 2 {
 			return nil
 		}
-		key := FoldName(p[0])
-		ch := c.channels[key]
-		if ch == nil {
-			return nil
-		}
-		reason := ""
-		if len(p) >= 3 {
-			reason = DecodeText(p[2])
-		}
-		ev := &transports.OccupantEvent{Room: ch.id, Nick: p[1], Left: true, Kicked: true, By: src, Reason: reason}
-		if EqualFold(p[1], c.nick) {
-			delete(c.channels, key)
-			ev.Self = true
-			return []transports.Event{ev}
-		}
-		delete(ch.members, FoldName(p[1]))
-		if !ch.synced {
-			return nil
-		}
-		return []transports.Event{ev}
+		return c.departLocked(p[0], p[1], EqualFold(p[1], c.nick),
+			&transports.OccupantEvent{Nick: p[1], Left: true, Kicked: true, By: src, Reason: decodedParam(p, 2)})
 	case "QUIT":
 		if self {
 			return nil
@@ -702,4 +664,36 @@ func (c *conn) diffLocked(ch *channel) []transports.Event {
 		}
 	}
 	return evs
+}
+
+// departLocked records that nick left channel name (self: the user) and
+// returns ev, completed, when the user must see it.
+func (c *conn) departLocked(name, nick string, self bool, ev *transports.OccupantEvent) []transports.Event {
+	key := FoldName(name)
+	ch := c.channels[key]
+	if ch == nil {
+		return nil
+	}
+	ev.Room = ch.id
+	if self {
+		delete(c.channels, key)
+		if ch.leaving && !ev.Kicked {
+			return nil // the part the user asked for
+		}
+		ev.Self = true
+		return []transports.Event{ev}
+	}
+	delete(ch.members, FoldName(nick))
+	if !ch.synced {
+		return nil
+	}
+	return []transports.Event{ev}
+}
+
+// decodedParam is parameter i as text, or "".
+func decodedParam(p []string, i int) string {
+	if len(p) <= i {
+		return ""
+	}
+	return DecodeText(p[i])
 }

@@ -1,13 +1,11 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,35 +27,17 @@ const (
 	timeout = 15 * time.Second
 )
 
-// logBuffer collects the component's log for assertions and failures.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // stack is the whole gateway path with real servers: Prosody, the
 // component bridging to the IRC network, and InspIRCd with Atheme.
 type stack struct {
 	p    *testenv.Prosody
 	ircd *testenv.InspIRCd
-	logs *logBuffer
+	logs *testenv.LogBuffer
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{logs: &logBuffer{}}
+	s := &stack{logs: &testenv.LogBuffer{}}
 	s.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
 	s.ircd = testenv.StartInspIRCd(t, testenv.InspIRCdOptions{Services: true})
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
