@@ -321,11 +321,22 @@ func TestRegisteredPrivateAndOffline(t *testing.T) {
 		t.Errorf("message to a missing nick: %s", e)
 	}
 
-	// Offline: the IRC connection stays; the message waits in Prosody.
+	// In a channel too, then offline: the IRC connection and the channel
+	// stay (bouncer mode); a private message and a highlight wait in
+	// Prosody's offline store.
+	room := "#room@" + gw
+	bob.Join(t, "#room")
+	c.Send(t, `<presence to="`+room+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	c.Expect(t, "own presence", isPresenceFrom(room+"/alice", "110"))
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "JOIN" && l.Source == "alice" })
 	c.Close()
-	time.Sleep(500 * time.Millisecond) // Prosody has seen the client go
+	time.Sleep(3 * time.Second) // past the component's grace period for a client going offline
 	bob.Send("PRIVMSG alice :ping while you were away")
-	bob.ExpectNone(t, time.Second, func(l testenv.IRCLine) bool { return l.Command == "QUIT" && l.Source == "alice" })
+	bob.Send("PRIVMSG #room :alice: did you see this?")
+	bob.Send("PRIVMSG #room :chatter nobody needs offline")
+	bob.ExpectNone(t, time.Second, func(l testenv.IRCLine) bool {
+		return (l.Command == "QUIT" || l.Command == "PART") && l.Source == "alice"
+	})
 	c = s.login(t, "alice", "pc")
 	c.Send(t, `<presence/>`)
 	off := c.Expect(t, "offline message", func(el *testenv.Element) bool {
@@ -334,6 +345,16 @@ func TestRegisteredPrivateAndOffline(t *testing.T) {
 	if off.Attr("from") != "bob@"+gw {
 		t.Errorf("offline message: %s", off)
 	}
+	hl := c.Expect(t, "offline highlight", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && strings.Contains(body(el), "did you see this?")
+	})
+	if !strings.HasPrefix(hl.Attr("from"), room) {
+		t.Errorf("highlight: %s", hl)
+	}
+	// Back in the room: the channel was kept, so no JOIN on IRC.
+	c.Send(t, `<presence to="`+room+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	c.Expect(t, "own presence again", isPresenceFrom(room+"/alice", "110"))
+	bob.ExpectNone(t, 500*time.Millisecond, func(l testenv.IRCLine) bool { return l.Command == "JOIN" && l.Source == "alice" })
 	if strings.Contains(s.logs.String(), "irc-pw-9f3") {
 		t.Error("the IRC password is in the log")
 	}
