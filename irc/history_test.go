@@ -11,10 +11,17 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 )
 
-// No IRC server packaged for Debian 12 implements draft/chathistory
-// (InspIRCd 4 and Ergo do), so this test scripts the server's side of the
-// exchange, as the IRCv3 specification shows it, over a pipe.
-func TestChatHistory(t *testing.T) {
+// scripted is the server side of a pipe the network dials: the test writes
+// the server's lines and reads the client's. For behaviours no IRC server
+// packaged for Debian 12 has.
+type scripted struct {
+	t     *testing.T
+	conn  net.Conn
+	lines chan string
+	w     *bufio.Writer
+}
+
+func newScripted(t *testing.T) (*scripted, *Network) {
 	srvConn, cliConn := net.Pipe()
 	t.Cleanup(func() { srvConn.Close() })
 	n := New(Config{
@@ -25,57 +32,95 @@ func TestChatHistory(t *testing.T) {
 			return cliConn, nil
 		},
 	})
+	s := &scripted{t: t, conn: srvConn, lines: make(chan string, 100), w: bufio.NewWriter(srvConn)}
+	go func() {
+		sc := bufio.NewScanner(srvConn)
+		for sc.Scan() {
+			s.lines <- sc.Text()
+		}
+		close(s.lines)
+	}()
+	return s, n
+}
+
+func (s *scripted) send(l string) {
+	s.w.WriteString(l + "\r\n")
+	s.w.Flush()
+}
+
+// expect waits for a client line starting with prefix.
+func (s *scripted) expect(prefix string) string {
+	s.t.Helper()
+	for {
+		select {
+		case l, ok := <-s.lines:
+			if !ok {
+				s.t.Fatalf("client closed; wanted %q", prefix)
+			}
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		case <-time.After(5 * time.Second):
+			s.t.Fatalf("client did not send %q", prefix)
+		}
+	}
+}
+
+// register answers the client's registration, offering caps.
+func (s *scripted) register(caps string) {
+	s.t.Helper()
+	s.expect("CAP LS")
+	s.send(":srv CAP * LS :" + caps)
+	if caps != "" {
+		req := s.expect("CAP REQ")
+		s.send(":srv CAP * ACK :" + req[strings.Index(req, ":")+1:])
+	}
+	s.expect("CAP END")
+	s.send(":srv 001 me :Welcome")
+	s.send(":srv 005 me CHATHISTORY=100 CHANTYPES=# :are supported")
+	s.send(":srv 422 me :No MOTD")
+}
+
+// Where a server has no SASL, the password goes to NickServ after the
+// registration.
+func TestNickServFallback(t *testing.T) {
+	s, n := newScripted(t)
+	connected := make(chan error, 1)
+	go func() {
+		a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org",
+			Credentials: transports.Credentials{"nick": "me", "password": "pw 1"}}, transports.SinkFunc(func(transports.Event) {}))
+		if err == nil {
+			t.Cleanup(func() { a.Close() })
+		}
+		connected <- err
+	}()
+	s.register("")
+	if err := <-connected; err != nil {
+		t.Fatal(err)
+	}
+	if l := s.expect("PRIVMSG NickServ"); l != "PRIVMSG NickServ :IDENTIFY me pw 1" {
+		t.Errorf("identify line = %q", l)
+	}
+}
+
+// No IRC server packaged for Debian 12 implements draft/chathistory
+// (InspIRCd 4 and Ergo do), so this test scripts the server's side of the
+// exchange, as the IRCv3 specification shows it.
+func TestChatHistory(t *testing.T) {
+	srv, n := newScripted(t)
 	live := make(chan transports.Event, 100)
 	a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org"}, transports.SinkFunc(func(ev transports.Event) { live <- ev }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
+	send, expect := srv.send, srv.expect
 
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(srvConn)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	w := bufio.NewWriter(srvConn)
-	send := func(l string) {
-		w.WriteString(l + "\r\n")
-		w.Flush()
-	}
-	expect := func(prefix string) string {
-		t.Helper()
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("client closed; wanted %q", prefix)
-				}
-				if strings.HasPrefix(l, prefix) {
-					return l
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatalf("client did not send %q", prefix)
-			}
-		}
-	}
 	joined := make(chan error, 1)
 	go func() {
 		joined <- a.(transports.Rooms).JoinRoom(context.Background(), "#c", "me")
 	}()
-	expect("CAP LS")
-	send(":srv CAP * LS :batch server-time message-tags draft/chathistory")
-	req := expect("CAP REQ")
-	if !strings.Contains(req, "draft/chathistory") {
-		t.Fatalf("chathistory not requested: %s", req)
-	}
-	send(":srv CAP * ACK :" + req[strings.Index(req, ":")+1:])
-	expect("CAP END")
-	send(":srv 001 me :Welcome")
-	send(":srv 005 me CHATHISTORY=100 CHANTYPES=# :are supported")
-	send(":srv 422 me :No MOTD")
+	srv.register("batch server-time message-tags draft/chathistory")
 	expect("JOIN #c")
 	send(":me!u@h JOIN #c")
 	send(":srv 353 me = #c :me bob")
