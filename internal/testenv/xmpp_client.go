@@ -97,8 +97,12 @@ func (c *Client) receive(t xmlstream.TokenReadEncoder, start *xml.StartElement) 
 }
 
 // SendRaw writes one stanza given as XML text.
+//
+// The write gets a context that is never cancelled: mellium pushes the
+// connection's deadline into the past when a write's context ends, from a
+// goroutine that can fire during the next write and cut it in half.
 func (c *Client) SendRaw(ctx context.Context, raw string) error {
-	return c.sess.Send(ctx, xml.NewDecoder(strings.NewReader(raw)))
+	return c.sess.Send(context.WithoutCancel(ctx), xml.NewDecoder(strings.NewReader(raw)))
 }
 
 // Next waits for a received stanza that match accepts and removes it from
@@ -148,7 +152,7 @@ func (c *Client) Request(ctx context.Context, raw string) (*Element, error) {
 	if !hasID {
 		start.Attr = append(start.Attr, xml.Attr{Name: xml.Name{Local: "id"}, Value: id})
 	}
-	if err := c.sess.SendElement(ctx, xmlstream.Inner(d), start); err != nil {
+	if err := c.sess.SendElement(context.WithoutCancel(ctx), xmlstream.Inner(d), start); err != nil { // see SendRaw
 		return nil, err
 	}
 	return c.Next(ctx, func(el *Element) bool {
