@@ -1,13 +1,11 @@
 package component_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,24 +26,6 @@ const (
 	legacyUsr = "alice-legacy"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a real Prosody with the component under test attached to it,
 // bridging to the fake network.
 type env struct {
@@ -54,7 +34,7 @@ type env struct {
 	legacy transports.Network // what the component bridges to: net, or a RoomNetwork around it
 	reg    *registry.Registry
 	comp   *component.Component
-	logs   *syncBuffer
+	logs   *testenv.LogBuffer
 	dbPath string
 	key    []byte
 	cancel context.CancelFunc
@@ -69,7 +49,7 @@ type envOptions struct {
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{p: o.prosody, logs: &syncBuffer{}}
+	e := &env{p: o.prosody, logs: &testenv.LogBuffer{}}
 	if e.p == nil {
 		e.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,23 +19,6 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRunServesAndShutsDown runs the whole wiring against a real Prosody:
 // the component connects, /healthz and /metrics answer, the key file is
@@ -66,7 +48,7 @@ secret = "s3cret"
 		t.Fatal(err)
 	}
 	net := transportstest.New(map[string]string{"nick": "legacy-secret-pw"})
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	a, err := app.New(app.Options{
 		Config:   cfg,
 		Networks: map[string]app.NetworkFactory{"irc": func(config.NetworkEntry, *slog.Logger) (transports.Network, error) { return net, nil }},
