@@ -65,11 +65,14 @@ func (c *Component) handleMessage(s *stanza) {
 	}
 	c.workers.do(user.String(), func() {
 		ctx := c.ctx()
-		if !c.registered(ctx, user) {
+		// An unregistered user may still have a session: the anonymous one
+		// their room joins opened (IRC), which also carries their private
+		// messages.
+		a := c.sup.Adapter(user.String())
+		if a == nil && !c.registered(ctx, user) {
 			c.replyError(s.node, errorf("auth", "registration-required", "Register with %s first.", c.domain))
 			return
 		}
-		a := c.sup.Adapter(user.String())
 		if a == nil {
 			st := c.sup.Status(user.String())
 			text := "You are not connected to " + c.net.Identity().Name + " (" + st.State.String() + ")"

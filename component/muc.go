@@ -500,7 +500,17 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 			if rr.phase == phaseJoined {
 				c.mucSend(ctx, c.selfPresence(r, rr.full))
 			}
+			a := r.adapter
 			ur.mu.Unlock()
+			// An anonymous user's availability reaches the gateway only
+			// through their rooms: mirror it (IRC AWAY). Registered
+			// users' presence to the gateway does that.
+			if a != nil && !c.registered(ctx, user) {
+				p := transports.Presence{Show: parseShow(s.ChildText("", "show")), Status: s.ChildText("", "status")}
+				if err := a.SetPresence(ctx, p); err != nil {
+					c.log.Debug("mirroring presence", "user", u, "err", err)
+				}
+			}
 			return
 		}
 		// Another resource of the user is in the room: replay the cache.

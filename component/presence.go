@@ -200,6 +200,7 @@ func (c *Component) presenceWork(s *stanza) {
 		r := resource{priority: prio, show: parseShow(s.ChildText("", "show")), status: s.ChildText("", "status")}
 		first := c.presence.available(user.String(), s.from.Resourcepart(), r)
 		if !c.registered(ctx, user) {
+			c.pushPresence(ctx, user) // an anonymous session (room joins) mirrors it too
 			return
 		}
 		if first || !c.sup.Running(user.String()) {

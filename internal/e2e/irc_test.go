@@ -511,3 +511,77 @@ func TestIRCv3AndModeration(t *testing.T) {
 		}
 	}
 }
+
+// TestServerJIDAwayAndRefusals: raw commands to the server JID and their
+// answers; IRC away ↔ XMPP show; a moderator's role change becomes MODE;
+// a message the channel refuses (+m) is an error stanza with the text.
+func TestServerJIDAwayAndRefusals(t *testing.T) {
+	s := newStack(t)
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	bob := testenv.DialIRC(t, s.ircd.Addr(), "bob", "away-notify")
+	bob.Join(t, "#room")
+	c := s.login(t, "alice", "pc")
+	c.Send(t, `<presence/>`) // initial presence: the server forwards later changes to the rooms
+	room := "#room@" + gw
+	c.Send(t, `<presence to="`+room+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	c.Expect(t, "own presence", isPresenceFrom(room+"/alice", "110"))
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "JOIN" && l.Source == "alice" })
+
+	// A raw command to the server JID; its answer comes back from it.
+	server := "irc.test@" + gw
+	c.Send(t, `<message type="chat" to="`+server+`"><body>WHOIS bob</body></message>`)
+	w := c.Expect(t, "WHOIS answer", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("from") == server && strings.Contains(body(el), "bob")
+	})
+	if w.Attr("type") == "error" {
+		t.Fatalf("raw command refused: %s", w)
+	}
+
+	// IRC away → the occupant's show; XMPP away → IRC AWAY.
+	bob.Send("AWAY :lunch")
+	aw := c.Expect(t, "bob away", func(el *testenv.Element) bool {
+		return isPresenceFrom(room+"/bob")(el) && el.ChildText("", "show") == "away"
+	})
+	if aw.ChildText("", "status") != "lunch" {
+		t.Errorf("away presence: %s", aw)
+	}
+	// Clients send a status change to each joined room themselves.
+	c.Send(t, `<presence><show>dnd</show><status>busy</status></presence>`)
+	c.Send(t, `<presence to="`+room+`/alice"><show>dnd</show><status>busy</status></presence>`)
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool {
+		return l.Command == "AWAY" && l.Source == "alice" && l.Param(0) == "busy"
+	})
+
+	// The channel creator (bob) makes alice an operator; she voices carol
+	// through muc#admin; bob moderates the channel and takes her status.
+	bob.Send("MODE #room +o alice")
+	c.Expect(t, "alice moderator", func(el *testenv.Element) bool {
+		it := item(el)
+		return isPresenceFrom(room+"/alice")(el) && it != nil && it.Attr("role") == "moderator"
+	})
+	carol := testenv.DialIRC(t, s.ircd.Addr(), "carol")
+	carol.Join(t, "#room")
+	c.Expect(t, "carol", isPresenceFrom(room+"/carol"))
+	res := c.IQ(t, `<iq type="set" to="`+room+`"><query xmlns="http://jabber.org/protocol/muc#admin"><item nick="carol" role="moderator"/></query></iq>`)
+	if res.Attr("type") != "result" {
+		t.Errorf("role change: %s", res)
+	}
+	l := carol.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "MODE" && l.Source == "alice" })
+	if l.Param(1) != "+o" || l.Param(2) != "carol" {
+		t.Errorf("MODE line: %s", l.Raw)
+	}
+	bob.Send("MODE #room +m-o alice")
+	c.Expect(t, "alice participant", func(el *testenv.Element) bool {
+		it := item(el)
+		return isPresenceFrom(room+"/alice")(el) && it != nil && it.Attr("role") == "participant"
+	})
+	c.Send(t, `<message type="groupchat" id="m404" to="`+room+`"><body>may I?</body></message>`)
+	e := c.Expect(t, "refusal", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("type") == "error" && el.Attr("id") == "m404"
+	})
+	errEl := e.Child("", "error")
+	if errEl == nil || errEl.Child("urn:ietf:params:xml:ns:xmpp-stanzas", "forbidden") == nil ||
+		!strings.Contains(errEl.ChildText("urn:ietf:params:xml:ns:xmpp-stanzas", "text"), "#room") {
+		t.Errorf("+m refusal: %s", e)
+	}
+}
