@@ -426,3 +426,43 @@ func TestInspIRCdTLS(t *testing.T) {
 		t.Error("an unreachable server validated")
 	}
 }
+
+// TestPacedNothingDropped: a connection's lines are paced, and what waits
+// is sent in order, nothing dropped; a quit shows with its reason.
+func TestPacedNothingDropped(t *testing.T) {
+	srv := testenv.StartInspIRCd(t, testenv.InspIRCdOptions{})
+	n := irc.New(irc.Config{
+		DefaultServer: "irc.test",
+		Servers:       map[string]irc.Server{"irc.test": {Address: srv.Addr(), Plaintext: true}},
+		SendRate:      20, SendBurst: 1, // every line after the first waits its turn
+		Timeout: waitFor,
+	})
+	bob := testenv.DialIRC(t, srv.Addr(), "bob")
+	bob.Join(t, "#room")
+	a, ev := connect(t, n, nil)
+	if err := a.(transports.Rooms).JoinRoom(ctx(t), "#room", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	const count = 15
+	lines := make([]string, count)
+	for i := range count {
+		lines[i] = fmt.Sprintf("line %02d", i)
+	}
+	if _, err := a.Send(ctx(t), transports.Message{To: "#room", Room: true, Body: strings.Join(lines, "\n"), ID: "multi"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range lines {
+		l := bob.Expect(t, waitFor, privmsg("#room"))
+		if l.Param(1) != want {
+			t.Fatalf("got %q, want %q (order or loss)", l.Param(1), want)
+		}
+	}
+	carol := testenv.DialIRC(t, srv.Addr(), "carol")
+	carol.Join(t, "#room")
+	expect(t, ev, func(e *transports.OccupantEvent) bool { return e.Nick == "carol" && !e.Left })
+	carol.Send("QUIT :gone fishing")
+	q := expect(t, ev, func(e *transports.OccupantEvent) bool { return e.Nick == "carol" && e.Left })
+	if q.Reason != "Quit: gone fishing" {
+		t.Errorf("quit reason = %q", q.Reason)
+	}
+}
