@@ -272,31 +272,25 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 	c.mu.Unlock()
 
 	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial}
-	errc := make(chan error, 1)
-	go func() { errc <- cl.DialerConnect(d) }()
-
-	regTimer := time.NewTimer(c.a.n.cfg.Timeout)
-	defer regTimer.Stop()
-	for {
-		select {
-		case err = <-errc:
-		case <-regTimer.C:
-			if !c.isRegistered() {
-				c.setFail(fmt.Errorf("%w: %s did not complete the registration in time", transports.ErrUnavailable, c.server))
-				cl.Close()
-			}
-			continue
-		case <-ctx.Done():
-			cl.Quit("Switchboard: session closed")
-			select {
-			case err = <-errc:
-			case <-time.After(3 * time.Second):
-				cl.Close()
-				err = <-errc
-			}
+	// DialerConnect blocks until the connection ends; timers and the
+	// context stop it from the side, so no goroutine waits per
+	// connection besides girc's own.
+	regTimer := time.AfterFunc(c.a.n.cfg.Timeout, func() {
+		if !c.isRegistered() {
+			c.setFail(fmt.Errorf("%w: %s did not complete the registration in time", transports.ErrUnavailable, c.server))
+			cl.Close()
 		}
-		break
-	}
+	})
+	defer regTimer.Stop()
+	quitTimer := time.AfterFunc(time.Hour, cl.Close) // armed by a cancellation
+	quitTimer.Stop()
+	stopQuit := context.AfterFunc(ctx, func() {
+		cl.Quit("Switchboard: session closed")
+		quitTimer.Reset(3 * time.Second) // a server that ignores QUIT
+	})
+	err = cl.DialerConnect(d)
+	stopQuit()
+	quitTimer.Stop()
 	c.mu.Lock()
 	up = c.registered
 	fail := c.failErr
