@@ -560,6 +560,9 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 		ur.mu.Unlock() // gone meanwhile (kicked, session lost); the user was told
 		return
 	}
+	if !ur.anon {
+		defer c.rememberRoom(ctx, user, id, r.nick)
+	}
 	if !r.ready {
 		// The adapter did not deliver RoomReadyEvent: go on with what
 		// it delivered.
@@ -826,6 +829,9 @@ func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, ur *userRooms
 	ur.mu.Unlock()
 	if !gone {
 		return
+	}
+	if !ur.anon {
+		c.forgetRoom(ctx, user, r.id)
 	}
 	if rooms, ok := r.adapter.(transports.Rooms); ok && r.adapter == c.sup.Adapter(user.String()) {
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)

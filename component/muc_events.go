@@ -253,6 +253,10 @@ func (c *Component) selfOccupantLocked(ctx context.Context, user jid.JID, ur *us
 		if ur.rooms[r.id] == r {
 			delete(ur.rooms, r.id)
 		}
+		if !ur.anon {
+			id := r.id
+			c.workers.do(user.String(), func() { c.forgetRoom(c.ctx(), user, id) })
+		}
 		for _, rr := range r.resources() {
 			if rr.phase == phaseJoining {
 				continue // JoinRoom fails; the join error tells it

@@ -73,6 +73,10 @@ func (s *userSink) Deliver(ev transports.Event) {
 	case *transports.StateEvent:
 		c.roomsOnState(ctx, s.user, ev.Status)
 		s.state(ctx, ev.Status)
+		if ev.Status.State == transports.StateConnected {
+			user := s.user
+			c.workers.do(user.String(), func() { c.restoreRooms(c.ctx(), user) })
+		}
 	case *transports.NoticeEvent:
 		if ev.About != "" && c.roomNotice(ctx, s.user, ev) {
 			return

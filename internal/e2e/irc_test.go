@@ -33,6 +33,11 @@ type stack struct {
 	p    *testenv.Prosody
 	ircd *testenv.InspIRCd
 	logs *testenv.LogBuffer
+
+	network *irc.Network
+	dbPath  string
+	key     []byte
+	stop    func() // stops the running component and closes its storage
 }
 
 func newStack(t *testing.T) *stack {
@@ -40,28 +45,45 @@ func newStack(t *testing.T) *stack {
 	s := &stack{logs: &testenv.LogBuffer{}}
 	s.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
 	s.ircd = testenv.StartInspIRCd(t, testenv.InspIRCdOptions{Services: true})
-	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	network := irc.New(irc.Config{
+	s.network = irc.New(irc.Config{
 		DefaultServer: "irc.test",
 		Servers:       map[string]irc.Server{"irc.test": {Address: s.ircd.Addr(), Plaintext: true}},
 		SendRate:      50, SendBurst: 50,
 		Timeout: timeout,
 		Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
-		Logger:  log,
+		Logger:  slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "switchboard.db"))
+	s.dbPath = filepath.Join(t.TempDir(), "switchboard.db")
+	s.key = make([]byte, 32)
+	rand.Read(s.key)
+	t.Cleanup(func() {
+		if s.stop != nil {
+			s.stop()
+		}
+		if t.Failed() {
+			t.Logf("component log:\n%s", s.logs)
+		}
+	})
+	s.start(t)
+	return s
+}
+
+// start runs the component on the stack's storage; restart stops and
+// starts it again, as an admin's restart of Switchboard would.
+func (s *stack) start(t *testing.T) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	store, err := bolt.Open(s.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	reg, err := registry.New(store, key)
+	reg, err := registry.New(store, s.key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	comp, err := component.New(component.Config{
 		Domain: gw, Server: s.p.ComponentAddr, Secret: secret,
-		Network: network, Registry: reg,
+		Network: s.network, Registry: reg,
 		AdapterBackoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
 		SendRate:       100, SendBurst: 100,
 		Logger: log,
@@ -77,20 +99,23 @@ func newStack(t *testing.T) *stack {
 			t.Errorf("component: %v", err)
 		}
 	}()
-	t.Cleanup(func() {
+	s.stop = func() {
 		cancel()
 		<-done
 		store.Close()
-		if t.Failed() {
-			t.Logf("component log:\n%s", s.logs)
-		}
-	})
+	}
 	wctx, wcancel := context.WithTimeout(ctx, timeout)
 	defer wcancel()
 	if err := comp.WaitConnected(wctx); err != nil {
 		t.Fatalf("component not connected: %v\n%s", err, s.p.Log())
 	}
-	return s
+}
+
+func (s *stack) restart(t *testing.T) {
+	t.Helper()
+	s.stop()
+	s.stop = nil
+	s.start(t)
 }
 
 func (s *stack) login(t *testing.T, local, resource string) *testenv.Client {
@@ -584,4 +609,47 @@ func TestServerJIDAwayAndRefusals(t *testing.T) {
 		!strings.Contains(errEl.ChildText("urn:ietf:params:xml:ns:xmpp-stanzas", "text"), "#room") {
 		t.Errorf("+m refusal: %s", e)
 	}
+}
+
+// TestBouncerRoomsSurviveRestart: a registered user who stays connected is
+// back in their channels after Switchboard restarts, before their client
+// returns, so a highlight meanwhile is stored offline.
+func TestBouncerRoomsSurviveRestart(t *testing.T) {
+	s := newStack(t)
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	c := s.login(t, "alice", "pc")
+	res := c.IQ(t, `<iq type="set" to="`+gw+`"><query xmlns="jabber:iq:register"><username>alice</username></query></iq>`)
+	if res.Attr("type") != "result" {
+		t.Fatalf("registration: %s", res)
+	}
+	c.Send(t, `<presence to="`+gw+`" type="subscribed"/>`)
+	c.Send(t, `<presence/>`)
+	bob := testenv.DialIRC(t, s.ircd.Addr(), "bob")
+	bob.Join(t, "#den")
+	room := "#den@" + gw
+	c.Send(t, `<presence to="`+room+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	c.Expect(t, "own presence", isPresenceFrom(room+"/alice", "110"))
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "JOIN" && l.Source == "alice" })
+	c.Close()
+
+	s.restart(t)
+	// The new session is alice's; it joins #den again by itself.
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "JOIN" && l.Source == "alice" })
+	bob.Send("PRIVMSG #den :alice: welcome back")
+	c = s.login(t, "alice", "pc")
+	c.Send(t, `<presence/>`)
+	hl := c.Expect(t, "offline highlight", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && strings.Contains(body(el), "welcome back")
+	})
+	if !strings.HasPrefix(hl.Attr("from"), room) {
+		t.Errorf("highlight: %s", hl)
+	}
+	// Leaving the room for good forgets it.
+	c.Send(t, `<presence to="`+room+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	c.Expect(t, "own presence", isPresenceFrom(room+"/alice", "110"))
+	c.Send(t, `<presence type="unavailable" to="`+room+`/alice"/>`)
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "PART" && l.Source == "alice" })
+	c.Close()
+	s.restart(t)
+	bob.ExpectNone(t, 3*time.Second, func(l testenv.IRCLine) bool { return l.Command == "JOIN" && l.Source == "alice" })
 }

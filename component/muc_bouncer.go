@@ -1,0 +1,121 @@
+package component
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// Bouncer rooms: a registered user who stays connected while offline
+// stays in their legacy rooms, so highlights reach them as offline
+// messages. The rooms they are in are remembered in a hidden setting, so a
+// restart of Switchboard (or a new legacy session) joins them again
+// before the user's client comes back.
+
+// roomsKey is the hidden setting listing a user's rooms ("id\tnick" lines).
+const roomsKey = "_rooms"
+
+// rememberRoom records that a registered user is in room as nick.
+func (c *Component) rememberRoom(ctx context.Context, user jid.JID, room transports.ID, nick string) {
+	c.editRooms(ctx, user, func(rooms map[transports.ID]string) { rooms[room] = nick })
+}
+
+// forgetRoom records that the user left room for good.
+func (c *Component) forgetRoom(ctx context.Context, user jid.JID, room transports.ID) {
+	c.editRooms(ctx, user, func(rooms map[transports.ID]string) { delete(rooms, room) })
+}
+
+func (c *Component) editRooms(ctx context.Context, user jid.JID, edit func(map[transports.ID]string)) {
+	u := user.String()
+	settings, err := c.reg.Settings(ctx, u, c.net.Name())
+	if err != nil {
+		c.log.Warn("reading settings", "user", u, "err", err)
+		return
+	}
+	rooms := roomsOf(settings)
+	before := len(rooms)
+	old := settings[roomsKey]
+	edit(rooms)
+	var b strings.Builder
+	for id, nick := range rooms {
+		b.WriteString(string(id) + "\t" + nick + "\n")
+	}
+	if b.String() == old && len(rooms) == before {
+		return
+	}
+	settings[roomsKey] = b.String()
+	if err := c.reg.SetSettings(ctx, u, c.net.Name(), settings); err != nil {
+		c.log.Warn("storing rooms", "user", u, "err", err)
+	}
+}
+
+func roomsOf(settings map[string]string) map[transports.ID]string {
+	rooms := make(map[transports.ID]string)
+	for _, line := range strings.Split(settings[roomsKey], "\n") {
+		id, nick, ok := strings.Cut(line, "\t")
+		if ok && id != "" && nick != "" {
+			rooms[transports.ID(id)] = nick
+		}
+	}
+	return rooms
+}
+
+// restoreRooms joins the remembered rooms of a registered user who stays
+// connected, when their legacy session is (again) up. It runs in the
+// user's worker.
+func (c *Component) restoreRooms(ctx context.Context, user jid.JID) {
+	u := user.String()
+	settings, err := c.reg.Settings(ctx, u, c.net.Name())
+	if err != nil || !c.registered(ctx, user) || !c.stayConnected(settings) {
+		return
+	}
+	a := c.sup.Adapter(u)
+	rooms, ok := a.(transports.Rooms)
+	if !ok {
+		return
+	}
+	ur := c.muc.user(u)
+	for id, nick := range roomsOf(settings) {
+		ur.mu.Lock()
+		if ur.rooms[id] != nil {
+			ur.mu.Unlock()
+			continue
+		}
+		roomJID, err := c.legacyJID(id)
+		if err != nil {
+			ur.mu.Unlock()
+			continue
+		}
+		r := newRoom(id, roomJID, a, nick)
+		ur.rooms[id] = r
+		ur.mu.Unlock()
+
+		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
+		err = rooms.JoinRoom(jctx, id, nick)
+		cancel()
+		if err != nil {
+			ur.mu.Lock()
+			if ur.rooms[id] == r {
+				delete(ur.rooms, id)
+			}
+			ur.mu.Unlock()
+			c.log.Info("rejoining a remembered room failed", "user", u, "room", string(id), "err", err)
+			if errors.Is(err, transports.ErrForbidden) || errors.Is(err, transports.ErrNotFound) {
+				c.forgetRoom(ctx, user, id)
+				c.queueOrSend(ctx, user, &outMessage{Type: "chat", ID: newID(), From: roomJID.String(), To: u,
+					Body: "Could not rejoin " + string(id) + ": " + err.Error()})
+			}
+			continue
+		}
+		ur.mu.Lock()
+		if ur.rooms[id] == r && !r.ready {
+			c.roomReadyLocked(ctx, r, &transports.RoomReadyEvent{Room: id, Nick: r.nick, Role: r.role, Affiliation: r.aff})
+		}
+		ur.mu.Unlock()
+		c.log.Info("rejoined a remembered room", "user", u, "room", string(id))
+	}
+}
