@@ -58,6 +58,38 @@ type command struct {
 
 // commandList is every command, in the order clients show them.
 func (c *Component) commandList() []*command {
+	return append(c.baseCommands(), c.networkCommands()...)
+}
+
+// networkCommands are the network's own commands, run by the user's
+// adapter.
+func (c *Component) networkCommands() []*command {
+	cn, ok := c.net.(transports.CommandNetwork)
+	if !ok {
+		return nil
+	}
+	var out []*command
+	for _, nc := range cn.Commands() {
+		node := nc.Node
+		out = append(out, &command{node: node, name: nc.Name, step: func(ctx context.Context, from jid.JID, _ *submittedForm) (cmdResult, error) {
+			a := c.sup.Adapter(from.Bare().String())
+			r, ok := a.(transports.CommandRunner)
+			if a == nil || !ok {
+				return cmdResult{}, errorf("wait", "recipient-unavailable", "You are not connected to %s.", c.net.Identity().Name)
+			}
+			rctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			text, err := r.RunCommand(rctx, node)
+			if err != nil {
+				return cmdResult{}, legacyError(err)
+			}
+			return cmdResult{note: text}, nil
+		}})
+	}
+	return out
+}
+
+func (c *Component) baseCommands() []*command {
 	return []*command{
 		{node: "register", name: "Register", step: c.cmdRegister},
 		{node: "unregister", name: "Unregister", step: c.cmdUnregister},

@@ -373,6 +373,20 @@ func (c *Component) queue(ctx context.Context, v any) error {
 	return nil
 }
 
+// queueOnce queues a stanza carrying legacy message legacyID of
+// conversation, unless that message was queued before (a network
+// delivering again after a crash); see registry.EnqueueOnce.
+func (c *Component) queueOnce(ctx context.Context, user string, conversation transports.ID, legacyID, xmppID string, v any) (bool, error) {
+	ok, err := c.reg.EnqueueOnce(ctx, user, c.net.Name(), string(conversation), legacyID, xmppID, mustMarshal(v))
+	if err != nil {
+		return false, fmt.Errorf("outbox: %w", err)
+	}
+	if ok {
+		c.wakeFlush()
+	}
+	return ok, nil
+}
+
 func (c *Component) wakeFlush() {
 	select {
 	case c.flush <- struct{}{}:

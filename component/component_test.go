@@ -636,3 +636,38 @@ func TestSecretsStayOutOfLogsAndStorage(t *testing.T) {
 		t.Error("the storage file holds no registration at all (test would pass vacuously)")
 	}
 }
+
+// TestExactlyOnceAndNetworkCommands: a legacy message delivered again
+// (a network replaying after a crash) reaches the user once; a contact's
+// display name travels as XEP-0172 nick; the network's own ad-hoc
+// command runs on the user's adapter and keeps state in its Store.
+func TestExactlyOnceAndNetworkCommands(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.user(t, "olga", "pc", 0)
+	e.register(t, c)
+	c.Send(t, `<presence/>`)
+	a := e.adapter(t, "olga@localhost")
+
+	for range 2 {
+		a.Emit(&transports.MessageEvent{From: "mail-bob", Nick: "Bob B.", RemoteID: "7:42", Body: "only once"})
+	}
+	m := c.Expect(t, "the message", func(el *testenv.Element) bool { return bodyOf(el) == "only once" })
+	if m.ChildText("http://jabber.org/protocol/nick", "nick") != "Bob B." {
+		t.Errorf("nick: %s", m)
+	}
+	c.ExpectNone(t, time.Second, func(el *testenv.Element) bool { return bodyOf(el) == "only once" })
+
+	run := func() string {
+		res := c.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="count" action="execute"/></iq>`)
+		if res.Attr("type") != "result" {
+			t.Fatalf("command: %s", res)
+		}
+		return res.Find("command", "note").Text
+	}
+	if got := run(); got != "runs: 1" {
+		t.Errorf("first run: %q", got)
+	}
+	if got := run(); got != "runs: 2" {
+		t.Errorf("second run: %q", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -236,7 +237,26 @@ func (c *Component) account(ctx context.Context, user jid.JID) (transports.Accou
 	if err != nil {
 		return transports.Account{}, err
 	}
-	return transports.Account{User: r.User, Credentials: r.Credentials, Settings: public(s)}, nil
+	return transports.Account{User: r.User, Credentials: r.Credentials, Settings: public(s),
+		Store: &userStore{reg: c.reg, user: r.User, network: c.net.Name()}}, nil
+}
+
+// userStore is a network's bookkeeping storage for one user.
+type userStore struct {
+	reg           *registry.Registry
+	user, network string
+}
+
+func (s *userStore) Get(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.reg.State(ctx, s.user, s.network, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %v", transports.ErrNotFound, err)
+	}
+	return v, err
+}
+
+func (s *userStore) Put(ctx context.Context, key string, value []byte) error {
+	return s.reg.SetState(ctx, s.user, s.network, key, value)
 }
 
 // public drops the component's hidden settings (keys starting with "_").

@@ -2,6 +2,8 @@ package component
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,12 +122,35 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 	if !ev.Time.IsZero() {
 		m.Delay = &delayElem{From: c.domain.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
+	if !ev.Room && ev.Nick != "" {
+		m.Nick = &nickElem{Nick: ev.Nick} // XEP-0172: the contact's display name
+	}
+	m.Body += attachmentsText(ev.Attachments)
 	if ev.RemoteID != "" {
-		if err := c.reg.MapMessageID(ctx, s.user.String(), c.net.Name(), string(ev.From), string(ev.RemoteID), m.ID); err != nil {
-			c.log.Warn("storing message ID", "err", err)
+		// Exactly once: a network delivering this message again (after a
+		// crash, from an older bookmark) is ignored.
+		if _, err := c.queueOnce(ctx, s.user.String(), ev.From, string(ev.RemoteID), m.ID, m); err == nil {
+			return
+		} else {
+			c.log.Warn("outbox", "err", err)
 		}
 	}
 	s.queue(ctx, m)
+}
+
+// attachmentsText lists attachments in a message body by name, type and
+// size: the component does not upload them (XEP-0363) yet, and the user
+// must know what did not arrive.
+func attachmentsText(atts []transports.Attachment) string {
+	if len(atts) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\n")
+	for _, a := range atts {
+		fmt.Fprintf(&b, "\n[attachment not delivered: %s, %s, %d bytes]", a.Name, a.Type, a.Size)
+	}
+	return b.String()
 }
 
 // state shows a connection state change: always as the gateway's

@@ -19,6 +19,7 @@
 //	bucket "settings"       network \0 user                   -> JSON object
 //	bucket "msgids"         network \0 user \0 conv \0 "l" legacy -> XMPP ID
 //	                        network \0 user \0 conv \0 "x" XMPP   -> legacy ID
+//	bucket "state"          network \0 user \0 key        -> a network's own bookkeeping
 //	queue  "outbox:" network                                   -> stanza
 package registry
 
@@ -53,6 +54,7 @@ const (
 	bucketRegistrations = "registrations"
 	bucketSettings      = "settings"
 	bucketMessageIDs    = "msgids"
+	bucketState         = "state"
 	outboxPrefix        = "outbox:"
 )
 
@@ -175,23 +177,37 @@ func (r *Registry) Unregister(ctx context.Context, user, network string) error {
 	}
 
 	// Scan callbacks must not touch the store, so collect the keys first.
-	var ids []string
+	var ids, states []string
 	err := r.st.Scan(ctx, bucketMessageIDs, key+"\x00", func(k string, _ []byte) error {
 		ids = append(ids, k)
 		return nil
 	})
+	if err == nil {
+		err = r.st.Scan(ctx, bucketState, key+"\x00", func(k string, _ []byte) error {
+			states = append(states, k)
+			return nil
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("registry: unregister %s on %s: %w", user, network, err)
 	}
-	for _, k := range ids {
-		if err := r.st.Delete(ctx, bucketMessageIDs, k); err != nil {
-			return fmt.Errorf("registry: unregister %s on %s: %w", user, network, err)
+	err = r.st.Update(ctx, func(tx storage.Tx) error {
+		for _, k := range ids {
+			if err := tx.Delete(bucketMessageIDs, k); err != nil {
+				return err
+			}
 		}
-	}
-	if err := r.st.Delete(ctx, bucketSettings, key); err != nil {
-		return fmt.Errorf("registry: unregister %s on %s: %w", user, network, err)
-	}
-	if err := r.st.Delete(ctx, bucketRegistrations, key); err != nil {
+		for _, k := range states {
+			if err := tx.Delete(bucketState, k); err != nil {
+				return err
+			}
+		}
+		if err := tx.Delete(bucketSettings, key); err != nil {
+			return err
+		}
+		return tx.Delete(bucketRegistrations, key)
+	})
+	if err != nil {
 		return fmt.Errorf("registry: unregister %s on %s: %w", user, network, err)
 	}
 	return nil
@@ -400,6 +416,74 @@ func (r *Registry) Enqueue(ctx context.Context, network string, stanza []byte) (
 		return 0, fmt.Errorf("registry: enqueue for %s: %w", network, err)
 	}
 	return seq, nil
+}
+
+// EnqueueOnce appends stanza to network's outbox and records that it
+// carries legacy message legacyID of conversation (as XMPP ID xmppID), in
+// one transaction: unless legacyID was recorded before, in which case
+// nothing is written and enqueued is false. A network that delivers a
+// message again after a crash (IMAP: fetched, delivered, killed before it
+// saved its place) thus reaches the user exactly once.
+func (r *Registry) EnqueueOnce(ctx context.Context, user, network, conversation, legacyID, xmppID string, stanza []byte) (enqueued bool, err error) {
+	if err := checkParts("user", user, "network", network, "conversation", conversation,
+		"legacy message ID", legacyID, "XMPP message ID", xmppID); err != nil {
+		return false, err
+	}
+	fwd := idKey(network, user, conversation, legacyDir, legacyID)
+	rev := idKey(network, user, conversation, xmppDir, xmppID)
+	err = r.st.Update(ctx, func(tx storage.Tx) error {
+		if _, err := tx.Get(bucketMessageIDs, fwd); err == nil {
+			return nil // delivered (or on its way) already
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		if old, err := tx.Get(bucketMessageIDs, rev); err == nil && string(old) != legacyID {
+			if err := tx.Delete(bucketMessageIDs, idKey(network, user, conversation, legacyDir, string(old))); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(bucketMessageIDs, fwd, []byte(xmppID)); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketMessageIDs, rev, []byte(legacyID)); err != nil {
+			return err
+		}
+		if _, err := tx.Append(outboxPrefix+network, stanza); err != nil {
+			return err
+		}
+		enqueued = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("registry: enqueue %s for %s on %s: %w", legacyID, user, network, err)
+	}
+	return enqueued, nil
+}
+
+// State returns what network stored under key for user (see SetState),
+// or an error wrapping storage.ErrNotFound.
+func (r *Registry) State(ctx context.Context, user, network, key string) ([]byte, error) {
+	if err := checkParts("user", user, "network", network, "state key", key); err != nil {
+		return nil, err
+	}
+	v, err := r.st.Get(ctx, bucketState, userKey(network, user)+"\x00"+key)
+	if err != nil {
+		return nil, fmt.Errorf("registry: state %q of %s on %s: %w", key, user, network, err)
+	}
+	return v, nil
+}
+
+// SetState stores a network's own bookkeeping for user (an IMAP mailbox's
+// UIDVALIDITY and last delivered UID). It is deleted with the
+// registration.
+func (r *Registry) SetState(ctx context.Context, user, network, key string, value []byte) error {
+	if err := checkParts("user", user, "network", network, "state key", key); err != nil {
+		return err
+	}
+	if err := r.st.Put(ctx, bucketState, userKey(network, user)+"\x00"+key, value); err != nil {
+		return fmt.Errorf("registry: set state %q of %s on %s: %w", key, user, network, err)
+	}
+	return nil
 }
 
 // Pending returns up to max stanzas of network's outbox that have not been

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/storage/bolt"
 )
 
@@ -782,5 +783,63 @@ func BenchmarkStartupList10k(b *testing.B) {
 		if count != n {
 			b.Fatalf("listed %d registrations, want %d", count, n)
 		}
+	}
+}
+
+func TestEnqueueOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const user, net, conv = "alice@example.org", "email", "bob@example.org"
+	ok, err := e.reg.EnqueueOnce(ctx, user, net, conv, "7:42", "x1", []byte("<message/>"))
+	if err != nil || !ok {
+		t.Fatalf("first EnqueueOnce = %v, %v", ok, err)
+	}
+	// A crash and a replay: the same legacy message again.
+	e.reopen(t, testKey)
+	ok, err = e.reg.EnqueueOnce(ctx, user, net, conv, "7:42", "x2", []byte("<message/>"))
+	if err != nil || ok {
+		t.Fatalf("replayed EnqueueOnce = %v, %v; want not enqueued", ok, err)
+	}
+	items, err := e.reg.Pending(ctx, net, 10)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("outbox = %d items, %v; want exactly 1", len(items), err)
+	}
+	if id, err := e.reg.XMPPMessageID(ctx, user, net, conv, "7:42"); err != nil || id != "x1" {
+		t.Errorf("mapping = %q, %v", id, err)
+	}
+	// Acknowledged (sent) stays delivered: a later replay is still refused.
+	if err := e.reg.Ack(ctx, net, items[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := e.reg.EnqueueOnce(ctx, user, net, conv, "7:42", "x3", []byte("<message/>")); ok {
+		t.Error("a delivered message was enqueued again")
+	}
+	if ok, _ := e.reg.EnqueueOnce(ctx, user, net, conv, "7:43", "x4", []byte("<message/>")); !ok {
+		t.Error("a new message was not enqueued")
+	}
+}
+
+func TestNetworkState(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const user, net = "alice@example.org", "email"
+	if _, err := e.reg.State(ctx, user, net, "INBOX"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unset state = %v, want ErrNotFound", err)
+	}
+	if err := e.reg.Register(ctx, user, net, map[string]string{"address": "a@example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reg.SetState(ctx, user, net, "INBOX", []byte("7:42")); err != nil {
+		t.Fatal(err)
+	}
+	e.reopen(t, testKey)
+	if v, err := e.reg.State(ctx, user, net, "INBOX"); err != nil || string(v) != "7:42" {
+		t.Fatalf("state after reopen = %q, %v", v, err)
+	}
+	if err := e.reg.Unregister(ctx, user, net); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.reg.State(ctx, user, net, "INBOX"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("state survived unregistering: %v", err)
 	}
 }

@@ -72,6 +72,14 @@ type Store interface {
 	// an absent item is not an error.
 	Remove(ctx context.Context, queue string, seq uint64) error
 
+	// Update runs fn with a transaction: the reads fn makes see the
+	// transaction's own writes, and either every write fn made survives or,
+	// when fn returns an error (returned, possibly wrapped) or the process
+	// dies, none does. It is how a delivery and its record of having been
+	// delivered are written together. fn must not call other methods of
+	// the Store, and must not keep tx.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+
 	// Close flushes outstanding writes and releases the store's resources.
 	// Calling Close more than once is safe and returns nil after the first
 	// call; other methods return an error once the store is closed.
@@ -84,4 +92,13 @@ type Item struct {
 	Seq uint64
 	// Value is the item's payload.
 	Value []byte
+}
+
+// Tx is the view of the store inside [Store.Update]. Its methods behave
+// like the Store's methods of the same names.
+type Tx interface {
+	Get(bucket, key string) ([]byte, error)
+	Put(bucket, key string, value []byte) error
+	Delete(bucket, key string) error
+	Append(queue string, value []byte) (uint64, error)
 }

@@ -103,3 +103,22 @@ const (
 type Addresser interface {
 	Kind(id ID) (IDKind, error)
 }
+
+// Command is an action a network offers its users as an ad-hoc command
+// (XEP-0050), such as "check mail now".
+type Command struct {
+	Node string // stable identifier ("check-mail")
+	Name string // human name ("Check mail now")
+}
+
+// CommandNetwork is implemented by networks with commands of their own;
+// their adapters implement CommandRunner.
+type CommandNetwork interface {
+	Commands() []Command
+}
+
+// CommandRunner runs a network's command for the adapter's user and
+// returns the text to show.
+type CommandRunner interface {
+	RunCommand(ctx context.Context, node string) (string, error)
+}

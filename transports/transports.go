@@ -69,6 +69,12 @@ type Adapter interface {
 // implements it; Deliver stores the event durably (or hands it to the XMPP
 // server) before it returns, so an event handed to Deliver is never lost.
 // Deliver must not be called after the adapter's Close returned.
+//
+// A MessageEvent with a RemoteID reaches the user at most once per
+// conversation: delivering the same RemoteID again is ignored. A network
+// that keeps a bookmark of what it delivered (Store) saves it after
+// Deliver returned; after a crash it may deliver again from the old
+// bookmark, and the user still sees each message exactly once.
 type Sink interface {
 	Deliver(ev Event)
 }
@@ -97,6 +103,18 @@ type Account struct {
 	Credentials Credentials
 	// Settings are the user's per-network settings (see SettingsProvider).
 	Settings map[string]string
+	// Store is durable storage for the network's own bookkeeping about
+	// this user. The component always provides it to Connect.
+	Store Store
+}
+
+// Store is durable storage for a network's own bookkeeping about one user
+// (an IMAP mailbox's UIDVALIDITY and last delivered UID), deleted when the
+// user unregisters. Keys are the network's own.
+type Store interface {
+	// Get returns the value under key, or an error wrapping ErrNotFound.
+	Get(ctx context.Context, key string) ([]byte, error)
+	Put(ctx context.Context, key string, value []byte) error
 }
 
 // Credentials are registration values keyed by Field.Name.
@@ -263,6 +281,21 @@ type MessageEvent struct {
 	// IRC highlight); such messages reach the user even when no resource
 	// is in the room.
 	Mention bool
+	// Nick is also the display name of a contact (XEP-0172) when From is
+	// not a room.
+	//
+	// Attachments are files that came with the message.
+	Attachments []Attachment
+}
+
+// Attachment is a file that came with a legacy message.
+type Attachment struct {
+	Name string // file name, for display
+	Type string // MIME type
+	Size int64
+	// Data is the content; nil when it was too large to fetch, and the
+	// user is then told its name and size.
+	Data []byte
 }
 
 // PresenceEvent is a legacy contact's availability.

@@ -265,3 +265,72 @@ func kvName(bucket string) []byte { return []byte(kvPrefix + bucket) }
 func queueName(queue string) []byte { return []byte(queuePrefix + queue) }
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// Update implements [storage.Store.Update] with one bbolt read-write
+// transaction.
+func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bolt: update: %w", err)
+	}
+	if err := s.db.Update(func(tx *bbolt.Tx) error { return fn(boltTx{tx}) }); err != nil {
+		return fmt.Errorf("bolt: update: %w", err)
+	}
+	return nil
+}
+
+// boltTx is a storage.Tx on a bbolt transaction.
+type boltTx struct{ tx *bbolt.Tx }
+
+func (t boltTx) Get(bucket, key string) ([]byte, error) {
+	if bucket == "" || key == "" {
+		return nil, errors.New("bolt: empty bucket or key")
+	}
+	b := t.tx.Bucket(kvName(bucket))
+	if b == nil {
+		return nil, storage.ErrNotFound
+	}
+	v := b.Get([]byte(key))
+	if v == nil {
+		return nil, storage.ErrNotFound
+	}
+	return append([]byte{}, v...), nil
+}
+
+func (t boltTx) Put(bucket, key string, value []byte) error {
+	if bucket == "" || key == "" {
+		return errors.New("bolt: empty bucket or key")
+	}
+	b, err := t.tx.CreateBucketIfNotExists(kvName(bucket))
+	if err != nil {
+		return err
+	}
+	// The caller may change value after Update returns; bbolt keeps it
+	// until the commit, so copy it.
+	return b.Put([]byte(key), append([]byte{}, value...))
+}
+
+func (t boltTx) Delete(bucket, key string) error {
+	if bucket == "" || key == "" {
+		return errors.New("bolt: empty bucket or key")
+	}
+	b := t.tx.Bucket(kvName(bucket))
+	if b == nil {
+		return nil
+	}
+	return b.Delete([]byte(key))
+}
+
+func (t boltTx) Append(queue string, value []byte) (uint64, error) {
+	if queue == "" {
+		return 0, errors.New("bolt: empty queue name")
+	}
+	b, err := t.tx.CreateBucketIfNotExists(queueName(queue))
+	if err != nil {
+		return 0, err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	return seq, b.Put(seqKey(seq), append([]byte{}, value...))
+}

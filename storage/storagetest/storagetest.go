@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Copies", testCopies},
 		{"CanceledContext", testCanceledContext},
 		{"Close", testClose},
+		{"UpdateCommits", testUpdateCommits},
+		{"UpdateRollsBack", testUpdateRollsBack},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -668,4 +670,77 @@ func mustAppend(t *testing.T, s storage.Store, queue, value string) uint64 {
 		t.Fatalf("Append(%q): %v", queue, err)
 	}
 	return seq
+}
+
+// testUpdateCommits: writes in a transaction are visible inside it and
+// after it, queue numbers continue.
+func testUpdateCommits(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	first := mustAppend(t, s, "q", "a")
+	mustPut(t, s, "b", "old", "x")
+	var seq uint64
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		if _, err := tx.Get("b", "k"); !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("Get of an absent key = %v, want ErrNotFound", err)
+		}
+		if err := tx.Put("b", "k", []byte("v")); err != nil {
+			return err
+		}
+		v, err := tx.Get("b", "k")
+		if err != nil || string(v) != "v" {
+			return fmt.Errorf("Get after Put in the transaction = %q, %v", v, err)
+		}
+		if err := tx.Delete("b", "old"); err != nil {
+			return err
+		}
+		seq, err = tx.Append("q", []byte("b"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, s, "b", "k"); string(got) != "v" {
+		t.Errorf("after Update, b/k = %q", got)
+	}
+	if _, err := s.Get(ctx, "b", "old"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("deleted key still there: %v", err)
+	}
+	if seq <= first {
+		t.Errorf("sequence %d after %d", seq, first)
+	}
+	items, err := s.Range(ctx, "q", 0, 10)
+	if err != nil || len(items) != 2 || string(items[1].Value) != "b" {
+		t.Errorf("queue after Update = %v, %v", items, err)
+	}
+}
+
+// testUpdateRollsBack: an error from fn leaves nothing behind.
+func testUpdateRollsBack(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	mustPut(t, s, "b", "keep", "1")
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		if err := tx.Put("b", "new", []byte("v")); err != nil {
+			return err
+		}
+		if err := tx.Delete("b", "keep"); err != nil {
+			return err
+		}
+		if _, err := tx.Append("q", []byte("x")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want the function's error", err)
+	}
+	if _, err := s.Get(ctx, "b", "new"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a rolled-back Put survived: %v", err)
+	}
+	if got := mustGet(t, s, "b", "keep"); string(got) != "1" {
+		t.Errorf("a rolled-back Delete took effect: %q", got)
+	}
+	if items, _ := s.Range(ctx, "q", 0, 10); len(items) != 0 {
+		t.Errorf("a rolled-back Append survived: %v", items)
+	}
 }

@@ -5,6 +5,7 @@ package transportstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -251,4 +252,33 @@ func (a *Adapter) Closed() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.closed
+}
+
+// Commands implements transports.CommandNetwork: one command, "count",
+// that counts its runs in the adapter's Store (so tests see both work).
+func (n *Network) Commands() []transports.Command {
+	return []transports.Command{{Node: "count", Name: "Count my runs"}}
+}
+
+// RunCommand implements transports.CommandRunner.
+func (a *Adapter) RunCommand(ctx context.Context, node string) (string, error) {
+	if node != "count" {
+		return "", fmt.Errorf("%w: no command %q", transports.ErrNotFound, node)
+	}
+	if a.acct.Store == nil {
+		return "", fmt.Errorf("%w: no store", transports.ErrUnavailable)
+	}
+	n := 0
+	v, err := a.acct.Store.Get(ctx, "runs")
+	switch {
+	case err == nil:
+		n, _ = strconv.Atoi(string(v))
+	case !errors.Is(err, transports.ErrNotFound):
+		return "", err
+	}
+	n++
+	if err := a.acct.Store.Put(ctx, "runs", []byte(strconv.Itoa(n))); err != nil {
+		return "", err
+	}
+	return "runs: " + strconv.Itoa(n), nil
 }
