@@ -51,6 +51,16 @@ func debPackage(binary string) string {
 		return "prosody"
 	case "atheme-services":
 		return "atheme-services"
+	case "dovecot", "/usr/lib/dovecot/imap":
+		return "dovecot-imapd"
+	case "/usr/lib/dovecot/lmtp":
+		return "dovecot-lmtpd"
+	case "/usr/lib/dovecot/submission":
+		return "dovecot-submissiond"
+	case "smtpd":
+		return "opensmtpd"
+	case "unshare":
+		return "util-linux"
 	}
 	return binary
 }
