@@ -1,0 +1,241 @@
+package email_test
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-im/switchboard/email"
+	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// These tests run the adapter against a real Dovecot (IMAP, LMTP,
+// submission) relaying through a real OpenSMTPD.
+
+const waitFor = 15 * time.Second
+
+// memStore is a transports.Store in memory, shared across "restarts".
+type memStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *memStore) Get(_ context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	if !ok {
+		return nil, transports.ErrNotFound
+	}
+	return append([]byte(nil), v...), nil
+}
+
+func (s *memStore) Put(_ context.Context, key string, v []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = make(map[string][]byte)
+	}
+	s.m[key] = append([]byte(nil), v...)
+	return nil
+}
+
+// events records delivered events.
+type events struct {
+	mu  sync.Mutex
+	all []transports.Event
+	ch  chan struct{}
+}
+
+func newEvents() *events { return &events{ch: make(chan struct{}, 1000)} }
+
+func (e *events) Deliver(ev transports.Event) {
+	e.mu.Lock()
+	e.all = append(e.all, ev)
+	e.mu.Unlock()
+	e.ch <- struct{}{}
+}
+
+func (e *events) messages() []*transports.MessageEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []*transports.MessageEvent
+	for _, ev := range e.all {
+		if m, ok := ev.(*transports.MessageEvent); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// waitMessages waits until n messages were delivered.
+func (e *events) waitMessages(t *testing.T, n int) []*transports.MessageEvent {
+	t.Helper()
+	deadline := time.After(waitFor)
+	for {
+		if ms := e.messages(); len(ms) >= n {
+			return ms
+		}
+		select {
+		case <-e.ch:
+		case <-deadline:
+			t.Fatalf("%d messages delivered, want %d: %+v", len(e.messages()), n, e.all)
+		}
+	}
+}
+
+type fixture struct {
+	srv   *testenv.MailServer
+	net   *email.Network
+	creds transports.Credentials
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	srv := testenv.StartMailServer(t, testenv.MailOptions{Users: map[string]string{
+		"alice@localhost": "alice-pw-Q7", "bob@localhost": "bob-pw-Z2"}})
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(srv.CAPEM)
+	return &fixture{
+		srv: srv,
+		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: time.Second,
+			Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}}),
+		creds: transports.Credentials{"address": "alice@localhost", "password": "alice-pw-Q7",
+			"imap_server": srv.IMAPStartTLSAddr(), "smtp_server": srv.SubmissionAddr(), "security": "starttls"},
+	}
+}
+
+func (f *fixture) connect(t *testing.T, store transports.Store) (transports.Adapter, *events) {
+	t.Helper()
+	ev := newEvents()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	a, err := f.net.Connect(ctx, transports.Account{User: "alice@example.org", Credentials: f.creds,
+		Settings: map[string]string{}, Store: store}, ev)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a, ev
+}
+
+func mailFrom(from, subject, body, extra string) []byte {
+	return []byte("From: Bob Example <" + from + ">\r\nTo: alice@localhost\r\nSubject: " + subject +
+		"\r\nMessage-ID: <" + strings.ReplaceAll(subject, " ", "-") + "@localhost>\r\n" + extra +
+		"Date: Wed, 25 Nov 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
+}
+
+func TestValidate(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	if err := f.net.Validate(ctx, f.creds); err != nil {
+		t.Fatalf("good credentials: %v", err)
+	}
+	bad := transports.Credentials{}
+	for k, v := range f.creds {
+		bad[k] = v
+	}
+	bad["password"] = "wrong-pw"
+	err := f.net.Validate(ctx, bad)
+	if !errors.Is(err, transports.ErrBadCredentials) || strings.Contains(err.Error(), "wrong-pw") {
+		t.Errorf("wrong password = %v, want ErrBadCredentials without the password", err)
+	}
+	plain := transports.Credentials{"address": "alice@example.org", "password": "x",
+		"imap_server": "imap.example.org:143", "smtp_server": "smtp.example.org:587", "security": "plain"}
+	if err := f.net.Validate(ctx, plain); !errors.Is(err, transports.ErrInvalidInput) || !strings.Contains(err.Error(), "this machine") {
+		t.Errorf("plaintext to another machine = %v, want ErrInvalidInput saying why", err)
+	}
+	// Without the test CA the certificate is refused.
+	noCA := email.New(email.Config{Timeout: waitFor})
+	if err := noCA.Validate(ctx, f.creds); !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("unknown CA = %v, want a certificate error", err)
+	}
+}
+
+func TestInboundOutboundAndRestart(t *testing.T) {
+	f := setup(t)
+	store := &memStore{}
+	f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "old news", "before registration", ""))
+	a, ev := f.connect(t, store)
+
+	// Only mail that arrives from now on is delivered.
+	f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "hello alice", "Hi!\nHow are you?", ""))
+	m := ev.waitMessages(t, 1)[0]
+	if m.From != "bob@localhost" || m.Nick != "Bob Example" || m.Subject != "hello alice" || !strings.Contains(m.Body, "How are you?") || m.RemoteID == "" {
+		t.Errorf("message = %+v", m)
+	}
+	time.Sleep(500 * time.Millisecond) // marking as read follows the delivery
+	for _, got := range f.srv.Fetch(t, "alice@localhost", "alice-pw-Q7", "INBOX") {
+		seen := strings.Contains(strings.Join(got.Flags, " "), `\Seen`)
+		if strings.Contains(string(got.Raw), "hello alice") && !seen {
+			t.Errorf("delivered mail not marked read: %v", got.Flags)
+		}
+		if strings.Contains(string(got.Raw), "old news") && seen {
+			t.Error("a mail from before the registration was touched")
+		}
+	}
+	for _, x := range ev.messages() {
+		if x.Subject == "old news" {
+			t.Error("a mail from before the registration was delivered")
+		}
+	}
+
+	// A reply in the thread.
+	if _, err := a.Send(context.Background(), transports.Message{To: "bob@localhost", Body: "Fine, thanks.", Thread: m.Thread}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := waitMail(t, f.srv, "bob@localhost", "bob-pw-Z2", "Fine, thanks.")
+	raw := string(got.Raw)
+	for _, want := range []string{"Subject: Re: hello alice", "In-Reply-To: <hello-alice@localhost>", "alice@localhost", "Message-Id: <", "Date: "} {
+		if !strings.Contains(strings.ReplaceAll(raw, "Message-ID", "Message-Id"), want) {
+			t.Errorf("sent mail lacks %q:\n%s", want, raw)
+		}
+	}
+
+	// Restart: mail that arrives while down is delivered after, once.
+	a.Close()
+	f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "while down 1", "one", ""))
+	f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "while down 2", "two", ""))
+	_, ev2 := f.connect(t, store)
+	ms := ev2.waitMessages(t, 2)
+	if len(ms) != 2 || ms[0].Subject != "while down 1" || ms[1].Subject != "while down 2" {
+		t.Errorf("after the restart: %+v", ms)
+	}
+	time.Sleep(2 * time.Second)
+	if n := len(ev2.messages()); n != 2 {
+		t.Errorf("%d messages after the restart, want 2 (nothing repeated)", n)
+	}
+}
+
+func TestCheckMailCommand(t *testing.T) {
+	f := setup(t)
+	a, ev := f.connect(t, &memStore{})
+	f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "ping", "pong", ""))
+	ev.waitMessages(t, 1)
+	out, err := a.(transports.CommandRunner).RunCommand(context.Background(), "check-mail")
+	if err != nil || out != "No new mail." {
+		t.Errorf("check-mail = %q, %v", out, err)
+	}
+}
+
+func waitMail(t *testing.T, srv *testenv.MailServer, user, pw, body string) testenv.FetchedMail {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		for _, m := range srv.Fetch(t, user, pw, "INBOX") {
+			if strings.Contains(string(m.Raw), body) {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no mail with %q in %s's INBOX", body, user)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+

@@ -1,0 +1,247 @@
+// Package email bridges to email: a registered user's mailbox becomes a set
+// of XMPP contacts. New mail in INBOX arrives over IMAP (IDLE, or polling
+// where the server lacks it) as a chat message from the sender's address;
+// what the user writes to an address is sent over SMTP submission. The
+// transport remembers, per mailbox, the UIDVALIDITY and the last UID it
+// delivered, so a restart neither loses nor repeats a mail.
+//
+// The package knows nothing of XMPP: it implements the transports contract.
+package email
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// Security is how a connection to a mail server is protected.
+const (
+	SecurityTLS      = "tls"      // implicit TLS (IMAPS 993, submissions 465)
+	SecurityStartTLS = "starttls" // STARTTLS (IMAP 143, submission 587)
+	SecurityPlain    = "plain"    // none: loopback servers only, unless allowed
+)
+
+// Config configures the email network.
+type Config struct {
+	// DefaultIMAP and DefaultSMTP (host:port) are used when a user leaves
+	// the servers empty; otherwise they are derived from the address
+	// (imap.<domain>, smtp.<domain>).
+	DefaultIMAP, DefaultSMTP string
+	// AllowPlaintext allows security "plain" towards servers that are not
+	// on this machine.
+	AllowPlaintext bool
+	// RootCAs verifies servers' certificates; nil means the system roots.
+	// Verification is never turned off.
+	RootCAs *x509.CertPool
+	// Limits bound what is read of a mail.
+	Limits Limits
+	// PollInterval is how often a mailbox without IDLE is checked.
+	PollInterval time.Duration
+	// Timeout bounds connecting, logging in and each command.
+	Timeout time.Duration
+	// Backoff paces reconnections after a server dropped the connection.
+	Backoff transports.Backoff
+	Logger  *slog.Logger
+}
+
+// Network is the email network. It implements transports.Network and the
+// optional SettingsProvider, StayConnectedDefaulter and CommandNetwork.
+type Network struct {
+	cfg Config
+	log *slog.Logger
+}
+
+var (
+	_ transports.Network                = (*Network)(nil)
+	_ transports.SettingsProvider       = (*Network)(nil)
+	_ transports.StayConnectedDefaulter = (*Network)(nil)
+	_ transports.CommandNetwork         = (*Network)(nil)
+)
+
+// New returns the email network configured by cfg.
+func New(cfg Config) *Network {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Minute
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Backoff.Min == 0 {
+		cfg.Backoff.Min = 2 * time.Second
+	}
+	if cfg.Backoff.Max == 0 {
+		cfg.Backoff.Max = 5 * time.Minute
+	}
+	return &Network{cfg: cfg, log: cfg.Logger.With("network", "email")}
+}
+
+// Name implements transports.Network.
+func (n *Network) Name() string { return "email" }
+
+// Identity implements transports.Network.
+func (n *Network) Identity() transports.Identity {
+	return transports.Identity{Category: "gateway", Type: "smtp", Name: "Email gateway"}
+}
+
+// StayConnectedByDefault implements transports.StayConnectedDefaulter: mail
+// is delivered while the user is offline, stored by their server.
+func (n *Network) StayConnectedByDefault() bool { return true }
+
+// LoginFields implements transports.Network.
+func (n *Network) LoginFields() []transports.Field {
+	return []transports.Field{
+		{Name: "address", Label: "Email address", Kind: transports.FieldText, Required: true, Legacy: "username", MaxLen: 254},
+		{Name: "password", Label: "Password", Kind: transports.FieldSecret, Required: true, Legacy: "password", MaxLen: 1024},
+		{Name: "imap_server", Label: "IMAP server (host:port)", Kind: transports.FieldText, MaxLen: 260,
+			Desc: "Empty: " + n.defaultDesc(n.cfg.DefaultIMAP, "imap")},
+		{Name: "smtp_server", Label: "SMTP server (host:port)", Kind: transports.FieldText, MaxLen: 260,
+			Desc: "Empty: " + n.defaultDesc(n.cfg.DefaultSMTP, "smtp")},
+		{Name: "security", Label: "Connection security", Kind: transports.FieldList, Default: SecurityTLS,
+			Options: []transports.Option{
+				{Label: "TLS", Value: SecurityTLS},
+				{Label: "STARTTLS", Value: SecurityStartTLS},
+				{Label: "None (this machine only)", Value: SecurityPlain},
+			}},
+	}
+}
+
+func (n *Network) defaultDesc(def, prefix string) string {
+	if def != "" {
+		return def
+	}
+	return prefix + ".<your domain>"
+}
+
+// SettingsFields implements transports.SettingsProvider.
+func (n *Network) SettingsFields() []transports.Field {
+	return []transports.Field{{Name: "mark_read", Label: "Mark delivered mail as read on the server",
+		Kind: transports.FieldBool, Default: "true"}}
+}
+
+// Commands implements transports.CommandNetwork.
+func (n *Network) Commands() []transports.Command {
+	return []transports.Command{{Node: "check-mail", Name: "Check mail now"}}
+}
+
+// login is a validated registration.
+type login struct {
+	address  *mail.Address
+	password string
+	imap     string // host:port
+	smtp     string
+	security string
+}
+
+func (n *Network) login(creds transports.Credentials) (login, error) {
+	var l login
+	addr, err := mail.ParseAddress(strings.TrimSpace(creds["address"]))
+	if err != nil || addr.Name != "" {
+		return l, fmt.Errorf("%w: %q is not an email address", transports.ErrInvalidInput, creds["address"])
+	}
+	l.address, l.password = addr, creds["password"]
+	l.security = strings.ToLower(strings.TrimSpace(creds["security"]))
+	if l.security == "" {
+		l.security = SecurityTLS
+	}
+	domain := addr.Address[strings.LastIndexByte(addr.Address, '@')+1:]
+	ports := map[string][2]string{SecurityTLS: {"993", "465"}, SecurityStartTLS: {"143", "587"}, SecurityPlain: {"143", "587"}}
+	p, ok := ports[l.security]
+	if !ok {
+		return l, fmt.Errorf("%w: security must be tls, starttls or plain", transports.ErrInvalidInput)
+	}
+	l.imap = server(creds["imap_server"], n.cfg.DefaultIMAP, "imap."+domain, p[0])
+	l.smtp = server(creds["smtp_server"], n.cfg.DefaultSMTP, "smtp."+domain, p[1])
+	for _, s := range []string{l.imap, l.smtp} {
+		host, _, err := net.SplitHostPort(s)
+		if err != nil || host == "" {
+			return l, fmt.Errorf("%w: %q is not host:port", transports.ErrInvalidInput, s)
+		}
+		if l.security == SecurityPlain && !n.cfg.AllowPlaintext && !loopback(host) {
+			return l, fmt.Errorf("%w: security \"plain\" sends your password unencrypted, so it is allowed only for servers on this machine (%s is not); use tls or starttls, or ask the admin to set [email] allow_plaintext", transports.ErrInvalidInput, host)
+		}
+	}
+	return l, nil
+}
+
+// server picks the server a user gave, else the configured default, else
+// one derived from the address, adding the port when missing.
+func server(given, def, derived, port string) string {
+	s := strings.TrimSpace(given)
+	if s == "" {
+		s = def
+	}
+	if s == "" {
+		s = derived
+	}
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		s = net.JoinHostPort(s, port)
+	}
+	return s
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (n *Network) tlsConfig(hostport string) *tls.Config {
+	host, _, _ := net.SplitHostPort(hostport)
+	return &tls.Config{ServerName: host, RootCAs: n.cfg.RootCAs, MinVersion: tls.VersionTLS12}
+}
+
+// Validate implements transports.Network: an IMAP login and an SMTP
+// EHLO+AUTH, then both are closed.
+func (n *Network) Validate(ctx context.Context, creds transports.Credentials) error {
+	l, err := n.login(creds)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	defer cancel()
+	c, err := n.dialIMAP(ctx, l, nil)
+	if err != nil {
+		return err
+	}
+	c.Logout().Wait()
+	c.Close()
+	sc, err := n.dialSMTP(ctx, l)
+	if err != nil {
+		return err
+	}
+	sc.Quit()
+	return nil
+}
+
+// Connect implements transports.Network: it logs in to IMAP (so a refused
+// password is reported at once) and starts watching INBOX.
+func (n *Network) Connect(ctx context.Context, acct transports.Account, sink transports.Sink) (transports.Adapter, error) {
+	l, err := n.login(acct.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	if acct.Store == nil {
+		return nil, fmt.Errorf("%w: no store for the mailbox bookmark", transports.ErrUnavailable)
+	}
+	a := newAdapter(n, acct, l, sink)
+	if err := a.start(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// tlsClient starts TLS on conn, verifying the server.
+func tlsClient(conn net.Conn, cfg *tls.Config) *tls.Conn { return tls.Client(conn, cfg) }
