@@ -238,4 +238,3 @@ func waitMail(t *testing.T, srv *testenv.MailServer, user, pw, body string) test
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
