@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/internal/config"
 	"github.com/switchboard-im/switchboard/irc"
 	"github.com/switchboard-im/switchboard/transports"
@@ -19,6 +20,7 @@ func Networks(version string) map[string]NetworkFactory {
 		"irc": func(n config.NetworkEntry, log *slog.Logger) (transports.Network, error) {
 			return newIRC(n, log, version)
 		},
+		"email": newEmail,
 	}
 }
 
@@ -76,4 +78,19 @@ func loadCAs(file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("[security] ca_file %s holds no PEM certificate", file)
 	}
 	return pool, nil
+}
+
+// newEmail builds the email network from its [email] table.
+func newEmail(n config.NetworkEntry, log *slog.Logger) (transports.Network, error) {
+	roots, err := loadCAs(n.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	return email.New(email.Config{
+		DefaultIMAP:    n.DefaultIMAPServer,
+		DefaultSMTP:    n.DefaultSMTPServer,
+		AllowPlaintext: n.AllowPlaintext,
+		RootCAs:        roots,
+		Logger:         log,
+	}), nil
 }

@@ -84,6 +84,13 @@ type Network struct {
 	// connection (lines per second, burst).
 	SendRate  float64 `toml:"send_rate"`
 	SendBurst int     `toml:"send_burst"`
+	// DefaultIMAPServer and DefaultSMTPServer (email, host:port) serve
+	// users who leave theirs empty.
+	DefaultIMAPServer string `toml:"default_imap_server"`
+	DefaultSMTPServer string `toml:"default_smtp_server"`
+	// AllowPlaintext (email) allows unencrypted connections to mail
+	// servers that are not on this machine.
+	AllowPlaintext bool `toml:"allow_plaintext"`
 }
 
 // ServerEntry is how to reach one legacy server.
@@ -279,6 +286,8 @@ func (c *Config) check(name string, lines map[string]int) []Problem {
 		} else {
 			checkAddr(n.Name+".default_server", n.DefaultServer, false)
 		}
+		checkAddr(n.Name+".default_imap_server", n.DefaultIMAPServer, false)
+		checkAddr(n.Name+".default_smtp_server", n.DefaultSMTPServer, false)
 		for host, e := range n.Servers {
 			if !domainRE.MatchString(strings.ToLower(host)) {
 				add(n.Name+".servers", "%q is not a host name", host)
