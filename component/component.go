@@ -462,7 +462,7 @@ func (c *Component) startStayingUsers(ctx context.Context) error {
 			return err
 		}
 		if c.stayConnected(s) {
-			accts = append(accts, transports.Account{User: r.User, Credentials: r.Credentials, Settings: public(s)})
+			accts = append(accts, c.accountOf(r.User, r.Credentials, s))
 		}
 		return nil
 	})

@@ -237,8 +237,13 @@ func (c *Component) account(ctx context.Context, user jid.JID) (transports.Accou
 	if err != nil {
 		return transports.Account{}, err
 	}
-	return transports.Account{User: r.User, Credentials: r.Credentials, Settings: public(s),
-		Store: &userStore{reg: c.reg, user: r.User, network: c.net.Name()}}, nil
+	return c.accountOf(r.User, r.Credentials, s), nil
+}
+
+// accountOf is the account the supervisor connects.
+func (c *Component) accountOf(user string, creds transports.Credentials, settings map[string]string) transports.Account {
+	return transports.Account{User: user, Credentials: creds, Settings: public(settings),
+		Store: &userStore{reg: c.reg, user: user, network: c.net.Name()}}
 }
 
 // userStore is a network's bookkeeping storage for one user.

@@ -1,0 +1,191 @@
+package e2e_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/component"
+	"github.com/switchboard-im/switchboard/email"
+	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/storage/bolt"
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+const emailGW = "email.localhost"
+
+// mailStack is Prosody + the component bridging to email + Dovecot and
+// OpenSMTPD.
+type mailStack struct {
+	p      *testenv.Prosody
+	mail   *testenv.MailServer
+	logs   *testenv.LogBuffer
+	net    *email.Network
+	dbPath string
+	key    []byte
+	stop   func()
+}
+
+func newMailStack(t *testing.T) *mailStack {
+	t.Helper()
+	s := &mailStack{logs: &testenv.LogBuffer{}}
+	s.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{emailGW: secret}})
+	s.mail = testenv.StartMailServer(t, testenv.MailOptions{Users: map[string]string{
+		"alice@localhost": "alice-mail-pw-K4", "bob@localhost": "bob-mail-pw"}})
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(s.mail.CAPEM)
+	s.net = email.New(email.Config{
+		DefaultIMAP: s.mail.IMAPStartTLSAddr(), DefaultSMTP: s.mail.SubmissionAddr(),
+		RootCAs: roots, Timeout: timeout, PollInterval: time.Second,
+		Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
+		Logger:  slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	s.dbPath = filepath.Join(t.TempDir(), "switchboard.db")
+	s.key = make([]byte, 32)
+	rand.Read(s.key)
+	t.Cleanup(func() {
+		if s.stop != nil {
+			s.stop()
+		}
+		if t.Failed() {
+			t.Logf("component log:\n%s", s.logs)
+		}
+	})
+	s.start(t)
+	return s
+}
+
+func (s *mailStack) start(t *testing.T) {
+	t.Helper()
+	store, err := bolt.Open(s.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.New(store, s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp, err := component.New(component.Config{
+		Domain: emailGW, Server: s.p.ComponentAddr, Secret: secret, Network: s.net, Registry: reg,
+		AdapterBackoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
+		Logger:         slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := comp.Run(ctx); err != nil {
+			t.Errorf("component: %v", err)
+		}
+	}()
+	s.stop = func() {
+		cancel()
+		<-done
+		store.Close()
+	}
+	wctx, wcancel := context.WithTimeout(ctx, timeout)
+	defer wcancel()
+	if err := comp.WaitConnected(wctx); err != nil {
+		t.Fatalf("component not connected: %v", err)
+	}
+}
+
+func (s *mailStack) restart(t *testing.T) {
+	t.Helper()
+	s.stop()
+	s.stop = nil
+	s.start(t)
+}
+
+func registerMail(t *testing.T, c *testenv.Client, password string) *testenv.Element {
+	t.Helper()
+	return c.IQ(t, `<iq type="set" to="`+emailGW+`"><query xmlns="jabber:iq:register"><x xmlns="jabber:x:data" type="submit">`+
+		`<field var="FORM_TYPE"><value>jabber:iq:register</value></field>`+
+		`<field var="address"><value>alice@localhost</value></field>`+
+		`<field var="password"><value>`+password+`</value></field>`+
+		`<field var="security"><value>starttls</value></field></x></query></iq>`)
+}
+
+func plainMail(subject, body, extra string) []byte {
+	return []byte("From: Bob Builder <bob@localhost>\r\nTo: alice@localhost\r\nSubject: " + subject +
+		"\r\nMessage-ID: <" + strings.ReplaceAll(subject, " ", ".") + "@localhost>\r\n" + extra +
+		"Date: Wed, 25 Nov 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
+}
+
+// TestEmailEndToEnd: registration checked by real IMAP and SMTP logins;
+// mail in as chat from bob\40localhost@email.localhost with subject, thread
+// and name; a reply out as mail in the same thread; mail while offline
+// stored by Prosody; restarts lose and repeat nothing.
+func TestEmailEndToEnd(t *testing.T) {
+	s := newMailStack(t)
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	c := s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
+
+	res := registerMail(t, c, "wrong-password")
+	if res.Attr("type") != "error" || res.Child("", "error").Child("urn:ietf:params:xml:ns:xmpp-stanzas", "not-acceptable") == nil {
+		t.Fatalf("wrong password: %s", res)
+	}
+	if res := registerMail(t, c, "alice-mail-pw-K4"); res.Attr("type") != "result" {
+		t.Fatalf("registration: %s", res)
+	}
+	c.Send(t, `<presence to="`+emailGW+`" type="subscribed"/>`)
+	c.Send(t, `<presence/>`)
+	c.Expect(t, "connected", func(el *testenv.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("from") == emailGW && el.ChildText("", "status") == "Connected"
+	})
+
+	bob := `bob\40localhost@` + emailGW
+	s.mail.Deliver(t, "bob@localhost", "alice@localhost", plainMail("Lunch", "Lunch at noon?", ""))
+	m := c.Expect(t, "mail as chat", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("from") == bob
+	})
+	if m.ChildText("", "subject") != "Lunch" || !strings.Contains(body(m), "Lunch at noon?") || m.ChildText("", "thread") == "" {
+		t.Errorf("mail as chat: %s", m)
+	}
+	if m.ChildText("http://jabber.org/protocol/nick", "nick") != "Bob Builder" {
+		t.Errorf("sender's name: %s", m)
+	}
+	thread := m.ChildText("", "thread")
+	c.Send(t, `<message type="chat" to="`+bob+`"><body>Yes, see you there.</body><thread>`+thread+`</thread></message>`)
+	got := s.mail.WaitMail(t, "bob@localhost", "bob-mail-pw", "INBOX", 1)
+	raw := string(got[0].Raw)
+	for _, want := range []string{"Re: Lunch", "<Lunch@localhost>", "Yes, see you there."} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("reply lacks %q:\n%s", want, raw)
+		}
+	}
+
+	// Offline: the mail waits in Prosody's offline store.
+	c.Close()
+	time.Sleep(500 * time.Millisecond)
+	s.mail.Deliver(t, "bob@localhost", "alice@localhost", plainMail("While away", "Did you get this?", ""))
+	time.Sleep(2 * time.Second) // delivered to Prosody, stored offline
+	// Restart Switchboard twice while mail arrives: nothing lost, nothing twice.
+	s.restart(t)
+	s.mail.Deliver(t, "bob@localhost", "alice@localhost", plainMail("During restart", "Still here?", ""))
+	s.restart(t)
+	c = s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
+	c.Send(t, `<presence/>`)
+	for _, want := range []string{"Did you get this?", "Still here?"} {
+		c.Expect(t, want, func(el *testenv.Element) bool {
+			return el.Name.Local == "message" && el.Attr("from") == bob && strings.Contains(body(el), want)
+		})
+	}
+	c.ExpectNone(t, 3*time.Second, func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("from") == bob
+	})
+	if strings.Contains(s.logs.String(), "alice-mail-pw-K4") {
+		t.Error("the mail password is in the log")
+	}
+}
