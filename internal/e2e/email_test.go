@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"fmt"
+	"os"
+	"os/exec"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -187,5 +190,103 @@ func TestEmailEndToEnd(t *testing.T) {
 	})
 	if strings.Contains(s.logs.String(), "alice-mail-pw-K4") {
 		t.Error("the mail password is in the log")
+	}
+}
+
+// TestEmailKill9: Switchboard, as its own process, is killed with SIGKILL
+// while mail pours in, and started again: every mail reaches the user
+// exactly once.
+func TestEmailKill9(t *testing.T) {
+	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{emailGW: secret}})
+	mail := testenv.StartMailServer(t, testenv.MailOptions{Users: map[string]string{
+		"alice@localhost": "alice-mail-pw-K4", "bob@localhost": "bob-mail-pw"}})
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "switchboard")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/switchboard-im/switchboard/cmd/switchboard").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cfg := fmt.Sprintf(`[xmpp]
+server = %q
+[storage]
+path = %q
+[security]
+key_file = %q
+allowed_domains = ["localhost"]
+ca_file = %q
+[http]
+listen = "127.0.0.1:0"
+[email]
+domain = %q
+secret = %q
+default_imap_server = %q
+default_smtp_server = %q
+`, p.ComponentAddr, filepath.Join(dir, "sb.db"), filepath.Join(dir, "sb.key"), mail.CAFile, emailGW, secret,
+		mail.IMAPStartTLSAddr(), mail.SubmissionAddr())
+	cfgFile := filepath.Join(dir, "switchboard.toml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &testenv.LogBuffer{}
+	var proc *exec.Cmd
+	start := func() {
+		proc = exec.Command(bin, "run", "--config", cfgFile)
+		proc.Stdout, proc.Stderr = logs, logs
+		if err := proc.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kill := func() {
+		proc.Process.Kill()
+		proc.Wait()
+	}
+	t.Cleanup(func() {
+		kill()
+		if t.Failed() {
+			t.Logf("switchboard output:\n%s", logs)
+		}
+	})
+	start()
+
+	p.CreateUser(t, "alice", "xmpp-pw")
+	c := p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
+	deadline := time.Now().Add(timeout)
+	for {
+		res := registerMail(t, c, "alice-mail-pw-K4")
+		if res.Attr("type") == "result" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registration: %s", res)
+		}
+		time.Sleep(200 * time.Millisecond) // the component is still connecting
+	}
+	c.Send(t, `<presence to="`+emailGW+`" type="subscribed"/>`)
+	c.Send(t, `<presence/>`)
+	c.Expect(t, "connected", func(el *testenv.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("from") == emailGW && el.ChildText("", "status") == "Connected"
+	})
+
+	const total = 30
+	for i := range total {
+		mail.Deliver(t, "bob@localhost", "alice@localhost", plainMail(fmt.Sprintf("mail %02d", i), fmt.Sprintf("body %02d", i), ""))
+		if i == 10 || i == 20 {
+			kill() // in the middle of delivering
+			start()
+		}
+	}
+	seen := make(map[string]int)
+	for len(seen) < total {
+		m := c.Expect(t, fmt.Sprintf("mail %d of %d", len(seen)+1, total), func(el *testenv.Element) bool {
+			return el.Name.Local == "message" && el.Attr("from") == `bob\40localhost@`+emailGW
+		})
+		seen[m.ChildText("", "subject")]++
+	}
+	c.ExpectNone(t, 3*time.Second, func(el *testenv.Element) bool { // a repeat
+		return el.Name.Local == "message" && el.Attr("from") == `bob\40localhost@`+emailGW
+	})
+	for subj, n := range seen {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", subj, n)
+		}
 	}
 }
