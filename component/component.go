@@ -92,6 +92,8 @@ type Component struct {
 	workers  *workers
 	muc      *mucService
 	commands *commandSessions
+	iq       iqs
+	uploads  uploadServices
 	dialogs  *dialogs
 
 	limMu    sync.Mutex

@@ -21,10 +21,13 @@ func (c *Component) route(n *node) {
 	if n.Name.Local != "iq" && n.Name.Local != "message" && n.Name.Local != "presence" {
 		return // not a stanza; nothing to answer
 	}
+	if n.Name.Local == "iq" && (n.Attr("type") == "result" || n.Attr("type") == "error") && c.iqResult(n) {
+		return // the answer to a request of the component's (a server may omit its own address)
+	}
 	s := &stanza{node: n, id: n.Attr("id"), typ: n.Attr("type")}
 	var err error
 	if s.from, err = jid.Parse(n.Attr("from")); err != nil || s.from.Localpart() == "" && s.from.Domainpart() == "" {
-		c.log.Debug("stanza with an invalid sender dropped", "from", n.Attr("from"))
+		c.log.Debug("stanza with an invalid sender dropped", "from", n.Attr("from"), "stanza", n.String())
 		return
 	}
 	if s.to, err = jid.Parse(n.Attr("to")); err != nil {

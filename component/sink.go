@@ -2,8 +2,6 @@ package component
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -125,7 +123,14 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 	if !ev.Room && ev.Nick != "" {
 		m.Nick = &nickElem{Nick: ev.Nick} // XEP-0172: the contact's display name
 	}
-	m.Body += attachmentsText(ev.Attachments)
+	if len(ev.Attachments) > 0 {
+		text, oob := c.attach(c.ctx(), s.user, ev.Attachments) // uploads take longer than a delivery
+		m.Body += text
+		m.Extra = append(m.Extra, oob...)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second) // fresh time for storage
+		defer cancel()
+	}
 	if ev.RemoteID != "" {
 		// Exactly once: a network delivering this message again (after a
 		// crash, from an older bookmark) is ignored.
@@ -136,21 +141,6 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 		}
 	}
 	s.queue(ctx, m)
-}
-
-// attachmentsText lists attachments in a message body by name, type and
-// size: the component does not upload them (XEP-0363) yet, and the user
-// must know what did not arrive.
-func attachmentsText(atts []transports.Attachment) string {
-	if len(atts) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString("\n")
-	for _, a := range atts {
-		fmt.Fprintf(&b, "\n[attachment not delivered: %s, %s, %d bytes]", a.Name, a.Type, a.Size)
-	}
-	return b.String()
 }
 
 // state shows a connection state change: always as the gateway's

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -288,5 +291,48 @@ default_smtp_server = %q
 		if n != 1 {
 			t.Errorf("%s delivered %d times", subj, n)
 		}
+	}
+}
+
+// TestEmailAttachment: a mail's attachment is uploaded to the user's
+// server (XEP-0363, Prosody's mod_http_file_share) and arrives as a link.
+func TestEmailAttachment(t *testing.T) {
+	s := newMailStack(t)
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	c := s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
+	if res := registerMail(t, c, "alice-mail-pw-K4"); res.Attr("type") != "result" {
+		t.Fatalf("registration: %s", res)
+	}
+	c.Send(t, `<presence to="`+emailGW+`" type="subscribed"/>`)
+	c.Send(t, `<presence/>`)
+	c.Expect(t, "connected", func(el *testenv.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("from") == emailGW && el.ChildText("", "status") == "Connected"
+	})
+	pdf := "%PDF-1.4 a tiny test file\n"
+	raw := "From: Bob <bob@localhost>\r\nTo: alice@localhost\r\nSubject: The report\r\nMessage-ID: <report@localhost>\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XYZ\r\n\r\n" +
+		"--XYZ\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHere it is.\r\n" +
+		"--XYZ\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString([]byte(pdf)) + "\r\n--XYZ--\r\n"
+	s.mail.Deliver(t, "bob@localhost", "alice@localhost", []byte(raw))
+	m := c.Expect(t, "mail with attachment", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && strings.Contains(body(el), "Here it is.")
+	})
+	oob := m.Child("jabber:x:oob", "x")
+	if oob == nil {
+		t.Fatalf("no OOB link: %s", m)
+	}
+	url := oob.ChildText("jabber:x:oob", "url")
+	if !strings.Contains(body(m), url) {
+		t.Errorf("the body lacks the link: %s", m)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != pdf {
+		t.Errorf("downloaded %q, want %q", got, pdf)
 	}
 }

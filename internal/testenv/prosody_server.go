@@ -154,6 +154,9 @@ component_ports = { @COMPONENT_PORT@ }
 component_interfaces = { "127.0.0.1" }
 http_ports = { @HTTP_PORT@ }
 http_interfaces = { "127.0.0.1" }
+-- Upload links (XEP-0363) must resolve on a test machine: *.localhost may not.
+http_external_url = "http://127.0.0.1:@HTTP_PORT@/"
+http_default_host = "upload.localhost"
 https_ports = {}
 s2s_ports = {}
 c2s_require_encryption = false
