@@ -43,6 +43,16 @@ func (c *Component) handleMessage(s *stanza) {
 	if b := s.Child("", "body"); b != nil {
 		body, hasBody = b.Text, true
 	}
+	// A file the user shared (XEP-0066, usually an XEP-0363 upload)
+	// travels as its link.
+	if x := s.Child(nsOOB, "x"); x != nil {
+		if url := strings.TrimSpace(x.ChildText(nsOOB, "url")); url != "" && !strings.Contains(body, url) {
+			if body != "" {
+				body += "\n"
+			}
+			body, hasBody = body+url, true
+		}
+	}
 	if !hasBody {
 		return // chat states and other payloads without a body: nothing to relay yet
 	}

@@ -336,3 +336,57 @@ func TestEmailAttachment(t *testing.T) {
 		t.Errorf("downloaded %q, want %q", got, pdf)
 	}
 }
+
+// TestEmailShapesAndSafety: HTML-only and Latin-1 mail read as text; a
+// shared file's link goes into the mail; a subject with a line break
+// cannot add a header; a refused recipient is an error stanza.
+func TestEmailShapesAndSafety(t *testing.T) {
+	s := newMailStack(t)
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	c := s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
+	if res := registerMail(t, c, "alice-mail-pw-K4"); res.Attr("type") != "result" {
+		t.Fatalf("registration: %s", res)
+	}
+	c.Send(t, `<presence to="`+emailGW+`" type="subscribed"/>`)
+	c.Send(t, `<presence/>`)
+	c.Expect(t, "connected", func(el *testenv.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("from") == emailGW && el.ChildText("", "status") == "Connected"
+	})
+	bob := `bob\40localhost@` + emailGW
+	s.mail.Deliver(t, "bob@localhost", "alice@localhost", []byte("From: bob@localhost\r\nTo: alice@localhost\r\nSubject: html\r\n"+
+		"Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Hello <b>there</b></p><ul><li>one</li></ul><script>x()</script></body></html>\r\n"))
+	h := c.Expect(t, "HTML mail", func(el *testenv.Element) bool { return el.Attr("from") == bob && el.ChildText("", "subject") == "html" })
+	if b := body(h); !strings.Contains(b, "Hello there") || !strings.Contains(b, "- one") || strings.Contains(b, "x()") || strings.Contains(b, "<") {
+		t.Errorf("HTML as text: %q", b)
+	}
+	s.mail.Deliver(t, "bob@localhost", "alice@localhost", []byte("From: bob@localhost\r\nTo: alice@localhost\r\nSubject: =?ISO-8859-1?Q?caf=E9?=\r\n"+
+		"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nUn caf=E9 cr=E8me.\r\n"))
+	l := c.Expect(t, "Latin-1 mail", func(el *testenv.Element) bool { return el.Attr("from") == bob && el.ChildText("", "subject") == "café" })
+	if !strings.Contains(body(l), "Un café crème.") {
+		t.Errorf("Latin-1 body: %q", body(l))
+	}
+
+	c.Send(t, `<message type="chat" to="`+bob+`"><subject>hi&#13;&#10;Bcc: alice@localhost</subject><body>see file</body>`+
+		`<x xmlns="jabber:x:oob"><url>https://files.example.org/a.png</url></x></message>`)
+	got := s.mail.WaitMail(t, "bob@localhost", "bob-mail-pw", "INBOX", 1)
+	raw := string(got[0].Raw)
+	head := raw[:strings.Index(raw, "\r\n\r\n")]
+	if strings.Count(strings.ToLower(head), "\nsubject:") != 1 || strings.Contains(strings.ToLower(head), "\nbcc:") {
+		t.Errorf("header injection:\n%s", head)
+	}
+	if !strings.Contains(raw, "https://files.example.org/a.png") {
+		t.Errorf("the shared file's link is not in the mail:\n%s", raw)
+	}
+	time.Sleep(time.Second)
+	if n := len(s.mail.Fetch(t, "alice@localhost", "alice-mail-pw-K4", "INBOX")); n != 2 {
+		t.Errorf("alice's INBOX has %d mails, want the 2 delivered (no Bcc copy)", n)
+	}
+
+	c.Send(t, `<message type="chat" id="bad" to="nobody\40nowhere.invalid@`+emailGW+`"><body>hello?</body></message>`)
+	e := c.Expect(t, "refused recipient", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("type") == "error" && el.Attr("id") == "bad"
+	})
+	if text := e.Child("", "error").ChildText("urn:ietf:params:xml:ns:xmpp-stanzas", "text"); text == "" {
+		t.Errorf("error without the server's text: %s", e)
+	}
+}
