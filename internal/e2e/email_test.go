@@ -361,7 +361,9 @@ func TestEmailShapesAndSafety(t *testing.T) {
 	}
 	s.mail.Deliver(t, "bob@localhost", "alice@localhost", []byte("From: bob@localhost\r\nTo: alice@localhost\r\nSubject: =?ISO-8859-1?Q?caf=E9?=\r\n"+
 		"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nUn caf=E9 cr=E8me.\r\n"))
-	l := c.Expect(t, "Latin-1 mail", func(el *testenv.Element) bool { return el.Attr("from") == bob && el.ChildText("", "subject") == "café" })
+	l := c.Expect(t, "Latin-1 mail", func(el *testenv.Element) bool {
+		return el.Attr("from") == bob && el.ChildText("", "subject") == "café"
+	})
 	if !strings.Contains(body(l), "Un café crème.") {
 		t.Errorf("Latin-1 body: %q", body(l))
 	}
