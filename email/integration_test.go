@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -236,5 +237,39 @@ func waitMail(t *testing.T, srv *testenv.MailServer, user, pw, body string) test
 			t.Fatalf("no mail with %q in %s's INBOX", body, user)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestUIDValidityChange: when the server rebuilt the mailbox (a new
+// UIDVALIDITY), the old mail is not delivered again; new mail is, and the
+// user is told.
+func TestUIDValidityChange(t *testing.T) {
+	f := setup(t)
+	store := &memStore{}
+	for i := range 3 {
+		f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", fmt.Sprintf("old %d", i), "x", ""))
+	}
+	a, _ := f.connect(t, store)
+	a.Close()
+	if _, err := f.srv.Doveadm("mailbox", "update", "--uid-validity", "4242", "-u", "alice@localhost", "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	_, ev := f.connect(t, store)
+	f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "fresh", "new mail", ""))
+	ms := ev.waitMessages(t, 1)
+	time.Sleep(time.Second)
+	if ms = ev.messages(); len(ms) != 1 || ms[0].Subject != "fresh" || !strings.HasPrefix(string(ms[0].RemoteID), "4242:") {
+		t.Errorf("after the UIDVALIDITY change: %+v", ms)
+	}
+	ev.mu.Lock()
+	told := false
+	for _, e := range ev.all {
+		if n, ok := e.(*transports.NoticeEvent); ok && strings.Contains(n.Text, "UIDVALIDITY") {
+			told = true
+		}
+	}
+	ev.mu.Unlock()
+	if !told {
+		t.Error("the user was not told that the mailbox was rebuilt")
 	}
 }

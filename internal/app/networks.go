@@ -90,6 +90,7 @@ func newEmail(n config.NetworkEntry, log *slog.Logger) (transports.Network, erro
 		DefaultIMAP:    n.DefaultIMAPServer,
 		DefaultSMTP:    n.DefaultSMTPServer,
 		AllowPlaintext: n.AllowPlaintext,
+		Limits:         email.Limits{MaxBody: n.MaxBodyBytes},
 		RootCAs:        roots,
 		Logger:         log,
 	}), nil

@@ -91,6 +91,9 @@ type Network struct {
 	// AllowPlaintext (email) allows unencrypted connections to mail
 	// servers that are not on this machine.
 	AllowPlaintext bool `toml:"allow_plaintext"`
+	// MaxBodyBytes (email) is the longest text of a mail relayed; longer
+	// text is cut with a note. 0 means 64 KiB.
+	MaxBodyBytes int `toml:"max_body_bytes"`
 }
 
 // ServerEntry is how to reach one legacy server.
@@ -293,6 +296,9 @@ func (c *Config) check(name string, lines map[string]int) []Problem {
 				add(n.Name+".servers", "%q is not a host name", host)
 			}
 			checkAddr(n.Name+".servers."+host+".address", e.Address, false)
+		}
+		if n.MaxBodyBytes < 0 {
+			add(n.Name+".max_body_bytes", "must not be negative")
 		}
 		if n.SendRate < 0 || n.SendBurst < 0 {
 			add(n.Name+".send_rate", "must not be negative")

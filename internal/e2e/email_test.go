@@ -392,3 +392,33 @@ func TestEmailShapesAndSafety(t *testing.T) {
 		t.Errorf("error without the server's text: %s", e)
 	}
 }
+
+// TestEmailLoginRefusedLater: the password changed on the mail server
+// after registration: the gateway's presence says the login is refused,
+// with the server's text, and a message says what to do.
+func TestEmailLoginRefusedLater(t *testing.T) {
+	s := newMailStack(t)
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	c := s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
+	if res := registerMail(t, c, "alice-mail-pw-K4"); res.Attr("type") != "result" {
+		t.Fatalf("registration: %s", res)
+	}
+	c.Send(t, `<presence to="`+emailGW+`" type="subscribed"/>`)
+	c.Send(t, `<presence/>`)
+	c.Expect(t, "connected", func(el *testenv.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("from") == emailGW && el.ChildText("", "status") == "Connected"
+	})
+	if err := s.mail.AddUser("alice@localhost", "a-new-password"); err != nil {
+		t.Fatal(err)
+	}
+	s.restart(t)
+	p := c.Expect(t, "login refused", func(el *testenv.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("from") == emailGW && strings.Contains(el.ChildText("", "status"), "refused")
+	})
+	if p.ChildText("", "show") != "xa" || !strings.Contains(p.ChildText("", "status"), "Authentication failed") {
+		t.Errorf("gateway presence: %s", p)
+	}
+	c.Expect(t, "message from the gateway", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("from") == emailGW && strings.Contains(body(el), "register")
+	})
+}

@@ -489,3 +489,14 @@ func (m *MailServer) deliver(from, to string, raw []byte) error {
 	}
 	return c.Quit()
 }
+
+// Doveadm runs a doveadm command against this server (for example
+// "mailbox", "update", "--uid-validity", "7", "-u", address, "INBOX", to
+// make a mailbox look rebuilt) and returns its output.
+func (m *MailServer) Doveadm(args ...string) (string, error) {
+	out, err := exec.Command("doveadm", append([]string{"-c", filepath.Join(m.Dir, "dovecot.conf")}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("doveadm %v: %w: %s", args, err, out)
+	}
+	return string(out), nil
+}
