@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"golang.org/x/net/idna"
 
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -416,7 +417,15 @@ func (a *adapter) Send(ctx context.Context, msg transports.Message) (transports.
 		return "", err
 	}
 	defer c.Close()
-	if err := c.SendMail(a.login.address.Address, []string{to.Address}, bytes.NewReader(raw)); err != nil {
+	// The envelope recipient matches the header Compose wrote: an
+	// internationalised domain in its ASCII (xn--) form.
+	rcpt := to.Address
+	if at := strings.LastIndexByte(rcpt, '@'); at >= 0 {
+		if d, err := idna.Lookup.ToASCII(rcpt[at+1:]); err == nil {
+			rcpt = rcpt[:at+1] + d
+		}
+	}
+	if err := c.SendMail(a.login.address.Address, []string{rcpt}, bytes.NewReader(raw)); err != nil {
 		return "", smtpError("sending", err)
 	}
 	c.Quit()
