@@ -793,6 +793,9 @@ func (c *Component) resourceGone(ctx context.Context, user jid.JID, res string) 
 // lastResourceLeft decides what happens to a room the user's last
 // resource left: bouncer mode or leaving the legacy room.
 func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, ur *userRooms, r *mucRoom) {
+	if ctx.Err() != nil {
+		return // shutting down: rooms stay as they are (bouncer rooms are rejoined at start)
+	}
 	u := user.String()
 	if c.registered(ctx, user) {
 		settings, err := c.reg.Settings(ctx, u, c.net.Name())
@@ -821,6 +824,9 @@ func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, ur *user
 
 // leaveLegacy leaves the legacy room if no resource is in it any more.
 func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, ur *userRooms, r *mucRoom) {
+	if ctx.Err() != nil {
+		return // shutting down: leaving is not the user's wish
+	}
 	ur.mu.Lock()
 	gone := ur.rooms[r.id] == r && len(r.res) == 0
 	if gone {

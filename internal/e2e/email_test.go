@@ -1,13 +1,10 @@
 package e2e_test
 
 import (
-	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,11 +15,8 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/internal/testenv"
-	"github.com/switchboard-im/switchboard/registry"
-	"github.com/switchboard-im/switchboard/storage/bolt"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -31,87 +25,33 @@ const emailGW = "email.localhost"
 // mailStack is Prosody + the component bridging to email + Dovecot and
 // OpenSMTPD.
 type mailStack struct {
-	p      *testenv.Prosody
-	mail   *testenv.MailServer
-	logs   *testenv.LogBuffer
-	net    *email.Network
-	dbPath string
-	key    []byte
-	stop   func()
+	*gateway
+	mail *testenv.MailServer
 }
 
 func newMailStack(t *testing.T) *mailStack {
 	t.Helper()
-	s := &mailStack{logs: &testenv.LogBuffer{}}
-	s.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{emailGW: secret}})
-	s.mail = testenv.StartMailServer(t, testenv.MailOptions{Users: map[string]string{
+	logs := &testenv.LogBuffer{}
+	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{emailGW: secret}})
+	mail := testenv.StartMailServer(t, testenv.MailOptions{Users: map[string]string{
 		"alice@localhost": "alice-mail-pw-K4", "bob@localhost": "bob-mail-pw"}})
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(s.mail.CAPEM)
-	s.net = email.New(email.Config{
-		DefaultIMAP: s.mail.IMAPStartTLSAddr(), DefaultSMTP: s.mail.SubmissionAddr(),
+	roots.AppendCertsFromPEM(mail.CAPEM)
+	network := email.New(email.Config{
+		DefaultIMAP: mail.IMAPStartTLSAddr(), DefaultSMTP: mail.SubmissionAddr(),
 		RootCAs: roots, Timeout: timeout, PollInterval: time.Second,
 		Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
-		Logger:  slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  debugLogger(logs),
 	})
-	s.dbPath = filepath.Join(t.TempDir(), "switchboard.db")
-	s.key = make([]byte, 32)
-	rand.Read(s.key)
-	t.Cleanup(func() {
-		if s.stop != nil {
-			s.stop()
-		}
-		if t.Failed() {
-			t.Logf("component log:\n%s", s.logs)
-		}
-	})
-	s.start(t)
-	return s
+	return &mailStack{gateway: startGateway(t, p, emailGW, network, logs), mail: mail}
 }
 
-func (s *mailStack) start(t *testing.T) {
+// registered logs alice in, registers her mailbox and waits until the
+// gateway says it is connected.
+func (s *mailStack) registered(t *testing.T) *testenv.Client {
 	t.Helper()
-	store, err := bolt.Open(s.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registry.New(store, s.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	comp, err := component.New(component.Config{
-		Domain: emailGW, Server: s.p.ComponentAddr, Secret: secret, Network: s.net, Registry: reg,
-		AdapterBackoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
-		Logger:         slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := comp.Run(ctx); err != nil {
-			t.Errorf("component: %v", err)
-		}
-	}()
-	s.stop = func() {
-		cancel()
-		<-done
-		store.Close()
-	}
-	wctx, wcancel := context.WithTimeout(ctx, timeout)
-	defer wcancel()
-	if err := comp.WaitConnected(wctx); err != nil {
-		t.Fatalf("component not connected: %v", err)
-	}
-}
-
-func (s *mailStack) restart(t *testing.T) {
-	t.Helper()
-	s.stop()
-	s.stop = nil
-	s.start(t)
+	c := s.registered(t)
+	return c
 }
 
 func registerMail(t *testing.T, c *testenv.Client, password string) *testenv.Element {
@@ -298,16 +238,7 @@ default_smtp_server = %q
 // server (XEP-0363, Prosody's mod_http_file_share) and arrives as a link.
 func TestEmailAttachment(t *testing.T) {
 	s := newMailStack(t)
-	s.p.CreateUser(t, "alice", "xmpp-pw")
-	c := s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
-	if res := registerMail(t, c, "alice-mail-pw-K4"); res.Attr("type") != "result" {
-		t.Fatalf("registration: %s", res)
-	}
-	c.Send(t, `<presence to="`+emailGW+`" type="subscribed"/>`)
-	c.Send(t, `<presence/>`)
-	c.Expect(t, "connected", func(el *testenv.Element) bool {
-		return el.Name.Local == "presence" && el.Attr("from") == emailGW && el.ChildText("", "status") == "Connected"
-	})
+	c := s.registered(t)
 	pdf := "%PDF-1.4 a tiny test file\n"
 	raw := "From: Bob <bob@localhost>\r\nTo: alice@localhost\r\nSubject: The report\r\nMessage-ID: <report@localhost>\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XYZ\r\n\r\n" +
@@ -342,16 +273,7 @@ func TestEmailAttachment(t *testing.T) {
 // cannot add a header; a refused recipient is an error stanza.
 func TestEmailShapesAndSafety(t *testing.T) {
 	s := newMailStack(t)
-	s.p.CreateUser(t, "alice", "xmpp-pw")
-	c := s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
-	if res := registerMail(t, c, "alice-mail-pw-K4"); res.Attr("type") != "result" {
-		t.Fatalf("registration: %s", res)
-	}
-	c.Send(t, `<presence to="`+emailGW+`" type="subscribed"/>`)
-	c.Send(t, `<presence/>`)
-	c.Expect(t, "connected", func(el *testenv.Element) bool {
-		return el.Name.Local == "presence" && el.Attr("from") == emailGW && el.ChildText("", "status") == "Connected"
-	})
+	c := s.registered(t)
 	bob := `bob\40localhost@` + emailGW
 	s.mail.Deliver(t, "bob@localhost", "alice@localhost", []byte("From: bob@localhost\r\nTo: alice@localhost\r\nSubject: html\r\n"+
 		"Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Hello <b>there</b></p><ul><li>one</li></ul><script>x()</script></body></html>\r\n"))
@@ -398,16 +320,7 @@ func TestEmailShapesAndSafety(t *testing.T) {
 // with the server's text, and a message says what to do.
 func TestEmailLoginRefusedLater(t *testing.T) {
 	s := newMailStack(t)
-	s.p.CreateUser(t, "alice", "xmpp-pw")
-	c := s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
-	if res := registerMail(t, c, "alice-mail-pw-K4"); res.Attr("type") != "result" {
-		t.Fatalf("registration: %s", res)
-	}
-	c.Send(t, `<presence to="`+emailGW+`" type="subscribed"/>`)
-	c.Send(t, `<presence/>`)
-	c.Expect(t, "connected", func(el *testenv.Element) bool {
-		return el.Name.Local == "presence" && el.Attr("from") == emailGW && el.ChildText("", "status") == "Connected"
-	})
+	c := s.registered(t)
 	if err := s.mail.AddUser("alice@localhost", "a-new-password"); err != nil {
 		t.Fatal(err)
 	}

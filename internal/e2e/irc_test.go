@@ -1,21 +1,14 @@
 package e2e_test
 
 import (
-	"context"
-	"crypto/rand"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"mellium.im/xmpp/jid"
 
-	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/irc"
-	"github.com/switchboard-im/switchboard/registry"
-	"github.com/switchboard-im/switchboard/storage/bolt"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -30,92 +23,24 @@ const (
 // stack is the whole gateway path with real servers: Prosody, the
 // component bridging to the IRC network, and InspIRCd with Atheme.
 type stack struct {
-	p    *testenv.Prosody
+	*gateway
 	ircd *testenv.InspIRCd
-	logs *testenv.LogBuffer
-
-	network *irc.Network
-	dbPath  string
-	key     []byte
-	stop    func() // stops the running component and closes its storage
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{logs: &testenv.LogBuffer{}}
-	s.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
-	s.ircd = testenv.StartInspIRCd(t, testenv.InspIRCdOptions{Services: true})
-	s.network = irc.New(irc.Config{
+	logs := &testenv.LogBuffer{}
+	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
+	ircd := testenv.StartInspIRCd(t, testenv.InspIRCdOptions{Services: true})
+	network := irc.New(irc.Config{
 		DefaultServer: "irc.test",
-		Servers:       map[string]irc.Server{"irc.test": {Address: s.ircd.Addr(), Plaintext: true}},
+		Servers:       map[string]irc.Server{"irc.test": {Address: ircd.Addr(), Plaintext: true}},
 		SendRate:      50, SendBurst: 50,
 		Timeout: timeout,
 		Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
-		Logger:  slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  debugLogger(logs),
 	})
-	s.dbPath = filepath.Join(t.TempDir(), "switchboard.db")
-	s.key = make([]byte, 32)
-	rand.Read(s.key)
-	t.Cleanup(func() {
-		if s.stop != nil {
-			s.stop()
-		}
-		if t.Failed() {
-			t.Logf("component log:\n%s", s.logs)
-		}
-	})
-	s.start(t)
-	return s
-}
-
-// start runs the component on the stack's storage; restart stops and
-// starts it again, as an admin's restart of Switchboard would.
-func (s *stack) start(t *testing.T) {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store, err := bolt.Open(s.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registry.New(store, s.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	comp, err := component.New(component.Config{
-		Domain: gw, Server: s.p.ComponentAddr, Secret: secret,
-		Network: s.network, Registry: reg,
-		AdapterBackoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
-		SendRate:       100, SendBurst: 100,
-		Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := comp.Run(ctx); err != nil {
-			t.Errorf("component: %v", err)
-		}
-	}()
-	s.stop = func() {
-		cancel()
-		<-done
-		store.Close()
-	}
-	wctx, wcancel := context.WithTimeout(ctx, timeout)
-	defer wcancel()
-	if err := comp.WaitConnected(wctx); err != nil {
-		t.Fatalf("component not connected: %v\n%s", err, s.p.Log())
-	}
-}
-
-func (s *stack) restart(t *testing.T) {
-	t.Helper()
-	s.stop()
-	s.stop = nil
-	s.start(t)
+	return &stack{gateway: startGateway(t, p, gw, network, logs), ircd: ircd}
 }
 
 func (s *stack) login(t *testing.T, local, resource string) *testenv.Client {

@@ -1,0 +1,98 @@
+package e2e_test
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/switchboard-im/switchboard/component"
+	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/storage/bolt"
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// gateway runs a component for one network on a real Prosody, on storage
+// that survives restart, as an admin's restart of Switchboard would.
+type gateway struct {
+	p      *testenv.Prosody
+	domain string
+	net    transports.Network
+	logs   *testenv.LogBuffer
+	dbPath string
+	key    []byte
+	stop   func() // stops the running component and closes its storage
+}
+
+// startGateway runs the component for network on p; it is stopped, and
+// its log shown on failure, at cleanup.
+func startGateway(t *testing.T, p *testenv.Prosody, domain string, network transports.Network, logs *testenv.LogBuffer) *gateway {
+	t.Helper()
+	g := &gateway{p: p, domain: domain, net: network, logs: logs,
+		dbPath: filepath.Join(t.TempDir(), "switchboard.db"), key: make([]byte, 32)}
+	rand.Read(g.key)
+	t.Cleanup(func() {
+		if g.stop != nil {
+			g.stop()
+		}
+		if t.Failed() {
+			t.Logf("component log:\n%s", logs)
+		}
+	})
+	g.start(t)
+	return g
+}
+
+func (g *gateway) start(t *testing.T) {
+	t.Helper()
+	store, err := bolt.Open(g.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.New(store, g.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp, err := component.New(component.Config{
+		Domain: g.domain, Server: g.p.ComponentAddr, Secret: secret,
+		Network: g.net, Registry: reg,
+		AdapterBackoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
+		SendRate:       100, SendBurst: 100,
+		Logger: debugLogger(g.logs),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := comp.Run(ctx); err != nil {
+			t.Errorf("component: %v", err)
+		}
+	}()
+	g.stop = func() {
+		cancel()
+		<-done
+		store.Close()
+	}
+	wctx, wcancel := context.WithTimeout(ctx, timeout)
+	defer wcancel()
+	if err := comp.WaitConnected(wctx); err != nil {
+		t.Fatalf("component not connected: %v\n%s", err, g.p.Log())
+	}
+}
+
+func (g *gateway) restart(t *testing.T) {
+	t.Helper()
+	g.stop()
+	g.stop = nil
+	g.start(t)
+}
+
+func debugLogger(logs *testenv.LogBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
