@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/transports"
@@ -271,5 +273,29 @@ func TestUIDValidityChange(t *testing.T) {
 	ev.mu.Unlock()
 	if !told {
 		t.Error("the user was not told that the mailbox was rebuilt")
+	}
+}
+
+// TestPollingWithoutIdle: a server that does not offer IDLE is polled.
+func TestPollingWithoutIdle(t *testing.T) {
+	srv := testenv.StartMailServer(t, testenv.MailOptions{NoIdle: true, Users: map[string]string{"alice@localhost": "alice-pw-Q7"}})
+	c, err := srv.DialIMAP("alice@localhost", "alice-pw-Q7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Caps().Has(imap.CapIdle) {
+		t.Fatal("the server still offers IDLE")
+	}
+	c.Close()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(srv.CAPEM)
+	f := &fixture{srv: srv,
+		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: 500 * time.Millisecond}),
+		creds: transports.Credentials{"address": "alice@localhost", "password": "alice-pw-Q7",
+			"imap_server": srv.IMAPStartTLSAddr(), "smtp_server": srv.SubmissionAddr(), "security": "starttls"}}
+	_, ev := f.connect(t, &memStore{})
+	srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "polled", "found by polling", ""))
+	if m := ev.waitMessages(t, 1)[0]; m.Subject != "polled" {
+		t.Errorf("message = %+v", m)
 	}
 }

@@ -48,6 +48,9 @@ const mailUser = "vmail"
 type MailOptions struct {
 	// Users maps each address (local@localhost) to its password.
 	Users map[string]string
+	// NoIdle hides IMAP IDLE from the capabilities, as some servers do,
+	// so clients must poll.
+	NoIdle bool
 }
 
 // MailServer is a running mail system for the domain "localhost", the way
@@ -165,7 +168,11 @@ func (m *MailServer) setUp(opts MailOptions, ports []int) error {
 		"@SUBMISSIONS_PORT@", strconv.Itoa(ports[4]),
 		"@RELAY_PORT@", strconv.Itoa(ports[5]),
 	)
-	if err := os.WriteFile(filepath.Join(m.Dir, "dovecot.conf"), []byte(r.Replace(dovecotConfig)), 0o644); err != nil {
+	conf := r.Replace(dovecotConfig)
+	if opts.NoIdle {
+		conf += "\nimap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS\n"
+	}
+	if err := os.WriteFile(filepath.Join(m.Dir, "dovecot.conf"), []byte(conf), 0o644); err != nil {
 		return fmt.Errorf("writing the Dovecot config: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(m.Dir, "smtpd.conf"), []byte(r.Replace(smtpdConfig)), 0o644); err != nil {
