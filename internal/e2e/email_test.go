@@ -50,7 +50,16 @@ func newMailStack(t *testing.T) *mailStack {
 // gateway says it is connected.
 func (s *mailStack) registered(t *testing.T) *testenv.Client {
 	t.Helper()
-	c := s.registered(t)
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	c := s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
+	if res := registerMail(t, c, "alice-mail-pw-K4"); res.Attr("type") != "result" {
+		t.Fatalf("registration: %s", res)
+	}
+	c.Send(t, `<presence to="`+emailGW+`" type="subscribed"/>`)
+	c.Send(t, `<presence/>`)
+	c.Expect(t, "connected", func(el *testenv.Element) bool {
+		return el.Name.Local == "presence" && el.Attr("from") == emailGW && el.ChildText("", "status") == "Connected"
+	})
 	return c
 }
 
