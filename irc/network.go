@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lrstanley/girc"
+
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -210,13 +212,46 @@ func (n *Network) Validate(ctx context.Context, creds transports.Credentials) er
 	a := n.newAdapter(transports.Account{User: "validate"}, transports.SinkFunc(func(transports.Event) {}))
 	defer a.Close()
 	c := a.newConn(l.server, l.nick, l.password)
+	// Without SASL the connection identifies to NickServ once registered;
+	// its answer says whether the password is right.
+	identified := c.addAwait(nickServAnswer)
 	if err := c.waitRegistered(ctx); err != nil {
 		return err
 	}
-	if l.password != "" && !c.authenticated() {
-		return fmt.Errorf("%w: %s does not offer SASL, so the password cannot be checked; register without one and identify to NickServ", transports.ErrInvalidInput, l.server)
+	if l.password == "" || c.authenticated() {
+		return nil
+	}
+	if err := c.waitFor(ctx, identified, "NickServ"); err != nil {
+		if errors.Is(err, transports.ErrUnavailable) {
+			return fmt.Errorf("%w: %s offers no SASL and NickServ did not answer; register without a password", transports.ErrInvalidInput, l.server)
+		}
+		return err
 	}
 	return nil
+}
+
+// nickServAnswer recognises NickServ's answer to IDENTIFY (Atheme and
+// Anope wordings), or the server saying there is no NickServ.
+func nickServAnswer(e *girc.Event, _ bool) (bool, error) {
+	switch e.Command {
+	case "401":
+		if len(e.Params) >= 2 && EqualFold(e.Params[1], "NickServ") {
+			return true, fmt.Errorf("%w: the server has neither SASL nor NickServ to check a password; register without one", transports.ErrInvalidInput)
+		}
+	case "NOTICE":
+		if e.Source == nil || !EqualFold(e.Source.Name, "NickServ") {
+			return false, nil
+		}
+		text := StripFormatting(DecodeText(lastParam(e.Params)))
+		low := strings.ToLower(text)
+		switch {
+		case strings.Contains(low, "invalid") || strings.Contains(low, "incorrect") || strings.Contains(low, "failed"):
+			return true, fmt.Errorf("%w: NickServ: %s", transports.ErrBadCredentials, text)
+		case strings.Contains(low, "identified") || strings.Contains(low, "recognized") || strings.Contains(low, "accepted"):
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Connect implements transports.Network. A registered user is connected to

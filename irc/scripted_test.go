@@ -3,6 +3,7 @@ package irc
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -169,5 +170,36 @@ func TestChatHistory(t *testing.T) {
 		case <-deadline:
 			t.Fatal("live message not delivered")
 		}
+	}
+}
+
+// Registration on a server without SASL is checked by NickServ's answer
+// to IDENTIFY.
+func TestValidateThroughNickServ(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer string
+		want   error
+	}{
+		{"right", ":NickServ!NickServ@services. NOTICE me :You are now identified for \x02me\x02.", nil},
+		{"wrong", ":NickServ!NickServ@services. NOTICE me :Invalid password for \x02me\x02.", transports.ErrBadCredentials},
+		{"no services", ":srv 401 me NickServ :No such nick/channel", transports.ErrInvalidInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, n := newScripted(t)
+			done := make(chan error, 1)
+			go func() {
+				done <- n.Validate(context.Background(), transports.Credentials{"nick": "me", "password": "pw"})
+			}()
+			s.register("")
+			s.send(":NickServ!NickServ@services. NOTICE me :This nickname is registered. Please choose a different nickname, or identify via /msg NickServ identify <password>.")
+			s.expect("PRIVMSG NickServ :IDENTIFY me pw")
+			s.send(tt.answer)
+			err := <-done
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Validate = %v, want %v", err, tt.want)
+			}
+		})
 	}
 }
