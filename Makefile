@@ -1,6 +1,6 @@
 # Debian packages of the real servers the tests start (see internal/testenv).
 TEST_PACKAGES := prosody inspircd atheme-services ngircd biboumi dovecot-imapd dovecot-lmtpd dovecot-submissiond opensmtpd
-DEMO_PACKAGES := prosody inspircd atheme-services ngircd dovecot-imapd dovecot-lmtpd dovecot-submissiond opensmtpd
+DEMO_PACKAGES := prosody inspircd atheme-services
 
 GO ?= go
 
