@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -349,25 +350,26 @@ func (r *Registry) MapMessageID(ctx context.Context, user, network, conversation
 	rev := idKey(network, user, conversation, xmppDir, xmppID)
 
 	// Drop the stale reverse halves of earlier pairings of either ID.
-	if old, err := r.st.Get(ctx, bucketMessageIDs, fwd); err == nil && string(old) != xmppID {
-		if err := r.st.Delete(ctx, bucketMessageIDs, idKey(network, user, conversation, xmppDir, string(old))); err != nil {
+	if old, err := r.st.Get(ctx, bucketMessageIDs, fwd); err == nil && idOf(old) != xmppID {
+		if err := r.st.Delete(ctx, bucketMessageIDs, idKey(network, user, conversation, xmppDir, idOf(old))); err != nil {
 			return fail(err)
 		}
 	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fail(err)
 	}
-	if old, err := r.st.Get(ctx, bucketMessageIDs, rev); err == nil && string(old) != legacyID {
-		if err := r.st.Delete(ctx, bucketMessageIDs, idKey(network, user, conversation, legacyDir, string(old))); err != nil {
+	if old, err := r.st.Get(ctx, bucketMessageIDs, rev); err == nil && idOf(old) != legacyID {
+		if err := r.st.Delete(ctx, bucketMessageIDs, idKey(network, user, conversation, legacyDir, idOf(old))); err != nil {
 			return fail(err)
 		}
 	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fail(err)
 	}
 
-	if err := r.st.Put(ctx, bucketMessageIDs, fwd, []byte(xmppID)); err != nil {
+	now := time.Now()
+	if err := r.st.Put(ctx, bucketMessageIDs, fwd, idValue(xmppID, now)); err != nil {
 		return fail(err)
 	}
-	if err := r.st.Put(ctx, bucketMessageIDs, rev, []byte(legacyID)); err != nil {
+	if err := r.st.Put(ctx, bucketMessageIDs, rev, idValue(legacyID, now)); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -402,7 +404,66 @@ func (r *Registry) messageID(ctx context.Context, user, network, conversation, d
 	if err != nil {
 		return "", fmt.Errorf("registry: %s %q of %s on %s: %w", what, id, user, network, err)
 	}
-	return string(v), nil
+	return idOf(v), nil
+}
+
+// idValue is a stored half of the message-ID map: the ID and when it was
+// mapped (base 36 Unix seconds), for PruneMessageIDs.
+func idValue(id string, at time.Time) []byte {
+	return []byte(id + "\x00" + strconv.FormatInt(at.Unix(), 36))
+}
+
+// idOf returns the ID of a stored half (older records hold only the ID).
+func idOf(v []byte) string {
+	id, _, _ := strings.Cut(string(v), "\x00")
+	return id
+}
+
+// mappedAt returns when a stored half was written, or the zero time for
+// older records.
+func mappedAt(v []byte) time.Time {
+	_, ts, ok := strings.Cut(string(v), "\x00")
+	if !ok {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(ts, 36, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(n, 0)
+}
+
+// PruneMessageIDs forgets message-ID pairs mapped before before (records
+// without a time count as old), so the map does not grow forever; it
+// returns how many halves it deleted. Replies, reactions and corrections
+// to older messages then go unmapped.
+func (r *Registry) PruneMessageIDs(ctx context.Context, before time.Time) (int, error) {
+	var old []string
+	err := r.st.Scan(ctx, bucketMessageIDs, "", func(k string, v []byte) error {
+		if mappedAt(v).Before(before) {
+			old = append(old, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("registry: prune message IDs: %w", err)
+	}
+	const batch = 1000
+	for i := 0; i < len(old); i += batch {
+		part := old[i:min(i+batch, len(old))]
+		err := r.st.Update(ctx, func(tx storage.Tx) error {
+			for _, k := range part {
+				if err := tx.Delete(bucketMessageIDs, k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return i, fmt.Errorf("registry: prune message IDs: %w", err)
+		}
+	}
+	return len(old), nil
 }
 
 // Enqueue appends stanza, opaque bytes, to the outbox of the component
@@ -437,15 +498,16 @@ func (r *Registry) EnqueueOnce(ctx context.Context, user, network, conversation,
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
-		if old, err := tx.Get(bucketMessageIDs, rev); err == nil && string(old) != legacyID {
-			if err := tx.Delete(bucketMessageIDs, idKey(network, user, conversation, legacyDir, string(old))); err != nil {
+		if old, err := tx.Get(bucketMessageIDs, rev); err == nil && idOf(old) != legacyID {
+			if err := tx.Delete(bucketMessageIDs, idKey(network, user, conversation, legacyDir, idOf(old))); err != nil {
 				return err
 			}
 		}
-		if err := tx.Put(bucketMessageIDs, fwd, []byte(xmppID)); err != nil {
+		now := time.Now()
+		if err := tx.Put(bucketMessageIDs, fwd, idValue(xmppID, now)); err != nil {
 			return err
 		}
-		if err := tx.Put(bucketMessageIDs, rev, []byte(legacyID)); err != nil {
+		if err := tx.Put(bucketMessageIDs, rev, idValue(legacyID, now)); err != nil {
 			return err
 		}
 		if _, err := tx.Append(outboxPrefix+network, stanza); err != nil {

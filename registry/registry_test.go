@@ -843,3 +843,30 @@ func TestNetworkState(t *testing.T) {
 		t.Errorf("state survived unregistering: %v", err)
 	}
 }
+
+func TestPruneMessageIDs(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const user, net, conv = "alice@example.org", "irc", "#go"
+	if err := e.reg.MapMessageID(ctx, user, net, conv, "old", "x-old"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond) // timestamps have a second's resolution
+	if err := e.reg.MapMessageID(ctx, user, net, conv, "new", "x-new"); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now().Add(-time.Second) // after the old pair, before the new one
+	n, err := e.reg.PruneMessageIDs(ctx, cut)
+	if err != nil || n != 2 {
+		t.Fatalf("PruneMessageIDs = %d, %v; want the 2 halves of the old pair", n, err)
+	}
+	if _, err := e.reg.XMPPMessageID(ctx, user, net, conv, "old"); !errors.Is(err, ErrNoMapping) {
+		t.Errorf("old pair survived: %v", err)
+	}
+	if id, err := e.reg.XMPPMessageID(ctx, user, net, conv, "new"); err != nil || id != "x-new" {
+		t.Errorf("new pair = %q, %v", id, err)
+	}
+	if id, err := e.reg.LegacyMessageID(ctx, user, net, conv, "x-new"); err != nil || id != "new" {
+		t.Errorf("new pair reversed = %q, %v", id, err)
+	}
+}

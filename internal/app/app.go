@@ -158,6 +158,11 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.pruneLoop(ctx)
+	}()
 	<-ctx.Done()
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -208,4 +213,28 @@ func redact(_ []string, a slog.Attr) slog.Attr {
 		}
 	}
 	return a
+}
+
+// pruneLoop forgets old message-ID pairs: a minute after start, then daily.
+func (a *App) pruneLoop(ctx context.Context) {
+	days := a.opts.Config.Storage.MessageIDDays
+	if days == 0 {
+		days = 90
+	}
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := a.reg.PruneMessageIDs(ctx, time.Now().AddDate(0, 0, -days))
+		if err != nil {
+			a.log.Warn("pruning message IDs", "err", err)
+		} else if n > 0 {
+			a.log.Info("pruned message IDs", "halves", n, "older_than_days", days)
+		}
+		t.Reset(24 * time.Hour)
+	}
 }

@@ -44,6 +44,9 @@ type Storage struct {
 	Path string `toml:"path"`
 	// URL selects another backend ("redis://…"); it wins over Path.
 	URL string `toml:"url"`
+	// MessageIDDays is how long the map between legacy and XMPP message
+	// IDs (for replies, reactions, corrections) keeps a pair. 0 means 90.
+	MessageIDDays int `toml:"message_id_days"`
 }
 
 // Security holds the credentials key and access policy.
@@ -296,6 +299,9 @@ func (c *Config) check(name string, lines map[string]int) []Problem {
 				add(n.Name+".servers", "%q is not a host name", host)
 			}
 			checkAddr(n.Name+".servers."+host+".address", e.Address, false)
+		}
+		if c.Storage.MessageIDDays < 0 {
+			add("storage.message_id_days", "must not be negative")
 		}
 		if n.MaxBodyBytes < 0 {
 			add(n.Name+".max_body_bytes", "must not be negative")
