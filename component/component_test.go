@@ -3,7 +3,10 @@ package component_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -671,5 +674,37 @@ func TestExactlyOnceAndNetworkCommands(t *testing.T) {
 	}
 	if got := run(); got != "runs: 2" {
 		t.Errorf("second run: %q", got)
+	}
+}
+
+// TestAttachments: a legacy file is uploaded to the user's server
+// (XEP-0363) and linked (XEP-0066); one too large to fetch is named in the
+// message with its size, never silently dropped.
+func TestAttachments(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.user(t, "nina", "pc", 0)
+	e.register(t, c)
+	c.Send(t, `<presence/>`)
+	a := e.adapter(t, "nina@localhost")
+	a.Emit(&transports.MessageEvent{From: "otto", Body: "two files", Attachments: []transports.Attachment{
+		{Name: "notes.txt", Type: "text/plain", Size: 5, Data: []byte("hello")},
+		{Name: "movie.iso", Type: "application/octet-stream", Size: 4 << 30},
+	}})
+	m := c.Expect(t, "message with files", func(el *testenv.Element) bool { return strings.HasPrefix(bodyOf(el), "two files") })
+	oob := m.Child("jabber:x:oob", "x")
+	if oob == nil || !strings.Contains(bodyOf(m), oob.ChildText("jabber:x:oob", "url")) {
+		t.Fatalf("no link for the uploaded file: %s", m)
+	}
+	resp, err := http.Get(oob.ChildText("jabber:x:oob", "url"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != "hello" {
+		t.Errorf("downloaded %q", got)
+	}
+	if !strings.Contains(bodyOf(m), "movie.iso") || !strings.Contains(bodyOf(m), strconv.Itoa(4<<30)) {
+		t.Errorf("the file not delivered is not named with its size: %q", bodyOf(m))
 	}
 }
