@@ -151,16 +151,11 @@ func (c *Component) queueOrSend(ctx context.Context, user jid.JID, m *outMessage
 
 // occupantEvent mirrors a change of the room's occupants.
 func (c *Component) occupantEvent(ctx context.Context, user jid.JID, ev *transports.OccupantEvent) {
-	ur := c.muc.get(user.String())
-	if ur == nil {
-		return
-	}
-	ur.mu.Lock()
-	defer ur.mu.Unlock()
-	r := ur.rooms[ev.Room]
+	ur, r := c.lockRoom(user, ev.Room)
 	if r == nil {
 		return
 	}
+	defer ur.mu.Unlock()
 	if ev.Self {
 		c.selfOccupantLocked(ctx, user, ur, r, ev)
 		return
@@ -335,16 +330,11 @@ func (c *Component) roomReadyEvent(ctx context.Context, user jid.JID, ev *transp
 // subjectEvent records the subject and shows a change to the joined
 // resources; those joining get it at the end of their join.
 func (c *Component) subjectEvent(ctx context.Context, user jid.JID, ev *transports.SubjectEvent) {
-	ur := c.muc.get(user.String())
-	if ur == nil {
-		return
-	}
-	ur.mu.Lock()
-	defer ur.mu.Unlock()
-	r := ur.rooms[ev.Room]
+	ur, r := c.lockRoom(user, ev.Room)
 	if r == nil {
 		return
 	}
+	defer ur.mu.Unlock()
 	r.subject = *ev
 	if !r.sawSubject() {
 		close(r.subjectSeen)
@@ -358,14 +348,12 @@ func (c *Component) subjectEvent(ctx context.Context, user jid.JID, ev *transpor
 
 // typingEvent shows a typing notification in a room.
 func (c *Component) typingEvent(ctx context.Context, user jid.JID, ev *transports.TypingEvent) {
-	ur := c.muc.get(user.String())
-	if ur == nil {
+	ur, r := c.lockRoom(user, ev.From)
+	if r == nil {
 		return
 	}
-	ur.mu.Lock()
 	defer ur.mu.Unlock()
-	r := ur.rooms[ev.From]
-	if r == nil || !r.ready || ev.Nick == r.nick {
+	if !r.ready || ev.Nick == r.nick {
 		return
 	}
 	for _, rr := range r.resources() {
@@ -379,14 +367,12 @@ func (c *Component) typingEvent(ctx context.Context, user jid.JID, ev *transport
 // reactionEvent shows a reaction (XEP-0444): the reactor's whole set of
 // reactions to the message, which the component keeps per room.
 func (c *Component) reactionEvent(ctx context.Context, user jid.JID, ev *transports.ReactionEvent) {
-	ur := c.muc.get(user.String())
-	if ur == nil {
+	ur, r := c.lockRoom(user, ev.From)
+	if r == nil {
 		return
 	}
-	ur.mu.Lock()
 	defer ur.mu.Unlock()
-	r := ur.rooms[ev.From]
-	if r == nil || ev.Target == "" {
+	if ev.Target == "" {
 		return
 	}
 	set := r.reactions.update(ev.Target, ev.Nick, ev.Reaction, ev.Remove)
@@ -399,14 +385,12 @@ func (c *Component) reactionEvent(ctx context.Context, user jid.JID, ev *transpo
 // roomNotice shows a notice about a room as a message from the room
 // itself; it reports false when no resource is in the room.
 func (c *Component) roomNotice(ctx context.Context, user jid.JID, ev *transports.NoticeEvent) bool {
-	ur := c.muc.get(user.String())
-	if ur == nil {
+	ur, r := c.lockRoom(user, ev.About)
+	if r == nil {
 		return false
 	}
-	ur.mu.Lock()
 	defer ur.mu.Unlock()
-	r := ur.rooms[ev.About]
-	if r == nil || len(r.res) == 0 {
+	if len(r.res) == 0 {
 		return false
 	}
 	c.broadcastLocked(ctx, r, "", func(to jid.JID) any {
@@ -458,4 +442,20 @@ func (rc *reactionCache) update(target transports.RemoteID, nick, reaction strin
 	}
 	rc.set(target, nick, out)
 	return out
+}
+
+// lockRoom returns the user's state and the room id with the state
+// locked, or a nil room (and nothing locked) when the user is not in it.
+func (c *Component) lockRoom(user jid.JID, id transports.ID) (*userRooms, *mucRoom) {
+	ur := c.muc.get(user.String())
+	if ur == nil {
+		return nil, nil
+	}
+	ur.mu.Lock()
+	r := ur.rooms[id]
+	if r == nil {
+		ur.mu.Unlock()
+		return nil, nil
+	}
+	return ur, r
 }
