@@ -2,6 +2,8 @@ package irc
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -387,4 +389,28 @@ func ident(nick string) string {
 		return "user"
 	}
 	return b.String()
+}
+
+// showMOTD shows a server's message of the day as a notice from the server
+// JID: the first time, and when it changed since the user last saw it
+// (remembered in the account's Store), so a reconnection or a restart
+// does not repeat it.
+func (a *adapter) showMOTD(from transports.ID, server, motd string) {
+	motd = strings.TrimSpace(StripFormatting(motd))
+	if motd == "" {
+		return
+	}
+	sum := sha256.Sum256([]byte(motd))
+	seen := hex.EncodeToString(sum[:8])
+	if st := a.acct.Store; st != nil {
+		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+		defer cancel()
+		if v, err := st.Get(ctx, "motd:"+server); err == nil && string(v) == seen {
+			return
+		}
+		if err := st.Put(ctx, "motd:"+server, []byte(seen)); err != nil {
+			a.log.Warn("remembering the MOTD", "err", err)
+		}
+	}
+	a.deliver(&transports.MessageEvent{From: from, Notice: true, Body: "Message of the day of " + server + ":\n" + motd})
 }

@@ -366,8 +366,10 @@ func (c *conn) onRegistered() {
 	}
 	identify := c.password != "" && !c.saslOK && c.client != nil && !c.client.HasCapability("sasl")
 	nick := c.nick
+	motd := strings.Join(c.motd, "\n")
 	c.mu.Unlock()
 	if first {
+		c.a.showMOTD(c.serverID(), c.server, motd)
 		close(c.regWait)
 	} else {
 		c.a.connState(c, true, nil, time.Time{})

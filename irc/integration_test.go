@@ -466,3 +466,60 @@ func TestPacedNothingDropped(t *testing.T) {
 		t.Errorf("quit reason = %q", q.Reason)
 	}
 }
+
+// memStore is a transports.Store in memory.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *memStore) Get(_ context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	if !ok {
+		return nil, transports.ErrNotFound
+	}
+	return v, nil
+}
+
+func (s *memStore) Put(_ context.Context, key string, v []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = make(map[string][]byte)
+	}
+	s.m[key] = append([]byte(nil), v...)
+	return nil
+}
+
+// TestMOTDOnce: the message of the day comes from the server JID once,
+// not again at the next connection while it is unchanged.
+func TestMOTDOnce(t *testing.T) {
+	srv := testenv.StartNgIRCd(t)
+	n := network("ngircd.test", srv.Addr())
+	store := &memStore{}
+	connectWith := func() (transports.Adapter, *events) {
+		ev := newEvents()
+		a, err := n.Connect(ctx(t), transports.Account{User: "u@example.org", Credentials: transports.Credentials{"nick": "alice"}, Store: store}, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		return a, ev
+	}
+	a, ev := connectWith()
+	m := expect(t, ev, func(e *transports.MessageEvent) bool { return e.From == "ngircd.test" })
+	if !m.Notice || !strings.Contains(m.Body, "switchboard test server") {
+		t.Errorf("MOTD = %+v", m)
+	}
+	a.Close()
+	_, ev2 := connectWith() // returns once registered, after the MOTD
+	ev2.mu.Lock()
+	defer ev2.mu.Unlock()
+	for _, e := range ev2.all {
+		if m, ok := e.(*transports.MessageEvent); ok && m.From == "ngircd.test" {
+			t.Errorf("MOTD shown again: %+v", m)
+		}
+	}
+}
