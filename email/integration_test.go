@@ -15,38 +15,13 @@ import (
 	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/transports"
+	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
 
 // These tests run the adapter against a real Dovecot (IMAP, LMTP,
 // submission) relaying through a real OpenSMTPD.
 
 const waitFor = 15 * time.Second
-
-// memStore is a transports.Store in memory, shared across "restarts".
-type memStore struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (s *memStore) Get(_ context.Context, key string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[key]
-	if !ok {
-		return nil, transports.ErrNotFound
-	}
-	return append([]byte(nil), v...), nil
-}
-
-func (s *memStore) Put(_ context.Context, key string, v []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = make(map[string][]byte)
-	}
-	s.m[key] = append([]byte(nil), v...)
-	return nil
-}
 
 // events records delivered events.
 type events struct {
@@ -162,7 +137,7 @@ func TestValidate(t *testing.T) {
 
 func TestInboundOutboundAndRestart(t *testing.T) {
 	f := setup(t)
-	store := &memStore{}
+	store := &transportstest.Store{}
 	f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "old news", "before registration", ""))
 	a, ev := f.connect(t, store)
 
@@ -217,7 +192,7 @@ func TestInboundOutboundAndRestart(t *testing.T) {
 
 func TestCheckMailCommand(t *testing.T) {
 	f := setup(t)
-	a, ev := f.connect(t, &memStore{})
+	a, ev := f.connect(t, &transportstest.Store{})
 	f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "ping", "pong", ""))
 	ev.waitMessages(t, 1)
 	out, err := a.(transports.CommandRunner).RunCommand(context.Background(), "check-mail")
@@ -247,7 +222,7 @@ func waitMail(t *testing.T, srv *testenv.MailServer, user, pw, body string) test
 // user is told.
 func TestUIDValidityChange(t *testing.T) {
 	f := setup(t)
-	store := &memStore{}
+	store := &transportstest.Store{}
 	for i := range 3 {
 		f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", fmt.Sprintf("old %d", i), "x", ""))
 	}
@@ -293,7 +268,7 @@ func TestPollingWithoutIdle(t *testing.T) {
 		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: 500 * time.Millisecond}),
 		creds: transports.Credentials{"address": "alice@localhost", "password": "alice-pw-Q7",
 			"imap_server": srv.IMAPStartTLSAddr(), "smtp_server": srv.SubmissionAddr(), "security": "starttls"}}
-	_, ev := f.connect(t, &memStore{})
+	_, ev := f.connect(t, &transportstest.Store{})
 	srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "polled", "found by polling", ""))
 	if m := ev.waitMessages(t, 1)[0]; m.Subject != "polled" {
 		t.Errorf("message = %+v", m)

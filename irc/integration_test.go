@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/irc"
 	"github.com/switchboard-im/switchboard/transports"
+	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
 
 // These tests drive the adapter against real IRC servers (InspIRCd with
@@ -467,38 +468,12 @@ func TestPacedNothingDropped(t *testing.T) {
 	}
 }
 
-// memStore is a transports.Store in memory.
-type memStore struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (s *memStore) Get(_ context.Context, key string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[key]
-	if !ok {
-		return nil, transports.ErrNotFound
-	}
-	return v, nil
-}
-
-func (s *memStore) Put(_ context.Context, key string, v []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = make(map[string][]byte)
-	}
-	s.m[key] = append([]byte(nil), v...)
-	return nil
-}
-
 // TestMOTDOnce: the message of the day comes from the server JID once,
 // not again at the next connection while it is unchanged.
 func TestMOTDOnce(t *testing.T) {
 	srv := testenv.StartNgIRCd(t)
 	n := network("ngircd.test", srv.Addr())
-	store := &memStore{}
+	store := &transportstest.Store{}
 	connectWith := func() (transports.Adapter, *events) {
 		ev := newEvents()
 		a, err := n.Connect(ctx(t), transports.Account{User: "u@example.org", Credentials: transports.Credentials{"nick": "alice"}, Store: store}, ev)
