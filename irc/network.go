@@ -188,8 +188,8 @@ func (n *Network) login(creds transports.Credentials) (login, error) {
 	if l.server == "" {
 		return l, fmt.Errorf("%w: no IRC server given", transports.ErrInvalidInput)
 	}
-	if !validServer(l.server) {
-		return l, fmt.Errorf("%w: %q is not an IRC server host name", transports.ErrInvalidInput, l.server)
+	if _, err := parseIDServer(l.server); err != nil {
+		return l, err // the rule of server names in addresses
 	}
 	if !validNick(l.nick) {
 		return l, fmt.Errorf("%w: %q is not a valid IRC nickname", transports.ErrInvalidInput, l.nick)
@@ -293,23 +293,6 @@ func (n *Network) address(server string) (addr string, useTLS bool) {
 		}
 	}
 	return addr, !(ok && s.Plaintext)
-}
-
-func validServer(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 {
-			return false
-		}
-		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func validNick(s string) bool {
