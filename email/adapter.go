@@ -40,9 +40,7 @@ type adapter struct {
 	mu      sync.Mutex
 	threads map[string]threadInfo // by Thread: what a reply needs
 
-	done     chan struct{}
-	doneOnce sync.Once
-	err      error
+	transports.Ending
 }
 
 var (
@@ -67,7 +65,7 @@ func newAdapter(n *Network, acct transports.Account, l login, sink transports.Si
 	ctx, cancel := context.WithCancel(context.Background())
 	return &adapter{n: n, acct: acct, login: l, sink: sink,
 		log: n.log.With("user", acct.User), ctx: ctx, cancel: cancel,
-		check: make(chan chan checkResult), threads: make(map[string]threadInfo), done: make(chan struct{})}
+		check: make(chan chan checkResult), threads: make(map[string]threadInfo)}
 }
 
 // start logs in once (reporting a refused password at once) and starts
@@ -98,23 +96,6 @@ func (a *adapter) start(ctx context.Context) error {
 	return nil
 }
 
-// Done implements transports.Adapter.
-func (a *adapter) Done() <-chan struct{} { return a.done }
-
-// Err implements transports.Adapter.
-func (a *adapter) Err() error {
-	select {
-	case <-a.done:
-		return a.err
-	default:
-		return nil
-	}
-}
-
-func (a *adapter) fail(err error) {
-	a.doneOnce.Do(func() { a.err = err; close(a.done) })
-}
-
 // Close implements transports.Adapter.
 func (a *adapter) Close() error {
 	a.cancel()
@@ -136,8 +117,8 @@ func (a *adapter) RunCommand(ctx context.Context, node string) (string, error) {
 	case a.check <- reply:
 	case <-ctx.Done():
 		return "", ctx.Err()
-	case <-a.done:
-		return "", a.err
+	case <-a.Done():
+		return "", a.Err()
 	}
 	select {
 	case r := <-reply:
@@ -166,7 +147,7 @@ func (a *adapter) run(c *imapclient.Client, newMail chan struct{}) {
 			return
 		}
 		if errors.Is(err, transports.ErrBadCredentials) {
-			a.fail(err)
+			a.End(err)
 			return
 		}
 		for {
@@ -189,7 +170,7 @@ func (a *adapter) run(c *imapclient.Client, newMail chan struct{}) {
 				break
 			}
 			if errors.Is(err, transports.ErrBadCredentials) {
-				a.fail(err)
+				a.End(err)
 				return
 			}
 		}

@@ -31,9 +31,7 @@ type adapter struct {
 	away   transports.Presence
 	closed bool
 
-	done     chan struct{}
-	doneOnce sync.Once
-	err      error
+	transports.Ending
 }
 
 var (
@@ -54,7 +52,6 @@ func (n *Network) newAdapter(acct transports.Account, sink transports.Sink) *ada
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[string]*conn),
-		done:   make(chan struct{}),
 	}
 }
 
@@ -62,28 +59,6 @@ func (a *adapter) setMain(c *conn) {
 	a.mu.Lock()
 	a.main = c
 	a.mu.Unlock()
-}
-
-// Done implements transports.Adapter.
-func (a *adapter) Done() <-chan struct{} { return a.done }
-
-// Err implements transports.Adapter.
-func (a *adapter) Err() error {
-	select {
-	case <-a.done:
-		return a.err
-	default:
-		return nil
-	}
-}
-
-// fail ends the session on its own (the registered server refused the
-// login on a reconnection).
-func (a *adapter) fail(err error) {
-	a.doneOnce.Do(func() {
-		a.err = err
-		close(a.done)
-	})
 }
 
 // Close implements transports.Adapter: it quits every server and waits.
@@ -179,7 +154,7 @@ func (a *adapter) connState(c *conn, up bool, err error, retry time.Time) {
 		return
 	}
 	if errors.Is(err, transports.ErrBadCredentials) {
-		a.fail(err)
+		a.End(err)
 		return
 	}
 	if up {

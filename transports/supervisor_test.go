@@ -178,3 +178,22 @@ func TestBackoffDelay(t *testing.T) {
 		}
 	}
 }
+
+func TestEnding(t *testing.T) {
+	var e transports.Ending
+	if e.Err() != nil {
+		t.Fatal("Err before End")
+	}
+	select {
+	case <-e.Done():
+		t.Fatal("Done closed before End")
+	default:
+	}
+	first := errors.New("first")
+	e.End(first)
+	e.End(errors.New("second"))
+	<-e.Done()
+	if e.Err() != first {
+		t.Errorf("Err = %v, want the first End's error", e.Err())
+	}
+}

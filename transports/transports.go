@@ -3,6 +3,7 @@ package transports
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -63,6 +64,48 @@ type Adapter interface {
 	// Close logs out and releases everything the session holds. It is
 	// safe to call more than once.
 	Close() error
+}
+
+// Ending gives an Adapter its Done and Err: embed it, and call End when
+// the session ended on its own. The zero value is ready to use.
+type Ending struct {
+	once sync.Once
+	mu   sync.Mutex
+	done chan struct{}
+	err  error
+}
+
+func (e *Ending) init() { e.once.Do(func() { e.done = make(chan struct{}) }) }
+
+// Done is closed once End was called (see Adapter.Done).
+func (e *Ending) Done() <-chan struct{} {
+	e.init()
+	return e.done
+}
+
+// Err says why the session ended; nil before End (see Adapter.Err).
+func (e *Ending) Err() error {
+	e.init()
+	select {
+	case <-e.done:
+		return e.err
+	default:
+		return nil
+	}
+}
+
+// End records that the session ended because of err; only the first call
+// counts.
+func (e *Ending) End(err error) {
+	e.init()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case <-e.done:
+	default:
+		e.err = err
+		close(e.done)
+	}
 }
 
 // Sink receives what a user's legacy session produces. The component
