@@ -112,15 +112,10 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 	if ev.Action {
 		m.Body = "/me " + ev.Body
 	}
-	if ev.Notice && ev.Room {
-		m.Body = "[" + ev.Nick + "] " + m.Body
-	} else if ev.Room && ev.Nick != "" {
-		m.Body = "<" + ev.Nick + "> " + m.Body
-	}
 	if !ev.Time.IsZero() {
 		m.Delay = &delayElem{From: c.domain.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
-	if !ev.Room && ev.Nick != "" {
+	if ev.Nick != "" {
 		m.Nick = &nickElem{Nick: ev.Nick} // XEP-0172: the contact's display name
 	}
 	if len(ev.Attachments) > 0 {
