@@ -119,6 +119,11 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 		m.Nick = &nickElem{Nick: ev.Nick} // XEP-0172: the contact's display name
 	}
 	if len(ev.Attachments) > 0 {
+		if ev.RemoteID != "" {
+			if _, err := c.reg.XMPPMessageID(ctx, s.user.String(), c.net.Name(), string(ev.From), string(ev.RemoteID)); err == nil {
+				return // a replay: delivered before, files and all (queueOnce would drop it after the uploads)
+			}
+		}
 		text, oob := c.attach(c.ctx(), s.user, ev.Attachments) // uploads take longer than a delivery
 		m.Body += text
 		m.Extra = append(m.Extra, oob...)
@@ -129,11 +134,11 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 	if ev.RemoteID != "" {
 		// Exactly once: a network delivering this message again (after a
 		// crash, from an older bookmark) is ignored.
-		if _, err := c.queueOnce(ctx, s.user.String(), ev.From, string(ev.RemoteID), m.ID, m); err == nil {
+		_, err := c.queueOnce(ctx, s.user.String(), ev.From, string(ev.RemoteID), m.ID, m)
+		if err == nil {
 			return
-		} else {
-			c.log.Warn("outbox", "err", err)
 		}
+		c.log.Warn("outbox", "err", err)
 	}
 	s.queue(ctx, m)
 }
