@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -165,14 +164,13 @@ func (n *Network) Kind(id transports.ID) (transports.IDKind, error) {
 // AnonymousAccount implements transports.AnonymousNetwork: an unregistered
 // user joins with their MUC nick and no password, as with biboumi.
 func (n *Network) AnonymousAccount(user string, room transports.ID, nick string) (transports.Account, error) {
-	t, err := ParseID(room, n.cfg.DefaultServer)
-	if err != nil {
+	if _, err := ParseID(room, n.cfg.DefaultServer); err != nil {
 		return transports.Account{}, err
 	}
 	if !validNick(nick) {
 		return transports.Account{}, fmt.Errorf("%w: %q is not a valid IRC nickname", transports.ErrInvalidInput, nick)
 	}
-	return transports.Account{User: user, Credentials: transports.Credentials{}, Settings: map[string]string{"_anonymous_server": t.Server}}, nil
+	return transports.Account{User: user, Credentials: transports.Credentials{}}, nil
 }
 
 // login is the validated form of a registration.
@@ -300,15 +298,10 @@ func validNick(s string) bool {
 	return err == nil && !strings.ContainsAny(s, "#&+!")
 }
 
-// errorsText extracts the most useful text of an IRC numeric: its last
-// parameter.
+// lastParam is the most useful text of an IRC line: its last parameter.
 func lastParam(params []string) string {
 	if len(params) == 0 {
 		return ""
 	}
 	return params[len(params)-1]
 }
-
-var errClosed = errors.New("irc: connection closed")
-
-func itoa(i int) string { return strconv.Itoa(i) }
