@@ -3,6 +3,7 @@ package email
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -447,7 +448,7 @@ func (n *Network) dialIMAP(ctx context.Context, l login, newMail chan struct{}) 
 	var c *imapclient.Client
 	switch l.security {
 	case SecurityTLS:
-		tc := tlsClient(conn, opts.TLSConfig)
+		tc := tls.Client(conn, opts.TLSConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("%w: TLS with %s: %v", transports.ErrUnavailable, l.imap, err)
@@ -490,7 +491,7 @@ func (n *Network) dialSMTP(ctx context.Context, l login) (*smtp.Client, error) {
 	var c *smtp.Client
 	switch l.security {
 	case SecurityTLS:
-		c = smtp.NewClient(tlsClient(conn, n.tlsConfig(l.smtp)))
+		c = smtp.NewClient(tls.Client(conn, n.tlsConfig(l.smtp)))
 	case SecurityStartTLS:
 		if c, err = smtp.NewClientStartTLS(conn, n.tlsConfig(l.smtp)); err != nil {
 			conn.Close()

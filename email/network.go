@@ -242,6 +242,3 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 	}
 	return a, nil
 }
-
-// tlsClient starts TLS on conn, verifying the server.
-func tlsClient(conn net.Conn, cfg *tls.Config) *tls.Conn { return tls.Client(conn, cfg) }
