@@ -81,20 +81,27 @@ func (a *adapter) start(ctx context.Context) error {
 	}
 	// Take the bookmark now: for a new registration, mail that arrives
 	// once Connect returned is new.
-	sel, err := c.Select("INBOX", nil).Wait()
-	if err == nil {
-		_, err = a.bookmark(sel)
-	}
+	sel, last, err := a.selectInbox(c)
 	if err != nil {
 		c.Close()
-		return imapError("selecting INBOX", err)
+		return err
 	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		a.run(c, newMail)
+		a.run(c, sel, last, newMail)
 	}()
 	return nil
+}
+
+// selectInbox selects INBOX and returns it with the last UID delivered.
+func (a *adapter) selectInbox(c *imapclient.Client) (*imap.SelectData, imap.UID, error) {
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		return nil, 0, imapError("selecting INBOX", err)
+	}
+	last, err := a.bookmark(sel)
+	return sel, last, err
 }
 
 // Close implements transports.Adapter.
@@ -139,10 +146,10 @@ func (a *adapter) RunCommand(ctx context.Context, node string) (string, error) {
 }
 
 // run watches INBOX until the adapter closes, reconnecting with backoff.
-func (a *adapter) run(c *imapclient.Client, newMail chan struct{}) {
+func (a *adapter) run(c *imapclient.Client, sel *imap.SelectData, last imap.UID, newMail chan struct{}) {
 	attempt := 0
 	for {
-		err := a.watch(c, newMail)
+		err := a.watch(c, sel, last, newMail)
 		c.Close()
 		if a.ctx.Err() != nil {
 			return
@@ -168,7 +175,10 @@ func (a *adapter) run(c *imapclient.Client, newMail chan struct{}) {
 			c, err = a.n.dialIMAP(ctx, a.login, newMail)
 			cancel()
 			if err == nil {
-				break
+				if sel, last, err = a.selectInbox(c); err == nil {
+					break
+				}
+				c.Close()
 			}
 			if errors.Is(err, transports.ErrBadCredentials) {
 				a.End(err)
@@ -180,17 +190,9 @@ func (a *adapter) run(c *imapclient.Client, newMail chan struct{}) {
 	}
 }
 
-// watch delivers new mail of INBOX, then waits (IDLE, or a poll timer) for
+// watch delivers new mail of the selected INBOX after last, then waits (IDLE, or a poll timer) for
 // more, until the connection fails or the adapter closes.
-func (a *adapter) watch(c *imapclient.Client, newMail chan struct{}) error {
-	sel, err := c.Select("INBOX", nil).Wait()
-	if err != nil {
-		return imapError("selecting INBOX", err)
-	}
-	last, err := a.bookmark(sel)
-	if err != nil {
-		return err
-	}
+func (a *adapter) watch(c *imapclient.Client, sel *imap.SelectData, last imap.UID, newMail chan struct{}) error {
 	idle := c.Caps().Has(imap.CapIdle)
 	var reply chan checkResult
 	for {
