@@ -3,6 +3,8 @@ package component
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 
 	"mellium.im/xmpp/jid"
@@ -37,15 +39,14 @@ func (c *Component) editRooms(ctx context.Context, user jid.JID, edit func(map[t
 		return
 	}
 	rooms := roomsOf(settings)
-	before := len(rooms)
-	old := settings[roomsKey]
+	before := maps.Clone(rooms)
 	edit(rooms)
-	var b strings.Builder
-	for id, nick := range rooms {
-		b.WriteString(string(id) + "\t" + nick + "\n")
+	if maps.Equal(before, rooms) {
+		return // a rejoin: nothing to write
 	}
-	if b.String() == old && len(rooms) == before {
-		return
+	var b strings.Builder
+	for _, id := range slices.Sorted(maps.Keys(rooms)) {
+		b.WriteString(string(id) + "\t" + rooms[id] + "\n")
 	}
 	settings[roomsKey] = b.String()
 	if err := c.reg.SetSettings(ctx, u, c.net.Name(), settings); err != nil {
