@@ -23,15 +23,16 @@ var rules = []struct {
 	forbidden []string
 }{
 	{pkg: "transports", stdlibOnly: true},
+	{pkg: "egress", stdlibOnly: true},
 	{pkg: "transports/transportstest", allowed: []string{"transports"}, stdlibOnly: true},
 	{pkg: "storage", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
 	{pkg: "registry", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
-	{pkg: "component", allowed: []string{"transports", "registry", "storage", "internal/xmltree"}},
+	{pkg: "component", allowed: []string{"transports", "registry", "storage", "internal/xmltree", "egress"}},
 	{pkg: "internal/xmltree", stdlibOnly: true},
-	{pkg: "irc", allowed: []string{"transports"}, forbidden: []string{"mellium.im"}},
-	{pkg: "discord", allowed: []string{"transports"}, forbidden: []string{"mellium.im"}},
-	{pkg: "sms", allowed: []string{"transports"}, forbidden: []string{"mellium.im"}},
-	{pkg: "email", allowed: []string{"transports"}, forbidden: []string{"mellium.im"}},
+	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
+	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
+	{pkg: "sms", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
+	{pkg: "email", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 }
 
 type listed struct {

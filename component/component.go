@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-im/switchboard/egress"
+
 	"golang.org/x/time/rate"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
@@ -64,6 +66,25 @@ type Config struct {
 	// Version is reported by XEP-0092.
 	Version string
 	Logger  *slog.Logger
+
+	// Egress checks the addresses of upload slots (XEP-0363) handed out
+	// by users' servers; nil allows public addresses only.
+	Egress *egress.Policy
+	// MaxStanzaBytes is the largest stanza read from or written to the
+	// stream; 0 means 256 KiB.
+	MaxStanzaBytes int
+	// MaxAttachmentBytes and MaxAttachments bound the legacy files
+	// uploaded for one message; 0 means 25 MiB and 10.
+	MaxAttachmentBytes int64
+	MaxAttachments     int
+	// CommandsPerMinute caps reconnect and register requests per user;
+	// 0 means 5.
+	CommandsPerMinute int
+	// IncomingPerMinute caps legacy messages delivered to one user per
+	// minute; 0 means 120.
+	IncomingPerMinute int
+	// RoomsPerUser caps the rooms one user is in; 0 means 50.
+	RoomsPerUser int
 }
 
 // Component is one running gateway domain. Create it with New and run it

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-im/switchboard/egress"
+
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -50,6 +52,14 @@ type Config struct {
 	// Backoff paces reconnections after a server dropped the connection.
 	Backoff transports.Backoff
 	Logger  *slog.Logger
+
+	// Egress checks the addresses of mail servers named by users (not
+	// DefaultIMAP/DefaultSMTP, which the admin configured); nil allows
+	// public addresses only.
+	Egress *egress.Policy
+	// Budget counts connections: process-wide and per user per minute.
+	// nil means no limit.
+	Budget *egress.Budget
 }
 
 // Network is the email network. It implements transports.Network and the

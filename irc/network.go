@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-im/switchboard/egress"
+
 	"github.com/lrstanley/girc"
 
 	"github.com/switchboard-im/switchboard/transports"
@@ -33,6 +35,11 @@ type Server struct {
 	// Plaintext turns TLS off. Only a server entry can do that: a server
 	// named by a user is always reached over TLS.
 	Plaintext bool
+	// ServicesHost is the host of the server's services. Only when it is
+	// set is a password sent with NickServ IDENTIFY (where the server has
+	// no SASL), and only to NickServ@ServicesHost; raw PRIVMSG to
+	// NickServ/ChanServ from the server JID is allowed only then too.
+	ServicesHost string
 }
 
 // Config configures the IRC network.
@@ -63,6 +70,25 @@ type Config struct {
 	// (SOCKS) plugs in here.
 	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	Logger *slog.Logger
+
+	// AllowedServers lists the server names users may reach; empty means
+	// DefaultServer plus the Servers entries, and "*" any server whose
+	// address Egress allows. A refused server is refused before any
+	// connection attempt.
+	AllowedServers []string
+	// Egress checks the addresses of servers named by users (not those
+	// in Servers or DefaultServer, which the admin configured); nil
+	// allows public addresses only.
+	Egress *egress.Policy
+	// Budget counts connections: process-wide and per user per minute.
+	// nil means no limit.
+	Budget *egress.Budget
+	// MaxServersPerUser caps the servers one user is connected to at
+	// once; 0 means 3.
+	MaxServersPerUser int
+	// MaxLinesPerMessage is the most IRC lines one message may become;
+	// 0 means 20.
+	MaxLinesPerMessage int
 }
 
 // Network is the IRC network. It implements transports.Network and the

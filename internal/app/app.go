@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/switchboard-im/switchboard/component"
+	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/config"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage"
@@ -25,7 +26,14 @@ import (
 )
 
 // NetworkFactory builds a network from its config table.
-type NetworkFactory func(cfg config.NetworkEntry, log *slog.Logger) (transports.Network, error)
+type NetworkFactory func(t Table, log *slog.Logger) (transports.Network, error)
+
+// Table is an enabled network's config table, with what every network of
+// the process shares.
+type Table struct {
+	config.NetworkEntry
+	Egress Egress
+}
 
 // Options are what New needs besides the config file.
 type Options struct {
@@ -74,13 +82,22 @@ func New(opts Options) (*App, error) {
 		a.store.Close()
 		return nil, err
 	}
+	private, err := egress.ParsePrefixes(cfg.Security.AllowPrivate)
+	if err != nil { // config.Parse checked it already
+		a.store.Close()
+		return nil, fmt.Errorf("security.allow_private: %w", err)
+	}
+	eg := Egress{
+		Policy: &egress.Policy{AllowPrivate: private},
+		Budget: &egress.Budget{Max: cfg.Limits.MaxConnections, PerUserPerMinute: cfg.Limits.ConnectionsPerMinute},
+	}
 	for _, n := range cfg.Networks() {
 		factory := opts.Networks[n.Name]
 		if factory == nil {
 			a.store.Close()
 			return nil, fmt.Errorf("[%s]: this build has no %s transport yet", n.Name, n.Name)
 		}
-		network, err := factory(n, log.With("network", n.Name))
+		network, err := factory(Table{NetworkEntry: n, Egress: eg}, log.With("network", n.Name))
 		if err != nil {
 			a.store.Close()
 			return nil, fmt.Errorf("[%s]: %w", n.Name, err)
@@ -99,6 +116,14 @@ func New(opts Options) (*App, error) {
 			Admins:         cfg.Security.Admins,
 			Version:        opts.Version,
 			Logger:         log,
+
+			Egress:             eg.Policy,
+			MaxStanzaBytes:     cfg.XMPP.MaxStanzaBytes,
+			MaxAttachmentBytes: cfg.Security.MaxAttachmentBytes,
+			MaxAttachments:     cfg.Security.MaxAttachments,
+			CommandsPerMinute:  cfg.Limits.CommandsPerMinute,
+			IncomingPerMinute:  cfg.Limits.IncomingPerMinute,
+			RoomsPerUser:       cfg.Limits.RoomsPerUser,
 		}
 		if opts.Tune != nil {
 			opts.Tune(&cc)

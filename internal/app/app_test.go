@@ -51,7 +51,7 @@ secret = "s3cret"
 	logs := &testenv.LogBuffer{}
 	a, err := app.New(app.Options{
 		Config:   cfg,
-		Networks: map[string]app.NetworkFactory{"irc": func(config.NetworkEntry, *slog.Logger) (transports.Network, error) { return net, nil }},
+		Networks: map[string]app.NetworkFactory{"irc": func(app.Table, *slog.Logger) (transports.Network, error) { return net, nil }},
 		Logger:   app.NewLogger(cfg.Log, logs),
 		Version:  "test",
 	})

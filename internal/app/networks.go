@@ -8,8 +8,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/switchboard-im/switchboard/egress"
+
 	"github.com/switchboard-im/switchboard/email"
-	"github.com/switchboard-im/switchboard/internal/config"
 	"github.com/switchboard-im/switchboard/irc"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -17,29 +18,41 @@ import (
 // Networks returns the transports this build has, by config table name.
 func Networks(version string) map[string]NetworkFactory {
 	return map[string]NetworkFactory{
-		"irc": func(n config.NetworkEntry, log *slog.Logger) (transports.Network, error) {
+		"irc": func(n Table, log *slog.Logger) (transports.Network, error) {
 			return newIRC(n, log, version)
 		},
 		"email": newEmail,
 	}
 }
 
+// Egress is the outgoing-connection policy and budget every network of
+// one process shares.
+type Egress struct {
+	Policy *egress.Policy
+	Budget *egress.Budget
+}
+
 // newIRC builds the IRC network from its [irc] table.
-func newIRC(n config.NetworkEntry, log *slog.Logger, version string) (transports.Network, error) {
+func newIRC(n Table, log *slog.Logger, version string) (transports.Network, error) {
 	roots, err := loadCAs(n.CAFile)
 	if err != nil {
 		return nil, err
 	}
 	cfg := irc.Config{
-		Servers:   make(map[string]irc.Server),
-		RootCAs:   roots,
-		SendRate:  n.SendRate,
-		SendBurst: n.SendBurst,
-		Version:   "Switchboard " + version,
-		Logger:    log,
+		Servers:            make(map[string]irc.Server),
+		RootCAs:            roots,
+		SendRate:           n.SendRate,
+		SendBurst:          n.SendBurst,
+		Version:            "Switchboard " + version,
+		Logger:             log,
+		AllowedServers:     n.AllowedServers,
+		Egress:             n.Egress.Policy,
+		Budget:             n.Egress.Budget,
+		MaxServersPerUser:  n.MaxServersPerUser,
+		MaxLinesPerMessage: n.MaxLinesPerMessage,
 	}
 	for host, s := range n.Servers {
-		cfg.Servers[strings.ToLower(host)] = irc.Server{Address: s.Address, Plaintext: s.Plaintext}
+		cfg.Servers[strings.ToLower(host)] = irc.Server{Address: s.Address, Plaintext: s.Plaintext, ServicesHost: strings.ToLower(s.ServicesHost)}
 	}
 	// default_server may be host:port: the host names the server in
 	// addresses, the port says where to reach it.
@@ -81,7 +94,7 @@ func loadCAs(file string) (*x509.CertPool, error) {
 }
 
 // newEmail builds the email network from its [email] table.
-func newEmail(n config.NetworkEntry, log *slog.Logger) (transports.Network, error) {
+func newEmail(n Table, log *slog.Logger) (transports.Network, error) {
 	roots, err := loadCAs(n.CAFile)
 	if err != nil {
 		return nil, err
@@ -93,5 +106,7 @@ func newEmail(n config.NetworkEntry, log *slog.Logger) (transports.Network, erro
 		Limits:         email.Limits{MaxBody: n.MaxBodyBytes},
 		RootCAs:        roots,
 		Logger:         log,
+		Egress:         n.Egress.Policy,
+		Budget:         n.Egress.Budget,
 	}), nil
 }

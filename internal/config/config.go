@@ -15,6 +15,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/egress"
 )
 
 // Config is the whole configuration file.
@@ -24,6 +26,7 @@ type Config struct {
 	Security Security `toml:"security"`
 	HTTP     HTTP     `toml:"http"`
 	Log      Log      `toml:"log"`
+	Limits   Limits   `toml:"limits"`
 
 	// One table per network; a missing table means the network is off.
 	IRC     *Network `toml:"irc"`
@@ -36,6 +39,10 @@ type Config struct {
 type XMPP struct {
 	// Server is the host:port of the server's component listener.
 	Server string `toml:"server"`
+	// MaxStanzaBytes is the largest stanza read from or written to the
+	// component stream; keep it below the server's own limit for
+	// components (Prosody: 512 KiB). 0 means 256 KiB.
+	MaxStanzaBytes int `toml:"max_stanza_bytes"`
 }
 
 // Storage selects the storage backend.
@@ -56,7 +63,51 @@ type Security struct {
 	Admins         []string `toml:"admins"`
 	// CAFile adds PEM CAs to trust for legacy servers' TLS.
 	CAFile string `toml:"ca_file"`
+	// AllowPrivate lists addresses or prefixes ("10.0.0.5",
+	// "192.168.0.0/16") that user-named destinations may resolve to
+	// although they are not public. Destinations the admin configured
+	// ([irc.servers], default_server, [email] default_*_server) need no
+	// entry.
+	AllowPrivate []string `toml:"allow_private"`
+	// MaxAttachmentBytes is the largest legacy file uploaded to the
+	// user's server (XEP-0363); larger files are named, not sent. 0 means
+	// 25 MiB.
+	MaxAttachmentBytes int64 `toml:"max_attachment_bytes"`
+	// MaxAttachments is the most files uploaded for one legacy message;
+	// the rest are named. 0 means 10.
+	MaxAttachments int `toml:"max_attachments"`
 }
+
+// Limits bound what one user, or all of them, can make the gateway do.
+// Every excess is refused with an error the user sees; nothing waits
+// forever. Zero values take the defaults in brackets.
+type Limits struct {
+	// MaxConnections caps open legacy connections in the process [2000].
+	MaxConnections int `toml:"max_connections"`
+	// ConnectionsPerMinute caps new legacy connections per user [10].
+	ConnectionsPerMinute int `toml:"connections_per_minute"`
+	// CommandsPerMinute caps reconnect and register requests per user [5].
+	CommandsPerMinute int `toml:"commands_per_minute"`
+	// IncomingPerMinute caps legacy messages delivered to one user per
+	// minute; the excess is summarised in one notice [120].
+	IncomingPerMinute int `toml:"incoming_per_minute"`
+	// RoomsPerUser caps the rooms one user is in on a network [50].
+	RoomsPerUser int `toml:"rooms_per_user"`
+}
+
+// Limit defaults.
+const (
+	DefaultMaxStanzaBytes       = 256 << 10
+	DefaultMaxAttachmentBytes   = 25 << 20
+	DefaultMaxAttachments       = 10
+	DefaultMaxConnections       = 2000
+	DefaultConnectionsPerMinute = 10
+	DefaultCommandsPerMinute    = 5
+	DefaultIncomingPerMinute    = 120
+	DefaultRoomsPerUser         = 50
+	DefaultMaxServersPerUser    = 3
+	DefaultMaxLinesPerMessage   = 20
+)
 
 // HTTP is the listener for /healthz, /metrics and webhooks.
 type HTTP struct {
@@ -97,6 +148,16 @@ type Network struct {
 	// MaxBodyBytes (email) is the longest text of a mail relayed; longer
 	// text is cut with a note. 0 means 64 KiB.
 	MaxBodyBytes int `toml:"max_body_bytes"`
+	// AllowedServers (IRC) lists the servers users may reach. Empty means
+	// default_server plus the [irc.servers] entries; ["*"] allows any
+	// server with a public address.
+	AllowedServers []string `toml:"allowed_servers"`
+	// MaxServersPerUser (IRC) caps the servers one user is connected to
+	// at once [3].
+	MaxServersPerUser int `toml:"max_servers_per_user"`
+	// MaxLinesPerMessage (IRC) is the most IRC lines one XMPP message may
+	// become; longer messages are refused with a text [20].
+	MaxLinesPerMessage int `toml:"max_lines_per_message"`
 }
 
 // ServerEntry is how to reach one legacy server.
@@ -105,6 +166,11 @@ type ServerEntry struct {
 	Address string `toml:"address"`
 	// Plaintext turns TLS off, for servers on a trusted network only.
 	Plaintext bool `toml:"plaintext"`
+	// ServicesHost (IRC) is the host of the server's services
+	// ("services.libera.chat"). Only then is a password sent to NickServ
+	// where the server offers no SASL, and only to NickServ@ServicesHost;
+	// raw PRIVMSG to NickServ/ChanServ is allowed only then too.
+	ServicesHost string `toml:"services_host"`
 }
 
 // NetworkEntry is an enabled network with its table name.
@@ -213,6 +279,27 @@ func (c *Config) defaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.XMPP.MaxStanzaBytes, DefaultMaxStanzaBytes)
+	if c.Security.MaxAttachmentBytes == 0 {
+		c.Security.MaxAttachmentBytes = DefaultMaxAttachmentBytes
+	}
+	def(&c.Security.MaxAttachments, DefaultMaxAttachments)
+	def(&c.Limits.MaxConnections, DefaultMaxConnections)
+	def(&c.Limits.ConnectionsPerMinute, DefaultConnectionsPerMinute)
+	def(&c.Limits.CommandsPerMinute, DefaultCommandsPerMinute)
+	def(&c.Limits.IncomingPerMinute, DefaultIncomingPerMinute)
+	def(&c.Limits.RoomsPerUser, DefaultRoomsPerUser)
+	for _, n := range []*Network{c.IRC, c.Discord, c.SMS, c.Email} {
+		if n != nil {
+			def(&n.MaxServersPerUser, DefaultMaxServersPerUser)
+			def(&n.MaxLinesPerMessage, DefaultMaxLinesPerMessage)
+		}
+	}
 }
 
 var domainRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
@@ -252,6 +339,32 @@ func (c *Config) check(name string, lines map[string]int) []Problem {
 		if j, err := jid.Parse(a); err != nil || j.Localpart() == "" {
 			add("security.admins", "entry %d (%q) is not a user JID", i+1, a)
 		}
+	}
+	if c.XMPP.MaxStanzaBytes < 4096 {
+		add("xmpp.max_stanza_bytes", "must be at least 4096")
+	}
+	if _, err := egress.ParsePrefixes(c.Security.AllowPrivate); err != nil {
+		add("security.allow_private", "%v", err)
+	}
+	if c.Security.MaxAttachmentBytes < 0 {
+		add("security.max_attachment_bytes", "must not be negative")
+	}
+	if c.Security.MaxAttachments < 0 {
+		add("security.max_attachments", "must not be negative")
+	}
+	for key, v := range map[string]int{
+		"limits.max_connections":        c.Limits.MaxConnections,
+		"limits.connections_per_minute": c.Limits.ConnectionsPerMinute,
+		"limits.commands_per_minute":    c.Limits.CommandsPerMinute,
+		"limits.incoming_per_minute":    c.Limits.IncomingPerMinute,
+		"limits.rooms_per_user":         c.Limits.RoomsPerUser,
+	} {
+		if v < 0 {
+			add(key, "must not be negative")
+		}
+	}
+	if c.Storage.MessageIDDays < 0 {
+		add("storage.message_id_days", "must not be negative")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -300,14 +413,27 @@ func (c *Config) check(name string, lines map[string]int) []Problem {
 			}
 			checkAddr(n.Name+".servers."+host+".address", e.Address, false)
 		}
-		if c.Storage.MessageIDDays < 0 {
-			add("storage.message_id_days", "must not be negative")
-		}
 		if n.MaxBodyBytes < 0 {
 			add(n.Name+".max_body_bytes", "must not be negative")
 		}
 		if n.SendRate < 0 || n.SendBurst < 0 {
 			add(n.Name+".send_rate", "must not be negative")
+		}
+		if n.MaxServersPerUser < 0 {
+			add(n.Name+".max_servers_per_user", "must not be negative")
+		}
+		if n.MaxLinesPerMessage < 0 {
+			add(n.Name+".max_lines_per_message", "must not be negative")
+		}
+		for i, s := range n.AllowedServers {
+			if s != "*" && !domainRE.MatchString(strings.ToLower(s)) {
+				add(n.Name+".allowed_servers", "entry %d (%q) is not a host name or \"*\"", i+1, s)
+			}
+		}
+		for host, e := range n.Servers {
+			if e.ServicesHost != "" && !domainRE.MatchString(strings.ToLower(e.ServicesHost)) {
+				add(n.Name+".servers."+host+".services_host", "%q is not a host name", e.ServicesHost)
+			}
 		}
 	}
 	return probs
