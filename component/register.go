@@ -303,6 +303,12 @@ func legacyError(err error) *stanzaError {
 		return errorf("wait", "recipient-unavailable", "%s", text)
 	case errors.Is(err, transports.ErrUnsupported):
 		return errorf("cancel", "feature-not-implemented", "%s", text)
+	case errors.Is(err, transports.ErrPolicy):
+		return errorf("cancel", "not-allowed", "%s", text)
+	case errors.Is(err, transports.ErrLimit):
+		return errorf("modify", "policy-violation", "%s", text)
+	case errors.Is(err, transports.ErrBusy):
+		return errorf("wait", "resource-constraint", "%s", text)
 	case errors.Is(err, context.DeadlineExceeded):
 		return errorf("wait", "remote-server-timeout", "The legacy network did not answer in time.")
 	default:

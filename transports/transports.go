@@ -286,6 +286,17 @@ var (
 	ErrUnsupported = errors.New("not supported by this network")
 	// ErrConflict: a name (nick) is already taken on the legacy network.
 	ErrConflict = errors.New("name already in use")
+	// ErrPolicy: the gateway's own policy refuses the request (a server
+	// not in the allow list, an address that is not public). Nothing was
+	// sent to any legacy server. The text names the policy.
+	ErrPolicy = errors.New("not allowed by this gateway's policy")
+	// ErrLimit: the request exceeds one of the gateway's limits (servers
+	// per user, lines per message, connections per minute). The text
+	// names the limit; the user may retry with less, or later.
+	ErrLimit = errors.New("limit reached")
+	// ErrBusy: a queue is full; nothing was queued. Retrying later may
+	// work.
+	ErrBusy = errors.New("too busy")
 )
 
 // Event is something that happened on the legacy network. The concrete
