@@ -22,7 +22,7 @@ func TestDiscovery(t *testing.T) {
 
 	items := c.IQ(t, `<iq type="get" to="localhost"><query xmlns="http://jabber.org/protocol/disco#items"/></iq>`)
 	found := false
-	for _, it := range items.Find("query").Children {
+	for _, it := range items.Find(qDiscoItems).ChildrenNamed("", "item") {
 		found = found || it.Attr("jid") == gw
 	}
 	if !found {
@@ -30,15 +30,13 @@ func TestDiscovery(t *testing.T) {
 	}
 
 	info := c.IQ(t, `<iq type="get" to="`+gw+`"><query xmlns="http://jabber.org/protocol/disco#info"/></iq>`)
-	id := info.Find("query", "identity")
+	id := info.Find(qDiscoInfo, "identity")
 	if id == nil || id.Attr("category") != "gateway" || id.Attr("type") != "irc" || id.Attr("name") != "Fake IRC" {
 		t.Errorf("identity = %v", id)
 	}
 	features := map[string]bool{}
-	for _, f := range info.Find("query").Children {
-		if f.Name.Local == "feature" {
-			features[f.Attr("var")] = true
-		}
+	for _, f := range info.Find(qDiscoInfo).ChildrenNamed("", "feature") {
+		features[f.Attr("var")] = true
 	}
 	for _, want := range []string{"jabber:iq:register", "jabber:iq:gateway", "http://jabber.org/protocol/commands",
 		"http://jabber.org/protocol/disco#info", "urn:xmpp:ping", "jabber:iq:version"} {
@@ -59,12 +57,12 @@ func TestDiscovery(t *testing.T) {
 		t.Errorf("ping: %s", res)
 	}
 	res = c.IQ(t, `<iq type="get" to="`+gw+`"><query xmlns="jabber:iq:version"/></iq>`)
-	if res.Find("query", "name") == nil || res.Find("query", "name").Text != "Switchboard" {
+	if res.Find(qVersion, "name") == nil || res.Find(qVersion, "name").Text != "Switchboard" {
 		t.Errorf("version: %s", res)
 	}
 	// XEP-0100 jabber:iq:gateway: the legacy address becomes a JID.
 	res = c.IQ(t, `<iq type="set" to="`+gw+`"><query xmlns="jabber:iq:gateway"><prompt>bob@example.com</prompt></query></iq>`)
-	if j := res.Find("query", "jid"); j == nil || j.Text != `bob\40example.com@`+gw {
+	if j := res.Find(qGateway, "jid"); j == nil || j.Text != `bob\40example.com@`+gw {
 		t.Errorf("jabber:iq:gateway: %s", res)
 	}
 }
@@ -73,15 +71,17 @@ func TestRegistrationForm(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.user(t, "alice", "pc", 0)
 	res := c.IQ(t, `<iq type="get" to="`+gw+`"><query xmlns="jabber:iq:register"/></iq>`)
-	q := res.Find("query")
+	q := res.Find(qRegister)
 	if q == nil || res.Attr("type") != "result" {
 		t.Fatalf("register get: %s", res)
 	}
 	if q.Child("", "registered") != nil {
 		t.Error("<registered/> before registering")
 	}
+	// XEP-0077 §3.1: the legacy fields are in jabber:iq:register (an
+	// old client ignores a <username xmlns=""/>).
 	for _, legacy := range []string{"username", "password", "instructions"} {
-		if q.Child("", legacy) == nil {
+		if q.Child("jabber:iq:register", legacy) == nil {
 			t.Errorf("legacy <%s/> missing: %s", legacy, res)
 		}
 	}
@@ -90,10 +90,8 @@ func TestRegistrationForm(t *testing.T) {
 		t.Fatalf("no data form: %s", res)
 	}
 	vars := map[string]string{}
-	for _, f := range x.Children {
-		if f.Name.Local == "field" {
-			vars[f.Attr("var")] = f.Attr("type")
-		}
+	for _, f := range x.ChildrenNamed("", "field") {
+		vars[f.Attr("var")] = f.Attr("type")
 	}
 	want := map[string]string{"FORM_TYPE": "hidden", "username": "text-single", "password": "text-private", "server": "text-single"}
 	for k, v := range want {
@@ -104,13 +102,13 @@ func TestRegistrationForm(t *testing.T) {
 
 	e.register(t, c)
 	res = c.IQ(t, `<iq type="get" to="`+gw+`"><query xmlns="jabber:iq:register"/></iq>`)
-	if res.Find("query", "registered") == nil {
+	if res.Find(qRegister, "registered") == nil {
 		t.Errorf("no <registered/> after registering: %s", res)
 	}
 	if strings.Contains(res.String(), legacyPW) {
 		t.Errorf("the form echoes the password: %s", res)
 	}
-	if u := res.Find("query", "username"); u == nil || u.Text != legacyUsr {
+	if u := res.Find(qRegister, "username"); u == nil || u.Text != legacyUsr {
 		t.Errorf("legacy username not pre-filled: %s", res)
 	}
 }
@@ -156,7 +154,7 @@ func TestRegisterConnectsAndStores(t *testing.T) {
 	// A legacy error becomes an XMPP error with the server's text.
 	c.Send(t, `<message type="chat" id="m2" to="nobody@`+gw+`"><body>hi</body></message>`)
 	errMsg := c.Expect(t, "error for nobody", func(el *testenv.Element) bool {
-		return el.Name.Local == "message" && el.Attr("type") == "error" && el.Attr("id") == "m2"
+		return isStanza(el, "message") && el.Attr("type") == "error" && el.Attr("id") == "m2"
 	})
 	wantError(t, errMsg, "item-not-found", "No such nick")
 }
@@ -270,7 +268,7 @@ func waitSubscription(t *testing.T, c *testenv.Client, contact string, want ...s
 func rosterSubscription(t *testing.T, c *testenv.Client, contact string) string {
 	t.Helper()
 	res := c.IQ(t, `<iq type="get"><query xmlns="jabber:iq:roster"/></iq>`)
-	for _, it := range res.Find("query").Children {
+	for _, it := range res.Find(qRoster).ChildrenNamed("", "item") {
 		if it.Attr("jid") == contact {
 			return it.Attr("subscription")
 		}
@@ -291,7 +289,7 @@ func TestResourcesAndPriorities(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		res := high.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="status" action="execute"/></iq>`)
-		note := res.Find("command", "note")
+		note := res.Find(elCommand, "note")
 		if note != nil && strings.Contains(note.Text, "desktop (priority 5)") && strings.Contains(note.Text, "phone (priority 1)") {
 			if strings.Index(note.Text, "desktop") > strings.Index(note.Text, "phone") {
 				t.Fatalf("resources not ordered by priority: %s", note.Text)
@@ -358,13 +356,13 @@ func TestOfflineDeliveryAndStayConnected(t *testing.T) {
 
 	// Keep the session while offline, through the settings command.
 	res := c.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="settings" action="execute"/></iq>`)
-	sid := res.Find("command").Attr("sessionid")
-	if res.Find("command").Attr("status") != "executing" || sid == "" || res.Find("command", "x") == nil {
+	sid := res.Find(elCommand).Attr("sessionid")
+	if res.Find(elCommand).Attr("status") != "executing" || sid == "" || res.Find(elCommand, xData) == nil {
 		t.Fatalf("settings first step: %s", res)
 	}
 	res = c.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="settings" sessionid="`+sid+`" action="complete">`+
 		`<x xmlns="jabber:x:data" type="submit"><field var="stay_connected"><value>1</value></field></x></command></iq>`)
-	if res.Find("command").Attr("status") != "completed" {
+	if res.Find(elCommand).Attr("status") != "completed" {
 		t.Fatalf("settings second step: %s", res)
 	}
 	c.Close()
@@ -391,7 +389,7 @@ func TestAdHocCommands(t *testing.T) {
 	list := func(c *testenv.Client) map[string]bool {
 		res := c.IQ(t, `<iq type="get" to="`+gw+`"><query xmlns="http://jabber.org/protocol/disco#items" node="http://jabber.org/protocol/commands"/></iq>`)
 		nodes := map[string]bool{}
-		for _, it := range res.Find("query").Children {
+		for _, it := range res.Find(qDiscoItems).ChildrenNamed("", "item") {
 			nodes[it.Attr("node")] = true
 		}
 		return nodes
@@ -414,13 +412,13 @@ func TestAdHocCommands(t *testing.T) {
 
 	// Register through the command (the second door).
 	res := user.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="register" action="execute"/></iq>`)
-	sid := res.Find("command").Attr("sessionid")
-	if x := res.Find("command", "x"); x == nil || x.Attr("type") != "form" {
+	sid := res.Find(elCommand).Attr("sessionid")
+	if x := res.Find(elCommand, xData); x == nil || x.Attr("type") != "form" {
 		t.Fatalf("register command has no form: %s", res)
 	}
 	res = user.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="register" sessionid="`+sid+`" action="complete">`+
 		`<x xmlns="jabber:x:data" type="submit"><field var="username"><value>`+legacyUsr+`</value></field><field var="password"><value>`+legacyPW+`</value></field></x></command></iq>`)
-	if res.Find("command").Attr("status") != "completed" {
+	if res.Find(elCommand).Attr("status") != "completed" {
 		t.Fatalf("register command: %s", res)
 	}
 	user.Expect(t, "subscription request", isPresence(gw, "subscribe"))
@@ -436,12 +434,12 @@ func TestAdHocCommands(t *testing.T) {
 		t.Errorf("list-users: %s", res)
 	}
 	res = admin.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="statistics" action="execute"/></iq>`)
-	if !strings.Contains(res.String(), "registered-users") || res.Find("command").Attr("status") != "completed" {
+	if !strings.Contains(res.String(), "registered-users") || res.Find(elCommand).Attr("status") != "completed" {
 		t.Errorf("statistics: %s", res)
 	}
 
 	res = user.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="reconnect" action="execute"/></iq>`)
-	if res.Find("command").Attr("status") != "completed" {
+	if res.Find(elCommand).Attr("status") != "completed" {
 		t.Fatalf("reconnect: %s", res)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -454,10 +452,10 @@ func TestAdHocCommands(t *testing.T) {
 	a = e.adapter(t, "gina@localhost")
 
 	res = admin.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="disconnect-user" action="execute"/></iq>`)
-	sid = res.Find("command").Attr("sessionid")
+	sid = res.Find(elCommand).Attr("sessionid")
 	res = admin.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="disconnect-user" sessionid="`+sid+`" action="complete">`+
 		`<x xmlns="jabber:x:data" type="submit"><field var="user"><value>gina@localhost</value></field></x></command></iq>`)
-	if res.Find("command").Attr("status") != "completed" || !a.Closed() {
+	if res.Find(elCommand).Attr("status") != "completed" || !a.Closed() {
 		t.Fatalf("disconnect-user: %s (closed=%v)", res, a.Closed())
 	}
 	user.Expect(t, "notice of the disconnection", func(el *testenv.Element) bool {
@@ -465,7 +463,7 @@ func TestAdHocCommands(t *testing.T) {
 	})
 
 	res = user.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="settings" action="cancel" sessionid="x"/></iq>`)
-	if res.Find("command").Attr("status") != "canceled" {
+	if res.Find(elCommand).Attr("status") != "canceled" {
 		t.Errorf("cancel: %s", res)
 	}
 }
@@ -555,7 +553,7 @@ func TestReconnectAfterServerRestartLosesNothing(t *testing.T) {
 	c := e.p.Login(t, j, "xmpp-pw", "pc", 0)
 	e.register(t, c)
 	res := c.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="settings" action="execute"/></iq>`)
-	sid := res.Find("command").Attr("sessionid")
+	sid := res.Find(elCommand).Attr("sessionid")
 	c.IQ(t, `<iq type="set" to="`+gw+`"><command xmlns="http://jabber.org/protocol/commands" node="settings" sessionid="`+sid+`" action="complete">`+
 		`<x xmlns="jabber:x:data" type="submit"><field var="stay_connected"><value>true</value></field></x></command></iq>`)
 	a := e.adapter(t, "judy@localhost")
@@ -667,7 +665,7 @@ func TestExactlyOnceAndNetworkCommands(t *testing.T) {
 		if res.Attr("type") != "result" {
 			t.Fatalf("command: %s", res)
 		}
-		return res.Find("command", "note").Text
+		return res.Find(elCommand, "note").Text
 	}
 	if got := run(); got != "runs: 1" {
 		t.Errorf("first run: %q", got)

@@ -158,15 +158,35 @@ func (e *env) adapter(t *testing.T, user string) *transportstest.Adapter {
 	return a
 }
 
+// Names of the elements the tests look for, in the "{namespace}local"
+// form Element.Find takes: every match is by namespace and local name.
+const (
+	qDiscoInfo  = "{http://jabber.org/protocol/disco#info}query"
+	qDiscoItems = "{http://jabber.org/protocol/disco#items}query"
+	qRegister   = "{jabber:iq:register}query"
+	qVersion    = "{jabber:iq:version}query"
+	qGateway    = "{jabber:iq:gateway}query"
+	qRoster     = "{jabber:iq:roster}query"
+	qMUCAdmin   = "{http://jabber.org/protocol/muc#admin}query"
+	xMUCUser    = "{http://jabber.org/protocol/muc#user}x"
+	xData       = "{jabber:x:data}x"
+	elCommand   = "{http://jabber.org/protocol/commands}command"
+	elRSMSet    = "{http://jabber.org/protocol/rsm}set"
+	nsStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
+)
+
+// isStanza reports whether el is a client stanza named name.
+func isStanza(el *testenv.Element, name string) bool { return testenv.IsStanza(el, name) }
+
 func isPresence(from, typ string) func(*testenv.Element) bool {
 	return func(el *testenv.Element) bool {
-		return el.Name.Local == "presence" && bareOf(el.Attr("from")) == from && el.Attr("type") == typ
+		return isStanza(el, "presence") && bareOf(el.Attr("from")) == from && el.Attr("type") == typ
 	}
 }
 
 func isMessageFrom(from string) func(*testenv.Element) bool {
 	return func(el *testenv.Element) bool {
-		return el.Name.Local == "message" && bareOf(el.Attr("from")) == from && el.Child("", "body") != nil
+		return isStanza(el, "message") && bareOf(el.Attr("from")) == from && el.Child("", "body") != nil
 	}
 }
 
@@ -193,9 +213,10 @@ func errorCondition(el *testenv.Element) (cond, text string) {
 		return "", ""
 	}
 	for _, c := range e.Children {
-		if c.Name.Local == "text" {
+		switch {
+		case c.Is(nsStanzas, "text"):
 			text = c.Text
-		} else if c.Name.Space == "urn:ietf:params:xml:ns:xmpp-stanzas" {
+		case c.Name.Space == nsStanzas:
 			cond = c.Name.Local
 		}
 	}

@@ -19,7 +19,7 @@ func TestMUCAdmin(t *testing.T) {
 	ops := "#ops@" + gw
 	join(t, c, ops, "zoe", "")
 	self := c.Expect(t, "self-presence", isSelfPresence(ops+"/zoe"))
-	if self.Find("x", "item").Attr("role") != "moderator" {
+	if self.Find(xMUCUser, "item").Attr("role") != "moderator" {
 		t.Errorf("own role: %s", self)
 	}
 	if s := c.Expect(t, "empty subject", isSubject(ops)); s.ChildText("", "subject") != "" {
@@ -27,7 +27,7 @@ func TestMUCAdmin(t *testing.T) {
 	}
 
 	res := c.IQ(t, `<iq type="get" to="`+ops+`"><query xmlns="http://jabber.org/protocol/muc#admin"><item role="participant"/></query></iq>`)
-	if it := res.Find("query", "item"); it == nil || it.Attr("nick") != "bob" {
+	if it := res.Find(qMUCAdmin, "item"); it == nil || it.Attr("nick") != "bob" {
 		t.Errorf("participants: %s", res)
 	}
 	res = c.IQ(t, `<iq type="set" to="`+ops+`"><query xmlns="http://jabber.org/protocol/muc#admin"><item nick="bob" role="none"><reason>spam</reason></item></query></iq>`)
@@ -62,25 +62,24 @@ func TestMUCDiscoveryAndListing(t *testing.T) {
 
 	info := c.IQ(t, `<iq type="get" to="`+gw+`"><query xmlns="http://jabber.org/protocol/disco#info"/></iq>`)
 	feats, idents := map[string]bool{}, map[string]bool{}
-	for _, ch := range info.Find("query").Children {
-		switch ch.Name.Local {
-		case "feature":
-			feats[ch.Attr("var")] = true
-		case "identity":
-			idents[ch.Attr("category")+"/"+ch.Attr("type")] = true
-		}
+	q := info.Find(qDiscoInfo)
+	for _, ch := range q.ChildrenNamed("", "feature") {
+		feats[ch.Attr("var")] = true
+	}
+	for _, ch := range q.ChildrenNamed("", "identity") {
+		idents[ch.Attr("category")+"/"+ch.Attr("type")] = true
 	}
 	if !feats[nsMUC] || !idents["conference/irc"] || !idents["gateway/irc"] {
 		t.Errorf("gateway disco#info: %s", info)
 	}
 
 	info = c.IQ(t, `<iq type="get" to="`+testRoom+`"><query xmlns="http://jabber.org/protocol/disco#info"/></iq>`)
-	id := info.Find("query", "identity")
+	id := info.Find(qDiscoInfo, "identity")
 	if id == nil || id.Attr("category") != "conference" || id.Attr("type") != "text" || id.Attr("name") != "#test" {
 		t.Errorf("room identity: %s", info)
 	}
 	feats = map[string]bool{}
-	for _, ch := range info.Find("query").Children {
+	for _, ch := range info.Find(qDiscoInfo).ChildrenNamed("", "feature") {
 		feats[ch.Attr("var")] = true
 	}
 	for _, f := range []string{nsMUC, "muc_public", "muc_open", "muc_semianonymous", "muc_unmoderated"} {
@@ -100,12 +99,10 @@ func TestMUCDiscoveryAndListing(t *testing.T) {
 			t.Fatalf("disco#items: %s", res)
 		}
 		var jids []string
-		for _, it := range res.Find("query").Children {
-			if it.Name.Local == "item" {
-				jids = append(jids, it.Attr("jid"))
-			}
+		for _, it := range res.Find(qDiscoItems).ChildrenNamed("", "item") {
+			jids = append(jids, it.Attr("jid"))
 		}
-		return jids, res.Find("query", "set")
+		return jids, res.Find(qDiscoItems, elRSMSet)
 	}
 	rsm := func(inner string) string { return `<set xmlns="http://jabber.org/protocol/rsm">` + inner + `</set>` }
 	jids, set := page(rsm(`<max>2</max>`))
@@ -130,7 +127,7 @@ func TestMUCDiscoveryAndListing(t *testing.T) {
 		t.Errorf("unpaged listing: %v", all)
 	}
 	res := c.IQ(t, `<iq type="get" to="`+server+`"><query xmlns="http://jabber.org/protocol/disco#items"/></iq>`)
-	if name := res.Find("query", "item").Attr("name"); name != "#room1 (10) Topic 1" {
+	if name := res.Find(qDiscoItems, "item").Attr("name"); name != "#room1 (10) Topic 1" {
 		t.Errorf("item name %q", name)
 	}
 	if n := e.net.ListCalls(); n != 1 {

@@ -45,11 +45,9 @@ func codes(el *testenv.Element) []int {
 	if x == nil {
 		return nil
 	}
-	for _, ch := range x.Children {
-		if ch.Name.Local == "status" {
-			n, _ := strconv.Atoi(ch.Attr("code"))
-			out = append(out, n)
-		}
+	for _, ch := range x.ChildrenNamed("", "status") {
+		n, _ := strconv.Atoi(ch.Attr("code"))
+		out = append(out, n)
 	}
 	return out
 }
@@ -66,19 +64,19 @@ func hasCodes(el *testenv.Element, want ...int) bool {
 
 func isSelfPresence(from string) func(*testenv.Element) bool {
 	return func(el *testenv.Element) bool {
-		return el.Name.Local == "presence" && el.Attr("from") == from && el.Attr("type") == "" && hasCodes(el, 110)
+		return isStanza(el, "presence") && el.Attr("from") == from && el.Attr("type") == "" && hasCodes(el, 110)
 	}
 }
 
 func isSubject(room string) func(*testenv.Element) bool {
 	return func(el *testenv.Element) bool {
-		return el.Name.Local == "message" && bareOf(el.Attr("from")) == room && el.Child("", "subject") != nil && el.Child("", "body") == nil
+		return isStanza(el, "message") && bareOf(el.Attr("from")) == room && el.Child("", "subject") != nil && el.Child("", "body") == nil
 	}
 }
 
 func isGroupchat(from, body string) func(*testenv.Element) bool {
 	return func(el *testenv.Element) bool {
-		return el.Name.Local == "message" && el.Attr("type") == "groupchat" && el.Attr("from") == from && bodyOf(el) == body
+		return isStanza(el, "message") && el.Attr("type") == "groupchat" && el.Attr("from") == from && bodyOf(el) == body
 	}
 }
 
@@ -154,7 +152,7 @@ func TestMUCJoinOrder(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("join sequence:\n got %q\nwant %q", got, want)
 	}
-	if it := seq[0].Find("x", "item"); it == nil || it.Attr("role") != "moderator" || it.Attr("affiliation") != "admin" || it.Attr("jid") != "" {
+	if it := seq[0].Find(xMUCUser, "item"); it == nil || it.Attr("role") != "moderator" || it.Attr("affiliation") != "admin" || it.Attr("jid") != "" {
 		t.Errorf("alice's item: %s", seq[0])
 	}
 	if seq[1].ChildText("", "show") != "away" || seq[1].ChildText("", "status") != "lunch" {
@@ -225,7 +223,7 @@ func TestMUCTwoResources(t *testing.T) {
 	// The second resource gets the state from the component's cache.
 	join(t, phone, testRoom, "vic", "")
 	phone.Expect(t, "alice at the phone", func(el *testenv.Element) bool {
-		return el.Name.Local == "presence" && el.Attr("from") == testRoom+"/alice"
+		return isStanza(el, "presence") && el.Attr("from") == testRoom+"/alice"
 	})
 	phone.Expect(t, "self-presence at the phone", isSelfPresence(testRoom+"/vic"))
 	phone.Expect(t, "subject at the phone", isSubject(testRoom))
@@ -233,7 +231,7 @@ func TestMUCTwoResources(t *testing.T) {
 		t.Errorf("JoinRoom called %d times, want 1 (cache): %v", len(js), js)
 	}
 	pc.ExpectNone(t, 300*time.Millisecond, func(el *testenv.Element) bool {
-		return el.Name.Local == "presence" && fromRoom(testRoom)(el)
+		return isStanza(el, "presence") && fromRoom(testRoom)(el)
 	})
 
 	// A message from one resource is reflected to both, with its id,
@@ -275,11 +273,11 @@ func TestMUCTwoResources(t *testing.T) {
 	a.Emit(&transports.OccupantEvent{Room: "#test", Nick: "bob", NewNick: "robert", Role: transports.RoleParticipant})
 	for _, c := range []*testenv.Client{pc, phone} {
 		un := c.Expect(t, "bob's 303", isPresence(testRoom, "unavailable"))
-		if un.Attr("from") != testRoom+"/bob" || !hasCodes(un, 303) || un.Find("x", "item").Attr("nick") != "robert" {
+		if un.Attr("from") != testRoom+"/bob" || !hasCodes(un, 303) || un.Find(xMUCUser, "item").Attr("nick") != "robert" {
 			t.Errorf("nick change: %s", un)
 		}
 		c.Expect(t, "robert", func(el *testenv.Element) bool {
-			return el.Name.Local == "presence" && el.Attr("from") == testRoom+"/robert" && el.Attr("type") == ""
+			return isStanza(el, "presence") && el.Attr("from") == testRoom+"/robert" && el.Attr("type") == ""
 		})
 	}
 
@@ -287,7 +285,7 @@ func TestMUCTwoResources(t *testing.T) {
 	a.Emit(&transports.OccupantEvent{Room: "#test", Nick: "robert", Left: true, Kicked: true, By: "alice", Reason: "flood"})
 	for _, c := range []*testenv.Client{pc, phone} {
 		k := c.Expect(t, "robert kicked", isPresence(testRoom, "unavailable"))
-		it := k.Find("x", "item")
+		it := k.Find(xMUCUser, "item")
 		if k.Attr("from") != testRoom+"/robert" || !hasCodes(k, 307) || it.ChildText("", "reason") != "flood" || it.Find("actor").Attr("nick") != "alice" {
 			t.Errorf("kick: %s", k)
 		}
@@ -335,7 +333,7 @@ func TestMUCJoinErrors(t *testing.T) {
 		t.Helper()
 		c.Send(t, `<presence id="`+id+`" to="`+to+`"><x xmlns="`+nsMUC+`"/></presence>`)
 		return c.Expect(t, "error for "+to, func(el *testenv.Element) bool {
-			return el.Name.Local == "presence" && el.Attr("type") == "error" && el.Attr("id") == id
+			return isStanza(el, "presence") && el.Attr("type") == "error" && el.Attr("id") == id
 		})
 	}
 	el := joinErr("#banned@"+gw+"/uma", "j1")
@@ -360,7 +358,7 @@ func TestMUCJoinErrors(t *testing.T) {
 	// Kicked by the network: the user is out of the room.
 	e.adapter(t, "uma@localhost").Emit(&transports.OccupantEvent{Room: "#test", Self: true, Left: true, Kicked: true, By: "alice", Reason: "bye"})
 	k := c.Expect(t, "kicked self", isPresence(testRoom, "unavailable"))
-	if !hasCodes(k, 110, 307) || k.Find("x", "item", "reason").Text != "bye" {
+	if !hasCodes(k, 110, 307) || k.Find(xMUCUser, "item", "reason").Text != "bye" {
 		t.Errorf("self kick: %s", k)
 	}
 	c.Send(t, `<message type="groupchat" id="s1" to="`+testRoom+`"><body>let me back</body></message>`)
@@ -412,7 +410,7 @@ func TestMUCMentionWhileOffline(t *testing.T) {
 
 	c2 := e.p.Login(t, j, "xmpp-pw", "pc", 0)
 	m := c2.Expect(t, "offline highlight", func(el *testenv.Element) bool {
-		return el.Name.Local == "message" && el.Attr("from") == testRoom+"/alice" && bodyOf(el) == "xena: are you there?"
+		return isStanza(el, "message") && el.Attr("from") == testRoom+"/alice" && bodyOf(el) == "xena: are you there?"
 	})
 	if m.Attr("type") != "chat" {
 		t.Errorf("highlight type %q: %s", m.Attr("type"), m)

@@ -30,6 +30,10 @@ type registerQuery struct {
 	Form         *dataForm
 }
 
+// legacyField is one XEP-0077 legacy field (<username/>, <password/>…).
+// Its name is set at run time, so its XMLName must carry the namespace:
+// encoding/xml writes a run-time name without one as xmlns="", which puts
+// the field in no namespace, where old clients do not look.
 type legacyField struct {
 	XMLName xml.Name
 	Value   string `xml:",chardata"`
@@ -45,7 +49,7 @@ func (c *Component) handleRegister(s *stanza, q *node) {
 		c.registerGet(s, user)
 		return
 	}
-	if q.Child("", "remove") != nil {
+	if q.Child(nsRegister, "remove") != nil {
 		c.workers.do(user.String(), func() {
 			roster, err := c.unregister(c.ctx(), user)
 			if err != nil {
@@ -75,7 +79,7 @@ func (c *Component) handleRegister(s *stanza, q *node) {
 			if f.Legacy == "" {
 				continue
 			}
-			if el := q.Child("", f.Legacy); el != nil {
+			if el := q.Child(nsRegister, f.Legacy); el != nil {
 				values[f.Name] = el.Text
 			}
 		}
@@ -114,7 +118,7 @@ func (c *Component) registerGet(s *stanza, user jid.JID) {
 		if f.Kind == transports.FieldSecret {
 			v = ""
 		}
-		q.Legacy = append(q.Legacy, legacyField{XMLName: xml.Name{Local: f.Legacy}, Value: v})
+		q.Legacy = append(q.Legacy, legacyField{XMLName: xml.Name{Space: nsRegister, Local: f.Legacy}, Value: v})
 	}
 	q.Form = buildForm("form", c.net.Identity().Name+" registration", c.registerInstructions(), nsRegister, fields, prev.Credentials)
 	c.result(s, q)

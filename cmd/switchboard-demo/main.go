@@ -141,7 +141,7 @@ plaintext = true   # a loopback test server; TLS (6697) is the default
 	if err != nil {
 		return err
 	}
-	for _, it := range res.Find("query").Children {
+	for _, it := range res.Find("{http://jabber.org/protocol/disco#items}query").Children {
 		show("service: %s", it.Attr("jid"))
 	}
 
@@ -150,7 +150,7 @@ plaintext = true   # a loopback test server; TLS (6697) is the default
 	if err != nil {
 		return err
 	}
-	for _, el := range res.Find("query").Children {
+	for _, el := range res.Find("{http://jabber.org/protocol/disco#info}query").Children {
 		switch el.Name.Local {
 		case "identity":
 			show("identity %s/%s %q", el.Attr("category"), el.Attr("type"), el.Attr("name"))
@@ -164,8 +164,8 @@ plaintext = true   # a loopback test server; TLS (6697) is the default
 	if err != nil {
 		return err
 	}
-	show("instructions: %s", res.Find("query", "instructions").Text)
-	for _, f := range res.Find("query", "x").Children {
+	show("instructions: %s", res.Find("{jabber:iq:register}query", "instructions").Text)
+	for _, f := range res.Find("{jabber:iq:register}query", "{jabber:x:data}x").Children {
 		if f.Name.Local == "field" && f.Attr("type") != "hidden" {
 			show("field %-10s %-13s %q", f.Attr("var"), f.Attr("type"), f.Attr("label"))
 		}
@@ -185,7 +185,7 @@ plaintext = true   # a loopback test server; TLS (6697) is the default
 					cond = ch.Name.Local
 				}
 			}
-			return fmt.Sprintf("error %s: %s", cond, e.ChildText("", "text")), nil
+			return fmt.Sprintf("error %s: %s", cond, e.ChildText("urn:ietf:params:xml:ns:xmpp-stanzas", "text")), nil
 		}
 		return "registered", nil
 	}
@@ -243,7 +243,7 @@ plaintext = true   # a loopback test server; TLS (6697) is the default
 			return err
 		}
 		if el.Name.Local == "presence" {
-			item := el.Find("x", "item")
+			item := el.Find("{http://jabber.org/protocol/muc#user}x", "item")
 			role := ""
 			if item != nil {
 				role = item.Attr("role")
@@ -311,7 +311,7 @@ plaintext = true   # a loopback test server; TLS (6697) is the default
 	if err != nil {
 		return err
 	}
-	for _, l := range strings.Split(res.Find("command", "note").Text, "\n") {
+	for _, l := range strings.Split(res.Find("{http://jabber.org/protocol/commands}command", "note").Text, "\n") {
 		show("%s", l)
 	}
 

@@ -13,7 +13,7 @@ func TestProsody(t *testing.T) {
 	b := p.Login(t, bob, "pw2", "phone", 0)
 
 	a.Send(t, `<message type="chat" to="bob@localhost"><body>hi bob</body></message>`)
-	m := b.Expect(t, "alice's message", func(el *Element) bool { return el.Name.Local == "message" && el.ChildText("", "body") == "hi bob" })
+	m := b.Expect(t, "alice's message", func(el *Element) bool { return IsStanza(el, "message") && el.ChildText("", "body") == "hi bob" })
 	if m.Attr("from") != "alice@localhost/pc" || b.JID.String() != "bob@localhost/phone" {
 		t.Errorf("from = %q", m.Attr("from"))
 	}

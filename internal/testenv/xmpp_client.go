@@ -24,6 +24,14 @@ import (
 // Element is a stanza a Client received.
 type Element = xmltree.Element
 
+// NSClient is the namespace of the stanzas a Client receives.
+const NSClient = "jabber:client"
+
+// IsStanza reports whether el is a stanza of kind name ("iq", "message",
+// "presence") in the client namespace: tests match names exactly, with
+// their namespace.
+func IsStanza(el *Element, name string) bool { return el.Is(NSClient, name) }
+
 // Client is a real XMPP client (mellium, c2s) logged in as a user. It
 // keeps every stanza it receives until a test claims it.
 type Client struct {
@@ -157,7 +165,7 @@ func (c *Client) Request(ctx context.Context, raw string) (*Element, error) {
 	}
 	return c.Next(ctx, func(el *Element) bool {
 		typ := el.Attr("type")
-		return el.Name.Local == "iq" && el.Attr("id") == id && (typ == "result" || typ == "error")
+		return IsStanza(el, "iq") && el.Attr("id") == id && (typ == "result" || typ == "error")
 	})
 }
 

@@ -26,13 +26,26 @@ type Element struct {
 
 // Read reads the element that start opened from r, including its end
 // token (a reader that ends with io.EOF instead of the end token is
-// accepted). max bounds the bytes of names, attributes and text; 0 means
-// no bound.
+// accepted). max bounds the element's Size; 0 means no bound. An element
+// over max is skipped to its end and ErrTooLarge returned, so the stream
+// stays in step.
 func Read(start xml.StartElement, r xml.TokenReader, max int) (*Element, error) {
+	return ReadChecked(start, r, max, nil)
+}
+
+// ReadChecked is Read with a second bound: over, when not nil, is asked
+// after every token and, when it reports true, the rest of the element is
+// skipped and ErrTooLarge returned. The component uses it to bound the
+// bytes read from the wire for one stanza, which Size cannot see (entity
+// references, whitespace inside tags, namespace prefixes).
+func ReadChecked(start xml.StartElement, r xml.TokenReader, max int, over func() bool) (*Element, error) {
 	root := &Element{Name: start.Name, Attrs: copyAttrs(start.Attr)}
 	stack := []*Element{root}
 	texts := []*strings.Builder{{}}
-	size := 0
+	size := startSize(start)
+	if (max > 0 && size > max) || (over != nil && over()) {
+		return nil, drain(r, 1)
+	}
 	for len(stack) > 0 {
 		tok, err := r.Token()
 		if err == io.EOF && len(stack) == 1 {
@@ -45,12 +58,9 @@ func Read(start xml.StartElement, r xml.TokenReader, max int) (*Element, error) 
 		if err != nil {
 			return nil, err
 		}
+		size += TokenSize(tok)
 		switch t := tok.(type) {
 		case xml.StartElement:
-			size += len(t.Name.Local) + 2
-			for _, a := range t.Attr {
-				size += len(a.Name.Local) + len(a.Value) + 4
-			}
 			el := &Element{Name: t.Name, Attrs: copyAttrs(t.Attr)}
 			top := stack[len(stack)-1]
 			top.Children = append(top.Children, el)
@@ -61,14 +71,43 @@ func Read(start xml.StartElement, r xml.TokenReader, max int) (*Element, error) 
 			stack = stack[:len(stack)-1]
 			texts = texts[:len(texts)-1]
 		case xml.CharData:
-			size += len(t)
 			texts[len(texts)-1].Write(t)
 		}
-		if max > 0 && size > max {
+		if len(stack) > 0 && ((max > 0 && size > max) || (over != nil && over())) {
 			return nil, drain(r, len(stack))
 		}
 	}
 	return root, nil
+}
+
+// TokenSize is what a token counts towards an element's size: every name
+// with its namespace URI, every attribute, text, comment, processing
+// instruction and directive, plus a few bytes of markup each, so that no
+// token is free however it is made.
+func TokenSize(tok xml.Token) int {
+	switch t := tok.(type) {
+	case xml.StartElement:
+		return startSize(t)
+	case xml.EndElement:
+		return len(t.Name.Space) + len(t.Name.Local) + 3
+	case xml.CharData:
+		return len(t)
+	case xml.Comment:
+		return len(t) + 7
+	case xml.ProcInst:
+		return len(t.Target) + len(t.Inst) + 5
+	case xml.Directive:
+		return len(t) + 3
+	}
+	return 0
+}
+
+func startSize(t xml.StartElement) int {
+	n := len(t.Name.Space) + len(t.Name.Local) + 2
+	for _, a := range t.Attr {
+		n += len(a.Name.Space) + len(a.Name.Local) + len(a.Value) + 4
+	}
+	return n
 }
 
 // drain consumes the rest of an element depth levels deep.
@@ -112,21 +151,50 @@ func (e *Element) Attr(local string) string {
 	return ""
 }
 
-// Child returns the first child with the given name; space "" matches any
-// namespace. It returns nil when there is none (or e is nil).
+// Child returns the first child named space and local, or nil (also when e
+// is nil). The match is exact: space "" stands for e's own namespace,
+// which is the one a child declaring none inherits (a stanza's <body/>,
+// a query's fields), so a child in another namespace, or one that
+// undeclared its namespace with xmlns="", is not a match.
 func (e *Element) Child(space, local string) *Element {
 	if e == nil {
 		return nil
 	}
+	if space == "" {
+		space = e.Name.Space
+	}
 	for _, c := range e.Children {
-		if c.Name.Local == local && (space == "" || c.Name.Space == space) {
+		if c.Name.Local == local && c.Name.Space == space {
 			return c
 		}
 	}
 	return nil
 }
 
-// ChildText returns the text of the named child, or "".
+// ChildrenNamed returns every child named space and local, matched as Child
+// does.
+func (e *Element) ChildrenNamed(space, local string) []*Element {
+	if e == nil {
+		return nil
+	}
+	if space == "" {
+		space = e.Name.Space
+	}
+	var out []*Element
+	for _, c := range e.Children {
+		if c.Name.Local == local && c.Name.Space == space {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Is reports whether e is named space and local (exactly; false for nil).
+func (e *Element) Is(space, local string) bool {
+	return e != nil && e.Name.Space == space && e.Name.Local == local
+}
+
+// ChildText returns the text of the child Child finds, or "".
 func (e *Element) ChildText(space, local string) string {
 	if c := e.Child(space, local); c != nil {
 		return c.Text
@@ -142,10 +210,19 @@ func (e *Element) First() *Element {
 	return e.Children[0]
 }
 
-// Find descends through children by local name, in any namespace.
+// Find descends through children, one step per name: "{namespace}local"
+// names a child in that namespace, a bare "local" a child in its parent's
+// namespace (as Child with space ""). It returns nil when a step has no
+// match.
 func (e *Element) Find(path ...string) *Element {
 	for _, p := range path {
-		e = e.Child("", p)
+		space, local := "", p
+		if strings.HasPrefix(p, "{") {
+			if i := strings.IndexByte(p, '}'); i > 0 {
+				space, local = p[1:i], p[i+1:]
+			}
+		}
+		e = e.Child(space, local)
 	}
 	return e
 }
@@ -181,7 +258,7 @@ func (e *Element) String() string {
 
 func (e *Element) write(b *strings.Builder, parentNS string) {
 	b.WriteString("<" + e.Name.Local)
-	if e.Name.Space != "" && e.Name.Space != parentNS {
+	if e.Name.Space != parentNS {
 		b.WriteString(` xmlns="`)
 		xml.EscapeText(b2w{b}, []byte(e.Name.Space))
 		b.WriteString(`"`)
