@@ -51,6 +51,11 @@ type Config struct {
 	// the gateway; "*" allows every domain. Empty means the domain the
 	// component hangs under (irc.example.org → example.org).
 	AllowedDomains []string
+	// OtherDomains are the other gateway domains served by this process.
+	// Like the component's own domain, no user can be there, so stanzas
+	// from them are dropped (defence in depth: the server never routes
+	// such a stanza to a component).
+	OtherDomains []string
 	// Admins are bare JIDs allowed to run the admin commands.
 	Admins []string
 	// StreamBackoff paces reconnections to the XMPP server. The default
@@ -97,6 +102,7 @@ type Component struct {
 	net     transports.Network
 	sup     *transports.Supervisor
 	allowed map[string]bool
+	others  map[string]bool // Config.OtherDomains, lower case
 	admins  map[string]bool
 	info    discoInfo
 
@@ -105,7 +111,9 @@ type Component struct {
 
 	sessMu    sync.Mutex
 	sess      *xmpp.Session
-	connected chan struct{} // closed while a session is up
+	connected chan struct{}               // closed while a session is up
+	sessDone  chan struct{}               // closed when sess ends
+	wire      atomic.Pointer[readCounter] // the current stream's read side
 
 	flush chan struct{}
 
@@ -148,6 +156,7 @@ type Stats struct {
 	Sessions        int
 	ConnectedUsers  int
 	OutboxPending   int
+	DeadLetters     int // outbox stanzas given up on (see registry.DeadLetter)
 }
 
 // New checks cfg and returns a component ready to Run.
@@ -181,6 +190,7 @@ func New(cfg Config) (*Component, error) {
 		reg:       cfg.Registry,
 		net:       cfg.Network,
 		allowed:   make(map[string]bool),
+		others:    make(map[string]bool),
 		admins:    make(map[string]bool),
 		connected: make(chan struct{}),
 		flush:     make(chan struct{}, 1),
@@ -200,6 +210,9 @@ func New(cfg Config) (*Component, error) {
 	}
 	for _, d := range cfg.AllowedDomains {
 		c.allowed[strings.ToLower(d)] = true
+	}
+	for _, d := range cfg.OtherDomains {
+		c.others[strings.ToLower(d)] = true
 	}
 	for _, a := range cfg.Admins {
 		j, err := jid.Parse(a)
@@ -273,9 +286,11 @@ func (c *Component) dial(ctx context.Context) (*xmpp.Session, net.Conn, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	wire := &readCounter{limit: int64(hardReadFactor * c.maxStanza())}
+	c.wire.Store(wire)
 	// The handshake's deadline: streamConn ignores mellium's.
 	stop := context.AfterFunc(dctx, func() { conn.Close() })
-	sess, err := xmppcomponent.NewSession(dctx, c.domain, []byte(c.cfg.Secret), streamConn{conn})
+	sess, err := xmppcomponent.NewSession(dctx, c.domain, []byte(c.cfg.Secret), streamConn{Conn: conn, wire: wire})
 	if !stop() {
 		err = fmt.Errorf("timed out: %w", dctx.Err())
 	}
@@ -299,8 +314,46 @@ const streamWriteTimeout = 15 * time.Second
 // session's deadline calls are ignored; every write gets a timeout of its
 // own, and a failed write closes the connection, since a half-written
 // stanza cannot be taken back (Run reconnects).
+//
+// Its read side counts the bytes of each top-level element (see
+// readCounter), which bounds what one stanza can make the component read.
 type streamConn struct {
 	net.Conn
+	wire *readCounter
+}
+
+// readCounter counts the bytes read from a stream, so the stream handler
+// can bound the bytes of each top-level element on the wire, whatever they
+// are made of (comments, processing instructions, namespace declarations,
+// entity references, whitespace in tags): handle marks the end of each
+// element. The count runs ahead of the parser by what the XML decoder has
+// buffered, a few KiB. Beyond limit bytes for one element, reading fails
+// and the stream is given up: the decoder holds one token whole in
+// memory, and no server sends a token that large.
+type readCounter struct {
+	total, mark atomic.Int64
+	limit       int64
+}
+
+// errReadLimit ends a stream whose element went past readCounter.limit.
+var errReadLimit = errors.New("an element from the XMPP server is far over the stanza size limit")
+
+// since returns the bytes read since the last mark.
+func (r *readCounter) since() int64 { return r.total.Load() - r.mark.Load() }
+
+// markEnd records that a top-level element ended.
+func (r *readCounter) markEnd() { r.mark.Store(r.total.Load()) }
+
+func (c streamConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.wire != nil {
+		c.wire.total.Add(int64(n))
+		if c.wire.limit > 0 && c.wire.since() > c.wire.limit {
+			c.Conn.Close()
+			return n, errReadLimit
+		}
+	}
+	return n, err
 }
 
 func (streamConn) SetDeadline(time.Time) error      { return nil }
@@ -318,8 +371,10 @@ func (c streamConn) Write(p []byte) (int, error) {
 
 // serve runs one stream until it ends or ctx is cancelled.
 func (c *Component) serve(ctx context.Context, sess *xmpp.Session, conn net.Conn) error {
+	done := make(chan struct{})
 	c.sessMu.Lock()
 	c.sess = sess
+	c.sessDone = done
 	connected := c.connected
 	close(connected)
 	c.sessMu.Unlock()
@@ -346,10 +401,22 @@ func (c *Component) serve(ctx context.Context, sess *xmpp.Session, conn net.Conn
 
 	c.sessMu.Lock()
 	c.sess = nil
+	close(done)
 	c.connected = make(chan struct{})
 	c.sessMu.Unlock()
 	conn.Close()
 	return err
+}
+
+// stream returns the live stream and a channel closed when it ends, or
+// nil and nil.
+func (c *Component) stream() (*xmpp.Session, <-chan struct{}) {
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	if c.sess == nil {
+		return nil, nil
+	}
+	return c.sess, c.sessDone
 }
 
 // session returns the live stream, or nil.
@@ -362,15 +429,20 @@ func (c *Component) session() *xmpp.Session {
 var errNoStream = errors.New("not connected to the XMPP server")
 
 // send writes a stanza now. It fails when the stream is down; use queue
-// for what must not be lost.
+// for what must not be lost. The stanza is cut to the size limit first
+// (see fit); one that cannot be cut is not written.
 func (c *Component) send(ctx context.Context, v any) error {
 	sess := c.session()
 	if sess == nil {
 		return errNoStream
 	}
+	b, err := marshalFit(v, c.maxStanza())
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sess.Encode(ctx, v); err != nil {
+	if err := sess.Send(ctx, xml.NewDecoder(bytes.NewReader(b))); err != nil {
 		return err
 	}
 	c.stats.stanzasOut.Add(1)
@@ -387,9 +459,14 @@ func (c *Component) sendQuiet(ctx context.Context, v any) {
 
 // queue stores a stanza in the outbox and wakes the flusher. The stanza is
 // delivered in order with everything queued before it, as soon as the
-// stream is up.
+// stream is up. It is cut to the size limit first (see fit), so nothing
+// the server would refuse for its size is ever queued.
 func (c *Component) queue(ctx context.Context, v any) error {
-	if _, err := c.reg.Enqueue(ctx, c.net.Name(), mustMarshal(v)); err != nil {
+	b, err := marshalFit(v, c.maxStanza())
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	if _, err := c.reg.Enqueue(ctx, c.net.Name(), b); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	c.wakeFlush()
@@ -400,7 +477,11 @@ func (c *Component) queue(ctx context.Context, v any) error {
 // conversation, unless that message was queued before (a network
 // delivering again after a crash); see registry.EnqueueOnce.
 func (c *Component) queueOnce(ctx context.Context, user string, conversation transports.ID, legacyID, xmppID string, v any) (bool, error) {
-	ok, err := c.reg.EnqueueOnce(ctx, user, c.net.Name(), string(conversation), legacyID, xmppID, mustMarshal(v))
+	b, err := marshalFit(v, c.maxStanza())
+	if err != nil {
+		return false, fmt.Errorf("outbox: %w", err)
+	}
+	ok, err := c.reg.EnqueueOnce(ctx, user, c.net.Name(), string(conversation), legacyID, xmppID, b)
 	if err != nil {
 		return false, fmt.Errorf("outbox: %w", err)
 	}
@@ -414,50 +495,6 @@ func (c *Component) wakeFlush() {
 	select {
 	case c.flush <- struct{}{}:
 	default:
-	}
-}
-
-// flushLoop hands outbox stanzas to the XMPP server in order, removing each
-// only once it was written to the stream.
-func (c *Component) flushLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.flush:
-		}
-		for ctx.Err() == nil {
-			sess := c.session()
-			if sess == nil {
-				break
-			}
-			items, err := c.reg.Pending(ctx, c.net.Name(), 64)
-			if err != nil {
-				c.log.Error("reading outbox", "err", err)
-				break
-			}
-			if len(items) == 0 {
-				break
-			}
-			ok := true
-			for _, it := range items {
-				sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				err := sess.Send(sctx, xml.NewDecoder(bytes.NewReader(it.Value)))
-				cancel()
-				if err != nil {
-					c.log.Warn("outbox stanza not sent; will retry", "err", err)
-					ok = false
-					break
-				}
-				c.stats.stanzasOut.Add(1)
-				if err := c.reg.Ack(ctx, c.net.Name(), it.Seq); err != nil {
-					c.log.Error("acknowledging outbox item", "err", err)
-				}
-			}
-			if !ok {
-				break
-			}
-		}
 	}
 }
 
@@ -521,6 +558,9 @@ func (c *Component) Stats() Stats {
 	if items, err := c.reg.Pending(context.Background(), c.net.Name(), 1000); err == nil {
 		st.OutboxPending = len(items)
 	}
+	if dl, err := c.reg.DeadLetters(context.Background(), c.net.Name(), registry.MaxDeadLetters); err == nil {
+		st.DeadLetters = len(dl)
+	}
 	return st
 }
 
@@ -560,15 +600,31 @@ func sleep(ctx context.Context, d time.Duration) {
 // handle is the stream handler: it reads one top-level element, counts it
 // and routes it. It never returns an error for a bad stanza (that would
 // tear the stream down); only a broken stream ends it.
+//
+// An element is bounded twice by the stanza size limit: by what it holds
+// (xmltree's count of names, namespaces, attributes, text, comments and
+// processing instructions) and by the bytes read from the wire for it. An
+// element over either is skipped to its end, so the stream stays in step
+// and is kept, and answered with policy-violation.
 func (c *Component) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-	n, err := xmltree.Read(*start, t, maxStanzaBytes)
+	max := c.maxStanza()
+	wire := c.wire.Load()
+	var over func() bool
+	if wire != nil {
+		over = func() bool { return wire.since() > int64(max) }
+	}
+	n, err := xmltree.ReadChecked(*start, t, max, over)
+	if wire != nil {
+		wire.markEnd()
+	}
 	if err != nil && !errors.Is(err, xmltree.ErrTooLarge) {
 		return err
 	}
 	c.stats.stanzasIn.Add(1)
 	if errors.Is(err, xmltree.ErrTooLarge) {
 		n = &node{Name: start.Name, Attrs: start.Attr}
-		c.replyError(n, errorf("modify", "policy-violation", "The stanza is larger than %d bytes.", maxStanzaBytes))
+		c.dropped(n, "over the stanza size limit")
+		c.replyError(n, errorf("modify", "policy-violation", "The stanza is larger than %d KiB.", max>>10))
 		return nil
 	}
 	c.route(n)

@@ -2,7 +2,6 @@ package component
 
 import (
 	"encoding/xml"
-	"runtime"
 )
 
 func (c *Component) handleIQ(s *stanza) {
@@ -30,7 +29,7 @@ func (c *Component) handleIQ(s *stanza) {
 		c.result(s, nil)
 		return
 	case ns == nsVersion && q.Name.Local == "query" && s.typ == "get" && toGateway:
-		c.result(s, &versionQuery{Name: "Switchboard", Version: c.cfg.Version, OS: runtime.GOOS})
+		c.result(s, &versionQuery{Name: "Switchboard", Version: c.cfg.Version})
 		return
 	}
 
@@ -61,11 +60,12 @@ func (c *Component) handleIQ(s *stanza) {
 	}
 }
 
+// versionQuery is the XEP-0092 answer. It has no <os/>: the version
+// answers anyone, and the host's details are nobody's business.
 type versionQuery struct {
 	XMLName xml.Name `xml:"jabber:iq:version query"`
 	Name    string   `xml:"name"`
 	Version string   `xml:"version"`
-	OS      string   `xml:"os"`
 }
 
 // XEP-0100 §6.3: jabber:iq:gateway translates a legacy address to a JID.
@@ -84,7 +84,7 @@ func (c *Component) handleGateway(s *stanza, q *node) {
 		})
 		return
 	}
-	prompt := q.ChildText("", "prompt")
+	prompt := q.ChildText(nsGateway, "prompt")
 	if prompt == "" {
 		c.replyError(s.node, errorf("modify", "bad-request", "The <prompt/> element with the legacy address is missing."))
 		return

@@ -16,10 +16,18 @@ type stanza struct {
 	id, typ  string
 }
 
+// nsComponent is the namespace of the stanzas of a component stream
+// (XEP-0114).
+const nsComponent = "jabber:component:accept"
+
 // route dispatches one incoming top-level element.
+//
+// Nothing of a stanza's content is ever logged, at any level: a dropped
+// stanza is logged by dropped, with its kind, type, id and addresses only.
 func (c *Component) route(n *node) {
-	if n.Name.Local != "iq" && n.Name.Local != "message" && n.Name.Local != "presence" {
-		return // not a stanza; nothing to answer
+	if n.Name.Space != nsComponent || n.Name.Local != "iq" && n.Name.Local != "message" && n.Name.Local != "presence" {
+		c.dropped(n, "not a stanza")
+		return // nothing to answer
 	}
 	if n.Name.Local == "iq" && (n.Attr("type") == "result" || n.Attr("type") == "error") && c.iqResult(n) {
 		return // the answer to a request of the component's (a server may omit its own address)
@@ -27,11 +35,22 @@ func (c *Component) route(n *node) {
 	s := &stanza{node: n, id: n.Attr("id"), typ: n.Attr("type")}
 	var err error
 	if s.from, err = jid.Parse(n.Attr("from")); err != nil || s.from.Localpart() == "" && s.from.Domainpart() == "" {
-		c.log.Debug("stanza with an invalid sender dropped", "from", n.Attr("from"), "stanza", n.String())
+		c.dropped(n, "invalid sender")
+		return
+	}
+	// Defence in depth: the server never routes these to a component. A
+	// stanza from the gateway's own domain (or another gateway of this
+	// process) would be served as if a user of that domain sent it.
+	if c.gatewayDomain(s.from.Domainpart()) {
+		c.dropped(n, "sender is a gateway domain")
 		return
 	}
 	if s.to, err = jid.Parse(n.Attr("to")); err != nil {
 		c.replyError(n, errorf("modify", "jid-malformed", "The recipient address is not a valid JID."))
+		return
+	}
+	if !strings.EqualFold(s.to.Domainpart(), c.domain.Domainpart()) {
+		c.dropped(n, "recipient outside the gateway's domain")
 		return
 	}
 	if s.typ == "error" {
@@ -52,6 +71,33 @@ func (c *Component) route(n *node) {
 	case "presence":
 		c.handlePresence(s)
 	}
+}
+
+// gatewayDomain reports whether domain is this component's or another
+// gateway domain of the process (Config.OtherDomains).
+func (c *Component) gatewayDomain(domain string) bool {
+	d := strings.ToLower(domain)
+	return d == strings.ToLower(c.domain.Domainpart()) || c.others[d]
+}
+
+// maxLoggedAttr bounds each attribute value dropped writes to the log.
+const maxLoggedAttr = 256
+
+// dropped logs a stanza the component does not handle, with its element
+// name, type, id and addresses (each cut to maxLoggedAttr bytes) and never
+// its content, which may hold a message body or a password.
+func (c *Component) dropped(n *node, why string) {
+	c.log.Debug("stanza dropped", "why", why,
+		"element", logAttr(n.Name.Local), "type", logAttr(n.Attr("type")), "id", logAttr(n.Attr("id")),
+		"from", logAttr(n.Attr("from")), "to", logAttr(n.Attr("to")))
+}
+
+// logAttr cuts s to maxLoggedAttr bytes on a UTF-8 boundary.
+func logAttr(s string) string {
+	if len(s) <= maxLoggedAttr {
+		return s
+	}
+	return cutUTF8(s, maxLoggedAttr) + "…"
 }
 
 // allowedUser reports whether the sender's server may use this gateway.

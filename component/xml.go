@@ -28,10 +28,6 @@ const (
 	nsOOB      = "jabber:x:oob"
 )
 
-// maxStanzaBytes bounds what the component accepts from the XMPP server in
-// one stanza; larger stanzas are answered with policy-violation.
-const maxStanzaBytes = 256 << 10
-
 // node is a parsed incoming stanza or payload.
 type node = xmltree.Element
 

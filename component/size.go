@@ -1,0 +1,164 @@
+package component
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Stanza sizes. The XMPP server closes a component stream on a stanza over
+// its limit (Prosody: 512 KiB), which would take every user's stanzas down
+// with it; and a stanza read from the stream is held in memory whole. So
+// both directions are bounded by Config.MaxStanzaBytes.
+
+// defaultMaxStanzaBytes is Config.MaxStanzaBytes when it is 0.
+const defaultMaxStanzaBytes = 256 << 10
+
+// maxFieldBytes bounds each short field of a stanza the component writes:
+// subject, thread, nick, status, a link's description.
+const maxFieldBytes = 1 << 10
+
+// maxLinks bounds the out-of-band links (XEP-0066) of one message; the
+// ones beyond are named in the body rather than inlined.
+const maxLinks = 20
+
+// hardReadFactor times the stanza limit is what one element may make the
+// component read from the wire before the stream is given up: an element
+// over the limit is skipped token by token, but one token (a comment, a
+// text node) is held whole by the XML decoder, so this bounds memory.
+const hardReadFactor = 8
+
+// errStanzaTooLarge is returned for a stanza that cannot be made to fit
+// the limit; it is never written.
+var errStanzaTooLarge = errors.New("stanza larger than the limit")
+
+// maxStanza is the stanza size limit in bytes.
+func (c *Component) maxStanza() int {
+	if c.cfg.MaxStanzaBytes > 0 {
+		return c.cfg.MaxStanzaBytes
+	}
+	return defaultMaxStanzaBytes
+}
+
+// fitTarget is the size the component aims below when it cuts a stanza:
+// what it marshals is re-encoded by the session, which may write a few
+// namespace declarations more.
+func fitTarget(max int) int {
+	return max - max/8
+}
+
+// marshalFit caps v's fields (see fit) and marshals it. It fails, without
+// writing anything, when the stanza is still over max: a payload the
+// component cannot cut.
+func marshalFit(v any, max int) ([]byte, error) {
+	b := fit(v, fitTarget(max))
+	if len(b) > max {
+		return nil, fmt.Errorf("%w: %T of %d bytes (limit %d)", errStanzaTooLarge, v, len(b), max)
+	}
+	return b, nil
+}
+
+// fit cuts the fields of a stanza the component built so that its
+// serialisation stays within target bytes, and returns that
+// serialisation. Short fields are cut to maxFieldBytes each, links beyond
+// maxLinks are counted in the body, and a message body is cut on a UTF-8
+// boundary with a visible note saying how long it was. Stanzas of other
+// types are marshalled as they are.
+func fit(v any, target int) []byte {
+	switch s := v.(type) {
+	case *outMessage:
+		s.Subject = cutField(s.Subject)
+		s.Thread = cutField(s.Thread)
+		if s.Nick != nil {
+			s.Nick.Nick = cutField(s.Nick.Nick)
+		}
+		s.Extra = fitExtra(s.Extra, &s.Body)
+		b := mustMarshal(s)
+		if len(b) <= target || s.Body == "" {
+			return b
+		}
+		return fitBody(s, len(b), target)
+	case *outPresence:
+		s.Status = cutField(s.Status)
+		if s.Nick != nil {
+			s.Nick.Nick = cutField(s.Nick.Nick)
+		}
+		s.Extra = fitExtra(s.Extra, nil)
+		return mustMarshal(s)
+	}
+	return mustMarshal(v)
+}
+
+// fitBody cuts m's body until m marshals within target (size is its size
+// now). Escaping makes the cut larger than the overflow at most once more.
+func fitBody(m *outMessage, size, target int) []byte {
+	body := m.Body
+	note := fmt.Sprintf("\n[message cut: %d KiB]", (len(body)+1023)/1024)
+	keep := len(body) - (size - target) - len(note)
+	for range 4 {
+		if keep <= 0 {
+			m.Body = note[1:]
+		} else {
+			m.Body = cutUTF8(body, keep) + note
+		}
+		b := mustMarshal(m)
+		if len(b) <= target || keep <= 0 {
+			return b
+		}
+		keep -= len(b) - target
+	}
+	m.Body = note[1:]
+	return mustMarshal(m)
+}
+
+// fitExtra caps the known extension elements of a stanza: links beyond
+// maxLinks are dropped and, when body is not nil, counted in it; long
+// descriptions and subjects are cut.
+func fitExtra(extra []any, body *string) []any {
+	links := 0
+	out := extra[:0:0]
+	for _, x := range extra {
+		switch e := x.(type) {
+		case *oobElem:
+			links++
+			if links > maxLinks || len(e.URL) > maxFieldBytes {
+				continue
+			}
+			e.Desc = cutField(e.Desc)
+		case *subjectElem:
+			e.Text = cutField(e.Text)
+		}
+		out = append(out, x)
+	}
+	if links > maxLinks && body != nil {
+		*body += fmt.Sprintf("\n[%d more links not shown]", links-maxLinks)
+	}
+	return out
+}
+
+// cutField cuts s to maxFieldBytes, marking the cut with an ellipsis.
+func cutField(s string) string {
+	if len(s) <= maxFieldBytes {
+		return s
+	}
+	return cutUTF8(s, maxFieldBytes-len("…")) + "…"
+}
+
+// cutUTF8 returns the longest prefix of s of at most n bytes that does not
+// end in the middle of a UTF-8 sequence.
+func cutUTF8(s string, n int) string {
+	if n >= len(s) {
+		return s
+	}
+	if n <= 0 {
+		return ""
+	}
+	i := n
+	for i > 0 && i > n-utf8.UTFMax && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	if !utf8.RuneStart(s[i]) {
+		return s[:n] // not UTF-8 here anyway
+	}
+	return s[:i]
+}
