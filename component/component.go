@@ -349,8 +349,7 @@ func (c streamConn) Read(p []byte) (int, error) {
 	if c.wire != nil {
 		c.wire.total.Add(int64(n))
 		if c.wire.limit > 0 && c.wire.since() > c.wire.limit {
-			c.Conn.Close()
-			return n, errReadLimit
+			return n, errReadLimit // serve closes the connection
 		}
 	}
 	return n, err
