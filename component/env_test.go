@@ -39,17 +39,21 @@ type env struct {
 	key    []byte
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	maxStanza int // Config.MaxStanzaBytes
 }
 
 type envOptions struct {
 	allowed []string
 	prosody *testenv.Prosody // reuse a server
 	rooms   bool             // bridge to a fake network with rooms
+	// maxStanza is Config.MaxStanzaBytes (0: the default).
+	maxStanza int
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{p: o.prosody, logs: &testenv.LogBuffer{}}
+	e := &env{p: o.prosody, logs: &testenv.LogBuffer{}, maxStanza: o.maxStanza}
 	if e.p == nil {
 		e.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
 	}
@@ -91,6 +95,7 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		AdapterBackoff: transports.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond},
 		Version:        "test",
 		Logger:         log,
+		MaxStanzaBytes: e.maxStanza,
 	})
 	if err != nil {
 		t.Fatal(err)

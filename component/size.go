@@ -90,19 +90,26 @@ func fit(v any, target int) []byte {
 }
 
 // fitBody cuts m's body until m marshals within target (size is its size
-// now). Escaping makes the cut larger than the overflow at most once more.
+// now). The first cut is in proportion to what escaping made of the body;
+// a second one, by the remaining overflow, is enough when the text kept
+// escapes worse than the average.
 func fitBody(m *outMessage, size, target int) []byte {
 	body := m.Body
 	note := fmt.Sprintf("\n[message cut: %d KiB]", (len(body)+1023)/1024)
-	keep := len(body) - (size - target) - len(note)
+	m.Body = note
+	base := len(mustMarshal(m))
+	escaped := size - base + len(note)
+	keep := 0
+	if room := target - base; room > 0 && escaped > 0 {
+		keep = int(int64(len(body)) * int64(room) / int64(escaped))
+	}
 	for range 4 {
 		if keep <= 0 {
-			m.Body = note[1:]
-		} else {
-			m.Body = cutUTF8(body, keep) + note
+			break
 		}
+		m.Body = cutUTF8(body, keep) + note
 		b := mustMarshal(m)
-		if len(b) <= target || keep <= 0 {
+		if len(b) <= target {
 			return b
 		}
 		keep -= len(b) - target
