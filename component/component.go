@@ -51,7 +51,8 @@ type Config struct {
 	// the gateway; "*" allows every domain. Empty means the domain the
 	// component hangs under (irc.example.org → example.org).
 	AllowedDomains []string
-	// OtherDomains are the other gateway domains served by this process.
+	// OtherDomains are the other gateway domains served by this process
+	// (the component's own may be listed too).
 	// Like the component's own domain, no user can be there, so stanzas
 	// from them are dropped (defence in depth: the server never routes
 	// such a stanza to a component).

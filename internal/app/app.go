@@ -113,6 +113,7 @@ func New(opts Options) (*App, error) {
 			Network:        network,
 			Registry:       a.reg,
 			AllowedDomains: cfg.Security.AllowedDomains,
+			OtherDomains:   gatewayDomains(cfg.Networks()),
 			Admins:         cfg.Security.Admins,
 			Version:        opts.Version,
 			Logger:         log,
@@ -262,4 +263,14 @@ func (a *App) pruneLoop(ctx context.Context) {
 		}
 		t.Reset(24 * time.Hour)
 	}
+}
+
+// gatewayDomains lists the domain of every configured gateway: no user is
+// there, so each component drops stanzas from them (defence in depth).
+func gatewayDomains(nets []config.NetworkEntry) []string {
+	var out []string
+	for _, n := range nets {
+		out = append(out, n.Domain)
+	}
+	return out
 }
