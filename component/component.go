@@ -137,6 +137,7 @@ type counters struct {
 	toLegacy, fromLegacy       atomic.Int64
 	legacyErrors, streamConns  atomic.Int64
 	registrations, unregisters atomic.Int64
+	deadLetters                atomic.Int64
 }
 
 // Stats is a snapshot of a component's counters, for /metrics and the
@@ -157,7 +158,7 @@ type Stats struct {
 	Sessions        int
 	ConnectedUsers  int
 	OutboxPending   int
-	DeadLetters     int // outbox stanzas given up on (see registry.DeadLetter)
+	DeadLetters     int64 // outbox stanzas given up on since start (see registry.DeadLetter)
 }
 
 // New checks cfg and returns a component ready to Run.
@@ -546,6 +547,7 @@ func (c *Component) Stats() Stats {
 		StreamConnects:  c.stats.streamConns.Load(),
 		Registrations:   c.stats.registrations.Load(),
 		Unregistrations: c.stats.unregisters.Load(),
+		DeadLetters:     c.stats.deadLetters.Load(),
 		OnlineUsers:     c.presence.onlineUsers(),
 	}
 	users := c.sup.Users()
@@ -557,9 +559,6 @@ func (c *Component) Stats() Stats {
 	}
 	if items, err := c.reg.Pending(context.Background(), c.net.Name(), 1000); err == nil {
 		st.OutboxPending = len(items)
-	}
-	if dl, err := c.reg.DeadLetters(context.Background(), c.net.Name(), registry.MaxDeadLetters); err == nil {
-		st.DeadLetters = len(dl)
 	}
 	return st
 }

@@ -585,9 +585,7 @@ func TestReconnectAfterServerRestartLosesNothing(t *testing.T) {
 	for _, want := range []string{"queued A", "queued B", "queued C"} {
 		c2.Expect(t, want, func(el *testenv.Element) bool { return isMessageFrom("ken@"+gw)(el) && bodyOf(el) == want })
 	}
-	if st := e.comp.Stats(); st.OutboxPending != 0 {
-		t.Errorf("outbox still holds %d stanzas", st.OutboxPending)
-	}
+	e.waitOutboxEmpty(t)
 }
 
 func TestOutboxSurvivesRestart(t *testing.T) {

@@ -152,6 +152,20 @@ func (e *env) register(t *testing.T, c *testenv.Client) {
 	c.Send(t, `<presence to="`+gw+`" type="subscribe"/>`)
 }
 
+// waitOutboxEmpty waits up to 10 s for the outbox to be empty: a stanza
+// is acknowledged once the server routed back the check written after it,
+// which may be after its recipient got it.
+func (e *env) waitOutboxEmpty(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.comp.Stats().OutboxPending != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d stanzas after 10 s", e.comp.Stats().OutboxPending)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (e *env) adapter(t *testing.T, user string) *transportstest.Adapter {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

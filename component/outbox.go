@@ -220,6 +220,7 @@ func (c *Component) deadLetter(ctx context.Context, it storage.Item, reason stri
 		c.log.Error("moving an outbox stanza to the dead-letter record", "seq", it.Seq, "err", err)
 		return
 	}
+	c.stats.deadLetters.Add(1)
 	c.log.Warn("outbox stanza given up", "seq", it.Seq, "element", logAttr(kind), "from", logAttr(from), "to", logAttr(to),
 		"bytes", len(it.Value), "reason", reason)
 	user, err := jid.Parse(to)

@@ -151,3 +151,36 @@ func TestStringShowsUndeclaredNamespace(t *testing.T) {
 		t.Errorf("String() = %s, hides the undeclared namespace", s)
 	}
 }
+
+// FuzzRead reads random XML with a small limit, element after element,
+// and uses what it returns: nothing may panic.
+func FuzzRead(f *testing.F) {
+	for _, s := range []string{
+		`<message><body>hi</body></message><presence/>`,
+		`<iq xmlns="jabber:component:accept"><query xmlns="jabber:iq:register"><username xmlns="">u</username></query></iq>`,
+		`<a><!--c--><?pi x?><b xmlns:p="urn:p" p:x="1"/></a>`,
+		`<a>` + strings.Repeat("x", 300) + `</a><b/>`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		d := xml.NewDecoder(strings.NewReader(in))
+		for {
+			tok, err := d.Token()
+			if err != nil {
+				return
+			}
+			start, ok := tok.(xml.StartElement)
+			if !ok {
+				continue
+			}
+			el, err := Read(start, d, 200)
+			if err != nil {
+				return
+			}
+			_ = el.String()
+			el.ValidUTF8()
+			el.Find("{urn:x}a", "b")
+		}
+	})
+}
