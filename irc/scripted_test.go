@@ -38,7 +38,12 @@ func newScriptedWith(t *testing.T, entry Server) (*scripted, *Network) {
 			return cliConn, nil
 		},
 	})
-	s := &scripted{t: t, conn: srvConn, lines: make(chan string, 100), w: bufio.NewWriter(srvConn)}
+	return newScriptedOn(t, srvConn), n
+}
+
+// newScriptedOn scripts the server side srvConn of a pipe.
+func newScriptedOn(t *testing.T, srvConn net.Conn) *scripted {
+	s := &scripted{t: t, conn: srvConn, lines: make(chan string, 1000), w: bufio.NewWriter(srvConn)}
 	go func() {
 		sc := bufio.NewScanner(srvConn)
 		for sc.Scan() {
@@ -46,7 +51,7 @@ func newScriptedWith(t *testing.T, entry Server) (*scripted, *Network) {
 		}
 		close(s.lines)
 	}()
-	return s, n
+	return s
 }
 
 func (s *scripted) send(l string) {
