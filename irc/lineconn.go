@@ -175,7 +175,7 @@ func filterLine(line []byte, cut bool) ([]byte, bool) {
 		}
 	}
 	if cut && hasTrailing(s) {
-		s += cutNote
+		s = strings.TrimRight(s, "\r") + cutNote
 	}
 	return []byte(s + "\r\n"), true
 }
