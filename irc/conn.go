@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -322,6 +323,7 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 	// context stop it from the side, so no goroutine waits per
 	// connection besides girc's own.
 	regTimer := time.AfterFunc(c.a.n.cfg.Timeout, func() {
+		defer c.recoverLog("registration timer")
 		if !c.isRegistered() {
 			c.setFail(fmt.Errorf("%w: %s did not complete the registration in time", transports.ErrUnavailable, c.server))
 			cl.Close()
@@ -331,6 +333,7 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 	quitTimer := time.AfterFunc(time.Hour, cl.Close) // armed by a cancellation
 	quitTimer.Stop()
 	stopQuit := context.AfterFunc(ctx, func() {
+		defer c.recoverLog("quit")
 		cl.Quit("Switchboard: session closed")
 		quitTimer.Reset(3 * time.Second) // a server that ignores QUIT
 	})
@@ -354,6 +357,14 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 		return up, fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(c.server, err))
 	default:
 		return up, fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
+	}
+}
+
+// recoverLog logs a panic of a goroutine that only runs a timer's
+// callback, with its stack; it must be deferred directly.
+func (c *conn) recoverLog(where string) {
+	if p := recover(); p != nil {
+		c.log.Error("IRC connection callback panicked", "callback", where, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 	}
 }
 

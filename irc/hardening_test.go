@@ -2,7 +2,14 @@ package irc
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -516,5 +523,111 @@ func TestConnectionLimits(t *testing.T) {
 	a.mu.Unlock()
 	if d := dials.Load(); d != 1 {
 		t.Errorf("%d dials, want 1", d)
+	}
+}
+
+// selfSigned returns a TLS certificate for dnsName only (no IP address)
+// and a pool that trusts it.
+func selfSigned(t *testing.T, dnsName string) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: dnsName},
+		DNSNames:     []string{dnsName},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+// L9: a server entry whose address is an IP address is checked against
+// the server's name, so a certificate for the name is enough.
+func TestTLSServerNameOfAddressEntries(t *testing.T) {
+	cert, pool := selfSigned(t, "irc.l9.test")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		s := newScriptedOn(t, c)
+		s.expect("CAP LS")
+		s.send(":srv CAP * LS :")
+		for l := range s.lines {
+			if strings.HasPrefix(l, "CAP END") {
+				s.send(":srv 001 me :Welcome")
+				s.send(":srv 422 me :No MOTD")
+			}
+		}
+	}()
+	n := New(Config{
+		DefaultServer: "irc.l9.test",
+		Servers:       map[string]Server{"irc.l9.test": {Address: ln.Addr().String()}},
+		RootCAs:       pool,
+		Timeout:       5 * time.Second,
+	})
+	if err := n.Validate(context.Background(), transports.Credentials{"nick": "me"}); err != nil {
+		t.Fatalf("Validate over TLS to %s: %v", ln.Addr(), err)
+	}
+}
+
+// A panic while handling a server's line closes that connection only and
+// tells the user; the process goes on.
+func TestHandlerPanicClosesTheConnection(t *testing.T) {
+	s, n := newScripted(t)
+	sink := make(sinkChan, 1000)
+	panicky := transports.SinkFunc(func(ev transports.Event) {
+		if m, ok := ev.(*transports.MessageEvent); ok && m.Body == "boom" {
+			panic("a bug")
+		}
+		sink.Deliver(ev)
+	})
+	done := make(chan error, 1)
+	go func() {
+		a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org",
+			Credentials: transports.Credentials{"nick": "me"}}, panicky)
+		if err == nil {
+			t.Cleanup(func() { a.Close() })
+		}
+		done <- err
+	}()
+	s.register("")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s.send(":bob!b@h PRIVMSG me :boom")
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-sink:
+			if st, ok := ev.(*transports.StateEvent); ok && st.Status.State == transports.StateTransientDisconnect &&
+				strings.Contains(st.Status.Text, "internal error while handling a line from irc.test") {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the user was not told")
+		}
 	}
 }
