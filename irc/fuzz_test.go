@@ -1,8 +1,10 @@
 package irc
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lrstanley/girc"
 
@@ -59,6 +61,41 @@ func FuzzHandleLine(f *testing.F) {
 		for _, ch := range c.channels {
 			if len(ch.members) > maxMembers {
 				t.Fatalf("%d members", len(ch.members))
+			}
+		}
+	})
+}
+
+// FuzzGircBuiltins feeds what filterLine keeps of random lines to girc's
+// own (built-in) handlers: none may panic, and girc's state must not stay
+// locked, since a panic under its lock would hang the connection.
+func FuzzGircBuiltins(f *testing.F) {
+	f.Add(":a!b@c MODE #c +o-v x y\n:srv 353 me = #c :@a +b\n:srv 005 me PREFIX=(ov)@+ :x\n:a!b@c TOPIC #c :x\n:srv 352 me #c u h s n H :0 r")
+	f.Add(":srv 004 me a b c d\n:srv 324 me #c +k\n:a!b@c JOIN #c\n:a!b@c NICK d\n:a!b@c QUIT\n:a!b@c KICK #c me")
+	f.Add("352\n353\n354\nAWAY\nACCOUNT x\nCHGHOST a b\n@account=x PRIVMSG #c :x\nPRIVMSG me :\x01VERSION\x01")
+	f.Fuzz(func(t *testing.T, in string) {
+		var panicked string
+		cl := girc.New(girc.Config{Server: "irc.test", Nick: "me", User: "me",
+			RecoverFunc: func(_ *girc.Client, e *girc.HandlerError) { panicked = fmt.Sprint(e.Panic) }})
+		for _, line := range strings.Split(in, "\n") {
+			out, ok := filterLine([]byte(line), false)
+			if !ok {
+				continue
+			}
+			cl.RunHandlers(girc.ParseEvent(string(out)))
+			if panicked != "" {
+				t.Fatalf("girc panicked on %q: %s", line, panicked)
+			}
+			unlocked := make(chan struct{})
+			go func() {
+				cl.GetNick()
+				cl.ChannelList()
+				close(unlocked)
+			}()
+			select {
+			case <-unlocked:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("girc's state stayed locked after %q", line)
 			}
 		}
 	})

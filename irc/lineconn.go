@@ -143,6 +143,15 @@ var sourceless = map[string]bool{
 	"NOTICE": true, "FAIL": true, "WARN": true, "NOTE": true,
 }
 
+// minParams is the number of parameters below which girc's built-in
+// handlers of a command index past the end of its parameters (found by
+// reading them and by fuzzing them through filterLine): such lines are
+// dropped, since a panic there may leave girc's state locked.
+var minParams = map[string]int{
+	"352": 8, // RPL_WHOREPLY
+	"353": 4, // RPL_NAMREPLY
+}
+
 // ctcpKept lists the CTCP requests that reach girc: ACTION is a message,
 // VERSION, PING and TIME are answered (paced). Others are dropped here,
 // because girc answers unknown requests itself, unpaced.
@@ -167,6 +176,9 @@ func filterLine(line []byte, cut bool) ([]byte, bool) {
 		if e.Command == "NOTICE" && strings.Contains(s, "\x01") {
 			return nil, false
 		}
+	}
+	if len(e.Params) < minParams[e.Command] {
+		return nil, false // girc's own handlers would index past the end
 	}
 	if e.Command == "PRIVMSG" && len(e.Params) == 2 && strings.HasPrefix(e.Params[1], "\x01") {
 		cmd, _, _ := strings.Cut(strings.Trim(e.Params[1], "\x01"), " ")
