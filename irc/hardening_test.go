@@ -448,8 +448,11 @@ func TestServerPolicy(t *testing.T) {
 }
 
 // With allowed_servers = ["*"], servers named by users go through the
-// egress policy: loopback and private addresses are refused at dial time,
-// and no connection reaches them.
+// egress policy: loopback and unspecified addresses are refused at dial
+// time, and no connection reaches them. (Private, link-local and CGNAT
+// ranges are checked by egress's own tests with a stubbed dialer; here
+// only addresses of this machine are named, so that even a broken policy
+// could not send a packet elsewhere.)
 func TestEgressPolicyForUserServers(t *testing.T) {
 	// A listener on a loopback address nothing else uses, port 6697: the
 	// address a join of #x%127.45.67.89 would dial.
@@ -468,7 +471,7 @@ func TestEgressPolicyForUserServers(t *testing.T) {
 	n := New(Config{AllowedServers: []string{"*"}, Timeout: 5 * time.Second})
 	a := n.newAdapter(transports.Account{User: "u@example.org"}, transports.SinkFunc(func(transports.Event) {}))
 	t.Cleanup(func() { a.Close() })
-	for _, room := range []transports.ID{"#x%127.45.67.89", "#x%10.0.0.5", "#x%169.254.169.254", "#x%100.64.0.1"} {
+	for _, room := range []transports.ID{"#x%127.45.67.89", "#x%0.0.0.0"} {
 		err := a.JoinRoom(context.Background(), room, "me")
 		if !errors.Is(err, transports.ErrPolicy) || !strings.Contains(err.Error(), egress.Reason(egress.ErrForbidden)) {
 			t.Errorf("JoinRoom(%s) = %v, want the egress policy's refusal", room, err)

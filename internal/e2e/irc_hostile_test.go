@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -218,7 +220,30 @@ func TestHostileIRCServer(t *testing.T) {
 // not allow (a loopback or private address, or any other name) gets
 // not-allowed with a text naming the policy, and no connection is made.
 func TestIRCServerPolicy(t *testing.T) {
-	s := newStack(t)
+	logs := &testenv.LogBuffer{}
+	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
+	ircd := testenv.StartInspIRCd(t, testenv.InspIRCdOptions{})
+	// Every dial goes through this function: it connects to this machine
+	// only and counts any other attempt, so that even a broken policy
+	// sends no packet elsewhere.
+	var offMachine atomic.Int32
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			offMachine.Add(1)
+			return nil, errors.New("test: only loopback addresses are dialled")
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	network := irc.New(irc.Config{
+		DefaultServer: "irc.test",
+		Servers:       map[string]irc.Server{"irc.test": {Address: ircd.Addr(), Plaintext: true}},
+		Timeout:       timeout,
+		Dial:          dial,
+		Logger:        debugLogger(logs),
+	})
+	s := &stack{gateway: startGateway(t, p, gw, network, logs), ircd: ircd}
 	s.p.CreateUser(t, "alice", "xmpp-pw")
 	// Where a refused join of #x%127.0.0.1 would connect (6697), a
 	// listener notices any connection. If the port is taken, the error
@@ -254,4 +279,10 @@ func TestIRCServerPolicy(t *testing.T) {
 	if n := accepted.Load(); n != 0 {
 		t.Errorf("%d connections reached 127.0.0.1:6697", n)
 	}
+	if n := offMachine.Load(); n != 0 {
+		t.Errorf("%d connection attempts to other machines", n)
+	}
+	// The allowed server is still reached through the same dialler.
+	c.Send(t, `<presence to="#ok@`+gw+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	c.Expect(t, "own presence in #ok", isPresenceFrom("#ok@"+gw+"/alice", "110"))
 }
