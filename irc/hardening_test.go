@@ -11,6 +11,7 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -632,5 +633,64 @@ func TestHandlerPanicClosesTheConnection(t *testing.T) {
 		case <-deadline:
 			t.Fatal("the user was not told")
 		}
+	}
+}
+
+// What a server can make a connection remember is bounded: members of a
+// channel, channels (forced joins), open history batches.
+func TestStateBounds(t *testing.T) {
+	c, cl := fuzzConn()
+	ch := c.channels["#c"]
+	ch.synced = false // a NAMES reply in progress
+	line := make([]string, 0, 500)
+	for i := 0; i < 3*maxMembers; i += 500 {
+		line = line[:0]
+		for j := range 500 {
+			line = append(line, "n"+strconv.Itoa(i+j))
+		}
+		c.handle(cl, *girc.ParseEvent(":srv 353 me = #c :" + strings.Join(line, " ")))
+	}
+	for i := range 2 * maxChannelsPerConn {
+		c.handle(cl, *girc.ParseEvent(":me!u@h JOIN #forced" + strconv.Itoa(i)))
+	}
+	for i := range 3 * maxOpenBatches {
+		c.handle(cl, *girc.ParseEvent(":srv BATCH +b" + strconv.Itoa(i) + " chathistory #c"))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(ch.members); n != maxMembers {
+		t.Errorf("%d members kept, want %d", n, maxMembers)
+	}
+	if n := len(c.channels); n != maxChannelsPerConn {
+		t.Errorf("%d channels kept, want %d", n, maxChannelsPerConn)
+	}
+	if n := len(c.batches); n != maxOpenBatches {
+		t.Errorf("%d batches kept, want %d", n, maxOpenBatches)
+	}
+}
+
+// A history batch longer than asked for is cut to what was asked.
+func TestHistoryBatchCapped(t *testing.T) {
+	s, n := newScripted(t)
+	a, _ := connectScripted(t, s, n, "batch server-time message-tags draft/chathistory")
+	joinScripted(t, s, a)
+	got := make(chan []transports.MessageEvent, 1)
+	go func() {
+		msgs, err := a.History(context.Background(), "#c", time.Time{}, 3)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- msgs
+	}()
+	if l := s.expect("CHATHISTORY"); l != "CHATHISTORY LATEST #c * 3" {
+		t.Errorf("request = %q", l)
+	}
+	s.send(":srv BATCH +h1 chathistory #c")
+	for i := range 50 {
+		s.send("@batch=h1;msgid=m" + strconv.Itoa(i) + " :bob!b@h PRIVMSG #c :old " + strconv.Itoa(i))
+	}
+	s.send(":srv BATCH -h1")
+	if msgs := <-got; len(msgs) != 3 || msgs[0].Body != "old 0" {
+		t.Errorf("history = %+v", msgs)
 	}
 }
