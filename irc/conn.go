@@ -310,7 +310,7 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 	c.batches = nil
 	c.mu.Unlock()
 
-	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial}
+	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial, log: c.log}
 	if d.dial == nil && !c.admin {
 		d.dial = c.a.n.cfg.Egress.DialContext
 	}
@@ -478,6 +478,7 @@ type dialer struct {
 	// or nil: a plain dialer (servers the admin configured).
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	tls  *tls.Config // nil: plaintext
+	log  *slog.Logger
 }
 
 func (d *dialer) Dial(network, address string) (net.Conn, error) {
@@ -505,7 +506,7 @@ func (d *dialer) Dial(network, address string) (net.Conn, error) {
 		}
 		conn = tc
 	}
-	return newLineConn(conn), nil
+	return newLineConn(conn, d.log), nil
 }
 
 // internalErrorText is what the user is told when handling a server's

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"unicode/utf8"
 
@@ -102,25 +104,34 @@ func (l *lineReader) next() (line []byte, cut bool, err error) {
 // filterLine keeps, each at most maxLineBytes long.
 type lineConn struct {
 	net.Conn
+	log     *slog.Logger
 	lr      *lineReader
 	pending []byte
+	err     error // sticky: the connection is over
 }
 
-func newLineConn(c net.Conn) *lineConn {
-	return &lineConn{Conn: c, lr: newLineReader(c, maxLineBytes, maxDiscardBytes)}
+func newLineConn(c net.Conn, log *slog.Logger) *lineConn {
+	return &lineConn{Conn: c, log: log, lr: newLineReader(c, maxLineBytes, maxDiscardBytes)}
 }
 
 // Read implements net.Conn. It runs in a goroutine girc starts, so it
-// recovers from a panic itself (turning it into a read error).
+// recovers from a panic itself: logged with its stack, it ends the
+// connection with a read error.
 func (c *lineConn) Read(p []byte) (n int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			n, err = 0, fmt.Errorf("irc: reading a line: %w", errBadLine)
+			c.log.Error("reading an IRC line panicked; closing the connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.err = fmt.Errorf("irc: reading a line: %w", errBadLine)
+			n, err = 0, c.err
 		}
 	}()
+	if c.err != nil {
+		return 0, c.err
+	}
 	for len(c.pending) == 0 {
 		line, cut, err := c.lr.next()
 		if err != nil {
+			c.err = err
 			return 0, err
 		}
 		if out, ok := filterLine(line, cut); ok {

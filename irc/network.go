@@ -280,7 +280,10 @@ func (n *Network) Validate(ctx context.Context, creds transports.Credentials) er
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
-	a := n.newAdapter(transports.Account{User: "validate"}, transports.SinkFunc(func(transports.Event) {}))
+	// Validate does not know the user (the component limits their
+	// registrations); its connections count in the budget under one key
+	// per server, so registrations cannot hammer one server either.
+	a := n.newAdapter(transports.Account{User: "(registration) " + l.server}, transports.SinkFunc(func(transports.Event) {}))
 	defer a.Close()
 	c := a.newConn(l.server, l.nick, l.password)
 	// Without SASL the connection identifies to NickServ once registered;
