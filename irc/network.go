@@ -7,6 +7,19 @@
 // never lets user text inject a command: every line is sanitised and split
 // to fit the 512-byte limit.
 //
+// Every IRC server is untrusted input, like a stanza. Users reach only the
+// servers the admin allowed (Config.AllowedServers), servers they name are
+// dialled through the egress policy, and every connection takes a lease of
+// the connection budget. What a server sends is read through a
+// line-limited reader that cuts long lines, drops the connection on an
+// endless one, and drops lines girc's handlers cannot take (CTCP without a
+// source, which crashed the process); CTCP is answered by the gateway
+// itself, paced. A panic while handling a line closes that connection
+// only. What users send is bounded too: lines per message, the send
+// queue, servers per user, and raw commands to the server JID (an allow
+// list, registered users only). A password goes only to SASL, or to the
+// NickServ of a services host the admin configured.
+//
 // The package knows nothing of XMPP: it implements the transports contract.
 package irc
 
