@@ -4,7 +4,7 @@ DEMO_PACKAGES := prosody inspircd atheme-services
 
 GO ?= go
 
-.PHONY: test demo bench load check deps build
+.PHONY: test demo bench load check deps build fuzz
 
 ## test: install the peer servers the tests need, then run every test with the race detector
 test: deps
@@ -26,6 +26,11 @@ bench: deps
 USERS ?= 50
 load: deps
 	$(GO) run ./cmd/switchboard-load -users $(USERS)
+
+## fuzz: run every fuzz target for FUZZTIME (default 20s) each
+FUZZTIME ?= 20s
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 ## check: formatting and vet
 check:

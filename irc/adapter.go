@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -96,6 +97,14 @@ func (a *adapter) connFor(ctx context.Context, server, nick string) (*conn, erro
 	}
 	c := a.conns[server]
 	if c == nil {
+		if err := a.n.allowed(server); err != nil {
+			a.mu.Unlock()
+			return nil, err
+		}
+		if max := a.n.cfg.MaxServersPerUser; len(a.conns) >= max {
+			a.mu.Unlock()
+			return nil, fmt.Errorf("%w: you are connected to %d IRC servers already; the limit is %d", transports.ErrLimit, len(a.conns), max)
+		}
 		// Servers other than the registered one are joined with the
 		// room nick and no password, as an anonymous user would.
 		c = a.newConnLocked(server, nick, "")
@@ -131,18 +140,48 @@ func (a *adapter) newConnLocked(server, nick, password string) *conn {
 	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()
+		defer func() {
+			a.mu.Lock()
+			if a.conns[server] == c {
+				delete(a.conns, server)
+			}
+			a.mu.Unlock()
+		}()
+		defer c.recoverRoot("run")
 		c.run()
-		a.mu.Lock()
-		if a.conns[server] == c {
-			delete(a.conns, server)
-		}
-		a.mu.Unlock()
 	}()
 	go func() {
 		defer a.wg.Done()
+		defer c.recoverRoot("writer")
 		c.writer()
 	}()
 	return c
+}
+
+// recoverRoot ends a connection's goroutine that panicked: it logs the
+// panic with its stack, closes that connection and tells the user; the
+// process and the user's other connections go on. It must be deferred
+// directly.
+func (c *conn) recoverRoot(where string) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	c.log.Error("IRC connection goroutine panicked; closing the connection", "goroutine", where,
+		"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	c.mu.Lock()
+	cl := c.client
+	c.mu.Unlock()
+	if cl != nil {
+		cl.Close()
+	}
+	c.a.deliver(&transports.NoticeEvent{About: c.serverID(), Error: true, Text: internalErrorText(c.server) + "."})
+}
+
+func (c *conn) isMain() bool {
+	c.a.mu.Lock()
+	defer c.a.mu.Unlock()
+	return c.a.main == c
 }
 
 // connState is told by a connection when it lost or regained its server.
@@ -170,6 +209,9 @@ func (a *adapter) Send(ctx context.Context, msg transports.Message) (transports.
 	if err != nil {
 		return "", err
 	}
+	if err := a.n.allowed(t.Server); err != nil {
+		return "", err
+	}
 	c, err := a.existing(t.Server)
 	if err != nil {
 		return "", err
@@ -180,7 +222,7 @@ func (a *adapter) Send(ctx context.Context, msg transports.Message) (transports.
 	case t.Nick != "":
 		return c.sendMessage(ctx, t.Nick, msg.To, false, msg)
 	default:
-		return "", c.sendRaw(ctx, msg.Body)
+		return "", c.sendRaw(ctx, msg.Body, a.registered())
 	}
 }
 
@@ -199,6 +241,10 @@ func (a *adapter) SetPresence(ctx context.Context, p transports.Presence) error 
 	}
 	return nil
 }
+
+// registered reports whether the user registered (has a nick of their
+// own) rather than joining rooms anonymously.
+func (a *adapter) registered() bool { return a.acct.Credentials["nick"] != "" }
 
 func (a *adapter) presence() transports.Presence {
 	a.mu.Lock()
@@ -253,6 +299,9 @@ func (a *adapter) Kick(ctx context.Context, room transports.ID, nick, reason str
 	if err != nil {
 		return err
 	}
+	if err := c.checkMember(ch, nick); err != nil {
+		return err
+	}
 	return c.kick(ctx, ch, nick, reason)
 }
 
@@ -262,6 +311,9 @@ func (a *adapter) Kick(ctx context.Context, room transports.ID, nick, reason str
 func (a *adapter) SetRole(ctx context.Context, room transports.ID, nick string, role transports.Role) error {
 	c, ch, err := a.channel(room)
 	if err != nil {
+		return err
+	}
+	if err := c.checkMember(ch, nick); err != nil {
 		return err
 	}
 	if role == transports.RoleNone {
@@ -275,6 +327,9 @@ func (a *adapter) SetRole(ctx context.Context, room transports.ID, nick string, 
 func (a *adapter) SetAffiliation(ctx context.Context, room transports.ID, nick string, aff transports.Affiliation) error {
 	c, ch, err := a.channel(room)
 	if err != nil {
+		return err
+	}
+	if err := c.checkMember(ch, nick); err != nil {
 		return err
 	}
 	return c.setAffiliation(ctx, ch, nick, aff)

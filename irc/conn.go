@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lrstanley/girc"
 	"golang.org/x/time/rate"
 
+	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -33,7 +36,11 @@ type conn struct {
 	log      *slog.Logger
 	wantNick string
 	password string
+	admin    bool   // the admin configured the server: dialled without the egress policy
+	services string // the server's services host, "" when none is configured
 	lim      *rate.Limiter
+	ctcpLim  *rate.Limiter // CTCP answers
+	typeLim  *rate.Limiter // typing notifications
 	wake     chan struct{}
 
 	// done is closed when run returned.
@@ -54,8 +61,10 @@ type conn struct {
 	waits      []*await
 	echoes     []*echoWait
 	seq        int
-	out        []string
-	rawUntil   time.Time // numerics are forwarded to the user until then
+	out        []outLine
+	awayLine   string            // the AWAY line last queued on this connection
+	rawUntil   time.Time         // numerics are forwarded to the user until then
+	typed      map[string]string // last typing state sent, by folded target
 	motd       []string
 	batches    map[string]bool // open BATCH references (history replays)
 }
@@ -108,6 +117,14 @@ type echoWait struct {
 	done   chan error
 }
 
+// outLine is a queued line; owner is the send it belongs to (nil for
+// the connection's own lines), so that a send that gave up can take its
+// lines back before they are written.
+type outLine struct {
+	text  string
+	owner any
+}
+
 // isupport is what the server said in RPL_ISUPPORT that we use.
 type isupport struct {
 	prefixModes string // "qaohv"
@@ -126,10 +143,14 @@ func newConn(a *adapter, server, nick, password string) *conn {
 	addr, useTLS := a.n.address(server)
 	return &conn{
 		a: a, server: server, addr: addr, useTLS: useTLS,
+		admin:    a.n.adminServer(server),
+		services: a.n.cfg.Servers[server].ServicesHost,
 		log:      a.log.With("server", server),
 		wantNick: nick,
 		password: password,
 		lim:      rate.NewLimiter(rate.Limit(a.n.cfg.SendRate), a.n.cfg.SendBurst),
+		ctcpLim:  rate.NewLimiter(rate.Every(5*time.Second), 3),
+		typeLim:  rate.NewLimiter(rate.Every(2*time.Second), 5),
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		regWait:  make(chan struct{}),
@@ -202,7 +223,7 @@ func (c *conn) run() {
 		attempt++
 		c.log.Warn("IRC connection lost", "err", err, "retry_in", delay)
 		c.a.connState(c, false, err, time.Now().Add(delay))
-		if errors.Is(err, transports.ErrBadCredentials) {
+		if errors.Is(err, transports.ErrBadCredentials) || errors.Is(err, transports.ErrPolicy) {
 			return
 		}
 		t := time.NewTimer(delay)
@@ -223,6 +244,15 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 		return false, fmt.Errorf("%w: bad server address %q", transports.ErrInvalidInput, c.addr)
 	}
 	port, _ := strconv.Atoi(portStr)
+	release, err := c.a.n.cfg.Budget.Open(c.a.acct.User)
+	if err != nil {
+		kind := transports.ErrBusy
+		if errors.Is(err, egress.ErrRate) {
+			kind = transports.ErrLimit
+		}
+		return false, fmt.Errorf("%w: %s", kind, egress.Describe(c.server, err))
+	}
+	defer release()
 	c.mu.Lock()
 	nick := c.wantNick
 	if c.nick != "" {
@@ -235,7 +265,7 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 		Nick:                  nick,
 		User:                  ident(nick),
 		Name:                  c.a.n.cfg.RealName,
-		SSL:                   c.useTLS,
+		SSL:                   false, // the dialer does TLS, under the line limit
 		DisableSTS:            true,
 		DisableAutoWHOOnJoin:  true,
 		DisableAutoMODEOnJoin: true,
@@ -249,33 +279,51 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 			"draft/chathistory": nil,
 			"chathistory":       nil,
 		},
-		RecoverFunc: func(_ *girc.Client, e *girc.HandlerError) {
-			c.log.Error("IRC handler panicked", "err", e.Error())
+		RecoverFunc: func(cl *girc.Client, e *girc.HandlerError) {
+			c.log.Error("IRC handler panicked; closing the connection", "handler", e.ID,
+				"panic", fmt.Sprint(e.Panic), "stack", string(e.Stack))
+			c.setFail(fmt.Errorf("%w: %s", transports.ErrUnavailable, internalErrorText(c.server)))
+			go cl.Close()
 		},
-	}
-	if c.useTLS {
-		cfg.TLSConfig = &tls.Config{ServerName: host, RootCAs: c.a.n.cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	}
 	if c.password != "" {
 		cfg.SASL = &girc.SASLPlain{User: c.wantNick, Pass: c.password}
 	}
 	cl := girc.New(cfg)
+	// girc's own CTCP answers run in goroutines of their own, unpaced,
+	// and crash on a request without a source: answer ourselves.
+	for _, cmd := range []string{girc.CTCP_PING, girc.CTCP_PONG, girc.CTCP_VERSION, girc.CTCP_SOURCE, girc.CTCP_TIME, girc.CTCP_FINGER} {
+		cl.CTCP.Clear(cmd)
+	}
+	for _, cmd := range []string{girc.CTCP_PING, girc.CTCP_VERSION, girc.CTCP_TIME} {
+		cl.CTCP.Set(cmd, c.onCTCP)
+	}
 	cl.Handlers.Add(girc.ALL_EVENTS, c.handle)
 
 	c.mu.Lock()
 	c.client = cl
 	c.failErr = nil
 	c.saslOK = false
+	c.awayLine = "AWAY" // a new connection is not away
 	c.isupport = defaultISupport()
 	c.motd = nil
 	c.batches = nil
 	c.mu.Unlock()
 
-	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial}
+	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial, log: c.log}
+	if d.dial == nil && !c.admin {
+		d.dial = c.a.n.cfg.Egress.DialContext
+	}
+	if c.useTLS {
+		// The certificate must be valid for the server's name, also
+		// where an entry's address is an IP address (L9).
+		d.tls = &tls.Config{ServerName: c.server, RootCAs: c.a.n.cfg.RootCAs, MinVersion: tls.VersionTLS12}
+	}
 	// DialerConnect blocks until the connection ends; timers and the
 	// context stop it from the side, so no goroutine waits per
 	// connection besides girc's own.
 	regTimer := time.AfterFunc(c.a.n.cfg.Timeout, func() {
+		defer c.recoverLog("registration timer")
 		if !c.isRegistered() {
 			c.setFail(fmt.Errorf("%w: %s did not complete the registration in time", transports.ErrUnavailable, c.server))
 			cl.Close()
@@ -285,6 +333,7 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 	quitTimer := time.AfterFunc(time.Hour, cl.Close) // armed by a cancellation
 	quitTimer.Stop()
 	stopQuit := context.AfterFunc(ctx, func() {
+		defer c.recoverLog("quit")
 		cl.Quit("Switchboard: session closed")
 		quitTimer.Reset(3 * time.Second) // a server that ignores QUIT
 	})
@@ -300,10 +349,22 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 	switch {
 	case fail != nil:
 		return up, fail
+	case errors.Is(err, errLineTooLong):
+		return up, fmt.Errorf("%w: %s sent a line longer than 2 MiB; the connection was closed", transports.ErrUnavailable, c.server)
+	case errors.Is(err, egress.ErrForbidden):
+		return up, fmt.Errorf("%w: %s", transports.ErrPolicy, egress.Describe(c.server, err))
 	case err != nil:
-		return up, fmt.Errorf("%w: %s: %v", transports.ErrUnavailable, c.server, err)
+		return up, fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(c.server, err))
 	default:
 		return up, fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
+	}
+}
+
+// recoverLog logs a panic of a goroutine that only runs a timer's
+// callback, with its stack; it must be deferred directly.
+func (c *conn) recoverLog(where string) {
+	if p := recover(); p != nil {
+		c.log.Error("IRC connection callback panicked", "callback", where, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 	}
 }
 
@@ -318,6 +379,7 @@ func (c *conn) setFail(err error) {
 // lost cleans up after a connection ended: waiters fail, queued lines are
 // dropped (their senders were told), and the user is told in every room.
 func (c *conn) lost(err error) {
+	isMain := c.isMain()
 	c.mu.Lock()
 	waits, echoes := c.waits, c.echoes
 	c.waits, c.echoes, c.out = nil, nil, nil
@@ -335,6 +397,12 @@ func (c *conn) lost(err error) {
 		if !ch.want {
 			delete(c.channels, FoldName(ch.name))
 		}
+	}
+	if len(evs) == 0 && c.everUp && c.a.ctx.Err() == nil && !isMain {
+		// In no room, and not the registered server (whose state the
+		// user sees): say it from the server's address.
+		evs = append(evs, &transports.NoticeEvent{About: c.serverID(), Error: true,
+			Text: fmt.Sprintf("Connection to %s lost (%v).", c.server, err)})
 	}
 	c.mu.Unlock()
 	notConnected := fmt.Errorf("%w: the connection to %s was lost", transports.ErrNotConnected, c.server)
@@ -365,6 +433,19 @@ func (c *conn) onRegistered() {
 		}
 	}
 	identify := c.password != "" && !c.saslOK && c.client != nil && !c.client.HasCapability("sasl")
+	if identify && c.services == "" {
+		// A password goes only to SASL, or to the NickServ of a services
+		// host the admin named: whoever holds the nick NickServ on a
+		// server without services would read it otherwise.
+		c.registered, c.everUp = false, !first
+		cl := c.client
+		c.mu.Unlock()
+		c.setFail(fmt.Errorf("%w: %s offers no SASL, and this gateway sends passwords only with SASL or to services it knows for the server; register without a password", transports.ErrPolicy, c.server))
+		if cl != nil {
+			go cl.Close()
+		}
+		return
+	}
 	nick := c.nick
 	motd := strings.Join(c.motd, "\n")
 	c.mu.Unlock()
@@ -375,44 +456,125 @@ func (c *conn) onRegistered() {
 		c.a.connState(c, true, nil, time.Time{})
 	}
 	if identify {
-		// No SASL here: fall back to NickServ.
-		c.enqueue("PRIVMSG NickServ :IDENTIFY " + nick + " " + c.password)
+		// No SASL here: fall back to the NickServ of the services host
+		// the admin configured (nick@server reaches only that server).
+		if err := c.enqueue("PRIVMSG NickServ@" + c.services + " :IDENTIFY " + nick + " " + c.password); err != nil {
+			c.log.Warn("NickServ IDENTIFY not sent", "err", err)
+		}
 	}
-	if p := c.a.presence(); p.Show != transports.Available && p.Show != transports.FreeForChat {
-		c.setAway(p)
+	c.setAway(c.a.presence())
+	if err := c.enqueue(rejoin...); err != nil {
+		c.log.Warn("channels not rejoined", "err", err)
 	}
-	c.enqueue(rejoin...)
 }
 
-// dialer dials with the adapter's context, so Close interrupts a dial.
+// dialer dials with the adapter's context, so Close interrupts a dial,
+// does the TLS handshake itself, and hands girc a lineConn, so that every
+// byte girc reads went through the line limit.
 type dialer struct {
 	ctx     context.Context
 	timeout time.Duration
-	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	// dial is Config.Dial, the egress policy (servers named by users),
+	// or nil: a plain dialer (servers the admin configured).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	tls  *tls.Config // nil: plaintext
+	log  *slog.Logger
 }
 
 func (d *dialer) Dial(network, address string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(d.ctx, d.timeout)
+	defer cancel()
+	var (
+		raw net.Conn
+		err error
+	)
 	if d.dial != nil {
-		ctx, cancel := context.WithTimeout(d.ctx, d.timeout)
-		defer cancel()
-		return d.dial(ctx, network, address)
+		raw, err = d.dial(ctx, network, address)
+	} else {
+		nd := net.Dialer{Timeout: d.timeout}
+		raw, err = nd.DialContext(ctx, network, address)
 	}
-	nd := net.Dialer{Timeout: d.timeout}
-	return nd.DialContext(d.ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	conn := raw
+	if d.tls != nil {
+		tc := tls.Client(raw, d.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		conn = tc
+	}
+	return newLineConn(conn, d.log), nil
 }
 
-// enqueue queues lines for the writer. Lines are already sanitised.
-func (c *conn) enqueue(lines ...string) {
+// internalErrorText is what the user is told when handling a server's
+// line failed (a recovered panic).
+func internalErrorText(server string) string {
+	return "internal error while handling a line from " + server + "; the connection was closed"
+}
+
+// maxQueued caps the lines waiting to be written on one connection, so
+// that nothing a user sends stays queued for long.
+const maxQueued = 200
+
+// enqueue queues the connection's own lines for the writer. Lines are
+// already sanitised. It fails (ErrBusy) when the queue is full.
+func (c *conn) enqueue(lines ...string) error { return c.enqueueFor(nil, lines...) }
+
+// enqueueFor queues lines that belong to owner (a send or a request), so
+// that unqueue can take them back when it gives up. All lines are queued
+// or none.
+func (c *conn) enqueueFor(owner any, lines ...string) error {
 	if len(lines) == 0 {
-		return
+		return nil
 	}
 	c.mu.Lock()
-	c.out = append(c.out, lines...)
+	if len(c.out)+len(lines) > maxQueued {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: too many lines are waiting to be sent to %s; try again later", transports.ErrBusy, c.server)
+	}
+	for _, l := range lines {
+		c.out = append(c.out, outLine{text: l, owner: owner})
+	}
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
+	return nil
+}
+
+// unqueue removes the lines of owner that were not written yet.
+func (c *conn) unqueue(owner any) {
+	if owner == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := c.out[:0]
+	for _, l := range c.out {
+		if l.owner != owner {
+			kept = append(kept, l)
+		}
+	}
+	clear(c.out[len(kept):])
+	c.out = kept
+}
+
+// request queues the lines of a command and waits for w, the answer;
+// lines not written when it gives up are taken back.
+func (c *conn) request(ctx context.Context, w *await, what string, lines ...string) error {
+	if err := c.enqueueFor(w, lines...); err != nil {
+		c.removeAwait(w)
+		return err
+	}
+	err := c.waitFor(ctx, w, what)
+	if err != nil {
+		c.unqueue(w)
+	}
+	return err
 }
 
 // writer writes queued lines in order, within the rate limit, while the
@@ -442,8 +604,12 @@ func (c *conn) writer() {
 				c.mu.Unlock()
 				break
 			}
-			line := c.out[0]
+			line := c.out[0].text
+			c.out[0] = outLine{}
 			c.out = c.out[1:]
+			if len(c.out) == 0 {
+				c.out = nil
+			}
 			cl := c.client
 			c.mu.Unlock()
 			if err := cl.Cmd.SendRawNoSplit(line); err != nil {
@@ -529,7 +695,7 @@ func serverError(e *girc.Event) error {
 	default: // 404 cannot send, 442 not on channel, 465 banned, 473, 474, 475, 477, 482, 489 …
 		kind = transports.ErrForbidden
 	}
-	return fmt.Errorf("%w: %s", kind, text)
+	return fmt.Errorf("%w: %s", kind, cutUTF8(StripFormatting(text), 300))
 }
 
 // join joins name (the user's room ID id) and waits for the member list.
@@ -562,8 +728,7 @@ func (c *conn) join(ctx context.Context, id transports.ID, name string) error {
 		}
 		return false, nil
 	})
-	c.enqueue("JOIN " + name)
-	err := c.waitFor(ctx, w, "the join")
+	err := c.request(ctx, w, "the join", "JOIN "+name)
 	if err != nil {
 		c.mu.Lock()
 		if ch := c.channels[key]; ch != nil && !ch.joined {
@@ -603,8 +768,7 @@ func (c *conn) part(ctx context.Context, name string) error {
 		}
 		return false, nil
 	})
-	c.enqueue("PART " + name)
-	return c.waitFor(ctx, w, "the part")
+	return c.request(ctx, w, "the part", "PART "+name)
 }
 
 func (c *conn) inChannel(name string) bool {
@@ -696,6 +860,9 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 	if len(pieces) == 0 {
 		return "", nil
 	}
+	if max := c.a.n.cfg.MaxLinesPerMessage; len(pieces) > max {
+		return "", fmt.Errorf("%w: message would be %d IRC lines; the limit is %d", transports.ErrLimit, len(pieces), max)
+	}
 	lines := make([]string, 0, len(pieces)+1)
 	for i, p := range pieces {
 		line := "PRIVMSG " + target + " :" + p
@@ -719,7 +886,10 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 	c.mu.Lock()
 	c.echoes = append(c.echoes, w)
 	c.mu.Unlock()
-	c.enqueue(lines...)
+	if err := c.enqueueFor(w, lines...); err != nil {
+		c.dropEcho(w)
+		return "", err
+	}
 
 	t := time.NewTimer(c.a.n.cfg.Timeout + time.Duration(len(lines))*time.Second/time.Duration(max(1, int(c.a.n.cfg.SendRate))))
 	defer t.Stop()
@@ -743,7 +913,10 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 	return "", nil
 }
 
+// dropEcho forgets a send that gave up, and takes back its lines not
+// written yet: they are never sent later.
 func (c *conn) dropEcho(w *echoWait) {
+	c.unqueue(w)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, x := range c.echoes {
@@ -778,45 +951,154 @@ func (c *conn) currentNick() string {
 	return c.nick
 }
 
+// maxRawLines caps the commands of one message to the server JID.
+const maxRawLines = 10
+
+// rawAllowed lists the raw commands a registered user may send from the
+// server JID: queries, and channel and user management that the server
+// itself checks. Commands that would change the connection (QUIT, NICK,
+// PASS, CAP, JOIN, PART, OPER…) are the gateway's own business.
+var rawAllowed = map[string]bool{
+	"WHOIS": true, "WHO": true, "WHOWAS": true, "LIST": true, "NAMES": true, "MOTD": true, "VERSION": true,
+	"TIME": true, "INFO": true, "LUSERS": true, "ADMIN": true, "INVITE": true, "KNOCK": true, "MODE": true,
+	"TOPIC": true, "KICK": true, "AWAY": true, "PRIVMSG": true, "NOTICE": true,
+}
+
+// serviceNicks are the services PRIVMSG and NOTICE may reach from the
+// server JID, where the admin configured the server's services host.
+var serviceNicks = []string{"NickServ", "ChanServ", "MemoServ", "HostServ", "BotServ", "OperServ", "HelpServ", "SaslServ", "GroupServ", "InfoServ", "StatServ", "ALIS"}
+
 // sendRaw sends each line of body as a raw IRC command (biboumi's
 // behaviour for messages to the server JID); replies come back as
-// messages from the server for a while.
-func (c *conn) sendRaw(ctx context.Context, body string) error {
+// messages from the server for a while. Only registered users may, only
+// commands of rawAllowed, at most maxRawLines, no CTCP, no tags and no
+// prefix; PRIVMSG and NOTICE only to services, addressed to the services
+// host the admin configured. Every line is checked before any is queued.
+func (c *conn) sendRaw(ctx context.Context, body string, registered bool) error {
+	if !registered {
+		return fmt.Errorf("%w: raw IRC commands are only for registered users", transports.ErrPolicy)
+	}
 	var lines []string
 	for _, l := range strings.Split(body, "\n") {
 		l = strings.TrimSpace(Sanitize(l))
 		if l == "" {
 			continue
 		}
+		if len(lines) == maxRawLines {
+			return fmt.Errorf("%w: at most %d IRC commands per message", transports.ErrLimit, maxRawLines)
+		}
 		if len(l) > 510 {
 			return fmt.Errorf("%w: an IRC command is at most 510 bytes", transports.ErrInvalidInput)
 		}
-		if girc.ParseEvent(l) == nil {
-			return fmt.Errorf("%w: %q is not an IRC command", transports.ErrInvalidInput, l)
+		if strings.ContainsRune(l, '\x01') {
+			return fmt.Errorf("%w: CTCP is not allowed in raw IRC commands", transports.ErrPolicy)
+		}
+		if l[0] == '@' || l[0] == ':' {
+			return fmt.Errorf("%w: raw IRC commands take no tags and no prefix", transports.ErrPolicy)
+		}
+		e := girc.ParseEvent(l)
+		if e == nil {
+			return fmt.Errorf("%w: that is not an IRC command", transports.ErrInvalidInput)
+		}
+		if !rawAllowed[e.Command] {
+			return fmt.Errorf("%w: the IRC command %s is not allowed here; allowed: WHOIS, WHO, WHOWAS, LIST, NAMES, MOTD, VERSION, TIME, INFO, LUSERS, ADMIN, INVITE, KNOCK, MODE, TOPIC, KICK, AWAY, and PRIVMSG or NOTICE to services",
+				transports.ErrPolicy, cutUTF8(e.Command, 20))
+		}
+		if e.Command == "PRIVMSG" || e.Command == "NOTICE" {
+			if len(e.Params) != 2 {
+				return fmt.Errorf("%w: %s takes a target and a text", transports.ErrInvalidInput, e.Command)
+			}
+			svc := ""
+			for _, n := range serviceNicks {
+				if EqualFold(e.Params[0], n) {
+					svc = n
+				}
+			}
+			if svc == "" || c.services == "" {
+				return fmt.Errorf("%w: raw %s goes only to the services of a server whose services host the admin configured", transports.ErrPolicy, e.Command)
+			}
+			l = e.Command + " " + svc + "@" + c.services + " :" + e.Params[1]
 		}
 		lines = append(lines, l)
 	}
 	c.mu.Lock()
 	c.rawUntil = time.Now().Add(30 * time.Second)
 	c.mu.Unlock()
-	c.enqueue(lines...)
-	return nil
+	return c.enqueue(lines...)
 }
 
-// setAway mirrors an XMPP availability as IRC AWAY.
+// setAway mirrors an XMPP availability as IRC AWAY, only when that
+// changes what the server knows.
 func (c *conn) setAway(p transports.Presence) {
+	line := awayLine(p)
+	c.mu.Lock()
+	if line == c.awayLine {
+		c.mu.Unlock()
+		return
+	}
+	c.awayLine = line
+	c.mu.Unlock()
+	if err := c.enqueue(line); err != nil {
+		c.log.Warn("AWAY not sent", "err", err)
+	}
+}
+
+// maxAwayBytes caps an away text.
+const maxAwayBytes = 200
+
+// awayLine is the AWAY line for an XMPP availability.
+func awayLine(p transports.Presence) string {
 	switch p.Show {
 	case transports.Away, transports.ExtendedAway, transports.DoNotDisturb:
-		text := Sanitize(p.Status)
-		if text == "" {
+		text := cutUTF8(Sanitize(p.Status), maxAwayBytes)
+		if strings.TrimSpace(text) == "" {
 			text = "Away"
 		}
-		if len(text) > 200 {
-			text = text[:200]
-		}
-		c.enqueue("AWAY :" + text)
+		return "AWAY :" + text
+	}
+	return "AWAY"
+}
+
+// cutUTF8 cuts s to at most n bytes, never inside a UTF-8 sequence.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// onCTCP answers CTCP VERSION, PING and TIME: as NOTICE replies through
+// the paced writer, at most a few per minute, so a CTCP flood cannot make
+// the gateway flood. A request without a source (or from a name that is
+// not a nick) is dropped.
+func (c *conn) onCTCP(_ *girc.Client, e girc.CTCPEvent) {
+	if e.Reply || e.Source == nil || !validNick(e.Source.Name) || EqualFold(e.Source.Name, c.currentNick()) {
+		return
+	}
+	var text string
+	switch e.Command {
+	case girc.CTCP_VERSION:
+		text = c.a.n.cfg.Version
+	case girc.CTCP_PING:
+		text = e.Text
+	case girc.CTCP_TIME:
+		text = time.Now().UTC().Format(time.RFC1123Z)
 	default:
-		c.enqueue("AWAY")
+		return
+	}
+	if !c.ctcpLim.Allow() {
+		return
+	}
+	text = cutUTF8(strings.ReplaceAll(Sanitize(text), "\x01", ""), 100)
+	line := "NOTICE " + e.Source.Name + " :\x01" + e.Command
+	if text != "" {
+		line += " " + text
+	}
+	if err := c.enqueue(line + "\x01"); err != nil {
+		c.log.Debug("CTCP answer dropped", "err", err)
 	}
 }
 
@@ -834,8 +1116,7 @@ func (c *conn) topic(ctx context.Context, name, text string) error {
 		}
 		return false, nil
 	})
-	c.enqueue("TOPIC " + name + " :" + Sanitize(text))
-	return c.waitFor(ctx, w, "the topic change")
+	return c.request(ctx, w, "the topic change", "TOPIC "+name+" :"+Sanitize(text))
 }
 
 // kick kicks nick out of a channel.
@@ -859,8 +1140,7 @@ func (c *conn) kick(ctx context.Context, name, nick, reason string) error {
 	if r := Sanitize(reason); r != "" {
 		line += " :" + r
 	}
-	c.enqueue(line)
-	return c.waitFor(ctx, w, "the kick")
+	return c.request(ctx, w, "the kick", line)
 }
 
 // setRole gives or takes channel status to match a MUC role.
@@ -946,8 +1226,7 @@ func (c *conn) mode(ctx context.Context, name, arg, modes string) error {
 		return false, nil
 	})
 	args := strings.Repeat(" "+arg, len(modes)-1)
-	c.enqueue("MODE " + name + " " + modes + args)
-	return c.waitFor(ctx, w, "the mode change")
+	return c.request(ctx, w, "the mode change", "MODE "+name+" "+modes+args)
 }
 
 // list lists the server's channels (IRC LIST).
@@ -973,8 +1252,7 @@ func (c *conn) list(ctx context.Context) ([]transports.RoomInfo, error) {
 		}
 		return false, nil
 	})
-	c.enqueue("LIST")
-	if err := c.waitFor(ctx, w, "LIST"); err != nil {
+	if err := c.request(ctx, w, "LIST", "LIST"); err != nil {
 		return nil, err
 	}
 	return rooms, nil
@@ -992,7 +1270,39 @@ func (c *conn) typing(target string, state transports.ChatState) error {
 	case transports.Active:
 		v = "done"
 	}
-	c.enqueue("@+typing=" + v + " TAGMSG " + target)
+	key := FoldName(target)
+	c.mu.Lock()
+	last, seen := c.typed[key]
+	c.mu.Unlock()
+	if seen && last == v {
+		return nil // nothing changed
+	}
+	if !c.typeLim.Allow() {
+		return nil // a hint, not worth a flood: dropped
+	}
+	c.mu.Lock()
+	if c.typed == nil || len(c.typed) >= 100 {
+		c.typed = make(map[string]string)
+	}
+	c.typed[key] = v
+	c.mu.Unlock()
+	return c.enqueue("@+typing=" + v + " TAGMSG " + target)
+}
+
+// checkMember returns an error unless nick is a valid nick and a known
+// member of channel name, so moderation never sends a MODE or KICK with
+// an unchecked argument (L6).
+func (c *conn) checkMember(name, nick string) error {
+	if !validNick(nick) {
+		return fmt.Errorf("%w: %q is not an IRC nickname", transports.ErrInvalidInput, nick)
+	}
+	c.mu.Lock()
+	ch := c.channels[FoldName(name)]
+	ok := ch != nil && ch.members[FoldName(nick)] != nil
+	c.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s is not in %s", transports.ErrNotFound, nick, name)
+	}
 	return nil
 }
 
@@ -1004,8 +1314,7 @@ func (c *conn) react(target string, to transports.RemoteID, reaction string) err
 	if to == "" {
 		return fmt.Errorf("%w: the message has no IRC ID", transports.ErrNotFound)
 	}
-	c.enqueue("@+draft/react=" + escapeTag(Sanitize(reaction)) + ";+draft/reply=" + escapeTag(string(to)) + " TAGMSG " + target)
-	return nil
+	return c.enqueue("@+draft/react=" + escapeTag(cutUTF8(Sanitize(reaction), 64)) + ";+draft/reply=" + escapeTag(cutUTF8(string(to), 256)) + " TAGMSG " + target)
 }
 
 func (c *conn) hasCap(name string) bool {

@@ -126,7 +126,7 @@ func TestEscapeTag(t *testing.T) {
 }
 
 func TestLoginValidation(t *testing.T) {
-	n := New(Config{})
+	n := New(Config{AllowedServers: []string{"*"}})
 	tests := []struct {
 		creds transports.Credentials
 		ok    bool

@@ -11,6 +11,13 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 )
 
+// Bounds on what a server can make a connection remember.
+const (
+	maxMembers         = 10000 // members of one channel
+	maxChannelsPerConn = 100   // channels, forced joins included
+	maxMOTDLines       = 200
+)
+
 // handle is girc's handler for every event of one connection. It runs in
 // girc's event goroutine, one event at a time.
 func (c *conn) handle(cl *girc.Client, e girc.Event) {
@@ -53,7 +60,7 @@ func (c *conn) handle(cl *girc.Client, e girc.Event) {
 			consumed = true
 		}
 	case "ERROR":
-		c.setFail(fmt.Errorf("%w: %s", transports.ErrUnavailable, DecodeText(lastParam(e.Params))))
+		c.setFail(fmt.Errorf("%w: %s closed the connection: %s", transports.ErrUnavailable, c.server, cutUTF8(StripFormatting(DecodeText(lastParam(e.Params))), 200)))
 	case "PRIVMSG", "NOTICE":
 		evs = c.onMessage(ev)
 	case "TAGMSG":
@@ -69,8 +76,8 @@ func (c *conn) handle(cl *girc.Client, e girc.Event) {
 		c.mu.Unlock()
 	case "372":
 		c.mu.Lock()
-		if len(c.motd) < 500 {
-			c.motd = append(c.motd, DecodeText(lastParam(e.Params)))
+		if line := DecodeText(lastParam(e.Params)); len(c.motd) < maxMOTDLines {
+			c.motd = append(c.motd, cutUTF8(line, 512))
 		}
 		c.mu.Unlock()
 	case "401", "403", "404", "442", "477", "489":
@@ -200,9 +207,8 @@ func (c *conn) messageEvent(e *girc.Event) *transports.MessageEvent {
 		nick := c.nick
 		c.mu.Unlock()
 		m.Room = true
-		m.Nick = e.Source.Name
-		if fromServer(e) {
-			m.Nick = ""
+		if !fromServer(e) {
+			m.Nick = e.Source.Name
 		}
 		m.Mention = mentions(body, nick)
 	case fromServer(e):
@@ -384,6 +390,9 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 				c.user, c.host = e.Source.Ident, e.Source.Host
 			}
 			if ch == nil { // joined by the server (SAJOIN, forward)
+				if len(c.channels) >= maxChannelsPerConn {
+					return nil // a hostile server's forced joins end here
+				}
 				ch = &channel{id: c.a.id(Target{Server: c.server, Channel: p[0]}), want: true}
 				c.channels[key] = ch
 			}
@@ -392,6 +401,9 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 			return nil
 		}
 		if ch == nil || !ch.joined {
+			return nil
+		}
+		if src == "" || len(ch.members) >= maxMembers && ch.members[FoldName(src)] == nil {
 			return nil
 		}
 		m := &member{nick: src, account: account}
@@ -424,6 +436,9 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 			}
 			m := ch.members[FoldName(nick)]
 			if m == nil {
+				if len(ch.members) >= maxMembers {
+					break
+				}
 				m = &member{nick: nick}
 				ch.members[FoldName(nick)] = m
 			}

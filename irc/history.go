@@ -35,6 +35,9 @@ func (a *adapter) History(ctx context.Context, room transports.ID, since time.Ti
 	return c.history(ctx, t.Channel, since, max)
 }
 
+// maxOpenBatches caps the history batches a server may keep open.
+const maxOpenBatches = 16
+
 // historyBatch is a CHATHISTORY request's BATCH being received.
 type historyBatch struct {
 	target string // folded channel name
@@ -47,7 +50,7 @@ func (c *conn) history(ctx context.Context, name string, since time.Time, max in
 	limit := 50
 	c.mu.Lock()
 	if n := c.isupport.historyLimit; n > 0 {
-		limit = n
+		limit = min(n, 1000)
 	}
 	c.mu.Unlock()
 	if max <= 0 || max > limit {
@@ -68,7 +71,7 @@ func (c *conn) history(ctx context.Context, name string, since time.Time, max in
 			}
 		case "PRIVMSG", "NOTICE":
 			if b, ok := e.Tags.Get("batch"); ok && b == ref && ref != "" && len(e.Params) >= 2 {
-				if m := c.messageEvent(e); m != nil {
+				if m := c.messageEvent(e); m != nil && len(msgs) < max {
 					if self {
 						m.Own, m.Mention = true, false
 					}
@@ -86,8 +89,7 @@ func (c *conn) history(ctx context.Context, name string, since time.Time, max in
 	if !since.IsZero() {
 		from = "timestamp=" + since.UTC().Format("2006-01-02T15:04:05.000Z")
 	}
-	c.enqueue("CHATHISTORY LATEST " + name + " " + from + " " + strconv.Itoa(max))
-	if err := c.waitFor(ctx, w, "the history request"); err != nil {
+	if err := c.request(ctx, w, "the history request", "CHATHISTORY LATEST "+name+" "+from+" "+strconv.Itoa(max)); err != nil {
 		return nil, err
 	}
 	return msgs, nil
@@ -106,7 +108,9 @@ func (c *conn) historyLine(e *girc.Event) bool {
 			if c.batches == nil {
 				c.batches = make(map[string]bool)
 			}
-			c.batches[ref[1:]] = true
+			if len(c.batches) < maxOpenBatches {
+				c.batches[ref[1:]] = true
+			}
 			return true
 		case strings.HasPrefix(ref, "-") && c.batches[ref[1:]]:
 			delete(c.batches, ref[1:])

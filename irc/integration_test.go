@@ -421,10 +421,11 @@ func TestInspIRCdTLS(t *testing.T) {
 	if !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("TLS without the CA = %v, want a certificate error", err)
 	}
-	// A server not listed is reached over TLS on 6697, never in plaintext.
+	// A server not listed (and not allowed) is refused before any
+	// connection attempt.
 	bare := irc.New(irc.Config{Timeout: 2 * time.Second})
-	if err := bare.Validate(ctx(t), transports.Credentials{"nick": "alice", "server": "irc.invalid"}); err == nil {
-		t.Error("an unreachable server validated")
+	if err := bare.Validate(ctx(t), transports.Credentials{"nick": "alice", "server": "irc.invalid"}); !errors.Is(err, transports.ErrPolicy) {
+		t.Errorf("a server not allowed = %v, want ErrPolicy", err)
 	}
 }
 

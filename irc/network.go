@@ -7,6 +7,19 @@
 // never lets user text inject a command: every line is sanitised and split
 // to fit the 512-byte limit.
 //
+// Every IRC server is untrusted input, like a stanza. Users reach only the
+// servers the admin allowed (Config.AllowedServers), servers they name are
+// dialled through the egress policy, and every connection takes a lease of
+// the connection budget. What a server sends is read through a
+// line-limited reader that cuts long lines, drops the connection on an
+// endless one, and drops lines girc's handlers cannot take (CTCP without a
+// source, which crashed the process); CTCP is answered by the gateway
+// itself, paced. A panic while handling a line closes that connection
+// only. What users send is bounded too: lines per message, the send
+// queue, servers per user, and raw commands to the server JID (an allow
+// list, registered users only). A password goes only to SASL, or to the
+// NickServ of a services host the admin configured.
+//
 // The package knows nothing of XMPP: it implements the transports contract.
 package irc
 
@@ -17,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,7 +152,46 @@ func New(cfg Config) *Network {
 		servers[strings.ToLower(name)] = s
 	}
 	cfg.Servers = servers
+	if cfg.MaxServersPerUser <= 0 {
+		cfg.MaxServersPerUser = 3
+	}
+	if cfg.MaxLinesPerMessage <= 0 {
+		cfg.MaxLinesPerMessage = 20
+	}
+	allowed := make([]string, 0, len(cfg.AllowedServers))
+	for _, s := range cfg.AllowedServers {
+		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+			allowed = append(allowed, s)
+		}
+	}
+	cfg.AllowedServers = allowed
 	return &Network{cfg: cfg, log: cfg.Logger.With("network", "irc")}
+}
+
+// adminServer reports whether the admin configured server (the default
+// server or a Servers entry): those are dialled without the egress
+// policy, private addresses included.
+func (n *Network) adminServer(server string) bool {
+	if server == n.cfg.DefaultServer && server != "" {
+		return true
+	}
+	_, ok := n.cfg.Servers[server]
+	return ok
+}
+
+// allowed returns nil when users may reach server, and otherwise an
+// error wrapping transports.ErrPolicy that names the policy. It is
+// checked before any connection attempt.
+func (n *Network) allowed(server string) error {
+	if len(n.cfg.AllowedServers) == 0 {
+		if n.adminServer(server) {
+			return nil
+		}
+	} else if slices.Contains(n.cfg.AllowedServers, "*") || slices.Contains(n.cfg.AllowedServers, server) {
+		return nil
+	}
+	return fmt.Errorf("%w: this gateway connects only to the IRC servers its admin allowed (allowed_servers), and %s is not one of them",
+		transports.ErrPolicy, server)
 }
 
 // Name implements transports.Network.
@@ -190,7 +243,11 @@ func (n *Network) Kind(id transports.ID) (transports.IDKind, error) {
 // AnonymousAccount implements transports.AnonymousNetwork: an unregistered
 // user joins with their MUC nick and no password, as with biboumi.
 func (n *Network) AnonymousAccount(user string, room transports.ID, nick string) (transports.Account, error) {
-	if _, err := ParseID(room, n.cfg.DefaultServer); err != nil {
+	t, err := ParseID(room, n.cfg.DefaultServer)
+	if err != nil {
+		return transports.Account{}, err
+	}
+	if err := n.allowed(t.Server); err != nil {
 		return transports.Account{}, err
 	}
 	if !validNick(nick) {
@@ -215,6 +272,9 @@ func (n *Network) login(creds transports.Credentials) (login, error) {
 	if _, err := parseIDServer(l.server); err != nil {
 		return l, err // the rule of server names in addresses
 	}
+	if err := n.allowed(l.server); err != nil {
+		return l, err
+	}
 	if !validNick(l.nick) {
 		return l, fmt.Errorf("%w: %q is not a valid IRC nickname", transports.ErrInvalidInput, l.nick)
 	}
@@ -233,12 +293,15 @@ func (n *Network) Validate(ctx context.Context, creds transports.Credentials) er
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
-	a := n.newAdapter(transports.Account{User: "validate"}, transports.SinkFunc(func(transports.Event) {}))
+	// Validate does not know the user (the component limits their
+	// registrations); its connections count in the budget under one key
+	// per server, so registrations cannot hammer one server either.
+	a := n.newAdapter(transports.Account{User: "(registration) " + l.server}, transports.SinkFunc(func(transports.Event) {}))
 	defer a.Close()
 	c := a.newConn(l.server, l.nick, l.password)
 	// Without SASL the connection identifies to NickServ once registered;
 	// its answer says whether the password is right.
-	identified := c.addAwait(nickServAnswer)
+	identified := c.addAwait(c.nickServAnswer)
 	if err := c.waitRegistered(ctx); err != nil {
 		return err
 	}
@@ -255,15 +318,19 @@ func (n *Network) Validate(ctx context.Context, creds transports.Credentials) er
 }
 
 // nickServAnswer recognises NickServ's answer to IDENTIFY (Atheme and
-// Anope wordings), or the server saying there is no NickServ.
-func nickServAnswer(e *girc.Event, _ bool) (bool, error) {
+// Anope wordings), or the server saying there is no NickServ. Only a
+// NickServ on the services host the admin configured is believed: anyone
+// can hold the nick NickServ.
+func (c *conn) nickServAnswer(e *girc.Event, _ bool) (bool, error) {
 	switch e.Command {
 	case "401":
-		if len(e.Params) >= 2 && EqualFold(e.Params[1], "NickServ") {
-			return true, fmt.Errorf("%w: the server has neither SASL nor NickServ to check a password; register without one", transports.ErrInvalidInput)
+		if len(e.Params) >= 2 {
+			if nick, _, _ := strings.Cut(e.Params[1], "@"); EqualFold(nick, "NickServ") {
+				return true, fmt.Errorf("%w: the server has neither SASL nor NickServ to check a password; register without one", transports.ErrInvalidInput)
+			}
 		}
 	case "NOTICE":
-		if e.Source == nil || !EqualFold(e.Source.Name, "NickServ") {
+		if e.Source == nil || !EqualFold(e.Source.Name, "NickServ") || c.services == "" || !strings.EqualFold(e.Source.Host, c.services) {
 			return false, nil
 		}
 		text := StripFormatting(DecodeText(lastParam(e.Params)))
@@ -319,7 +386,12 @@ func (n *Network) address(server string) (addr string, useTLS bool) {
 	return addr, !(ok && s.Plaintext)
 }
 
+// validNick reports whether s can be an IRC nick in a line (L10: not
+// empty).
 func validNick(s string) bool {
+	if s == "" {
+		return false
+	}
 	_, err := ParseID(transports.ID(s+"%irc.invalid"), "")
 	return err == nil && !strings.ContainsAny(s, "#&+!")
 }

@@ -23,17 +23,27 @@ type scripted struct {
 }
 
 func newScripted(t *testing.T) (*scripted, *Network) {
+	return newScriptedWith(t, Server{Plaintext: true})
+}
+
+// newScriptedWith is newScripted with the server entry of irc.test.
+func newScriptedWith(t *testing.T, entry Server) (*scripted, *Network) {
 	srvConn, cliConn := net.Pipe()
 	t.Cleanup(func() { srvConn.Close() })
 	n := New(Config{
 		DefaultServer: "irc.test",
-		Servers:       map[string]Server{"irc.test": {Plaintext: true}},
+		Servers:       map[string]Server{"irc.test": entry},
 		Timeout:       5 * time.Second,
 		Dial: func(context.Context, string, string) (net.Conn, error) {
 			return cliConn, nil
 		},
 	})
-	s := &scripted{t: t, conn: srvConn, lines: make(chan string, 100), w: bufio.NewWriter(srvConn)}
+	return newScriptedOn(t, srvConn), n
+}
+
+// newScriptedOn scripts the server side srvConn of a pipe.
+func newScriptedOn(t *testing.T, srvConn net.Conn) *scripted {
+	s := &scripted{t: t, conn: srvConn, lines: make(chan string, 1000), w: bufio.NewWriter(srvConn)}
 	go func() {
 		sc := bufio.NewScanner(srvConn)
 		for sc.Scan() {
@@ -41,7 +51,7 @@ func newScripted(t *testing.T) (*scripted, *Network) {
 		}
 		close(s.lines)
 	}()
-	return s, n
+	return s
 }
 
 func (s *scripted) send(l string) {
@@ -82,10 +92,11 @@ func (s *scripted) register(caps string) {
 	s.send(":srv 422 me :No MOTD")
 }
 
-// Where a server has no SASL, the password goes to NickServ after the
-// registration.
+// Where a server has no SASL, the password goes after the registration
+// to NickServ on the services host the admin configured, addressed as
+// nick@server so that no other holder of the nick can read it.
 func TestNickServFallback(t *testing.T) {
-	s, n := newScripted(t)
+	s, n := newScriptedWith(t, Server{Plaintext: true, ServicesHost: "services.irc.test"})
 	connected := make(chan error, 1)
 	go func() {
 		a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org",
@@ -99,7 +110,7 @@ func TestNickServFallback(t *testing.T) {
 	if err := <-connected; err != nil {
 		t.Fatal(err)
 	}
-	if l := s.expect("PRIVMSG NickServ"); l != "PRIVMSG NickServ :IDENTIFY me pw 1" {
+	if l := s.expect("PRIVMSG NickServ"); l != "PRIVMSG NickServ@services.irc.test :IDENTIFY me pw 1" {
 		t.Errorf("identify line = %q", l)
 	}
 }
@@ -181,25 +192,50 @@ func TestValidateThroughNickServ(t *testing.T) {
 		answer string
 		want   error
 	}{
-		{"right", ":NickServ!NickServ@services. NOTICE me :You are now identified for \x02me\x02.", nil},
-		{"wrong", ":NickServ!NickServ@services. NOTICE me :Invalid password for \x02me\x02.", transports.ErrBadCredentials},
-		{"no services", ":srv 401 me NickServ :No such nick/channel", transports.ErrInvalidInput},
+		{"right", ":NickServ!NickServ@services.irc.test NOTICE me :You are now identified for \x02me\x02.", nil},
+		{"wrong", ":NickServ!NickServ@services.irc.test NOTICE me :Invalid password for \x02me\x02.", transports.ErrBadCredentials},
+		{"no services", ":srv 401 me NickServ@services.irc.test :No such nick/channel", transports.ErrInvalidInput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, n := newScripted(t)
+			s, n := newScriptedWith(t, Server{Plaintext: true, ServicesHost: "services.irc.test"})
 			done := make(chan error, 1)
 			go func() {
 				done <- n.Validate(context.Background(), transports.Credentials{"nick": "me", "password": "pw"})
 			}()
 			s.register("")
-			s.send(":NickServ!NickServ@services. NOTICE me :This nickname is registered. Please choose a different nickname, or identify via /msg NickServ identify <password>.")
-			s.expect("PRIVMSG NickServ :IDENTIFY me pw")
+			s.send(":NickServ!NickServ@services.irc.test NOTICE me :This nickname is registered. Please choose a different nickname, or identify via /msg NickServ identify <password>.")
+			s.expect("PRIVMSG NickServ@services.irc.test :IDENTIFY me pw")
+			// Someone holding the nick NickServ elsewhere cannot confirm it.
+			s.send(":NickServ!evil@users.example NOTICE me :You are now identified for \x02me\x02.")
 			s.send(tt.answer)
 			err := <-done
 			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
 				t.Errorf("Validate = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// On a server without SASL and without a services host configured for
+// it, a password is never sent: registration is refused with a text that
+// says why, and whoever holds the nick NickServ gets nothing (M4).
+func TestPasswordWithoutSASLOrServices(t *testing.T) {
+	s, n := newScripted(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Validate(context.Background(), transports.Credentials{"nick": "me", "password": "secret-pw"})
+	}()
+	s.register("")
+	s.send(":NickServ!NickServ@users.example NOTICE me :This nickname is registered; identify via /msg NickServ identify <password>.")
+	err := <-done
+	if !errors.Is(err, transports.ErrPolicy) || !strings.Contains(err.Error(), "offers no SASL") {
+		t.Fatalf("Validate = %v, want ErrPolicy naming SASL", err)
+	}
+	// The client closed the connection: everything it sent is in s.lines.
+	for l := range s.lines {
+		if strings.Contains(l, "secret-pw") || strings.HasPrefix(l, "PRIVMSG") {
+			t.Errorf("sent %q", l)
+		}
 	}
 }

@@ -24,15 +24,23 @@ import (
 // existing file that group or others may access. Its errors never contain
 // key material.
 func LoadOrCreateKey(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	key, err := LoadKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		key, err := createKey(path)
-		if !errors.Is(err, fs.ErrExist) {
-			return key, err
+		key, err = createKey(path)
+		if errors.Is(err, fs.ErrExist) {
+			// Another process created it first: use theirs.
+			return LoadKey(path)
 		}
-		// Another process created it first: use theirs.
-		f, err = os.Open(path)
 	}
+	return key, err
+}
+
+// LoadKey is LoadOrCreateKey without the creating: a missing file is an
+// error wrapping fs.ErrNotExist. Callers whose database already holds
+// sealed credentials (see [Sealed]) use it, since a new key could open
+// none of them.
+func LoadKey(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("registry: key file: %w", err)
 	}

@@ -100,7 +100,11 @@ func New(st storage.Store, key []byte) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	return &Registry{st: st, aead: aead}, nil
+	r := &Registry{st: st, aead: aead}
+	if err := r.checkKey(context.Background()); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Register stores the registration of user on network with the given

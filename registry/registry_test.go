@@ -349,23 +349,52 @@ func TestSealedBlobMoved(t *testing.T) {
 
 func TestWrongKey(t *testing.T) {
 	e := newEnv(t)
+	ctx := t.Context()
 	mustRegister(t, e.reg, "alice@localhost", "irc", map[string]string{"password": secret})
 	other := bytes.Repeat([]byte{0x43}, KeySize)
-	e.reopen(t, other)
-	_, err := e.reg.Lookup(t.Context(), "alice@localhost", "irc")
-	if err == nil {
-		t.Fatal("Lookup with the wrong key succeeded")
+	if _, err := New(e.st, other); !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("New with another key: err = %v, want ErrKeyMismatch", err)
 	}
-	if errors.Is(err, ErrNotRegistered) {
-		t.Errorf("Lookup with the wrong key: err = %v, want an opening error", err)
+	// A database from before key checks: only the registration tells.
+	if err := e.st.Delete(ctx, bucketMeta, keyCheckKey); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Contains(err.Error(), secret) {
-		t.Errorf("error contains the password: %q", err)
+	if sealed, err := Sealed(ctx, e.st); err != nil || !sealed {
+		t.Errorf("Sealed with a registration and no check = %v, %v; want true", sealed, err)
 	}
-	// The right key still works.
+	if _, err := New(e.st, other); !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("New with another key on an old database: err = %v, want ErrKeyMismatch", err)
+	}
+	if _, err := e.st.Get(ctx, bucketMeta, keyCheckKey); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a refused key wrote a check value: %v", err)
+	}
+	// The right key still works, and records its check.
 	e.reopen(t, testKey)
-	if _, err := e.reg.Lookup(t.Context(), "alice@localhost", "irc"); err != nil {
+	if _, err := e.reg.Lookup(ctx, "alice@localhost", "irc"); err != nil {
 		t.Errorf("Lookup with the right key after reopen: %v", err)
+	}
+	if _, err := e.st.Get(ctx, bucketMeta, keyCheckKey); err != nil {
+		t.Errorf("no check value written for the right key: %v", err)
+	}
+	if _, err := New(e.st, other); !errors.Is(err, ErrKeyMismatch) || strings.Contains(err.Error(), secret) {
+		t.Errorf("New with another key after the check was written: err = %v", err)
+	}
+}
+
+func TestSealedNewDatabase(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "fresh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if sealed, err := Sealed(t.Context(), st); err != nil || sealed {
+		t.Fatalf("Sealed(new database) = %v, %v; want false", sealed, err)
+	}
+	if _, err := New(st, testKey); err != nil {
+		t.Fatal(err)
+	}
+	if sealed, err := Sealed(t.Context(), st); err != nil || !sealed {
+		t.Fatalf("Sealed after New = %v, %v; want true: the key is bound to the database", sealed, err)
 	}
 }
 

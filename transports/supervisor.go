@@ -3,8 +3,10 @@ package transports
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -204,10 +206,10 @@ func (s *Supervisor) run(ctx context.Context, se *session) {
 	attempt := 0
 	for {
 		se.setStatus(Status{State: StateConnecting})
-		a, err := s.net.Connect(ctx, se.acct, se.sink)
+		a, err := s.connect(ctx, se)
 		if ctx.Err() != nil {
 			if a != nil {
-				a.Close()
+				s.close(log, a)
 			}
 			return
 		}
@@ -221,9 +223,7 @@ func (s *Supervisor) run(ctx context.Context, se *session) {
 			select {
 			case <-ctx.Done():
 				se.clearAdapter()
-				if err := a.Close(); err != nil {
-					log.Warn("closing adapter", "err", err)
-				}
+				s.close(log, a)
 				return
 			case <-a.Done():
 				err = a.Err()
@@ -231,12 +231,19 @@ func (s *Supervisor) run(ctx context.Context, se *session) {
 					err = ErrUnavailable
 				}
 				se.clearAdapter()
-				a.Close()
+				s.close(log, a)
 			}
 		}
 		if errors.Is(err, ErrBadCredentials) {
 			log.Warn("legacy login refused", "err", err)
 			se.setStatus(Status{State: StateBadCredentials, Text: err.Error()})
+			<-ctx.Done()
+			return
+		}
+		if errors.Is(err, ErrPolicy) {
+			// Retrying cannot change the gateway's own policy.
+			log.Warn("legacy session refused by policy", "err", err)
+			se.setStatus(Status{State: StateDisconnected, Text: err.Error()})
 			<-ctx.Done()
 			return
 		}
@@ -251,6 +258,34 @@ func (s *Supervisor) run(ctx context.Context, se *session) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// errPanic is what a session reports when the network's code panicked.
+var errPanic = fmt.Errorf("%w: internal error in the transport", ErrUnavailable)
+
+// connect calls the network's Connect, turning a panic into an error so
+// that one user's session, not the process, pays for a bug or a hostile
+// peer.
+func (s *Supervisor) connect(ctx context.Context, se *session) (a Adapter, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic in Connect", "user", se.acct.User, "panic", v, "stack", string(debug.Stack()))
+			a, err = nil, errPanic
+		}
+	}()
+	return s.net.Connect(ctx, se.acct, se.sink)
+}
+
+// close closes a, recovering from a panic in the network's Close.
+func (s *Supervisor) close(log *slog.Logger, a Adapter) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("panic in adapter Close", "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	if err := a.Close(); err != nil {
+		log.Warn("closing adapter", "err", err)
 	}
 }
 

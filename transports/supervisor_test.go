@@ -3,7 +3,10 @@ package transports_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,5 +198,59 @@ func TestEnding(t *testing.T) {
 	<-e.Done()
 	if e.Err() != first {
 		t.Errorf("Err = %v, want the first End's error", e.Err())
+	}
+}
+
+// faultyNet panics in its first Connect calls, or returns err, then
+// behaves like the fake network it wraps.
+type faultyNet struct {
+	*transportstest.Network
+	panics int32
+	err    error
+	calls  atomic.Int32
+}
+
+func (n *faultyNet) Connect(ctx context.Context, a transports.Account, s transports.Sink) (transports.Adapter, error) {
+	if c := n.calls.Add(1); c <= n.panics {
+		var m map[string]int
+		m["nil map write"]++ // a real runtime panic, as a nil dereference in a library would be
+	}
+	if n.err != nil {
+		return nil, n.err
+	}
+	return n.Network.Connect(ctx, a, s)
+}
+
+func TestSupervisorSurvivesPanickingConnect(t *testing.T) {
+	net := &faultyNet{Network: transportstest.New(map[string]string{"alice": "pw", "bob": "pw"}), panics: 2}
+	rec := newRecorder()
+	sup := transports.NewSupervisor(net, func(string) transports.Sink { return rec },
+		transports.Backoff{Min: 20 * time.Millisecond, Max: 50 * time.Millisecond}, nil)
+	t.Cleanup(sup.Close)
+	sup.Start(acct("alice", "pw"))
+	st := rec.waitState(t, transports.StateTransientDisconnect)
+	if st.Text == "" || strings.Contains(st.Text, "nil map") {
+		t.Errorf("state after a panic: %+v; want a generic text", st)
+	}
+	rec.waitState(t, transports.StateConnected)
+	if got := net.calls.Load(); got != 3 {
+		t.Errorf("Connect called %d times, want 3 (two panics, then success)", got)
+	}
+}
+
+func TestSupervisorPolicyRefusalDoesNotRetry(t *testing.T) {
+	net := &faultyNet{Network: transportstest.New(nil), err: fmt.Errorf("%w: server evil.example is not allowed", transports.ErrPolicy)}
+	rec := newRecorder()
+	sup := transports.NewSupervisor(net, func(string) transports.Sink { return rec },
+		transports.Backoff{Min: 10 * time.Millisecond, Max: 10 * time.Millisecond}, nil)
+	t.Cleanup(sup.Close)
+	sup.Start(acct("alice", "pw"))
+	st := rec.waitState(t, transports.StateDisconnected)
+	if !strings.Contains(st.Text, "not allowed") {
+		t.Errorf("state text %q does not say why", st.Text)
+	}
+	time.Sleep(100 * time.Millisecond) // ten backoff periods
+	if got := net.calls.Load(); got != 1 {
+		t.Errorf("Connect called %d times after a policy refusal, want 1", got)
 	}
 }

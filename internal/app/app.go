@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -66,10 +67,7 @@ func New(opts Options) (*App, error) {
 		log = slog.Default()
 	}
 	a := &App{opts: opts, log: log}
-	key, err := registry.LoadOrCreateKey(cfg.Security.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("credentials key: %w", err)
-	}
+	var err error
 	if cfg.Storage.URL != "" {
 		return nil, fmt.Errorf("storage.url: the Redis backend is not part of this build yet; use storage.path")
 	}
@@ -77,7 +75,7 @@ func New(opts Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	a.reg, err = registry.New(a.store, key)
+	a.reg, err = openRegistry(a.store, cfg.Security.KeyFile, cfg.Storage.Path)
 	if err != nil {
 		a.store.Close()
 		return nil, err
@@ -144,6 +142,35 @@ func New(opts Options) (*App, error) {
 		}
 	}
 	return a, nil
+}
+
+// openRegistry loads the credentials key and binds it to the database. A
+// key file is created only for a database that never had one: a missing
+// or different key for a database with sealed credentials is an error
+// naming both files, never a silent new key that opens nothing.
+func openRegistry(st storage.Store, keyFile, dbPath string) (*registry.Registry, error) {
+	sealed, err := registry.Sealed(context.Background(), st)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	var key []byte
+	if sealed {
+		key, err = registry.LoadKey(keyFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("credentials key: key file %s is missing, but database %s holds credentials sealed with a key: restore the key file from a backup (or, to start over, move the database away)", keyFile, dbPath)
+		}
+	} else {
+		key, err = registry.LoadOrCreateKey(keyFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("credentials key: %w", err)
+	}
+	reg, err := registry.New(st, key)
+	clear(key)
+	if errors.Is(err, registry.ErrKeyMismatch) {
+		return nil, fmt.Errorf("credentials key: key file %s does not match database %s, which was sealed with another key: use the key file that belongs to this database", keyFile, dbPath)
+	}
+	return reg, err
 }
 
 // Components returns the components, in config order.

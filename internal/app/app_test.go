@@ -160,3 +160,78 @@ func TestLoggerRedactsSecretAttributes(t *testing.T) {
 		t.Errorf("log line: %s", s)
 	}
 }
+
+// TestKeyBoundToDatabase checks that a lost or replaced key file stops
+// start-up with both files named, instead of a silent new key that would
+// open none of the stored credentials.
+func TestKeyBoundToDatabase(t *testing.T) {
+	dir := t.TempDir()
+	keyFile, dbFile := filepath.Join(dir, "switchboard.key"), filepath.Join(dir, "switchboard.db")
+	cfg, err := config.Parse("switchboard.toml", []byte(`[xmpp]
+server = "127.0.0.1:5347"
+[storage]
+path = "`+dbFile+`"
+[security]
+key_file = "`+keyFile+`"
+[irc]
+domain = "irc.localhost"
+secret = "s3cret"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := transportstest.New(map[string]string{"nick": "legacy-secret-pw"})
+	open := func() (*app.App, error) {
+		return app.New(app.Options{
+			Config:   cfg,
+			Networks: map[string]app.NetworkFactory{"irc": func(app.Table, *slog.Logger) (transports.Network, error) { return net, nil }},
+			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+	}
+	a, err := open()
+	if err != nil {
+		t.Fatalf("first start: %v", err)
+	}
+	if err := a.Registry().Register(t.Context(), "alice@localhost", "irc", map[string]string{"nick": "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	original, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Missing: no new key is created.
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	_, err = open()
+	if err == nil || !strings.Contains(err.Error(), keyFile) || !strings.Contains(err.Error(), dbFile) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("start without the key file: err = %v, want an error naming both files", err)
+	}
+	if _, serr := os.Stat(keyFile); serr == nil {
+		t.Error("a new key file was created for a database sealed with another")
+	}
+
+	// Different: refused.
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = open()
+	if err == nil || !strings.Contains(err.Error(), keyFile) || !strings.Contains(err.Error(), dbFile) || !strings.Contains(err.Error(), "does not match") {
+		t.Errorf("start with another key file: err = %v, want an error naming both files", err)
+	}
+
+	// The right one again: starts, and the registration opens.
+	if err := os.WriteFile(keyFile, original, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err = open()
+	if err != nil {
+		t.Fatalf("start with the original key: %v", err)
+	}
+	defer a.Close()
+	if _, err := a.Registry().Lookup(t.Context(), "alice@localhost", "irc"); err != nil {
+		t.Errorf("Lookup with the original key: %v", err)
+	}
+}

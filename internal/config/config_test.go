@@ -130,3 +130,45 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestParseLimits(t *testing.T) {
+	base := "[xmpp]\nserver = \"localhost:5347\"\n[irc]\ndomain = \"irc.localhost\"\nsecret = \"x\"\n"
+	c, err := Parse("f", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.XMPP.MaxStanzaBytes != DefaultMaxStanzaBytes || c.Security.MaxAttachmentBytes != DefaultMaxAttachmentBytes ||
+		c.Security.MaxAttachments != DefaultMaxAttachments || c.Limits.MaxConnections != DefaultMaxConnections ||
+		c.Limits.ConnectionsPerMinute != DefaultConnectionsPerMinute || c.Limits.CommandsPerMinute != DefaultCommandsPerMinute ||
+		c.Limits.IncomingPerMinute != DefaultIncomingPerMinute || c.Limits.RoomsPerUser != DefaultRoomsPerUser ||
+		c.IRC.MaxServersPerUser != DefaultMaxServersPerUser || c.IRC.MaxLinesPerMessage != DefaultMaxLinesPerMessage {
+		t.Errorf("limit defaults not applied: %+v %+v %+v %+v", c.XMPP, c.Security, c.Limits, *c.IRC)
+	}
+	if len(c.IRC.AllowedServers) != 0 || len(c.Security.AllowPrivate) != 0 {
+		t.Errorf("policy lists not empty by default: %v %v", c.IRC.AllowedServers, c.Security.AllowPrivate)
+	}
+
+	set := base + "allowed_servers = [\"*\"]\nmax_servers_per_user = 1\n[irc.servers.\"irc.internal\"]\naddress = \"10.0.0.5:6667\"\nservices_host = \"services.irc.internal\"\n" +
+		"[security]\nallow_private = [\"10.0.0.5\", \"192.168.0.0/16\"]\n[limits]\nrooms_per_user = 7\n"
+	c, err = Parse("f", []byte(set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IRC.AllowedServers[0] != "*" || c.IRC.MaxServersPerUser != 1 || c.Limits.RoomsPerUser != 7 ||
+		c.IRC.Servers["irc.internal"].ServicesHost != "services.irc.internal" || len(c.Security.AllowPrivate) != 2 {
+		t.Errorf("decoded %+v %+v %+v", *c.IRC, c.Security, c.Limits)
+	}
+
+	for _, tc := range []struct{ toml, want string }{
+		{base + "allowed_servers = [\"not a host\"]\n", "f:6: irc.allowed_servers: entry 1"},
+		{base + "max_lines_per_message = -1\n", "irc.max_lines_per_message: must not be negative"},
+		{"[security]\nallow_private = [\"intranet\"]\n" + base, "f:2: security.allow_private"},
+		{"[limits]\nmax_connections = -5\n" + base, "f:2: limits.max_connections: must not be negative"},
+		{"[xmpp]\nmax_stanza_bytes = 100\nserver = \"localhost:5347\"\n[irc]\ndomain = \"irc.localhost\"\nsecret = \"x\"\n", "f:2: xmpp.max_stanza_bytes"},
+	} {
+		_, err := Parse("f", []byte(tc.toml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q): err = %v, want it to contain %q", tc.toml, err, tc.want)
+		}
+	}
+}

@@ -25,6 +25,7 @@ type gateway struct {
 	dbPath string
 	key    []byte
 	stop   func() // stops the running component and closes its storage
+	comp   *component.Component
 }
 
 // startGateway runs the component for network on p; it is stopped, and
@@ -66,6 +67,7 @@ func (g *gateway) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.comp = comp
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
