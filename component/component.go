@@ -114,6 +114,7 @@ type Component struct {
 	sess      *xmpp.Session
 	connected chan struct{}               // closed while a session is up
 	sessDone  chan struct{}               // closed when sess ends
+	sessErr   error                       // why the last session ended, set before sessDone is closed
 	wire      atomic.Pointer[readCounter] // the current stream's read side
 
 	flush chan struct{}
@@ -402,6 +403,7 @@ func (c *Component) serve(ctx context.Context, sess *xmpp.Session, conn net.Conn
 
 	c.sessMu.Lock()
 	c.sess = nil
+	c.sessErr = err
 	close(done)
 	c.connected = make(chan struct{})
 	c.sessMu.Unlock()
@@ -418,6 +420,14 @@ func (c *Component) stream() (*xmpp.Session, <-chan struct{}) {
 		return nil, nil
 	}
 	return c.sess, c.sessDone
+}
+
+// streamErr returns why the last stream ended; valid once the channel
+// stream returned with it is closed.
+func (c *Component) streamErr() error {
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	return c.sessErr
 }
 
 // session returns the live stream, or nil.

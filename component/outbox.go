@@ -11,6 +11,7 @@ import (
 
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stream"
 
 	"github.com/switchboard-im/switchboard/storage"
 )
@@ -124,7 +125,8 @@ func (c *Component) flushBatch(ctx context.Context, f *flusher) bool {
 		return false
 	case barrierStreamEnded:
 		c.log.Warn("the XMPP stream ended before the server took the outbox stanzas written; they will be written again", "count", len(written))
-		if len(written) == 1 {
+		if len(written) == 1 && !errors.Is(c.streamErr(), stream.SystemShutdown) {
+			// A server shutting down says so; a stanza is not to blame for it.
 			c.failed(ctx, f, written[0], "your server refused it (it closed the gateway's connection after it)")
 		}
 		f.careful = batchSize
