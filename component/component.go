@@ -633,7 +633,7 @@ func (c *Component) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement
 	if errors.Is(err, xmltree.ErrTooLarge) {
 		n = &node{Name: start.Name, Attrs: start.Attr}
 		c.dropped(n, "over the stanza size limit")
-		c.replyError(n, errorf("modify", "policy-violation", "The stanza is larger than %d KiB.", max>>10))
+		c.replyError(n, errorf("modify", "policy-violation", "The stanza is larger than %s.", sizeText(max)))
 		return nil
 	}
 	c.route(n)

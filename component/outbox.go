@@ -100,7 +100,7 @@ func (c *Component) flushBatch(ctx context.Context, f *flusher) bool {
 		if len(it.Value) > max {
 			// Queued before a limit was lowered, or by an older version:
 			// never written, since the server would close the stream.
-			c.deadLetter(ctx, it, fmt.Sprintf("it is larger than the gateway's limit of %d KiB", max>>10))
+			c.deadLetter(ctx, it, "it is larger than the gateway's limit of "+sizeText(max))
 			continue
 		}
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -143,6 +143,14 @@ func fitExtra(extra []any, body *string) []any {
 	return out
 }
 
+// sizeText says n bytes in KiB, or in bytes below 1 KiB.
+func sizeText(n int) string {
+	if n < 1<<10 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
 // cutField cuts s to maxFieldBytes, marking the cut with an ellipsis.
 func cutField(s string) string {
 	if len(s) <= maxFieldBytes {
