@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component"
+	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage/bolt"
@@ -39,17 +41,19 @@ type env struct {
 	key    []byte
 	cancel context.CancelFunc
 	done   chan struct{}
+	tune   func(*component.Config)
 }
 
 type envOptions struct {
 	allowed []string
 	prosody *testenv.Prosody // reuse a server
 	rooms   bool             // bridge to a fake network with rooms
+	tune    func(*component.Config)
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{p: o.prosody, logs: &testenv.LogBuffer{}}
+	e := &env{p: o.prosody, logs: &testenv.LogBuffer{}, tune: o.tune}
 	if e.p == nil {
 		e.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
 	}
@@ -80,7 +84,7 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.comp, err = component.New(component.Config{
+	cfg := component.Config{
 		Domain:         gw,
 		Server:         e.p.ComponentAddr,
 		Secret:         secret,
@@ -91,7 +95,13 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		AdapterBackoff: transports.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond},
 		Version:        "test",
 		Logger:         log,
-	})
+		// Prosody's upload service is on 127.0.0.1 over plain http.
+		Egress: &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
+	}
+	if e.tune != nil {
+		e.tune(&cfg)
+	}
+	e.comp, err = component.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
