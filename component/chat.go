@@ -90,7 +90,11 @@ func (c *Component) chatCommand(from jid.JID, body string) {
 	case "status":
 		c.sendText(user, c.statusText(ctx, user))
 	case "reconnect":
-		c.sendText(user, c.reconnect(ctx, user))
+		text, err := c.reconnect(ctx, user)
+		if err != nil {
+			text = asStanzaError(err).Text
+		}
+		c.sendText(user, text)
 	case "settings":
 		c.sendText(user, c.settingsText(ctx, user))
 	case "set":
@@ -136,6 +140,10 @@ func (c *Component) continueDialog(ctx context.Context, user jid.JID, dl *dialog
 		return
 	}
 	c.dialogs.set(user.String(), nil)
+	if err := c.commandAllowed(user.String()); err != nil {
+		c.sendText(user, "Registration refused: "+asStanzaError(err).Text)
+		return
+	}
 	c.sendText(user, "Checking your credentials with "+c.net.Identity().Name+"…")
 	if err := c.register(ctx, user, dl.values); err != nil {
 		c.sendText(user, "Registration failed: "+asStanzaError(err).Text+"\nSend \"register\" to try again.")
@@ -201,15 +209,19 @@ func showSuffix(show string) string {
 	return ", " + show
 }
 
-// reconnect restarts the user's legacy session.
-func (c *Component) reconnect(ctx context.Context, user jid.JID) string {
+// reconnect restarts the user's legacy session, at most
+// CommandsPerMinute times a minute (with registrations).
+func (c *Component) reconnect(ctx context.Context, user jid.JID) (string, error) {
 	if !c.registered(ctx, user) {
-		return "You are not registered."
+		return "", errorf("auth", "registration-required", "You are not registered.")
+	}
+	if err := c.commandAllowed(user.String()); err != nil {
+		return "", err
 	}
 	if !c.sup.Restart(user.String()) {
 		c.startUser(ctx, user)
 	}
-	return "Reconnecting to " + c.net.Identity().Name + "."
+	return "Reconnecting to " + c.net.Identity().Name + ".", nil
 }
 
 func (c *Component) settingsText(ctx context.Context, user jid.JID) string {

@@ -196,7 +196,7 @@ func (c *Component) handleCommand(s *stanza, q *node) {
 		c.replyError(s.node, errorf("modify", "bad-request", "Unsupported action %q.", action))
 		return
 	}
-	c.workers.do(user, func() {
+	c.admit(s, func() {
 		ctx := c.ctx()
 		res, err := cmd.step(ctx, s.from, submitted)
 		if err != nil {
@@ -243,6 +243,9 @@ func (c *Component) cmdRegister(ctx context.Context, from jid.JID, sub *submitte
 			prev = r.Credentials
 		}
 		return cmdResult{next: true, form: buildForm("form", c.net.Identity().Name+" registration", c.registerInstructions(), "", c.net.LoginFields(), prev)}, nil
+	}
+	if err := c.commandAllowed(user.String()); err != nil {
+		return cmdResult{}, err
 	}
 	if err := c.register(ctx, user, sub.values); err != nil {
 		return cmdResult{}, err
@@ -306,7 +309,11 @@ func (c *Component) cmdSettings(ctx context.Context, from jid.JID, sub *submitte
 }
 
 func (c *Component) cmdReconnect(ctx context.Context, from jid.JID, _ *submittedForm) (cmdResult, error) {
-	return cmdResult{note: c.reconnect(ctx, from.Bare())}, nil
+	text, err := c.reconnect(ctx, from.Bare())
+	if err != nil {
+		return cmdResult{}, err
+	}
+	return cmdResult{note: text}, nil
 }
 
 func (c *Component) cmdListUsers(ctx context.Context, _ jid.JID, _ *submittedForm) (cmdResult, error) {
