@@ -142,6 +142,7 @@ type inWindow struct {
 	scheduled bool // a notice is due at the end of the window
 }
 
+// incomingWindow is the window's length; l.inMu is held.
 func (l *limits) incomingWindow() time.Duration {
 	if l.window > 0 {
 		return l.window
@@ -157,10 +158,10 @@ func (l *limits) incomingWindow() time.Duration {
 func (c *Component) incomingAllowed(user jid.JID) bool {
 	l := &c.lim
 	max := c.incomingPerMinute()
-	win := l.incomingWindow()
 	u := user.String()
 	l.inMu.Lock()
 	defer l.inMu.Unlock()
+	win := l.incomingWindow()
 	now := time.Now()
 	if l.in == nil {
 		l.in = make(map[string]*inWindow)
