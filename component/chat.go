@@ -24,8 +24,9 @@ type dialog struct {
 }
 
 type dialogs struct {
-	mu sync.Mutex
-	m  map[string]*dialog
+	mu    sync.Mutex
+	m     map[string]*dialog
+	swept time.Time // last removal of abandoned dialogs
 }
 
 func newDialogs() *dialogs { return &dialogs{m: make(map[string]*dialog)} }
@@ -41,14 +42,25 @@ func (d *dialogs) get(user string) *dialog {
 	return dl
 }
 
+// set stores user's dialog (nil ends it) and forgets abandoned ones, so
+// that users who never finish a dialog do not accumulate.
 func (d *dialogs) set(user string, dl *dialog) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := time.Now()
+	if now.Sub(d.swept) > time.Minute {
+		for u, old := range d.m {
+			if now.After(old.expires) {
+				delete(d.m, u)
+			}
+		}
+		d.swept = now
+	}
 	if dl == nil {
 		delete(d.m, user)
 		return
 	}
-	dl.expires = time.Now().Add(10 * time.Minute)
+	dl.expires = now.Add(10 * time.Minute)
 	d.m[user] = dl
 }
 

@@ -126,8 +126,9 @@ func (c *Component) command(node string, from jid.JID) *command {
 
 // commandSessions remembers multi-step commands between their steps.
 type commandSessions struct {
-	mu sync.Mutex
-	m  map[string]cmdSession
+	mu    sync.Mutex
+	m     map[string]cmdSession
+	swept time.Time // last removal of abandoned sessions
 }
 
 type cmdSession struct {
@@ -146,18 +147,23 @@ func (cs *commandSessions) take(id, node, user string) bool {
 	s, ok := cs.m[id]
 	delete(cs.m, id)
 	now := time.Now()
-	for k, v := range cs.m { // drop abandoned sessions
-		if now.After(v.expires) {
-			delete(cs.m, k)
-		}
-	}
 	return ok && s.node == node && s.user == user && now.Before(s.expires)
 }
 
+// put remembers a session and forgets abandoned ones.
 func (cs *commandSessions) put(id, node, user string) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	cs.m[id] = cmdSession{node: node, user: user, expires: time.Now().Add(15 * time.Minute)}
+	now := time.Now()
+	if now.Sub(cs.swept) > time.Minute {
+		for k, v := range cs.m {
+			if now.After(v.expires) {
+				delete(cs.m, k)
+			}
+		}
+		cs.swept = now
+	}
+	cs.m[id] = cmdSession{node: node, user: user, expires: now.Add(15 * time.Minute)}
 }
 
 func (c *Component) handleCommand(s *stanza, q *node) {
