@@ -187,7 +187,7 @@ func New(cfg Config) (*Component, error) {
 		commands:  newCommandSessions(),
 		dialogs:   newDialogs(),
 	}
-	c.workers = &workers{queues: make(map[string]*workQueue), wg: &c.wg}
+	c.workers = &workers{queues: make(map[string]*workQueue), wg: &c.wg, log: c.log}
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {

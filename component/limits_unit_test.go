@@ -244,3 +244,33 @@ func TestAbandonedSessionsForgotten(t *testing.T) {
 		t.Errorf("kept %d dialogs and %d command sessions, want 1 and 1", len(d.m), len(cs.m))
 	}
 }
+
+// TestWorkerPanic: a job that panics is logged with its stack; the
+// user's next job still runs.
+func TestWorkerPanic(t *testing.T) {
+	var wg sync.WaitGroup
+	var logs strings.Builder
+	var mu sync.Mutex
+	w := &workers{queues: make(map[string]*workQueue), wg: &wg,
+		log: slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), nil))}
+	ran := false
+	w.do("u", func() { panic("boom") })
+	w.do("u", func() { ran = true })
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if !ran {
+		t.Error("the job after the panic did not run")
+	}
+	if !strings.Contains(logs.String(), "panic in a user's work") || !strings.Contains(logs.String(), "boom") || !strings.Contains(logs.String(), "goroutine") {
+		t.Errorf("log: %s", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -155,6 +158,7 @@ type workers struct {
 	mu     sync.Mutex
 	queues map[string]*workQueue
 	wg     *sync.WaitGroup
+	log    *slog.Logger // for a job's panic; nil: slog.Default()
 }
 
 type workQueue struct {
@@ -203,8 +207,24 @@ func (w *workers) add(user string, job func(), max int) bool {
 			job := q.jobs[0]
 			q.jobs = q.jobs[1:]
 			w.mu.Unlock()
-			job()
+			w.run(user, job)
 		}
 	}()
 	return true
+}
+
+// run runs one job; a panic in it (a network's adapter code, a library
+// callback) is logged with its stack and ends that job only, never the
+// process or the user's later work.
+func (w *workers) run(user string, job func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			log := w.log
+			if log == nil {
+				log = slog.Default()
+			}
+			log.Error("panic in a user's work", "user", user, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	job()
 }

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"mellium.im/xmpp/jid"
 
@@ -296,4 +298,31 @@ func parseXML(s string) (*node, error) {
 			return xmltree.Read(start, d, 1<<16)
 		}
 	}
+}
+
+// FuzzShortName: whatever a legacy sender names a file, the name shown is
+// valid UTF-8 without control or bidi characters, at most max runes, and
+// the line naming the files not uploaded stays short.
+func FuzzShortName(f *testing.F) {
+	for _, s := range []string{"report.pdf", "", "invoice\u202efdp.exe", "a\r\nb", "\xff\xfe", strings.Repeat("x", 500), "\u200d\u2066é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		got := shortName(name, 40)
+		if !utf8.ValidString(got) || utf8.RuneCountInString(got) > 40 || got == "" {
+			t.Fatalf("shortName(%q) = %q", name, got)
+		}
+		for _, r := range got {
+			if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
+				t.Fatalf("shortName(%q) kept %U", name, r)
+			}
+		}
+		rest := make([]transports.Attachment, 100)
+		for i := range rest {
+			rest[i].Name = name
+		}
+		if line := restLine(rest, 10); len(line) > 600 || strings.ContainsAny(line, "\r\n") {
+			t.Fatalf("restLine: %d bytes: %q", len(line), line)
+		}
+	})
 }
