@@ -1,6 +1,7 @@
 package component_test
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,7 +19,8 @@ import (
 func TestIncomingRateLimit(t *testing.T) {
 	const perMinute = 20
 	e := newEnv(t, envOptions{tune: func(c *component.Config) { c.IncomingPerMinute = perMinute }})
-	component.SetIncomingWindow(e.comp, 8*time.Second)
+	// The burst must fit in one window; a slow machine has ample time.
+	component.SetIncomingWindow(e.comp, 12*time.Second)
 	c := e.user(t, "ivan", "pc", 0)
 	e.register(t, c)
 	c.Send(t, `<presence/>`)
@@ -37,9 +39,14 @@ func TestIncomingRateLimit(t *testing.T) {
 			t.Fatalf("message %d: body %q, want %q", i, bodyOf(m), want)
 		}
 	}
-	notice := c.Expect(t, "the summary notice", func(el *testenv.Element) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // liveness bound: the window's end
+	defer cancel()
+	notice, err := c.Next(ctx, func(el *testenv.Element) bool {
 		return isMessageFrom(gw)(el) && strings.Contains(bodyOf(el), "dropped")
 	})
+	if err != nil {
+		t.Fatalf("no summary notice: %v", err)
+	}
 	want := "980 messages from Fake IRC were dropped: this gateway delivers at most 20 messages a minute to you."
 	if bodyOf(notice) != want {
 		t.Errorf("notice %q, want %q", bodyOf(notice), want)

@@ -216,7 +216,8 @@ var (
 )
 
 // uploadClients returns the client for https slots and the one for plain
-// http slots (admin-listed addresses only); see the package comment above.
+// http slots (admin-listed addresses only); see the comment at the top
+// of this file.
 func (c *Component) uploadClients() (secure, plain *http.Client) {
 	c.uploads.clientsOnce.Do(func() {
 		c.uploads.secure = newUploadClient(c.cfg.Egress.Control, c.uploads.rootCAs)
