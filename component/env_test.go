@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component"
-	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage/bolt"
@@ -31,6 +29,7 @@ const (
 // env is a real Prosody with the component under test attached to it,
 // bridging to the fake network.
 type env struct {
+	tune   func(*component.Config) // see newComponent
 	p      *testenv.Prosody
 	net    *transportstest.Network
 	legacy transports.Network // what the component bridges to: net, or a RoomNetwork around it
@@ -41,19 +40,18 @@ type env struct {
 	key    []byte
 	cancel context.CancelFunc
 	done   chan struct{}
-	tune   func(*component.Config)
 }
 
 type envOptions struct {
+	tune    func(*component.Config) // adjusts the component's Config
 	allowed []string
 	prosody *testenv.Prosody // reuse a server
 	rooms   bool             // bridge to a fake network with rooms
-	tune    func(*component.Config)
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{p: o.prosody, logs: &testenv.LogBuffer{}, tune: o.tune}
+	e := &env{p: o.prosody, logs: &testenv.LogBuffer{}}
 	if e.p == nil {
 		e.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
 	}
@@ -65,6 +63,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		e.net = transportstest.New(accounts)
 		e.legacy = e.net
 	}
+	e.tune = o.tune
 	e.dbPath = filepath.Join(t.TempDir(), "switchboard.db")
 	e.key = make([]byte, 32)
 	rand.Read(e.key)
@@ -84,7 +83,7 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := component.Config{
+	e.comp, err = e.newComponent(component.Config{
 		Domain:         gw,
 		Server:         e.p.ComponentAddr,
 		Secret:         secret,
@@ -95,13 +94,7 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		AdapterBackoff: transports.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond},
 		Version:        "test",
 		Logger:         log,
-		// Prosody's upload service is on 127.0.0.1 over plain http.
-		Egress: &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
-	}
-	if e.tune != nil {
-		e.tune(&cfg)
-	}
-	e.comp, err = component.New(cfg)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
