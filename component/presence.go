@@ -58,7 +58,7 @@ func newPresenceTracker() *presenceTracker {
 // when the resource is not tracked because the user has maxResources
 // already.
 func (p *presenceTracker) available(user, res string, r resource, registered bool) (first, ok bool) {
-	r.status = cutUTF8(r.status, maxStatusBytes)
+	r.status = cutStatus(r.status)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	u := p.users[user]
@@ -118,12 +118,13 @@ func (p *presenceTracker) resourcesOf(user string) map[string]resource {
 	return nil
 }
 
-// cutUTF8 returns s cut to at most max bytes, on a rune boundary.
-func cutUTF8(s string, max int) string {
-	if len(s) <= max {
+// cutStatus returns a status text cut to at most maxStatusBytes, on a
+// rune boundary.
+func cutStatus(s string) string {
+	if len(s) <= maxStatusBytes {
 		return s
 	}
-	return strings.ToValidUTF8(s[:max], "")
+	return strings.ToValidUTF8(s[:maxStatusBytes], "")
 }
 
 func (p *presenceTracker) online(user string) bool {
