@@ -24,8 +24,9 @@ type dialog struct {
 }
 
 type dialogs struct {
-	mu sync.Mutex
-	m  map[string]*dialog
+	mu    sync.Mutex
+	m     map[string]*dialog
+	swept time.Time // last removal of abandoned dialogs
 }
 
 func newDialogs() *dialogs { return &dialogs{m: make(map[string]*dialog)} }
@@ -41,14 +42,25 @@ func (d *dialogs) get(user string) *dialog {
 	return dl
 }
 
+// set stores user's dialog (nil ends it) and forgets abandoned ones, so
+// that users who never finish a dialog do not accumulate.
 func (d *dialogs) set(user string, dl *dialog) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := time.Now()
+	if now.Sub(d.swept) > time.Minute {
+		for u, old := range d.m {
+			if now.After(old.expires) {
+				delete(d.m, u)
+			}
+		}
+		d.swept = now
+	}
 	if dl == nil {
 		delete(d.m, user)
 		return
 	}
-	dl.expires = time.Now().Add(10 * time.Minute)
+	dl.expires = now.Add(10 * time.Minute)
 	d.m[user] = dl
 }
 
@@ -90,7 +102,11 @@ func (c *Component) chatCommand(from jid.JID, body string) {
 	case "status":
 		c.sendText(user, c.statusText(ctx, user))
 	case "reconnect":
-		c.sendText(user, c.reconnect(ctx, user))
+		text, err := c.reconnect(ctx, user)
+		if err != nil {
+			text = asStanzaError(err).Text
+		}
+		c.sendText(user, text)
 	case "settings":
 		c.sendText(user, c.settingsText(ctx, user))
 	case "set":
@@ -136,6 +152,10 @@ func (c *Component) continueDialog(ctx context.Context, user jid.JID, dl *dialog
 		return
 	}
 	c.dialogs.set(user.String(), nil)
+	if err := c.commandAllowed(user.String()); err != nil {
+		c.sendText(user, "Registration refused: "+asStanzaError(err).Text)
+		return
+	}
 	c.sendText(user, "Checking your credentials with "+c.net.Identity().Name+"…")
 	if err := c.register(ctx, user, dl.values); err != nil {
 		c.sendText(user, "Registration failed: "+asStanzaError(err).Text+"\nSend \"register\" to try again.")
@@ -201,15 +221,19 @@ func showSuffix(show string) string {
 	return ", " + show
 }
 
-// reconnect restarts the user's legacy session.
-func (c *Component) reconnect(ctx context.Context, user jid.JID) string {
+// reconnect restarts the user's legacy session, at most
+// CommandsPerMinute times a minute (with registrations).
+func (c *Component) reconnect(ctx context.Context, user jid.JID) (string, error) {
 	if !c.registered(ctx, user) {
-		return "You are not registered."
+		return "", errorf("auth", "registration-required", "You are not registered.")
+	}
+	if err := c.commandAllowed(user.String()); err != nil {
+		return "", err
 	}
 	if !c.sup.Restart(user.String()) {
 		c.startUser(ctx, user)
 	}
-	return "Reconnecting to " + c.net.Identity().Name + "."
+	return "Reconnecting to " + c.net.Identity().Name + ".", nil
 }
 
 func (c *Component) settingsText(ctx context.Context, user jid.JID) string {

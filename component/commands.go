@@ -126,8 +126,9 @@ func (c *Component) command(node string, from jid.JID) *command {
 
 // commandSessions remembers multi-step commands between their steps.
 type commandSessions struct {
-	mu sync.Mutex
-	m  map[string]cmdSession
+	mu    sync.Mutex
+	m     map[string]cmdSession
+	swept time.Time // last removal of abandoned sessions
 }
 
 type cmdSession struct {
@@ -146,18 +147,23 @@ func (cs *commandSessions) take(id, node, user string) bool {
 	s, ok := cs.m[id]
 	delete(cs.m, id)
 	now := time.Now()
-	for k, v := range cs.m { // drop abandoned sessions
-		if now.After(v.expires) {
-			delete(cs.m, k)
-		}
-	}
 	return ok && s.node == node && s.user == user && now.Before(s.expires)
 }
 
+// put remembers a session and forgets abandoned ones.
 func (cs *commandSessions) put(id, node, user string) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	cs.m[id] = cmdSession{node: node, user: user, expires: time.Now().Add(15 * time.Minute)}
+	now := time.Now()
+	if now.Sub(cs.swept) > time.Minute {
+		for k, v := range cs.m {
+			if now.After(v.expires) {
+				delete(cs.m, k)
+			}
+		}
+		cs.swept = now
+	}
+	cs.m[id] = cmdSession{node: node, user: user, expires: now.Add(15 * time.Minute)}
 }
 
 func (c *Component) handleCommand(s *stanza, q *node) {
@@ -196,7 +202,7 @@ func (c *Component) handleCommand(s *stanza, q *node) {
 		c.replyError(s.node, errorf("modify", "bad-request", "Unsupported action %q.", action))
 		return
 	}
-	c.workers.do(user, func() {
+	c.admit(s, func() {
 		ctx := c.ctx()
 		res, err := cmd.step(ctx, s.from, submitted)
 		if err != nil {
@@ -243,6 +249,9 @@ func (c *Component) cmdRegister(ctx context.Context, from jid.JID, sub *submitte
 			prev = r.Credentials
 		}
 		return cmdResult{next: true, form: buildForm("form", c.net.Identity().Name+" registration", c.registerInstructions(), "", c.net.LoginFields(), prev)}, nil
+	}
+	if err := c.commandAllowed(user.String()); err != nil {
+		return cmdResult{}, err
 	}
 	if err := c.register(ctx, user, sub.values); err != nil {
 		return cmdResult{}, err
@@ -306,7 +315,11 @@ func (c *Component) cmdSettings(ctx context.Context, from jid.JID, sub *submitte
 }
 
 func (c *Component) cmdReconnect(ctx context.Context, from jid.JID, _ *submittedForm) (cmdResult, error) {
-	return cmdResult{note: c.reconnect(ctx, from.Bare())}, nil
+	text, err := c.reconnect(ctx, from.Bare())
+	if err != nil {
+		return cmdResult{}, err
+	}
+	return cmdResult{note: text}, nil
 }
 
 func (c *Component) cmdListUsers(ctx context.Context, _ jid.JID, _ *submittedForm) (cmdResult, error) {

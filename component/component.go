@@ -23,7 +23,6 @@ import (
 
 	"github.com/switchboard-im/switchboard/egress"
 
-	"golang.org/x/time/rate"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	xmppcomponent "mellium.im/xmpp/component"
@@ -127,8 +126,7 @@ type Component struct {
 	uploads  uploadServices
 	dialogs  *dialogs
 
-	limMu    sync.Mutex
-	limiters map[string]*rate.Limiter
+	lim limits // per-user limits and rate counters (limits.go)
 
 	stats counters
 }
@@ -201,9 +199,8 @@ func New(cfg Config) (*Component, error) {
 		muc:       newMUCService(),
 		commands:  newCommandSessions(),
 		dialogs:   newDialogs(),
-		limiters:  make(map[string]*rate.Limiter),
 	}
-	c.workers = &workers{queues: make(map[string]*workQueue), wg: &c.wg}
+	c.workers = &workers{queues: make(map[string]*workQueue), wg: &c.wg, log: c.log}
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {
@@ -584,17 +581,6 @@ func (c *Component) WaitConnected(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-func (c *Component) limiter(user string) *rate.Limiter {
-	c.limMu.Lock()
-	defer c.limMu.Unlock()
-	l := c.limiters[user]
-	if l == nil {
-		l = rate.NewLimiter(rate.Limit(c.cfg.SendRate), c.cfg.SendBurst)
-		c.limiters[user] = l
-	}
-	return l
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -29,6 +29,7 @@ const (
 // env is a real Prosody with the component under test attached to it,
 // bridging to the fake network.
 type env struct {
+	tune   func(*component.Config) // see newComponent
 	p      *testenv.Prosody
 	net    *transportstest.Network
 	legacy transports.Network // what the component bridges to: net, or a RoomNetwork around it
@@ -44,6 +45,7 @@ type env struct {
 }
 
 type envOptions struct {
+	tune    func(*component.Config) // adjusts the component's Config
 	allowed []string
 	prosody *testenv.Prosody // reuse a server
 	rooms   bool             // bridge to a fake network with rooms
@@ -65,6 +67,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		e.net = transportstest.New(accounts)
 		e.legacy = e.net
 	}
+	e.tune = o.tune
 	e.dbPath = filepath.Join(t.TempDir(), "switchboard.db")
 	e.key = make([]byte, 32)
 	rand.Read(e.key)
@@ -84,7 +87,7 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.comp, err = component.New(component.Config{
+	e.comp, err = e.newComponent(component.Config{
 		Domain:         gw,
 		Server:         e.p.ComponentAddr,
 		Secret:         secret,

@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -58,7 +61,7 @@ func (c *Component) handleMessage(s *stanza) {
 	}
 	user := s.from.Bare()
 	if s.to.Localpart() == "" {
-		c.workers.do(user.String(), func() { c.chatCommand(s.from, body) })
+		c.admit(s, func() { c.chatCommand(s.from, body) })
 		return
 	}
 	if len(body) > maxBodyBytes {
@@ -73,13 +76,20 @@ func (c *Component) handleMessage(s *stanza) {
 		c.replyError(s.node, errorf("modify", "jid-malformed", "%v", err))
 		return
 	}
-	c.workers.do(user.String(), func() {
+	c.admit(s, func() {
 		ctx := c.ctx()
 		// An unregistered user may still have a session: the anonymous one
 		// their room joins opened (IRC), which also carries their private
 		// messages.
+		registered := c.registered(ctx, user)
+		if k, err := c.kindOf(to); !registered && err == nil && k == transports.KindServer {
+			// Raw commands to a server: never through a session the
+			// user's room joins opened anonymously.
+			c.replyError(s.node, errorf("cancel", "not-allowed", "Commands to a server are for registered users: register with %s first.", c.domain))
+			return
+		}
 		a := c.sup.Adapter(user.String())
-		if a == nil && !c.registered(ctx, user) {
+		if a == nil && !registered {
 			c.replyError(s.node, errorf("auth", "registration-required", "Register with %s first.", c.domain))
 			return
 		}
@@ -148,19 +158,38 @@ type workers struct {
 	mu     sync.Mutex
 	queues map[string]*workQueue
 	wg     *sync.WaitGroup
+	log    *slog.Logger // for a job's panic; nil: slog.Default()
 }
 
 type workQueue struct {
 	jobs []func()
 }
 
+// do queues job for user whatever the queue's length: for the
+// component's own follow-up work. Stanzas go through tryDo.
 func (w *workers) do(user string, job func()) {
+	w.add(user, job, 0)
+}
+
+// tryDo queues job for user unless maxQueued jobs are waiting already; it
+// reports whether it did.
+func (w *workers) tryDo(user string, job func()) bool {
+	return w.add(user, job, maxQueued)
+}
+
+// add queues job unless max > 0 jobs are waiting; the user's goroutine
+// exits, and the queue is forgotten, once it is empty.
+func (w *workers) add(user string, job func(), max int) bool {
 	w.mu.Lock()
 	q := w.queues[user]
 	if q != nil {
+		if max > 0 && len(q.jobs) >= max {
+			w.mu.Unlock()
+			return false
+		}
 		q.jobs = append(q.jobs, job)
 		w.mu.Unlock()
-		return
+		return true
 	}
 	q = &workQueue{jobs: []func(){job}}
 	w.queues[user] = q
@@ -178,7 +207,24 @@ func (w *workers) do(user string, job func()) {
 			job := q.jobs[0]
 			q.jobs = q.jobs[1:]
 			w.mu.Unlock()
-			job()
+			w.run(user, job)
 		}
 	}()
+	return true
+}
+
+// run runs one job; a panic in it (a network's adapter code, a library
+// callback) is logged with its stack and ends that job only, never the
+// process or the user's later work.
+func (w *workers) run(user string, job func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			log := w.log
+			if log == nil {
+				log = slog.Default()
+			}
+			log.Error("panic in a user's work", "user", user, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	job()
 }

@@ -521,6 +521,12 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 		c.finishJoin(ctx, u, ur, r)
 		return
 	}
+	if n := len(ur.rooms); n >= c.roomsPerUser() {
+		ur.mu.Unlock()
+		c.log.Info("room join refused: too many rooms", "user", u, "max", n)
+		c.mucError(s, errorf("wait", "policy-violation", "You are in %d rooms on %s, the most this gateway allows; leave one first.", n, c.net.Identity().Name))
+		return
+	}
 	ur.mu.Unlock()
 
 	a, serr := c.roomAdapter(ctx, user, ur, id, nick)
@@ -743,15 +749,20 @@ func trimChars(stanzas []any, max int) []any {
 func (c *Component) leaveRoom(s *stanza, id transports.ID) {
 	ctx := c.ctx()
 	user := s.from.Bare()
-	ur := c.muc.user(user.String())
-	ur.mu.Lock()
-	r := ur.rooms[id]
+	ur := c.muc.get(user.String()) // a leave creates nothing
+	var r *mucRoom
 	var rr *mucResource
-	if r != nil {
-		rr = r.res[s.from.Resourcepart()]
+	if ur != nil {
+		ur.mu.Lock()
+		r = ur.rooms[id]
+		if r != nil {
+			rr = r.res[s.from.Resourcepart()]
+		}
+		if rr == nil {
+			ur.mu.Unlock()
+		}
 	}
 	if rr == nil {
-		ur.mu.Unlock()
 		// Not in the room: confirm anyway, clients wait for it.
 		c.sendQuiet(ctx, &outPresence{Type: "unavailable", From: s.to.String(), To: s.from.String(),
 			Extra: []any{&mucUserX{Item: &mucItem{Affiliation: "none", Role: "none"}, Status: statuses(statusSelf)}}})
@@ -850,7 +861,8 @@ func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, ur *userRooms
 }
 
 // maybeStopAnon ends the anonymous session of a user who is in no room
-// any more. It runs in the user's worker (Stop waits for the session).
+// any more, and forgets their room state when it is empty. It runs in the
+// user's worker (Stop waits for the session).
 func (c *Component) maybeStopAnon(ctx context.Context, user jid.JID) {
 	ur := c.muc.get(user.String())
 	if ur == nil {
@@ -866,6 +878,31 @@ func (c *Component) maybeStopAnon(ctx context.Context, user jid.JID) {
 		c.log.Info("anonymous user left their last room", "user", user.String())
 		c.sup.Stop(user.String())
 	}
+	c.muc.release(user.String())
+}
+
+// release forgets user's entry when it holds no room and no anonymous
+// session. It must run in the user's worker: joins, which alone add rooms
+// (and set anon), run there too, so no room can be added between the
+// check and the removal.
+func (m *mucService) release(user string) {
+	m.mu.Lock()
+	ur := m.users[user]
+	m.mu.Unlock()
+	if ur == nil {
+		return
+	}
+	ur.mu.Lock()
+	empty := len(ur.rooms) == 0 && !ur.anon
+	ur.mu.Unlock()
+	if !empty {
+		return
+	}
+	m.mu.Lock()
+	if m.users[user] == ur {
+		delete(m.users, user)
+	}
+	m.mu.Unlock()
 }
 
 // dropRoomLocked forgets a room the legacy session is no longer in and
@@ -903,7 +940,7 @@ func (c *Component) roomsOnState(ctx context.Context, user jid.JID, st transport
 			dropped = true
 		}
 	}
-	stopAnon := dropped && ur.anon && len(ur.rooms) == 0
+	stopAnon := dropped && len(ur.rooms) == 0 // and forget the emptied state
 	ur.mu.Unlock()
 	if stopAnon {
 		c.workers.do(u, func() { c.maybeStopAnon(c.ctx(), user) })

@@ -19,7 +19,7 @@ import (
 func (c *Component) mucAdmin(s *stanza, q *node, id transports.ID) {
 	user := s.from.Bare()
 	u := user.String()
-	c.workers.do(u, func() {
+	c.admit(s, func() {
 		ctx := c.ctx()
 		var r *mucRoom
 		ur := c.muc.get(u)
@@ -158,7 +158,7 @@ func (c *Component) serverItems(s *stanza, q *node, server transports.ID) {
 		return
 	}
 	u := s.from.Bare().String()
-	c.workers.do(u, func() {
+	c.admit(s, func() {
 		rooms, err := c.roomListing(c.ctx(), u, server)
 		if err != nil {
 			c.replyError(s.node, asStanzaError(err))

@@ -115,6 +115,9 @@ func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *tran
 
 // offlineMention sends a highlight to the bare JID, through the outbox.
 func (c *Component) offlineMention(ctx context.Context, user jid.JID, ev *transports.MessageEvent) {
+	if !c.incomingAllowed(user) {
+		return // counted; the user is told at the end of the window
+	}
 	room, err := c.legacyJID(ev.From)
 	if err != nil {
 		c.log.Warn("room without a JID", "room", string(ev.From), "err", err)

@@ -39,7 +39,7 @@ func (c *Component) roomMessage(s *stanza, id transports.ID) {
 		}
 		return
 	}
-	c.workers.do(s.from.Bare().String(), func() { c.groupchatWork(s, id) })
+	c.admit(s, func() { c.groupchatWork(s, id) })
 }
 
 // groupchatWork sends a group chat message, a subject change, reactions
@@ -175,13 +175,15 @@ func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.A
 		}
 	}
 	var have []string
-	ur := c.muc.user(u)
-	ur.mu.Lock()
-	r := ur.rooms[id]
-	if r != nil {
-		have = slices.Clone(r.reactions.get(target, r.nick))
+	var r *mucRoom
+	ur := c.muc.get(u) // nil: not in the room; nothing to remember
+	if ur != nil {
+		ur.mu.Lock()
+		if r = ur.rooms[id]; r != nil {
+			have = slices.Clone(r.reactions.get(target, r.nick))
+		}
+		ur.mu.Unlock()
 	}
-	ur.mu.Unlock()
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for _, x := range want {
@@ -200,8 +202,11 @@ func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.A
 			}
 		}
 	}
+	if r == nil {
+		return
+	}
 	ur.mu.Lock()
-	if r != nil && ur.rooms[id] == r {
+	if ur.rooms[id] == r {
 		r.reactions.set(target, r.nick, want)
 	}
 	ur.mu.Unlock()

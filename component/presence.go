@@ -1,6 +1,7 @@
 package component
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"sort"
@@ -21,51 +22,115 @@ type resource struct {
 	status   string
 }
 
+// Bounds of the presence tracker: whatever a user's server sends, the
+// tracker holds at most maxResources resources per user, statuses of at
+// most maxStatusBytes, and maxUnregistered users who are not registered
+// (the least recently seen are forgotten first; registered users are
+// bounded by the registrations).
+const (
+	maxResources    = 32
+	maxStatusBytes  = 1 << 10
+	maxUnregistered = 10000
+)
+
 // presenceTracker knows, for every user, which resources are available and
 // with what priority.
 type presenceTracker struct {
-	mu        sync.Mutex
-	resources map[string]map[string]resource // bare JID → resource → state
+	mu    sync.Mutex
+	users map[string]*trackedUser // by bare JID
+	// anon lists the unregistered users, most recently seen first.
+	anon *list.List
+	// maxAnon is maxUnregistered (smaller in tests).
+	maxAnon int
+}
+
+type trackedUser struct {
+	res  map[string]resource
+	elem *list.Element // in anon while the user is not registered
 }
 
 func newPresenceTracker() *presenceTracker {
-	return &presenceTracker{resources: make(map[string]map[string]resource)}
+	return &presenceTracker{users: make(map[string]*trackedUser), anon: list.New(), maxAnon: maxUnregistered}
 }
 
-// available records a resource; it reports whether it is the user's first.
-func (p *presenceTracker) available(user, res string, r resource) (first bool) {
+// available records a resource of user; registered says whether user is
+// registered. It reports whether it is the user's first, and false for ok
+// when the resource is not tracked because the user has maxResources
+// already.
+func (p *presenceTracker) available(user, res string, r resource, registered bool) (first, ok bool) {
+	r.status = cutStatus(r.status)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m := p.resources[user]
-	if m == nil {
-		m = make(map[string]resource)
-		p.resources[user] = m
+	u := p.users[user]
+	if u == nil {
+		u = &trackedUser{res: make(map[string]resource)}
+		p.users[user] = u
 	}
-	first = len(m) == 0
-	m[res] = r
-	return first
+	switch {
+	case registered && u.elem != nil:
+		p.anon.Remove(u.elem)
+		u.elem = nil
+	case !registered && u.elem == nil:
+		u.elem = p.anon.PushFront(user)
+	case !registered:
+		p.anon.MoveToFront(u.elem)
+	}
+	for p.anon.Len() > p.maxAnon {
+		old := p.anon.Remove(p.anon.Back()).(string)
+		delete(p.users, old)
+	}
+	first = len(u.res) == 0
+	if _, had := u.res[res]; !had && len(u.res) >= maxResources {
+		return false, false
+	}
+	u.res[res] = r
+	return first, true
 }
 
 // unavailable forgets a resource; it reports whether it was the user's last.
 func (p *presenceTracker) unavailable(user, res string) (last bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m := p.resources[user]
-	if m == nil {
+	u := p.users[user]
+	if u == nil {
 		return false
 	}
-	delete(m, res)
-	if len(m) == 0 {
-		delete(p.resources, user)
+	delete(u.res, res)
+	if len(u.res) == 0 {
+		p.dropLocked(user, u)
 		return true
 	}
 	return false
 }
 
+func (p *presenceTracker) dropLocked(user string, u *trackedUser) {
+	if u.elem != nil {
+		p.anon.Remove(u.elem)
+	}
+	delete(p.users, user)
+}
+
+// resourcesOf returns user's resources; p.mu is held.
+func (p *presenceTracker) resourcesOf(user string) map[string]resource {
+	if u := p.users[user]; u != nil {
+		return u.res
+	}
+	return nil
+}
+
+// cutStatus returns a status text cut to at most maxStatusBytes, on a
+// rune boundary.
+func cutStatus(s string) string {
+	if len(s) <= maxStatusBytes {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxStatusBytes], "")
+}
+
 func (p *presenceTracker) online(user string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.resources[user]) > 0
+	return len(p.resourcesOf(user)) > 0
 }
 
 // Resource is one available resource of a user, as the admin and status
@@ -80,8 +145,8 @@ type Resource struct {
 func (p *presenceTracker) list(user string) []Resource {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]Resource, 0, len(p.resources[user]))
-	for name, r := range p.resources[user] {
+	out := make([]Resource, 0, len(p.resourcesOf(user)))
+	for name, r := range p.resourcesOf(user) {
 		out = append(out, Resource{Name: name, Priority: r.priority, Show: r.show.String()})
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -100,7 +165,7 @@ func (p *presenceTracker) best(user string) (transports.Presence, bool) {
 	var best resource
 	var name string
 	found := false
-	for n, r := range p.resources[user] {
+	for n, r := range p.resourcesOf(user) {
 		if !found || r.priority > best.priority || r.priority == best.priority && n < name {
 			best, name, found = r, n, true
 		}
@@ -111,19 +176,22 @@ func (p *presenceTracker) best(user string) (transports.Presence, bool) {
 func (p *presenceTracker) onlineUsers() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.resources)
+	return len(p.users)
 }
 
 func (p *presenceTracker) reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.resources = make(map[string]map[string]resource)
+	p.users = make(map[string]*trackedUser)
+	p.anon.Init()
 }
 
 func (p *presenceTracker) forget(user string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.resources, user)
+	if u := p.users[user]; u != nil {
+		p.dropLocked(user, u)
+	}
 }
 
 // rosterKey is the hidden setting that lists the legacy contacts' JIDs a
@@ -182,7 +250,7 @@ func (c *Component) handlePresence(s *stanza) {
 	}
 	// Presence handling may start or stop a legacy session, which can
 	// block: it runs in the user's worker, in order with their messages.
-	c.workers.do(s.from.Bare().String(), func() { c.presenceWork(s) })
+	c.admit(s, func() { c.presenceWork(s) })
 }
 
 func (c *Component) presenceWork(s *stanza) {
@@ -198,8 +266,12 @@ func (c *Component) presenceWork(s *stanza) {
 		}
 		prio, _ := strconv.Atoi(s.ChildText("", "priority"))
 		r := resource{priority: prio, show: parseShow(s.ChildText("", "show")), status: s.ChildText("", "status")}
-		first := c.presence.available(user.String(), s.from.Resourcepart(), r)
-		if !c.registered(ctx, user) {
+		registered := c.registered(ctx, user)
+		first, ok := c.presence.available(user.String(), s.from.Resourcepart(), r, registered)
+		if !ok {
+			c.log.Info("resource not tracked: too many resources", "user", user.String(), "max", maxResources)
+		}
+		if !registered {
 			c.pushPresence(ctx, user) // an anonymous session (room joins) mirrors it too
 			return
 		}

@@ -84,6 +84,10 @@ func (c *Component) handleRegister(s *stanza, q *node) {
 			}
 		}
 	}
+	if err := c.commandAllowed(user.String()); err != nil { // limits.go
+		c.replyError(s.node, asStanzaError(err))
+		return
+	}
 	c.workers.do(user.String(), func() {
 		if err := c.register(c.ctx(), user, values); err != nil {
 			c.replyError(s.node, asStanzaError(err))

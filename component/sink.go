@@ -44,6 +44,9 @@ func (s *userSink) Deliver(ev transports.Event) {
 			c.roomMessageEvent(ctx, s.user, ev)
 			return
 		}
+		if !c.incomingAllowed(s.user) {
+			return // counted; the user is told at the end of the window
+		}
 		s.message(ctx, ev)
 	case *transports.OccupantEvent:
 		c.occupantEvent(ctx, s.user, ev)
@@ -80,6 +83,9 @@ func (s *userSink) Deliver(ev transports.Event) {
 	case *transports.NoticeEvent:
 		if ev.About != "" && c.roomNotice(ctx, s.user, ev) {
 			return
+		}
+		if !c.incomingAllowed(s.user) {
+			return // counted; the user is told at the end of the window
 		}
 		from := c.domain
 		if ev.About != "" {

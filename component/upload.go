@@ -3,16 +3,27 @@ package component
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -21,6 +32,25 @@ import (
 // service discovery, asks it for a slot, PUTs the file and sends the link
 // (XEP-0066). Without such a service, or when an upload fails, the message
 // says which files did not arrive.
+//
+// The slot's URL is untrusted input: whoever runs the user's server, or
+// sits between it and the gateway, names the host the gateway then
+// connects to with a body a legacy sender chose. So:
+//   - uploads go only to the servers of domains listed in allowed_domains
+//     (never to a domain served only through "*");
+//   - the client is a dedicated one: timeouts on every phase, no proxy
+//     from the environment, no redirect followed (a 3xx is a failure);
+//   - https only, dialled through the egress policy, so loopback, private
+//     and link-local addresses are refused at dial time (an address in
+//     [security] allow_private is dialled);
+//   - plain http only to an address the admin listed in [security]
+//     allow_private: their own server on their own network, such as a
+//     Prosody whose http_external_url has no TLS. Nothing else, public
+//     addresses included, is reached without TLS;
+//   - only the slot headers XEP-0363 allows (Authorization, Cookie,
+//     Expires) are sent;
+//   - what went wrong reaches the user as a fixed phrase, never the
+//     server's status line or body.
 
 const nsUpload = "urn:xmpp:http:upload:0"
 
@@ -51,7 +81,8 @@ func (c *Component) request(ctx context.Context, to string, payload any) (*node,
 	select {
 	case n := <-ch:
 		if n.Attr("type") == "error" {
-			return nil, fmt.Errorf("%s answered with an error: %s", to, n.String())
+			// The error's text stays out: it goes into messages to users.
+			return nil, fmt.Errorf("%s answered with an error", to)
 		}
 		return n, nil
 	case <-ctx.Done():
@@ -85,6 +116,11 @@ type uploadService struct {
 type uploadServices struct {
 	mu sync.Mutex
 	m  map[string]uploadService // by server domain
+
+	clientsOnce   sync.Once
+	secure, plain *http.Client // see uploadClients
+	// rootCAs replaces the system roots for the https client (tests).
+	rootCAs *x509.CertPool
 }
 
 type discoInfoQuery struct {
@@ -157,6 +193,84 @@ func hasFeature(q *node, feature string) bool {
 	return false
 }
 
+// Timeouts of the upload client.
+const (
+	uploadDialTimeout   = 10 * time.Second
+	uploadTLSTimeout    = 10 * time.Second
+	uploadHeaderTimeout = 30 * time.Second
+	// uploadFileTimeout bounds one file: slot request and PUT.
+	uploadFileTimeout = 2 * time.Minute
+	// uploadBudget bounds all the uploads of one message; files not
+	// done by then are named as not delivered.
+	uploadBudget = 3 * time.Minute
+	// uploadParallel is how many files of one message are uploaded at
+	// once.
+	uploadParallel = 3
+)
+
+var (
+	errUploadScheme   = errors.New("the upload slot is not an https address")
+	errUploadRedirect = errors.New("the upload service redirected the upload")
+	errUploadRefused  = errors.New("the upload service refused the file")
+	errNotServed      = errors.New("uploads go only to the servers this gateway serves")
+)
+
+// uploadClients returns the client for https slots and the one for plain
+// http slots (admin-listed addresses only); see the comment at the top
+// of this file.
+func (c *Component) uploadClients() (secure, plain *http.Client) {
+	c.uploads.clientsOnce.Do(func() {
+		c.uploads.secure = newUploadClient(c.cfg.Egress.Control, c.uploads.rootCAs)
+		c.uploads.plain = newUploadClient(listedOnly(c.cfg.Egress), nil)
+	})
+	return c.uploads.secure, c.uploads.plain
+}
+
+// newUploadClient builds an HTTP client whose every connection is checked
+// by control on the address really dialled.
+func newUploadClient(control func(network, address string, _ syscall.RawConn) error, roots *x509.CertPool) *http.Client {
+	d := &net.Dialer{Timeout: uploadDialTimeout, Control: control}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                  nil, // never from the environment
+			DialContext:            d.DialContext,
+			TLSClientConfig:        &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout:    uploadTLSTimeout,
+			ResponseHeaderTimeout:  uploadHeaderTimeout,
+			ExpectContinueTimeout:  time.Second,
+			MaxIdleConns:           4,
+			IdleConnTimeout:        30 * time.Second,
+			MaxResponseHeaderBytes: 16 << 10,
+			ForceAttemptHTTP2:      true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return errUploadRedirect },
+		Timeout:       uploadFileTimeout,
+	}
+}
+
+// listedOnly is a dial check that lets through only addresses the admin
+// listed in the policy's AllowPrivate, public ones included: the plain
+// http client reaches nothing else.
+func listedOnly(p *egress.Policy) func(network, address string, _ syscall.RawConn) error {
+	return func(network, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err == nil && p != nil {
+			for _, pre := range p.AllowPrivate {
+				if pre.Contains(ap.Addr().Unmap()) {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("plain http to %s: %w", network, egress.ErrForbidden)
+	}
+}
+
+// servedDomain reports whether domain is one the admin listed in
+// allowed_domains (or the default one), as opposed to one let in by "*".
+func (c *Component) servedDomain(domain string) bool {
+	return c.allowed[strings.ToLower(domain)]
+}
+
 type uploadRequest struct {
 	XMLName     xml.Name `xml:"urn:xmpp:http:upload:0 request"`
 	Filename    string   `xml:"filename,attr"`
@@ -164,11 +278,47 @@ type uploadRequest struct {
 	ContentType string   `xml:"content-type,attr,omitempty"`
 }
 
+// uploadSlot is an XEP-0363 slot: where to PUT, with which headers, and
+// where the file is then found.
+type uploadSlot struct {
+	put, get string
+	headers  map[string]string
+}
+
+// parseSlot reads an XEP-0363 slot, keeping only the headers §5 allows.
+func parseSlot(res *node) (uploadSlot, error) {
+	slot := res.Child(nsUpload, "slot")
+	if slot == nil {
+		return uploadSlot{}, errors.New("the upload service gave no slot")
+	}
+	put, get := slot.Child(nsUpload, "put"), slot.Child(nsUpload, "get")
+	if put == nil || get == nil || put.Attr("url") == "" || get.Attr("url") == "" {
+		return uploadSlot{}, errors.New("the upload slot has no URLs")
+	}
+	s := uploadSlot{put: put.Attr("url"), get: get.Attr("url"), headers: make(map[string]string)}
+	for _, h := range put.Children {
+		if h.Name.Space != nsUpload || h.Name.Local != "header" {
+			continue
+		}
+		switch name := h.Attr("name"); name { // XEP-0363 §5: only these
+		case "Authorization", "Cookie", "Expires":
+			s.headers[name] = strings.TrimSpace(h.Text)
+		}
+	}
+	if u, err := url.Parse(s.get); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return uploadSlot{}, errors.New("the upload slot's download address is not a web address")
+	}
+	return s, nil
+}
+
 // upload stores a file on user's server and returns its download URL.
 func (c *Component) upload(ctx context.Context, user jid.JID, a transports.Attachment) (string, error) {
+	if !c.servedDomain(user.Domainpart()) {
+		return "", errNotServed
+	}
 	svc, err := c.uploadServiceOf(ctx, user.Domainpart())
 	if err != nil {
-		return "", err
+		return "", errors.New("your server's upload service could not be found")
 	}
 	if svc.jid == "" {
 		return "", errors.New("your server has no HTTP upload service")
@@ -182,39 +332,62 @@ func (c *Component) upload(ctx context.Context, user jid.JID, a transports.Attac
 	}
 	res, err := c.request(ctx, svc.jid, &uploadRequest{Filename: name, Size: int64(len(a.Data)), ContentType: a.Type})
 	if err != nil {
-		return "", err
+		return "", errors.New("your server's upload service gave no slot")
 	}
-	slot := res.Child(nsUpload, "slot")
-	if slot == nil {
-		return "", errors.New("the upload service gave no slot")
-	}
-	put, get := slot.Child(nsUpload, "put"), slot.Child(nsUpload, "get")
-	if put == nil || get == nil || put.Attr("url") == "" || get.Attr("url") == "" {
-		return "", errors.New("the upload slot has no URLs")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, put.Attr("url"), bytes.NewReader(a.Data))
+	slot, err := parseSlot(res)
 	if err != nil {
 		return "", err
+	}
+	if err := c.put(ctx, slot, a); err != nil {
+		return "", err
+	}
+	return slot.get, nil
+}
+
+// put sends the file to the slot with the upload client its scheme
+// allows. Its errors are fit for the user: fixed phrases only.
+func (c *Component) put(ctx context.Context, slot uploadSlot, a transports.Attachment) error {
+	u, err := url.Parse(slot.put)
+	if err != nil || u.Host == "" || u.User != nil {
+		return errors.New("the upload slot's address is not valid")
+	}
+	secure, plain := c.uploadClients()
+	var client *http.Client
+	switch u.Scheme {
+	case "https":
+		client = secure
+	case "http":
+		client = plain
+	default:
+		return errUploadScheme
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(a.Data))
+	if err != nil {
+		return errors.New("the upload slot's address is not valid")
 	}
 	req.ContentLength = int64(len(a.Data))
 	if a.Type != "" {
 		req.Header.Set("Content-Type", a.Type)
 	}
-	for _, h := range put.Children {
-		switch name := h.Attr("name"); name { // XEP-0363 §5: only these
-		case "Authorization", "Cookie", "Expires":
-			req.Header.Set(name, h.Text)
-		}
+	for k, v := range slot.headers {
+		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return "", err
+		switch {
+		case errors.Is(err, errUploadRedirect):
+			return errUploadRedirect
+		case errors.Is(err, egress.ErrForbidden) && u.Scheme == "http":
+			return errors.New("the upload slot is not an https address, and plain http goes only to addresses the admin allowed")
+		}
+		return errors.New("upload failed: " + egress.Reason(err))
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return "", fmt.Errorf("the upload service answered %s", resp.Status)
+		c.log.Info("upload refused", "status", resp.StatusCode)
+		return errUploadRefused
 	}
-	return get.Attr("url"), nil
+	return nil
 }
 
 // oobElem is an out-of-band link (XEP-0066).
@@ -224,30 +397,152 @@ type oobElem struct {
 	Desc    string   `xml:"desc,omitempty"`
 }
 
+// maxAttachments and maxAttachmentBytes are the configured limits or
+// their defaults.
+func (c *Component) maxAttachments() int {
+	if c.cfg.MaxAttachments > 0 {
+		return c.cfg.MaxAttachments
+	}
+	return 10
+}
+
+func (c *Component) maxAttachmentBytes() int64 {
+	if c.cfg.MaxAttachmentBytes > 0 {
+		return c.cfg.MaxAttachmentBytes
+	}
+	return 25 << 20
+}
+
 // attach uploads a message's files and returns the text to append to its
-// body and the OOB links; files that could not be uploaded are named in
-// the text with the reason.
+// body and the OOB links. At most maxAttachments files are handled, up to
+// uploadParallel at once and all within uploadBudget; each of them is
+// either linked or named with the reason it did not arrive, and the files
+// beyond are named in one short line. Nothing is left out silently.
 func (c *Component) attach(ctx context.Context, user jid.JID, atts []transports.Attachment) (string, []any) {
 	if len(atts) == 0 {
 		return "", nil
 	}
+	handled, rest := atts, []transports.Attachment(nil)
+	if max := c.maxAttachments(); len(atts) > max {
+		handled, rest = atts[:max], atts[max:]
+	}
+	type result struct {
+		url string
+		err error
+	}
+	results := make([]result, len(handled))
+	bctx, cancel := context.WithTimeout(ctx, uploadBudget)
+	defer cancel()
+	sem := make(chan struct{}, uploadParallel)
+	var wg sync.WaitGroup
+	for i, a := range handled {
+		switch {
+		case a.Data == nil:
+			results[i].err = errors.New("too large to fetch")
+			continue
+		case int64(len(a.Data)) > c.maxAttachmentBytes() || a.Size > c.maxAttachmentBytes():
+			results[i].err = fmt.Errorf("larger than this gateway's limit of %s", byteSize(c.maxAttachmentBytes()))
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					c.log.Error("panic uploading an attachment", "panic", r, "stack", string(debug.Stack()))
+					results[i].err = errors.New("internal error")
+				}
+			}()
+			select {
+			case sem <- struct{}{}:
+			case <-bctx.Done():
+				results[i].err = errors.New("no time left to upload it")
+				return
+			}
+			defer func() { <-sem }()
+			fctx, cancel := context.WithTimeout(bctx, uploadFileTimeout)
+			defer cancel()
+			url, err := c.upload(fctx, user, a)
+			if err != nil && bctx.Err() != nil {
+				err = errors.New("no time left to upload it")
+			}
+			results[i] = result{url: url, err: err}
+		}()
+	}
+	wg.Wait()
 	var text bytes.Buffer
 	var oob []any
-	for _, a := range atts {
-		if a.Data == nil {
-			fmt.Fprintf(&text, "\n[attachment not delivered: %s (%s, %d bytes): too large to fetch]", a.Name, a.Type, a.Size)
+	for i, a := range handled {
+		r := results[i]
+		if r.err != nil {
+			c.log.Info("attachment not uploaded", "user", user.String(), "err", r.err)
+			fmt.Fprintf(&text, "\n[attachment not delivered: %s (%d bytes): %v]", shortName(a.Name, 80), a.Size, r.err)
 			continue
 		}
-		uctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		url, err := c.upload(uctx, user, a)
-		cancel()
-		if err != nil {
-			c.log.Info("attachment not uploaded", "user", user.String(), "err", err)
-			fmt.Fprintf(&text, "\n[attachment not delivered: %s (%s, %d bytes): %v]", a.Name, a.Type, a.Size, err)
-			continue
-		}
-		fmt.Fprintf(&text, "\n%s", url)
-		oob = append(oob, &oobElem{URL: url, Desc: a.Name})
+		fmt.Fprintf(&text, "\n%s", r.url)
+		oob = append(oob, &oobElem{URL: r.url, Desc: shortName(a.Name, 200)})
+	}
+	if len(rest) > 0 {
+		text.WriteString("\n" + restLine(rest, len(handled)))
 	}
 	return text.String(), oob
+}
+
+// restLine names the files beyond the limit in one line of bounded
+// length: "3 more files not uploaded (at most 10 per message): a.pdf, …".
+func restLine(rest []transports.Attachment, max int) string {
+	const maxLine = 400
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%d more %s not uploaded (at most %d per message): ", len(rest), plural(len(rest), "file", "files"), max)
+	for i, a := range rest {
+		name := shortName(a.Name, 40)
+		if i > 0 {
+			if b.Len()+len(name)+2 > maxLine {
+				b.WriteString(", …")
+				break
+			}
+			b.WriteString(", ")
+		}
+		b.WriteString(name)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// shortName is a file name fit for one line of text: no control or
+// format (bidi) characters, at most max runes, "attachment" when empty.
+func shortName(name string, max int) string {
+	name = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "attachment"
+	}
+	if utf8.RuneCountInString(name) > max {
+		r := []rune(name)
+		name = string(r[:max-1]) + "…"
+	}
+	return name
+}
+
+// byteSize writes n bytes for people: "25 MiB", "512 KiB", "100 bytes".
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/switchboard-im/switchboard/component"
+	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage/bolt"
@@ -63,6 +65,8 @@ func (g *gateway) start(t *testing.T) {
 		AdapterBackoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
 		SendRate:       100, SendBurst: 100,
 		Logger: debugLogger(g.logs),
+		// Prosody's upload service is on 127.0.0.1 over plain http.
+		Egress: &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 	})
 	if err != nil {
 		t.Fatal(err)

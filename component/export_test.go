@@ -1,0 +1,11 @@
+package component
+
+import "time"
+
+// SetIncomingWindow shortens the incoming-rate window, so that a test
+// sees the end of one without waiting a minute.
+func SetIncomingWindow(c *Component, d time.Duration) {
+	c.lim.inMu.Lock()
+	defer c.lim.inMu.Unlock()
+	c.lim.window = d
+}

@@ -1,0 +1,239 @@
+package component
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	"mellium.im/xmpp/jid"
+)
+
+// Per-user limits. Everything one user (or the legacy contacts writing to
+// them) can multiply is bounded here or next to the state it bounds, and
+// every entry kept per user expires once unused, so that neither a
+// flood nor a multitude of JIDs grows the component's memory without end:
+//
+//   - send limiters (messages towards the legacy network): forgotten a
+//     minute after their last use, when their bucket is full again anyway;
+//   - reconnect and register requests: Config.CommandsPerMinute per user in
+//     any minute, the excess refused with policy-violation;
+//   - legacy messages to a user: Config.IncomingPerMinute per window of a
+//     minute; the excess is dropped, never stored, and one notice from the
+//     gateway at the end of the window gives the exact count;
+//   - rooms: Config.RoomsPerUser per user, a join beyond refused before
+//     anything reaches the legacy network;
+//   - queued work: maxQueued stanzas waiting in a user's worker, the excess
+//     refused with resource-constraint (see workers.tryDo);
+//   - presence: see presenceTracker; room state: see mucService.release.
+
+// maxQueued bounds the stanzas waiting in one user's worker. It leaves
+// room for a client that joins its bookmarked rooms at login.
+const maxQueued = 200
+
+// limits holds the per-user counters. Its zero value is ready to use.
+type limits struct {
+	sendMu    sync.Mutex
+	send      map[string]*sendLimiter
+	sendSwept time.Time
+
+	cmdMu    sync.Mutex
+	cmds     map[string][]time.Time // request times in the last minute, oldest first
+	cmdSwept time.Time
+
+	inMu    sync.Mutex
+	in      map[string]*inWindow
+	inSwept time.Time
+	// window is the incoming-rate window; 0 means a minute (tests
+	// shorten it).
+	window time.Duration
+}
+
+type sendLimiter struct {
+	l    *rate.Limiter
+	used time.Time
+}
+
+// limiter returns user's limiter for messages towards the legacy
+// network. Limiters unused for a minute are forgotten: their bucket has
+// refilled by then, so a new one behaves the same.
+func (c *Component) limiter(user string) *rate.Limiter {
+	l := &c.lim
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	now := time.Now()
+	if l.send == nil {
+		l.send = make(map[string]*sendLimiter)
+	}
+	if now.Sub(l.sendSwept) > time.Minute {
+		for u, e := range l.send {
+			if now.Sub(e.used) > time.Minute {
+				delete(l.send, u)
+			}
+		}
+		l.sendSwept = now
+	}
+	e := l.send[user]
+	if e == nil {
+		e = &sendLimiter{l: rate.NewLimiter(rate.Limit(c.cfg.SendRate), c.cfg.SendBurst)}
+		l.send[user] = e
+	}
+	e.used = now
+	return e.l
+}
+
+func (c *Component) commandsPerMinute() int {
+	if c.cfg.CommandsPerMinute > 0 {
+		return c.cfg.CommandsPerMinute
+	}
+	return 5
+}
+
+// commandAllowed counts one reconnect or register request of user and
+// returns a policy-violation error when user made CommandsPerMinute of
+// them in the last minute already. Each such request makes the gateway
+// log in to the legacy network, so a loop of them would get the gateway's
+// address banned there.
+func (c *Component) commandAllowed(user string) error {
+	l := &c.lim
+	max := c.commandsPerMinute()
+	l.cmdMu.Lock()
+	defer l.cmdMu.Unlock()
+	now := time.Now()
+	if l.cmds == nil {
+		l.cmds = make(map[string][]time.Time)
+	}
+	cut := now.Add(-time.Minute)
+	if l.cmdSwept.Before(cut) {
+		for u, ts := range l.cmds {
+			if len(ts) == 0 || !ts[len(ts)-1].After(cut) {
+				delete(l.cmds, u)
+			}
+		}
+		l.cmdSwept = now
+	}
+	ts := l.cmds[user]
+	i := 0
+	for i < len(ts) && !ts[i].After(cut) {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) >= max {
+		l.cmds[user] = ts
+		return errorf("wait", "policy-violation", "Too many reconnect and register requests: at most %d a minute. Try again in a minute.", max)
+	}
+	l.cmds[user] = append(ts, now)
+	return nil
+}
+
+func (c *Component) incomingPerMinute() int {
+	if c.cfg.IncomingPerMinute > 0 {
+		return c.cfg.IncomingPerMinute
+	}
+	return 120
+}
+
+// inWindow counts one user's incoming legacy messages in the current
+// window.
+type inWindow struct {
+	start     time.Time
+	n         int  // delivered in the window
+	dropped   int  // dropped and not yet reported
+	scheduled bool // a notice is due at the end of the window
+}
+
+// incomingWindow is the window's length; l.inMu is held.
+func (l *limits) incomingWindow() time.Duration {
+	if l.window > 0 {
+		return l.window
+	}
+	return time.Minute
+}
+
+// incomingAllowed reports whether one more legacy message may be
+// delivered to user (1:1 messages, notices and offline highlights: what
+// ends up in the user's offline storage). When not, the caller drops the
+// message; it is counted, and the first drop of a window arranges one
+// notice at the window's end with the number dropped.
+func (c *Component) incomingAllowed(user jid.JID) bool {
+	l := &c.lim
+	max := c.incomingPerMinute()
+	u := user.String()
+	l.inMu.Lock()
+	defer l.inMu.Unlock()
+	win := l.incomingWindow()
+	now := time.Now()
+	if l.in == nil {
+		l.in = make(map[string]*inWindow)
+	}
+	if now.Sub(l.inSwept) > win {
+		for k, w := range l.in {
+			if now.Sub(w.start) >= win && !w.scheduled {
+				delete(l.in, k)
+			}
+		}
+		l.inSwept = now
+	}
+	w := l.in[u]
+	if w == nil {
+		w = &inWindow{start: now}
+		l.in[u] = w
+	}
+	if now.Sub(w.start) >= win {
+		w.start, w.n = now, 0
+	}
+	if w.n < max {
+		w.n++
+		return true
+	}
+	w.dropped++
+	if !w.scheduled {
+		w.scheduled = true
+		c.after(w.start.Add(win).Sub(now), u, func() { c.reportDropped(user) })
+	}
+	return false
+}
+
+// reportDropped tells user how many legacy messages were dropped since the
+// last such notice. It runs in the user's worker.
+func (c *Component) reportDropped(user jid.JID) {
+	l := &c.lim
+	l.inMu.Lock()
+	n := 0
+	if w := l.in[user.String()]; w != nil {
+		n, w.dropped, w.scheduled = w.dropped, 0, false
+	}
+	l.inMu.Unlock()
+	if n == 0 {
+		return
+	}
+	c.log.Info("incoming messages dropped by the rate limit", "user", user.String(), "count", n)
+	c.sendText(user, dropNotice(n, c.net.Identity().Name, c.incomingPerMinute()))
+}
+
+func dropNotice(n int, network string, max int) string {
+	return fmt.Sprintf("%d %s from %s %s dropped: this gateway delivers at most %d messages a minute to you.",
+		n, plural(n, "message", "messages"), network, plural(n, "was", "were"), max)
+}
+
+func (c *Component) roomsPerUser() int {
+	if c.cfg.RoomsPerUser > 0 {
+		return c.cfg.RoomsPerUser
+	}
+	return 50
+}
+
+// admit runs job for the sender of s in their worker, or answers s with
+// resource-constraint when maxQueued of their stanzas are waiting already.
+func (c *Component) admit(s *stanza, job func()) {
+	if c.workers.tryDo(s.from.Bare().String(), job) {
+		return
+	}
+	c.log.Info("stanza refused: too much work queued", "user", s.from.Bare().String(), "max", maxQueued)
+	e := errorf("wait", "resource-constraint", "Too many of your requests are waiting (%d); send this again in a moment.", maxQueued)
+	if s.Name.Local == "presence" && s.typ == "" && s.Child(nsMUC, "x") != nil && s.to.Localpart() != "" {
+		c.mucError(s, e)
+		return
+	}
+	c.replyError(s.node, e)
+}

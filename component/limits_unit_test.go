@@ -1,0 +1,276 @@
+package component
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+func TestPresenceTrackerBounds(t *testing.T) {
+	t.Run("status cut", func(t *testing.T) {
+		p := newPresenceTracker()
+		long := strings.Repeat("é", 100<<10) // 200 KiB
+		p.available("u@example.org", "pc", resource{status: long}, true)
+		best, _ := p.best("u@example.org")
+		if len(best.Status) > maxStatusBytes || len(best.Status) < maxStatusBytes-4 || !utf8.ValidString(best.Status) {
+			t.Errorf("status kept: %d bytes, valid UTF-8 %v", len(best.Status), utf8.ValidString(best.Status))
+		}
+	})
+	t.Run("resources per user", func(t *testing.T) {
+		p := newPresenceTracker()
+		for i := range maxResources {
+			if _, ok := p.available("u@example.org", fmt.Sprint("r", i), resource{}, true); !ok {
+				t.Fatalf("resource %d refused", i)
+			}
+		}
+		if _, ok := p.available("u@example.org", "one-too-many", resource{}, true); ok {
+			t.Error("resource beyond the cap tracked")
+		}
+		if _, ok := p.available("u@example.org", "r0", resource{priority: 5}, true); !ok {
+			t.Error("an update of a tracked resource refused")
+		}
+		if n := len(p.list("u@example.org")); n != maxResources {
+			t.Errorf("%d resources tracked, want %d", n, maxResources)
+		}
+	})
+	t.Run("unregistered users LRU", func(t *testing.T) {
+		p := newPresenceTracker()
+		p.maxAnon = 3
+		p.available("reg@example.org", "pc", resource{}, true)
+		for i := range 5 {
+			p.available(fmt.Sprintf("anon%d@example.org", i), "pc", resource{}, false)
+			if i == 2 {
+				p.available("anon0@example.org", "pc", resource{}, false) // seen again: most recent
+			}
+		}
+		want := map[string]bool{"reg@example.org": true, "anon0@example.org": true, "anon3@example.org": true, "anon4@example.org": true}
+		for u, on := range map[string]bool{"reg@example.org": true, "anon0@example.org": true, "anon1@example.org": false, "anon2@example.org": false, "anon3@example.org": true, "anon4@example.org": true} {
+			if p.online(u) != on {
+				t.Errorf("%s online = %v, want %v", u, p.online(u), on)
+			}
+		}
+		if p.onlineUsers() != len(want) || p.anon.Len() != 3 {
+			t.Errorf("%d users, %d unregistered; want %d, 3", p.onlineUsers(), p.anon.Len(), len(want))
+		}
+		// Registering takes a user off the list; going away forgets them.
+		p.available("anon4@example.org", "pc", resource{}, true)
+		p.unavailable("anon3@example.org", "pc")
+		if p.anon.Len() != 1 || p.online("anon3@example.org") {
+			t.Errorf("after register and leave: %d unregistered", p.anon.Len())
+		}
+	})
+}
+
+func TestWorkersBound(t *testing.T) {
+	var wg sync.WaitGroup
+	w := &workers{queues: make(map[string]*workQueue), wg: &wg}
+	release := make(chan struct{})
+	started := make(chan struct{})
+	if !w.tryDo("u", func() { close(started); <-release }) {
+		t.Fatal("first job refused")
+	}
+	<-started // the running job is no longer queued
+	ran := 0
+	for i := range maxQueued {
+		if !w.tryDo("u", func() { ran++ }) {
+			t.Fatalf("job %d refused", i)
+		}
+	}
+	if w.tryDo("u", func() { ran++ }) {
+		t.Error("a job beyond maxQueued was queued")
+	}
+	if !w.tryDo("v", func() {}) {
+		t.Error("another user's job refused")
+	}
+	w.do("u", func() { ran++ }) // the component's own work is never refused
+	close(release)
+	wg.Wait()
+	if ran != maxQueued+1 {
+		t.Errorf("%d jobs ran, want %d", ran, maxQueued+1)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.queues) != 0 {
+		t.Errorf("queues left: %d", len(w.queues))
+	}
+}
+
+func TestLimiterExpiry(t *testing.T) {
+	c := &Component{cfg: Config{SendRate: 5, SendBurst: 10}}
+	for i := range 100 {
+		c.limiter(fmt.Sprint("user", i))
+	}
+	l := c.limiter("user0")
+	if c.limiter("user0") != l {
+		t.Fatal("a used limiter was replaced")
+	}
+	c.lim.sendMu.Lock()
+	old := time.Now().Add(-2 * time.Minute)
+	for _, e := range c.lim.send {
+		e.used = old
+	}
+	c.lim.sendSwept = old
+	c.lim.sendMu.Unlock()
+	c.limiter("fresh")
+	c.lim.sendMu.Lock()
+	n := len(c.lim.send)
+	c.lim.sendMu.Unlock()
+	if n != 1 {
+		t.Errorf("%d limiters kept, want only the fresh one", n)
+	}
+}
+
+func TestCommandAllowed(t *testing.T) {
+	c := &Component{cfg: Config{CommandsPerMinute: 3}}
+	for i := range 3 {
+		if err := c.commandAllowed("u"); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	err := c.commandAllowed("u")
+	if se, ok := err.(*stanzaError); !ok || se.Condition != "policy-violation" || !strings.Contains(se.Text, "at most 3 a minute") {
+		t.Fatalf("fourth request: %v", err)
+	}
+	if err := c.commandAllowed("other"); err != nil {
+		t.Errorf("another user: %v", err)
+	}
+	// A minute later the requests are forgotten, and so are idle users.
+	c.lim.cmdMu.Lock()
+	old := time.Now().Add(-61 * time.Second)
+	for u, ts := range c.lim.cmds {
+		for i := range ts {
+			ts[i] = old
+		}
+		c.lim.cmds[u] = ts
+	}
+	c.lim.cmdSwept = old
+	c.lim.cmdMu.Unlock()
+	if err := c.commandAllowed("u"); err != nil {
+		t.Errorf("a minute later: %v", err)
+	}
+	c.lim.cmdMu.Lock()
+	_, kept := c.lim.cmds["other"]
+	c.lim.cmdMu.Unlock()
+	if kept {
+		t.Error("an idle user's entry was kept")
+	}
+}
+
+// TestRoomStateReleased: a leave for a room the user is not in creates no
+// state; an empty entry is forgotten, one with a room or an anonymous
+// session is kept.
+func TestRoomStateReleased(t *testing.T) {
+	c := &Component{log: slog.New(slog.DiscardHandler), muc: newMUCService(), domain: jid.MustParse("irc.example.org")}
+	leave, err := parseXML(`<presence xmlns="jabber:component:accept" type="unavailable" from="u@example.org/pc" to="#chan@irc.example.org/nick"/>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stanza{node: leave, from: jid.MustParse("u@example.org/pc"), to: jid.MustParse("#chan@irc.example.org/nick"), typ: "unavailable"}
+	c.leaveRoom(s, "#chan")
+	if c.muc.get("u@example.org") != nil {
+		t.Error("a leave created room state")
+	}
+
+	ur := c.muc.user("u@example.org")
+	c.muc.release("u@example.org")
+	if c.muc.get("u@example.org") != nil {
+		t.Error("an empty entry was kept")
+	}
+	ur = c.muc.user("u@example.org")
+	ur.rooms["#chan"] = newRoom("#chan", jid.MustParse("#chan@irc.example.org"), nil, "nick")
+	c.muc.release("u@example.org")
+	if c.muc.get("u@example.org") != ur {
+		t.Error("an entry with a room was forgotten")
+	}
+	delete(ur.rooms, transports.ID("#chan"))
+	ur.anon = true
+	c.muc.release("u@example.org")
+	if c.muc.get("u@example.org") != ur {
+		t.Error("an entry with an anonymous session was forgotten")
+	}
+}
+
+func TestDropNotice(t *testing.T) {
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{1, "1 message from IRC was dropped: this gateway delivers at most 120 messages a minute to you."},
+		{880, "880 messages from IRC were dropped: this gateway delivers at most 120 messages a minute to you."},
+	}
+	for _, tt := range tests {
+		if got := dropNotice(tt.n, "IRC", 120); got != tt.want {
+			t.Errorf("dropNotice(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestAbandonedSessionsForgotten: chat dialogs and ad-hoc command
+// sessions nobody finishes are dropped once expired, without waiting for
+// their user to come back.
+func TestAbandonedSessionsForgotten(t *testing.T) {
+	d := newDialogs()
+	cs := newCommandSessions()
+	for i := range 50 {
+		d.set(fmt.Sprint("u", i), &dialog{values: map[string]string{}})
+		cs.put(fmt.Sprint("s", i), "register", fmt.Sprint("u", i))
+	}
+	past := time.Now().Add(-time.Hour)
+	d.mu.Lock()
+	for _, dl := range d.m {
+		dl.expires = past
+	}
+	d.swept = past
+	d.mu.Unlock()
+	cs.mu.Lock()
+	for k, v := range cs.m {
+		v.expires = past
+		cs.m[k] = v
+	}
+	cs.swept = past
+	cs.mu.Unlock()
+
+	d.set("new", &dialog{values: map[string]string{}})
+	cs.put("new", "register", "new")
+	if len(d.m) != 1 || len(cs.m) != 1 {
+		t.Errorf("kept %d dialogs and %d command sessions, want 1 and 1", len(d.m), len(cs.m))
+	}
+}
+
+// TestWorkerPanic: a job that panics is logged with its stack; the
+// user's next job still runs.
+func TestWorkerPanic(t *testing.T) {
+	var wg sync.WaitGroup
+	var logs strings.Builder
+	var mu sync.Mutex
+	w := &workers{queues: make(map[string]*workQueue), wg: &wg,
+		log: slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), nil))}
+	ran := false
+	w.do("u", func() { panic("boom") })
+	w.do("u", func() { ran = true })
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if !ran {
+		t.Error("the job after the panic did not run")
+	}
+	if !strings.Contains(logs.String(), "panic in a user's work") || !strings.Contains(logs.String(), "boom") || !strings.Contains(logs.String(), "goroutine") {
+		t.Errorf("log: %s", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
