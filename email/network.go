@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ import (
 const (
 	SecurityTLS      = "tls"      // implicit TLS (IMAPS 993, submissions 465)
 	SecurityStartTLS = "starttls" // STARTTLS (IMAP 143, submission 587)
-	SecurityPlain    = "plain"    // none: loopback servers only, unless allowed
+	SecurityPlain    = "plain"    // none: the admin's default servers only, unless allowed
 )
 
 // Config configures the email network.
@@ -37,8 +38,9 @@ type Config struct {
 	// the servers empty; otherwise they are derived from the address
 	// (imap.<domain>, smtp.<domain>).
 	DefaultIMAP, DefaultSMTP string
-	// AllowPlaintext allows security "plain" towards servers that are not
-	// on this machine.
+	// AllowPlaintext allows security "plain" towards servers users name;
+	// without it, "plain" is allowed only towards DefaultIMAP and
+	// DefaultSMTP. Those servers are still subject to Egress.
 	AllowPlaintext bool
 	// RootCAs verifies servers' certificates; nil means the system roots.
 	// Verification is never turned off.
@@ -121,7 +123,7 @@ func (n *Network) LoginFields() []transports.Field {
 			Options: []transports.Option{
 				{Label: "TLS", Value: SecurityTLS},
 				{Label: "STARTTLS", Value: SecurityStartTLS},
-				{Label: "None (this machine only)", Value: SecurityPlain},
+				{Label: "None (the gateway's default servers only)", Value: SecurityPlain},
 			}},
 	}
 }
@@ -151,6 +153,9 @@ type login struct {
 	imap     string // host:port
 	smtp     string
 	security string
+	// imapAdmin and smtpAdmin are true when the server is the admin's
+	// default, dialled without the egress policy.
+	imapAdmin, smtpAdmin bool
 }
 
 func (n *Network) login(creds transports.Credentials) (login, error) {
@@ -172,13 +177,21 @@ func (n *Network) login(creds transports.Credentials) (login, error) {
 	}
 	l.imap = server(creds["imap_server"], n.cfg.DefaultIMAP, "imap."+domain, p[0])
 	l.smtp = server(creds["smtp_server"], n.cfg.DefaultSMTP, "smtp."+domain, p[1])
-	for _, s := range []string{l.imap, l.smtp} {
-		host, _, err := net.SplitHostPort(s)
+	l.imapAdmin = isDefault(l.imap, n.cfg.DefaultIMAP, p[0])
+	l.smtpAdmin = isDefault(l.smtp, n.cfg.DefaultSMTP, p[1])
+	for _, s := range []struct {
+		addr  string
+		admin bool
+	}{{l.imap, l.imapAdmin}, {l.smtp, l.smtpAdmin}} {
+		host, port, err := net.SplitHostPort(s.addr)
 		if err != nil || host == "" {
-			return l, fmt.Errorf("%w: %q is not host:port", transports.ErrInvalidInput, s)
+			return l, fmt.Errorf("%w: %q is not host:port", transports.ErrInvalidInput, s.addr)
 		}
-		if l.security == SecurityPlain && !n.cfg.AllowPlaintext && !loopback(host) {
-			return l, fmt.Errorf("%w: security \"plain\" sends your password unencrypted, so it is allowed only for servers on this machine (%s is not); use tls or starttls, or ask the admin to set [email] allow_plaintext", transports.ErrInvalidInput, host)
+		if pn, err := strconv.Atoi(port); err != nil || pn < 1 || pn > 65535 {
+			return l, fmt.Errorf("%w: %q does not end with a port number", transports.ErrInvalidInput, s.addr)
+		}
+		if l.security == SecurityPlain && !n.cfg.AllowPlaintext && !s.admin {
+			return l, fmt.Errorf("%w: security \"plain\" would send your password unencrypted to %s; this gateway allows it only towards its own default mail servers ([email] allow_plaintext is off); use tls or starttls", transports.ErrPolicy, s.addr)
 		}
 	}
 	return l, nil
@@ -200,12 +213,14 @@ func server(given, def, derived, port string) string {
 	return s
 }
 
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
+// isDefault reports whether addr is the admin's default server def (with
+// port added as server does), whether the user left the field empty or
+// typed the same server.
+func isDefault(addr, def, port string) bool {
+	if strings.TrimSpace(def) == "" {
+		return false
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return strings.EqualFold(addr, server("", def, "", port))
 }
 
 func (n *Network) tlsConfig(hostport string) *tls.Config {
@@ -222,17 +237,19 @@ func (n *Network) Validate(ctx context.Context, creds transports.Credentials) er
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
-	c, err := n.dialIMAP(ctx, l, nil)
+	// Validate has no XMPP user: the budget counts the mail address.
+	user := "validate:" + strings.ToLower(l.address.Address)
+	c, err := n.dialIMAP(ctx, ctx, user, l, nil)
 	if err != nil {
 		return err
 	}
-	c.Logout().Wait()
-	c.Close()
-	sc, err := n.dialSMTP(ctx, l)
+	c.logout()
+	sc, err := n.dialSMTP(ctx, user, l)
 	if err != nil {
 		return err
 	}
 	sc.Quit()
+	sc.Close()
 	return nil
 }
 
