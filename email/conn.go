@@ -268,6 +268,8 @@ func (c *imapConn) do(what string, limit int64, d time.Duration, f func() error)
 		return fmt.Errorf("%w: %s: %s", transports.ErrUnavailable, what, egress.Describe(c.addr, os.ErrDeadlineExceeded))
 	case err == nil:
 		return nil
+	case errors.Is(err, errTooLarge):
+		return err
 	case c.raw.over.Load():
 		return fmt.Errorf("%w: %s: %s sent more data than this gateway accepts for it", transports.ErrUnavailable, what, c.addr)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/transports"
@@ -67,6 +69,13 @@ func (e *events) waitMessages(t *testing.T, n int) []*transports.MessageEvent {
 	}
 }
 
+// loopbackOnly lets user-named servers on this machine through the egress
+// policy, as an admin's [security] allow_private = ["127.0.0.1"] does: the
+// test servers listen on 127.0.0.1.
+func loopbackOnly() *egress.Policy {
+	return &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+}
+
 type fixture struct {
 	srv   *testenv.MailServer
 	net   *email.Network
@@ -81,7 +90,7 @@ func setup(t *testing.T) *fixture {
 	roots.AppendCertsFromPEM(srv.CAPEM)
 	return &fixture{
 		srv: srv,
-		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: time.Second,
+		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: time.Second, Egress: loopbackOnly(),
 			Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}}),
 		creds: transports.Credentials{"address": "alice@localhost", "password": "alice-pw-Q7",
 			"imap_server": srv.IMAPStartTLSAddr(), "smtp_server": srv.SubmissionAddr(), "security": "starttls"},
@@ -125,11 +134,11 @@ func TestValidate(t *testing.T) {
 	}
 	plain := transports.Credentials{"address": "alice@example.org", "password": "x",
 		"imap_server": "imap.example.org:143", "smtp_server": "smtp.example.org:587", "security": "plain"}
-	if err := f.net.Validate(ctx, plain); !errors.Is(err, transports.ErrInvalidInput) || !strings.Contains(err.Error(), "this machine") {
-		t.Errorf("plaintext to another machine = %v, want ErrInvalidInput saying why", err)
+	if err := f.net.Validate(ctx, plain); !errors.Is(err, transports.ErrPolicy) || !strings.Contains(err.Error(), "allow_plaintext") {
+		t.Errorf("plaintext to a server the user named = %v, want ErrPolicy naming allow_plaintext", err)
 	}
 	// Without the test CA the certificate is refused.
-	noCA := email.New(email.Config{Timeout: waitFor})
+	noCA := email.New(email.Config{Timeout: waitFor, Egress: loopbackOnly()})
 	if err := noCA.Validate(ctx, f.creds); !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("unknown CA = %v, want a certificate error", err)
 	}
@@ -265,7 +274,7 @@ func TestPollingWithoutIdle(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(srv.CAPEM)
 	f := &fixture{srv: srv,
-		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: 500 * time.Millisecond}),
+		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: 500 * time.Millisecond, Egress: loopbackOnly()}),
 		creds: transports.Credentials{"address": "alice@localhost", "password": "alice-pw-Q7",
 			"imap_server": srv.IMAPStartTLSAddr(), "smtp_server": srv.SubmissionAddr(), "security": "starttls"}}
 	_, ev := f.connect(t, &transportstest.Store{})
