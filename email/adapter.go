@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -331,21 +331,85 @@ func (a *adapter) saveBookmark(validity uint32, uid imap.UID) error {
 // (sender, subject, size) instead of delivered; no more than that limit
 // is ever read of a mail, whatever the server announces.
 func (a *adapter) deliverNew(c *imapConn, validity uint32, last *imap.UID) (int, error) {
-	crit := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: *last + 1, Stop: 0}}}}
+	delivered := 0
+	for {
+		uids, err := a.searchNew(c, *last)
+		if err != nil || len(uids) == 0 {
+			return delivered, err
+		}
+		n, err := a.deliverUIDs(c, validity, last, uids)
+		delivered += n
+		if err != nil || len(uids) < maxUIDsPerRound {
+			return delivered, err
+		}
+	}
+}
+
+// maxUIDsPerRound is how many new mails are taken from one search.
+const maxUIDsPerRound = 100
+
+// searchNew returns the smallest UIDs after last in INBOX, at most
+// maxUIDsPerRound, in order.
+func (a *adapter) searchNew(c *imapConn, last imap.UID) ([]imap.UID, error) {
+	crit := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: last + 1, Stop: 0}}}}
 	var res *imap.SearchData
 	if err := c.do("searching INBOX", metaCap, c.timeout, func() (err error) {
 		res, err = c.UIDSearch(crit, nil).Wait()
 		return err
 	}); err != nil {
-		return 0, err
+		return nil, err
 	}
-	var uids []imap.UID
-	for _, u := range res.AllUIDs() {
-		if u > *last { // "n:*" always matches the last mail, even below n
-			uids = append(uids, u)
+	return uidsAfter(res, last, maxUIDsPerRound), nil
+}
+
+// uidsAfter returns the smallest max UIDs of a search result that are
+// above last, in order. The server's ranges are not expanded beyond
+// that: "1:4294967295" costs no more than "1:100" (go-imap's AllUIDs
+// would allocate every number, and panics on "*").
+func uidsAfter(res *imap.SearchData, last imap.UID, limit int) []imap.UID {
+	if res == nil {
+		return nil
+	}
+	set, _ := res.All.(imap.UIDSet)
+	var out []imap.UID
+	compact := func() {
+		slices.Sort(out)
+		out = slices.Compact(out)
+		if len(out) > limit {
+			out = out[:limit]
 		}
 	}
-	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+	for _, r := range set {
+		start, stop := r.Start, r.Stop
+		if start == 0 || stop == 0 { // "*": the last mail, which "n:*" matches anyway
+			start = max(start, stop)
+			stop = start
+		}
+		if start > stop {
+			start, stop = stop, start
+		}
+		if stop <= last {
+			continue
+		}
+		start = max(start, last+1)
+		for u, n := start, 0; n < limit; u, n = u+1, n+1 {
+			out = append(out, u)
+			if u == stop {
+				break
+			}
+		}
+		if len(out) >= 2*limit {
+			compact()
+		}
+	}
+	compact()
+	return out
+}
+
+// deliverUIDs delivers the mails uids (in order, all after *last),
+// advancing *last (and its stored copy) after each mail, delivered or
+// skipped.
+func (a *adapter) deliverUIDs(c *imapConn, validity uint32, last *imap.UID, uids []imap.UID) (int, error) {
 	markRead := a.acct.Settings["mark_read"] != "false"
 	limit := a.n.cfg.Limits.withDefaults().MaxMessage
 	delivered := 0

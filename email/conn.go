@@ -9,8 +9,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +77,8 @@ func reachError(addr string, err error) error {
 		return fmt.Errorf("%w: %s is not a public address, and this gateway connects only to public mail servers and the ones its admin configured", transports.ErrPolicy, addr)
 	case errors.Is(err, egress.ErrTooMany), errors.Is(err, egress.ErrRate):
 		return fmt.Errorf("%w: %s", transports.ErrLimit, egress.Reason(err))
+	case errors.Is(err, errNoStartTLS):
+		return fmt.Errorf("%w: %s refused STARTTLS; choose security tls, or ask its admin", transports.ErrUnavailable, addr)
 	}
 	return fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(addr, err))
 }
@@ -83,6 +87,9 @@ func reachError(addr string, err error) error {
 // default server, through the egress policy (address checked at dial
 // time) for one the user named.
 func (n *Network) dial(ctx context.Context, addr string, admin bool) (net.Conn, error) {
+	if n.dialer != nil {
+		return n.dialer(ctx, addr)
+	}
 	if admin {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", addr)
@@ -164,6 +171,7 @@ func (n *Network) dialIMAP(ctx, life context.Context, user string, l login, newM
 			},
 		}
 	}
+	// go-imap reads the plaintext through a capGuard, always.
 	var c *imapclient.Client
 	switch l.security {
 	case SecurityTLS:
@@ -171,16 +179,19 @@ func (n *Network) dialIMAP(ctx, life context.Context, user string, l login, newM
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, fail(err)
 		}
-		c = imapclient.New(tc, opts)
+		c = imapclient.New(&capGuard{Conn: tc}, opts)
 	case SecurityStartTLS:
-		// go-imap sends STARTTLS before it reads the greeting; that
-		// command carries nothing secret, and a service that is not IMAP
-		// fails it.
-		if c, err = imapclient.NewStartTLS(raw, opts); err != nil {
+		// STARTTLS is negotiated here rather than by go-imap, which
+		// would send it before reading the greeting and read what the
+		// server says before TLS without the guard. go-imap starts on
+		// the TLS stream with a greeting of ours.
+		tc, err := startTLS(ctx, raw, opts.TLSConfig)
+		if err != nil {
 			return nil, fail(err)
 		}
+		c = imapclient.New(&capGuard{Conn: &greeted{Conn: tc, greeting: []byte("* OK TLS established\r\n")}}, opts)
 	default:
-		c = imapclient.New(raw, opts)
+		c = imapclient.New(&capGuard{Conn: raw}, opts)
 	}
 	ic := &imapConn{Client: c, raw: raw, addr: l.imap, timeout: n.cfg.Timeout, release: release, stop: func() bool { return true }}
 	if err := c.WaitGreeting(); err != nil {
@@ -210,6 +221,93 @@ func (n *Network) dialIMAP(ctx, life context.Context, user string, l login, newM
 	grace := n.closeGrace()
 	ic.stop = context.AfterFunc(life, func() { time.AfterFunc(grace, func() { raw.Close() }) })
 	return ic, nil
+}
+
+// errNoStartTLS is returned by startTLS when the server refused it.
+var errNoStartTLS = errors.New("email: STARTTLS refused")
+
+// errNotIMAP is returned when a server's first line is not an IMAP
+// greeting.
+var errNotIMAP = errors.New("email: not an IMAP greeting")
+
+// maxPreambleLine bounds a line read before TLS; maxPreambleLines the
+// untagged lines accepted before STARTTLS's answer.
+const (
+	maxPreambleLine  = 8 << 10
+	maxPreambleLines = 100
+)
+
+// startTLS reads an IMAP server's greeting on conn, asks for STARTTLS
+// and, once the server agreed, completes the TLS handshake. It reads the
+// server byte by byte, so nothing meant for TLS is buffered here, and
+// never more than maxPreambleLine per line.
+func startTLS(ctx context.Context, conn net.Conn, cfg *tls.Config) (*tls.Conn, error) {
+	line, err := readLine(conn)
+	if err != nil {
+		return nil, err
+	}
+	if !hasPrefixFold(line, "* OK") {
+		return nil, errNotIMAP // PREAUTH too: RFC 9051 section 7.1.4
+	}
+	if _, err := io.WriteString(conn, "S1 STARTTLS\r\n"); err != nil {
+		return nil, err
+	}
+	for i := 0; ; i++ {
+		if i >= maxPreambleLines {
+			return nil, errNotIMAP
+		}
+		line, err := readLine(conn)
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(line, "* ") {
+			continue
+		}
+		if hasPrefixFold(line, "S1 OK") {
+			break
+		}
+		return nil, errNoStartTLS
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// readLine reads one line (without CRLF) from r, one byte at a time.
+func readLine(r io.Reader) (string, error) {
+	var line []byte
+	var b [1]byte
+	for len(line) < maxPreambleLine {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return "", err
+		}
+		if b[0] == '\n' {
+			return strings.TrimSuffix(string(line), "\r"), nil
+		}
+		line = append(line, b[0])
+	}
+	return "", errNotIMAP
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// greeted is a connection whose first bytes read are greeting.
+type greeted struct {
+	net.Conn
+	greeting []byte
+}
+
+func (g *greeted) Read(b []byte) (int, error) {
+	if len(g.greeting) > 0 {
+		n := copy(b, g.greeting)
+		g.greeting = g.greeting[n:]
+		return n, nil
+	}
+	return g.Conn.Read(b)
 }
 
 // loginRefused classifies an IMAP NO to LOGIN by its response code, with

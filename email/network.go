@@ -69,6 +69,9 @@ type Config struct {
 type Network struct {
 	cfg Config
 	log *slog.Logger
+	// dialer replaces every dial in tests that script a server over an
+	// in-memory pipe.
+	dialer func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 var (

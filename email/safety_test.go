@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -187,5 +189,72 @@ func TestThreadCacheBounded(t *testing.T) {
 	}
 	if n := a.threads.len(); n != maxThreads {
 		t.Errorf("%d threads remembered, want %d", n, maxThreads)
+	}
+}
+
+// TestUIDsAfter: a search result's ranges are read without expanding
+// them, whatever the server sends.
+func TestUIDsAfter(t *testing.T) {
+	set := func(r ...imap.UIDRange) *imap.SearchData { return &imap.SearchData{All: imap.UIDSet(r)} }
+	for _, tc := range []struct {
+		name  string
+		res   *imap.SearchData
+		last  imap.UID
+		limit int
+		want  []imap.UID
+	}{
+		{"nil", nil, 0, 5, nil},
+		{"not UIDs", &imap.SearchData{All: imap.SeqSetNum(1, 2)}, 0, 5, nil},
+		{"plain list", set(imap.UIDRange{Start: 3, Stop: 3}, imap.UIDRange{Start: 1, Stop: 1}), 0, 5, []imap.UID{1, 3}},
+		{"below last dropped", set(imap.UIDRange{Start: 1, Stop: 9}), 7, 5, []imap.UID{8, 9}},
+		{"huge range cut", set(imap.UIDRange{Start: 1, Stop: 4294967295}), 0, 3, []imap.UID{1, 2, 3}},
+		{"top of the range", set(imap.UIDRange{Start: 4294967294, Stop: 4294967295}), 0, 5, []imap.UID{4294967294, 4294967295}},
+		{"reversed", set(imap.UIDRange{Start: 6, Stop: 4}), 0, 5, []imap.UID{4, 5, 6}},
+		{"star", set(imap.UIDRange{Start: 5, Stop: 0}), 0, 5, []imap.UID{5}},
+		{"overlaps", set(imap.UIDRange{Start: 2, Stop: 4}, imap.UIDRange{Start: 3, Stop: 6}, imap.UIDRange{Start: 1, Stop: 1}), 0, 4, []imap.UID{1, 2, 3, 4}},
+		{"last at the top", set(imap.UIDRange{Start: 1, Stop: 4294967295}), 4294967295, 5, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := uidsAfter(tc.res, tc.last, tc.limit); !slices.Equal(got, tc.want) {
+				t.Errorf("uidsAfter = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCapGuard: the guard refuses exactly the capability lists with "("
+// that hang go-imap, wherever the reads split the stream.
+func TestCapGuard(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		ok       bool
+	}{
+		{"greeting with capabilities", "* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n", true},
+		{"paren in the greeting's capabilities", "* OK [CAPABILITY IMAP4rev1 (\r\n", false},
+		{"paren right after the code", "* OK [CAPABILITY(\r\n", false},
+		{"untagged CAPABILITY", "* CAPABILITY IMAP4rev1 X(\r\n", false},
+		{"untagged lower case", "* capability imap4rev1 (x)\r\n", false},
+		{"ENABLED", "* ENABLED (\r\n", false},
+		{"tagged code", "T1 OK [CAPABILITY IMAP4rev1 (x)] logged in\r\n", false},
+		{"text that says Capability", "T2 OK Capability completed (0.001 secs).\r\n", true},
+		{"flags", "* FLAGS (\\Seen \\Answered)\r\n* OK [PERMANENTFLAGS (\\Seen)] ok\r\n", true},
+		{"quoted", "* 1 FETCH (ENVELOPE (NIL \"* CAPABILITY (\" NIL))\r\n", true},
+		{"literal", "* 1 FETCH (BODY[] {16}\r\n* CAPABILITY (\r\n)\r\n", true},
+		{"after a literal", "* 1 FETCH (BODY[] {3}\r\nabc)\r\n* CAPABILITY (\r\n", false},
+		{"non-synchronising literal", "* 1 FETCH (BODY[] {16+}\r\n* CAPABILITY (\r\n)\r\nT1 OK done\r\n", true},
+		{"capabilities then a list", "* CAPABILITY IMAP4rev1\r\n* LIST (\\HasNoChildren) \"/\" INBOX\r\n", true},
+	} {
+		for _, chunk := range []int{1, 3, len(tc.in)} {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, chunk), func(t *testing.T) {
+				g := &capGuard{}
+				ok := true
+				for i := 0; i < len(tc.in) && ok; i += chunk {
+					ok = g.scan([]byte(tc.in[i:min(i+chunk, len(tc.in))]))
+				}
+				if ok != tc.ok {
+					t.Errorf("scan(%q) = %v, want %v", tc.in, ok, tc.ok)
+				}
+			})
+		}
 	}
 }
