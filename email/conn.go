@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -336,6 +338,11 @@ func (c *imapConn) closeNow() {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			defer func() {
+				if v := recover(); v != nil {
+					slog.Error("closing an IMAP connection panicked", "panic", v, "stack", string(debug.Stack()))
+				}
+			}()
 			c.Client.Close()
 		}()
 		t := time.NewTimer(c.timeout)
@@ -419,11 +426,15 @@ func (n *Network) dialSMTP(ctx context.Context, user string, l login) (*smtpConn
 	if err != nil {
 		return nil, err
 	}
-	conn, err := n.dial(ctx, l.smtp, l.smtpAdmin)
+	dialled, err := n.dial(ctx, l.smtp, l.smtpAdmin)
 	if err != nil {
 		release()
 		return nil, reachError(l.smtp, err)
 	}
+	// SMTP replies are short: a server gets smtpCap bytes for the whole
+	// connection, so an endless reply line cannot fill memory.
+	conn := newCapConn(dialled)
+	conn.allow(smtpCap)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	fail := func(err error) error {
 		stop()
@@ -470,6 +481,9 @@ func (n *Network) dialSMTP(ctx context.Context, user string, l login) (*smtpConn
 	}
 	return sc, nil
 }
+
+// smtpCap is what an SMTP server may send over one connection.
+const smtpCap = 1 << 20
 
 // smtpError classifies an SMTP failure with a fixed text and the reply
 // code: a permanent refusal (5xx) is the server's word on the message, a

@@ -258,3 +258,25 @@ func TestCapGuard(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCapGuard: the guard never panics, and its verdict on a stream does
+// not depend on how reads split it.
+func FuzzCapGuard(f *testing.F) {
+	f.Add([]byte("* OK [CAPABILITY IMAP4rev1 (\r\n"), uint8(1))
+	f.Add([]byte("* OK [CAPABILITY IMAP4rev1] ready\r\nT1 OK Capability completed (0.001 secs).\r\n"), uint8(3))
+	f.Add([]byte("* 1 FETCH (BODY[] {16}\r\n* CAPABILITY (\r\n)\r\n* CAPABILITY X(\r\n"), uint8(5))
+	f.Add([]byte("* 1 FETCH (ENVELOPE (NIL \"a\\\"* CAPABILITY (\" NIL))\r\n"), uint8(2))
+	f.Add([]byte("* ENABLED (\r\n"), uint8(7))
+	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
+		whole := (&capGuard{}).scan(in)
+		g := &capGuard{}
+		step := int(chunk)%16 + 1
+		split := true
+		for i := 0; i < len(in) && split; i += step {
+			split = g.scan(in[i:min(i+step, len(in))])
+		}
+		if whole != split {
+			t.Fatalf("scan(%q) = %v whole, %v in chunks of %d", in, whole, split, step)
+		}
+	})
+}
