@@ -77,9 +77,10 @@ func loopbackOnly() *egress.Policy {
 }
 
 type fixture struct {
-	srv   *testenv.MailServer
-	net   *email.Network
-	creds transports.Credentials
+	srv    *testenv.MailServer
+	net    *email.Network
+	budget *egress.Budget
+	creds  transports.Credentials
 }
 
 func setup(t *testing.T) *fixture {
@@ -88,9 +89,10 @@ func setup(t *testing.T) *fixture {
 		"alice@localhost": "alice-pw-Q7", "bob@localhost": "bob-pw-Z2"}})
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(srv.CAPEM)
+	budget := &egress.Budget{Max: 100}
 	return &fixture{
-		srv: srv,
-		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: time.Second, Egress: loopbackOnly(),
+		srv: srv, budget: budget,
+		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: time.Second, Egress: loopbackOnly(), Budget: budget,
 			Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}}),
 		creds: transports.Credentials{"address": "alice@localhost", "password": "alice-pw-Q7",
 			"imap_server": srv.IMAPStartTLSAddr(), "smtp_server": srv.SubmissionAddr(), "security": "starttls"},
@@ -175,6 +177,10 @@ func TestInboundOutboundAndRestart(t *testing.T) {
 	// A reply in the thread.
 	if _, err := a.Send(context.Background(), transports.Message{To: "bob@localhost", Body: "Fine, thanks.", Thread: m.Thread}); err != nil {
 		t.Fatalf("Send: %v", err)
+	}
+	// The SMTP connection gave its lease back; the IMAP one holds its own.
+	if n := f.budget.Count(); n != 1 {
+		t.Errorf("%d connections counted after the send, want 1 (IMAP)", n)
 	}
 	got := waitMail(t, f.srv, "bob@localhost", "bob-pw-Z2", "Fine, thanks.")
 	raw := string(got.Raw)

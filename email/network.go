@@ -126,9 +126,17 @@ func (n *Network) LoginFields() []transports.Field {
 			Options: []transports.Option{
 				{Label: "TLS", Value: SecurityTLS},
 				{Label: "STARTTLS", Value: SecurityStartTLS},
-				{Label: "None (the gateway's default servers only)", Value: SecurityPlain},
+				{Label: n.plainLabel(), Value: SecurityPlain},
 			}},
 	}
+}
+
+// plainLabel describes security "plain" as this gateway allows it.
+func (n *Network) plainLabel() string {
+	if n.cfg.AllowPlaintext {
+		return "None (unencrypted)"
+	}
+	return "None (the gateway's default servers only)"
 }
 
 func (n *Network) defaultDesc(def, prefix string) string {
