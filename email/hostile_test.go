@@ -73,8 +73,9 @@ func creds(imapAddr, smtpAddr, security string) transports.Credentials {
 		"imap_server": imapAddr, "smtp_server": smtpAddr, "security": security}
 }
 
-// unusedSMTP is the admin's default SMTP server in tests that only read
-// mail: Connect does not dial it.
+// unusedSMTP is the SMTP server of tests that only read mail (Connect
+// does not dial it) or fail before SMTP; were it dialled, it is on this
+// machine.
 const unusedSMTP = "127.0.0.1:9"
 
 // TestGreetingBeforeLogin: a server that speaks SSH instead of IMAP gets
@@ -84,7 +85,7 @@ func TestGreetingBeforeLogin(t *testing.T) {
 		t.Run(security, func(t *testing.T) {
 			ssh := startBanner(t, sshBanner)
 			n := email.New(email.Config{Timeout: 5 * time.Second, AllowPlaintext: true, Egress: loopbackOnly()})
-			err := n.Validate(context.Background(), creds(ssh.Addr, "smtp.example.org:587", security))
+			err := n.Validate(context.Background(), creds(ssh.Addr, unusedSMTP, security))
 			if !errors.Is(err, transports.ErrUnavailable) {
 				t.Fatalf("Validate = %v, want ErrUnavailable", err)
 			}
@@ -135,40 +136,49 @@ func TestPolicyRefusesWithoutConnecting(t *testing.T) {
 	srv := testenv.StartFakeIMAP(t, testenv.FakeIMAPOptions{})
 	_, port, _ := net.SplitHostPort(srv.Addr)
 	stub := &egress.Policy{Resolver: stubResolver{netip.MustParseAddr("127.0.0.1")}}
-	for _, tc := range []struct {
+	type policyCase struct {
 		name           string
 		cfg            email.Config
 		imap, security string
 		want           string
-	}{
+	}
+	run := func(t *testing.T, cases []policyCase) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				tc.cfg.Timeout = 5 * time.Second
+				n := email.New(tc.cfg)
+				err := n.Validate(context.Background(), creds(tc.imap, unusedSMTP, tc.security))
+				if !errors.Is(err, transports.ErrPolicy) || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("Validate = %v, want ErrPolicy saying %q", err, tc.want)
+				}
+				_, err = n.Connect(context.Background(), transports.Account{User: "alice@example.net",
+					Credentials: creds(tc.imap, unusedSMTP, tc.security), Store: &transportstest.Store{}}, newEvents())
+				if !errors.Is(err, transports.ErrPolicy) {
+					t.Errorf("Connect = %v, want ErrPolicy", err)
+				}
+			})
+		}
+	}
+	// Addresses on this machine first: were the policy not applied, no
+	// packet would leave it.
+	run(t, []policyCase{
 		{"loopback literal", email.Config{}, srv.Addr, "tls", "not a public address"},
 		{"name resolving to loopback", email.Config{Egress: stub}, "imap.internal.example:" + port, "tls", "not a public address"},
-		{"RFC 1918", email.Config{}, "10.0.0.5:993", "tls", "not a public address"},
-		{"link-local metadata", email.Config{}, "169.254.169.254:993", "tls", "not a public address"},
-		{"CGNAT", email.Config{}, "100.64.0.1:993", "tls", "not a public address"},
+		{"other loopback address", email.Config{}, "127.0.0.2:" + port, "tls", "not a public address"},
 		{"IPv6 loopback", email.Config{}, "[::1]:" + port, "tls", "not a public address"},
 		{"starttls to loopback", email.Config{}, srv.Addr, "starttls", "not a public address"},
 		{"plain, allowed address but no allow_plaintext", email.Config{Egress: loopbackOnly()}, srv.Addr, "plain", "allow_plaintext"},
 		{"plain with allow_plaintext, loopback refused", email.Config{AllowPlaintext: true}, srv.Addr, "plain", "not a public address"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Timeout = 5 * time.Second
-			n := email.New(tc.cfg)
-			err := n.Validate(context.Background(), creds(tc.imap, "smtp.example.org:587", tc.security))
-			if !errors.Is(err, transports.ErrPolicy) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Validate = %v, want ErrPolicy saying %q", err, tc.want)
-			}
-			ev := newEvents()
-			_, err = n.Connect(context.Background(), transports.Account{User: "alice@example.net",
-				Credentials: creds(tc.imap, "smtp.example.org:587", tc.security), Store: &transportstest.Store{}}, ev)
-			if !errors.Is(err, transports.ErrPolicy) {
-				t.Errorf("Connect = %v, want ErrPolicy", err)
-			}
-		})
+	})
+	if n := srv.Connections(); n != 0 || t.Failed() {
+		t.Fatalf("%d connections reached the server: not trying addresses off this machine", n)
 	}
-	if n := srv.Connections(); n != 0 {
-		t.Errorf("%d connections reached the server", n)
-	}
+	// Literal private addresses, refused before any dial.
+	run(t, []policyCase{
+		{"RFC 1918", email.Config{}, "10.0.0.5:993", "tls", "not a public address"},
+		{"link-local metadata", email.Config{}, "169.254.169.254:993", "tls", "not a public address"},
+		{"CGNAT", email.Config{}, "100.64.0.1:993", "tls", "not a public address"},
+	})
 	// The SMTP server is checked the same way.
 	n := email.New(email.Config{Timeout: 5 * time.Second, DefaultIMAP: srv.Addr})
 	err := n.Validate(context.Background(), creds("", "10.0.0.5:587", email.SecurityPlain))
