@@ -210,7 +210,13 @@ func (a *adapter) run(c *imapConn, sel *imap.SelectData, last imap.UID, newMail 
 // only the wait itself is unbounded, and the end of the session or of the
 // connection ends it.
 func (a *adapter) watch(c *imapConn, sel *imap.SelectData, last *imap.UID, newMail chan struct{}) error {
-	idle := c.Caps().Has(imap.CapIdle)
+	var idle bool
+	if err := c.do("reading capabilities", metaCap, c.timeout, func() error {
+		idle = c.Caps().Has(imap.CapIdle)
+		return nil
+	}); err != nil {
+		return err
+	}
 	var reply chan checkResult
 	for {
 		n, err := a.deliverNew(c, sel.UIDValidity, last)

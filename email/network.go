@@ -5,6 +5,15 @@
 // transport remembers, per mailbox, the UIDVALIDITY and the last UID it
 // delivered, so a restart neither loses nor repeats a mail.
 //
+// Every mail server is untrusted: users name them. A server the user
+// named is dialled through the egress policy (public addresses only,
+// checked at dial time), plaintext only towards the admin's default
+// servers unless allowed, and each connection holds a lease of the
+// connection budget. The greeting is read before the password is sent;
+// failures reach the user as fixed phrases, never the server's bytes;
+// every command has a deadline and a byte cap; a mail is fetched only up
+// to Limits.MaxMessage, and one larger is announced instead.
+//
 // The package knows nothing of XMPP: it implements the transports contract.
 package email
 
