@@ -647,7 +647,8 @@ func (a *adapter) outgoing(msg transports.Message, to *mail.Address) Outgoing {
 
 // Send implements transports.Adapter: a mail from the registered address,
 // a reply when the message carries a thread the transport knows.
-func (a *adapter) Send(ctx context.Context, msg transports.Message) (transports.RemoteID, error) {
+func (a *adapter) Send(ctx context.Context, msg transports.Message) (_ transports.RemoteID, err error) {
+	defer a.n.recovered(&err, "sending")
 	to, err := mail.ParseAddress(string(msg.To))
 	if err != nil {
 		return "", fmt.Errorf("%w: %q is not an email address", transports.ErrInvalidInput, msg.To)

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -250,7 +251,8 @@ func (n *Network) tlsConfig(hostport string) *tls.Config {
 
 // Validate implements transports.Network: an IMAP login and an SMTP
 // EHLO+AUTH, then both are closed.
-func (n *Network) Validate(ctx context.Context, creds transports.Credentials) error {
+func (n *Network) Validate(ctx context.Context, creds transports.Credentials) (err error) {
+	defer n.recovered(&err, "checking the registration")
 	l, err := n.login(creds)
 	if err != nil {
 		return err
@@ -275,7 +277,8 @@ func (n *Network) Validate(ctx context.Context, creds transports.Credentials) er
 
 // Connect implements transports.Network: it logs in to IMAP (so a refused
 // password is reported at once) and starts watching INBOX.
-func (n *Network) Connect(ctx context.Context, acct transports.Account, sink transports.Sink) (transports.Adapter, error) {
+func (n *Network) Connect(ctx context.Context, acct transports.Account, sink transports.Sink) (_ transports.Adapter, err error) {
+	defer n.recovered(&err, "connecting")
 	l, err := n.login(acct.Credentials)
 	if err != nil {
 		return nil, err
@@ -288,4 +291,14 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 		return nil, err
 	}
 	return a, nil
+}
+
+// recovered turns a panic in a call that handled a server's input (in
+// go-imap, go-smtp or this package) into an error, logged with its stack,
+// so that one server cannot take the process down.
+func (n *Network) recovered(err *error, what string) {
+	if v := recover(); v != nil {
+		n.log.Error("email: panic", "while", what, "panic", v, "stack", string(debug.Stack()))
+		*err = fmt.Errorf("%w: internal error while %s", transports.ErrUnavailable, what)
+	}
 }

@@ -1,7 +1,9 @@
 package email
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"slices"
 	"strings"
@@ -279,4 +281,23 @@ func FuzzCapGuard(f *testing.F) {
 			t.Fatalf("scan(%q) = %v whole, %v in chunks of %d", in, whole, split, step)
 		}
 	})
+}
+
+// TestRecovered: a panic under Validate, Connect or Send becomes an
+// error, logged with its stack.
+func TestRecovered(t *testing.T) {
+	var logs strings.Builder
+	n := New(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	err := func() (err error) {
+		defer n.recovered(&err, "testing")
+		var m map[string]int
+		m["x"] = 1 // a nil map write panics
+		return nil
+	}()
+	if !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "internal error while testing") {
+		t.Errorf("err = %v", err)
+	}
+	if !strings.Contains(logs.String(), "assignment to entry in nil map") || !strings.Contains(logs.String(), "stack=") {
+		t.Errorf("log: %s", logs.String())
+	}
 }
