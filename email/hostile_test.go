@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -374,5 +376,111 @@ func TestSilentCommandReconnects(t *testing.T) {
 			t.Fatal("the adapter did not reconnect")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// scriptedTCP accepts connections on 127.0.0.1 and runs serve on each; it
+// stops when the test ends.
+func scriptedTCP(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var conns []net.Conn
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// silent reads and says nothing.
+func silent(c net.Conn) { io.Copy(io.Discard, c) }
+
+// TestSilentServersBounded: a mail server that accepts and then says
+// nothing holds neither a registration check nor a send longer than the
+// network's Timeout; the user is told, in fixed words.
+func TestSilentServersBounded(t *testing.T) {
+	const timeout = time.Second
+	addr := scriptedTCP(t, silent)
+	for _, security := range []string{email.SecurityPlain, email.SecurityTLS, email.SecurityStartTLS} {
+		t.Run("IMAP "+security, func(t *testing.T) {
+			n := email.New(email.Config{Timeout: timeout, DefaultIMAP: addr, DefaultSMTP: unusedSMTP})
+			done := make(chan error, 1)
+			go func() { done <- n.Validate(context.Background(), creds("", "", security)) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "could not reach "+addr+": timed out") {
+					t.Errorf("Validate = %v, want a time-out", err)
+				}
+			case <-time.After(10 * timeout): // liveness bound
+				t.Fatal("Validate still blocked")
+			}
+		})
+	}
+
+	imapSrv := testenv.StartFakeIMAP(t, testenv.FakeIMAPOptions{})
+	n := email.New(email.Config{Timeout: timeout, DefaultIMAP: imapSrv.Addr, DefaultSMTP: addr})
+	a, _ := connect(t, n, "alice@example.net", creds("", "", email.SecurityPlain), &transportstest.Store{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Send(context.Background(), transports.Message{To: "bob@example.org", Body: "hello"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "timed out") {
+			t.Errorf("Send = %v, want a time-out", err)
+		}
+	case <-time.After(10 * timeout):
+		t.Fatal("Send still blocked")
+	}
+}
+
+// TestSMTPEndlessReply: an SMTP server whose greeting never ends cannot
+// make the gateway buffer it: the connection is dropped after smtpCap
+// bytes, and the error does not quote it.
+func TestSMTPEndlessReply(t *testing.T) {
+	var sent atomic.Int64
+	addr := scriptedTCP(t, func(c net.Conn) {
+		c.Write([]byte("220-"))
+		chunk := bytes.Repeat([]byte("A"), 64<<10)
+		for sent.Load() < 1<<30 {
+			n, err := c.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	})
+	imapSrv := testenv.StartFakeIMAP(t, testenv.FakeIMAPOptions{})
+	n := email.New(email.Config{Timeout: 10 * time.Second, DefaultIMAP: imapSrv.Addr, DefaultSMTP: addr})
+	a, _ := connect(t, n, "alice@example.net", creds("", "", email.SecurityPlain), &transportstest.Store{})
+	_, err := a.Send(context.Background(), transports.Message{To: "bob@example.org", Body: "hello"})
+	if !errors.Is(err, transports.ErrUnavailable) || strings.Contains(err.Error(), "AAAA") {
+		t.Errorf("Send = %v, want a generic failure", err)
+	}
+	t.Logf("Send: %v; the server sent %d bytes", err, sent.Load())
+	if s := sent.Load(); s > 64<<20 {
+		t.Errorf("the server could send %d bytes", s)
 	}
 }
