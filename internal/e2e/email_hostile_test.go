@@ -2,8 +2,13 @@ package e2e_test
 
 import (
 	"crypto/x509"
+	"fmt"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -149,5 +154,83 @@ func TestEmailHostileServers(t *testing.T) {
 	})
 	if strings.Contains(logs.String(), "alice-mail-pw-K4") || strings.Contains(logs.String(), "bob-mail-pw-J8") {
 		t.Error("a mail password is in the log")
+	}
+}
+
+// TestEmailSilentServerSIGTERM: Switchboard, as its own process, with a
+// user whose IMAP server went silent after IDLE, exits on SIGTERM within
+// a bound: closing that mailbox cannot hang the shutdown.
+func TestEmailSilentServerSIGTERM(t *testing.T) {
+	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{emailGW: secret}})
+	mail := testenv.StartMailServer(t, testenv.MailOptions{Users: map[string]string{"alice@localhost": "alice-mail-pw-K4"}})
+	silent := testenv.StartFakeIMAP(t, testenv.FakeIMAPOptions{Idle: true, SilentAfter: "IDLE"})
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "switchboard")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/switchboard-im/switchboard/cmd/switchboard").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cfg := fmt.Sprintf(`[xmpp]
+server = %q
+[storage]
+path = %q
+[security]
+key_file = %q
+allowed_domains = ["localhost"]
+ca_file = %q
+[http]
+listen = "127.0.0.1:0"
+[email]
+domain = %q
+secret = %q
+default_imap_server = %q
+default_smtp_server = %q
+`, p.ComponentAddr, filepath.Join(dir, "sb.db"), filepath.Join(dir, "sb.key"), mail.CAFile, emailGW, secret,
+		silent.Addr, mail.SubmissionAddr())
+	cfgFile := filepath.Join(dir, "switchboard.toml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &testenv.LogBuffer{}
+	proc := exec.Command(bin, "run", "--config", cfgFile)
+	proc.Stdout, proc.Stderr = logs, logs
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- proc.Wait() }()
+	t.Cleanup(func() {
+		proc.Process.Kill()
+		if t.Failed() {
+			t.Logf("switchboard output:\n%s", logs)
+		}
+	})
+
+	p.CreateUser(t, "alice", "xmpp-pw")
+	c := p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
+	deadline := time.Now().Add(timeout)
+	for {
+		res := registerMailServer(t, c, "alice@localhost", "alice-mail-pw-K4", "", "plain")
+		if res.Attr("type") == "result" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registration: %s", res)
+		}
+		time.Sleep(200 * time.Millisecond) // the component is still connecting
+	}
+	c.Send(t, `<presence to="`+emailGW+`" type="subscribed"/>`)
+	c.Send(t, `<presence/>`)
+	select {
+	case <-silent.Seen("IDLE"):
+	case <-time.After(timeout):
+		t.Fatal("the gateway never sent IDLE")
+	}
+	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(timeout): // liveness bound, not a speed check
+		t.Fatal("Switchboard still running after SIGTERM")
 	}
 }
