@@ -3,13 +3,13 @@ package email
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
 	"net/mail"
-	"sort"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,8 +17,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 	"golang.org/x/net/idna"
 
 	"github.com/switchboard-im/switchboard/transports"
@@ -39,7 +37,7 @@ type adapter struct {
 	check  chan chan checkResult // "check mail now" requests
 
 	mu      sync.Mutex
-	threads map[string]threadInfo // by Thread: what a reply needs
+	threads *threadCache // by peer and Thread: what a reply needs
 
 	transports.Ending
 }
@@ -66,7 +64,7 @@ func newAdapter(n *Network, acct transports.Account, l login, sink transports.Si
 	ctx, cancel := context.WithCancel(context.Background())
 	return &adapter{n: n, acct: acct, login: l, sink: sink,
 		log: n.log.With("user", acct.User), ctx: ctx, cancel: cancel,
-		check: make(chan chan checkResult), threads: make(map[string]threadInfo)}
+		check: make(chan chan checkResult), threads: newThreadCache(maxThreads)}
 }
 
 // start logs in once (reporting a refused password at once) and starts
@@ -75,7 +73,7 @@ func (a *adapter) start(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.n.cfg.Timeout)
 	defer cancel()
 	newMail := make(chan struct{}, 1)
-	c, err := a.n.dialIMAP(ctx, a.login, newMail)
+	c, err := a.n.dialIMAP(ctx, a.ctx, a.acct.User, a.login, newMail)
 	if err != nil {
 		return err
 	}
@@ -83,28 +81,44 @@ func (a *adapter) start(ctx context.Context) error {
 	// once Connect returned is new.
 	sel, last, err := a.selectInbox(c)
 	if err != nil {
-		c.Close()
+		c.closeNow()
 		return err
 	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
+		defer a.recoverPanic()
 		a.run(c, sel, last, newMail)
 	}()
 	return nil
 }
 
+// recoverPanic ends the session of a goroutine that panicked, logging the
+// stack; the rest of the process is untouched.
+func (a *adapter) recoverPanic() {
+	if v := recover(); v != nil {
+		a.log.Error("email session panicked", "panic", v, "stack", string(debug.Stack()))
+		a.End(fmt.Errorf("%w: internal error in the email session", transports.ErrUnavailable))
+	}
+}
+
 // selectInbox selects INBOX and returns it with the last UID delivered.
-func (a *adapter) selectInbox(c *imapclient.Client) (*imap.SelectData, imap.UID, error) {
-	sel, err := c.Select("INBOX", nil).Wait()
+func (a *adapter) selectInbox(c *imapConn) (*imap.SelectData, imap.UID, error) {
+	var sel *imap.SelectData
+	err := c.do("selecting INBOX", metaCap, c.timeout, func() (err error) {
+		sel, err = c.Select("INBOX", nil).Wait()
+		return err
+	})
 	if err != nil {
-		return nil, 0, imapError("selecting INBOX", err)
+		return nil, 0, err
 	}
 	last, err := a.bookmark(sel)
 	return sel, last, err
 }
 
-// Close implements transports.Adapter.
+// Close implements transports.Adapter. It returns within the network's
+// Timeout (plus a short grace to log out) whatever the server does: the
+// connection is closed once the grace is over.
 func (a *adapter) Close() error {
 	a.cancel()
 	a.wg.Wait()
@@ -146,11 +160,11 @@ func (a *adapter) RunCommand(ctx context.Context, node string) (string, error) {
 }
 
 // run watches INBOX until the adapter closes, reconnecting with backoff.
-func (a *adapter) run(c *imapclient.Client, sel *imap.SelectData, last imap.UID, newMail chan struct{}) {
+func (a *adapter) run(c *imapConn, sel *imap.SelectData, last imap.UID, newMail chan struct{}) {
 	attempt := 0
 	for {
-		err := a.watch(c, sel, last, newMail)
-		c.Close()
+		err := a.watch(c, sel, &last, newMail)
+		c.closeNow()
 		if a.ctx.Err() != nil {
 			return
 		}
@@ -172,13 +186,13 @@ func (a *adapter) run(c *imapclient.Client, sel *imap.SelectData, last imap.UID,
 			case <-t.C:
 			}
 			ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
-			c, err = a.n.dialIMAP(ctx, a.login, newMail)
+			c, err = a.n.dialIMAP(ctx, a.ctx, a.acct.User, a.login, newMail)
 			cancel()
 			if err == nil {
 				if sel, last, err = a.selectInbox(c); err == nil {
 					break
 				}
-				c.Close()
+				c.closeNow()
 			}
 			if errors.Is(err, transports.ErrBadCredentials) {
 				a.End(err)
@@ -190,13 +204,22 @@ func (a *adapter) run(c *imapclient.Client, sel *imap.SelectData, last imap.UID,
 	}
 }
 
-// watch delivers new mail of the selected INBOX after last, then waits (IDLE, or a poll timer) for
-// more, until the connection fails or the adapter closes.
-func (a *adapter) watch(c *imapclient.Client, sel *imap.SelectData, last imap.UID, newMail chan struct{}) error {
-	idle := c.Caps().Has(imap.CapIdle)
+// watch delivers new mail of the selected INBOX after *last, then waits
+// (IDLE, or a poll timer) for more, until the connection fails or the
+// adapter closes. Every command runs under the connection's watchdog;
+// only the wait itself is unbounded, and the end of the session or of the
+// connection ends it.
+func (a *adapter) watch(c *imapConn, sel *imap.SelectData, last *imap.UID, newMail chan struct{}) error {
+	var idle bool
+	if err := c.do("reading capabilities", metaCap, c.timeout, func() error {
+		idle = c.Caps().Has(imap.CapIdle)
+		return nil
+	}); err != nil {
+		return err
+	}
 	var reply chan checkResult
 	for {
-		n, err := a.deliverNew(c, sel.UIDValidity, &last)
+		n, err := a.deliverNew(c, sel.UIDValidity, last)
 		if reply != nil {
 			reply <- checkResult{n: n, err: err}
 			reply = nil
@@ -208,9 +231,15 @@ func (a *adapter) watch(c *imapclient.Client, sel *imap.SelectData, last imap.UI
 		var poll <-chan time.Time
 		var pollTimer *time.Timer
 		if idle {
-			if idleCmd, err = c.Idle(); err != nil {
-				return imapError("IDLE", err)
+			if err := c.do("starting IDLE", metaCap, c.timeout, func() (err error) {
+				idleCmd, err = c.Idle()
+				return err
+			}); err != nil {
+				return err
 			}
+			// What the server may send while idling (new mail, flag
+			// changes) until the next command.
+			c.raw.allow(metaCap)
 		} else {
 			pollTimer = time.NewTimer(a.n.cfg.PollInterval)
 			poll = pollTimer.C
@@ -218,7 +247,13 @@ func (a *adapter) watch(c *imapclient.Client, sel *imap.SelectData, last imap.UI
 		select {
 		case <-a.ctx.Done():
 		case <-c.Closed():
-			return fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, a.login.imap)
+			if idleCmd != nil {
+				idleCmd.Close()
+			}
+			if c.raw.over.Load() {
+				return fmt.Errorf("%w: %s sent more data than this gateway accepts while waiting for mail", transports.ErrUnavailable, c.addr)
+			}
+			return fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.addr)
 		case <-newMail:
 		case <-poll:
 		case reply = <-a.check:
@@ -227,15 +262,23 @@ func (a *adapter) watch(c *imapclient.Client, sel *imap.SelectData, last imap.UI
 			pollTimer.Stop()
 		}
 		if idleCmd != nil {
-			if err := idleCmd.Close(); err != nil {
-				return imapError("ending IDLE", err)
+			if err := c.do("ending IDLE", metaCap, c.timeout, func() error {
+				if err := idleCmd.Close(); err != nil {
+					return err
+				}
+				return idleCmd.Wait()
+			}); err != nil {
+				if reply != nil {
+					reply <- checkResult{err: err}
+				}
+				return err
 			}
 		}
 		if a.ctx.Err() != nil {
 			if reply != nil {
 				reply <- checkResult{err: transports.ErrNotConnected}
 			}
-			c.Logout().Wait()
+			c.logout()
 			return a.ctx.Err()
 		}
 	}
@@ -289,38 +332,128 @@ func (a *adapter) saveBookmark(validity uint32, uid imap.UID) error {
 }
 
 // deliverNew delivers every mail of INBOX after last, in UID order,
-// advancing last (and its stored copy) after each delivery.
-func (a *adapter) deliverNew(c *imapclient.Client, validity uint32, last *imap.UID) (int, error) {
-	crit := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: *last + 1, Stop: 0}}}}
-	res, err := c.UIDSearch(crit, nil).Wait()
-	if err != nil {
-		return 0, imapError("searching INBOX", err)
-	}
-	var uids []imap.UID
-	for _, u := range res.AllUIDs() {
-		if u > *last { // "n:*" always matches the last mail, even below n
-			uids = append(uids, u)
+// advancing last (and its stored copy) after each mail, delivered or
+// skipped. A mail larger than Limits.MaxMessage is announced to the user
+// (sender, subject, size) instead of delivered; no more than that limit
+// is ever read of a mail, whatever the server announces.
+func (a *adapter) deliverNew(c *imapConn, validity uint32, last *imap.UID) (int, error) {
+	delivered := 0
+	for {
+		uids, err := a.searchNew(c, *last)
+		if err != nil || len(uids) == 0 {
+			return delivered, err
+		}
+		n, err := a.deliverUIDs(c, validity, last, uids)
+		delivered += n
+		if err != nil || len(uids) < maxUIDsPerRound {
+			return delivered, err
 		}
 	}
-	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+}
+
+// maxUIDsPerRound is how many new mails are taken from one search.
+const maxUIDsPerRound = 100
+
+// searchNew returns the smallest UIDs after last in INBOX, at most
+// maxUIDsPerRound, in order.
+func (a *adapter) searchNew(c *imapConn, last imap.UID) ([]imap.UID, error) {
+	crit := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: last + 1, Stop: 0}}}}
+	var res *imap.SearchData
+	if err := c.do("searching INBOX", metaCap, c.timeout, func() (err error) {
+		res, err = c.UIDSearch(crit, nil).Wait()
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return uidsAfter(res, last, maxUIDsPerRound), nil
+}
+
+// uidsAfter returns the smallest max UIDs of a search result that are
+// above last, in order. The server's ranges are not expanded beyond
+// that: "1:4294967295" costs no more than "1:100" (go-imap's AllUIDs
+// would allocate every number, and panics on "*").
+func uidsAfter(res *imap.SearchData, last imap.UID, limit int) []imap.UID {
+	if res == nil {
+		return nil
+	}
+	set, _ := res.All.(imap.UIDSet)
+	var out []imap.UID
+	compact := func() {
+		slices.Sort(out)
+		out = slices.Compact(out)
+		if len(out) > limit {
+			out = out[:limit]
+		}
+	}
+	for _, r := range set {
+		start, stop := r.Start, r.Stop
+		if start == 0 || stop == 0 { // "*": the last mail, which "n:*" matches anyway
+			start = max(start, stop)
+			stop = start
+		}
+		if start > stop {
+			start, stop = stop, start
+		}
+		if stop <= last {
+			continue
+		}
+		start = max(start, last+1)
+		for u, n := start, 0; n < limit; u, n = u+1, n+1 {
+			out = append(out, u)
+			if u == stop {
+				break
+			}
+		}
+		if len(out) >= 2*limit {
+			compact()
+		}
+	}
+	compact()
+	return out
+}
+
+// deliverUIDs delivers the mails uids (in order, all after *last),
+// advancing *last (and its stored copy) after each mail, delivered or
+// skipped.
+func (a *adapter) deliverUIDs(c *imapConn, validity uint32, last *imap.UID, uids []imap.UID) (int, error) {
 	markRead := a.acct.Settings["mark_read"] != "false"
+	limit := a.n.cfg.Limits.withDefaults().MaxMessage
 	delivered := 0
-	section := &imap.FetchItemBodySection{Peek: true}
 	for _, uid := range uids {
 		if a.ctx.Err() != nil {
 			return delivered, a.ctx.Err()
 		}
-		msgs, err := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+		meta, err := a.fetchMeta(c, uid)
 		if err != nil {
-			return delivered, imapError("fetching a mail", err)
+			return delivered, err
 		}
-		if len(msgs) == 1 {
-			raw := msgs[0].FindBodySection(section)
-			a.deliverMail(validity, uid, raw)
-			delivered++
-			if markRead {
-				if err := c.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); err != nil {
-					a.log.Warn("marking a mail as read", "err", err)
+		var connErr error
+		switch {
+		case meta == nil:
+			a.log.Info("a mail vanished before it was fetched", "uid", uid)
+		case meta.size > limit:
+			a.announceSkipped(meta, meta.size, limit)
+		default:
+			raw, announced, err := a.fetchBody(c, uid, limit)
+			switch {
+			case errors.Is(err, errTooLarge):
+				// The server sent more than it announced and than was
+				// asked for: the connection is closed, the mail skipped.
+				a.announceSkipped(meta, announced, limit)
+				connErr = err
+			case err != nil:
+				return delivered, err
+			case raw == nil:
+				a.log.Info("a mail vanished before it was fetched", "uid", uid)
+			default:
+				a.deliverMail(validity, uid, raw)
+				delivered++
+				if markRead {
+					if err := c.do("marking a mail as read", metaCap, c.timeout, func() error {
+						return c.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+					}); err != nil {
+						a.log.Warn("marking a mail as read", "err", err)
+					}
 				}
 			}
 		}
@@ -328,8 +461,118 @@ func (a *adapter) deliverNew(c *imapclient.Client, validity uint32, last *imap.U
 		if err := a.saveBookmark(validity, uid); err != nil {
 			return delivered, err
 		}
+		if connErr != nil {
+			return delivered, connErr
+		}
 	}
 	return delivered, nil
+}
+
+// errTooLarge is returned by fetchBody when the server sent a message
+// larger than asked for.
+var errTooLarge = fmt.Errorf("%w: the mail server sent a mail larger than it announced", transports.ErrUnavailable)
+
+// mailMeta is what is known of a mail before its body is fetched.
+type mailMeta struct {
+	uid     imap.UID
+	size    int64
+	from    string // address, may be empty
+	subject string // cleaned, cut
+}
+
+// fetchMeta fetches a mail's size and envelope; nil when the server has
+// no such mail (any more).
+func (a *adapter) fetchMeta(c *imapConn, uid imap.UID) (*mailMeta, error) {
+	var msgs []*imapclient.FetchMessageBuffer
+	if err := c.do("fetching a mail's size", metaCap, c.timeout, func() (err error) {
+		msgs, err = c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, RFC822Size: true, Envelope: true}).Collect()
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		if m.UID != uid {
+			continue
+		}
+		meta := &mailMeta{uid: uid, size: m.RFC822Size}
+		if e := m.Envelope; e != nil {
+			meta.subject = cutUTF8(cleanLine(toUTF8(e.Subject)), 200)
+			if len(e.From) > 0 {
+				meta.from = cutUTF8(cleanLine(toUTF8(e.From[0].Addr())), 254)
+			}
+		}
+		return meta, nil
+	}
+	return nil, nil
+}
+
+// fetchBody fetches at most limit bytes of a mail (BODY.PEEK[]<0.limit>).
+// A server whose literal is larger than limit gets its connection closed
+// before any of it is read: errTooLarge, with the size it announced. It
+// returns nil data when the server sent no body for the mail.
+func (a *adapter) fetchBody(c *imapConn, uid imap.UID, limit int64) (raw []byte, announced int64, err error) {
+	section := &imap.FetchItemBodySection{Peek: true, Partial: &imap.SectionPartial{Offset: 0, Size: limit}}
+	d := max(c.timeout, 5*time.Minute) // a big mail on a slow link
+	err = c.do("fetching a mail", limit+metaCap, d, func() error {
+		cmd := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+			for item := msg.Next(); item != nil; item = msg.Next() {
+				body, ok := item.(imapclient.FetchItemDataBodySection)
+				if !ok || body.Literal == nil || raw != nil {
+					continue
+				}
+				if n := body.Literal.Size(); n > limit {
+					announced = n
+					// Reading on would make the library drain the
+					// literal: close first, so nothing more is read.
+					c.raw.Close()
+					cmd.Close()
+					return errTooLarge
+				}
+				b, err := io.ReadAll(io.LimitReader(body.Literal, limit))
+				if err != nil {
+					c.raw.Close()
+					cmd.Close()
+					return err
+				}
+				raw = b
+			}
+		}
+		return cmd.Close()
+	})
+	if errors.Is(err, errTooLarge) {
+		return nil, announced, errTooLarge
+	}
+	return raw, 0, err
+}
+
+// announceSkipped tells the user about a mail too large to relay.
+func (a *adapter) announceSkipped(m *mailMeta, size, limit int64) {
+	a.log.Info("mail too large, skipped", "uid", m.uid, "size", size, "limit", limit)
+	from := m.from
+	if from == "" {
+		from = "an unknown sender"
+	}
+	subject := m.subject
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	a.sink.Deliver(&transports.NoticeEvent{Error: true, Text: fmt.Sprintf(
+		"A mail from %s, “%s” (%s), is larger than the %s this gateway relays; it was not delivered here and is still in your mailbox.",
+		from, subject, humanSize(size), humanSize(limit))})
+}
+
+// humanSize writes a byte count for people.
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // deliverMail hands one mail to the sink, keyed by UIDVALIDITY:UID so that
@@ -359,27 +602,36 @@ func (a *adapter) deliverMail(validity uint32, uid imap.UID, raw []byte) {
 }
 
 func (a *adapter) rememberThread(in *Incoming) {
-	if in.Thread == "" {
+	if in.Thread == "" || in.From == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	refs := append(append([]string(nil), in.References...), in.MessageID)
-	a.threads[in.Thread] = threadInfo{subject: in.Subject, lastID: in.MessageID, references: refs}
+	a.threads.put(threadKey{peer: strings.ToLower(in.From.Address), thread: in.Thread},
+		threadInfo{subject: in.Subject, lastID: in.MessageID, references: trimRefs(refs)})
 }
 
-// Send implements transports.Adapter: a mail from the registered address,
-// a reply when the message carries a thread the transport knows.
-func (a *adapter) Send(ctx context.Context, msg transports.Message) (transports.RemoteID, error) {
-	to, err := mail.ParseAddress(string(msg.To))
-	if err != nil {
-		return "", fmt.Errorf("%w: %q is not an email address", transports.ErrInvalidInput, msg.To)
+// trimRefs keeps the root and the most recent IDs of a thread's
+// References, at most maxReferences, so a remembered thread stays small.
+func trimRefs(refs []string) []string {
+	if len(refs) <= maxReferences {
+		return refs
 	}
+	return append([]string{refs[0]}, refs[len(refs)-maxReferences+1:]...)
+}
+
+// outgoing builds the mail for msg: from the registered address, and a
+// reply (subject, In-Reply-To, References) when the thread is one this
+// peer took part in. A thread is remembered per peer, so a sender who
+// copies another conversation's References cannot make the user's next
+// reply in it carry their subject or message IDs.
+func (a *adapter) outgoing(msg transports.Message, to *mail.Address) Outgoing {
 	o := Outgoing{From: *a.login.address, To: []mail.Address{*to}, Subject: msg.Subject, Body: msg.Body,
 		Date: time.Now(), Domain: a.login.address.Address[strings.LastIndexByte(a.login.address.Address, '@')+1:]}
 	if msg.Thread != "" {
 		a.mu.Lock()
-		th, ok := a.threads[msg.Thread]
+		th, ok := a.threads.get(threadKey{peer: strings.ToLower(to.Address), thread: msg.Thread})
 		a.mu.Unlock()
 		if ok {
 			o.InReplyTo, o.References = th.lastID, th.references
@@ -390,13 +642,25 @@ func (a *adapter) Send(ctx context.Context, msg transports.Message) (transports.
 			o.InReplyTo, o.References = msg.Thread, []string{msg.Thread}
 		}
 	}
+	return o
+}
+
+// Send implements transports.Adapter: a mail from the registered address,
+// a reply when the message carries a thread the transport knows.
+func (a *adapter) Send(ctx context.Context, msg transports.Message) (_ transports.RemoteID, err error) {
+	defer a.n.recovered(&err, "sending")
+	to, err := mail.ParseAddress(string(msg.To))
+	if err != nil {
+		return "", fmt.Errorf("%w: %q is not an email address", transports.ErrInvalidInput, msg.To)
+	}
+	o := a.outgoing(msg, to)
 	raw, id, err := Compose(o)
 	if err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.n.cfg.Timeout)
 	defer cancel()
-	c, err := a.n.dialSMTP(ctx, a.login)
+	c, err := a.n.dialSMTP(ctx, a.acct.User, a.login)
 	if err != nil {
 		return "", err
 	}
@@ -410,134 +674,22 @@ func (a *adapter) Send(ctx context.Context, msg transports.Message) (transports.
 		}
 	}
 	if err := c.SendMail(a.login.address.Address, []string{rcpt}, bytes.NewReader(raw)); err != nil {
-		return "", smtpError("sending", err)
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return "", smtpError(a.login.smtp, "sending", err)
 	}
 	c.Quit()
 	if msg.Thread != "" {
+		key := threadKey{peer: strings.ToLower(to.Address), thread: msg.Thread}
 		a.mu.Lock()
-		th := a.threads[msg.Thread]
-		th.lastID, th.references = id, append(th.references, id)
+		th, _ := a.threads.get(key)
+		th.lastID, th.references = id, trimRefs(append(append([]string(nil), th.references...), id))
 		if th.subject == "" {
 			th.subject = o.Subject
 		}
-		a.threads[msg.Thread] = th
+		a.threads.put(key, th)
 		a.mu.Unlock()
 	}
 	return transports.RemoteID(id), nil
-}
-
-// dialIMAP connects and logs in. newMail, if not nil, is signalled when the
-// selected mailbox grows.
-func (n *Network) dialIMAP(ctx context.Context, l login, newMail chan struct{}) (*imapclient.Client, error) {
-	opts := &imapclient.Options{TLSConfig: n.tlsConfig(l.imap)}
-	if newMail != nil {
-		opts.UnilateralDataHandler = &imapclient.UnilateralDataHandler{
-			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
-				if d.NumMessages != nil {
-					select {
-					case newMail <- struct{}{}:
-					default:
-					}
-				}
-			},
-		}
-	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", l.imap)
-	if err != nil {
-		return nil, fmt.Errorf("%w: connecting to %s: %v", transports.ErrUnavailable, l.imap, err)
-	}
-	var c *imapclient.Client
-	switch l.security {
-	case SecurityTLS:
-		tc := tls.Client(conn, opts.TLSConfig)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("%w: TLS with %s: %v", transports.ErrUnavailable, l.imap, err)
-		}
-		c = imapclient.New(tc, opts)
-	case SecurityStartTLS:
-		stop := context.AfterFunc(ctx, func() { conn.Close() })
-		c, err = imapclient.NewStartTLS(conn, opts)
-		stop()
-		if err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("%w: STARTTLS with %s: %v", transports.ErrUnavailable, l.imap, err)
-		}
-	default:
-		c = imapclient.New(conn, opts)
-	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	err = c.Login(l.address.Address, l.password).Wait()
-	stop()
-	if err != nil {
-		c.Close()
-		var ie *imap.Error
-		if errors.As(err, &ie) {
-			return nil, fmt.Errorf("%w: %s", transports.ErrBadCredentials, ie.Text)
-		}
-		return nil, imapError("login", err)
-	}
-	return c, nil
-}
-
-// dialSMTP connects to the submission server and authenticates.
-func (n *Network) dialSMTP(ctx context.Context, l login) (*smtp.Client, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", l.smtp)
-	if err != nil {
-		return nil, fmt.Errorf("%w: connecting to %s: %v", transports.ErrUnavailable, l.smtp, err)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	var c *smtp.Client
-	switch l.security {
-	case SecurityTLS:
-		c = smtp.NewClient(tls.Client(conn, n.tlsConfig(l.smtp)))
-	case SecurityStartTLS:
-		if c, err = smtp.NewClientStartTLS(conn, n.tlsConfig(l.smtp)); err != nil {
-			conn.Close()
-			return nil, smtpError("STARTTLS", err)
-		}
-	default:
-		c = smtp.NewClient(conn)
-	}
-	if err := c.Hello("localhost"); err != nil {
-		c.Close()
-		return nil, smtpError("EHLO", err)
-	}
-	if err := c.Auth(sasl.NewPlainClient("", l.address.Address, l.password)); err != nil {
-		c.Close()
-		var se *smtp.SMTPError
-		if errors.As(err, &se) && se.Code == 535 {
-			return nil, fmt.Errorf("%w: %s", transports.ErrBadCredentials, se.Message)
-		}
-		return nil, smtpError("AUTH", err)
-	}
-	return c, nil
-}
-
-// imapError classifies an IMAP failure.
-func imapError(what string, err error) error {
-	var ie *imap.Error
-	if errors.As(err, &ie) {
-		return fmt.Errorf("%w: %s: %s", transports.ErrUnavailable, what, ie.Text)
-	}
-	return fmt.Errorf("%w: %s: %v", transports.ErrUnavailable, what, err)
-}
-
-// smtpError classifies an SMTP failure: a permanent refusal (5xx) is the
-// server's word on the message, a temporary one (4xx) a retry later.
-func smtpError(what string, err error) error {
-	var se *smtp.SMTPError
-	if errors.As(err, &se) {
-		switch {
-		case se.Code == 550 || se.Code == 551 || se.Code == 553:
-			return fmt.Errorf("%w: %s refused: %d %s", transports.ErrNotFound, what, se.Code, se.Message)
-		case se.Code >= 500:
-			return fmt.Errorf("%w: %s refused: %d %s", transports.ErrForbidden, what, se.Code, se.Message)
-		}
-		return fmt.Errorf("%w: %s: %d %s", transports.ErrUnavailable, what, se.Code, se.Message)
-	}
-	return fmt.Errorf("%w: %s: %v", transports.ErrUnavailable, what, err)
 }

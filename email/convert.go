@@ -32,6 +32,10 @@ const (
 	DefaultMaxBody       = 64 << 10 // 64 KiB of text: more is unreadable in a chat window
 	DefaultMaxAttachment = 25 << 20 // 25 MiB: what common providers accept per mail
 	DefaultMaxMessage    = 50 << 20 // 50 MiB read at most, whatever the message claims
+	// DefaultMaxAttachments is how many attachments of one mail keep
+	// their data: the component uploads a few files per mail, and a mail
+	// with a thousand parts must not hold a thousand decoded payloads.
+	DefaultMaxAttachments = 10
 )
 
 // Bounds on the MIME structure, so hostile nesting cannot make Parse slow.
@@ -94,6 +98,10 @@ type Attachment struct {
 	// TooLarge is true when Size exceeds Limits.MaxAttachment; Data is
 	// then dropped so a big file costs no memory beyond parsing.
 	TooLarge bool
+	// OverCount is true when the mail had more than
+	// Limits.MaxAttachments files before this one: Data is then dropped
+	// too, and the file can only be named to the user.
+	OverCount bool
 }
 
 // Limits bound what Parse reads and keeps. Zero fields take the defaults.
@@ -104,8 +112,13 @@ type Limits struct {
 	// (DefaultMaxAttachment).
 	MaxAttachment int64
 	// MaxMessage is the most bytes read from the input
-	// (DefaultMaxMessage); the rest is ignored and Truncated set.
+	// (DefaultMaxMessage); the rest is ignored and Truncated set. The
+	// IMAP adapter also skips, with a notice, mail whose announced size
+	// exceeds it, and never reads more than it of a message.
 	MaxMessage int64
+	// MaxAttachments is how many attachments keep their Data
+	// (DefaultMaxAttachments); later ones are listed without it.
+	MaxAttachments int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -117,6 +130,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxMessage <= 0 {
 		l.MaxMessage = DefaultMaxMessage
+	}
+	if l.MaxAttachments <= 0 {
+		l.MaxAttachments = DefaultMaxAttachments
 	}
 	return l
 }
@@ -393,6 +409,7 @@ func msgIDs(v string) []string {
 type walker struct {
 	lim    Limits
 	atts   []Attachment
+	kept   int // attachments with Data
 	leaves int
 }
 
@@ -575,10 +592,14 @@ func (w *walker) attach(h header, ct, name string, body []byte) {
 			return
 		}
 	}
-	if a.Size > w.lim.MaxAttachment {
+	switch {
+	case a.Size > w.lim.MaxAttachment:
 		a.TooLarge = true
-	} else {
+	case w.kept >= w.lim.MaxAttachments:
+		a.OverCount = true
+	default:
 		a.Data = bytes.Clone(data) // don't pin the whole raw message
+		w.kept++
 	}
 	w.atts = append(w.atts, a)
 }
@@ -870,16 +891,31 @@ func cleanBody(s string) string {
 }
 
 // cleanLine makes s a single line of valid UTF-8: control characters become
-// spaces, runs of white space one space.
+// spaces, runs of white space one space, and invisible format characters
+// (see hiddenFormat) are dropped.
 func cleanLine(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == 0xFFFE || r == 0xFFFF {
+		switch {
+		case unicode.IsControl(r) || r == 0xFFFE || r == 0xFFFF:
 			return ' '
+		case hiddenFormat(r):
+			return -1
 		}
 		return r
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// hiddenFormat reports the invisible format characters (Unicode category
+// Cf) that a sender's name, a subject or a file name must not carry: bidi
+// embeddings, overrides, isolates and marks (U+202A–U+202E, U+2066–U+2069,
+// U+200E, U+200F, U+061C), which make "invoice\u202Efdp.exe" display as
+// "invoiceexe.pdf", and the zero-width and tag characters that hide text.
+// The zero-width joiner and non-joiner stay: emoji sequences and Persian
+// words need them, and they reorder nothing.
+func hiddenFormat(r rune) bool {
+	return unicode.Is(unicode.Cf, r) && r != '\u200C' && r != '\u200D'
 }
 
 // cutUTF8 returns at most n bytes of s, not splitting a character.

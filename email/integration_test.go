@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/transports"
@@ -67,10 +69,18 @@ func (e *events) waitMessages(t *testing.T, n int) []*transports.MessageEvent {
 	}
 }
 
+// loopbackOnly lets user-named servers on this machine through the egress
+// policy, as an admin's [security] allow_private = ["127.0.0.1"] does: the
+// test servers listen on 127.0.0.1.
+func loopbackOnly() *egress.Policy {
+	return &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+}
+
 type fixture struct {
-	srv   *testenv.MailServer
-	net   *email.Network
-	creds transports.Credentials
+	srv    *testenv.MailServer
+	net    *email.Network
+	budget *egress.Budget
+	creds  transports.Credentials
 }
 
 func setup(t *testing.T) *fixture {
@@ -79,9 +89,10 @@ func setup(t *testing.T) *fixture {
 		"alice@localhost": "alice-pw-Q7", "bob@localhost": "bob-pw-Z2"}})
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(srv.CAPEM)
+	budget := &egress.Budget{Max: 100}
 	return &fixture{
-		srv: srv,
-		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: time.Second,
+		srv: srv, budget: budget,
+		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: time.Second, Egress: loopbackOnly(), Budget: budget,
 			Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}}),
 		creds: transports.Credentials{"address": "alice@localhost", "password": "alice-pw-Q7",
 			"imap_server": srv.IMAPStartTLSAddr(), "smtp_server": srv.SubmissionAddr(), "security": "starttls"},
@@ -123,13 +134,15 @@ func TestValidate(t *testing.T) {
 	if !errors.Is(err, transports.ErrBadCredentials) || strings.Contains(err.Error(), "wrong-pw") {
 		t.Errorf("wrong password = %v, want ErrBadCredentials without the password", err)
 	}
+	// Refused before any connection; were it not, the addresses are on
+	// this machine.
 	plain := transports.Credentials{"address": "alice@example.org", "password": "x",
-		"imap_server": "imap.example.org:143", "smtp_server": "smtp.example.org:587", "security": "plain"}
-	if err := f.net.Validate(ctx, plain); !errors.Is(err, transports.ErrInvalidInput) || !strings.Contains(err.Error(), "this machine") {
-		t.Errorf("plaintext to another machine = %v, want ErrInvalidInput saying why", err)
+		"imap_server": "127.0.0.1:1", "smtp_server": "127.0.0.1:1", "security": "plain"}
+	if err := f.net.Validate(ctx, plain); !errors.Is(err, transports.ErrPolicy) || !strings.Contains(err.Error(), "allow_plaintext") {
+		t.Errorf("plaintext to a server the user named = %v, want ErrPolicy naming allow_plaintext", err)
 	}
 	// Without the test CA the certificate is refused.
-	noCA := email.New(email.Config{Timeout: waitFor})
+	noCA := email.New(email.Config{Timeout: waitFor, Egress: loopbackOnly()})
 	if err := noCA.Validate(ctx, f.creds); !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("unknown CA = %v, want a certificate error", err)
 	}
@@ -166,6 +179,10 @@ func TestInboundOutboundAndRestart(t *testing.T) {
 	// A reply in the thread.
 	if _, err := a.Send(context.Background(), transports.Message{To: "bob@localhost", Body: "Fine, thanks.", Thread: m.Thread}); err != nil {
 		t.Fatalf("Send: %v", err)
+	}
+	// The SMTP connection gave its lease back; the IMAP one holds its own.
+	if n := f.budget.Count(); n != 1 {
+		t.Errorf("%d connections counted after the send, want 1 (IMAP)", n)
 	}
 	got := waitMail(t, f.srv, "bob@localhost", "bob-pw-Z2", "Fine, thanks.")
 	raw := string(got.Raw)
@@ -265,7 +282,7 @@ func TestPollingWithoutIdle(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(srv.CAPEM)
 	f := &fixture{srv: srv,
-		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: 500 * time.Millisecond}),
+		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: 500 * time.Millisecond, Egress: loopbackOnly()}),
 		creds: transports.Credentials{"address": "alice@localhost", "password": "alice-pw-Q7",
 			"imap_server": srv.IMAPStartTLSAddr(), "smtp_server": srv.SubmissionAddr(), "security": "starttls"}}
 	_, ev := f.connect(t, &transportstest.Store{})

@@ -5,6 +5,15 @@
 // transport remembers, per mailbox, the UIDVALIDITY and the last UID it
 // delivered, so a restart neither loses nor repeats a mail.
 //
+// Every mail server is untrusted: users name them. A server the user
+// named is dialled through the egress policy (public addresses only,
+// checked at dial time), plaintext only towards the admin's default
+// servers unless allowed, and each connection holds a lease of the
+// connection budget. The greeting is read before the password is sent;
+// failures reach the user as fixed phrases, never the server's bytes;
+// every command has a deadline and a byte cap; a mail is fetched only up
+// to Limits.MaxMessage, and one larger is announced instead.
+//
 // The package knows nothing of XMPP: it implements the transports contract.
 package email
 
@@ -16,6 +25,8 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +39,7 @@ import (
 const (
 	SecurityTLS      = "tls"      // implicit TLS (IMAPS 993, submissions 465)
 	SecurityStartTLS = "starttls" // STARTTLS (IMAP 143, submission 587)
-	SecurityPlain    = "plain"    // none: loopback servers only, unless allowed
+	SecurityPlain    = "plain"    // none: the admin's default servers only, unless allowed
 )
 
 // Config configures the email network.
@@ -37,8 +48,9 @@ type Config struct {
 	// the servers empty; otherwise they are derived from the address
 	// (imap.<domain>, smtp.<domain>).
 	DefaultIMAP, DefaultSMTP string
-	// AllowPlaintext allows security "plain" towards servers that are not
-	// on this machine.
+	// AllowPlaintext allows security "plain" towards servers users name;
+	// without it, "plain" is allowed only towards DefaultIMAP and
+	// DefaultSMTP. Those servers are still subject to Egress.
 	AllowPlaintext bool
 	// RootCAs verifies servers' certificates; nil means the system roots.
 	// Verification is never turned off.
@@ -67,6 +79,9 @@ type Config struct {
 type Network struct {
 	cfg Config
 	log *slog.Logger
+	// dialer replaces every dial in tests that script a server over an
+	// in-memory pipe.
+	dialer func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 var (
@@ -121,9 +136,17 @@ func (n *Network) LoginFields() []transports.Field {
 			Options: []transports.Option{
 				{Label: "TLS", Value: SecurityTLS},
 				{Label: "STARTTLS", Value: SecurityStartTLS},
-				{Label: "None (this machine only)", Value: SecurityPlain},
+				{Label: n.plainLabel(), Value: SecurityPlain},
 			}},
 	}
+}
+
+// plainLabel describes security "plain" as this gateway allows it.
+func (n *Network) plainLabel() string {
+	if n.cfg.AllowPlaintext {
+		return "None (unencrypted)"
+	}
+	return "None (the gateway's default servers only)"
 }
 
 func (n *Network) defaultDesc(def, prefix string) string {
@@ -151,6 +174,9 @@ type login struct {
 	imap     string // host:port
 	smtp     string
 	security string
+	// imapAdmin and smtpAdmin are true when the server is the admin's
+	// default, dialled without the egress policy.
+	imapAdmin, smtpAdmin bool
 }
 
 func (n *Network) login(creds transports.Credentials) (login, error) {
@@ -172,13 +198,21 @@ func (n *Network) login(creds transports.Credentials) (login, error) {
 	}
 	l.imap = server(creds["imap_server"], n.cfg.DefaultIMAP, "imap."+domain, p[0])
 	l.smtp = server(creds["smtp_server"], n.cfg.DefaultSMTP, "smtp."+domain, p[1])
-	for _, s := range []string{l.imap, l.smtp} {
-		host, _, err := net.SplitHostPort(s)
+	l.imapAdmin = isDefault(l.imap, n.cfg.DefaultIMAP, p[0])
+	l.smtpAdmin = isDefault(l.smtp, n.cfg.DefaultSMTP, p[1])
+	for _, s := range []struct {
+		addr  string
+		admin bool
+	}{{l.imap, l.imapAdmin}, {l.smtp, l.smtpAdmin}} {
+		host, port, err := net.SplitHostPort(s.addr)
 		if err != nil || host == "" {
-			return l, fmt.Errorf("%w: %q is not host:port", transports.ErrInvalidInput, s)
+			return l, fmt.Errorf("%w: %q is not host:port", transports.ErrInvalidInput, s.addr)
 		}
-		if l.security == SecurityPlain && !n.cfg.AllowPlaintext && !loopback(host) {
-			return l, fmt.Errorf("%w: security \"plain\" sends your password unencrypted, so it is allowed only for servers on this machine (%s is not); use tls or starttls, or ask the admin to set [email] allow_plaintext", transports.ErrInvalidInput, host)
+		if pn, err := strconv.Atoi(port); err != nil || pn < 1 || pn > 65535 {
+			return l, fmt.Errorf("%w: %q does not end with a port number", transports.ErrInvalidInput, s.addr)
+		}
+		if l.security == SecurityPlain && !n.cfg.AllowPlaintext && !s.admin {
+			return l, fmt.Errorf("%w: security \"plain\" would send your password unencrypted to %s; this gateway allows it only towards its own default mail servers ([email] allow_plaintext is off); use tls or starttls", transports.ErrPolicy, s.addr)
 		}
 	}
 	return l, nil
@@ -200,12 +234,14 @@ func server(given, def, derived, port string) string {
 	return s
 }
 
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
+// isDefault reports whether addr is the admin's default server def (with
+// port added as server does), whether the user left the field empty or
+// typed the same server.
+func isDefault(addr, def, port string) bool {
+	if strings.TrimSpace(def) == "" {
+		return false
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return strings.EqualFold(addr, server("", def, "", port))
 }
 
 func (n *Network) tlsConfig(hostport string) *tls.Config {
@@ -215,30 +251,34 @@ func (n *Network) tlsConfig(hostport string) *tls.Config {
 
 // Validate implements transports.Network: an IMAP login and an SMTP
 // EHLO+AUTH, then both are closed.
-func (n *Network) Validate(ctx context.Context, creds transports.Credentials) error {
+func (n *Network) Validate(ctx context.Context, creds transports.Credentials) (err error) {
+	defer n.recovered(&err, "checking the registration")
 	l, err := n.login(creds)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
-	c, err := n.dialIMAP(ctx, l, nil)
+	// Validate has no XMPP user: the budget counts the mail address.
+	user := "validate:" + strings.ToLower(l.address.Address)
+	c, err := n.dialIMAP(ctx, ctx, user, l, nil)
 	if err != nil {
 		return err
 	}
-	c.Logout().Wait()
-	c.Close()
-	sc, err := n.dialSMTP(ctx, l)
+	c.logout()
+	sc, err := n.dialSMTP(ctx, user, l)
 	if err != nil {
 		return err
 	}
 	sc.Quit()
+	sc.Close()
 	return nil
 }
 
 // Connect implements transports.Network: it logs in to IMAP (so a refused
 // password is reported at once) and starts watching INBOX.
-func (n *Network) Connect(ctx context.Context, acct transports.Account, sink transports.Sink) (transports.Adapter, error) {
+func (n *Network) Connect(ctx context.Context, acct transports.Account, sink transports.Sink) (_ transports.Adapter, err error) {
+	defer n.recovered(&err, "connecting")
 	l, err := n.login(acct.Credentials)
 	if err != nil {
 		return nil, err
@@ -251,4 +291,14 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 		return nil, err
 	}
 	return a, nil
+}
+
+// recovered turns a panic in a call that handled a server's input (in
+// go-imap, go-smtp or this package) into an error, logged with its stack,
+// so that one server cannot take the process down.
+func (n *Network) recovered(err *error, what string) {
+	if v := recover(); v != nil {
+		n.log.Error("email: panic", "while", what, "panic", v, "stack", string(debug.Stack()))
+		*err = fmt.Errorf("%w: internal error while %s", transports.ErrUnavailable, what)
+	}
 }
