@@ -20,11 +20,6 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 )
 
-const (
-	nsClient  = "jabber:client"
-	nsStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
-)
-
 // registerMailServer registers an email account whose IMAP server the
 // user names; SMTP is the admin's default.
 func registerMailServer(t *testing.T, c *testenv.Client, address, password, imapServer, security string) *testenv.Element {

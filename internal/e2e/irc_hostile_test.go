@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 )
 
+// Namespaces the e2e tests match stanzas by.
 const (
 	nsClient  = "jabber:client"
 	nsStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
