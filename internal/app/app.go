@@ -34,6 +34,8 @@ type NetworkFactory func(t Table, log *slog.Logger) (transports.Network, error)
 type Table struct {
 	config.NetworkEntry
 	Egress Egress
+	// Security is the [security] table (attachment limits, CA file).
+	Security config.Security
 }
 
 // Options are what New needs besides the config file.
@@ -95,7 +97,7 @@ func New(opts Options) (*App, error) {
 			a.store.Close()
 			return nil, fmt.Errorf("[%s]: this build has no %s transport yet", n.Name, n.Name)
 		}
-		network, err := factory(Table{NetworkEntry: n, Egress: eg}, log.With("network", n.Name))
+		network, err := factory(Table{NetworkEntry: n, Egress: eg, Security: cfg.Security}, log.With("network", n.Name))
 		if err != nil {
 			a.store.Close()
 			return nil, fmt.Errorf("[%s]: %w", n.Name, err)

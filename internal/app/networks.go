@@ -103,10 +103,14 @@ func newEmail(n Table, log *slog.Logger) (transports.Network, error) {
 		DefaultIMAP:    n.DefaultIMAPServer,
 		DefaultSMTP:    n.DefaultSMTPServer,
 		AllowPlaintext: n.AllowPlaintext,
-		Limits:         email.Limits{MaxBody: n.MaxBodyBytes},
-		RootCAs:        roots,
-		Logger:         log,
-		Egress:         n.Egress.Policy,
-		Budget:         n.Egress.Budget,
+		Limits: email.Limits{
+			MaxBody:        n.MaxBodyBytes,
+			MaxAttachment:  n.Security.MaxAttachmentBytes,
+			MaxAttachments: n.Security.MaxAttachments,
+		},
+		RootCAs: roots,
+		Logger:  log,
+		Egress:  n.Egress.Policy,
+		Budget:  n.Egress.Budget,
 	}), nil
 }
