@@ -39,13 +39,16 @@ func (b Backoff) Delay(attempt int) time.Duration {
 
 // Supervisor owns the adapters of one network: at most one per user. It
 // connects them, restarts them with backoff when they fail, reports their
-// state to the user's sink as StateEvents, and stops them. All methods are
-// safe for concurrent use.
+// state to the user's sink as StateEvents, and stops them. It is the one
+// reconnect policy: an adapter only reports (Adapter.Done, or a Link of
+// Account.Reconnect for a connection it redials itself), and the state the
+// user sees is built here. All methods are safe for concurrent use.
 type Supervisor struct {
 	net     Network
 	newSink func(user string) Sink
 	log     *slog.Logger
 	backoff Backoff
+	clock   Clock
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -75,8 +78,18 @@ func NewSupervisor(net Network, newSink func(user string) Sink, b Backoff, log *
 		newSink:  newSink,
 		log:      log.With("network", net.Name()),
 		backoff:  b,
+		clock:    realClock{},
 		sessions: make(map[string]*session),
 	}
+}
+
+// SetClock makes the supervisor read and wait on c instead of real time.
+// It must be called before the first Start; tests use it to check the
+// backoff without sleeping.
+func (s *Supervisor) SetClock(c Clock) {
+	s.mu.Lock()
+	s.clock = c
+	s.mu.Unlock()
 }
 
 // Network returns the network this supervisor runs adapters for.
@@ -203,11 +216,19 @@ func (s *Supervisor) Close() {
 
 func (s *Supervisor) run(ctx context.Context, se *session) {
 	log := s.log.With("user", se.acct.User)
-	attempt := 0
+	s.mu.Lock()
+	clock := s.clock
+	s.mu.Unlock()
+	link := NewReconnect(s.backoff, clock, se.setStatus).Link(true)
 	for {
 		se.setStatus(Status{State: StateConnecting})
-		a, err := s.connect(ctx, se)
+		// Each adapter gets a policy of its own, detached before the
+		// adapter is closed: a state it reports then would come after
+		// the supervisor's.
+		rc := NewReconnect(s.backoff, clock, se.setStatus)
+		a, err := s.connect(ctx, se, rc)
 		if ctx.Err() != nil {
+			rc.detach()
 			if a != nil {
 				s.close(log, a)
 			}
@@ -217,11 +238,11 @@ func (s *Supervisor) run(ctx context.Context, se *session) {
 			se.mu.Lock()
 			se.adapter = a
 			se.mu.Unlock()
-			se.setStatus(Status{State: StateConnected})
+			link.Up()
 			log.Info("legacy session connected")
-			attempt = 0
 			select {
 			case <-ctx.Done():
+				rc.detach()
 				se.clearAdapter()
 				s.close(log, a)
 				return
@@ -230,33 +251,29 @@ func (s *Supervisor) run(ctx context.Context, se *session) {
 				if err == nil {
 					err = ErrUnavailable
 				}
+				rc.detach()
 				se.clearAdapter()
 				s.close(log, a)
 			}
+		} else {
+			rc.detach()
 		}
-		if errors.Is(err, ErrBadCredentials) {
+		switch {
+		case errors.Is(err, ErrBadCredentials):
 			log.Warn("legacy login refused", "err", err)
 			se.setStatus(Status{State: StateBadCredentials, Text: err.Error()})
 			<-ctx.Done()
 			return
-		}
-		if errors.Is(err, ErrPolicy) {
+		case errors.Is(err, ErrPolicy):
 			// Retrying cannot change the gateway's own policy.
 			log.Warn("legacy session refused by policy", "err", err)
 			se.setStatus(Status{State: StateDisconnected, Text: err.Error()})
 			<-ctx.Done()
 			return
 		}
-		delay := s.backoff.Delay(attempt)
-		attempt++
-		log.Warn("legacy session failed", "err", err, "retry_in", delay)
-		se.setStatus(Status{State: StateTransientDisconnect, Text: err.Error(), Retry: time.Now().Add(delay)})
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		log.Warn("legacy session failed; retrying after backoff", "err", err)
+		if !link.Lost(ctx, err) {
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -267,14 +284,16 @@ var errPanic = fmt.Errorf("%w: internal error in the transport", ErrUnavailable)
 // connect calls the network's Connect, turning a panic into an error so
 // that one user's session, not the process, pays for a bug or a hostile
 // peer.
-func (s *Supervisor) connect(ctx context.Context, se *session) (a Adapter, err error) {
+func (s *Supervisor) connect(ctx context.Context, se *session, rc *Reconnect) (a Adapter, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("panic in Connect", "user", se.acct.User, "panic", v, "stack", string(debug.Stack()))
 			a, err = nil, errPanic
 		}
 	}()
-	return s.net.Connect(ctx, se.acct, se.sink)
+	acct := se.acct
+	acct.Reconnect = rc
+	return s.net.Connect(ctx, acct, se.sink)
 }
 
 // close closes a, recovering from a panic in the network's Close.
@@ -289,8 +308,15 @@ func (s *Supervisor) close(log *slog.Logger, a Adapter) {
 	}
 }
 
+// setStatus records st and tells the user, unless it is the state the
+// session is in already (an adapter's connection reporting up while
+// Connect returns).
 func (se *session) setStatus(st Status) {
 	se.mu.Lock()
+	if se.status == st && st.State != StateConnecting {
+		se.mu.Unlock()
+		return
+	}
 	se.status = st
 	se.mu.Unlock()
 	se.sink.Deliver(&StateEvent{Status: st})

@@ -55,9 +55,14 @@ type Adapter interface {
 	// SetPresence mirrors the user's XMPP availability on the legacy
 	// network (away, back, …). Networks without presence return nil.
 	SetPresence(ctx context.Context, p Presence) error
-	// Done is closed when the session ended on its own (the connection
-	// dropped and the adapter gave up). The supervisor then restarts it.
-	// It is not closed by Close.
+	// Done is closed when the session ended on its own (its connection
+	// dropped, or a connection it redials was refused for good). The
+	// adapter does not retry the session: the supervisor owns retries.
+	// It closes the adapter and, unless Err wraps ErrBadCredentials or
+	// ErrPolicy, connects a new one after the backoff of its one
+	// policy. A connection the adapter keeps across drops redials
+	// through Account.Reconnect, never on a schedule of its own. Done is
+	// not closed by Close.
 	Done() <-chan struct{}
 	// Err says why Done was closed; nil before that.
 	Err() error
@@ -149,6 +154,11 @@ type Account struct {
 	// Store is durable storage for the network's own bookkeeping about
 	// this user. The component always provides it to Connect.
 	Store Store
+	// Reconnect is the supervisor's reconnect policy for this session:
+	// connections the adapter redials itself wait and report through it
+	// (see Reconnect). The supervisor sets it for Connect; nil elsewhere,
+	// which a network treats as the default policy reporting nothing.
+	Reconnect *Reconnect
 }
 
 // Store is durable storage for a network's own bookkeeping about one user
@@ -359,8 +369,8 @@ type PresenceEvent struct {
 }
 
 // StateEvent reports the connection state of the user's legacy session.
-// Adapters send it when their state changes on its own (a dropped
-// connection they are retrying); the supervisor sends it around Connect.
+// The supervisor builds and sends it, around Connect and from what the
+// adapter reports (Adapter.Done, a reporting Link); adapters do not.
 type StateEvent struct {
 	Status Status
 }
