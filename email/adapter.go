@@ -37,7 +37,7 @@ type adapter struct {
 	check  chan chan checkResult // "check mail now" requests
 
 	mu      sync.Mutex
-	threads *threadCache // by peer and Thread: what a reply needs
+	threads *threadStore // by peer and Thread: what a reply needs
 
 	transports.Ending
 }
@@ -64,7 +64,7 @@ func newAdapter(n *Network, acct transports.Account, l login, sink transports.Si
 	ctx, cancel := context.WithCancel(context.Background())
 	return &adapter{n: n, acct: acct, login: l, sink: sink,
 		log: n.log.With("user", acct.User), ctx: ctx, cancel: cancel,
-		check: make(chan chan checkResult), threads: newThreadCache(maxThreads)}
+		check: make(chan chan checkResult), threads: newThreadStore(acct.Store, maxThreads)}
 }
 
 // start logs in once (reporting a refused password at once) and starts
@@ -159,49 +159,18 @@ func (a *adapter) RunCommand(ctx context.Context, node string) (string, error) {
 	}
 }
 
-// run watches INBOX until the adapter closes, reconnecting with backoff.
+// run watches INBOX until the adapter closes or the connection fails.
+// A failure ends the session (End): the supervisor's one reconnect policy
+// connects a new adapter after its backoff, and that one's login reports
+// a refused password like a first connection's.
 func (a *adapter) run(c *imapConn, sel *imap.SelectData, last imap.UID, newMail chan struct{}) {
-	attempt := 0
-	for {
-		err := a.watch(c, sel, &last, newMail)
-		c.closeNow()
-		if a.ctx.Err() != nil {
-			return
-		}
-		if errors.Is(err, transports.ErrBadCredentials) {
-			a.End(err)
-			return
-		}
-		for {
-			delay := a.n.cfg.Backoff.Delay(attempt)
-			attempt++
-			a.log.Warn("mailbox connection lost", "err", err, "retry_in", delay)
-			a.sink.Deliver(&transports.StateEvent{Status: transports.Status{
-				State: transports.StateTransientDisconnect, Text: err.Error(), Retry: time.Now().Add(delay)}})
-			t := time.NewTimer(delay)
-			select {
-			case <-a.ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
-			c, err = a.n.dialIMAP(ctx, a.ctx, a.acct.User, a.login, newMail)
-			cancel()
-			if err == nil {
-				if sel, last, err = a.selectInbox(c); err == nil {
-					break
-				}
-				c.closeNow()
-			}
-			if errors.Is(err, transports.ErrBadCredentials) {
-				a.End(err)
-				return
-			}
-		}
-		attempt = 0
-		a.sink.Deliver(&transports.StateEvent{Status: transports.Status{State: transports.StateConnected}})
+	err := a.watch(c, sel, &last, newMail)
+	c.closeNow()
+	if a.ctx.Err() != nil {
+		return
 	}
+	a.log.Warn("mailbox connection lost", "err", err)
+	a.End(err)
 }
 
 // watch delivers new mail of the selected INBOX after *last, then waits
@@ -601,15 +570,22 @@ func (a *adapter) deliverMail(validity uint32, uid imap.UID, raw []byte) {
 	a.sink.Deliver(ev)
 }
 
+// rememberThread stores what a reply to in needs. A store that fails is
+// logged: the mail is delivered all the same, and a reply to it is a new
+// mail that names the thread.
 func (a *adapter) rememberThread(in *Incoming) {
 	if in.Thread == "" || in.From == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), a.n.cfg.Timeout)
+	defer cancel()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	refs := append(append([]string(nil), in.References...), in.MessageID)
-	a.threads.put(threadKey{peer: strings.ToLower(in.From.Address), thread: in.Thread},
-		threadInfo{subject: in.Subject, lastID: in.MessageID, references: trimRefs(refs)})
+	if err := a.threads.put(ctx, threadKey{peer: strings.ToLower(in.From.Address), thread: in.Thread},
+		threadInfo{subject: in.Subject, lastID: in.MessageID, references: trimRefs(refs)}); err != nil {
+		a.log.Warn("remembering a thread", "err", err)
+	}
 }
 
 // trimRefs keeps the root and the most recent IDs of a thread's
@@ -626,13 +602,16 @@ func trimRefs(refs []string) []string {
 // peer took part in. A thread is remembered per peer, so a sender who
 // copies another conversation's References cannot make the user's next
 // reply in it carry their subject or message IDs.
-func (a *adapter) outgoing(msg transports.Message, to *mail.Address) Outgoing {
+func (a *adapter) outgoing(ctx context.Context, msg transports.Message, to *mail.Address) Outgoing {
 	o := Outgoing{From: *a.login.address, To: []mail.Address{*to}, Subject: msg.Subject, Body: msg.Body,
 		Date: time.Now(), Domain: a.login.address.Address[strings.LastIndexByte(a.login.address.Address, '@')+1:]}
 	if msg.Thread != "" {
 		a.mu.Lock()
-		th, ok := a.threads.get(threadKey{peer: strings.ToLower(to.Address), thread: msg.Thread})
+		th, ok, err := a.threads.get(ctx, threadKey{peer: strings.ToLower(to.Address), thread: msg.Thread})
 		a.mu.Unlock()
+		if err != nil {
+			a.log.Warn("reading a thread", "err", err)
+		}
 		if ok {
 			o.InReplyTo, o.References = th.lastID, th.references
 			if o.Subject == "" {
@@ -653,13 +632,13 @@ func (a *adapter) Send(ctx context.Context, msg transports.Message) (_ transport
 	if err != nil {
 		return "", fmt.Errorf("%w: %q is not an email address", transports.ErrInvalidInput, msg.To)
 	}
-	o := a.outgoing(msg, to)
+	ctx, cancel := context.WithTimeout(ctx, a.n.cfg.Timeout)
+	defer cancel()
+	o := a.outgoing(ctx, msg, to)
 	raw, id, err := Compose(o)
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.n.cfg.Timeout)
-	defer cancel()
 	c, err := a.n.dialSMTP(ctx, a.acct.User, a.login)
 	if err != nil {
 		return "", err
@@ -682,14 +661,23 @@ func (a *adapter) Send(ctx context.Context, msg transports.Message) (_ transport
 	c.Quit()
 	if msg.Thread != "" {
 		key := threadKey{peer: strings.ToLower(to.Address), thread: msg.Thread}
+		// The mail is sent: remembering its thread must not wait on the
+		// caller's deadline, which the send may have used up.
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), a.n.cfg.Timeout)
+		defer scancel()
 		a.mu.Lock()
-		th, _ := a.threads.get(key)
-		th.lastID, th.references = id, trimRefs(append(append([]string(nil), th.references...), id))
-		if th.subject == "" {
-			th.subject = o.Subject
+		th, _, err := a.threads.get(sctx, key)
+		if err == nil {
+			th.lastID, th.references = id, trimRefs(append(append([]string(nil), th.references...), id))
+			if th.subject == "" {
+				th.subject = o.Subject
+			}
+			err = a.threads.put(sctx, key, th)
 		}
-		a.threads.put(key, th)
 		a.mu.Unlock()
+		if err != nil {
+			a.log.Warn("remembering a sent mail's thread", "err", err)
+		}
 	}
 	return transports.RemoteID(id), nil
 }

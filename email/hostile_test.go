@@ -204,6 +204,23 @@ func connect(t *testing.T, n *email.Network, user string, c transports.Credentia
 	return a, ev
 }
 
+// supervise runs user's session on n under a transports.Supervisor with
+// short backoffs, as the component does, and returns its first adapter
+// once connected; the session stops when the test ends.
+func supervise(t *testing.T, n *email.Network, user string, c transports.Credentials, store transports.Store) (*transports.Supervisor, *events) {
+	t.Helper()
+	ev := newEvents()
+	sup := transports.NewSupervisor(n, func(string) transports.Sink { return ev },
+		transports.Backoff{Min: 50 * time.Millisecond, Max: 100 * time.Millisecond}, nil)
+	t.Cleanup(sup.Close)
+	sup.Start(transports.Account{User: user, Credentials: c, Settings: map[string]string{}, Store: store})
+	ev.waitEvent(t, "connected", func(e transports.Event) bool {
+		s, ok := e.(*transports.StateEvent)
+		return ok && s.Status.State == transports.StateConnected
+	})
+	return sup, ev
+}
+
 // TestAdminDefaultPlain: the admin's default server is dialled without
 // the egress policy, and "plain" is allowed towards it, whether the user
 // left the field empty or typed the same server.
@@ -276,10 +293,10 @@ func TestOversizedMail(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testenv.StartFakeIMAP(t, testenv.FakeIMAPOptions{})
 			n := email.New(email.Config{Timeout: 5 * time.Second, DefaultIMAP: srv.Addr, DefaultSMTP: unusedSMTP, PollInterval: 100 * time.Millisecond,
-				Limits:  email.Limits{MaxMessage: limit},
-				Backoff: transports.Backoff{Min: 50 * time.Millisecond, Max: 100 * time.Millisecond}})
+				Limits: email.Limits{MaxMessage: limit}})
 			store := &transportstest.Store{}
-			_, ev := connect(t, n, "alice@example.net", creds("", "", email.SecurityPlain), store)
+			// Supervised: a dropped connection is the supervisor's to redial.
+			_, ev := supervise(t, n, "alice@example.net", creds("", "", email.SecurityPlain), store)
 
 			var before runtime.MemStats
 			runtime.GC()
@@ -356,13 +373,13 @@ func TestCloseSilentAfterIdle(t *testing.T) {
 }
 
 // TestSilentCommandReconnects: a server that stops answering a command
-// gets its connection closed by the watchdog; the user is told, in
-// fixed words, and the adapter reconnects.
+// gets its connection closed by the watchdog; the adapter ends its
+// session, the supervisor tells the user, in fixed words, and connects
+// again.
 func TestSilentCommandReconnects(t *testing.T) {
 	srv := testenv.StartFakeIMAP(t, testenv.FakeIMAPOptions{SilentAfter: "UID SEARCH"})
-	n := email.New(email.Config{Timeout: time.Second, DefaultIMAP: srv.Addr, DefaultSMTP: unusedSMTP,
-		Backoff: transports.Backoff{Min: 50 * time.Millisecond, Max: 100 * time.Millisecond}})
-	_, ev := connect(t, n, "alice@example.net", creds("", "", email.SecurityPlain), &transportstest.Store{})
+	n := email.New(email.Config{Timeout: time.Second, DefaultIMAP: srv.Addr, DefaultSMTP: unusedSMTP})
+	_, ev := supervise(t, n, "alice@example.net", creds("", "", email.SecurityPlain), &transportstest.Store{})
 	st := ev.waitEvent(t, "transient disconnect", func(e transports.Event) bool {
 		s, ok := e.(*transports.StateEvent)
 		return ok && s.Status.State == transports.StateTransientDisconnect

@@ -92,8 +92,7 @@ func setup(t *testing.T) *fixture {
 	budget := &egress.Budget{Max: 100}
 	return &fixture{
 		srv: srv, budget: budget,
-		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: time.Second, Egress: loopbackOnly(), Budget: budget,
-			Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}}),
+		net: email.New(email.Config{RootCAs: roots, Timeout: waitFor, PollInterval: time.Second, Egress: loopbackOnly(), Budget: budget}),
 		creds: transports.Credentials{"address": "alice@localhost", "password": "alice-pw-Q7",
 			"imap_server": srv.IMAPStartTLSAddr(), "smtp_server": srv.SubmissionAddr(), "security": "starttls"},
 	}
@@ -289,5 +288,72 @@ func TestPollingWithoutIdle(t *testing.T) {
 	srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "polled", "found by polling", ""))
 	if m := ev.waitMessages(t, 1)[0]; m.Subject != "polled" {
 		t.Errorf("message = %+v", m)
+	}
+}
+
+// TestDovecotReconnectKeepsThreads: Dovecot stops under a supervised
+// session; the adapter ends it, the supervisor reports the drop and
+// connects a new adapter once Dovecot is back; mail delivered meanwhile
+// arrives once, and the new adapter answers in the thread the old one
+// learnt: the thread state is in the user's Store, not in the adapter.
+func TestDovecotReconnectKeepsThreads(t *testing.T) {
+	f := setup(t)
+	store := &transportstest.Store{}
+	const user = "alice@example.org"
+	sup, ev := supervise(t, f.net, user, f.creds, store)
+	first := sup.Adapter(user)
+
+	f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "weekend plans", "Hiking?", ""))
+	m := ev.waitMessages(t, 1)[0]
+	if m.Thread == "" {
+		t.Fatalf("no thread: %+v", m)
+	}
+
+	f.srv.Stop()
+	st := ev.waitEvent(t, "transient disconnect", func(e transports.Event) bool {
+		s, ok := e.(*transports.StateEvent)
+		return ok && s.Status.State == transports.StateTransientDisconnect
+	}).(*transports.StateEvent)
+	if st.Status.Retry.IsZero() || st.Status.Text == "" {
+		t.Errorf("transient state lacks retry time or text: %+v", st.Status)
+	}
+	if err := f.srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	connected := func(e transports.Event) bool {
+		s, ok := e.(*transports.StateEvent)
+		return ok && s.Status.State == transports.StateConnected
+	}
+	deadline := time.After(waitFor)
+	for ev.count(connected) < 2 {
+		select {
+		case <-ev.ch:
+		case <-deadline:
+			t.Fatal("the supervisor did not connect again")
+		}
+	}
+	second := sup.Adapter(user)
+	if second == nil || second == first {
+		t.Fatal("no new adapter after the reconnection")
+	}
+
+	f.srv.Deliver(t, "bob@localhost", "alice@localhost", mailFrom("bob@localhost", "after restart", "still there?", ""))
+	ms := ev.waitMessages(t, 2)
+	if ms[1].Subject != "after restart" {
+		t.Errorf("after the reconnection: %+v", ms[1])
+	}
+
+	if _, err := second.Send(context.Background(), transports.Message{To: "bob@localhost", Body: "Sure, Saturday.", Thread: m.Thread}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	raw := string(waitMail(t, f.srv, "bob@localhost", "bob-pw-Z2", "Sure, Saturday.").Raw)
+	for _, want := range []string{"Subject: Re: weekend plans", "In-Reply-To: <weekend-plans@localhost>"} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("the reply after the reconnection lacks %q:\n%s", want, raw)
+		}
+	}
+	time.Sleep(time.Second)
+	if n := len(ev.messages()); n != 2 {
+		t.Errorf("%d messages, want 2 (nothing repeated after the reconnection)", n)
 	}
 }

@@ -61,9 +61,7 @@ type Config struct {
 	PollInterval time.Duration
 	// Timeout bounds connecting, logging in and each command.
 	Timeout time.Duration
-	// Backoff paces reconnections after a server dropped the connection.
-	Backoff transports.Backoff
-	Logger  *slog.Logger
+	Logger *slog.Logger
 
 	// Egress checks the addresses of mail servers named by users (not
 	// DefaultIMAP/DefaultSMTP, which the admin configured); nil allows
@@ -101,12 +99,6 @@ func New(cfg Config) *Network {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
-	}
-	if cfg.Backoff.Min == 0 {
-		cfg.Backoff.Min = 2 * time.Second
-	}
-	if cfg.Backoff.Max == 0 {
-		cfg.Backoff.Max = 5 * time.Minute
 	}
 	return &Network{cfg: cfg, log: cfg.Logger.With("network", "email")}
 }

@@ -122,7 +122,7 @@ func testAdapter(t *testing.T) *adapter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newAdapter(n, transports.Account{User: "user@example.net"}, l, transports.SinkFunc(func(transports.Event) {}))
+	return newAdapter(n, transports.Account{User: "user@example.net", Store: newMemStore()}, l, transports.SinkFunc(func(transports.Event) {}))
 }
 
 func mustParse(t *testing.T, raw string) *Incoming {
@@ -148,49 +148,18 @@ func TestThreadNotHijacked(t *testing.T) {
 	a.rememberThread(fromA)
 	a.rememberThread(fromM)
 
-	toA := a.outgoing(transports.Message{To: "a@example.org", Thread: fromA.Thread, Body: "yes"}, &mail.Address{Address: "a@example.org"})
+	toA := a.outgoing(t.Context(), transports.Message{To: "a@example.org", Thread: fromA.Thread, Body: "yes"}, &mail.Address{Address: "a@example.org"})
 	if toA.Subject != "Re: Plans" || toA.InReplyTo != "a1@example.org" || !slices.Equal(toA.References, []string{"a1@example.org"}) {
 		t.Errorf("reply to A: subject %q, In-Reply-To %q, References %q", toA.Subject, toA.InReplyTo, toA.References)
 	}
 	// Addresses compare without case.
-	toA2 := a.outgoing(transports.Message{To: "A@Example.org", Thread: fromA.Thread}, &mail.Address{Address: "A@Example.org"})
+	toA2 := a.outgoing(t.Context(), transports.Message{To: "A@Example.org", Thread: fromA.Thread}, &mail.Address{Address: "A@Example.org"})
 	if toA2.Subject != "Re: Plans" {
 		t.Errorf("reply to A in other case: subject %q", toA2.Subject)
 	}
-	toM := a.outgoing(transports.Message{To: "m@evil.example", Thread: fromM.Thread}, &mail.Address{Address: "m@evil.example"})
+	toM := a.outgoing(t.Context(), transports.Message{To: "m@evil.example", Thread: fromM.Thread}, &mail.Address{Address: "m@evil.example"})
 	if toM.Subject != "Re: Wire the money" || toM.InReplyTo != "m1@evil.example" {
 		t.Errorf("reply to M: subject %q, In-Reply-To %q", toM.Subject, toM.InReplyTo)
-	}
-}
-
-// TestThreadCacheBounded: the remembered threads are bounded, the least
-// recently used forgotten first.
-func TestThreadCacheBounded(t *testing.T) {
-	c := newThreadCache(3)
-	key := func(i int) threadKey { return threadKey{peer: "p@example.org", thread: fmt.Sprint(i)} }
-	for i := range 3 {
-		c.put(key(i), threadInfo{subject: fmt.Sprint(i)})
-	}
-	c.get(key(0)) // 1 is now the least recently used
-	c.put(key(3), threadInfo{})
-	if c.len() != 3 {
-		t.Errorf("len = %d, want 3", c.len())
-	}
-	if _, ok := c.get(key(1)); ok {
-		t.Error("the least recently used thread was kept")
-	}
-	for _, i := range []int{0, 2, 3} {
-		if _, ok := c.get(key(i)); !ok {
-			t.Errorf("thread %d forgotten", i)
-		}
-	}
-
-	a := testAdapter(t)
-	for i := range maxThreads + 50 {
-		a.rememberThread(&Incoming{From: &mail.Address{Address: "p@example.org"}, Thread: fmt.Sprint(i), MessageID: fmt.Sprint(i)})
-	}
-	if n := a.threads.len(); n != maxThreads {
-		t.Errorf("%d threads remembered, want %d", n, maxThreads)
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/internal/testenv"
-	"github.com/switchboard-im/switchboard/transports"
 )
 
 // registerMailServer registers an email account whose IMAP server the
@@ -68,9 +67,8 @@ func TestEmailHostileServers(t *testing.T) {
 		// servers listen there. 127.0.0.2 and 10.0.0.5 stay refused.
 		Egress:  &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 		RootCAs: roots, Timeout: netTimeout, PollInterval: 200 * time.Millisecond,
-		Limits:  email.Limits{MaxMessage: 1 << 20},
-		Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
-		Logger:  debugLogger(logs),
+		Limits: email.Limits{MaxMessage: 1 << 20},
+		Logger: debugLogger(logs),
 	})
 	startGateway(t, p, emailGW, network, logs)
 

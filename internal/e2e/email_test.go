@@ -17,7 +17,6 @@ import (
 
 	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/internal/testenv"
-	"github.com/switchboard-im/switchboard/transports"
 )
 
 const emailGW = "email.localhost"
@@ -40,8 +39,7 @@ func newMailStack(t *testing.T) *mailStack {
 	network := email.New(email.Config{
 		DefaultIMAP: mail.IMAPStartTLSAddr(), DefaultSMTP: mail.SubmissionAddr(),
 		RootCAs: roots, Timeout: timeout, PollInterval: time.Second,
-		Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
-		Logger:  debugLogger(logs),
+		Logger: debugLogger(logs),
 	})
 	return &mailStack{gateway: startGateway(t, p, emailGW, network, logs), mail: mail}
 }
