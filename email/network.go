@@ -61,7 +61,7 @@ type Config struct {
 	PollInterval time.Duration
 	// Timeout bounds connecting, logging in and each command.
 	Timeout time.Duration
-	Logger *slog.Logger
+	Logger  *slog.Logger
 
 	// Egress checks the addresses of mail servers named by users (not
 	// DefaultIMAP/DefaultSMTP, which the admin configured); nil allows

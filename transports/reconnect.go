@@ -105,18 +105,23 @@ func (r *Reconnect) Link(reports bool) *Link {
 }
 
 // Link is one connection's place in the reconnect policy: how many
-// attempts failed since it was last up. Its methods are for the one
-// goroutine that dials the connection.
+// attempts failed since it was last up. Its methods are safe for
+// concurrent use (a connection may come up on its reader's goroutine and
+// be redialled by another).
 type Link struct {
 	r       *Reconnect
 	reports bool
+
+	mu      sync.Mutex
 	attempt int
 }
 
 // Up says the connection is (again) up: the backoff starts over, and a
 // reporting link reports StateConnected.
 func (l *Link) Up() {
+	l.mu.Lock()
 	l.attempt = 0
+	l.mu.Unlock()
 	if l.reports {
 		l.r.setStatus(Status{State: StateConnected})
 	}
@@ -137,8 +142,10 @@ func (l *Link) Lost(ctx context.Context, err error) bool {
 	if !Retryable(err) || ctx.Err() != nil {
 		return false
 	}
+	l.mu.Lock()
 	d := l.r.delay(l.attempt)
 	l.attempt++
+	l.mu.Unlock()
 	clock := l.r.clockOrReal()
 	if l.reports {
 		l.r.setStatus(Status{State: StateTransientDisconnect, Text: err.Error(), Retry: clock.Now().Add(d)})
