@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -182,25 +181,6 @@ func (c *conn) isMain() bool {
 	c.a.mu.Lock()
 	defer c.a.mu.Unlock()
 	return c.a.main == c
-}
-
-// connState is told by a connection when it lost or regained its server.
-func (a *adapter) connState(c *conn, up bool, err error, retry time.Time) {
-	a.mu.Lock()
-	isMain := a.main == c
-	a.mu.Unlock()
-	if !isMain {
-		return
-	}
-	if errors.Is(err, transports.ErrBadCredentials) {
-		a.End(err)
-		return
-	}
-	if up {
-		a.deliver(&transports.StateEvent{Status: transports.Status{State: transports.StateConnected}})
-		return
-	}
-	a.deliver(&transports.StateEvent{Status: transports.Status{State: transports.StateTransientDisconnect, Text: err.Error(), Retry: retry}})
 }
 
 // Send implements transports.Adapter.

@@ -46,6 +46,13 @@ type conn struct {
 	// done is closed when run returned.
 	done chan struct{}
 
+	// link is the connection's place in the session's reconnect policy
+	// (Account.Reconnect), reporting once the connection is the
+	// registered server's (linkMain); see retryLink.
+	linkMu   sync.Mutex
+	link     *transports.Link
+	linkMain bool
+
 	mu         sync.Mutex
 	client     *girc.Client
 	registered bool
@@ -187,17 +194,17 @@ func (c *conn) authenticated() bool {
 	return c.saslOK
 }
 
-// run connects, and reconnects with backoff once the connection has been
-// registered, until the adapter closes.
+// run connects, and once the connection has been registered redials it
+// whenever it drops, when the session's reconnect policy says, until the
+// adapter closes. The channels the user is in are rejoined (onRegistered).
+// The registered server's connection reports its state through the policy;
+// when the policy gives up on it (a refused login, the gateway's policy)
+// the session ends, and the supervisor tells the user.
 func (c *conn) run() {
 	defer close(c.done)
 	ctx := c.a.ctx
-	attempt := 0
 	for {
-		up, err := c.connectOnce(ctx)
-		if up {
-			attempt = 0
-		}
+		_, err := c.connectOnce(ctx)
 		c.lost(err)
 		if ctx.Err() != nil {
 			c.mu.Lock()
@@ -219,21 +226,27 @@ func (c *conn) run() {
 			c.log.Info("IRC connection failed", "err", err)
 			return
 		}
-		delay := c.a.n.cfg.Backoff.Delay(attempt)
-		attempt++
-		c.log.Warn("IRC connection lost", "err", err, "retry_in", delay)
-		c.a.connState(c, false, err, time.Now().Add(delay))
-		if errors.Is(err, transports.ErrBadCredentials) || errors.Is(err, transports.ErrPolicy) {
+		c.log.Warn("IRC connection lost", "err", err)
+		if !c.retryLink().Lost(ctx, err) {
+			if ctx.Err() == nil && c.isMain() {
+				c.a.End(err)
+			}
 			return
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
 		}
 	}
+}
+
+// retryLink returns the connection's link in the session's reconnect
+// policy; the registered server's connection gets a reporting one (it
+// becomes that once Connect saw it registered).
+func (c *conn) retryLink() *transports.Link {
+	main := c.isMain()
+	c.linkMu.Lock()
+	defer c.linkMu.Unlock()
+	if c.link == nil || (main && !c.linkMain) {
+		c.link, c.linkMain = c.a.acct.Reconnect.Link(main), main
+	}
+	return c.link
 }
 
 // connectOnce runs one connection until it ends. up tells whether it got
@@ -453,7 +466,7 @@ func (c *conn) onRegistered() {
 		c.a.showMOTD(c.serverID(), c.server, motd)
 		close(c.regWait)
 	} else {
-		c.a.connState(c, true, nil, time.Time{})
+		c.retryLink().Up()
 	}
 	if identify {
 		// No SASL here: fall back to the NickServ of the services host

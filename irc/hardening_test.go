@@ -610,8 +610,11 @@ func TestHandlerPanicClosesTheConnection(t *testing.T) {
 	})
 	done := make(chan error, 1)
 	go func() {
+		// The policy a supervisor hands Connect, reporting as it does.
+		rc := transports.NewReconnect(transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}, nil,
+			func(st transports.Status) { sink.Deliver(&transports.StateEvent{Status: st}) })
 		a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org",
-			Credentials: transports.Credentials{"nick": "me"}}, panicky)
+			Credentials: transports.Credentials{"nick": "me"}, Reconnect: rc}, panicky)
 		if err == nil {
 			t.Cleanup(func() { a.Close() })
 		}

@@ -78,7 +78,6 @@ func network(name, addr string) *irc.Network {
 		Servers:       map[string]irc.Server{name: {Address: addr, Plaintext: true}},
 		SendRate:      50, SendBurst: 50,
 		Timeout: waitFor,
-		Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
 	})
 }
 
@@ -87,12 +86,19 @@ func connect(t *testing.T, n *irc.Network, creds transports.Credentials) (transp
 	ev := newEvents()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	a, err := n.Connect(ctx, transports.Account{User: "user@example.org", Credentials: creds}, ev)
+	a, err := n.Connect(ctx, transports.Account{User: "user@example.org", Credentials: creds, Reconnect: reporting(ev)}, ev)
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
 	t.Cleanup(func() { a.Close() })
 	return a, ev
+}
+
+// reporting is the reconnect policy a supervisor would hand Connect, with
+// short backoffs, reporting states to sink as the supervisor does.
+func reporting(sink transports.Sink) *transports.Reconnect {
+	return transports.NewReconnect(transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}, nil,
+		func(st transports.Status) { sink.Deliver(&transports.StateEvent{Status: st}) })
 }
 
 func ctx(t *testing.T) context.Context {

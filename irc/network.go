@@ -73,8 +73,6 @@ type Config struct {
 	// beyond the rate wait in order; none is dropped.
 	SendRate  float64
 	SendBurst int
-	// Backoff paces reconnections after a server dropped a connection.
-	Backoff transports.Backoff
 	// Timeout bounds connecting and registering (and each wait for a
 	// server's answer).
 	Timeout time.Duration
@@ -136,12 +134,6 @@ func New(cfg Config) *Network {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
-	}
-	if cfg.Backoff.Min == 0 {
-		cfg.Backoff.Min = time.Second
-	}
-	if cfg.Backoff.Max == 0 {
-		cfg.Backoff.Max = 5 * time.Minute
 	}
 	if cfg.Version == "" {
 		cfg.Version = "Switchboard"

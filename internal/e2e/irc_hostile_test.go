@@ -12,7 +12,6 @@ import (
 
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/irc"
-	"github.com/switchboard-im/switchboard/transports"
 )
 
 // Namespaces the e2e tests match stanzas by.
@@ -131,7 +130,6 @@ func TestHostileIRCServer(t *testing.T) {
 		},
 		SendRate: 50, SendBurst: 50,
 		Timeout: timeout,
-		Backoff: transports.Backoff{Min: time.Second, Max: 5 * time.Second},
 		Logger:  debugLogger(logs),
 	})
 	s := &stack{gateway: startGateway(t, p, gw, network, logs), ircd: ircd}

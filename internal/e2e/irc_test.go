@@ -9,7 +9,6 @@ import (
 
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/irc"
-	"github.com/switchboard-im/switchboard/transports"
 )
 
 const (
@@ -37,7 +36,6 @@ func newStack(t *testing.T) *stack {
 		Servers:       map[string]irc.Server{"irc.test": {Address: ircd.Addr(), Plaintext: true}},
 		SendRate:      50, SendBurst: 50,
 		Timeout: timeout,
-		Backoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
 		Logger:  debugLogger(logs),
 	})
 	return &stack{gateway: startGateway(t, p, gw, network, logs), ircd: ircd}
