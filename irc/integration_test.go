@@ -372,6 +372,49 @@ func TestInspIRCdReconnect(t *testing.T) {
 	expect(t, ev, func(e *transports.MessageEvent) bool { return e.Body == "welcome back" && e.Room })
 }
 
+// TestInspIRCdReconnectSupervised: run as the component runs it, under a
+// supervisor, a session whose server restarts keeps its adapter: the
+// connection redials under the supervisor's policy and rejoins, and the
+// supervisor's state follows (disconnected while down, connected after).
+func TestInspIRCdReconnectSupervised(t *testing.T) {
+	srv := testenv.StartInspIRCd(t, testenv.InspIRCdOptions{})
+	n := network("irc.test", srv.Addr())
+	ev := newEvents()
+	sup := transports.NewSupervisor(n, func(string) transports.Sink { return ev },
+		transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}, nil)
+	t.Cleanup(sup.Close)
+	const user = "user@example.org"
+	sup.Start(transports.Account{User: user, Credentials: transports.Credentials{"nick": "alice"}})
+	expect(t, ev, func(e *transports.StateEvent) bool { return e.Status.State == transports.StateConnected })
+	a := sup.Adapter(user)
+	if err := a.(transports.Rooms).JoinRoom(ctx(t), "#room", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	down := expect(t, ev, func(e *transports.StateEvent) bool { return e.Status.State == transports.StateTransientDisconnect })
+	if down.Status.Retry.IsZero() || !strings.Contains(down.Status.Text, "irc.test") {
+		t.Errorf("transient state %+v lacks the retry time or the server", down.Status)
+	}
+	if st := sup.Status(user).State; st != transports.StateTransientDisconnect {
+		t.Errorf("supervisor Status while down = %v", st)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, ev, func(e *transports.StateEvent) bool { return e.Status.State == transports.StateConnected })
+	expect(t, ev, func(e *transports.NoticeEvent) bool { return e.About == "#room" && !e.Error })
+	if st := sup.Status(user).State; st != transports.StateConnected {
+		t.Errorf("supervisor Status after the restart = %v", st)
+	}
+	if sup.Adapter(user) != a {
+		t.Error("the session was restarted: the connection should have redialled and rejoined in the same adapter")
+	}
+	bob := testenv.DialIRC(t, srv.Addr(), "bob")
+	bob.Join(t, "#room")
+	bob.Send("PRIVMSG #room :welcome back")
+	expect(t, ev, func(e *transports.MessageEvent) bool { return e.Body == "welcome back" && e.Room })
+}
+
 func TestNgIRCd(t *testing.T) {
 	srv := testenv.StartNgIRCd(t)
 	n := network("ngircd.test", srv.Addr())
