@@ -268,8 +268,13 @@ func TestLinkLost(t *testing.T) {
 			done := make(chan bool, 1)
 			go func() { done <- l.Lost(t.Context(), tt.err) }()
 			if !tt.retry {
-				if <-done {
-					t.Error("Lost would redial")
+				select {
+				case again := <-done:
+					if again {
+						t.Error("Lost would redial")
+					}
+				case w := <-clock.waits:
+					t.Fatalf("Lost waited %v to redial a failure it must not retry", w.d)
 				}
 				if len(got) != 0 {
 					t.Errorf("reported %+v; the supervisor reports a refusal", got)
