@@ -10,6 +10,12 @@
 // with a type assertion and advertises in service discovery only what is
 // really there.
 //
+// The Supervisor runs the adapters of one network and is its one reconnect
+// policy: adapters report (Adapter.Done, or a Link of Account.Reconnect for
+// a connection they keep and redial, as IRC does per server), and the
+// supervisor decides what is retried and when, and builds the state the
+// user sees.
+//
 // This package imports only the standard library: a network package that
 // needed XMPP knowledge would mean this contract is missing something.
 package transports
