@@ -228,9 +228,11 @@ func (c *Config) check(name string, lines map[string]int, known []Network) []Pro
 	var probs []Problem
 	add := func(key, format string, args ...any) {
 		line, ok := lines[key]
-		if !ok { // a missing key is reported at its table's header
-			table, _, _ := strings.Cut(key, ".")
-			line = lines[table]
+		// A missing key is reported at the header of the innermost
+		// table the file has ([irc.servers."x"], else [irc]).
+		for k := key; !ok && strings.Contains(k, "."); {
+			k = k[:strings.LastIndex(k, ".")]
+			line, ok = lines[k]
 		}
 		probs = append(probs, Problem{File: name, Line: line, Msg: key + ": " + fmt.Sprintf(format, args...)})
 	}
