@@ -64,8 +64,8 @@ type Security struct {
 	// AllowPrivate lists addresses or prefixes ("10.0.0.5",
 	// "192.168.0.0/16") that user-named destinations may resolve to
 	// although they are not public. Destinations the admin configured
-	// (such as [irc.servers], default_server, [email]
-	// default_*_server) need no entry.
+	// (a network's own server entries and default servers) need no
+	// entry.
 	AllowPrivate []string `toml:"allow_private"`
 	// MaxAttachmentBytes is the largest legacy file uploaded to the
 	// user's server (XEP-0363); larger files are named, not sent. 0 means
