@@ -36,9 +36,10 @@ var networks = []Network{
 // how to build it from that config.
 type Network struct {
 	config.Network
-	// New builds the network from the pointer NewConfig returned, decoded
-	// and checked, and what the process shares. It does no I/O beyond
-	// reading local files; nothing connects until the component runs.
+	// New builds the network from the pointer NewConfig returned,
+	// decoded and checked, and what the process shares. It must not
+	// block or connect (nothing connects until the component runs); an
+	// error stops start-up, and nobody retries.
 	New func(cfg any, shared Shared) (transports.Network, error)
 }
 

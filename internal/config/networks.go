@@ -20,8 +20,9 @@ type Network struct {
 	Name string
 	// NewConfig returns a pointer to a new value of the network's own
 	// config struct, whose toml tags name the table's keys besides
-	// domain, secret and server. Defaults it holds survive keys the file
-	// leaves out. If it implements Checker, its keys are checked too.
+	// domain, secret and server (which it must not use). Defaults it
+	// holds survive keys the file leaves out. If it implements Checker,
+	// its keys are checked too.
 	NewConfig func() any
 }
 
@@ -106,6 +107,9 @@ func (c *Config) decode(name string, data []byte, nets []Network) (probs []Probl
 			continue
 		}
 		e := NetworkEntry{Name: n.Name, Config: n.NewConfig()}
+		if t := reflect.TypeOf(e.Config); t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+			return nil, fmt.Errorf("network %s: NewConfig returned a %T, not a pointer to a struct", n.Name, e.Config)
+		}
 		if err := toml.Unmarshal(data, tableOf(n.Name, &e.Common)); err != nil {
 			return nil, decodeError(name, err)
 		}

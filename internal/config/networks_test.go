@@ -151,3 +151,11 @@ func dump(nets []NetworkEntry) string {
 	}
 	return b.String()
 }
+
+func TestParseRefusesAConfigThatIsNotAPointer(t *testing.T) {
+	nets := []Network{{Name: "alpha", NewConfig: func() any { return alphaConfig{} }}}
+	_, err := Parse("f", []byte(fakeHead+"[alpha]\ndomain = \"a.localhost\"\nsecret = \"s\"\n"), nets)
+	if err == nil || !strings.Contains(err.Error(), "network alpha: NewConfig returned a config.alphaConfig, not a pointer to a struct") {
+		t.Fatalf("err = %v", err)
+	}
+}
