@@ -20,7 +20,6 @@ package email
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,8 +28,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/switchboard-im/switchboard/egress"
 
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -41,38 +38,6 @@ const (
 	SecurityStartTLS = "starttls" // STARTTLS (IMAP 143, submission 587)
 	SecurityPlain    = "plain"    // none: the admin's default servers only, unless allowed
 )
-
-// Config configures the email network.
-type Config struct {
-	// DefaultIMAP and DefaultSMTP (host:port) are used when a user leaves
-	// the servers empty; otherwise they are derived from the address
-	// (imap.<domain>, smtp.<domain>).
-	DefaultIMAP, DefaultSMTP string
-	// AllowPlaintext allows security "plain" towards servers users name;
-	// without it, "plain" is allowed only towards DefaultIMAP and
-	// DefaultSMTP. Those servers are still subject to Egress.
-	AllowPlaintext bool
-	// RootCAs verifies servers' certificates; nil means the system roots.
-	// Verification is never turned off.
-	RootCAs *x509.CertPool
-	// Limits bound what is read of a mail.
-	Limits Limits
-	// PollInterval is how often a mailbox without IDLE is checked.
-	PollInterval time.Duration
-	// Timeout bounds connecting, logging in and each command.
-	Timeout time.Duration
-	// Backoff paces reconnections after a server dropped the connection.
-	Backoff transports.Backoff
-	Logger  *slog.Logger
-
-	// Egress checks the addresses of mail servers named by users (not
-	// DefaultIMAP/DefaultSMTP, which the admin configured); nil allows
-	// public addresses only.
-	Egress *egress.Policy
-	// Budget counts connections: process-wide and per user per minute.
-	// nil means no limit.
-	Budget *egress.Budget
-}
 
 // Network is the email network. It implements transports.Network and the
 // optional SettingsProvider, StayConnectedDefaulter and CommandNetwork.
