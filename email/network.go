@@ -40,7 +40,7 @@ const (
 )
 
 // Network is the email network. It implements transports.Network and the
-// optional SettingsProvider, StayConnectedDefaulter and CommandNetwork.
+// optional SettingsProvider; its adapters implement CommandRunner.
 type Network struct {
 	cfg Config
 	log *slog.Logger
@@ -50,10 +50,8 @@ type Network struct {
 }
 
 var (
-	_ transports.Network                = (*Network)(nil)
-	_ transports.SettingsProvider       = (*Network)(nil)
-	_ transports.StayConnectedDefaulter = (*Network)(nil)
-	_ transports.CommandNetwork         = (*Network)(nil)
+	_ transports.Network          = (*Network)(nil)
+	_ transports.SettingsProvider = (*Network)(nil)
 )
 
 // New returns the email network configured by cfg.
@@ -83,10 +81,6 @@ func (n *Network) Name() string { return "email" }
 func (n *Network) Identity() transports.Identity {
 	return transports.Identity{Category: "gateway", Type: "smtp", Name: "Email gateway"}
 }
-
-// StayConnectedByDefault implements transports.StayConnectedDefaulter: mail
-// is delivered while the user is offline, stored by their server.
-func (n *Network) StayConnectedByDefault() bool { return true }
 
 // LoginFields implements transports.Network.
 func (n *Network) LoginFields() []transports.Field {
@@ -125,11 +119,6 @@ func (n *Network) defaultDesc(def, prefix string) string {
 func (n *Network) SettingsFields() []transports.Field {
 	return []transports.Field{{Name: "mark_read", Label: "Mark delivered mail as read on the server",
 		Kind: transports.FieldBool, Default: "true"}}
-}
-
-// Commands implements transports.CommandNetwork.
-func (n *Network) Commands() []transports.Command {
-	return []transports.Command{{Node: "check-mail", Name: "Check mail now"}}
 }
 
 // login is a validated registration.

@@ -39,18 +39,16 @@ import (
 )
 
 // Network is the IRC network. It implements transports.Network and the
-// optional RoomNetwork, AnonymousNetwork, Addresser and
-// StayConnectedDefaulter interfaces.
+// optional AnonymousNetwork and Addresser interfaces.
 type Network struct {
 	cfg Config
 	log *slog.Logger
 }
 
 var (
-	_ transports.RoomNetwork            = (*Network)(nil)
-	_ transports.AnonymousNetwork       = (*Network)(nil)
-	_ transports.Addresser              = (*Network)(nil)
-	_ transports.StayConnectedDefaulter = (*Network)(nil)
+	_ transports.Network          = (*Network)(nil)
+	_ transports.AnonymousNetwork = (*Network)(nil)
+	_ transports.Addresser        = (*Network)(nil)
 )
 
 // New returns the IRC network configured by cfg.
@@ -150,14 +148,6 @@ func (n *Network) Name() string { return "irc" }
 func (n *Network) Identity() transports.Identity {
 	return transports.Identity{Category: "gateway", Type: "irc", Name: "IRC gateway"}
 }
-
-// HasRooms implements transports.RoomNetwork.
-func (n *Network) HasRooms() {}
-
-// StayConnectedByDefault implements transports.StayConnectedDefaulter: a
-// registered user stays on IRC while offline, like with a bouncer, so
-// private messages and highlights reach them as offline messages.
-func (n *Network) StayConnectedByDefault() bool { return true }
 
 // LoginFields implements transports.Network.
 func (n *Network) LoginFields() []transports.Field {

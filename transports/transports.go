@@ -16,6 +16,11 @@ type Network interface {
 	// Identity is what service discovery shows for the gateway domain.
 	// It must not do I/O.
 	Identity() Identity
+	// Capabilities are the network's static facts: what the gateway
+	// domain advertises and which optional interfaces its adapters
+	// implement. It must not do I/O and returns the same value on every
+	// call.
+	Capabilities() Capabilities
 	// LoginFields describes what registration asks for, in order. The
 	// same description drives the XEP-0077 form, the ad-hoc "register"
 	// command and the chat dialogue. It must not do I/O.
