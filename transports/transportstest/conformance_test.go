@@ -13,8 +13,8 @@ import (
 type bare struct{ transports.Ending }
 
 func (*bare) Send(context.Context, transports.Message) (transports.RemoteID, error) { return "", nil }
-func (*bare) SetPresence(context.Context, transports.Presence) error                 { return nil }
-func (*bare) Close() error                                                           { return nil }
+func (*bare) SetPresence(context.Context, transports.Presence) error                { return nil }
+func (*bare) Close() error                                                          { return nil }
 
 // anyCommand is an adapter whose RunCommand runs any node, even unknown ones.
 type anyCommand struct{ bare }
