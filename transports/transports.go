@@ -158,7 +158,9 @@ type Account struct {
 
 // Store is durable storage for a network's own bookkeeping about one user
 // (an IMAP mailbox's UIDVALIDITY and last delivered UID), deleted when the
-// user unregisters. Keys are the network's own.
+// user unregisters. Keys are the network's own. Both methods do storage
+// I/O and may block until ctx ends; they never retry, and a network that
+// could not Put delivers again from its old bookkeeping later (see Sink).
 type Store interface {
 	// Get returns the value under key, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, key string) ([]byte, error)
@@ -315,6 +317,7 @@ type MessageEvent struct {
 	// From is the contact who wrote, or the room it was said in.
 	From ID
 	// Room is true when From is a room; Nick is then the speaker.
+	// Otherwise Nick is the contact's display name (XEP-0172), if known.
 	Room bool
 	Nick string
 	// RemoteID is the legacy message ID, if the network has one.
@@ -340,10 +343,8 @@ type MessageEvent struct {
 	// IRC highlight); such messages reach the user even when no resource
 	// is in the room.
 	Mention bool
-	// Nick is also the display name of a contact (XEP-0172) when From is
-	// not a room.
-	//
-	// Attachments are files that came with the message.
+	// Attachments are files that came with the message
+	// (Capabilities.Attachments).
 	Attachments []Attachment
 }
 
