@@ -83,3 +83,42 @@ func (capsNetwork) Validate(context.Context, transports.Credentials) error {
 func (capsNetwork) Connect(context.Context, transports.Account, transports.Sink) (transports.Adapter, error) {
 	return nil, transports.ErrUnsupported
 }
+
+// TestCapabilitiesSettingsAndCommands: the stay-connected default and the
+// network's commands come from Capabilities.
+func TestCapabilitiesSettingsAndCommands(t *testing.T) {
+	tests := []struct {
+		name     string
+		caps     transports.Capabilities
+		stay     string
+		commands []string // network command nodes after the base ones
+	}{
+		{"defaults", transports.Capabilities{}, "false", nil},
+		{"bouncer", transports.Capabilities{StayConnected: true}, "true", nil},
+		{"commands", transports.Capabilities{Commands: []transports.Command{{Node: "a", Name: "A"}, {Node: "b", Name: "B"}}},
+			"false", []string{"a", "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Component{net: capsNetwork{tt.caps}}
+			fields := c.settingsFields()
+			if len(fields) != 1 || fields[0].Name != settingStay || fields[0].Default != tt.stay {
+				t.Errorf("settings fields = %+v, want one %q defaulting to %q", fields, settingStay, tt.stay)
+			}
+			if got := c.stayConnected(nil); got != (tt.stay == "true") {
+				t.Errorf("stayConnected(no settings) = %v, want %v", got, tt.stay == "true")
+			}
+			var nodes []string
+			for _, cmd := range c.networkCommands() {
+				nodes = append(nodes, cmd.node)
+			}
+			if !slices.Equal(nodes, tt.commands) {
+				t.Errorf("network commands = %v, want %v", nodes, tt.commands)
+			}
+			all := c.commandList()
+			if n := len(c.baseCommands()); len(all) != n+len(tt.commands) {
+				t.Errorf("%d commands, want %d base + %d", len(all), n, len(tt.commands))
+			}
+		})
+	}
+}
