@@ -116,6 +116,9 @@ func (e *Ending) End(err error) {
 // Sink receives what a user's legacy session produces. The component
 // implements it; Deliver stores the event durably (or hands it to the XMPP
 // server) before it returns, so an event handed to Deliver is never lost.
+// The one exception is room chatter: a room's MessageEvent (without
+// Mention) while none of the user's resources is in that room is dropped,
+// as in any MUC, and the network's History brings it back on a rejoin.
 // Deliver must not be called after the adapter's Close returned.
 //
 // A MessageEvent with a RemoteID reaches the user at most once per
