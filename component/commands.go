@@ -61,15 +61,11 @@ func (c *Component) commandList() []*command {
 	return append(c.baseCommands(), c.networkCommands()...)
 }
 
-// networkCommands are the network's own commands, run by the user's
-// adapter.
+// networkCommands are the network's own commands (Capabilities.Commands),
+// run by the user's adapter.
 func (c *Component) networkCommands() []*command {
-	cn, ok := c.net.(transports.CommandNetwork)
-	if !ok {
-		return nil
-	}
 	var out []*command
-	for _, nc := range cn.Commands() {
+	for _, nc := range c.netCaps().Commands {
 		node := nc.Node
 		out = append(out, &command{node: node, name: nc.Name, step: func(ctx context.Context, from jid.JID, _ *submittedForm) (cmdResult, error) {
 			a := c.sup.Adapter(from.Bare().String())

@@ -44,8 +44,10 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("feature %s not advertised", want)
 		}
 	}
-	if features["http://jabber.org/protocol/muc"] {
-		t.Error("MUC advertised by a network without rooms")
+	for _, f := range []string{"http://jabber.org/protocol/muc", "urn:xmpp:reactions:0"} {
+		if features[f] {
+			t.Errorf("%s advertised by a network without rooms", f)
+		}
 	}
 
 	res := c.IQ(t, `<iq type="get" to="`+gw+`"><query xmlns="http://jabber.org/protocol/disco#info" node="nonsense"/></iq>`)

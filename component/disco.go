@@ -54,27 +54,11 @@ type itemsQuery struct {
 }
 
 // buildDiscoInfo lists what this component really implements for its
-// network. Features of optional capabilities follow the network's
-// interfaces, so a network never claims what it cannot do.
+// network: the features of optional capabilities follow the network's
+// Capabilities (see discoFor), which transportstest.Conformance checks
+// against its adapters, so a network never claims what it cannot do.
 func (c *Component) buildDiscoInfo() discoInfo {
-	id := c.net.Identity()
-	if id.Category == "" {
-		id.Category = "gateway"
-	}
-	d := discoInfo{
-		identities: []identity{{Category: id.Category, Type: id.Type, Name: id.Name}},
-		features: []string{
-			nsCommands, nsDiscoInf, nsDiscoIt, nsGateway, nsRegister,
-			nsVersion, nsPing, nsReceipts,
-		},
-	}
-	if _, ok := c.net.(transports.RoomNetwork); ok {
-		d.identities = append(d.identities, c.conferenceIdentity())
-		d.features = append(d.features, nsMUC)
-	}
-	sort.Strings(d.features)
-	d.ver = capsVer(d.identities, d.features)
-	return d
+	return discoFor(c.net.Identity(), c.netCaps())
 }
 
 // capsVer computes the XEP-0115 §5.1 verification string.

@@ -49,6 +49,9 @@ type envOptions struct {
 	allowed []string
 	prosody *testenv.Prosody // reuse a server
 	rooms   bool             // bridge to a fake network with rooms
+	// caps adjusts the fake network's Capabilities before the component
+	// starts.
+	caps func(*transports.Capabilities)
 	// maxStanza is Config.MaxStanzaBytes (0: the default).
 	maxStanza int
 }
@@ -66,6 +69,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	} else {
 		e.net = transportstest.New(accounts)
 		e.legacy = e.net
+	}
+	if o.caps != nil {
+		o.caps(&e.net.Caps)
 	}
 	e.tune = o.tune
 	e.dbPath = filepath.Join(t.TempDir(), "switchboard.db")

@@ -64,8 +64,8 @@ func (c *Component) handleMessage(s *stanza) {
 		c.admit(s, func() { c.chatCommand(s.from, body) })
 		return
 	}
-	if len(body) > maxBodyBytes {
-		c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", maxBodyBytes))
+	if max := c.maxBody(); len(body) > max {
+		c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", max))
 		return
 	}
 	if strings.TrimSpace(body) == "" {

@@ -106,7 +106,7 @@ type userRooms struct {
 	mu    sync.Mutex
 	rooms map[transports.ID]*mucRoom
 	// anon is set while the user has an anonymous legacy session the
-	// component started for their joins (transports.AnonymousNetwork).
+	// component started for their joins (Capabilities.AnonymousJoin).
 	anon bool
 }
 
@@ -529,6 +529,10 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	}
 	ur.mu.Unlock()
 
+	if !c.netCaps().Rooms {
+		c.mucError(s, errorf("cancel", "feature-not-implemented", "%s has no rooms.", c.net.Identity().Name))
+		return
+	}
 	a, serr := c.roomAdapter(ctx, user, ur, id, nick)
 	if serr != nil {
 		c.mucError(s, serr)
@@ -591,7 +595,7 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, ur *userRooms
 			c.startUser(ctx, user)
 		} else {
 			an, ok := c.net.(transports.AnonymousNetwork)
-			if !ok {
+			if !ok || !c.netCaps().AnonymousJoin {
 				return nil, errorf("auth", "registration-required", "Register with %s first to join rooms.", c.domain)
 			}
 			acct, err := an.AnonymousAccount(u, room, nick)

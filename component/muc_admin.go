@@ -182,6 +182,9 @@ func (c *Component) roomListing(ctx context.Context, user string, server transpo
 	if ok && time.Since(l.at) < listTTL {
 		return l.rooms, nil
 	}
+	if !c.netCaps().RoomListing {
+		return nil, nil
+	}
 	a := c.sup.Adapter(user)
 	if a == nil {
 		return nil, errorf("cancel", "item-not-found", "You are not connected to %s: join a room on that server first.", c.net.Identity().Name)
@@ -308,12 +311,8 @@ func (c *Component) legacyDiscoInfo(s *stanza, id transports.ID) {
 			Features:   features(roomFeatures...),
 		})
 	case kind == transports.KindServer && s.to.Resourcepart() == "":
-		typ := c.net.Identity().Type
-		if typ != "irc" {
-			typ = "text"
-		}
 		c.result(s, &infoQuery{
-			Identities: []identity{{Category: "conference", Type: typ, Name: string(id)}},
+			Identities: []identity{{Category: "conference", Type: conferenceType(c.netCaps()), Name: string(id)}},
 			Features:   features(nsDiscoInf, nsDiscoIt, nsMUC, nsRSM),
 		})
 	default:
@@ -326,14 +325,4 @@ func (c *Component) legacyDiscoInfo(s *stanza, id transports.ID) {
 			Features:   features(nsDiscoInf),
 		})
 	}
-}
-
-// conferenceIdentity is the gateway's second identity when it has rooms.
-func (c *Component) conferenceIdentity() identity {
-	id := c.net.Identity()
-	typ := "text"
-	if id.Type == "irc" {
-		typ = "irc"
-	}
-	return identity{Category: "conference", Type: typ, Name: id.Name}
 }

@@ -72,6 +72,12 @@ func TestMUCDiscoveryAndListing(t *testing.T) {
 	if !feats[nsMUC] || !idents["conference/irc"] || !idents["gateway/irc"] {
 		t.Errorf("gateway disco#info: %s", info)
 	}
+	// The fake network's Capabilities claim reactions and replies.
+	for _, f := range []string{"urn:xmpp:reactions:0", "urn:xmpp:reply:0"} {
+		if !feats[f] {
+			t.Errorf("gateway disco#info lacks %s: %s", f, info)
+		}
+	}
 
 	info = c.IQ(t, `<iq type="get" to="`+testRoom+`"><query xmlns="http://jabber.org/protocol/disco#info"/></iq>`)
 	id := info.Find(qDiscoInfo, "identity")

@@ -104,7 +104,7 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 			if s.Child(nsChat, st.name) == nil {
 				continue
 			}
-			if t, ok := a.(transports.Typer); ok {
+			if t, ok := a.(transports.Typer); ok && c.netCaps().ChatStates {
 				tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				if err := t.SetTyping(tctx, id, st.state); err != nil {
 					c.log.Debug("typing notification not sent", "user", u, "err", err)
@@ -118,8 +118,8 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 
 func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.Adapter, id transports.ID, body string) {
 	u := s.from.Bare().String()
-	if len(body) > maxBodyBytes {
-		c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", maxBodyBytes))
+	if max := c.maxBody(); len(body) > max {
+		c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", max))
 		return
 	}
 	if strings.TrimSpace(body) == "" {
@@ -159,7 +159,7 @@ func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.A
 func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.Adapter, id transports.ID, el *node) {
 	u := s.from.Bare().String()
 	reactor, ok := a.(transports.Reactor)
-	if !ok {
+	if !ok || !c.netCaps().Reactions {
 		c.replyError(s.node, errorf("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
 		return
 	}

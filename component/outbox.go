@@ -173,18 +173,8 @@ func (c *Component) barrier(ctx context.Context, sess *xmpp.Session, done <-chan
 		return barrierConfirmed
 	}
 	id := "outbox-" + newID()
-	ch := make(chan *node, 1)
-	c.iq.mu.Lock()
-	if c.iq.waiting == nil {
-		c.iq.waiting = make(map[string]chan *node)
-	}
-	c.iq.waiting[id] = ch
-	c.iq.mu.Unlock()
-	defer func() {
-		c.iq.mu.Lock()
-		delete(c.iq.waiting, id)
-		c.iq.mu.Unlock()
-	}()
+	ch, release := c.iq.expect(id)
+	defer release()
 	check := mustMarshal(&outIQ{ID: id, Type: "result", From: c.domain.String(), To: c.domain.String()})
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := sess.Send(sctx, xml.NewDecoder(bytes.NewReader(check)))

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -204,10 +205,7 @@ func (c *Component) afterUnregister(user jid.JID, roster []string) {
 // settingsFields are the per-user settings: the ones every transport has,
 // then the network's own.
 func (c *Component) settingsFields() []transports.Field {
-	stay := "false"
-	if d, ok := c.net.(transports.StayConnectedDefaulter); ok && d.StayConnectedByDefault() {
-		stay = "true"
-	}
+	stay := strconv.FormatBool(c.netCaps().StayConnected)
 	fields := []transports.Field{{
 		Name:    settingStay,
 		Label:   fmt.Sprintf("Stay connected to %s while I am offline", c.net.Identity().Name),

@@ -60,21 +60,28 @@ type iqs struct {
 	waiting map[string]chan *node
 }
 
+// expect registers a wait for the answer to the IQ with id; release
+// forgets it, whether it came or not.
+func (q *iqs) expect(id string) (answer <-chan *node, release func()) {
+	ch := make(chan *node, 1)
+	q.mu.Lock()
+	if q.waiting == nil {
+		q.waiting = make(map[string]chan *node)
+	}
+	q.waiting[id] = ch
+	q.mu.Unlock()
+	return ch, func() {
+		q.mu.Lock()
+		delete(q.waiting, id)
+		q.mu.Unlock()
+	}
+}
+
 // request sends an IQ get to to and waits for its result (or error).
 func (c *Component) request(ctx context.Context, to string, payload any) (*node, error) {
 	id := newID()
-	ch := make(chan *node, 1)
-	c.iq.mu.Lock()
-	if c.iq.waiting == nil {
-		c.iq.waiting = make(map[string]chan *node)
-	}
-	c.iq.waiting[id] = ch
-	c.iq.mu.Unlock()
-	defer func() {
-		c.iq.mu.Lock()
-		delete(c.iq.waiting, id)
-		c.iq.mu.Unlock()
-	}()
+	ch, release := c.iq.expect(id)
+	defer release()
 	if err := c.send(ctx, &outIQ{ID: id, Type: "get", From: c.domain.String(), To: to, Payload: payload}); err != nil {
 		return nil, err
 	}

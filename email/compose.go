@@ -197,17 +197,17 @@ func cutReplyPrefix(s string) (string, bool) {
 }
 
 // cleanAddress makes an address safe for a header: the display name a
-// single line, the address a bare addr-spec accepted by net/mail, with an
-// internationalised domain in its ASCII (A-label) form. Non-ASCII local
-// parts are refused: they cannot be written in a 7-bit header and need
-// SMTPUTF8 end to end.
+// single line, the address a bare addr-spec accepted by net/mail (control
+// characters refused), with an internationalised domain in its ASCII
+// (A-label) form. Non-ASCII local parts are refused: they cannot be
+// written in a 7-bit header and need SMTPUTF8 end to end.
 func cleanAddress(a mail.Address, field string) (*mail.Address, error) {
-	addr := strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, a.Address))
+	addr := strings.TrimSpace(a.Address)
+	if strings.ContainsFunc(addr, unicode.IsControl) {
+		// Refused, not cleaned: a control character turned into a space
+		// would make another address of it ("a@\x04b" → "a@b").
+		return nil, fmt.Errorf("email: %s address: %w: it contains control characters", field, transports.ErrInvalidInput)
+	}
 	p, err := mail.ParseAddress(addr)
 	if err != nil {
 		return nil, fmt.Errorf("email: %s address %q: %w: %w", field, addr, transports.ErrInvalidInput, err)

@@ -105,20 +105,23 @@ type Attachment struct {
 }
 
 // Limits bound what Parse reads and keeps. Zero fields take the defaults.
+//
+// Only MaxBody is a key of the configuration file ([email]
+// max_body_bytes); the attachment limits come from [security].
 type Limits struct {
 	// MaxBody is the most bytes of Body text (DefaultMaxBody).
-	MaxBody int
+	MaxBody int `toml:"max_body_bytes"`
 	// MaxAttachment is the largest attachment whose Data is kept
 	// (DefaultMaxAttachment).
-	MaxAttachment int64
+	MaxAttachment int64 `toml:"-"`
 	// MaxMessage is the most bytes read from the input
 	// (DefaultMaxMessage); the rest is ignored and Truncated set. The
 	// IMAP adapter also skips, with a notice, mail whose announced size
 	// exceeds it, and never reads more than it of a message.
-	MaxMessage int64
+	MaxMessage int64 `toml:"-"`
 	// MaxAttachments is how many attachments keep their Data
 	// (DefaultMaxAttachments); later ones are listed without it.
-	MaxAttachments int
+	MaxAttachments int `toml:"-"`
 }
 
 func (l Limits) withDefaults() Limits {

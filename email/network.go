@@ -20,7 +20,6 @@ package email
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,8 +28,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/switchboard-im/switchboard/egress"
 
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -42,38 +39,8 @@ const (
 	SecurityPlain    = "plain"    // none: the admin's default servers only, unless allowed
 )
 
-// Config configures the email network.
-type Config struct {
-	// DefaultIMAP and DefaultSMTP (host:port) are used when a user leaves
-	// the servers empty; otherwise they are derived from the address
-	// (imap.<domain>, smtp.<domain>).
-	DefaultIMAP, DefaultSMTP string
-	// AllowPlaintext allows security "plain" towards servers users name;
-	// without it, "plain" is allowed only towards DefaultIMAP and
-	// DefaultSMTP. Those servers are still subject to Egress.
-	AllowPlaintext bool
-	// RootCAs verifies servers' certificates; nil means the system roots.
-	// Verification is never turned off.
-	RootCAs *x509.CertPool
-	// Limits bound what is read of a mail.
-	Limits Limits
-	// PollInterval is how often a mailbox without IDLE is checked.
-	PollInterval time.Duration
-	// Timeout bounds connecting, logging in and each command.
-	Timeout time.Duration
-	Logger  *slog.Logger
-
-	// Egress checks the addresses of mail servers named by users (not
-	// DefaultIMAP/DefaultSMTP, which the admin configured); nil allows
-	// public addresses only.
-	Egress *egress.Policy
-	// Budget counts connections: process-wide and per user per minute.
-	// nil means no limit.
-	Budget *egress.Budget
-}
-
 // Network is the email network. It implements transports.Network and the
-// optional SettingsProvider, StayConnectedDefaulter and CommandNetwork.
+// optional SettingsProvider; its adapters implement CommandRunner.
 type Network struct {
 	cfg Config
 	log *slog.Logger
@@ -83,10 +50,8 @@ type Network struct {
 }
 
 var (
-	_ transports.Network                = (*Network)(nil)
-	_ transports.SettingsProvider       = (*Network)(nil)
-	_ transports.StayConnectedDefaulter = (*Network)(nil)
-	_ transports.CommandNetwork         = (*Network)(nil)
+	_ transports.Network          = (*Network)(nil)
+	_ transports.SettingsProvider = (*Network)(nil)
 )
 
 // New returns the email network configured by cfg.
@@ -110,10 +75,6 @@ func (n *Network) Name() string { return "email" }
 func (n *Network) Identity() transports.Identity {
 	return transports.Identity{Category: "gateway", Type: "smtp", Name: "Email gateway"}
 }
-
-// StayConnectedByDefault implements transports.StayConnectedDefaulter: mail
-// is delivered while the user is offline, stored by their server.
-func (n *Network) StayConnectedByDefault() bool { return true }
 
 // LoginFields implements transports.Network.
 func (n *Network) LoginFields() []transports.Field {
@@ -152,11 +113,6 @@ func (n *Network) defaultDesc(def, prefix string) string {
 func (n *Network) SettingsFields() []transports.Field {
 	return []transports.Field{{Name: "mark_read", Label: "Mark delivered mail as read on the server",
 		Kind: transports.FieldBool, Default: "true"}}
-}
-
-// Commands implements transports.CommandNetwork.
-func (n *Network) Commands() []transports.Command {
-	return []transports.Command{{Node: "check-mail", Name: "Check mail now"}}
 }
 
 // login is a validated registration.

@@ -25,7 +25,6 @@ package irc
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,88 +33,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboard-im/switchboard/egress"
-
 	"github.com/lrstanley/girc"
 
 	"github.com/switchboard-im/switchboard/transports"
 )
 
-// Server is how to reach one IRC server named in IDs.
-type Server struct {
-	// Address is host:port; empty means the server name on port 6697
-	// (6667 with Plaintext).
-	Address string
-	// Plaintext turns TLS off. Only a server entry can do that: a server
-	// named by a user is always reached over TLS.
-	Plaintext bool
-	// ServicesHost is the host of the server's services. Only when it is
-	// set is a password sent with NickServ IDENTIFY (where the server has
-	// no SASL), and only to NickServ@ServicesHost; raw PRIVMSG to
-	// NickServ/ChanServ from the server JID is allowed only then too.
-	ServicesHost string
-}
-
-// Config configures the IRC network.
-type Config struct {
-	// DefaultServer is the server of short IDs ("#chan", "nick"); empty
-	// means IDs must name their server ("#chan%irc.example.net").
-	DefaultServer string
-	// Servers maps server names (as in IDs, lower case) to how to reach
-	// them. Servers not listed are reached over TLS on port 6697.
-	Servers map[string]Server
-	// RootCAs verifies TLS servers; nil means the system roots.
-	RootCAs *x509.CertPool
-	// RealName is sent as the IRC real name ("gecos").
-	RealName string
-	// SendRate and SendBurst bound the lines sent per second on each
-	// connection, so servers never disconnect a user for flooding. Lines
-	// beyond the rate wait in order; none is dropped.
-	SendRate  float64
-	SendBurst int
-	// Timeout bounds connecting and registering (and each wait for a
-	// server's answer).
-	Timeout time.Duration
-	// Version answers CTCP VERSION.
-	Version string
-	// Dial opens connections to servers; nil means a net.Dialer. A proxy
-	// (SOCKS) plugs in here.
-	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
-	Logger *slog.Logger
-
-	// AllowedServers lists the server names users may reach; empty means
-	// DefaultServer plus the Servers entries, and "*" any server whose
-	// address Egress allows. A refused server is refused before any
-	// connection attempt.
-	AllowedServers []string
-	// Egress checks the addresses of servers named by users (not those
-	// in Servers or DefaultServer, which the admin configured); nil
-	// allows public addresses only.
-	Egress *egress.Policy
-	// Budget counts connections: process-wide and per user per minute.
-	// nil means no limit.
-	Budget *egress.Budget
-	// MaxServersPerUser caps the servers one user is connected to at
-	// once; 0 means 3.
-	MaxServersPerUser int
-	// MaxLinesPerMessage is the most IRC lines one message may become;
-	// 0 means 20.
-	MaxLinesPerMessage int
-}
-
 // Network is the IRC network. It implements transports.Network and the
-// optional RoomNetwork, AnonymousNetwork, Addresser and
-// StayConnectedDefaulter interfaces.
+// optional AnonymousNetwork and Addresser interfaces.
 type Network struct {
 	cfg Config
 	log *slog.Logger
 }
 
 var (
-	_ transports.RoomNetwork            = (*Network)(nil)
-	_ transports.AnonymousNetwork       = (*Network)(nil)
-	_ transports.Addresser              = (*Network)(nil)
-	_ transports.StayConnectedDefaulter = (*Network)(nil)
+	_ transports.Network          = (*Network)(nil)
+	_ transports.AnonymousNetwork = (*Network)(nil)
+	_ transports.Addresser        = (*Network)(nil)
 )
 
 // New returns the IRC network configured by cfg.
@@ -138,10 +71,26 @@ func New(cfg Config) *Network {
 	if cfg.Version == "" {
 		cfg.Version = "Switchboard"
 	}
-	cfg.DefaultServer = strings.ToLower(cfg.DefaultServer)
-	servers := make(map[string]Server, len(cfg.Servers))
+	servers := make(map[string]Server, len(cfg.Servers)+1)
 	for name, s := range cfg.Servers {
+		s.ServicesHost = strings.ToLower(s.ServicesHost)
 		servers[strings.ToLower(name)] = s
+	}
+	// DefaultServer may be host:port: the host names the server in
+	// addresses, the port says where to reach it.
+	if def := cfg.DefaultServer; def != "" {
+		host, _, err := net.SplitHostPort(def)
+		if err != nil {
+			host = def
+		}
+		host = strings.ToLower(host)
+		cfg.DefaultServer = host
+		if s, ok := servers[host]; !ok || s.Address == "" {
+			if !strings.EqualFold(host, def) {
+				s.Address = def
+			}
+			servers[host] = s
+		}
 	}
 	cfg.Servers = servers
 	if cfg.MaxServersPerUser <= 0 {
@@ -193,14 +142,6 @@ func (n *Network) Name() string { return "irc" }
 func (n *Network) Identity() transports.Identity {
 	return transports.Identity{Category: "gateway", Type: "irc", Name: "IRC gateway"}
 }
-
-// HasRooms implements transports.RoomNetwork.
-func (n *Network) HasRooms() {}
-
-// StayConnectedByDefault implements transports.StayConnectedDefaulter: a
-// registered user stays on IRC while offline, like with a bouncer, so
-// private messages and highlights reach them as offline messages.
-func (n *Network) StayConnectedByDefault() bool { return true }
 
 // LoginFields implements transports.Network.
 func (n *Network) LoginFields() []transports.Field {

@@ -2,18 +2,78 @@ package transports
 
 import "context"
 
-// Optional capabilities. An Adapter (or Network) implements the ones its
-// legacy network has; the component finds them by type assertion and
-// advertises only those.
+// Capabilities are the static facts about a network that the component
+// acts on before, and independently of, any user's session: what service
+// discovery advertises for the gateway domain, whether it runs a MUC
+// service, which commands it offers, the default of the stay-connected
+// setting. A network declares them once, in Network.Capabilities; the
+// component reads nothing else to decide what to advertise.
+//
+// A capability that needs an adapter's cooperation names the optional
+// interface its adapters implement; transportstest.Conformance checks the
+// claim against a real adapter, so a network cannot claim what it does not
+// do. An adapter may implement more than its network claims; the component
+// then does not use it.
+type Capabilities struct {
+	// Rooms: the network has group chats. Its adapters implement Rooms
+	// and the network implements Addresser (rooms are told from contacts
+	// by their IDs); the component runs a MUC service (XEP-0045).
+	Rooms bool
+	// RoomListing: adapters implement RoomLister, so a legacy server's
+	// rooms can be browsed with disco#items. Needs Rooms.
+	RoomListing bool
+	// AnonymousJoin: the network is usable without registration for
+	// rooms (IRC, like biboumi); the network implements
+	// AnonymousNetwork. Needs Rooms.
+	AnonymousJoin bool
+	// StayConnected is the default of every user's "stay connected
+	// while offline" setting: true for networks whose sessions should
+	// stay up (bouncer-style) so that what arrives meanwhile reaches the
+	// user as offline messages. Users can change it.
+	StayConnected bool
+	// Commands are the network's own ad-hoc commands (XEP-0050), in the
+	// order clients show them; adapters implement CommandRunner when
+	// there are any. Nodes are unique and non-empty.
+	Commands []Command
+	// ConferenceType is the disco identity type of the MUC service and
+	// of legacy servers (XEP-0030 registry: "irc"); "" means "text".
+	ConferenceType string
+	// ChatStates: adapters implement Typer (XEP-0085 chat states).
+	ChatStates bool
+	// Reactions: adapters implement Reactor (XEP-0444).
+	Reactions bool
+	// Replies: adapters honour Message.ReplyTo and set
+	// MessageEvent.ReplyTo (XEP-0461).
+	Replies bool
+	// Corrections: adapters implement Editor (XEP-0308). The component
+	// does not relay corrections yet and advertises nothing for it.
+	Corrections bool
+	// Retractions: adapters implement Retractor (XEP-0424). The
+	// component does not relay retractions yet and advertises nothing
+	// for it.
+	Retractions bool
+	// Attachments: adapters deliver files in MessageEvent.Attachments.
+	Attachments bool
+	// MaxBody is the longest message body in bytes the network takes in
+	// one Message; 0 means the component's own bound. The component
+	// refuses longer bodies before calling Send.
+	MaxBody int
+}
+
+// Optional interfaces. An Adapter (or Network) implements the ones its
+// legacy network has; the component finds them by type assertion, and
+// Capabilities says which ones a network promises.
 
 // SettingsProvider is implemented by a Network that has per-user settings
 // beyond the ones every transport has. The values reach the adapter in
-// Account.Settings.
+// Account.Settings. SettingsFields must not do I/O and returns the same
+// fields on every call.
 type SettingsProvider interface {
 	SettingsFields() []Field
 }
 
-// Rooms is implemented by adapters of networks with group chats.
+// Rooms is implemented by adapters of networks with group chats
+// (Capabilities.Rooms).
 //
 // After a join the adapter delivers, in this order: an OccupantEvent for
 // each member already there (Self false), a RoomReadyEvent with the nick the
@@ -32,20 +92,10 @@ type Rooms interface {
 	// RoomReadyEvent and the subject again. Errors are as for Send; a nick
 	// in use wraps ErrConflict, a ban or invite-only room ErrForbidden.
 	JoinRoom(ctx context.Context, room ID, nick string) error
-	// LeaveRoom leaves room.
+	// LeaveRoom leaves room. It may block on the legacy network until
+	// ctx ends; an error (ErrNotFound when the user is not in room) is
+	// reported to the user, and nobody retries.
 	LeaveRoom(ctx context.Context, room ID) error
-}
-
-// Contact is an entry of a legacy address book.
-type Contact struct {
-	ID   ID
-	Name string
-}
-
-// Contacts is implemented by adapters of networks with an address book,
-// which the component mirrors into the user's roster.
-type Contacts interface {
-	Contacts(ctx context.Context) ([]Contact, error)
 }
 
 // ChatState is a typing notification (XEP-0085 states).
@@ -60,26 +110,30 @@ const (
 	Paused
 )
 
-// Typer is implemented by adapters of networks with typing notifications.
+// Typer is implemented by adapters of networks with typing notifications
+// (Capabilities.ChatStates). SetTyping may do I/O and block until ctx
+// ends; it should only queue the notification. Errors are logged and
+// dropped: a lost typing notification is not worth a retry.
 type Typer interface {
 	SetTyping(ctx context.Context, to ID, state ChatState) error
 }
 
-// RoomNetwork is implemented by a Network whose adapters implement Rooms.
-// It lets the component advertise group chat (XEP-0045) in service
-// discovery before any user is connected.
-type RoomNetwork interface {
-	Network
-	// HasRooms is a marker; it must not do I/O.
-	HasRooms()
+// Editor is implemented by adapters of networks where a sent message can
+// be corrected (Capabilities.Corrections). Edit replaces the text of the
+// user's message target in conversation to. It may do I/O and block until
+// ctx ends; errors are classified as for Send and reported to the user,
+// who may retry; the component does not.
+type Editor interface {
+	Edit(ctx context.Context, to ID, target RemoteID, body string) error
 }
 
-// StayConnectedDefaulter is implemented by a Network whose users' sessions
-// should by default stay up while they are offline (bouncer-style), so that
-// what arrives meanwhile reaches them as offline messages. Users can change
-// the setting; without this interface the default is to disconnect.
-type StayConnectedDefaulter interface {
-	StayConnectedByDefault() bool
+// Retractor is implemented by adapters of networks where a sent message
+// can be deleted (Capabilities.Retractions). Retract deletes the user's
+// message target in conversation to. It may do I/O and block until ctx
+// ends; errors are classified as for Send and reported to the user, who
+// may retry; the component does not.
+type Retractor interface {
+	Retract(ctx context.Context, to ID, target RemoteID) error
 }
 
 // IDKind is what a legacy ID names.
@@ -97,9 +151,9 @@ const (
 
 // Addresser is implemented by networks whose IDs name different kinds of
 // things, so the component can tell a room from a contact from a server
-// without I/O. Kind returns an error wrapping ErrInvalidInput for an ID
-// that is malformed for the network. Networks without it have only
-// contacts.
+// without I/O. Kind must not do I/O and must not block; it returns an
+// error wrapping ErrInvalidInput for an ID that is malformed for the
+// network. Networks without it have only contacts.
 type Addresser interface {
 	Kind(id ID) (IDKind, error)
 }
@@ -111,14 +165,12 @@ type Command struct {
 	Name string // human name ("Check mail now")
 }
 
-// CommandNetwork is implemented by networks with commands of their own;
-// their adapters implement CommandRunner.
-type CommandNetwork interface {
-	Commands() []Command
-}
-
-// CommandRunner runs a network's command for the adapter's user and
-// returns the text to show.
+// CommandRunner is implemented by adapters of networks with commands of
+// their own (Capabilities.Commands). RunCommand runs the command node for
+// the adapter's user and returns the text to show. It may do I/O and block
+// until ctx ends; an error is classified as for Send and shown to the
+// user, who may run the command again; the component does not retry. A
+// node the network does not know is an error wrapping ErrNotFound.
 type CommandRunner interface {
 	RunCommand(ctx context.Context, node string) (string, error)
 }

@@ -4,11 +4,13 @@
 // A Network describes one legacy network: how to register on it and how to
 // connect a registered user. Connecting yields one Adapter per user, which
 // sends to the legacy network; everything the legacy network says comes back
-// through the user's Sink as Events. Capabilities that only some networks
-// have (rooms, contacts, typing notifications, …) are small optional
-// interfaces that an Adapter or Network may implement; the component asks
-// with a type assertion and advertises in service discovery only what is
-// really there.
+// through the user's Sink as Events. What only some networks have (rooms,
+// reactions, typing notifications, commands, …) a Network declares once in
+// its Capabilities, which alone drive service discovery; the per-user
+// actions behind them are small optional interfaces that an Adapter
+// implements and the component finds with a type assertion.
+// transportstest.Conformance checks that a network's adapters implement
+// what its Capabilities claim.
 //
 // The Supervisor runs the adapters of one network and is its one reconnect
 // policy: adapters report (Adapter.Done, or a Link of Account.Reconnect for

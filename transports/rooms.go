@@ -102,13 +102,18 @@ func (*TypingEvent) isEvent()    {}
 func (*ReactionEvent) isEvent()  {}
 
 // RoomSubject is implemented by adapters that can change a room's topic.
+// SetSubject may do I/O and block until ctx ends; the change is seen when
+// the network echoes it as a SubjectEvent. An error (ErrForbidden when the
+// user may not) is reported to the user; nobody retries.
 type RoomSubject interface {
 	SetSubject(ctx context.Context, room ID, subject string) error
 }
 
 // Moderator is implemented by adapters of networks with moderation. The
 // legacy network decides whether the user has the right; a refusal is an
-// error wrapping ErrForbidden with the server's text.
+// error wrapping ErrForbidden with the server's text. The methods may do
+// I/O and block until ctx ends; their effect is seen in the OccupantEvents
+// that follow. Errors are reported to the user; nobody retries.
 type Moderator interface {
 	Kick(ctx context.Context, room ID, nick, reason string) error
 	SetRole(ctx context.Context, room ID, nick string, role Role) error
@@ -116,7 +121,10 @@ type Moderator interface {
 }
 
 // History is implemented by adapters that can fetch a room's recent
-// messages (IRCv3 chathistory), sent with delay stamps on join.
+// messages (IRCv3 chathistory), sent with delay stamps on join. History
+// may do I/O and block until ctx ends; it returns at most max (> 0) of
+// the latest messages sent at or after since (zero: any time), oldest
+// first. On error the join goes on without history; nobody retries.
 type History interface {
 	History(ctx context.Context, room ID, since time.Time, max int) ([]MessageEvent, error)
 }
@@ -131,21 +139,29 @@ type RoomInfo struct {
 
 // RoomLister is implemented by adapters that can list the rooms of a
 // legacy server (IRC LIST), for disco#items browsing. server is the
-// network's server ID ("irc.libera.chat").
+// network's server ID ("irc.libera.chat"). Adapters of networks with
+// Capabilities.RoomListing implement it. ListRooms may do I/O and block
+// until ctx ends; the component caches the result for a while. An error is
+// reported to the user who browsed; nobody retries.
 type RoomLister interface {
 	ListRooms(ctx context.Context, server ID) ([]RoomInfo, error)
 }
 
-// Reactor is implemented by adapters of networks with reactions.
+// Reactor is implemented by adapters of networks with reactions
+// (Capabilities.Reactions). React adds (or, with remove, takes back) one
+// reaction of the user's to the message target in conversation to. It may
+// do I/O and block until ctx ends; an error is classified as for Send and
+// reported to the user, who may retry; the component does not.
 type Reactor interface {
 	React(ctx context.Context, to ID, target RemoteID, reaction string, remove bool) error
 }
 
 // AnonymousNetwork is implemented by networks usable without registration
-// (IRC, like biboumi): joining a room connects with the MUC nick.
-// AnonymousAccount returns the account to connect for an unregistered
-// user who joins room as nick.
+// for rooms (Capabilities.AnonymousJoin; IRC, like biboumi): joining a
+// room connects with the MUC nick. AnonymousAccount returns the account to
+// connect for an unregistered user who joins room as nick. It must not do
+// I/O; an error (ErrInvalidInput for a bad nick or room, ErrPolicy for a
+// server the gateway does not allow) refuses the join, and nobody retries.
 type AnonymousNetwork interface {
-	Network
 	AnonymousAccount(user string, room ID, nick string) (Account, error)
 }

@@ -16,6 +16,11 @@ type Network interface {
 	// Identity is what service discovery shows for the gateway domain.
 	// It must not do I/O.
 	Identity() Identity
+	// Capabilities are the network's static facts: what the gateway
+	// domain advertises and which optional interfaces its adapters
+	// implement. It must not do I/O and returns the same value on every
+	// call.
+	Capabilities() Capabilities
 	// LoginFields describes what registration asks for, in order. The
 	// same description drives the XEP-0077 form, the ad-hoc "register"
 	// command and the chat dialogue. It must not do I/O.
@@ -116,6 +121,9 @@ func (e *Ending) End(err error) {
 // Sink receives what a user's legacy session produces. The component
 // implements it; Deliver stores the event durably (or hands it to the XMPP
 // server) before it returns, so an event handed to Deliver is never lost.
+// The one exception is room chatter: a room's MessageEvent (without
+// Mention) while none of the user's resources is in that room is dropped,
+// as in any MUC, and the network's History brings it back on a rejoin.
 // Deliver must not be called after the adapter's Close returned.
 //
 // A MessageEvent with a RemoteID reaches the user at most once per
@@ -163,7 +171,9 @@ type Account struct {
 
 // Store is durable storage for a network's own bookkeeping about one user
 // (an IMAP mailbox's UIDVALIDITY and last delivered UID), deleted when the
-// user unregisters. Keys are the network's own.
+// user unregisters. Keys are the network's own. Both methods do storage
+// I/O and may block until ctx ends; they never retry, and a network that
+// could not Put delivers again from its old bookkeeping later (see Sink).
 type Store interface {
 	// Get returns the value under key, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, key string) ([]byte, error)
@@ -320,6 +330,7 @@ type MessageEvent struct {
 	// From is the contact who wrote, or the room it was said in.
 	From ID
 	// Room is true when From is a room; Nick is then the speaker.
+	// Otherwise Nick is the contact's display name (XEP-0172), if known.
 	Room bool
 	Nick string
 	// RemoteID is the legacy message ID, if the network has one.
@@ -345,10 +356,8 @@ type MessageEvent struct {
 	// IRC highlight); such messages reach the user even when no resource
 	// is in the room.
 	Mention bool
-	// Nick is also the display name of a contact (XEP-0172) when From is
-	// not a room.
-	//
-	// Attachments are files that came with the message.
+	// Attachments are files that came with the message
+	// (Capabilities.Attachments).
 	Attachments []Attachment
 }
 

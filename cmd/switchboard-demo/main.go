@@ -95,7 +95,7 @@ plaintext = true   # a loopback test server; TLS (6697) is the default
 	for _, l := range strings.Split(strings.TrimSpace(cfgText), "\n") {
 		show("%s", l)
 	}
-	cfg, err := config.Parse("switchboard.toml", []byte(cfgText))
+	cfg, err := app.ParseConfig("switchboard.toml", []byte(cfgText))
 	if err != nil {
 		return err
 	}
@@ -105,10 +105,9 @@ plaintext = true   # a loopback test server; TLS (6697) is the default
 	}
 	defer logFile.Close()
 	a, err := app.New(app.Options{
-		Config:   cfg,
-		Networks: app.Networks("demo"),
-		Logger:   app.NewLogger(config.Log{Level: "debug", Format: "text"}, logFile),
-		Version:  "demo",
+		Config:  cfg,
+		Logger:  app.NewLogger(config.Log{Level: "debug", Format: "text"}, logFile),
+		Version: "demo",
 	})
 	if err != nil {
 		return err

@@ -47,12 +47,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if cfg == nil {
 			return code
 		}
-		networks := app.Networks(version())
-		for _, n := range cfg.Networks() {
-			if networks[n.Name] == nil {
-				fmt.Fprintf(stderr, "warning: [%s] is configured but this build has no %s transport yet\n", n.Name, n.Name)
-			}
-		}
 		fmt.Fprintln(stdout, "configuration OK")
 		return 0
 	case "run":
@@ -61,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 		log := app.NewLogger(cfg.Log, stderr)
-		a, err := app.New(app.Options{Config: cfg, Networks: app.Networks(version()), Logger: log, Version: version()})
+		a, err := app.New(app.Options{Config: cfg, Logger: log, Version: version()})
 		if err != nil {
 			fmt.Fprintln(stderr, "switchboard:", err)
 			return 1
@@ -91,7 +85,7 @@ func loadConfig(args []string, stderr io.Writer) (*config.Config, int) {
 	if err := fs.Parse(args); err != nil {
 		return nil, 2
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := app.LoadConfig(*path)
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,26 +24,16 @@ import (
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/storage/bolt"
-	"github.com/switchboard-im/switchboard/transports"
 )
-
-// NetworkFactory builds a network from its config table.
-type NetworkFactory func(t Table, log *slog.Logger) (transports.Network, error)
-
-// Table is an enabled network's config table, with what every network of
-// the process shares.
-type Table struct {
-	config.NetworkEntry
-	Egress Egress
-	// Security is the [security] table (attachment limits, CA file).
-	Security config.Security
-}
 
 // Options are what New needs besides the config file.
 type Options struct {
+	// Config must have been parsed for Networks (ParseConfig does that
+	// for this build's networks).
 	Config *config.Config
-	// Networks builds each enabled network, by table name ("irc").
-	Networks map[string]NetworkFactory
+	// Networks builds each enabled network, by table name ("irc"); nil
+	// means this build's networks (Networks). Tests put fakes here.
+	Networks []Network
 	Logger   *slog.Logger
 	Version  string
 	// Tune, if set, may adjust each component's config before it is
@@ -87,17 +78,32 @@ func New(opts Options) (*App, error) {
 		a.store.Close()
 		return nil, fmt.Errorf("security.allow_private: %w", err)
 	}
-	eg := Egress{
-		Policy: &egress.Policy{AllowPrivate: private},
-		Budget: &egress.Budget{Max: cfg.Limits.MaxConnections, PerUserPerMinute: cfg.Limits.ConnectionsPerMinute},
+	roots, err := loadCAs(cfg.Security.CAFile)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	shared := Shared{
+		Egress:             &egress.Policy{AllowPrivate: private},
+		Budget:             &egress.Budget{Max: cfg.Limits.MaxConnections, PerUserPerMinute: cfg.Limits.ConnectionsPerMinute},
+		RootCAs:            roots,
+		Version:            opts.Version,
+		MaxAttachmentBytes: cfg.Security.MaxAttachmentBytes,
+		MaxAttachments:     cfg.Security.MaxAttachments,
+	}
+	nets := opts.Networks
+	if nets == nil {
+		nets = Networks()
 	}
 	for _, n := range cfg.Networks() {
-		factory := opts.Networks[n.Name]
-		if factory == nil {
+		i := slices.IndexFunc(nets, func(d Network) bool { return d.Name == n.Name })
+		if i < 0 {
 			a.store.Close()
-			return nil, fmt.Errorf("[%s]: this build has no %s transport yet", n.Name, n.Name)
+			return nil, fmt.Errorf("[%s]: this build has no %s transport", n.Name, n.Name)
 		}
-		network, err := factory(Table{NetworkEntry: n, Egress: eg, Security: cfg.Security}, log.With("network", n.Name))
+		s := shared
+		s.Logger = log.With("network", n.Name)
+		network, err := nets[i].New(n.Config, s)
 		if err != nil {
 			a.store.Close()
 			return nil, fmt.Errorf("[%s]: %w", n.Name, err)
@@ -118,7 +124,7 @@ func New(opts Options) (*App, error) {
 			Version:        opts.Version,
 			Logger:         log,
 
-			Egress:             eg.Policy,
+			Egress:             shared.Egress,
 			MaxStanzaBytes:     cfg.XMPP.MaxStanzaBytes,
 			MaxAttachmentBytes: cfg.Security.MaxAttachmentBytes,
 			MaxAttachments:     cfg.Security.MaxAttachments,

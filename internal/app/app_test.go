@@ -43,7 +43,7 @@ level = "debug"
 domain = "irc.localhost"
 secret = "s3cret"
 `
-	cfg, err := config.Parse("switchboard.toml", []byte(cfgText))
+	cfg, err := app.ParseConfig("switchboard.toml", []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ secret = "s3cret"
 	logs := &testenv.LogBuffer{}
 	a, err := app.New(app.Options{
 		Config:   cfg,
-		Networks: map[string]app.NetworkFactory{"irc": func(app.Table, *slog.Logger) (transports.Network, error) { return net, nil }},
+		Networks: []app.Network{fakeNetwork("irc", net)},
 		Logger:   app.NewLogger(cfg.Log, logs),
 		Version:  "test",
 	})
@@ -132,22 +132,34 @@ secret = "s3cret"
 
 func TestMissingTransportIsAClearError(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := config.Parse("f", []byte(`[xmpp]
+	head := `[xmpp]
 server = "127.0.0.1:1"
 [storage]
-path = "`+filepath.Join(dir, "db")+`"
+path = "` + filepath.Join(dir, "db") + `"
 [security]
-key_file = "`+filepath.Join(dir, "key")+`"
-[discord]
-domain = "discord.localhost"
-secret = "x"
-`))
+key_file = "` + filepath.Join(dir, "key") + `"
+`
+	// A table of a network this build lacks is an unknown key at its line.
+	_, err := app.ParseConfig("f", []byte(head+"[discord]\ndomain = \"discord.localhost\"\nsecret = \"x\"\n"))
+	if err == nil || !strings.Contains(err.Error(), `f:7: unknown key "discord" (this build's networks: irc, email)`) {
+		t.Fatalf("parsing [discord]: err = %v", err)
+	}
+	// A config parsed for a network New is not given builds nothing.
+	cfg, err := app.ParseConfig("f", []byte(head+"[irc]\ndomain = \"irc.localhost\"\nsecret = \"x\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = app.New(app.Options{Config: cfg})
-	if err == nil || !strings.Contains(err.Error(), "no discord transport") {
+	_, err = app.New(app.Options{Config: cfg, Networks: []app.Network{fakeNetwork("email", transportstest.New(nil))}})
+	if err == nil || !strings.Contains(err.Error(), "[irc]: this build has no irc transport") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// fakeNetwork is a network entry that builds net whatever its config.
+func fakeNetwork(name string, net transports.Network) app.Network {
+	return app.Network{
+		Network: config.Network{Name: name, NewConfig: func() any { return new(struct{}) }},
+		New:     func(any, app.Shared) (transports.Network, error) { return net, nil },
 	}
 }
 
@@ -167,7 +179,7 @@ func TestLoggerRedactsSecretAttributes(t *testing.T) {
 func TestKeyBoundToDatabase(t *testing.T) {
 	dir := t.TempDir()
 	keyFile, dbFile := filepath.Join(dir, "switchboard.key"), filepath.Join(dir, "switchboard.db")
-	cfg, err := config.Parse("switchboard.toml", []byte(`[xmpp]
+	cfg, err := app.ParseConfig("switchboard.toml", []byte(`[xmpp]
 server = "127.0.0.1:5347"
 [storage]
 path = "`+dbFile+`"
@@ -184,7 +196,7 @@ secret = "s3cret"
 	open := func() (*app.App, error) {
 		return app.New(app.Options{
 			Config:   cfg,
-			Networks: map[string]app.NetworkFactory{"irc": func(app.Table, *slog.Logger) (transports.Network, error) { return net, nil }},
+			Networks: []app.Network{fakeNetwork("irc", net)},
 			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 	}

@@ -28,11 +28,9 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Limits   Limits   `toml:"limits"`
 
-	// One table per network; a missing table means the network is off.
-	IRC     *Network `toml:"irc"`
-	Discord *Network `toml:"discord"`
-	SMS     *Network `toml:"sms"`
-	Email   *Network `toml:"email"`
+	// networks are the enabled networks' tables, one per network whose
+	// [table] the file has, in the order Parse was given the networks.
+	networks []NetworkEntry
 }
 
 // XMPP is how to reach the XMPP server.
@@ -66,7 +64,7 @@ type Security struct {
 	// AllowPrivate lists addresses or prefixes ("10.0.0.5",
 	// "192.168.0.0/16") that user-named destinations may resolve to
 	// although they are not public. Destinations the admin configured
-	// ([irc.servers], default_server, [email] default_*_server) need no
+	// (a network's own server entries and default servers) need no
 	// entry.
 	AllowPrivate []string `toml:"allow_private"`
 	// MaxAttachmentBytes is the largest legacy file uploaded to the
@@ -105,8 +103,6 @@ const (
 	DefaultCommandsPerMinute    = 5
 	DefaultIncomingPerMinute    = 120
 	DefaultRoomsPerUser         = 50
-	DefaultMaxServersPerUser    = 3
-	DefaultMaxLinesPerMessage   = 20
 )
 
 // HTTP is the listener for /healthz, /metrics and webhooks.
@@ -118,81 +114,6 @@ type HTTP struct {
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
 	Format string `toml:"format"` // text, json
-}
-
-// Network is the part every network table has.
-type Network struct {
-	// Domain is the component's JID, e.g. "irc.example.org".
-	Domain string `toml:"domain"`
-	// Secret is the component secret shared with the XMPP server.
-	Secret string `toml:"secret"`
-	// Server overrides [xmpp] server for this component.
-	Server string `toml:"server"`
-	// DefaultServer is the legacy server used when a user names none
-	// (IRC: host or host:port).
-	DefaultServer string `toml:"default_server"`
-	// Servers (IRC) says how to reach named servers; servers not listed
-	// are reached over TLS on port 6697.
-	Servers map[string]ServerEntry `toml:"servers"`
-	// SendRate and SendBurst (IRC) pace the lines sent on each
-	// connection (lines per second, burst).
-	SendRate  float64 `toml:"send_rate"`
-	SendBurst int     `toml:"send_burst"`
-	// DefaultIMAPServer and DefaultSMTPServer (email, host:port) serve
-	// users who leave theirs empty.
-	DefaultIMAPServer string `toml:"default_imap_server"`
-	DefaultSMTPServer string `toml:"default_smtp_server"`
-	// AllowPlaintext (email) allows unencrypted connections to mail
-	// servers that are not on this machine.
-	AllowPlaintext bool `toml:"allow_plaintext"`
-	// MaxBodyBytes (email) is the longest text of a mail relayed; longer
-	// text is cut with a note. 0 means 64 KiB.
-	MaxBodyBytes int `toml:"max_body_bytes"`
-	// AllowedServers (IRC) lists the servers users may reach. Empty means
-	// default_server plus the [irc.servers] entries; ["*"] allows any
-	// server with a public address.
-	AllowedServers []string `toml:"allowed_servers"`
-	// MaxServersPerUser (IRC) caps the servers one user is connected to
-	// at once [3].
-	MaxServersPerUser int `toml:"max_servers_per_user"`
-	// MaxLinesPerMessage (IRC) is the most IRC lines one XMPP message may
-	// become; longer messages are refused with a text [20].
-	MaxLinesPerMessage int `toml:"max_lines_per_message"`
-}
-
-// ServerEntry is how to reach one legacy server.
-type ServerEntry struct {
-	// Address is host:port; empty means the server's name.
-	Address string `toml:"address"`
-	// Plaintext turns TLS off, for servers on a trusted network only.
-	Plaintext bool `toml:"plaintext"`
-	// ServicesHost (IRC) is the host of the server's services
-	// ("services.libera.chat"). Only then is a password sent to NickServ
-	// where the server offers no SASL, and only to NickServ@ServicesHost;
-	// raw PRIVMSG to NickServ/ChanServ is allowed only then too.
-	ServicesHost string `toml:"services_host"`
-}
-
-// NetworkEntry is an enabled network with its table name.
-type NetworkEntry struct {
-	Name string
-	*Network
-	// CAFile is [security] ca_file, shared by every network's TLS.
-	CAFile string
-}
-
-// Networks returns the enabled networks in a fixed order.
-func (c *Config) Networks() []NetworkEntry {
-	var out []NetworkEntry
-	for _, n := range []struct {
-		name string
-		cfg  *Network
-	}{{"irc", c.IRC}, {"discord", c.Discord}, {"sms", c.SMS}, {"email", c.Email}} {
-		if n.cfg != nil {
-			out = append(out, NetworkEntry{Name: n.name, Network: n.cfg, CAFile: c.Security.CAFile})
-		}
-	}
-	return out
 }
 
 // Problem is one error in the file, at a line (0 when not tied to one).
@@ -222,26 +143,31 @@ func (e *Error) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Load reads, decodes and checks the file at path.
-func Load(path string) (*Config, error) {
+// Load reads, decodes and checks the file at path; nets are the
+// networks this build has (see Parse).
+func Load(path string, nets []Network) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data)
+	return Parse(path, data, nets)
 }
 
 // Parse decodes and checks data; name is used in error messages. Defaults
-// are filled in. Unknown keys are errors (a typo must not be ignored).
-func Parse(name string, data []byte) (*Config, error) {
+// are filled in. Unknown keys are errors (a typo must not be ignored):
+// each network's table is decoded strictly into that network's own config
+// (nets), so a key of another network is an unknown key too.
+func Parse(name string, data []byte, nets []Network) (*Config, error) {
 	var c Config
-	d := toml.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&c); err != nil {
-		return nil, decodeError(name, err)
+	probs, err := c.decode(name, data, nets)
+	if err != nil {
+		return nil, err
+	}
+	if len(probs) > 0 {
+		return nil, &Error{Problems: probs}
 	}
 	c.defaults()
-	if probs := c.check(name, keyLines(data)); len(probs) > 0 {
+	if probs := c.check(name, keyLines(data), nets); len(probs) > 0 {
 		return nil, &Error{Problems: probs}
 	}
 	return &c, nil
@@ -294,23 +220,19 @@ func (c *Config) defaults() {
 	def(&c.Limits.CommandsPerMinute, DefaultCommandsPerMinute)
 	def(&c.Limits.IncomingPerMinute, DefaultIncomingPerMinute)
 	def(&c.Limits.RoomsPerUser, DefaultRoomsPerUser)
-	for _, n := range []*Network{c.IRC, c.Discord, c.SMS, c.Email} {
-		if n != nil {
-			def(&n.MaxServersPerUser, DefaultMaxServersPerUser)
-			def(&n.MaxLinesPerMessage, DefaultMaxLinesPerMessage)
-		}
-	}
 }
 
 var domainRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
 
-func (c *Config) check(name string, lines map[string]int) []Problem {
+func (c *Config) check(name string, lines map[string]int, known []Network) []Problem {
 	var probs []Problem
 	add := func(key, format string, args ...any) {
 		line, ok := lines[key]
-		if !ok { // a missing key is reported at its table's header
-			table, _, _ := strings.Cut(key, ".")
-			line = lines[table]
+		// A missing key is reported at the header of the innermost
+		// table the file has ([irc.servers."x"], else [irc]).
+		for k := key; !ok && strings.Contains(k, "."); {
+			k = k[:strings.LastIndex(k, ".")]
+			line, ok = lines[k]
 		}
 		probs = append(probs, Problem{File: name, Line: line, Msg: key + ": " + fmt.Sprintf(format, args...)})
 	}
@@ -378,7 +300,11 @@ func (c *Config) check(name string, lines map[string]int) []Problem {
 	}
 	nets := c.Networks()
 	if len(nets) == 0 {
-		probs = append(probs, Problem{File: name, Msg: "no network is enabled; add an [irc], [discord], [sms] or [email] table"})
+		tables := make([]string, len(known))
+		for i, n := range known {
+			tables[i] = "[" + n.Name + "]"
+		}
+		probs = append(probs, Problem{File: name, Msg: "no network is enabled; add one of the tables " + strings.Join(tables, ", ")})
 	}
 	seen := map[string]string{}
 	for _, n := range nets {
@@ -398,42 +324,8 @@ func (c *Config) check(name string, lines map[string]int) []Problem {
 		if n.Server == "" && c.XMPP.Server == "" {
 			add(n.Name+".server", "no XMPP server: set [xmpp] server or %s.server", n.Name)
 		}
-		if n.DefaultServer != "" && !strings.Contains(n.DefaultServer, ":") {
-			if !domainRE.MatchString(strings.ToLower(n.DefaultServer)) {
-				add(n.Name+".default_server", "%q is not a host name", n.DefaultServer)
-			}
-		} else {
-			checkAddr(n.Name+".default_server", n.DefaultServer, false)
-		}
-		checkAddr(n.Name+".default_imap_server", n.DefaultIMAPServer, false)
-		checkAddr(n.Name+".default_smtp_server", n.DefaultSMTPServer, false)
-		for host, e := range n.Servers {
-			if !domainRE.MatchString(strings.ToLower(host)) {
-				add(n.Name+".servers", "%q is not a host name", host)
-			}
-			checkAddr(n.Name+".servers."+host+".address", e.Address, false)
-		}
-		if n.MaxBodyBytes < 0 {
-			add(n.Name+".max_body_bytes", "must not be negative")
-		}
-		if n.SendRate < 0 || n.SendBurst < 0 {
-			add(n.Name+".send_rate", "must not be negative")
-		}
-		if n.MaxServersPerUser < 0 {
-			add(n.Name+".max_servers_per_user", "must not be negative")
-		}
-		if n.MaxLinesPerMessage < 0 {
-			add(n.Name+".max_lines_per_message", "must not be negative")
-		}
-		for i, s := range n.AllowedServers {
-			if s != "*" && !domainRE.MatchString(strings.ToLower(s)) {
-				add(n.Name+".allowed_servers", "entry %d (%q) is not a host name or \"*\"", i+1, s)
-			}
-		}
-		for host, e := range n.Servers {
-			if e.ServicesHost != "" && !domainRE.MatchString(strings.ToLower(e.ServicesHost)) {
-				add(n.Name+".servers."+host+".services_host", "%q is not a host name", e.ServicesHost)
-			}
+		if ch, ok := n.Config.(Checker); ok {
+			ch.Check(func(key, msg string) { add(n.Name+"."+key, "%s", msg) })
 		}
 	}
 	return probs

@@ -4,7 +4,28 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/switchboard-im/switchboard/email"
+	"github.com/switchboard-im/switchboard/irc"
 )
+
+// testNets are the networks of this build as internal/app lists them.
+var testNets = []Network{
+	{Name: "irc", NewConfig: func() any { return new(irc.Config) }},
+	{Name: "email", NewConfig: func() any { return new(email.Config) }},
+}
+
+// ircOf returns the decoded [irc] table of c.
+func ircOf(t *testing.T, c *Config) *irc.Config {
+	t.Helper()
+	for _, n := range c.Networks() {
+		if n.Name == "irc" {
+			return n.Config.(*irc.Config)
+		}
+	}
+	t.Fatal("no [irc] table decoded")
+	return nil
+}
 
 // issueExample is the configuration the README and issue #3 promise works.
 const issueExample = `[xmpp]
@@ -23,7 +44,7 @@ secret = "s3cret"
 `
 
 func TestParseIssueExample(t *testing.T) {
-	c, err := Parse("switchboard.toml", []byte(issueExample))
+	c, err := Parse("switchboard.toml", []byte(issueExample), testNets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +61,7 @@ func TestParseIssueExample(t *testing.T) {
 }
 
 func TestParseDefaults(t *testing.T) {
-	c, err := Parse("f", []byte("[xmpp]\nserver = \"localhost:5347\"\n[email]\ndomain = \"email.localhost\"\nsecret = \"x\"\n"))
+	c, err := Parse("f", []byte("[xmpp]\nserver = \"localhost:5347\"\n[email]\ndomain = \"email.localhost\"\nsecret = \"x\"\n"), testNets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,13 +122,13 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "duplicate domains",
-			toml: "[xmpp]\nserver = \"a:1\"\n[irc]\ndomain = \"x.localhost\"\nsecret = \"s\"\n[sms]\ndomain = \"x.localhost\"\nsecret = \"s\"\n",
-			want: []string{`f.toml:7: sms.domain: "x.localhost" is also the domain of [irc]`},
+			toml: "[xmpp]\nserver = \"a:1\"\n[irc]\ndomain = \"x.localhost\"\nsecret = \"s\"\n[email]\ndomain = \"x.localhost\"\nsecret = \"s\"\n",
+			want: []string{`f.toml:7: email.domain: "x.localhost" is also the domain of [irc]`},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("f.toml", []byte(tt.toml))
+			_, err := Parse("f.toml", []byte(tt.toml), testNets)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -125,7 +146,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestErrorsNeverEchoSecrets(t *testing.T) {
-	_, err := Parse("f.toml", []byte("[xmpp]\nserver = \"a:1\"\n[irc]\ndomain = \"bad domain\"\nsecret = \"hunter2-secret\"\n"))
+	_, err := Parse("f.toml", []byte("[xmpp]\nserver = \"a:1\"\n[irc]\ndomain = \"bad domain\"\nsecret = \"hunter2-secret\"\n"), testNets)
 	if err == nil || strings.Contains(err.Error(), "hunter2-secret") {
 		t.Fatalf("error %v", err)
 	}
@@ -133,30 +154,33 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 
 func TestParseLimits(t *testing.T) {
 	base := "[xmpp]\nserver = \"localhost:5347\"\n[irc]\ndomain = \"irc.localhost\"\nsecret = \"x\"\n"
-	c, err := Parse("f", []byte(base))
+	c, err := Parse("f", []byte(base), testNets)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.XMPP.MaxStanzaBytes != DefaultMaxStanzaBytes || c.Security.MaxAttachmentBytes != DefaultMaxAttachmentBytes ||
 		c.Security.MaxAttachments != DefaultMaxAttachments || c.Limits.MaxConnections != DefaultMaxConnections ||
 		c.Limits.ConnectionsPerMinute != DefaultConnectionsPerMinute || c.Limits.CommandsPerMinute != DefaultCommandsPerMinute ||
-		c.Limits.IncomingPerMinute != DefaultIncomingPerMinute || c.Limits.RoomsPerUser != DefaultRoomsPerUser ||
-		c.IRC.MaxServersPerUser != DefaultMaxServersPerUser || c.IRC.MaxLinesPerMessage != DefaultMaxLinesPerMessage {
-		t.Errorf("limit defaults not applied: %+v %+v %+v %+v", c.XMPP, c.Security, c.Limits, *c.IRC)
+		c.Limits.IncomingPerMinute != DefaultIncomingPerMinute || c.Limits.RoomsPerUser != DefaultRoomsPerUser {
+		t.Errorf("limit defaults not applied: %+v %+v %+v", c.XMPP, c.Security, c.Limits)
 	}
-	if len(c.IRC.AllowedServers) != 0 || len(c.Security.AllowPrivate) != 0 {
-		t.Errorf("policy lists not empty by default: %v %v", c.IRC.AllowedServers, c.Security.AllowPrivate)
+	if ic := ircOf(t, c); ic.MaxServersPerUser != 0 || ic.MaxLinesPerMessage != 0 {
+		t.Errorf("IRC limits not left to irc.New's defaults: %+v", *ic)
+	}
+	if len(ircOf(t, c).AllowedServers) != 0 || len(c.Security.AllowPrivate) != 0 {
+		t.Errorf("policy lists not empty by default: %v %v", ircOf(t, c).AllowedServers, c.Security.AllowPrivate)
 	}
 
 	set := base + "allowed_servers = [\"*\"]\nmax_servers_per_user = 1\n[irc.servers.\"irc.internal\"]\naddress = \"10.0.0.5:6667\"\nservices_host = \"services.irc.internal\"\n" +
 		"[security]\nallow_private = [\"10.0.0.5\", \"192.168.0.0/16\"]\n[limits]\nrooms_per_user = 7\n"
-	c, err = Parse("f", []byte(set))
+	c, err = Parse("f", []byte(set), testNets)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.IRC.AllowedServers[0] != "*" || c.IRC.MaxServersPerUser != 1 || c.Limits.RoomsPerUser != 7 ||
-		c.IRC.Servers["irc.internal"].ServicesHost != "services.irc.internal" || len(c.Security.AllowPrivate) != 2 {
-		t.Errorf("decoded %+v %+v %+v", *c.IRC, c.Security, c.Limits)
+	ic := ircOf(t, c)
+	if ic.AllowedServers[0] != "*" || ic.MaxServersPerUser != 1 || c.Limits.RoomsPerUser != 7 ||
+		ic.Servers["irc.internal"].ServicesHost != "services.irc.internal" || len(c.Security.AllowPrivate) != 2 {
+		t.Errorf("decoded %+v %+v %+v", *ic, c.Security, c.Limits)
 	}
 
 	for _, tc := range []struct{ toml, want string }{
@@ -166,7 +190,7 @@ func TestParseLimits(t *testing.T) {
 		{"[limits]\nmax_connections = -5\n" + base, "f:2: limits.max_connections: must not be negative"},
 		{"[xmpp]\nmax_stanza_bytes = 100\nserver = \"localhost:5347\"\n[irc]\ndomain = \"irc.localhost\"\nsecret = \"x\"\n", "f:2: xmpp.max_stanza_bytes"},
 	} {
-		_, err := Parse("f", []byte(tc.toml))
+		_, err := Parse("f", []byte(tc.toml), testNets)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%q): err = %v, want it to contain %q", tc.toml, err, tc.want)
 		}

@@ -20,6 +20,10 @@ import (
 type Network struct {
 	NetName string // default "fake"
 	Ident   transports.Identity
+	// Caps is what Capabilities returns: by default the command "count"
+	// only (New), or also rooms, reactions, typing and replies
+	// (NewRooms). Tests may change it before the network is used.
+	Caps transports.Capabilities
 
 	mu          sync.Mutex
 	accounts    map[string]string
@@ -40,6 +44,7 @@ func New(accounts map[string]string) *Network {
 	n := &Network{
 		NetName:  "fake",
 		Ident:    transports.Identity{Category: "gateway", Type: "irc", Name: "Fake IRC"},
+		Caps:     transports.Capabilities{Commands: []transports.Command{{Node: "count", Name: "Count my runs"}}},
 		accounts: make(map[string]string),
 		adapters: make(map[string]*Adapter),
 		changed:  make(chan struct{}),
@@ -55,6 +60,9 @@ func (n *Network) Name() string { return n.NetName }
 
 // Identity implements transports.Network.
 func (n *Network) Identity() transports.Identity { return n.Ident }
+
+// Capabilities implements transports.Network: n.Caps.
+func (n *Network) Capabilities() transports.Capabilities { return n.Caps }
 
 // LoginFields implements transports.Network.
 func (n *Network) LoginFields() []transports.Field {
@@ -254,13 +262,9 @@ func (a *Adapter) Closed() bool {
 	return a.closed
 }
 
-// Commands implements transports.CommandNetwork: one command, "count",
-// that counts its runs in the adapter's Store (so tests see both work).
-func (n *Network) Commands() []transports.Command {
-	return []transports.Command{{Node: "count", Name: "Count my runs"}}
-}
-
-// RunCommand implements transports.CommandRunner.
+// RunCommand implements transports.CommandRunner: the one command,
+// "count", counts its runs in the adapter's Store (so tests see both
+// work).
 func (a *Adapter) RunCommand(ctx context.Context, node string) (string, error) {
 	if node != "count" {
 		return "", fmt.Errorf("%w: no command %q", transports.ErrNotFound, node)

@@ -19,7 +19,8 @@ import (
 //   - it can be used without registration (transports.AnonymousNetwork):
 //     the anonymous account connects with the MUC nick;
 //   - its adapters implement Rooms, Moderator, History, RoomLister,
-//     Reactor, Typer and RoomSubject.
+//     Reactor, Typer and RoomSubject, and its Capabilities say so (with
+//     ConferenceType "irc").
 //
 // Joining "#banned" fails with ErrForbidden, the nick "taken" (or a seeded
 // occupant's nick) with ErrConflict, nicks longer than MaxNickLen are
@@ -48,11 +49,16 @@ type RoomSeed struct {
 // NewRooms returns a fake network with rooms and the given username →
 // password accounts.
 func NewRooms(accounts map[string]string) *RoomNetwork {
-	return &RoomNetwork{Network: New(accounts)}
+	n := New(accounts)
+	n.Caps.Rooms = true
+	n.Caps.RoomListing = true
+	n.Caps.AnonymousJoin = true
+	n.Caps.ConferenceType = "irc"
+	n.Caps.ChatStates = true
+	n.Caps.Reactions = true
+	n.Caps.Replies = true
+	return &RoomNetwork{Network: n}
 }
-
-// HasRooms implements transports.RoomNetwork.
-func (n *RoomNetwork) HasRooms() {}
 
 // Kind implements transports.Addresser.
 func (n *RoomNetwork) Kind(id transports.ID) (transports.IDKind, error) {
@@ -427,7 +433,7 @@ func (a *Adapter) SetSubject(ctx context.Context, room transports.ID, subject st
 }
 
 var (
-	_ transports.RoomNetwork      = (*RoomNetwork)(nil)
+	_ transports.Network          = (*RoomNetwork)(nil)
 	_ transports.Addresser        = (*RoomNetwork)(nil)
 	_ transports.AnonymousNetwork = (*RoomNetwork)(nil)
 	_ transports.Rooms            = (*Adapter)(nil)

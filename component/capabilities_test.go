@@ -1,0 +1,124 @@
+package component
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// TestDiscoFor: the gateway domain's identities and features come from the
+// network's Capabilities alone.
+func TestDiscoFor(t *testing.T) {
+	base := []string{nsCommands, nsDiscoInf, nsDiscoIt, nsGateway, nsRegister, nsVersion, nsPing, nsReceipts}
+	id := transports.Identity{Type: "irc", Name: "IRC gateway"}
+	gateway := identity{Category: "gateway", Type: "irc", Name: "IRC gateway"}
+	tests := []struct {
+		name       string
+		caps       transports.Capabilities
+		identities []identity
+		extra      []string // features beyond base
+	}{
+		{"no rooms", transports.Capabilities{}, []identity{gateway}, nil},
+		{"no rooms, whatever else is claimed",
+			transports.Capabilities{Reactions: true, Replies: true, ChatStates: true, StayConnected: true, Attachments: true,
+				Commands: []transports.Command{{Node: "check-mail", Name: "Check mail now"}}},
+			[]identity{gateway}, nil},
+		{"rooms, text conference", transports.Capabilities{Rooms: true},
+			[]identity{gateway, {Category: "conference", Type: "text", Name: "IRC gateway"}}, []string{nsMUC}},
+		{"rooms, irc conference", transports.Capabilities{Rooms: true, ConferenceType: "irc"},
+			[]identity{gateway, {Category: "conference", Type: "irc", Name: "IRC gateway"}}, []string{nsMUC}},
+		{"rooms with reactions", transports.Capabilities{Rooms: true, Reactions: true},
+			[]identity{gateway, {Category: "conference", Type: "text", Name: "IRC gateway"}}, []string{nsMUC, nsReactions}},
+		{"rooms with everything", transports.Capabilities{Rooms: true, RoomListing: true, AnonymousJoin: true,
+			Reactions: true, Replies: true, ChatStates: true, Corrections: true, Retractions: true, ConferenceType: "irc"},
+			[]identity{gateway, {Category: "conference", Type: "irc", Name: "IRC gateway"}},
+			[]string{nsMUC, nsReactions, nsReply, nsChat}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := discoFor(id, tt.caps)
+			if !slices.Equal(d.identities, tt.identities) {
+				t.Errorf("identities = %v, want %v", d.identities, tt.identities)
+			}
+			want := slices.Concat(base, tt.extra)
+			slices.Sort(want)
+			if !slices.Equal(d.features, want) {
+				t.Errorf("features = %v, want %v", d.features, want)
+			}
+			if v := capsVer(tt.identities, want); d.ver != v {
+				t.Errorf("ver = %q, want %q", d.ver, v)
+			}
+		})
+	}
+}
+
+// TestMaxBody: the network's bound applies when it is below the
+// component's own.
+func TestMaxBody(t *testing.T) {
+	tests := []struct{ network, want int }{
+		{0, maxBodyBytes},
+		{400, 400},
+		{maxBodyBytes * 2, maxBodyBytes},
+	}
+	for _, tt := range tests {
+		c := &Component{net: capsNetwork{transports.Capabilities{MaxBody: tt.network}}}
+		if got := c.maxBody(); got != tt.want {
+			t.Errorf("MaxBody %d: maxBody() = %d, want %d", tt.network, got, tt.want)
+		}
+	}
+}
+
+// capsNetwork is a network that only has capabilities.
+type capsNetwork struct{ caps transports.Capabilities }
+
+func (n capsNetwork) Capabilities() transports.Capabilities { return n.caps }
+func (capsNetwork) Name() string                            { return "caps" }
+func (capsNetwork) Identity() transports.Identity           { return transports.Identity{Type: "text"} }
+func (capsNetwork) LoginFields() []transports.Field         { return nil }
+func (capsNetwork) Validate(context.Context, transports.Credentials) error {
+	return nil
+}
+func (capsNetwork) Connect(context.Context, transports.Account, transports.Sink) (transports.Adapter, error) {
+	return nil, transports.ErrUnsupported
+}
+
+// TestCapabilitiesSettingsAndCommands: the stay-connected default and the
+// network's commands come from Capabilities.
+func TestCapabilitiesSettingsAndCommands(t *testing.T) {
+	tests := []struct {
+		name     string
+		caps     transports.Capabilities
+		stay     string
+		commands []string // network command nodes after the base ones
+	}{
+		{"defaults", transports.Capabilities{}, "false", nil},
+		{"bouncer", transports.Capabilities{StayConnected: true}, "true", nil},
+		{"commands", transports.Capabilities{Commands: []transports.Command{{Node: "a", Name: "A"}, {Node: "b", Name: "B"}}},
+			"false", []string{"a", "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Component{net: capsNetwork{tt.caps}}
+			fields := c.settingsFields()
+			if len(fields) != 1 || fields[0].Name != settingStay || fields[0].Default != tt.stay {
+				t.Errorf("settings fields = %+v, want one %q defaulting to %q", fields, settingStay, tt.stay)
+			}
+			if got := c.stayConnected(nil); got != (tt.stay == "true") {
+				t.Errorf("stayConnected(no settings) = %v, want %v", got, tt.stay == "true")
+			}
+			var nodes []string
+			for _, cmd := range c.networkCommands() {
+				nodes = append(nodes, cmd.node)
+			}
+			if !slices.Equal(nodes, tt.commands) {
+				t.Errorf("network commands = %v, want %v", nodes, tt.commands)
+			}
+			all := c.commandList()
+			if n := len(c.baseCommands()); len(all) != n+len(tt.commands) {
+				t.Errorf("%d commands, want %d base + %d", len(all), n, len(tt.commands))
+			}
+		})
+	}
+}

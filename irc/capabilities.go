@@ -1,0 +1,21 @@
+package irc
+
+import "github.com/switchboard-im/switchboard/transports"
+
+// Capabilities implements transports.Network. IRC has channels (rooms)
+// with LIST, can be used without registration (biboumi-style), and
+// carries IRCv3 typing, reactions and replies as client tags. A registered
+// user stays on IRC while offline, like with a bouncer, so private messages
+// and highlights reach them as offline messages.
+func (n *Network) Capabilities() transports.Capabilities {
+	return transports.Capabilities{
+		Rooms:          true,
+		RoomListing:    true,
+		AnonymousJoin:  true,
+		StayConnected:  true,
+		ConferenceType: "irc",
+		ChatStates:     true,
+		Reactions:      true,
+		Replies:        true,
+	}
+}

@@ -1,0 +1,135 @@
+package transportstest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// Conformance checks that net keeps the promises of its Capabilities, the
+// way storage/storagetest checks a storage backend: every network's tests
+// run it. connect returns an adapter of net, connected for a registered
+// user (against a real server where the network needs one) and closed by a
+// t.Cleanup of its own; Conformance calls it once. Each broken promise is
+// one test error (see Check).
+func Conformance(t *testing.T, net transports.Network, connect func(t *testing.T) transports.Adapter) {
+	t.Helper()
+	if connect == nil {
+		t.Fatal("Conformance needs a connect function: the adapter's side of the claims is checked too")
+	}
+	a := connect(t)
+	if a == nil {
+		t.Fatal("connect returned no adapter")
+	}
+	for _, err := range Check(net, a) {
+		t.Errorf("%s: %v", net.Name(), err)
+	}
+}
+
+// Check returns every way net and its adapter a disagree with
+// net.Capabilities(), or nil when they agree:
+//
+//   - Capabilities returns the same value on every call;
+//   - RoomListing, AnonymousJoin and ConferenceType need Rooms;
+//   - Rooms needs net to be a transports.Addresser and a to implement
+//     transports.Rooms;
+//   - AnonymousJoin needs net to be a transports.AnonymousNetwork;
+//   - RoomListing needs a RoomLister, ChatStates a Typer, Reactions a
+//     Reactor, Corrections an Editor, Retractions a Retractor;
+//   - Commands have unique, non-empty nodes and names, and need a
+//     CommandRunner that refuses an unknown node with ErrNotFound;
+//   - MaxBody is not negative; Name and Identity.Type are not empty.
+//
+// Check calls nothing on a that does I/O, except RunCommand with a node
+// no network has.
+func Check(net transports.Network, a transports.Adapter) []error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	caps := net.Capabilities()
+	if again := net.Capabilities(); !reflect.DeepEqual(caps, again) {
+		fail("Capabilities changed between two calls: %+v, then %+v", caps, again)
+	}
+	if net.Name() == "" {
+		fail("Name is empty")
+	}
+	if net.Identity().Type == "" {
+		fail("Identity has no type")
+	}
+	if caps.MaxBody < 0 {
+		fail("MaxBody %d is negative", caps.MaxBody)
+	}
+
+	needsRooms := []struct {
+		claimed bool
+		name    string
+	}{
+		{caps.RoomListing, "RoomListing"},
+		{caps.AnonymousJoin, "AnonymousJoin"},
+		{caps.ConferenceType != "", "ConferenceType"},
+	}
+	for _, c := range needsRooms {
+		if c.claimed && !caps.Rooms {
+			fail("%s is claimed without Rooms", c.name)
+		}
+	}
+	if caps.Rooms {
+		if _, ok := net.(transports.Addresser); !ok {
+			fail("Rooms is claimed, but the network is not a transports.Addresser: rooms cannot be told from contacts")
+		}
+	}
+	if caps.AnonymousJoin {
+		if _, ok := net.(transports.AnonymousNetwork); !ok {
+			fail("AnonymousJoin is claimed, but the network is not a transports.AnonymousNetwork")
+		}
+	}
+
+	adapterClaims := []struct {
+		claimed bool
+		name    string
+		ok      bool
+	}{
+		{caps.Rooms, "Rooms", implements[transports.Rooms](a)},
+		{caps.RoomListing, "RoomLister", implements[transports.RoomLister](a)},
+		{caps.ChatStates, "Typer", implements[transports.Typer](a)},
+		{caps.Reactions, "Reactor", implements[transports.Reactor](a)},
+		{caps.Corrections, "Editor", implements[transports.Editor](a)},
+		{caps.Retractions, "Retractor", implements[transports.Retractor](a)},
+		{len(caps.Commands) > 0, "CommandRunner", implements[transports.CommandRunner](a)},
+	}
+	for _, c := range adapterClaims {
+		if c.claimed && !c.ok {
+			fail("the capabilities claim it, but the adapter (%T) is not a transports.%s", a, c.name)
+		}
+	}
+
+	seen := make(map[string]bool)
+	for _, cmd := range caps.Commands {
+		if cmd.Node == "" || cmd.Name == "" {
+			fail("command %+v has an empty node or name", cmd)
+		}
+		if seen[cmd.Node] {
+			fail("command node %q is declared twice", cmd.Node)
+		}
+		seen[cmd.Node] = true
+	}
+	if r, ok := a.(transports.CommandRunner); ok && len(caps.Commands) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		const unknown = "transportstest-no-such-command"
+		if _, err := r.RunCommand(ctx, unknown); !errors.Is(err, transports.ErrNotFound) {
+			fail("RunCommand(%q) = %v, want an error wrapping ErrNotFound", unknown, err)
+		}
+	}
+	return errs
+}
+
+func implements[I any](a transports.Adapter) bool {
+	_, ok := a.(I)
+	return ok
+}

@@ -1,0 +1,126 @@
+package transportstest_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-im/switchboard/transports"
+	"github.com/switchboard-im/switchboard/transports/transportstest"
+)
+
+// bare is an adapter with no optional interface.
+type bare struct{ transports.Ending }
+
+func (*bare) Send(context.Context, transports.Message) (transports.RemoteID, error) { return "", nil }
+func (*bare) SetPresence(context.Context, transports.Presence) error                { return nil }
+func (*bare) Close() error                                                          { return nil }
+
+// anyCommand is an adapter whose RunCommand runs any node, even unknown ones.
+type anyCommand struct{ bare }
+
+func (*anyCommand) RunCommand(context.Context, string) (string, error) { return "done", nil }
+
+// addressed has rooms told apart by Kind but no anonymous accounts.
+type addressed struct{ *transportstest.Network }
+
+func (addressed) Kind(transports.ID) (transports.IDKind, error) { return transports.KindRoom, nil }
+
+// fickle answers Capabilities differently each time.
+type fickle struct {
+	*transportstest.Network
+	calls int
+}
+
+func (f *fickle) Capabilities() transports.Capabilities {
+	f.calls++
+	return transports.Capabilities{MaxBody: f.calls}
+}
+
+// connectFake connects a user of n, closed when the test ends.
+func connectFake(n *transportstest.Network) func(t *testing.T) transports.Adapter {
+	return func(t *testing.T) transports.Adapter {
+		t.Helper()
+		n.SetPassword("u", "p")
+		a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org",
+			Credentials: transports.Credentials{"username": "u", "password": "p"}, Store: &transportstest.Store{}}, transports.SinkFunc(func(transports.Event) {}))
+		if err != nil {
+			t.Fatalf("Connect: %v", err)
+		}
+		t.Cleanup(func() { a.Close() })
+		return a
+	}
+}
+
+func TestConformanceFakes(t *testing.T) {
+	t.Run("contacts", func(t *testing.T) {
+		n := transportstest.New(nil)
+		transportstest.Conformance(t, n, connectFake(n))
+	})
+	t.Run("rooms", func(t *testing.T) {
+		n := transportstest.NewRooms(nil)
+		transportstest.Conformance(t, n, connectFake(n.Network))
+	})
+}
+
+// TestCheck: each broken promise is found, and only those.
+func TestCheck(t *testing.T) {
+	plain := func(edit func(*transports.Capabilities)) *transportstest.Network {
+		n := transportstest.New(nil)
+		edit(&n.Caps)
+		return n
+	}
+	rooms := transportstest.NewRooms(nil)
+	fake := connectFake(transportstest.New(nil))(t)
+
+	tests := []struct {
+		name string
+		net  transports.Network
+		a    transports.Adapter
+		want []string // one substring per expected error
+	}{
+		{"fake contacts", transportstest.New(nil), fake, nil},
+		{"fake rooms", rooms, fake, nil},
+		{"commands without runner", transportstest.New(nil), &bare{}, []string{"transports.CommandRunner"}},
+		{"unknown command runs", transportstest.New(nil), &anyCommand{}, []string{"want an error wrapping ErrNotFound"}},
+		{"rooms without adapter support", rooms, &bare{}, []string{
+			"transports.Rooms", "transports.RoomLister", "transports.Typer", "transports.Reactor", "transports.CommandRunner"}},
+		{"rooms without addresser", plain(func(c *transports.Capabilities) { c.Rooms = true }), fake,
+			[]string{"not a transports.Addresser"}},
+		{"listing without rooms", plain(func(c *transports.Capabilities) { c.RoomListing = true }), fake,
+			[]string{"RoomListing is claimed without Rooms"}},
+		{"conference type without rooms", plain(func(c *transports.Capabilities) { c.ConferenceType = "irc" }), fake,
+			[]string{"ConferenceType is claimed without Rooms"}},
+		{"anonymous without anonymous network", addressed{plain(func(c *transports.Capabilities) {
+			c.Rooms, c.AnonymousJoin = true, true
+		})}, fake, []string{"not a transports.AnonymousNetwork"}},
+		{"reactions without reactor", plain(func(c *transports.Capabilities) { c.Reactions = true; c.Commands = nil }), &bare{},
+			[]string{"transports.Reactor"}},
+		{"chat states without typer", plain(func(c *transports.Capabilities) { c.ChatStates = true; c.Commands = nil }), &bare{},
+			[]string{"transports.Typer"}},
+		{"corrections and retractions", plain(func(c *transports.Capabilities) { c.Corrections, c.Retractions = true, true }), fake,
+			[]string{"transports.Editor", "transports.Retractor"}},
+		{"duplicate and empty commands", plain(func(c *transports.Capabilities) {
+			c.Commands = append(c.Commands, transports.Command{Node: "count", Name: "Again"}, transports.Command{Node: "x"})
+		}), fake, []string{"declared twice", "empty node or name"}},
+		{"negative body bound", plain(func(c *transports.Capabilities) { c.MaxBody = -1 }), fake, []string{"negative"}},
+		{"capabilities change", &fickle{Network: transportstest.New(nil)}, fake, []string{"changed between two calls"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := transportstest.Check(tt.net, tt.a)
+			if len(errs) != len(tt.want) {
+				t.Fatalf("Check found %d problems, want %d: %v", len(errs), len(tt.want), errs)
+			}
+			for _, w := range tt.want {
+				found := false
+				for _, err := range errs {
+					found = found || strings.Contains(err.Error(), w)
+				}
+				if !found {
+					t.Errorf("no problem mentions %q: %v", w, errs)
+				}
+			}
+		})
+	}
+}
