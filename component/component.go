@@ -62,7 +62,9 @@ type Config struct {
 	// retries within 2 seconds so a restarted server sees the component
 	// back quickly.
 	StreamBackoff transports.Backoff
-	// AdapterBackoff paces reconnections of legacy sessions.
+	// AdapterBackoff paces reconnections of legacy sessions, and the
+	// redials of connections an adapter holds itself (IRC's per-server
+	// connections), through the supervisor.
 	AdapterBackoff transports.Backoff
 	// SendRate bounds each user's messages towards the legacy network
 	// (messages per second, burst of SendBurst). Excess messages wait.

@@ -204,7 +204,7 @@ func (c *conn) run() {
 	defer close(c.done)
 	ctx := c.a.ctx
 	for {
-		_, err := c.connectOnce(ctx)
+		err := c.connectOnce(ctx)
 		c.lost(err)
 		if ctx.Err() != nil {
 			c.mu.Lock()
@@ -249,12 +249,11 @@ func (c *conn) retryLink() *transports.Link {
 	return c.link
 }
 
-// connectOnce runs one connection until it ends. up tells whether it got
-// registered.
-func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
+// connectOnce runs one connection until it ends.
+func (c *conn) connectOnce(ctx context.Context) error {
 	host, portStr, err := net.SplitHostPort(c.addr)
 	if err != nil {
-		return false, fmt.Errorf("%w: bad server address %q", transports.ErrInvalidInput, c.addr)
+		return fmt.Errorf("%w: bad server address %q", transports.ErrInvalidInput, c.addr)
 	}
 	port, _ := strconv.Atoi(portStr)
 	release, err := c.a.n.cfg.Budget.Open(c.a.acct.User)
@@ -263,7 +262,7 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 		if errors.Is(err, egress.ErrRate) {
 			kind = transports.ErrLimit
 		}
-		return false, fmt.Errorf("%w: %s", kind, egress.Describe(c.server, err))
+		return fmt.Errorf("%w: %s", kind, egress.Describe(c.server, err))
 	}
 	defer release()
 	c.mu.Lock()
@@ -354,22 +353,21 @@ func (c *conn) connectOnce(ctx context.Context) (up bool, err error) {
 	stopQuit()
 	quitTimer.Stop()
 	c.mu.Lock()
-	up = c.registered
 	fail := c.failErr
 	c.client = nil
 	c.registered = false
 	c.mu.Unlock()
 	switch {
 	case fail != nil:
-		return up, fail
+		return fail
 	case errors.Is(err, errLineTooLong):
-		return up, fmt.Errorf("%w: %s sent a line longer than 2 MiB; the connection was closed", transports.ErrUnavailable, c.server)
+		return fmt.Errorf("%w: %s sent a line longer than 2 MiB; the connection was closed", transports.ErrUnavailable, c.server)
 	case errors.Is(err, egress.ErrForbidden):
-		return up, fmt.Errorf("%w: %s", transports.ErrPolicy, egress.Describe(c.server, err))
+		return fmt.Errorf("%w: %s", transports.ErrPolicy, egress.Describe(c.server, err))
 	case err != nil:
-		return up, fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(c.server, err))
+		return fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(c.server, err))
 	default:
-		return up, fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
+		return fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
 	}
 }
 
