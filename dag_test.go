@@ -21,13 +21,20 @@ var rules = []struct {
 	stdlibOnly bool
 	// forbidden lists outside import-path prefixes it must not reach.
 	forbidden []string
+	// notImported lists module packages it may reach only through
+	// others, never import itself (component gets no storage types).
+	notImported []string
 }{
 	{pkg: "transports", stdlibOnly: true},
 	{pkg: "egress", stdlibOnly: true},
 	{pkg: "transports/transportstest", allowed: []string{"transports"}, stdlibOnly: true},
 	{pkg: "storage", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
 	{pkg: "registry", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
-	{pkg: "component", allowed: []string{"transports", "registry", "storage", "internal/xmltree", "egress"}},
+	{pkg: "msgid", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
+	{pkg: "netstate", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
+	{pkg: "outbox", allowed: []string{"storage", "msgid"}, forbidden: []string{"mellium.im"}},
+	{pkg: "component", allowed: []string{"transports", "registry", "outbox", "msgid", "netstate", "storage", "internal/xmltree", "egress"},
+		notImported: []string{"storage"}},
 	{pkg: "internal/xmltree", stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
@@ -64,6 +71,13 @@ func TestImportGraph(t *testing.T) {
 			checked++
 			for _, d := range p.Deps {
 				checkDep(t, rel, d, r.allowed, r.stdlibOnly, r.forbidden)
+			}
+			for _, imp := range p.Imports {
+				for _, n := range r.notImported {
+					if irel := strings.TrimPrefix(imp, module+"/"); irel == n || strings.HasPrefix(irel, n+"/") {
+						t.Errorf("%s imports %s, which it may reach only through the packages that own its data", rel, irel)
+					}
+				}
 			}
 		}
 	}

@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/switchboard-im/switchboard/component"
+	"github.com/switchboard-im/switchboard/msgid"
+	"github.com/switchboard-im/switchboard/netstate"
+	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage/bolt"
 	"github.com/switchboard-im/switchboard/transports/transportstest"
@@ -120,7 +123,8 @@ func BenchmarkStanzaPath(b *testing.B) {
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	reg, err := registry.New(store, key)
+	ids, state := msgid.New(store), netstate.New(store)
+	reg, err := registry.New(store, key, ids, state)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -131,6 +135,7 @@ func BenchmarkStanzaPath(b *testing.B) {
 	net := transportstest.New(map[string]string{legacyUsr: legacyPW})
 	comp, err := component.New(component.Config{
 		Domain: gw, Server: srv.ln.Addr().String(), Secret: secret, Network: net, Registry: reg,
+		Outbox: outbox.New(store), MessageIDs: ids, NetState: state,
 		SendRate: 1e9, SendBurst: 1 << 30,
 		// The path, not the per-user policy, is measured: one user gets
 		// every answer.
@@ -203,12 +208,14 @@ func BenchmarkStartup10kRegistrations(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		reg, err := registry.New(store, key)
+		ids, state := msgid.New(store), netstate.New(store)
+		reg, err := registry.New(store, key, ids, state)
 		if err != nil {
 			b.Fatal(err)
 		}
 		comp, err := component.New(component.Config{
 			Domain: gw, Server: srv.ln.Addr().String(), Secret: secret, Network: net, Registry: reg,
+			Outbox: outbox.New(store), MessageIDs: ids, NetState: state,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 		if err != nil {

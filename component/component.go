@@ -29,6 +29,9 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/msgid"
+	"github.com/switchboard-im/switchboard/netstate"
+	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -43,9 +46,15 @@ type Config struct {
 	Secret string
 	// Network is the legacy network this component bridges to.
 	Network transports.Network
-	// Registry stores registrations, settings, the message-ID map and
-	// the outbox.
+	// Registry stores registrations, sealed credentials and settings.
 	Registry *registry.Registry
+	// Outbox is the durable queue of stanzas for the XMPP stream, with
+	// its dead letters.
+	Outbox *outbox.Outbox
+	// MessageIDs maps legacy message IDs to XMPP ones and back.
+	MessageIDs *msgid.Map
+	// NetState keeps each user's network bookkeeping (Account.Store).
+	NetState *netstate.Store
 	// AllowedDomains lists the XMPP server domains whose users may use
 	// the gateway; "*" allows every domain. Empty means the domain the
 	// component hangs under (irc.example.org → example.org).
@@ -101,6 +110,9 @@ type Component struct {
 	domain  jid.JID
 	log     *slog.Logger
 	reg     *registry.Registry
+	out     *outbox.Outbox
+	ids     *msgid.Map
+	state   *netstate.Store
 	net     transports.Network
 	sup     *transports.Supervisor
 	allowed map[string]bool
@@ -159,13 +171,13 @@ type Stats struct {
 	Sessions        int
 	ConnectedUsers  int
 	OutboxPending   int
-	DeadLetters     int64 // outbox stanzas given up on since start (see registry.DeadLetter)
+	DeadLetters     int64 // outbox stanzas given up on since start (see outbox.Outbox.DeadLetter)
 }
 
 // New checks cfg and returns a component ready to Run.
 func New(cfg Config) (*Component, error) {
-	if cfg.Network == nil || cfg.Registry == nil {
-		return nil, errors.New("component: Network and Registry are required")
+	if cfg.Network == nil || cfg.Registry == nil || cfg.Outbox == nil || cfg.MessageIDs == nil || cfg.NetState == nil {
+		return nil, errors.New("component: Network, Registry, Outbox, MessageIDs and NetState are required")
 	}
 	domain, err := jid.Parse(cfg.Domain)
 	if err != nil || domain.Localpart() != "" || domain.Resourcepart() != "" {
@@ -191,6 +203,9 @@ func New(cfg Config) (*Component, error) {
 		domain:    domain,
 		log:       cfg.Logger.With("component", domain.String()),
 		reg:       cfg.Registry,
+		out:       cfg.Outbox,
+		ids:       cfg.MessageIDs,
+		state:     cfg.NetState,
 		net:       cfg.Network,
 		allowed:   make(map[string]bool),
 		others:    make(map[string]bool),
@@ -476,7 +491,7 @@ func (c *Component) queue(ctx context.Context, v any) error {
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	if _, err := c.reg.Enqueue(ctx, c.net.Name(), b); err != nil {
+	if _, err := c.out.Enqueue(ctx, c.net.Name(), b); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	c.wakeFlush()
@@ -485,13 +500,13 @@ func (c *Component) queue(ctx context.Context, v any) error {
 
 // queueOnce queues a stanza carrying legacy message legacyID of
 // conversation, unless that message was queued before (a network
-// delivering again after a crash); see registry.EnqueueOnce.
+// delivering again after a crash); see outbox.Outbox.EnqueueOnce.
 func (c *Component) queueOnce(ctx context.Context, user string, conversation transports.ID, legacyID, xmppID string, v any) (bool, error) {
 	b, err := marshalFit(v, c.maxStanza())
 	if err != nil {
 		return false, fmt.Errorf("outbox: %w", err)
 	}
-	ok, err := c.reg.EnqueueOnce(ctx, user, c.net.Name(), string(conversation), legacyID, xmppID, b)
+	ok, err := c.out.EnqueueOnce(ctx, user, c.net.Name(), string(conversation), legacyID, xmppID, b)
 	if err != nil {
 		return false, fmt.Errorf("outbox: %w", err)
 	}
@@ -566,7 +581,7 @@ func (c *Component) Stats() Stats {
 			st.ConnectedUsers++
 		}
 	}
-	if items, err := c.reg.Pending(context.Background(), c.net.Name(), 1000); err == nil {
+	if items, err := c.out.Pending(context.Background(), c.net.Name(), 1000); err == nil {
 		st.OutboxPending = len(items)
 	}
 	return st

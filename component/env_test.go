@@ -13,6 +13,9 @@ import (
 
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/msgid"
+	"github.com/switchboard-im/switchboard/netstate"
+	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage/bolt"
 	"github.com/switchboard-im/switchboard/transports"
@@ -34,6 +37,7 @@ type env struct {
 	net    *transportstest.Network
 	legacy transports.Network // what the component bridges to: net, or a RoomNetwork around it
 	reg    *registry.Registry
+	out    *outbox.Outbox
 	comp   *component.Component
 	logs   *testenv.LogBuffer
 	dbPath string
@@ -88,7 +92,9 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.reg, err = registry.New(store, key)
+	ids, state := msgid.New(store), netstate.New(store)
+	e.reg, err = registry.New(store, key, ids, state)
+	e.out = outbox.New(store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +105,9 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		Secret:         secret,
 		Network:        e.legacy,
 		Registry:       e.reg,
+		Outbox:         e.out,
+		MessageIDs:     ids,
+		NetState:       state,
 		AllowedDomains: allowed,
 		Admins:         []string{"admin@localhost"},
 		AdapterBackoff: transports.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond},

@@ -119,7 +119,7 @@ func (c *Component) handleMessage(s *stanza) {
 			xid = o.Attr("id")
 		}
 		if rid != "" && xid != "" {
-			if err := c.reg.MapMessageID(ctx, user.String(), c.net.Name(), string(to), string(rid), xid); err != nil {
+			if err := c.ids.Pair(ctx, user.String(), c.net.Name(), string(to), string(rid), xid); err != nil {
 				c.log.Warn("storing message ID", "err", err)
 			}
 		}

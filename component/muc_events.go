@@ -37,7 +37,7 @@ func (c *Component) mapRoomMessage(ctx context.Context, user string, room transp
 		// (and no write per message per user on the hot path).
 		return
 	}
-	if err := c.reg.MapMessageID(ctx, user, c.net.Name(), string(room), legacyID, xmppID); err != nil {
+	if err := c.ids.Pair(ctx, user, c.net.Name(), string(room), legacyID, xmppID); err != nil {
 		c.log.Warn("storing message ID", "err", err)
 	}
 }
@@ -49,7 +49,7 @@ func (c *Component) legacyRef(ctx context.Context, user string, room transports.
 	if ref == "" {
 		return ""
 	}
-	if id, err := c.reg.LegacyMessageID(ctx, user, c.net.Name(), string(room), ref); err == nil {
+	if id, err := c.ids.LegacyID(ctx, user, c.net.Name(), string(room), ref); err == nil {
 		return transports.RemoteID(id)
 	}
 	return transports.RemoteID(ref)

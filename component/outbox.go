@@ -13,7 +13,7 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stream"
 
-	"github.com/switchboard-im/switchboard/storage"
+	"github.com/switchboard-im/switchboard/outbox"
 )
 
 // The outbox: what the legacy side sends is stored first (queue), and
@@ -27,7 +27,7 @@ import (
 // check written after it (see barrier): the server handles a stream's
 // stanzas in order, so the check coming back means it took everything
 // before. A stanza the server keeps refusing, or one over the size limit,
-// goes to the dead-letter record (registry.DeadLetter) and the user is
+// goes to the dead-letter record (outbox.Outbox.DeadLetter) and the user is
 // told, so it never blocks the queue behind it.
 
 const (
@@ -85,7 +85,7 @@ func (c *Component) flushBatch(ctx context.Context, f *flusher) bool {
 	if f.careful > 0 {
 		n = 1
 	}
-	items, err := c.reg.Pending(ctx, c.net.Name(), n)
+	items, err := c.out.Pending(ctx, c.net.Name(), n)
 	if err != nil {
 		c.log.Error("reading outbox", "err", err)
 		return false
@@ -95,16 +95,16 @@ func (c *Component) flushBatch(ctx context.Context, f *flusher) bool {
 		return false
 	}
 	max := c.maxStanza()
-	var written []storage.Item
+	var written []outbox.Item
 	for _, it := range items {
-		if len(it.Value) > max {
+		if len(it.Stanza) > max {
 			// Queued before a limit was lowered, or by an older version:
 			// never written, since the server would close the stream.
 			c.deadLetter(ctx, it, "it is larger than the gateway's limit of "+sizeText(max))
 			continue
 		}
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := sess.Send(sctx, xml.NewDecoder(bytes.NewReader(it.Value)))
+		err := sess.Send(sctx, xml.NewDecoder(bytes.NewReader(it.Stanza)))
 		cancel()
 		if err != nil {
 			c.log.Warn("outbox stanza not written; will retry", "seq", it.Seq, "err", err)
@@ -135,7 +135,7 @@ func (c *Component) flushBatch(ctx context.Context, f *flusher) bool {
 	for _, it := range written {
 		c.stats.stanzasOut.Add(1)
 		delete(f.failures, it.Seq)
-		if err := c.reg.Ack(ctx, c.net.Name(), it.Seq); err != nil {
+		if err := c.out.Ack(ctx, c.net.Name(), it.Seq); err != nil {
 			c.log.Error("acknowledging outbox item", "seq", it.Seq, "err", err)
 		}
 	}
@@ -147,7 +147,7 @@ func (c *Component) flushBatch(ctx context.Context, f *flusher) bool {
 
 // failed counts a failure of outbox stanza it, sent alone, and gives it up
 // after maxWriteFailures.
-func (c *Component) failed(ctx context.Context, f *flusher, it storage.Item, reason string) {
+func (c *Component) failed(ctx context.Context, f *flusher, it outbox.Item, reason string) {
 	f.failures[it.Seq]++
 	if f.failures[it.Seq] < maxWriteFailures {
 		return
@@ -206,15 +206,15 @@ func (c *Component) barrier(ctx context.Context, sess *xmpp.Session, done <-chan
 // deadLetter moves outbox stanza it to the dead-letter record and tells
 // its recipient, when that is a user of the gateway, with a message from
 // the gateway. reason is a fixed phrase, never the peer's bytes.
-func (c *Component) deadLetter(ctx context.Context, it storage.Item, reason string) {
-	kind, from, to := stanzaHead(it.Value)
-	if err := c.reg.DeadLetter(ctx, c.net.Name(), it.Seq, it.Value, reason); err != nil {
+func (c *Component) deadLetter(ctx context.Context, it outbox.Item, reason string) {
+	kind, from, to := stanzaHead(it.Stanza)
+	if err := c.out.DeadLetter(ctx, c.net.Name(), it.Seq, it.Stanza, reason); err != nil {
 		c.log.Error("moving an outbox stanza to the dead-letter record", "seq", it.Seq, "err", err)
 		return
 	}
 	c.stats.deadLetters.Add(1)
 	c.log.Warn("outbox stanza given up", "seq", it.Seq, "element", logAttr(kind), "from", logAttr(from), "to", logAttr(to),
-		"bytes", len(it.Value), "reason", reason)
+		"bytes", len(it.Stanza), "reason", reason)
 	user, err := jid.Parse(to)
 	if err != nil || user.Localpart() == "" || !c.allowedUser(user) || c.gatewayDomain(user.Domainpart()) {
 		return

@@ -11,8 +11,8 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/registry"
-	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -249,25 +249,25 @@ func (c *Component) account(ctx context.Context, user jid.JID) (transports.Accou
 // accountOf is the account the supervisor connects.
 func (c *Component) accountOf(user string, creds transports.Credentials, settings map[string]string) transports.Account {
 	return transports.Account{User: user, Credentials: creds, Settings: public(settings),
-		Store: &userStore{reg: c.reg, user: user, network: c.net.Name()}}
+		Store: &userStore{state: c.state, user: user, network: c.net.Name()}}
 }
 
 // userStore is a network's bookkeeping storage for one user.
 type userStore struct {
-	reg           *registry.Registry
+	state         *netstate.Store
 	user, network string
 }
 
 func (s *userStore) Get(ctx context.Context, key string) ([]byte, error) {
-	v, err := s.reg.State(ctx, s.user, s.network, key)
-	if errors.Is(err, storage.ErrNotFound) {
+	v, err := s.state.Get(ctx, s.user, s.network, key)
+	if errors.Is(err, netstate.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %v", transports.ErrNotFound, err)
 	}
 	return v, err
 }
 
 func (s *userStore) Put(ctx context.Context, key string, value []byte) error {
-	return s.reg.SetState(ctx, s.user, s.network, key, value)
+	return s.state.Put(ctx, s.user, s.network, key, value)
 }
 
 // public drops the component's hidden settings (keys starting with "_").

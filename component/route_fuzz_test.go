@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/msgid"
+	"github.com/switchboard-im/switchboard/netstate"
+	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage/bolt"
 	"github.com/switchboard-im/switchboard/transports/transportstest"
@@ -71,17 +74,21 @@ func FuzzRoute(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { st.Close() })
-	reg, err := registry.New(st, make([]byte, 32))
+	ids, state := msgid.New(st), netstate.New(st)
+	reg, err := registry.New(st, make([]byte, 32), ids, state)
 	if err != nil {
 		f.Fatal(err)
 	}
 	rn := transportstest.NewRooms(map[string]string{"alice-legacy": "pw"})
 	c, err := New(Config{
-		Domain:   "gw.localhost",
-		Network:  rn,
-		Registry: reg,
-		Admins:   []string{"admin@localhost"},
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Domain:     "gw.localhost",
+		Network:    rn,
+		Registry:   reg,
+		Outbox:     outbox.New(st),
+		MessageIDs: ids,
+		NetState:   state,
+		Admins:     []string{"admin@localhost"},
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		f.Fatal(err)

@@ -126,7 +126,7 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 	}
 	if len(ev.Attachments) > 0 {
 		if ev.RemoteID != "" {
-			if _, err := c.reg.XMPPMessageID(ctx, s.user.String(), c.net.Name(), string(ev.From), string(ev.RemoteID)); err == nil {
+			if _, err := c.ids.XMPPID(ctx, s.user.String(), c.net.Name(), string(ev.From), string(ev.RemoteID)); err == nil {
 				return // a replay: delivered before, files and all (queueOnce would drop it after the uploads)
 			}
 		}

@@ -15,6 +15,9 @@ import (
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/msgid"
+	"github.com/switchboard-im/switchboard/netstate"
+	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage/bolt"
 	"github.com/switchboard-im/switchboard/transports"
@@ -160,7 +163,8 @@ func startOnFake(t *testing.T, f *fakeServer, o wireOptions) (*component.Compone
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := registry.New(store, make([]byte, 32))
+	ids, state := msgid.New(store), netstate.New(store)
+	reg, err := registry.New(store, make([]byte, 32), ids, state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +175,9 @@ func startOnFake(t *testing.T, f *fakeServer, o wireOptions) (*component.Compone
 		Secret:         secret,
 		Network:        transportstest.New(map[string]string{legacyUsr: legacyPW}),
 		Registry:       reg,
+		Outbox:         outbox.New(store),
+		MessageIDs:     ids,
+		NetState:       state,
 		OtherDomains:   o.otherDomains,
 		MaxStanzaBytes: o.maxStanza,
 		Version:        "test",

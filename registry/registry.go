@@ -1,7 +1,9 @@
 // Package registry keeps track of who registered on which legacy network, with
-// which credentials and settings, together with the durable state the
-// component needs per registration: the map between legacy and XMPP message
-// IDs, and the outbox of stanzas waiting for the XMPP stream.
+// which credentials and settings, and checks that the credentials key is
+// the database's. What else is kept per registration has packages of its
+// own (the message-ID map: msgid; a network's own state: netstate), which
+// the registry asks to forget a user who unregisters; the outbox is
+// package outbox.
 //
 // Credentials are sealed with XChaCha20-Poly1305 before they reach the
 // [storage.Store]; their plaintext is never stored, logged or put in an
@@ -10,17 +12,14 @@
 //
 // # Storage layout
 //
-// Keys join their parts with NUL bytes, and every part (user, network,
-// conversation, message ID) is rejected if it is empty or contains a NUL, so
-// distinct parts always give distinct keys. The network comes first, which
-// makes listing a network's registrations a prefix scan ordered by user:
+// Keys join their parts with NUL bytes, and every part (user, network) is
+// rejected if it is empty or contains a NUL, so distinct parts always give
+// distinct keys. The network comes first, which makes listing a network's
+// registrations a prefix scan ordered by user:
 //
-//	bucket "registrations"  network \0 user                   -> JSON record
-//	bucket "settings"       network \0 user                   -> JSON object
-//	bucket "msgids"         network \0 user \0 conv \0 "l" legacy -> XMPP ID
-//	                        network \0 user \0 conv \0 "x" XMPP   -> legacy ID
-//	bucket "state"          network \0 user \0 key        -> a network's own bookkeeping
-//	queue  "outbox:" network                                   -> stanza
+//	bucket "registrations"  network \0 user  -> JSON record
+//	bucket "settings"       network \0 user  -> JSON object
+//	bucket "meta"           "keycheck"      -> a text sealed under the key
 package registry
 
 import (
@@ -30,7 +29,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,10 +41,6 @@ import (
 // network.
 var ErrNotRegistered = errors.New("not registered")
 
-// ErrNoMapping is returned, wrapped, by [Registry.LegacyMessageID] and
-// [Registry.XMPPMessageID] when the message ID has no counterpart.
-var ErrNoMapping = errors.New("no message ID mapping")
-
 // KeySize is the length in bytes of the key that seals credentials.
 const KeySize = chacha20poly1305.KeySize
 
@@ -54,9 +48,6 @@ const KeySize = chacha20poly1305.KeySize
 const (
 	bucketRegistrations = "registrations"
 	bucketSettings      = "settings"
-	bucketMessageIDs    = "msgids"
-	bucketState         = "state"
-	outboxPrefix        = "outbox:"
 )
 
 // recordVersion is the version of the registration record format.
@@ -79,17 +70,30 @@ type Registration struct {
 	Created     time.Time         // when the user first registered
 }
 
-// Registry stores registrations and their per-user state in a
-// [storage.Store]. It is safe for concurrent use. A Registry does not own its
-// store: closing the store is up to the caller.
+// Registry stores registrations and their settings in a [storage.Store].
+// It is safe for concurrent use. A Registry does not own its store: closing
+// the store is up to the caller.
 type Registry struct {
 	st   storage.Store
 	aead cipher.AEAD
+	also []UserData
+}
+
+// UserData is what another package keeps per registration (the message-ID
+// map, a network's own state), to be deleted with it.
+type UserData interface {
+	// Forget deletes everything kept for user on network; there being
+	// nothing is not an error. It does I/O on the store and may block on
+	// it. Unregister calls it before it deletes the registration, stops
+	// at its first error and keeps the registration then, so calling
+	// Unregister again retries.
+	Forget(ctx context.Context, user, network string) error
 }
 
 // New returns a Registry that keeps its data in st and seals credentials with
-// key, which must be [KeySize] bytes long (see [LoadOrCreateKey]).
-func New(st storage.Store, key []byte) (*Registry, error) {
+// key, which must be [KeySize] bytes long (see [LoadOrCreateKey]). also
+// lists what is kept per registration elsewhere, forgotten by Unregister.
+func New(st storage.Store, key []byte, also ...UserData) (*Registry, error) {
 	if st == nil {
 		return nil, errors.New("registry: nil store")
 	}
@@ -100,7 +104,7 @@ func New(st storage.Store, key []byte) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	r := &Registry{st: st, aead: aead}
+	r := &Registry{st: st, aead: aead, also: also}
 	if err := r.checkKey(context.Background()); err != nil {
 		return nil, err
 	}
@@ -165,8 +169,9 @@ func (r *Registry) Lookup(ctx context.Context, user, network string) (Registrati
 }
 
 // Unregister deletes the registration of user on network together with its
-// settings and message-ID map. It returns an error wrapping
-// [ErrNotRegistered] if there is no such registration.
+// settings, after asking each [UserData] given to New to forget the user.
+// It returns an error wrapping [ErrNotRegistered] if there is no such
+// registration.
 //
 // The registration itself is deleted last, so that if Unregister fails
 // half-way calling it again finishes the job.
@@ -180,33 +185,12 @@ func (r *Registry) Unregister(ctx context.Context, user, network string) error {
 	} else if err != nil {
 		return fmt.Errorf("registry: unregister %s on %s: %w", user, network, err)
 	}
-
-	// Scan callbacks must not touch the store, so collect the keys first.
-	var ids, states []string
-	err := r.st.Scan(ctx, bucketMessageIDs, key+"\x00", func(k string, _ []byte) error {
-		ids = append(ids, k)
-		return nil
-	})
-	if err == nil {
-		err = r.st.Scan(ctx, bucketState, key+"\x00", func(k string, _ []byte) error {
-			states = append(states, k)
-			return nil
-		})
-	}
-	if err != nil {
-		return fmt.Errorf("registry: unregister %s on %s: %w", user, network, err)
-	}
-	err = r.st.Update(ctx, func(tx storage.Tx) error {
-		for _, k := range ids {
-			if err := tx.Delete(bucketMessageIDs, k); err != nil {
-				return err
-			}
+	for _, d := range r.also {
+		if err := d.Forget(ctx, user, network); err != nil {
+			return fmt.Errorf("registry: unregister %s on %s: %w", user, network, err)
 		}
-		for _, k := range states {
-			if err := tx.Delete(bucketState, k); err != nil {
-				return err
-			}
-		}
+	}
+	err := r.st.Update(ctx, func(tx storage.Tx) error {
 		if err := tx.Delete(bucketSettings, key); err != nil {
 			return err
 		}
@@ -335,249 +319,6 @@ func (r *Registry) SetSettings(ctx context.Context, user, network string, s map[
 	return nil
 }
 
-// MapMessageID records that, in conversation (a legacy contact or room ID)
-// of user on network, the legacy message legacyID and the XMPP stanza or
-// origin ID xmppID are the same message, so that receipts, corrections,
-// retractions, reactions and replies can be translated in both directions.
-//
-// The map is one-to-one: mapping an ID that is already mapped replaces its
-// previous pairing in both directions.
-func (r *Registry) MapMessageID(ctx context.Context, user, network, conversation, legacyID, xmppID string) error {
-	if err := checkParts("user", user, "network", network, "conversation", conversation,
-		"legacy message ID", legacyID, "XMPP message ID", xmppID); err != nil {
-		return err
-	}
-	fail := func(err error) error {
-		return fmt.Errorf("registry: map message ID of %s on %s: %w", user, network, err)
-	}
-	fwd := idKey(network, user, conversation, legacyDir, legacyID)
-	rev := idKey(network, user, conversation, xmppDir, xmppID)
-
-	// Drop the stale reverse halves of earlier pairings of either ID.
-	if old, err := r.st.Get(ctx, bucketMessageIDs, fwd); err == nil && idOf(old) != xmppID {
-		if err := r.st.Delete(ctx, bucketMessageIDs, idKey(network, user, conversation, xmppDir, idOf(old))); err != nil {
-			return fail(err)
-		}
-	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return fail(err)
-	}
-	if old, err := r.st.Get(ctx, bucketMessageIDs, rev); err == nil && idOf(old) != legacyID {
-		if err := r.st.Delete(ctx, bucketMessageIDs, idKey(network, user, conversation, legacyDir, idOf(old))); err != nil {
-			return fail(err)
-		}
-	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return fail(err)
-	}
-
-	now := time.Now()
-	if err := r.st.Put(ctx, bucketMessageIDs, fwd, idValue(xmppID, now)); err != nil {
-		return fail(err)
-	}
-	if err := r.st.Put(ctx, bucketMessageIDs, rev, idValue(legacyID, now)); err != nil {
-		return fail(err)
-	}
-	return nil
-}
-
-// LegacyMessageID returns the legacy message ID mapped to xmppID in
-// conversation of user on network, or an error wrapping [ErrNoMapping].
-func (r *Registry) LegacyMessageID(ctx context.Context, user, network, conversation, xmppID string) (string, error) {
-	return r.messageID(ctx, user, network, conversation, xmppDir, "XMPP message ID", xmppID)
-}
-
-// XMPPMessageID returns the XMPP stanza or origin ID mapped to legacyID in
-// conversation of user on network, or an error wrapping [ErrNoMapping].
-func (r *Registry) XMPPMessageID(ctx context.Context, user, network, conversation, legacyID string) (string, error) {
-	return r.messageID(ctx, user, network, conversation, legacyDir, "legacy message ID", legacyID)
-}
-
-// Directions of the message-ID map, named after the ID the key holds.
-const (
-	legacyDir = "l"
-	xmppDir   = "x"
-)
-
-func (r *Registry) messageID(ctx context.Context, user, network, conversation, dir, what, id string) (string, error) {
-	if err := checkParts("user", user, "network", network, "conversation", conversation, what, id); err != nil {
-		return "", err
-	}
-	v, err := r.st.Get(ctx, bucketMessageIDs, idKey(network, user, conversation, dir, id))
-	if errors.Is(err, storage.ErrNotFound) {
-		return "", fmt.Errorf("registry: %s %q of %s on %s: %w", what, id, user, network, ErrNoMapping)
-	}
-	if err != nil {
-		return "", fmt.Errorf("registry: %s %q of %s on %s: %w", what, id, user, network, err)
-	}
-	return idOf(v), nil
-}
-
-// idValue is a stored half of the message-ID map: the ID and when it was
-// mapped (base 36 Unix seconds), for PruneMessageIDs.
-func idValue(id string, at time.Time) []byte {
-	return []byte(id + "\x00" + strconv.FormatInt(at.Unix(), 36))
-}
-
-// idOf returns the ID of a stored half (older records hold only the ID).
-func idOf(v []byte) string {
-	id, _, _ := strings.Cut(string(v), "\x00")
-	return id
-}
-
-// mappedAt returns when a stored half was written, or the zero time for
-// older records.
-func mappedAt(v []byte) time.Time {
-	_, ts, ok := strings.Cut(string(v), "\x00")
-	if !ok {
-		return time.Time{}
-	}
-	n, err := strconv.ParseInt(ts, 36, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.Unix(n, 0)
-}
-
-// PruneMessageIDs forgets message-ID pairs mapped before before (records
-// without a time count as old), so the map does not grow forever; it
-// returns how many halves it deleted. Replies, reactions and corrections
-// to older messages then go unmapped.
-func (r *Registry) PruneMessageIDs(ctx context.Context, before time.Time) (int, error) {
-	var old []string
-	err := r.st.Scan(ctx, bucketMessageIDs, "", func(k string, v []byte) error {
-		if mappedAt(v).Before(before) {
-			old = append(old, k)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("registry: prune message IDs: %w", err)
-	}
-	const batch = 1000
-	for i := 0; i < len(old); i += batch {
-		part := old[i:min(i+batch, len(old))]
-		err := r.st.Update(ctx, func(tx storage.Tx) error {
-			for _, k := range part {
-				if err := tx.Delete(bucketMessageIDs, k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return i, fmt.Errorf("registry: prune message IDs: %w", err)
-		}
-	}
-	return len(old), nil
-}
-
-// Enqueue appends stanza, opaque bytes, to the outbox of the component
-// serving network and returns its sequence number.
-func (r *Registry) Enqueue(ctx context.Context, network string, stanza []byte) (uint64, error) {
-	if err := checkParts("network", network); err != nil {
-		return 0, err
-	}
-	seq, err := r.st.Append(ctx, outboxPrefix+network, stanza)
-	if err != nil {
-		return 0, fmt.Errorf("registry: enqueue for %s: %w", network, err)
-	}
-	return seq, nil
-}
-
-// EnqueueOnce appends stanza to network's outbox and records that it
-// carries legacy message legacyID of conversation (as XMPP ID xmppID), in
-// one transaction: unless legacyID was recorded before, in which case
-// nothing is written and enqueued is false. A network that delivers a
-// message again after a crash (IMAP: fetched, delivered, killed before it
-// saved its place) thus reaches the user exactly once.
-func (r *Registry) EnqueueOnce(ctx context.Context, user, network, conversation, legacyID, xmppID string, stanza []byte) (enqueued bool, err error) {
-	if err := checkParts("user", user, "network", network, "conversation", conversation,
-		"legacy message ID", legacyID, "XMPP message ID", xmppID); err != nil {
-		return false, err
-	}
-	fwd := idKey(network, user, conversation, legacyDir, legacyID)
-	rev := idKey(network, user, conversation, xmppDir, xmppID)
-	err = r.st.Update(ctx, func(tx storage.Tx) error {
-		if _, err := tx.Get(bucketMessageIDs, fwd); err == nil {
-			return nil // delivered (or on its way) already
-		} else if !errors.Is(err, storage.ErrNotFound) {
-			return err
-		}
-		if old, err := tx.Get(bucketMessageIDs, rev); err == nil && idOf(old) != legacyID {
-			if err := tx.Delete(bucketMessageIDs, idKey(network, user, conversation, legacyDir, idOf(old))); err != nil {
-				return err
-			}
-		}
-		now := time.Now()
-		if err := tx.Put(bucketMessageIDs, fwd, idValue(xmppID, now)); err != nil {
-			return err
-		}
-		if err := tx.Put(bucketMessageIDs, rev, idValue(legacyID, now)); err != nil {
-			return err
-		}
-		if _, err := tx.Append(outboxPrefix+network, stanza); err != nil {
-			return err
-		}
-		enqueued = true
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("registry: enqueue %s for %s on %s: %w", legacyID, user, network, err)
-	}
-	return enqueued, nil
-}
-
-// State returns what network stored under key for user (see SetState),
-// or an error wrapping storage.ErrNotFound.
-func (r *Registry) State(ctx context.Context, user, network, key string) ([]byte, error) {
-	if err := checkParts("user", user, "network", network, "state key", key); err != nil {
-		return nil, err
-	}
-	v, err := r.st.Get(ctx, bucketState, userKey(network, user)+"\x00"+key)
-	if err != nil {
-		return nil, fmt.Errorf("registry: state %q of %s on %s: %w", key, user, network, err)
-	}
-	return v, nil
-}
-
-// SetState stores a network's own bookkeeping for user (an IMAP mailbox's
-// UIDVALIDITY and last delivered UID). It is deleted with the
-// registration.
-func (r *Registry) SetState(ctx context.Context, user, network, key string, value []byte) error {
-	if err := checkParts("user", user, "network", network, "state key", key); err != nil {
-		return err
-	}
-	if err := r.st.Put(ctx, bucketState, userKey(network, user)+"\x00"+key, value); err != nil {
-		return fmt.Errorf("registry: set state %q of %s on %s: %w", key, user, network, err)
-	}
-	return nil
-}
-
-// Pending returns up to max stanzas of network's outbox that have not been
-// acknowledged, oldest first.
-func (r *Registry) Pending(ctx context.Context, network string, max int) ([]storage.Item, error) {
-	if err := checkParts("network", network); err != nil {
-		return nil, err
-	}
-	items, err := r.st.Range(ctx, outboxPrefix+network, 0, max)
-	if err != nil {
-		return nil, fmt.Errorf("registry: pending for %s: %w", network, err)
-	}
-	return items, nil
-}
-
-// Ack removes the stanza with sequence number seq from network's outbox once
-// it has been handed to the XMPP stream. Acknowledging an absent stanza is
-// not an error.
-func (r *Registry) Ack(ctx context.Context, network string, seq uint64) error {
-	if err := checkParts("network", network); err != nil {
-		return err
-	}
-	if err := r.st.Remove(ctx, outboxPrefix+network, seq); err != nil {
-		return fmt.Errorf("registry: ack %d for %s: %w", seq, network, err)
-	}
-	return nil
-}
-
 // seal encrypts creds for user on network, returning nonce || ciphertext.
 func (r *Registry) seal(user, network string, creds map[string]string) []byte {
 	if creds == nil {
@@ -633,11 +374,6 @@ func associatedData(user, network string) []byte {
 // userKey is the key of user's registration and settings on network.
 func userKey(network, user string) string {
 	return network + "\x00" + user
-}
-
-// idKey is the message-ID map key of id in direction dir.
-func idKey(network, user, conversation, dir, id string) string {
-	return network + "\x00" + user + "\x00" + conversation + "\x00" + dir + id
 }
 
 // checkParts validates key parts given as name, value pairs: none may be

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-im/switchboard/msgid"
+	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/storage/bolt"
 )
@@ -22,11 +24,14 @@ const secret = "hunter2-Zq9xV-distinctive-Passw0rd"
 
 var testKey = bytes.Repeat([]byte{0x42}, KeySize)
 
-// env is a Registry on a bbolt file in a temporary directory.
+// env is a Registry on a bbolt file in a temporary directory, with the
+// message-ID map and network state it forgets on Unregister.
 type env struct {
-	reg  *Registry
-	st   *bolt.Store
-	path string
+	reg   *Registry
+	ids   *msgid.Map
+	state *netstate.Store
+	st    *bolt.Store
+	path  string
 }
 
 func newEnv(t testing.TB) *env {
@@ -44,12 +49,13 @@ func (e *env) open(t testing.TB, key []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := New(st, key)
+	ids, state := msgid.New(st), netstate.New(st)
+	reg, err := New(st, key, ids, state)
 	if err != nil {
 		st.Close()
 		t.Fatal(err)
 	}
-	e.st, e.reg = st, reg
+	e.st, e.reg, e.ids, e.state = st, reg, ids, state
 }
 
 // reopen closes the store and opens it again with key.
@@ -155,9 +161,12 @@ func TestUnregister(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 3 {
-			if err := e.reg.MapMessageID(ctx, u, "irc", "#chan", fmt.Sprint("L", i), fmt.Sprint("X", i)); err != nil {
+			if err := e.ids.Pair(ctx, u, "irc", "#chan", fmt.Sprint("L", i), fmt.Sprint("X", i)); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if err := e.state.Put(ctx, u, "irc", "k", []byte("v")); err != nil {
+			t.Fatal(err)
 		}
 	}
 	// The same user on another network keeps everything.
@@ -165,7 +174,10 @@ func TestUnregister(t *testing.T) {
 	if err := e.reg.SetSettings(ctx, "alice@localhost", "discord", map[string]string{"k": "v"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.reg.MapMessageID(ctx, "alice@localhost", "discord", "#chan", "L0", "X0"); err != nil {
+	if err := e.ids.Pair(ctx, "alice@localhost", "discord", "#chan", "L0", "X0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.state.Put(ctx, "alice@localhost", "discord", "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -179,17 +191,22 @@ func TestUnregister(t *testing.T) {
 		t.Errorf("Settings after Unregister = %v, %v; want empty", s, err)
 	}
 	for i := range 3 {
-		if _, err := e.reg.XMPPMessageID(ctx, "alice@localhost", "irc", "#chan", fmt.Sprint("L", i)); !errors.Is(err, ErrNoMapping) {
-			t.Errorf("XMPPMessageID after Unregister: err = %v, want ErrNoMapping", err)
+		if _, err := e.ids.XMPPID(ctx, "alice@localhost", "irc", "#chan", fmt.Sprint("L", i)); !errors.Is(err, msgid.ErrNoMapping) {
+			t.Errorf("XMPPID after Unregister: err = %v, want ErrNoMapping", err)
 		}
-		if _, err := e.reg.LegacyMessageID(ctx, "alice@localhost", "irc", "#chan", fmt.Sprint("X", i)); !errors.Is(err, ErrNoMapping) {
-			t.Errorf("LegacyMessageID after Unregister: err = %v, want ErrNoMapping", err)
+		if _, err := e.ids.LegacyID(ctx, "alice@localhost", "irc", "#chan", fmt.Sprint("X", i)); !errors.Is(err, msgid.ErrNoMapping) {
+			t.Errorf("LegacyID after Unregister: err = %v, want ErrNoMapping", err)
 		}
 	}
-	n := 0
-	prefix := userKey("irc", "alice@localhost")
-	if err := e.st.Scan(ctx, bucketMessageIDs, prefix, func(string, []byte) error { n++; return nil }); err != nil || n != 0 {
-		t.Errorf("%d message-ID entries left behind (err %v)", n, err)
+	if _, err := e.state.Get(ctx, "alice@localhost", "irc", "k"); !errors.Is(err, netstate.ErrNotFound) {
+		t.Errorf("network state after Unregister: err = %v, want ErrNotFound", err)
+	}
+	prefix := userKey("irc", "alice@localhost") + "\x00"
+	for _, bucket := range []string{"msgids", "state"} {
+		n := 0
+		if err := e.st.Scan(ctx, bucket, prefix, func(string, []byte) error { n++; return nil }); err != nil || n != 0 {
+			t.Errorf("%d %s entries left behind (err %v)", n, bucket, err)
+		}
 	}
 
 	// Others are untouched.
@@ -203,8 +220,11 @@ func TestUnregister(t *testing.T) {
 		if s, err := e.reg.Settings(ctx, tt.user, tt.network); err != nil || len(s) != 1 {
 			t.Errorf("Settings(%s, %s) after unrelated Unregister = %v, %v", tt.user, tt.network, s, err)
 		}
-		if id, err := e.reg.XMPPMessageID(ctx, tt.user, tt.network, "#chan", "L0"); err != nil || id != "X0" {
-			t.Errorf("XMPPMessageID(%s, %s) after unrelated Unregister = %q, %v", tt.user, tt.network, id, err)
+		if id, err := e.ids.XMPPID(ctx, tt.user, tt.network, "#chan", "L0"); err != nil || id != "X0" {
+			t.Errorf("XMPPID(%s, %s) after unrelated Unregister = %q, %v", tt.user, tt.network, id, err)
+		}
+		if v, err := e.state.Get(ctx, tt.user, tt.network, "k"); err != nil || string(v) != "v" {
+			t.Errorf("network state of %s on %s after unrelated Unregister = %q, %v", tt.user, tt.network, v, err)
 		}
 	}
 
@@ -507,17 +527,6 @@ func TestInvalidInput(t *testing.T) {
 		{"SetSettings bad UTF-8", func() error {
 			return r.SetSettings(ctx, "alice@localhost", "irc", map[string]string{"k": "\xff"})
 		}},
-		{"Map empty conversation", func() error { return r.MapMessageID(ctx, "alice@localhost", "irc", "", "L", "X") }},
-		{"Map NUL legacy ID", func() error { return r.MapMessageID(ctx, "alice@localhost", "irc", "c", "L\x00", "X") }},
-		{"Map empty XMPP ID", func() error { return r.MapMessageID(ctx, "alice@localhost", "irc", "c", "L", "") }},
-		{"LegacyMessageID NUL", func() error {
-			_, err := r.LegacyMessageID(ctx, "alice@localhost", "irc", "c\x00", "X")
-			return err
-		}},
-		{"XMPPMessageID empty", func() error { _, err := r.XMPPMessageID(ctx, "alice@localhost", "irc", "c", ""); return err }},
-		{"Enqueue empty", func() error { _, err := r.Enqueue(ctx, "", []byte("x")); return err }},
-		{"Pending NUL", func() error { _, err := r.Pending(ctx, "\x00", 1); return err }},
-		{"Ack empty", func() error { return r.Ack(ctx, "", 1) }},
 	}
 	for _, tt := range tests {
 		err := tt.call()
@@ -592,148 +601,6 @@ func TestSettings(t *testing.T) {
 	}
 }
 
-func TestMessageIDs(t *testing.T) {
-	e := newEnv(t)
-	ctx := t.Context()
-	r := e.reg
-	type scope struct{ user, network, conv string }
-	alice := scope{"alice@localhost", "irc", "#chan%irc.example.net"}
-	pairs := []struct {
-		s              scope
-		legacy, xmppID string
-	}{
-		{alice, "L1", "X1"},
-		{alice, "L2", "X2"},
-		{scope{"alice@localhost", "irc", "bob%irc.example.net"}, "L1", "Y1"}, // same legacy ID, other conversation
-		{scope{"bob@localhost", "irc", alice.conv}, "L1", "Z1"},              // other user
-		{scope{"alice@localhost", "discord", alice.conv}, "L1", "W1"},        // other network
-		{scope{"alice@localhost", "irc", "#chan"}, "%irc.example.net\x01", "V1"},
-	}
-	for _, m := range pairs {
-		if err := r.MapMessageID(ctx, m.s.user, m.s.network, m.s.conv, m.legacy, m.xmppID); err != nil {
-			t.Fatalf("MapMessageID(%v, %s, %s): %v", m.s, m.legacy, m.xmppID, err)
-		}
-	}
-	for _, m := range pairs {
-		if got, err := r.XMPPMessageID(ctx, m.s.user, m.s.network, m.s.conv, m.legacy); err != nil || got != m.xmppID {
-			t.Errorf("XMPPMessageID(%v, %s) = %q, %v; want %q", m.s, m.legacy, got, err, m.xmppID)
-		}
-		if got, err := r.LegacyMessageID(ctx, m.s.user, m.s.network, m.s.conv, m.xmppID); err != nil || got != m.legacy {
-			t.Errorf("LegacyMessageID(%v, %s) = %q, %v; want %q", m.s, m.xmppID, got, err, m.legacy)
-		}
-	}
-
-	absent := []struct {
-		s  scope
-		id string
-	}{
-		{alice, "L3"},
-		{scope{"carol@localhost", "irc", alice.conv}, "L1"},
-		{scope{"alice@localhost", "irc", "#other"}, "L1"},
-		{alice, "X1"}, // an XMPP ID is not a legacy ID
-	}
-	for _, a := range absent {
-		if _, err := r.XMPPMessageID(ctx, a.s.user, a.s.network, a.s.conv, a.id); !errors.Is(err, ErrNoMapping) {
-			t.Errorf("XMPPMessageID(%v, %s): err = %v, want ErrNoMapping", a.s, a.id, err)
-		}
-	}
-	if _, err := r.LegacyMessageID(ctx, alice.user, alice.network, alice.conv, "L1"); !errors.Is(err, ErrNoMapping) {
-		t.Errorf("LegacyMessageID of a legacy ID: err = %v, want ErrNoMapping", err)
-	}
-
-	// Remapping keeps the map one-to-one in both directions.
-	if err := r.MapMessageID(ctx, alice.user, alice.network, alice.conv, "L1", "X9"); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := r.XMPPMessageID(ctx, alice.user, alice.network, alice.conv, "L1"); err != nil || got != "X9" {
-		t.Errorf("XMPPMessageID after remap = %q, %v; want X9", got, err)
-	}
-	if _, err := r.LegacyMessageID(ctx, alice.user, alice.network, alice.conv, "X1"); !errors.Is(err, ErrNoMapping) {
-		t.Errorf("stale reverse mapping X1 survived a remap: err = %v", err)
-	}
-	if err := r.MapMessageID(ctx, alice.user, alice.network, alice.conv, "L3", "X2"); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := r.LegacyMessageID(ctx, alice.user, alice.network, alice.conv, "X2"); err != nil || got != "L3" {
-		t.Errorf("LegacyMessageID after remap = %q, %v; want L3", got, err)
-	}
-	if _, err := r.XMPPMessageID(ctx, alice.user, alice.network, alice.conv, "L2"); !errors.Is(err, ErrNoMapping) {
-		t.Errorf("stale forward mapping L2 survived a remap: err = %v", err)
-	}
-
-	// Durable.
-	e.reopen(t, testKey)
-	if got, err := e.reg.XMPPMessageID(ctx, alice.user, alice.network, alice.conv, "L1"); err != nil || got != "X9" {
-		t.Errorf("XMPPMessageID after reopen = %q, %v; want X9", got, err)
-	}
-}
-
-func TestOutbox(t *testing.T) {
-	e := newEnv(t)
-	ctx := t.Context()
-	stanzas := []string{"<message id='1'/>", "<message id='2'/>", "<presence/>", "<message id='4'/>"}
-	var seqs []uint64
-	for _, s := range stanzas {
-		seq, err := e.reg.Enqueue(ctx, "irc", []byte(s))
-		if err != nil {
-			t.Fatal(err)
-		}
-		seqs = append(seqs, seq)
-	}
-	if _, err := e.reg.Enqueue(ctx, "discord", []byte("<other/>")); err != nil {
-		t.Fatal(err)
-	}
-	// A storage bucket named like the outbox does not interfere.
-	if err := e.st.Put(ctx, "outbox:irc", "k", []byte("v")); err != nil {
-		t.Fatal(err)
-	}
-
-	pending := func(max int) []string {
-		t.Helper()
-		items, err := e.reg.Pending(ctx, "irc", max)
-		if err != nil {
-			t.Fatalf("Pending: %v", err)
-		}
-		var out []string
-		for _, it := range items {
-			out = append(out, string(it.Value))
-		}
-		return out
-	}
-	if got := pending(10); !slices.Equal(got, stanzas) {
-		t.Errorf("Pending = %q, want %q", got, stanzas)
-	}
-	if got := pending(2); !slices.Equal(got, stanzas[:2]) {
-		t.Errorf("Pending(2) = %q, want %q", got, stanzas[:2])
-	}
-
-	for _, seq := range []uint64{seqs[0], seqs[2], seqs[2], 999} {
-		if err := e.reg.Ack(ctx, "irc", seq); err != nil {
-			t.Errorf("Ack(%d): %v", seq, err)
-		}
-	}
-	want := []string{stanzas[1], stanzas[3]}
-	if got := pending(10); !slices.Equal(got, want) {
-		t.Errorf("Pending after Ack = %q, want %q", got, want)
-	}
-
-	e.reopen(t, testKey)
-	if got := pending(10); !slices.Equal(got, want) {
-		t.Errorf("Pending after reopen = %q, want %q", got, want)
-	}
-	seq, err := e.reg.Enqueue(ctx, "irc", []byte("<late/>"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if seq <= seqs[len(seqs)-1] {
-		t.Errorf("Enqueue after reopen = %d, want more than %d", seq, seqs[len(seqs)-1])
-	}
-	items, err := e.reg.Pending(ctx, "discord", 10)
-	if err != nil || len(items) != 1 || string(items[0].Value) != "<other/>" {
-		t.Errorf("Pending(discord) = %v, %v; want only its own stanza", items, err)
-	}
-}
-
 func TestCanceledContext(t *testing.T) {
 	e := newEnv(t)
 	mustRegister(t, e.reg, "alice@localhost", "irc", nil)
@@ -751,11 +618,6 @@ func TestCanceledContext(t *testing.T) {
 		{"Count", func() error { _, err := r.Count(ctx, "irc"); return err }},
 		{"Settings", func() error { _, err := r.Settings(ctx, "alice@localhost", "irc"); return err }},
 		{"SetSettings", func() error { return r.SetSettings(ctx, "alice@localhost", "irc", map[string]string{"a": "b"}) }},
-		{"MapMessageID", func() error { return r.MapMessageID(ctx, "alice@localhost", "irc", "c", "L", "X") }},
-		{"LegacyMessageID", func() error { _, err := r.LegacyMessageID(ctx, "alice@localhost", "irc", "c", "X"); return err }},
-		{"Enqueue", func() error { _, err := r.Enqueue(ctx, "irc", nil); return err }},
-		{"Pending", func() error { _, err := r.Pending(ctx, "irc", 1); return err }},
-		{"Ack", func() error { return r.Ack(ctx, "irc", 1) }},
 	}
 	for _, c := range calls {
 		if err := c.call(); !errors.Is(err, context.Canceled) {
@@ -815,87 +677,42 @@ func BenchmarkStartupList10k(b *testing.B) {
 	}
 }
 
-func TestEnqueueOnce(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	const user, net, conv = "alice@example.org", "email", "bob@example.org"
-	ok, err := e.reg.EnqueueOnce(ctx, user, net, conv, "7:42", "x1", []byte("<message/>"))
-	if err != nil || !ok {
-		t.Fatalf("first EnqueueOnce = %v, %v", ok, err)
+// failingData is a UserData whose Forget fails until it is told not to.
+type failingData struct{ fail bool }
+
+func (f *failingData) Forget(context.Context, string, string) error {
+	if f.fail {
+		return errors.New("disk on fire")
 	}
-	// A crash and a replay: the same legacy message again.
-	e.reopen(t, testKey)
-	ok, err = e.reg.EnqueueOnce(ctx, user, net, conv, "7:42", "x2", []byte("<message/>"))
-	if err != nil || ok {
-		t.Fatalf("replayed EnqueueOnce = %v, %v; want not enqueued", ok, err)
-	}
-	items, err := e.reg.Pending(ctx, net, 10)
-	if err != nil || len(items) != 1 {
-		t.Fatalf("outbox = %d items, %v; want exactly 1", len(items), err)
-	}
-	if id, err := e.reg.XMPPMessageID(ctx, user, net, conv, "7:42"); err != nil || id != "x1" {
-		t.Errorf("mapping = %q, %v", id, err)
-	}
-	// Acknowledged (sent) stays delivered: a later replay is still refused.
-	if err := e.reg.Ack(ctx, net, items[0].Seq); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := e.reg.EnqueueOnce(ctx, user, net, conv, "7:42", "x3", []byte("<message/>")); ok {
-		t.Error("a delivered message was enqueued again")
-	}
-	if ok, _ := e.reg.EnqueueOnce(ctx, user, net, conv, "7:43", "x4", []byte("<message/>")); !ok {
-		t.Error("a new message was not enqueued")
-	}
+	return nil
 }
 
-func TestNetworkState(t *testing.T) {
+func TestUnregisterKeepsTheRegistrationWhenForgetFails(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
-	const user, net = "alice@example.org", "email"
-	if _, err := e.reg.State(ctx, user, net, "INBOX"); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("unset state = %v, want ErrNotFound", err)
-	}
-	if err := e.reg.Register(ctx, user, net, map[string]string{"address": "a@example.org"}); err != nil {
+	ctx := t.Context()
+	bad := &failingData{fail: true}
+	reg, err := New(e.st, testKey, e.ids, bad)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.reg.SetState(ctx, user, net, "INBOX", []byte("7:42")); err != nil {
+	mustRegister(t, reg, "alice@localhost", "irc", nil)
+	if err := reg.SetSettings(ctx, "alice@localhost", "irc", map[string]string{"k": "v"}); err != nil {
 		t.Fatal(err)
 	}
-	e.reopen(t, testKey)
-	if v, err := e.reg.State(ctx, user, net, "INBOX"); err != nil || string(v) != "7:42" {
-		t.Fatalf("state after reopen = %q, %v", v, err)
+	if err := reg.Unregister(ctx, "alice@localhost", "irc"); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("Unregister with a failing Forget: err = %v, want its error", err)
 	}
-	if err := e.reg.Unregister(ctx, user, net); err != nil {
-		t.Fatal(err)
+	if _, err := reg.Lookup(ctx, "alice@localhost", "irc"); err != nil {
+		t.Errorf("registration after a failed Unregister: %v", err)
 	}
-	if _, err := e.reg.State(ctx, user, net, "INBOX"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("state survived unregistering: %v", err)
+	if s, err := reg.Settings(ctx, "alice@localhost", "irc"); err != nil || s["k"] != "v" {
+		t.Errorf("settings after a failed Unregister = %v, %v", s, err)
 	}
-}
-
-func TestPruneMessageIDs(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	const user, net, conv = "alice@example.org", "irc", "#go"
-	if err := e.reg.MapMessageID(ctx, user, net, conv, "old", "x-old"); err != nil {
-		t.Fatal(err)
+	bad.fail = false
+	if err := reg.Unregister(ctx, "alice@localhost", "irc"); err != nil {
+		t.Fatalf("Unregister again: %v", err)
 	}
-	time.Sleep(2100 * time.Millisecond) // timestamps have a second's resolution
-	if err := e.reg.MapMessageID(ctx, user, net, conv, "new", "x-new"); err != nil {
-		t.Fatal(err)
-	}
-	cut := time.Now().Add(-time.Second) // after the old pair, before the new one
-	n, err := e.reg.PruneMessageIDs(ctx, cut)
-	if err != nil || n != 2 {
-		t.Fatalf("PruneMessageIDs = %d, %v; want the 2 halves of the old pair", n, err)
-	}
-	if _, err := e.reg.XMPPMessageID(ctx, user, net, conv, "old"); !errors.Is(err, ErrNoMapping) {
-		t.Errorf("old pair survived: %v", err)
-	}
-	if id, err := e.reg.XMPPMessageID(ctx, user, net, conv, "new"); err != nil || id != "x-new" {
-		t.Errorf("new pair = %q, %v", id, err)
-	}
-	if id, err := e.reg.LegacyMessageID(ctx, user, net, conv, "x-new"); err != nil || id != "new" {
-		t.Errorf("new pair reversed = %q, %v", id, err)
+	if _, err := reg.Lookup(ctx, "alice@localhost", "irc"); !errors.Is(err, ErrNotRegistered) {
+		t.Errorf("Lookup after the retried Unregister: err = %v, want ErrNotRegistered", err)
 	}
 }

@@ -21,6 +21,9 @@ import (
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/config"
+	"github.com/switchboard-im/switchboard/msgid"
+	"github.com/switchboard-im/switchboard/netstate"
+	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/storage/bolt"
@@ -47,6 +50,9 @@ type App struct {
 	log        *slog.Logger
 	store      storage.Store
 	reg        *registry.Registry
+	out        *outbox.Outbox
+	ids        *msgid.Map
+	state      *netstate.Store
 	components []*component.Component
 	listener   net.Listener
 }
@@ -68,7 +74,8 @@ func New(opts Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	a.reg, err = openRegistry(a.store, cfg.Security.KeyFile, cfg.Storage.Path)
+	a.out, a.ids, a.state = outbox.New(a.store), msgid.New(a.store), netstate.New(a.store)
+	a.reg, err = openRegistry(a.store, cfg.Security.KeyFile, cfg.Storage.Path, a.ids, a.state)
 	if err != nil {
 		a.store.Close()
 		return nil, err
@@ -118,6 +125,9 @@ func New(opts Options) (*App, error) {
 			Secret:         n.Secret,
 			Network:        network,
 			Registry:       a.reg,
+			Outbox:         a.out,
+			MessageIDs:     a.ids,
+			NetState:       a.state,
 			AllowedDomains: cfg.Security.AllowedDomains,
 			OtherDomains:   gatewayDomains(cfg.Networks()),
 			Admins:         cfg.Security.Admins,
@@ -156,7 +166,7 @@ func New(opts Options) (*App, error) {
 // key file is created only for a database that never had one: a missing
 // or different key for a database with sealed credentials is an error
 // naming both files, never a silent new key that opens nothing.
-func openRegistry(st storage.Store, keyFile, dbPath string) (*registry.Registry, error) {
+func openRegistry(st storage.Store, keyFile, dbPath string, also ...registry.UserData) (*registry.Registry, error) {
 	sealed, err := registry.Sealed(context.Background(), st)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
@@ -173,7 +183,7 @@ func openRegistry(st storage.Store, keyFile, dbPath string) (*registry.Registry,
 	if err != nil {
 		return nil, fmt.Errorf("credentials key: %w", err)
 	}
-	reg, err := registry.New(st, key)
+	reg, err := registry.New(st, key, also...)
 	clear(key)
 	if errors.Is(err, registry.ErrKeyMismatch) {
 		return nil, fmt.Errorf("credentials key: key file %s does not match database %s, which was sealed with another key: use the key file that belongs to this database", keyFile, dbPath)
@@ -290,7 +300,7 @@ func (a *App) pruneLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		n, err := a.reg.PruneMessageIDs(ctx, time.Now().AddDate(0, 0, -days))
+		n, err := a.ids.Prune(ctx, time.Now().AddDate(0, 0, -days))
 		if err != nil {
 			a.log.Warn("pruning message IDs", "err", err)
 		} else if n > 0 {

@@ -12,6 +12,9 @@ import (
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/msgid"
+	"github.com/switchboard-im/switchboard/netstate"
+	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage/bolt"
 	"github.com/switchboard-im/switchboard/transports"
@@ -55,13 +58,15 @@ func (g *gateway) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := registry.New(store, g.key)
+	ids, state := msgid.New(store), netstate.New(store)
+	reg, err := registry.New(store, g.key, ids, state)
 	if err != nil {
 		t.Fatal(err)
 	}
 	comp, err := component.New(component.Config{
 		Domain: g.domain, Server: g.p.ComponentAddr, Secret: secret,
 		Network: g.net, Registry: reg,
+		Outbox: outbox.New(store), MessageIDs: ids, NetState: state,
 		AdapterBackoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},
 		SendRate:       100, SendBurst: 100,
 		Logger: debugLogger(g.logs),

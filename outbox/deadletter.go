@@ -1,4 +1,4 @@
-package registry
+package outbox
 
 import (
 	"context"
@@ -36,8 +36,8 @@ type DeadLetter struct {
 // dead-letter record, with reason. The record is written before the
 // stanza leaves the outbox, so a crash in between keeps it in both, never
 // in neither. The oldest records beyond MaxDeadLetters are removed.
-func (r *Registry) DeadLetter(ctx context.Context, network string, seq uint64, stanza []byte, reason string) error {
-	if err := checkParts("network", network); err != nil {
+func (o *Outbox) DeadLetter(ctx context.Context, network string, seq uint64, stanza []byte, reason string) error {
+	if err := checkNetwork(network); err != nil {
 		return err
 	}
 	d := DeadLetter{At: time.Now().UTC(), Reason: reason, Size: len(stanza), Stanza: stanza}
@@ -46,40 +46,40 @@ func (r *Registry) DeadLetter(ctx context.Context, network string, seq uint64, s
 	}
 	v, err := json.Marshal(d)
 	if err != nil {
-		return fmt.Errorf("registry: dead letter for %s: %w", network, err)
+		return fmt.Errorf("outbox: dead letter for %s: %w", network, err)
 	}
-	if _, err := r.st.Append(ctx, deadLetterPrefix+network, v); err != nil {
-		return fmt.Errorf("registry: dead letter for %s: %w", network, err)
+	if _, err := o.st.Append(ctx, deadLetterPrefix+network, v); err != nil {
+		return fmt.Errorf("outbox: dead letter for %s: %w", network, err)
 	}
-	if err := r.Ack(ctx, network, seq); err != nil {
+	if err := o.Ack(ctx, network, seq); err != nil {
 		return err
 	}
-	items, err := r.st.Range(ctx, deadLetterPrefix+network, 0, MaxDeadLetters+1)
+	items, err := o.st.Range(ctx, deadLetterPrefix+network, 0, MaxDeadLetters+1)
 	if err != nil {
-		return fmt.Errorf("registry: dead letters of %s: %w", network, err)
+		return fmt.Errorf("outbox: dead letters of %s: %w", network, err)
 	}
 	for i := 0; i < len(items)-MaxDeadLetters; i++ {
-		if err := r.st.Remove(ctx, deadLetterPrefix+network, items[i].Seq); err != nil {
-			return fmt.Errorf("registry: pruning dead letters of %s: %w", network, err)
+		if err := o.st.Remove(ctx, deadLetterPrefix+network, items[i].Seq); err != nil {
+			return fmt.Errorf("outbox: pruning dead letters of %s: %w", network, err)
 		}
 	}
 	return nil
 }
 
 // DeadLetters returns up to max dead letters of network, oldest first.
-func (r *Registry) DeadLetters(ctx context.Context, network string, max int) ([]DeadLetter, error) {
-	if err := checkParts("network", network); err != nil {
+func (o *Outbox) DeadLetters(ctx context.Context, network string, max int) ([]DeadLetter, error) {
+	if err := checkNetwork(network); err != nil {
 		return nil, err
 	}
-	items, err := r.st.Range(ctx, deadLetterPrefix+network, 0, max)
+	items, err := o.st.Range(ctx, deadLetterPrefix+network, 0, max)
 	if err != nil {
-		return nil, fmt.Errorf("registry: dead letters of %s: %w", network, err)
+		return nil, fmt.Errorf("outbox: dead letters of %s: %w", network, err)
 	}
 	out := make([]DeadLetter, 0, len(items))
 	for _, it := range items {
 		var d DeadLetter
 		if err := json.Unmarshal(it.Value, &d); err != nil {
-			return nil, fmt.Errorf("registry: dead letter %d of %s: %w", it.Seq, network, err)
+			return nil, fmt.Errorf("outbox: dead letter %d of %s: %w", it.Seq, network, err)
 		}
 		d.Seq = it.Seq
 		out = append(out, d)
