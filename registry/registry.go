@@ -1,9 +1,9 @@
 // Package registry keeps track of who registered on which legacy network, with
 // which credentials and settings, and checks that the credentials key is
-// the database's. What else is kept per registration has packages of its
-// own (the message-ID map: msgid; a network's own state: netstate), which
-// the registry asks to forget a user who unregisters; the outbox is
-// package outbox.
+// the database's. What else is kept per registration lives in packages of
+// its own — the message-ID map (msgid) and a network's own state
+// (netstate) — which Unregister asks, through [UserData], to forget the
+// user; the outbox is package outbox.
 //
 // Credentials are sealed with XChaCha20-Poly1305 before they reach the
 // [storage.Store]; their plaintext is never stored, logged or put in an
