@@ -3,51 +3,18 @@ package msgid
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/switchboard-im/switchboard/storage"
-	"github.com/switchboard-im/switchboard/storage/bolt"
+	"github.com/switchboard-im/switchboard/storage/bolt/bolttest"
 )
 
-// env is a Map on a bbolt file in a temporary directory.
-type env struct {
-	ids  *Map
-	st   *bolt.Store
-	path string
-}
-
-func newEnv(t testing.TB) *env {
-	t.Helper()
-	e := &env{path: filepath.Join(t.TempDir(), "switchboard.db")}
-	e.open(t)
-	t.Cleanup(func() { e.st.Close() })
-	return e
-}
-
-func (e *env) open(t testing.TB) {
-	t.Helper()
-	st, err := bolt.Open(e.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.st, e.ids = st, New(st)
-}
-
-// reopen closes the store and opens it again.
-func (e *env) reopen(t testing.TB) {
-	t.Helper()
-	if err := e.st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	e.open(t)
-}
-
 func TestPair(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ids := New(f.Store())
 	ctx := t.Context()
-	r := e.ids
+	r := ids
 	type scope struct{ user, network, conv string }
 	alice := scope{"alice@localhost", "irc", "#chan%irc.example.net"}
 	pairs := []struct {
@@ -114,47 +81,49 @@ func TestPair(t *testing.T) {
 	}
 
 	// Durable.
-	e.reopen(t)
-	if got, err := e.ids.XMPPID(ctx, alice.user, alice.network, alice.conv, "L1"); err != nil || got != "X9" {
+	ids = New(f.Reopen())
+	if got, err := ids.XMPPID(ctx, alice.user, alice.network, alice.conv, "L1"); err != nil || got != "X9" {
 		t.Errorf("XMPPMessageID after reopen = %q, %v; want X9", got, err)
 	}
 }
 
 func TestPrune(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ids := New(f.Store())
 	ctx := context.Background()
 	const user, net, conv = "alice@example.org", "irc", "#go"
-	if err := e.ids.Pair(ctx, user, net, conv, "old", "x-old"); err != nil {
+	if err := ids.Pair(ctx, user, net, conv, "old", "x-old"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2100 * time.Millisecond) // timestamps have a second's resolution
-	if err := e.ids.Pair(ctx, user, net, conv, "new", "x-new"); err != nil {
+	if err := ids.Pair(ctx, user, net, conv, "new", "x-new"); err != nil {
 		t.Fatal(err)
 	}
 	cut := time.Now().Add(-time.Second) // after the old pair, before the new one
-	n, err := e.ids.Prune(ctx, cut)
+	n, err := ids.Prune(ctx, cut)
 	if err != nil || n != 2 {
 		t.Fatalf("Prune = %d, %v; want the 2 halves of the old pair", n, err)
 	}
-	if _, err := e.ids.XMPPID(ctx, user, net, conv, "old"); !errors.Is(err, ErrNoMapping) {
+	if _, err := ids.XMPPID(ctx, user, net, conv, "old"); !errors.Is(err, ErrNoMapping) {
 		t.Errorf("old pair survived: %v", err)
 	}
-	if id, err := e.ids.XMPPID(ctx, user, net, conv, "new"); err != nil || id != "x-new" {
+	if id, err := ids.XMPPID(ctx, user, net, conv, "new"); err != nil || id != "x-new" {
 		t.Errorf("new pair = %q, %v", id, err)
 	}
-	if id, err := e.ids.LegacyID(ctx, user, net, conv, "x-new"); err != nil || id != "new" {
+	if id, err := ids.LegacyID(ctx, user, net, conv, "x-new"); err != nil || id != "new" {
 		t.Errorf("new pair reversed = %q, %v", id, err)
 	}
 }
 
 func TestPairOnce(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ids := New(f.Store())
 	ctx := t.Context()
 	const user, net, conv = "alice@example.org", "email", "bob@example.org"
 	pairOnce := func(legacy, xmpp string) bool {
 		t.Helper()
 		var paired bool
-		err := e.st.Update(ctx, func(tx storage.Tx) error {
+		err := f.Store().Update(ctx, func(tx storage.Tx) error {
 			var err error
 			paired, err = PairOnce(tx, user, net, conv, legacy, xmpp)
 			return err
@@ -170,23 +139,23 @@ func TestPairOnce(t *testing.T) {
 	if pairOnce("7:42", "x2") {
 		t.Error("PairOnce paired a legacy ID paired before")
 	}
-	if id, err := e.ids.XMPPID(ctx, user, net, conv, "7:42"); err != nil || id != "x1" {
+	if id, err := ids.XMPPID(ctx, user, net, conv, "7:42"); err != nil || id != "x1" {
 		t.Errorf("XMPPID after a refused PairOnce = %q, %v; want x1", id, err)
 	}
-	if _, err := e.ids.LegacyID(ctx, user, net, conv, "x2"); !errors.Is(err, ErrNoMapping) {
+	if _, err := ids.LegacyID(ctx, user, net, conv, "x2"); !errors.Is(err, ErrNoMapping) {
 		t.Errorf("the refused XMPP ID was paired: %v", err)
 	}
 	// An XMPP ID paired again drops its stale forward half.
 	if !pairOnce("7:43", "x1") {
 		t.Fatal("PairOnce of a new legacy ID did not pair")
 	}
-	if _, err := e.ids.XMPPID(ctx, user, net, conv, "7:42"); !errors.Is(err, ErrNoMapping) {
+	if _, err := ids.XMPPID(ctx, user, net, conv, "7:42"); !errors.Is(err, ErrNoMapping) {
 		t.Errorf("stale forward half 7:42 survived: %v", err)
 	}
-	if id, err := e.ids.LegacyID(ctx, user, net, conv, "x1"); err != nil || id != "7:43" {
+	if id, err := ids.LegacyID(ctx, user, net, conv, "x1"); err != nil || id != "7:43" {
 		t.Errorf("LegacyID(x1) = %q, %v; want 7:43", id, err)
 	}
-	err := e.st.Update(ctx, func(tx storage.Tx) error {
+	err := f.Store().Update(ctx, func(tx storage.Tx) error {
 		_, err := PairOnce(tx, user, net, "", "7:44", "x3")
 		return err
 	})
@@ -196,43 +165,45 @@ func TestPairOnce(t *testing.T) {
 }
 
 func TestForget(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ids := New(f.Store())
 	ctx := t.Context()
 	type scope struct{ user, network string }
 	gone := scope{"alice@localhost", "irc"}
 	kept := []scope{{"bob@localhost", "irc"}, {"alice@localhost", "discord"}, {"alice@localhost2", "irc"}}
 	for _, s := range append([]scope{gone}, kept...) {
 		for _, conv := range []string{"#a", "#b"} {
-			if err := e.ids.Pair(ctx, s.user, s.network, conv, "L", "X"); err != nil {
+			if err := ids.Pair(ctx, s.user, s.network, conv, "L", "X"); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if err := e.ids.Forget(ctx, gone.user, gone.network); err != nil {
+	if err := ids.Forget(ctx, gone.user, gone.network); err != nil {
 		t.Fatalf("Forget: %v", err)
 	}
 	for _, conv := range []string{"#a", "#b"} {
-		if _, err := e.ids.XMPPID(ctx, gone.user, gone.network, conv, "L"); !errors.Is(err, ErrNoMapping) {
+		if _, err := ids.XMPPID(ctx, gone.user, gone.network, conv, "L"); !errors.Is(err, ErrNoMapping) {
 			t.Errorf("XMPPID(%s) after Forget: err = %v, want ErrNoMapping", conv, err)
 		}
-		if _, err := e.ids.LegacyID(ctx, gone.user, gone.network, conv, "X"); !errors.Is(err, ErrNoMapping) {
+		if _, err := ids.LegacyID(ctx, gone.user, gone.network, conv, "X"); !errors.Is(err, ErrNoMapping) {
 			t.Errorf("LegacyID(%s) after Forget: err = %v, want ErrNoMapping", conv, err)
 		}
 		for _, s := range kept {
-			if id, err := e.ids.XMPPID(ctx, s.user, s.network, conv, "L"); err != nil || id != "X" {
+			if id, err := ids.XMPPID(ctx, s.user, s.network, conv, "L"); err != nil || id != "X" {
 				t.Errorf("XMPPID(%v, %s) after another user's Forget = %q, %v", s, conv, id, err)
 			}
 		}
 	}
-	if err := e.ids.Forget(ctx, gone.user, gone.network); err != nil {
+	if err := ids.Forget(ctx, gone.user, gone.network); err != nil {
 		t.Errorf("Forget with nothing to forget: %v", err)
 	}
 }
 
 func TestInvalidInput(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ids := New(f.Store())
 	ctx := t.Context()
-	r := e.ids
+	r := ids
 	tests := []struct {
 		name string
 		call func() error
@@ -253,16 +224,17 @@ func TestInvalidInput(t *testing.T) {
 		}
 	}
 	n := 0
-	if err := e.st.Scan(ctx, bucket, "", func(string, []byte) error { n++; return nil }); err != nil || n != 0 {
+	if err := f.Store().Scan(ctx, bucket, "", func(string, []byte) error { n++; return nil }); err != nil || n != 0 {
 		t.Errorf("invalid calls wrote %d entries (%v)", n, err)
 	}
 }
 
 func TestCanceledContext(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ids := New(f.Store())
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	r := e.ids
+	r := ids
 	calls := []struct {
 		name string
 		call func() error

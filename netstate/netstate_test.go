@@ -3,60 +3,27 @@ package netstate
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
-	"github.com/switchboard-im/switchboard/storage/bolt"
+	"github.com/switchboard-im/switchboard/storage/bolt/bolttest"
 )
 
-// env is a Store on a bbolt file in a temporary directory.
-type env struct {
-	state *Store
-	st    *bolt.Store
-	path  string
-}
-
-func newEnv(t testing.TB) *env {
-	t.Helper()
-	e := &env{path: filepath.Join(t.TempDir(), "switchboard.db")}
-	e.open(t)
-	t.Cleanup(func() { e.st.Close() })
-	return e
-}
-
-func (e *env) open(t testing.TB) {
-	t.Helper()
-	st, err := bolt.Open(e.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.st, e.state = st, New(st)
-}
-
-// reopen closes the store and opens it again.
-func (e *env) reopen(t testing.TB) {
-	t.Helper()
-	if err := e.st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	e.open(t)
-}
-
 func TestGetPut(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	state := New(f.Store())
 	ctx := t.Context()
 	const user, net = "alice@example.org", "email"
-	if _, err := e.state.Get(ctx, user, net, "INBOX"); !errors.Is(err, ErrNotFound) {
+	if _, err := state.Get(ctx, user, net, "INBOX"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unset state: err = %v, want ErrNotFound", err)
 	}
-	if err := e.state.Put(ctx, user, net, "INBOX", []byte("7:41")); err != nil {
+	if err := state.Put(ctx, user, net, "INBOX", []byte("7:41")); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.state.Put(ctx, user, net, "INBOX", []byte("7:42")); err != nil {
+	if err := state.Put(ctx, user, net, "INBOX", []byte("7:42")); err != nil {
 		t.Fatal(err)
 	}
-	e.reopen(t)
-	if v, err := e.state.Get(ctx, user, net, "INBOX"); err != nil || string(v) != "7:42" {
+	state = New(f.Reopen())
+	if v, err := state.Get(ctx, user, net, "INBOX"); err != nil || string(v) != "7:42" {
 		t.Fatalf("state after reopen = %q, %v; want 7:42", v, err)
 	}
 	// Keys are per user and network.
@@ -66,47 +33,49 @@ func TestGetPut(t *testing.T) {
 		{user, net, "INBOX2"},
 		{user, net, "INBO"},
 	} {
-		if _, err := e.state.Get(ctx, tt.user, tt.network, tt.key); !errors.Is(err, ErrNotFound) {
+		if _, err := state.Get(ctx, tt.user, tt.network, tt.key); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Get(%s, %s, %s): err = %v, want ErrNotFound", tt.user, tt.network, tt.key, err)
 		}
 	}
 }
 
 func TestForget(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	state := New(f.Store())
 	ctx := t.Context()
 	type scope struct{ user, network string }
 	gone := scope{"alice@localhost", "email"}
 	kept := []scope{{"bob@localhost", "email"}, {"alice@localhost", "irc"}, {"alice@localhost2", "email"}}
 	for _, s := range append([]scope{gone}, kept...) {
 		for _, k := range []string{"INBOX", "Sent"} {
-			if err := e.state.Put(ctx, s.user, s.network, k, []byte("v")); err != nil {
+			if err := state.Put(ctx, s.user, s.network, k, []byte("v")); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if err := e.state.Forget(ctx, gone.user, gone.network); err != nil {
+	if err := state.Forget(ctx, gone.user, gone.network); err != nil {
 		t.Fatalf("Forget: %v", err)
 	}
 	for _, k := range []string{"INBOX", "Sent"} {
-		if _, err := e.state.Get(ctx, gone.user, gone.network, k); !errors.Is(err, ErrNotFound) {
+		if _, err := state.Get(ctx, gone.user, gone.network, k); !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s after Forget: err = %v, want ErrNotFound", k, err)
 		}
 		for _, s := range kept {
-			if v, err := e.state.Get(ctx, s.user, s.network, k); err != nil || string(v) != "v" {
+			if v, err := state.Get(ctx, s.user, s.network, k); err != nil || string(v) != "v" {
 				t.Errorf("%s of %v after another user's Forget = %q, %v", k, s, v, err)
 			}
 		}
 	}
-	if err := e.state.Forget(ctx, gone.user, gone.network); err != nil {
+	if err := state.Forget(ctx, gone.user, gone.network); err != nil {
 		t.Errorf("Forget with nothing to forget: %v", err)
 	}
 }
 
 func TestInvalidInput(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	state := New(f.Store())
 	ctx := t.Context()
-	s := e.state
+	s := state
 	tests := []struct {
 		name string
 		call func() error
@@ -124,16 +93,17 @@ func TestInvalidInput(t *testing.T) {
 		}
 	}
 	n := 0
-	if err := e.st.Scan(ctx, bucket, "", func(string, []byte) error { n++; return nil }); err != nil || n != 0 {
+	if err := f.Store().Scan(ctx, bucket, "", func(string, []byte) error { n++; return nil }); err != nil || n != 0 {
 		t.Errorf("invalid calls wrote %d entries (%v)", n, err)
 	}
 }
 
 func TestCanceledContext(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	state := New(f.Store())
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	s := e.state
+	s := state
 	calls := []struct {
 		name string
 		call func() error

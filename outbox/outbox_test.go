@@ -4,72 +4,38 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 
 	"github.com/switchboard-im/switchboard/msgid"
-	"github.com/switchboard-im/switchboard/storage/bolt"
+	"github.com/switchboard-im/switchboard/storage/bolt/bolttest"
 )
 
-// env is an Outbox on a bbolt file in a temporary directory.
-type env struct {
-	ob   *Outbox
-	ids  *msgid.Map
-	st   *bolt.Store
-	path string
-}
-
-func newEnv(t testing.TB) *env {
-	t.Helper()
-	e := &env{path: filepath.Join(t.TempDir(), "switchboard.db")}
-	e.open(t)
-	t.Cleanup(func() { e.st.Close() })
-	return e
-}
-
-func (e *env) open(t testing.TB) {
-	t.Helper()
-	st, err := bolt.Open(e.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.st, e.ob, e.ids = st, New(st), msgid.New(st)
-}
-
-// reopen closes the store and opens it again.
-func (e *env) reopen(t testing.TB) {
-	t.Helper()
-	if err := e.st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	e.open(t)
-}
-
 func TestOutbox(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ob := New(f.Store())
 	ctx := t.Context()
 	stanzas := []string{"<message id='1'/>", "<message id='2'/>", "<presence/>", "<message id='4'/>"}
 	var seqs []uint64
 	for _, s := range stanzas {
-		seq, err := e.ob.Enqueue(ctx, "irc", []byte(s))
+		seq, err := ob.Enqueue(ctx, "irc", []byte(s))
 		if err != nil {
 			t.Fatal(err)
 		}
 		seqs = append(seqs, seq)
 	}
-	if _, err := e.ob.Enqueue(ctx, "discord", []byte("<other/>")); err != nil {
+	if _, err := ob.Enqueue(ctx, "discord", []byte("<other/>")); err != nil {
 		t.Fatal(err)
 	}
 	// A storage bucket named like the outbox does not interfere.
-	if err := e.st.Put(ctx, "outbox:irc", "k", []byte("v")); err != nil {
+	if err := f.Store().Put(ctx, "outbox:irc", "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 
 	pending := func(max int) []string {
 		t.Helper()
-		items, err := e.ob.Pending(ctx, "irc", max)
+		items, err := ob.Pending(ctx, "irc", max)
 		if err != nil {
 			t.Fatalf("Pending: %v", err)
 		}
@@ -87,7 +53,7 @@ func TestOutbox(t *testing.T) {
 	}
 
 	for _, seq := range []uint64{seqs[0], seqs[2], seqs[2], 999} {
-		if err := e.ob.Ack(ctx, "irc", seq); err != nil {
+		if err := ob.Ack(ctx, "irc", seq); err != nil {
 			t.Errorf("Ack(%d): %v", seq, err)
 		}
 	}
@@ -96,101 +62,106 @@ func TestOutbox(t *testing.T) {
 		t.Errorf("Pending after Ack = %q, want %q", got, want)
 	}
 
-	e.reopen(t)
+	ob = New(f.Reopen())
 	if got := pending(10); !slices.Equal(got, want) {
 		t.Errorf("Pending after reopen = %q, want %q", got, want)
 	}
-	seq, err := e.ob.Enqueue(ctx, "irc", []byte("<late/>"))
+	seq, err := ob.Enqueue(ctx, "irc", []byte("<late/>"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if seq <= seqs[len(seqs)-1] {
 		t.Errorf("Enqueue after reopen = %d, want more than %d", seq, seqs[len(seqs)-1])
 	}
-	items, err := e.ob.Pending(ctx, "discord", 10)
+	items, err := ob.Pending(ctx, "discord", 10)
 	if err != nil || len(items) != 1 || string(items[0].Stanza) != "<other/>" {
 		t.Errorf("Pending(discord) = %v, %v; want only its own stanza", items, err)
 	}
 }
 
 func TestEnqueueOnce(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ob := New(f.Store())
+	ids := msgid.New(f.Store())
 	ctx := context.Background()
 	const user, net, conv = "alice@example.org", "email", "bob@example.org"
-	ok, err := e.ob.EnqueueOnce(ctx, user, net, conv, "7:42", "x1", []byte("<message/>"))
+	ok, err := ob.EnqueueOnce(ctx, user, net, conv, "7:42", "x1", []byte("<message/>"))
 	if err != nil || !ok {
 		t.Fatalf("first EnqueueOnce = %v, %v", ok, err)
 	}
 	// A crash and a replay: the same legacy message again.
-	e.reopen(t)
-	ok, err = e.ob.EnqueueOnce(ctx, user, net, conv, "7:42", "x2", []byte("<message/>"))
+	ob = New(f.Reopen())
+	ids = msgid.New(f.Store())
+	ok, err = ob.EnqueueOnce(ctx, user, net, conv, "7:42", "x2", []byte("<message/>"))
 	if err != nil || ok {
 		t.Fatalf("replayed EnqueueOnce = %v, %v; want not enqueued", ok, err)
 	}
-	items, err := e.ob.Pending(ctx, net, 10)
+	items, err := ob.Pending(ctx, net, 10)
 	if err != nil || len(items) != 1 {
 		t.Fatalf("outbox = %d items, %v; want exactly 1", len(items), err)
 	}
-	if id, err := e.ids.XMPPID(ctx, user, net, conv, "7:42"); err != nil || id != "x1" {
+	if id, err := ids.XMPPID(ctx, user, net, conv, "7:42"); err != nil || id != "x1" {
 		t.Errorf("mapping = %q, %v", id, err)
 	}
 	// Acknowledged (sent) stays delivered: a later replay is still refused.
-	if err := e.ob.Ack(ctx, net, items[0].Seq); err != nil {
+	if err := ob.Ack(ctx, net, items[0].Seq); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := e.ob.EnqueueOnce(ctx, user, net, conv, "7:42", "x3", []byte("<message/>")); ok {
+	if ok, _ := ob.EnqueueOnce(ctx, user, net, conv, "7:42", "x3", []byte("<message/>")); ok {
 		t.Error("a delivered message was enqueued again")
 	}
-	if ok, _ := e.ob.EnqueueOnce(ctx, user, net, conv, "7:43", "x4", []byte("<message/>")); !ok {
+	if ok, _ := ob.EnqueueOnce(ctx, user, net, conv, "7:43", "x4", []byte("<message/>")); !ok {
 		t.Error("a new message was not enqueued")
 	}
 }
 
 func TestDeadLetterMovesOutOfTheOutbox(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ob := New(f.Store())
 	ctx := context.Background()
 	big := bytes.Repeat([]byte("x"), MaxDeadLetterBytes+10)
-	seqBig, err := e.ob.Enqueue(ctx, "irc", big)
+	seqBig, err := ob.Enqueue(ctx, "irc", big)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ob.Enqueue(ctx, "irc", []byte("<message/>")); err != nil {
+	if _, err := ob.Enqueue(ctx, "irc", []byte("<message/>")); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.ob.DeadLetter(ctx, "irc", seqBig, big, "too large"); err != nil {
+	if err := ob.DeadLetter(ctx, "irc", seqBig, big, "too large"); err != nil {
 		t.Fatal(err)
 	}
-	pending, err := e.ob.Pending(ctx, "irc", 10)
+	pending, err := ob.Pending(ctx, "irc", 10)
 	if err != nil || len(pending) != 1 || string(pending[0].Stanza) != "<message/>" {
 		t.Fatalf("outbox after dead-lettering = %v, %v; want the small stanza only", pending, err)
 	}
-	e.reopen(t)
-	dl, err := e.ob.DeadLetters(ctx, "irc", 10)
+	ob = New(f.Reopen())
+	dl, err := ob.DeadLetters(ctx, "irc", 10)
 	if err != nil || len(dl) != 1 {
 		t.Fatalf("dead letters = %v, %v", dl, err)
 	}
 	if dl[0].Reason != "too large" || dl[0].Size != len(big) || len(dl[0].Stanza) != MaxDeadLetterBytes || dl[0].At.IsZero() {
 		t.Errorf("dead letter = reason %q size %d kept %d at %v", dl[0].Reason, dl[0].Size, len(dl[0].Stanza), dl[0].At)
 	}
-	if other, err := e.ob.DeadLetters(ctx, "email", 10); err != nil || len(other) != 0 {
+	if other, err := ob.DeadLetters(ctx, "email", 10); err != nil || len(other) != 0 {
 		t.Errorf("another network's record = %v, %v", other, err)
 	}
 }
 
 func TestDeadLettersAreBounded(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ob := New(f.Store())
 	ctx := context.Background()
 	for i := range MaxDeadLetters + 5 {
 		v := []byte("<message id='" + strconv.Itoa(i) + "'/>")
-		seq, err := e.ob.Enqueue(ctx, "irc", v)
+		seq, err := ob.Enqueue(ctx, "irc", v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.ob.DeadLetter(ctx, "irc", seq, v, "refused"); err != nil {
+		if err := ob.DeadLetter(ctx, "irc", seq, v, "refused"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dl, err := e.ob.DeadLetters(ctx, "irc", 2*MaxDeadLetters)
+	dl, err := ob.DeadLetters(ctx, "irc", 2*MaxDeadLetters)
 	if err != nil || len(dl) != MaxDeadLetters {
 		t.Fatalf("kept %d dead letters (%v), want %d", len(dl), err, MaxDeadLetters)
 	}
@@ -200,7 +171,8 @@ func TestDeadLettersAreBounded(t *testing.T) {
 }
 
 func TestEnqueueOnceInvalid(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ob := New(f.Store())
 	ctx := t.Context()
 	for _, tt := range []struct{ name, user, network, conv, legacy, xmpp string }{
 		{"empty user", "", "email", "c", "L", "X"},
@@ -209,19 +181,20 @@ func TestEnqueueOnceInvalid(t *testing.T) {
 		{"empty legacy ID", "a@b", "email", "c", "", "X"},
 		{"NUL XMPP ID", "a@b", "email", "c", "L", "X\x00"},
 	} {
-		if ok, err := e.ob.EnqueueOnce(ctx, tt.user, tt.network, tt.conv, tt.legacy, tt.xmpp, []byte("<message/>")); err == nil || ok {
+		if ok, err := ob.EnqueueOnce(ctx, tt.user, tt.network, tt.conv, tt.legacy, tt.xmpp, []byte("<message/>")); err == nil || ok {
 			t.Errorf("EnqueueOnce with %s = %v, %v; want an error", tt.name, ok, err)
 		}
 	}
-	if items, err := e.ob.Pending(ctx, "email", 10); err != nil || len(items) != 0 {
+	if items, err := ob.Pending(ctx, "email", 10); err != nil || len(items) != 0 {
 		t.Errorf("invalid calls enqueued %d stanzas (%v)", len(items), err)
 	}
 }
 
 func TestInvalidNetwork(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ob := New(f.Store())
 	ctx := t.Context()
-	o := e.ob
+	o := ob
 	tests := []struct {
 		name string
 		call func() error
@@ -240,10 +213,11 @@ func TestInvalidNetwork(t *testing.T) {
 }
 
 func TestCanceledContext(t *testing.T) {
-	e := newEnv(t)
+	f := bolttest.New(t)
+	ob := New(f.Store())
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	o := e.ob
+	o := ob
 	calls := []struct {
 		name string
 		call func() error
