@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/switchboard-im/switchboard/storage"
+	"github.com/switchboard-im/switchboard/storage/keyspace"
 )
 
 // ErrNoMapping is returned, wrapped, by [Map.LegacyID] and [Map.XMPPID]
@@ -158,23 +159,7 @@ func (m *Map) Forget(ctx context.Context, user, network string) error {
 	if err := checkParts("user", user, "network", network); err != nil {
 		return err
 	}
-	// Scan callbacks must not touch the store, so collect the keys first.
-	var keys []string
-	err := m.st.Scan(ctx, bucket, network+"\x00"+user+"\x00", func(k string, _ []byte) error {
-		keys = append(keys, k)
-		return nil
-	})
-	if err == nil && len(keys) > 0 {
-		err = m.st.Update(ctx, func(tx storage.Tx) error {
-			for _, k := range keys {
-				if err := tx.Delete(bucket, k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	if err != nil {
+	if _, err := keyspace.DeletePrefix(ctx, m.st, bucket, network+"\x00"+user+"\x00"); err != nil {
 		return fmt.Errorf("msgid: forget %s on %s: %w", user, network, err)
 	}
 	return nil
@@ -244,17 +229,11 @@ func mappedAt(v []byte) time.Time {
 	return time.Unix(n, 0)
 }
 
-// checkParts validates key parts given as name, value pairs: none may be
-// empty or contain a NUL byte, which separates parts in storage keys.
+// checkParts validates key parts given as name, value pairs (see
+// [keyspace.Check]).
 func checkParts(pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		name, v := pairs[i], pairs[i+1]
-		if v == "" {
-			return fmt.Errorf("msgid: empty %s", name)
-		}
-		if strings.IndexByte(v, 0) >= 0 {
-			return fmt.Errorf("msgid: %s contains a NUL byte", name)
-		}
+	if err := keyspace.Check(pairs...); err != nil {
+		return fmt.Errorf("msgid: %w", err)
 	}
 	return nil
 }

@@ -18,9 +18,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/switchboard-im/switchboard/storage"
+	"github.com/switchboard-im/switchboard/storage/keyspace"
 )
 
 // ErrNotFound is returned, wrapped, by [Store.Get] when nothing is stored
@@ -76,23 +76,7 @@ func (s *Store) Forget(ctx context.Context, user, network string) error {
 	if err := checkParts("user", user, "network", network); err != nil {
 		return err
 	}
-	// Scan callbacks must not touch the store, so collect the keys first.
-	var keys []string
-	err := s.st.Scan(ctx, bucket, userPrefix(network, user), func(k string, _ []byte) error {
-		keys = append(keys, k)
-		return nil
-	})
-	if err == nil && len(keys) > 0 {
-		err = s.st.Update(ctx, func(tx storage.Tx) error {
-			for _, k := range keys {
-				if err := tx.Delete(bucket, k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	if err != nil {
+	if _, err := keyspace.DeletePrefix(ctx, s.st, bucket, userPrefix(network, user)); err != nil {
 		return fmt.Errorf("netstate: forget %s on %s: %w", user, network, err)
 	}
 	return nil
@@ -103,17 +87,11 @@ func userPrefix(network, user string) string {
 	return network + "\x00" + user + "\x00"
 }
 
-// checkParts validates key parts given as name, value pairs: none may be
-// empty or contain a NUL byte, which separates parts in storage keys.
+// checkParts validates key parts given as name, value pairs (see
+// [keyspace.Check]).
 func checkParts(pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		name, v := pairs[i], pairs[i+1]
-		if v == "" {
-			return fmt.Errorf("netstate: empty %s", name)
-		}
-		if strings.IndexByte(v, 0) >= 0 {
-			return fmt.Errorf("netstate: %s contains a NUL byte", name)
-		}
+	if err := keyspace.Check(pairs...); err != nil {
+		return fmt.Errorf("netstate: %w", err)
 	}
 	return nil
 }

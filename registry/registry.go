@@ -34,6 +34,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboard-im/switchboard/storage"
+	"github.com/switchboard-im/switchboard/storage/keyspace"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -376,17 +377,11 @@ func userKey(network, user string) string {
 	return network + "\x00" + user
 }
 
-// checkParts validates key parts given as name, value pairs: none may be
-// empty or contain a NUL byte, which separates parts in storage keys.
+// checkParts validates key parts given as name, value pairs (see
+// [keyspace.Check]).
 func checkParts(pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		name, v := pairs[i], pairs[i+1]
-		if v == "" {
-			return fmt.Errorf("registry: empty %s", name)
-		}
-		if strings.IndexByte(v, 0) >= 0 {
-			return fmt.Errorf("registry: %s contains a NUL byte", name)
-		}
+	if err := keyspace.Check(pairs...); err != nil {
+		return fmt.Errorf("registry: %w", err)
 	}
 	return nil
 }
