@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/storage"
@@ -43,6 +44,9 @@ type Item struct {
 // for concurrent use, and does not own its store.
 type Outbox struct {
 	st storage.Store
+	// queues caches each network's queue name (network -> string), so
+	// that the stanza path does not build it for every call.
+	queues sync.Map
 }
 
 // New returns the outboxes kept in st, which must not be nil.
@@ -56,7 +60,7 @@ func (o *Outbox) Enqueue(ctx context.Context, network string, stanza []byte) (ui
 	if err := checkNetwork(network); err != nil {
 		return 0, err
 	}
-	seq, err := o.st.Append(ctx, queuePrefix+network, stanza)
+	seq, err := o.st.Append(ctx, o.queue(network), stanza)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: enqueue for %s: %w", network, err)
 	}
@@ -78,7 +82,7 @@ func (o *Outbox) EnqueueOnce(ctx context.Context, user, network, conversation, l
 		if err != nil || !paired {
 			return err
 		}
-		if _, err := tx.Append(queuePrefix+network, stanza); err != nil {
+		if _, err := tx.Append(o.queue(network), stanza); err != nil {
 			return err
 		}
 		enqueued = true
@@ -96,7 +100,7 @@ func (o *Outbox) Pending(ctx context.Context, network string, max int) ([]Item, 
 	if err := checkNetwork(network); err != nil {
 		return nil, err
 	}
-	items, err := o.st.Range(ctx, queuePrefix+network, 0, max)
+	items, err := o.st.Range(ctx, o.queue(network), 0, max)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: pending for %s: %w", network, err)
 	}
@@ -114,10 +118,20 @@ func (o *Outbox) Ack(ctx context.Context, network string, seq uint64) error {
 	if err := checkNetwork(network); err != nil {
 		return err
 	}
-	if err := o.st.Remove(ctx, queuePrefix+network, seq); err != nil {
+	if err := o.st.Remove(ctx, o.queue(network), seq); err != nil {
 		return fmt.Errorf("outbox: ack %d for %s: %w", seq, network, err)
 	}
 	return nil
+}
+
+// queue returns the name of network's outbox queue.
+func (o *Outbox) queue(network string) string {
+	if q, ok := o.queues.Load(network); ok {
+		return q.(string)
+	}
+	q := queuePrefix + network
+	o.queues.Store(network, q)
+	return q
 }
 
 // checkNetwork rejects a network name that is empty or contains a NUL
