@@ -2,11 +2,8 @@ package e2e_test
 
 import (
 	"crypto/x509"
-	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -157,32 +154,7 @@ func TestEmailSilentServerSIGTERM(t *testing.T) {
 	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{emailGW: secret}})
 	mail := testenv.StartMailServer(t, testenv.MailOptions{Users: map[string]string{"alice@localhost": "alice-mail-pw-K4"}})
 	silent := testenv.StartFakeIMAP(t, testenv.FakeIMAPOptions{Idle: true, SilentAfter: "IDLE"})
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/switchboard-im/switchboard/cmd/switchboard").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cfg := fmt.Sprintf(`[xmpp]
-server = %q
-[storage]
-path = %q
-[security]
-key_file = %q
-allowed_domains = ["localhost"]
-ca_file = %q
-[http]
-listen = "127.0.0.1:0"
-[email]
-domain = %q
-secret = %q
-default_imap_server = %q
-default_smtp_server = %q
-`, p.ComponentAddr, filepath.Join(dir, "sb.db"), filepath.Join(dir, "sb.key"), mail.CAFile, emailGW, secret,
-		silent.Addr, mail.SubmissionAddr())
-	cfgFile := filepath.Join(dir, "switchboard.toml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bin, cfgFile := emailGatewayProcess(t, p, mail, silent.Addr)
 	logs := &testenv.LogBuffer{}
 	proc := exec.Command(bin, "run", "--config", cfgFile)
 	proc.Stdout, proc.Stderr = logs, logs

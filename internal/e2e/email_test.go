@@ -150,32 +150,7 @@ func TestEmailKill9(t *testing.T) {
 	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{emailGW: secret}})
 	mail := testenv.StartMailServer(t, testenv.MailOptions{Users: map[string]string{
 		"alice@localhost": "alice-mail-pw-K4", "bob@localhost": "bob-mail-pw"}})
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/switchboard-im/switchboard/cmd/switchboard").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cfg := fmt.Sprintf(`[xmpp]
-server = %q
-[storage]
-path = %q
-[security]
-key_file = %q
-allowed_domains = ["localhost"]
-ca_file = %q
-[http]
-listen = "127.0.0.1:0"
-[email]
-domain = %q
-secret = %q
-default_imap_server = %q
-default_smtp_server = %q
-`, p.ComponentAddr, filepath.Join(dir, "sb.db"), filepath.Join(dir, "sb.key"), mail.CAFile, emailGW, secret,
-		mail.IMAPStartTLSAddr(), mail.SubmissionAddr())
-	cfgFile := filepath.Join(dir, "switchboard.toml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bin, cfgFile := emailGatewayProcess(t, p, mail, mail.IMAPStartTLSAddr())
 	logs := &testenv.LogBuffer{}
 	var proc *exec.Cmd
 	start := func() {
@@ -343,4 +318,39 @@ func TestEmailLoginRefusedLater(t *testing.T) {
 	c.Expect(t, "message from the gateway", func(el *testenv.Element) bool {
 		return el.Name.Local == "message" && el.Attr("from") == emailGW && strings.Contains(body(el), "register")
 	})
+}
+
+// emailGatewayProcess builds the switchboard binary and writes a config
+// for an email gateway on p, with mail's submission server and imap as the
+// default servers, its database and key in a temporary directory. It
+// returns the binary and the config file.
+func emailGatewayProcess(t *testing.T, p *testenv.Prosody, mail *testenv.MailServer, imap string) (bin, cfgFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin = filepath.Join(dir, "switchboard")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/switchboard-im/switchboard/cmd/switchboard").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cfg := fmt.Sprintf(`[xmpp]
+server = %q
+[storage]
+path = %q
+[security]
+key_file = %q
+allowed_domains = ["localhost"]
+ca_file = %q
+[http]
+listen = "127.0.0.1:0"
+[email]
+domain = %q
+secret = %q
+default_imap_server = %q
+default_smtp_server = %q
+`, p.ComponentAddr, filepath.Join(dir, "sb.db"), filepath.Join(dir, "sb.key"), mail.CAFile, emailGW, secret,
+		imap, mail.SubmissionAddr())
+	cfgFile = filepath.Join(dir, "switchboard.toml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return bin, cfgFile
 }
