@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -639,6 +640,20 @@ func (c *Component) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement
 		c.replyError(n, errorf("modify", "policy-violation", "The stanza is larger than %s.", sizeText(max)))
 		return nil
 	}
-	c.route(n)
+	c.routeSafely(n)
 	return nil
+}
+
+// routeSafely routes n on the stream reader's goroutine (mellium's
+// callback). A panic in routing costs that stanza an
+// internal-server-error answer, logged with its stack but not its
+// content; the stream and every other user go on.
+func (c *Component) routeSafely(n *node) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic routing a stanza", "element", n.Name.Local, "panic", r, "stack", string(debug.Stack()))
+			c.replyError(n, errorf("wait", "internal-server-error", "The gateway failed on this stanza."))
+		}
+	}()
+	c.route(n)
 }
