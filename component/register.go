@@ -11,6 +11,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/regform"
 	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/transports"
@@ -29,15 +30,6 @@ type registerQuery struct {
 	Instructions string    `xml:"instructions,omitempty"`
 	Legacy       []legacyField
 	Form         *dataForm
-}
-
-// legacyField is one XEP-0077 legacy field (<username/>, <password/>…).
-// Its name is set at run time, so its XMLName must carry the namespace:
-// encoding/xml writes a run-time name without one as xmlns="", which puts
-// the field in no namespace, where old clients do not look.
-type legacyField struct {
-	XMLName xml.Name
-	Value   string `xml:",chardata"`
 }
 
 func (c *Component) registerInstructions() string {
@@ -75,15 +67,7 @@ func (c *Component) handleRegister(s *stanza, q *node) {
 			return
 		}
 	} else {
-		values = make(map[string]string)
-		for _, f := range c.net.LoginFields() {
-			if f.Legacy == "" {
-				continue
-			}
-			if el := q.Child(nsRegister, f.Legacy); el != nil {
-				values[f.Name] = el.Text
-			}
-		}
+		values = regform.ParseLegacy(q, c.net.LoginFields())
 	}
 	if err := c.commandAllowed(user.String()); err != nil { // limits.go
 		c.replyError(s.node, asStanzaError(err))
@@ -115,16 +99,7 @@ func (c *Component) registerGet(s *stanza, user jid.JID) {
 		c.replyError(s.node, errorf("wait", "internal-server-error", "The registration database is not available; try again later."))
 		return
 	}
-	for _, f := range fields {
-		if f.Legacy == "" {
-			continue
-		}
-		v := prev.Credentials[f.Name]
-		if f.Kind == transports.FieldSecret {
-			v = ""
-		}
-		q.Legacy = append(q.Legacy, legacyField{XMLName: xml.Name{Space: nsRegister, Local: f.Legacy}, Value: v})
-	}
+	q.Legacy = regform.Legacy(fields, prev.Credentials)
 	q.Form = buildForm("form", c.net.Identity().Name+" registration", c.registerInstructions(), nsRegister, fields, prev.Credentials)
 	c.result(s, q)
 }
