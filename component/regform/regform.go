@@ -120,24 +120,19 @@ type Submitted struct {
 }
 
 // Parse reads the jabber:x:data form among n's children, or returns nil if
-// there is none. The form is found by namespace and name; its <field/>
-// and <value/> children by name alone, as they inherit the form's
-// namespace.
+// there is none. The form, its <field/>s and their <value/>s are all
+// matched by namespace and name: an element of another namespace that
+// happens to be called "field" is not a field.
 func Parse(n *xmltree.Element) *Submitted {
 	x := n.Child(NSData, "x")
 	if x == nil {
 		return nil
 	}
 	f := &Submitted{Type: x.Attr("type"), Values: make(map[string]string)}
-	for _, fl := range x.Children {
-		if fl.Name.Local != "field" {
-			continue
-		}
+	for _, fl := range x.ChildrenNamed(NSData, "field") {
 		var vals []string
-		for _, v := range fl.Children {
-			if v.Name.Local == "value" {
-				vals = append(vals, v.Text)
-			}
+		for _, v := range fl.ChildrenNamed(NSData, "value") {
+			vals = append(vals, v.Text)
 		}
 		f.Values[fl.Attr("var")] = strings.Join(vals, "\n")
 	}

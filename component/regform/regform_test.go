@@ -179,6 +179,13 @@ func TestParse(t *testing.T) {
 			}},
 		},
 		{
+			name: "fields and values of another namespace are not the form's",
+			xml: `<query xmlns="jabber:iq:register"><x xmlns="jabber:x:data" type="submit">` +
+				`<field var="nick"><value>bob</value><value xmlns="urn:example:other">mallory</value></field>` +
+				`<field xmlns="urn:example:other" var="password"><value xmlns="jabber:x:data">stolen</value></field></x></query>`,
+			want: &Submitted{Type: "submit", Values: map[string]string{"nick": "bob"}},
+		},
+		{
 			name: "cancel",
 			xml:  `<command xmlns="http://jabber.org/protocol/commands"><x xmlns="jabber:x:data" type="cancel"/></command>`,
 			want: &Submitted{Type: "cancel", Values: map[string]string{}},
