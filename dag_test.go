@@ -36,6 +36,7 @@ var rules = []struct {
 	{pkg: "component", allowed: []string{"transports", "registry", "outbox", "msgid", "netstate", "storage", "internal/xmltree", "egress"},
 		notImported: []string{"storage"}},
 	{pkg: "component/regform", allowed: []string{"transports", "internal/xmltree"}},
+	{pkg: "component/stanzaerr", allowed: []string{"transports"}},
 	{pkg: "internal/xmltree", stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},

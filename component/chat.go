@@ -9,6 +9,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -94,7 +95,7 @@ func (c *Component) chatCommand(from jid.JID, body string) {
 	case "unregister":
 		roster, err := c.unregister(ctx, user)
 		if err != nil {
-			c.sendText(user, "Unregistration failed: "+asStanzaError(err).Text)
+			c.sendText(user, "Unregistration failed: "+stanzaerr.From(err).Text)
 			return
 		}
 		c.sendText(user, "You are unregistered; your credentials are deleted.")
@@ -104,7 +105,7 @@ func (c *Component) chatCommand(from jid.JID, body string) {
 	case "reconnect":
 		text, err := c.reconnect(ctx, user)
 		if err != nil {
-			text = asStanzaError(err).Text
+			text = stanzaerr.From(err).Text
 		}
 		c.sendText(user, text)
 	case "settings":
@@ -153,12 +154,12 @@ func (c *Component) continueDialog(ctx context.Context, user jid.JID, dl *dialog
 	}
 	c.dialogs.set(user.String(), nil)
 	if err := c.commandAllowed(user.String()); err != nil {
-		c.sendText(user, "Registration refused: "+asStanzaError(err).Text)
+		c.sendText(user, "Registration refused: "+stanzaerr.From(err).Text)
 		return
 	}
 	c.sendText(user, "Checking your credentials with "+c.net.Identity().Name+"…")
 	if err := c.register(ctx, user, dl.values); err != nil {
-		c.sendText(user, "Registration failed: "+asStanzaError(err).Text+"\nSend \"register\" to try again.")
+		c.sendText(user, "Registration failed: "+stanzaerr.From(err).Text+"\nSend \"register\" to try again.")
 		return
 	}
 	c.sendText(user, "You are registered. Accept the gateway's presence subscription to see your connection state.")
@@ -270,7 +271,7 @@ func (c *Component) setSetting(ctx context.Context, user jid.JID, name, value st
 			}
 		}
 		if err := c.saveSettings(ctx, user, map[string]string{name: value}); err != nil {
-			return "Not changed: " + asStanzaError(err).Text
+			return "Not changed: " + stanzaerr.From(err).Text
 		}
 		return "Set " + name + "."
 	}

@@ -10,6 +10,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -77,7 +78,7 @@ func (c *Component) networkCommands() []*command {
 			defer cancel()
 			text, err := r.RunCommand(rctx, node)
 			if err != nil {
-				return cmdResult{}, legacyError(err)
+				return cmdResult{}, stanzaerr.FromLegacy(err)
 			}
 			return cmdResult{note: text}, nil
 		}})
@@ -202,7 +203,7 @@ func (c *Component) handleCommand(s *stanza, q *node) {
 		ctx := c.ctx()
 		res, err := cmd.step(ctx, s.from, submitted)
 		if err != nil {
-			c.replyError(s.node, asStanzaError(err))
+			c.replyError(s.node, stanzaerr.From(err))
 			return
 		}
 		out := &commandElem{Node: nodeName, Status: "completed", Form: res.form}

@@ -14,6 +14,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -110,7 +111,7 @@ func (c *Component) handleMessage(s *stanza) {
 		cancel()
 		if err != nil {
 			c.stats.legacyErrors.Add(1)
-			c.replyError(s.node, legacyError(err))
+			c.replyError(s.node, stanzaerr.FromLegacy(err))
 			return
 		}
 		c.stats.toLegacy.Add(1)

@@ -2,7 +2,6 @@ package component
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strconv"
 	"sync"
@@ -10,6 +9,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -451,25 +451,7 @@ func (c *Component) mucError(s *stanza, e *stanzaError) {
 	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 	defer cancel()
 	c.sendQuiet(ctx, &outPresence{ID: s.id, Type: "error", From: s.to.String(), To: s.from.String(),
-		Error: e.xml(), Extra: []any{&mucJoinX{}}})
-}
-
-// joinError classifies a JoinRoom error.
-func joinError(err error) *stanzaError {
-	text := err.Error()
-	switch {
-	case errors.Is(err, transports.ErrConflict):
-		return errorf("cancel", "conflict", "%s", text)
-	case errors.Is(err, transports.ErrForbidden):
-		return errorf("auth", "forbidden", "%s", text)
-	case errors.Is(err, transports.ErrNotFound):
-		return errorf("cancel", "item-not-found", "%s", text)
-	case errors.Is(err, transports.ErrUnavailable):
-		return errorf("wait", "service-unavailable", "%s", text)
-	case errors.Is(err, transports.ErrInvalidInput):
-		return errorf("modify", "jid-malformed", "%s", text)
-	}
-	return legacyError(err)
+		Error: e.Wire(), Extra: []any{&mucJoinX{}}})
 }
 
 // joinRoom handles an available presence to room@domain/nick: a join, a
@@ -562,7 +544,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 		}
 		ur.mu.Unlock()
 		c.log.Info("room join refused", "user", u, "room", string(id), "err", err)
-		c.mucError(s, joinError(err))
+		c.mucError(s, stanzaerr.FromLegacy(err))
 		c.maybeStopAnon(ctx, user)
 		return
 	}
@@ -600,7 +582,7 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, ur *userRooms
 			}
 			acct, err := an.AnonymousAccount(u, room, nick)
 			if err != nil {
-				return nil, joinError(err)
+				return nil, stanzaerr.FromLegacy(err)
 			}
 			ur.mu.Lock()
 			ur.anon = true

@@ -2,12 +2,12 @@ package component
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -53,7 +53,7 @@ func (c *Component) mucAdmin(s *stanza, q *node, id transports.ID) {
 		}
 		for _, it := range items {
 			if err := c.adminItem(ctx, mod, r, it); err != nil {
-				c.replyError(s.node, asStanzaError(err))
+				c.replyError(s.node, stanzaerr.From(err))
 				return
 			}
 		}
@@ -93,7 +93,7 @@ func (c *Component) adminItem(ctx context.Context, mod transports.Moderator, r *
 			err = mod.SetRole(ctx, r.id, nick, ro)
 		}
 		if err != nil {
-			return adminError(err)
+			return stanzaerr.FromLegacy(err)
 		}
 	}
 	if aff != "" {
@@ -102,19 +102,10 @@ func (c *Component) adminItem(ctx context.Context, mod transports.Moderator, r *
 			return errorf("modify", "bad-request", "Unknown affiliation %q.", aff)
 		}
 		if err := mod.SetAffiliation(ctx, r.id, nick, af); err != nil {
-			return adminError(err)
+			return stanzaerr.FromLegacy(err)
 		}
 	}
 	return nil
-}
-
-// adminError classifies a moderation error; the legacy server's text is
-// kept (XEP-0045 uses forbidden for insufficient privileges).
-func adminError(err error) *stanzaError {
-	if errors.Is(err, transports.ErrForbidden) {
-		return errorf("auth", "forbidden", "%s", err.Error())
-	}
-	return legacyError(err)
 }
 
 // adminList answers a muc#admin get for a role or affiliation from the
@@ -161,7 +152,7 @@ func (c *Component) serverItems(s *stanza, q *node, server transports.ID) {
 	c.admit(s, func() {
 		rooms, err := c.roomListing(c.ctx(), u, server)
 		if err != nil {
-			c.replyError(s.node, asStanzaError(err))
+			c.replyError(s.node, stanzaerr.From(err))
 			return
 		}
 		res, serr := c.pageItems(rooms, q.Child(nsRSM, "set"))

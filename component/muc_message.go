@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -92,7 +93,7 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 		err := rs.SetSubject(sctx, id, subject.Text)
 		cancel()
 		if err != nil {
-			c.replyError(s.node, legacyError(err))
+			c.replyError(s.node, stanzaerr.FromLegacy(err))
 		}
 	case reactions != nil:
 		c.sendReactions(ctx, s, a, id, reactions)
@@ -147,7 +148,7 @@ func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.A
 	cancel()
 	if err != nil {
 		c.stats.legacyErrors.Add(1)
-		c.replyError(s.node, legacyError(err))
+		c.replyError(s.node, stanzaerr.FromLegacy(err))
 		return
 	}
 	c.stats.toLegacy.Add(1)
@@ -189,7 +190,7 @@ func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.A
 	for _, x := range want {
 		if !slices.Contains(have, x) {
 			if err := reactor.React(rctx, id, target, x, false); err != nil {
-				c.replyError(s.node, legacyError(err))
+				c.replyError(s.node, stanzaerr.FromLegacy(err))
 				return
 			}
 		}
@@ -197,7 +198,7 @@ func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.A
 	for _, x := range have {
 		if !slices.Contains(want, x) {
 			if err := reactor.React(rctx, id, target, x, true); err != nil {
-				c.replyError(s.node, legacyError(err))
+				c.replyError(s.node, stanzaerr.FromLegacy(err))
 				return
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/regform"
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/transports"
@@ -46,7 +47,7 @@ func (c *Component) handleRegister(s *stanza, q *node) {
 		c.workers.do(user.String(), func() {
 			roster, err := c.unregister(c.ctx(), user)
 			if err != nil {
-				c.replyError(s.node, asStanzaError(err))
+				c.replyError(s.node, stanzaerr.From(err))
 				return
 			}
 			c.result(s, nil)
@@ -70,12 +71,12 @@ func (c *Component) handleRegister(s *stanza, q *node) {
 		values = regform.ParseLegacy(q, c.net.LoginFields())
 	}
 	if err := c.commandAllowed(user.String()); err != nil { // limits.go
-		c.replyError(s.node, asStanzaError(err))
+		c.replyError(s.node, stanzaerr.From(err))
 		return
 	}
 	c.workers.do(user.String(), func() {
 		if err := c.register(c.ctx(), user, values); err != nil {
-			c.replyError(s.node, asStanzaError(err))
+			c.replyError(s.node, stanzaerr.From(err))
 			return
 		}
 		c.result(s, nil)
@@ -119,7 +120,7 @@ func (c *Component) register(ctx context.Context, user jid.JID, values map[strin
 	cancel()
 	if err != nil {
 		c.log.Info("registration refused", "user", user.String(), "err", err)
-		return legacyError(err)
+		return stanzaerr.FromLegacy(err)
 	}
 	if err := c.reg.Register(ctx, user.String(), c.net.Name(), creds); err != nil {
 		c.log.Error("storing registration", "user", user.String(), "err", err)
@@ -266,33 +267,4 @@ func (c *Component) startUser(ctx context.Context, user jid.JID) {
 		return
 	}
 	c.sup.Start(acct)
-}
-
-// legacyError maps an error from a network to what the user is told.
-func legacyError(err error) *stanzaError {
-	text := err.Error()
-	switch {
-	case errors.Is(err, transports.ErrBadCredentials):
-		return errorf("modify", "not-acceptable", "%s", text)
-	case errors.Is(err, transports.ErrInvalidInput):
-		return errorf("modify", "not-acceptable", "%s", text)
-	case errors.Is(err, transports.ErrNotFound):
-		return errorf("cancel", "item-not-found", "%s", text)
-	case errors.Is(err, transports.ErrForbidden):
-		return errorf("auth", "forbidden", "%s", text)
-	case errors.Is(err, transports.ErrNotConnected):
-		return errorf("wait", "recipient-unavailable", "%s", text)
-	case errors.Is(err, transports.ErrUnsupported):
-		return errorf("cancel", "feature-not-implemented", "%s", text)
-	case errors.Is(err, transports.ErrPolicy):
-		return errorf("cancel", "not-allowed", "%s", text)
-	case errors.Is(err, transports.ErrLimit):
-		return errorf("modify", "policy-violation", "%s", text)
-	case errors.Is(err, transports.ErrBusy):
-		return errorf("wait", "resource-constraint", "%s", text)
-	case errors.Is(err, context.DeadlineExceeded):
-		return errorf("wait", "remote-server-timeout", "The legacy network did not answer in time.")
-	default:
-		return errorf("wait", "remote-server-not-found", "%s", text)
-	}
 }

@@ -2,7 +2,6 @@ package component
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -127,7 +126,7 @@ func (c *Component) replyError(n *node, err *stanzaError) {
 	if typ == "error" || typ == "result" {
 		return
 	}
-	x := err.xml()
+	x := err.Wire()
 	from, to, id := n.Attr("to"), n.Attr("from"), n.Attr("id")
 	if to == "" {
 		return
@@ -157,13 +156,4 @@ func (c *Component) result(s *stanza, payload any) {
 	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 	defer cancel()
 	c.sendQuiet(ctx, &outIQ{ID: s.id, Type: "result", From: s.to.String(), To: s.from.String(), Payload: payload})
-}
-
-// asStanzaError classifies err for the sender.
-func asStanzaError(err error) *stanzaError {
-	var se *stanzaError
-	if errors.As(err, &se) {
-		return se
-	}
-	return legacyError(err)
 }

@@ -127,7 +127,7 @@ func TestOutgoingStanzasDeclareNoEmptyNamespace(t *testing.T) {
 	reg := &registerQuery{Instructions: "i", Legacy: []legacyField{{XMLName: xmlName(nsRegister, "username"), Value: "u"}}}
 	for _, v := range []any{
 		&outIQ{ID: "1", Type: "result", To: "u@example", Payload: reg},
-		(&stanzaError{Type: "cancel", Condition: "forbidden", Text: "no"}).xml(),
+		(&stanzaError{Type: "cancel", Condition: "forbidden", Text: "no"}).Wire(),
 		&outMessage{To: "u@example", Extra: []any{&chatStateElem{XMLName: xmlName(nsChat, "active")}, noStoreHint()}},
 		&outPresence{To: "u@example", Caps: &capsElem{}, Nick: &nickElem{Nick: "n"}},
 	} {

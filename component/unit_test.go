@@ -2,7 +2,6 @@ package component
 
 import (
 	"encoding/xml"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -126,23 +125,6 @@ func TestBuildFormNeverPrefillsSecrets(t *testing.T) {
 	for _, want := range []string{`var="FORM_TYPE"`, `<value>jabber:iq:register</value>`, `type="text-private"`, `<value>bob</value>`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("form lacks %s: %s", want, s)
-		}
-	}
-}
-
-func TestLegacyErrorConditions(t *testing.T) {
-	for _, tc := range []struct {
-		err       error
-		typ, cond string
-	}{
-		{fmt.Errorf("%w: server evil.example is not in allowed_servers", transports.ErrPolicy), "cancel", "not-allowed"},
-		{fmt.Errorf("%w: at most 3 servers per user", transports.ErrLimit), "modify", "policy-violation"},
-		{fmt.Errorf("%w: the send queue is full", transports.ErrBusy), "wait", "resource-constraint"},
-		{fmt.Errorf("%w: bad password", transports.ErrBadCredentials), "modify", "not-acceptable"},
-	} {
-		se := legacyError(tc.err)
-		if se.Type != tc.typ || se.Condition != tc.cond || se.Text != tc.err.Error() {
-			t.Errorf("legacyError(%v) = %s/%s %q, want %s/%s with the error's text", tc.err, se.Type, se.Condition, se.Text, tc.typ, tc.cond)
 		}
 	}
 }

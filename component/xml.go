@@ -4,12 +4,13 @@ import (
 	"encoding/xml"
 	"fmt"
 
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 )
 
 // Namespaces the component speaks.
 const (
-	nsStanzas  = "urn:ietf:params:xml:ns:xmpp-stanzas"
+	nsStanzas  = stanzaerr.NS
 	nsDiscoInf = "http://jabber.org/protocol/disco#info"
 	nsDiscoIt  = "http://jabber.org/protocol/disco#items"
 	nsRegister = "jabber:iq:register"
@@ -31,49 +32,17 @@ const (
 // node is a parsed incoming stanza or payload.
 type node = xmltree.Element
 
-// stanzaError is an XMPP stanza error (RFC 6120 §8.3) that handlers return to
-// the sender. Its Text is shown to the user and must never hold secrets.
-type stanzaError struct {
-	Type      string // cancel, modify, auth, wait
-	Condition string
-	Text      string
-}
+// stanzaError is an XMPP stanza error that handlers return to the sender;
+// package stanzaerr owns it, its wire form and the mapping of legacy errors.
+type stanzaError = stanzaerr.Error
 
-func (e *stanzaError) Error() string {
-	if e.Text == "" {
-		return e.Condition
-	}
-	return e.Condition + ": " + e.Text
-}
-
+// errorf is stanzaerr.New, kept short for the handlers.
 func errorf(typ, cond, format string, args ...any) *stanzaError {
-	return &stanzaError{Type: typ, Condition: cond, Text: fmt.Sprintf(format, args...)}
+	return stanzaerr.New(typ, cond, format, args...)
 }
 
 // xmlError is the wire form of a stanzaError.
-type xmlError struct {
-	XMLName xml.Name `xml:"error"`
-	Type    string   `xml:"type,attr"`
-	Cond    struct {
-		XMLName xml.Name
-	}
-	Text *xmlErrorText
-}
-
-type xmlErrorText struct {
-	XMLName xml.Name `xml:"urn:ietf:params:xml:ns:xmpp-stanzas text"`
-	Lang    string   `xml:"xml:lang,attr,omitempty"`
-	Text    string   `xml:",chardata"`
-}
-
-func (e *stanzaError) xml() *xmlError {
-	x := &xmlError{Type: e.Type}
-	x.Cond.XMLName = xml.Name{Space: nsStanzas, Local: e.Condition}
-	if e.Text != "" {
-		x.Text = &xmlErrorText{Lang: "en", Text: e.Text}
-	}
-	return x
-}
+type xmlError = stanzaerr.Wire
 
 // rawXML is XML written verbatim into an outgoing stanza; only ever built by
 // encoding/xml (never from user text).
