@@ -198,9 +198,13 @@ func (c *Component) statusText(ctx context.Context, user jid.JID) string {
 	}
 	st := c.sup.Status(user.String())
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", name, st.State)
+	b.WriteString(name)
+	if acct := c.accountText(ctx, user); acct != "" {
+		fmt.Fprintf(&b, " (%s)", acct)
+	}
+	fmt.Fprintf(&b, ": %s", st.State)
 	if st.Text != "" {
-		fmt.Fprintf(&b, " — %s", st.Text)
+		fmt.Fprintf(&b, " — %s", stanzaerr.Detail(st.Text))
 	}
 	if st.State == transports.StateTransientDisconnect {
 		fmt.Fprintf(&b, "; next retry at %s UTC", st.Retry.UTC().Format("15:04:05"))

@@ -276,21 +276,10 @@ func (c *Component) cmdUnregister(ctx context.Context, from jid.JID, sub *submit
 	return cmdResult{note: "You are unregistered; your credentials are deleted."}, nil
 }
 
+// cmdStatus answers with the same text as the chat command "status",
+// which says everything once; a result form beside it would repeat it.
 func (c *Component) cmdStatus(ctx context.Context, from jid.JID, _ *submittedForm) (cmdResult, error) {
-	user := from.Bare()
-	rows := [][2]string{{"registered", strconv.FormatBool(c.registered(ctx, user))}}
-	st := c.sup.Status(user.String())
-	rows = append(rows, [2]string{"state", st.State.String()})
-	if st.Text != "" {
-		rows = append(rows, [2]string{"details", st.Text})
-	}
-	if st.State == transports.StateTransientDisconnect {
-		rows = append(rows, [2]string{"next retry", st.Retry.UTC().Format(time.RFC3339)})
-	}
-	for _, r := range c.presence.list(user.String()) {
-		rows = append(rows, [2]string{"resource", fmt.Sprintf("%s (priority %d%s)", r.Name, r.Priority, showSuffix(r.Show))})
-	}
-	return cmdResult{form: resultForm("Connection status", rows), note: c.statusText(ctx, user)}, nil
+	return cmdResult{note: c.statusText(ctx, from.Bare())}, nil
 }
 
 func (c *Component) cmdSettings(ctx context.Context, from jid.JID, sub *submittedForm) (cmdResult, error) {

@@ -296,6 +296,14 @@ func TestResourcesAndPriorities(t *testing.T) {
 			if strings.Index(note.Text, "desktop") > strings.Index(note.Text, "phone") {
 				t.Fatalf("resources not ordered by priority: %s", note.Text)
 			}
+			// Which account on which server, said once: in the note,
+			// with no form beside it repeating the note.
+			if !strings.HasPrefix(note.Text, "Fake IRC (Username "+legacyUsr+", Server fake.example): connected\n") || strings.Count(note.Text, legacyUsr) != 1 {
+				t.Errorf("status note: %q", note.Text)
+			}
+			if x := res.Find(elCommand, xData); x != nil {
+				t.Errorf("status repeats its note in a form: %s", res)
+			}
 			break
 		}
 		if time.Now().After(deadline) {
@@ -493,7 +501,9 @@ func TestChatInterface(t *testing.T) {
 	say("wrong")
 	expect("Server")
 	say("-")
-	expect("Registration failed: credentials refused: Invalid username or password")
+	if got := bodyOf(expect("Registration failed: ")); got != "Registration failed: Invalid username or password\nSend \"register\" to try again." {
+		t.Errorf("failed registration says %q, want the legacy server's words once, after no sentinel text", got)
+	}
 	say("register")
 	expect("Username")
 	say(legacyUsr)
@@ -504,6 +514,13 @@ func TestChatInterface(t *testing.T) {
 	expect("You are registered")
 	if r, err := e.reg.Lookup(context.Background(), "hank@localhost", "fake"); err != nil || r.Credentials["server"] != "fake.example" {
 		t.Fatalf("chat registration not stored: %v", err)
+	}
+	// The status names the legacy account and its server, once (the
+	// server is the network's default: the user sent "-").
+	say("status")
+	st := bodyOf(expect("Fake IRC (Username " + legacyUsr + ", Server fake.example): "))
+	if n := strings.Count(st, legacyUsr); n != 1 {
+		t.Errorf("status names the account %d times: %q", n, st)
 	}
 	say("set stay_connected yes")
 	expect("Set stay_connected")
@@ -545,7 +562,7 @@ func TestFailuresAreNeverSilent(t *testing.T) {
 	e.net.SetPassword(legacyUsr, "changed-elsewhere")
 	e.adapter(t, "ivan@localhost").Drop(errors.New("killed"))
 	c.Expect(t, "bad credentials message", func(el *testenv.Element) bool {
-		return isMessageFrom(gw)(el) && strings.Contains(bodyOf(el), "refused the login: credentials refused: Invalid username or password")
+		return isMessageFrom(gw)(el) && strings.Contains(bodyOf(el), "refused the login: Invalid username or password\n")
 	})
 }
 

@@ -98,7 +98,7 @@ func (c *Component) handleMessage(s *stanza) {
 			st := c.sup.Status(user.String())
 			text := "You are not connected to " + c.net.Identity().Name + " (" + st.State.String() + ")"
 			if st.Text != "" {
-				text += ": " + st.Text
+				text += ": " + stanzaerr.Detail(st.Text)
 			}
 			c.replyError(s.node, errorf("wait", "recipient-unavailable", "%s. The message was not sent.", text))
 			return

@@ -600,7 +600,7 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, ur *userRooms
 		}
 		st := c.sup.Status(u)
 		if st.State == transports.StateBadCredentials {
-			return nil, errorf("auth", "not-authorized", "%s refused the login: %s", name, st.Text)
+			return nil, errorf("auth", "not-authorized", "%s refused the login: %s", name, stanzaerr.Detail(st.Text))
 		}
 		if !c.sup.Running(u) {
 			return nil, errorf("wait", "service-unavailable", "You are not connected to %s.", name)
@@ -609,7 +609,7 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, ur *userRooms
 		case <-wctx.Done():
 			text := "Could not connect to " + name + " in time"
 			if st.Text != "" {
-				text += ": " + st.Text
+				text += ": " + stanzaerr.Detail(st.Text)
 			}
 			return nil, errorf("wait", "remote-server-timeout", "%s.", text)
 		case <-tick.C:
@@ -916,7 +916,7 @@ func (c *Component) roomsOnState(ctx context.Context, user jid.JID, st transport
 	cur := c.sup.Adapter(u)
 	status := "Disconnected from " + c.net.Identity().Name
 	if st.Text != "" {
-		status += ": " + st.Text
+		status += ": " + stanzaerr.Detail(st.Text)
 	}
 	ur.mu.Lock()
 	dropped := false

@@ -11,6 +11,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -383,9 +384,9 @@ func (c *Component) sendGatewayPresence(ctx context.Context, to jid.JID, st tran
 	case transports.StateConnecting:
 		p.Show, p.Status = "away", "Connecting…"
 	case transports.StateBadCredentials:
-		p.Show, p.Status = "xa", "Login refused: "+st.Text+" — register again with other credentials."
+		p.Show, p.Status = "xa", "Login refused: "+stanzaerr.Detail(st.Text)+" — register again with other credentials."
 	case transports.StateTransientDisconnect:
-		p.Show, p.Status = "away", "Disconnected: "+st.Text+"; next retry at "+st.Retry.UTC().Format("15:04:05")+" UTC."
+		p.Show, p.Status = "away", "Disconnected: "+stanzaerr.Detail(st.Text)+"; next retry at "+st.Retry.UTC().Format("15:04:05")+" UTC."
 	default:
 		if c.presence.online(to.Bare().String()) && c.registered(ctx, to.Bare()) {
 			p.Show, p.Status = "xa", "Not connected"

@@ -7,6 +7,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -165,12 +166,12 @@ func (s *userSink) state(ctx context.Context, st transports.Status) {
 	var text string
 	switch st.State {
 	case transports.StateBadCredentials:
-		text = name + " refused the login: " + st.Text + "\nRegister again with the right credentials (send \"register\")."
+		text = name + " refused the login: " + stanzaerr.Detail(st.Text) + "\nRegister again with the right credentials (send \"register\")."
 	case transports.StateTransientDisconnect:
 		if prev == transports.StateTransientDisconnect {
 			return
 		}
-		text = "Connection to " + name + " failed: " + st.Text + "\nRetrying at " + st.Retry.UTC().Format("15:04:05") + " UTC."
+		text = "Connection to " + name + " failed: " + stanzaerr.Detail(st.Text) + "\nRetrying at " + st.Retry.UTC().Format("15:04:05") + " UTC."
 	case transports.StateConnected:
 		if prev != transports.StateTransientDisconnect && prev != transports.StateBadCredentials {
 			return

@@ -132,3 +132,18 @@ func withoutSentinel(text string, sentinel error) string {
 	}
 	return text[:i] + text[i+len(prefix):]
 }
+
+// Detail returns text, a legacy error's text kept as a string (a
+// transports.Status's Text), without the sentinel's words that "%w: " put
+// in front of its details: "credentials refused: Invalid password" after
+// "… refused the login: " reads "Invalid password". Any other text, or a
+// sentinel's words with nothing after them, is returned as is.
+func Detail(text string) string {
+	for _, c := range conditions {
+		rest, ok := strings.CutPrefix(text, c.sentinel.Error()+": ")
+		if ok && strings.TrimSpace(rest) != "" {
+			return rest
+		}
+	}
+	return text
+}

@@ -216,3 +216,20 @@ func TestWire(t *testing.T) {
 		})
 	}
 }
+
+func TestDetail(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"credentials refused: Invalid username or password", "Invalid username or password"},
+		{"legacy network unavailable: irc.example: connection refused", "irc.example: connection refused"},
+		{"name already in use: ircbob: Nickname is already in use.", "ircbob: Nickname is already in use."},
+		{"connection reset by peer", "connection reset by peer"},
+		{"credentials refused", "credentials refused"},
+		{"credentials refused: ", "credentials refused: "},
+		{"dial: credentials refused: x", "dial: credentials refused: x"},
+		{"", ""},
+	} {
+		if got := Detail(tc.in); got != tc.want {
+			t.Errorf("Detail(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
