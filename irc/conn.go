@@ -684,9 +684,10 @@ func (c *conn) checkAwaits(e *girc.Event) {
 	}
 }
 
-// serverError turns an IRC error numeric into an error wrapping the right
-// sentinel, with the server's text.
-func serverError(e *girc.Event) error {
+// serverError turns an IRC error numeric from server into an error
+// wrapping the right sentinel, with the server's text after the server's
+// name (the user's own, so the text names the server once).
+func serverError(server string, e *girc.Event) error {
 	text := DecodeText(lastParam(e.Params))
 	if len(e.Params) >= 3 {
 		text = DecodeText(e.Params[1]) + ": " + text
@@ -706,7 +707,7 @@ func serverError(e *girc.Event) error {
 	default: // 404 cannot send, 442 not on channel, 465 banned, 473, 474, 475, 477, 482, 489 …
 		kind = transports.ErrForbidden
 	}
-	return fmt.Errorf("%w: %s", kind, cutUTF8(StripFormatting(text), 300))
+	return fmt.Errorf("%w: %s: %s", kind, server, cutUTF8(StripFormatting(text), 300))
 }
 
 // join joins name (the user's room ID id) and waits for the member list.
@@ -735,7 +736,7 @@ func (c *conn) join(ctx context.Context, id transports.ID, name string) error {
 		case "366":
 			return true, nil
 		case "403", "405", "437", "471", "473", "474", "475", "477", "489", "520":
-			return true, serverError(e)
+			return true, serverError(c.server, e)
 		}
 		return false, nil
 	})
@@ -1122,7 +1123,7 @@ func (c *conn) topic(ctx context.Context, name, text string) error {
 			return len(e.Params) >= 1 && FoldName(e.Params[0]) == key && self, nil
 		case "482", "442", "403", "477":
 			if len(e.Params) >= 2 && FoldName(e.Params[1]) == key {
-				return true, serverError(e)
+				return true, serverError(c.server, e)
 			}
 		}
 		return false, nil
@@ -1142,7 +1143,7 @@ func (c *conn) kick(ctx context.Context, name, nick, reason string) error {
 			return len(e.Params) >= 2 && FoldName(e.Params[0]) == key && EqualFold(e.Params[1], nick), nil
 		case "482", "441", "442", "401", "403":
 			if len(e.Params) >= 2 && (FoldName(e.Params[1]) == key || EqualFold(e.Params[1], nick)) {
-				return true, serverError(e)
+				return true, serverError(c.server, e)
 			}
 		}
 		return false, nil
@@ -1231,7 +1232,7 @@ func (c *conn) mode(ctx context.Context, name, arg, modes string) error {
 			return len(e.Params) >= 2 && FoldName(e.Params[0]) == key && self, nil
 		case "482", "441", "442", "401", "403", "472":
 			if len(e.Params) >= 2 {
-				return true, serverError(e)
+				return true, serverError(c.server, e)
 			}
 		}
 		return false, nil
@@ -1259,7 +1260,7 @@ func (c *conn) list(ctx context.Context) ([]transports.RoomInfo, error) {
 		case "323":
 			return true, nil
 		case "481", "263":
-			return true, serverError(e)
+			return true, serverError(c.server, e)
 		}
 		return false, nil
 	})

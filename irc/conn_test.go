@@ -2,7 +2,6 @@ package irc
 
 import (
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/lrstanley/girc"
@@ -109,12 +108,12 @@ func TestServerErrorConditions(t *testing.T) {
 		{"432", transports.ErrInvalidInput},
 	}
 	for _, tt := range tests {
-		err := serverError(&girc.Event{Command: tt.numeric, Params: []string{"me", "#chan", "Server text"}})
+		err := serverError("irc.example", &girc.Event{Command: tt.numeric, Params: []string{"me", "#chan", "Server text"}})
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s → %v, want %v", tt.numeric, err, tt.want)
 		}
-		if got := err.Error(); !strings.Contains(got, "#chan: Server text") {
-			t.Errorf("%s → %q lacks the server's text", tt.numeric, got)
+		if got, want := err.Error(), tt.want.Error()+": irc.example: #chan: Server text"; got != want {
+			t.Errorf("%s → %q, want %q: the sentinel, the server's name and its text, once each", tt.numeric, got, want)
 		}
 	}
 }

@@ -51,11 +51,11 @@ func (c *conn) handle(cl *girc.Client, e girc.Event) {
 		c.mu.Unlock()
 	case "904", "902", "905", "906", "464", "465":
 		if !c.isRegistered() {
-			c.setFail(serverError(ev))
+			c.setFail(serverError(c.server, ev))
 		}
 	case "432", "433", "436", "437":
 		if !c.isRegistered() {
-			c.setFail(serverError(ev))
+			c.setFail(serverError(c.server, ev))
 			go cl.Close()
 			consumed = true
 		}
@@ -286,7 +286,7 @@ func (c *conn) onSendError(e *girc.Event) bool {
 	if failed == nil {
 		return false
 	}
-	failed.done <- serverError(e)
+	failed.done <- serverError(c.server, e)
 	return true
 }
 

@@ -123,7 +123,7 @@ func TestRedialUnderSupervisor(t *testing.T) {
 	second.send("ERROR :Bad password")
 	second.conn.Close()
 	refused := st.wait(t, transports.StateBadCredentials)
-	if refused.Text != "credentials refused: Password incorrect" {
+	if refused.Text != "credentials refused: irc.test: Password incorrect" {
 		t.Errorf("text %q", refused.Text)
 	}
 	select {
