@@ -89,7 +89,8 @@ secret = "s3cret"
 		t.Errorf("/healthz = %d %q", code, body)
 	}
 	code, body := get("/metrics")
-	if code != 200 || !strings.Contains(body, `switchboard_stream_up{domain="irc.localhost",network="fake"} 1`) {
+	if code != 200 || !strings.Contains(body, `switchboard_stream_up{domain="irc.localhost",network="fake"} 1`) ||
+		!strings.Contains(body, `switchboard_dead_letters_total{domain="irc.localhost",network="fake"} 0`) {
 		t.Errorf("/metrics = %d\n%s", code, body)
 	}
 

@@ -72,6 +72,8 @@ var metrics = []metric{
 		func(s component.Stats) float64 { return float64(s.LegacyErrors) }},
 	{prometheus.NewDesc("switchboard_stream_connects_total", "Connections made to the XMPP server.", labels, nil), prometheus.CounterValue,
 		func(s component.Stats) float64 { return float64(s.StreamConnects) }},
+	{prometheus.NewDesc("switchboard_dead_letters_total", "Outbox stanzas given up on (moved to the dead-letter record) since start.", labels, nil), prometheus.CounterValue,
+		func(s component.Stats) float64 { return float64(s.DeadLetters) }},
 	{prometheus.NewDesc("switchboard_online_users", "Users with at least one available resource.", labels, nil), prometheus.GaugeValue,
 		func(s component.Stats) float64 { return float64(s.OnlineUsers) }},
 	{prometheus.NewDesc("switchboard_legacy_sessions", "Legacy sessions (connected or retrying).", labels, nil), prometheus.GaugeValue,
