@@ -49,14 +49,7 @@ func (d *dialogs) set(user string, dl *dialog) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
-	if now.Sub(d.swept) > time.Minute {
-		for u, old := range d.m {
-			if now.After(old.expires) {
-				delete(d.m, u)
-			}
-		}
-		d.swept = now
-	}
+	sweep(d.m, now, &d.swept, time.Minute, func(old *dialog) bool { return now.After(old.expires) })
 	if dl == nil {
 		delete(d.m, user)
 		return

@@ -152,14 +152,7 @@ func (cs *commandSessions) put(id, node, user string) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	now := time.Now()
-	if now.Sub(cs.swept) > time.Minute {
-		for k, v := range cs.m {
-			if now.After(v.expires) {
-				delete(cs.m, k)
-			}
-		}
-		cs.swept = now
-	}
+	sweep(cs.m, now, &cs.swept, time.Minute, func(v cmdSession) bool { return now.After(v.expires) })
 	cs.m[id] = cmdSession{node: node, user: user, expires: now.Add(15 * time.Minute)}
 }
 

@@ -31,6 +31,22 @@ import (
 // room for a client that joins its bookmarked rooms at login.
 const maxQueued = 200
 
+// sweep deletes the entries of m that stale reports as no longer needed,
+// at most once per period (*last records when it last ran), so that the
+// per-user maps that bound abuse are themselves bounded without a scan on
+// every call.
+func sweep[K comparable, V any](m map[K]V, now time.Time, last *time.Time, period time.Duration, stale func(V) bool) {
+	if now.Sub(*last) <= period {
+		return
+	}
+	for k, v := range m {
+		if stale(v) {
+			delete(m, k)
+		}
+	}
+	*last = now
+}
+
 // limits holds the per-user counters. Its zero value is ready to use.
 type limits struct {
 	sendMu    sync.Mutex
@@ -65,14 +81,7 @@ func (c *Component) limiter(user string) *rate.Limiter {
 	if l.send == nil {
 		l.send = make(map[string]*sendLimiter)
 	}
-	if now.Sub(l.sendSwept) > time.Minute {
-		for u, e := range l.send {
-			if now.Sub(e.used) > time.Minute {
-				delete(l.send, u)
-			}
-		}
-		l.sendSwept = now
-	}
+	sweep(l.send, now, &l.sendSwept, time.Minute, func(e *sendLimiter) bool { return now.Sub(e.used) > time.Minute })
 	e := l.send[user]
 	if e == nil {
 		e = &sendLimiter{l: rate.NewLimiter(rate.Limit(c.cfg.SendRate), c.cfg.SendBurst)}
@@ -104,14 +113,7 @@ func (c *Component) commandAllowed(user string) error {
 		l.cmds = make(map[string][]time.Time)
 	}
 	cut := now.Add(-time.Minute)
-	if l.cmdSwept.Before(cut) {
-		for u, ts := range l.cmds {
-			if len(ts) == 0 || !ts[len(ts)-1].After(cut) {
-				delete(l.cmds, u)
-			}
-		}
-		l.cmdSwept = now
-	}
+	sweep(l.cmds, now, &l.cmdSwept, time.Minute, func(ts []time.Time) bool { return len(ts) == 0 || !ts[len(ts)-1].After(cut) })
 	ts := l.cmds[user]
 	i := 0
 	for i < len(ts) && !ts[i].After(cut) {
@@ -166,14 +168,7 @@ func (c *Component) incomingAllowed(user jid.JID) bool {
 	if l.in == nil {
 		l.in = make(map[string]*inWindow)
 	}
-	if now.Sub(l.inSwept) > win {
-		for k, w := range l.in {
-			if now.Sub(w.start) >= win && !w.scheduled {
-				delete(l.in, k)
-			}
-		}
-		l.inSwept = now
-	}
+	sweep(l.in, now, &l.inSwept, win, func(w *inWindow) bool { return now.Sub(w.start) >= win && !w.scheduled })
 	w := l.in[u]
 	if w == nil {
 		w = &inWindow{start: now}

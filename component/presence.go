@@ -121,12 +121,7 @@ func (p *presenceTracker) resourcesOf(user string) map[string]resource {
 
 // cutStatus returns a status text cut to at most maxStatusBytes, on a
 // rune boundary.
-func cutStatus(s string) string {
-	if len(s) <= maxStatusBytes {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxStatusBytes], "")
-}
+func cutStatus(s string) string { return cutUTF8(s, maxStatusBytes) }
 
 func (p *presenceTracker) online(user string) bool {
 	p.mu.Lock()
