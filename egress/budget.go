@@ -28,6 +28,7 @@ type Budget struct {
 	mu    sync.Mutex
 	open  int
 	users map[string][]time.Time // starts in the last minute, oldest first
+	swept time.Time              // last removal of users idle for a minute
 	now   func() time.Time
 }
 
@@ -44,8 +45,10 @@ func (b *Budget) Open(user string) (release func(), err error) {
 	if b.now != nil {
 		now = b.now()
 	}
-	if b.PerUserPerMinute > 0 {
-		b.expire(now)
+	cut := now.Add(-time.Minute)
+	if b.PerUserPerMinute > 0 && now.Sub(b.swept) > time.Minute {
+		b.expire(cut)
+		b.swept = now
 	}
 	if b.Max > 0 && b.open >= b.Max {
 		return nil, ErrTooMany
@@ -54,8 +57,9 @@ func (b *Budget) Open(user string) (release func(), err error) {
 		if b.users == nil {
 			b.users = make(map[string][]time.Time)
 		}
-		starts := b.users[user]
+		starts := recent(b.users[user], cut)
 		if len(starts) >= b.PerUserPerMinute {
+			b.users[user] = starts
 			return nil, ErrRate
 		}
 		b.users[user] = append(starts, now)
@@ -81,18 +85,21 @@ func (b *Budget) Count() int {
 	return b.open
 }
 
-// expire forgets starts older than a minute; b.mu is held.
-func (b *Budget) expire(now time.Time) {
-	cut := now.Add(-time.Minute)
+// expire forgets the users with no start after cut; b.mu is held. It runs
+// at most once a minute: Open trims the starts of the user it counts.
+func (b *Budget) expire(cut time.Time) {
 	for u, starts := range b.users {
-		i := 0
-		for i < len(starts) && !starts[i].After(cut) {
-			i++
-		}
-		if i == len(starts) {
+		if len(recent(starts, cut)) == 0 {
 			delete(b.users, u)
-		} else if i > 0 {
-			b.users[u] = append(starts[:0], starts[i:]...)
 		}
 	}
+}
+
+// recent returns the starts after cut (starts is oldest first).
+func recent(starts []time.Time, cut time.Time) []time.Time {
+	i := 0
+	for i < len(starts) && !starts[i].After(cut) {
+		i++
+	}
+	return starts[i:]
 }
