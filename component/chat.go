@@ -69,7 +69,7 @@ const chatHelp = `Commands:
 Your client may also offer these as ad-hoc commands or a registration form.`
 
 // chatCommand answers one message to the gateway JID. It runs in the user's
-// worker, so it may block on the legacy network.
+// lane, so it may block on the legacy network.
 func (c *Component) chatCommand(from jid.JID, body string) {
 	user := from.Bare()
 	ctx := c.ctx()

@@ -29,6 +29,7 @@ import (
 	xmppcomponent "mellium.im/xmpp/component"
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/userloop"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/netstate"
@@ -134,7 +135,14 @@ type Component struct {
 	flush chan struct{}
 
 	presence *presenceTracker
-	workers  *workers
+	// owners runs the work that reads or changes a user's protocol state
+	// (rooms, occupants, the last connection state shown): legacy events
+	// and the state steps of the user's stanzas, in arrival order, on one
+	// goroutine per user, so that this state takes no locks. lanes runs a
+	// user's stanza work, which may wait for the legacy network, in
+	// order. Owner work never waits for a lane or the network.
+	owners   *userloop.Group
+	lanes    *userloop.Group
 	muc      *mucService
 	commands *commandSessions
 	iq       iqs
@@ -218,7 +226,8 @@ func New(cfg Config) (*Component, error) {
 		commands:  newCommandSessions(),
 		dialogs:   newDialogs(),
 	}
-	c.workers = &workers{queues: make(map[string]*workQueue), wg: &c.wg, log: c.log}
+	c.owners = userloop.New("owner", 0, c.log)
+	c.lanes = userloop.New("lane", maxQueued, c.log)
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {
@@ -294,6 +303,8 @@ func (c *Component) Run(ctx context.Context) error {
 
 	c.sup.Close()
 	c.wg.Wait()
+	c.lanes.Wait()
+	c.owners.Wait()
 	return nil
 }
 

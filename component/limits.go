@@ -1,6 +1,7 @@
 package component
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -23,11 +24,11 @@ import (
 //     gateway at the end of the window gives the exact count;
 //   - rooms: Config.RoomsPerUser per user, a join beyond refused before
 //     anything reaches the legacy network;
-//   - queued work: maxQueued stanzas waiting in a user's worker, the excess
-//     refused with resource-constraint (see workers.tryDo);
+//   - queued work: maxQueued stanzas waiting in a user's lane, the excess
+//     refused with resource-constraint (see admit);
 //   - presence: see presenceTracker; room state: see mucService.release.
 
-// maxQueued bounds the stanzas waiting in one user's worker. It leaves
+// maxQueued bounds the stanzas waiting in one user's lane. It leaves
 // room for a client that joins its bookmarked rooms at login.
 const maxQueued = 200
 
@@ -184,13 +185,13 @@ func (c *Component) incomingAllowed(user jid.JID) bool {
 	w.dropped++
 	if !w.scheduled {
 		w.scheduled = true
-		c.after(w.start.Add(win).Sub(now), u, func() { c.reportDropped(user) })
+		c.after(w.start.Add(win).Sub(now), u, func(context.Context) { c.reportDropped(user) })
 	}
 	return false
 }
 
 // reportDropped tells user how many legacy messages were dropped since the
-// last such notice. It runs in the user's worker.
+// last such notice. It runs in the user's lane.
 func (c *Component) reportDropped(user jid.JID) {
 	l := &c.lim
 	l.inMu.Lock()
@@ -218,10 +219,10 @@ func (c *Component) roomsPerUser() int {
 	return 50
 }
 
-// admit runs job for the sender of s in their worker, or answers s with
+// admit runs job for the sender of s in their lane, or answers s with
 // resource-constraint when maxQueued of their stanzas are waiting already.
 func (c *Component) admit(s *stanza, job func()) {
-	if c.workers.tryDo(s.from.Bare().String(), job) {
+	if c.lanes.TryPost(c.ctx(), s.from.Bare().String(), func(context.Context) { job() }) {
 		return
 	}
 	c.log.Info("stanza refused: too much work queued", "user", s.from.Bare().String(), "max", maxQueued)

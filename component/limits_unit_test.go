@@ -1,16 +1,17 @@
 package component
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/userloop"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -69,37 +70,38 @@ func TestPresenceTrackerBounds(t *testing.T) {
 	})
 }
 
-func TestWorkersBound(t *testing.T) {
-	var wg sync.WaitGroup
-	w := &workers{queues: make(map[string]*workQueue), wg: &wg}
+// TestLanesBound: a user's lane takes maxQueued stanzas waiting beyond the
+// running one, refuses the next, and never refuses the component's own
+// follow-up work nor another user's.
+func TestLanesBound(t *testing.T) {
+	c := &Component{lanes: userloop.New("lane", maxQueued, slog.New(slog.DiscardHandler))}
+	ctx := context.Background()
 	release := make(chan struct{})
 	started := make(chan struct{})
-	if !w.tryDo("u", func() { close(started); <-release }) {
+	if !c.lanes.TryPost(ctx, "u", func(context.Context) { close(started); <-release }) {
 		t.Fatal("first job refused")
 	}
 	<-started // the running job is no longer queued
 	ran := 0
 	for i := range maxQueued {
-		if !w.tryDo("u", func() { ran++ }) {
+		if !c.lanes.TryPost(ctx, "u", func(context.Context) { ran++ }) {
 			t.Fatalf("job %d refused", i)
 		}
 	}
-	if w.tryDo("u", func() { ran++ }) {
+	if c.lanes.TryPost(ctx, "u", func(context.Context) { ran++ }) {
 		t.Error("a job beyond maxQueued was queued")
 	}
-	if !w.tryDo("v", func() {}) {
+	if !c.lanes.TryPost(ctx, "v", func(context.Context) {}) {
 		t.Error("another user's job refused")
 	}
-	w.do("u", func() { ran++ }) // the component's own work is never refused
+	c.later("u", func(context.Context) { ran++ }) // the component's own work is never refused
 	close(release)
-	wg.Wait()
+	c.lanes.Wait()
 	if ran != maxQueued+1 {
 		t.Errorf("%d jobs ran, want %d", ran, maxQueued+1)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.queues) != 0 {
-		t.Errorf("queues left: %d", len(w.queues))
+	if n := c.lanes.Busy(); n != 0 {
+		t.Errorf("lanes left: %d", n)
 	}
 }
 
@@ -168,7 +170,8 @@ func TestCommandAllowed(t *testing.T) {
 // state; an empty entry is forgotten, one with a room or an anonymous
 // session is kept.
 func TestRoomStateReleased(t *testing.T) {
-	c := &Component{log: slog.New(slog.DiscardHandler), muc: newMUCService(), domain: jid.MustParse("irc.example.org")}
+	c := &Component{log: slog.New(slog.DiscardHandler), muc: newMUCService(), domain: jid.MustParse("irc.example.org"),
+		owners: userloop.New("owner", 0, slog.New(slog.DiscardHandler))}
 	leave, err := parseXML(`<presence xmlns="jabber:component:accept" type="unavailable" from="u@example.org/pc" to="#chan@irc.example.org/nick"/>`)
 	if err != nil {
 		t.Fatal(err)
@@ -180,19 +183,19 @@ func TestRoomStateReleased(t *testing.T) {
 	}
 
 	ur := c.muc.user("u@example.org")
-	c.muc.release("u@example.org")
+	c.muc.release("u@example.org", ur)
 	if c.muc.get("u@example.org") != nil {
 		t.Error("an empty entry was kept")
 	}
 	ur = c.muc.user("u@example.org")
 	ur.rooms["#chan"] = newRoom("#chan", jid.MustParse("#chan@irc.example.org"), nil, "nick")
-	c.muc.release("u@example.org")
+	c.muc.release("u@example.org", ur)
 	if c.muc.get("u@example.org") != ur {
 		t.Error("an entry with a room was forgotten")
 	}
 	delete(ur.rooms, transports.ID("#chan"))
 	ur.anon = true
-	c.muc.release("u@example.org")
+	c.muc.release("u@example.org", ur)
 	if c.muc.get("u@example.org") != ur {
 		t.Error("an entry with an anonymous session was forgotten")
 	}
@@ -242,32 +245,6 @@ func TestAbandonedSessionsForgotten(t *testing.T) {
 	cs.put("new", "register", "new")
 	if len(d.m) != 1 || len(cs.m) != 1 {
 		t.Errorf("kept %d dialogs and %d command sessions, want 1 and 1", len(d.m), len(cs.m))
-	}
-}
-
-// TestWorkerPanic: a job that panics is logged with its stack; the
-// user's next job still runs.
-func TestWorkerPanic(t *testing.T) {
-	var wg sync.WaitGroup
-	var logs strings.Builder
-	var mu sync.Mutex
-	w := &workers{queues: make(map[string]*workQueue), wg: &wg,
-		log: slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return logs.Write(p)
-		}), nil))}
-	ran := false
-	w.do("u", func() { panic("boom") })
-	w.do("u", func() { ran = true })
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	if !ran {
-		t.Error("the job after the panic did not run")
-	}
-	if !strings.Contains(logs.String(), "panic in a user's work") || !strings.Contains(logs.String(), "boom") || !strings.Contains(logs.String(), "goroutine") {
-		t.Errorf("log: %s", logs.String())
 	}
 }
 

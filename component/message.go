@@ -5,11 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
-	"fmt"
-	"log/slog"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -152,80 +148,17 @@ func normalizeID(s string) transports.ID {
 	return transports.ID(strings.TrimSpace(s))
 }
 
-// workers runs each user's work in order, one goroutine per user while
-// there is work, so that a slow legacy network never blocks the stream and
-// a user's messages keep their order.
-type workers struct {
-	mu     sync.Mutex
-	queues map[string]*workQueue
-	wg     *sync.WaitGroup
-	log    *slog.Logger // for a job's panic; nil: slog.Default()
+// own runs fn on user's owner goroutine, the only one that reads or
+// changes the user's protocol state, and waits until it returned. It
+// reports false, without running fn, when ctx ended first. Owner work
+// itself never calls own for another user, nor waits for a lane.
+func (c *Component) own(ctx context.Context, user string, fn func(ctx context.Context)) bool {
+	return c.owners.Call(ctx, user, fn) == nil
 }
 
-type workQueue struct {
-	jobs []func()
-}
-
-// do queues job for user whatever the queue's length: for the
-// component's own follow-up work. Stanzas go through tryDo.
-func (w *workers) do(user string, job func()) {
-	w.add(user, job, 0)
-}
-
-// tryDo queues job for user unless maxQueued jobs are waiting already; it
-// reports whether it did.
-func (w *workers) tryDo(user string, job func()) bool {
-	return w.add(user, job, maxQueued)
-}
-
-// add queues job unless max > 0 jobs are waiting; the user's goroutine
-// exits, and the queue is forgotten, once it is empty.
-func (w *workers) add(user string, job func(), max int) bool {
-	w.mu.Lock()
-	q := w.queues[user]
-	if q != nil {
-		if max > 0 && len(q.jobs) >= max {
-			w.mu.Unlock()
-			return false
-		}
-		q.jobs = append(q.jobs, job)
-		w.mu.Unlock()
-		return true
-	}
-	q = &workQueue{jobs: []func(){job}}
-	w.queues[user] = q
-	w.wg.Add(1)
-	w.mu.Unlock()
-	go func() {
-		defer w.wg.Done()
-		for {
-			w.mu.Lock()
-			if len(q.jobs) == 0 {
-				delete(w.queues, user)
-				w.mu.Unlock()
-				return
-			}
-			job := q.jobs[0]
-			q.jobs = q.jobs[1:]
-			w.mu.Unlock()
-			w.run(user, job)
-		}
-	}()
-	return true
-}
-
-// run runs one job; a panic in it (a network's adapter code, a library
-// callback) is logged with its stack and ends that job only, never the
-// process or the user's later work.
-func (w *workers) run(user string, job func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			log := w.log
-			if log == nil {
-				log = slog.Default()
-			}
-			log.Error("panic in a user's work", "user", user, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-		}
-	}()
-	job()
+// later queues job in user's lane, after the work already there: the
+// component's own follow-up work (rejoins, leaving a room, ending an
+// anonymous session), which may wait for the legacy network.
+func (c *Component) later(user string, job func(ctx context.Context)) {
+	c.lanes.Post(c.ctx(), user, job)
 }

@@ -23,13 +23,15 @@ import (
 // joined. A second resource joining a room gets the state replayed from
 // this cache; the legacy network is not asked again (only for history).
 //
-// Goroutines. Stanzas from the user run in the user's worker (c.workers),
-// in order: joins, leaves, groupchat messages, admin requests. Legacy
-// events arrive through userSink.Deliver on the adapter's goroutine. Both
-// take userRooms.mu, and hold it while they write the stanzas of one
-// change, so that a replay and a live event never interleave. Nothing
-// that waits for the legacy network (JoinRoom, History, Send) runs with
-// the lock held: JoinRoom returns only after its events were delivered.
+// Goroutines. The user's room state is owned by their owner goroutine
+// (c.owners): legacy events run there (userSink.Deliver hands them over),
+// and so do the state steps of the user's room stanzas, which themselves
+// run in the user's lane (c.lanes), in order: joins, leaves, group chat
+// messages, admin requests. A stanza's work reads and changes the state
+// only inside c.own, and waits for the legacy network (JoinRoom, History,
+// Send) outside it; owner work never waits for the network, so that a
+// replay and a live event never interleave and no lock is needed.
+// JoinRoom returns only after its events were delivered.
 //
 // Join (XEP-0045 §7.2). The joining resource gets every other occupant's
 // presence, then its own with status 110 (and 210 when the network gave
@@ -82,7 +84,8 @@ const (
 	reactionTargets = 500
 )
 
-// mucService holds the MUC state of all users.
+// mucService holds the MUC state of all users. mu guards the map only: a
+// user's entry and everything in it belong to the user's owner goroutine.
 type mucService struct {
 	mu    sync.Mutex
 	users map[string]*userRooms
@@ -101,16 +104,15 @@ type roomList struct {
 	rooms []transports.RoomInfo
 }
 
-// userRooms is one user's rooms.
+// userRooms is one user's rooms, owned by the user's owner goroutine.
 type userRooms struct {
-	mu    sync.Mutex
 	rooms map[transports.ID]*mucRoom
 	// anon is set while the user has an anonymous legacy session the
 	// component started for their joins (Capabilities.AnonymousJoin).
 	anon bool
 }
 
-// user returns user's rooms, creating the entry.
+// user returns user's rooms, creating the entry. Owner work only.
 func (m *mucService) user(user string) *userRooms {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -122,7 +124,7 @@ func (m *mucService) user(user string) *userRooms {
 	return ur
 }
 
-// get returns user's rooms, or nil.
+// get returns user's rooms, or nil. Owner work only.
 func (m *mucService) get(user string) *userRooms {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -244,9 +246,9 @@ func (c *Component) mucSend(ctx context.Context, v any) {
 	}
 }
 
-// after runs job in user's worker once d has passed, unless the component
+// after runs job in user's lane once d has passed, unless the component
 // stops first.
-func (c *Component) after(d time.Duration, user string, job func()) {
+func (c *Component) after(d time.Duration, user string, job func(ctx context.Context)) {
 	ctx := c.ctx()
 	c.wg.Add(1)
 	go func() {
@@ -258,7 +260,7 @@ func (c *Component) after(d time.Duration, user string, job func()) {
 			return
 		case <-t.C:
 		}
-		c.workers.do(user, job)
+		c.lanes.Post(ctx, user, job)
 	}()
 }
 
@@ -301,9 +303,9 @@ func (c *Component) subjectMessage(r *mucRoom, to jid.JID) *outMessage {
 	return m
 }
 
-// replayLocked sends rr the occupants and its own presence, and moves it
+// replay sends rr the occupants and its own presence, and moves it
 // to phaseSyncing.
-func (c *Component) replayLocked(ctx context.Context, r *mucRoom, rr *mucResource) {
+func (c *Component) replay(ctx context.Context, r *mucRoom, rr *mucResource) {
 	nicks := make([]string, 0, len(r.occupants))
 	for n := range r.occupants {
 		nicks = append(nicks, n)
@@ -323,10 +325,10 @@ func (c *Component) replayLocked(ctx context.Context, r *mucRoom, rr *mucResourc
 	rr.phase = phaseSyncing
 }
 
-// broadcastLocked sends build's stanza to every joined resource of r and
+// broadcast sends build's stanza to every joined resource of r and
 // holds it back for those still syncing. legacyID, if any, is the legacy
 // message ID of a message, so that history does not repeat it.
-func (c *Component) broadcastLocked(ctx context.Context, r *mucRoom, legacyID string, build func(to jid.JID) any) {
+func (c *Component) broadcast(ctx context.Context, r *mucRoom, legacyID string, build func(to jid.JID) any) {
 	for _, rr := range r.resources() {
 		switch rr.phase {
 		case phaseJoined:
@@ -400,7 +402,7 @@ func (h historyRequest) params(now time.Time) (since time.Time, max int, ok bool
 
 // roomPresence handles a presence to a room or occupant JID. It reports
 // false when the presence is not a MUC matter (a contact's JID), so that
-// the caller handles it. It runs in the user's worker.
+// the caller handles it. It runs in the user's lane.
 func (c *Component) roomPresence(s *stanza) bool {
 	id, err := legacyID(s.to)
 	if err != nil {
@@ -455,67 +457,90 @@ func (c *Component) mucError(s *stanza, e *stanzaError) {
 }
 
 // joinRoom handles an available presence to room@domain/nick: a join, a
-// second resource joining, or a presence update of a joined resource.
+// second resource joining, or a presence update of a joined resource. It
+// runs in the user's lane.
 func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	ctx := c.ctx()
 	user := s.from.Bare()
 	u := user.String()
 	resName, nick := s.from.Resourcepart(), s.to.Resourcepart()
 	hist := parseHistory(s.Child(nsMUC, "x"))
-	ur := c.muc.user(u)
 
-	ur.mu.Lock()
-	r := ur.rooms[id]
-	if r != nil && r.adapter != c.sup.Adapter(u) {
-		// The session the room was joined with is gone.
-		c.dropRoomLocked(ctx, ur, r, "The connection to "+c.net.Identity().Name+" was lost.", statusTechnical)
-		r = nil
-	}
-	if r != nil {
-		if rr := r.res[resName]; rr != nil {
-			if nick != r.nick && nick != rr.asked {
-				ur.mu.Unlock()
-				c.mucError(s, errorf("modify", "not-acceptable", "Changing your nick in a room is not supported by %s.", c.net.Identity().Name))
+	// The room's state decides: a presence update of a joined resource,
+	// another resource joining (replayed from the state), or a new join.
+	type outcome int
+	const (
+		newJoin outcome = iota
+		updated
+		replayed
+		refused
+	)
+	var (
+		got    outcome
+		serr   *stanzaError
+		r      *mucRoom
+		mirror transports.Adapter
+	)
+	if !c.own(ctx, u, func(ctx context.Context) {
+		ur := c.muc.user(u)
+		r = ur.rooms[id]
+		if r != nil && r.adapter != c.sup.Adapter(u) {
+			// The session the room was joined with is gone.
+			c.dropRoom(ctx, ur, r, "The connection to "+c.net.Identity().Name+" was lost.", statusTechnical)
+			r = nil
+		}
+		if r != nil {
+			if rr := r.res[resName]; rr != nil {
+				if nick != r.nick && nick != rr.asked {
+					got, serr = refused, errorf("modify", "not-acceptable", "Changing your nick in a room is not supported by %s.", c.net.Identity().Name)
+					return
+				}
+				// A presence update: show the resource its presence.
+				if rr.phase == phaseJoined {
+					c.mucSend(ctx, c.selfPresence(r, rr.full))
+				}
+				got, mirror = updated, r.adapter
 				return
 			}
-			// A presence update: show the resource its presence.
-			if rr.phase == phaseJoined {
-				c.mucSend(ctx, c.selfPresence(r, rr.full))
-			}
-			a := r.adapter
-			ur.mu.Unlock()
-			// An anonymous user's availability reaches the gateway only
-			// through their rooms: mirror it (IRC AWAY). Registered
-			// users' presence to the gateway does that.
-			if a != nil && !c.registered(ctx, user) {
-				p := transports.Presence{Show: parseShow(s.ChildText("", "show")), Status: s.ChildText("", "status")}
-				if err := a.SetPresence(ctx, p); err != nil {
-					c.log.Debug("mirroring presence", "user", u, "err", err)
-				}
-			}
+			// Another resource of the user is in the room: replay the cache.
+			rr := &mucResource{full: s.from, asked: nick, hist: hist}
+			r.res[resName] = rr
+			c.replay(ctx, r, rr)
+			got = replayed
 			return
 		}
-		// Another resource of the user is in the room: replay the cache.
-		rr := &mucResource{full: s.from, asked: nick, hist: hist}
-		r.res[resName] = rr
-		c.replayLocked(ctx, r, rr)
-		ur.mu.Unlock()
-		c.finishJoin(ctx, u, ur, r)
+		if n := len(ur.rooms); n >= c.roomsPerUser() {
+			c.log.Info("room join refused: too many rooms", "user", u, "max", n)
+			got, serr = refused, errorf("wait", "policy-violation", "You are in %d rooms on %s, the most this gateway allows; leave one first.", n, c.net.Identity().Name)
+		}
+	}) {
+		return // shutting down
+	}
+	switch got {
+	case refused:
+		c.mucError(s, serr)
+		return
+	case updated:
+		// An anonymous user's availability reaches the gateway only
+		// through their rooms: mirror it (IRC AWAY). Registered users'
+		// presence to the gateway does that.
+		if mirror != nil && !c.registered(ctx, user) {
+			p := transports.Presence{Show: parseShow(s.ChildText("", "show")), Status: s.ChildText("", "status")}
+			if err := mirror.SetPresence(ctx, p); err != nil {
+				c.log.Debug("mirroring presence", "user", u, "err", err)
+			}
+		}
+		return
+	case replayed:
+		c.finishJoin(ctx, u, r)
 		return
 	}
-	if n := len(ur.rooms); n >= c.roomsPerUser() {
-		ur.mu.Unlock()
-		c.log.Info("room join refused: too many rooms", "user", u, "max", n)
-		c.mucError(s, errorf("wait", "policy-violation", "You are in %d rooms on %s, the most this gateway allows; leave one first.", n, c.net.Identity().Name))
-		return
-	}
-	ur.mu.Unlock()
 
 	if !c.netCaps().Rooms {
 		c.mucError(s, errorf("cancel", "feature-not-implemented", "%s has no rooms.", c.net.Identity().Name))
 		return
 	}
-	a, serr := c.roomAdapter(ctx, user, ur, id, nick)
+	a, serr := c.roomAdapter(ctx, user, id, nick)
 	if serr != nil {
 		c.mucError(s, serr)
 		c.maybeStopAnon(ctx, user)
@@ -529,44 +554,53 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	}
 	r = newRoom(id, s.to.Bare(), a, nick)
 	r.res[resName] = &mucResource{full: s.from, asked: nick, hist: hist, phase: phaseJoining}
-	ur.mu.Lock()
-	ur.rooms[id] = r
-	ur.mu.Unlock()
+	if !c.own(ctx, u, func(context.Context) { c.muc.user(u).rooms[id] = r }) {
+		return
+	}
 
 	jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	err := rooms.JoinRoom(jctx, id, nick)
 	cancel()
 
-	ur.mu.Lock()
-	if err != nil {
-		if ur.rooms[id] == r {
-			delete(ur.rooms, id)
+	joined, anon := false, false
+	c.own(ctx, u, func(ctx context.Context) {
+		ur := c.muc.user(u)
+		anon = ur.anon
+		if err != nil {
+			if ur.rooms[id] == r {
+				delete(ur.rooms, id)
+			}
+			return
 		}
-		ur.mu.Unlock()
+		if ur.rooms[id] != r {
+			return // gone meanwhile (kicked, session lost); the user was told
+		}
+		if !r.ready {
+			// The adapter did not deliver RoomReadyEvent: go on with what
+			// it delivered.
+			c.roomReady(ctx, r, &transports.RoomReadyEvent{Room: id, Nick: r.nick, Role: r.role, Affiliation: r.aff})
+		}
+		joined = true
+	})
+	if err != nil {
 		c.log.Info("room join refused", "user", u, "room", string(id), "err", err)
 		c.mucError(s, stanzaerr.FromLegacy(err))
 		c.maybeStopAnon(ctx, user)
 		return
 	}
-	if ur.rooms[id] != r {
-		ur.mu.Unlock() // gone meanwhile (kicked, session lost); the user was told
+	if !joined {
 		return
 	}
-	if !ur.anon {
-		defer c.rememberRoom(ctx, user, id, r.nick)
+	c.finishJoin(ctx, u, r)
+	if !anon {
+		c.rememberRoom(ctx, user, id, r.nick)
 	}
-	if !r.ready {
-		// The adapter did not deliver RoomReadyEvent: go on with what
-		// it delivered.
-		c.roomReadyLocked(ctx, r, &transports.RoomReadyEvent{Room: id, Nick: r.nick, Role: r.role, Affiliation: r.aff})
-	}
-	ur.mu.Unlock()
-	c.finishJoin(ctx, u, ur, r)
 }
 
 // roomAdapter returns the user's adapter for a join, starting a session
-// when there is none: the registered one, or an anonymous one.
-func (c *Component) roomAdapter(ctx context.Context, user jid.JID, ur *userRooms, room transports.ID, nick string) (transports.Adapter, *stanzaError) {
+// when there is none: the registered one, or an anonymous one. It runs in
+// the user's lane: it may wait for the session to come up.
+func (c *Component) roomAdapter(ctx context.Context, user jid.JID, room transports.ID, nick string) (transports.Adapter, *stanzaError) {
 	u := user.String()
 	if a := c.sup.Adapter(u); a != nil {
 		return a, nil
@@ -584,9 +618,9 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, ur *userRooms
 			if err != nil {
 				return nil, stanzaerr.FromLegacy(err)
 			}
-			ur.mu.Lock()
-			ur.anon = true
-			ur.mu.Unlock()
+			if !c.own(ctx, u, func(context.Context) { c.muc.user(u).anon = true }) {
+				return nil, errorf("wait", "service-unavailable", "The gateway is shutting down.")
+			}
 			c.sup.Start(acct)
 		}
 	}
@@ -617,10 +651,10 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, ur *userRooms
 	}
 }
 
-// roomReadyLocked records the user's own state and, on the first
+// roomReady records the user's own state and, on the first
 // RoomReadyEvent, sends the joining resources the occupants and their
-// self-presence.
-func (c *Component) roomReadyLocked(ctx context.Context, r *mucRoom, ev *transports.RoomReadyEvent) {
+// self-presence. Owner work.
+func (c *Component) roomReady(ctx context.Context, r *mucRoom, ev *transports.RoomReadyEvent) {
 	if ev.Nick != "" {
 		r.nick = ev.Nick
 	}
@@ -632,29 +666,34 @@ func (c *Component) roomReadyLocked(ctx context.Context, r *mucRoom, ev *transpo
 	delete(r.occupants, r.nick)
 	for _, rr := range r.resources() {
 		if rr.phase == phaseJoining {
-			c.replayLocked(ctx, r, rr)
+			c.replay(ctx, r, rr)
 		}
 	}
 	r.nickChanged = false // said to the resources that asked
 }
 
 // finishJoin sends the resources that are syncing their history, the
-// subject and what was held back meanwhile. It runs in the user's worker.
-func (c *Component) finishJoin(ctx context.Context, user string, ur *userRooms, r *mucRoom) {
-	ur.mu.Lock()
+// subject and what was held back meanwhile. It runs in the user's lane:
+// it waits for the network's history and subject.
+func (c *Component) finishJoin(ctx context.Context, user string, r *mucRoom) {
 	var syncing []*mucResource
-	for _, rr := range r.resources() {
-		if rr.phase == phaseSyncing {
-			syncing = append(syncing, rr)
+	hists := make(map[*mucResource]historyRequest)
+	if !c.own(ctx, user, func(context.Context) {
+		for _, rr := range r.resources() {
+			if rr.phase == phaseSyncing {
+				syncing = append(syncing, rr)
+				hists[rr] = rr.hist
+			}
 		}
+	}) {
+		return
 	}
-	ur.mu.Unlock()
 
 	history := make(map[*mucResource][]transports.MessageEvent)
 	if h, ok := r.adapter.(transports.History); ok {
 		now := time.Now()
 		for _, rr := range syncing {
-			since, max, ok := rr.hist.params(now)
+			since, max, ok := hists[rr].params(now)
 			if !ok {
 				continue
 			}
@@ -674,6 +713,7 @@ func (c *Component) finishJoin(ctx context.Context, user string, ur *userRooms, 
 		}
 	}
 
+	// subjectSeen is closed by owner work; waiting on it needs no lock.
 	if !r.sawSubject() {
 		t := time.NewTimer(subjectWait)
 		select {
@@ -684,36 +724,36 @@ func (c *Component) finishJoin(ctx context.Context, user string, ur *userRooms, 
 		t.Stop()
 	}
 
-	ur.mu.Lock()
-	defer ur.mu.Unlock()
-	if ur.rooms[r.id] != r {
-		return
-	}
-	for _, rr := range syncing {
-		if r.res[rr.full.Resourcepart()] != rr || rr.phase != phaseSyncing {
-			continue // left meanwhile
+	c.own(ctx, user, func(ctx context.Context) {
+		if ur := c.muc.get(user); ur == nil || ur.rooms[r.id] != r {
+			return
 		}
-		var backlog []any
-		for i := range history[rr] {
-			ev := &history[rr][i]
-			if rr.pendingIDs[string(ev.RemoteID)] {
-				continue
+		for _, rr := range syncing {
+			if r.res[rr.full.Resourcepart()] != rr || rr.phase != phaseSyncing {
+				continue // left meanwhile
 			}
-			backlog = append(backlog, c.groupchatStanza(r, ev, rr.full, true))
+			var backlog []any
+			for i := range history[rr] {
+				ev := &history[rr][i]
+				if rr.pendingIDs[string(ev.RemoteID)] {
+					continue
+				}
+				backlog = append(backlog, c.groupchatStanza(r, ev, rr.full, true))
+			}
+			if rr.hist.maxChars > 0 {
+				backlog = trimChars(backlog, rr.hist.maxChars)
+			}
+			for _, m := range backlog {
+				c.mucSend(ctx, m)
+			}
+			c.mucSend(ctx, c.subjectMessage(r, rr.full))
+			for _, p := range rr.pending {
+				c.mucSend(ctx, p)
+			}
+			rr.pending, rr.pendingIDs = nil, nil
+			rr.phase = phaseJoined
 		}
-		if rr.hist.maxChars > 0 {
-			backlog = trimChars(backlog, rr.hist.maxChars)
-		}
-		for _, m := range backlog {
-			c.mucSend(ctx, m)
-		}
-		c.mucSend(ctx, c.subjectMessage(r, rr.full))
-		for _, p := range rr.pending {
-			c.mucSend(ctx, p)
-		}
-		rr.pending, rr.pendingIDs = nil, nil
-		rr.phase = phaseJoined
-	}
+	})
 }
 
 // trimChars drops the oldest stanzas until the rest fit in max characters
@@ -731,65 +771,73 @@ func trimChars(stanzas []any, max int) []any {
 
 // --- leaving -------------------------------------------------------------
 
-// leaveRoom handles an unavailable presence to room@domain/nick.
+// leaveRoom handles an unavailable presence to room@domain/nick. It runs
+// in the user's lane.
 func (c *Component) leaveRoom(s *stanza, id transports.ID) {
 	ctx := c.ctx()
 	user := s.from.Bare()
-	ur := c.muc.get(user.String()) // a leave creates nothing
+	u := user.String()
+	var in, last bool
 	var r *mucRoom
-	var rr *mucResource
-	if ur != nil {
-		ur.mu.Lock()
-		r = ur.rooms[id]
-		if r != nil {
-			rr = r.res[s.from.Resourcepart()]
+	if !c.own(ctx, u, func(ctx context.Context) {
+		ur := c.muc.get(u) // a leave creates nothing
+		if ur == nil {
+			return
 		}
+		if r = ur.rooms[id]; r == nil {
+			return
+		}
+		rr := r.res[s.from.Resourcepart()]
 		if rr == nil {
-			ur.mu.Unlock()
+			return
 		}
+		in = true
+		delete(r.res, s.from.Resourcepart())
+		if rr.phase != phaseJoining {
+			c.mucSend(ctx, c.selfUnavailable(r, r.nick, rr.full, s.ChildText("", "status"), nil))
+		}
+		last = len(r.res) == 0
+	}) {
+		return
 	}
-	if rr == nil {
+	if !in {
 		// Not in the room: confirm anyway, clients wait for it.
 		c.sendQuiet(ctx, &outPresence{Type: "unavailable", From: s.to.String(), To: s.from.String(),
 			Extra: []any{&mucUserX{Item: &mucItem{Affiliation: "none", Role: "none"}, Status: statuses(statusSelf)}}})
 		return
 	}
-	delete(r.res, s.from.Resourcepart())
-	if rr.phase != phaseJoining {
-		c.mucSend(ctx, c.selfUnavailable(r, r.nick, rr.full, s.ChildText("", "status"), nil))
-	}
-	last := len(r.res) == 0
-	ur.mu.Unlock()
 	if last {
-		c.lastResourceLeft(ctx, user, ur, r)
+		c.lastResourceLeft(ctx, user, r)
 	}
 }
 
-// resourceGone removes a resource that went offline from every room.
+// resourceGone removes a resource that went offline from every room. It
+// runs in the user's lane.
 func (c *Component) resourceGone(ctx context.Context, user jid.JID, res string) {
-	ur := c.muc.get(user.String())
-	if ur == nil {
-		return
-	}
-	ur.mu.Lock()
 	var emptied []*mucRoom
-	for _, r := range ur.rooms {
-		if r.res[res] != nil {
-			delete(r.res, res)
-			if len(r.res) == 0 {
-				emptied = append(emptied, r)
+	c.own(ctx, user.String(), func(context.Context) {
+		ur := c.muc.get(user.String())
+		if ur == nil {
+			return
+		}
+		for _, r := range ur.rooms {
+			if r.res[res] != nil {
+				delete(r.res, res)
+				if len(r.res) == 0 {
+					emptied = append(emptied, r)
+				}
 			}
 		}
-	}
-	ur.mu.Unlock()
+	})
 	for _, r := range emptied {
-		c.lastResourceLeft(ctx, user, ur, r)
+		c.lastResourceLeft(ctx, user, r)
 	}
 }
 
 // lastResourceLeft decides what happens to a room the user's last
-// resource left: bouncer mode or leaving the legacy room.
-func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, ur *userRooms, r *mucRoom) {
+// resource left: bouncer mode or leaving the legacy room. It runs in the
+// user's lane.
+func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, r *mucRoom) {
 	if ctx.Err() != nil {
 		return // shutting down: rooms stay as they are (bouncer rooms are rejoined at start)
 	}
@@ -800,10 +848,12 @@ func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, ur *user
 			c.log.Warn("reading settings", "user", u, "err", err)
 		}
 		if c.stayConnected(settings) {
-			c.after(leaveGrace, u, func() {
-				ur.mu.Lock()
-				stale := ur.rooms[r.id] != r || len(r.res) > 0
-				ur.mu.Unlock()
+			c.after(leaveGrace, u, func(ctx context.Context) {
+				stale := true
+				c.own(ctx, u, func(context.Context) {
+					ur := c.muc.get(u)
+					stale = ur == nil || ur.rooms[r.id] != r || len(r.res) > 0
+				})
 				if stale {
 					return
 				}
@@ -811,35 +861,42 @@ func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, ur *user
 					c.log.Info("user offline: staying in the room", "user", u, "room", string(r.id))
 					return
 				}
-				c.leaveLegacy(c.ctx(), user, ur, r)
+				c.leaveLegacy(ctx, user, r)
 			})
 			return
 		}
 	}
-	c.leaveLegacy(ctx, user, ur, r)
+	c.leaveLegacy(ctx, user, r)
 }
 
-// leaveLegacy leaves the legacy room if no resource is in it any more.
-func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, ur *userRooms, r *mucRoom) {
+// leaveLegacy leaves the legacy room if no resource is in it any more. It
+// runs in the user's lane.
+func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, r *mucRoom) {
 	if ctx.Err() != nil {
 		return // shutting down: leaving is not the user's wish
 	}
-	ur.mu.Lock()
-	gone := ur.rooms[r.id] == r && len(r.res) == 0
-	if gone {
-		delete(ur.rooms, r.id)
-	}
-	ur.mu.Unlock()
+	u := user.String()
+	gone, anon := false, false
+	c.own(ctx, u, func(context.Context) {
+		ur := c.muc.get(u)
+		if ur == nil {
+			return
+		}
+		gone, anon = ur.rooms[r.id] == r && len(r.res) == 0, ur.anon
+		if gone {
+			delete(ur.rooms, r.id)
+		}
+	})
 	if !gone {
 		return
 	}
-	if !ur.anon {
+	if !anon {
 		c.forgetRoom(ctx, user, r.id)
 	}
-	if rooms, ok := r.adapter.(transports.Rooms); ok && r.adapter == c.sup.Adapter(user.String()) {
+	if rooms, ok := r.adapter.(transports.Rooms); ok && r.adapter == c.sup.Adapter(u) {
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := rooms.LeaveRoom(lctx, r.id); err != nil {
-			c.log.Info("leaving legacy room", "user", user.String(), "room", string(r.id), "err", err)
+			c.log.Info("leaving legacy room", "user", u, "room", string(r.id), "err", err)
 		}
 		cancel()
 	}
@@ -848,40 +905,31 @@ func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, ur *userRooms
 
 // maybeStopAnon ends the anonymous session of a user who is in no room
 // any more, and forgets their room state when it is empty. It runs in the
-// user's worker (Stop waits for the session).
+// user's lane (Stop waits for the session).
 func (c *Component) maybeStopAnon(ctx context.Context, user jid.JID) {
-	ur := c.muc.get(user.String())
-	if ur == nil {
-		return
-	}
-	ur.mu.Lock()
-	stop := ur.anon && len(ur.rooms) == 0
-	if stop {
-		ur.anon = false
-	}
-	ur.mu.Unlock()
+	u := user.String()
+	stop := false
+	c.own(ctx, u, func(context.Context) {
+		ur := c.muc.get(u)
+		if ur == nil {
+			return
+		}
+		stop = ur.anon && len(ur.rooms) == 0
+		if stop {
+			ur.anon = false
+		}
+		c.muc.release(u, ur)
+	})
 	if stop && !c.registered(ctx, user) {
-		c.log.Info("anonymous user left their last room", "user", user.String())
-		c.sup.Stop(user.String())
+		c.log.Info("anonymous user left their last room", "user", u)
+		c.sup.Stop(u)
 	}
-	c.muc.release(user.String())
 }
 
-// release forgets user's entry when it holds no room and no anonymous
-// session. It must run in the user's worker: joins, which alone add rooms
-// (and set anon), run there too, so no room can be added between the
-// check and the removal.
-func (m *mucService) release(user string) {
-	m.mu.Lock()
-	ur := m.users[user]
-	m.mu.Unlock()
-	if ur == nil {
-		return
-	}
-	ur.mu.Lock()
-	empty := len(ur.rooms) == 0 && !ur.anon
-	ur.mu.Unlock()
-	if !empty {
+// release forgets user's entry ur when it holds no room and no anonymous
+// session. Owner work.
+func (m *mucService) release(user string, ur *userRooms) {
+	if len(ur.rooms) > 0 || ur.anon {
 		return
 	}
 	m.mu.Lock()
@@ -891,9 +939,9 @@ func (m *mucService) release(user string) {
 	m.mu.Unlock()
 }
 
-// dropRoomLocked forgets a room the legacy session is no longer in and
-// tells the joined resources they are out, with status and codes.
-func (c *Component) dropRoomLocked(ctx context.Context, ur *userRooms, r *mucRoom, status string, codes ...int) {
+// dropRoom forgets a room the legacy session is no longer in and tells the
+// joined resources they are out, with status and codes. Owner work.
+func (c *Component) dropRoom(ctx context.Context, ur *userRooms, r *mucRoom, status string, codes ...int) {
 	if ur.rooms[r.id] == r {
 		delete(ur.rooms, r.id)
 	}
@@ -906,7 +954,7 @@ func (c *Component) dropRoomLocked(ctx context.Context, ur *userRooms, r *mucRoo
 }
 
 // roomsOnState forgets the rooms of a legacy session that ended: a room
-// belongs to the adapter that joined it.
+// belongs to the adapter that joined it. Owner work.
 func (c *Component) roomsOnState(ctx context.Context, user jid.JID, st transports.Status) {
 	u := user.String()
 	ur := c.muc.get(u)
@@ -918,47 +966,35 @@ func (c *Component) roomsOnState(ctx context.Context, user jid.JID, st transport
 	if st.Text != "" {
 		status += ": " + stanzaerr.Detail(st.Text)
 	}
-	ur.mu.Lock()
 	dropped := false
 	for _, r := range ur.rooms {
 		if r.adapter != cur {
-			c.dropRoomLocked(ctx, ur, r, status+".", statusTechnical)
+			c.dropRoom(ctx, ur, r, status+".", statusTechnical)
 			dropped = true
 		}
 	}
-	stopAnon := dropped && len(ur.rooms) == 0 // and forget the emptied state
-	ur.mu.Unlock()
-	if stopAnon {
-		c.workers.do(u, func() { c.maybeStopAnon(c.ctx(), user) })
+	if dropped && len(ur.rooms) == 0 { // and forget the emptied state
+		c.later(u, func(ctx context.Context) { c.maybeStopAnon(ctx, user) })
 	}
 }
 
 // selfPing answers XEP-0410 pings to an occupant JID: a result when the
-// sender is in the room under that nick, not-acceptable otherwise.
-// It runs on its own goroutine: the stream reader must not wait for the
-// room lock, whose holder may be writing to the stream.
+// sender is in the room under that nick, not-acceptable otherwise. The
+// answer is owner work: the stream reader never waits for a user's work.
 func (c *Component) selfPing(s *stanza, id transports.ID) {
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		c.answerSelfPing(s, id)
-	}()
-}
-
-func (c *Component) answerSelfPing(s *stanza, id transports.ID) {
-	ur := c.muc.get(s.from.Bare().String())
-	joined := false
-	if ur != nil {
-		ur.mu.Lock()
-		if r := ur.rooms[id]; r != nil && r.adapter == c.sup.Adapter(s.from.Bare().String()) {
-			rr := r.res[s.from.Resourcepart()]
-			joined = rr != nil && rr.phase != phaseJoining && (s.to.Resourcepart() == "" || s.to.Resourcepart() == r.nick)
+	u := s.from.Bare().String()
+	c.owners.Post(c.ctx(), u, func(ctx context.Context) {
+		joined := false
+		if ur := c.muc.get(u); ur != nil {
+			if r := ur.rooms[id]; r != nil && r.adapter == c.sup.Adapter(u) {
+				rr := r.res[s.from.Resourcepart()]
+				joined = rr != nil && rr.phase != phaseJoining && (s.to.Resourcepart() == "" || s.to.Resourcepart() == r.nick)
+			}
 		}
-		ur.mu.Unlock()
-	}
-	if !joined {
-		c.replyError(s.node, errorf("cancel", "not-acceptable", "You are not in this room."))
-		return
-	}
-	c.result(s, nil)
+		if !joined {
+			c.replyError(s.node, errorf("cancel", "not-acceptable", "You are not in this room."))
+			return
+		}
+		c.result(s, nil)
+	})
 }

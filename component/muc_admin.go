@@ -22,13 +22,13 @@ func (c *Component) mucAdmin(s *stanza, q *node, id transports.ID) {
 	c.admit(s, func() {
 		ctx := c.ctx()
 		var r *mucRoom
-		ur := c.muc.get(u)
-		if ur != nil {
-			ur.mu.Lock()
-			r = ur.rooms[id]
-			ur.mu.Unlock()
-		}
-		if r == nil || !r.ready {
+		ready := false
+		c.own(ctx, u, func(context.Context) {
+			if _, r = c.room(user, id); r != nil {
+				ready = r.ready
+			}
+		})
+		if r == nil || !ready {
 			c.replyError(s.node, errorf("cancel", "not-acceptable", "You are not in this room."))
 			return
 		}
@@ -43,7 +43,7 @@ func (c *Component) mucAdmin(s *stanza, q *node, id transports.ID) {
 			return
 		}
 		if s.typ == "get" {
-			c.result(s, c.adminList(ur, r, items[0]))
+			c.result(s, c.adminList(ctx, u, r, items[0]))
 			return
 		}
 		mod, ok := c.sup.Adapter(u).(transports.Moderator)
@@ -110,11 +110,17 @@ func (c *Component) adminItem(ctx context.Context, mod transports.Moderator, r *
 
 // adminList answers a muc#admin get for a role or affiliation from the
 // occupant cache (legacy networks give no lists of absent members).
-func (c *Component) adminList(ur *userRooms, r *mucRoom, want *node) *mucAdminQuery {
+func (c *Component) adminList(ctx context.Context, user string, r *mucRoom, want *node) *mucAdminQuery {
+	res := &mucAdminQuery{}
+	c.own(ctx, user, func(context.Context) { res = adminItems(r, want) })
+	return res
+}
+
+// adminItems lists r's occupants matching want's role or affiliation.
+// Owner work.
+func adminItems(r *mucRoom, want *node) *mucAdminQuery {
 	role, aff := want.Attr("role"), want.Attr("affiliation")
 	res := &mucAdminQuery{}
-	ur.mu.Lock()
-	defer ur.mu.Unlock()
 	nicks := make([]string, 0, len(r.occupants))
 	for n := range r.occupants {
 		nicks = append(nicks, n)

@@ -67,7 +67,7 @@ func roomsOf(settings map[string]string) map[transports.ID]string {
 
 // restoreRooms joins the remembered rooms of a registered user who stays
 // connected, when their legacy session is (again) up. It runs in the
-// user's worker.
+// user's lane.
 func (c *Component) restoreRooms(ctx context.Context, user jid.JID) {
 	u := user.String()
 	settings, err := c.reg.Settings(ctx, u, c.net.Name())
@@ -79,31 +79,34 @@ func (c *Component) restoreRooms(ctx context.Context, user jid.JID) {
 	if !ok {
 		return
 	}
-	ur := c.muc.user(u)
 	for id, nick := range roomsOf(settings) {
-		ur.mu.Lock()
-		if ur.rooms[id] != nil {
-			ur.mu.Unlock()
-			continue
-		}
 		roomJID, err := c.legacyJID(id)
 		if err != nil {
-			ur.mu.Unlock()
 			continue
 		}
 		r := newRoom(id, roomJID, a, nick)
-		ur.rooms[id] = r
-		ur.mu.Unlock()
+		added := false
+		if !c.own(ctx, u, func(context.Context) {
+			ur := c.muc.user(u)
+			if ur.rooms[id] == nil {
+				ur.rooms[id], added = r, true
+			}
+		}) {
+			return
+		}
+		if !added {
+			continue
+		}
 
 		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 		err = rooms.JoinRoom(jctx, id, nick)
 		cancel()
 		if err != nil {
-			ur.mu.Lock()
-			if ur.rooms[id] == r {
-				delete(ur.rooms, id)
-			}
-			ur.mu.Unlock()
+			c.own(ctx, u, func(context.Context) {
+				if ur := c.muc.get(u); ur != nil && ur.rooms[id] == r {
+					delete(ur.rooms, id)
+				}
+			})
 			c.log.Info("rejoining a remembered room failed", "user", u, "room", string(id), "err", err)
 			if errors.Is(err, transports.ErrForbidden) || errors.Is(err, transports.ErrNotFound) {
 				c.forgetRoom(ctx, user, id)
@@ -112,11 +115,11 @@ func (c *Component) restoreRooms(ctx context.Context, user jid.JID) {
 			}
 			continue
 		}
-		ur.mu.Lock()
-		if ur.rooms[id] == r && !r.ready {
-			c.roomReadyLocked(ctx, r, &transports.RoomReadyEvent{Room: id, Nick: r.nick, Role: r.role, Affiliation: r.aff})
-		}
-		ur.mu.Unlock()
+		c.own(ctx, u, func(ctx context.Context) {
+			if ur := c.muc.get(u); ur != nil && ur.rooms[id] == r && !r.ready {
+				c.roomReady(ctx, r, &transports.RoomReadyEvent{Room: id, Nick: r.nick, Role: r.role, Affiliation: r.aff})
+			}
+		})
 		c.log.Info("rejoined a remembered room", "user", u, "room", string(id))
 	}
 }

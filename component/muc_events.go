@@ -10,9 +10,9 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 )
 
-// Legacy room events, as userSink.Deliver hands them over. They run on the
-// adapter's goroutine, under the user's room lock; they never wait for the
-// legacy network.
+// Legacy room events, as userSink.Deliver hands them over. They are owner
+// work: they run on the user's owner goroutine, which alone touches the
+// user's room state, and never wait for the legacy network.
 
 // liveDelay is how old a live message's legacy timestamp must be before
 // it is shown with a delay stamp: networks that stamp every message (IRCv3
@@ -92,13 +92,7 @@ func (c *Component) groupchatStanza(r *mucRoom, ev *transports.MessageEvent, to 
 // it back on rejoin).
 func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *transports.MessageEvent) {
 	u := user.String()
-	ur := c.muc.get(u)
-	var r *mucRoom
-	if ur != nil {
-		ur.mu.Lock()
-		defer ur.mu.Unlock()
-		r = ur.rooms[ev.From]
-	}
+	_, r := c.room(user, ev.From)
 	if r == nil || len(r.res) == 0 {
 		if ev.Mention && !ev.Own {
 			c.offlineMention(ctx, user, ev)
@@ -108,7 +102,7 @@ func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *tran
 		return
 	}
 	c.mapRoomMessage(ctx, u, ev.From, string(ev.RemoteID), roomMessageID(ev))
-	c.broadcastLocked(ctx, r, string(ev.RemoteID), func(to jid.JID) any {
+	c.broadcast(ctx, r, string(ev.RemoteID), func(to jid.JID) any {
 		return c.groupchatStanza(r, ev, to, false)
 	})
 }
@@ -154,13 +148,12 @@ func (c *Component) queueOrSend(ctx context.Context, user jid.JID, m *outMessage
 
 // occupantEvent mirrors a change of the room's occupants.
 func (c *Component) occupantEvent(ctx context.Context, user jid.JID, ev *transports.OccupantEvent) {
-	ur, r := c.lockRoom(user, ev.Room)
+	ur, r := c.room(user, ev.Room)
 	if r == nil {
 		return
 	}
-	defer ur.mu.Unlock()
 	if ev.Self {
-		c.selfOccupantLocked(ctx, user, ur, r, ev)
+		c.selfOccupant(ctx, user, ur, r, ev)
 		return
 	}
 	if ev.Nick == "" || r.ready && ev.Nick == r.nick {
@@ -192,7 +185,7 @@ func (c *Component) occupantEvent(ctx context.Context, user jid.JID, ev *transpo
 		if !ev.Kicked && !ev.Banned {
 			status = ev.Reason // a quit or part message
 		}
-		c.broadcastLocked(ctx, r, "", func(to jid.JID) any {
+		c.broadcast(ctx, r, "", func(to jid.JID) any {
 			it := *item
 			return &outPresence{Type: "unavailable", From: r.occupantJID(o.nick), To: to.String(), Status: status,
 				Extra: []any{&mucUserX{Item: &it, Status: statuses(codes...)}}}
@@ -209,11 +202,11 @@ func (c *Component) occupantEvent(ctx context.Context, user jid.JID, ev *transpo
 		if !r.ready {
 			return
 		}
-		c.broadcastLocked(ctx, r, "", func(to jid.JID) any {
+		c.broadcast(ctx, r, "", func(to jid.JID) any {
 			return &outPresence{Type: "unavailable", From: r.occupantJID(old), To: to.String(),
 				Extra: []any{&mucUserX{Item: &mucItem{Affiliation: affName(o.aff), Role: presentRole(o.role), Nick: o.nick}, Status: statuses(statusNewNick)}}}
 		})
-		c.broadcastLocked(ctx, r, "", func(to jid.JID) any { return c.occupantPresence(r, o, to) })
+		c.broadcast(ctx, r, "", func(to jid.JID) any { return c.occupantPresence(r, o, to) })
 	default:
 		n := occupantOf(ev)
 		o := r.occupants[ev.Nick]
@@ -221,7 +214,7 @@ func (c *Component) occupantEvent(ctx context.Context, user jid.JID, ev *transpo
 		if !r.ready || o != nil && *o == *n {
 			return
 		}
-		c.broadcastLocked(ctx, r, "", func(to jid.JID) any { return c.occupantPresence(r, n, to) })
+		c.broadcast(ctx, r, "", func(to jid.JID) any { return c.occupantPresence(r, n, to) })
 	}
 }
 
@@ -229,8 +222,8 @@ func occupantOf(ev *transports.OccupantEvent) *occupant {
 	return &occupant{nick: ev.Nick, role: ev.Role, aff: ev.Affiliation, presence: ev.Presence, account: ev.Account}
 }
 
-// selfOccupantLocked mirrors a change of the user's own occupant.
-func (c *Component) selfOccupantLocked(ctx context.Context, user jid.JID, ur *userRooms, r *mucRoom, ev *transports.OccupantEvent) {
+// selfOccupant mirrors a change of the user's own occupant.
+func (c *Component) selfOccupant(ctx context.Context, user jid.JID, ur *userRooms, r *mucRoom, ev *transports.OccupantEvent) {
 	switch {
 	case ev.Left:
 		// Out of the room for a reason of the network's.
@@ -253,7 +246,7 @@ func (c *Component) selfOccupantLocked(ctx context.Context, user jid.JID, ur *us
 		}
 		if !ur.anon {
 			id := r.id
-			c.workers.do(user.String(), func() { c.forgetRoom(c.ctx(), user, id) })
+			c.later(user.String(), func(ctx context.Context) { c.forgetRoom(ctx, user, id) })
 		}
 		for _, rr := range r.resources() {
 			if rr.phase == phaseJoining {
@@ -282,7 +275,7 @@ func (c *Component) selfOccupantLocked(ctx context.Context, user jid.JID, ur *us
 			c.queueOrSend(ctx, user, &outMessage{Type: "chat", ID: newID(), From: r.jid.String(), To: user.String(), Body: text})
 		}
 		if ur.anon && len(ur.rooms) == 0 {
-			c.workers.do(user.String(), func() { c.maybeStopAnon(c.ctx(), user) })
+			c.later(user.String(), func(ctx context.Context) { c.maybeStopAnon(ctx, user) })
 		}
 	case ev.NewNick != "":
 		old := r.nick
@@ -319,25 +312,18 @@ func (c *Component) selfOccupantLocked(ctx context.Context, user jid.JID, ur *us
 }
 
 func (c *Component) roomReadyEvent(ctx context.Context, user jid.JID, ev *transports.RoomReadyEvent) {
-	ur := c.muc.get(user.String())
-	if ur == nil {
-		return
-	}
-	ur.mu.Lock()
-	defer ur.mu.Unlock()
-	if r := ur.rooms[ev.Room]; r != nil {
-		c.roomReadyLocked(ctx, r, ev)
+	if _, r := c.room(user, ev.Room); r != nil {
+		c.roomReady(ctx, r, ev)
 	}
 }
 
 // subjectEvent records the subject and shows a change to the joined
 // resources; those joining get it at the end of their join.
 func (c *Component) subjectEvent(ctx context.Context, user jid.JID, ev *transports.SubjectEvent) {
-	ur, r := c.lockRoom(user, ev.Room)
+	_, r := c.room(user, ev.Room)
 	if r == nil {
 		return
 	}
-	defer ur.mu.Unlock()
 	r.subject = *ev
 	if !r.sawSubject() {
 		close(r.subjectSeen)
@@ -351,11 +337,10 @@ func (c *Component) subjectEvent(ctx context.Context, user jid.JID, ev *transpor
 
 // typingEvent shows a typing notification in a room.
 func (c *Component) typingEvent(ctx context.Context, user jid.JID, ev *transports.TypingEvent) {
-	ur, r := c.lockRoom(user, ev.From)
+	_, r := c.room(user, ev.From)
 	if r == nil {
 		return
 	}
-	defer ur.mu.Unlock()
 	if !r.ready || ev.Nick == r.nick {
 		return
 	}
@@ -370,16 +355,15 @@ func (c *Component) typingEvent(ctx context.Context, user jid.JID, ev *transport
 // reactionEvent shows a reaction (XEP-0444): the reactor's whole set of
 // reactions to the message, which the component keeps per room.
 func (c *Component) reactionEvent(ctx context.Context, user jid.JID, ev *transports.ReactionEvent) {
-	ur, r := c.lockRoom(user, ev.From)
+	_, r := c.room(user, ev.From)
 	if r == nil {
 		return
 	}
-	defer ur.mu.Unlock()
 	if ev.Target == "" {
 		return
 	}
 	set := r.reactions.update(ev.Target, ev.Nick, ev.Reaction, ev.Remove)
-	c.broadcastLocked(ctx, r, "", func(to jid.JID) any {
+	c.broadcast(ctx, r, "", func(to jid.JID) any {
 		return &outMessage{Type: "groupchat", ID: newID(), From: r.occupantJID(ev.Nick), To: to.String(),
 			Extra: []any{&reactionsElem{ID: string(ev.Target), Reactions: set}, storeHint()}}
 	})
@@ -388,15 +372,14 @@ func (c *Component) reactionEvent(ctx context.Context, user jid.JID, ev *transpo
 // roomNotice shows a notice about a room as a message from the room
 // itself; it reports false when no resource is in the room.
 func (c *Component) roomNotice(ctx context.Context, user jid.JID, ev *transports.NoticeEvent) bool {
-	ur, r := c.lockRoom(user, ev.About)
+	_, r := c.room(user, ev.About)
 	if r == nil {
 		return false
 	}
-	defer ur.mu.Unlock()
 	if len(r.res) == 0 {
 		return false
 	}
-	c.broadcastLocked(ctx, r, "", func(to jid.JID) any {
+	c.broadcast(ctx, r, "", func(to jid.JID) any {
 		return &outMessage{Type: "groupchat", ID: newID(), From: r.jid.String(), To: to.String(), Body: ev.Text}
 	})
 	return true
@@ -447,18 +430,12 @@ func (rc *reactionCache) update(target transports.RemoteID, nick, reaction strin
 	return out
 }
 
-// lockRoom returns the user's state and the room id with the state
-// locked, or a nil room (and nothing locked) when the user is not in it.
-func (c *Component) lockRoom(user jid.JID, id transports.ID) (*userRooms, *mucRoom) {
+// room returns the user's rooms and the room id, or a nil room when the
+// user is not in it. Owner work.
+func (c *Component) room(user jid.JID, id transports.ID) (*userRooms, *mucRoom) {
 	ur := c.muc.get(user.String())
 	if ur == nil {
 		return nil, nil
 	}
-	ur.mu.Lock()
-	r := ur.rooms[id]
-	if r == nil {
-		ur.mu.Unlock()
-		return nil, nil
-	}
-	return ur, r
+	return ur, ur.rooms[id]
 }

@@ -59,14 +59,12 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 	reactions := s.Child(nsReactions, "reactions")
 
 	joined := false
-	if ur := c.muc.get(u); ur != nil {
-		ur.mu.Lock()
-		if r := ur.rooms[id]; r != nil {
+	c.own(ctx, u, func(context.Context) {
+		if _, r := c.room(user, id); r != nil {
 			rr := r.res[s.from.Resourcepart()]
 			joined = rr != nil && rr.phase != phaseJoining
 		}
-		ur.mu.Unlock()
-	}
+	})
 	if !joined {
 		if hasBody || subject != nil || reactions != nil {
 			c.replyError(s.node, errorf("cancel", "not-acceptable", "You are not in this room."))
@@ -158,7 +156,8 @@ func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.A
 // sendReactions turns an XEP-0444 reactions element, the user's whole set
 // of reactions to a message, into additions and removals.
 func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.Adapter, id transports.ID, el *node) {
-	u := s.from.Bare().String()
+	user := s.from.Bare()
+	u := user.String()
 	reactor, ok := a.(transports.Reactor)
 	if !ok || !c.netCaps().Reactions {
 		c.replyError(s.node, errorf("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
@@ -176,15 +175,12 @@ func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.A
 		}
 	}
 	var have []string
-	var r *mucRoom
-	ur := c.muc.get(u) // nil: not in the room; nothing to remember
-	if ur != nil {
-		ur.mu.Lock()
-		if r = ur.rooms[id]; r != nil {
+	var r *mucRoom // nil: not in the room; nothing to remember
+	c.own(ctx, u, func(context.Context) {
+		if _, r = c.room(user, id); r != nil {
 			have = slices.Clone(r.reactions.get(target, r.nick))
 		}
-		ur.mu.Unlock()
-	}
+	})
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for _, x := range want {
@@ -206,9 +202,9 @@ func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.A
 	if r == nil {
 		return
 	}
-	ur.mu.Lock()
-	if ur.rooms[id] == r {
-		r.reactions.set(target, r.nick, want)
-	}
-	ur.mu.Unlock()
+	c.own(ctx, u, func(context.Context) {
+		if _, cur := c.room(user, id); cur == r {
+			r.reactions.set(target, r.nick, want)
+		}
+	})
 }

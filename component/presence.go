@@ -245,7 +245,7 @@ func (c *Component) handlePresence(s *stanza) {
 		return
 	}
 	// Presence handling may start or stop a legacy session, which can
-	// block: it runs in the user's worker, in order with their messages.
+	// block: it runs in the user's lane, in order with their messages.
 	c.admit(s, func() { c.presenceWork(s) })
 }
 
@@ -329,7 +329,7 @@ func (c *Component) presenceWork(s *stanza) {
 func (c *Component) presenceError(s *stanza) {
 	if s.from.Resourcepart() != "" {
 		c.presence.unavailable(s.from.Bare().String(), s.from.Resourcepart())
-		c.workers.do(s.from.Bare().String(), func() { c.resourceGone(c.ctx(), s.from.Bare(), s.from.Resourcepart()) })
+		c.later(s.from.Bare().String(), func(ctx context.Context) { c.resourceGone(ctx, s.from.Bare(), s.from.Resourcepart()) })
 	}
 }
 

@@ -44,8 +44,8 @@ func (c *Component) handleRegister(s *stanza, q *node) {
 		return
 	}
 	if q.Child(nsRegister, "remove") != nil {
-		c.workers.do(user.String(), func() {
-			roster, err := c.unregister(c.ctx(), user)
+		c.later(user.String(), func(ctx context.Context) {
+			roster, err := c.unregister(ctx, user)
 			if err != nil {
 				c.replyError(s.node, stanzaerr.From(err))
 				return
@@ -74,8 +74,8 @@ func (c *Component) handleRegister(s *stanza, q *node) {
 		c.replyError(s.node, stanzaerr.From(err))
 		return
 	}
-	c.workers.do(user.String(), func() {
-		if err := c.register(c.ctx(), user, values); err != nil {
+	c.later(user.String(), func(ctx context.Context) {
+		if err := c.register(ctx, user, values); err != nil {
 			c.replyError(s.node, stanzaerr.From(err))
 			return
 		}

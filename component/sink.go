@@ -2,7 +2,6 @@ package component
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -17,8 +16,7 @@ type userSink struct {
 	user jid.JID
 
 	// last is the last state shown, to tell the user about changes once
-	// rather than at every retry.
-	mu   sync.Mutex
+	// rather than at every retry. Owner work only.
 	last transports.State
 }
 
@@ -31,13 +29,55 @@ func (c *Component) sinkFor(user string) transports.Sink {
 	return &userSink{c: c, user: j}
 }
 
-// Deliver implements transports.Sink. Messages go through the outbox, so
-// they survive a dropped stream and a restart; presence is state and is
-// sent (or recomputed later) directly.
+// Deliver implements transports.Sink. The event is owner work: it runs on
+// the user's owner goroutine, in order with the user's other events and
+// with the state steps of their stanzas, and Deliver returns once it ran,
+// so that what must survive is in the outbox by then. Only the uploads of
+// a message's files (slow, and touching no state) run before, on the
+// caller's goroutine. Messages go through the outbox, so they survive a
+// dropped stream and a restart; presence is state and is sent (or
+// recomputed later) directly.
 func (s *userSink) Deliver(ev transports.Event) {
 	c := s.c
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	var files *uploaded
+	if m, ok := ev.(*transports.MessageEvent); ok && !m.Room && len(m.Attachments) > 0 {
+		if files = s.upload(m); files == nil {
+			return // a replay, delivered before
+		}
+	}
+	c.own(c.ctx(), s.user.String(), func(octx context.Context) {
+		ctx, cancel := context.WithTimeout(octx, 10*time.Second)
+		defer cancel()
+		s.handle(ctx, ev, files)
+	})
+}
+
+// uploaded is what the uploads of a message's files gave: text for the
+// body and the out-of-band elements.
+type uploaded struct {
+	text string
+	oob  []any
+}
+
+// upload puts a message's files where the user can fetch them; nil means
+// the message was delivered before (a replay), files and all.
+func (s *userSink) upload(ev *transports.MessageEvent) *uploaded {
+	c := s.c
+	if ev.RemoteID != "" {
+		ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
+		_, err := c.ids.XMPPID(ctx, s.user.String(), c.net.Name(), string(ev.From), string(ev.RemoteID))
+		cancel()
+		if err == nil {
+			return nil // queueOnce would drop it, but after the uploads
+		}
+	}
+	text, oob := c.attach(c.ctx(), s.user, ev.Attachments)
+	return &uploaded{text: text, oob: oob}
+}
+
+// handle turns one event into stanzas. Owner work.
+func (s *userSink) handle(ctx context.Context, ev transports.Event, files *uploaded) {
+	c := s.c
 	switch ev := ev.(type) {
 	case *transports.MessageEvent:
 		c.stats.fromLegacy.Add(1)
@@ -48,7 +88,7 @@ func (s *userSink) Deliver(ev transports.Event) {
 		if !c.incomingAllowed(s.user) {
 			return // counted; the user is told at the end of the window
 		}
-		s.message(ctx, ev)
+		s.message(ctx, ev, files)
 	case *transports.OccupantEvent:
 		c.occupantEvent(ctx, s.user, ev)
 	case *transports.RoomReadyEvent:
@@ -79,7 +119,7 @@ func (s *userSink) Deliver(ev transports.Event) {
 		s.state(ctx, ev.Status)
 		if ev.Status.State == transports.StateConnected {
 			user := s.user
-			c.workers.do(user.String(), func() { c.restoreRooms(c.ctx(), user) })
+			c.later(user.String(), func(ctx context.Context) { c.restoreRooms(ctx, user) })
 		}
 	case *transports.NoticeEvent:
 		if ev.About != "" && c.roomNotice(ctx, s.user, ev) {
@@ -98,7 +138,7 @@ func (s *userSink) Deliver(ev transports.Event) {
 	}
 }
 
-func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
+func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent, files *uploaded) {
 	c := s.c
 	from, err := c.legacyJID(ev.From)
 	if err != nil {
@@ -125,18 +165,9 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 	if ev.Nick != "" {
 		m.Nick = &nickElem{Nick: ev.Nick} // XEP-0172: the contact's display name
 	}
-	if len(ev.Attachments) > 0 {
-		if ev.RemoteID != "" {
-			if _, err := c.ids.XMPPID(ctx, s.user.String(), c.net.Name(), string(ev.From), string(ev.RemoteID)); err == nil {
-				return // a replay: delivered before, files and all (queueOnce would drop it after the uploads)
-			}
-		}
-		text, oob := c.attach(c.ctx(), s.user, ev.Attachments) // uploads take longer than a delivery
-		m.Body += text
-		m.Extra = append(m.Extra, oob...)
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second) // fresh time for storage
-		defer cancel()
+	if files != nil {
+		m.Body += files.text
+		m.Extra = append(m.Extra, files.oob...)
 	}
 	if ev.RemoteID != "" {
 		// Exactly once: a network delivering this message again (after a
@@ -155,12 +186,10 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 // the failure is never silent.
 func (s *userSink) state(ctx context.Context, st transports.Status) {
 	c := s.c
-	s.mu.Lock()
 	prev := s.last
 	if st.State != transports.StateConnecting {
 		s.last = st.State // a retry's "connecting" is not news
 	}
-	s.mu.Unlock()
 	c.sendGatewayPresence(ctx, s.user, st)
 	name := c.net.Identity().Name
 	var text string
