@@ -9,3 +9,9 @@ func SetIncomingWindow(c *Component, d time.Duration) {
 	defer c.lim.inMu.Unlock()
 	c.lim.window = d
 }
+
+// Bounds of the away backlog and the default history of a join.
+const (
+	AwayMessages   = awayMessages
+	DefaultHistory = defaultHistory
+)

@@ -247,7 +247,3 @@ func TestAbandonedSessionsForgotten(t *testing.T) {
 		t.Errorf("kept %d dialogs and %d command sessions, want 1 and 1", len(d.m), len(cs.m))
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"sync"
@@ -82,6 +83,10 @@ const (
 	maxHistory     = 100
 	// reactionTargets bounds the reactions remembered per room.
 	reactionTargets = 500
+	// awayMessages and awayBytes bound the chatter kept per room while
+	// the user is away (bouncer mode).
+	awayMessages = 100
+	awayBytes    = 64 << 10
 )
 
 // mucService holds the MUC state of all users. mu guards the map only: a
@@ -153,6 +158,11 @@ type mucRoom struct {
 	res map[string]*mucResource // the user's resources, by resourcepart
 
 	reactions reactionCache
+
+	// away is the room's chatter while none of the user's resources is in
+	// it (bouncer mode), replayed at the next join as history when the
+	// network has none.
+	away awayBacklog
 }
 
 // occupant is someone else in a room.
@@ -678,6 +688,7 @@ func (c *Component) roomReady(ctx context.Context, r *mucRoom, ev *transports.Ro
 func (c *Component) finishJoin(ctx context.Context, user string, r *mucRoom) {
 	var syncing []*mucResource
 	hists := make(map[*mucResource]historyRequest)
+	var away awayBacklog
 	if !c.own(ctx, user, func(context.Context) {
 		for _, rr := range r.resources() {
 			if rr.phase == phaseSyncing {
@@ -685,32 +696,38 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *mucRoom) {
 				hists[rr] = rr.hist
 			}
 		}
+		if len(syncing) > 0 {
+			away, r.away = r.away, awayBacklog{}
+		}
 	}) {
 		return
 	}
 
 	history := make(map[*mucResource][]transports.MessageEvent)
-	if h, ok := r.adapter.(transports.History); ok {
-		now := time.Now()
-		for _, rr := range syncing {
-			since, max, ok := hists[rr].params(now)
-			if !ok {
-				continue
-			}
+	h, hasHistory := r.adapter.(transports.History)
+	now := time.Now()
+	for _, rr := range syncing {
+		since, max, ok := hists[rr].params(now)
+		if !ok {
+			continue
+		}
+		if hasHistory {
 			hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			evs, err := h.History(hctx, r.id, since, max)
 			cancel()
-			if err != nil {
-				c.log.Info("room history unavailable", "user", user, "room", string(r.id), "err", err)
+			if err == nil {
+				for _, ev := range evs {
+					if ev.RemoteID != "" {
+						c.mapRoomMessage(ctx, user, r.id, string(ev.RemoteID), roomMessageID(&ev))
+					}
+				}
+				history[rr] = evs
 				continue
 			}
-			for _, ev := range evs {
-				if ev.RemoteID != "" {
-					c.mapRoomMessage(ctx, user, r.id, string(ev.RemoteID), roomMessageID(&ev))
-				}
-			}
-			history[rr] = evs
+			c.log.Info("room history unavailable", "user", user, "room", string(r.id), "err", err)
 		}
+		// What the component kept while the user was away.
+		history[rr] = away.since(since, max)
 	}
 
 	// subjectSeen is closed by owner work; waiting on it needs no lock.
@@ -742,6 +759,12 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *mucRoom) {
 			}
 			if rr.hist.maxChars > 0 {
 				backlog = trimChars(backlog, rr.hist.maxChars)
+			}
+			if away.dropped > 0 && history[rr] != nil {
+				// Never silently: say what the backlog could not keep.
+				c.mucSend(ctx, &outMessage{Type: "groupchat", ID: newID(), From: r.jid.String(), To: rr.full.String(),
+					Body: fmt.Sprintf("%d earlier %s while you were away %s not kept: this gateway keeps the last %d per room.",
+						away.dropped, plural(away.dropped, "message", "messages"), plural(away.dropped, "was", "were"), awayMessages)})
 			}
 			for _, m := range backlog {
 				c.mucSend(ctx, m)
@@ -997,4 +1020,39 @@ func (c *Component) selfPing(s *stanza, id transports.ID) {
 		}
 		c.result(s, nil)
 	})
+}
+
+// awayBacklog keeps a room's latest messages while none of the user's
+// resources is in it, within awayMessages and awayBytes of bodies; dropped
+// counts the older ones it let go. Owner work.
+type awayBacklog struct {
+	msgs    []transports.MessageEvent
+	bytes   int
+	dropped int
+}
+
+func (b *awayBacklog) add(ev transports.MessageEvent) {
+	b.msgs = append(b.msgs, ev)
+	b.bytes += len(ev.Body)
+	for len(b.msgs) > awayMessages || b.bytes > awayBytes && len(b.msgs) > 1 {
+		b.bytes -= len(b.msgs[0].Body)
+		b.msgs[0] = transports.MessageEvent{}
+		b.msgs = b.msgs[1:]
+		b.dropped++
+	}
+}
+
+// since returns at most max of the latest messages stamped at or after
+// since (zero: any), oldest first, like transports.History.
+func (b *awayBacklog) since(since time.Time, max int) []transports.MessageEvent {
+	var out []transports.MessageEvent
+	for _, ev := range b.msgs {
+		if since.IsZero() || !ev.Time.Before(since) {
+			out = append(out, ev)
+		}
+	}
+	if max > 0 && len(out) > max {
+		out = out[len(out)-max:]
+	}
+	return out
 }

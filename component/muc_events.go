@@ -86,19 +86,26 @@ func (c *Component) groupchatStanza(r *mucRoom, ev *transports.MessageEvent, to 
 }
 
 // roomMessageEvent relays a message said in a room to the user's joined
-// resources. With none joined (bouncer mode), a highlight goes to the bare
-// JID as a private message from the speaker, which the user's server
-// stores offline; other chatter is dropped (the network's history brings
-// it back on rejoin).
+// resources. With none joined (bouncer mode), the message is kept in the
+// room's away backlog, replayed as history at the next join when the
+// network has none, and a highlight also goes to the bare JID as a private
+// message from the speaker, which the user's server stores offline.
 func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *transports.MessageEvent) {
 	u := user.String()
 	_, r := c.room(user, ev.From)
-	if r == nil || len(r.res) == 0 {
+	if r == nil {
+		c.log.Debug("room message for a room the user is not in", "user", u, "room", string(ev.From))
+		return
+	}
+	if len(r.res) == 0 {
+		kept := *ev
+		if kept.Time.IsZero() {
+			kept.Time = time.Now() // history is shown with its time
+		}
+		r.away.add(kept)
 		if ev.Mention && !ev.Own {
 			c.offlineMention(ctx, user, ev)
-			return
 		}
-		c.log.Debug("room message dropped: no resource in the room", "user", u, "room", string(ev.From))
 		return
 	}
 	c.mapRoomMessage(ctx, u, ev.From, string(ev.RemoteID), roomMessageID(ev))

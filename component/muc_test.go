@@ -3,12 +3,14 @@ package component_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/transports"
 	"github.com/switchboard-im/switchboard/transports/transportstest"
@@ -423,6 +425,57 @@ func TestMUCMentionWhileOffline(t *testing.T) {
 	if js := a.Joins(); len(js) != 1 {
 		t.Errorf("JoinRoom called %d times", len(js))
 	}
+}
+
+// TestMUCAwayBacklog: room chatter while the user is away (bouncer mode,
+// a network without history) is kept, bounded, and shown as history with
+// delay stamps at the next join, after a count of what the bound let go;
+// it is shown once.
+func TestMUCAwayBacklog(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: true})
+	e.net.SeedRoom("#quiet", transportstest.RoomSeed{NoHistory: true})
+	const room = "#quiet@" + gw
+	j := e.p.CreateUser(t, "zack", "xmpp-pw")
+	c := e.p.Login(t, j, "xmpp-pw", "pc", 0)
+	e.register(t, c)
+	a := e.adapter(t, "zack@localhost")
+	if err := e.reg.SetSettings(context.Background(), "zack@localhost", "fake", map[string]string{"stay_connected": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	joinAndSync(t, c, room, "zack")
+	c.Close()
+	time.Sleep(3 * time.Second) // the grace period after the last resource left
+	if !a.Joined("#quiet") {
+		t.Fatalf("bouncer mode: the room was left\n%s", e.logs)
+	}
+	const sent = component.AwayMessages + 5
+	for i := range sent {
+		a.Emit(&transports.MessageEvent{From: "#quiet", Room: true, Nick: "bob", Body: fmt.Sprintf("line %d", i), RemoteID: transports.RemoteID(fmt.Sprint("q", i))})
+	}
+
+	c2 := e.p.Login(t, j, "xmpp-pw", "pc", 0)
+	join(t, c2, room, "zack", "")
+	c2.Expect(t, "self-presence", isSelfPresence(room+"/zack"))
+	note := c2.Expect(t, "the count of what was not kept", func(el *testenv.Element) bool {
+		return isStanza(el, "message") && el.Attr("from") == room && strings.Contains(bodyOf(el), "not kept")
+	})
+	if !strings.HasPrefix(bodyOf(note), "5 earlier messages") {
+		t.Errorf("note %q, want it to count 5 messages", bodyOf(note))
+	}
+	// The default history request is the last defaultHistory messages.
+	for i := sent - component.DefaultHistory; i < sent; i++ {
+		m := c2.Expect(t, fmt.Sprint("history line ", i), isGroupchat(room+"/bob", fmt.Sprint("line ", i)))
+		if d := m.Child("urn:xmpp:delay", "delay"); d == nil || d.Attr("stamp") == "" {
+			t.Errorf("history line %d without a delay stamp: %s", i, m)
+		}
+	}
+	c2.Expect(t, "subject", isSubject(room))
+	c2.ExpectNone(t, 300*time.Millisecond, isGroupchat(room+"/bob", fmt.Sprint("line ", sent-component.DefaultHistory-1)))
+
+	// A second join after the backlog was shown gets no repeat.
+	c3 := e.p.Login(t, j, "xmpp-pw", "phone", 0)
+	joinAndSync(t, c3, room, "zack")
+	c3.ExpectNone(t, 500*time.Millisecond, isGroupchat(room+"/bob", fmt.Sprint("line ", sent-1)))
 }
 
 func TestMUCStayConnectedExplicitLeave(t *testing.T) {

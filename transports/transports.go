@@ -121,10 +121,17 @@ func (e *Ending) End(err error) {
 // Sink receives what a user's legacy session produces. The component
 // implements it; Deliver stores the event durably (or hands it to the XMPP
 // server) before it returns, so an event handed to Deliver is never lost.
-// The one exception is room chatter: a room's MessageEvent (without
-// Mention) while none of the user's resources is in that room is dropped,
-// as in any MUC, and the network's History brings it back on a rejoin.
-// Deliver must not be called after the adapter's Close returned.
+// Room chatter while none of the user's resources is in the room (the
+// user's session stays in it, bouncer mode) is kept in memory, bounded
+// per room, and shown as history at the next join when the network has no
+// History; what the bound let go is counted and the user told. A Mention
+// also goes to the user's offline storage.
+//
+// Deliver may block: the user's events are handled one at a time, in
+// order, and Deliver returns once its event was. It may be called from any
+// goroutine, also from inside an adapter method the component called (the
+// component never calls the adapter from the goroutine that handles the
+// user's events), but not after the adapter's Close returned.
 //
 // A MessageEvent with a RemoteID reaches the user at most once per
 // conversation: delivering the same RemoteID again is ignored. A network

@@ -44,6 +44,9 @@ type RoomSeed struct {
 	OwnRole transports.Role
 	// History is what History returns (oldest first).
 	History []transports.MessageEvent
+	// NoHistory makes History fail with ErrUnsupported, like an IRC
+	// server without chathistory.
+	NoHistory bool
 }
 
 // NewRooms returns a fake network with rooms and the given username →
@@ -365,8 +368,12 @@ func (a *Adapter) SetAffiliation(ctx context.Context, room transports.ID, nick s
 // History implements transports.History: the seeded history since since,
 // the last max messages.
 func (a *Adapter) History(ctx context.Context, room transports.ID, since time.Time, max int) ([]transports.MessageEvent, error) {
+	seed := a.net.seed(room)
+	if seed.NoHistory {
+		return nil, fmt.Errorf("%w: %s keeps no history", transports.ErrUnsupported, room)
+	}
 	var out []transports.MessageEvent
-	for _, m := range a.net.seed(room).History {
+	for _, m := range seed.History {
 		if !since.IsZero() && m.Time.Before(since) {
 			continue
 		}
