@@ -7,6 +7,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"mellium.im/xmpp/disco/items"
+
+	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 )
 
@@ -111,7 +114,7 @@ func TestFitCountsLinksBeyondTheLimit(t *testing.T) {
 }
 
 func TestMarshalFitRefusesWhatItCannotCut(t *testing.T) {
-	iq := &outIQ{ID: "x", Type: "result", To: "u@example", Payload: &itemsQuery{Items: make([]item, 2000)}}
+	iq := &outIQ{ID: "x", Type: "result", To: "u@example", Payload: &discovery.Items{Items: make([]items.Item, 2000)}}
 	if _, err := marshalFit(iq, 4<<10); err == nil {
 		t.Fatal("an IQ over the limit was accepted")
 	}
