@@ -133,6 +133,9 @@ func TestOutgoingStanzasDeclareNoEmptyNamespace(t *testing.T) {
 		(&stanzaError{Type: "cancel", Condition: "forbidden", Text: "no"}).Wire(),
 		&outMessage{To: "u@example", Extra: []any{&chatStateElem{XMLName: xmlName(nsChat, "active")}, noStoreHint()}},
 		&outPresence{To: "u@example", Caps: &capsElem{}, Nick: &nickElem{Nick: "n"}},
+		&outIQ{ID: "2", Type: "result", To: "u@example", Payload: discovery.Room("#r")},
+		&outIQ{ID: "3", Type: "result", To: "u@example", Payload: &discovery.Items{Items: make([]items.Item, 1),
+			Set: &discovery.Set{First: &discovery.First{Key: "k"}, Last: "k", Count: 1}}},
 	} {
 		if b := mustMarshal(v); bytes.Contains(b, []byte(`xmlns=""`)) {
 			t.Errorf("%T: %s", v, b)

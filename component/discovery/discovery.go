@@ -78,9 +78,43 @@ func Features(vars ...string) []info.Feature {
 // Items is a disco#items answer, with an XEP-0059 result set when the
 // listing is paged.
 type Items struct {
-	XMLName xml.Name `xml:"http://jabber.org/protocol/disco#items query"`
 	// Node is the node asked about, "" for the entity itself.
-	Node  string       `xml:"node,attr,omitempty"`
-	Items []items.Item `xml:"item"`
-	Set   *Set         `xml:",omitempty"`
+	Node  string
+	Items []items.Item
+	Set   *Set
+}
+
+// MarshalXML writes the <query xmlns='…disco#items'/> answer. The items
+// inherit the query's namespace instead of declaring it each (as mellium's
+// Item.MarshalXML does): on a page of hundreds of rooms that is kilobytes
+// further from the stanza limit.
+func (q Items) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
+	start := xml.StartElement{Name: xml.Name{Space: NSItems, Local: "query"}}
+	if q.Node != "" {
+		start.Attr = append(start.Attr, xml.Attr{Name: xml.Name{Local: "node"}, Value: q.Node})
+	}
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	for _, it := range q.Items {
+		el := xml.StartElement{Name: xml.Name{Local: "item"}, Attr: []xml.Attr{{Name: xml.Name{Local: "jid"}, Value: it.JID.String()}}}
+		if it.Node != "" {
+			el.Attr = append(el.Attr, xml.Attr{Name: xml.Name{Local: "node"}, Value: it.Node})
+		}
+		if it.Name != "" {
+			el.Attr = append(el.Attr, xml.Attr{Name: xml.Name{Local: "name"}, Value: it.Name})
+		}
+		if err := e.EncodeToken(el); err != nil {
+			return err
+		}
+		if err := e.EncodeToken(el.End()); err != nil {
+			return err
+		}
+	}
+	if q.Set != nil {
+		if err := e.Encode(q.Set); err != nil {
+			return err
+		}
+	}
+	return e.EncodeToken(start.End())
 }

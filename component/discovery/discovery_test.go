@@ -202,3 +202,22 @@ func TestItemsXML(t *testing.T) {
 		})
 	}
 }
+
+// TestItemsDeclareTheNamespaceOnce: a page of hundreds of rooms names the
+// disco#items namespace once, on the query, not on every item.
+func TestItemsDeclareTheNamespaceOnce(t *testing.T) {
+	q := Items{Items: make([]items.Item, 300)}
+	for i := range q.Items {
+		q.Items[i] = items.Item{JID: jid.MustParse("#r@gw.example"), Name: "#r (1)"}
+	}
+	b, err := xml.Marshal(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), NSItems); n != 1 {
+		t.Errorf("the namespace is written %d times", n)
+	}
+	if got := len(marshal(t, q).ChildrenNamed(NSItems, "item")); got != 300 {
+		t.Errorf("%d items read back, want 300", got)
+	}
+}
