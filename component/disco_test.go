@@ -1,11 +1,14 @@
 package component_test
 
 import (
+	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"mellium.im/xmpp/disco/info"
 
+	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 )
@@ -63,4 +66,18 @@ func TestCapsNameTheDiscoInfo(t *testing.T) {
 
 	res := c.IQ(t, `<iq type="get" to="`+gw+`"><query xmlns="`+nsDiscoInfo+`" node="`+discovery.CapsNode+`#stale"/></iq>`)
 	wantError(t, res, "item-not-found", "")
+}
+
+// TestUploadServiceFoundByDiscovery: the gateway finds its server's upload
+// service among the server's disco#items by its feature, and reads the
+// size limit from the service's XEP-0128 form (Prosody's
+// http_file_share_size_limit, 10 MiB by default).
+func TestUploadServiceFoundByDiscovery(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	svc, limit, err := component.UploadService(ctx, e.comp, "localhost")
+	if err != nil || svc != "upload.localhost" || limit != 10<<20 {
+		t.Errorf("upload service %q with limit %d, %v; want upload.localhost with 10 MiB", svc, limit, err)
+	}
 }
