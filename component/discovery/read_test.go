@@ -46,7 +46,9 @@ func TestHasFeatureAndFormValue(t *testing.T) {
 	form := func(typ, fields string) string {
 		return `<x xmlns="jabber:x:data" type="result"><field type="hidden" var="FORM_TYPE"><value>` + typ + `</value></field>` + fields + `</x>`
 	}
-	query := func(inner string) string { return `<query xmlns="http://jabber.org/protocol/disco#info">` + inner + `</query>` }
+	query := func(inner string) string {
+		return `<query xmlns="http://jabber.org/protocol/disco#info">` + inner + `</query>`
+	}
 	size := `<field var="max-file-size"><value>42</value></field>`
 	tests := []struct {
 		name    string
