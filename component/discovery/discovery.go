@@ -1,8 +1,10 @@
 // Package discovery is service discovery as the gateway answers it: the
 // disco#info answer (XEP-0030 identities and features) with its XEP-0115
 // entity-capabilities verification string, the disco#items answer with
-// XEP-0059 result-set paging, and what the gateway domain, a legacy room,
-// a legacy server and a legacy contact say about themselves.
+// XEP-0059 result-set paging, what the gateway domain, a legacy room, a
+// legacy server and a legacy contact say about themselves, and the reading
+// of other entities' answers (items, features, XEP-0128 form values) by
+// which the gateway finds its server's upload service.
 //
 // The wire types of identities, features and items are mellium's
 // (disco/info, disco/items), and the verification string is mellium's
