@@ -6,11 +6,13 @@
 // of other entities' answers (items, features, XEP-0128 form values) by
 // which the gateway finds its server's upload service.
 //
-// The wire types of identities, features and items are mellium's
-// (disco/info, disco/items), and the verification string is mellium's
-// computation; this package adds what mellium leaves to the service side:
-// which features follow from a network's transports.Capabilities, and
-// paging a listing. Which address's discovery is asked, and the listings
+// Identities, features and items are mellium's types (disco/info,
+// disco/items), and the verification string is mellium's computation.
+// This package writes the answers itself (identities first, each child in
+// its query's namespace rather than declaring it again as mellium's
+// marshalers do) and adds what mellium leaves to the service side: which
+// features follow from a network's transports.Capabilities, and paging a
+// listing. Which address's discovery is asked, and the listings
 // themselves, stay with the component.
 //
 // Everything here is pure: no I/O, no locks, safe from any goroutine.
@@ -47,9 +49,44 @@ type Info struct {
 	Features   []info.Feature
 }
 
-// MarshalXML writes the <query xmlns='…disco#info'/> answer.
-func (i Info) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
-	return i.mellium().MarshalXML(e, start)
+// MarshalXML writes the <query xmlns='…disco#info'/> answer: identities
+// first, as XEP-0030 shows them (mellium writes features first), each child
+// inheriting the query's namespace instead of declaring it again.
+func (i Info) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
+	start := xml.StartElement{Name: xml.Name{Space: NSInfo, Local: "query"}}
+	if i.Node != "" {
+		start.Attr = append(start.Attr, xml.Attr{Name: xml.Name{Local: "node"}, Value: i.Node})
+	}
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	for _, id := range i.Identities {
+		attrs := []xml.Attr{{Name: xml.Name{Local: "category"}, Value: id.Category}, {Name: xml.Name{Local: "type"}, Value: id.Type}}
+		if id.Name != "" {
+			attrs = append(attrs, xml.Attr{Name: xml.Name{Local: "name"}, Value: id.Name})
+		}
+		if id.Lang != "" {
+			attrs = append(attrs, xml.Attr{Name: xml.Name{Space: "http://www.w3.org/XML/1998/namespace", Local: "lang"}, Value: id.Lang})
+		}
+		if err := emptyElement(e, "identity", attrs); err != nil {
+			return err
+		}
+	}
+	for _, f := range i.Features {
+		if err := emptyElement(e, "feature", []xml.Attr{{Name: xml.Name{Local: "var"}, Value: f.Var}}); err != nil {
+			return err
+		}
+	}
+	return e.EncodeToken(start.End())
+}
+
+// emptyElement writes <local …attrs/> in its parent's namespace.
+func emptyElement(e *xml.Encoder, local string, attrs []xml.Attr) error {
+	el := xml.StartElement{Name: xml.Name{Local: local}, Attr: attrs}
+	if err := e.EncodeToken(el); err != nil {
+		return err
+	}
+	return e.EncodeToken(el.End())
 }
 
 // Ver is the XEP-0115 §5.1 verification string of i: SHA-1 over the
@@ -99,17 +136,14 @@ func (q Items) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
 		return err
 	}
 	for _, it := range q.Items {
-		el := xml.StartElement{Name: xml.Name{Local: "item"}, Attr: []xml.Attr{{Name: xml.Name{Local: "jid"}, Value: it.JID.String()}}}
+		attrs := []xml.Attr{{Name: xml.Name{Local: "jid"}, Value: it.JID.String()}}
 		if it.Node != "" {
-			el.Attr = append(el.Attr, xml.Attr{Name: xml.Name{Local: "node"}, Value: it.Node})
+			attrs = append(attrs, xml.Attr{Name: xml.Name{Local: "node"}, Value: it.Node})
 		}
 		if it.Name != "" {
-			el.Attr = append(el.Attr, xml.Attr{Name: xml.Name{Local: "name"}, Value: it.Name})
+			attrs = append(attrs, xml.Attr{Name: xml.Name{Local: "name"}, Value: it.Name})
 		}
-		if err := e.EncodeToken(el); err != nil {
-			return err
-		}
-		if err := e.EncodeToken(el.End()); err != nil {
+		if err := emptyElement(e, "item", attrs); err != nil {
 			return err
 		}
 	}

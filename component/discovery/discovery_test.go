@@ -122,18 +122,28 @@ func TestInfoXML(t *testing.T) {
 		Node: "http://jabber.org/protocol/commands",
 		Identities: []info.Identity{
 			{Category: "automation", Type: "command-list", Name: "Commands"},
-			{Category: "gateway", Type: "irc"},
+			{Category: "gateway", Type: "irc", Lang: "en"},
 		},
 		Features: Features(NSInfo, NSItems),
 	}
 	for _, v := range []any{in, &in} {
-		q := marshal(t, v)
+		b, err := xml.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(b), NSInfo); n != 2 { // the query's xmlns and one feature
+			t.Errorf("%T: the namespace is written %d times: %s", v, n, b)
+		}
+		q := parse(t, string(b))
 		if !q.Is(NSInfo, "query") || q.Attr("node") != in.Node {
 			t.Fatalf("%T: answer %s, want a disco#info query on node %q", v, q, in.Node)
 		}
+		if !q.Children[0].Is(NSInfo, "identity") || !q.Children[1].Is(NSInfo, "identity") {
+			t.Errorf("%T: identities do not come first: %s", v, q)
+		}
 		var ids []info.Identity
 		for _, el := range q.ChildrenNamed(NSInfo, "identity") {
-			ids = append(ids, info.Identity{Category: el.Attr("category"), Type: el.Attr("type"), Name: el.Attr("name")})
+			ids = append(ids, info.Identity{Category: el.Attr("category"), Type: el.Attr("type"), Name: el.Attr("name"), Lang: el.Attr("lang")})
 		}
 		var fs []string
 		for _, el := range q.ChildrenNamed(NSInfo, "feature") {
