@@ -35,6 +35,7 @@ var rules = []struct {
 	{pkg: "outbox", allowed: []string{"storage", "msgid"}, forbidden: []string{"mellium.im"}},
 	{pkg: "component", allowed: []string{"transports", "registry", "outbox", "msgid", "netstate", "storage", "internal/xmltree", "egress"},
 		notImported: []string{"storage"}},
+	{pkg: "component/discovery", allowed: []string{"transports", "component/stanzaerr", "internal/xmltree"}},
 	{pkg: "component/regform", allowed: []string{"transports", "internal/xmltree"}},
 	{pkg: "component/stanzaerr", allowed: []string{"transports"}},
 	{pkg: "component/userloop", stdlibOnly: true},

@@ -8,52 +8,6 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 )
 
-// TestDiscoFor: the gateway domain's identities and features come from the
-// network's Capabilities alone.
-func TestDiscoFor(t *testing.T) {
-	base := []string{nsCommands, nsDiscoInf, nsDiscoIt, nsGateway, nsRegister, nsVersion, nsPing, nsReceipts}
-	id := transports.Identity{Type: "irc", Name: "IRC gateway"}
-	gateway := identity{Category: "gateway", Type: "irc", Name: "IRC gateway"}
-	tests := []struct {
-		name       string
-		caps       transports.Capabilities
-		identities []identity
-		extra      []string // features beyond base
-	}{
-		{"no rooms", transports.Capabilities{}, []identity{gateway}, nil},
-		{"no rooms, whatever else is claimed",
-			transports.Capabilities{Reactions: true, Replies: true, ChatStates: true, StayConnected: true, Attachments: true,
-				Commands: []transports.Command{{Node: "check-mail", Name: "Check mail now"}}},
-			[]identity{gateway}, nil},
-		{"rooms, text conference", transports.Capabilities{Rooms: true},
-			[]identity{gateway, {Category: "conference", Type: "text", Name: "IRC gateway"}}, []string{nsMUC}},
-		{"rooms, irc conference", transports.Capabilities{Rooms: true, ConferenceType: "irc"},
-			[]identity{gateway, {Category: "conference", Type: "irc", Name: "IRC gateway"}}, []string{nsMUC}},
-		{"rooms with reactions", transports.Capabilities{Rooms: true, Reactions: true},
-			[]identity{gateway, {Category: "conference", Type: "text", Name: "IRC gateway"}}, []string{nsMUC, nsReactions}},
-		{"rooms with everything", transports.Capabilities{Rooms: true, RoomListing: true, AnonymousJoin: true,
-			Reactions: true, Replies: true, ChatStates: true, Corrections: true, Retractions: true, ConferenceType: "irc"},
-			[]identity{gateway, {Category: "conference", Type: "irc", Name: "IRC gateway"}},
-			[]string{nsMUC, nsReactions, nsReply, nsChat}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := discoFor(id, tt.caps)
-			if !slices.Equal(d.identities, tt.identities) {
-				t.Errorf("identities = %v, want %v", d.identities, tt.identities)
-			}
-			want := slices.Concat(base, tt.extra)
-			slices.Sort(want)
-			if !slices.Equal(d.features, want) {
-				t.Errorf("features = %v, want %v", d.features, want)
-			}
-			if v := capsVer(tt.identities, want); d.ver != v {
-				t.Errorf("ver = %q, want %q", d.ver, v)
-			}
-		})
-	}
-}
-
 // TestMaxBody: the network's bound applies when it is below the
 // component's own.
 func TestMaxBody(t *testing.T) {

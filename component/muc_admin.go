@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"mellium.im/xmpp/disco/items"
+
+	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -208,10 +211,10 @@ func (c *Component) roomListing(ctx context.Context, user string, server transpo
 	return rooms, nil
 }
 
-// pageItems applies an XEP-0059 request to a listing. Items are keyed by
-// their JID.
-func (c *Component) pageItems(rooms []transports.RoomInfo, set *node) (*itemsQuery, *stanzaError) {
-	all := make([]item, 0, len(rooms))
+// pageItems applies an XEP-0059 request to a listing (discovery.Page).
+// Items are keyed by their JID.
+func (c *Component) pageItems(rooms []transports.RoomInfo, set *node) (*discovery.Items, *stanzaError) {
+	all := make([]items.Item, 0, len(rooms))
 	for _, ri := range rooms {
 		j, err := c.legacyJID(ri.ID)
 		if err != nil {
@@ -225,74 +228,12 @@ func (c *Component) pageItems(rooms []transports.RoomInfo, set *node) (*itemsQue
 		if ri.Topic != "" {
 			name += " " + ri.Topic
 		}
-		all = append(all, item{JID: j.String(), Name: name})
+		all = append(all, items.Item{JID: j, Name: name})
 	}
-	index := func(jid string) int {
-		return slices.IndexFunc(all, func(it item) bool { return it.JID == jid })
-	}
-	start, end := 0, len(all)
-	limit := -1
-	if set != nil {
-		if m := set.Child("", "max"); m != nil {
-			n, err := strconv.Atoi(strings.TrimSpace(m.Text))
-			if err != nil || n < 0 {
-				return nil, errorf("modify", "bad-request", "<max/> must be a number.")
-			}
-			limit = n
-		}
-		after, before := set.Child("", "after"), set.Child("", "before")
-		switch {
-		case after != nil:
-			i := index(strings.TrimSpace(after.Text))
-			if i < 0 {
-				return nil, errorf("cancel", "item-not-found", "%q is not in the list (any more).", after.Text)
-			}
-			start = i + 1
-		case before != nil && strings.TrimSpace(before.Text) != "":
-			i := index(strings.TrimSpace(before.Text))
-			if i < 0 {
-				return nil, errorf("cancel", "item-not-found", "%q is not in the list (any more).", before.Text)
-			}
-			end = i
-			if limit >= 0 {
-				start = max(0, end-limit)
-			}
-		case before != nil: // <before/>: the last page
-			if limit >= 0 {
-				start = max(0, end-limit)
-			}
-		case set.Child("", "index") != nil:
-			n, err := strconv.Atoi(strings.TrimSpace(set.ChildText("", "index")))
-			if err != nil || n < 0 {
-				return nil, errorf("modify", "bad-request", "<index/> must be a number.")
-			}
-			start = min(n, len(all))
-		}
-	} else if len(all) > listPage {
-		limit = listPage
-	}
-	if limit >= 0 && end-start > limit {
-		end = start + limit
-	}
-	res := &itemsQuery{Items: all[start:end]}
-	if set != nil || len(all) > listPage {
-		res.Set = &rsmSet{Count: len(all)}
-		if end > start {
-			res.Set.First = &rsmFirst{Index: start, Text: all[start].JID}
-			res.Set.Last = all[end-1].JID
-		}
-	}
-	return res, nil
+	return discovery.Page(all, set, listPage)
 }
 
 // --- discovery -----------------------------------------------------------
-
-// roomFeatures are a legacy room's disco#info features: a public, open,
-// semi-anonymous room (IRC shows hostnames, not XMPP addresses) that is
-// not persistent on the XMPP side.
-var roomFeatures = []string{
-	nsDiscoInf, nsMUC, "muc_open", "muc_public", "muc_semianonymous", "muc_unmoderated", "muc_unsecured",
-}
 
 // legacyDiscoInfo answers disco#info on a room, server or contact JID.
 func (c *Component) legacyDiscoInfo(s *stanza, id transports.ID) {
@@ -303,23 +244,14 @@ func (c *Component) legacyDiscoInfo(s *stanza, id transports.ID) {
 	}
 	switch {
 	case kind == transports.KindRoom && s.to.Resourcepart() == "":
-		c.result(s, &infoQuery{
-			Identities: []identity{{Category: "conference", Type: "text", Name: string(id)}},
-			Features:   features(roomFeatures...),
-		})
+		c.result(s, discovery.Room(string(id)))
 	case kind == transports.KindServer && s.to.Resourcepart() == "":
-		c.result(s, &infoQuery{
-			Identities: []identity{{Category: "conference", Type: conferenceType(c.netCaps()), Name: string(id)}},
-			Features:   features(nsDiscoInf, nsDiscoIt, nsMUC, nsRSM),
-		})
+		c.result(s, discovery.Server(string(id), c.netCaps()))
 	default:
 		name := string(id)
 		if kind == transports.KindRoom {
 			name = s.to.Resourcepart()
 		}
-		c.result(s, &infoQuery{
-			Identities: []identity{{Category: "client", Type: "pc", Name: name}},
-			Features:   features(nsDiscoInf),
-		})
+		c.result(s, discovery.Contact(name))
 	}
 }

@@ -102,20 +102,6 @@ type hintElem struct {
 func storeHint() *hintElem   { return &hintElem{XMLName: xml.Name{Space: nsHints, Local: "store"}} }
 func noStoreHint() *hintElem { return &hintElem{XMLName: xml.Name{Space: nsHints, Local: "no-store"}} }
 
-// rsmSet is an XEP-0059 result set.
-type rsmSet struct {
-	XMLName xml.Name  `xml:"http://jabber.org/protocol/rsm set"`
-	First   *rsmFirst `xml:",omitempty"`
-	Last    string    `xml:"last,omitempty"`
-	Count   int       `xml:"count"`
-}
-
-type rsmFirst struct {
-	XMLName xml.Name `xml:"first"`
-	Index   int      `xml:"index,attr"`
-	Text    string   `xml:",chardata"`
-}
-
 func roleName(r transports.Role) string {
 	switch r {
 	case transports.RoleVisitor:

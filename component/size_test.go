@@ -7,6 +7,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"mellium.im/xmpp/disco/items"
+
+	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 )
 
@@ -111,7 +114,7 @@ func TestFitCountsLinksBeyondTheLimit(t *testing.T) {
 }
 
 func TestMarshalFitRefusesWhatItCannotCut(t *testing.T) {
-	iq := &outIQ{ID: "x", Type: "result", To: "u@example", Payload: &itemsQuery{Items: make([]item, 2000)}}
+	iq := &outIQ{ID: "x", Type: "result", To: "u@example", Payload: &discovery.Items{Items: make([]items.Item, 2000)}}
 	if _, err := marshalFit(iq, 4<<10); err == nil {
 		t.Fatal("an IQ over the limit was accepted")
 	}
@@ -130,6 +133,9 @@ func TestOutgoingStanzasDeclareNoEmptyNamespace(t *testing.T) {
 		(&stanzaError{Type: "cancel", Condition: "forbidden", Text: "no"}).Wire(),
 		&outMessage{To: "u@example", Extra: []any{&chatStateElem{XMLName: xmlName(nsChat, "active")}, noStoreHint()}},
 		&outPresence{To: "u@example", Caps: &capsElem{}, Nick: &nickElem{Nick: "n"}},
+		&outIQ{ID: "2", Type: "result", To: "u@example", Payload: discovery.Room("#r")},
+		&outIQ{ID: "3", Type: "result", To: "u@example", Payload: &discovery.Items{Items: make([]items.Item, 1),
+			Set: &discovery.Set{First: &discovery.First{Key: "k"}, Last: "k", Count: 1}}},
 	} {
 		if b := mustMarshal(v); bytes.Contains(b, []byte(`xmlns=""`)) {
 			t.Errorf("%T: %s", v, b)

@@ -48,16 +48,6 @@ func FuzzEscapeRoundTrip(f *testing.F) {
 	})
 }
 
-func TestCapsVerXEP0115Example(t *testing.T) {
-	// XEP-0115 §5.2 simple example.
-	got := capsVer([]identity{{Category: "client", Type: "pc", Name: "Exodus 0.9.1"}},
-		[]string{"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items",
-			"http://jabber.org/protocol/muc", "http://jabber.org/protocol/caps"})
-	if want := "QgayPKawpkPSDYmwT/WM94uAlu0="; got != want {
-		t.Errorf("capsVer = %q, want %q", got, want)
-	}
-}
-
 func TestCheckValues(t *testing.T) {
 	fields := []transports.Field{
 		{Name: "nick", Label: "Nickname", Required: true, MaxLen: 10},

@@ -21,8 +21,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"mellium.im/xmpp/disco"
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -130,14 +132,6 @@ type uploadServices struct {
 	rootCAs *x509.CertPool
 }
 
-type discoInfoQuery struct {
-	XMLName xml.Name `xml:"http://jabber.org/protocol/disco#info query"`
-}
-
-type discoItemsQuery struct {
-	XMLName xml.Name `xml:"http://jabber.org/protocol/disco#items query"`
-}
-
 // uploadServiceOf finds the upload service of domain, remembering the
 // answer for ten minutes.
 func (c *Component) uploadServiceOf(ctx context.Context, domain string) (uploadService, error) {
@@ -148,37 +142,28 @@ func (c *Component) uploadServiceOf(ctx context.Context, domain string) (uploadS
 		return svc, nil
 	}
 	svc = uploadService{checked: time.Now()}
-	items, err := c.request(ctx, domain, &discoItemsQuery{})
+	items, err := c.request(ctx, domain, &disco.ItemsQuery{})
 	if err != nil {
 		return svc, err
 	}
 	candidates := []string{domain}
-	if q := items.Child(nsDiscoIt, "query"); q != nil {
-		for _, it := range q.Children {
-			if it.Name.Local == "item" && it.Attr("jid") != "" && it.Attr("jid") != c.domain.String() {
-				candidates = append(candidates, it.Attr("jid"))
-			}
+	for _, j := range discovery.ItemJIDs(items.Child(nsDiscoIt, "query")) {
+		if j != c.domain.String() {
+			candidates = append(candidates, j)
 		}
 	}
 	for _, cand := range candidates {
-		info, err := c.request(ctx, cand, &discoInfoQuery{})
+		info, err := c.request(ctx, cand, &disco.InfoQuery{})
 		if err != nil {
 			continue
 		}
 		q := info.Child(nsDiscoInf, "query")
-		if q == nil || !hasFeature(q, nsUpload) {
+		if !discovery.HasFeature(q, nsUpload) {
 			continue
 		}
 		svc.jid = cand
-		for _, x := range q.Children {
-			if x.Name.Local != "x" || x.Name.Space != nsData {
-				continue
-			}
-			for _, f := range x.Children {
-				if f.Attr("var") == "max-file-size" {
-					svc.maxSize, _ = strconv.ParseInt(f.ChildText(nsData, "value"), 10, 64)
-				}
-			}
+		if v, ok := discovery.FormValue(q, nsUpload, "max-file-size"); ok {
+			svc.maxSize, _ = strconv.ParseInt(v, 10, 64)
 		}
 		break
 	}
@@ -189,15 +174,6 @@ func (c *Component) uploadServiceOf(ctx context.Context, domain string) (uploadS
 	c.uploads.m[domain] = svc
 	c.uploads.mu.Unlock()
 	return svc, nil
-}
-
-func hasFeature(q *node, feature string) bool {
-	for _, f := range q.Children {
-		if f.Name.Local == "feature" && f.Attr("var") == feature {
-			return true
-		}
-	}
-	return false
 }
 
 // Timeouts of the upload client.
