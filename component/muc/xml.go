@@ -57,7 +57,7 @@ type Actor struct {
 	Nick    string   `xml:"nick,attr"`
 }
 
-// Status is a <status code=''/>.
+// Status is a <status code='…'/>.
 type Status struct {
 	XMLName xml.Name `xml:"status"`
 	Code    int      `xml:"code,attr"`
