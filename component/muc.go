@@ -18,10 +18,13 @@ import (
 // occupant room@domain/nick.
 //
 // State. For every user the component keeps the rooms their legacy
-// session is in (userRooms): the occupant list, the user's own nick, role
-// and affiliation, the subject, and which of the user's XMPP resources are
-// joined. A second resource joining a room gets the state replayed from
-// this cache; the legacy network is not asked again (only for history).
+// session is in (a muc.Rooms of muc.Room, package component/muc): the
+// occupant list, the user's own nick, role and affiliation, the subject,
+// and which of the user's XMPP resources are joined. A second resource
+// joining a room gets the state replayed from this cache; the legacy
+// network is not asked again (only for history). The room's methods
+// change the state and say what changed; the flows here build and send
+// the stanzas.
 //
 // Goroutines. The user's room state is owned by their owner goroutine
 // (c.owners): legacy events run there (userSink.Deliver hands them over),
