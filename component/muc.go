@@ -48,8 +48,9 @@ import (
 // registered, keeps their session while offline (stay_connected) and, two
 // seconds later, has no available resource at all: their client went
 // offline, and the room stays joined (bouncer mode) so that highlights
-// reach them as offline messages. Other chatter meanwhile is not stored:
-// the network's history (IRC chathistory) brings it back on rejoin.
+// reach them as offline messages. Other chatter meanwhile is kept per
+// room, bounded (muc.Away), and shown as history at the next join when the
+// network has none (IRC chathistory brings it back where the server has it).
 //
 // Sending. Room stanzas go to the joined resources' full JIDs straight
 // away, or through the outbox when the stream is down.
