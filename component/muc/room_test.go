@@ -355,7 +355,11 @@ func TestSubject(t *testing.T) {
 	if !r.SawSubject() || r.Subject().Subject != "" || r.Subject().Nick != "" {
 		t.Errorf("subject %+v, seen %v", r.Subject(), r.SawSubject())
 	}
-	<-r.SubjectSeen()
+	select {
+	case <-r.SubjectSeen():
+	default:
+		t.Error("SubjectSeen not closed after a subject")
+	}
 }
 
 func TestAwayKeptUntilTaken(t *testing.T) {
