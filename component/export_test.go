@@ -1,6 +1,10 @@
 package component
 
-import "time"
+import (
+	"time"
+
+	"github.com/switchboard-im/switchboard/component/muc"
+)
 
 // SetIncomingWindow shortens the incoming-rate window, so that a test
 // sees the end of one without waiting a minute.
@@ -12,6 +16,6 @@ func SetIncomingWindow(c *Component, d time.Duration) {
 
 // Bounds of the away backlog and the default history of a join.
 const (
-	AwayMessages   = awayMessages
-	DefaultHistory = defaultHistory
+	AwayMessages   = muc.AwayMessages
+	DefaultHistory = muc.DefaultHistory
 )

@@ -11,8 +11,8 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/userloop"
-	"github.com/switchboard-im/switchboard/transports"
 )
 
 func TestPresenceTrackerBounds(t *testing.T) {
@@ -188,13 +188,14 @@ func TestRoomStateReleased(t *testing.T) {
 		t.Error("an empty entry was kept")
 	}
 	ur = c.muc.user("u@example.org")
-	ur.rooms["#chan"] = newRoom("#chan", jid.MustParse("#chan@irc.example.org"), nil, "nick")
+	r := muc.NewRoom("#chan", jid.MustParse("#chan@irc.example.org"), nil, "nick")
+	ur.Put(r)
 	c.muc.release("u@example.org", ur)
 	if c.muc.get("u@example.org") != ur {
 		t.Error("an entry with a room was forgotten")
 	}
-	delete(ur.rooms, transports.ID("#chan"))
-	ur.anon = true
+	ur.Remove(r)
+	ur.Anon = true
 	c.muc.release("u@example.org", ur)
 	if c.muc.get("u@example.org") != ur {
 		t.Error("an entry with an anonymous session was forgotten")

@@ -3,13 +3,12 @@ package component
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strconv"
 	"sync"
 	"time"
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -19,10 +18,13 @@ import (
 // occupant room@domain/nick.
 //
 // State. For every user the component keeps the rooms their legacy
-// session is in (userRooms): the occupant list, the user's own nick, role
-// and affiliation, the subject, and which of the user's XMPP resources are
-// joined. A second resource joining a room gets the state replayed from
-// this cache; the legacy network is not asked again (only for history).
+// session is in (a muc.Rooms of muc.Room, package component/muc): the
+// occupant list, the user's own nick, role and affiliation, the subject,
+// and which of the user's XMPP resources are joined. A second resource
+// joining a room gets the state replayed from this cache; the legacy
+// network is not asked again (only for history). The room's methods
+// change the state and say what changed; the flows here build and send
+// the stanzas.
 //
 // Goroutines. The user's room state is owned by their owner goroutine
 // (c.owners): legacy events run there (userSink.Deliver hands them over),
@@ -46,24 +48,12 @@ import (
 // registered, keeps their session while offline (stay_connected) and, two
 // seconds later, has no available resource at all: their client went
 // offline, and the room stays joined (bouncer mode) so that highlights
-// reach them as offline messages. Other chatter meanwhile is not stored:
-// the network's history (IRC chathistory) brings it back on rejoin.
+// reach them as offline messages. Other chatter meanwhile is kept per
+// room, bounded (muc.Away), and shown as history at the next join when the
+// network has none (IRC chathistory brings it back where the server has it).
 //
 // Sending. Room stanzas go to the joined resources' full JIDs straight
 // away, or through the outbox when the stream is down.
-
-// Phases of a joined resource.
-type mucPhase int
-
-const (
-	// phaseJoining: the legacy join is under way (before RoomReadyEvent).
-	phaseJoining mucPhase = iota
-	// phaseSyncing: the occupants and the self-presence were sent; the
-	// history and subject follow. Broadcasts are held back.
-	phaseSyncing
-	// phaseJoined: in the room; gets every broadcast.
-	phaseJoined
-)
 
 const (
 	// joinTimeout bounds a legacy join.
@@ -77,30 +67,20 @@ const (
 	// leaveGrace is how long after the last resource left a room the
 	// component looks whether the user went offline (bouncer mode).
 	leaveGrace = 2 * time.Second
-	// defaultHistory is the number of history messages sent on join when
-	// the client does not say; maxHistory is the most ever fetched.
-	defaultHistory = 20
-	maxHistory     = 100
-	// reactionTargets bounds the reactions remembered per room.
-	reactionTargets = 500
-	// awayMessages and awayBytes bound the chatter kept per room while
-	// the user is away (bouncer mode).
-	awayMessages = 100
-	awayBytes    = 64 << 10
 )
 
 // mucService holds the MUC state of all users. mu guards the map only: a
 // user's entry and everything in it belong to the user's owner goroutine.
 type mucService struct {
 	mu    sync.Mutex
-	users map[string]*userRooms
+	users map[string]*muc.Rooms
 
 	listMu sync.Mutex
 	lists  map[string]roomList // user + "\x00" + server
 }
 
 func newMUCService() *mucService {
-	return &mucService{users: make(map[string]*userRooms), lists: make(map[string]roomList)}
+	return &mucService{users: make(map[string]*muc.Rooms), lists: make(map[string]roomList)}
 }
 
 // roomList is a legacy server's room list, as fetched at a time.
@@ -109,120 +89,23 @@ type roomList struct {
 	rooms []transports.RoomInfo
 }
 
-// userRooms is one user's rooms, owned by the user's owner goroutine.
-type userRooms struct {
-	rooms map[transports.ID]*mucRoom
-	// anon is set while the user has an anonymous legacy session the
-	// component started for their joins (Capabilities.AnonymousJoin).
-	anon bool
-}
-
 // user returns user's rooms, creating the entry. Owner work only.
-func (m *mucService) user(user string) *userRooms {
+func (m *mucService) user(user string) *muc.Rooms {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ur := m.users[user]
 	if ur == nil {
-		ur = &userRooms{rooms: make(map[transports.ID]*mucRoom)}
+		ur = muc.NewRooms()
 		m.users[user] = ur
 	}
 	return ur
 }
 
 // get returns user's rooms, or nil. Owner work only.
-func (m *mucService) get(user string) *userRooms {
+func (m *mucService) get(user string) *muc.Rooms {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.users[user]
-}
-
-// mucRoom is a room a user's legacy session is in.
-type mucRoom struct {
-	id      transports.ID
-	jid     jid.JID // room@domain
-	adapter transports.Adapter
-
-	nick     string // the user's nick (asked for, until RoomReadyEvent)
-	role     transports.Role
-	aff      transports.Affiliation
-	presence transports.Presence
-	ready    bool // RoomReadyEvent seen
-	// nickChanged: the network said it changed the nick on join.
-	nickChanged bool
-
-	occupants map[string]*occupant // others, by nick
-
-	subject     transports.SubjectEvent
-	subjectSeen chan struct{} // closed at the first SubjectEvent
-
-	res map[string]*mucResource // the user's resources, by resourcepart
-
-	reactions reactionCache
-
-	// away is the room's chatter while none of the user's resources is in
-	// it (bouncer mode), replayed at the next join as history when the
-	// network has none.
-	away awayBacklog
-}
-
-// occupant is someone else in a room.
-type occupant struct {
-	nick     string
-	role     transports.Role
-	aff      transports.Affiliation
-	presence transports.Presence
-	account  string
-}
-
-// mucResource is one of the user's resources in a room.
-type mucResource struct {
-	full       jid.JID
-	phase      mucPhase
-	asked      string // the nick it asked for
-	hist       historyRequest
-	pending    []any           // broadcasts held back while syncing
-	pendingIDs map[string]bool // legacy IDs of held-back messages
-}
-
-func newRoom(id transports.ID, j jid.JID, a transports.Adapter, nick string) *mucRoom {
-	return &mucRoom{
-		id: id, jid: j, adapter: a, nick: nick,
-		occupants:   make(map[string]*occupant),
-		subjectSeen: make(chan struct{}),
-		res:         make(map[string]*mucResource),
-	}
-}
-
-func (r *mucRoom) sawSubject() bool {
-	select {
-	case <-r.subjectSeen:
-		return true
-	default:
-		return false
-	}
-}
-
-// resources returns the room's resources in a stable order.
-func (r *mucRoom) resources() []*mucResource {
-	out := make([]*mucResource, 0, len(r.res))
-	for _, rr := range r.res {
-		out = append(out, rr)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].full.String() < out[j].full.String() })
-	return out
-}
-
-// occupantJID is room@domain/nick, or the room's JID when nick cannot be a
-// resourcepart.
-func (r *mucRoom) occupantJID(nick string) string {
-	if nick == "" {
-		return r.jid.String()
-	}
-	j, err := r.jid.WithResource(nick)
-	if err != nil {
-		return r.jid.String()
-	}
-	return j.String()
 }
 
 // kindOf says what a legacy ID names; networks without an Addresser have
@@ -276,139 +159,66 @@ func (c *Component) after(d time.Duration, user string, job func(ctx context.Con
 
 // --- presences -----------------------------------------------------------
 
-func (c *Component) occupantPresence(r *mucRoom, o *occupant, to jid.JID) *outPresence {
-	p := &outPresence{From: r.occupantJID(o.nick), To: to.String(), Show: o.presence.Show.String(), Status: o.presence.Status}
-	p.Extra = []any{&mucUserX{Item: &mucItem{Affiliation: affName(o.aff), Role: presentRole(o.role)}}}
+func occupantPresence(r *muc.Room, o muc.Occupant, to jid.JID) *outPresence {
+	p := &outPresence{From: r.OccupantJID(o.Nick), To: to.String(), Show: o.Presence.Show.String(), Status: o.Presence.Status}
+	p.Extra = []any{&muc.UserX{Item: &muc.Item{Affiliation: muc.AffName(o.Affiliation), Role: muc.PresentRole(o.Role)}}}
 	return p
 }
 
-func (c *Component) selfPresence(r *mucRoom, to jid.JID, codes ...int) *outPresence {
-	p := &outPresence{From: r.occupantJID(r.nick), To: to.String(), Show: r.presence.Show.String(), Status: r.presence.Status}
-	p.Extra = []any{&mucUserX{
-		Item:   &mucItem{Affiliation: affName(r.aff), Role: presentRole(r.role)},
-		Status: statuses(append([]int{statusSelf}, codes...)...),
+func selfPresence(r *muc.Room, to jid.JID, codes ...int) *outPresence {
+	p := &outPresence{From: r.OccupantJID(r.Nick), To: to.String(), Show: r.Presence.Show.String(), Status: r.Presence.Status}
+	p.Extra = []any{&muc.UserX{
+		Item:   &muc.Item{Affiliation: muc.AffName(r.Affiliation), Role: muc.PresentRole(r.Role)},
+		Status: muc.Statuses(append([]int{muc.StatusSelf}, codes...)...),
 	}}
 	return p
 }
 
 // selfUnavailable tells a resource it is out of the room.
-func (c *Component) selfUnavailable(r *mucRoom, nick string, to jid.JID, status string, item *mucItem, codes ...int) *outPresence {
+func selfUnavailable(r *muc.Room, nick string, to jid.JID, status string, item *muc.Item, codes ...int) *outPresence {
 	if item == nil {
-		item = &mucItem{}
+		item = &muc.Item{}
 	}
-	item.Affiliation, item.Role = affName(r.aff), "none"
-	return &outPresence{Type: "unavailable", From: r.occupantJID(nick), To: to.String(), Status: status,
-		Extra: []any{&mucUserX{Item: item, Status: statuses(append([]int{statusSelf}, codes...)...)}}}
+	item.Affiliation, item.Role = muc.AffName(r.Affiliation), "none"
+	return &outPresence{Type: "unavailable", From: r.OccupantJID(nick), To: to.String(), Status: status,
+		Extra: []any{&muc.UserX{Item: item, Status: muc.Statuses(append([]int{muc.StatusSelf}, codes...)...)}}}
 }
 
-func (c *Component) subjectMessage(r *mucRoom, to jid.JID) *outMessage {
-	from := r.jid.String()
-	if r.subject.Nick != "" {
-		from = r.occupantJID(r.subject.Nick)
+func subjectMessage(r *muc.Room, to jid.JID) *outMessage {
+	subject := r.Subject()
+	from := r.JID.String()
+	if subject.Nick != "" {
+		from = r.OccupantJID(subject.Nick)
 	}
-	m := &outMessage{Type: "groupchat", ID: newID(), From: from, To: to.String(), Extra: []any{&subjectElem{Text: r.subject.Subject}}}
-	if !r.subject.Time.IsZero() {
-		m.Delay = &delayElem{From: r.jid.String(), Stamp: r.subject.Time.UTC().Format(time.RFC3339Nano)}
+	m := &outMessage{Type: "groupchat", ID: newID(), From: from, To: to.String(), Extra: []any{&subjectElem{Text: subject.Subject}}}
+	if !subject.Time.IsZero() {
+		m.Delay = &delayElem{From: r.JID.String(), Stamp: subject.Time.UTC().Format(time.RFC3339Nano)}
 	}
 	return m
 }
 
-// replay sends rr the occupants and its own presence, and moves it
-// to phaseSyncing.
-func (c *Component) replay(ctx context.Context, r *mucRoom, rr *mucResource) {
-	nicks := make([]string, 0, len(r.occupants))
-	for n := range r.occupants {
-		nicks = append(nicks, n)
-	}
-	sort.Strings(nicks)
-	for _, n := range nicks {
-		if n == r.nick {
-			continue
-		}
-		c.mucSend(ctx, c.occupantPresence(r, r.occupants[n], rr.full))
+// replay sends rr, which the room moved to muc.Syncing, the other
+// occupants and its own presence.
+func (c *Component) replay(ctx context.Context, r *muc.Room, rr *muc.Resource) {
+	for _, o := range r.Others() {
+		c.mucSend(ctx, occupantPresence(r, o, rr.Full))
 	}
 	var codes []int
-	if r.nickChanged || rr.asked != r.nick {
-		codes = append(codes, statusNickModified)
+	if rr.NickModified() {
+		codes = append(codes, muc.StatusNickModified)
 	}
-	c.mucSend(ctx, c.selfPresence(r, rr.full, codes...))
-	rr.phase = phaseSyncing
+	c.mucSend(ctx, selfPresence(r, rr.Full, codes...))
 }
 
-// broadcast sends build's stanza to every joined resource of r and
-// holds it back for those still syncing. legacyID, if any, is the legacy
-// message ID of a message, so that history does not repeat it.
-func (c *Component) broadcast(ctx context.Context, r *mucRoom, legacyID string, build func(to jid.JID) any) {
-	for _, rr := range r.resources() {
-		switch rr.phase {
-		case phaseJoined:
-			c.mucSend(ctx, build(rr.full))
-		case phaseSyncing:
-			rr.pending = append(rr.pending, build(rr.full))
-			if legacyID != "" {
-				if rr.pendingIDs == nil {
-					rr.pendingIDs = make(map[string]bool)
-				}
-				rr.pendingIDs[legacyID] = true
-			}
-		}
+// broadcast sends build's stanza to every joined resource of r; the room
+// holds it back for those still syncing (see muc.Room.Broadcast).
+func (c *Component) broadcast(ctx context.Context, r *muc.Room, legacyID string, build func(to jid.JID) any) {
+	for _, st := range r.Broadcast(legacyID, build) {
+		c.mucSend(ctx, st)
 	}
 }
 
 // --- joining -------------------------------------------------------------
-
-// historyRequest is a join's <history/> (XEP-0045 §7.2.13).
-type historyRequest struct {
-	given                         bool
-	maxStanzas, maxChars, seconds int // -1: not given
-	since                         time.Time
-}
-
-func parseHistory(x *node) historyRequest {
-	h := historyRequest{maxStanzas: -1, maxChars: -1, seconds: -1}
-	el := x.Child("", "history")
-	if el == nil {
-		return h
-	}
-	h.given = true
-	num := func(name string) int {
-		if v := el.Attr(name); v != "" {
-			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-				return n
-			}
-		}
-		return -1
-	}
-	h.maxStanzas, h.maxChars, h.seconds = num("maxstanzas"), num("maxchars"), num("seconds")
-	if v := el.Attr("since"); v != "" {
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			h.since = t
-		}
-	}
-	return h
-}
-
-// params turns the request into History arguments; ok is false when no
-// history is wanted.
-func (h historyRequest) params(now time.Time) (since time.Time, max int, ok bool) {
-	if h.maxStanzas == 0 || h.maxChars == 0 {
-		return time.Time{}, 0, false
-	}
-	max = defaultHistory
-	if h.given && (h.seconds >= 0 || !h.since.IsZero()) {
-		max = maxHistory
-	}
-	if h.maxStanzas > 0 {
-		max = min(h.maxStanzas, maxHistory)
-	}
-	since = h.since
-	if h.seconds >= 0 {
-		if s := now.Add(-time.Duration(h.seconds) * time.Second); s.After(since) {
-			since = s
-		}
-	}
-	return since, max, true
-}
 
 // roomPresence handles a presence to a room or occupant JID. It reports
 // false when the presence is not a MUC matter (a contact's JID), so that
@@ -463,7 +273,7 @@ func (c *Component) mucError(s *stanza, e *stanzaError) {
 	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 	defer cancel()
 	c.sendQuiet(ctx, &outPresence{ID: s.id, Type: "error", From: s.to.String(), To: s.from.String(),
-		Error: e.Wire(), Extra: []any{&mucJoinX{}}})
+		Error: e.Wire(), Extra: []any{&muc.JoinX{}}})
 }
 
 // joinRoom handles an available presence to room@domain/nick: a join, a
@@ -474,7 +284,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	user := s.from.Bare()
 	u := user.String()
 	resName, nick := s.from.Resourcepart(), s.to.Resourcepart()
-	hist := parseHistory(s.Child(nsMUC, "x"))
+	hist := muc.ParseHistory(s.Child(nsMUC, "x"))
 
 	// The room's state decides: a presence update of a joined resource,
 	// another resource joining (replayed from the state), or a new join.
@@ -488,38 +298,36 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	var (
 		got    outcome
 		serr   *stanzaError
-		r      *mucRoom
+		r      *muc.Room
 		mirror transports.Adapter
 	)
 	if !c.own(ctx, u, func(ctx context.Context) {
 		ur := c.muc.user(u)
-		r = ur.rooms[id]
-		if r != nil && r.adapter != c.sup.Adapter(u) {
+		r = ur.Get(id)
+		if r != nil && r.Adapter != c.sup.Adapter(u) {
 			// The session the room was joined with is gone.
-			c.dropRoom(ctx, ur, r, "The connection to "+c.net.Identity().Name+" was lost.", statusTechnical)
+			c.dropRoom(ctx, ur, r, "The connection to "+c.net.Identity().Name+" was lost.", muc.StatusTechnical)
 			r = nil
 		}
 		if r != nil {
-			if rr := r.res[resName]; rr != nil {
-				if nick != r.nick && nick != rr.asked {
+			if rr := r.Resource(resName); rr != nil {
+				if nick != r.Nick && nick != rr.Asked {
 					got, serr = refused, errorf("modify", "not-acceptable", "Changing your nick in a room is not supported by %s.", c.net.Identity().Name)
 					return
 				}
 				// A presence update: show the resource its presence.
-				if rr.phase == phaseJoined {
-					c.mucSend(ctx, c.selfPresence(r, rr.full))
+				if rr.Phase() == muc.Joined {
+					c.mucSend(ctx, selfPresence(r, rr.Full))
 				}
-				got, mirror = updated, r.adapter
+				got, mirror = updated, r.Adapter
 				return
 			}
 			// Another resource of the user is in the room: replay the cache.
-			rr := &mucResource{full: s.from, asked: nick, hist: hist}
-			r.res[resName] = rr
-			c.replay(ctx, r, rr)
+			c.replay(ctx, r, r.JoinAgain(s.from, nick, hist))
 			got = replayed
 			return
 		}
-		if n := len(ur.rooms); n >= c.roomsPerUser() {
+		if n, full := ur.Full(c.roomsPerUser()); full {
 			c.log.Info("room join refused: too many rooms", "user", u, "max", n)
 			got, serr = refused, errorf("wait", "policy-violation", "You are in %d rooms on %s, the most this gateway allows; leave one first.", n, c.net.Identity().Name)
 		}
@@ -562,9 +370,9 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 		c.maybeStopAnon(ctx, user)
 		return
 	}
-	r = newRoom(id, s.to.Bare(), a, nick)
-	r.res[resName] = &mucResource{full: s.from, asked: nick, hist: hist, phase: phaseJoining}
-	if !c.own(ctx, u, func(context.Context) { c.muc.user(u).rooms[id] = r }) {
+	r = muc.NewRoom(id, s.to.Bare(), a, nick)
+	r.Join(s.from, nick, hist)
+	if !c.own(ctx, u, func(context.Context) { c.muc.user(u).Put(r) }) {
 		return
 	}
 
@@ -575,20 +383,18 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	joined, anon := false, false
 	c.own(ctx, u, func(ctx context.Context) {
 		ur := c.muc.user(u)
-		anon = ur.anon
+		anon = ur.Anon
 		if err != nil {
-			if ur.rooms[id] == r {
-				delete(ur.rooms, id)
-			}
+			ur.Remove(r)
 			return
 		}
-		if ur.rooms[id] != r {
+		if !ur.Has(r) {
 			return // gone meanwhile (kicked, session lost); the user was told
 		}
-		if !r.ready {
+		if !r.Ready() {
 			// The adapter did not deliver RoomReadyEvent: go on with what
 			// it delivered.
-			c.roomReady(ctx, r, &transports.RoomReadyEvent{Room: id, Nick: r.nick, Role: r.role, Affiliation: r.aff})
+			c.roomReady(ctx, r, &transports.RoomReadyEvent{Room: id, Nick: r.Nick, Role: r.Role, Affiliation: r.Affiliation})
 		}
 		joined = true
 	})
@@ -603,7 +409,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	}
 	c.finishJoin(ctx, u, r)
 	if !anon {
-		c.rememberRoom(ctx, user, id, r.nick)
+		c.rememberRoom(ctx, user, id, r.Nick)
 	}
 }
 
@@ -628,7 +434,7 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, room transpor
 			if err != nil {
 				return nil, stanzaerr.FromLegacy(err)
 			}
-			if !c.own(ctx, u, func(context.Context) { c.muc.user(u).anon = true }) {
+			if !c.own(ctx, u, func(context.Context) { c.muc.user(u).Anon = true }) {
 				return nil, errorf("wait", "service-unavailable", "The gateway is shutting down.")
 			}
 			c.sup.Start(acct)
@@ -664,77 +470,63 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, room transpor
 // roomReady records the user's own state and, on the first
 // RoomReadyEvent, sends the joining resources the occupants and their
 // self-presence. Owner work.
-func (c *Component) roomReady(ctx context.Context, r *mucRoom, ev *transports.RoomReadyEvent) {
-	if ev.Nick != "" {
-		r.nick = ev.Nick
+func (c *Component) roomReady(ctx context.Context, r *muc.Room, ev *transports.RoomReadyEvent) {
+	for _, rr := range r.SetReady(ev.Nick, ev.Role, ev.Affiliation) {
+		c.replay(ctx, r, rr)
 	}
-	r.role, r.aff = ev.Role, ev.Affiliation
-	if r.ready {
-		return
-	}
-	r.ready = true
-	delete(r.occupants, r.nick)
-	for _, rr := range r.resources() {
-		if rr.phase == phaseJoining {
-			c.replay(ctx, r, rr)
-		}
-	}
-	r.nickChanged = false // said to the resources that asked
 }
 
 // finishJoin sends the resources that are syncing their history, the
 // subject and what was held back meanwhile. It runs in the user's lane:
 // it waits for the network's history and subject.
-func (c *Component) finishJoin(ctx context.Context, user string, r *mucRoom) {
-	var syncing []*mucResource
-	hists := make(map[*mucResource]historyRequest)
-	var away awayBacklog
+func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
+	var syncing []*muc.Resource
+	hists := make(map[*muc.Resource]muc.History)
+	var away muc.Away
 	if !c.own(ctx, user, func(context.Context) {
-		for _, rr := range r.resources() {
-			if rr.phase == phaseSyncing {
-				syncing = append(syncing, rr)
-				hists[rr] = rr.hist
-			}
+		syncing = r.InPhase(muc.Syncing)
+		for _, rr := range syncing {
+			hists[rr] = rr.Hist
 		}
 		if len(syncing) > 0 {
-			away, r.away = r.away, awayBacklog{}
+			away = r.TakeAway()
 		}
 	}) {
 		return
 	}
 
-	history := make(map[*mucResource][]transports.MessageEvent)
-	h, hasHistory := r.adapter.(transports.History)
+	history := make(map[*muc.Resource][]transports.MessageEvent)
+	h, hasHistory := r.Adapter.(transports.History)
 	now := time.Now()
 	for _, rr := range syncing {
-		since, max, ok := hists[rr].params(now)
+		since, max, ok := hists[rr].Params(now)
 		if !ok {
 			continue
 		}
 		if hasHistory {
 			hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			evs, err := h.History(hctx, r.id, since, max)
+			evs, err := h.History(hctx, r.ID, since, max)
 			cancel()
 			if err == nil {
 				for _, ev := range evs {
 					if ev.RemoteID != "" {
-						c.mapRoomMessage(ctx, user, r.id, string(ev.RemoteID), roomMessageID(&ev))
+						c.mapRoomMessage(ctx, user, r.ID, string(ev.RemoteID), roomMessageID(&ev))
 					}
 				}
 				history[rr] = evs
 				continue
 			}
-			c.log.Info("room history unavailable", "user", user, "room", string(r.id), "err", err)
+			c.log.Info("room history unavailable", "user", user, "room", string(r.ID), "err", err)
 		}
 		// What the component kept while the user was away.
-		history[rr] = away.since(since, max)
+		history[rr] = away.Since(since, max)
 	}
 
-	// subjectSeen is closed by owner work; waiting on it needs no lock.
-	if !r.sawSubject() {
+	// SubjectSeen is closed by owner work; waiting on it needs no lock.
+	if !r.SawSubject() {
 		t := time.NewTimer(subjectWait)
 		select {
-		case <-r.subjectSeen:
+		case <-r.SubjectSeen():
 		case <-t.C:
 		case <-ctx.Done():
 		}
@@ -742,54 +534,39 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *mucRoom) {
 	}
 
 	c.own(ctx, user, func(ctx context.Context) {
-		if ur := c.muc.get(user); ur == nil || ur.rooms[r.id] != r {
+		if ur := c.muc.get(user); ur == nil || !ur.Has(r) {
 			return
 		}
 		for _, rr := range syncing {
-			if r.res[rr.full.Resourcepart()] != rr || rr.phase != phaseSyncing {
+			if r.Resource(rr.Full.Resourcepart()) != rr || rr.Phase() != muc.Syncing {
 				continue // left meanwhile
 			}
-			var backlog []any
+			var backlog []*outMessage
 			for i := range history[rr] {
 				ev := &history[rr][i]
-				if rr.pendingIDs[string(ev.RemoteID)] {
+				if rr.Held(string(ev.RemoteID)) {
 					continue
 				}
-				backlog = append(backlog, c.groupchatStanza(r, ev, rr.full, true))
+				backlog = append(backlog, groupchatStanza(r, ev, rr.Full, true))
 			}
-			if rr.hist.maxChars > 0 {
-				backlog = trimChars(backlog, rr.hist.maxChars)
+			if rr.Hist.MaxChars > 0 {
+				backlog = muc.TrimChars(backlog, rr.Hist.MaxChars, func(m *outMessage) int { return len(mustMarshal(m)) })
 			}
-			if away.dropped > 0 && history[rr] != nil {
+			if n := away.Dropped(); n > 0 && history[rr] != nil {
 				// Never silently: say what the backlog could not keep.
-				c.mucSend(ctx, &outMessage{Type: "groupchat", ID: newID(), From: r.jid.String(), To: rr.full.String(),
+				c.mucSend(ctx, &outMessage{Type: "groupchat", ID: newID(), From: r.JID.String(), To: rr.Full.String(),
 					Body: fmt.Sprintf("%d earlier %s while you were away %s not kept: this gateway keeps the last %d per room.",
-						away.dropped, plural(away.dropped, "message", "messages"), plural(away.dropped, "was", "were"), awayMessages)})
+						n, plural(n, "message", "messages"), plural(n, "was", "were"), muc.AwayMessages)})
 			}
 			for _, m := range backlog {
 				c.mucSend(ctx, m)
 			}
-			c.mucSend(ctx, c.subjectMessage(r, rr.full))
-			for _, p := range rr.pending {
+			c.mucSend(ctx, subjectMessage(r, rr.Full))
+			for _, p := range rr.Flush() {
 				c.mucSend(ctx, p)
 			}
-			rr.pending, rr.pendingIDs = nil, nil
-			rr.phase = phaseJoined
 		}
 	})
-}
-
-// trimChars drops the oldest stanzas until the rest fit in max characters
-// of XML (XEP-0045 maxchars).
-func trimChars(stanzas []any, max int) []any {
-	total := 0
-	for i := len(stanzas) - 1; i >= 0; i-- {
-		total += len(mustMarshal(stanzas[i]))
-		if total > max {
-			return stanzas[i+1:]
-		}
-	}
-	return stanzas
 }
 
 // --- leaving -------------------------------------------------------------
@@ -801,32 +578,30 @@ func (c *Component) leaveRoom(s *stanza, id transports.ID) {
 	user := s.from.Bare()
 	u := user.String()
 	var in, last bool
-	var r *mucRoom
+	var r *muc.Room
 	if !c.own(ctx, u, func(ctx context.Context) {
 		ur := c.muc.get(u) // a leave creates nothing
 		if ur == nil {
 			return
 		}
-		if r = ur.rooms[id]; r == nil {
+		if r = ur.Get(id); r == nil {
 			return
 		}
-		rr := r.res[s.from.Resourcepart()]
-		if rr == nil {
+		var rr *muc.Resource
+		if rr, last = r.Leave(s.from.Resourcepart()); rr == nil {
 			return
 		}
 		in = true
-		delete(r.res, s.from.Resourcepart())
-		if rr.phase != phaseJoining {
-			c.mucSend(ctx, c.selfUnavailable(r, r.nick, rr.full, s.ChildText("", "status"), nil))
+		if rr.Phase() != muc.Joining {
+			c.mucSend(ctx, selfUnavailable(r, r.Nick, rr.Full, s.ChildText("", "status"), nil))
 		}
-		last = len(r.res) == 0
 	}) {
 		return
 	}
 	if !in {
 		// Not in the room: confirm anyway, clients wait for it.
 		c.sendQuiet(ctx, &outPresence{Type: "unavailable", From: s.to.String(), To: s.from.String(),
-			Extra: []any{&mucUserX{Item: &mucItem{Affiliation: "none", Role: "none"}, Status: statuses(statusSelf)}}})
+			Extra: []any{&muc.UserX{Item: &muc.Item{Affiliation: "none", Role: "none"}, Status: muc.Statuses(muc.StatusSelf)}}})
 		return
 	}
 	if last {
@@ -837,18 +612,15 @@ func (c *Component) leaveRoom(s *stanza, id transports.ID) {
 // resourceGone removes a resource that went offline from every room. It
 // runs in the user's lane.
 func (c *Component) resourceGone(ctx context.Context, user jid.JID, res string) {
-	var emptied []*mucRoom
+	var emptied []*muc.Room
 	c.own(ctx, user.String(), func(context.Context) {
 		ur := c.muc.get(user.String())
 		if ur == nil {
 			return
 		}
-		for _, r := range ur.rooms {
-			if r.res[res] != nil {
-				delete(r.res, res)
-				if len(r.res) == 0 {
-					emptied = append(emptied, r)
-				}
+		for _, r := range ur.All() {
+			if rr, empty := r.Leave(res); rr != nil && empty {
+				emptied = append(emptied, r)
 			}
 		}
 	})
@@ -860,7 +632,7 @@ func (c *Component) resourceGone(ctx context.Context, user jid.JID, res string) 
 // lastResourceLeft decides what happens to a room the user's last
 // resource left: bouncer mode or leaving the legacy room. It runs in the
 // user's lane.
-func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, r *mucRoom) {
+func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, r *muc.Room) {
 	if ctx.Err() != nil {
 		return // shutting down: rooms stay as they are (bouncer rooms are rejoined at start)
 	}
@@ -875,13 +647,13 @@ func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, r *mucRo
 				stale := true
 				c.own(ctx, u, func(context.Context) {
 					ur := c.muc.get(u)
-					stale = ur == nil || ur.rooms[r.id] != r || len(r.res) > 0
+					stale = ur == nil || !ur.Has(r) || !r.Empty()
 				})
 				if stale {
 					return
 				}
 				if !c.presence.online(u) {
-					c.log.Info("user offline: staying in the room", "user", u, "room", string(r.id))
+					c.log.Info("user offline: staying in the room", "user", u, "room", string(r.ID))
 					return
 				}
 				c.leaveLegacy(ctx, user, r)
@@ -894,7 +666,7 @@ func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, r *mucRo
 
 // leaveLegacy leaves the legacy room if no resource is in it any more. It
 // runs in the user's lane.
-func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, r *mucRoom) {
+func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, r *muc.Room) {
 	if ctx.Err() != nil {
 		return // shutting down: leaving is not the user's wish
 	}
@@ -905,21 +677,21 @@ func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, r *mucRoom) {
 		if ur == nil {
 			return
 		}
-		gone, anon = ur.rooms[r.id] == r && len(r.res) == 0, ur.anon
+		gone, anon = ur.Has(r) && r.Empty(), ur.Anon
 		if gone {
-			delete(ur.rooms, r.id)
+			ur.Remove(r)
 		}
 	})
 	if !gone {
 		return
 	}
 	if !anon {
-		c.forgetRoom(ctx, user, r.id)
+		c.forgetRoom(ctx, user, r.ID)
 	}
-	if rooms, ok := r.adapter.(transports.Rooms); ok && r.adapter == c.sup.Adapter(u) {
+	if rooms, ok := r.Adapter.(transports.Rooms); ok && r.Adapter == c.sup.Adapter(u) {
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		if err := rooms.LeaveRoom(lctx, r.id); err != nil {
-			c.log.Info("leaving legacy room", "user", u, "room", string(r.id), "err", err)
+		if err := rooms.LeaveRoom(lctx, r.ID); err != nil {
+			c.log.Info("leaving legacy room", "user", u, "room", string(r.ID), "err", err)
 		}
 		cancel()
 	}
@@ -937,9 +709,9 @@ func (c *Component) maybeStopAnon(ctx context.Context, user jid.JID) {
 		if ur == nil {
 			return
 		}
-		stop = ur.anon && len(ur.rooms) == 0
+		stop = ur.Anon && ur.Len() == 0
 		if stop {
-			ur.anon = false
+			ur.Anon = false
 		}
 		c.muc.release(u, ur)
 	})
@@ -951,8 +723,8 @@ func (c *Component) maybeStopAnon(ctx context.Context, user jid.JID) {
 
 // release forgets user's entry ur when it holds no room and no anonymous
 // session. Owner work.
-func (m *mucService) release(user string, ur *userRooms) {
-	if len(ur.rooms) > 0 || ur.anon {
+func (m *mucService) release(user string, ur *muc.Rooms) {
+	if !ur.Idle() {
 		return
 	}
 	m.mu.Lock()
@@ -964,16 +736,11 @@ func (m *mucService) release(user string, ur *userRooms) {
 
 // dropRoom forgets a room the legacy session is no longer in and tells the
 // joined resources they are out, with status and codes. Owner work.
-func (c *Component) dropRoom(ctx context.Context, ur *userRooms, r *mucRoom, status string, codes ...int) {
-	if ur.rooms[r.id] == r {
-		delete(ur.rooms, r.id)
+func (c *Component) dropRoom(ctx context.Context, ur *muc.Rooms, r *muc.Room, status string, codes ...int) {
+	ur.Remove(r)
+	for _, rr := range r.DropResources() {
+		c.mucSend(ctx, selfUnavailable(r, r.Nick, rr.Full, status, nil, codes...))
 	}
-	for _, rr := range r.resources() {
-		if rr.phase != phaseJoining {
-			c.mucSend(ctx, c.selfUnavailable(r, r.nick, rr.full, status, nil, codes...))
-		}
-	}
-	r.res = map[string]*mucResource{}
 }
 
 // roomsOnState forgets the rooms of a legacy session that ended: a room
@@ -990,13 +757,13 @@ func (c *Component) roomsOnState(ctx context.Context, user jid.JID, st transport
 		status += ": " + stanzaerr.Detail(st.Text)
 	}
 	dropped := false
-	for _, r := range ur.rooms {
-		if r.adapter != cur {
-			c.dropRoom(ctx, ur, r, status+".", statusTechnical)
+	for _, r := range ur.All() {
+		if r.Adapter != cur {
+			c.dropRoom(ctx, ur, r, status+".", muc.StatusTechnical)
 			dropped = true
 		}
 	}
-	if dropped && len(ur.rooms) == 0 { // and forget the emptied state
+	if dropped && ur.Len() == 0 { // and forget the emptied state
 		c.later(u, func(ctx context.Context) { c.maybeStopAnon(ctx, user) })
 	}
 }
@@ -1009,9 +776,9 @@ func (c *Component) selfPing(s *stanza, id transports.ID) {
 	c.owners.Post(c.ctx(), u, func(ctx context.Context) {
 		joined := false
 		if ur := c.muc.get(u); ur != nil {
-			if r := ur.rooms[id]; r != nil && r.adapter == c.sup.Adapter(u) {
-				rr := r.res[s.from.Resourcepart()]
-				joined = rr != nil && rr.phase != phaseJoining && (s.to.Resourcepart() == "" || s.to.Resourcepart() == r.nick)
+			if r := ur.Get(id); r != nil && r.Adapter == c.sup.Adapter(u) {
+				rr := r.Resource(s.from.Resourcepart())
+				joined = rr != nil && rr.Phase() != muc.Joining && (s.to.Resourcepart() == "" || s.to.Resourcepart() == r.Nick)
 			}
 		}
 		if !joined {
@@ -1020,39 +787,4 @@ func (c *Component) selfPing(s *stanza, id transports.ID) {
 		}
 		c.result(s, nil)
 	})
-}
-
-// awayBacklog keeps a room's latest messages while none of the user's
-// resources is in it, within awayMessages and awayBytes of bodies; dropped
-// counts the older ones it let go. Owner work.
-type awayBacklog struct {
-	msgs    []transports.MessageEvent
-	bytes   int
-	dropped int
-}
-
-func (b *awayBacklog) add(ev transports.MessageEvent) {
-	b.msgs = append(b.msgs, ev)
-	b.bytes += len(ev.Body)
-	for len(b.msgs) > awayMessages || b.bytes > awayBytes && len(b.msgs) > 1 {
-		b.bytes -= len(b.msgs[0].Body)
-		b.msgs[0] = transports.MessageEvent{}
-		b.msgs = b.msgs[1:]
-		b.dropped++
-	}
-}
-
-// since returns at most max of the latest messages stamped at or after
-// since (zero: any), oldest first, like transports.History.
-func (b *awayBacklog) since(since time.Time, max int) []transports.MessageEvent {
-	var out []transports.MessageEvent
-	for _, ev := range b.msgs {
-		if since.IsZero() || !ev.Time.Before(since) {
-			out = append(out, ev)
-		}
-	}
-	if max > 0 && len(out) > max {
-		out = out[len(out)-max:]
-	}
-	return out
 }

@@ -2,14 +2,13 @@ package component
 
 import (
 	"context"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"mellium.im/xmpp/disco/items"
 
 	"github.com/switchboard-im/switchboard/component/discovery"
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -24,11 +23,11 @@ func (c *Component) mucAdmin(s *stanza, q *node, id transports.ID) {
 	u := user.String()
 	c.admit(s, func() {
 		ctx := c.ctx()
-		var r *mucRoom
+		var r *muc.Room
 		ready := false
 		c.own(ctx, u, func(context.Context) {
 			if _, r = c.room(user, id); r != nil {
-				ready = r.ready
+				ready = r.Ready()
 			}
 		})
 		if r == nil || !ready {
@@ -65,46 +64,26 @@ func (c *Component) mucAdmin(s *stanza, q *node, id transports.ID) {
 }
 
 // adminItem carries out one item of a muc#admin set.
-func (c *Component) adminItem(ctx context.Context, mod transports.Moderator, r *mucRoom, it *node) error {
-	nick := it.Attr("nick")
-	if nick == "" {
-		if j := it.Attr("jid"); j != "" {
-			if occ, ok := strings.CutPrefix(j, r.jid.String()+"/"); ok {
-				nick = occ
-			}
-		}
+func (c *Component) adminItem(ctx context.Context, mod transports.Moderator, r *muc.Room, it *node) error {
+	ch, err := muc.ParseAdminItem(it, r.JID.String())
+	if err != nil {
+		return err
 	}
-	if nick == "" {
-		return errorf("modify", "bad-request", "Name the occupant with the nick attribute; real addresses are not known here.")
-	}
-	reason := it.ChildText("", "reason")
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	role, aff := it.Attr("role"), it.Attr("affiliation")
-	if role == "" && aff == "" {
-		return errorf("modify", "bad-request", "The item changes neither role nor affiliation.")
-	}
-	if role != "" {
-		ro, ok := parseRole(role)
-		if !ok {
-			return errorf("modify", "bad-request", "Unknown role %q.", role)
-		}
+	if ch.SetRole {
 		var err error
-		if ro == transports.RoleNone {
-			err = mod.Kick(ctx, r.id, nick, reason)
+		if ch.Role == transports.RoleNone {
+			err = mod.Kick(ctx, r.ID, ch.Nick, ch.Reason)
 		} else {
-			err = mod.SetRole(ctx, r.id, nick, ro)
+			err = mod.SetRole(ctx, r.ID, ch.Nick, ch.Role)
 		}
 		if err != nil {
 			return stanzaerr.FromLegacy(err)
 		}
 	}
-	if aff != "" {
-		af, ok := parseAff(aff)
-		if !ok {
-			return errorf("modify", "bad-request", "Unknown affiliation %q.", aff)
-		}
-		if err := mod.SetAffiliation(ctx, r.id, nick, af); err != nil {
+	if ch.SetAff {
+		if err := mod.SetAffiliation(ctx, r.ID, ch.Nick, ch.Affiliation); err != nil {
 			return stanzaerr.FromLegacy(err)
 		}
 	}
@@ -113,29 +92,9 @@ func (c *Component) adminItem(ctx context.Context, mod transports.Moderator, r *
 
 // adminList answers a muc#admin get for a role or affiliation from the
 // occupant cache (legacy networks give no lists of absent members).
-func (c *Component) adminList(ctx context.Context, user string, r *mucRoom, want *node) *mucAdminQuery {
-	res := &mucAdminQuery{}
-	c.own(ctx, user, func(context.Context) { res = adminItems(r, want) })
-	return res
-}
-
-// adminItems lists r's occupants matching want's role or affiliation.
-// Owner work.
-func adminItems(r *mucRoom, want *node) *mucAdminQuery {
-	role, aff := want.Attr("role"), want.Attr("affiliation")
-	res := &mucAdminQuery{}
-	nicks := make([]string, 0, len(r.occupants))
-	for n := range r.occupants {
-		nicks = append(nicks, n)
-	}
-	slices.Sort(nicks)
-	for _, n := range nicks {
-		o := r.occupants[n]
-		if role != "" && presentRole(o.role) != role || aff != "" && affName(o.aff) != aff {
-			continue
-		}
-		res.Items = append(res.Items, mucItem{Nick: o.nick, Role: presentRole(o.role), Affiliation: affName(o.aff)})
-	}
+func (c *Component) adminList(ctx context.Context, user string, r *muc.Room, want *node) *muc.AdminQuery {
+	res := &muc.AdminQuery{}
+	c.own(ctx, user, func(context.Context) { res.Items = r.Filter(want.Attr("role"), want.Attr("affiliation")) })
 	return res
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -84,14 +85,9 @@ func (c *Component) restoreRooms(ctx context.Context, user jid.JID) {
 		if err != nil {
 			continue
 		}
-		r := newRoom(id, roomJID, a, nick)
+		r := muc.NewRoom(id, roomJID, a, nick)
 		added := false
-		if !c.own(ctx, u, func(context.Context) {
-			ur := c.muc.user(u)
-			if ur.rooms[id] == nil {
-				ur.rooms[id], added = r, true
-			}
-		}) {
+		if !c.own(ctx, u, func(context.Context) { added = c.muc.user(u).PutNew(r) }) {
 			return
 		}
 		if !added {
@@ -103,8 +99,8 @@ func (c *Component) restoreRooms(ctx context.Context, user jid.JID) {
 		cancel()
 		if err != nil {
 			c.own(ctx, u, func(context.Context) {
-				if ur := c.muc.get(u); ur != nil && ur.rooms[id] == r {
-					delete(ur.rooms, id)
+				if ur := c.muc.get(u); ur != nil {
+					ur.Remove(r)
 				}
 			})
 			c.log.Info("rejoining a remembered room failed", "user", u, "room", string(id), "err", err)
@@ -116,8 +112,8 @@ func (c *Component) restoreRooms(ctx context.Context, user jid.JID) {
 			continue
 		}
 		c.own(ctx, u, func(ctx context.Context) {
-			if ur := c.muc.get(u); ur != nil && ur.rooms[id] == r && !r.ready {
-				c.roomReady(ctx, r, &transports.RoomReadyEvent{Room: id, Nick: r.nick, Role: r.role, Affiliation: r.aff})
+			if ur := c.muc.get(u); ur != nil && ur.Has(r) && !r.Ready() {
+				c.roomReady(ctx, r, &transports.RoomReadyEvent{Room: id, Nick: r.Nick, Role: r.Role, Affiliation: r.Affiliation})
 			}
 		})
 		c.log.Info("rejoined a remembered room", "user", u, "room", string(id))

@@ -7,6 +7,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -56,10 +57,10 @@ func (c *Component) legacyRef(ctx context.Context, user string, room transports.
 }
 
 // groupchatStanza is a room message for one resource.
-func (c *Component) groupchatStanza(r *mucRoom, ev *transports.MessageEvent, to jid.JID, history bool) *outMessage {
+func groupchatStanza(r *muc.Room, ev *transports.MessageEvent, to jid.JID, history bool) *outMessage {
 	nick := ev.Nick
 	if ev.Own && nick == "" {
-		nick = r.nick
+		nick = r.Nick
 	}
 	id := roomMessageID(ev)
 	if id == "" {
@@ -69,12 +70,12 @@ func (c *Component) groupchatStanza(r *mucRoom, ev *transports.MessageEvent, to 
 	if ev.Action {
 		body = "/me " + body
 	}
-	m := &outMessage{Type: "groupchat", ID: id, From: r.occupantJID(nick), To: to.String(), Body: body}
+	m := &outMessage{Type: "groupchat", ID: id, From: r.OccupantJID(nick), To: to.String(), Body: body}
 	if !ev.Time.IsZero() && (history || time.Since(ev.Time) > liveDelay) {
-		m.Delay = &delayElem{From: r.jid.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
+		m.Delay = &delayElem{From: r.JID.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
 	if ev.RemoteID != "" {
-		m.StanzaID = &stanzaID{ID: string(ev.RemoteID), By: r.jid.String()}
+		m.StanzaID = &stanzaID{ID: string(ev.RemoteID), By: r.JID.String()}
 	}
 	if ev.Own && ev.EchoOf != "" {
 		m.OriginID = &originID{ID: ev.EchoOf}
@@ -97,12 +98,12 @@ func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *tran
 		c.log.Debug("room message for a room the user is not in", "user", u, "room", string(ev.From))
 		return
 	}
-	if len(r.res) == 0 {
+	if r.Empty() {
 		kept := *ev
 		if kept.Time.IsZero() {
 			kept.Time = time.Now() // history is shown with its time
 		}
-		r.away.add(kept)
+		r.KeepAway(kept)
 		if ev.Mention && !ev.Own {
 			c.offlineMention(ctx, user, ev)
 		}
@@ -110,7 +111,7 @@ func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *tran
 	}
 	c.mapRoomMessage(ctx, u, ev.From, string(ev.RemoteID), roomMessageID(ev))
 	c.broadcast(ctx, r, string(ev.RemoteID), func(to jid.JID) any {
-		return c.groupchatStanza(r, ev, to, false)
+		return groupchatStanza(r, ev, to, false)
 	})
 }
 
@@ -124,8 +125,7 @@ func (c *Component) offlineMention(ctx context.Context, user jid.JID, ev *transp
 		c.log.Warn("room without a JID", "room", string(ev.From), "err", err)
 		return
 	}
-	r := &mucRoom{jid: room}
-	from := r.occupantJID(ev.Nick)
+	from := muc.OccupantJID(room, ev.Nick)
 	body := ev.Body
 	if ev.Action {
 		body = "/me " + body
@@ -135,7 +135,7 @@ func (c *Component) offlineMention(ctx context.Context, user jid.JID, ev *transp
 		id = newID()
 	}
 	m := &outMessage{Type: "chat", ID: id, From: from, To: user.String(), Body: body,
-		Extra: []any{&mucUserX{}, storeHint()}}
+		Extra: []any{&muc.UserX{}, storeHint()}}
 	if !ev.Time.IsZero() {
 		m.Delay = &delayElem{From: room.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
@@ -163,30 +163,21 @@ func (c *Component) occupantEvent(ctx context.Context, user jid.JID, ev *transpo
 		c.selfOccupant(ctx, user, ur, r, ev)
 		return
 	}
-	if ev.Nick == "" || r.ready && ev.Nick == r.nick {
-		return // the user's own occupant comes with Self
-	}
-	switch {
-	case ev.Left:
-		o := r.occupants[ev.Nick]
-		delete(r.occupants, ev.Nick)
-		if !r.ready {
-			return
-		}
-		if o == nil {
-			o = &occupant{nick: ev.Nick, aff: ev.Affiliation}
-		}
-		item := &mucItem{Affiliation: affName(o.aff), Role: "none", Reason: ev.Reason}
+	ch := r.ApplyOccupant(ev)
+	o := ch.Occupant
+	switch ch.Kind {
+	case muc.Left:
+		item := &muc.Item{Affiliation: muc.AffName(o.Affiliation), Role: "none", Reason: ev.Reason}
 		if ev.By != "" {
-			item.Actor = &mucActor{Nick: ev.By}
+			item.Actor = &muc.Actor{Nick: ev.By}
 		}
 		var codes []int
 		switch {
 		case ev.Banned:
 			item.Affiliation = "outcast"
-			codes = append(codes, statusBanned)
+			codes = append(codes, muc.StatusBanned)
 		case ev.Kicked:
-			codes = append(codes, statusKicked)
+			codes = append(codes, muc.StatusKicked)
 		}
 		status := ""
 		if !ev.Kicked && !ev.Banned {
@@ -194,126 +185,89 @@ func (c *Component) occupantEvent(ctx context.Context, user jid.JID, ev *transpo
 		}
 		c.broadcast(ctx, r, "", func(to jid.JID) any {
 			it := *item
-			return &outPresence{Type: "unavailable", From: r.occupantJID(o.nick), To: to.String(), Status: status,
-				Extra: []any{&mucUserX{Item: &it, Status: statuses(codes...)}}}
+			return &outPresence{Type: "unavailable", From: r.OccupantJID(o.Nick), To: to.String(), Status: status,
+				Extra: []any{&muc.UserX{Item: &it, Status: muc.Statuses(codes...)}}}
 		})
-	case ev.NewNick != "":
-		o := r.occupants[ev.Nick]
-		if o == nil {
-			o = occupantOf(ev)
-		}
-		delete(r.occupants, ev.Nick)
-		old := o.nick
-		o.nick = ev.NewNick
-		r.occupants[o.nick] = o
-		if !r.ready {
-			return
-		}
+	case muc.Renamed:
 		c.broadcast(ctx, r, "", func(to jid.JID) any {
-			return &outPresence{Type: "unavailable", From: r.occupantJID(old), To: to.String(),
-				Extra: []any{&mucUserX{Item: &mucItem{Affiliation: affName(o.aff), Role: presentRole(o.role), Nick: o.nick}, Status: statuses(statusNewNick)}}}
+			return &outPresence{Type: "unavailable", From: r.OccupantJID(ch.OldNick), To: to.String(),
+				Extra: []any{&muc.UserX{Item: &muc.Item{Affiliation: muc.AffName(o.Affiliation), Role: muc.PresentRole(o.Role), Nick: o.Nick},
+					Status: muc.Statuses(muc.StatusNewNick)}}}
 		})
-		c.broadcast(ctx, r, "", func(to jid.JID) any { return c.occupantPresence(r, o, to) })
-	default:
-		n := occupantOf(ev)
-		o := r.occupants[ev.Nick]
-		r.occupants[ev.Nick] = n
-		if !r.ready || o != nil && *o == *n {
-			return
-		}
-		c.broadcast(ctx, r, "", func(to jid.JID) any { return c.occupantPresence(r, n, to) })
+		c.broadcast(ctx, r, "", func(to jid.JID) any { return occupantPresence(r, o, to) })
+	case muc.Present:
+		c.broadcast(ctx, r, "", func(to jid.JID) any { return occupantPresence(r, o, to) })
 	}
 }
 
-func occupantOf(ev *transports.OccupantEvent) *occupant {
-	return &occupant{nick: ev.Nick, role: ev.Role, aff: ev.Affiliation, presence: ev.Presence, account: ev.Account}
-}
-
 // selfOccupant mirrors a change of the user's own occupant.
-func (c *Component) selfOccupant(ctx context.Context, user jid.JID, ur *userRooms, r *mucRoom, ev *transports.OccupantEvent) {
+func (c *Component) selfOccupant(ctx context.Context, user jid.JID, ur *muc.Rooms, r *muc.Room, ev *transports.OccupantEvent) {
 	switch {
 	case ev.Left:
 		// Out of the room for a reason of the network's.
-		item := &mucItem{Reason: ev.Reason}
+		item := &muc.Item{Reason: ev.Reason}
 		if ev.By != "" {
-			item.Actor = &mucActor{Nick: ev.By}
+			item.Actor = &muc.Actor{Nick: ev.By}
 		}
 		var codes []int
 		switch {
 		case ev.Banned:
-			codes = append(codes, statusBanned)
+			codes = append(codes, muc.StatusBanned)
 		case ev.Kicked:
-			codes = append(codes, statusKicked)
+			codes = append(codes, muc.StatusKicked)
 		default:
-			codes = append(codes, statusTechnical)
+			codes = append(codes, muc.StatusTechnical)
 		}
-		bouncer := len(r.res) == 0
-		if ur.rooms[r.id] == r {
-			delete(ur.rooms, r.id)
-		}
-		if !ur.anon {
-			id := r.id
+		bouncer := r.Empty()
+		ur.Remove(r)
+		if !ur.Anon {
+			id := r.ID
 			c.later(user.String(), func(ctx context.Context) { c.forgetRoom(ctx, user, id) })
 		}
-		for _, rr := range r.resources() {
-			if rr.phase == phaseJoining {
-				continue // JoinRoom fails; the join error tells it
-			}
+		// Joining resources are not told: JoinRoom fails, the join error
+		// tells them.
+		for _, rr := range r.DropResources() {
 			it := *item
-			p := c.selfUnavailable(r, r.nick, rr.full, "", &it, codes...)
+			p := selfUnavailable(r, r.Nick, rr.Full, "", &it, codes...)
 			if ev.Banned {
 				it.Affiliation = "outcast"
 			}
 			c.mucSend(ctx, p)
 		}
-		r.res = map[string]*mucResource{}
 		if bouncer && (ev.Kicked || ev.Banned) {
 			what := "kicked from"
 			if ev.Banned {
 				what = "banned from"
 			}
-			text := "You were " + what + " " + string(r.id)
+			text := "You were " + what + " " + string(r.ID)
 			if ev.By != "" {
 				text += " by " + ev.By
 			}
 			if ev.Reason != "" {
 				text += ": " + ev.Reason
 			}
-			c.queueOrSend(ctx, user, &outMessage{Type: "chat", ID: newID(), From: r.jid.String(), To: user.String(), Body: text})
+			c.queueOrSend(ctx, user, &outMessage{Type: "chat", ID: newID(), From: r.JID.String(), To: user.String(), Body: text})
 		}
-		if ur.anon && len(ur.rooms) == 0 {
+		if ur.Anon && ur.Len() == 0 {
 			c.later(user.String(), func(ctx context.Context) { c.maybeStopAnon(ctx, user) })
 		}
 	case ev.NewNick != "":
-		old := r.nick
-		r.nick = ev.NewNick
-		if !r.ready {
+		old, show := r.RenameSelf(ev.NewNick)
+		if !show {
 			return
 		}
-		for _, rr := range r.resources() {
-			if rr.phase == phaseJoining {
-				continue
-			}
-			c.mucSend(ctx, &outPresence{Type: "unavailable", From: r.occupantJID(old), To: rr.full.String(),
-				Extra: []any{&mucUserX{Item: &mucItem{Affiliation: affName(r.aff), Role: presentRole(r.role), Nick: r.nick},
-					Status: statuses(statusSelf, statusNewNick)}}})
-			c.mucSend(ctx, c.selfPresence(r, rr.full))
+		for _, rr := range r.Told() {
+			c.mucSend(ctx, &outPresence{Type: "unavailable", From: r.OccupantJID(old), To: rr.Full.String(),
+				Extra: []any{&muc.UserX{Item: &muc.Item{Affiliation: muc.AffName(r.Affiliation), Role: muc.PresentRole(r.Role), Nick: r.Nick},
+					Status: muc.Statuses(muc.StatusSelf, muc.StatusNewNick)}}})
+			c.mucSend(ctx, selfPresence(r, rr.Full))
 		}
 	default:
-		r.role, r.aff, r.presence = ev.Role, ev.Affiliation, ev.Presence
-		if ev.NickChangedByServer {
-			r.nickChanged = true
-		}
-		if !r.ready {
-			if ev.Nick != "" {
-				r.nick = ev.Nick
-			}
+		if !r.UpdateSelf(ev) {
 			return
 		}
-		for _, rr := range r.resources() {
-			if rr.phase == phaseJoined {
-				c.mucSend(ctx, c.selfPresence(r, rr.full))
-			}
+		for _, rr := range r.InPhase(muc.Joined) {
+			c.mucSend(ctx, selfPresence(r, rr.Full))
 		}
 	}
 }
@@ -331,14 +285,9 @@ func (c *Component) subjectEvent(ctx context.Context, user jid.JID, ev *transpor
 	if r == nil {
 		return
 	}
-	r.subject = *ev
-	if !r.sawSubject() {
-		close(r.subjectSeen)
-	}
-	for _, rr := range r.resources() {
-		if rr.phase == phaseJoined {
-			c.mucSend(ctx, c.subjectMessage(r, rr.full))
-		}
+	r.SetSubject(*ev)
+	for _, rr := range r.InPhase(muc.Joined) {
+		c.mucSend(ctx, subjectMessage(r, rr.Full))
 	}
 }
 
@@ -348,14 +297,12 @@ func (c *Component) typingEvent(ctx context.Context, user jid.JID, ev *transport
 	if r == nil {
 		return
 	}
-	if !r.ready || ev.Nick == r.nick {
+	if !r.Ready() || ev.Nick == r.Nick {
 		return
 	}
-	for _, rr := range r.resources() {
-		if rr.phase == phaseJoined {
-			c.mucSend(ctx, &outMessage{Type: "groupchat", From: r.occupantJID(ev.Nick), To: rr.full.String(),
-				Extra: []any{&chatStateElem{XMLName: xml.Name{Space: nsChat, Local: chatStateName(ev.State)}}, noStoreHint()}})
-		}
+	for _, rr := range r.InPhase(muc.Joined) {
+		c.mucSend(ctx, &outMessage{Type: "groupchat", From: r.OccupantJID(ev.Nick), To: rr.Full.String(),
+			Extra: []any{&chatStateElem{XMLName: xml.Name{Space: nsChat, Local: chatStateName(ev.State)}}, noStoreHint()}})
 	}
 }
 
@@ -369,9 +316,9 @@ func (c *Component) reactionEvent(ctx context.Context, user jid.JID, ev *transpo
 	if ev.Target == "" {
 		return
 	}
-	set := r.reactions.update(ev.Target, ev.Nick, ev.Reaction, ev.Remove)
+	set := r.React(ev.Target, ev.Nick, ev.Reaction, ev.Remove)
 	c.broadcast(ctx, r, "", func(to jid.JID) any {
-		return &outMessage{Type: "groupchat", ID: newID(), From: r.occupantJID(ev.Nick), To: to.String(),
+		return &outMessage{Type: "groupchat", ID: newID(), From: r.OccupantJID(ev.Nick), To: to.String(),
 			Extra: []any{&reactionsElem{ID: string(ev.Target), Reactions: set}, storeHint()}}
 	})
 }
@@ -383,66 +330,21 @@ func (c *Component) roomNotice(ctx context.Context, user jid.JID, ev *transports
 	if r == nil {
 		return false
 	}
-	if len(r.res) == 0 {
+	if r.Empty() {
 		return false
 	}
 	c.broadcast(ctx, r, "", func(to jid.JID) any {
-		return &outMessage{Type: "groupchat", ID: newID(), From: r.jid.String(), To: to.String(), Body: ev.Text}
+		return &outMessage{Type: "groupchat", ID: newID(), From: r.JID.String(), To: to.String(), Body: ev.Text}
 	})
 	return true
 }
 
-// reactionCache remembers, for the latest messages of a room, who reacted
-// with what, since XEP-0444 sends a reactor's whole set each time.
-type reactionCache struct {
-	m     map[transports.RemoteID]map[string][]string // target → nick → reactions
-	order []transports.RemoteID
-}
-
-// get returns nick's reactions to target.
-func (rc *reactionCache) get(target transports.RemoteID, nick string) []string {
-	return rc.m[target][nick]
-}
-
-// set replaces nick's reactions to target.
-func (rc *reactionCache) set(target transports.RemoteID, nick string, set []string) {
-	if rc.m == nil {
-		rc.m = make(map[transports.RemoteID]map[string][]string)
-	}
-	byNick := rc.m[target]
-	if byNick == nil {
-		byNick = make(map[string][]string)
-		rc.m[target] = byNick
-		rc.order = append(rc.order, target)
-		if len(rc.order) > reactionTargets {
-			delete(rc.m, rc.order[0])
-			rc.order = rc.order[1:]
-		}
-	}
-	byNick[nick] = set
-}
-
-// update adds or removes one reaction and returns the new set.
-func (rc *reactionCache) update(target transports.RemoteID, nick, reaction string, remove bool) []string {
-	var out []string
-	for _, x := range rc.get(target, nick) {
-		if x != reaction {
-			out = append(out, x)
-		}
-	}
-	if !remove {
-		out = append(out, reaction)
-	}
-	rc.set(target, nick, out)
-	return out
-}
-
 // room returns the user's rooms and the room id, or a nil room when the
 // user is not in it. Owner work.
-func (c *Component) room(user jid.JID, id transports.ID) (*userRooms, *mucRoom) {
+func (c *Component) room(user jid.JID, id transports.ID) (*muc.Rooms, *muc.Room) {
 	ur := c.muc.get(user.String())
 	if ur == nil {
 		return nil, nil
 	}
-	return ur, ur.rooms[id]
+	return ur, ur.Get(id)
 }

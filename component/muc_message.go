@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -61,8 +62,8 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 	joined := false
 	c.own(ctx, u, func(context.Context) {
 		if _, r := c.room(user, id); r != nil {
-			rr := r.res[s.from.Resourcepart()]
-			joined = rr != nil && rr.phase != phaseJoining
+			rr := r.Resource(s.from.Resourcepart())
+			joined = rr != nil && rr.Phase() != muc.Joining
 		}
 	})
 	if !joined {
@@ -175,10 +176,10 @@ func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.A
 		}
 	}
 	var have []string
-	var r *mucRoom // nil: not in the room; nothing to remember
+	var r *muc.Room // nil: not in the room; nothing to remember
 	c.own(ctx, u, func(context.Context) {
 		if _, r = c.room(user, id); r != nil {
-			have = slices.Clone(r.reactions.get(target, r.nick))
+			have = slices.Clone(r.Reactions(target, r.Nick))
 		}
 	})
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -204,7 +205,7 @@ func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.A
 	}
 	c.own(ctx, u, func(context.Context) {
 		if _, cur := c.room(user, id); cur == r {
-			r.reactions.set(target, r.nick, want)
+			r.SetReactions(target, r.Nick, want)
 		}
 	})
 }

@@ -2,10 +2,8 @@ package component
 
 import (
 	"encoding/xml"
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -118,51 +116,5 @@ func TestBuildFormNeverPrefillsSecrets(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("form lacks %s: %s", want, s)
 		}
-	}
-}
-
-func TestAwayBacklog(t *testing.T) {
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	msg := func(i, size int) transports.MessageEvent {
-		return transports.MessageEvent{RemoteID: transports.RemoteID(fmt.Sprint(i)), Body: strings.Repeat("x", size), Time: t0.Add(time.Duration(i) * time.Minute)}
-	}
-	ids := func(evs []transports.MessageEvent) string {
-		var out []string
-		for _, ev := range evs {
-			out = append(out, string(ev.RemoteID))
-		}
-		return strings.Join(out, ",")
-	}
-	tests := []struct {
-		name        string
-		n, size     int
-		since       time.Time
-		max         int
-		want        string
-		wantDropped int
-	}{
-		{name: "few", n: 3, size: 10, max: 20, want: "0,1,2"},
-		{name: "max", n: 5, size: 10, max: 2, want: "3,4"},
-		{name: "since", n: 5, size: 10, since: t0.Add(3 * time.Minute), max: 20, want: "3,4"},
-		{name: "count bound", n: awayMessages + 3, size: 1, max: 2, want: fmt.Sprint(awayMessages+1, ",", awayMessages+2), wantDropped: 3},
-		{name: "byte bound", n: 5, size: awayBytes / 2, max: 20, want: "3,4", wantDropped: 3},
-		{name: "one huge message stays", n: 1, size: 2 * awayBytes, max: 20, want: "0"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var b awayBacklog
-			for i := range tt.n {
-				b.add(msg(i, tt.size))
-			}
-			if got := ids(b.since(tt.since, tt.max)); got != tt.want {
-				t.Errorf("since = %s, want %s", got, tt.want)
-			}
-			if b.dropped != tt.wantDropped {
-				t.Errorf("dropped %d, want %d", b.dropped, tt.wantDropped)
-			}
-			if b.bytes > awayBytes && len(b.msgs) > 1 {
-				t.Errorf("%d bytes kept in %d messages, bound %d", b.bytes, len(b.msgs), awayBytes)
-			}
-		})
 	}
 }

@@ -1,0 +1,506 @@
+package muc
+
+import (
+	"slices"
+	"sort"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// Phase is where one of the user's resources is in joining a room.
+type Phase int
+
+const (
+	// Joining: the legacy join is under way (before the room is ready).
+	Joining Phase = iota
+	// Syncing: the occupants and the self-presence were sent; the history
+	// and subject follow. Broadcasts are held back.
+	Syncing
+	// Joined: in the room; gets every broadcast.
+	Joined
+)
+
+// Room is a legacy room a user's legacy session is in: the user's own
+// occupant, the others, the subject, and which of the user's XMPP
+// resources are in it. A second resource joining gets the room replayed
+// from here; the legacy network is not asked again.
+//
+// A Room has no lock: it belongs to the user's owner goroutine, which
+// alone may call its methods or touch its fields.
+type Room struct {
+	ID      transports.ID
+	JID     jid.JID            // room@domain
+	Adapter transports.Adapter // the legacy session that joined it
+
+	// The user's own occupant: Nick is the nick asked for until the room
+	// is ready.
+	Nick        string
+	Role        transports.Role
+	Affiliation transports.Affiliation
+	Presence    transports.Presence
+
+	ready bool // the network said the join is complete
+	// nickChanged: the network said it changed the nick on join, not yet
+	// told to the joining resources.
+	nickChanged bool
+
+	occupants map[string]*Occupant // others, by nick
+
+	subject     transports.SubjectEvent
+	subjectSeen chan struct{} // closed at the first subject
+
+	res map[string]*Resource // the user's resources, by resourcepart
+
+	reactions reactions
+	away      Away
+}
+
+// Occupant is someone else in a room.
+type Occupant struct {
+	Nick        string
+	Role        transports.Role
+	Affiliation transports.Affiliation
+	Presence    transports.Presence
+	Account     string
+}
+
+// Resource is one of the user's XMPP resources in a room.
+type Resource struct {
+	Full  jid.JID // the resource's full JID
+	Asked string  // the nick it asked for
+	Hist  History // its <history/> request
+
+	phase        Phase
+	nickModified bool            // its self-presence carries status 210
+	pending      []any           // broadcasts held back while syncing
+	pendingIDs   map[string]bool // legacy IDs of held-back messages
+}
+
+// NewRoom returns the room id at j, joined (or being joined) through
+// adapter a as nick, with no resource in it yet.
+func NewRoom(id transports.ID, j jid.JID, a transports.Adapter, nick string) *Room {
+	return &Room{
+		ID: id, JID: j, Adapter: a, Nick: nick,
+		occupants:   make(map[string]*Occupant),
+		subjectSeen: make(chan struct{}),
+		res:         make(map[string]*Resource),
+	}
+}
+
+// OccupantJID is room/nick, or room itself when nick is empty or cannot
+// be a resourcepart.
+func OccupantJID(room jid.JID, nick string) string {
+	if nick == "" {
+		return room.String()
+	}
+	j, err := room.WithResource(nick)
+	if err != nil {
+		return room.String()
+	}
+	return j.String()
+}
+
+// OccupantJID is the room's occupant JID for nick (see OccupantJID).
+func (r *Room) OccupantJID(nick string) string { return OccupantJID(r.JID, nick) }
+
+// Ready reports whether the network said the join is complete.
+func (r *Room) Ready() bool { return r.ready }
+
+// SetReady records the user's own occupant as the network gave it at the
+// end of a join (an empty nick keeps the one asked for). The first time,
+// it marks the room ready, forgets the user's own nick among the others,
+// and moves the joining resources to Syncing; it returns those, to which
+// the caller replays the room (Others, then the self-presence).
+func (r *Room) SetReady(nick string, role transports.Role, aff transports.Affiliation) []*Resource {
+	if nick != "" {
+		r.Nick = nick
+	}
+	r.Role, r.Affiliation = role, aff
+	if r.ready {
+		return nil
+	}
+	r.ready = true
+	delete(r.occupants, r.Nick)
+	var synced []*Resource
+	for _, rr := range r.Resources() {
+		if rr.phase == Joining {
+			r.sync(rr)
+			synced = append(synced, rr)
+		}
+	}
+	r.nickChanged = false // said to the resources that asked
+	return synced
+}
+
+func (r *Room) sync(rr *Resource) {
+	rr.phase = Syncing
+	rr.nickModified = r.nickChanged || rr.Asked != r.Nick
+}
+
+// Others returns the other occupants, by nick, as copies.
+func (r *Room) Others() []Occupant { return r.sorted(r.Nick) }
+
+// sorted returns the occupants by nick, as copies, but for skip.
+func (r *Room) sorted(skip string) []Occupant {
+	nicks := make([]string, 0, len(r.occupants))
+	for n := range r.occupants {
+		if n != skip {
+			nicks = append(nicks, n)
+		}
+	}
+	sort.Strings(nicks)
+	out := make([]Occupant, len(nicks))
+	for i, n := range nicks {
+		out[i] = *r.occupants[n]
+	}
+	return out
+}
+
+// ChangeKind says what an occupant event changed.
+type ChangeKind int
+
+const (
+	// Unchanged: nothing to show (also before the room is ready, when the
+	// change is recorded for the replay).
+	Unchanged ChangeKind = iota
+	// Present: the occupant joined or changed role, affiliation or
+	// presence.
+	Present
+	// Left: the occupant left, was kicked or banned.
+	Left
+	// Renamed: the occupant changed nick from OldNick.
+	Renamed
+)
+
+// Change is what an occupant event changed, for the caller to show.
+type Change struct {
+	Kind     ChangeKind
+	Occupant Occupant // after the change; for Left, as it was
+	OldNick  string   // Renamed
+}
+
+// ApplyOccupant records an event about another occupant (ev.Self false;
+// the user's own occupant has SelfLeft, RenameSelf and UpdateSelf) and
+// returns what the joined resources should see. Events about the user's
+// own nick once the room is ready are ignored: they come with Self.
+func (r *Room) ApplyOccupant(ev *transports.OccupantEvent) Change {
+	if ev.Self || ev.Nick == "" || r.ready && ev.Nick == r.Nick {
+		return Change{}
+	}
+	switch {
+	case ev.Left:
+		o := r.occupants[ev.Nick]
+		delete(r.occupants, ev.Nick)
+		if !r.ready {
+			return Change{}
+		}
+		if o == nil {
+			o = &Occupant{Nick: ev.Nick, Affiliation: ev.Affiliation}
+		}
+		return Change{Kind: Left, Occupant: *o}
+	case ev.NewNick != "":
+		o := r.occupants[ev.Nick]
+		if o == nil {
+			o = occupantOf(ev)
+		}
+		delete(r.occupants, ev.Nick)
+		old := o.Nick
+		o.Nick = ev.NewNick
+		r.occupants[o.Nick] = o
+		if !r.ready {
+			return Change{}
+		}
+		return Change{Kind: Renamed, Occupant: *o, OldNick: old}
+	default:
+		n := occupantOf(ev)
+		o := r.occupants[ev.Nick]
+		r.occupants[ev.Nick] = n
+		if !r.ready || o != nil && *o == *n {
+			return Change{}
+		}
+		return Change{Kind: Present, Occupant: *n}
+	}
+}
+
+func occupantOf(ev *transports.OccupantEvent) *Occupant {
+	return &Occupant{Nick: ev.Nick, Role: ev.Role, Affiliation: ev.Affiliation, Presence: ev.Presence, Account: ev.Account}
+}
+
+// RenameSelf records the user's new nick and returns the old one; show is
+// false before the room is ready (the replay says the nick).
+func (r *Room) RenameSelf(nick string) (old string, show bool) {
+	old, r.Nick = r.Nick, nick
+	return old, r.ready
+}
+
+// UpdateSelf records a change of the user's own occupant (role,
+// affiliation, presence; before the room is ready also the nick, and
+// whether the network changed it). show is true when the joined resources
+// should see their new self-presence.
+func (r *Room) UpdateSelf(ev *transports.OccupantEvent) (show bool) {
+	r.Role, r.Affiliation, r.Presence = ev.Role, ev.Affiliation, ev.Presence
+	if ev.NickChangedByServer {
+		r.nickChanged = true
+	}
+	if !r.ready {
+		if ev.Nick != "" {
+			r.Nick = ev.Nick
+		}
+		return false
+	}
+	return true
+}
+
+// Subject is the room's subject as last set (zero before any).
+func (r *Room) Subject() transports.SubjectEvent { return r.subject }
+
+// SetSubject records the subject; the first one ends the wait on
+// SubjectSeen.
+func (r *Room) SetSubject(ev transports.SubjectEvent) {
+	r.subject = ev
+	if !r.SawSubject() {
+		close(r.subjectSeen)
+	}
+}
+
+// SubjectSeen is closed once the room has had a subject. Unlike the
+// rest of the room it may be waited on by any goroutine.
+func (r *Room) SubjectSeen() <-chan struct{} { return r.subjectSeen }
+
+// SawSubject reports whether the room has had a subject.
+func (r *Room) SawSubject() bool {
+	select {
+	case <-r.subjectSeen:
+		return true
+	default:
+		return false
+	}
+}
+
+// --- the user's resources ------------------------------------------------
+
+// Resource returns the user's resource named res in the room, or nil.
+func (r *Room) Resource(res string) *Resource { return r.res[res] }
+
+// Join adds a resource that asked for nick with history request h, as
+// Joining: the first one, while the legacy join is under way.
+func (r *Room) Join(full jid.JID, nick string, h History) *Resource {
+	rr := &Resource{Full: full, Asked: nick, Hist: h, phase: Joining}
+	r.res[full.Resourcepart()] = rr
+	return rr
+}
+
+// JoinAgain adds another resource to a room the user's session is in
+// already, as Syncing: the caller replays the room to it.
+func (r *Room) JoinAgain(full jid.JID, nick string, h History) *Resource {
+	rr := r.Join(full, nick, h)
+	r.sync(rr)
+	return rr
+}
+
+// Leave removes the resource named res; rr is nil when it was not in the
+// room, and empty is true when no resource is left.
+func (r *Room) Leave(res string) (rr *Resource, empty bool) {
+	rr = r.res[res]
+	if rr != nil {
+		delete(r.res, res)
+	}
+	return rr, len(r.res) == 0
+}
+
+// Empty reports whether none of the user's resources is in the room
+// (bouncer mode, or before the first join).
+func (r *Room) Empty() bool { return len(r.res) == 0 }
+
+// Resources returns the user's resources in the room, in a stable order.
+func (r *Room) Resources() []*Resource {
+	out := make([]*Resource, 0, len(r.res))
+	for _, rr := range r.res {
+		out = append(out, rr)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Full.String() < out[j].Full.String() })
+	return out
+}
+
+// InPhase returns the resources in phase p, in Resources' order.
+func (r *Room) InPhase(p Phase) []*Resource {
+	var out []*Resource
+	for _, rr := range r.Resources() {
+		if rr.phase == p {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// Told returns the resources that were told they are in the room
+// (Syncing or Joined), in Resources' order.
+func (r *Room) Told() []*Resource {
+	var out []*Resource
+	for _, rr := range r.Resources() {
+		if rr.phase != Joining {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// DropResources takes every resource out of the room, as when the legacy
+// session left it, and returns those that were told they are in (Told):
+// the caller tells them they are out. Joining resources learn it from
+// their failed join.
+func (r *Room) DropResources() []*Resource {
+	told := r.Told()
+	r.res = make(map[string]*Resource)
+	return told
+}
+
+// Broadcast builds a stanza per resource: those Joined get it now (the
+// result, in Resources' order), those Syncing later, from Flush.
+// legacyID, if any, is the legacy ID of a message, so that the history
+// sent at the end of the join does not repeat it (Held).
+func (r *Room) Broadcast(legacyID string, build func(to jid.JID) any) (now []any) {
+	for _, rr := range r.Resources() {
+		switch rr.phase {
+		case Joined:
+			now = append(now, build(rr.Full))
+		case Syncing:
+			rr.pending = append(rr.pending, build(rr.Full))
+			if legacyID != "" {
+				if rr.pendingIDs == nil {
+					rr.pendingIDs = make(map[string]bool)
+				}
+				rr.pendingIDs[legacyID] = true
+			}
+		}
+	}
+	return now
+}
+
+// Phase is where the resource is in joining.
+func (rr *Resource) Phase() Phase { return rr.phase }
+
+// NickModified reports whether the resource's self-presence carries
+// status 210: the nick it has is not the one it asked for.
+func (rr *Resource) NickModified() bool { return rr.nickModified }
+
+// Held reports whether the message with legacyID was held back for the
+// resource, to leave it out of the history.
+func (rr *Resource) Held(legacyID string) bool { return rr.pendingIDs[legacyID] }
+
+// Flush ends the resource's join: it returns the stanzas held back while
+// it was syncing, oldest first, and moves it to Joined.
+func (rr *Resource) Flush() []any {
+	out := rr.pending
+	rr.pending, rr.pendingIDs = nil, nil
+	rr.phase = Joined
+	return out
+}
+
+// --- away backlog --------------------------------------------------------
+
+// KeepAway keeps a message said while no resource is in the room.
+func (r *Room) KeepAway(ev transports.MessageEvent) { r.away.Add(ev) }
+
+// TakeAway returns the messages kept while no resource was in the room
+// and starts a new, empty backlog.
+func (r *Room) TakeAway() Away {
+	a := r.away
+	r.away = Away{}
+	return a
+}
+
+// --- admin ---------------------------------------------------------------
+
+// Filter returns the occupants the room lists (muc#admin items, by nick) whose
+// shown role is role and affiliation is aff; an empty string matches any.
+// Legacy networks give no lists of absent members: this is what the
+// room shows.
+func (r *Room) Filter(role, aff string) []Item {
+	var out []Item
+	for _, o := range r.sorted("") {
+		ro, af := PresentRole(o.Role), AffName(o.Affiliation)
+		if role != "" && ro != role || aff != "" && af != aff {
+			continue
+		}
+		out = append(out, Item{Nick: o.Nick, Role: ro, Affiliation: af})
+	}
+	return out
+}
+
+// --- a user's rooms ------------------------------------------------------
+
+// Rooms is the set of rooms one user's legacy session is in. Like Room it
+// has no lock: it belongs to the user's owner goroutine.
+type Rooms struct {
+	rooms map[transports.ID]*Room
+	// Anon is set while the user has an anonymous legacy session the
+	// component started for their joins.
+	Anon bool
+}
+
+// NewRooms returns an empty set.
+func NewRooms() *Rooms { return &Rooms{rooms: make(map[transports.ID]*Room)} }
+
+// Get returns the room id, or nil.
+func (u *Rooms) Get(id transports.ID) *Room { return u.rooms[id] }
+
+// Put adds r, replacing the room with its ID.
+func (u *Rooms) Put(r *Room) { u.rooms[r.ID] = r }
+
+// PutNew adds r unless a room with its ID is there; it reports whether it
+// did.
+func (u *Rooms) PutNew(r *Room) bool {
+	if u.rooms[r.ID] != nil {
+		return false
+	}
+	u.rooms[r.ID] = r
+	return true
+}
+
+// Has reports whether r is (still) the user's room with its ID: a room
+// that was left, dropped or joined anew meanwhile is not.
+func (u *Rooms) Has(r *Room) bool { return r != nil && u.rooms[r.ID] == r }
+
+// Remove removes r if it is the room with its ID; it reports whether it
+// did.
+func (u *Rooms) Remove(r *Room) bool {
+	if !u.Has(r) {
+		return false
+	}
+	delete(u.rooms, r.ID)
+	return true
+}
+
+// Len is the number of rooms.
+func (u *Rooms) Len() int { return len(u.rooms) }
+
+// All returns the rooms by ID.
+func (u *Rooms) All() []*Room {
+	out := make([]*Room, 0, len(u.rooms))
+	for _, r := range u.rooms {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *Room) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Full reports whether the user is in limit rooms or more, so that a new
+// join is refused; n is the number of rooms.
+func (u *Rooms) Full(limit int) (n int, full bool) {
+	return len(u.rooms), len(u.rooms) >= limit
+}
+
+// Idle reports whether the set holds no room and no anonymous session,
+// so that it may be forgotten.
+func (u *Rooms) Idle() bool { return len(u.rooms) == 0 && !u.Anon }
