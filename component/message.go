@@ -120,10 +120,9 @@ func (c *Component) handleMessage(s *stanza) {
 				c.log.Warn("storing message ID", "err", err)
 			}
 		}
-		// XEP-0184: acknowledge only once the legacy network took it.
-		if s.Child(nsReceipts, "request") != nil && s.id != "" {
-			c.sendQuiet(ctx, &outMessage{From: s.to.String(), To: s.from.String(), Extra: []any{&receivedElem{ID: s.id}}})
-		}
+		// XEP-0184: acknowledge only once the legacy network took it,
+		// or delivered it where it says so later (receipts.go).
+		c.acknowledge(ctx, s, to, rid)
 	})
 }
 

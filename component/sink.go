@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -18,6 +19,11 @@ type userSink struct {
 	// last is the last state shown, to tell the user about changes once
 	// rather than at every retry. Owner work only.
 	last transports.State
+	// ran and lost tell Component.Deliver whether its one event was
+	// handled (or was a replay) and what could be neither stored nor
+	// sent.
+	ran  bool
+	lost error
 }
 
 func (c *Component) sinkFor(user string) transports.Sink {
@@ -42,6 +48,7 @@ func (s *userSink) Deliver(ev transports.Event) {
 	var files *uploaded
 	if m, ok := ev.(*transports.MessageEvent); ok && !m.Room && len(m.Attachments) > 0 {
 		if files = s.upload(m); files == nil {
+			s.ran = true
 			return // a replay, delivered before
 		}
 	}
@@ -49,6 +56,7 @@ func (s *userSink) Deliver(ev transports.Event) {
 		ctx, cancel := context.WithTimeout(octx, 10*time.Second)
 		defer cancel()
 		s.handle(ctx, ev, files)
+		s.ran = true
 	})
 }
 
@@ -121,6 +129,8 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event, files *uploa
 			user := s.user
 			c.later(user.String(), func(ctx context.Context) { c.restoreRooms(ctx, user) })
 		}
+	case *transports.ReceiptEvent:
+		s.receipt(ctx, ev) // receipts.go
 	case *transports.NoticeEvent:
 		if ev.About != "" && c.roomNotice(ctx, s.user, ev) {
 			return
@@ -219,6 +229,7 @@ func (s *userSink) queue(ctx context.Context, m *outMessage) {
 	}
 	// Storage failed: hand it to the stream directly rather than lose it.
 	if err2 := s.c.send(ctx, m); err2 != nil {
+		s.lost = errors.Join(err, err2)
 		s.c.log.Error("message from the legacy network lost", "user", s.user.String(), "store_err", err, "send_err", err2)
 	}
 }
