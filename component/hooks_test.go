@@ -214,7 +214,9 @@ func TestDeferredReceipts(t *testing.T) {
 		// answered, the message's work is done, and a receipt sent then
 		// would have come first.
 		c.Send(t, `<message type="chat" to="`+gw+`"><body>status</body></message>`)
-		c.Expect(t, "status", func(el *testenv.Element) bool { return isMessageFrom(gw)(el) && strings.Contains(bodyOf(el), "connected") })
+		c.Expect(t, "status", func(el *testenv.Element) bool {
+			return isMessageFrom(gw)(el) && strings.Contains(bodyOf(el), "connected")
+		})
 		for _, el := range c.Pending() {
 			if isReceipt(id)(el) {
 				t.Fatalf("receipt for %s before the network reported delivery: %s", id, el)
