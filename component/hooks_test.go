@@ -249,6 +249,21 @@ func TestDeferredReceipts(t *testing.T) {
 		t.Fatalf("status webhook for an unknown message: %d", code)
 	}
 	c.ExpectNone(t, 300*time.Millisecond, func(el *testenv.Element) bool { return el.Child("urn:xmpp:receipts", "received") != nil })
+
+	// After a restart the pending receipts in memory are gone; the
+	// message-ID map still finds the message, and the receipt goes to
+	// the user's bare JID.
+	rid = send("s3", "")
+	h.stop()
+	h.start(t, h.key, nil)
+	err := h.comp.Deliver(context.Background(), "erin@localhost", &transports.ReceiptEvent{To: "+15557654321", Remote: rid, Delivered: true})
+	if err != nil {
+		t.Fatalf("Deliver after the restart: %v", err)
+	}
+	r = c.Expect(t, "receipt for s3 after a restart", isReceipt("s3"))
+	if bareOf(r.Attr("from")) != contact {
+		t.Errorf("receipt from %s, want %s", r.Attr("from"), contact)
+	}
 }
 
 // TestDeliverWithoutSession: a webhook delivers to a registered user
