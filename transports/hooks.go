@@ -61,11 +61,16 @@ type Deliverer interface {
 	// delivers it to a resource or keeps it offline. user is the bare
 	// JID the network learnt from Account.User or Registrar.Register.
 	//
-	// It may block until ctx ends (storage I/O, the user's earlier
-	// events). It returns an error wrapping ErrNotFound when user is
+	// It blocks for storage I/O and behind the user's earlier events:
+	// ctx bounds the check that user is registered; after it, Deliver
+	// waits until the event was handled, bounded by the gateway's own
+	// timeouts and its shutdown. It returns an error wrapping ErrNotFound when user is
 	// not registered with the network (nothing is delivered), one
-	// wrapping ErrUnavailable when the gateway is not running or the
-	// event could not be stored, and ctx's error when ctx ended first.
+	// wrapping ErrInvalidInput for a user that is not a bare JID or an
+	// event only a session may deliver (StateEvent), one wrapping
+	// ErrUnavailable when the gateway is not running or what the event
+	// produced could be neither stored nor sent, and ctx's error when
+	// ctx ended before the event was handed over.
 	// Deliver does not retry: the caller does, typically by answering
 	// its provider with an error so that the provider sends again.
 	// Delivering a MessageEvent with a RemoteID again is harmless (see
