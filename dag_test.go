@@ -39,6 +39,7 @@ var rules = []struct {
 	{pkg: "component/regform", allowed: []string{"transports", "internal/xmltree"}},
 	{pkg: "component/stanzaerr", allowed: []string{"transports"}},
 	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "internal/xmltree"}},
+	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},
 	{pkg: "internal/xmltree", stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},

@@ -29,6 +29,7 @@ import (
 	xmppcomponent "mellium.im/xmpp/component"
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/adhoc"
 	"github.com/switchboard-im/switchboard/component/userloop"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 	"github.com/switchboard-im/switchboard/msgid"
@@ -144,7 +145,7 @@ type Component struct {
 	owners   *userloop.Group
 	lanes    *userloop.Group
 	muc      *mucService
-	commands *commandSessions
+	commands *adhoc.Provider
 	iq       iqs
 	uploads  uploadServices
 	dialogs  *dialogs
@@ -223,11 +224,11 @@ func New(cfg Config) (*Component, error) {
 		flush:     make(chan struct{}, 1),
 		presence:  newPresenceTracker(),
 		muc:       newMUCService(),
-		commands:  newCommandSessions(),
 		dialogs:   newDialogs(),
 	}
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
+	c.commands = c.newCommands()
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {
