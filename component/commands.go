@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"mellium.im/xmpp/commands"
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/adhoc"
@@ -240,7 +241,7 @@ func (c *Component) cmdDisconnect(ctx context.Context, _ jid.JID, sub *regform.S
 	}
 	user := u.Bare().String()
 	if !c.sup.Running(user) {
-		return cmdResult{Note: user + " has no legacy session.", NoteType: adhoc.NoteWarn}, nil
+		return cmdResult{Note: user + " has no legacy session.", NoteType: commands.NoteWarn}, nil
 	}
 	c.sup.Stop(user)
 	c.sendText(u.Bare(), "An administrator disconnected you from "+c.net.Identity().Name+". Send \"reconnect\" to connect again.")

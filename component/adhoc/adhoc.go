@@ -13,6 +13,8 @@ import (
 	"encoding/xml"
 	"fmt"
 
+	"mellium.im/xmpp/commands"
+
 	"github.com/switchboard-im/switchboard/component/regform"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
@@ -20,7 +22,7 @@ import (
 
 // NS is the XEP-0050 namespace: of <command/>, of the disco node that lists
 // the commands, and of the application-specific error conditions.
-const NS = "http://jabber.org/protocol/commands"
+const NS = commands.NS
 
 // Action is what a requester asks of a command (XEP-0050 §3.4).
 type Action string
@@ -40,13 +42,6 @@ const (
 	StatusExecuting = "executing"
 	StatusCompleted = "completed"
 	StatusCanceled  = "canceled"
-)
-
-// The note types (XEP-0050 §3.4).
-const (
-	NoteInfo  = "info"
-	NoteWarn  = "warn"
-	NoteError = "error"
 )
 
 // Request is a <command/> a requester sent: the command's node, the
@@ -82,30 +77,17 @@ func ParseRequest(e *xmltree.Element) (Request, error) {
 	return r, nil
 }
 
-// Response is the <command/> a responder answers with.
+// Response is the <command/> a responder answers with. Its <actions/> and
+// <note/> are mellium's (package commands), written in the command's
+// namespace; zero Actions and a nil Note are left out.
 type Response struct {
-	XMLName   xml.Name      `xml:"http://jabber.org/protocol/commands command"`
-	Node      string        `xml:"node,attr"`
-	SessionID string        `xml:"sessionid,attr,omitempty"`
-	Status    string        `xml:"status,attr"`
-	Actions   *Actions      `xml:",omitempty"`
-	Note      *Note         `xml:",omitempty"`
-	Form      *regform.Form `xml:",omitempty"`
-}
-
-// Actions is the <actions/> of a stage: which actions the next request may
-// take, and which one execute stands for.
-type Actions struct {
-	XMLName  xml.Name  `xml:"http://jabber.org/protocol/commands actions"`
-	Execute  string    `xml:"execute,attr,omitempty"`
-	Complete *struct{} `xml:"complete,omitempty"`
-}
-
-// Note is a <note/>: a text for a person, of type info, warn or error.
-type Note struct {
-	XMLName xml.Name `xml:"http://jabber.org/protocol/commands note"`
-	Type    string   `xml:"type,attr"`
-	Text    string   `xml:",chardata"`
+	XMLName   xml.Name         `xml:"http://jabber.org/protocol/commands command"`
+	Node      string           `xml:"node,attr"`
+	SessionID string           `xml:"sessionid,attr,omitempty"`
+	Status    string           `xml:"status,attr"`
+	Actions   commands.Actions `xml:",omitempty"`
+	Note      *commands.Note   `xml:",omitempty"`
+	Form      *regform.Form    `xml:",omitempty"`
 }
 
 // appError is a stanza error with a XEP-0050 application-specific condition.

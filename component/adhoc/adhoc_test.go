@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"mellium.im/xmpp/commands"
+
 	"github.com/switchboard-im/switchboard/component/regform"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
@@ -139,8 +141,8 @@ func TestParseRequestNil(t *testing.T) {
 // namespace and local name finds it.
 func TestResponseWire(t *testing.T) {
 	r := &Response{Node: "settings", SessionID: "s1", Status: StatusExecuting,
-		Actions: &Actions{Execute: string(ActionComplete), Complete: &struct{}{}},
-		Note:    &Note{Type: NoteWarn, Text: "a <b> & c"},
+		Actions: commands.Complete | commands.Complete<<3,
+		Note:    &commands.Note{Type: commands.NoteWarn, Value: "a <b> & c"},
 		Form:    &regform.Form{Type: "form", Title: "Settings"}}
 	x := marshal(t, r)
 	if !x.Is(NS, "command") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"mellium.im/xmpp/commands"
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/regform"
@@ -29,7 +30,7 @@ type Result struct {
 	Form     *regform.Form
 	Next     bool
 	Note     string
-	NoteType string // NoteInfo if empty, NoteWarn or NoteError
+	NoteType commands.NoteType // the zero value is info
 }
 
 // Provider answers <command/> requests for a registry of commands. Its
@@ -130,6 +131,10 @@ func (p *Provider) Accept(from jid.JID, req Request) (*Call, *Response, error) {
 	return call, nil, nil
 }
 
+// stageActions is the <actions/> of a stage that asks a question: the
+// next request completes the command (or cancels it, always allowed).
+const stageActions = commands.Complete | commands.Complete<<3
+
 // Run runs the accepted stage and returns the response, or the error to
 // answer (the step's, as stanzaerr.From maps it). A stage that asks a
 // question opens (or keeps) the requester's session; any other ends it.
@@ -142,14 +147,10 @@ func (c *Call) Run(ctx context.Context) (*Response, error) {
 	if res.Next {
 		out.SessionID = c.p.Sessions.Open(c.sessionID, c.cmd.Node, c.from)
 		out.Status = StatusExecuting
-		out.Actions = &Actions{Execute: string(ActionComplete), Complete: &struct{}{}}
+		out.Actions = stageActions
 	}
 	if res.Note != "" {
-		t := res.NoteType
-		if t == "" {
-			t = NoteInfo
-		}
-		out.Note = &Note{Type: t, Text: res.Note}
+		out.Note = &commands.Note{Type: res.NoteType, Value: res.Note}
 	}
 	return out, nil
 }

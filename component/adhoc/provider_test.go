@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"mellium.im/xmpp/commands"
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/regform"
@@ -38,7 +39,7 @@ func testProvider(t *testing.T) (*Provider, *clock, *int) {
 		}},
 		{Node: "once", Name: "Once", Step: func(context.Context, jid.JID, *regform.Submitted) (Result, error) {
 			*steps++
-			return Result{Note: "done", NoteType: NoteWarn}, nil
+			return Result{Note: "done", NoteType: commands.NoteWarn}, nil
 		}},
 		{Node: "stats", Name: "Statistics", Admin: true, Step: func(context.Context, jid.JID, *regform.Submitted) (Result, error) {
 			*steps++
@@ -84,7 +85,7 @@ func start(t *testing.T, p *Provider, from string) string {
 	if err != nil {
 		t.Fatalf("starting ask: %v", err)
 	}
-	if res.Status != StatusExecuting || res.SessionID == "" || res.Actions == nil || res.Actions.Execute != "complete" || res.Actions.Complete == nil || res.Form == nil {
+	if res.Status != StatusExecuting || res.SessionID == "" || res.Actions != commands.Complete|commands.Complete<<3 || res.Form == nil {
 		t.Fatalf("first stage of ask: %+v", res)
 	}
 	return res.SessionID
@@ -170,8 +171,8 @@ func TestProviderTwoStages(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Response{Node: "ask", SessionID: sid, Status: StatusCompleted,
-		Note: &Note{Type: NoteInfo, Text: `alice@example.org answered "Alice"`}}
-	if res.Node != want.Node || res.SessionID != want.SessionID || res.Status != want.Status || res.Actions != nil || res.Form != nil || *res.Note != *want.Note {
+		Note: &commands.Note{Type: commands.NoteInfo, Value: `alice@example.org answered "Alice"`}}
+	if res.Node != want.Node || res.SessionID != want.SessionID || res.Status != want.Status || res.Actions != 0 || res.Form != nil || *res.Note != *want.Note {
 		t.Errorf("second stage: %+v (note %+v), want %+v (note %+v)", res, res.Note, want, want.Note)
 	}
 	if _, err := do(t, p, alice, answer(sid)); err == nil {
@@ -193,7 +194,7 @@ func TestProviderNoForm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Status != StatusCompleted || res.Note == nil || res.Note.Text != `alice@example.org answered ""` {
+			if res.Status != StatusCompleted || res.Note == nil || res.Note.Value != `alice@example.org answered ""` {
 				t.Errorf("%+v", res)
 			}
 		})
@@ -245,7 +246,7 @@ func TestProviderOneStage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != StatusCompleted || res.SessionID != "" || res.Actions != nil || res.Note == nil || *res.Note != (Note{Type: NoteWarn, Text: "done"}) {
+	if res.Status != StatusCompleted || res.SessionID != "" || res.Actions != 0 || res.Note == nil || *res.Note != (commands.Note{Type: commands.NoteWarn, Value: "done"}) {
 		t.Errorf("%+v", res)
 	}
 	if p.Sessions.Len() != 0 {
