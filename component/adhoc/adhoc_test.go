@@ -171,3 +171,48 @@ func TestResponseWire(t *testing.T) {
 		t.Errorf("completed response: %v", x)
 	}
 }
+
+// FuzzParseRequest: whatever a requester sends, ParseRequest does not
+// panic, and answers either a request with a node and one of XEP-0050's
+// actions, or a stanza error.
+func FuzzParseRequest(f *testing.F) {
+	for _, s := range []string{
+		`<command xmlns="` + NS + `" node="status"/>`,
+		`<command xmlns="` + NS + `" node="settings" sessionid="s1" action="complete"><x xmlns="jabber:x:data" type="submit"><field var="k"><value>v</value></field></x></command>`,
+		`<command xmlns="` + NS + `" node="a" action="finish"/>`,
+		`<command xmlns="urn:example" node="a"/>`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := xml.NewDecoder(strings.NewReader(s))
+		var el *xmltree.Element
+		for el == nil {
+			tok, err := d.Token()
+			if err != nil {
+				return
+			}
+			if start, ok := tok.(xml.StartElement); ok {
+				if el, err = xmltree.Read(start, d, 0); err != nil {
+					return
+				}
+			}
+		}
+		r, err := ParseRequest(el)
+		if err != nil {
+			var se *stanzaerr.Error
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v (%T) is not a stanza error", err, err)
+			}
+			return
+		}
+		switch r.Action {
+		case ActionExecute, ActionNext, ActionPrev, ActionComplete, ActionCancel:
+		default:
+			t.Fatalf("accepted action %q", r.Action)
+		}
+		if r.Node == "" {
+			t.Fatal("accepted a command without a node")
+		}
+	})
+}
