@@ -125,6 +125,10 @@ type Component struct {
 
 	runCtx context.Context // set by Run; owns background work
 	wg     sync.WaitGroup
+	// timerMu guards stopping, set when Run shuts down, after which no
+	// timer (after) joins wg: wg.Add must not race wg.Wait.
+	timerMu  sync.Mutex
+	stopping bool
 
 	sessMu    sync.Mutex
 	sess      *xmpp.Session
@@ -303,9 +307,14 @@ func (c *Component) Run(ctx context.Context) error {
 	}
 
 	c.sup.Close()
+	// Timers first (after refuses new ones from now on), then the lanes,
+	// whose jobs may still call into the owners, then the owners.
+	c.timerMu.Lock()
+	c.stopping = true
+	c.timerMu.Unlock()
 	c.wg.Wait()
-	c.lanes.Wait()
-	c.owners.Wait()
+	c.lanes.Close()
+	c.owners.Close()
 	return nil
 }
 

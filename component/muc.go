@@ -143,6 +143,11 @@ func (c *Component) mucSend(ctx context.Context, v any) {
 // stops first.
 func (c *Component) after(d time.Duration, user string, job func(ctx context.Context)) {
 	ctx := c.ctx()
+	c.timerMu.Lock()
+	defer c.timerMu.Unlock()
+	if c.stopping {
+		return
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
