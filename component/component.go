@@ -30,6 +30,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/adhoc"
+	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/userloop"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 	"github.com/switchboard-im/switchboard/msgid"
@@ -139,7 +140,7 @@ type Component struct {
 
 	flush chan struct{}
 
-	presence *presenceTracker
+	presence *presence.Tracker
 	// owners runs the work that reads or changes a user's protocol state
 	// (rooms, occupants, the last connection state shown): legacy events
 	// and the state steps of the user's stanzas, in arrival order, on one
@@ -226,7 +227,7 @@ func New(cfg Config) (*Component, error) {
 		admins:    make(map[string]bool),
 		connected: make(chan struct{}),
 		flush:     make(chan struct{}, 1),
-		presence:  newPresenceTracker(),
+		presence:  presence.New(),
 		muc:       newMUCService(),
 		dialogs:   newDialogs(),
 	}
@@ -549,7 +550,7 @@ func (c *Component) wakeFlush() {
 // presence of every registered user, so resources are tracked again and
 // adapters start for those who are online.
 func (c *Component) onStreamUp(ctx context.Context) {
-	c.presence.reset()
+	c.presence.Reset()
 	err := c.reg.List(ctx, c.net.Name(), func(r registry.Registration) error {
 		c.sendQuiet(ctx, &outPresence{Type: "probe", From: c.domain.String(), To: r.User})
 		return nil
@@ -594,7 +595,7 @@ func (c *Component) Stats() Stats {
 		Registrations:   c.stats.registrations.Load(),
 		Unregistrations: c.stats.unregisters.Load(),
 		DeadLetters:     c.stats.deadLetters.Load(),
-		OnlineUsers:     c.presence.onlineUsers(),
+		OnlineUsers:     c.presence.Users(),
 	}
 	users := c.sup.Users()
 	st.Sessions = len(users)
