@@ -30,6 +30,8 @@ import (
 	xmppcomponent "mellium.im/xmpp/component"
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/adhoc"
+	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/userloop"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 	"github.com/switchboard-im/switchboard/msgid"
@@ -129,6 +131,10 @@ type Component struct {
 
 	runCtx context.Context // set by Run; owns background work
 	wg     sync.WaitGroup
+	// timerMu guards stopping, set when Run shuts down, after which no
+	// timer (after) joins wg: wg.Add must not race wg.Wait.
+	timerMu  sync.Mutex
+	stopping bool
 
 	// running is Run's context too, for callers that are not started by
 	// Run (Deliver, from the HTTP listener's goroutines).
@@ -145,7 +151,7 @@ type Component struct {
 
 	flush chan struct{}
 
-	presence *presenceTracker
+	presence *presence.Tracker
 	// owners runs the work that reads or changes a user's protocol state
 	// (rooms, occupants, the last connection state shown): legacy events
 	// and the state steps of the user's stanzas, in arrival order, on one
@@ -155,7 +161,7 @@ type Component struct {
 	owners   *userloop.Group
 	lanes    *userloop.Group
 	muc      *mucService
-	commands *commandSessions
+	commands *adhoc.Provider
 	iq       iqs
 	uploads  uploadServices
 	dialogs  *dialogs
@@ -232,13 +238,13 @@ func New(cfg Config) (*Component, error) {
 		admins:    make(map[string]bool),
 		connected: make(chan struct{}),
 		flush:     make(chan struct{}, 1),
-		presence:  newPresenceTracker(),
+		presence:  presence.New(),
 		muc:       newMUCService(),
-		commands:  newCommandSessions(),
 		dialogs:   newDialogs(),
 	}
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
+	c.commands = c.newCommands()
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {
@@ -315,9 +321,14 @@ func (c *Component) Run(ctx context.Context) error {
 	}
 
 	c.sup.Close()
+	// Timers first (after refuses new ones from now on), then the lanes,
+	// whose jobs may still call into the owners, then the owners.
+	c.timerMu.Lock()
+	c.stopping = true
+	c.timerMu.Unlock()
 	c.wg.Wait()
-	c.lanes.Wait()
-	c.owners.Wait()
+	c.lanes.Close()
+	c.owners.Close()
 	return nil
 }
 
@@ -552,7 +563,7 @@ func (c *Component) wakeFlush() {
 // presence of every registered user, so resources are tracked again and
 // adapters start for those who are online.
 func (c *Component) onStreamUp(ctx context.Context) {
-	c.presence.reset()
+	c.presence.Reset()
 	err := c.reg.List(ctx, c.net.Name(), func(r registry.Registration) error {
 		c.sendQuiet(ctx, &outPresence{Type: "probe", From: c.domain.String(), To: r.User})
 		return nil
@@ -597,7 +608,7 @@ func (c *Component) Stats() Stats {
 		Registrations:   c.stats.registrations.Load(),
 		Unregistrations: c.stats.unregisters.Load(),
 		DeadLetters:     c.stats.deadLetters.Load(),
-		OnlineUsers:     c.presence.onlineUsers(),
+		OnlineUsers:     c.presence.Users(),
 	}
 	users := c.sup.Users()
 	st.Sessions = len(users)
