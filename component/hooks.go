@@ -97,7 +97,7 @@ func (c *Component) Deliver(ctx context.Context, user string, ev transports.Even
 	} else if err != nil {
 		return fmt.Errorf("%w: looking up %s: %w", transports.ErrUnavailable, j, err)
 	}
-	s := &userSink{c: c, user: j}
+	s := &userSink{c: c, user: j, oneEvent: true}
 	s.Deliver(ev)
 	if !s.ran {
 		return fmt.Errorf("%w: the gateway stopped before the event was handled", transports.ErrUnavailable)

@@ -19,11 +19,13 @@ type userSink struct {
 	// last is the last state shown, to tell the user about changes once
 	// rather than at every retry. Owner work only.
 	last transports.State
-	// ran and lost tell Component.Deliver whether its one event was
-	// handled (or was a replay) and what could be neither stored nor
-	// sent.
-	ran  bool
-	lost error
+	// oneEvent marks a sink Component.Deliver made for one event; ran
+	// and lost tell it whether the event was handled (or was a replay)
+	// and what could be neither stored nor sent. Written by owner work
+	// (and, for oneEvent only, by the caller of Deliver).
+	oneEvent bool
+	ran      bool
+	lost     error
 }
 
 func (c *Component) sinkFor(user string) transports.Sink {
@@ -48,7 +50,9 @@ func (s *userSink) Deliver(ev transports.Event) {
 	var files *uploaded
 	if m, ok := ev.(*transports.MessageEvent); ok && !m.Room && len(m.Attachments) > 0 {
 		if files = s.upload(m); files == nil {
-			s.ran = true
+			if s.oneEvent {
+				s.ran = true
+			}
 			return // a replay, delivered before
 		}
 	}
