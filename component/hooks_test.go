@@ -250,6 +250,16 @@ func TestDeferredReceipts(t *testing.T) {
 	}
 	c.ExpectNone(t, 300*time.Millisecond, func(el *testenv.Element) bool { return el.Child("urn:xmpp:receipts", "received") != nil })
 
+	// A network that reports delivery before Send returned its ID: the
+	// report waits for the ID, and the receipt still names the stanza.
+	c.Send(t, `<message type="chat" id="s4" to="`+string(transportstest.InstantContact)+`@`+gw+`"><body>hi s4</body>`+
+		`<request xmlns="urn:xmpp:receipts"/><origin-id xmlns="urn:xmpp:sid:0" id="o4"/></message>`)
+	r = c.Expect(t, "receipt for s4, reported during Send", isReceipt("s4"))
+	if bareOf(r.Attr("from")) != string(transportstest.InstantContact)+"@"+gw {
+		t.Errorf("receipt from %s", r.Attr("from"))
+	}
+	<-h.hn.Sent()
+
 	// After a restart the pending receipts in memory are gone; the
 	// message-ID map still finds the message, and the receipt goes to
 	// the user's bare JID.

@@ -24,7 +24,9 @@ import (
 // delivery reports arrive as signed webhook requests
 // (transports.HookNetwork), and Send returning is not delivery
 // (Capabilities.DeferredReceipts): a test reports delivery through the
-// webhook, with the ID from Sent.
+// webhook, with the ID from Sent, except for messages to InstantContact,
+// which the network reports delivered through the session's sink before
+// Send returns.
 //
 // Its webhook handler takes form posts, signed with Sign over the
 // public URL the provider called (Hooks.PublicURL plus the path) and the
@@ -47,6 +49,10 @@ type HookNetwork struct {
 	hooks transports.Hooks
 	sent  chan SentMessage
 }
+
+// InstantContact is the contact whose messages a HookNetwork reports
+// delivered before Send returns.
+const InstantContact transports.ID = "+15550000000"
 
 // SentMessage is a message a HookNetwork adapter took, with the ID its
 // delivery report must name.
@@ -254,11 +260,15 @@ type hookAdapter struct {
 
 func (a *hookAdapter) Send(ctx context.Context, m transports.Message) (transports.RemoteID, error) {
 	id, err := a.Adapter.Send(ctx, m)
-	if err == nil {
-		select {
-		case a.net.sent <- SentMessage{User: a.acct.User, ID: id, Message: m}:
-		default:
-		}
+	if err != nil {
+		return "", err
 	}
-	return id, err
+	select {
+	case a.net.sent <- SentMessage{User: a.acct.User, ID: id, Message: m}:
+	default:
+	}
+	if m.To == InstantContact {
+		a.sink.Deliver(&transports.ReceiptEvent{To: m.To, Remote: id, Delivered: true})
+	}
+	return id, nil
 }
