@@ -74,6 +74,22 @@ func TestIRCCorrectionsAndRetractions(t *testing.T) {
 		t.Errorf("retraction error: %s", e)
 	}
 
+	// One to one, through the session the room opened: the same.
+	bobJID := "bob@" + gw
+	c.Send(t, `<message type="chat" id="p1" to="`+bobJID+`"><body>see you at 5</body><origin-id xmlns="urn:xmpp:sid:0" id="p1"/></message>`)
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return privmsg("bob")(l) && l.Param(1) == "see you at 5" })
+	c.Send(t, `<message type="chat" id="p2" to="`+bobJID+`"><body>see you at 6</body><replace xmlns="`+nsCorrect+`" id="p1"/></message>`)
+	l = bob.Expect(t, timeout, privmsg("bob"))
+	if l.Source != "alice" || l.Param(1) != "✎ see you at 6" {
+		t.Errorf("private correction reached IRC as %q, want one PRIVMSG \"✎ see you at 6\"", l.Raw)
+	}
+	c.Send(t, `<message type="chat" id="p3" to="`+bobJID+`"><retract xmlns="`+nsRetract+`" id="p1"/><body>retracted</body></message>`)
+	e = c.Expect(t, "private retraction refused", isError("p3"))
+	if e.Child("", "error").Child(nsStanzas, "feature-not-implemented") == nil {
+		t.Errorf("private retraction error: %s", e)
+	}
+	bob.ExpectNone(t, 500*time.Millisecond, privmsg("bob"))
+
 	res := c.IQ(t, `<iq type="set" to="`+room+`"><moderate xmlns="`+nsModerate+`" id="e1"><retract xmlns="`+nsRetract+`"/><reason>test</reason></moderate></iq>`)
 	if errEl := res.Child("", "error"); res.Attr("type") != "error" || errEl.Child(nsStanzas, "feature-not-implemented") == nil {
 		t.Errorf("moderation: %s", res)
