@@ -220,17 +220,23 @@ func (s *userSink) reaction(ctx context.Context, ev *transports.ReactionEvent) {
 }
 
 // chatReactionTargets bounds, per user, the one-to-one messages whose
-// reactions the component remembers.
-const chatReactionTargets = 500
+// reactions the component remembers; chatReactionUsers bounds the users
+// remembered (the longest-remembered user is forgotten first), so that
+// the memory needs no forgetting at unregistration.
+const (
+	chatReactionTargets = 500
+	chatReactionUsers   = 4096
+)
 
 // chatReactions remembers reactions in one-to-one chats, since XEP-0444
 // sends a reactor's whole set each time and the network adds and removes
 // one at a time: the user's own (reactor "") and their contacts'. It is
-// memory only, bounded per user; after a restart the first change of a
-// set starts from nothing. Safe for concurrent use.
+// memory only, bounded; after a restart, or once forgotten, the first
+// change of a set starts from nothing. Safe for concurrent use.
 type chatReactions struct {
-	mu sync.Mutex
-	m  map[string]*reactionBook // by user
+	mu    sync.Mutex
+	m     map[string]*reactionBook // by user
+	users []string                 // in the order their books were made
 }
 
 type reactionKey struct {
@@ -267,6 +273,11 @@ func (cr *chatReactions) setLocked(user string, k reactionKey, set []string) {
 	if b == nil {
 		b = &reactionBook{sets: make(map[reactionKey][]string)}
 		cr.m[user] = b
+		cr.users = append(cr.users, user)
+		if len(cr.users) > chatReactionUsers {
+			delete(cr.m, cr.users[0])
+			cr.users = cr.users[1:]
+		}
 	}
 	if _, ok := b.sets[k]; !ok {
 		b.order = append(b.order, k)
@@ -297,11 +308,4 @@ func (cr *chatReactions) react(user string, conv transports.ID, target transport
 	}
 	cr.setLocked(user, k, out)
 	return out
-}
-
-// forget drops what is remembered of user's reactions (unregistration).
-func (cr *chatReactions) forget(user string) {
-	cr.mu.Lock()
-	defer cr.mu.Unlock()
-	delete(cr.m, user)
 }

@@ -65,9 +65,17 @@ func TestChatReactions(t *testing.T) {
 		if got := cr.get("v", "bob", "m0", ""); !slices.Equal(got, []string{"🙂"}) {
 			t.Errorf("another user's reactions were evicted: %q", got)
 		}
-		cr.forget("u")
+		for i := range chatReactionUsers {
+			cr.set("w"+strconv.Itoa(i), "bob", "m0", "", []string{"👍"})
+		}
 		if got := cr.get("u", "bob", transports.RemoteID("m"+strconv.Itoa(chatReactionTargets)), ""); got != nil {
-			t.Errorf("forget kept %q", got)
+			t.Errorf("the longest-remembered user is still remembered beyond %d users: %q", chatReactionUsers, got)
+		}
+		if got := cr.get("w0", "bob", "m0", ""); !slices.Equal(got, []string{"👍"}) {
+			t.Errorf("a recent user is forgotten: %q", got)
+		}
+		if len(cr.m) != chatReactionUsers || len(cr.users) != chatReactionUsers {
+			t.Errorf("%d books for %d users, want %d", len(cr.m), len(cr.users), chatReactionUsers)
 		}
 	})
 }

@@ -176,7 +176,6 @@ func (c *Component) afterUnregister(user jid.JID, roster []string) {
 		c.sendQuiet(ctx, &outPresence{Type: "unsubscribed", From: from, To: user.String()})
 	}
 	c.presence.forget(user.String())
-	c.reacts.forget(user.String())
 }
 
 // settingsFields are the per-user settings: the ones every transport has,
