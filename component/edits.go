@@ -295,9 +295,14 @@ func (c *Component) roomRetractEvent(ctx context.Context, user jid.JID, ev *tran
 			}
 			body += "]"
 		}
-		if by != "" {
-			r.KeepAway(transports.MessageEvent{From: ev.From, Room: true, Nick: by, Body: body, Time: keptTime(time.Time{})})
+		if by == "" {
+			by = nick // a moderator the network does not name
 		}
+		if by == "" {
+			c.log.Debug("a deletion by nobody the network names, while away", "user", user.String(), "room", string(ev.From))
+			return
+		}
+		r.KeepAway(transports.MessageEvent{From: ev.From, Room: true, Nick: by, Body: body, Time: keptTime(time.Time{})})
 		return
 	}
 	el := &retractElem{ID: string(ev.Target)} // a room message's stanza-id is its legacy ID

@@ -1,6 +1,7 @@
 package component_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -395,4 +396,39 @@ func TestMUCCorrectionsRetractionsModeration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMUCEditsWhileAway: edits and deletions in a room while none of the
+// user's resources is in it (bouncer mode) are not lost: the next join's
+// history shows them as marked messages after the original.
+func TestMUCEditsWhileAway(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: true, caps: func(c *transports.Capabilities) {
+		c.Corrections, c.Retractions, c.Moderation = true, true, true
+	}})
+	e.net.SeedRoom("#away", transportstest.RoomSeed{NoHistory: true})
+	const room = "#away@" + gw
+	j := e.p.CreateUser(t, "kai", "xmpp-pw")
+	c := e.p.Login(t, j, "xmpp-pw", "pc", 0)
+	e.register(t, c)
+	a := e.adapter(t, "kai@localhost")
+	if err := e.reg.SetSettings(context.Background(), "kai@localhost", "fake", map[string]string{"stay_connected": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	joinAndSync(t, c, room, "kai")
+	c.Close()
+	time.Sleep(3 * time.Second) // the grace period after the last resource left
+	if !a.Joined("#away") {
+		t.Fatalf("bouncer mode: the room was left\n%s", e.logs)
+	}
+	a.Emit(&transports.MessageEvent{From: "#away", Room: true, Nick: "bob", Body: "spam", RemoteID: "w1"})
+	a.Emit(&transports.EditEvent{From: "#away", Room: true, Nick: "bob", Target: "w1", Body: "SPAM"})
+	a.Emit(&transports.RetractEvent{From: "#away", Room: true, Nick: "bob", Target: "w1", Moderated: true, By: "alice", Reason: "no spam"})
+
+	c2 := e.p.Login(t, j, "xmpp-pw", "pc", 0)
+	join(t, c2, room, "kai", "")
+	c2.Expect(t, "self-presence", isSelfPresence(room+"/kai"))
+	c2.Expect(t, "the original", isGroupchat(room+"/bob", "spam"))
+	c2.Expect(t, "the edit, marked", isGroupchat(room+"/bob", "✎ SPAM"))
+	c2.Expect(t, "the deletion, said by the moderator", isGroupchat(room+"/alice", "[deleted a message as moderator (it was bob's): no spam]"))
+	c2.Expect(t, "subject", isSubject(room))
 }
