@@ -203,7 +203,7 @@ func (c *Component) legacyDiscoInfo(s *stanza, id transports.ID) {
 	}
 	switch {
 	case kind == transports.KindRoom && s.to.Resourcepart() == "":
-		c.result(s, discovery.Room(string(id)))
+		c.result(s, discovery.RoomOf(string(id), c.netCaps()))
 	case kind == transports.KindServer && s.to.Resourcepart() == "":
 		c.result(s, discovery.Server(string(id), c.netCaps()))
 	default:

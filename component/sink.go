@@ -98,10 +98,26 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event, files *uploa
 	case *transports.TypingEvent:
 		if ev.Room {
 			c.typingEvent(ctx, s.user, ev)
+		} else {
+			s.typing(ctx, ev)
 		}
 	case *transports.ReactionEvent:
 		if ev.Room {
 			c.reactionEvent(ctx, s.user, ev)
+		} else if c.incomingAllowed(s.user) {
+			s.reaction(ctx, ev)
+		}
+	case *transports.EditEvent:
+		if ev.Room {
+			c.roomEditEvent(ctx, s.user, ev)
+		} else if c.incomingAllowed(s.user) {
+			s.edit(ctx, ev)
+		}
+	case *transports.RetractEvent:
+		if ev.Room {
+			c.roomRetractEvent(ctx, s.user, ev)
+		} else if c.incomingAllowed(s.user) {
+			s.retracted(ctx, ev)
 		}
 	case *transports.PresenceEvent:
 		from, err := c.legacyJID(ev.From)
@@ -156,14 +172,25 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent, fil
 		Subject: ev.Subject,
 		Thread:  ev.Thread,
 	}
+	m.OriginID = &originID{ID: m.ID} // what retractions name (XEP-0424)
 	if ev.Action {
 		m.Body = "/me " + ev.Body
+	}
+	if ev.Own {
+		// Sent by the user from another legacy client: never shown as
+		// the contact's (see ownMarker).
+		m.Body = ownMarker + m.Body
 	}
 	if !ev.Time.IsZero() {
 		m.Delay = &delayElem{From: c.domain.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
-	if ev.Nick != "" {
+	if ev.Nick != "" && !ev.Own {
 		m.Nick = &nickElem{Nick: ev.Nick} // XEP-0172: the contact's display name
+	}
+	if ev.ReplyTo != "" {
+		if ref := c.xmppRef(ctx, s.user.String(), ev.From, ev.ReplyTo); ref != "" {
+			m.Extra = append(m.Extra, &replyElem{ID: ref})
+		}
 	}
 	if files != nil {
 		m.Body += files.text

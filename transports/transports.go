@@ -352,7 +352,9 @@ type MessageEvent struct {
 	Notice bool
 	// Own is true for the user's own message as the network echoed it
 	// (sent from another client, or IRCv3 echo-message), to be reflected
-	// to the user's XMPP resources.
+	// to the user's XMPP resources. In a one-to-one chat (From is the
+	// contact it was sent to) the component shows it from the contact's
+	// address, marked as the user's own, never as written by the contact.
 	Own bool
 	// ReplyTo is the legacy ID of the message this one replies to.
 	ReplyTo RemoteID

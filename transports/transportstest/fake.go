@@ -173,6 +173,9 @@ type Adapter struct {
 	kicks     []Kick
 	reactions []Reaction
 	typings   []Typing
+
+	// Corrections and retractions (see edits.go).
+	ed editLog
 }
 
 // Account returns the account the adapter was connected with.
@@ -190,6 +193,7 @@ func (a *Adapter) Send(ctx context.Context, m transports.Message) (transports.Re
 		return "", fmt.Errorf("%w: nobody: No such nick", transports.ErrNotFound)
 	}
 	id := transports.RemoteID("m" + strconv.FormatInt(a.net.seq.Add(1), 10))
+	a.remember(m.To, id)
 	select {
 	case a.sent <- m:
 	default:
