@@ -100,6 +100,9 @@ func TestCheck(t *testing.T) {
 			[]string{"transports.Typer"}},
 		{"corrections and retractions", plain(func(c *transports.Capabilities) { c.Corrections, c.Retractions = true, true }), fake,
 			[]string{"transports.Editor", "transports.Retractor"}},
+		{"files without file sender", plain(func(c *transports.Capabilities) { c.SendFiles = true; c.Commands = nil }), &bare{},
+			[]string{"transports.FileSender"}},
+		{"files, fake sender", plain(func(c *transports.Capabilities) { c.SendFiles = true }), fake, nil},
 		{"duplicate and empty commands", plain(func(c *transports.Capabilities) {
 			c.Commands = append(c.Commands, transports.Command{Node: "count", Name: "Again"}, transports.Command{Node: "x"})
 		}), fake, []string{"declared twice", "empty node or name"}},
