@@ -43,16 +43,11 @@ func (c *Component) handleMessage(s *stanza) {
 	if b := s.Child("", "body"); b != nil {
 		body, hasBody = b.Text, true
 	}
-	// A file the user shared (XEP-0066, usually an XEP-0363 upload)
-	// travels as its link.
-	if x := s.Child(nsOOB, "x"); x != nil {
-		if url := strings.TrimSpace(x.ChildText(nsOOB, "url")); url != "" && !strings.Contains(body, url) {
-			if body != "" {
-				body += "\n"
-			}
-			body, hasBody = body+url, true
-		}
-	}
+	// A file the user shared (XEP-0066, SIMS, SFS; usually an XEP-0363
+	// upload) travels as its link, unless the network takes files
+	// (sendWithFiles).
+	shared := sharedFiles(s.node, c.maxAttachments())
+	body, hasBody = withLinks(body, hasBody, shared)
 	if !hasBody {
 		return // chat states and other payloads without a body: nothing to relay yet
 	}
@@ -102,9 +97,7 @@ func (c *Component) handleMessage(s *stanza) {
 		if err := c.limiter(user.String()).Wait(ctx); err != nil {
 			return // shutting down
 		}
-		sctx, cancel := context.WithTimeout(ctx, time.Minute)
-		rid, err := a.Send(sctx, transports.Message{To: to, Body: body, Subject: s.ChildText("", "subject"), Thread: s.ChildText("", "thread")})
-		cancel()
+		rid, err := c.sendWithFiles(ctx, user, a, transports.Message{To: to, Body: body, Subject: s.ChildText("", "subject"), Thread: s.ChildText("", "thread")}, shared)
 		if err != nil {
 			c.stats.legacyErrors.Add(1)
 			c.replyError(s.node, stanzaerr.FromLegacy(err))

@@ -56,6 +56,7 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 	if b := s.Child("", "body"); b != nil {
 		body, hasBody = b.Text, true
 	}
+	body, hasBody = withLinks(body, hasBody, sharedFiles(s.node, c.maxAttachments()))
 	subject := s.Child("", "subject")
 	reactions := s.Child(nsReactions, "reactions")
 
@@ -142,9 +143,7 @@ func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.A
 	if err := c.limiter(u).Wait(ctx); err != nil {
 		return // shutting down
 	}
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	rid, err := a.Send(sctx, msg)
-	cancel()
+	rid, err := c.sendWithFiles(ctx, s.from.Bare(), a, msg, sharedFiles(s.node, c.maxAttachments()))
 	if err != nil {
 		c.stats.legacyErrors.Add(1)
 		c.replyError(s.node, stanzaerr.FromLegacy(err))

@@ -386,12 +386,11 @@ type Attachment struct {
 	// says" (its Content-Length). A Size above [security]
 	// max_attachment_bytes is refused before anything is read.
 	Size int64
-	// Open opens the content, once per upload attempt (the component
-	// calls it at most once per delivery and closes what it returns).
-	// It may do I/O and block until ctx ends; an error makes the file
-	// one the user is told about, and nobody retries. It is called on the
-	// goroutine that called Sink.Deliver, before Deliver returns, so it
-	// may read from the network's own connection.
+	// Open opens the content. The component calls it at most once per
+	// delivery, before Deliver returns, on a goroutine of its own (a
+	// few files of one message at once), and closes what it returns. It
+	// may do I/O and block until ctx ends; an error makes the file one
+	// the user is told about, and nobody retries.
 	Open func(ctx context.Context) (io.ReadCloser, error)
 	// URL is where the component fetches the content itself when Open
 	// is nil: https only (plain http only to an address the admin
