@@ -21,7 +21,8 @@ type SentFiles struct {
 // SendFiles implements transports.FileSender: it reads every file through
 // its Open, as a real network uploading it would, and records the message
 // with the contents (Files). A file that cannot be read fails the send
-// with its error, after the message was recorded.
+// with its error, after the message was recorded. A room message is
+// echoed as Send echoes it, text only.
 func (a *Adapter) SendFiles(ctx context.Context, m transports.Message) (transports.RemoteID, error) {
 	a.mu.Lock()
 	closed := a.closed
@@ -44,7 +45,13 @@ func (a *Adapter) SendFiles(ctx context.Context, m transports.Message) (transpor
 	if first != nil {
 		return "", first
 	}
-	return transports.RemoteID("f" + strconv.FormatInt(a.net.seq.Add(1), 10)), nil
+	id := transports.RemoteID("f" + strconv.FormatInt(a.net.seq.Add(1), 10))
+	if m.Room { // echoed like any room message (the files are not)
+		if err := a.sendRoom(m, id); err != nil {
+			return "", err
+		}
+	}
+	return id, nil
 }
 
 func readFile(ctx context.Context, f transports.File) ([]byte, error) {
