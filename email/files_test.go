@@ -189,9 +189,15 @@ func TestAttachmentOpen(t *testing.T) {
 func TestOpenFilesFailsEarly(t *testing.T) {
 	opened := 0
 	files := []transports.File{
-		{Name: "ok", Open: func(context.Context) (io.ReadCloser, error) { opened++; return io.NopCloser(strings.NewReader("x")), nil }},
+		{Name: "ok", Open: func(context.Context) (io.ReadCloser, error) {
+			opened++
+			return io.NopCloser(strings.NewReader("x")), nil
+		}},
 		{Name: "gone", Open: func(context.Context) (io.ReadCloser, error) { return nil, transports.ErrUnavailable }},
-		{Name: "never", Open: func(context.Context) (io.ReadCloser, error) { opened++; return io.NopCloser(strings.NewReader("y")), nil }},
+		{Name: "never", Open: func(context.Context) (io.ReadCloser, error) {
+			opened++
+			return io.NopCloser(strings.NewReader("y")), nil
+		}},
 	}
 	f, err := openFiles(context.Background(), files)
 	defer f.close()

@@ -21,6 +21,8 @@ const (
 	nsReactions = "urn:xmpp:reactions:0"
 	nsReply     = "urn:xmpp:reply:0"
 	nsChat      = "http://jabber.org/protocol/chatstates"
+	nsSIMS      = "urn:xmpp:sims:1"
+	nsSFS       = "urn:xmpp:sfs:0"
 )
 
 // baseFeatures are what the component implements for every network.
@@ -34,7 +36,8 @@ var baseFeatures = []string{
 // which transportstest.Conformance checks against the network's adapters,
 // so the domain never claims what the network cannot do. Reactions,
 // replies and chat states are relayed in rooms only, so they are
-// advertised when the network has rooms and claims them. An empty
+// advertised when the network has rooms and claims them; XEP-0385 and
+// XEP-0447 file sharing when the network takes files (SendFiles). An empty
 // identity category is "gateway". Features are sorted.
 func Gateway(id transports.Identity, caps transports.Capabilities) Info {
 	if id.Category == "" {
@@ -53,6 +56,9 @@ func Gateway(id transports.Identity, caps transports.Capabilities) Info {
 				vars = append(vars, f.ns)
 			}
 		}
+	}
+	if caps.SendFiles { // shared files reach the network as files
+		vars = append(vars, nsSIMS, nsSFS)
 	}
 	slices.Sort(vars)
 	d.Features = Features(vars...)

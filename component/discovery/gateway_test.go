@@ -48,6 +48,7 @@ func TestGateway(t *testing.T) {
 			transports.Capabilities{Reactions: true, Replies: true, ChatStates: true, StayConnected: true, Attachments: true,
 				Commands: []transports.Command{{Node: "check-mail", Name: "Check mail now"}}},
 			[]info.Identity{gateway}, nil},
+		{"files", id, transports.Capabilities{SendFiles: true}, []info.Identity{gateway}, []string{"urn:xmpp:sfs:0", "urn:xmpp:sims:1"}},
 		{"the network's own category", transports.Identity{Category: "service", Type: "x"}, transports.Capabilities{},
 			[]info.Identity{{Category: "service", Type: "x"}}, nil},
 		{"rooms, text conference", id, transports.Capabilities{Rooms: true},
