@@ -136,7 +136,10 @@ func fileMeta(fe *node) sharedFile {
 		return sharedFile{}
 	}
 	ns := fe.Name.Space
-	f := sharedFile{name: shortName(fe.ChildText(ns, "name"), 200), typ: strings.TrimSpace(fe.ChildText(ns, "media-type"))}
+	f := sharedFile{typ: strings.TrimSpace(fe.ChildText(ns, "media-type"))}
+	if name := strings.TrimSpace(fe.ChildText(ns, "name")); name != "" {
+		f.name = shortName(name, 200)
+	}
 	if n, err := strconv.ParseInt(strings.TrimSpace(fe.ChildText(ns, "size")), 10, 64); err == nil && n > 0 {
 		f.size = n
 	}

@@ -208,3 +208,62 @@ func TestOpenFilesFailsEarly(t *testing.T) {
 		t.Errorf("opened %d, kept %d to close", opened, len(f.closers))
 	}
 }
+
+// FuzzComposeAttachment: whatever a client names and types a shared file,
+// the mail stays well formed, its header has no field the file added, and
+// the attachment reads back with a single-line name and the same bytes.
+func FuzzComposeAttachment(f *testing.F) {
+	f.Add("report.pdf", "application/pdf", []byte("%PDF"))
+	f.Add("x.txt\r\nBcc: eve@example.org", "text/plain\r\nX: y", []byte{0, 1, 2, 255})
+	f.Add("Ärger \"über\" €;.txt", "", []byte{})
+	f.Add("\xff\xfe", "multipart/mixed; boundary=x", bytes.Repeat([]byte("ab\r\n.\r\n"), 100))
+	f.Fuzz(func(t *testing.T, name, typ string, content []byte) {
+		raw, _, err := Compose(Outgoing{From: mail.Address{Address: "alice@example.org"}, To: []mail.Address{{Address: "bob@example.org"}},
+			Subject: "s", Body: "b", Attachments: []OutAttachment{{Name: name, Type: typ, Content: bytes.NewReader(content)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkWireFormat(t, raw)
+		allowed := map[string]int{"Date": 1, "From": 1, "To": 1, "Subject": 1, "Message-Id": 1, "References": 1, "Mime-Version": 1, "Content-Type": 1}
+		for _, n := range fieldNames(t, raw) {
+			allowed[n]--
+			if allowed[n] < 0 {
+				t.Fatalf("unexpected or repeated header field %q:\n%s", n, headerBlock(t, raw))
+			}
+		}
+		r, err := gomail.CreateReader(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var atts int
+		for {
+			p, err := r.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, ok := p.Header.(*gomail.AttachmentHeader)
+			if !ok {
+				continue
+			}
+			atts++
+			b, err := io.ReadAll(p.Body)
+			if err != nil || !bytes.Equal(b, content) {
+				t.Fatalf("content: %v, %d bytes, want %d", err, len(b), len(content))
+			}
+			got, err := h.Filename()
+			want := cleanLine(name)
+			if want == "" {
+				want = "attachment"
+			}
+			if err != nil || got != want {
+				t.Fatalf("file name %q (%v), want %q", got, err, want)
+			}
+		}
+		if atts != 1 {
+			t.Fatalf("%d attachments", atts)
+		}
+	})
+}
