@@ -648,6 +648,9 @@ func (a *adapter) send(ctx context.Context, msg transports.Message) (_ transport
 		return "", err
 	}
 	o.Attachments = files.atts
+	if o.Subject == "" && strings.TrimSpace(o.Body) == "" && len(msg.Files) > 0 {
+		o.Subject = filesSubject(msg.Files) // a file sent alone
+	}
 	m, err := NewMail(o)
 	if err != nil {
 		return "", err

@@ -116,3 +116,16 @@ func (a *adapter) submit(ctx context.Context, c *smtpConn, rcpt string, m *Mail)
 
 // errAborted ends the writing of a mail the SMTP client no longer reads.
 var errAborted = errors.New("email: submission ended")
+
+// filesSubject is the subject of a mail that carries only files: the
+// first file's name, and how many more there are.
+func filesSubject(files []transports.File) string {
+	name := cleanLine(files[0].Name)
+	if name == "" {
+		name = "A file"
+	}
+	if n := len(files) - 1; n > 0 {
+		return fmt.Sprintf("%s and %d more %s", name, n, map[bool]string{true: "file", false: "files"}[n == 1])
+	}
+	return name
+}

@@ -267,3 +267,24 @@ func FuzzComposeAttachment(f *testing.F) {
 		}
 	})
 }
+
+func TestFilesSubject(t *testing.T) {
+	tests := []struct {
+		names []string
+		want  string
+	}{
+		{[]string{"a.png"}, "a.png"},
+		{[]string{"a.png", "b.png"}, "a.png and 1 more file"},
+		{[]string{"a\r\nBcc: x", "b", "c"}, "a Bcc: x and 2 more files"},
+		{[]string{""}, "A file"},
+	}
+	for _, tt := range tests {
+		var files []transports.File
+		for _, n := range tt.names {
+			files = append(files, transports.File{Name: n})
+		}
+		if got := filesSubject(files); got != tt.want {
+			t.Errorf("filesSubject(%q) = %q, want %q", tt.names, got, tt.want)
+		}
+	}
+}

@@ -78,6 +78,19 @@ func TestEmailFileLeavesAsAttachment(t *testing.T) {
 	if !bytes.Equal(contents[0], data) {
 		t.Errorf("the attachment's %d bytes differ from the %d shared", len(contents[0]), len(data))
 	}
+
+	// A file sent alone (the link is the whole body): the mail is named
+	// after it.
+	url2 := c.Upload(t, "upload.localhost", "notes.txt", "text/plain", []byte("just the notes"))
+	c.Send(t, `<message type="chat" to="bob\40localhost@`+emailGW+`"><body>`+url2+`</body><x xmlns="jabber:x:oob"><url>`+url2+`</url></x></message>`)
+	got = s.mail.WaitMail(t, "bob@localhost", "bob-mail-pw", "INBOX", 2)
+	r, err = gomail.CreateReader(bytes.NewReader(got[1].Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subj, _ := r.Header.Subject(); subj != "notes.txt" {
+		t.Errorf("subject %q, want the file's name", subj)
+	}
 }
 
 // TestEmailBinaryAttachmentArrives: a binary attachment of a mail reaches
