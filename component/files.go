@@ -255,7 +255,7 @@ func (c *Component) fetch(ctx context.Context, raw string, max int64) (io.ReadCl
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", errFetch, transports.ErrInvalidInput)
+		return nil, 0, fmt.Errorf("%w: %w: the address is not valid", errFetch, transports.ErrUnavailable)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
