@@ -43,16 +43,11 @@ func (c *Component) handleMessage(s *stanza) {
 	if b := s.Child("", "body"); b != nil {
 		body, hasBody = b.Text, true
 	}
-	// A file the user shared (XEP-0066, usually an XEP-0363 upload)
-	// travels as its link.
-	if x := s.Child(nsOOB, "x"); x != nil {
-		if url := strings.TrimSpace(x.ChildText(nsOOB, "url")); url != "" && !strings.Contains(body, url) {
-			if body != "" {
-				body += "\n"
-			}
-			body, hasBody = body+url, true
-		}
-	}
+	// A file the user shared (XEP-0066, SIMS, SFS; usually an XEP-0363
+	// upload) travels as its link, unless the network takes files
+	// (sendWithFiles).
+	shared := sharedFiles(s.node, c.maxAttachments())
+	body, hasBody = withLinks(body, hasBody, shared)
 	if s.to.Localpart() != "" && c.directPayload(s, hasBody) {
 		return // a retraction, reactions or a chat state
 	}
@@ -109,14 +104,13 @@ func (c *Component) handleMessage(s *stanza) {
 				return
 			}
 			msg.Body, xid = marked, ""
+			shared = nil // the files went with the original
 			if max := c.maxBody(); len(msg.Body) > max {
 				c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", max))
 				return
 			}
 		}
-		sctx, cancel := context.WithTimeout(ctx, time.Minute)
-		rid, err := a.Send(sctx, msg)
-		cancel()
+		rid, err := c.sendWithFiles(ctx, user, a, msg, shared)
 		if err != nil {
 			c.stats.legacyErrors.Add(1)
 			c.replyError(s.node, stanzaerr.FromLegacy(err))

@@ -56,6 +56,7 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 	if b := s.Child("", "body"); b != nil {
 		body, hasBody = b.Text, true
 	}
+	body, hasBody = withLinks(body, hasBody, sharedFiles(s.node, c.maxAttachments()))
 	subject := s.Child("", "subject")
 	reactions := s.Child(nsReactions, "reactions")
 	retract := s.Child(nsRetract, "retract")
@@ -152,6 +153,7 @@ func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.A
 	if err := c.limiter(u).Wait(ctx); err != nil {
 		return // shutting down
 	}
+	shared := sharedFiles(s.node, c.maxAttachments())
 	if rep := s.Child(nsCorrect, "replace"); rep != nil {
 		// XEP-0308: an edit, reflected when the network echoes it, where
 		// the network has them; else a new message marked as a
@@ -171,10 +173,9 @@ func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.A
 			return
 		}
 		msg.Body, msg.Action = marked, false // "✎ /me …" reads better than an action
+		shared = nil                         // the files went with the original
 	}
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	rid, err := a.Send(sctx, msg)
-	cancel()
+	rid, err := c.sendWithFiles(ctx, s.from.Bare(), a, msg, shared)
 	if err != nil {
 		c.stats.legacyErrors.Add(1)
 		c.replyError(s.node, stanzaerr.FromLegacy(err))

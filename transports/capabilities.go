@@ -59,6 +59,10 @@ type Capabilities struct {
 	Moderation bool
 	// Attachments: adapters deliver files in MessageEvent.Attachments.
 	Attachments bool
+	// SendFiles: adapters implement FileSender, so files the user shares
+	// (XEP-0066, XEP-0385, XEP-0447) reach the legacy network as files
+	// rather than as links in the text.
+	SendFiles bool
 	// MaxBody is the longest message body in bytes the network takes in
 	// one Message; 0 means the component's own bound. The component
 	// refuses longer bodies before calling Send.

@@ -21,6 +21,8 @@ const (
 	nsReactions = "urn:xmpp:reactions:0"
 	nsReply     = "urn:xmpp:reply:0"
 	nsChat      = "http://jabber.org/protocol/chatstates"
+	nsSIMS      = "urn:xmpp:sims:1"
+	nsSFS       = "urn:xmpp:sfs:0"
 )
 
 // baseFeatures are what the component implements for every network.
@@ -35,8 +37,9 @@ var baseFeatures = []string{
 // so the domain never claims what the network cannot do. Chat states,
 // reactions, replies, corrections and retractions are relayed in
 // one-to-one chats and rooms alike, so they are advertised whenever the
-// network claims them. An empty identity category is "gateway". Features
-// are sorted.
+// network claims them; XEP-0385 and XEP-0447 file sharing when the network
+// takes files (SendFiles). An empty identity category is "gateway".
+// Features are sorted.
 func Gateway(id transports.Identity, caps transports.Capabilities) Info {
 	if id.Category == "" {
 		id.Category = "gateway"
@@ -46,6 +49,9 @@ func Gateway(id transports.Identity, caps transports.Capabilities) Info {
 	if caps.Rooms {
 		d.Identities = append(d.Identities, info.Identity{Category: "conference", Type: conferenceType(caps), Name: id.Name})
 		vars = append(vars, nsMUC)
+	}
+	if caps.SendFiles { // shared files reach the network as files
+		vars = append(vars, nsSIMS, nsSFS)
 	}
 	slices.Sort(vars)
 	d.Features = Features(vars...)

@@ -55,6 +55,7 @@ func TestGateway(t *testing.T) {
 			[]info.Identity{gateway}, []string{reactions, reply, chat, correct, retract}},
 		{"no rooms, corrections only", id, transports.Capabilities{Corrections: true},
 			[]info.Identity{gateway}, []string{correct}},
+		{"files", id, transports.Capabilities{SendFiles: true}, []info.Identity{gateway}, []string{"urn:xmpp:sfs:0", "urn:xmpp:sims:1"}},
 		{"the network's own category", transports.Identity{Category: "service", Type: "x"}, transports.Capabilities{},
 			[]info.Identity{{Category: "service", Type: "x"}}, nil},
 		{"rooms, text conference", id, transports.Capabilities{Rooms: true},

@@ -42,7 +42,7 @@ func Conformance(t *testing.T, net transports.Network, connect func(t *testing.T
 //   - AnonymousJoin needs net to be a transports.AnonymousNetwork;
 //   - RoomListing needs a RoomLister, ChatStates a Typer, Reactions a
 //     Reactor, Corrections an Editor, Retractions a Retractor,
-//     Moderation a MessageModerator;
+//     Moderation a MessageModerator, SendFiles a FileSender;
 //   - Commands have unique, non-empty nodes and names, and need a
 //     CommandRunner that refuses an unknown node with ErrNotFound;
 //   - MaxBody is not negative; Name and Identity.Type are not empty.
@@ -107,6 +107,7 @@ func Check(net transports.Network, a transports.Adapter) []error {
 		{caps.Corrections, "Editor", implements[transports.Editor](a)},
 		{caps.Retractions, "Retractor", implements[transports.Retractor](a)},
 		{caps.Moderation, "MessageModerator", implements[transports.MessageModerator](a)},
+		{caps.SendFiles, "FileSender", implements[transports.FileSender](a)},
 		{len(caps.Commands) > 0, "CommandRunner", implements[transports.CommandRunner](a)},
 	}
 	for _, c := range adapterClaims {

@@ -110,6 +110,9 @@ func TestCheck(t *testing.T) {
 		}), fake, nil},
 		{"moderation without rooms or retractions", plain(func(c *transports.Capabilities) { c.Moderation = true; c.Commands = nil }), &bare{},
 			[]string{"Moderation is claimed without Rooms", "Moderation is claimed without Retractions", "transports.MessageModerator"}},
+		{"files without file sender", plain(func(c *transports.Capabilities) { c.SendFiles = true; c.Commands = nil }), &bare{},
+			[]string{"transports.FileSender"}},
+		{"files, fake sender", plain(func(c *transports.Capabilities) { c.SendFiles = true }), fake, nil},
 		{"duplicate and empty commands", plain(func(c *transports.Capabilities) {
 			c.Commands = append(c.Commands, transports.Command{Node: "count", Name: "Again"}, transports.Command{Node: "x"})
 		}), fake, []string{"declared twice", "empty node or name"}},
