@@ -78,6 +78,17 @@ type Store interface {
 	// dies, none does. It is how a delivery and its record of having been
 	// delivered are written together. fn must not call other methods of
 	// the Store, and must not keep tx.
+	//
+	// fn may run more than once: a backend with optimistic transactions
+	// (Redis) runs it again, with a fresh tx, when a key it read changed
+	// before the commit, and keeps only the writes of the run that
+	// commits. So fn must do nothing but read and write through tx, and
+	// any result it hands out through variables of the caller must be
+	// set on every run (assigned, not only when some branch is taken).
+	// Update retries by itself until the commit, an error from fn, or ctx
+	// is done; the caller does not retry conflicts. It blocks for the I/O
+	// of the transaction (and, on a backend configured for it, until
+	// replicas acknowledged it).
 	Update(ctx context.Context, fn func(tx Tx) error) error
 
 	// Close flushes outstanding writes and releases the store's resources.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,8 +17,27 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Store {
-		return openTemp(t)
+	// Each store's file, for Reopen.
+	var paths sync.Map // storage.Store -> string
+	storagetest.Run(t, storagetest.Backend{
+		Open: func(t *testing.T) storage.Store {
+			path := filepath.Join(t.TempDir(), "switchboard.db")
+			s := open(t, path)
+			paths.Store(storage.Store(s), path)
+			return s
+		},
+		Reopen: func(t *testing.T, s storage.Store) storage.Store {
+			path, ok := paths.Load(s)
+			if !ok {
+				t.Fatal("Reopen of a store Open did not return")
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s2 := open(t, path.(string))
+			paths.Store(storage.Store(s2), path)
+			return s2
+		},
 	})
 }
 
