@@ -275,16 +275,16 @@ func testRetriedUpdate(t *testing.T, s storage.Store, optimistic bool) {
 	ctx := t.Context()
 	mustPut(t, s, "b", "counter", "10")
 	var (
-		runs   int
+		runs   int    // runs that read the counter (a backend may also stop a run at its first call)
 		seen   string // what the last run read: a result kept outside fn
 		putErr = make(chan error, 1)
 	)
 	err := s.Update(ctx, func(tx storage.Tx) error {
-		runs++
 		v, err := tx.Get("b", "counter")
 		if err != nil {
 			return err
 		}
+		runs++
 		seen = string(v)
 		if _, err := tx.Append("q", []byte("run "+strconv.Itoa(runs))); err != nil {
 			return err
