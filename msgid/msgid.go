@@ -180,9 +180,14 @@ func (m *Map) Prune(ctx context.Context, before time.Time) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("msgid: prune: %w", err)
 	}
+	// A transaction holds up to batch keys of one user: a backend that
+	// shards by user (Redis Cluster) keeps each user's keys in one place,
+	// and cannot commit a transaction across users.
 	const batch = 1000
-	for i := 0; i < len(old); i += batch {
-		part := old[i:min(i+batch, len(old))]
+	for i, j := 0, 0; i < len(old); i = j {
+		for j = i + 1; j < len(old) && j-i < batch && userOf(old[j]) == userOf(old[i]); j++ {
+		}
+		part := old[i:j]
 		err := m.st.Update(ctx, func(tx storage.Tx) error {
 			for _, k := range part {
 				if err := tx.Delete(bucket, k); err != nil {
@@ -196,6 +201,18 @@ func (m *Map) Prune(ctx context.Context, before time.Time) (int, error) {
 		}
 	}
 	return len(old), nil
+}
+
+// userOf returns the network \0 user part of a map key.
+func userOf(k string) string {
+	n := strings.IndexByte(k, 0)
+	if n < 0 {
+		return k
+	}
+	if u := strings.IndexByte(k[n+1:], 0); u >= 0 {
+		return k[:n+1+u]
+	}
+	return k
 }
 
 // key is the map key of id in direction dir.
