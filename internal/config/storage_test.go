@@ -26,7 +26,9 @@ func TestStorage(t *testing.T) {
 					s.MinReplicas == 1 && s.WaitTimeout() == 500*time.Millisecond
 			}},
 		{name: "cluster with credentials", toml: head + "[storage]\nbackend = \"redis\"\ncluster_addrs = [\"10.0.0.1:7000\"]\nusername = \"gw\"\npassword = \"" + secret + "\"\ntls = true\n",
-			want: func(s Storage) bool { return s.Backend == "redis" && s.Username == "gw" && s.Password == secret && s.TLS }},
+			want: func(s Storage) bool {
+				return s.Backend == "redis" && s.Username == "gw" && s.Password == secret && s.TLS
+			}},
 		{name: "unknown backend", toml: head + "[storage]\nbackend = \"etcd\"\n",
 			probs: []string{"f:4: storage.backend: \"etcd\" is not one of bolt, redis"}},
 		{name: "redis keys with bolt", toml: head + "[storage]\nbackend = \"bolt\"\nurl = \"redis://h\"\nmin_replicas = 1\n",

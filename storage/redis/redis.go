@@ -105,10 +105,13 @@ type Options struct {
 	// ClusterAddrs are some nodes of a Redis Cluster.
 	ClusterAddrs []string
 
-	// Username and Password authenticate (AUTH, or an ACL user). The
-	// same credentials are given to the sentinels.
-	Username string
-	Password string
+	// Username and Password authenticate to the Redis servers (AUTH, or
+	// an ACL user); SentinelUsername and SentinelPassword to the
+	// sentinels.
+	Username         string
+	Password         string
+	SentinelUsername string
+	SentinelPassword string
 	// DB selects the logical database (not in a Cluster).
 	DB int
 	// TLS, when not nil, is used for every connection; rediss URLs set
@@ -182,7 +185,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		"key_prefix", ns, "min_replicas", opts.MinReplicas)
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("redis: %s at %s: %w", mode, strings.Join(uo.Addrs, ","), redact(err, opts.Password))
+		return nil, fmt.Errorf("redis: %s at %s: %w", mode, strings.Join(uo.Addrs, ","), redact(err, uo.Password, uo.SentinelPassword))
 	}
 	return s, nil
 }
@@ -233,19 +236,23 @@ func universalOptions(opts Options) (*goredis.UniversalOptions, string, error) {
 	if opts.Password != "" {
 		uo.Password = opts.Password
 	}
-	if mode == "sentinel" {
-		uo.SentinelUsername, uo.SentinelPassword = uo.Username, uo.Password
-	}
+	uo.SentinelUsername, uo.SentinelPassword = opts.SentinelUsername, opts.SentinelPassword
 	return uo, mode, nil
 }
 
 // redact removes password from err's text (a server may quote what it was
 // sent); the result wraps nothing, so no wrapped error can leak it either.
-func redact(err error, password string) error {
-	if password == "" || !strings.Contains(err.Error(), password) {
+func redact(err error, passwords ...string) error {
+	msg := err.Error()
+	for _, p := range passwords {
+		if p != "" {
+			msg = strings.ReplaceAll(msg, p, "[password]")
+		}
+	}
+	if msg == err.Error() {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), password, "[password]"))
+	return errors.New(msg)
 }
 
 // Get implements [storage.Store.Get].
