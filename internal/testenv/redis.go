@@ -102,12 +102,15 @@ func (r *Redis) writeConfig(port int) error {
 	if r.opts.ReplicaOf != "" {
 		host, p, _ := net.SplitHostPort(r.opts.ReplicaOf)
 		fmt.Fprintf(&b, "replicaof %s %s\n", host, p)
-		if r.opts.Password != "" {
-			if r.opts.User != "" {
-				fmt.Fprintf(&b, "masteruser %s\n", r.opts.User)
-			}
-			fmt.Fprintf(&b, "masterauth %s\n", r.opts.Password)
+	}
+	// Every server may become a replica (Sentinel demotes a master that
+	// comes back after a failover), so each knows how to log in to a
+	// master.
+	if r.opts.Password != "" {
+		if r.opts.User != "" {
+			fmt.Fprintf(&b, "masteruser %s\n", r.opts.User)
 		}
+		fmt.Fprintf(&b, "masterauth %s\n", r.opts.Password)
 	}
 	if r.opts.Cluster {
 		b.WriteString("cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\n")

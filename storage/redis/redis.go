@@ -179,6 +179,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	routeLibraryLog(log)
 	// The line names where, and as whom, never with which password.
 	log.Info("storage: opening redis", "mode", mode, "addrs", strings.Join(uo.Addrs, ","),
 		"master", uo.MasterName, "user", uo.Username, "tls", uo.TLSConfig != nil,
