@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -46,6 +48,9 @@ type RedisOptions struct {
 	Cluster bool
 	// AppendOnly turns the append-only file on (appendfsync everysec).
 	AppendOnly bool
+	// TLS serves TLS only, with a certificate for 127.0.0.1 from a
+	// throwaway CA (see [Redis.TLSConfig]); clients need no certificate.
+	TLS bool
 }
 
 // Redis is a running redis-server on 127.0.0.1.
@@ -54,6 +59,7 @@ type Redis struct {
 
 	opts RedisOptions
 	addr string
+	ca   []byte // the CA's PEM, with TLS
 
 	mu sync.Mutex
 	d  *daemon
@@ -74,6 +80,12 @@ func LaunchRedis(opts RedisOptions) (*Redis, error) {
 		return nil, err
 	}
 	r := &Redis{Dir: dir, opts: opts, addr: "127.0.0.1:" + strconv.Itoa(ports[0])}
+	if opts.TLS {
+		if r.ca, err = writeTestCertificates(dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
 	if err := r.writeConfig(ports[0]); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -93,6 +105,10 @@ func (r *Redis) writeConfig(port int) error {
 	cfg := strings.NewReplacer("@DIR@", r.Dir, "@PORT@", strconv.Itoa(port), "@AOF@", aof).Replace(redisConfig)
 	var b strings.Builder
 	b.WriteString(cfg)
+	if r.opts.TLS {
+		fmt.Fprintf(&b, "port 0\ntls-port %d\ntls-cert-file %s/cert.pem\ntls-key-file %s/key.pem\ntls-ca-cert-file %s/ca.pem\ntls-auth-clients no\n",
+			port, r.Dir, r.Dir, r.Dir)
+	}
 	switch {
 	case r.opts.User != "":
 		fmt.Fprintf(&b, "user default off\nuser %s on >%s ~* &* +@all\n", r.opts.User, r.opts.Password)
@@ -121,6 +137,21 @@ func (r *Redis) writeConfig(port int) error {
 // Addr is the server's host:port.
 func (r *Redis) Addr() string { return r.addr }
 
+// TLSConfig trusts the server's certificate (with TLS).
+func (r *Redis) TLSConfig() *tls.Config {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(r.ca)
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
+
+// cli runs redis-cli against the server.
+func (r *Redis) cli(args ...string) (string, error) {
+	if r.opts.TLS {
+		args = append([]string{"--tls", "--cacert", filepath.Join(r.Dir, "ca.pem")}, args...)
+	}
+	return redisCli(r.addr, r.opts.User, r.opts.Password, args...)
+}
+
 // Start starts a stopped server again on the same port, with its data
 // directory, and waits until it answers PING.
 func (r *Redis) Start() error {
@@ -133,7 +164,7 @@ func (r *Redis) Start() error {
 	if err != nil {
 		return err
 	}
-	if err := waitRedis(d, r.addr, r.opts.User, r.opts.Password, time.Now().Add(startTimeout)); err != nil {
+	if err := waitRedis(d, r.addr, r.cli, time.Now().Add(startTimeout)); err != nil {
 		d.stop()
 		return fmt.Errorf("redis-server: %w:\n%s", err, tailFiles(r.Dir, "redis.log", "redis.out"))
 	}
@@ -171,7 +202,7 @@ func (r *Redis) Close() {
 
 // Cli runs redis-cli against the server with args and returns its output.
 func (r *Redis) Cli(args ...string) (string, error) {
-	return redisCli(r.addr, r.opts.User, r.opts.Password, args...)
+	return r.cli(args...)
 }
 
 // StartRedis starts a redis-server owned by the test: stopped and removed
@@ -337,7 +368,7 @@ func StartRedisSentinel(t testing.TB, opts RedisOptions, n int) *RedisSentinel {
 			}
 			sn.Close()
 		})
-		if err := waitRedis(d, sn.addr, "", "", time.Now().Add(startTimeout)); err != nil {
+		if err := waitRedis(d, sn.addr, sn.cli, time.Now().Add(startTimeout)); err != nil {
 			t.Fatalf("redis-sentinel: %v\n%s", err, tailFiles(dir, "sentinel.log", "sentinel.out"))
 		}
 		s.Sentinels = append(s.Sentinels, sn)
@@ -381,11 +412,11 @@ func waitFor(t testing.TB, what string, cond func() (bool, string)) {
 	}
 }
 
-// waitRedis polls until the server at addr answers PING, d exits, or the
-// deadline passes.
-func waitRedis(d *daemon, addr, user, password string, deadline time.Time) error {
+// waitRedis polls until the server at addr answers PING through cli, d
+// exits, or the deadline passes.
+func waitRedis(d *daemon, addr string, cli func(...string) (string, error), deadline time.Time) error {
 	for {
-		out, err := redisCli(addr, user, password, "ping")
+		out, err := cli("ping")
 		if err == nil && strings.TrimSpace(out) == "PONG" {
 			return nil
 		}

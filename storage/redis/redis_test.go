@@ -191,3 +191,26 @@ func TestParseURL(t *testing.T) {
 		}
 	}
 }
+
+// TestConformanceTLS runs the suite over TLS (rediss://), trusting the
+// server's CA; a client that does not trust it cannot open the store.
+func TestConformanceTLS(t *testing.T) {
+	srv := testenv.StartRedis(t, testenv.RedisOptions{TLS: true, Password: "tls-pw"})
+	if _, err := redis.Open(t.Context(), redis.Options{URL: "rediss://:tls-pw@" + srv.Addr(), Logger: slog.New(slog.DiscardHandler)}); err == nil {
+		t.Fatal("Open trusted a certificate of an unknown CA")
+	}
+	if _, err := redis.Open(t.Context(), redis.Options{URL: "redis://:tls-pw@" + srv.Addr(), Logger: slog.New(slog.DiscardHandler)}); err == nil {
+		t.Fatal("Open without TLS succeeded against a TLS-only server")
+	}
+	storagetest.Run(t, backend(redis.Options{URL: "rediss://:tls-pw@" + srv.Addr(), TLS: srv.TLSConfig()}))
+}
+
+// TestConformanceSentinel runs the suite through Sentinel, named by a
+// redis-sentinel:// URL, with every write waiting for the replica.
+func TestConformanceSentinel(t *testing.T) {
+	rs := testenv.StartRedisSentinel(t, testenv.RedisOptions{User: "gateway", Password: "sentinel-pw"}, 1)
+	storagetest.Run(t, backend(redis.Options{
+		URL:         "redis-sentinel://gateway:sentinel-pw@" + strings.Join(rs.SentinelAddrs(), ",") + "/0?master_name=" + rs.MasterName,
+		MinReplicas: 1,
+	}))
+}
