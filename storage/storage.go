@@ -28,9 +28,12 @@ var ErrNotFound = errors.New("storage: not found")
 
 // Store is a durable key-value store with FIFO queues.
 //
-// Store is safe for concurrent use. Methods that take a context return an
-// error wrapping ctx.Err() when the context is already done; a backend may
-// ignore cancellation once an operation has started. Byte slices are never
+// Store is safe for concurrent use. Every method may block on I/O (the
+// disk, or the network for a server-based backend); none retries a failed
+// write on its own except Update's conflicts, so the caller decides what a
+// failure means. Methods that take a context return an error wrapping
+// ctx.Err() when the context is already done; a backend may ignore
+// cancellation once an operation has started. Byte slices are never
 // shared between the caller and the store: values passed in may be modified
 // after the call returns, and values handed out belong to the caller.
 type Store interface {
