@@ -179,6 +179,36 @@ func BenchmarkAppendRange(b *testing.B) {
 	}
 }
 
+// BenchmarkUpdate is EnqueueOnce's shape: read a key, write two, append to
+// a queue, in one transaction (as storage/redis's BenchmarkUpdate).
+func BenchmarkUpdate(b *testing.B) {
+	s := openTemp(b)
+	ctx := b.Context()
+	value := []byte(strings.Repeat("v", 256))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		key := fmt.Sprintf("email\x00alice@example.org\x00conv\x00l%08d", i)
+		err := s.Update(ctx, func(tx storage.Tx) error {
+			if _, err := tx.Get("msgids", key); err == nil {
+				return fmt.Errorf("%s paired twice", key)
+			}
+			if err := tx.Put("msgids", key, []byte("x")); err != nil {
+				return err
+			}
+			if err := tx.Put("msgids", key+"r", []byte("l")); err != nil {
+				return err
+			}
+			_, err := tx.Append("outbox:email", value)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 // openTemp opens a fresh store in a temporary directory, closed when tb ends.
 func openTemp(tb testing.TB) *bolt.Store {
 	tb.Helper()
