@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/storage"
@@ -213,4 +214,48 @@ func TestConformanceSentinel(t *testing.T) {
 		URL:         "redis-sentinel://gateway:sentinel-pw@" + strings.Join(rs.SentinelAddrs(), ",") + "/0?master_name=" + rs.MasterName,
 		MinReplicas: 1,
 	}))
+}
+
+// TestNotReplicated: with min_replicas = 1 and no replica, every kind of
+// write fails with ErrNotReplicated after the timeout, although the master
+// applied it (what the README says a failed WAIT means).
+func TestNotReplicated(t *testing.T) {
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	s, err := redis.Open(t.Context(), redis.Options{URL: "redis://" + srv.Addr(), MinReplicas: 1,
+		MinReplicasTimeout: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	writes := []struct {
+		name string
+		call func() error
+	}{
+		{"Put", func() error { return s.Put(ctx, "b", "k", []byte("v")) }},
+		{"Delete", func() error { return s.Delete(ctx, "b", "gone") }},
+		{"Append", func() error { _, err := s.Append(ctx, "q", []byte("v")); return err }},
+		{"Remove", func() error { return s.Remove(ctx, "q", 99) }},
+		{"Update", func() error {
+			return s.Update(ctx, func(tx storage.Tx) error { return tx.Put("b", "k2", []byte("v2")) })
+		}},
+	}
+	for _, w := range writes {
+		start := time.Now()
+		err := w.call()
+		if !errors.Is(err, redis.ErrNotReplicated) {
+			t.Errorf("%s without a replica: err = %v, want ErrNotReplicated", w.name, err)
+		}
+		if d := time.Since(start); d < 50*time.Millisecond {
+			t.Errorf("%s failed after %s, before the timeout", w.name, d)
+		}
+	}
+	for _, k := range []string{"k", "k2"} {
+		if _, err := s.Get(ctx, "b", k); err != nil {
+			t.Errorf("the master did not apply the write of %s: %v", k, err)
+		}
+	}
+	if items, err := s.Range(ctx, "q", 0, 10); err != nil || len(items) != 1 {
+		t.Errorf("queue = %v, %v; want the appended item", items, err)
+	}
 }
