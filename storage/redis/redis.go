@@ -67,6 +67,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/switchboard-im/switchboard/storage"
 )
@@ -202,7 +203,12 @@ func universalOptions(opts Options) (*goredis.UniversalOptions, string, error) {
 	if set != 1 {
 		return nil, "", errors.New("give exactly one of a URL, sentinel addresses or cluster addresses")
 	}
-	uo := &goredis.UniversalOptions{DB: opts.DB, TLSConfig: opts.TLS}
+	uo := &goredis.UniversalOptions{DB: opts.DB, TLSConfig: opts.TLS,
+		// Redis 7 has no maintenance notifications; go-redis's "auto"
+		// mode tries them on every new connection and, on the refusal,
+		// rewrites options that Conn() shares between goroutines (a data
+		// race). Failover clients have them disabled already.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}}
 	mode := "standalone"
 	switch {
 	case opts.URL != "":
