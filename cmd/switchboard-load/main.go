@@ -51,8 +51,21 @@ func main() {
 		users    = flag.Int("users", 50, "XMPP users joined to the channel")
 		messages = flag.Int("messages", 200, "messages said on IRC (each reaches every user)")
 		sends    = flag.Int("sends", 5, "messages each XMPP user says")
+		idle     = flag.Bool("idle", false, "measure idle IRC users in process instead (see -steps)")
+		steps    = flag.String("steps", "10,100,500", "with -idle: users in the channel after each step")
+		heapProf = flag.String("heapprofile", "", "with -idle: write a heap profile here after the last step")
 	)
 	flag.Parse()
+	if *idle {
+		st, err := parseSteps(*steps)
+		if err != nil {
+			fatal(err)
+		}
+		if err := runIdle(os.Stdout, st, *heapProf); err != nil {
+			fatal(fmt.Errorf("idle: %w", err))
+		}
+		return
+	}
 	if *bin == "" {
 		dir, err := os.MkdirTemp("", "switchboard-load-bin-")
 		if err != nil {
