@@ -26,8 +26,10 @@ import (
 // registered, rejoins the user's channels, writes lines through a rate
 // limiter, and turns what the server sends into transports events.
 //
-// girc runs handlers for one client sequentially in one goroutine, so
-// events are produced in the server's order.
+// Lines from the server are handled on the goroutine that reads them
+// (dispatch, called by lineConn), one at a time, so events are produced in
+// the server's order; girc runs the connection (registration, capability
+// negotiation, SASL, pings, writing) and never sees a channel's members.
 type conn struct {
 	a        *adapter
 	server   string
@@ -303,14 +305,11 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	}
 	cl := girc.New(cfg)
 	// girc's own CTCP answers run in goroutines of their own, unpaced,
-	// and crash on a request without a source: answer ourselves.
+	// and crash on a request without a source: they are cleared, and
+	// dispatch answers (girc sees no PRIVMSG anyway, see gircLines).
 	for _, cmd := range []string{girc.CTCP_PING, girc.CTCP_PONG, girc.CTCP_VERSION, girc.CTCP_SOURCE, girc.CTCP_TIME, girc.CTCP_FINGER} {
 		cl.CTCP.Clear(cmd)
 	}
-	for _, cmd := range []string{girc.CTCP_PING, girc.CTCP_VERSION, girc.CTCP_TIME} {
-		cl.CTCP.Set(cmd, c.onCTCP)
-	}
-	cl.Handlers.Add(girc.ALL_EVENTS, c.handle)
 
 	c.mu.Lock()
 	c.client = cl
@@ -322,7 +321,8 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	c.batches = nil
 	c.mu.Unlock()
 
-	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial, log: c.log}
+	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial, log: c.log,
+		handle: func(e *girc.Event) error { return c.dispatch(cl, e) }}
 	if d.dial == nil && !c.admin {
 		d.dial = c.a.n.cfg.Egress.DialContext
 	}
@@ -369,6 +369,27 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	default:
 		return fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
 	}
+}
+
+// dispatch handles one line from the server: the connection's state and
+// events (handle), then its CTCP request (onCTCP). It runs on the
+// goroutine that reads the connection (lineConn.Read), one line at a
+// time, so events are produced in the server's order. A panic is logged
+// with its stack and ends this connection only, with the user told why.
+func (c *conn) dispatch(cl *girc.Client, e *girc.Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("IRC handler panicked; closing the connection", "command", e.Command,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			c.setFail(fmt.Errorf("%w: %s", transports.ErrUnavailable, internalErrorText(c.server)))
+			err = fmt.Errorf("irc: handling a line: %w", errBadLine)
+		}
+	}()
+	c.handle(cl, *e)
+	if ctcp := girc.DecodeCTCP(e); ctcp != nil {
+		c.onCTCP(cl, *ctcp)
+	}
+	return nil
 }
 
 // recoverLog logs a panic of a goroutine that only runs a timer's
@@ -490,6 +511,8 @@ type dialer struct {
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	tls  *tls.Config // nil: plaintext
 	log  *slog.Logger
+	// handle is the connection's lineConn.handle: every line, in order.
+	handle func(*girc.Event) error
 }
 
 func (d *dialer) Dial(network, address string) (net.Conn, error) {
@@ -517,7 +540,7 @@ func (d *dialer) Dial(network, address string) (net.Conn, error) {
 		}
 		conn = tc
 	}
-	return newLineConn(conn, d.log), nil
+	return newLineConn(conn, d.log, d.handle), nil
 }
 
 // internalErrorText is what the user is told when handling a server's
@@ -668,7 +691,7 @@ func (c *conn) waitFor(ctx context.Context, w *await, what string) error {
 
 // checkAwaits hands e to the waits; every wait that matches is done.
 // Matches run without the lock (they may look at the connection's state);
-// only this goroutine (girc's handler) runs them.
+// only the reading goroutine (dispatch) runs them.
 func (c *conn) checkAwaits(e *girc.Event) {
 	self := c.isSelf(e)
 	c.mu.Lock()

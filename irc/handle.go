@@ -18,8 +18,8 @@ const (
 	maxMOTDLines       = 200
 )
 
-// handle is girc's handler for every event of one connection. It runs in
-// girc's event goroutine, one event at a time.
+// handle turns one event of a connection into state and events. It runs
+// on the connection's reading goroutine (dispatch), one event at a time.
 func (c *conn) handle(cl *girc.Client, e girc.Event) {
 	ev := &e
 	if c.historyLine(ev) {
