@@ -87,11 +87,11 @@ type channel struct {
 	synced    bool          // the member list is complete
 	rejoining bool          // joined again after a reconnection
 	leaving   bool          // we sent PART
-	members   map[string]*member
-	old       map[string]*member // members before a reconnection
-	topic     string
-	topicBy   string
-	topicAt   time.Time
+	// sub is the connection's place in the channel's shared view
+	// (members, topic), from its own JOIN until it leaves or the
+	// connection is lost; nil otherwise.
+	sub *viewSub
+	old map[string]member // members before a reconnection, by folded nick
 }
 
 // member is someone in a channel.
@@ -422,10 +422,11 @@ func (c *conn) lost(err error) {
 				Text: fmt.Sprintf("Connection to %s lost (%v); reconnecting…", c.server, err)})
 		}
 		ch.joined, ch.synced = false, false
-		if ch.old == nil {
-			ch.old = ch.members
+		if ch.old == nil && ch.want && ch.sub != nil {
+			ch.old = ch.sub.members()
 		}
-		ch.members = make(map[string]*member)
+		ch.sub.close()
+		ch.sub = nil
 		if !ch.want {
 			delete(c.channels, FoldName(ch.name))
 		}
@@ -746,7 +747,7 @@ func (c *conn) join(ctx context.Context, id transports.ID, name string) error {
 		return nil
 	}
 	if ch == nil {
-		ch = &channel{name: name, id: id, members: make(map[string]*member)}
+		ch = &channel{name: name, id: id}
 		c.channels[key] = ch
 	}
 	ch.id, ch.want, ch.leaving = id, true, false
@@ -828,22 +829,26 @@ func (c *conn) snapshotLocked(ch *channel) []transports.Event {
 	var evs []transports.Event
 	self := FoldName(c.nick)
 	var me *member
-	for k, m := range ch.members {
+	v := ch.sub.v
+	v.mu.Lock()
+	for k, m := range v.members {
 		if k == self {
 			me = m
 			continue
 		}
-		evs = append(evs, c.occupantLocked(ch, m))
+		evs = append(evs, c.occupantEvent(ch, *m))
 	}
 	ready := &transports.RoomReadyEvent{Room: ch.id, Nick: c.nick}
 	if me != nil {
 		ready.Role, ready.Affiliation = c.roleOf(me.prefixes)
 	}
-	evs = append(evs, ready, &transports.SubjectEvent{Room: ch.id, Subject: ch.topic, Nick: ch.topicBy, Time: ch.topicAt})
+	evs = append(evs, ready, &transports.SubjectEvent{Room: ch.id, Subject: v.topic, Nick: v.topicBy, Time: v.topicAt})
+	v.mu.Unlock()
 	return evs
 }
 
-func (c *conn) occupantLocked(ch *channel, m *member) *transports.OccupantEvent {
+// occupantEvent is the event that shows member m of ch to the user.
+func (c *conn) occupantEvent(ch *channel, m member) *transports.OccupantEvent {
 	role, aff := c.roleOf(m.prefixes)
 	ev := &transports.OccupantEvent{Room: ch.id, Nick: m.nick, Role: role, Affiliation: aff, Account: m.account,
 		Self: EqualFold(m.nick, c.nick)}
@@ -1235,8 +1240,8 @@ func (c *conn) has(name, nick string, mode rune) bool {
 func (c *conn) heldModes(name, nick string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ch := c.channels[FoldName(name)]; ch != nil {
-		if m := ch.members[FoldName(nick)]; m != nil {
+	if ch := c.channels[FoldName(name)]; ch != nil && ch.sub != nil {
+		if m, ok := ch.sub.member(nick); ok {
 			return m.prefixes
 		}
 	}
@@ -1333,7 +1338,10 @@ func (c *conn) checkMember(name, nick string) error {
 	}
 	c.mu.Lock()
 	ch := c.channels[FoldName(name)]
-	ok := ch != nil && ch.members[FoldName(nick)] != nil
+	ok := false
+	if ch != nil && ch.sub != nil {
+		_, ok = ch.sub.member(nick)
+	}
 	c.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: %s is not in %s", transports.ErrNotFound, nick, name)

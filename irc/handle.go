@@ -363,8 +363,8 @@ func nickChar(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || strings.IndexByte("-_[]{}\\|^`", b) >= 0
 }
 
-// onChannelEvent keeps the channel state and produces occupant and subject
-// events.
+// onChannelEvent keeps the channel state (the shared view, see roomView)
+// and produces occupant and subject events.
 func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -397,29 +397,37 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 				c.channels[key] = ch
 			}
 			ch.name, ch.joined, ch.synced = p[0], true, false
-			ch.members = map[string]*member{FoldName(src): {nick: src, account: account}}
+			ch.sub.close()
+			ch.sub = c.a.n.views.subscribe(c.server, key, lineKey(e), member{nick: src, account: account})
 			return nil
 		}
-		if ch == nil || !ch.joined {
+		if ch == nil || !ch.joined || ch.sub == nil || src == "" {
 			return nil
 		}
-		if src == "" || len(ch.members) >= maxMembers && ch.members[FoldName(src)] == nil {
+		changed, quiet := ch.sub.apply(lineKey(e), true, func(v *roomView) []member {
+			// A member already there came from a connection's names
+			// reply that was newer than this line: kept as it is.
+			m := v.addMember(member{nick: src, account: account})
+			if m == nil {
+				return nil
+			}
+			return []member{*m}
+		})
+		if !ch.synced || quiet || len(changed) == 0 {
 			return nil
 		}
-		m := &member{nick: src, account: account}
-		ch.members[FoldName(src)] = m
-		if !ch.synced {
-			return nil
-		}
-		return []transports.Event{c.occupantLocked(ch, m)}
+		return []transports.Event{c.occupantEvent(ch, changed[0])}
 	case "353":
 		if len(p) < 4 {
 			return nil
 		}
 		ch := c.channels[FoldName(p[2])]
-		if ch == nil || ch.synced {
-			return nil
+		if ch == nil || ch.synced || ch.sub == nil || ch.sub.ahead() {
+			return nil // the view knows better than this reply already
 		}
+		v := ch.sub.v
+		v.mu.Lock()
+		defer v.mu.Unlock()
 		for _, entry := range strings.Fields(p[3]) {
 			modes := ""
 			for entry != "" {
@@ -434,13 +442,9 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 			if nick == "" {
 				continue
 			}
-			m := ch.members[FoldName(nick)]
+			m := v.addMember(member{nick: nick})
 			if m == nil {
-				if len(ch.members) >= maxMembers {
-					break
-				}
-				m = &member{nick: nick}
-				ch.members[FoldName(nick)] = m
+				break
 			}
 			m.prefixes = c.sortModes(modes)
 		}
@@ -449,10 +453,11 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 			return nil
 		}
 		ch := c.channels[FoldName(p[1])]
-		if ch == nil || ch.synced || !ch.joined {
+		if ch == nil || ch.synced || !ch.joined || ch.sub == nil {
 			return nil
 		}
 		ch.synced = true
+		ch.sub.synced()
 		if ch.rejoining {
 			ch.rejoining = false
 			evs := c.diffLocked(ch)
@@ -463,19 +468,26 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		return c.snapshotLocked(ch)
 	case "332":
 		if len(p) >= 3 {
-			if ch := c.channels[FoldName(p[1])]; ch != nil {
-				ch.topic = StripFormatting(DecodeText(p[2]))
+			if ch := c.channels[FoldName(p[1])]; ch != nil && ch.sub != nil && !ch.sub.ahead() {
+				v := ch.sub.v
+				v.mu.Lock()
+				v.topic = StripFormatting(DecodeText(p[2]))
+				v.mu.Unlock()
 			}
 		}
 	case "333":
 		if len(p) >= 3 {
-			if ch := c.channels[FoldName(p[1])]; ch != nil {
-				ch.topicBy, _, _ = strings.Cut(p[2], "!")
+			if ch := c.channels[FoldName(p[1])]; ch != nil && ch.sub != nil && !ch.sub.ahead() {
+				v := ch.sub.v
+				v.mu.Lock()
+				v.topicBy, _, _ = strings.Cut(p[2], "!")
+				v.topicBy = strings.Clone(v.topicBy)
 				if len(p) >= 4 {
 					if secs, err := strconv.ParseInt(p[3], 10, 64); err == nil {
-						ch.topicAt = time.Unix(secs, 0)
+						v.topicAt = time.Unix(secs, 0)
 					}
 				}
+				v.mu.Unlock()
 			}
 		}
 	case "TOPIC":
@@ -483,24 +495,28 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 			return nil
 		}
 		ch := c.channels[FoldName(p[0])]
-		if ch == nil {
+		if ch == nil || ch.sub == nil {
 			return nil
 		}
-		ch.topic, ch.topicBy, ch.topicAt = StripFormatting(DecodeText(lastParam(p[1:]))), src, time.Now()
-		if !ch.synced {
+		topic, at := StripFormatting(DecodeText(lastParam(p[1:]))), time.Now()
+		_, quiet := ch.sub.apply(lineKey(e), true, func(v *roomView) []member {
+			v.topic, v.topicBy, v.topicAt = topic, strings.Clone(src), at
+			return nil
+		})
+		if !ch.synced || quiet {
 			return nil
 		}
-		return []transports.Event{&transports.SubjectEvent{Room: ch.id, Subject: ch.topic, Nick: src, Time: ch.topicAt}}
+		return []transports.Event{&transports.SubjectEvent{Room: ch.id, Subject: topic, Nick: src, Time: at}}
 	case "PART":
 		if len(p) < 1 {
 			return nil
 		}
-		return c.departLocked(p[0], src, self, &transports.OccupantEvent{Nick: src, Left: true, Reason: decodedParam(p, 1)})
+		return c.departLocked(e, p[0], src, self, &transports.OccupantEvent{Nick: src, Left: true, Reason: decodedParam(p, 1)})
 	case "KICK":
 		if len(p) < 2 {
 			return nil
 		}
-		return c.departLocked(p[0], p[1], EqualFold(p[1], c.nick),
+		return c.departLocked(e, p[0], p[1], EqualFold(p[1], c.nick),
 			&transports.OccupantEvent{Nick: p[1], Left: true, Kicked: true, By: src, Reason: decodedParam(p, 2)})
 	case "QUIT":
 		if self {
@@ -510,17 +526,17 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		if len(p) >= 1 && p[0] != "" {
 			reason = "Quit: " + DecodeText(p[0])
 		}
-		var evs []transports.Event
-		for _, ch := range c.channels {
-			if ch.members[FoldName(src)] == nil {
-				continue
+		k := FoldName(src)
+		return c.eachChannelLocked(e, func(v *roomView) []member {
+			m := v.members[k]
+			if m == nil {
+				return nil
 			}
-			delete(ch.members, FoldName(src))
-			if ch.synced {
-				evs = append(evs, &transports.OccupantEvent{Room: ch.id, Nick: src, Left: true, Reason: reason})
-			}
-		}
-		return evs
+			delete(v.members, k)
+			return []member{*m}
+		}, func(ch *channel, m member) transports.Event {
+			return &transports.OccupantEvent{Room: ch.id, Nick: src, Left: true, Reason: reason}
+		})
 	case "NICK":
 		if len(p) < 1 {
 			return nil
@@ -529,36 +545,37 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		if self {
 			c.nick = newNick
 		}
-		var evs []transports.Event
-		for _, ch := range c.channels {
-			m := ch.members[FoldName(src)]
+		k := FoldName(src)
+		return c.eachChannelLocked(e, func(v *roomView) []member {
+			m := v.members[k]
 			if m == nil {
-				continue
+				return nil
 			}
-			delete(ch.members, FoldName(src))
-			m.nick = newNick
-			ch.members[FoldName(newNick)] = m
-			if ch.synced {
-				role, aff := c.roleOf(m.prefixes)
-				evs = append(evs, &transports.OccupantEvent{Room: ch.id, Nick: src, NewNick: newNick, Self: self, Role: role, Affiliation: aff})
-			}
-		}
-		return evs
+			delete(v.members, k)
+			m.nick = strings.Clone(newNick)
+			v.members[FoldName(newNick)] = m
+			return []member{*m}
+		}, func(ch *channel, m member) transports.Event {
+			role, aff := c.roleOf(m.prefixes)
+			return &transports.OccupantEvent{Room: ch.id, Nick: src, NewNick: newNick, Self: self, Role: role, Affiliation: aff}
+		})
 	case "MODE":
 		if len(p) < 2 {
 			return nil
 		}
 		ch := c.channels[FoldName(p[0])]
-		if ch == nil {
+		if ch == nil || ch.sub == nil {
 			return nil
 		}
-		changed := c.applyModesLocked(ch, p[1], p[2:])
-		if !ch.synced {
+		changed, quiet := ch.sub.apply(lineKey(e), true, func(v *roomView) []member {
+			return c.applyModesLocked(v.members, p[1], p[2:])
+		})
+		if !ch.synced || quiet {
 			return nil
 		}
 		evs := make([]transports.Event, 0, len(changed))
 		for _, m := range changed {
-			evs = append(evs, c.occupantLocked(ch, m))
+			evs = append(evs, c.occupantEvent(ch, m))
 		}
 		return evs
 	case "AWAY":
@@ -567,18 +584,15 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		if away {
 			text = DecodeText(p[0])
 		}
-		var evs []transports.Event
-		for _, ch := range c.channels {
-			m := ch.members[FoldName(src)]
+		k := FoldName(src)
+		return c.eachChannelLocked(e, func(v *roomView) []member {
+			m := v.members[k]
 			if m == nil || m.away == away && m.awayText == text {
-				continue
+				return nil
 			}
 			m.away, m.awayText = away, text
-			if ch.synced {
-				evs = append(evs, c.occupantLocked(ch, m))
-			}
-		}
-		return evs
+			return []member{*m}
+		}, func(ch *channel, m member) transports.Event { return c.occupantEvent(ch, m) })
 	case "ACCOUNT":
 		if len(p) < 1 {
 			return nil
@@ -587,17 +601,40 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		if account == "*" {
 			account = ""
 		}
-		for _, ch := range c.channels {
-			if m := ch.members[FoldName(src)]; m != nil {
-				m.account = account
+		k := FoldName(src)
+		c.eachChannelLocked(e, func(v *roomView) []member {
+			if m := v.members[k]; m != nil {
+				m.account = strings.Clone(account)
 			}
-		}
+			return nil
+		}, nil)
 	case "CHGHOST":
 		if self && len(p) >= 2 {
 			c.user, c.host = p[0], p[1]
 		}
 	}
 	return nil
+}
+
+// eachChannelLocked runs a line about one user (QUIT, NICK, AWAY,
+// ACCOUNT) through the view of every channel the connection is in:
+// change applies it where no other connection did, and where it changed a
+// member, event makes the user's event for that channel (when the user
+// has seen its member list).
+func (c *conn) eachChannelLocked(e *girc.Event, change func(v *roomView) []member, event func(*channel, member) transports.Event) []transports.Event {
+	line := lineKey(e)
+	var evs []transports.Event
+	for _, ch := range c.channels {
+		if ch.sub == nil {
+			continue
+		}
+		changed, quiet := ch.sub.apply(line, false, change)
+		if len(changed) == 0 || !ch.synced || quiet || event == nil {
+			continue
+		}
+		evs = append(evs, event(ch, changed[0]))
+	}
+	return evs
 }
 
 // sortModes orders status modes from highest to lowest.
@@ -611,9 +648,10 @@ func (c *conn) sortModes(modes string) string {
 	return b.String()
 }
 
-// applyModesLocked applies a channel MODE change and returns the members
-// whose status changed.
-func (c *conn) applyModesLocked(ch *channel, modes string, args []string) []*member {
+// applyModesLocked applies a channel MODE change to members and returns
+// the members whose status changed, as after it. Call with the view's
+// lock held.
+func (c *conn) applyModesLocked(members map[string]*member, modes string, args []string) []member {
 	var changed []*member
 	plus := true
 	next := func() string {
@@ -633,7 +671,7 @@ func (c *conn) applyModesLocked(ch *channel, modes string, args []string) []*mem
 			plus = false
 		case strings.ContainsRune(c.isupport.prefixModes, r):
 			nick := next()
-			m := ch.members[FoldName(nick)]
+			m := members[FoldName(nick)]
 			if m == nil {
 				continue
 			}
@@ -654,7 +692,11 @@ func (c *conn) applyModesLocked(ch *channel, modes string, args []string) []*mem
 			}
 		}
 	}
-	return changed
+	out := make([]member, len(changed))
+	for i, m := range changed {
+		out[i] = *m // as after the whole line, as often as it changed
+	}
+	return out
 }
 
 // diffLocked compares the members after a rejoin with those before the
@@ -662,20 +704,23 @@ func (c *conn) applyModesLocked(ch *channel, modes string, args []string) []*mem
 func (c *conn) diffLocked(ch *channel) []transports.Event {
 	var evs []transports.Event
 	self := FoldName(c.nick)
+	v := ch.sub.v
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	for k, m := range ch.old {
 		if k == self {
 			continue
 		}
-		if ch.members[k] == nil {
+		if v.members[k] == nil {
 			evs = append(evs, &transports.OccupantEvent{Room: ch.id, Nick: m.nick, Left: true, Reason: "Left while the connection was down"})
 		}
 	}
-	for k, m := range ch.members {
+	for k, m := range v.members {
 		if k == self {
 			continue
 		}
-		if o := ch.old[k]; o == nil || o.prefixes != m.prefixes || o.away != m.away {
-			evs = append(evs, c.occupantLocked(ch, m))
+		if o, ok := ch.old[k]; !ok || o.prefixes != m.prefixes || o.away != m.away {
+			evs = append(evs, c.occupantEvent(ch, *m))
 		}
 	}
 	return evs
@@ -683,7 +728,7 @@ func (c *conn) diffLocked(ch *channel) []transports.Event {
 
 // departLocked records that nick left channel name (self: the user) and
 // returns ev, completed, when the user must see it.
-func (c *conn) departLocked(name, nick string, self bool, ev *transports.OccupantEvent) []transports.Event {
+func (c *conn) departLocked(e *girc.Event, name, nick string, self bool, ev *transports.OccupantEvent) []transports.Event {
 	key := FoldName(name)
 	ch := c.channels[key]
 	if ch == nil {
@@ -692,14 +737,26 @@ func (c *conn) departLocked(name, nick string, self bool, ev *transports.Occupan
 	ev.Room = ch.id
 	if self {
 		delete(c.channels, key)
+		ch.sub.close()
+		ch.sub = nil
 		if ch.leaving && !ev.Kicked {
 			return nil // the part the user asked for
 		}
 		ev.Self = true
 		return []transports.Event{ev}
 	}
-	delete(ch.members, FoldName(nick))
-	if !ch.synced {
+	if ch.sub == nil {
+		return nil
+	}
+	k := FoldName(nick)
+	_, quiet := ch.sub.apply(lineKey(e), true, func(v *roomView) []member {
+		if m := v.members[k]; m != nil {
+			delete(v.members, k)
+			return []member{*m}
+		}
+		return nil
+	})
+	if !ch.synced || quiet {
 		return nil
 	}
 	return []transports.Event{ev}

@@ -645,6 +645,7 @@ func TestStateBounds(t *testing.T) {
 	c, cl := fuzzConn()
 	ch := c.channels["#c"]
 	ch.synced = false // a NAMES reply in progress
+	v := ch.sub.v
 	line := make([]string, 0, 500)
 	for i := 0; i < 3*maxMembers; i += 500 {
 		line = line[:0]
@@ -661,7 +662,9 @@ func TestStateBounds(t *testing.T) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if n := len(ch.members); n != maxMembers {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if n := len(v.members); n != maxMembers {
 		t.Errorf("%d members kept, want %d", n, maxMembers)
 	}
 	if n := len(c.channels); n != maxChannelsPerConn {

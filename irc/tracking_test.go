@@ -39,7 +39,7 @@ func TestGircTracksNoMembers(t *testing.T) {
 	c.mu.Lock()
 	cl := c.client
 	var members []string
-	for _, m := range c.channels["#c"].members {
+	for _, m := range c.channels["#c"].sub.members() {
 		members = append(members, m.nick+"/"+m.prefixes)
 	}
 	c.mu.Unlock()
