@@ -31,6 +31,7 @@ import (
 type idleStep struct {
 	users      int
 	heap       uint64 // live heap after GC, bytes
+	stacks     uint64 // goroutine stacks, bytes
 	goroutines int
 	rss        int64 // bytes
 }
@@ -198,7 +199,7 @@ func idleSample(users int) idleStep {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return idleStep{users: users, heap: ms.HeapAlloc, goroutines: runtime.NumGoroutine(), rss: selfRSS()}
+	return idleStep{users: users, heap: ms.HeapAlloc, stacks: ms.StackInuse, goroutines: runtime.NumGoroutine(), rss: selfRSS()}
 }
 
 // selfRSS is this process's resident set size in bytes.
@@ -219,13 +220,13 @@ func selfRSS() int64 {
 func printIdle(w io.Writer, base idleStep, rs []idleStep) {
 	fmt.Fprintf(w, "\nIdle IRC users in one InspIRCd channel, irc package in process (baseline: heap %s, %d goroutines, RSS %s).\n\n",
 		mib(int64(base.heap)), base.goroutines, mib(base.rss))
-	fmt.Fprintln(w, "| users | live heap | heap per user | goroutines | goroutines per user | RSS | RSS per user |")
+	fmt.Fprintln(w, "| users | live heap | heap per user | goroutines per user | stacks per user | RSS | RSS per user |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		u := float64(r.users)
-		fmt.Fprintf(w, "| %d | %s | %.1f KiB | %d | %.1f | %s | %.1f KiB |\n", r.users,
+		fmt.Fprintf(w, "| %d | %s | %.1f KiB | %.1f | %.1f KiB | %s | %.1f KiB |\n", r.users,
 			mib(int64(r.heap)), float64(int64(r.heap)-int64(base.heap))/u/1024,
-			r.goroutines, float64(r.goroutines-base.goroutines)/u,
+			float64(r.goroutines-base.goroutines)/u, float64(int64(r.stacks)-int64(base.stacks))/u/1024,
 			mib(r.rss), float64(r.rss-base.rss)/u/1024)
 	}
 }
