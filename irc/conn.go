@@ -43,10 +43,6 @@ type conn struct {
 	lim      *rate.Limiter
 	ctcpLim  *rate.Limiter // CTCP answers
 	typeLim  *rate.Limiter // typing notifications
-	wake     chan struct{}
-
-	// done is closed when run returned.
-	done chan struct{}
 
 	// link is the connection's place in the session's reconnect policy
 	// (Account.Reconnect), reporting once the connection is the
@@ -71,6 +67,14 @@ type conn struct {
 	echoes     []*echoWait
 	seq        int
 	out        []outLine
+	// The writer is no goroutine of its own: flush runs on a timer when
+	// lines are queued, and again when the rate limit lets the next one
+	// go (flushArmed: a flush is due or running; writerDone: no more).
+	flushTimer *time.Timer
+	flushArmed bool
+	writerDone bool
+	flushing   sync.WaitGroup
+	unfenced   []*echoWait       // sends written whose fence is not yet queued
 	awayLine   string            // the AWAY line last queued on this connection
 	rawUntil   time.Time         // numerics are forwarded to the user until then
 	typed      map[string]string // last typing state sent, by folded target
@@ -115,23 +119,30 @@ type await struct {
 // that answer).
 type echoWait struct {
 	target string // folded
-	lines  int
-	fence  string
-	room   bool
-	msg    transports.Message
-	id     transports.ID
-	action bool
-	body   string
-	first  *girc.Event
-	done   chan error
+	lines  int    // echoes still expected (echo-message)
+	fence  string // the PING token that confirms it, once queued
+	// left counts its lines not written yet; written is closed when
+	// they are (and, without echo-message, its fence too): the time to
+	// confirm it counts from then, not while it waits its turn.
+	left    int
+	written chan struct{}
+	room    bool
+	msg     transports.Message
+	id      transports.ID
+	action  bool
+	body    string
+	first   *girc.Event
+	done    chan error
 }
 
 // outLine is a queued line; owner is the send it belongs to (nil for
 // the connection's own lines), so that a send that gave up can take its
-// lines back before they are written.
+// lines back before they are written. A fence line confirms the sends
+// in fenced once the server answers it.
 type outLine struct {
-	text  string
-	owner any
+	text   string
+	owner  any
+	fenced []*echoWait
 }
 
 // isupport is what the server said in RPL_ISUPPORT that we use.
@@ -160,8 +171,6 @@ func newConn(a *adapter, server, nick, password string) *conn {
 		lim:      rate.NewLimiter(rate.Limit(a.n.cfg.SendRate), a.n.cfg.SendBurst),
 		ctcpLim:  rate.NewLimiter(rate.Every(5*time.Second), 3),
 		typeLim:  rate.NewLimiter(rate.Every(2*time.Second), 5),
-		wake:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
 		regWait:  make(chan struct{}),
 		channels: make(map[string]*channel),
 		isupport: defaultISupport(),
@@ -203,7 +212,6 @@ func (c *conn) authenticated() bool {
 // when the policy gives up on it (a refused login, the gateway's policy)
 // the session ends, and the supervisor tells the user.
 func (c *conn) run() {
-	defer close(c.done)
 	ctx := c.a.ctx
 	for {
 		err := c.connectOnce(ctx)
@@ -414,7 +422,7 @@ func (c *conn) lost(err error) {
 	isMain := c.isMain()
 	c.mu.Lock()
 	waits, echoes := c.waits, c.echoes
-	c.waits, c.echoes, c.out = nil, nil, nil
+	c.waits, c.echoes, c.out, c.unfenced = nil, nil, nil, nil
 	var evs []transports.Event
 	for _, ch := range c.channels {
 		if ch.joined && ch.want && c.a.ctx.Err() == nil {
@@ -456,6 +464,7 @@ func (c *conn) onRegistered() {
 		return
 	}
 	c.registered = true
+	c.kickLocked() // lines queued while it was not registered
 	first := !c.everUp
 	c.everUp = true
 	var rejoin []string
@@ -573,11 +582,8 @@ func (c *conn) enqueueFor(owner any, lines ...string) error {
 	for _, l := range lines {
 		c.out = append(c.out, outLine{text: l, owner: owner})
 	}
+	c.kickLocked()
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 	return nil
 }
 
@@ -612,46 +618,115 @@ func (c *conn) request(ctx context.Context, w *await, what string, lines ...stri
 	return err
 }
 
-// writer writes queued lines in order, within the rate limit, while the
-// connection is registered.
-func (c *conn) writer() {
-	ctx := c.a.ctx
+// kickLocked makes the writer look at the queue now, unless a flush is
+// due already. Call with c.mu held.
+func (c *conn) kickLocked() {
+	if c.flushArmed || c.writerDone || !c.registered || len(c.out) == 0 {
+		return
+	}
+	c.flushArmed = true
+	if c.flushTimer == nil {
+		c.flushTimer = time.AfterFunc(0, c.flush)
+		return
+	}
+	c.flushTimer.Reset(0)
+}
+
+// flush writes queued lines in order, within the rate limit, while the
+// connection is registered; when the limit holds the next line back, it
+// arms its timer for when it may go. It runs on the timer's goroutine,
+// one at a time (flushArmed), and never after stopWriter returned.
+//
+// Without echo-message, a send is confirmed by the server's answer to a
+// PING written after it: one PING (a fence) goes after the last of the
+// sends queued one behind the other, and confirms them all.
+func (c *conn) flush() {
+	c.mu.Lock()
+	if c.writerDone {
+		c.mu.Unlock()
+		return
+	}
+	c.flushing.Add(1)
+	c.mu.Unlock()
+	defer c.flushing.Done()
+	defer c.recoverLog("writer")
 	for {
-		select {
-		case <-ctx.Done():
+		c.mu.Lock()
+		if c.writerDone || !c.registered || len(c.out) == 0 || c.client == nil {
+			c.flushArmed = false
+			c.mu.Unlock()
 			return
-		case <-c.done:
-			return
-		case <-c.wake:
 		}
-		for {
-			c.mu.Lock()
-			ready := c.registered && len(c.out) > 0
+		r := c.lim.Reserve()
+		if !r.OK() { // a limit that lets nothing through: until a kick
+			c.flushArmed = false
 			c.mu.Unlock()
-			if !ready {
-				break
-			}
-			if err := c.lim.Wait(ctx); err != nil {
-				return
-			}
-			c.mu.Lock()
-			if !c.registered || len(c.out) == 0 || c.client == nil {
-				c.mu.Unlock()
-				break
-			}
-			line := c.out[0].text
-			c.out[0] = outLine{}
-			c.out = c.out[1:]
-			if len(c.out) == 0 {
-				c.out = nil
-			}
-			cl := c.client
+			return
+		}
+		if d := r.Delay(); d > 0 {
+			r.Cancel()
+			c.flushTimer.Reset(d)
 			c.mu.Unlock()
-			if err := cl.Cmd.SendRawNoSplit(line); err != nil {
-				c.log.Warn("IRC line not sent", "command", strings.SplitN(line, " ", 2)[0], "err", err)
-			}
+			return
+		}
+		l := c.out[0]
+		c.out[0] = outLine{}
+		c.out = c.out[1:]
+		if len(c.out) == 0 {
+			c.out = nil
+		}
+		c.wroteLocked(l)
+		cl := c.client
+		c.mu.Unlock()
+		if err := cl.Cmd.SendRawNoSplit(l.text); err != nil {
+			c.log.Warn("IRC line not sent", "command", strings.SplitN(l.text, " ", 2)[0], "err", err)
 		}
 	}
+}
+
+// wroteLocked notes that l is being written: a send whose last line it is
+// is written, or waits for a fence; a fence confirms the sends it names
+// once answered. The fence is queued first in line when the next queued
+// line belongs to no send that needs one. Call with c.mu held.
+func (c *conn) wroteLocked(l outLine) {
+	for _, w := range l.fenced {
+		close(w.written)
+	}
+	w, ok := l.owner.(*echoWait)
+	if !ok {
+		return
+	}
+	if w.left--; w.left > 0 {
+		return
+	}
+	if w.lines > 0 { // echo-message: the echoes confirm it
+		close(w.written)
+		return
+	}
+	c.unfenced = append(c.unfenced, w)
+	if len(c.out) > 0 {
+		if next, ok := c.out[0].owner.(*echoWait); ok && next.lines == 0 && next != w {
+			return // the next send's fence will confirm this one too
+		}
+	}
+	c.seq++
+	token := "sb" + strconv.Itoa(c.seq)
+	for _, u := range c.unfenced {
+		u.fence = token
+	}
+	c.out = append([]outLine{{text: "PING :" + token, fenced: c.unfenced}}, c.out...)
+	c.unfenced = nil
+}
+
+// stopWriter stops the writer for good and waits for a flush under way.
+func (c *conn) stopWriter() {
+	c.mu.Lock()
+	c.writerDone = true
+	if c.flushTimer != nil {
+		c.flushTimer.Stop()
+	}
+	c.mu.Unlock()
+	c.flushing.Wait()
 }
 
 // wait registers an await before the lines that cause the answer are sent.
@@ -914,14 +989,10 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 		}
 		lines = append(lines, line)
 	}
-	w := &echoWait{target: FoldName(target), lines: len(pieces), room: room, msg: msg, id: id, action: action, body: body, done: make(chan error, 1)}
+	w := &echoWait{target: FoldName(target), lines: len(pieces), left: len(lines), room: room, msg: msg, id: id, action: action, body: body,
+		written: make(chan struct{}), done: make(chan error, 1)}
 	if !echo {
-		w.lines = 0
-		c.mu.Lock()
-		c.seq++
-		w.fence = "sb" + strconv.Itoa(c.seq)
-		c.mu.Unlock()
-		lines = append(lines, "PING :"+w.fence)
+		w.lines = 0 // a fence confirms it (wroteLocked)
 	}
 	c.mu.Lock()
 	c.echoes = append(c.echoes, w)
@@ -931,19 +1002,30 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 		return "", err
 	}
 
-	t := time.NewTimer(c.a.n.cfg.Timeout + time.Duration(len(lines))*time.Second/time.Duration(max(1, int(c.a.n.cfg.SendRate))))
-	defer t.Stop()
-	select {
-	case err := <-w.done:
-		if err != nil {
-			return "", err
+	// The server has Timeout to confirm the message once it is written;
+	// while it waits its turn in the queue (bounded by maxQueued and the
+	// pace) only ctx and the connection's end stop it.
+	written := w.written
+	var expired <-chan time.Time
+	for done := false; !done; {
+		select {
+		case err := <-w.done:
+			if err != nil {
+				return "", err
+			}
+			done = true
+		case <-written:
+			written = nil
+			t := time.NewTimer(c.a.n.cfg.Timeout)
+			defer t.Stop()
+			expired = t.C
+		case <-ctx.Done():
+			c.dropEcho(w)
+			return "", ctx.Err()
+		case <-expired:
+			c.dropEcho(w)
+			return "", fmt.Errorf("%w: %s did not confirm the message in time", transports.ErrUnavailable, c.server)
 		}
-	case <-ctx.Done():
-		c.dropEcho(w)
-		return "", ctx.Err()
-	case <-t.C:
-		c.dropEcho(w)
-		return "", fmt.Errorf("%w: %s did not confirm the message in time", transports.ErrUnavailable, c.server)
 	}
 	if w.first != nil {
 		if msgid, ok := w.first.Tags.Get("msgid"); ok {

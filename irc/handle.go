@@ -247,23 +247,25 @@ func (c *conn) onEcho(e *girc.Event) {
 	}
 }
 
-// onFence completes the send that the PING token fenced.
+// onFence completes the sends that the PING token fenced, in order.
 func (c *conn) onFence(token string) bool {
 	c.mu.Lock()
-	var done *echoWait
-	for i, w := range c.echoes {
+	var done []*echoWait
+	kept := c.echoes[:0]
+	for _, w := range c.echoes {
 		if w.fence != "" && w.fence == token {
-			done = w
-			c.echoes = append(c.echoes[:i], c.echoes[i+1:]...)
-			break
+			done = append(done, w)
+		} else {
+			kept = append(kept, w)
 		}
 	}
+	clear(c.echoes[len(kept):])
+	c.echoes = kept
 	c.mu.Unlock()
-	if done == nil {
-		return false
+	for _, w := range done {
+		c.echoDone(w)
 	}
-	c.echoDone(done)
-	return true
+	return len(done) > 0
 }
 
 // onSendError fails the send an error numeric answers. Without a waiting
