@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -293,8 +294,7 @@ func (c *conn) connectOnce(ctx context.Context) error {
 		DisableAutoMODEOnJoin: true,
 		AllowFlood:            true, // our own limiter paces lines
 		Version:               c.a.n.cfg.Version,
-		PingDelay:             90 * time.Second,
-		PingTimeout:           3 * time.Minute,
+		PingDelay:             -1, // keepalive pings, without girc's ping goroutine
 		HandleNickCollide:     func(string) string { return "" },
 		SupportedCaps: map[string][]string{
 			"echo-message":      nil,
@@ -350,6 +350,9 @@ func (c *conn) connectOnce(ctx context.Context) error {
 		}
 	})
 	defer regTimer.Stop()
+	d.read.Store(time.Now().UnixNano())
+	ka := c.keepalive(cl, &d.read, pingEvery, pingTimeout)
+	defer ka.Stop()
 	quitTimer := time.AfterFunc(time.Hour, cl.Close) // armed by a cancellation
 	quitTimer.Stop()
 	stopQuit := context.AfterFunc(ctx, func() {
@@ -377,6 +380,35 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	default:
 		return fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
 	}
+}
+
+// How the connection checks that the server is still there: a PING every
+// pingEvery (which also keeps girc's read deadline, renewed only by the
+// lines girc sees, from expiring), and the end of the connection when
+// nothing was read for pingEvery + pingTimeout.
+const (
+	pingEvery   = 90 * time.Second
+	pingTimeout = 3 * time.Minute
+)
+
+// keepalive starts the connection's pings on a timer (no goroutine waits
+// for it), one every every, and closes the connection when nothing was
+// read (read: when the last line was) for every + timeout. Stop the timer
+// when the connection ends.
+func (c *conn) keepalive(cl *girc.Client, read *atomic.Int64, every, timeout time.Duration) *time.Timer {
+	var t *time.Timer
+	t = time.AfterFunc(time.Hour, func() {
+		defer c.recoverLog("keepalive")
+		if time.Since(time.Unix(0, read.Load())) > every+timeout {
+			c.setFail(fmt.Errorf("%w: %s did not answer for %v", transports.ErrUnavailable, c.server, every+timeout))
+			cl.Close()
+			return
+		}
+		cl.Cmd.Ping("keepalive")
+		t.Reset(every)
+	})
+	t.Reset(every)
+	return t
 }
 
 // dispatch handles one line from the server: the connection's state and
@@ -523,6 +555,8 @@ type dialer struct {
 	log  *slog.Logger
 	// handle is the connection's lineConn.handle: every line, in order.
 	handle func(*girc.Event) error
+	// read is when the connection last read a line (Unix nanoseconds).
+	read atomic.Int64
 }
 
 func (d *dialer) Dial(network, address string) (net.Conn, error) {
@@ -550,7 +584,9 @@ func (d *dialer) Dial(network, address string) (net.Conn, error) {
 		}
 		conn = tc
 	}
-	return newLineConn(conn, d.log, d.handle), nil
+	lc := newLineConn(conn, d.log, d.handle)
+	lc.read = &d.read
+	return lc, nil
 }
 
 // internalErrorText is what the user is told when handling a server's

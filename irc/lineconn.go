@@ -10,6 +10,8 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/lrstanley/girc"
@@ -116,7 +118,9 @@ type lineConn struct {
 	lr  *lineReader
 	// handle receives every kept line's event; an error ends the
 	// connection. nil hands every kept line to girc instead.
-	handle  func(*girc.Event) error
+	handle func(*girc.Event) error
+	// read, when set, is when a line was last read (Unix nanoseconds).
+	read    *atomic.Int64
 	pending []byte
 	err     error // sticky: the connection is over
 }
@@ -154,6 +158,9 @@ func (c *lineConn) Read(p []byte) (n int, err error) {
 		if err != nil {
 			c.err = err
 			return 0, err
+		}
+		if c.read != nil {
+			c.read.Store(time.Now().UnixNano())
 		}
 		out, e, ok := filterEvent(line, cut)
 		if !ok {

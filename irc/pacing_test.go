@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,5 +165,40 @@ func TestConfirmDeadlineFollowsTheQueue(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("an unconfirmed send never failed")
+	}
+}
+
+// The connection pings the server on its own timer, and ends when the
+// server stays silent too long.
+func TestKeepalive(t *testing.T) {
+	s, n := newScripted(t)
+	a, _ := connectScripted(t, s, n, "")
+	c, err := a.existing("irc.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	cl := c.client
+	c.mu.Unlock()
+	var read atomic.Int64
+	read.Store(time.Now().UnixNano())
+	ping := c.keepalive(cl, &read, 20*time.Millisecond, time.Hour)
+	if l := s.expect("PING"); pingToken(l) != "keepalive" {
+		t.Errorf("keepalive sent %q", l)
+	}
+	ping.Stop()
+	if !c.isRegistered() {
+		t.Fatal("a server that answers lost the connection")
+	}
+
+	read.Store(time.Now().Add(-time.Hour).UnixNano())
+	silent := c.keepalive(cl, &read, 10*time.Millisecond, 10*time.Millisecond)
+	defer silent.Stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.isRegistered() {
+		if time.Now().After(deadline) {
+			t.Fatal("a silent server kept the connection")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
