@@ -130,7 +130,8 @@ func newLineConn(c net.Conn, log *slog.Logger, handle func(*girc.Event) error) *
 }
 
 // gircLines are the commands girc still sees when the transport handles
-// lines itself: PING (girc answers it), PONG (its ping timeout), the
+// lines itself: PING (girc answers it), PONG (the answer to the
+// keepalive renews girc's read deadline, set anew for each line it sees), the
 // capability negotiation and SASL (CAP, AUTHENTICATE, 900–908), the
 // welcome, and ERROR (girc ends the connection on it). No member, mode,
 // topic or message ever reaches girc's tracker.
