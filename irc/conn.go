@@ -60,6 +60,10 @@ type conn struct {
 	regWait    chan struct{} // closed at registration or first failure
 	failErr    error         // what went wrong in the current attempt
 	saslOK     bool
+	saslTried  bool            // AUTHENTICATE was sent on this connection
+	caps       map[string]bool // capabilities the server accepted (caps.go)
+	capOffer   []string        // a CAP LS in several lines, so far
+	wire       *lineConn       // the current connection's socket, for the writer
 	nick       string
 	user, host string
 	isupport   isupport
@@ -296,11 +300,6 @@ func (c *conn) connectOnce(ctx context.Context) error {
 		Version:               c.a.n.cfg.Version,
 		PingDelay:             -1, // keepalive pings, without girc's ping goroutine
 		HandleNickCollide:     func(string) string { return "" },
-		SupportedCaps: map[string][]string{
-			"echo-message":      nil,
-			"draft/chathistory": nil,
-			"chathistory":       nil,
-		},
 		RecoverFunc: func(cl *girc.Client, e *girc.HandlerError) {
 			c.log.Error("IRC handler panicked; closing the connection", "handler", e.ID,
 				"panic", fmt.Sprint(e.Panic), "stack", string(e.Stack))
@@ -308,10 +307,11 @@ func (c *conn) connectOnce(ctx context.Context) error {
 			go cl.Close()
 		},
 	}
-	if c.password != "" {
-		cfg.SASL = &girc.SASLPlain{User: c.wantNick, Pass: c.password}
-	}
 	cl := girc.New(cfg)
+	// No user, channel or capability tracking in girc: the transport
+	// keeps channels in shared views and negotiates CAP and SASL itself
+	// (caps.go); girc runs the socket, registration and PING answers.
+	cl.DisableTracking()
 	// girc's own CTCP answers run in goroutines of their own, unpaced,
 	// and crash on a request without a source: they are cleared, and
 	// dispatch answers (girc sees no PRIVMSG anyway, see gircLines).
@@ -322,7 +322,8 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	c.mu.Lock()
 	c.client = cl
 	c.failErr = nil
-	c.saslOK = false
+	c.saslOK, c.saslTried = false, false
+	c.caps, c.capOffer = make(map[string]bool), nil
 	c.awayLine = "AWAY" // a new connection is not away
 	c.isupport = defaultISupport()
 	c.motd = nil
@@ -330,7 +331,12 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	c.mu.Unlock()
 
 	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial, log: c.log,
-		handle: func(e *girc.Event) error { return c.dispatch(cl, e) }}
+		handle: func(e *girc.Event) error { return c.dispatch(cl, e) },
+		opened: func(lc *lineConn) {
+			c.mu.Lock()
+			c.wire = lc
+			c.mu.Unlock()
+		}}
 	if d.dial == nil && !c.admin {
 		d.dial = c.a.n.cfg.Egress.DialContext
 	}
@@ -365,7 +371,7 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	quitTimer.Stop()
 	c.mu.Lock()
 	fail := c.failErr
-	c.client = nil
+	c.client, c.wire = nil, nil
 	c.registered = false
 	c.mu.Unlock()
 	switch {
@@ -506,7 +512,7 @@ func (c *conn) onRegistered() {
 			rejoin = append(rejoin, "JOIN "+ch.name)
 		}
 	}
-	identify := c.password != "" && !c.saslOK && c.client != nil && !c.client.HasCapability("sasl")
+	identify := c.password != "" && !c.saslOK && c.client != nil && !c.hasCapLocked("sasl")
 	if identify && c.services == "" {
 		// A password goes only to SASL, or to the NickServ of a services
 		// host the admin named: whoever holds the nick NickServ on a
@@ -555,6 +561,8 @@ type dialer struct {
 	log  *slog.Logger
 	// handle is the connection's lineConn.handle: every line, in order.
 	handle func(*girc.Event) error
+	// opened receives the connection before girc writes to it.
+	opened func(*lineConn)
 	// read is when the connection last read a line (Unix nanoseconds).
 	read atomic.Int64
 }
@@ -586,6 +594,15 @@ func (d *dialer) Dial(network, address string) (net.Conn, error) {
 	}
 	lc := newLineConn(conn, d.log, d.handle)
 	lc.read = &d.read
+	// The capability negotiation starts before girc's NICK and USER, so
+	// the server holds the registration until CAP END (caps.go).
+	if err := lc.writeLine("CAP LS 302"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if d.opened != nil {
+		d.opened(lc)
+	}
 	return lc, nil
 }
 
@@ -688,7 +705,7 @@ func (c *conn) flush() {
 	defer c.recoverLog("writer")
 	for {
 		c.mu.Lock()
-		if c.writerDone || !c.registered || len(c.out) == 0 || c.client == nil {
+		if c.writerDone || !c.registered || len(c.out) == 0 || c.wire == nil {
 			c.flushArmed = false
 			c.mu.Unlock()
 			return
@@ -712,9 +729,9 @@ func (c *conn) flush() {
 			c.out = nil
 		}
 		c.wroteLocked(l)
-		cl := c.client
+		w := c.wire
 		c.mu.Unlock()
-		if err := cl.Cmd.SendRawNoSplit(l.text); err != nil {
+		if err := w.writeLine(l.text); err != nil {
 			c.log.Warn("IRC line not sent", "command", strings.SplitN(l.text, " ", 2)[0], "err", err)
 		}
 	}
@@ -1004,8 +1021,8 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 	if action {
 		budget -= ActionOverhead
 	}
-	tags := c.client.HasCapability("message-tags")
-	echo := c.client.HasCapability("echo-message")
+	tags := c.hasCapLocked("message-tags")
+	echo := c.hasCapLocked("echo-message")
 	c.mu.Unlock()
 	pieces := SplitMessage(body, budget)
 	if len(pieces) == 0 {
@@ -1480,9 +1497,8 @@ func (c *conn) react(target string, to transports.RemoteID, reaction string) err
 
 func (c *conn) hasCap(name string) bool {
 	c.mu.Lock()
-	cl := c.client
-	c.mu.Unlock()
-	return cl != nil && cl.HasCapability(name)
+	defer c.mu.Unlock()
+	return c.client != nil && c.hasCapLocked(name)
 }
 
 // escapeTag escapes an IRCv3 tag value.

@@ -45,13 +45,23 @@ func (c *conn) handle(cl *girc.Client, e girc.Event) {
 			c.onRegistered()
 			consumed = true
 		}
-	case "903":
+	case "CAP":
+		c.onCAP(ev)
+	case "AUTHENTICATE":
+		c.onAuthenticate(ev)
+	case "903", "907":
 		c.mu.Lock()
 		c.saslOK = true
 		c.mu.Unlock()
+		if !c.isRegistered() {
+			c.writeNow("CAP END")
+		}
 	case "904", "902", "905", "906", "464", "465":
 		if !c.isRegistered() {
 			c.setFail(serverError(c.server, ev))
+			if e.Command != "464" && e.Command != "465" {
+				go cl.Close() // a refused SASL login ends the attempt
+			}
 		}
 	case "432", "433", "436", "437":
 		if !c.isRegistered() {

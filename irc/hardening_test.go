@@ -342,8 +342,9 @@ func TestAwayOnlyOnChange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// girc writes a one-word last parameter without its ':'.
-	want := []string{"AWAY brb", "AWAY " + strings.Repeat("a", maxAwayBytes-1), "AWAY"}
+	// The transport writes its lines as it built them (not re-formatted
+	// by girc): the away text is a trailing parameter.
+	want := []string{"AWAY :brb", "AWAY :" + strings.Repeat("a", maxAwayBytes-1), "AWAY"}
 	if sent := s.fence(a, "bob"); strings.Join(sent, "\n") != strings.Join(want, "\n") {
 		t.Errorf("sent %q, want %q", sent, want)
 	}

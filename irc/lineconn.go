@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -123,6 +124,26 @@ type lineConn struct {
 	read    *atomic.Int64
 	pending []byte
 	err     error // sticky: the connection is over
+
+	wmu sync.Mutex // one line (or one girc flush) written at a time
+}
+
+// Write implements net.Conn for girc's writes: each call is written
+// whole, never interleaved with writeLine's lines.
+func (c *lineConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// writeLine writes one line (already sanitised) and its CR LF, in one
+// write. The transport writes its own lines so that girc, whose tracking
+// is off, neither re-formats them nor strips their tags.
+func (c *lineConn) writeLine(line string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := io.WriteString(c.Conn, line+"\r\n")
+	return err
 }
 
 func newLineConn(c net.Conn, log *slog.Logger, handle func(*girc.Event) error) *lineConn {
@@ -131,14 +152,10 @@ func newLineConn(c net.Conn, log *slog.Logger, handle func(*girc.Event) error) *
 
 // gircLines are the commands girc still sees when the transport handles
 // lines itself: PING (girc answers it), PONG (the answer to the
-// keepalive renews girc's read deadline, set anew for each line it sees), the
-// capability negotiation and SASL (CAP, AUTHENTICATE, 900–908), the
-// welcome, and ERROR (girc ends the connection on it). No member, mode,
-// topic or message ever reaches girc's tracker.
-var gircLines = map[string]bool{
-	"PING": true, "PONG": true, "CAP": true, "AUTHENTICATE": true, "ERROR": true, "001": true,
-	"900": true, "901": true, "902": true, "903": true, "904": true, "905": true, "906": true, "907": true, "908": true,
-}
+// keepalive renews girc's read deadline, set anew for each line it sees),
+// the welcome, and ERROR (girc ends the connection on it). Members,
+// modes, topics, messages, capabilities and SASL are the transport's.
+var gircLines = map[string]bool{"PING": true, "PONG": true, "ERROR": true, "001": true}
 
 // Read implements net.Conn. It runs in a goroutine girc starts, so it
 // recovers from a panic itself: logged with its stack, it ends the

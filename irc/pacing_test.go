@@ -153,10 +153,10 @@ func TestConfirmDeadlineFollowsTheQueue(t *testing.T) {
 	// Unanswered, a written message fails after the timeout.
 	r := make(chan error, 1)
 	go func() {
-		_, err := a.Send(context.Background(), transports.Message{To: "bob", Body: "lost"})
+		_, err := a.Send(context.Background(), transports.Message{To: "bob", Body: "lost one"})
 		r <- err
 	}()
-	s.expect("PRIVMSG bob lost")
+	s.expect("PRIVMSG bob :lost one")
 	s.expect("PING")
 	select {
 	case err := <-r:
