@@ -528,6 +528,7 @@ func (c *conn) onRegistered() {
 	}
 	nick := c.nick
 	motd := strings.Join(c.motd, "\n")
+	c.motd = nil // shown once below; not kept for the connection's life
 	c.mu.Unlock()
 	if first {
 		c.a.showMOTD(c.serverID(), c.server, motd)

@@ -32,7 +32,7 @@ func (c *conn) handle(cl *girc.Client, e girc.Event) {
 	case "001":
 		if len(e.Params) > 0 {
 			c.mu.Lock()
-			c.nick = e.Params[0]
+			c.nick = strings.Clone(e.Params[0]) // not the whole line
 			c.mu.Unlock()
 		}
 	case "005":
@@ -116,16 +116,16 @@ func (c *conn) parseISupport(params []string) {
 			// (qaohv)~&@%+
 			if strings.HasPrefix(v, "(") {
 				if modes, chars, ok := strings.Cut(v[1:], ")"); ok && len(modes) == len(chars) {
-					c.isupport.prefixModes, c.isupport.prefixChars = modes, chars
+					c.isupport.prefixModes, c.isupport.prefixChars = strings.Clone(modes), strings.Clone(chars)
 				}
 			}
 		case "CHANMODES":
 			parts := strings.SplitN(v, ",", 4)
 			for i := range parts {
-				c.isupport.chanModes[i] = parts[i]
+				c.isupport.chanModes[i] = strings.Clone(parts[i])
 			}
 		case "CHANTYPES":
-			c.isupport.chanTypes = v
+			c.isupport.chanTypes = strings.Clone(v)
 		case "CHATHISTORY", "draft/CHATHISTORY":
 			c.isupport.historyLimit, _ = strconv.Atoi(v)
 		}
@@ -399,7 +399,7 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		}
 		if self {
 			if e.Source != nil {
-				c.user, c.host = e.Source.Ident, e.Source.Host
+				c.user, c.host = strings.Clone(e.Source.Ident), strings.Clone(e.Source.Host)
 			}
 			if ch == nil { // joined by the server (SAJOIN, forward)
 				if len(c.channels) >= maxChannelsPerConn {
@@ -555,7 +555,7 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		}
 		newNick := p[0]
 		if self {
-			c.nick = newNick
+			c.nick = strings.Clone(newNick)
 		}
 		k := FoldName(src)
 		return c.eachChannelLocked(e, func(v *roomView) []member {
@@ -622,7 +622,7 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		}, nil)
 	case "CHGHOST":
 		if self && len(p) >= 2 {
-			c.user, c.host = p[0], p[1]
+			c.user, c.host = strings.Clone(p[0]), strings.Clone(p[1])
 		}
 	}
 	return nil
