@@ -205,14 +205,14 @@ func (s *viewSub) apply(line string, also bool, change func(v *roomView) []membe
 	if changed == nil && !also {
 		return nil, false
 	}
-	if s.pos == v.head() {
-		v.record(line, 1, changed)
-		s.pos = v.head()
-	} else {
-		// Out of the view's order: it counts itself as pending, and
-		// passes the op later like any other it skips.
-		v.record(line, 0, changed)
+	// A line the view has not seen: the ops this connection had not read
+	// are ones it will not read in this order (or never got); it passes
+	// them, and would apply them itself should they come.
+	for i := s.pos; i < v.head(); i++ {
+		v.log[i-v.base].pending--
 	}
+	v.record(line, 1, changed)
+	s.pos = v.head()
 	return changed, false
 }
 

@@ -354,3 +354,29 @@ func TestSharedViewMassQuit(t *testing.T) {
 		}
 	}
 }
+
+// A connection that never gets a line the others applied (another order,
+// a line lost) passes it when it reads one the view has not seen: its
+// user still gets its events, and the log does not wait for it.
+func TestSharedViewDivergence(t *testing.T) {
+	n := New(Config{DefaultServer: "irc.test"})
+	us := viewUsers(t, n, "u1", "u2")
+	us[0].join("#c", "u1 bob carol")
+	us[0].feed(":u2!u@h JOIN #c")
+	us[1].join("#c", "u1 u2 bob carol")
+	us[0].events()
+	us[1].events()
+	us[0].feed(":bob!b@h MODE #c +v carol") // u2 never gets this one
+	us[1].feed(":dave!d@h JOIN #c", ":dave!d@h PART #c")
+	us[0].feed(":dave!d@h JOIN #c", ":dave!d@h PART #c")
+	us[1].u(t, "dave came and went", "#c dave participant/none", "#c dave left")
+	us[0].u(t, "carol's voice, dave came and went", "#c carol participant/member", "#c dave participant/none", "#c dave left")
+	v := us[0].c.channels["#c"].sub.v
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, op := range v.log {
+		if op.pending > 0 {
+			t.Errorf("op %q still waits for %d connections", op.line, op.pending)
+		}
+	}
+}
