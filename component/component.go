@@ -165,6 +165,7 @@ type Component struct {
 	iq       iqs
 	uploads  uploadServices
 	dialogs  *dialogs
+	reacts   chatReactions // one-to-one reactions (direct.go)
 
 	lim limits // per-user limits and rate counters (limits.go)
 

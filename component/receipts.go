@@ -163,13 +163,11 @@ func keep(keys []string, ok func(string) bool) []string {
 // rid): with the receipt now, or, for a network with deferred receipts,
 // once it reports on rid. Lane work.
 func (c *Component) acknowledge(ctx context.Context, s *stanza, to transports.ID, rid transports.RemoteID) {
-	requested := s.Child(nsReceipts, "request") != nil && s.id != ""
 	if !c.netCaps().DeferredReceipts {
-		if requested {
-			c.sendQuiet(ctx, &outMessage{From: s.to.String(), To: s.from.String(), Extra: []any{&receivedElem{ID: s.id}}})
-		}
+		c.receipt(ctx, s)
 		return
 	}
+	requested := s.Child(nsReceipts, "request") != nil && s.id != ""
 	if rid == "" {
 		// The contract says a network with deferred receipts always
 		// returns an ID; without one, no report can ever be matched,

@@ -75,6 +75,7 @@ func (s *Shared) CompareAndSwap(ctx context.Context, key string, old, new []byte
 	}
 	swapped := false
 	err = s.st.Update(ctx, func(tx storage.Tx) error {
+		swapped = false // the function may run more than once
 		cur, err := tx.Get(sharedBucket, k)
 		absent := errors.Is(err, storage.ErrNotFound)
 		if err != nil && !absent {

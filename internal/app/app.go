@@ -26,7 +26,6 @@ import (
 	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage"
-	"github.com/switchboard-im/switchboard/storage/bolt"
 )
 
 // Options are what New needs besides the config file.
@@ -67,15 +66,13 @@ func New(opts Options) (*App, error) {
 	}
 	a := &App{opts: opts, log: log}
 	var err error
-	if cfg.Storage.URL != "" {
-		return nil, fmt.Errorf("storage.url: the Redis backend is not part of this build yet; use storage.path")
-	}
-	a.store, err = bolt.Open(cfg.Storage.Path)
+	var where string
+	a.store, where, err = openStore(cfg.Storage, log)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	a.out, a.ids, a.state = outbox.New(a.store), msgid.New(a.store), netstate.New(a.store)
-	a.reg, err = openRegistry(a.store, cfg.Security.KeyFile, cfg.Storage.Path, a.ids, a.state)
+	a.reg, err = openRegistry(a.store, cfg.Security.KeyFile, where, a.ids, a.state)
 	if err != nil {
 		a.store.Close()
 		return nil, err
