@@ -223,7 +223,7 @@ func showSuffix(show string) string {
 // CommandsPerMinute times a minute (with registrations).
 func (c *Component) reconnect(ctx context.Context, user jid.JID) (string, error) {
 	if !c.registered(ctx, user) {
-		return "", errorf("auth", "registration-required", "You are not registered.")
+		return "", stanzaerr.New("auth", "registration-required", "You are not registered.")
 	}
 	if err := c.commandAllowed(user.String()); err != nil {
 		return "", err
@@ -278,11 +278,11 @@ func (c *Component) setSetting(ctx context.Context, user jid.JID, name, value st
 // saveSettings validates and merges changed settings into the stored ones.
 func (c *Component) saveSettings(ctx context.Context, user jid.JID, changed map[string]string) error {
 	if !c.registered(ctx, user) {
-		return errorf("auth", "registration-required", "Register first.")
+		return stanzaerr.New("auth", "registration-required", "Register first.")
 	}
 	cur, err := c.reg.Settings(ctx, user.String(), c.net.Name())
 	if err != nil {
-		return errorf("wait", "internal-server-error", "Settings could not be read; try again later.")
+		return stanzaerr.New("wait", "internal-server-error", "Settings could not be read; try again later.")
 	}
 	merged := make(map[string]string, len(cur)+len(changed))
 	for k, v := range cur {
@@ -301,7 +301,7 @@ func (c *Component) saveSettings(ctx context.Context, user jid.JID, changed map[
 		}
 	}
 	if err := c.reg.SetSettings(ctx, user.String(), c.net.Name(), clean); err != nil {
-		return errorf("wait", "internal-server-error", "Settings could not be stored; try again later.")
+		return stanzaerr.New("wait", "internal-server-error", "Settings could not be stored; try again later.")
 	}
 	return nil
 }

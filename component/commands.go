@@ -47,7 +47,7 @@ func (c *Component) networkCommands() []command {
 			a := c.sup.Adapter(from.Bare().String())
 			r, ok := a.(transports.CommandRunner)
 			if a == nil || !ok {
-				return cmdResult{}, errorf("wait", "recipient-unavailable", "You are not connected to %s.", c.net.Identity().Name)
+				return cmdResult{}, stanzaerr.New("wait", "recipient-unavailable", "You are not connected to %s.", c.net.Identity().Name)
 			}
 			rctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
@@ -126,7 +126,7 @@ func (c *Component) cmdRegister(ctx context.Context, from jid.JID, sub *regform.
 		if r, err := c.reg.Lookup(ctx, user.String(), c.net.Name()); err == nil {
 			prev = r.Credentials
 		}
-		return cmdResult{Next: true, Form: buildForm("form", c.net.Identity().Name+" registration", c.registerInstructions(), "", c.net.LoginFields(), prev)}, nil
+		return cmdResult{Next: true, Form: regform.Build("form", c.net.Identity().Name+" registration", c.registerInstructions(), "", c.net.LoginFields(), prev)}, nil
 	}
 	if err := c.commandAllowed(user.String()); err != nil {
 		return cmdResult{}, err
@@ -141,9 +141,9 @@ func (c *Component) cmdRegister(ctx context.Context, from jid.JID, sub *regform.
 func (c *Component) cmdUnregister(ctx context.Context, from jid.JID, sub *regform.Submitted) (cmdResult, error) {
 	user := from.Bare()
 	if sub == nil {
-		return cmdResult{Next: true, Form: &dataForm{Type: "form", Title: "Unregister",
+		return cmdResult{Next: true, Form: &regform.Form{Type: "form", Title: "Unregister",
 			Instructions: []string{"This deletes your registration and credentials. Continue?"},
-			Fields:       []formField{{Type: "boolean", Var: "confirm", Label: "Yes, unregister me", Values: []string{"false"}}},
+			Fields:       []regform.Field{{Type: "boolean", Var: "confirm", Label: "Yes, unregister me", Values: []string{"false"}}},
 		}}, nil
 	}
 	if ok, _ := strconv.ParseBool(sub.Values["confirm"]); !ok {
@@ -166,14 +166,14 @@ func (c *Component) cmdStatus(ctx context.Context, from jid.JID, _ *regform.Subm
 func (c *Component) cmdSettings(ctx context.Context, from jid.JID, sub *regform.Submitted) (cmdResult, error) {
 	user := from.Bare()
 	if !c.registered(ctx, user) {
-		return cmdResult{}, errorf("auth", "registration-required", "Register first.")
+		return cmdResult{}, stanzaerr.New("auth", "registration-required", "Register first.")
 	}
 	if sub == nil {
 		cur, err := c.reg.Settings(ctx, user.String(), c.net.Name())
 		if err != nil {
-			return cmdResult{}, errorf("wait", "internal-server-error", "Settings could not be read; try again later.")
+			return cmdResult{}, stanzaerr.New("wait", "internal-server-error", "Settings could not be read; try again later.")
 		}
-		return cmdResult{Next: true, Form: buildForm("form", "Settings", "", "", c.settingsFields(), cur)}, nil
+		return cmdResult{Next: true, Form: regform.Build("form", "Settings", "", "", c.settingsFields(), cur)}, nil
 	}
 	if err := c.saveSettings(ctx, user, sub.Values); err != nil {
 		return cmdResult{}, err
@@ -190,15 +190,15 @@ func (c *Component) cmdReconnect(ctx context.Context, from jid.JID, _ *regform.S
 }
 
 func (c *Component) cmdListUsers(ctx context.Context, _ jid.JID, _ *regform.Submitted) (cmdResult, error) {
-	f := &dataForm{Type: "result", Title: "Registered users"}
-	f.Fields = append(f.Fields, formField{Type: "jid-multi", Var: "users", Label: "Users"})
+	f := &regform.Form{Type: "result", Title: "Registered users"}
+	f.Fields = append(f.Fields, regform.Field{Type: "jid-multi", Var: "users", Label: "Users"})
 	rows := []string{}
 	err := c.reg.List(ctx, c.net.Name(), func(r registry.Registration) error {
 		rows = append(rows, r.User)
 		return nil
 	})
 	if err != nil {
-		return cmdResult{}, errorf("wait", "internal-server-error", "The registration database is not available.")
+		return cmdResult{}, stanzaerr.New("wait", "internal-server-error", "The registration database is not available.")
 	}
 	f.Fields[0].Values = rows
 	var note string
@@ -212,7 +212,7 @@ func (c *Component) cmdStatistics(ctx context.Context, _ jid.JID, _ *regform.Sub
 	st := c.Stats()
 	n, err := c.reg.Count(ctx, c.net.Name())
 	if err != nil {
-		return cmdResult{}, errorf("wait", "internal-server-error", "The registration database is not available.")
+		return cmdResult{}, stanzaerr.New("wait", "internal-server-error", "The registration database is not available.")
 	}
 	rows := [][2]string{
 		{"registered-users", strconv.Itoa(n)},
@@ -225,19 +225,19 @@ func (c *Component) cmdStatistics(ctx context.Context, _ jid.JID, _ *regform.Sub
 		{"stanzas-out", strconv.FormatInt(st.StanzasOut, 10)},
 		{"outbox-pending", strconv.Itoa(st.OutboxPending)},
 	}
-	return cmdResult{Form: resultForm("Statistics", rows)}, nil
+	return cmdResult{Form: regform.Result("Statistics", rows)}, nil
 }
 
 func (c *Component) cmdDisconnect(ctx context.Context, _ jid.JID, sub *regform.Submitted) (cmdResult, error) {
 	if sub == nil {
-		f := &dataForm{Type: "form", Title: "Disconnect a user",
+		f := &regform.Form{Type: "form", Title: "Disconnect a user",
 			Instructions: []string{"The user's legacy session is closed until they come online again or reconnect."},
-			Fields:       []formField{{Type: "jid-single", Var: "user", Label: "User", Required: &struct{}{}}}}
+			Fields:       []regform.Field{{Type: "jid-single", Var: "user", Label: "User", Required: &struct{}{}}}}
 		return cmdResult{Next: true, Form: f}, nil
 	}
 	u, err := jid.Parse(sub.Values["user"])
 	if err != nil || u.Localpart() == "" {
-		return cmdResult{}, errorf("modify", "bad-request", "%q is not a user's JID.", sub.Values["user"])
+		return cmdResult{}, stanzaerr.New("modify", "bad-request", "%q is not a user's JID.", sub.Values["user"])
 	}
 	user := u.Bare().String()
 	if !c.sup.Running(user) {

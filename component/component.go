@@ -32,6 +32,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/component/adhoc"
 	"github.com/switchboard-im/switchboard/component/presence"
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/component/userloop"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 	"github.com/switchboard-im/switchboard/msgid"
@@ -673,7 +674,7 @@ func (c *Component) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement
 	if errors.Is(err, xmltree.ErrTooLarge) {
 		n = &node{Name: start.Name, Attrs: start.Attr}
 		c.dropped(n, "over the stanza size limit")
-		c.replyError(n, errorf("modify", "policy-violation", "The stanza is larger than %s.", sizeText(max)))
+		c.replyError(n, stanzaerr.New("modify", "policy-violation", "The stanza is larger than %s.", sizeText(max)))
 		return nil
 	}
 	c.routeSafely(n)
@@ -688,7 +689,7 @@ func (c *Component) routeSafely(n *node) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("panic routing a stanza", "element", n.Name.Local, "panic", r, "stack", string(debug.Stack()))
-			c.replyError(n, errorf("wait", "internal-server-error", "The gateway failed on this stanza."))
+			c.replyError(n, stanzaerr.New("wait", "internal-server-error", "The gateway failed on this stanza."))
 		}
 	}()
 	c.route(n)

@@ -41,11 +41,11 @@ func (c *Component) directPayload(s *stanza, hasBody bool) bool {
 	switch {
 	case retract != nil && !caps.Retractions:
 		// Refused before any work: nothing is sent, the fallback least of all.
-		c.replyError(s.node, errorf("cancel", "feature-not-implemented",
+		c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented",
 			"%s cannot delete messages: the message stays there, and nothing was sent.", c.net.Identity().Name))
 		return true
 	case retract == nil && reactions != nil && !caps.Reactions:
-		c.replyError(s.node, errorf("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
+		c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
 		return true
 	case retract == nil && reactions == nil && !caps.ChatStates:
 		return true // nothing to relay
@@ -53,7 +53,7 @@ func (c *Component) directPayload(s *stanza, hasBody bool) bool {
 	to, err := legacyID(s.to)
 	if err != nil {
 		if retract != nil || reactions != nil {
-			c.replyError(s.node, errorf("modify", "jid-malformed", "%v", err))
+			c.replyError(s.node, stanzaerr.New("modify", "jid-malformed", "%v", err))
 		}
 		return true
 	}
@@ -108,7 +108,7 @@ func chatState(s *stanza) (transports.ChatState, bool) {
 // (without replying when quiet). It runs in the user's lane.
 func (c *Component) directAdapter(ctx context.Context, s *stanza, to transports.ID, quiet bool) transports.Adapter {
 	user := s.from.Bare()
-	reply := func(e *stanzaError) {
+	reply := func(e *stanzaerr.Error) {
 		if !quiet {
 			c.replyError(s.node, e)
 		}
@@ -120,12 +120,12 @@ func (c *Component) directAdapter(ctx context.Context, s *stanza, to transports.
 	if k, err := c.kindOf(to); !registered && err == nil && k == transports.KindServer {
 		// Raw commands to a server: never through a session the
 		// user's room joins opened anonymously.
-		reply(errorf("cancel", "not-allowed", "Commands to a server are for registered users: register with %s first.", c.domain))
+		reply(stanzaerr.New("cancel", "not-allowed", "Commands to a server are for registered users: register with %s first.", c.domain))
 		return nil
 	}
 	a := c.sup.Adapter(user.String())
 	if a == nil && !registered {
-		reply(errorf("auth", "registration-required", "Register with %s first.", c.domain))
+		reply(stanzaerr.New("auth", "registration-required", "Register with %s first.", c.domain))
 		return nil
 	}
 	if a == nil {
@@ -134,7 +134,7 @@ func (c *Component) directAdapter(ctx context.Context, s *stanza, to transports.
 		if st.Text != "" {
 			text += ": " + stanzaerr.Detail(st.Text)
 		}
-		reply(errorf("wait", "recipient-unavailable", "%s. The message was not sent.", text))
+		reply(stanzaerr.New("wait", "recipient-unavailable", "%s. The message was not sent.", text))
 		return nil
 	}
 	return a
@@ -146,16 +146,16 @@ func (c *Component) directReactions(ctx context.Context, s *stanza, a transports
 	u := s.from.Bare().String()
 	reactor, ok := a.(transports.Reactor)
 	if !ok {
-		c.replyError(s.node, errorf("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
+		c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
 		return
 	}
 	if el.Attr("id") == "" {
-		c.replyError(s.node, errorf("modify", "bad-request", "The reactions element has no id."))
+		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The reactions element has no id."))
 		return
 	}
 	target := c.messageRef(ctx, u, to, false, el.Attr("id"))
 	if target == "" {
-		c.replyError(s.node, errorf("cancel", "item-not-found", "The gateway does not know that message (too old, or not sent through it)."))
+		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "The gateway does not know that message (too old, or not sent through it)."))
 		return
 	}
 	var want []string

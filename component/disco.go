@@ -5,6 +5,7 @@ import (
 	"mellium.im/xmpp/disco/items"
 
 	"github.com/switchboard-im/switchboard/component/discovery"
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -32,7 +33,7 @@ func (c *Component) discoInfo(s *stanza, q *node) {
 		// A legacy contact, room or server.
 		id, err := legacyID(s.to)
 		if err != nil || nodeName != "" {
-			c.replyError(s.node, errorf("cancel", "item-not-found", "No such node."))
+			c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
 			return
 		}
 		c.legacyDiscoInfo(s, id)
@@ -58,7 +59,7 @@ func (c *Component) discoInfo(s *stanza, q *node) {
 			})
 			return
 		}
-		c.replyError(s.node, errorf("cancel", "item-not-found", "No such node."))
+		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
 	}
 }
 
@@ -66,7 +67,7 @@ func (c *Component) discoItems(s *stanza, q *node) {
 	nodeName := q.Attr("node")
 	if s.to.Localpart() != "" {
 		if nodeName != "" {
-			c.replyError(s.node, errorf("cancel", "item-not-found", "No such node."))
+			c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
 			return
 		}
 		if id, err := legacyID(s.to); err == nil && s.to.Resourcepart() == "" {
@@ -88,6 +89,6 @@ func (c *Component) discoItems(s *stanza, q *node) {
 		}
 		c.result(s, res)
 	default:
-		c.replyError(s.node, errorf("cancel", "item-not-found", "No such node."))
+		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
 	}
 }

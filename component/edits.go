@@ -76,7 +76,7 @@ type fallbackElem struct {
 // the body to send as a new message, marked. room says whether ref may be
 // a legacy ID itself (a room's stanza-id). A refusal of the network is
 // returned as a stanza error.
-func (c *Component) correct(ctx context.Context, a transports.Adapter, user string, to transports.ID, room bool, ref, body string) (edited bool, marked string, serr *stanzaError) {
+func (c *Component) correct(ctx context.Context, a transports.Adapter, user string, to transports.ID, room bool, ref, body string) (edited bool, marked string, serr *stanzaerr.Error) {
 	ed, ok := a.(transports.Editor)
 	if !ok || !c.netCaps().Corrections {
 		return false, correctionMarker + body, nil
@@ -97,18 +97,18 @@ func (c *Component) correct(ctx context.Context, a transports.Adapter, user stri
 // conversation to, or refuses it: feature-not-implemented where the
 // network cannot delete, item-not-found where the message is unknown.
 // Nothing is ever sent as a new message.
-func (c *Component) retract(ctx context.Context, a transports.Adapter, user string, to transports.ID, room bool, ref string) *stanzaError {
+func (c *Component) retract(ctx context.Context, a transports.Adapter, user string, to transports.ID, room bool, ref string) *stanzaerr.Error {
 	rt, ok := a.(transports.Retractor)
 	if !ok || !c.netCaps().Retractions {
-		return errorf("cancel", "feature-not-implemented",
+		return stanzaerr.New("cancel", "feature-not-implemented",
 			"%s cannot delete messages: the message stays there, and nothing was sent.", c.net.Identity().Name)
 	}
 	if ref == "" {
-		return errorf("modify", "bad-request", "The retract element has no id.")
+		return stanzaerr.New("modify", "bad-request", "The retract element has no id.")
 	}
 	target := c.messageRef(ctx, user, to, room, ref)
 	if target == "" {
-		return errorf("cancel", "item-not-found", "The gateway does not know that message (too old, or not sent through it); nothing was deleted.")
+		return stanzaerr.New("cancel", "item-not-found", "The gateway does not know that message (too old, or not sent through it); nothing was deleted.")
 	}
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -149,22 +149,22 @@ func (c *Component) moderate(s *stanza, q *node, id transports.ID) {
 			}
 		})
 		if !ready {
-			c.replyError(s.node, errorf("cancel", "not-acceptable", "You are not in this room."))
+			c.replyError(s.node, stanzaerr.New("cancel", "not-acceptable", "You are not in this room."))
 			return
 		}
 		caps := c.netCaps()
 		mod, ok := c.sup.Adapter(u).(transports.MessageModerator)
 		if !ok || !caps.Moderation || !caps.Retractions {
-			c.replyError(s.node, errorf("cancel", "feature-not-implemented", "%s does not let moderators delete messages.", c.net.Identity().Name))
+			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s does not let moderators delete messages.", c.net.Identity().Name))
 			return
 		}
 		if q.Child(nsRetract, "retract") == nil {
-			c.replyError(s.node, errorf("cancel", "feature-not-implemented", "Only retraction is supported as a moderation."))
+			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "Only retraction is supported as a moderation."))
 			return
 		}
 		target := c.legacyRef(ctx, u, id, q.Attr("id"))
 		if target == "" {
-			c.replyError(s.node, errorf("modify", "bad-request", "The moderate element has no id."))
+			c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The moderate element has no id."))
 			return
 		}
 		mctx, cancel := context.WithTimeout(ctx, time.Minute)

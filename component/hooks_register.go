@@ -53,7 +53,7 @@ func (c *Component) release(ctx context.Context, user jid.JID, creds transports.
 // normalizeAddress turns what a user typed into the XEP-0100 prompt into
 // a legacy ID: the network's Normalizer where it has one, else the text
 // trimmed. The error is jid-malformed with the network's reason.
-func (c *Component) normalizeAddress(prompt string) (transports.ID, *stanzaError) {
+func (c *Component) normalizeAddress(prompt string) (transports.ID, *stanzaerr.Error) {
 	n, ok := c.net.(transports.Normalizer)
 	if !ok {
 		return normalizeID(prompt), nil
@@ -63,7 +63,7 @@ func (c *Component) normalizeAddress(prompt string) (transports.ID, *stanzaError
 		err = errors.New("empty address")
 	}
 	if err != nil {
-		return "", errorf("modify", "jid-malformed", "%q is not a %s address: %s", prompt, c.net.Identity().Name, stanzaerr.Detail(err.Error()))
+		return "", stanzaerr.New("modify", "jid-malformed", "%q is not a %s address: %s", prompt, c.net.Identity().Name, stanzaerr.Detail(err.Error()))
 	}
 	return id, nil
 }

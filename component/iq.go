@@ -2,6 +2,8 @@ package component
 
 import (
 	"encoding/xml"
+
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 )
 
 func (c *Component) handleIQ(s *stanza) {
@@ -10,7 +12,7 @@ func (c *Component) handleIQ(s *stanza) {
 	}
 	q := s.First()
 	if q == nil || len(s.Children) != 1 {
-		c.replyError(s.node, errorf("modify", "bad-request", "An IQ must have exactly one child element."))
+		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "An IQ must have exactly one child element."))
 		return
 	}
 	toGateway := s.to.Localpart() == "" && s.to.Resourcepart() == ""
@@ -46,7 +48,7 @@ func (c *Component) handleIQ(s *stanza) {
 		case ns == nsModerate && q.Name.Local == "moderate" && s.typ == "set" && s.to.Resourcepart() == "":
 			c.moderate(s, q, id)
 		default:
-			c.replyError(s.node, errorf("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
+			c.replyError(s.node, stanzaerr.New("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
 		}
 		return
 	}
@@ -58,7 +60,7 @@ func (c *Component) handleIQ(s *stanza) {
 	case ns == nsCommands && q.Name.Local == "command" && s.typ == "set" && toGateway:
 		c.handleCommand(s, q)
 	default:
-		c.replyError(s.node, errorf("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
+		c.replyError(s.node, stanzaerr.New("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
 	}
 }
 
@@ -88,7 +90,7 @@ func (c *Component) handleGateway(s *stanza, q *node) {
 	}
 	prompt := q.ChildText(nsGateway, "prompt")
 	if prompt == "" {
-		c.replyError(s.node, errorf("modify", "bad-request", "The <prompt/> element with the legacy address is missing."))
+		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The <prompt/> element with the legacy address is missing."))
 		return
 	}
 	id, nerr := c.normalizeAddress(prompt) // hooks_register.go
@@ -98,7 +100,7 @@ func (c *Component) handleGateway(s *stanza, q *node) {
 	}
 	j, err := c.legacyJID(id)
 	if err != nil {
-		c.replyError(s.node, errorf("modify", "jid-malformed", "%q cannot be turned into an address.", prompt))
+		c.replyError(s.node, stanzaerr.New("modify", "jid-malformed", "%q cannot be turned into an address.", prompt))
 		return
 	}
 	c.result(s, &gatewayQuery{JID: j.String(), Prompt: j.String()})

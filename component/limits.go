@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/egress"
 )
 
@@ -111,7 +112,7 @@ func (c *Component) commandAllowed(user string) error {
 	l.cmdOnce.Do(func() { l.cmds = &egress.Budget{PerUserPerMinute: max} })
 	release, err := l.cmds.Open(user)
 	if err != nil {
-		return errorf("wait", "policy-violation", "Too many reconnect and register requests: at most %d a minute. Try again in a minute.", max)
+		return stanzaerr.New("wait", "policy-violation", "Too many reconnect and register requests: at most %d a minute. Try again in a minute.", max)
 	}
 	release() // a request, not a connection: nothing stays open
 	return nil
@@ -214,7 +215,7 @@ func (c *Component) admit(s *stanza, job func()) {
 		return
 	}
 	c.log.Info("stanza refused: too much work queued", "user", s.from.Bare().String(), "max", maxQueued)
-	e := errorf("wait", "resource-constraint", "Too many of your requests are waiting (%d); send this again in a moment.", maxQueued)
+	e := stanzaerr.New("wait", "resource-constraint", "Too many of your requests are waiting (%d); send this again in a moment.", maxQueued)
 	if s.Name.Local == "presence" && s.typ == "" && s.Child(nsMUC, "x") != nil && s.to.Localpart() != "" {
 		c.mucError(s, e)
 		return

@@ -11,6 +11,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/muc"
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/component/userloop"
 )
 
@@ -79,7 +80,7 @@ func TestCommandAllowed(t *testing.T) {
 		}
 	}
 	err := c.commandAllowed("u")
-	if se, ok := err.(*stanzaError); !ok || se.Condition != "policy-violation" || !strings.Contains(se.Text, "at most 3 a minute") {
+	if se, ok := err.(*stanzaerr.Error); !ok || se.Condition != "policy-violation" || !strings.Contains(se.Text, "at most 3 a minute") {
 		t.Fatalf("fourth request: %v", err)
 	}
 	if err := c.commandAllowed("other"); err != nil {

@@ -24,7 +24,7 @@ type receivedElem struct {
 
 func (c *Component) handleMessage(s *stanza) {
 	if s.typ == "headline" {
-		c.replyError(s.node, errorf("modify", "bad-request", "This address does not take messages of type %q.", s.typ))
+		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "This address does not take messages of type %q.", s.typ))
 		return
 	}
 	if !c.allowedUser(s.from) {
@@ -36,7 +36,7 @@ func (c *Component) handleMessage(s *stanza) {
 		return
 	}
 	if s.typ == "groupchat" {
-		c.replyError(s.node, errorf("modify", "bad-request", "This address does not take messages of type %q.", s.typ))
+		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "This address does not take messages of type %q.", s.typ))
 		return
 	}
 	body, hasBody := "", false
@@ -60,7 +60,7 @@ func (c *Component) handleMessage(s *stanza) {
 		return
 	}
 	if max := c.maxBody(); len(body) > max {
-		c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", max))
+		c.replyError(s.node, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
 		return
 	}
 	if strings.TrimSpace(body) == "" {
@@ -68,7 +68,7 @@ func (c *Component) handleMessage(s *stanza) {
 	}
 	to, err := legacyID(s.to)
 	if err != nil {
-		c.replyError(s.node, errorf("modify", "jid-malformed", "%v", err))
+		c.replyError(s.node, stanzaerr.New("modify", "jid-malformed", "%v", err))
 		return
 	}
 	c.admit(s, func() {
@@ -106,7 +106,7 @@ func (c *Component) handleMessage(s *stanza) {
 			msg.Body, xid = marked, ""
 			shared = nil // the files went with the original
 			if max := c.maxBody(); len(msg.Body) > max {
-				c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", max))
+				c.replyError(s.node, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
 				return
 			}
 		}

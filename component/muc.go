@@ -238,7 +238,7 @@ func (c *Component) roomPresence(s *stanza) bool {
 	kind, err := c.kindOf(id)
 	if err != nil {
 		if join {
-			c.mucError(s, errorf("modify", "jid-malformed", "%v", err))
+			c.mucError(s, stanzaerr.New("modify", "jid-malformed", "%v", err))
 			return true
 		}
 		return false
@@ -249,7 +249,7 @@ func (c *Component) roomPresence(s *stanza) bool {
 			if kind == transports.KindServer {
 				what = "a server"
 			}
-			c.mucError(s, errorf("cancel", "item-not-found", "%s is %s, not a room.", id, what))
+			c.mucError(s, stanzaerr.New("cancel", "item-not-found", "%s is %s, not a room.", id, what))
 			return true
 		}
 		return false
@@ -258,7 +258,7 @@ func (c *Component) roomPresence(s *stanza) bool {
 	case "":
 		if s.to.Resourcepart() == "" {
 			if join {
-				c.mucError(s, errorf("modify", "jid-malformed", "A nickname is required: join %s/yournick.", s.to.Bare()))
+				c.mucError(s, stanzaerr.New("modify", "jid-malformed", "A nickname is required: join %s/yournick.", s.to.Bare()))
 			}
 			return true
 		}
@@ -275,7 +275,7 @@ func (c *Component) roomPresence(s *stanza) bool {
 
 // mucError answers a join with an error presence from the occupant
 // JID it was sent to.
-func (c *Component) mucError(s *stanza, e *stanzaError) {
+func (c *Component) mucError(s *stanza, e *stanzaerr.Error) {
 	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 	defer cancel()
 	c.sendQuiet(ctx, &outPresence{ID: s.id, Type: "error", From: s.to.String(), To: s.from.String(),
@@ -303,7 +303,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	)
 	var (
 		got    outcome
-		serr   *stanzaError
+		serr   *stanzaerr.Error
 		r      *muc.Room
 		mirror transports.Adapter
 	)
@@ -318,7 +318,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 		if r != nil {
 			if rr := r.Resource(resName); rr != nil {
 				if nick != r.Nick && nick != rr.Asked {
-					got, serr = refused, errorf("modify", "not-acceptable", "Changing your nick in a room is not supported by %s.", c.net.Identity().Name)
+					got, serr = refused, stanzaerr.New("modify", "not-acceptable", "Changing your nick in a room is not supported by %s.", c.net.Identity().Name)
 					return
 				}
 				// A presence update: show the resource its presence.
@@ -335,7 +335,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 		}
 		if n, full := ur.Full(c.roomsPerUser()); full {
 			c.log.Info("room join refused: too many rooms", "user", u, "max", n)
-			got, serr = refused, errorf("wait", "policy-violation", "You are in %d rooms on %s, the most this gateway allows; leave one first.", n, c.net.Identity().Name)
+			got, serr = refused, stanzaerr.New("wait", "policy-violation", "You are in %d rooms on %s, the most this gateway allows; leave one first.", n, c.net.Identity().Name)
 		}
 	}) {
 		return // shutting down
@@ -361,7 +361,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	}
 
 	if !c.netCaps().Rooms {
-		c.mucError(s, errorf("cancel", "feature-not-implemented", "%s has no rooms.", c.net.Identity().Name))
+		c.mucError(s, stanzaerr.New("cancel", "feature-not-implemented", "%s has no rooms.", c.net.Identity().Name))
 		return
 	}
 	a, serr := c.roomAdapter(ctx, user, id, nick)
@@ -372,7 +372,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	}
 	rooms, ok := a.(transports.Rooms)
 	if !ok {
-		c.mucError(s, errorf("cancel", "feature-not-implemented", "%s has no rooms.", c.net.Identity().Name))
+		c.mucError(s, stanzaerr.New("cancel", "feature-not-implemented", "%s has no rooms.", c.net.Identity().Name))
 		c.maybeStopAnon(ctx, user)
 		return
 	}
@@ -422,7 +422,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 // roomAdapter returns the user's adapter for a join, starting a session
 // when there is none: the registered one, or an anonymous one. It runs in
 // the user's lane: it may wait for the session to come up.
-func (c *Component) roomAdapter(ctx context.Context, user jid.JID, room transports.ID, nick string) (transports.Adapter, *stanzaError) {
+func (c *Component) roomAdapter(ctx context.Context, user jid.JID, room transports.ID, nick string) (transports.Adapter, *stanzaerr.Error) {
 	u := user.String()
 	if a := c.sup.Adapter(u); a != nil {
 		return a, nil
@@ -434,14 +434,14 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, room transpor
 		} else {
 			an, ok := c.net.(transports.AnonymousNetwork)
 			if !ok || !c.netCaps().AnonymousJoin {
-				return nil, errorf("auth", "registration-required", "Register with %s first to join rooms.", c.domain)
+				return nil, stanzaerr.New("auth", "registration-required", "Register with %s first to join rooms.", c.domain)
 			}
 			acct, err := an.AnonymousAccount(u, room, nick)
 			if err != nil {
 				return nil, stanzaerr.FromLegacy(err)
 			}
 			if !c.own(ctx, u, func(context.Context) { c.muc.user(u).Anon = true }) {
-				return nil, errorf("wait", "service-unavailable", "The gateway is shutting down.")
+				return nil, stanzaerr.New("wait", "service-unavailable", "The gateway is shutting down.")
 			}
 			c.sup.Start(acct)
 		}
@@ -456,10 +456,10 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, room transpor
 		}
 		st := c.sup.Status(u)
 		if st.State == transports.StateBadCredentials {
-			return nil, errorf("auth", "not-authorized", "%s refused the login: %s", name, stanzaerr.Detail(st.Text))
+			return nil, stanzaerr.New("auth", "not-authorized", "%s refused the login: %s", name, stanzaerr.Detail(st.Text))
 		}
 		if !c.sup.Running(u) {
-			return nil, errorf("wait", "service-unavailable", "You are not connected to %s.", name)
+			return nil, stanzaerr.New("wait", "service-unavailable", "You are not connected to %s.", name)
 		}
 		select {
 		case <-wctx.Done():
@@ -467,7 +467,7 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, room transpor
 			if st.Text != "" {
 				text += ": " + stanzaerr.Detail(st.Text)
 			}
-			return nil, errorf("wait", "remote-server-timeout", "%s.", text)
+			return nil, stanzaerr.New("wait", "remote-server-timeout", "%s.", text)
 		case <-tick.C:
 		}
 	}
@@ -788,7 +788,7 @@ func (c *Component) selfPing(s *stanza, id transports.ID) {
 			}
 		}
 		if !joined {
-			c.replyError(s.node, errorf("cancel", "not-acceptable", "You are not in this room."))
+			c.replyError(s.node, stanzaerr.New("cancel", "not-acceptable", "You are not in this room."))
 			return
 		}
 		c.result(s, nil)

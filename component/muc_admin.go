@@ -31,7 +31,7 @@ func (c *Component) mucAdmin(s *stanza, q *node, id transports.ID) {
 			}
 		})
 		if r == nil || !ready {
-			c.replyError(s.node, errorf("cancel", "not-acceptable", "You are not in this room."))
+			c.replyError(s.node, stanzaerr.New("cancel", "not-acceptable", "You are not in this room."))
 			return
 		}
 		items := make([]*node, 0, len(q.Children))
@@ -41,7 +41,7 @@ func (c *Component) mucAdmin(s *stanza, q *node, id transports.ID) {
 			}
 		}
 		if len(items) == 0 {
-			c.replyError(s.node, errorf("modify", "bad-request", "The query has no item."))
+			c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The query has no item."))
 			return
 		}
 		if s.typ == "get" {
@@ -50,7 +50,7 @@ func (c *Component) mucAdmin(s *stanza, q *node, id transports.ID) {
 		}
 		mod, ok := c.sup.Adapter(u).(transports.Moderator)
 		if !ok {
-			c.replyError(s.node, errorf("cancel", "feature-not-implemented", "%s has no moderation.", c.net.Identity().Name))
+			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s has no moderation.", c.net.Identity().Name))
 			return
 		}
 		for _, it := range items {
@@ -117,7 +117,7 @@ func (c *Component) serverItems(s *stanza, q *node, server transports.ID) {
 		return
 	}
 	if q.Attr("node") != "" {
-		c.replyError(s.node, errorf("cancel", "item-not-found", "No such node."))
+		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
 		return
 	}
 	u := s.from.Bare().String()
@@ -150,7 +150,7 @@ func (c *Component) roomListing(ctx context.Context, user string, server transpo
 	}
 	a := c.sup.Adapter(user)
 	if a == nil {
-		return nil, errorf("cancel", "item-not-found", "You are not connected to %s: join a room on that server first.", c.net.Identity().Name)
+		return nil, stanzaerr.New("cancel", "item-not-found", "You are not connected to %s: join a room on that server first.", c.net.Identity().Name)
 	}
 	lister, ok := a.(transports.RoomLister)
 	if !ok {
@@ -176,7 +176,7 @@ func (c *Component) roomListing(ctx context.Context, user string, server transpo
 
 // pageItems applies an XEP-0059 request to a listing (discovery.Page).
 // Items are keyed by their JID.
-func (c *Component) pageItems(rooms []transports.RoomInfo, set *node) (*discovery.Items, *stanzaError) {
+func (c *Component) pageItems(rooms []transports.RoomInfo, set *node) (*discovery.Items, *stanzaerr.Error) {
 	all := make([]items.Item, 0, len(rooms))
 	for _, ri := range rooms {
 		j, err := c.legacyJID(ri.ID)
@@ -207,7 +207,7 @@ func (c *Component) pageItems(rooms []transports.RoomInfo, set *node) (*discover
 func (c *Component) legacyDiscoInfo(s *stanza, id transports.ID) {
 	kind, err := c.kindOf(id)
 	if err != nil {
-		c.replyError(s.node, errorf("cancel", "item-not-found", "%v", err))
+		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "%v", err))
 		return
 	}
 	switch {

@@ -19,25 +19,25 @@ func (c *Component) roomMessage(s *stanza, id transports.ID) {
 	hasBody := s.Child("", "body") != nil
 	if s.to.Resourcepart() != "" {
 		if s.typ == "groupchat" {
-			c.replyError(s.node, errorf("modify", "bad-request", "Group chat messages go to the room's address, %s.", s.to.Bare()))
+			c.replyError(s.node, stanzaerr.New("modify", "bad-request", "Group chat messages go to the room's address, %s.", s.to.Bare()))
 			return
 		}
 		if hasBody {
 			// Private messages through a room would need the network
 			// to map an occupant to a contact; IRC nicks have their own
 			// address (nick%server@gateway).
-			c.replyError(s.node, errorf("cancel", "feature-not-implemented",
+			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented",
 				"Private messages through the room are not supported; write to %s's own address on %s instead.", s.to.Resourcepart(), c.domain))
 		}
 		return
 	}
 	if s.typ != "groupchat" {
 		if x := s.Child(nsMUCUser, "x"); x != nil && x.Child("", "invite") != nil {
-			c.replyError(s.node, errorf("cancel", "feature-not-implemented", "Invitations are not supported by %s.", c.domain))
+			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "Invitations are not supported by %s.", c.domain))
 			return
 		}
 		if hasBody {
-			c.replyError(s.node, errorf("modify", "not-acceptable", "Join the room and send group chat messages to it."))
+			c.replyError(s.node, stanzaerr.New("modify", "not-acceptable", "Join the room and send group chat messages to it."))
 		}
 		return
 	}
@@ -70,14 +70,14 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 	})
 	if !joined {
 		if hasBody || subject != nil || reactions != nil || retract != nil {
-			c.replyError(s.node, errorf("cancel", "not-acceptable", "You are not in this room."))
+			c.replyError(s.node, stanzaerr.New("cancel", "not-acceptable", "You are not in this room."))
 		}
 		return
 	}
 	a := c.sup.Adapter(u)
 	if a == nil {
 		if hasBody || subject != nil || reactions != nil || retract != nil {
-			c.replyError(s.node, errorf("wait", "recipient-unavailable", "You are not connected to %s. The message was not sent.", c.net.Identity().Name))
+			c.replyError(s.node, stanzaerr.New("wait", "recipient-unavailable", "You are not connected to %s. The message was not sent.", c.net.Identity().Name))
 		}
 		return
 	}
@@ -96,7 +96,7 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 	case subject != nil:
 		rs, ok := a.(transports.RoomSubject)
 		if !ok {
-			c.replyError(s.node, errorf("cancel", "feature-not-implemented", "%s does not let you change the subject.", c.net.Identity().Name))
+			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s does not let you change the subject.", c.net.Identity().Name))
 			return
 		}
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -130,7 +130,7 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.Adapter, id transports.ID, body string) {
 	u := s.from.Bare().String()
 	if max := c.maxBody(); len(body) > max {
-		c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", max))
+		c.replyError(s.node, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
 		return
 	}
 	if strings.TrimSpace(body) == "" {
@@ -169,7 +169,7 @@ func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.A
 			return
 		}
 		if len(marked) > c.maxBody() {
-			c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", c.maxBody()))
+			c.replyError(s.node, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", c.maxBody()))
 			return
 		}
 		msg.Body, msg.Action = marked, false // "✎ /me …" reads better than an action
@@ -192,12 +192,12 @@ func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.A
 	u := user.String()
 	reactor, ok := a.(transports.Reactor)
 	if !ok || !c.netCaps().Reactions {
-		c.replyError(s.node, errorf("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
+		c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
 		return
 	}
 	target := c.legacyRef(ctx, u, id, el.Attr("id"))
 	if target == "" {
-		c.replyError(s.node, errorf("modify", "bad-request", "The reactions element has no id."))
+		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The reactions element has no id."))
 		return
 	}
 	var want []string

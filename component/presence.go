@@ -112,7 +112,7 @@ func (c *Component) presenceWork(s *stanza) {
 		c.sup.Stop(user.String())
 	case "subscribe":
 		if !c.registered(ctx, user) {
-			c.replyError(s.node, errorf("auth", "registration-required", "Register with this gateway first."))
+			c.replyError(s.node, stanzaerr.New("auth", "registration-required", "Register with this gateway first."))
 			return
 		}
 		// Auto-approve: the gateway and legacy contacts accept every

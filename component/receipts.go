@@ -254,7 +254,7 @@ func (c *Component) resolveReceipt(ctx context.Context, p pendingReceipt, ev *tr
 			id = p.originID // the only id the client gave it
 		}
 		m = &outMessage{ID: id, Type: "error", From: p.from, To: p.to,
-			Error: errorf("cancel", "recipient-unavailable", "%s.", text).Wire()}
+			Error: stanzaerr.New("cancel", "recipient-unavailable", "%s.", text).Wire()}
 	}
 	if err := c.queue(ctx, m); err != nil {
 		if err2 := c.send(ctx, m); err2 != nil {

@@ -29,8 +29,8 @@ type registerQuery struct {
 	XMLName      xml.Name  `xml:"jabber:iq:register query"`
 	Registered   *struct{} `xml:"registered,omitempty"`
 	Instructions string    `xml:"instructions,omitempty"`
-	Legacy       []legacyField
-	Form         *dataForm
+	Legacy       []regform.LegacyField
+	Form         *regform.Form
 }
 
 func (c *Component) registerInstructions() string {
@@ -56,15 +56,15 @@ func (c *Component) handleRegister(s *stanza, q *node) {
 		return
 	}
 	var values map[string]string
-	if f := parseForm(q); f != nil {
-		switch f.typ {
+	if f := regform.Parse(q); f != nil {
+		switch f.Type {
 		case "cancel":
 			c.result(s, nil)
 			return
 		case "submit", "":
-			values = f.values
+			values = f.Values
 		default:
-			c.replyError(s.node, errorf("modify", "bad-request", "The data form must be of type submit."))
+			c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The data form must be of type submit."))
 			return
 		}
 	} else {
@@ -97,16 +97,16 @@ func (c *Component) registerGet(s *stanza, user jid.JID) {
 		prev.Credentials = nil
 	default:
 		c.log.Error("looking up registration", "err", err)
-		c.replyError(s.node, errorf("wait", "internal-server-error", "The registration database is not available; try again later."))
+		c.replyError(s.node, stanzaerr.New("wait", "internal-server-error", "The registration database is not available; try again later."))
 		return
 	}
 	q.Legacy = regform.Legacy(fields, prev.Credentials)
-	q.Form = buildForm("form", c.net.Identity().Name+" registration", c.registerInstructions(), nsRegister, fields, prev.Credentials)
+	q.Form = regform.Build("form", c.net.Identity().Name+" registration", c.registerInstructions(), nsRegister, fields, prev.Credentials)
 	c.result(s, q)
 }
 
 // register checks values, logs in to the legacy network with them and
-// stores them. The error, if any, is a *stanzaError fit for the user.
+// stores them. The error, if any, is a *stanzaerr.Error fit for the user.
 func (c *Component) register(ctx context.Context, user jid.JID, values map[string]string) error {
 	if !c.allowedUser(user) {
 		return c.forbidden()
@@ -130,7 +130,7 @@ func (c *Component) register(ctx context.Context, user jid.JID, values map[strin
 	if err := c.reg.Register(ctx, user.String(), c.net.Name(), creds); err != nil {
 		c.log.Error("storing registration", "user", user.String(), "err", err)
 		c.release(ctx, user, creds)
-		return errorf("wait", "internal-server-error", "Your registration could not be stored; try again later.")
+		return stanzaerr.New("wait", "internal-server-error", "Your registration could not be stored; try again later.")
 	}
 	c.stats.registrations.Add(1)
 	c.log.Info("user registered", "user", user.String())
@@ -161,11 +161,11 @@ func (c *Component) unregister(ctx context.Context, user jid.JID) ([]string, err
 	c.sup.Stop(user.String())
 	err = c.reg.Unregister(ctx, user.String(), c.net.Name())
 	if errors.Is(err, registry.ErrNotRegistered) {
-		return nil, errorf("cancel", "item-not-found", "You are not registered with this gateway.")
+		return nil, stanzaerr.New("cancel", "item-not-found", "You are not registered with this gateway.")
 	}
 	if err != nil {
 		c.log.Error("deleting registration", "user", user.String(), "err", err)
-		return nil, errorf("wait", "internal-server-error", "Your registration could not be deleted; try again later.")
+		return nil, stanzaerr.New("wait", "internal-server-error", "Your registration could not be deleted; try again later.")
 	}
 	if lerr == nil {
 		c.release(ctx, user, prev.Credentials)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 )
 
 // stanza is an incoming stanza with its addresses parsed.
@@ -45,7 +47,7 @@ func (c *Component) route(n *node) {
 		return
 	}
 	if s.to, err = jid.Parse(n.Attr("to")); err != nil {
-		c.replyError(n, errorf("modify", "jid-malformed", "The recipient address is not a valid JID."))
+		c.replyError(n, stanzaerr.New("modify", "jid-malformed", "The recipient address is not a valid JID."))
 		return
 	}
 	if !strings.EqualFold(s.to.Domainpart(), c.domain.Domainpart()) {
@@ -59,7 +61,7 @@ func (c *Component) route(n *node) {
 		return // never answer an error with an error
 	}
 	if !n.ValidUTF8() {
-		c.replyError(n, errorf("modify", "bad-request", "The stanza is not valid UTF-8."))
+		c.replyError(n, stanzaerr.New("modify", "bad-request", "The stanza is not valid UTF-8."))
 		return
 	}
 	switch n.Name.Local {
@@ -107,12 +109,12 @@ func (c *Component) allowedUser(from jid.JID) bool {
 	return c.allowed[strings.ToLower(from.Domainpart())]
 }
 
-func (c *Component) forbidden() *stanzaError {
+func (c *Component) forbidden() *stanzaerr.Error {
 	domains := make([]string, 0, len(c.allowed))
 	for d := range c.allowed {
 		domains = append(domains, d)
 	}
-	return errorf("cancel", "forbidden", "This gateway only serves users of: %s.", strings.Join(domains, ", "))
+	return stanzaerr.New("cancel", "forbidden", "This gateway only serves users of: %s.", strings.Join(domains, ", "))
 }
 
 func (c *Component) isAdmin(from jid.JID) bool {
@@ -121,7 +123,7 @@ func (c *Component) isAdmin(from jid.JID) bool {
 
 // replyError answers stanza n with err, if n is a stanza that may be
 // answered.
-func (c *Component) replyError(n *node, err *stanzaError) {
+func (c *Component) replyError(n *node, err *stanzaerr.Error) {
 	typ := n.Attr("type")
 	if typ == "error" || typ == "result" {
 		return

@@ -10,6 +10,8 @@ import (
 	"mellium.im/xmpp/disco/items"
 
 	"github.com/switchboard-im/switchboard/component/discovery"
+	"github.com/switchboard-im/switchboard/component/regform"
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 )
 
@@ -127,10 +129,10 @@ func TestMarshalFitRefusesWhatItCannotCut(t *testing.T) {
 // name set at run time without a namespace is written as xmlns="" (the
 // XEP-0077 legacy fields were).
 func TestOutgoingStanzasDeclareNoEmptyNamespace(t *testing.T) {
-	reg := &registerQuery{Instructions: "i", Legacy: []legacyField{{XMLName: xmlName(nsRegister, "username"), Value: "u"}}}
+	reg := &registerQuery{Instructions: "i", Legacy: []regform.LegacyField{{XMLName: xmlName(nsRegister, "username"), Value: "u"}}}
 	for _, v := range []any{
 		&outIQ{ID: "1", Type: "result", To: "u@example", Payload: reg},
-		(&stanzaError{Type: "cancel", Condition: "forbidden", Text: "no"}).Wire(),
+		(&stanzaerr.Error{Type: "cancel", Condition: "forbidden", Text: "no"}).Wire(),
 		&outMessage{To: "u@example", Extra: []any{&chatStateElem{XMLName: xmlName(nsChat, "active")}, noStoreHint()}},
 		&outPresence{To: "u@example", Caps: &capsElem{}, Nick: &nickElem{Nick: "n"}},
 		&outIQ{ID: "2", Type: "result", To: "u@example", Payload: discovery.Room("#r")},

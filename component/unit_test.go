@@ -9,6 +9,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/regform"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -108,7 +109,7 @@ func TestBuildFormNeverPrefillsSecrets(t *testing.T) {
 		{Name: "nick", Label: "Nickname"},
 		{Name: "password", Label: "Password", Kind: transports.FieldSecret},
 	}
-	b, err := xml.Marshal(buildForm("form", "t", "i", nsRegister, fields, map[string]string{"nick": "bob", "password": "hunter2"}))
+	b, err := xml.Marshal(regform.Build("form", "t", "i", nsRegister, fields, map[string]string{"nick": "bob", "password": "hunter2"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,18 +32,6 @@ const (
 // node is a parsed incoming stanza or payload.
 type node = xmltree.Element
 
-// stanzaError is an XMPP stanza error that handlers return to the sender;
-// package stanzaerr owns it, its wire form and the mapping of legacy errors.
-type stanzaError = stanzaerr.Error
-
-// errorf is stanzaerr.New, kept short for the handlers.
-func errorf(typ, cond, format string, args ...any) *stanzaError {
-	return stanzaerr.New(typ, cond, format, args...)
-}
-
-// xmlError is the wire form of a stanzaError.
-type xmlError = stanzaerr.Wire
-
 // rawXML is XML written verbatim into an outgoing stanza; only ever built by
 // encoding/xml (never from user text).
 type rawXML struct {
@@ -62,32 +50,32 @@ func mustMarshal(v any) []byte {
 
 // outIQ is an IQ the component sends.
 type outIQ struct {
-	XMLName xml.Name  `xml:"iq"`
-	ID      string    `xml:"id,attr"`
-	Type    string    `xml:"type,attr"`
-	From    string    `xml:"from,attr,omitempty"`
-	To      string    `xml:"to,attr,omitempty"`
-	Payload any       `xml:",omitempty"`
-	Error   *xmlError `xml:",omitempty"`
+	XMLName xml.Name        `xml:"iq"`
+	ID      string          `xml:"id,attr"`
+	Type    string          `xml:"type,attr"`
+	From    string          `xml:"from,attr,omitempty"`
+	To      string          `xml:"to,attr,omitempty"`
+	Payload any             `xml:",omitempty"`
+	Error   *stanzaerr.Wire `xml:",omitempty"`
 }
 
 // outMessage is a message the component sends.
 type outMessage struct {
-	XMLName  xml.Name   `xml:"message"`
-	ID       string     `xml:"id,attr,omitempty"`
-	Type     string     `xml:"type,attr,omitempty"`
-	From     string     `xml:"from,attr,omitempty"`
-	To       string     `xml:"to,attr"`
-	Lang     string     `xml:"xml:lang,attr,omitempty"`
-	Subject  string     `xml:"subject,omitempty"`
-	Body     string     `xml:"body,omitempty"`
-	Thread   string     `xml:"thread,omitempty"`
-	Nick     *nickElem  `xml:",omitempty"`
-	Delay    *delayElem `xml:",omitempty"`
-	StanzaID *stanzaID  `xml:",omitempty"`
-	OriginID *originID  `xml:",omitempty"`
-	Error    *xmlError  `xml:",omitempty"`
-	Extra    []any      `xml:",omitempty"`
+	XMLName  xml.Name        `xml:"message"`
+	ID       string          `xml:"id,attr,omitempty"`
+	Type     string          `xml:"type,attr,omitempty"`
+	From     string          `xml:"from,attr,omitempty"`
+	To       string          `xml:"to,attr"`
+	Lang     string          `xml:"xml:lang,attr,omitempty"`
+	Subject  string          `xml:"subject,omitempty"`
+	Body     string          `xml:"body,omitempty"`
+	Thread   string          `xml:"thread,omitempty"`
+	Nick     *nickElem       `xml:",omitempty"`
+	Delay    *delayElem      `xml:",omitempty"`
+	StanzaID *stanzaID       `xml:",omitempty"`
+	OriginID *originID       `xml:",omitempty"`
+	Error    *stanzaerr.Wire `xml:",omitempty"`
+	Extra    []any           `xml:",omitempty"`
 }
 
 type nickElem struct {
@@ -114,18 +102,18 @@ type originID struct {
 
 // outPresence is a presence the component sends.
 type outPresence struct {
-	XMLName  xml.Name  `xml:"presence"`
-	ID       string    `xml:"id,attr,omitempty"`
-	Type     string    `xml:"type,attr,omitempty"`
-	From     string    `xml:"from,attr,omitempty"`
-	To       string    `xml:"to,attr"`
-	Show     string    `xml:"show,omitempty"`
-	Status   string    `xml:"status,omitempty"`
-	Priority string    `xml:"priority,omitempty"`
-	Caps     *capsElem `xml:",omitempty"`
-	Nick     *nickElem `xml:",omitempty"`
-	Error    *xmlError `xml:",omitempty"`
-	Extra    []any     `xml:",omitempty"`
+	XMLName  xml.Name        `xml:"presence"`
+	ID       string          `xml:"id,attr,omitempty"`
+	Type     string          `xml:"type,attr,omitempty"`
+	From     string          `xml:"from,attr,omitempty"`
+	To       string          `xml:"to,attr"`
+	Show     string          `xml:"show,omitempty"`
+	Status   string          `xml:"status,omitempty"`
+	Priority string          `xml:"priority,omitempty"`
+	Caps     *capsElem       `xml:",omitempty"`
+	Nick     *nickElem       `xml:",omitempty"`
+	Error    *stanzaerr.Wire `xml:",omitempty"`
+	Extra    []any           `xml:",omitempty"`
 }
 
 type capsElem struct {
