@@ -264,6 +264,12 @@ type Query struct {
 	Start, End time.Time
 	// With keeps only the messages of this nick; "": everybody's.
 	With string
+	// AfterID and BeforeID keep only the messages archived after,
+	// before the message with this archive ID (filters, like Start and
+	// End: they change Count, not the direction of paging).
+	AfterID, BeforeID string
+	// IDs, if any, keeps only the messages with these archive IDs.
+	IDs []string
 	// After asks for the page right after the message with this archive
 	// ID; Before for the page right before it. Last (with Before empty)
 	// asks for the last page. Neither: the first page.
@@ -290,8 +296,8 @@ type Page struct {
 }
 
 // Query returns a page of room's archive of user on network. It writes
-// what is queued first. An After or Before ID that is not in the archive
-// is an error wrapping ErrNotFound; storage errors are returned wrapped.
+// what is queued first. An ID asked for (After, Before, AfterID, BeforeID,
+// IDs) that is not in the archive is an error wrapping ErrNotFound; storage errors are returned wrapped.
 // It does I/O and may block on storage; nobody retries.
 func (a *Archive) Query(ctx context.Context, user, network, room string, q Query) (Page, error) {
 	if err := check("user", user, "network", network, "room", room); err != nil {
@@ -314,17 +320,31 @@ func (a *Archive) Query(ctx context.Context, user, network, room string, q Query
 		}
 		return n, nil
 	}
-	var after, before uint64
-	var err error
-	if q.After != "" {
-		if after, err = anchor(q.After); err != nil {
+	// Sequence numbers of the IDs asked for; 0 is no bound.
+	var afterID, beforeID, after, before uint64
+	for _, b := range []struct {
+		id  string
+		seq *uint64
+	}{{q.AfterID, &afterID}, {q.BeforeID, &beforeID}, {q.After, &after}, {q.Before, &before}} {
+		if b.id == "" {
+			continue
+		}
+		n, err := anchor(b.id)
+		if err != nil {
 			return Page{}, err
 		}
+		*b.seq = n
 	}
-	if q.Before != "" {
-		if before, err = anchor(q.Before); err != nil {
+	var only map[uint64]bool
+	for _, id := range q.IDs {
+		n, err := anchor(id)
+		if err != nil {
 			return Page{}, err
 		}
+		if only == nil {
+			only = make(map[uint64]bool)
+		}
+		only[n] = true
 	}
 
 	type match struct {
@@ -332,7 +352,7 @@ func (a *Archive) Query(ctx context.Context, user, network, room string, q Query
 		e   Entry
 	}
 	var all []match
-	err = a.st.Scan(ctx, bucket, pfx+"s", func(k string, v []byte) error {
+	err := a.st.Scan(ctx, bucket, pfx+"s", func(k string, v []byte) error {
 		seq, err := strconv.ParseUint(k[len(pfx)+1:], 16, 64)
 		if err != nil {
 			return nil // not a message key
@@ -344,7 +364,7 @@ func (a *Archive) Query(ctx context.Context, user, network, room string, q Query
 		if !q.Start.IsZero() && e.Time.Before(q.Start) || !q.End.IsZero() && e.Time.After(q.End) {
 			return nil
 		}
-		if q.With != "" && e.Nick != q.With {
+		if q.With != "" && e.Nick != q.With || afterID != 0 && seq <= afterID || beforeID != 0 && seq >= beforeID || only != nil && !only[seq] {
 			return nil
 		}
 		all = append(all, match{seq, e})

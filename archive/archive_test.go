@@ -81,6 +81,10 @@ func TestQuery(t *testing.T) {
 		{"start and end", Query{Start: t0.Add(4 * time.Minute), End: t0.Add(5 * time.Minute), Max: -1}, seq(4, 6), 2, 0, true},
 		{"with", Query{With: "carol", Max: 2}, []string{"m1", "m3"}, 5, 0, false},
 		{"with, last", Query{With: "bob", Last: true, Max: 2}, []string{"m6", "m8"}, 5, 3, false},
+		{"after-id and before-id", Query{AfterID: "m1", BeforeID: "m5", Max: 2}, seq(2, 4), 3, 0, false},
+		{"after-id, last page", Query{AfterID: "m1", Last: true, Max: 2}, seq(8, 10), 8, 6, false},
+		{"after-id, then after", Query{AfterID: "m1", After: "m7", Max: 5}, seq(8, 10), 8, 6, true},
+		{"ids", Query{IDs: []string{"m7", "m2"}, Max: -1}, []string{"m2", "m7"}, 2, 0, true},
 		{"page bigger than MaxPage", Query{Max: MaxPage + 1}, seq(0, 10), 10, 0, true},
 	}
 	for _, tt := range tests {
@@ -97,7 +101,7 @@ func TestQuery(t *testing.T) {
 			}
 		})
 	}
-	for _, q := range []Query{{After: "nope"}, {Before: "nope"}} {
+	for _, q := range []Query{{After: "nope"}, {Before: "nope"}, {AfterID: "nope"}, {BeforeID: "nope"}, {IDs: []string{"m1", "nope"}}} {
 		if _, err := a.Query(t.Context(), user, network, room, q); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Query(%+v): err = %v, want ErrNotFound", q, err)
 		}
