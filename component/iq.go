@@ -43,6 +43,8 @@ func (c *Component) handleIQ(s *stanza) {
 			c.selfPing(s, id)
 		case ns == nsMUCAdmin && q.Name.Local == "query" && s.to.Resourcepart() == "":
 			c.mucAdmin(s, q, id)
+		case ns == nsMAM && c.cfg.Archive != nil && s.to.Resourcepart() == "":
+			c.mamIQ(s, q, id)
 		default:
 			c.replyError(s.node, errorf("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
 		}

@@ -203,7 +203,11 @@ func (c *Component) legacyDiscoInfo(s *stanza, id transports.ID) {
 	}
 	switch {
 	case kind == transports.KindRoom && s.to.Resourcepart() == "":
-		c.result(s, discovery.Room(string(id)))
+		d := discovery.Room(string(id))
+		if c.cfg.Archive != nil {
+			d = discovery.WithArchive(d)
+		}
+		c.result(s, d)
 	case kind == transports.KindServer && s.to.Resourcepart() == "":
 		c.result(s, discovery.Server(string(id), c.netCaps()))
 	default:

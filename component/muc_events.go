@@ -87,10 +87,12 @@ func groupchatStanza(r *muc.Room, ev *transports.MessageEvent, to jid.JID, histo
 }
 
 // roomMessageEvent relays a message said in a room to the user's joined
-// resources. With none joined (bouncer mode), the message is kept in the
-// room's away backlog, replayed as history at the next join when the
-// network has none, and a highlight also goes to the bare JID as a private
-// message from the speaker, which the user's server stores offline.
+// resources, and archives it for the user when there is an archive
+// (mam.go). With none joined (bouncer mode), the message is kept in the
+// room's away backlog (without an archive: the archive keeps it then),
+// replayed as history at the next join when the network has none, and a
+// highlight also goes to the bare JID as a private message from the
+// speaker, which the user's server stores offline.
 func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *transports.MessageEvent) {
 	u := user.String()
 	_, r := c.room(user, ev.From)
@@ -98,12 +100,19 @@ func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *tran
 		c.log.Debug("room message for a room the user is not in", "user", u, "room", string(ev.From))
 		return
 	}
+	if c.cfg.Archive != nil {
+		c.archiveRoomMessage(ctx, u, r, ev)
+	}
 	if r.Empty() {
-		kept := *ev
-		if kept.Time.IsZero() {
-			kept.Time = time.Now() // history is shown with its time
+		if c.cfg.Archive != nil {
+			r.ArchivedAway()
+		} else {
+			kept := *ev
+			if kept.Time.IsZero() {
+				kept.Time = time.Now() // history is shown with its time
+			}
+			r.KeepAway(kept)
 		}
-		r.KeepAway(kept)
 		if ev.Mention && !ev.Own {
 			c.offlineMention(ctx, user, ev)
 		}
