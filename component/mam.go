@@ -152,7 +152,10 @@ func (c *Component) mamQuery(ctx context.Context, s *stanza, q *node, user strin
 				Delay:   &delayElem{Stamp: e.Time.UTC().Format(time.RFC3339Nano)},
 				Message: archivedMessage(room, e),
 			}}}
-		if err := c.send(ctx, m); err != nil {
+		if err := c.send(ctx, m); errors.Is(err, errStanzaTooLarge) {
+			// The live message was cut to fit; the archived one is whole.
+			c.log.Info("archived message too large to forward", "user", user, "room", string(id), "err", err)
+		} else if err != nil {
 			c.log.Info("archive query cut short", "user", user, "room", string(id), "err", err)
 			return // the stream is down: the client asks again
 		}
