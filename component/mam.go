@@ -22,7 +22,7 @@ import (
 // delivers is archived for that user in the owner step that handles the
 // event (roomMessageEvent), whether or not a resource is in the room; the
 // archive ID is the message's stanza-id (its legacy ID where the network
-// gave one). A client that was away catches up with a MAM query to the
+// gave one, else one made here, which the live message carries). A client that was away catches up with a MAM query to the
 // room JID, paged with XEP-0059; a join's <history/> comes from the
 // archive when the network has no transports.History. The room and the
 // gateway domain (the MUC service) advertise urn:xmpp:mam:2 only then.
@@ -31,10 +31,13 @@ const (
 	nsMAM = discovery.NSMAM
 )
 
-// archiveRoomMessage archives ev, said in r, for user. Owner work: it
-// only queues the message (archive.Archive.Add); a failure is logged, the
-// message is still relayed.
-func (c *Component) archiveRoomMessage(ctx context.Context, user string, r *muc.Room, ev *transports.MessageEvent) {
+// archiveRoomMessage archives ev, said in r, for user, and returns its
+// archive ID: the legacy ID, or a new one for a message without (which the
+// live stanza then carries as its stanza-id, so that clients match it with
+// the archive's copy). Owner work: it only queues the message
+// (archive.Archive.Add); a failure is logged, the message is still
+// relayed.
+func (c *Component) archiveRoomMessage(ctx context.Context, user string, r *muc.Room, ev *transports.MessageEvent) string {
 	e := archive.Entry{ID: string(ev.RemoteID), Legacy: ev.RemoteID != "", Time: ev.Time, Nick: ev.Nick,
 		Body: ev.Body, Action: ev.Action, Own: ev.Own, ReplyTo: string(ev.ReplyTo)}
 	if e.ID == "" {
@@ -52,16 +55,16 @@ func (c *Component) archiveRoomMessage(ctx context.Context, user string, r *muc.
 	if err := c.cfg.Archive.Add(ctx, user, c.net.Name(), string(r.ID), e); err != nil {
 		c.log.Warn("archiving a room message", "user", user, "room", string(r.ID), "err", err)
 	}
+	return e.ID
 }
 
-// archivedEvent is the message event an archived entry was made from.
+// archivedEvent is the message event an archived entry was made from, as
+// join history shows it: its RemoteID is the archive ID, the stanza-id
+// the live message carried (the legacy ID where there was one).
 func archivedEvent(room transports.ID, e archive.Entry) transports.MessageEvent {
-	ev := transports.MessageEvent{From: room, Room: true, Nick: e.Nick, Body: e.Body, Action: e.Action,
-		Own: e.Own, EchoOf: e.OriginID, ReplyTo: transports.RemoteID(e.ReplyTo), Time: e.Time}
-	if e.Legacy {
-		ev.RemoteID = transports.RemoteID(e.ID)
-	}
-	return ev
+	return transports.MessageEvent{From: room, Room: true, Nick: e.Nick, Body: e.Body, Action: e.Action,
+		Own: e.Own, EchoOf: e.OriginID, ReplyTo: transports.RemoteID(e.ReplyTo), Time: e.Time,
+		RemoteID: transports.RemoteID(e.ID)}
 }
 
 // archiveHistory is a join's history from the archive: at most max of

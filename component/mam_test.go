@@ -366,3 +366,23 @@ func TestMAMAfterAway(t *testing.T) {
 		t.Errorf("second join got the note again")
 	}
 }
+
+// TestMAMStanzaIDWithoutLegacyID: a message the network gave no ID gets
+// the archive's, as its stanza-id live and as its result ID in the
+// archive, so that clients match the two.
+func TestMAMStanzaIDWithoutLegacyID(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: true, archive: &archive.Bounds{}})
+	c, a := roomUser(t, e, "nina")
+	joinAndSync(t, c, testRoom, "nina")
+	a.Emit(&transports.MessageEvent{From: "#test", Room: true, Nick: "bob", Body: "no id here"})
+	live := c.Expect(t, "the live message", isGroupchat(testRoom+"/bob", "no id here"))
+	sid := live.Child("urn:xmpp:sid:0", "stanza-id")
+	if sid == nil || sid.Attr("id") == "" || sid.Attr("by") != testRoom {
+		t.Fatalf("live message without the archive's stanza-id: %s", live)
+	}
+	rs, res := mamQuery(t, c, testRoom, "n", "")
+	finOf(t, res)
+	if len(rs) != 1 || rs[0].id != sid.Attr("id") || rs[0].body != "no id here" {
+		t.Errorf("archive %+v, want one result with ID %s", rs, sid.Attr("id"))
+	}
+}

@@ -100,8 +100,9 @@ func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *tran
 		c.log.Debug("room message for a room the user is not in", "user", u, "room", string(ev.From))
 		return
 	}
+	sid := string(ev.RemoteID) // the stanza-id
 	if c.cfg.Archive != nil {
-		c.archiveRoomMessage(ctx, u, r, ev)
+		sid = c.archiveRoomMessage(ctx, u, r, ev)
 	}
 	if r.Empty() {
 		if c.cfg.Archive != nil {
@@ -119,8 +120,12 @@ func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *tran
 		return
 	}
 	c.mapRoomMessage(ctx, u, ev.From, string(ev.RemoteID), roomMessageID(ev))
-	c.broadcast(ctx, r, string(ev.RemoteID), func(to jid.JID) any {
-		return groupchatStanza(r, ev, to, false)
+	c.broadcast(ctx, r, sid, func(to jid.JID) any {
+		m := groupchatStanza(r, ev, to, false)
+		if m.StanzaID == nil && sid != "" { // the archive's own ID
+			m.StanzaID = &stanzaID{ID: sid, By: r.JID.String()}
+		}
+		return m
 	})
 }
 
