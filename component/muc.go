@@ -51,6 +51,8 @@ import (
 // reach them as offline messages. Other chatter meanwhile is kept per
 // room, bounded (muc.Away), and shown as history at the next join when the
 // network has none (IRC chathistory brings it back where the server has it).
+// With a room archive (Config.Archive, mam.go) the archive keeps it instead,
+// and gives the history.
 //
 // Sending. Room stanzas go to the joined resources' full JIDs straight
 // away, or through the outbox when the stream is down.
