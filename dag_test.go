@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,11 +25,17 @@ var rules = []struct {
 	// notImported lists module packages it may reach only through
 	// others, never import itself (component gets no storage types).
 	notImported []string
+	// imports, when set, lists the only outside import-path prefixes it
+	// may import itself (their own dependencies are theirs).
+	imports []string
 }{
 	{pkg: "transports", stdlibOnly: true},
 	{pkg: "egress", stdlibOnly: true},
 	{pkg: "transports/transportstest", allowed: []string{"transports"}, stdlibOnly: true},
 	{pkg: "storage", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
+	// Redis: the storage contract and go-redis, nothing of XMPP.
+	{pkg: "storage/redis", allowed: []string{"storage"}, forbidden: []string{"mellium.im"},
+		imports: []string{"github.com/redis/go-redis/v9"}},
 	{pkg: "registry", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
 	{pkg: "msgid", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
 	{pkg: "netstate", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
@@ -40,7 +47,9 @@ var rules = []struct {
 	{pkg: "component/regform", allowed: []string{"transports", "internal/xmltree"}},
 	{pkg: "component/stanzaerr", allowed: []string{"transports"}},
 	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "internal/xmltree"}},
+	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},
+	{pkg: "component/presence", allowed: []string{"transports"}, stdlibOnly: true},
 	{pkg: "internal/xmltree", stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
@@ -79,6 +88,10 @@ func TestImportGraph(t *testing.T) {
 				checkDep(t, rel, d, r.allowed, r.stdlibOnly, r.forbidden)
 			}
 			for _, imp := range p.Imports {
+				if r.imports != nil && !strings.HasPrefix(imp, module) && strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") &&
+					!slices.ContainsFunc(r.imports, func(p string) bool { return imp == p || strings.HasPrefix(imp, p+"/") }) {
+					t.Errorf("%s imports %s; it may import only %v outside the standard library and this module", rel, imp, r.imports)
+				}
 				for _, n := range r.notImported {
 					if irel := strings.TrimPrefix(imp, module+"/"); irel == n || strings.HasPrefix(irel, n+"/") {
 						t.Errorf("%s imports %s, which it may reach only through the packages that own its data", rel, irel)

@@ -109,8 +109,11 @@ type Archive struct {
 	pending []pending
 
 	// flushMu orders flushes, so that sequence numbers follow the order
-	// of Add.
+	// of Add; it guards perUser.
 	flushMu sync.Mutex
+	// perUser: the store refused a transaction across users, so each
+	// flush writes one per user.
+	perUser bool
 }
 
 type pending struct {
@@ -151,8 +154,12 @@ func (a *Archive) Add(ctx context.Context, user, network, room string, e Entry) 
 	return nil
 }
 
-// Flush writes every queued message, in one transaction. On error the
-// queued messages are lost (and counted in the error).
+// Flush writes every queued message: in one transaction, or one per user
+// on a backend that keeps each user's keys apart (Redis Cluster refuses a
+// transaction across users, and writes nothing then; after the first such
+// refusal the archive writes per user). It does I/O and blocks on it. On
+// error the messages that could not be written are lost (and counted in
+// the error); nobody retries.
 func (a *Archive) Flush(ctx context.Context) error {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
@@ -163,7 +170,75 @@ func (a *Archive) Flush(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	err := a.st.Update(ctx, func(tx storage.Tx) error {
+	if !a.perUser {
+		err := a.write(ctx, batch)
+		users := byUser(batch)
+		if err == nil || len(users) == 1 {
+			if err != nil {
+				return fmt.Errorf("archive: %d messages not archived: %w", len(batch), err)
+			}
+			return nil
+		}
+		if err := a.writeEach(ctx, users); err != nil {
+			return err
+		}
+		a.perUser = true
+		return nil
+	}
+	return a.writeEach(ctx, byUser(batch))
+}
+
+// writeEach writes each user's messages in a transaction of its own.
+func (a *Archive) writeEach(ctx context.Context, users [][]pending) error {
+	lost := 0
+	var first error
+	for _, b := range users {
+		if err := a.write(ctx, b); err != nil {
+			lost += len(b)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	if first != nil {
+		return fmt.Errorf("archive: %d messages not archived: %w", lost, first)
+	}
+	return nil
+}
+
+// byUser splits batch by user (network and user), keeping the order of
+// each user's messages.
+func byUser(batch []pending) [][]pending {
+	var out [][]pending
+	index := make(map[string]int)
+	for _, p := range batch {
+		u := userOf(p.prefix)
+		i, ok := index[u]
+		if !ok {
+			i = len(out)
+			index[u] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], p)
+	}
+	return out
+}
+
+// userOf returns the network \0 user \0 part of a key.
+func userOf(k string) string {
+	n := strings.IndexByte(k, 0)
+	if n < 0 {
+		return k
+	}
+	if u := strings.IndexByte(k[n+1:], 0); u >= 0 {
+		return k[:n+2+u]
+	}
+	return k
+}
+
+// write writes batch in one transaction.
+func (a *Archive) write(ctx context.Context, batch []pending) error {
+	return a.st.Update(ctx, func(tx storage.Tx) error {
 		metas := make(map[string]*meta)
 		for _, p := range batch {
 			m := metas[p.prefix]
@@ -185,10 +260,6 @@ func (a *Archive) Flush(ctx context.Context) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("archive: %d messages not archived: %w", len(batch), err)
-	}
-	return nil
 }
 
 // put writes one message in tx and lets the oldest go beyond MaxPerRoom.
@@ -459,9 +530,14 @@ func (a *Archive) Prune(ctx context.Context, before time.Time) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("archive: prune: %w", err)
 	}
-	const batch = 1000 // keys, an even number: a message and its index go together
-	for i := 0; i < len(old); i += batch {
-		part := old[i:min(i+batch, len(old))]
+	// A transaction holds up to batch keys of one user (a backend that
+	// shards by user, Redis Cluster, cannot commit one across users); an
+	// even number, so that a message and its index go together.
+	const batch = 1000
+	for i, j := 0, 0; i < len(old); i = j {
+		for j = i + 2; j < len(old) && j-i < batch && userOf(old[j]) == userOf(old[i]); j += 2 {
+		}
+		part := old[i:j]
 		err := a.st.Update(ctx, func(tx storage.Tx) error {
 			for _, k := range part {
 				if err := tx.Delete(bucket, k); err != nil {

@@ -64,7 +64,7 @@ func TestCapabilitiesSettingsAndCommands(t *testing.T) {
 			}
 			var nodes []string
 			for _, cmd := range c.networkCommands() {
-				nodes = append(nodes, cmd.node)
+				nodes = append(nodes, cmd.Node)
 			}
 			if !slices.Equal(nodes, tt.commands) {
 				t.Errorf("network commands = %v, want %v", nodes, tt.commands)

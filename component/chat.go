@@ -202,7 +202,7 @@ func (c *Component) statusText(ctx context.Context, user jid.JID) string {
 	if st.State == transports.StateTransientDisconnect {
 		fmt.Fprintf(&b, "; next retry at %s UTC", st.Retry.UTC().Format("15:04:05"))
 	}
-	res := c.presence.list(user.String())
+	res := c.presence.List(user.String())
 	if len(res) > 0 {
 		b.WriteString("\nYour resources:")
 		for _, r := range res {

@@ -30,6 +30,8 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/archive"
+	"github.com/switchboard-im/switchboard/component/adhoc"
+	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/userloop"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 	"github.com/switchboard-im/switchboard/msgid"
@@ -131,6 +133,10 @@ type Component struct {
 
 	runCtx context.Context // set by Run; owns background work
 	wg     sync.WaitGroup
+	// timerMu guards stopping, set when Run shuts down, after which no
+	// timer (after) joins wg: wg.Add must not race wg.Wait.
+	timerMu  sync.Mutex
+	stopping bool
 
 	sessMu    sync.Mutex
 	sess      *xmpp.Session
@@ -141,7 +147,7 @@ type Component struct {
 
 	flush chan struct{}
 
-	presence *presenceTracker
+	presence *presence.Tracker
 	// owners runs the work that reads or changes a user's protocol state
 	// (rooms, occupants, the last connection state shown): legacy events
 	// and the state steps of the user's stanzas, in arrival order, on one
@@ -151,10 +157,11 @@ type Component struct {
 	owners   *userloop.Group
 	lanes    *userloop.Group
 	muc      *mucService
-	commands *commandSessions
+	commands *adhoc.Provider
 	iq       iqs
 	uploads  uploadServices
 	dialogs  *dialogs
+	reacts   chatReactions // one-to-one reactions (direct.go)
 
 	lim limits // per-user limits and rate counters (limits.go)
 
@@ -228,13 +235,13 @@ func New(cfg Config) (*Component, error) {
 		admins:    make(map[string]bool),
 		connected: make(chan struct{}),
 		flush:     make(chan struct{}, 1),
-		presence:  newPresenceTracker(),
+		presence:  presence.New(),
 		muc:       newMUCService(),
-		commands:  newCommandSessions(),
 		dialogs:   newDialogs(),
 	}
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
+	c.commands = c.newCommands()
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {
@@ -316,9 +323,14 @@ func (c *Component) Run(ctx context.Context) error {
 	}
 
 	c.sup.Close()
+	// Timers first (after refuses new ones from now on), then the lanes,
+	// whose jobs may still call into the owners, then the owners.
+	c.timerMu.Lock()
+	c.stopping = true
+	c.timerMu.Unlock()
 	c.wg.Wait()
-	c.lanes.Wait()
-	c.owners.Wait()
+	c.lanes.Close()
+	c.owners.Close()
 	return nil
 }
 
@@ -553,7 +565,7 @@ func (c *Component) wakeFlush() {
 // presence of every registered user, so resources are tracked again and
 // adapters start for those who are online.
 func (c *Component) onStreamUp(ctx context.Context) {
-	c.presence.reset()
+	c.presence.Reset()
 	err := c.reg.List(ctx, c.net.Name(), func(r registry.Registration) error {
 		c.sendQuiet(ctx, &outPresence{Type: "probe", From: c.domain.String(), To: r.User})
 		return nil
@@ -598,7 +610,7 @@ func (c *Component) Stats() Stats {
 		Registrations:   c.stats.registrations.Load(),
 		Unregistrations: c.stats.unregisters.Load(),
 		DeadLetters:     c.stats.deadLetters.Load(),
-		OnlineUsers:     c.presence.onlineUsers(),
+		OnlineUsers:     c.presence.Users(),
 	}
 	users := c.sup.Users()
 	st.Sessions = len(users)

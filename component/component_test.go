@@ -702,7 +702,9 @@ func TestAttachments(t *testing.T) {
 	c.Send(t, `<presence/>`)
 	a := e.adapter(t, "nina@localhost")
 	a.Emit(&transports.MessageEvent{From: "otto", Body: "two files", Attachments: []transports.Attachment{
-		{Name: "notes.txt", Type: "text/plain", Size: 5, Data: []byte("hello")},
+		{Name: "notes.txt", Type: "text/plain", Size: 5, Open: func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader("hello")), nil
+		}},
 		{Name: "movie.iso", Type: "application/octet-stream", Size: 4 << 30},
 	}})
 	m := c.Expect(t, "message with files", func(el *testenv.Element) bool { return strings.HasPrefix(bodyOf(el), "two files") })

@@ -53,10 +53,10 @@ func (c *Component) discoInfo(s *stanza, q *node) {
 			Features:   discovery.Features(nsDiscoInf, nsDiscoIt),
 		})
 	default:
-		if cmd := c.command(nodeName, s.from); cmd != nil {
+		if cmd, ok := c.command(nodeName, s.from); ok {
 			c.result(s, &discovery.Info{
 				Node:       nodeName,
-				Identities: []info.Identity{{Category: "automation", Type: "command-node", Name: cmd.name}},
+				Identities: []info.Identity{{Category: "automation", Type: "command-node", Name: cmd.Name}},
 				Features:   discovery.Features(nsCommands, nsData),
 			})
 			return
@@ -87,7 +87,7 @@ func (c *Component) discoItems(s *stanza, q *node) {
 	case nsCommands:
 		res := &discovery.Items{Node: nsCommands}
 		for _, cmd := range c.commandsFor(s.from) {
-			res.Items = append(res.Items, items.Item{JID: c.domain, Node: cmd.node, Name: cmd.name})
+			res.Items = append(res.Items, items.Item{JID: c.domain, Node: cmd.Node, Name: cmd.Name})
 		}
 		c.result(s, res)
 	default:

@@ -43,6 +43,8 @@ func (c *Component) handleIQ(s *stanza) {
 			c.selfPing(s, id)
 		case ns == nsMUCAdmin && q.Name.Local == "query" && s.to.Resourcepart() == "":
 			c.mucAdmin(s, q, id)
+		case ns == nsModerate && q.Name.Local == "moderate" && s.typ == "set" && s.to.Resourcepart() == "":
+			c.moderate(s, q, id)
 		case ns == nsMAM && c.cfg.Archive != nil && s.to.Resourcepart() == "":
 			c.mamIQ(s, q, id)
 		default:

@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/time/rate"
 	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/egress"
 )
 
 // Per-user limits. Everything one user (or the legacy contacts writing to
@@ -26,7 +28,7 @@ import (
 //     anything reaches the legacy network;
 //   - queued work: maxQueued stanzas waiting in a user's lane, the excess
 //     refused with resource-constraint (see admit);
-//   - presence: see presenceTracker; room state: see mucService.release.
+//   - presence: see presence.Tracker; room state: see mucService.release.
 
 // maxQueued bounds the stanzas waiting in one user's lane. It leaves
 // room for a client that joins its bookmarked rooms at login.
@@ -54,9 +56,8 @@ type limits struct {
 	send      map[string]*sendLimiter
 	sendSwept time.Time
 
-	cmdMu    sync.Mutex
-	cmds     map[string][]time.Time // request times in the last minute, oldest first
-	cmdSwept time.Time
+	cmdOnce sync.Once
+	cmds    *egress.Budget // reconnect and register requests per user and minute
 
 	inMu    sync.Mutex
 	in      map[string]*inWindow
@@ -107,25 +108,12 @@ func (c *Component) commandsPerMinute() int {
 func (c *Component) commandAllowed(user string) error {
 	l := &c.lim
 	max := c.commandsPerMinute()
-	l.cmdMu.Lock()
-	defer l.cmdMu.Unlock()
-	now := time.Now()
-	if l.cmds == nil {
-		l.cmds = make(map[string][]time.Time)
-	}
-	cut := now.Add(-time.Minute)
-	sweep(l.cmds, now, &l.cmdSwept, time.Minute, func(ts []time.Time) bool { return len(ts) == 0 || !ts[len(ts)-1].After(cut) })
-	ts := l.cmds[user]
-	i := 0
-	for i < len(ts) && !ts[i].After(cut) {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) >= max {
-		l.cmds[user] = ts
+	l.cmdOnce.Do(func() { l.cmds = &egress.Budget{PerUserPerMinute: max} })
+	release, err := l.cmds.Open(user)
+	if err != nil {
 		return errorf("wait", "policy-violation", "Too many reconnect and register requests: at most %d a minute. Try again in a minute.", max)
 	}
-	l.cmds[user] = append(ts, now)
+	release() // a request, not a connection: nothing stays open
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"mellium.im/xmpp/jid"
 
@@ -15,64 +14,6 @@ import (
 	"github.com/switchboard-im/switchboard/component/userloop"
 )
 
-func TestPresenceTrackerBounds(t *testing.T) {
-	t.Run("status cut", func(t *testing.T) {
-		p := newPresenceTracker()
-		long := strings.Repeat("é", 100<<10) // 200 KiB
-		p.available("u@example.org", "pc", resource{status: long}, true)
-		best, _ := p.best("u@example.org")
-		if len(best.Status) > maxStatusBytes || len(best.Status) < maxStatusBytes-4 || !utf8.ValidString(best.Status) {
-			t.Errorf("status kept: %d bytes, valid UTF-8 %v", len(best.Status), utf8.ValidString(best.Status))
-		}
-	})
-	t.Run("resources per user", func(t *testing.T) {
-		p := newPresenceTracker()
-		for i := range maxResources {
-			if _, ok := p.available("u@example.org", fmt.Sprint("r", i), resource{}, true); !ok {
-				t.Fatalf("resource %d refused", i)
-			}
-		}
-		if _, ok := p.available("u@example.org", "one-too-many", resource{}, true); ok {
-			t.Error("resource beyond the cap tracked")
-		}
-		if _, ok := p.available("u@example.org", "r0", resource{priority: 5}, true); !ok {
-			t.Error("an update of a tracked resource refused")
-		}
-		if n := len(p.list("u@example.org")); n != maxResources {
-			t.Errorf("%d resources tracked, want %d", n, maxResources)
-		}
-	})
-	t.Run("unregistered users LRU", func(t *testing.T) {
-		p := newPresenceTracker()
-		p.maxAnon = 3
-		p.available("reg@example.org", "pc", resource{}, true)
-		for i := range 5 {
-			p.available(fmt.Sprintf("anon%d@example.org", i), "pc", resource{}, false)
-			if i == 2 {
-				p.available("anon0@example.org", "pc", resource{}, false) // seen again: most recent
-			}
-		}
-		want := map[string]bool{"reg@example.org": true, "anon0@example.org": true, "anon3@example.org": true, "anon4@example.org": true}
-		for u, on := range map[string]bool{"reg@example.org": true, "anon0@example.org": true, "anon1@example.org": false, "anon2@example.org": false, "anon3@example.org": true, "anon4@example.org": true} {
-			if p.online(u) != on {
-				t.Errorf("%s online = %v, want %v", u, p.online(u), on)
-			}
-		}
-		if p.onlineUsers() != len(want) || p.anon.Len() != 3 {
-			t.Errorf("%d users, %d unregistered; want %d, 3", p.onlineUsers(), p.anon.Len(), len(want))
-		}
-		// Registering takes a user off the list; going away forgets them.
-		p.available("anon4@example.org", "pc", resource{}, true)
-		p.unavailable("anon3@example.org", "pc")
-		if p.anon.Len() != 1 || p.online("anon3@example.org") {
-			t.Errorf("after register and leave: %d unregistered", p.anon.Len())
-		}
-	})
-}
-
-// TestLanesBound: a user's lane takes maxQueued stanzas waiting beyond the
-// running one, refuses the next, and never refuses the component's own
-// follow-up work nor another user's.
 func TestLanesBound(t *testing.T) {
 	c := &Component{lanes: userloop.New("lane", maxQueued, slog.New(slog.DiscardHandler))}
 	ctx := context.Background()
@@ -144,26 +85,8 @@ func TestCommandAllowed(t *testing.T) {
 	if err := c.commandAllowed("other"); err != nil {
 		t.Errorf("another user: %v", err)
 	}
-	// A minute later the requests are forgotten, and so are idle users.
-	c.lim.cmdMu.Lock()
-	old := time.Now().Add(-61 * time.Second)
-	for u, ts := range c.lim.cmds {
-		for i := range ts {
-			ts[i] = old
-		}
-		c.lim.cmds[u] = ts
-	}
-	c.lim.cmdSwept = old
-	c.lim.cmdMu.Unlock()
-	if err := c.commandAllowed("u"); err != nil {
-		t.Errorf("a minute later: %v", err)
-	}
-	c.lim.cmdMu.Lock()
-	_, kept := c.lim.cmds["other"]
-	c.lim.cmdMu.Unlock()
-	if kept {
-		t.Error("an idle user's entry was kept")
-	}
+	// A minute later the requests are forgotten, and so are idle users:
+	// egress.TestBudget.
 }
 
 // TestRoomStateReleased: a leave for a room the user is not in creates no
@@ -217,15 +140,13 @@ func TestDropNotice(t *testing.T) {
 	}
 }
 
-// TestAbandonedSessionsForgotten: chat dialogs and ad-hoc command
-// sessions nobody finishes are dropped once expired, without waiting for
-// their user to come back.
+// TestAbandonedSessionsForgotten: chat dialogs nobody finishes are dropped
+// once expired, without waiting for their user to come back. (Ad-hoc
+// command sessions: adhoc's TestSessionsSweep.)
 func TestAbandonedSessionsForgotten(t *testing.T) {
 	d := newDialogs()
-	cs := newCommandSessions()
 	for i := range 50 {
 		d.set(fmt.Sprint("u", i), &dialog{values: map[string]string{}})
-		cs.put(fmt.Sprint("s", i), "register", fmt.Sprint("u", i))
 	}
 	past := time.Now().Add(-time.Hour)
 	d.mu.Lock()
@@ -234,17 +155,9 @@ func TestAbandonedSessionsForgotten(t *testing.T) {
 	}
 	d.swept = past
 	d.mu.Unlock()
-	cs.mu.Lock()
-	for k, v := range cs.m {
-		v.expires = past
-		cs.m[k] = v
-	}
-	cs.swept = past
-	cs.mu.Unlock()
 
 	d.set("new", &dialog{values: map[string]string{}})
-	cs.put("new", "register", "new")
-	if len(d.m) != 1 || len(cs.m) != 1 {
-		t.Errorf("kept %d dialogs and %d command sessions, want 1 and 1", len(d.m), len(cs.m))
+	if len(d.m) != 1 {
+		t.Errorf("kept %d dialogs, want 1", len(d.m))
 	}
 }

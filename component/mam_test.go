@@ -99,20 +99,6 @@ func field(name, value string) string {
 	return `<field var="` + name + `"><value>` + value + `</value></field>`
 }
 
-func features(t *testing.T, c *testenv.Client, to string) []string {
-	t.Helper()
-	res := c.IQ(t, `<iq type="get" to="`+to+`"><query xmlns="http://jabber.org/protocol/disco#info"/></iq>`)
-	q := res.Find(qDiscoInfo)
-	if q == nil {
-		t.Fatalf("no disco#info answer from %s: %s", to, res)
-	}
-	var out []string
-	for _, f := range q.ChildrenNamed("", "feature") {
-		out = append(out, f.Attr("var"))
-	}
-	return out
-}
-
 // TestMAMDiscoFollowsArchive: the room and the MUC service advertise MAM
 // only when the component has an archive.
 func TestMAMDiscoFollowsArchive(t *testing.T) {

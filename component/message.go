@@ -43,18 +43,16 @@ func (c *Component) handleMessage(s *stanza) {
 	if b := s.Child("", "body"); b != nil {
 		body, hasBody = b.Text, true
 	}
-	// A file the user shared (XEP-0066, usually an XEP-0363 upload)
-	// travels as its link.
-	if x := s.Child(nsOOB, "x"); x != nil {
-		if url := strings.TrimSpace(x.ChildText(nsOOB, "url")); url != "" && !strings.Contains(body, url) {
-			if body != "" {
-				body += "\n"
-			}
-			body, hasBody = body+url, true
-		}
+	// A file the user shared (XEP-0066, SIMS, SFS; usually an XEP-0363
+	// upload) travels as its link, unless the network takes files
+	// (sendWithFiles).
+	shared := sharedFiles(s.node, c.maxAttachments())
+	body, hasBody = withLinks(body, hasBody, shared)
+	if s.to.Localpart() != "" && c.directPayload(s, hasBody) {
+		return // a retraction, reactions or a chat state
 	}
 	if !hasBody {
-		return // chat states and other payloads without a body: nothing to relay yet
+		return // other payloads without a body: nothing to relay
 	}
 	user := s.from.Bare()
 	if s.to.Localpart() == "" {
@@ -75,56 +73,65 @@ func (c *Component) handleMessage(s *stanza) {
 	}
 	c.admit(s, func() {
 		ctx := c.ctx()
-		// An unregistered user may still have a session: the anonymous one
-		// their room joins opened (IRC), which also carries their private
-		// messages.
-		registered := c.registered(ctx, user)
-		if k, err := c.kindOf(to); !registered && err == nil && k == transports.KindServer {
-			// Raw commands to a server: never through a session the
-			// user's room joins opened anonymously.
-			c.replyError(s.node, errorf("cancel", "not-allowed", "Commands to a server are for registered users: register with %s first.", c.domain))
-			return
-		}
-		a := c.sup.Adapter(user.String())
-		if a == nil && !registered {
-			c.replyError(s.node, errorf("auth", "registration-required", "Register with %s first.", c.domain))
-			return
-		}
+		a := c.directAdapter(ctx, s, to, false)
 		if a == nil {
-			st := c.sup.Status(user.String())
-			text := "You are not connected to " + c.net.Identity().Name + " (" + st.State.String() + ")"
-			if st.Text != "" {
-				text += ": " + stanzaerr.Detail(st.Text)
-			}
-			c.replyError(s.node, errorf("wait", "recipient-unavailable", "%s. The message was not sent.", text))
 			return
 		}
 		if err := c.limiter(user.String()).Wait(ctx); err != nil {
 			return // shutting down
 		}
-		sctx, cancel := context.WithTimeout(ctx, time.Minute)
-		rid, err := a.Send(sctx, transports.Message{To: to, Body: body, Subject: s.ChildText("", "subject"), Thread: s.ChildText("", "thread")})
-		cancel()
+		xid := s.id
+		if o := s.Child(nsSID, "origin-id"); o != nil && o.Attr("id") != "" {
+			xid = o.Attr("id")
+		}
+		msg := transports.Message{To: to, Body: body, Subject: s.ChildText("", "subject"), Thread: s.ChildText("", "thread"), ID: xid}
+		if r := s.Child(nsReply, "reply"); r != nil && c.netCaps().Replies {
+			msg.ReplyTo = c.messageRef(ctx, user.String(), to, false, r.Attr("id"))
+		}
+		if rep := s.Child(nsCorrect, "replace"); rep != nil {
+			// XEP-0308: an edit where the network has them, else a new
+			// message marked as a correction; never a silent duplicate.
+			// The original keeps its pairing: later corrections name it.
+			edited, marked, serr := c.correct(ctx, a, user.String(), to, false, rep.Attr("id"), body)
+			if serr != nil {
+				c.stats.legacyErrors.Add(1)
+				c.replyError(s.node, serr)
+				return
+			}
+			if edited {
+				c.stats.toLegacy.Add(1)
+				c.receipt(ctx, s)
+				return
+			}
+			msg.Body, xid = marked, ""
+			shared = nil // the files went with the original
+			if max := c.maxBody(); len(msg.Body) > max {
+				c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", max))
+				return
+			}
+		}
+		rid, err := c.sendWithFiles(ctx, user, a, msg, shared)
 		if err != nil {
 			c.stats.legacyErrors.Add(1)
 			c.replyError(s.node, stanzaerr.FromLegacy(err))
 			return
 		}
 		c.stats.toLegacy.Add(1)
-		xid := s.id
-		if o := s.Child(nsSID, "origin-id"); o != nil && o.Attr("id") != "" {
-			xid = o.Attr("id")
-		}
 		if rid != "" && xid != "" {
 			if err := c.ids.Pair(ctx, user.String(), c.net.Name(), string(to), string(rid), xid); err != nil {
 				c.log.Warn("storing message ID", "err", err)
 			}
 		}
-		// XEP-0184: acknowledge only once the legacy network took it.
-		if s.Child(nsReceipts, "request") != nil && s.id != "" {
-			c.sendQuiet(ctx, &outMessage{From: s.to.String(), To: s.from.String(), Extra: []any{&receivedElem{ID: s.id}}})
-		}
+		c.receipt(ctx, s)
 	})
+}
+
+// receipt acknowledges s (XEP-0184) if it asked for it; call it only once
+// the legacy network took the message.
+func (c *Component) receipt(ctx context.Context, s *stanza) {
+	if s.Child(nsReceipts, "request") != nil && s.id != "" {
+		c.sendQuiet(ctx, &outMessage{From: s.to.String(), To: s.from.String(), Extra: []any{&receivedElem{ID: s.id}}})
+	}
 }
 
 // sendText sends a chat message from the gateway JID to a user (a reply in

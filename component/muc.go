@@ -9,6 +9,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/muc"
+	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -145,6 +146,11 @@ func (c *Component) mucSend(ctx context.Context, v any) {
 // stops first.
 func (c *Component) after(d time.Duration, user string, job func(ctx context.Context)) {
 	ctx := c.ctx()
+	c.timerMu.Lock()
+	defer c.timerMu.Unlock()
+	if c.stopping {
+		return
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -345,7 +351,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 		// through their rooms: mirror it (IRC AWAY). Registered users'
 		// presence to the gateway does that.
 		if mirror != nil && !c.registered(ctx, user) {
-			p := transports.Presence{Show: parseShow(s.ChildText("", "show")), Status: s.ChildText("", "status")}
+			p := transports.Presence{Show: presence.ParseShow(s.ChildText("", "show")), Status: s.ChildText("", "status")}
 			if err := mirror.SetPresence(ctx, p); err != nil {
 				c.log.Debug("mirroring presence", "user", u, "err", err)
 			}
@@ -670,7 +676,7 @@ func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, r *muc.R
 				if stale {
 					return
 				}
-				if !c.presence.online(u) {
+				if !c.presence.Online(u) {
 					c.log.Info("user offline: staying in the room", "user", u, "room", string(r.ID))
 					return
 				}

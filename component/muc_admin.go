@@ -107,6 +107,10 @@ const listTTL = time.Minute
 // returns; the response then carries a <set/> for clients that page.
 const listPage = 500
 
+// maxItemName bounds an item's name (room name, members, topic) in a
+// listing: listPage of them fit in a stanza of the default limit.
+const maxItemName = 200
+
 func (c *Component) serverItems(s *stanza, q *node, server transports.ID) {
 	if !c.allowedUser(s.from) {
 		c.replyError(s.node, c.forbidden())
@@ -187,6 +191,11 @@ func (c *Component) pageItems(rooms []transports.RoomInfo, set *node) (*discover
 		if ri.Topic != "" {
 			name += " " + ri.Topic
 		}
+		if len(name) > maxItemName {
+			// A full page of listPage items stays well within the
+			// stanza limit, whatever the topics.
+			name = cutUTF8(name, maxItemName-len("…")) + "…"
+		}
 		all = append(all, items.Item{JID: j, Name: name})
 	}
 	return discovery.Page(all, set, listPage)
@@ -203,7 +212,7 @@ func (c *Component) legacyDiscoInfo(s *stanza, id transports.ID) {
 	}
 	switch {
 	case kind == transports.KindRoom && s.to.Resourcepart() == "":
-		d := discovery.Room(string(id))
+		d := discovery.RoomOf(string(id), c.netCaps())
 		if c.cfg.Archive != nil {
 			d = discovery.WithArchive(d)
 		}

@@ -83,6 +83,7 @@ func groupchatStanza(r *muc.Room, ev *transports.MessageEvent, to jid.JID, histo
 	if ev.ReplyTo != "" {
 		m.Extra = append(m.Extra, &replyElem{ID: string(ev.ReplyTo)})
 	}
+	m.Extra = append(m.Extra, attachmentLinks(ev)...) // uploaded by userSink.Deliver
 	return m
 }
 

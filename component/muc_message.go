@@ -56,8 +56,10 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 	if b := s.Child("", "body"); b != nil {
 		body, hasBody = b.Text, true
 	}
+	body, hasBody = withLinks(body, hasBody, sharedFiles(s.node, c.maxAttachments()))
 	subject := s.Child("", "subject")
 	reactions := s.Child(nsReactions, "reactions")
+	retract := s.Child(nsRetract, "retract")
 
 	joined := false
 	c.own(ctx, u, func(context.Context) {
@@ -67,19 +69,28 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 		}
 	})
 	if !joined {
-		if hasBody || subject != nil || reactions != nil {
+		if hasBody || subject != nil || reactions != nil || retract != nil {
 			c.replyError(s.node, errorf("cancel", "not-acceptable", "You are not in this room."))
 		}
 		return
 	}
 	a := c.sup.Adapter(u)
 	if a == nil {
-		if hasBody || subject != nil || reactions != nil {
+		if hasBody || subject != nil || reactions != nil || retract != nil {
 			c.replyError(s.node, errorf("wait", "recipient-unavailable", "You are not connected to %s. The message was not sent.", c.net.Identity().Name))
 		}
 		return
 	}
 	switch {
+	case retract != nil:
+		// Before the body: a retraction's body is only its fallback,
+		// never sent.
+		if err := c.limiter(u).Wait(ctx); err != nil {
+			return // shutting down
+		}
+		if serr := c.retract(ctx, a, u, id, true, retract.Attr("id")); serr != nil {
+			c.replyError(s.node, serr)
+		}
 	case hasBody:
 		c.sendGroupchat(ctx, s, a, id, body)
 	case subject != nil:
@@ -142,9 +153,29 @@ func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.A
 	if err := c.limiter(u).Wait(ctx); err != nil {
 		return // shutting down
 	}
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	rid, err := a.Send(sctx, msg)
-	cancel()
+	shared := sharedFiles(s.node, c.maxAttachments())
+	if rep := s.Child(nsCorrect, "replace"); rep != nil {
+		// XEP-0308: an edit, reflected when the network echoes it, where
+		// the network has them; else a new message marked as a
+		// correction, never a silent duplicate.
+		edited, marked, serr := c.correct(ctx, a, u, id, true, rep.Attr("id"), body)
+		if serr != nil {
+			c.stats.legacyErrors.Add(1)
+			c.replyError(s.node, serr)
+			return
+		}
+		if edited {
+			c.stats.toLegacy.Add(1)
+			return
+		}
+		if len(marked) > c.maxBody() {
+			c.replyError(s.node, errorf("modify", "policy-violation", "The message is longer than %d bytes.", c.maxBody()))
+			return
+		}
+		msg.Body, msg.Action = marked, false // "✎ /me …" reads better than an action
+		shared = nil                         // the files went with the original
+	}
+	rid, err := c.sendWithFiles(ctx, s.from.Bare(), a, msg, shared)
 	if err != nil {
 		c.stats.legacyErrors.Add(1)
 		c.replyError(s.node, stanzaerr.FromLegacy(err))

@@ -1,194 +1,18 @@
 package component
 
 import (
-	"container/list"
 	"context"
 	"errors"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/transports"
 )
-
-// resource is one available resource of a user.
-type resource struct {
-	priority int
-	show     transports.Show
-	status   string
-}
-
-// Bounds of the presence tracker: whatever a user's server sends, the
-// tracker holds at most maxResources resources per user, statuses of at
-// most maxStatusBytes, and maxUnregistered users who are not registered
-// (the least recently seen are forgotten first; registered users are
-// bounded by the registrations).
-const (
-	maxResources    = 32
-	maxStatusBytes  = 1 << 10
-	maxUnregistered = 10000
-)
-
-// presenceTracker knows, for every user, which resources are available and
-// with what priority.
-type presenceTracker struct {
-	mu    sync.Mutex
-	users map[string]*trackedUser // by bare JID
-	// anon lists the unregistered users, most recently seen first.
-	anon *list.List
-	// maxAnon is maxUnregistered (smaller in tests).
-	maxAnon int
-}
-
-type trackedUser struct {
-	res  map[string]resource
-	elem *list.Element // in anon while the user is not registered
-}
-
-func newPresenceTracker() *presenceTracker {
-	return &presenceTracker{users: make(map[string]*trackedUser), anon: list.New(), maxAnon: maxUnregistered}
-}
-
-// available records a resource of user; registered says whether user is
-// registered. It reports whether it is the user's first, and false for ok
-// when the resource is not tracked because the user has maxResources
-// already.
-func (p *presenceTracker) available(user, res string, r resource, registered bool) (first, ok bool) {
-	r.status = cutStatus(r.status)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	u := p.users[user]
-	if u == nil {
-		u = &trackedUser{res: make(map[string]resource)}
-		p.users[user] = u
-	}
-	switch {
-	case registered && u.elem != nil:
-		p.anon.Remove(u.elem)
-		u.elem = nil
-	case !registered && u.elem == nil:
-		u.elem = p.anon.PushFront(user)
-	case !registered:
-		p.anon.MoveToFront(u.elem)
-	}
-	for p.anon.Len() > p.maxAnon {
-		old := p.anon.Remove(p.anon.Back()).(string)
-		delete(p.users, old)
-	}
-	first = len(u.res) == 0
-	if _, had := u.res[res]; !had && len(u.res) >= maxResources {
-		return false, false
-	}
-	u.res[res] = r
-	return first, true
-}
-
-// unavailable forgets a resource; it reports whether it was the user's last.
-func (p *presenceTracker) unavailable(user, res string) (last bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	u := p.users[user]
-	if u == nil {
-		return false
-	}
-	delete(u.res, res)
-	if len(u.res) == 0 {
-		p.dropLocked(user, u)
-		return true
-	}
-	return false
-}
-
-func (p *presenceTracker) dropLocked(user string, u *trackedUser) {
-	if u.elem != nil {
-		p.anon.Remove(u.elem)
-	}
-	delete(p.users, user)
-}
-
-// resourcesOf returns user's resources; p.mu is held.
-func (p *presenceTracker) resourcesOf(user string) map[string]resource {
-	if u := p.users[user]; u != nil {
-		return u.res
-	}
-	return nil
-}
-
-// cutStatus returns a status text cut to at most maxStatusBytes, on a
-// rune boundary.
-func cutStatus(s string) string { return cutUTF8(s, maxStatusBytes) }
-
-func (p *presenceTracker) online(user string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.resourcesOf(user)) > 0
-}
-
-// Resource is one available resource of a user, as the admin and status
-// commands report it.
-type Resource struct {
-	Name     string
-	Priority int
-	Show     string
-}
-
-// list returns user's resources, highest priority first.
-func (p *presenceTracker) list(user string) []Resource {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]Resource, 0, len(p.resourcesOf(user)))
-	for name, r := range p.resourcesOf(user) {
-		out = append(out, Resource{Name: name, Priority: r.priority, Show: r.show.String()})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Priority != out[j].Priority {
-			return out[i].Priority > out[j].Priority
-		}
-		return out[i].Name < out[j].Name
-	})
-	return out
-}
-
-// best returns the presence of the user's highest-priority resource.
-func (p *presenceTracker) best(user string) (transports.Presence, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var best resource
-	var name string
-	found := false
-	for n, r := range p.resourcesOf(user) {
-		if !found || r.priority > best.priority || r.priority == best.priority && n < name {
-			best, name, found = r, n, true
-		}
-	}
-	return transports.Presence{Show: best.show, Status: best.status}, found
-}
-
-func (p *presenceTracker) onlineUsers() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.users)
-}
-
-func (p *presenceTracker) reset() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.users = make(map[string]*trackedUser)
-	p.anon.Init()
-}
-
-func (p *presenceTracker) forget(user string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if u := p.users[user]; u != nil {
-		p.dropLocked(user, u)
-	}
-}
 
 // rosterKey is the hidden setting that lists the legacy contacts' JIDs a
 // user subscribed to, so that unregistering removes them from the roster
@@ -221,20 +45,6 @@ func rosterOf(settings map[string]string) []string {
 	return strings.Split(settings[rosterKey], "\n")
 }
 
-func parseShow(s string) transports.Show {
-	switch s {
-	case "away":
-		return transports.Away
-	case "xa":
-		return transports.ExtendedAway
-	case "dnd":
-		return transports.DoNotDisturb
-	case "chat":
-		return transports.FreeForChat
-	}
-	return transports.Available
-}
-
 func (c *Component) handlePresence(s *stanza) {
 	if !c.allowedUser(s.from) {
 		if s.typ == "subscribe" || s.typ == "probe" {
@@ -261,11 +71,11 @@ func (c *Component) presenceWork(s *stanza) {
 			return // directed presence to a contact or room: nothing to do yet
 		}
 		prio, _ := strconv.Atoi(s.ChildText("", "priority"))
-		r := resource{priority: prio, show: parseShow(s.ChildText("", "show")), status: s.ChildText("", "status")}
+		r := presence.State{Priority: prio, Show: presence.ParseShow(s.ChildText("", "show")), Status: s.ChildText("", "status")}
 		registered := c.registered(ctx, user)
-		first, ok := c.presence.available(user.String(), s.from.Resourcepart(), r, registered)
+		first, ok := c.presence.Available(user.String(), s.from.Resourcepart(), r, registered)
 		if !ok {
-			c.log.Info("resource not tracked: too many resources", "user", user.String(), "max", maxResources)
+			c.log.Info("resource not tracked: too many resources", "user", user.String(), "max", presence.MaxResources)
 		}
 		if !registered {
 			c.pushPresence(ctx, user) // an anonymous session (room joins) mirrors it too
@@ -282,7 +92,7 @@ func (c *Component) presenceWork(s *stanza) {
 		}
 		// The resource went offline: it is out of its rooms too.
 		c.resourceGone(ctx, user, s.from.Resourcepart())
-		last := c.presence.unavailable(user.String(), s.from.Resourcepart())
+		last := c.presence.Unavailable(user.String(), s.from.Resourcepart())
 		if !last {
 			c.pushPresence(ctx, user)
 			return
@@ -328,7 +138,7 @@ func (c *Component) presenceWork(s *stanza) {
 // resource (or the whole user, for a bare JID) is gone.
 func (c *Component) presenceError(s *stanza) {
 	if s.from.Resourcepart() != "" {
-		c.presence.unavailable(s.from.Bare().String(), s.from.Resourcepart())
+		c.presence.Unavailable(s.from.Bare().String(), s.from.Resourcepart())
 		c.later(s.from.Bare().String(), func(ctx context.Context) { c.resourceGone(ctx, s.from.Bare(), s.from.Resourcepart()) })
 	}
 }
@@ -359,7 +169,7 @@ func (c *Component) pushPresence(ctx context.Context, user jid.JID) {
 	if a == nil {
 		return
 	}
-	p, ok := c.presence.best(user.String())
+	p, ok := c.presence.Best(user.String())
 	if !ok {
 		return
 	}
@@ -383,7 +193,7 @@ func (c *Component) sendGatewayPresence(ctx context.Context, to jid.JID, st tran
 	case transports.StateTransientDisconnect:
 		p.Show, p.Status = "away", "Disconnected: "+stanzaerr.Detail(st.Text)+"; next retry at "+st.Retry.UTC().Format("15:04:05")+" UTC."
 	default:
-		if c.presence.online(to.Bare().String()) && c.registered(ctx, to.Bare()) {
+		if c.presence.Online(to.Bare().String()) && c.registered(ctx, to.Bare()) {
 			p.Show, p.Status = "xa", "Not connected"
 		} else {
 			p.Type = "unavailable"

@@ -139,7 +139,7 @@ func (c *Component) register(ctx context.Context, user jid.JID, values map[strin
 func (c *Component) afterRegister(user jid.JID) {
 	ctx := c.ctx()
 	c.sendQuiet(ctx, &outPresence{Type: "subscribe", From: c.domain.String(), To: user.String()})
-	if c.presence.online(user.String()) || c.sup.Running(user.String()) {
+	if c.presence.Online(user.String()) || c.sup.Running(user.String()) {
 		c.startUser(ctx, user)
 	}
 }
@@ -175,7 +175,7 @@ func (c *Component) afterUnregister(user jid.JID, roster []string) {
 		c.sendQuiet(ctx, &outPresence{Type: "unsubscribe", From: from, To: user.String()})
 		c.sendQuiet(ctx, &outPresence{Type: "unsubscribed", From: from, To: user.String()})
 	}
-	c.presence.forget(user.String())
+	c.presence.Forget(user.String())
 }
 
 // settingsFields are the per-user settings: the ones every transport has,

@@ -39,31 +39,27 @@ func (c *Component) sinkFor(user string) transports.Sink {
 // recomputed later) directly.
 func (s *userSink) Deliver(ev transports.Event) {
 	c := s.c
-	var files *uploaded
-	if m, ok := ev.(*transports.MessageEvent); ok && !m.Room && len(m.Attachments) > 0 {
-		if files = s.upload(m); files == nil {
+	if m, ok := ev.(*transports.MessageEvent); ok && len(m.Attachments) > 0 {
+		if ev = s.upload(m); ev == nil {
 			return // a replay, delivered before
 		}
 	}
 	c.own(c.ctx(), s.user.String(), func(octx context.Context) {
 		ctx, cancel := context.WithTimeout(octx, 10*time.Second)
 		defer cancel()
-		s.handle(ctx, ev, files)
+		s.handle(ctx, ev)
 	})
 }
 
-// uploaded is what the uploads of a message's files gave: text for the
-// body and the out-of-band elements.
-type uploaded struct {
-	text string
-	oob  []any
-}
-
-// upload puts a message's files where the user can fetch them; nil means
-// the message was delivered before (a replay), files and all.
-func (s *userSink) upload(ev *transports.MessageEvent) *uploaded {
+// upload streams a message's files to where the user can fetch them and
+// returns the event to relay: a copy whose Body names the files (links,
+// and those that did not arrive with the reason) and whose Attachments
+// are the uploaded files, each with its download URL, from which the
+// stanzas' out-of-band links are made (attachmentLinks). nil means the
+// message was delivered before (a replay), files and all.
+func (s *userSink) upload(ev *transports.MessageEvent) *transports.MessageEvent {
 	c := s.c
-	if ev.RemoteID != "" {
+	if ev.RemoteID != "" && !ev.Room {
 		ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 		_, err := c.ids.XMPPID(ctx, s.user.String(), c.net.Name(), string(ev.From), string(ev.RemoteID))
 		cancel()
@@ -71,12 +67,27 @@ func (s *userSink) upload(ev *transports.MessageEvent) *uploaded {
 			return nil // queueOnce would drop it, but after the uploads
 		}
 	}
-	text, oob := c.attach(c.ctx(), s.user, ev.Attachments)
-	return &uploaded{text: text, oob: oob}
+	text, links := c.attach(c.ctx(), s.user, ev.Attachments)
+	out := *ev
+	out.Body += text
+	out.Attachments = links
+	return &out
+}
+
+// attachmentLinks are the out-of-band elements (XEP-0066) of an event
+// that went through upload: one per uploaded file.
+func attachmentLinks(ev *transports.MessageEvent) []any {
+	var oob []any
+	for _, a := range ev.Attachments {
+		if a.URL != "" {
+			oob = append(oob, &oobElem{URL: a.URL, Desc: shortName(a.Name, 200)})
+		}
+	}
+	return oob
 }
 
 // handle turns one event into stanzas. Owner work.
-func (s *userSink) handle(ctx context.Context, ev transports.Event, files *uploaded) {
+func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 	c := s.c
 	switch ev := ev.(type) {
 	case *transports.MessageEvent:
@@ -88,7 +99,7 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event, files *uploa
 		if !c.incomingAllowed(s.user) {
 			return // counted; the user is told at the end of the window
 		}
-		s.message(ctx, ev, files)
+		s.message(ctx, ev)
 	case *transports.OccupantEvent:
 		c.occupantEvent(ctx, s.user, ev)
 	case *transports.RoomReadyEvent:
@@ -98,10 +109,26 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event, files *uploa
 	case *transports.TypingEvent:
 		if ev.Room {
 			c.typingEvent(ctx, s.user, ev)
+		} else {
+			s.typing(ctx, ev)
 		}
 	case *transports.ReactionEvent:
 		if ev.Room {
 			c.reactionEvent(ctx, s.user, ev)
+		} else if c.incomingAllowed(s.user) {
+			s.reaction(ctx, ev)
+		}
+	case *transports.EditEvent:
+		if ev.Room {
+			c.roomEditEvent(ctx, s.user, ev)
+		} else if c.incomingAllowed(s.user) {
+			s.edit(ctx, ev)
+		}
+	case *transports.RetractEvent:
+		if ev.Room {
+			c.roomRetractEvent(ctx, s.user, ev)
+		} else if c.incomingAllowed(s.user) {
+			s.retracted(ctx, ev)
 		}
 	case *transports.PresenceEvent:
 		from, err := c.legacyJID(ev.From)
@@ -138,7 +165,7 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event, files *uploa
 	}
 }
 
-func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent, files *uploaded) {
+func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 	c := s.c
 	from, err := c.legacyJID(ev.From)
 	if err != nil {
@@ -156,19 +183,27 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent, fil
 		Subject: ev.Subject,
 		Thread:  ev.Thread,
 	}
+	m.OriginID = &originID{ID: m.ID} // what retractions name (XEP-0424)
 	if ev.Action {
 		m.Body = "/me " + ev.Body
+	}
+	if ev.Own {
+		// Sent by the user from another legacy client: never shown as
+		// the contact's (see ownMarker).
+		m.Body = ownMarker + m.Body
 	}
 	if !ev.Time.IsZero() {
 		m.Delay = &delayElem{From: c.domain.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
-	if ev.Nick != "" {
+	if ev.Nick != "" && !ev.Own {
 		m.Nick = &nickElem{Nick: ev.Nick} // XEP-0172: the contact's display name
 	}
-	if files != nil {
-		m.Body += files.text
-		m.Extra = append(m.Extra, files.oob...)
+	if ev.ReplyTo != "" {
+		if ref := c.xmppRef(ctx, s.user.String(), ev.From, ev.ReplyTo); ref != "" {
+			m.Extra = append(m.Extra, &replyElem{ID: ref})
+		}
 	}
+	m.Extra = append(m.Extra, attachmentLinks(ev)...)
 	if ev.RemoteID != "" {
 		// Exactly once: a network delivering this message again (after a
 		// crash, from an older bookmark) is ignored.

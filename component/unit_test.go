@@ -2,8 +2,12 @@ package component
 
 import (
 	"encoding/xml"
+	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -115,6 +119,43 @@ func TestBuildFormNeverPrefillsSecrets(t *testing.T) {
 	for _, want := range []string{`var="FORM_TYPE"`, `<value>jabber:iq:register</value>`, `type="text-private"`, `<value>bob</value>`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("form lacks %s: %s", want, s)
+		}
+	}
+}
+
+// TestListingFitsAStanza: a page of a room listing stays within the
+// default stanza limit whatever the rooms' topics, and names the rooms.
+func TestListingFitsAStanza(t *testing.T) {
+	c := &Component{domain: jid.MustParse("irc.example.org")}
+	rooms := make([]transports.RoomInfo, 2*listPage)
+	for i := range rooms {
+		rooms[i] = transports.RoomInfo{ID: transports.ID(fmt.Sprintf("#room%d%%irc.example.net", i)), Members: i, Topic: strings.Repeat("ü", 400)}
+	}
+	for _, set := range []string{"", `<set xmlns="http://jabber.org/protocol/rsm"><max>100000</max></set>`} {
+		var q *node
+		if set != "" {
+			n, err := parseXML(set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q = n
+		}
+		res, serr := c.pageItems(rooms, q)
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		if len(res.Items) != listPage {
+			t.Errorf("set %q: %d items, want a page of %d", set, len(res.Items), listPage)
+		}
+		b, err := xml.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > fitTarget(defaultMaxStanzaBytes) {
+			t.Errorf("set %q: a page is %d bytes, over %d", set, len(b), fitTarget(defaultMaxStanzaBytes))
+		}
+		if !strings.HasPrefix(res.Items[0].Name, "#room0%irc.example.net (0) üü") || !strings.HasSuffix(res.Items[0].Name, "…") || !utf8.ValidString(res.Items[0].Name) {
+			t.Errorf("first item named %q", res.Items[0].Name)
 		}
 	}
 }

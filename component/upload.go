@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -294,7 +295,9 @@ func parseSlot(res *node) (uploadSlot, error) {
 	return s, nil
 }
 
-// upload stores a file on user's server and returns its download URL.
+// upload streams a file to user's server and returns its download URL.
+// The content comes from the attachment's Open or URL (see openSource)
+// and never sits in memory whole.
 func (c *Component) upload(ctx context.Context, user jid.JID, a transports.Attachment) (string, error) {
 	if !c.servedDomain(user.Domainpart()) {
 		return "", errNotServed
@@ -306,14 +309,22 @@ func (c *Component) upload(ctx context.Context, user jid.JID, a transports.Attac
 	if svc.jid == "" {
 		return "", errors.New("your server has no HTTP upload service")
 	}
-	if svc.maxSize > 0 && int64(len(a.Data)) > svc.maxSize {
+	if svc.maxSize > 0 && a.Size > svc.maxSize {
+		return "", fmt.Errorf("larger than your server's upload limit (%d bytes)", svc.maxSize)
+	}
+	src, size, err := c.openSource(ctx, a)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	if svc.maxSize > 0 && size > svc.maxSize {
 		return "", fmt.Errorf("larger than your server's upload limit (%d bytes)", svc.maxSize)
 	}
 	name := a.Name
 	if name == "" {
 		name = "attachment"
 	}
-	res, err := c.request(ctx, svc.jid, &uploadRequest{Filename: name, Size: int64(len(a.Data)), ContentType: a.Type})
+	res, err := c.request(ctx, svc.jid, &uploadRequest{Filename: name, Size: size, ContentType: a.Type})
 	if err != nil {
 		return "", errors.New("your server's upload service gave no slot")
 	}
@@ -321,36 +332,30 @@ func (c *Component) upload(ctx context.Context, user jid.JID, a transports.Attac
 	if err != nil {
 		return "", err
 	}
-	if err := c.put(ctx, slot, a); err != nil {
+	if err := c.put(ctx, slot, a.Type, src, size); err != nil {
 		return "", err
 	}
 	return slot.get, nil
 }
 
-// put sends the file to the slot with the upload client its scheme
-// allows. Its errors are fit for the user: fixed phrases only.
-func (c *Component) put(ctx context.Context, slot uploadSlot, a transports.Attachment) error {
-	u, err := url.Parse(slot.put)
-	if err != nil || u.Host == "" || u.User != nil {
-		return errors.New("the upload slot's address is not valid")
+// put streams size bytes of body to the slot with the upload client its
+// scheme allows. Its errors are fit for the user: fixed phrases only.
+func (c *Component) put(ctx context.Context, slot uploadSlot, typ string, body io.Reader, size int64) error {
+	u, client, err := c.clientFor(slot.put)
+	if err != nil {
+		return err
 	}
-	secure, plain := c.uploadClients()
-	var client *http.Client
-	switch u.Scheme {
-	case "https":
-		client = secure
-	case "http":
-		client = plain
-	default:
-		return errUploadScheme
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(a.Data))
+	sb := &sizedBody{r: body, left: size}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), sb)
 	if err != nil {
 		return errors.New("the upload slot's address is not valid")
 	}
-	req.ContentLength = int64(len(a.Data))
-	if a.Type != "" {
-		req.Header.Set("Content-Type", a.Type)
+	req.ContentLength = size
+	if size == 0 {
+		req.Body = http.NoBody
+	}
+	if typ != "" {
+		req.Header.Set("Content-Type", typ)
 	}
 	for k, v := range slot.headers {
 		req.Header.Set(k, v)
@@ -358,6 +363,8 @@ func (c *Component) put(ctx context.Context, slot uploadSlot, a transports.Attac
 	resp, err := client.Do(req)
 	if err != nil {
 		switch {
+		case sb.err != nil:
+			return sb.err
 		case errors.Is(err, errUploadRedirect):
 			return errUploadRedirect
 		case errors.Is(err, egress.ErrForbidden) && u.Scheme == "http":
@@ -366,11 +373,33 @@ func (c *Component) put(ctx context.Context, slot uploadSlot, a transports.Attac
 		return errors.New("upload failed: " + egress.Reason(err))
 	}
 	resp.Body.Close()
+	if resp.StatusCode/100 == 3 {
+		// A streamed body cannot be sent again, so the client hands
+		// back a 307 or 308 rather than asking CheckRedirect.
+		return errUploadRedirect
+	}
 	if resp.StatusCode/100 != 2 {
 		c.log.Info("upload refused", "status", resp.StatusCode)
 		return errUploadRefused
 	}
 	return nil
+}
+
+// clientFor parses an upload or download address and picks the client
+// its scheme allows (see uploadClients). Its errors are fixed phrases.
+func (c *Component) clientFor(raw string) (*url.URL, *http.Client, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return nil, nil, errors.New("the upload slot's address is not valid")
+	}
+	secure, plain := c.uploadClients()
+	switch u.Scheme {
+	case "https":
+		return u, secure, nil
+	case "http":
+		return u, plain, nil
+	}
+	return nil, nil, errUploadScheme
 }
 
 // oobElem is an out-of-band link (XEP-0066).
@@ -397,11 +426,11 @@ func (c *Component) maxAttachmentBytes() int64 {
 }
 
 // attach uploads a message's files and returns the text to append to its
-// body and the OOB links. At most maxAttachments files are handled, up to
+// body and the uploaded files, each with its download URL. At most maxAttachments files are handled, up to
 // uploadParallel at once and all within uploadBudget; each of them is
 // either linked or named with the reason it did not arrive, and the files
 // beyond are named in one short line. Nothing is left out silently.
-func (c *Component) attach(ctx context.Context, user jid.JID, atts []transports.Attachment) (string, []any) {
+func (c *Component) attach(ctx context.Context, user jid.JID, atts []transports.Attachment) (string, []transports.Attachment) {
 	if len(atts) == 0 {
 		return "", nil
 	}
@@ -420,10 +449,10 @@ func (c *Component) attach(ctx context.Context, user jid.JID, atts []transports.
 	var wg sync.WaitGroup
 	for i, a := range handled {
 		switch {
-		case a.Data == nil:
+		case a.Open == nil && a.URL == "":
 			results[i].err = errors.New("too large to fetch")
 			continue
-		case int64(len(a.Data)) > c.maxAttachmentBytes() || a.Size > c.maxAttachmentBytes():
+		case a.Size > c.maxAttachmentBytes():
 			results[i].err = fmt.Errorf("larger than this gateway's limit of %s", byteSize(c.maxAttachmentBytes()))
 			continue
 		}
@@ -454,7 +483,7 @@ func (c *Component) attach(ctx context.Context, user jid.JID, atts []transports.
 	}
 	wg.Wait()
 	var text bytes.Buffer
-	var oob []any
+	var links []transports.Attachment
 	for i, a := range handled {
 		r := results[i]
 		if r.err != nil {
@@ -463,12 +492,12 @@ func (c *Component) attach(ctx context.Context, user jid.JID, atts []transports.
 			continue
 		}
 		fmt.Fprintf(&text, "\n%s", r.url)
-		oob = append(oob, &oobElem{URL: r.url, Desc: shortName(a.Name, 200)})
+		links = append(links, transports.Attachment{Name: a.Name, Type: a.Type, Size: a.Size, URL: r.url})
 	}
 	if len(rest) > 0 {
 		text.WriteString("\n" + restLine(rest, len(handled)))
 	}
-	return text.String(), oob
+	return text.String(), links
 }
 
 // restLine names the files beyond the limit in one line of bounded

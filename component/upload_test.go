@@ -1,6 +1,7 @@
 package component
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/xml"
@@ -76,7 +77,18 @@ func created(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.Status
 
 var loopback = &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
 
-var file = transports.Attachment{Name: "a.txt", Type: "text/plain", Size: 5, Data: []byte("hello")}
+var file = bytesAttachment("a.txt", "text/plain", []byte("hello"))
+
+// bytesAttachment is an attachment whose Open reads data.
+func bytesAttachment(name, typ string, data []byte) transports.Attachment {
+	return transports.Attachment{Name: name, Type: typ, Size: int64(len(data)),
+		Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+}
+
+// putHello puts the five bytes "hello" into slot.
+func putHello(ctx context.Context, c *Component, slot uploadSlot) error {
+	return c.put(ctx, slot, "text/plain", strings.NewReader("hello"), 5)
+}
 
 // TestPutRefusals: the upload client sends nothing to a slot it must not
 // reach; the user's text is a fixed phrase.
@@ -101,7 +113,7 @@ func TestPutRefusals(t *testing.T) {
 				roots = rec.roots()
 			}
 			c := uploadTestComponent(t, tt.policy, roots)
-			err := c.put(context.Background(), uploadSlot{put: tt.url(rec.srv.URL)}, file)
+			err := putHello(context.Background(), c, uploadSlot{put: tt.url(rec.srv.URL)})
 			if err == nil || !strings.Contains(err.Error(), tt.wantText) {
 				t.Fatalf("err = %v, want one containing %q", err, tt.wantText)
 			}
@@ -122,7 +134,7 @@ func TestPutRedirect(t *testing.T) {
 		roots := first.roots()
 		roots.AddCert(target.srv.Certificate())
 		c := uploadTestComponent(t, loopback, roots)
-		err := c.put(context.Background(), uploadSlot{put: first.srv.URL + "/up"}, file)
+		err := putHello(context.Background(), c, uploadSlot{put: first.srv.URL + "/up"})
 		if !errors.Is(err, errUploadRedirect) {
 			t.Errorf("%d: err = %v, want errUploadRedirect", code, err)
 		}
@@ -149,7 +161,7 @@ func TestPutHappyAndStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.put(context.Background(), slot, file); err != nil {
+	if err := putHello(context.Background(), c, slot); err != nil {
 		t.Fatalf("put: %v", err)
 	}
 	rec.mu.Lock()
@@ -166,7 +178,7 @@ func TestPutHappyAndStatus(t *testing.T) {
 		http.Error(w, "db password is hunter2", http.StatusInternalServerError)
 	})
 	c = uploadTestComponent(t, loopback, bad.roots())
-	err = c.put(context.Background(), uploadSlot{put: bad.srv.URL + "/up"}, file)
+	err = putHello(context.Background(), c, uploadSlot{put: bad.srv.URL + "/up"})
 	if !errors.Is(err, errUploadRefused) || strings.Contains(err.Error(), "500") || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("err = %v, want the fixed refusal", err)
 	}
@@ -218,9 +230,9 @@ func TestAttachLimits(t *testing.T) {
 	c.cfg.MaxAttachmentBytes = 4
 	var atts []transports.Attachment
 	atts = append(atts, transports.Attachment{Name: "huge.iso", Size: 1 << 40})
-	atts = append(atts, transports.Attachment{Name: "five.txt", Size: 5, Data: []byte("hello")})
+	atts = append(atts, bytesAttachment("five.txt", "", []byte("hello")))
 	for i := range 98 {
-		atts = append(atts, transports.Attachment{Name: strings.Repeat("x", i%60+1) + "\u202e.txt", Size: 1, Data: []byte("x")})
+		atts = append(atts, bytesAttachment(strings.Repeat("x", i%60+1)+"\u202e.txt", "", []byte("x")))
 	}
 	text, oob := c.attach(context.Background(), jid.MustParse("eve@evil.example"), atts)
 	if len(oob) != 0 {
@@ -277,7 +289,7 @@ func TestPutEndsWithContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	err := c.put(ctx, uploadSlot{put: rec.srv.URL + "/up"}, file)
+	err := putHello(ctx, c, uploadSlot{put: rec.srv.URL + "/up"})
 	if err == nil || !strings.Contains(err.Error(), "timed out") {
 		t.Errorf("err = %v, want a timeout phrase", err)
 	}

@@ -565,7 +565,7 @@ func (a *adapter) deliverMail(validity uint32, uid imap.UID, raw []byte) {
 		Time:     in.Date,
 	}
 	for _, at := range in.Attachments {
-		ev.Attachments = append(ev.Attachments, transports.Attachment{Name: at.Name, Type: at.ContentType, Size: at.Size, Data: at.Data})
+		ev.Attachments = append(ev.Attachments, attachment(at))
 	}
 	a.sink.Deliver(ev)
 }
@@ -628,6 +628,13 @@ func (a *adapter) outgoing(ctx context.Context, msg transports.Message, to *mail
 // a reply when the message carries a thread the transport knows.
 func (a *adapter) Send(ctx context.Context, msg transports.Message) (_ transports.RemoteID, err error) {
 	defer a.n.recovered(&err, "sending")
+	msg.Files = nil // only SendFiles takes them
+	return a.send(ctx, msg)
+}
+
+// send sends msg as one mail, its Files as MIME attachments (see
+// SendFiles).
+func (a *adapter) send(ctx context.Context, msg transports.Message) (_ transports.RemoteID, err error) {
 	to, err := mail.ParseAddress(string(msg.To))
 	if err != nil {
 		return "", fmt.Errorf("%w: %q is not an email address", transports.ErrInvalidInput, msg.To)
@@ -635,10 +642,20 @@ func (a *adapter) Send(ctx context.Context, msg transports.Message) (_ transport
 	ctx, cancel := context.WithTimeout(ctx, a.n.cfg.Timeout)
 	defer cancel()
 	o := a.outgoing(ctx, msg, to)
-	raw, id, err := Compose(o)
+	files, err := openFiles(ctx, msg.Files)
+	defer files.close()
 	if err != nil {
 		return "", err
 	}
+	o.Attachments = files.atts
+	if o.Subject == "" && strings.TrimSpace(o.Body) == "" && len(msg.Files) > 0 {
+		o.Subject = filesSubject(msg.Files) // a file sent alone
+	}
+	m, err := NewMail(o)
+	if err != nil {
+		return "", err
+	}
+	id := m.MessageID
 	c, err := a.n.dialSMTP(ctx, a.acct.User, a.login)
 	if err != nil {
 		return "", err
@@ -652,11 +669,8 @@ func (a *adapter) Send(ctx context.Context, msg transports.Message) (_ transport
 			rcpt = rcpt[:at+1] + d
 		}
 	}
-	if err := c.SendMail(a.login.address.Address, []string{rcpt}, bytes.NewReader(raw)); err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return "", smtpError(a.login.smtp, "sending", err)
+	if err := a.submit(ctx, c, rcpt, m); err != nil {
+		return "", err
 	}
 	c.Quit()
 	if msg.Thread != "" {

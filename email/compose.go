@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
+	"io"
+	"mime"
 	"net/mail"
 	"strings"
 	"time"
@@ -37,6 +39,9 @@ type Outgoing struct {
 	// they are appended to the body, one per line, unless the body
 	// already contains them.
 	Links []string
+	// Attachments are files sent as MIME attachment parts after the
+	// text (multipart/mixed); none gives a single text/plain mail.
+	Attachments []OutAttachment
 	// Date is the Date header; zero means now.
 	Date time.Time
 	// Domain is the right-hand side of the generated Message-ID; empty
@@ -62,19 +67,59 @@ const maxReferences = 20
 // addr-spec; otherwise Compose returns an error wrapping
 // transports.ErrInvalidInput. Message-IDs in InReplyTo and References that
 // could not be written safely are dropped, since the user cannot fix them.
+//
+// With Attachments, the mail is multipart/mixed: the text part first,
+// then one base64 attachment part per file, read from its Content when
+// the mail is written.
 func Compose(o Outgoing) (raw []byte, messageID string, err error) {
-	from, err := cleanAddress(o.From, "From")
+	m, err := NewMail(o)
 	if err != nil {
 		return nil, "", err
 	}
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), m.MessageID, nil
+}
+
+// OutAttachment is a file sent with a mail.
+type OutAttachment struct {
+	// Name is the file name; it is made a single line, and written with
+	// RFC 2231 encoding when it is not ASCII. Empty means "attachment".
+	Name string
+	// Type is the MIME type; anything that does not parse as one is sent
+	// as application/octet-stream.
+	Type string
+	// Content is read once, when the mail is written.
+	Content io.Reader
+}
+
+// Mail is a composed mail not written yet: its header is checked and its
+// Message-ID chosen, and WriteTo streams it, attachments read as it goes.
+type Mail struct {
+	// MessageID is the new mail's Message-ID, without <>.
+	MessageID string
+	header    gomail.Header
+	body      string
+	atts      []OutAttachment
+}
+
+// NewMail checks o and builds its header as Compose does, without
+// reading any attachment.
+func NewMail(o Outgoing) (*Mail, error) {
+	from, err := cleanAddress(o.From, "From")
+	if err != nil {
+		return nil, err
+	}
 	if len(o.To) == 0 {
-		return nil, "", fmt.Errorf("email: no recipient: %w", transports.ErrInvalidInput)
+		return nil, fmt.Errorf("email: no recipient: %w", transports.ErrInvalidInput)
 	}
 	to := make([]*mail.Address, 0, len(o.To))
 	for _, a := range o.To {
 		c, err := cleanAddress(a, "To")
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		to = append(to, c)
 	}
@@ -85,9 +130,9 @@ func Compose(o Outgoing) (raw []byte, messageID string, err error) {
 	}
 	domain, err = messageIDDomain(domain)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	messageID = rand.Text() + "@" + domain
+	messageID := rand.Text() + "@" + domain
 
 	body := composeBody(o.Body, o.Links)
 	subject := cleanLine(o.Subject)
@@ -118,8 +163,10 @@ func Compose(o Outgoing) (raw []byte, messageID string, err error) {
 
 	// go-message writes fields last-added first: add them in reverse.
 	var h gomail.Header
-	h.Set("Content-Transfer-Encoding", "quoted-printable")
-	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	if len(o.Attachments) == 0 {
+		h.Set("Content-Transfer-Encoding", "quoted-printable")
+		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	}
 	h.AddRaw([]byte("MIME-Version: 1.0\r\n")) // raw: go-message would spell it Mime-Version
 	h.SetMsgIDList("References", refs)
 	if inReplyTo != "" {
@@ -132,19 +179,83 @@ func Compose(o Outgoing) (raw []byte, messageID string, err error) {
 	h.SetAddressList("To", to)
 	h.SetAddressList("From", []*mail.Address{from})
 	h.SetDate(date)
+	return &Mail{MessageID: messageID, header: h, body: body, atts: o.Attachments}, nil
+}
 
-	var buf bytes.Buffer
-	w, err := gomail.CreateSingleInlineWriter(&buf, h)
+// WriteTo writes the mail to w, reading each attachment's Content as it
+// goes. An error reading an attachment is returned as it is (wrapped),
+// and the mail written so far must then not be sent.
+func (m *Mail) WriteTo(w io.Writer) (int64, error) {
+	cw := &countWriter{w: w}
+	if len(m.atts) == 0 {
+		tw, err := gomail.CreateSingleInlineWriter(cw, m.header)
+		if err != nil {
+			return cw.n, fmt.Errorf("email: writing header: %w", err)
+		}
+		if _, err := io.WriteString(tw, m.body); err != nil {
+			return cw.n, fmt.Errorf("email: writing body: %w", err)
+		}
+		if err := tw.Close(); err != nil {
+			return cw.n, fmt.Errorf("email: writing body: %w", err)
+		}
+		return cw.n, nil
+	}
+	mw, err := gomail.CreateWriter(cw, m.header)
 	if err != nil {
-		return nil, "", fmt.Errorf("email: writing header: %w", err)
+		return cw.n, fmt.Errorf("email: writing header: %w", err)
 	}
-	if _, err := w.Write([]byte(body)); err != nil {
-		return nil, "", fmt.Errorf("email: writing body: %w", err)
+	var th gomail.InlineHeader
+	th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	th.Set("Content-Transfer-Encoding", "quoted-printable")
+	tw, err := mw.CreateSingleInline(th)
+	if err != nil {
+		return cw.n, fmt.Errorf("email: writing body: %w", err)
 	}
-	if err := w.Close(); err != nil {
-		return nil, "", fmt.Errorf("email: writing body: %w", err)
+	if _, err := io.WriteString(tw, m.body); err != nil {
+		return cw.n, fmt.Errorf("email: writing body: %w", err)
 	}
-	return buf.Bytes(), messageID, nil
+	if err := tw.Close(); err != nil {
+		return cw.n, fmt.Errorf("email: writing body: %w", err)
+	}
+	for _, a := range m.atts {
+		var ah gomail.AttachmentHeader
+		typ := "application/octet-stream"
+		if t, _, err := mime.ParseMediaType(a.Type); err == nil && strings.Count(t, "/") == 1 && !strings.HasPrefix(t, "multipart/") {
+			typ = t
+		}
+		ah.SetContentType(typ, nil)
+		name := cleanLine(a.Name)
+		if name == "" {
+			name = "attachment"
+		}
+		ah.SetFilename(name)
+		aw, err := mw.CreateAttachment(ah)
+		if err != nil {
+			return cw.n, fmt.Errorf("email: writing attachment: %w", err)
+		}
+		if _, err := io.Copy(aw, a.Content); err != nil {
+			return cw.n, fmt.Errorf("email: reading attachment %q: %w", name, err)
+		}
+		if err := aw.Close(); err != nil {
+			return cw.n, fmt.Errorf("email: writing attachment: %w", err)
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return cw.n, fmt.Errorf("email: writing mail: %w", err)
+	}
+	return cw.n, nil
+}
+
+// countWriter counts what it passes on.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // SubjectForReply returns the subject of a reply to a mail with subject

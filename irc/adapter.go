@@ -136,7 +136,7 @@ func (a *adapter) newConn(server, nick, password string) *conn {
 func (a *adapter) newConnLocked(server, nick, password string) *conn {
 	c := newConn(a, server, nick, password)
 	a.conns[server] = c
-	a.wg.Add(2)
+	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
 		defer func() {
@@ -146,13 +146,9 @@ func (a *adapter) newConnLocked(server, nick, password string) *conn {
 			}
 			a.mu.Unlock()
 		}()
+		defer c.stopWriter()
 		defer c.recoverRoot("run")
 		c.run()
-	}()
-	go func() {
-		defer a.wg.Done()
-		defer c.recoverRoot("writer")
-		c.writer()
 	}()
 	return c
 }

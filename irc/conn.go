@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -26,8 +27,10 @@ import (
 // registered, rejoins the user's channels, writes lines through a rate
 // limiter, and turns what the server sends into transports events.
 //
-// girc runs handlers for one client sequentially in one goroutine, so
-// events are produced in the server's order.
+// Lines from the server are handled on the goroutine that reads them
+// (dispatch, called by lineConn), one at a time, so events are produced in
+// the server's order; girc runs the connection (registration, capability
+// negotiation, SASL, pings, writing) and never sees a channel's members.
 type conn struct {
 	a        *adapter
 	server   string
@@ -41,10 +44,6 @@ type conn struct {
 	lim      *rate.Limiter
 	ctcpLim  *rate.Limiter // CTCP answers
 	typeLim  *rate.Limiter // typing notifications
-	wake     chan struct{}
-
-	// done is closed when run returned.
-	done chan struct{}
 
 	// link is the connection's place in the session's reconnect policy
 	// (Account.Reconnect), reporting once the connection is the
@@ -61,6 +60,10 @@ type conn struct {
 	regWait    chan struct{} // closed at registration or first failure
 	failErr    error         // what went wrong in the current attempt
 	saslOK     bool
+	saslTried  bool            // AUTHENTICATE was sent on this connection
+	caps       map[string]bool // capabilities the server accepted (caps.go)
+	capOffer   []string        // a CAP LS in several lines, so far
+	wire       *lineConn       // the current connection's socket, for the writer
 	nick       string
 	user, host string
 	isupport   isupport
@@ -69,6 +72,14 @@ type conn struct {
 	echoes     []*echoWait
 	seq        int
 	out        []outLine
+	// The writer is no goroutine of its own: flush runs on a timer when
+	// lines are queued, and again when the rate limit lets the next one
+	// go (flushArmed: a flush is due or running; writerDone: no more).
+	flushTimer *time.Timer
+	flushArmed bool
+	writerDone bool
+	flushing   sync.WaitGroup
+	unfenced   []*echoWait       // sends written whose fence is not yet queued
 	awayLine   string            // the AWAY line last queued on this connection
 	rawUntil   time.Time         // numerics are forwarded to the user until then
 	typed      map[string]string // last typing state sent, by folded target
@@ -85,11 +96,11 @@ type channel struct {
 	synced    bool          // the member list is complete
 	rejoining bool          // joined again after a reconnection
 	leaving   bool          // we sent PART
-	members   map[string]*member
-	old       map[string]*member // members before a reconnection
-	topic     string
-	topicBy   string
-	topicAt   time.Time
+	// sub is the connection's place in the channel's shared view
+	// (members, topic), from its own JOIN until it leaves or the
+	// connection is lost; nil otherwise.
+	sub *viewSub
+	old map[string]member // members before a reconnection, by folded nick
 }
 
 // member is someone in a channel.
@@ -113,23 +124,30 @@ type await struct {
 // that answer).
 type echoWait struct {
 	target string // folded
-	lines  int
-	fence  string
-	room   bool
-	msg    transports.Message
-	id     transports.ID
-	action bool
-	body   string
-	first  *girc.Event
-	done   chan error
+	lines  int    // echoes still expected (echo-message)
+	fence  string // the PING token that confirms it, once queued
+	// left counts its lines not written yet; written is closed when
+	// they are (and, without echo-message, its fence too): the time to
+	// confirm it counts from then, not while it waits its turn.
+	left    int
+	written chan struct{}
+	room    bool
+	msg     transports.Message
+	id      transports.ID
+	action  bool
+	body    string
+	first   *girc.Event
+	done    chan error
 }
 
 // outLine is a queued line; owner is the send it belongs to (nil for
 // the connection's own lines), so that a send that gave up can take its
-// lines back before they are written.
+// lines back before they are written. A fence line confirms the sends
+// in fenced once the server answers it.
 type outLine struct {
-	text  string
-	owner any
+	text   string
+	owner  any
+	fenced []*echoWait
 }
 
 // isupport is what the server said in RPL_ISUPPORT that we use.
@@ -158,8 +176,6 @@ func newConn(a *adapter, server, nick, password string) *conn {
 		lim:      rate.NewLimiter(rate.Limit(a.n.cfg.SendRate), a.n.cfg.SendBurst),
 		ctcpLim:  rate.NewLimiter(rate.Every(5*time.Second), 3),
 		typeLim:  rate.NewLimiter(rate.Every(2*time.Second), 5),
-		wake:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
 		regWait:  make(chan struct{}),
 		channels: make(map[string]*channel),
 		isupport: defaultISupport(),
@@ -201,7 +217,6 @@ func (c *conn) authenticated() bool {
 // when the policy gives up on it (a refused login, the gateway's policy)
 // the session ends, and the supervisor tells the user.
 func (c *conn) run() {
-	defer close(c.done)
 	ctx := c.a.ctx
 	for {
 		err := c.connectOnce(ctx)
@@ -283,14 +298,8 @@ func (c *conn) connectOnce(ctx context.Context) error {
 		DisableAutoMODEOnJoin: true,
 		AllowFlood:            true, // our own limiter paces lines
 		Version:               c.a.n.cfg.Version,
-		PingDelay:             90 * time.Second,
-		PingTimeout:           3 * time.Minute,
+		PingDelay:             -1, // keepalive pings, without girc's ping goroutine
 		HandleNickCollide:     func(string) string { return "" },
-		SupportedCaps: map[string][]string{
-			"echo-message":      nil,
-			"draft/chathistory": nil,
-			"chathistory":       nil,
-		},
 		RecoverFunc: func(cl *girc.Client, e *girc.HandlerError) {
 			c.log.Error("IRC handler panicked; closing the connection", "handler", e.ID,
 				"panic", fmt.Sprint(e.Panic), "stack", string(e.Stack))
@@ -298,31 +307,36 @@ func (c *conn) connectOnce(ctx context.Context) error {
 			go cl.Close()
 		},
 	}
-	if c.password != "" {
-		cfg.SASL = &girc.SASLPlain{User: c.wantNick, Pass: c.password}
-	}
 	cl := girc.New(cfg)
+	// No user, channel or capability tracking in girc: the transport
+	// keeps channels in shared views and negotiates CAP and SASL itself
+	// (caps.go); girc runs the socket, registration and PING answers.
+	cl.DisableTracking()
 	// girc's own CTCP answers run in goroutines of their own, unpaced,
-	// and crash on a request without a source: answer ourselves.
+	// and crash on a request without a source: they are cleared, and
+	// dispatch answers (girc sees no PRIVMSG anyway, see gircLines).
 	for _, cmd := range []string{girc.CTCP_PING, girc.CTCP_PONG, girc.CTCP_VERSION, girc.CTCP_SOURCE, girc.CTCP_TIME, girc.CTCP_FINGER} {
 		cl.CTCP.Clear(cmd)
 	}
-	for _, cmd := range []string{girc.CTCP_PING, girc.CTCP_VERSION, girc.CTCP_TIME} {
-		cl.CTCP.Set(cmd, c.onCTCP)
-	}
-	cl.Handlers.Add(girc.ALL_EVENTS, c.handle)
 
 	c.mu.Lock()
 	c.client = cl
 	c.failErr = nil
-	c.saslOK = false
+	c.saslOK, c.saslTried = false, false
+	c.caps, c.capOffer = make(map[string]bool), nil
 	c.awayLine = "AWAY" // a new connection is not away
 	c.isupport = defaultISupport()
 	c.motd = nil
 	c.batches = nil
 	c.mu.Unlock()
 
-	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial, log: c.log}
+	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial, log: c.log,
+		handle: func(e *girc.Event) error { return c.dispatch(cl, e) },
+		opened: func(lc *lineConn) {
+			c.mu.Lock()
+			c.wire = lc
+			c.mu.Unlock()
+		}}
 	if d.dial == nil && !c.admin {
 		d.dial = c.a.n.cfg.Egress.DialContext
 	}
@@ -342,6 +356,9 @@ func (c *conn) connectOnce(ctx context.Context) error {
 		}
 	})
 	defer regTimer.Stop()
+	d.read.Store(time.Now().UnixNano())
+	ka := c.keepalive(cl, &d.read, pingEvery, pingTimeout)
+	defer ka.Stop()
 	quitTimer := time.AfterFunc(time.Hour, cl.Close) // armed by a cancellation
 	quitTimer.Stop()
 	stopQuit := context.AfterFunc(ctx, func() {
@@ -354,7 +371,7 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	quitTimer.Stop()
 	c.mu.Lock()
 	fail := c.failErr
-	c.client = nil
+	c.client, c.wire = nil, nil
 	c.registered = false
 	c.mu.Unlock()
 	switch {
@@ -369,6 +386,56 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	default:
 		return fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
 	}
+}
+
+// How the connection checks that the server is still there: a PING every
+// pingEvery (which also keeps girc's read deadline, renewed only by the
+// lines girc sees, from expiring), and the end of the connection when
+// nothing was read for pingEvery + pingTimeout.
+const (
+	pingEvery   = 90 * time.Second
+	pingTimeout = 3 * time.Minute
+)
+
+// keepalive starts the connection's pings on a timer (no goroutine waits
+// for it), one every every, and closes the connection when nothing was
+// read (read: when the last line was) for every + timeout. Stop the timer
+// when the connection ends.
+func (c *conn) keepalive(cl *girc.Client, read *atomic.Int64, every, timeout time.Duration) *time.Timer {
+	var t *time.Timer
+	t = time.AfterFunc(time.Hour, func() {
+		defer c.recoverLog("keepalive")
+		if time.Since(time.Unix(0, read.Load())) > every+timeout {
+			c.setFail(fmt.Errorf("%w: %s did not answer for %v", transports.ErrUnavailable, c.server, every+timeout))
+			cl.Close()
+			return
+		}
+		cl.Cmd.Ping("keepalive")
+		t.Reset(every)
+	})
+	t.Reset(every)
+	return t
+}
+
+// dispatch handles one line from the server: the connection's state and
+// events (handle), then its CTCP request (onCTCP). It runs on the
+// goroutine that reads the connection (lineConn.Read), one line at a
+// time, so events are produced in the server's order. A panic is logged
+// with its stack and ends this connection only, with the user told why.
+func (c *conn) dispatch(cl *girc.Client, e *girc.Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("IRC handler panicked; closing the connection", "command", e.Command,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			c.setFail(fmt.Errorf("%w: %s", transports.ErrUnavailable, internalErrorText(c.server)))
+			err = fmt.Errorf("irc: handling a line: %w", errBadLine)
+		}
+	}()
+	c.handle(cl, *e)
+	if ctcp := girc.DecodeCTCP(e); ctcp != nil {
+		c.onCTCP(cl, *ctcp)
+	}
+	return nil
 }
 
 // recoverLog logs a panic of a goroutine that only runs a timer's
@@ -393,7 +460,7 @@ func (c *conn) lost(err error) {
 	isMain := c.isMain()
 	c.mu.Lock()
 	waits, echoes := c.waits, c.echoes
-	c.waits, c.echoes, c.out = nil, nil, nil
+	c.waits, c.echoes, c.out, c.unfenced = nil, nil, nil, nil
 	var evs []transports.Event
 	for _, ch := range c.channels {
 		if ch.joined && ch.want && c.a.ctx.Err() == nil {
@@ -401,10 +468,11 @@ func (c *conn) lost(err error) {
 				Text: fmt.Sprintf("Connection to %s lost (%v); reconnecting…", c.server, err)})
 		}
 		ch.joined, ch.synced = false, false
-		if ch.old == nil {
-			ch.old = ch.members
+		if ch.old == nil && ch.want && ch.sub != nil {
+			ch.old = ch.sub.members()
 		}
-		ch.members = make(map[string]*member)
+		ch.sub.close()
+		ch.sub = nil
 		if !ch.want {
 			delete(c.channels, FoldName(ch.name))
 		}
@@ -434,6 +502,7 @@ func (c *conn) onRegistered() {
 		return
 	}
 	c.registered = true
+	c.kickLocked() // lines queued while it was not registered
 	first := !c.everUp
 	c.everUp = true
 	var rejoin []string
@@ -443,7 +512,7 @@ func (c *conn) onRegistered() {
 			rejoin = append(rejoin, "JOIN "+ch.name)
 		}
 	}
-	identify := c.password != "" && !c.saslOK && c.client != nil && !c.client.HasCapability("sasl")
+	identify := c.password != "" && !c.saslOK && c.client != nil && !c.hasCapLocked("sasl")
 	if identify && c.services == "" {
 		// A password goes only to SASL, or to the NickServ of a services
 		// host the admin named: whoever holds the nick NickServ on a
@@ -459,6 +528,7 @@ func (c *conn) onRegistered() {
 	}
 	nick := c.nick
 	motd := strings.Join(c.motd, "\n")
+	c.motd = nil // shown once below; not kept for the connection's life
 	c.mu.Unlock()
 	if first {
 		c.a.showMOTD(c.serverID(), c.server, motd)
@@ -490,6 +560,12 @@ type dialer struct {
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	tls  *tls.Config // nil: plaintext
 	log  *slog.Logger
+	// handle is the connection's lineConn.handle: every line, in order.
+	handle func(*girc.Event) error
+	// opened receives the connection before girc writes to it.
+	opened func(*lineConn)
+	// read is when the connection last read a line (Unix nanoseconds).
+	read atomic.Int64
 }
 
 func (d *dialer) Dial(network, address string) (net.Conn, error) {
@@ -517,7 +593,18 @@ func (d *dialer) Dial(network, address string) (net.Conn, error) {
 		}
 		conn = tc
 	}
-	return newLineConn(conn, d.log), nil
+	lc := newLineConn(conn, d.log, d.handle)
+	lc.read = &d.read
+	// The capability negotiation starts before girc's NICK and USER, so
+	// the server holds the registration until CAP END (caps.go).
+	if err := lc.writeLine("CAP LS 302"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if d.opened != nil {
+		d.opened(lc)
+	}
+	return lc, nil
 }
 
 // internalErrorText is what the user is told when handling a server's
@@ -549,11 +636,8 @@ func (c *conn) enqueueFor(owner any, lines ...string) error {
 	for _, l := range lines {
 		c.out = append(c.out, outLine{text: l, owner: owner})
 	}
+	c.kickLocked()
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 	return nil
 }
 
@@ -588,46 +672,115 @@ func (c *conn) request(ctx context.Context, w *await, what string, lines ...stri
 	return err
 }
 
-// writer writes queued lines in order, within the rate limit, while the
-// connection is registered.
-func (c *conn) writer() {
-	ctx := c.a.ctx
+// kickLocked makes the writer look at the queue now, unless a flush is
+// due already. Call with c.mu held.
+func (c *conn) kickLocked() {
+	if c.flushArmed || c.writerDone || !c.registered || len(c.out) == 0 {
+		return
+	}
+	c.flushArmed = true
+	if c.flushTimer == nil {
+		c.flushTimer = time.AfterFunc(0, c.flush)
+		return
+	}
+	c.flushTimer.Reset(0)
+}
+
+// flush writes queued lines in order, within the rate limit, while the
+// connection is registered; when the limit holds the next line back, it
+// arms its timer for when it may go. It runs on the timer's goroutine,
+// one at a time (flushArmed), and never after stopWriter returned.
+//
+// Without echo-message, a send is confirmed by the server's answer to a
+// PING written after it: one PING (a fence) goes after the last of the
+// sends queued one behind the other, and confirms them all.
+func (c *conn) flush() {
+	c.mu.Lock()
+	if c.writerDone {
+		c.mu.Unlock()
+		return
+	}
+	c.flushing.Add(1)
+	c.mu.Unlock()
+	defer c.flushing.Done()
+	defer c.recoverLog("writer")
 	for {
-		select {
-		case <-ctx.Done():
+		c.mu.Lock()
+		if c.writerDone || !c.registered || len(c.out) == 0 || c.wire == nil {
+			c.flushArmed = false
+			c.mu.Unlock()
 			return
-		case <-c.done:
-			return
-		case <-c.wake:
 		}
-		for {
-			c.mu.Lock()
-			ready := c.registered && len(c.out) > 0
+		r := c.lim.Reserve()
+		if !r.OK() { // a limit that lets nothing through: until a kick
+			c.flushArmed = false
 			c.mu.Unlock()
-			if !ready {
-				break
-			}
-			if err := c.lim.Wait(ctx); err != nil {
-				return
-			}
-			c.mu.Lock()
-			if !c.registered || len(c.out) == 0 || c.client == nil {
-				c.mu.Unlock()
-				break
-			}
-			line := c.out[0].text
-			c.out[0] = outLine{}
-			c.out = c.out[1:]
-			if len(c.out) == 0 {
-				c.out = nil
-			}
-			cl := c.client
+			return
+		}
+		if d := r.Delay(); d > 0 {
+			r.Cancel()
+			c.flushTimer.Reset(d)
 			c.mu.Unlock()
-			if err := cl.Cmd.SendRawNoSplit(line); err != nil {
-				c.log.Warn("IRC line not sent", "command", strings.SplitN(line, " ", 2)[0], "err", err)
-			}
+			return
+		}
+		l := c.out[0]
+		c.out[0] = outLine{}
+		c.out = c.out[1:]
+		if len(c.out) == 0 {
+			c.out = nil
+		}
+		c.wroteLocked(l)
+		w := c.wire
+		c.mu.Unlock()
+		if err := w.writeLine(l.text); err != nil {
+			c.log.Warn("IRC line not sent", "command", strings.SplitN(l.text, " ", 2)[0], "err", err)
 		}
 	}
+}
+
+// wroteLocked notes that l is being written: a send whose last line it is
+// is written, or waits for a fence; a fence confirms the sends it names
+// once answered. The fence is queued first in line when the next queued
+// line belongs to no send that needs one. Call with c.mu held.
+func (c *conn) wroteLocked(l outLine) {
+	for _, w := range l.fenced {
+		close(w.written)
+	}
+	w, ok := l.owner.(*echoWait)
+	if !ok {
+		return
+	}
+	if w.left--; w.left > 0 {
+		return
+	}
+	if w.lines > 0 { // echo-message: the echoes confirm it
+		close(w.written)
+		return
+	}
+	c.unfenced = append(c.unfenced, w)
+	if len(c.out) > 0 {
+		if next, ok := c.out[0].owner.(*echoWait); ok && next.lines == 0 && next != w {
+			return // the next send's fence will confirm this one too
+		}
+	}
+	c.seq++
+	token := "sb" + strconv.Itoa(c.seq)
+	for _, u := range c.unfenced {
+		u.fence = token
+	}
+	c.out = append([]outLine{{text: "PING :" + token, fenced: c.unfenced}}, c.out...)
+	c.unfenced = nil
+}
+
+// stopWriter stops the writer for good and waits for a flush under way.
+func (c *conn) stopWriter() {
+	c.mu.Lock()
+	c.writerDone = true
+	if c.flushTimer != nil {
+		c.flushTimer.Stop()
+	}
+	c.mu.Unlock()
+	c.flushing.Wait()
 }
 
 // wait registers an await before the lines that cause the answer are sent.
@@ -668,7 +821,7 @@ func (c *conn) waitFor(ctx context.Context, w *await, what string) error {
 
 // checkAwaits hands e to the waits; every wait that matches is done.
 // Matches run without the lock (they may look at the connection's state);
-// only this goroutine (girc's handler) runs them.
+// only the reading goroutine (dispatch) runs them.
 func (c *conn) checkAwaits(e *girc.Event) {
 	self := c.isSelf(e)
 	c.mu.Lock()
@@ -723,7 +876,7 @@ func (c *conn) join(ctx context.Context, id transports.ID, name string) error {
 		return nil
 	}
 	if ch == nil {
-		ch = &channel{name: name, id: id, members: make(map[string]*member)}
+		ch = &channel{name: name, id: id}
 		c.channels[key] = ch
 	}
 	ch.id, ch.want, ch.leaving = id, true, false
@@ -805,22 +958,26 @@ func (c *conn) snapshotLocked(ch *channel) []transports.Event {
 	var evs []transports.Event
 	self := FoldName(c.nick)
 	var me *member
-	for k, m := range ch.members {
+	v := ch.sub.v
+	v.mu.Lock()
+	for k, m := range v.members {
 		if k == self {
 			me = m
 			continue
 		}
-		evs = append(evs, c.occupantLocked(ch, m))
+		evs = append(evs, c.occupantEvent(ch, *m))
 	}
 	ready := &transports.RoomReadyEvent{Room: ch.id, Nick: c.nick}
 	if me != nil {
 		ready.Role, ready.Affiliation = c.roleOf(me.prefixes)
 	}
-	evs = append(evs, ready, &transports.SubjectEvent{Room: ch.id, Subject: ch.topic, Nick: ch.topicBy, Time: ch.topicAt})
+	evs = append(evs, ready, &transports.SubjectEvent{Room: ch.id, Subject: v.topic, Nick: v.topicBy, Time: v.topicAt})
+	v.mu.Unlock()
 	return evs
 }
 
-func (c *conn) occupantLocked(ch *channel, m *member) *transports.OccupantEvent {
+// occupantEvent is the event that shows member m of ch to the user.
+func (c *conn) occupantEvent(ch *channel, m member) *transports.OccupantEvent {
 	role, aff := c.roleOf(m.prefixes)
 	ev := &transports.OccupantEvent{Room: ch.id, Nick: m.nick, Role: role, Affiliation: aff, Account: m.account,
 		Self: EqualFold(m.nick, c.nick)}
@@ -865,8 +1022,8 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 	if action {
 		budget -= ActionOverhead
 	}
-	tags := c.client.HasCapability("message-tags")
-	echo := c.client.HasCapability("echo-message")
+	tags := c.hasCapLocked("message-tags")
+	echo := c.hasCapLocked("echo-message")
 	c.mu.Unlock()
 	pieces := SplitMessage(body, budget)
 	if len(pieces) == 0 {
@@ -886,14 +1043,10 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 		}
 		lines = append(lines, line)
 	}
-	w := &echoWait{target: FoldName(target), lines: len(pieces), room: room, msg: msg, id: id, action: action, body: body, done: make(chan error, 1)}
+	w := &echoWait{target: FoldName(target), lines: len(pieces), left: len(lines), room: room, msg: msg, id: id, action: action, body: body,
+		written: make(chan struct{}), done: make(chan error, 1)}
 	if !echo {
-		w.lines = 0
-		c.mu.Lock()
-		c.seq++
-		w.fence = "sb" + strconv.Itoa(c.seq)
-		c.mu.Unlock()
-		lines = append(lines, "PING :"+w.fence)
+		w.lines = 0 // a fence confirms it (wroteLocked)
 	}
 	c.mu.Lock()
 	c.echoes = append(c.echoes, w)
@@ -903,19 +1056,30 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 		return "", err
 	}
 
-	t := time.NewTimer(c.a.n.cfg.Timeout + time.Duration(len(lines))*time.Second/time.Duration(max(1, int(c.a.n.cfg.SendRate))))
-	defer t.Stop()
-	select {
-	case err := <-w.done:
-		if err != nil {
-			return "", err
+	// The server has Timeout to confirm the message once it is written;
+	// while it waits its turn in the queue (bounded by maxQueued and the
+	// pace) only ctx and the connection's end stop it.
+	written := w.written
+	var expired <-chan time.Time
+	for done := false; !done; {
+		select {
+		case err := <-w.done:
+			if err != nil {
+				return "", err
+			}
+			done = true
+		case <-written:
+			written = nil
+			t := time.NewTimer(c.a.n.cfg.Timeout)
+			defer t.Stop()
+			expired = t.C
+		case <-ctx.Done():
+			c.dropEcho(w)
+			return "", ctx.Err()
+		case <-expired:
+			c.dropEcho(w)
+			return "", fmt.Errorf("%w: %s did not confirm the message in time", transports.ErrUnavailable, c.server)
 		}
-	case <-ctx.Done():
-		c.dropEcho(w)
-		return "", ctx.Err()
-	case <-t.C:
-		c.dropEcho(w)
-		return "", fmt.Errorf("%w: %s did not confirm the message in time", transports.ErrUnavailable, c.server)
 	}
 	if w.first != nil {
 		if msgid, ok := w.first.Tags.Get("msgid"); ok {
@@ -1212,8 +1376,8 @@ func (c *conn) has(name, nick string, mode rune) bool {
 func (c *conn) heldModes(name, nick string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ch := c.channels[FoldName(name)]; ch != nil {
-		if m := ch.members[FoldName(nick)]; m != nil {
+	if ch := c.channels[FoldName(name)]; ch != nil && ch.sub != nil {
+		if m, ok := ch.sub.member(nick); ok {
 			return m.prefixes
 		}
 	}
@@ -1310,7 +1474,10 @@ func (c *conn) checkMember(name, nick string) error {
 	}
 	c.mu.Lock()
 	ch := c.channels[FoldName(name)]
-	ok := ch != nil && ch.members[FoldName(nick)] != nil
+	ok := false
+	if ch != nil && ch.sub != nil {
+		_, ok = ch.sub.member(nick)
+	}
 	c.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: %s is not in %s", transports.ErrNotFound, nick, name)
@@ -1331,9 +1498,8 @@ func (c *conn) react(target string, to transports.RemoteID, reaction string) err
 
 func (c *conn) hasCap(name string) bool {
 	c.mu.Lock()
-	cl := c.client
-	c.mu.Unlock()
-	return cl != nil && cl.HasCapability(name)
+	defer c.mu.Unlock()
+	return c.client != nil && c.hasCapLocked(name)
 }
 
 // escapeTag escapes an IRCv3 tag value.

@@ -69,24 +69,28 @@ func TestISupportAndModes(t *testing.T) {
 	if c.isupport.prefixModes != "qaohv" || c.isupport.prefixChars != "~&@%+" || c.isupport.chanTypes != "#" {
 		t.Fatalf("isupport = %+v", c.isupport)
 	}
-	ch := &channel{name: "#c", id: "#c", joined: true, members: map[string]*member{}}
+	ch := &channel{name: "#c", id: "#c"}
 	c.channels["#c"] = ch
+	c.onChannelEvent(girc.ParseEvent(":me!u@h JOIN #c"))
+	t.Cleanup(func() { ch.sub.close() })
 	c.onChannelEvent(&girc.Event{Command: "353", Params: []string{"me", "=", "#c", "~&@bob!b@h +carol me"}})
-	if got := ch.members["bob"].prefixes; got != "qao" {
+	members := ch.sub.members()
+	if got := members["bob"].prefixes; got != "qao" {
 		t.Errorf("bob's modes = %q, want qao (multi-prefix)", got)
 	}
-	if got := ch.members["carol"].prefixes; got != "v" {
+	if got := members["carol"].prefixes; got != "v" {
 		t.Errorf("carol's modes = %q, want v", got)
 	}
 	// +k takes a parameter, +l too when set, -l not: the nicks must line up.
-	changed := c.applyModesLocked(ch, "+kov-lv", []string{"key", "carol", "me", "carol"})
+	changed := c.applyModesLocked(ch.sub.v.members, "+kov-lv", []string{"key", "carol", "me", "carol"})
 	if len(changed) != 3 {
 		t.Fatalf("changed %d members, want 3 (carol +o, me +v, carol -v)", len(changed))
 	}
-	if got := ch.members["carol"].prefixes; got != "o" {
+	members = ch.sub.members()
+	if got := members["carol"].prefixes; got != "o" {
 		t.Errorf("carol's modes = %q, want o", got)
 	}
-	if got := ch.members["me"].prefixes; got != "v" {
+	if got := members["me"].prefixes; got != "v" {
 		t.Errorf("my modes = %q, want v", got)
 	}
 }

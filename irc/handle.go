@@ -18,8 +18,8 @@ const (
 	maxMOTDLines       = 200
 )
 
-// handle is girc's handler for every event of one connection. It runs in
-// girc's event goroutine, one event at a time.
+// handle turns one event of a connection into state and events. It runs
+// on the connection's reading goroutine (dispatch), one event at a time.
 func (c *conn) handle(cl *girc.Client, e girc.Event) {
 	ev := &e
 	if c.historyLine(ev) {
@@ -32,7 +32,7 @@ func (c *conn) handle(cl *girc.Client, e girc.Event) {
 	case "001":
 		if len(e.Params) > 0 {
 			c.mu.Lock()
-			c.nick = e.Params[0]
+			c.nick = strings.Clone(e.Params[0]) // not the whole line
 			c.mu.Unlock()
 		}
 	case "005":
@@ -45,13 +45,23 @@ func (c *conn) handle(cl *girc.Client, e girc.Event) {
 			c.onRegistered()
 			consumed = true
 		}
-	case "903":
+	case "CAP":
+		c.onCAP(ev)
+	case "AUTHENTICATE":
+		c.onAuthenticate(ev)
+	case "903", "907":
 		c.mu.Lock()
 		c.saslOK = true
 		c.mu.Unlock()
+		if !c.isRegistered() {
+			c.writeNow("CAP END")
+		}
 	case "904", "902", "905", "906", "464", "465":
 		if !c.isRegistered() {
 			c.setFail(serverError(c.server, ev))
+			if e.Command != "464" && e.Command != "465" {
+				go cl.Close() // a refused SASL login ends the attempt
+			}
 		}
 	case "432", "433", "436", "437":
 		if !c.isRegistered() {
@@ -106,16 +116,16 @@ func (c *conn) parseISupport(params []string) {
 			// (qaohv)~&@%+
 			if strings.HasPrefix(v, "(") {
 				if modes, chars, ok := strings.Cut(v[1:], ")"); ok && len(modes) == len(chars) {
-					c.isupport.prefixModes, c.isupport.prefixChars = modes, chars
+					c.isupport.prefixModes, c.isupport.prefixChars = strings.Clone(modes), strings.Clone(chars)
 				}
 			}
 		case "CHANMODES":
 			parts := strings.SplitN(v, ",", 4)
 			for i := range parts {
-				c.isupport.chanModes[i] = parts[i]
+				c.isupport.chanModes[i] = strings.Clone(parts[i])
 			}
 		case "CHANTYPES":
-			c.isupport.chanTypes = v
+			c.isupport.chanTypes = strings.Clone(v)
 		case "CHATHISTORY", "draft/CHATHISTORY":
 			c.isupport.historyLimit, _ = strconv.Atoi(v)
 		}
@@ -247,23 +257,25 @@ func (c *conn) onEcho(e *girc.Event) {
 	}
 }
 
-// onFence completes the send that the PING token fenced.
+// onFence completes the sends that the PING token fenced, in order.
 func (c *conn) onFence(token string) bool {
 	c.mu.Lock()
-	var done *echoWait
-	for i, w := range c.echoes {
+	var done []*echoWait
+	kept := c.echoes[:0]
+	for _, w := range c.echoes {
 		if w.fence != "" && w.fence == token {
-			done = w
-			c.echoes = append(c.echoes[:i], c.echoes[i+1:]...)
-			break
+			done = append(done, w)
+		} else {
+			kept = append(kept, w)
 		}
 	}
+	clear(c.echoes[len(kept):])
+	c.echoes = kept
 	c.mu.Unlock()
-	if done == nil {
-		return false
+	for _, w := range done {
+		c.echoDone(w)
 	}
-	c.echoDone(done)
-	return true
+	return len(done) > 0
 }
 
 // onSendError fails the send an error numeric answers. Without a waiting
@@ -363,8 +375,8 @@ func nickChar(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || strings.IndexByte("-_[]{}\\|^`", b) >= 0
 }
 
-// onChannelEvent keeps the channel state and produces occupant and subject
-// events.
+// onChannelEvent keeps the channel state (the shared view, see roomView)
+// and produces occupant and subject events.
 func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -387,7 +399,7 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		}
 		if self {
 			if e.Source != nil {
-				c.user, c.host = e.Source.Ident, e.Source.Host
+				c.user, c.host = strings.Clone(e.Source.Ident), strings.Clone(e.Source.Host)
 			}
 			if ch == nil { // joined by the server (SAJOIN, forward)
 				if len(c.channels) >= maxChannelsPerConn {
@@ -397,29 +409,37 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 				c.channels[key] = ch
 			}
 			ch.name, ch.joined, ch.synced = p[0], true, false
-			ch.members = map[string]*member{FoldName(src): {nick: src, account: account}}
+			ch.sub.close()
+			ch.sub = c.a.n.views.subscribe(c.server, key, lineKey(e), member{nick: src, account: account})
 			return nil
 		}
-		if ch == nil || !ch.joined {
+		if ch == nil || !ch.joined || ch.sub == nil || src == "" {
 			return nil
 		}
-		if src == "" || len(ch.members) >= maxMembers && ch.members[FoldName(src)] == nil {
+		changed, quiet := ch.sub.apply(lineKey(e), true, func(v *roomView) []member {
+			// A member already there came from a connection's names
+			// reply that was newer than this line: kept as it is.
+			m := v.addMember(member{nick: src, account: account})
+			if m == nil {
+				return nil
+			}
+			return []member{*m}
+		})
+		if !ch.synced || quiet || len(changed) == 0 {
 			return nil
 		}
-		m := &member{nick: src, account: account}
-		ch.members[FoldName(src)] = m
-		if !ch.synced {
-			return nil
-		}
-		return []transports.Event{c.occupantLocked(ch, m)}
+		return []transports.Event{c.occupantEvent(ch, changed[0])}
 	case "353":
 		if len(p) < 4 {
 			return nil
 		}
 		ch := c.channels[FoldName(p[2])]
-		if ch == nil || ch.synced {
-			return nil
+		if ch == nil || ch.synced || ch.sub == nil || ch.sub.ahead() {
+			return nil // the view knows better than this reply already
 		}
+		v := ch.sub.v
+		v.mu.Lock()
+		defer v.mu.Unlock()
 		for _, entry := range strings.Fields(p[3]) {
 			modes := ""
 			for entry != "" {
@@ -434,13 +454,9 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 			if nick == "" {
 				continue
 			}
-			m := ch.members[FoldName(nick)]
+			m := v.addMember(member{nick: nick})
 			if m == nil {
-				if len(ch.members) >= maxMembers {
-					break
-				}
-				m = &member{nick: nick}
-				ch.members[FoldName(nick)] = m
+				break
 			}
 			m.prefixes = c.sortModes(modes)
 		}
@@ -449,10 +465,11 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 			return nil
 		}
 		ch := c.channels[FoldName(p[1])]
-		if ch == nil || ch.synced || !ch.joined {
+		if ch == nil || ch.synced || !ch.joined || ch.sub == nil {
 			return nil
 		}
 		ch.synced = true
+		ch.sub.synced()
 		if ch.rejoining {
 			ch.rejoining = false
 			evs := c.diffLocked(ch)
@@ -463,19 +480,26 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		return c.snapshotLocked(ch)
 	case "332":
 		if len(p) >= 3 {
-			if ch := c.channels[FoldName(p[1])]; ch != nil {
-				ch.topic = StripFormatting(DecodeText(p[2]))
+			if ch := c.channels[FoldName(p[1])]; ch != nil && ch.sub != nil && !ch.sub.ahead() {
+				v := ch.sub.v
+				v.mu.Lock()
+				v.topic = StripFormatting(DecodeText(p[2]))
+				v.mu.Unlock()
 			}
 		}
 	case "333":
 		if len(p) >= 3 {
-			if ch := c.channels[FoldName(p[1])]; ch != nil {
-				ch.topicBy, _, _ = strings.Cut(p[2], "!")
+			if ch := c.channels[FoldName(p[1])]; ch != nil && ch.sub != nil && !ch.sub.ahead() {
+				v := ch.sub.v
+				v.mu.Lock()
+				v.topicBy, _, _ = strings.Cut(p[2], "!")
+				v.topicBy = strings.Clone(v.topicBy)
 				if len(p) >= 4 {
 					if secs, err := strconv.ParseInt(p[3], 10, 64); err == nil {
-						ch.topicAt = time.Unix(secs, 0)
+						v.topicAt = time.Unix(secs, 0)
 					}
 				}
+				v.mu.Unlock()
 			}
 		}
 	case "TOPIC":
@@ -483,24 +507,28 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 			return nil
 		}
 		ch := c.channels[FoldName(p[0])]
-		if ch == nil {
+		if ch == nil || ch.sub == nil {
 			return nil
 		}
-		ch.topic, ch.topicBy, ch.topicAt = StripFormatting(DecodeText(lastParam(p[1:]))), src, time.Now()
-		if !ch.synced {
+		topic, at := StripFormatting(DecodeText(lastParam(p[1:]))), time.Now()
+		_, quiet := ch.sub.apply(lineKey(e), true, func(v *roomView) []member {
+			v.topic, v.topicBy, v.topicAt = topic, strings.Clone(src), at
+			return nil
+		})
+		if !ch.synced || quiet {
 			return nil
 		}
-		return []transports.Event{&transports.SubjectEvent{Room: ch.id, Subject: ch.topic, Nick: src, Time: ch.topicAt}}
+		return []transports.Event{&transports.SubjectEvent{Room: ch.id, Subject: topic, Nick: src, Time: at}}
 	case "PART":
 		if len(p) < 1 {
 			return nil
 		}
-		return c.departLocked(p[0], src, self, &transports.OccupantEvent{Nick: src, Left: true, Reason: decodedParam(p, 1)})
+		return c.departLocked(e, p[0], src, self, &transports.OccupantEvent{Nick: src, Left: true, Reason: decodedParam(p, 1)})
 	case "KICK":
 		if len(p) < 2 {
 			return nil
 		}
-		return c.departLocked(p[0], p[1], EqualFold(p[1], c.nick),
+		return c.departLocked(e, p[0], p[1], EqualFold(p[1], c.nick),
 			&transports.OccupantEvent{Nick: p[1], Left: true, Kicked: true, By: src, Reason: decodedParam(p, 2)})
 	case "QUIT":
 		if self {
@@ -510,55 +538,56 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		if len(p) >= 1 && p[0] != "" {
 			reason = "Quit: " + DecodeText(p[0])
 		}
-		var evs []transports.Event
-		for _, ch := range c.channels {
-			if ch.members[FoldName(src)] == nil {
-				continue
+		k := FoldName(src)
+		return c.eachChannelLocked(e, func(v *roomView) []member {
+			m := v.members[k]
+			if m == nil {
+				return nil
 			}
-			delete(ch.members, FoldName(src))
-			if ch.synced {
-				evs = append(evs, &transports.OccupantEvent{Room: ch.id, Nick: src, Left: true, Reason: reason})
-			}
-		}
-		return evs
+			delete(v.members, k)
+			return []member{*m}
+		}, func(ch *channel, m member) transports.Event {
+			return &transports.OccupantEvent{Room: ch.id, Nick: src, Left: true, Reason: reason}
+		})
 	case "NICK":
 		if len(p) < 1 {
 			return nil
 		}
 		newNick := p[0]
 		if self {
-			c.nick = newNick
+			c.nick = strings.Clone(newNick)
 		}
-		var evs []transports.Event
-		for _, ch := range c.channels {
-			m := ch.members[FoldName(src)]
+		k := FoldName(src)
+		return c.eachChannelLocked(e, func(v *roomView) []member {
+			m := v.members[k]
 			if m == nil {
-				continue
+				return nil
 			}
-			delete(ch.members, FoldName(src))
-			m.nick = newNick
-			ch.members[FoldName(newNick)] = m
-			if ch.synced {
-				role, aff := c.roleOf(m.prefixes)
-				evs = append(evs, &transports.OccupantEvent{Room: ch.id, Nick: src, NewNick: newNick, Self: self, Role: role, Affiliation: aff})
-			}
-		}
-		return evs
+			delete(v.members, k)
+			m.nick = strings.Clone(newNick)
+			v.members[FoldName(newNick)] = m
+			return []member{*m}
+		}, func(ch *channel, m member) transports.Event {
+			role, aff := c.roleOf(m.prefixes)
+			return &transports.OccupantEvent{Room: ch.id, Nick: src, NewNick: newNick, Self: self, Role: role, Affiliation: aff}
+		})
 	case "MODE":
 		if len(p) < 2 {
 			return nil
 		}
 		ch := c.channels[FoldName(p[0])]
-		if ch == nil {
+		if ch == nil || ch.sub == nil {
 			return nil
 		}
-		changed := c.applyModesLocked(ch, p[1], p[2:])
-		if !ch.synced {
+		changed, quiet := ch.sub.apply(lineKey(e), true, func(v *roomView) []member {
+			return c.applyModesLocked(v.members, p[1], p[2:])
+		})
+		if !ch.synced || quiet {
 			return nil
 		}
 		evs := make([]transports.Event, 0, len(changed))
 		for _, m := range changed {
-			evs = append(evs, c.occupantLocked(ch, m))
+			evs = append(evs, c.occupantEvent(ch, m))
 		}
 		return evs
 	case "AWAY":
@@ -567,18 +596,15 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		if away {
 			text = DecodeText(p[0])
 		}
-		var evs []transports.Event
-		for _, ch := range c.channels {
-			m := ch.members[FoldName(src)]
+		k := FoldName(src)
+		return c.eachChannelLocked(e, func(v *roomView) []member {
+			m := v.members[k]
 			if m == nil || m.away == away && m.awayText == text {
-				continue
+				return nil
 			}
 			m.away, m.awayText = away, text
-			if ch.synced {
-				evs = append(evs, c.occupantLocked(ch, m))
-			}
-		}
-		return evs
+			return []member{*m}
+		}, func(ch *channel, m member) transports.Event { return c.occupantEvent(ch, m) })
 	case "ACCOUNT":
 		if len(p) < 1 {
 			return nil
@@ -587,17 +613,40 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 		if account == "*" {
 			account = ""
 		}
-		for _, ch := range c.channels {
-			if m := ch.members[FoldName(src)]; m != nil {
-				m.account = account
+		k := FoldName(src)
+		c.eachChannelLocked(e, func(v *roomView) []member {
+			if m := v.members[k]; m != nil {
+				m.account = strings.Clone(account)
 			}
-		}
+			return nil
+		}, nil)
 	case "CHGHOST":
 		if self && len(p) >= 2 {
-			c.user, c.host = p[0], p[1]
+			c.user, c.host = strings.Clone(p[0]), strings.Clone(p[1])
 		}
 	}
 	return nil
+}
+
+// eachChannelLocked runs a line about one user (QUIT, NICK, AWAY,
+// ACCOUNT) through the view of every channel the connection is in:
+// change applies it where no other connection did, and where it changed a
+// member, event makes the user's event for that channel (when the user
+// has seen its member list).
+func (c *conn) eachChannelLocked(e *girc.Event, change func(v *roomView) []member, event func(*channel, member) transports.Event) []transports.Event {
+	line := lineKey(e)
+	var evs []transports.Event
+	for _, ch := range c.channels {
+		if ch.sub == nil {
+			continue
+		}
+		changed, quiet := ch.sub.apply(line, false, change)
+		if len(changed) == 0 || !ch.synced || quiet || event == nil {
+			continue
+		}
+		evs = append(evs, event(ch, changed[0]))
+	}
+	return evs
 }
 
 // sortModes orders status modes from highest to lowest.
@@ -611,9 +660,10 @@ func (c *conn) sortModes(modes string) string {
 	return b.String()
 }
 
-// applyModesLocked applies a channel MODE change and returns the members
-// whose status changed.
-func (c *conn) applyModesLocked(ch *channel, modes string, args []string) []*member {
+// applyModesLocked applies a channel MODE change to members and returns
+// the members whose status changed, as after it. Call with the view's
+// lock held.
+func (c *conn) applyModesLocked(members map[string]*member, modes string, args []string) []member {
 	var changed []*member
 	plus := true
 	next := func() string {
@@ -633,7 +683,7 @@ func (c *conn) applyModesLocked(ch *channel, modes string, args []string) []*mem
 			plus = false
 		case strings.ContainsRune(c.isupport.prefixModes, r):
 			nick := next()
-			m := ch.members[FoldName(nick)]
+			m := members[FoldName(nick)]
 			if m == nil {
 				continue
 			}
@@ -654,7 +704,11 @@ func (c *conn) applyModesLocked(ch *channel, modes string, args []string) []*mem
 			}
 		}
 	}
-	return changed
+	out := make([]member, len(changed))
+	for i, m := range changed {
+		out[i] = *m // as after the whole line, as often as it changed
+	}
+	return out
 }
 
 // diffLocked compares the members after a rejoin with those before the
@@ -662,20 +716,23 @@ func (c *conn) applyModesLocked(ch *channel, modes string, args []string) []*mem
 func (c *conn) diffLocked(ch *channel) []transports.Event {
 	var evs []transports.Event
 	self := FoldName(c.nick)
+	v := ch.sub.v
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	for k, m := range ch.old {
 		if k == self {
 			continue
 		}
-		if ch.members[k] == nil {
+		if v.members[k] == nil {
 			evs = append(evs, &transports.OccupantEvent{Room: ch.id, Nick: m.nick, Left: true, Reason: "Left while the connection was down"})
 		}
 	}
-	for k, m := range ch.members {
+	for k, m := range v.members {
 		if k == self {
 			continue
 		}
-		if o := ch.old[k]; o == nil || o.prefixes != m.prefixes || o.away != m.away {
-			evs = append(evs, c.occupantLocked(ch, m))
+		if o, ok := ch.old[k]; !ok || o.prefixes != m.prefixes || o.away != m.away {
+			evs = append(evs, c.occupantEvent(ch, *m))
 		}
 	}
 	return evs
@@ -683,7 +740,7 @@ func (c *conn) diffLocked(ch *channel) []transports.Event {
 
 // departLocked records that nick left channel name (self: the user) and
 // returns ev, completed, when the user must see it.
-func (c *conn) departLocked(name, nick string, self bool, ev *transports.OccupantEvent) []transports.Event {
+func (c *conn) departLocked(e *girc.Event, name, nick string, self bool, ev *transports.OccupantEvent) []transports.Event {
 	key := FoldName(name)
 	ch := c.channels[key]
 	if ch == nil {
@@ -692,14 +749,26 @@ func (c *conn) departLocked(name, nick string, self bool, ev *transports.Occupan
 	ev.Room = ch.id
 	if self {
 		delete(c.channels, key)
+		ch.sub.close()
+		ch.sub = nil
 		if ch.leaving && !ev.Kicked {
 			return nil // the part the user asked for
 		}
 		ev.Self = true
 		return []transports.Event{ev}
 	}
-	delete(ch.members, FoldName(nick))
-	if !ch.synced {
+	if ch.sub == nil {
+		return nil
+	}
+	k := FoldName(nick)
+	_, quiet := ch.sub.apply(lineKey(e), true, func(v *roomView) []member {
+		if m := v.members[k]; m != nil {
+			delete(v.members, k)
+			return []member{*m}
+		}
+		return nil
+	})
+	if !ch.synced || quiet {
 		return nil
 	}
 	return []transports.Event{ev}

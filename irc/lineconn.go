@@ -10,6 +10,9 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/lrstanley/girc"
@@ -26,6 +29,9 @@ const (
 	// the connection is dropped: a long message is delivered cut, an
 	// endless line ends the connection.
 	maxDiscardBytes = 2 << 20
+	// readBufferBytes is the read buffer of a connection: one typical
+	// line, since most connections idle; longer lines are read in chunks.
+	readBufferBytes = 1024
 	// cutNote marks a message whose line was cut.
 	cutNote = " [cut: the line was too long]"
 )
@@ -45,7 +51,7 @@ type lineReader struct {
 }
 
 func newLineReader(r io.Reader, max, hard int) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 4096), max: max, hard: hard, buf: make([]byte, 0, 1024)}
+	return &lineReader{r: bufio.NewReaderSize(r, readBufferBytes), max: max, hard: hard}
 }
 
 // next returns the next line without its line ending, and whether it was
@@ -100,19 +106,56 @@ func (l *lineReader) next() (line []byte, cut bool, err error) {
 	return line, cut, nil
 }
 
-// lineConn is the connection girc reads: it hands girc only lines that
-// filterLine keeps, each at most maxLineBytes long.
+// lineConn is the connection girc reads. Every line filterLine keeps goes
+// to handle first, in the server's order, on the reading goroutine; girc
+// itself is handed only the lines it needs to run the connection
+// (gircLines), each at most maxLineBytes long. So girc's user and channel
+// tracker never sees a member (no copy of every channel's member list per
+// connection), and the bulk of the traffic never goes through girc's
+// event copies, debug formatting and per-handler goroutines.
 type lineConn struct {
 	net.Conn
-	log     *slog.Logger
-	lr      *lineReader
+	log *slog.Logger
+	lr  *lineReader
+	// handle receives every kept line's event; an error ends the
+	// connection. nil hands every kept line to girc instead.
+	handle func(*girc.Event) error
+	// read, when set, is when a line was last read (Unix nanoseconds).
+	read    *atomic.Int64
 	pending []byte
 	err     error // sticky: the connection is over
+
+	wmu sync.Mutex // one line (or one girc flush) written at a time
 }
 
-func newLineConn(c net.Conn, log *slog.Logger) *lineConn {
-	return &lineConn{Conn: c, log: log, lr: newLineReader(c, maxLineBytes, maxDiscardBytes)}
+// Write implements net.Conn for girc's writes: each call is written
+// whole, never interleaved with writeLine's lines.
+func (c *lineConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.Conn.Write(p)
 }
+
+// writeLine writes one line (already sanitised) and its CR LF, in one
+// write. The transport writes its own lines so that girc, whose tracking
+// is off, neither re-formats them nor strips their tags.
+func (c *lineConn) writeLine(line string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := io.WriteString(c.Conn, line+"\r\n")
+	return err
+}
+
+func newLineConn(c net.Conn, log *slog.Logger, handle func(*girc.Event) error) *lineConn {
+	return &lineConn{Conn: c, log: log, handle: handle, lr: newLineReader(c, maxLineBytes, maxDiscardBytes)}
+}
+
+// gircLines are the commands girc still sees when the transport handles
+// lines itself: PING (girc answers it), PONG (the answer to the
+// keepalive renews girc's read deadline, set anew for each line it sees),
+// the welcome, and ERROR (girc ends the connection on it). Members,
+// modes, topics, messages, capabilities and SASL are the transport's.
+var gircLines = map[string]bool{"PING": true, "PONG": true, "ERROR": true, "001": true}
 
 // Read implements net.Conn. It runs in a goroutine girc starts, so it
 // recovers from a panic itself: logged with its stack, it ends the
@@ -134,7 +177,22 @@ func (c *lineConn) Read(p []byte) (n int, err error) {
 			c.err = err
 			return 0, err
 		}
-		if out, ok := filterLine(line, cut); ok {
+		if c.read != nil {
+			c.read.Store(time.Now().UnixNano())
+		}
+		out, e, ok := filterEvent(line, cut)
+		if !ok {
+			continue
+		}
+		if c.handle == nil {
+			c.pending = out
+			continue
+		}
+		if err := c.handle(e); err != nil {
+			c.err = err
+			return 0, err
+		}
+		if gircLines[e.Command] {
 			c.pending = out
 		}
 	}
@@ -172,35 +230,45 @@ var ctcpKept = map[string]bool{girc.CTCP_ACTION: true, girc.CTCP_VERSION: true, 
 // with its line ending (and, if it was cut, a note at the end of its
 // text).
 func filterLine(line []byte, cut bool) ([]byte, bool) {
+	out, _, ok := filterEvent(line, cut)
+	return out, ok
+}
+
+// filterEvent is filterLine that also returns the kept line's event, as
+// girc parses it (with the note of a cut line).
+func filterEvent(line []byte, cut bool) ([]byte, *girc.Event, bool) {
 	s := string(line)
 	e := girc.ParseEvent(s)
 	if e == nil {
-		return nil, false // girc would drop the connection over it
+		return nil, nil, false // girc would drop the connection over it
 	}
 	if e.Source == nil {
 		if !sourceless[e.Command] && !isNumeric(e.Command) {
-			return nil, false
+			return nil, nil, false
 		}
 		if _, ok := e.Tags.Get("account"); ok {
-			return nil, false // girc's tag handler needs a source
+			return nil, nil, false // girc's tag handler needs a source
 		}
 		if e.Command == "NOTICE" && strings.Contains(s, "\x01") {
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	if len(e.Params) < minParams[e.Command] {
-		return nil, false // girc's own handlers would index past the end
+		return nil, nil, false // girc's own handlers would index past the end
 	}
 	if e.Command == "PRIVMSG" && len(e.Params) == 2 && strings.HasPrefix(e.Params[1], "\x01") {
 		cmd, _, _ := strings.Cut(strings.Trim(e.Params[1], "\x01"), " ")
 		if !ctcpKept[cmd] {
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	if cut && hasTrailing(s) {
 		s = strings.TrimRight(s, "\r") + cutNote
+		if e = girc.ParseEvent(s); e == nil {
+			return nil, nil, false
+		}
 	}
-	return []byte(s + "\r\n"), true
+	return []byte(s + "\r\n"), e, true
 }
 
 // hasTrailing reports whether a line has a trailing (" :") parameter.

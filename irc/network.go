@@ -43,6 +43,9 @@ import (
 type Network struct {
 	cfg Config
 	log *slog.Logger
+	// views are the channels' member lists and topics, one per channel
+	// and server, shared by every user's connection in the channel.
+	views roomViews
 }
 
 var (

@@ -64,34 +64,34 @@ func (m *Map) Pair(ctx context.Context, user, network, conversation, legacyID, x
 		"legacy message ID", legacyID, "XMPP message ID", xmppID); err != nil {
 		return err
 	}
-	fail := func(err error) error {
-		return fmt.Errorf("msgid: pair message IDs of %s on %s: %w", user, network, err)
-	}
 	fwd := key(network, user, conversation, legacyDir, legacyID)
 	rev := key(network, user, conversation, xmppDir, xmppID)
-
-	// Drop the stale reverse halves of earlier pairings of either ID.
-	if old, err := m.st.Get(ctx, bucket, fwd); err == nil && idOf(old) != xmppID {
-		if err := m.st.Delete(ctx, bucket, key(network, user, conversation, xmppDir, idOf(old))); err != nil {
-			return fail(err)
-		}
-	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return fail(err)
-	}
-	if old, err := m.st.Get(ctx, bucket, rev); err == nil && idOf(old) != legacyID {
-		if err := m.st.Delete(ctx, bucket, key(network, user, conversation, legacyDir, idOf(old))); err != nil {
-			return fail(err)
-		}
-	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return fail(err)
-	}
-
 	now := time.Now()
-	if err := m.st.Put(ctx, bucket, fwd, value(xmppID, now)); err != nil {
-		return fail(err)
-	}
-	if err := m.st.Put(ctx, bucket, rev, value(legacyID, now)); err != nil {
-		return fail(err)
+	// One transaction: two writers pairing the same IDs at once cannot
+	// leave a half pointing at a pairing the other replaced.
+	err := m.st.Update(ctx, func(tx storage.Tx) error {
+		// Drop the stale reverse halves of earlier pairings of either ID.
+		if old, err := tx.Get(bucket, fwd); err == nil && idOf(old) != xmppID {
+			if err := tx.Delete(bucket, key(network, user, conversation, xmppDir, idOf(old))); err != nil {
+				return err
+			}
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		if old, err := tx.Get(bucket, rev); err == nil && idOf(old) != legacyID {
+			if err := tx.Delete(bucket, key(network, user, conversation, legacyDir, idOf(old))); err != nil {
+				return err
+			}
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		if err := tx.Put(bucket, fwd, value(xmppID, now)); err != nil {
+			return err
+		}
+		return tx.Put(bucket, rev, value(legacyID, now))
+	})
+	if err != nil {
+		return fmt.Errorf("msgid: pair message IDs of %s on %s: %w", user, network, err)
 	}
 	return nil
 }
@@ -180,9 +180,14 @@ func (m *Map) Prune(ctx context.Context, before time.Time) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("msgid: prune: %w", err)
 	}
+	// A transaction holds up to batch keys of one user: a backend that
+	// shards by user (Redis Cluster) keeps each user's keys in one place,
+	// and cannot commit a transaction across users.
 	const batch = 1000
-	for i := 0; i < len(old); i += batch {
-		part := old[i:min(i+batch, len(old))]
+	for i, j := 0, 0; i < len(old); i = j {
+		for j = i + 1; j < len(old) && j-i < batch && userOf(old[j]) == userOf(old[i]); j++ {
+		}
+		part := old[i:j]
 		err := m.st.Update(ctx, func(tx storage.Tx) error {
 			for _, k := range part {
 				if err := tx.Delete(bucket, k); err != nil {
@@ -196,6 +201,18 @@ func (m *Map) Prune(ctx context.Context, before time.Time) (int, error) {
 		}
 	}
 	return len(old), nil
+}
+
+// userOf returns the network \0 user part of a map key.
+func userOf(k string) string {
+	n := strings.IndexByte(k, 0)
+	if n < 0 {
+		return k
+	}
+	if u := strings.IndexByte(k[n+1:], 0); u >= 0 {
+		return k[:n+1+u]
+	}
+	return k
 }
 
 // key is the map key of id in direction dir.

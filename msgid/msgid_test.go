@@ -99,7 +99,12 @@ func TestPrune(t *testing.T) {
 	if err := ids.Pair(ctx, user, net, conv, "new", "x-new"); err != nil {
 		t.Fatal(err)
 	}
-	cut := time.Now().Add(-time.Second) // after the old pair, before the new one
+	// After the old pair, not after the new one: stored times are whole
+	// seconds (the new pair's is at most this second, the old one's at
+	// least two before), so the cut is a whole second too; now minus a
+	// second failed when the new pair was made in a second's last
+	// milliseconds.
+	cut := time.Unix(time.Now().Unix(), 0)
 	n, err := ids.Prune(ctx, cut)
 	if err != nil || n != 2 {
 		t.Fatalf("Prune = %d, %v; want the 2 halves of the old pair", n, err)

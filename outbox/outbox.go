@@ -78,6 +78,11 @@ func (o *Outbox) EnqueueOnce(ctx context.Context, user, network, conversation, l
 		return false, err
 	}
 	err = o.st.Update(ctx, func(tx storage.Tx) error {
+		// The function may run again (see storage.Store.Update): a run
+		// that enqueued and was then thrown away must not leave true
+		// behind when the run that commits finds the pair made by
+		// another writer.
+		enqueued = false
 		paired, err := msgid.PairOnce(tx, user, network, conversation, legacyID, xmppID)
 		if err != nil || !paired {
 			return err

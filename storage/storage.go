@@ -28,9 +28,12 @@ var ErrNotFound = errors.New("storage: not found")
 
 // Store is a durable key-value store with FIFO queues.
 //
-// Store is safe for concurrent use. Methods that take a context return an
-// error wrapping ctx.Err() when the context is already done; a backend may
-// ignore cancellation once an operation has started. Byte slices are never
+// Store is safe for concurrent use. Every method may block on I/O (the
+// disk, or the network for a server-based backend); none retries a failed
+// write on its own except Update's conflicts, so the caller decides what a
+// failure means. Methods that take a context return an error wrapping
+// ctx.Err() when the context is already done; a backend may ignore
+// cancellation once an operation has started. Byte slices are never
 // shared between the caller and the store: values passed in may be modified
 // after the call returns, and values handed out belong to the caller.
 type Store interface {
@@ -78,6 +81,17 @@ type Store interface {
 	// dies, none does. It is how a delivery and its record of having been
 	// delivered are written together. fn must not call other methods of
 	// the Store, and must not keep tx.
+	//
+	// fn may run more than once: a backend with optimistic transactions
+	// (Redis) runs it again, with a fresh tx, when a key it read changed
+	// before the commit, and keeps only the writes of the run that
+	// commits. So fn must do nothing but read and write through tx, and
+	// any result it hands out through variables of the caller must be
+	// set on every run (assigned, not only when some branch is taken).
+	// Update retries by itself until the commit, an error from fn, or ctx
+	// is done; the caller does not retry conflicts. It blocks for the I/O
+	// of the transaction (and, on a backend configured for it, until
+	// replicas acknowledged it).
 	Update(ctx context.Context, fn func(tx Tx) error) error
 
 	// Close flushes outstanding writes and releases the store's resources.

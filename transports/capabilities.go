@@ -45,15 +45,24 @@ type Capabilities struct {
 	// Replies: adapters honour Message.ReplyTo and set
 	// MessageEvent.ReplyTo (XEP-0461).
 	Replies bool
-	// Corrections: adapters implement Editor (XEP-0308). The component
-	// does not relay corrections yet and advertises nothing for it.
+	// Corrections: adapters implement Editor and deliver EditEvents
+	// (XEP-0308, advertised). Without it a user's correction reaches the
+	// network as a new message marked as a correction.
 	Corrections bool
-	// Retractions: adapters implement Retractor (XEP-0424). The
-	// component does not relay retractions yet and advertises nothing
-	// for it.
+	// Retractions: adapters implement Retractor and deliver
+	// RetractEvents (XEP-0424, advertised). Without it a user's
+	// retraction is refused with a text, and nothing is sent.
 	Retractions bool
+	// Moderation: room moderators can delete others' messages; adapters
+	// implement MessageModerator (XEP-0425, advertised by rooms). Needs
+	// Rooms and Retractions.
+	Moderation bool
 	// Attachments: adapters deliver files in MessageEvent.Attachments.
 	Attachments bool
+	// SendFiles: adapters implement FileSender, so files the user shares
+	// (XEP-0066, XEP-0385, XEP-0447) reach the legacy network as files
+	// rather than as links in the text.
+	SendFiles bool
 	// MaxBody is the longest message body in bytes the network takes in
 	// one Message; 0 means the component's own bound. The component
 	// refuses longer bodies before calling Send.
@@ -120,9 +129,13 @@ type Typer interface {
 
 // Editor is implemented by adapters of networks where a sent message can
 // be corrected (Capabilities.Corrections). Edit replaces the text of the
-// user's message target in conversation to. It may do I/O and block until
-// ctx ends; errors are classified as for Send and reported to the user,
-// who may retry; the component does not.
+// user's message target in conversation to with body, the whole new text
+// (valid UTF-8, within MaxBody). It may do I/O and block until ctx ends;
+// errors are classified as for Send (ErrNotFound for a message the
+// network does not know, ErrForbidden for one the user may not edit) and
+// reported to the user, who may retry; the component does not. In a room
+// the edit is shown to the user's resources when the adapter delivers its
+// echo (EditEvent with Own).
 type Editor interface {
 	Edit(ctx context.Context, to ID, target RemoteID, body string) error
 }
@@ -131,7 +144,9 @@ type Editor interface {
 // can be deleted (Capabilities.Retractions). Retract deletes the user's
 // message target in conversation to. It may do I/O and block until ctx
 // ends; errors are classified as for Send and reported to the user, who
-// may retry; the component does not.
+// may retry; the component does not. In a room the retraction is shown to
+// the user's resources when the adapter delivers its echo (RetractEvent
+// with Own).
 type Retractor interface {
 	Retract(ctx context.Context, to ID, target RemoteID) error
 }

@@ -3,6 +3,7 @@ package transports
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"time"
 )
@@ -250,6 +251,9 @@ type Message struct {
 	// ID is the XMPP stanza's ID; networks may use it to correlate their
 	// echo of the message (IRCv3 labeled-response).
 	ID string
+	// Files are the files the user shared with the message (see File).
+	// Only FileSender.SendFiles gets them; Send never does.
+	Files []File
 }
 
 // Show is an availability, as in XMPP presence.
@@ -352,7 +356,9 @@ type MessageEvent struct {
 	Notice bool
 	// Own is true for the user's own message as the network echoed it
 	// (sent from another client, or IRCv3 echo-message), to be reflected
-	// to the user's XMPP resources.
+	// to the user's XMPP resources. In a one-to-one chat (From is the
+	// contact it was sent to) the component shows it from the contact's
+	// address, marked as the user's own, never as written by the contact.
 	Own bool
 	// ReplyTo is the legacy ID of the message this one replies to.
 	ReplyTo RemoteID
@@ -368,14 +374,32 @@ type MessageEvent struct {
 	Attachments []Attachment
 }
 
-// Attachment is a file that came with a legacy message.
+// Attachment is a file that came with a legacy message. The content
+// never has to sit in memory: the component streams it from Open, or
+// fetches URL, into the user's HTTP upload slot (XEP-0363). With neither
+// (a file the network would not let the adapter fetch, or one too large
+// for it), the user is told the file's name and size.
 type Attachment struct {
 	Name string // file name, for display
 	Type string // MIME type
+	// Size is the content's length in bytes. With Open it must be exact:
+	// the upload slot is asked for that size, and a reader that yields
+	// another length fails the file. With URL, 0 means "as the response
+	// says" (its Content-Length). A Size above [security]
+	// max_attachment_bytes is refused before anything is read.
 	Size int64
-	// Data is the content; nil when it was too large to fetch, and the
-	// user is then told its name and size.
-	Data []byte
+	// Open opens the content. The component calls it at most once per
+	// delivery, before Deliver returns, on a goroutine of its own (a
+	// few files of one message at once), and closes what it returns. It
+	// may do I/O and block until ctx ends; an error makes the file one
+	// the user is told about, and nobody retries.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+	// URL is where the component fetches the content itself when Open
+	// is nil: https only (plain http only to an address the admin
+	// listed in [security] allow_private), through the egress policy,
+	// no redirect followed, at most max_attachment_bytes read. Networks
+	// whose files sit on a CDN set it instead of fetching.
+	URL string
 }
 
 // PresenceEvent is a legacy contact's availability.

@@ -51,8 +51,22 @@ func main() {
 		users    = flag.Int("users", 50, "XMPP users joined to the channel")
 		messages = flag.Int("messages", 200, "messages said on IRC (each reaches every user)")
 		sends    = flag.Int("sends", 5, "messages each XMPP user says")
+		idle     = flag.Bool("idle", false, "measure idle IRC users of the irc package in process instead (see -steps)")
+		idleGw   = flag.Bool("idle-gateways", false, "measure idle users through the gateways instead: RSS after each of -steps")
+		steps    = flag.String("steps", "10,100,500", "with -idle or -idle-gateways: users in the channel after each step")
+		heapProf = flag.String("heapprofile", "", "with -idle: write a heap profile here after the last step")
 	)
 	flag.Parse()
+	if *idle {
+		st, err := parseSteps(*steps)
+		if err != nil {
+			fatal(err)
+		}
+		if err := runIdle(os.Stdout, st, *heapProf); err != nil {
+			fatal(fmt.Errorf("idle: %w", err))
+		}
+		return
+	}
 	if *bin == "" {
 		dir, err := os.MkdirTemp("", "switchboard-load-bin-")
 		if err != nil {
@@ -66,6 +80,20 @@ func main() {
 		if err := cmd.Run(); err != nil {
 			fatal(fmt.Errorf("building switchboard: %w", err))
 		}
+	}
+	if *idleGw {
+		st, err := parseSteps(*steps)
+		if err != nil {
+			fatal(err)
+		}
+		var gs []string
+		for _, g := range strings.Split(*gateways, ",") {
+			gs = append(gs, strings.TrimSpace(g))
+		}
+		if err := runIdleGateways(os.Stdout, gs, *bin, st); err != nil {
+			fatal(fmt.Errorf("idle: %w", err))
+		}
+		return
 	}
 	var results []*result
 	for _, g := range strings.Split(*gateways, ",") {

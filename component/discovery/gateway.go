@@ -21,6 +21,8 @@ const (
 	nsReactions = "urn:xmpp:reactions:0"
 	nsReply     = "urn:xmpp:reply:0"
 	nsChat      = "http://jabber.org/protocol/chatstates"
+	nsSIMS      = "urn:xmpp:sims:1"
+	nsSFS       = "urn:xmpp:sfs:0"
 )
 
 // baseFeatures are what the component implements for every network.
@@ -32,27 +34,24 @@ var baseFeatures = []string{
 // identity id and capabilities caps. The base features are what the
 // component implements for every network; the others follow caps alone,
 // which transportstest.Conformance checks against the network's adapters,
-// so the domain never claims what the network cannot do. Reactions,
-// replies and chat states are relayed in rooms only, so they are
-// advertised when the network has rooms and claims them. An empty
-// identity category is "gateway". Features are sorted.
+// so the domain never claims what the network cannot do. Chat states,
+// reactions, replies, corrections and retractions are relayed in
+// one-to-one chats and rooms alike, so they are advertised whenever the
+// network claims them; XEP-0385 and XEP-0447 file sharing when the network
+// takes files (SendFiles). An empty identity category is "gateway".
+// Features are sorted.
 func Gateway(id transports.Identity, caps transports.Capabilities) Info {
 	if id.Category == "" {
 		id.Category = "gateway"
 	}
 	d := Info{Identities: []info.Identity{{Category: id.Category, Type: id.Type, Name: id.Name}}}
-	vars := slices.Clone(baseFeatures)
+	vars := slices.Concat(baseFeatures, messageFeatures(caps))
 	if caps.Rooms {
 		d.Identities = append(d.Identities, info.Identity{Category: "conference", Type: conferenceType(caps), Name: id.Name})
 		vars = append(vars, nsMUC)
-		for _, f := range []struct {
-			has bool
-			ns  string
-		}{{caps.Reactions, nsReactions}, {caps.Replies, nsReply}, {caps.ChatStates, nsChat}} {
-			if f.has {
-				vars = append(vars, f.ns)
-			}
-		}
+	}
+	if caps.SendFiles { // shared files reach the network as files
+		vars = append(vars, nsSIMS, nsSFS)
 	}
 	slices.Sort(vars)
 	d.Features = Features(vars...)

@@ -30,6 +30,8 @@ func TestGateway(t *testing.T) {
 		reactions = "urn:xmpp:reactions:0"
 		reply     = "urn:xmpp:reply:0"
 		chat      = "http://jabber.org/protocol/chatstates"
+		correct   = "urn:xmpp:message-correct:0"
+		retract   = "urn:xmpp:message-retract:1"
 	)
 	id := transports.Identity{Type: "irc", Name: "IRC gateway"}
 	gateway := info.Identity{Category: "gateway", Type: "irc", Name: "IRC gateway"}
@@ -44,10 +46,16 @@ func TestGateway(t *testing.T) {
 		extra      []string // features beyond base
 	}{
 		{"no rooms", id, transports.Capabilities{}, []info.Identity{gateway}, nil},
-		{"no rooms, whatever else is claimed", id,
-			transports.Capabilities{Reactions: true, Replies: true, ChatStates: true, StayConnected: true, Attachments: true,
+		{"no rooms, nothing else claimed", id,
+			transports.Capabilities{StayConnected: true, Attachments: true,
 				Commands: []transports.Command{{Node: "check-mail", Name: "Check mail now"}}},
 			[]info.Identity{gateway}, nil},
+		{"no rooms, one-to-one message features", id,
+			transports.Capabilities{Reactions: true, Replies: true, ChatStates: true, Corrections: true, Retractions: true},
+			[]info.Identity{gateway}, []string{reactions, reply, chat, correct, retract}},
+		{"no rooms, corrections only", id, transports.Capabilities{Corrections: true},
+			[]info.Identity{gateway}, []string{correct}},
+		{"files", id, transports.Capabilities{SendFiles: true}, []info.Identity{gateway}, []string{"urn:xmpp:sfs:0", "urn:xmpp:sims:1"}},
 		{"the network's own category", transports.Identity{Category: "service", Type: "x"}, transports.Capabilities{},
 			[]info.Identity{{Category: "service", Type: "x"}}, nil},
 		{"rooms, text conference", id, transports.Capabilities{Rooms: true},
@@ -59,8 +67,8 @@ func TestGateway(t *testing.T) {
 		{"rooms with replies and chat states", id, transports.Capabilities{Rooms: true, Replies: true, ChatStates: true},
 			[]info.Identity{gateway, conference("text")}, []string{muc, reply, chat}},
 		{"rooms with everything", id, transports.Capabilities{Rooms: true, RoomListing: true, AnonymousJoin: true,
-			Reactions: true, Replies: true, ChatStates: true, Corrections: true, Retractions: true, ConferenceType: "irc"},
-			[]info.Identity{gateway, conference("irc")}, []string{muc, reactions, reply, chat}},
+			Reactions: true, Replies: true, ChatStates: true, Corrections: true, Retractions: true, Moderation: true, ConferenceType: "irc"},
+			[]info.Identity{gateway, conference("irc")}, []string{muc, reactions, reply, chat, correct, retract}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,6 +107,16 @@ func TestLegacyInfo(t *testing.T) {
 		{"server, text conference", Server("irc.example", transports.Capabilities{Rooms: true}),
 			info.Identity{Category: "conference", Type: "text", Name: "irc.example"},
 			[]string{NSInfo, NSItems, "http://jabber.org/protocol/muc", "http://jabber.org/protocol/rsm"}},
+		{"room of a network without message features", RoomOf("#go%irc.example", transports.Capabilities{Rooms: true, Moderation: true}),
+			info.Identity{Category: "conference", Type: "text", Name: "#go%irc.example"},
+			[]string{NSInfo, "http://jabber.org/protocol/muc", "muc_open", "muc_public", "muc_semianonymous",
+				"muc_unmoderated", "muc_unsecured"}},
+		{"room with corrections, retractions and moderation", RoomOf("#go%irc.example",
+			transports.Capabilities{Rooms: true, Corrections: true, Retractions: true, Moderation: true, Reactions: true}),
+			info.Identity{Category: "conference", Type: "text", Name: "#go%irc.example"},
+			[]string{NSInfo, "http://jabber.org/protocol/muc", "muc_open", "muc_public", "muc_semianonymous",
+				"muc_unmoderated", "muc_unsecured",
+				"urn:xmpp:message-correct:0", "urn:xmpp:message-moderate:1", "urn:xmpp:message-retract:1", "urn:xmpp:reactions:0"}},
 		{"contact", Contact("alice"), info.Identity{Category: "client", Type: "pc", Name: "alice"}, []string{NSInfo}},
 	}
 	for _, tt := range tests {

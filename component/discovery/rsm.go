@@ -57,6 +57,11 @@ func Page(all []items.Item, set *xmltree.Element, unasked int) (*Items, *stanzae
 			}
 			limit = n
 		}
+		if limit < 0 || limit > unasked {
+			// XEP-0059 §2.1: the responder may return fewer items than
+			// asked; a page stays within the stanza limit.
+			limit = unasked
+		}
 		after, before := set.Child("", "after"), set.Child("", "before")
 		switch {
 		case after != nil:

@@ -24,6 +24,10 @@ type Error struct {
 	Type      string // cancel, modify, auth, wait
 	Condition string // a defined condition of RFC 6120 §8.3.3, e.g. item-not-found
 	Text      string // for a person; empty for none
+	// App is an application-specific condition (RFC 6120 §8.3.4) that a
+	// protocol defines beside the general one, e.g. XEP-0050's
+	// <bad-sessionid/>; its zero value means none.
+	App xml.Name
 }
 
 // Error returns the condition and, if any, the text.
@@ -48,6 +52,13 @@ type Wire struct {
 		XMLName xml.Name
 	}
 	Text *WireText
+	App  *WireApp
+}
+
+// WireApp is the application-specific condition of a Wire error: an empty
+// element in the protocol's own namespace.
+type WireApp struct {
+	XMLName xml.Name
 }
 
 // WireText is the <text/> of a Wire error.
@@ -63,6 +74,9 @@ func (e *Error) Wire() *Wire {
 	x.Cond.XMLName = xml.Name{Space: NS, Local: e.Condition}
 	if e.Text != "" {
 		x.Text = &WireText{Lang: "en", Text: e.Text}
+	}
+	if e.App.Local != "" {
+		x.App = &WireApp{XMLName: e.App}
 	}
 	return x
 }

@@ -143,6 +143,7 @@ func TestErrorString(t *testing.T) {
 type parsed struct {
 	typ, condNS, cond, textNS, lang, text string
 	conds                                 int
+	appNS, app                            string // the application-specific condition
 }
 
 func parseWire(t *testing.T, b []byte) parsed {
@@ -176,9 +177,11 @@ func parseWire(t *testing.T, b []byte) parsed {
 						p.lang = a.Value
 					}
 				}
-			case depth == 2:
+			case depth == 2 && el.Name.Space == NS:
 				p.condNS, p.cond = el.Name.Space, el.Name.Local
 				p.conds++
+			case depth == 2:
+				p.appNS, p.app = el.Name.Space, el.Name.Local
 			}
 		case xml.CharData:
 			if inText {
@@ -204,6 +207,10 @@ func TestWire(t *testing.T) {
 			parsed{typ: "modify", condNS: NS, cond: "not-acceptable", textNS: NS, lang: "en", text: "<b>&", conds: 1}},
 		{"no text", New("wait", "resource-constraint", ""),
 			parsed{typ: "wait", condNS: NS, cond: "resource-constraint", conds: 1}},
+		{"application-specific condition", &Error{Type: "modify", Condition: "bad-request", Text: "start again",
+			App: xml.Name{Space: "http://jabber.org/protocol/commands", Local: "bad-sessionid"}},
+			parsed{typ: "modify", condNS: NS, cond: "bad-request", textNS: NS, lang: "en", text: "start again", conds: 1,
+				appNS: "http://jabber.org/protocol/commands", app: "bad-sessionid"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := xml.Marshal(tc.err.Wire())

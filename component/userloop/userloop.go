@@ -15,6 +15,7 @@ package userloop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -31,8 +32,12 @@ type Group struct {
 
 	mu     sync.Mutex
 	queues map[string]*queue
+	closed bool
 	wg     sync.WaitGroup
 }
+
+// ErrClosed is Call's error once the group is closed.
+var ErrClosed = errors.New("userloop: closed")
 
 type queue struct {
 	jobs []job
@@ -65,13 +70,13 @@ func (g *Group) On(ctx context.Context, key string) bool {
 // Post queues fn for key, whatever the queue's length: for the
 // component's own follow-up work, whose number the component bounds.
 // fn gets ctx marked as running on key's goroutine; it runs even when ctx
-// is already done (fn checks).
+// is already done (fn checks). After Close, fn is dropped.
 func (g *Group) Post(ctx context.Context, key string, fn func(context.Context)) {
 	g.add(ctx, key, fn, 0)
 }
 
 // TryPost queues fn for key unless the group's bound of jobs is waiting
-// already; it reports whether it did. For work a peer can multiply
+// already, or the group is closed; it reports whether it did. For work a peer can multiply
 // (stanzas), which is refused rather than queued without bound.
 func (g *Group) TryPost(ctx context.Context, key string, fn func(context.Context)) bool {
 	return g.add(ctx, key, fn, g.max)
@@ -80,7 +85,8 @@ func (g *Group) TryPost(ctx context.Context, key string, fn func(context.Context
 // Call runs fn on key's goroutine and waits until it returned. It runs fn
 // inline when ctx already belongs to key's goroutine (work calling back
 // into its own user). When ctx ends before fn started, fn never runs and
-// Call returns ctx's error; once fn started, Call waits for it.
+// Call returns ctx's error; once fn started, Call waits for it. After
+// Close, fn never runs and Call returns ErrClosed.
 func (g *Group) Call(ctx context.Context, key string, fn func(context.Context)) error {
 	if g.On(ctx, key) {
 		fn(ctx)
@@ -93,13 +99,15 @@ func (g *Group) Call(ctx context.Context, key string, fn func(context.Context)) 
 	)
 	var state atomic.Int32
 	done := make(chan struct{})
-	g.add(ctx, key, func(ctx context.Context) {
+	if !g.add(ctx, key, func(ctx context.Context) {
 		if !state.CompareAndSwap(waiting, running) {
 			return
 		}
 		defer close(done)
 		fn(ctx)
-	}, 0)
+	}, 0) {
+		return ErrClosed
+	}
 	select {
 	case <-done:
 		return nil
@@ -112,9 +120,20 @@ func (g *Group) Call(ctx context.Context, key string, fn func(context.Context)) 
 	}
 }
 
-// Wait waits until every key's goroutine has ended. Callers stop posting
-// first.
+// Wait waits until every key's goroutine has ended, for tests that stop
+// posting first; Close is the way to stop a group that others may still
+// post to.
 func (g *Group) Wait() { g.wg.Wait() }
+
+// Close refuses new work and waits until the work already queued has run:
+// its jobs may still post to other groups, and Call into this one from
+// them fails with ErrClosed.
+func (g *Group) Close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.wg.Wait()
+}
 
 // Busy returns how many keys have work queued or running.
 func (g *Group) Busy() int {
@@ -126,6 +145,10 @@ func (g *Group) Busy() int {
 func (g *Group) add(ctx context.Context, key string, fn func(context.Context), max int) bool {
 	j := job{ctx: context.WithValue(ctx, onKey{g}, key), fn: fn}
 	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return false
+	}
 	q := g.queues[key]
 	if q != nil {
 		if max > 0 && len(q.jobs) >= max {

@@ -198,3 +198,39 @@ func TestPanicEndsOneJob(t *testing.T) {
 		}
 	}
 }
+
+// TestClose: Close waits for queued work, whose own posts to the closed
+// group are dropped and whose Calls into it fail; nothing runs after.
+func TestClose(t *testing.T) {
+	g, _ := newGroup(t, 0)
+	ctx := context.Background()
+	release := make(chan struct{})
+	var ran []string
+	var callErr error
+	g.Post(ctx, "u", func(ctx context.Context) {
+		<-release
+		ran = append(ran, "queued")
+		g.Post(ctx, "v", func(context.Context) { ran = append(ran, "posted during close") })
+		callErr = g.Call(ctx, "w", func(context.Context) { ran = append(ran, "called during close") })
+	})
+	closed := make(chan struct{})
+	go func() { g.Close(); close(closed) }()
+	for !g.closedForTest() {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	<-closed
+	if strings.Join(ran, ",") != "queued" {
+		t.Errorf("ran %v, want only the queued job", ran)
+	}
+	if !errors.Is(callErr, ErrClosed) {
+		t.Errorf("Call during Close = %v, want ErrClosed", callErr)
+	}
+	if g.TryPost(ctx, "u", func(context.Context) { t.Error("ran after Close") }) {
+		t.Error("TryPost after Close accepted the job")
+	}
+	g.Post(ctx, "u", func(context.Context) { t.Error("ran after Close") })
+	if err := g.Call(ctx, "u", func(context.Context) { t.Error("ran after Close") }); !errors.Is(err, ErrClosed) {
+		t.Errorf("Call after Close = %v, want ErrClosed", err)
+	}
+}

@@ -27,7 +27,6 @@ import (
 	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/storage"
-	"github.com/switchboard-im/switchboard/storage/bolt"
 )
 
 // Options are what New needs besides the config file.
@@ -69,10 +68,8 @@ func New(opts Options) (*App, error) {
 	}
 	a := &App{opts: opts, log: log}
 	var err error
-	if cfg.Storage.URL != "" {
-		return nil, fmt.Errorf("storage.url: the Redis backend is not part of this build yet; use storage.path")
-	}
-	a.store, err = bolt.Open(cfg.Storage.Path)
+	var where string
+	a.store, where, err = openStore(cfg.Storage, log)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
@@ -80,7 +77,7 @@ func New(opts Options) (*App, error) {
 	// The archive is forgotten with a registration and pruned even when
 	// it is off: what it kept before goes in time.
 	a.archive = archive.New(a.store, archive.Bounds{Days: cfg.Archive.Days, MaxPerRoom: cfg.Archive.MaxMessagesPerRoom})
-	a.reg, err = openRegistry(a.store, cfg.Security.KeyFile, cfg.Storage.Path, a.ids, a.state, a.archive)
+	a.reg, err = openRegistry(a.store, cfg.Security.KeyFile, where, a.ids, a.state, a.archive)
 	if err != nil {
 		a.store.Close()
 		return nil, err

@@ -44,12 +44,44 @@ type XMPP struct {
 	MaxStanzaBytes int `toml:"max_stanza_bytes"`
 }
 
-// Storage selects the storage backend.
+// Storage selects the storage backend: the embedded bbolt file (the
+// default), or Redis, standalone, behind Sentinel or a Cluster.
 type Storage struct {
-	// Path is the embedded bbolt database file (the default backend).
+	// Backend is "bolt" or "redis". Empty means redis when url,
+	// sentinel_addrs or cluster_addrs is set, else bolt.
+	Backend string `toml:"backend"`
+	// Path is the embedded bbolt database file.
 	Path string `toml:"path"`
-	// URL selects another backend ("redis://…"); it wins over Path.
+
+	// URL names a Redis: redis://[user:password@]host:port[/db],
+	// rediss://… for TLS, or
+	// redis-sentinel://host:port[,host:port…][/db]?master_name=NAME
+	// (rediss-sentinel://… for TLS).
 	URL string `toml:"url"`
+	// SentinelAddrs and MasterName name a Sentinel-watched master
+	// instead of a URL; ClusterAddrs some nodes of a Redis Cluster.
+	SentinelAddrs []string `toml:"sentinel_addrs"`
+	MasterName    string   `toml:"master_name"`
+	ClusterAddrs  []string `toml:"cluster_addrs"`
+	// Username and Password authenticate to Redis (AUTH or an ACL
+	// user); they win over the URL's. SentinelUsername and
+	// SentinelPassword authenticate to the sentinels.
+	Username         string `toml:"username"`
+	Password         string `toml:"password"`
+	SentinelUsername string `toml:"sentinel_username"`
+	SentinelPassword string `toml:"sentinel_password"`
+	// TLS connects with TLS (as rediss:// does); CAFile adds PEM CAs to
+	// trust for the Redis servers' certificates.
+	TLS    bool   `toml:"tls"`
+	CAFile string `toml:"ca_file"`
+	// KeyPrefix starts every Redis key ("switchboard:" when empty), so
+	// that deployments can share a Redis.
+	KeyPrefix string `toml:"key_prefix"`
+	// MinReplicas is how many replicas must acknowledge each write
+	// (Redis WAIT) before it counts as done; 0 does not wait.
+	// MinReplicasTimeout bounds that wait ("1s" when empty).
+	MinReplicas        int    `toml:"min_replicas"`
+	MinReplicasTimeout string `toml:"min_replicas_timeout"`
 	// MessageIDDays is how long the map between legacy and XMPP message
 	// IDs (for replies, reactions, corrections) keeps a pair. 0 means 90.
 	MessageIDDays int `toml:"message_id_days"`
@@ -218,7 +250,13 @@ func decodeError(name string, err error) error {
 }
 
 func (c *Config) defaults() {
-	if c.Storage.Path == "" && c.Storage.URL == "" {
+	if c.Storage.Backend == "" {
+		c.Storage.Backend = "bolt"
+		if c.Storage.URL != "" || len(c.Storage.SentinelAddrs) > 0 || len(c.Storage.ClusterAddrs) > 0 {
+			c.Storage.Backend = "redis"
+		}
+	}
+	if c.Storage.Backend == "bolt" && c.Storage.Path == "" {
 		c.Storage.Path = "switchboard.db"
 	}
 	if c.Security.KeyFile == "" {
@@ -276,9 +314,7 @@ func (c *Config) check(name string, lines map[string]int, known []Network) []Pro
 	}
 	checkAddr("xmpp.server", c.XMPP.Server, false)
 	checkAddr("http.listen", c.HTTP.Listen, false)
-	if c.Storage.URL != "" && !strings.HasPrefix(c.Storage.URL, "redis://") && !strings.HasPrefix(c.Storage.URL, "rediss://") {
-		add("storage.url", "only redis:// and rediss:// URLs are supported")
-	}
+	c.Storage.check(add, checkAddr)
 	for i, d := range c.Security.AllowedDomains {
 		if d != "*" && !domainRE.MatchString(strings.ToLower(d)) {
 			add("security.allowed_domains", "entry %d (%q) is not a domain name or \"*\"", i+1, d)

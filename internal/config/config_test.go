@@ -31,7 +31,7 @@ func ircOf(t *testing.T, c *Config) *irc.Config {
 const issueExample = `[xmpp]
 server = "127.0.0.1:5347"          # the XMPP server's component port
 [storage]
-path = "switchboard.db"            # embedded bbolt (default); later: url = "redis://…"
+path = "switchboard.db"            # embedded bbolt (default); or url = "redis://…" (see Storage)
 [security]
 key_file = "switchboard.key"       # created 0600 if missing; seals credentials
 allowed_domains = ["localhost"]    # who may use the transports; "*" = any server

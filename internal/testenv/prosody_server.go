@@ -59,6 +59,8 @@ func debPackage(binary string) string {
 		return "dovecot-submissiond"
 	case "smtpd":
 		return "opensmtpd"
+	case "redis-cli":
+		return "redis-tools"
 	case "unshare":
 		return "util-linux"
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,8 +17,27 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Store {
-		return openTemp(t)
+	// Each store's file, for Reopen.
+	var paths sync.Map // storage.Store -> string
+	storagetest.Run(t, storagetest.Backend{
+		Open: func(t *testing.T) storage.Store {
+			path := filepath.Join(t.TempDir(), "switchboard.db")
+			s := open(t, path)
+			paths.Store(storage.Store(s), path)
+			return s
+		},
+		Reopen: func(t *testing.T, s storage.Store) storage.Store {
+			path, ok := paths.Load(s)
+			if !ok {
+				t.Fatal("Reopen of a store Open did not return")
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s2 := open(t, path.(string))
+			paths.Store(storage.Store(s2), path)
+			return s2
+		},
 	})
 }
 
@@ -156,6 +176,36 @@ func BenchmarkAppendRange(b *testing.B) {
 			b.Fatalf("Range after %d = %d items, want item %d", after, len(items), seq)
 		}
 		after = seq
+	}
+}
+
+// BenchmarkUpdate is EnqueueOnce's shape: read a key, write two, append to
+// a queue, in one transaction (as storage/redis's BenchmarkUpdate).
+func BenchmarkUpdate(b *testing.B) {
+	s := openTemp(b)
+	ctx := b.Context()
+	value := []byte(strings.Repeat("v", 256))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		key := fmt.Sprintf("email\x00alice@example.org\x00conv\x00l%08d", i)
+		err := s.Update(ctx, func(tx storage.Tx) error {
+			if _, err := tx.Get("msgids", key); err == nil {
+				return fmt.Errorf("%s paired twice", key)
+			}
+			if err := tx.Put("msgids", key, []byte("x")); err != nil {
+				return err
+			}
+			if err := tx.Put("msgids", key+"r", []byte("l")); err != nil {
+				return err
+			}
+			_, err := tx.Append("outbox:email", value)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
 

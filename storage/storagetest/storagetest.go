@@ -3,12 +3,9 @@
 // backends stay interchangeable:
 //
 //	func TestConformance(t *testing.T) {
-//		storagetest.Run(t, func(t *testing.T) storage.Store {
-//			s, err := mybackend.Open(...)
-//			if err != nil {
-//				t.Fatal(err)
-//			}
-//			return s
+//		storagetest.Run(t, storagetest.Backend{
+//			Open:   func(t *testing.T) storage.Store { … a new, empty store … },
+//			Reopen: func(t *testing.T, s storage.Store) storage.Store { … close s, open its data again … },
 //		})
 //	}
 package storagetest
@@ -25,14 +22,30 @@ import (
 	"github.com/switchboard-im/switchboard/storage"
 )
 
-// Run runs the conformance suite against the stores returned by open.
+// Backend is what the suite needs of a backend.
+type Backend struct {
+	// Open is called once per subtest, with that subtest's t, and must
+	// return a new, empty store that no other subtest uses.
+	Open func(t *testing.T) storage.Store
+	// Reopen closes s, a store Open or Reopen returned, and opens the
+	// same data again, as a restart of the process does.
+	Reopen func(t *testing.T, s storage.Store) storage.Store
+	// Optimistic says Update retries on conflict (its function may run
+	// more than once): the suite then requires a conflicting write made
+	// while the function runs to make it run again, and the result to
+	// include both writes. A backend that serialises transactions instead
+	// must make the conflicting write wait until Update returns.
+	Optimistic bool
+}
+
+// Run runs the conformance suite against the stores b opens.
 //
-// open is called once per subtest, with that subtest's t, and must return a
-// new, empty store that no other subtest uses. Run closes every store when
-// its subtest ends; since Close must be safe to call twice, open may also
-// register its own cleanup. Subtests run in parallel.
-func Run(t *testing.T, open func(t *testing.T) storage.Store) {
+// Run closes every store when its subtest ends; since Close must be safe
+// to call twice, Open may also register its own cleanup. Subtests run in
+// parallel.
+func Run(t *testing.T, b Backend) {
 	t.Helper()
+	open := b.Open
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s storage.Store)
@@ -58,6 +71,10 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Close", testClose},
 		{"UpdateCommits", testUpdateCommits},
 		{"UpdateRollsBack", testUpdateRollsBack},
+		{"ConcurrentUpdate", testConcurrentUpdate},
+		{"ConcurrentAppend", testConcurrentAppend},
+		{"ScanPages", testScanPages},
+		{"RetriedUpdate", func(t *testing.T, s storage.Store) { testRetriedUpdate(t, s, b.Optimistic) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,6 +88,10 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 			tt.fn(t, s)
 		})
 	}
+	t.Run("ReopenKeepsData", func(t *testing.T) {
+		t.Parallel()
+		testReopen(t, b)
+	})
 }
 
 func testGetNotFound(t *testing.T, s storage.Store) {

@@ -35,12 +35,14 @@ func Conformance(t *testing.T, net transports.Network, connect func(t *testing.T
 // net.Capabilities(), or nil when they agree:
 //
 //   - Capabilities returns the same value on every call;
-//   - RoomListing, AnonymousJoin and ConferenceType need Rooms;
+//   - RoomListing, AnonymousJoin, ConferenceType and Moderation need
+//     Rooms; Moderation needs Retractions;
 //   - Rooms needs net to be a transports.Addresser and a to implement
 //     transports.Rooms;
 //   - AnonymousJoin needs net to be a transports.AnonymousNetwork;
 //   - RoomListing needs a RoomLister, ChatStates a Typer, Reactions a
-//     Reactor, Corrections an Editor, Retractions a Retractor;
+//     Reactor, Corrections an Editor, Retractions a Retractor,
+//     Moderation a MessageModerator, SendFiles a FileSender;
 //   - Commands have unique, non-empty nodes and names, and need a
 //     CommandRunner that refuses an unknown node with ErrNotFound;
 //   - MaxBody is not negative; Name and Identity.Type are not empty.
@@ -72,11 +74,15 @@ func Check(net transports.Network, a transports.Adapter) []error {
 		{caps.RoomListing, "RoomListing"},
 		{caps.AnonymousJoin, "AnonymousJoin"},
 		{caps.ConferenceType != "", "ConferenceType"},
+		{caps.Moderation, "Moderation"},
 	}
 	for _, c := range needsRooms {
 		if c.claimed && !caps.Rooms {
 			fail("%s is claimed without Rooms", c.name)
 		}
+	}
+	if caps.Moderation && !caps.Retractions {
+		fail("Moderation is claimed without Retractions: moderated retractions are shown as retractions")
 	}
 	if caps.Rooms {
 		if _, ok := net.(transports.Addresser); !ok {
@@ -100,6 +106,8 @@ func Check(net transports.Network, a transports.Adapter) []error {
 		{caps.Reactions, "Reactor", implements[transports.Reactor](a)},
 		{caps.Corrections, "Editor", implements[transports.Editor](a)},
 		{caps.Retractions, "Retractor", implements[transports.Retractor](a)},
+		{caps.Moderation, "MessageModerator", implements[transports.MessageModerator](a)},
+		{caps.SendFiles, "FileSender", implements[transports.FileSender](a)},
 		{len(caps.Commands) > 0, "CommandRunner", implements[transports.CommandRunner](a)},
 	}
 	for _, c := range adapterClaims {

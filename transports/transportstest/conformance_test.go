@@ -71,6 +71,11 @@ func TestCheck(t *testing.T) {
 		return n
 	}
 	rooms := transportstest.NewRooms(nil)
+	rooms2 := func(edit func(*transports.Capabilities)) transports.Network {
+		n := transportstest.NewRooms(nil)
+		edit(&n.Caps)
+		return n
+	}
 	fake := connectFake(transportstest.New(nil))(t)
 
 	tests := []struct {
@@ -98,8 +103,16 @@ func TestCheck(t *testing.T) {
 			[]string{"transports.Reactor"}},
 		{"chat states without typer", plain(func(c *transports.Capabilities) { c.ChatStates = true; c.Commands = nil }), &bare{},
 			[]string{"transports.Typer"}},
-		{"corrections and retractions", plain(func(c *transports.Capabilities) { c.Corrections, c.Retractions = true, true }), fake,
+		{"corrections and retractions", plain(func(c *transports.Capabilities) { c.Corrections, c.Retractions = true, true; c.Commands = nil }), &bare{},
 			[]string{"transports.Editor", "transports.Retractor"}},
+		{"fake edits, retractions and moderation", rooms2(func(c *transports.Capabilities) {
+			c.Corrections, c.Retractions, c.Moderation = true, true, true
+		}), fake, nil},
+		{"moderation without rooms or retractions", plain(func(c *transports.Capabilities) { c.Moderation = true; c.Commands = nil }), &bare{},
+			[]string{"Moderation is claimed without Rooms", "Moderation is claimed without Retractions", "transports.MessageModerator"}},
+		{"files without file sender", plain(func(c *transports.Capabilities) { c.SendFiles = true; c.Commands = nil }), &bare{},
+			[]string{"transports.FileSender"}},
+		{"files, fake sender", plain(func(c *transports.Capabilities) { c.SendFiles = true }), fake, nil},
 		{"duplicate and empty commands", plain(func(c *transports.Capabilities) {
 			c.Commands = append(c.Commands, transports.Command{Node: "count", Name: "Again"}, transports.Command{Node: "x"})
 		}), fake, []string{"declared twice", "empty node or name"}},

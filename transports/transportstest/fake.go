@@ -117,7 +117,7 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 	if err := n.check(acct.Credentials); err != nil {
 		return nil, err
 	}
-	a := &Adapter{net: n, acct: acct, sink: sink, done: make(chan struct{}), sent: make(chan transports.Message, 1024)}
+	a := &Adapter{net: n, acct: acct, sink: sink, done: make(chan struct{}), sent: make(chan transports.Message, 1024), files: make(chan SentFiles, 64)}
 	n.mu.Lock()
 	n.adapters[acct.User] = a
 	close(n.changed)
@@ -165,6 +165,7 @@ type Adapter struct {
 	done     chan struct{}
 	presence []transports.Presence
 	sent     chan transports.Message
+	files    chan SentFiles // see SendFiles
 
 	// Rooms (see RoomNetwork).
 	rooms     map[transports.ID]*fakeRoom
@@ -173,6 +174,9 @@ type Adapter struct {
 	kicks     []Kick
 	reactions []Reaction
 	typings   []Typing
+
+	// Corrections and retractions (see edits.go).
+	ed editLog
 }
 
 // Account returns the account the adapter was connected with.
@@ -190,6 +194,7 @@ func (a *Adapter) Send(ctx context.Context, m transports.Message) (transports.Re
 		return "", fmt.Errorf("%w: nobody: No such nick", transports.ErrNotFound)
 	}
 	id := transports.RemoteID("m" + strconv.FormatInt(a.net.seq.Add(1), 10))
+	a.remember(m.To, id)
 	select {
 	case a.sent <- m:
 	default:

@@ -1,0 +1,130 @@
+package irc
+
+import (
+	"encoding/base64"
+	"slices"
+	"strings"
+
+	"github.com/lrstanley/girc"
+)
+
+// The transport negotiates IRCv3 capabilities and SASL itself: girc's
+// tracking is off (Client.DisableTracking), which also switches off
+// girc's own CAP and SASL handling, and its user tracker kept every
+// member of every channel per connection.
+
+// wantedCaps are the capabilities requested where a server offers them:
+// girc's usual set, echo-message and chat history; sasl is requested
+// when the user has a password.
+var wantedCaps = map[string]bool{
+	"account-notify": true, "account-tag": true, "away-notify": true, "batch": true, "cap-notify": true,
+	"chghost": true, "extended-join": true, "invite-notify": true, "message-tags": true, "msgid": true,
+	"multi-prefix": true, "server-time": true, "userhost-in-names": true,
+	"draft/message-tags-0.2": true, "draft/msgid": true,
+	"echo-message": true, "draft/chathistory": true, "chathistory": true,
+}
+
+// saslChunk is the longest AUTHENTICATE parameter (IRCv3 SASL).
+const saslChunk = 400
+
+// onCAP handles the server's CAP answers: LS (possibly on several lines)
+// and NEW are answered with a REQ of what the transport wants; ACK
+// enables what was accepted and goes on to SASL or ends the negotiation;
+// NAK ends it; DEL disables. Lines are written at once, not paced: the
+// registration waits on them.
+func (c *conn) onCAP(e *girc.Event) {
+	p := e.Params
+	if len(p) < 3 {
+		return
+	}
+	c.mu.Lock()
+	var lines []string
+	switch p[1] {
+	case "LS", "NEW":
+		c.capOffer = append(c.capOffer, strings.Fields(lastParam(p))...)
+		if p[1] == "LS" && len(p) >= 4 && p[2] == "*" {
+			break // more to come
+		}
+		var req []string
+		for _, o := range c.capOffer {
+			name, _, _ := strings.Cut(o, "=")
+			if (wantedCaps[name] || name == "sasl" && c.password != "") && !c.caps[name] && !slices.Contains(req, name) {
+				req = append(req, name)
+			}
+		}
+		c.capOffer = nil
+		switch {
+		case len(req) > 0:
+			lines = append(lines, "CAP REQ :"+strings.Join(req, " "))
+		case !c.registered:
+			lines = append(lines, "CAP END")
+		}
+	case "ACK":
+		for _, name := range strings.Fields(lastParam(p)) {
+			if strings.HasPrefix(name, "-") {
+				delete(c.caps, name[1:])
+				continue
+			}
+			c.caps[name] = true
+		}
+		switch {
+		case c.caps["sasl"] && c.password != "" && !c.saslTried && !c.registered:
+			c.saslTried = true
+			lines = append(lines, "AUTHENTICATE PLAIN")
+		case !c.registered:
+			lines = append(lines, "CAP END")
+		}
+	case "NAK":
+		if !c.registered {
+			lines = append(lines, "CAP END")
+		}
+	case "DEL":
+		for _, name := range strings.Fields(lastParam(p)) {
+			delete(c.caps, name)
+		}
+	}
+	c.mu.Unlock()
+	c.writeNow(lines...)
+}
+
+// onAuthenticate answers the server's AUTHENTICATE + with the PLAIN
+// credentials, in chunks of saslChunk.
+func (c *conn) onAuthenticate(e *girc.Event) {
+	if len(e.Params) != 1 || e.Params[0] != "+" || c.password == "" {
+		return
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte(c.wantNick + "\x00" + c.wantNick + "\x00" + c.password))
+	var lines []string
+	for len(auth) >= saslChunk {
+		lines = append(lines, "AUTHENTICATE "+auth[:saslChunk])
+		auth = auth[saslChunk:]
+	}
+	if auth == "" {
+		auth = "+"
+	}
+	c.writeNow(append(lines, "AUTHENTICATE "+auth)...)
+}
+
+// hasCapLocked reports whether the server accepted capability name on
+// this connection. Call with c.mu held.
+func (c *conn) hasCapLocked(name string) bool { return c.caps[name] }
+
+// writeNow writes lines at once, unpaced, on the current connection:
+// the negotiation's.
+func (c *conn) writeNow(lines ...string) {
+	if len(lines) == 0 {
+		return
+	}
+	c.mu.Lock()
+	w := c.wire
+	c.mu.Unlock()
+	if w == nil {
+		return
+	}
+	for _, l := range lines {
+		if err := w.writeLine(l); err != nil {
+			c.log.Debug("IRC line not sent", "command", strings.SplitN(l, " ", 2)[0], "err", err)
+			return
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package irc
+
+import (
+	"context"
+	"testing"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// girc tracks nothing (its tracking is off, and it never sees a channel
+// line): the transport keeps the members, negotiates the capabilities
+// itself, and girc still answers the server's PING.
+func TestGircTracksNoMembers(t *testing.T) {
+	srv, n := newScripted(t)
+	a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org"}, transports.SinkFunc(func(transports.Event) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	joined := make(chan error, 1)
+	go func() { joined <- a.(transports.Rooms).JoinRoom(context.Background(), "#c", "me") }()
+	srv.register("message-tags server-time")
+	srv.expect("JOIN #c")
+	srv.send(":me!u@h JOIN #c")
+	srv.send(":srv 353 me = #c :me @bob +carol")
+	srv.send(":srv 366 me #c :End")
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+	srv.send(":dave!d@h JOIN #c")
+	srv.send(":bob!b@h MODE #c +v dave")
+	srv.send(":carol!c@h NICK carla")
+	srv.send("PING :check")
+	if l := srv.expect("PONG"); l != "PONG :check" && l != "PONG check" {
+		t.Fatalf("girc answered %q", l)
+	}
+
+	c := a.(*adapter).conns["irc.test"]
+	c.mu.Lock()
+	cl := c.client
+	var members []string
+	for _, m := range c.channels["#c"].sub.members() {
+		members = append(members, m.nick+"/"+m.prefixes)
+	}
+	c.mu.Unlock()
+	if len(members) != 4 {
+		t.Fatalf("the transport's members = %v, want me, bob, carla, dave", members)
+	}
+	if !c.hasCap("message-tags") || !c.hasCap("server-time") || c.hasCap("echo-message") {
+		t.Errorf("accepted capabilities = %v, want message-tags and server-time (offered and acknowledged)", c.caps)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("girc's tracking is on")
+		}
+	}()
+	t.Errorf("girc tracks channels %v", cl.ChannelList()) // panics: tracking is off
+}

@@ -1,0 +1,274 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchboard-im/switchboard/storage"
+)
+
+// errProbe stops the first run of a Cluster transaction's function once it
+// names its first key, which decides the node the transaction runs on.
+var errProbe = errors.New("redis: probe")
+
+// Update implements [storage.Store.Update] optimistically with
+// WATCH/MULTI/EXEC (see the package documentation): fn runs, with every
+// key it reads WATCHed before the read; its writes go out in one
+// MULTI/EXEC; if a watched key changed in between, EXEC applies nothing and
+// fn runs again, after a short random pause, until it commits, fails or
+// ctx is done. On a Cluster fn first runs once more, stopped at its first
+// key, to find the node that holds the keys.
+func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error {
+	if s.closed.Load() {
+		return errors.New("redis: update: store is closed")
+	}
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("redis: update: %w", err)
+		}
+		err := s.updateOnce(ctx, fn)
+		if !errors.Is(err, goredis.TxFailedErr) {
+			if err != nil {
+				return fmt.Errorf("redis: update: %w", err)
+			}
+			return nil
+		}
+		// Another writer changed what fn read: back off a little, more
+		// after each conflict, so that contending writers spread out.
+		pause := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+		}
+	}
+}
+
+// updateOnce runs fn once in a transaction and commits it.
+func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) error {
+	node, err := s.node(ctx, "")
+	tag := ""
+	if s.cluster != nil {
+		p := &probeTx{s: s}
+		ferr := fn(p)
+		if !p.named {
+			return ferr // fn touched nothing: nothing to commit
+		}
+		tag = p.tag
+		node, err = s.cluster.MasterForKey(ctx, p.key)
+	}
+	if err != nil {
+		return err
+	}
+	return node.Watch(ctx, func(rtx *goredis.Tx) error {
+		t := &redisTx{s: s, ctx: ctx, rtx: rtx, tag: tag, pinned: s.cluster != nil,
+			watched: map[string]bool{}, vals: map[string]*[]byte{}, seqs: map[string]uint64{}}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.commit()
+	})
+}
+
+// probeTx records the first key a Cluster transaction names.
+type probeTx struct {
+	s     *Store
+	named bool
+	key   string
+	tag   string
+}
+
+func (p *probeTx) name(key, tag string) error {
+	p.named, p.key, p.tag = true, key, tag
+	return errProbe
+}
+
+func (p *probeTx) Get(bucket, key string) ([]byte, error) {
+	return nil, p.name(p.s.hashKey(bucket, tagOf(key)), tagOf(key))
+}
+func (p *probeTx) Put(bucket, key string, _ []byte) error {
+	return p.name(p.s.hashKey(bucket, tagOf(key)), tagOf(key))
+}
+func (p *probeTx) Delete(bucket, key string) error {
+	return p.name(p.s.hashKey(bucket, tagOf(key)), tagOf(key))
+}
+func (p *probeTx) Append(queue string, _ []byte) (uint64, error) {
+	return 0, p.name(p.s.queueKey(queue), "")
+}
+
+// redisTx is a storage.Tx: reads go to Redis under WATCH unless the
+// transaction wrote the key; writes are queued for commit.
+type redisTx struct {
+	s      *Store
+	ctx    context.Context
+	rtx    *goredis.Tx
+	tag    string // on a Cluster, the one partition the transaction may touch
+	pinned bool
+
+	watched map[string]bool
+	// vals holds what the transaction wrote, by hashKey + "\x00" + key:
+	// a nil pointer for a deletion.
+	vals   map[string]*[]byte
+	ops    []func(p goredis.Pipeliner)
+	parts  map[string][]string // bucket -> partitions written
+	seqs   map[string]uint64   // queue -> last number handed out
+	failed error
+}
+
+// use checks that the transaction may touch partition tag.
+func (t *redisTx) use(tag string) error {
+	if t.failed != nil {
+		return t.failed
+	}
+	if t.pinned && tag != t.tag {
+		return fmt.Errorf("redis: partitions %q and %q: %w", slotTag(t.tag), slotTag(tag), ErrCrossSlot)
+	}
+	return nil
+}
+
+func (t *redisTx) watch(key string) error {
+	if t.watched[key] {
+		return nil
+	}
+	if err := t.rtx.Watch(t.ctx, key).Err(); err != nil {
+		t.failed = err
+		return err
+	}
+	t.watched[key] = true
+	return nil
+}
+
+func (t *redisTx) Get(bucket, key string) ([]byte, error) {
+	if bucket == "" || key == "" {
+		return nil, errors.New("redis: empty bucket or key")
+	}
+	tag := tagOf(key)
+	if err := t.use(tag); err != nil {
+		return nil, err
+	}
+	hk := t.s.hashKey(bucket, tag)
+	if v, ok := t.vals[hk+"\x00"+key]; ok {
+		if v == nil {
+			return nil, storage.ErrNotFound
+		}
+		return append([]byte{}, *v...), nil
+	}
+	if err := t.watch(hk); err != nil {
+		return nil, err
+	}
+	v, err := t.rtx.HGet(t.ctx, hk, key).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, storage.ErrNotFound
+	}
+	if err != nil {
+		t.failed = err
+		return nil, err
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+func (t *redisTx) Put(bucket, key string, value []byte) error {
+	if bucket == "" || key == "" {
+		return errors.New("redis: empty bucket or key")
+	}
+	tag := tagOf(key)
+	if err := t.use(tag); err != nil {
+		return err
+	}
+	v := append([]byte{}, value...)
+	hk, ik := t.s.hashKey(bucket, tag), t.s.indexKey(bucket, tag)
+	t.vals[hk+"\x00"+key] = &v
+	if t.parts == nil {
+		t.parts = map[string][]string{}
+	}
+	t.parts[bucket] = append(t.parts[bucket], tag)
+	t.ops = append(t.ops, func(p goredis.Pipeliner) {
+		p.HSet(t.ctx, hk, key, v)
+		p.ZAdd(t.ctx, ik, goredis.Z{Member: key})
+	})
+	return nil
+}
+
+func (t *redisTx) Delete(bucket, key string) error {
+	if bucket == "" || key == "" {
+		return errors.New("redis: empty bucket or key")
+	}
+	tag := tagOf(key)
+	if err := t.use(tag); err != nil {
+		return err
+	}
+	hk, ik := t.s.hashKey(bucket, tag), t.s.indexKey(bucket, tag)
+	t.vals[hk+"\x00"+key] = nil
+	t.ops = append(t.ops, func(p goredis.Pipeliner) {
+		p.HDel(t.ctx, hk, key)
+		p.ZRem(t.ctx, ik, key)
+	})
+	return nil
+}
+
+// Append hands out the number after the queue's counter, which it reads
+// under WATCH: a concurrent Append (the Lua script changes the counter) or
+// transaction makes EXEC fail and the function run again.
+func (t *redisTx) Append(queue string, value []byte) (uint64, error) {
+	if queue == "" {
+		return 0, errors.New("redis: empty queue name")
+	}
+	if err := t.use(""); err != nil {
+		return 0, err
+	}
+	sk, qk := t.s.seqKey(queue), t.s.queueKey(queue)
+	last, ok := t.seqs[queue]
+	if !ok {
+		if err := t.watch(sk); err != nil {
+			return 0, err
+		}
+		n, err := t.rtx.Get(t.ctx, sk).Uint64()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			t.failed = err
+			return 0, err
+		}
+		last = n
+	}
+	seq := last + 1
+	t.seqs[queue] = seq
+	member := strconv.FormatUint(seq, 10) + ":" + string(value)
+	t.ops = append(t.ops, func(p goredis.Pipeliner) {
+		p.ZAdd(t.ctx, qk, goredis.Z{Score: float64(seq), Member: member})
+		p.Set(t.ctx, sk, seq, 0)
+	})
+	return seq, nil
+}
+
+// commit records the partitions written, then sends the queued writes in
+// one MULTI/EXEC, which fails with goredis.TxFailedErr when a watched key
+// changed.
+func (t *redisTx) commit() error {
+	if len(t.ops) == 0 {
+		return nil
+	}
+	for bucket, tags := range t.parts {
+		// Outside MULTI/EXEC: the list is in the shared slot, and an
+		// entry for a transaction that then fails costs only an empty read.
+		if err := t.s.addPartitions(t.ctx, bucket, tags...); err != nil {
+			return err
+		}
+	}
+	_, err := t.rtx.TxPipelined(t.ctx, func(p goredis.Pipeliner) error {
+		for _, op := range t.ops {
+			op(p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return t.s.waitReplicas(t.ctx, t.rtx)
+}
