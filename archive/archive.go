@@ -97,6 +97,15 @@ type Entry struct {
 	OriginID string `json:"x,omitempty"`
 	// ReplyTo is the archive ID of the message it answers (XEP-0461).
 	ReplyTo string `json:"r,omitempty"`
+	// Links are the files the message carried, as links (XEP-0066).
+	Links []Link `json:"f,omitempty"`
+}
+
+// Link is a file of an archived message: where it was uploaded, and its
+// name.
+type Link struct {
+	URL  string `json:"u"`
+	Name string `json:"n,omitempty"`
 }
 
 // Archive is the room archive in a [storage.Store]. It is safe for

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -111,7 +112,8 @@ func TestQuery(t *testing.T) {
 func TestEntryRoundTrip(t *testing.T) {
 	f := bolttest.New(t)
 	a := New(f.Store(), Bounds{})
-	want := Entry{ID: "x1", Time: t0, Body: "/me waves", Action: true, Own: true, OriginID: "o1", ReplyTo: "m0"}
+	want := Entry{ID: "x1", Time: t0, Body: "/me waves", Action: true, Own: true, OriginID: "o1", ReplyTo: "m0",
+		Links: []Link{{URL: "https://upload.example/a.png", Name: "a.png"}, {URL: "https://upload.example/b"}}}
 	if err := a.Add(t.Context(), user, network, room, want); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Entries) != 1 || p.Entries[0] != want {
+	if len(p.Entries) != 1 || !reflect.DeepEqual(p.Entries[0], want) {
 		t.Errorf("got %+v, want %+v", p.Entries, want)
 	}
 }

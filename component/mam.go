@@ -46,6 +46,11 @@ func (c *Component) archiveRoomMessage(ctx context.Context, user string, r *muc.
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	for _, f := range ev.Attachments {
+		if f.URL != "" { // uploaded by userSink.Deliver, as attachmentLinks shows them
+			e.Links = append(e.Links, archive.Link{URL: f.URL, Name: f.Name})
+		}
+	}
 	if ev.Own {
 		e.OriginID = ev.EchoOf
 		if e.Nick == "" {
@@ -62,9 +67,13 @@ func (c *Component) archiveRoomMessage(ctx context.Context, user string, r *muc.
 // join history shows it: its RemoteID is the archive ID, the stanza-id
 // the live message carried (the legacy ID where there was one).
 func archivedEvent(room transports.ID, e archive.Entry) transports.MessageEvent {
-	return transports.MessageEvent{From: room, Room: true, Nick: e.Nick, Body: e.Body, Action: e.Action,
+	ev := transports.MessageEvent{From: room, Room: true, Nick: e.Nick, Body: e.Body, Action: e.Action,
 		Own: e.Own, EchoOf: e.OriginID, ReplyTo: transports.RemoteID(e.ReplyTo), Time: e.Time,
 		RemoteID: transports.RemoteID(e.ID)}
+	for _, l := range e.Links {
+		ev.Attachments = append(ev.Attachments, transports.Attachment{URL: l.URL, Name: l.Name})
+	}
+	return ev
 }
 
 // archiveHistory is a join's history from the archive: at most max of
@@ -334,6 +343,9 @@ func archivedMessage(room jid.JID, e archive.Entry) *storedMessage {
 	}
 	if e.ReplyTo != "" {
 		m.Extra = append(m.Extra, &replyElem{ID: e.ReplyTo})
+	}
+	for _, l := range e.Links {
+		m.Extra = append(m.Extra, &oobElem{URL: l.URL, Desc: shortName(l.Name, 200)})
 	}
 	return m
 }
