@@ -94,6 +94,31 @@ func (c *Component) archiveHistory(ctx context.Context, user string, room transp
 
 func max0(n int) int { return max(n, 0) }
 
+// withAwayNotes merges history from the archive with notes kept while
+// away (edits and deletions, which the archive does not hold), both oldest
+// first, in time order (the archive's first on a tie), and keeps the
+// latest max (> 0). It returns nil when both are empty.
+func withAwayNotes(history, notes []transports.MessageEvent, max int) []transports.MessageEvent {
+	if len(notes) == 0 {
+		return history
+	}
+	out := make([]transports.MessageEvent, 0, len(history)+len(notes))
+	i, j := 0, 0
+	for i < len(history) || j < len(notes) {
+		if j == len(notes) || i < len(history) && !notes[j].Time.Before(history[i].Time) {
+			out = append(out, history[i])
+			i++
+		} else {
+			out = append(out, notes[j])
+			j++
+		}
+	}
+	if len(out) > max {
+		out = out[len(out)-max:]
+	}
+	return out
+}
+
 // --- queries -------------------------------------------------------------
 
 // mamIQ answers an archive request to a room JID: the query form (get), a

@@ -372,3 +372,37 @@ func TestMAMStanzaIDWithoutLegacyID(t *testing.T) {
 		t.Errorf("archive %+v, want one result with ID %s", rs, sid.Attr("id"))
 	}
 }
+
+// TestMAMAwayEditShown: with the archive, an edit made while the user was
+// away (kept as a marked note, see edits.go) is still shown in the join
+// history, after the archived message it corrects.
+func TestMAMAwayEditShown(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: true, archive: &archive.Bounds{}})
+	e.net.SeedRoom("#quiet", transportstest.RoomSeed{NoHistory: true})
+	const room = "#quiet@" + gw
+	j := e.p.CreateUser(t, "edie", "xmpp-pw")
+	c := e.p.Login(t, j, "xmpp-pw", "pc", 0)
+	e.register(t, c)
+	a := e.adapter(t, "edie@localhost")
+	if err := e.reg.SetSettings(context.Background(), "edie@localhost", "fake", map[string]string{"stay_connected": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	joinAndSync(t, c, room, "edie")
+	c.Close()
+	time.Sleep(3 * time.Second) // the grace period after the last resource left
+	a.Emit(&transports.MessageEvent{From: "#quiet", Room: true, Nick: "bob", Body: "teh typo", RemoteID: "t1"})
+	time.Sleep(10 * time.Millisecond) // the note is later than the message
+	a.Emit(&transports.EditEvent{From: "#quiet", Room: true, Nick: "bob", Target: "t1", Body: "the typo"})
+
+	c2 := e.p.Login(t, j, "xmpp-pw", "pc", 0)
+	join(t, c2, room, "edie", "")
+	c2.Expect(t, "self-presence", isSelfPresence(room+"/edie"))
+	c2.Expect(t, "the archived message", isGroupchat(room+"/bob", "teh typo"))
+	note := c2.Expect(t, "the edit's note", func(el *testenv.Element) bool {
+		return isStanza(el, "message") && el.Attr("from") == room+"/bob" && strings.HasSuffix(bodyOf(el), "the typo") && bodyOf(el) != "teh typo"
+	})
+	if d := note.Child("urn:xmpp:delay", "delay"); d == nil {
+		t.Errorf("the note is history without a delay: %s", note)
+	}
+	c2.Expect(t, "subject", isSubject(room))
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/transports"
 )
 
 // TestArchivedMessage: an archived entry is forwarded as XEP-0313 asks of
@@ -71,5 +72,40 @@ func TestArchivedMessage(t *testing.T) {
 			}
 			tt.check(t, m)
 		})
+	}
+}
+
+func TestWithAwayNotes(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev := func(body string, min int) transports.MessageEvent {
+		return transports.MessageEvent{Body: body, Time: t0.Add(time.Duration(min) * time.Minute)}
+	}
+	bodies := func(evs []transports.MessageEvent) string {
+		var b []string
+		for _, e := range evs {
+			b = append(b, e.Body)
+		}
+		return strings.Join(b, ",")
+	}
+	tests := []struct {
+		name           string
+		history, notes []transports.MessageEvent
+		max            int
+		want           string
+	}{
+		{"no notes", []transports.MessageEvent{ev("a", 1)}, nil, 5, "a"},
+		{"none", nil, nil, 5, ""},
+		{"only notes", nil, []transports.MessageEvent{ev("n", 1)}, 5, "n"},
+		{"interleaved", []transports.MessageEvent{ev("a", 1), ev("b", 3)}, []transports.MessageEvent{ev("n", 2), ev("m", 4)}, 5, "a,n,b,m"},
+		{"tie: archive first", []transports.MessageEvent{ev("a", 1)}, []transports.MessageEvent{ev("n", 1)}, 5, "a,n"},
+		{"bounded", []transports.MessageEvent{ev("a", 1), ev("b", 3)}, []transports.MessageEvent{ev("n", 2), ev("m", 4)}, 2, "b,m"},
+	}
+	for _, tt := range tests {
+		if got := bodies(withAwayNotes(tt.history, tt.notes, tt.max)); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if withAwayNotes(nil, nil, 5) != nil {
+		t.Error("empty history is not nil: the away note would be shown")
 	}
 }

@@ -539,7 +539,9 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 			if err != nil {
 				c.log.Warn("room archive unavailable", "user", user, "room", string(r.ID), "err", err)
 			}
-			history[rr], notKept = evs, dropped
+			// The away backlog then holds only the notes of edits and
+			// deletions made while away (edits.go): shown among them.
+			history[rr], notKept = withAwayNotes(evs, away.Since(since, max), max), dropped
 			continue
 		}
 		// What the component kept while the user was away.
