@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -106,6 +107,10 @@ type Config struct {
 	IncomingPerMinute int
 	// RoomsPerUser caps the rooms one user is in; 0 means 50.
 	RoomsPerUser int
+	// HookURL is the absolute URL at which the network's webhook
+	// handler is reached from outside (transports.Hooks.PublicURL), ""
+	// when unknown.
+	HookURL string
 	// Archive, if set, keeps every room message the users' sessions
 	// receive, for XEP-0313 queries to the room and for join history
 	// when the network has none (mam.go). Run flushes it. nil: no
@@ -137,6 +142,12 @@ type Component struct {
 	// timer (after) joins wg: wg.Add must not race wg.Wait.
 	timerMu  sync.Mutex
 	stopping bool
+
+	// running is Run's context too, for callers that are not started by
+	// Run (Deliver, from the HTTP listener's goroutines).
+	running  atomic.Pointer[context.Context]
+	hooks    http.Handler // the network's webhooks (hooks.go)
+	receipts receiptBook  // deferred receipts awaiting the network's word (receipts.go)
 
 	sessMu    sync.Mutex
 	sess      *xmpp.Session
@@ -264,6 +275,7 @@ func New(cfg Config) (*Component, error) {
 	}
 	c.sup = transports.NewSupervisor(cfg.Network, c.sinkFor, cfg.AdapterBackoff, c.log)
 	c.info = c.buildDiscoInfo()
+	c.attachHooks()
 	return c, nil
 }
 
@@ -281,6 +293,7 @@ func (c *Component) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c.runCtx = ctx
+	c.running.Store(&ctx)
 
 	if err := c.startStayingUsers(ctx); err != nil {
 		c.log.Warn("starting always-connected users", "err", err)

@@ -93,7 +93,12 @@ func (c *Component) handleGateway(s *stanza, q *node) {
 		c.replyError(s.node, errorf("modify", "bad-request", "The <prompt/> element with the legacy address is missing."))
 		return
 	}
-	j, err := c.legacyJID(normalizeID(prompt))
+	id, nerr := c.normalizeAddress(prompt) // hooks_register.go
+	if nerr != nil {
+		c.replyError(s.node, nerr)
+		return
+	}
+	j, err := c.legacyJID(id)
 	if err != nil {
 		c.replyError(s.node, errorf("modify", "jid-malformed", "%q cannot be turned into an address.", prompt))
 		return

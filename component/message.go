@@ -122,7 +122,9 @@ func (c *Component) handleMessage(s *stanza) {
 				c.log.Warn("storing message ID", "err", err)
 			}
 		}
-		c.receipt(ctx, s)
+		// XEP-0184: acknowledge only once the legacy network took it,
+		// or delivered it where it says so later (receipts.go).
+		c.acknowledge(ctx, s, to, rid)
 	})
 }
 

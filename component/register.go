@@ -122,8 +122,14 @@ func (c *Component) register(ctx context.Context, user jid.JID, values map[strin
 		c.log.Info("registration refused", "user", user.String(), "err", err)
 		return stanzaerr.FromLegacy(err)
 	}
+	creds, err = c.amend(ctx, user, creds) // hooks_register.go
+	if err != nil {
+		c.log.Info("registration refused", "user", user.String(), "err", err)
+		return stanzaerr.FromLegacy(err)
+	}
 	if err := c.reg.Register(ctx, user.String(), c.net.Name(), creds); err != nil {
 		c.log.Error("storing registration", "user", user.String(), "err", err)
+		c.release(ctx, user, creds)
 		return errorf("wait", "internal-server-error", "Your registration could not be stored; try again later.")
 	}
 	c.stats.registrations.Add(1)
@@ -151,6 +157,7 @@ func (c *Component) unregister(ctx context.Context, user jid.JID) ([]string, err
 	if err != nil {
 		c.log.Warn("reading settings", "user", user.String(), "err", err)
 	}
+	prev, lerr := c.reg.Lookup(ctx, user.String(), c.net.Name())
 	c.sup.Stop(user.String())
 	err = c.reg.Unregister(ctx, user.String(), c.net.Name())
 	if errors.Is(err, registry.ErrNotRegistered) {
@@ -159,6 +166,11 @@ func (c *Component) unregister(ctx context.Context, user jid.JID) ([]string, err
 	if err != nil {
 		c.log.Error("deleting registration", "user", user.String(), "err", err)
 		return nil, errorf("wait", "internal-server-error", "Your registration could not be deleted; try again later.")
+	}
+	if lerr == nil {
+		c.release(ctx, user, prev.Credentials)
+	} else if _, ok := c.net.(transports.Registrar); ok {
+		c.log.Warn("the network cannot release what it assigned: the registration could not be read", "user", user.String(), "err", lerr)
 	}
 	c.stats.unregisters.Add(1)
 	c.log.Info("user unregistered", "user", user.String())

@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -18,6 +19,13 @@ type userSink struct {
 	// last is the last state shown, to tell the user about changes once
 	// rather than at every retry. Owner work only.
 	last transports.State
+	// oneEvent marks a sink Component.Deliver made for one event; ran
+	// and lost tell it whether the event was handled (or was a replay)
+	// and what could be neither stored nor sent. Written by owner work
+	// (and, for oneEvent only, by the caller of Deliver).
+	oneEvent bool
+	ran      bool
+	lost     error
 }
 
 func (c *Component) sinkFor(user string) transports.Sink {
@@ -41,6 +49,9 @@ func (s *userSink) Deliver(ev transports.Event) {
 	c := s.c
 	if m, ok := ev.(*transports.MessageEvent); ok && len(m.Attachments) > 0 {
 		if ev = s.upload(m); ev == nil {
+			if s.oneEvent {
+				s.ran = true
+			}
 			return // a replay, delivered before
 		}
 	}
@@ -48,6 +59,7 @@ func (s *userSink) Deliver(ev transports.Event) {
 		ctx, cancel := context.WithTimeout(octx, 10*time.Second)
 		defer cancel()
 		s.handle(ctx, ev)
+		s.ran = true
 	})
 }
 
@@ -148,6 +160,8 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 			user := s.user
 			c.later(user.String(), func(ctx context.Context) { c.restoreRooms(ctx, user) })
 		}
+	case *transports.ReceiptEvent:
+		s.receipt(ctx, ev) // receipts.go
 	case *transports.NoticeEvent:
 		if ev.About != "" && c.roomNotice(ctx, s.user, ev) {
 			return
@@ -254,6 +268,7 @@ func (s *userSink) queue(ctx context.Context, m *outMessage) {
 	}
 	// Storage failed: hand it to the stream directly rather than lose it.
 	if err2 := s.c.send(ctx, m); err2 != nil {
+		s.lost = errors.Join(err, err2)
 		s.c.log.Error("message from the legacy network lost", "user", s.user.String(), "store_err", err, "send_err", err2)
 	}
 }

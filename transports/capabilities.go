@@ -67,6 +67,15 @@ type Capabilities struct {
 	// one Message; 0 means the component's own bound. The component
 	// refuses longer bodies before calling Send.
 	MaxBody int
+	// Webhooks: the network is a HookNetwork whose Attach returns the
+	// handler the gateway mounts at /hooks/<name>/ (see HookNetwork).
+	Webhooks bool
+	// DeferredReceipts: Send returning means the network took the
+	// message, not that the recipient got it; the adapter returns a
+	// RemoteID from every successful Send and the network later
+	// delivers a ReceiptEvent for it (delivered or failed). The
+	// component sends XEP-0184 receipts only then.
+	DeferredReceipts bool
 }
 
 // Optional interfaces. An Adapter (or Network) implements the ones its

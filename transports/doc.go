@@ -12,6 +12,13 @@
 // transportstest.Conformance checks that a network's adapters implement
 // what its Capabilities claim.
 //
+// A network whose traffic arrives as pushes rather than on a session (SMS
+// through a provider's webhooks) is a HookNetwork: it gets an HTTP handler
+// of its own, a Deliverer that reaches users whose session is not running,
+// and a NetStore shared by its users; a Registrar takes part in
+// registration, a Normalizer reads typed addresses, and ReceiptEvents
+// confirm delivery later (Capabilities.DeferredReceipts). See hooks.go.
+//
 // The Supervisor runs the adapters of one network and is its one reconnect
 // policy: adapters report (Adapter.Done, or a Link of Account.Reconnect for
 // a connection they keep and redial, as IRC does per server), and the

@@ -143,6 +143,7 @@ func New(opts Options) (*App, error) {
 			CommandsPerMinute:  cfg.Limits.CommandsPerMinute,
 			IncomingPerMinute:  cfg.Limits.IncomingPerMinute,
 			RoomsPerUser:       cfg.Limits.RoomsPerUser,
+			HookURL:            cfg.HTTP.HookURL(network.Name()),
 		}
 		if cfg.Archive.On() {
 			cc.Archive = a.archive
@@ -216,7 +217,8 @@ func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var srv *http.Server
 	if a.listener != nil {
-		srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: httpReadTimeout, WriteTimeout: httpWriteTimeout, IdleTimeout: httpIdleTimeout}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -12,8 +12,8 @@ import (
 )
 
 // Handler serves /healthz (200 when every component's stream to the XMPP
-// server is up, 503 otherwise, with one line per component) and /metrics
-// (Prometheus text format).
+// server is up, 503 otherwise, with one line per component), /metrics
+// (Prometheus text format) and the networks' webhooks at /hooks/<network>/.
 func (a *App) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -36,6 +36,7 @@ func (a *App) Handler() http.Handler {
 		fmt.Fprint(w, body)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	a.mountHooks(mux) // hooks.go
 	return mux
 }
 

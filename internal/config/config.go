@@ -162,10 +162,24 @@ const (
 	DefaultRoomsPerUser         = 50
 )
 
-// HTTP is the listener for /healthz, /metrics and webhooks.
+// HTTP is the listener for /healthz, /metrics and webhooks: networks
+// that receive pushes (transports.HookNetwork) are served at
+// /hooks/<network>/.
 type HTTP struct {
 	Listen string `toml:"listen"`
+	// PublicURL is the absolute http(s) URL at which the listener is
+	// reached from outside, behind a reverse proxy
+	// ("https://gw.example.org/switchboard"): networks build their
+	// webhook URLs from it and check their providers' signatures
+	// against it. Empty means unknown (networks that need it say so).
+	PublicURL string `toml:"public_url"`
+	// MaxBodyBytes caps the body of a webhook request; a larger one is
+	// refused. 0 means 1 MiB.
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
 }
+
+// DefaultMaxBodyBytes is the default of [http] max_body_bytes.
+const DefaultMaxBodyBytes = 1 << 20
 
 // Log configures logging.
 type Log struct {
@@ -262,6 +276,9 @@ func (c *Config) defaults() {
 	if c.Security.KeyFile == "" {
 		c.Security.KeyFile = "switchboard.key"
 	}
+	if c.HTTP.MaxBodyBytes == 0 {
+		c.HTTP.MaxBodyBytes = DefaultMaxBodyBytes
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -314,6 +331,12 @@ func (c *Config) check(name string, lines map[string]int, known []Network) []Pro
 	}
 	checkAddr("xmpp.server", c.XMPP.Server, false)
 	checkAddr("http.listen", c.HTTP.Listen, false)
+	if msg := checkPublicURL(c.HTTP.PublicURL); msg != "" {
+		add("http.public_url", "%s", msg)
+	}
+	if c.HTTP.MaxBodyBytes < 0 {
+		add("http.max_body_bytes", "must not be negative")
+	}
 	c.Storage.check(add, checkAddr)
 	for i, d := range c.Security.AllowedDomains {
 		if d != "*" && !domainRE.MatchString(strings.ToLower(d)) {

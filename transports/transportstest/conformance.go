@@ -45,7 +45,10 @@ func Conformance(t *testing.T, net transports.Network, connect func(t *testing.T
 //     Moderation a MessageModerator, SendFiles a FileSender;
 //   - Commands have unique, non-empty nodes and names, and need a
 //     CommandRunner that refuses an unknown node with ErrNotFound;
-//   - MaxBody is not negative; Name and Identity.Type are not empty.
+//   - MaxBody is not negative; Name and Identity.Type are not empty;
+//   - Webhooks needs net to be a transports.HookNetwork (whose handler
+//     is checked by the network's own tests: Attach is the component's
+//     to call).
 //
 // Check calls nothing on a that does I/O, except RunCommand with a node
 // no network has.
@@ -87,6 +90,11 @@ func Check(net transports.Network, a transports.Adapter) []error {
 	if caps.Rooms {
 		if _, ok := net.(transports.Addresser); !ok {
 			fail("Rooms is claimed, but the network is not a transports.Addresser: rooms cannot be told from contacts")
+		}
+	}
+	if caps.Webhooks {
+		if _, ok := net.(transports.HookNetwork); !ok {
+			fail("Webhooks is claimed, but the network is not a transports.HookNetwork")
 		}
 	}
 	if caps.AnonymousJoin {

@@ -1,0 +1,265 @@
+package component
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
+	"github.com/switchboard-im/switchboard/msgid"
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// XEP-0184 receipts. For most networks a message is delivered when Send
+// returned, and the receipt goes out then. A network with
+// Capabilities.DeferredReceipts (SMS: the carrier reports delivery later)
+// delivers a transports.ReceiptEvent instead, through the user's session
+// or a webhook (Component.Deliver); the receipt is sent only for one that
+// says delivered, and one that says failed becomes an error message with
+// the id of the user's message.
+//
+// What the receipt needs (the stanza id, the origin-id, the resource that
+// asked) is kept in memory per user while the network has not answered,
+// bounded; after a restart, or once the bound let an entry go, the
+// message is found through the message-ID map instead (the origin-id, or
+// the stanza id where the message had none) and the receipt goes to the
+// user's bare JID.
+
+const (
+	// maxPendingReceipts bounds the messages per user awaiting the
+	// network's word; the oldest are forgotten first.
+	maxPendingReceipts = 1000
+	// maxEarlyReceipts bounds the receipts per user that arrived before
+	// Send returned the message's ID.
+	maxEarlyReceipts = 64
+)
+
+// pendingReceipt is a sent message awaiting the network's word.
+type pendingReceipt struct {
+	stanzaID  string // the id of the user's message, which <received/> names
+	originID  string // its XEP-0359 origin-id, "" when it had none
+	from, to  string // the contact's JID (the receipt's sender) and the user's resource
+	requested bool   // the message asked for a receipt
+}
+
+// receiptBook holds every user's pending receipts. Its mutex guards a
+// table shared across users (stanza work in the lanes records, legacy
+// events on the owners resolve); no user's protocol state is in it.
+type receiptBook struct {
+	mu    sync.Mutex
+	users map[string]*userReceipts
+}
+
+type userReceipts struct {
+	pending    map[string]pendingReceipt // by conversation \0 RemoteID
+	order      []string                  // pending keys, oldest first
+	early      map[string]*transports.ReceiptEvent
+	earlyOrder []string
+}
+
+func receiptKey(to transports.ID, rid transports.RemoteID) string {
+	return string(to) + "\x00" + string(rid)
+}
+
+// record keeps p until the network reports on rid, unless its report came
+// already: then it returns that report and keeps nothing.
+func (b *receiptBook) record(user string, to transports.ID, rid transports.RemoteID, p pendingReceipt) (*transports.ReceiptEvent, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u := b.user(user)
+	k := receiptKey(to, rid)
+	if ev, ok := u.early[k]; ok {
+		delete(u.early, k)
+		b.tidy(user, u)
+		return ev, true
+	}
+	if _, ok := u.pending[k]; !ok {
+		u.order = append(u.order, k)
+	}
+	u.pending[k] = p
+	for len(u.order) > maxPendingReceipts {
+		delete(u.pending, u.order[0])
+		u.order = u.order[1:]
+	}
+	return nil, false
+}
+
+// take returns and forgets the pending receipt of rid.
+func (b *receiptBook) take(user string, to transports.ID, rid transports.RemoteID) (pendingReceipt, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u := b.users[user]
+	if u == nil {
+		return pendingReceipt{}, false
+	}
+	k := receiptKey(to, rid)
+	p, ok := u.pending[k]
+	delete(u.pending, k)
+	b.tidy(user, u)
+	return p, ok
+}
+
+// keepEarly keeps a report on a message whose Send has not returned yet,
+// unless record came meanwhile: then it returns that pending receipt.
+func (b *receiptBook) keepEarly(user string, ev *transports.ReceiptEvent) (pendingReceipt, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u := b.user(user)
+	k := receiptKey(ev.To, ev.Remote)
+	if p, ok := u.pending[k]; ok {
+		delete(u.pending, k)
+		b.tidy(user, u)
+		return p, true
+	}
+	if _, ok := u.early[k]; !ok {
+		u.earlyOrder = append(u.earlyOrder, k)
+	}
+	u.early[k] = ev
+	for len(u.earlyOrder) > maxEarlyReceipts {
+		delete(u.early, u.earlyOrder[0])
+		u.earlyOrder = u.earlyOrder[1:]
+	}
+	return pendingReceipt{}, false
+}
+
+func (b *receiptBook) user(user string) *userReceipts {
+	if b.users == nil {
+		b.users = make(map[string]*userReceipts)
+	}
+	u := b.users[user]
+	if u == nil {
+		u = &userReceipts{pending: make(map[string]pendingReceipt), early: make(map[string]*transports.ReceiptEvent)}
+		b.users[user] = u
+	}
+	return u
+}
+
+// tidy drops the order entries of forgotten keys, and the user when
+// nothing is left.
+func (b *receiptBook) tidy(user string, u *userReceipts) {
+	if len(u.pending) == 0 && len(u.early) == 0 {
+		delete(b.users, user)
+		return
+	}
+	if len(u.order) > 2*len(u.pending)+16 {
+		u.order = keep(u.order, func(k string) bool { _, ok := u.pending[k]; return ok })
+	}
+	if len(u.earlyOrder) > 2*len(u.early)+16 {
+		u.earlyOrder = keep(u.earlyOrder, func(k string) bool { _, ok := u.early[k]; return ok })
+	}
+}
+
+func keep(keys []string, ok func(string) bool) []string {
+	out := keys[:0]
+	for _, k := range keys {
+		if ok(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// acknowledge answers a message the legacy network took (Send returned
+// rid): with the receipt now, or, for a network with deferred receipts,
+// once it reports on rid. Lane work.
+func (c *Component) acknowledge(ctx context.Context, s *stanza, to transports.ID, rid transports.RemoteID) {
+	if !c.netCaps().DeferredReceipts {
+		c.receipt(ctx, s)
+		return
+	}
+	requested := s.Child(nsReceipts, "request") != nil && s.id != ""
+	if rid == "" {
+		// The contract says a network with deferred receipts always
+		// returns an ID; without one, no report can ever be matched,
+		// and a receipt now would claim a delivery nobody confirmed.
+		c.log.Warn("network with deferred receipts returned no message ID; no receipt will follow", "to", string(to))
+		return
+	}
+	p := pendingReceipt{stanzaID: s.id, from: s.to.String(), to: s.from.String(), requested: requested}
+	if o := s.Child(nsSID, "origin-id"); o != nil {
+		p.originID = o.Attr("id")
+	}
+	user := s.from.Bare().String()
+	if ev, ok := c.receipts.record(user, to, rid, p); ok {
+		if err := c.resolveReceipt(ctx, p, ev); err != nil {
+			c.log.Error("receipt lost", "user", user, "err", err)
+		}
+	}
+}
+
+// receipt handles the network's report on a message the user sent. Owner
+// work.
+func (s *userSink) receipt(ctx context.Context, ev *transports.ReceiptEvent) {
+	c := s.c
+	user := s.user.String()
+	if !c.netCaps().DeferredReceipts {
+		// The receipt went out when Send returned.
+		c.log.Debug("receipt event from a network without deferred receipts", "user", user)
+		return
+	}
+	if p, ok := c.receipts.take(user, ev.To, ev.Remote); ok {
+		s.resolved(c.resolveReceipt(ctx, p, ev))
+		return
+	}
+	// Not in memory: after a restart the message-ID map still knows it.
+	xid, err := c.ids.XMPPID(ctx, user, c.net.Name(), string(ev.To), string(ev.Remote))
+	switch {
+	case err == nil:
+		from, jerr := c.legacyJID(ev.To)
+		if jerr != nil {
+			c.log.Warn("receipt for a contact without a JID", "id", ev.To, "err", jerr)
+			return
+		}
+		// Whether a receipt was asked for is forgotten; one nobody asked
+		// for is harmless (XEP-0184 §5).
+		p := pendingReceipt{stanzaID: xid, from: from.String(), to: user, requested: true}
+		s.resolved(c.resolveReceipt(ctx, p, ev))
+	case errors.Is(err, msgid.ErrNoMapping):
+		// Before Send returned (the network reported at once), or a
+		// message the gateway never sent: kept a while for record.
+		if p, ok := c.receipts.keepEarly(user, ev); ok {
+			s.resolved(c.resolveReceipt(ctx, p, ev))
+		}
+	default:
+		c.log.Warn("looking up a receipt's message", "user", user, "err", err)
+		s.resolved(err)
+	}
+}
+
+// resolved notes, for Component.Deliver, a receipt that could not be
+// stored.
+func (s *userSink) resolved(err error) {
+	if err != nil && s.lost == nil {
+		s.lost = err
+	}
+}
+
+// resolveReceipt sends what the network's report on p means: the receipt
+// when it was delivered and one was asked for, an error message with the
+// message's id when it failed. Both are queued (durable).
+func (c *Component) resolveReceipt(ctx context.Context, p pendingReceipt, ev *transports.ReceiptEvent) error {
+	var m *outMessage
+	if ev.Delivered {
+		if !p.requested {
+			return nil
+		}
+		m = &outMessage{From: p.from, To: p.to, Extra: []any{&receivedElem{ID: p.stanzaID}}}
+	} else {
+		text := c.net.Identity().Name + " could not deliver the message"
+		if ev.Error != "" {
+			text += ": " + stanzaerr.Detail(ev.Error)
+		}
+		id := p.stanzaID
+		if id == "" {
+			id = p.originID // the only id the client gave it
+		}
+		m = &outMessage{ID: id, Type: "error", From: p.from, To: p.to,
+			Error: errorf("cancel", "recipient-unavailable", "%s.", text).Wire()}
+	}
+	if err := c.queue(ctx, m); err != nil {
+		if err2 := c.send(ctx, m); err2 != nil {
+			return errors.Join(err, err2)
+		}
+	}
+	return nil
+}
