@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/component/muc"
+	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -139,7 +140,7 @@ func (c *Component) mamIQ(s *stanza, q *node, id transports.ID) {
 			}
 		})
 		if !in {
-			c.replyError(s.node, errorf("auth", "forbidden", "Join %s to read its archive: this gateway keeps it for the members it relays it to.", s.to.Bare()))
+			c.replyError(s.node, stanzaerr.New("auth", "forbidden", "Join %s to read its archive: this gateway keeps it for the members it relays it to.", s.to.Bare()))
 			return
 		}
 		switch {
@@ -150,7 +151,7 @@ func (c *Component) mamIQ(s *stanza, q *node, id transports.ID) {
 		case q.Name.Local == "query" && s.typ == "set":
 			c.mamQuery(ctx, s, q, u, id, room)
 		default:
-			c.replyError(s.node, errorf("cancel", "bad-request", "Send <query/> (set) or <metadata/> (get)."))
+			c.replyError(s.node, stanzaerr.New("cancel", "bad-request", "Send <query/> (set) or <metadata/> (get)."))
 		}
 	})
 }
@@ -167,12 +168,12 @@ func (c *Component) mamQuery(ctx context.Context, s *stanza, q *node, user strin
 		var err error
 		page, err = c.cfg.Archive.Query(ctx, user, c.net.Name(), string(id), aq)
 		if errors.Is(err, archive.ErrNotFound) {
-			c.replyError(s.node, errorf("cancel", "item-not-found", "A message ID in the query is not in this room's archive."))
+			c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "A message ID in the query is not in this room's archive."))
 			return
 		}
 		if err != nil {
 			c.log.Warn("reading the room archive", "user", user, "room", string(id), "err", err)
-			c.replyError(s.node, errorf("wait", "internal-server-error", "The archive cannot be read now; try again later."))
+			c.replyError(s.node, stanzaerr.New("wait", "internal-server-error", "The archive cannot be read now; try again later."))
 			return
 		}
 	} else {
@@ -209,7 +210,7 @@ func (c *Component) mamQuery(ctx context.Context, s *stanza, q *node, user strin
 // parseMAMQuery reads a query's form, result-set and paging. none reports
 // a filter that no message of this room can match (a 'with' of another
 // JID).
-func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *stanzaError) {
+func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *stanzaerr.Error) {
 	aq.Max = -1
 	if x := q.Child(nsData, "x"); x != nil {
 		for _, f := range x.ChildrenNamed("", "field") {
@@ -225,7 +226,7 @@ func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *st
 			switch name {
 			case "FORM_TYPE":
 				if value != nsMAM {
-					return aq, false, errorf("modify", "bad-request", "The form's FORM_TYPE must be %s.", nsMAM)
+					return aq, false, stanzaerr.New("modify", "bad-request", "The form's FORM_TYPE must be %s.", nsMAM)
 				}
 			case "start", "end":
 				if value == "" {
@@ -233,7 +234,7 @@ func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *st
 				}
 				t, err := time.Parse(time.RFC3339, value)
 				if err != nil {
-					return aq, false, errorf("modify", "bad-request", "The %s field must be a date and time (XEP-0082).", name)
+					return aq, false, stanzaerr.New("modify", "bad-request", "The %s field must be a date and time (XEP-0082).", name)
 				}
 				if name == "start" {
 					aq.Start = t
@@ -246,7 +247,7 @@ func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *st
 				}
 				j, err := jid.Parse(value)
 				if err != nil {
-					return aq, false, errorf("modify", "jid-malformed", "The with field must be a JID.")
+					return aq, false, stanzaerr.New("modify", "jid-malformed", "The with field must be a JID.")
 				}
 				switch {
 				case !j.Bare().Equal(room):
@@ -265,7 +266,7 @@ func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *st
 					}
 				}
 			default:
-				return aq, false, errorf("cancel", "feature-not-implemented", "This archive has no %q field.", name)
+				return aq, false, stanzaerr.New("cancel", "feature-not-implemented", "This archive has no %q field.", name)
 			}
 		}
 	}
@@ -273,13 +274,13 @@ func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *st
 		if m := set.Child("", "max"); m != nil {
 			n, err := strconv.Atoi(strings.TrimSpace(m.Text))
 			if err != nil || n < 0 {
-				return aq, false, errorf("modify", "bad-request", "<max/> must be a number.")
+				return aq, false, stanzaerr.New("modify", "bad-request", "<max/> must be a number.")
 			}
 			aq.Max = n
 		}
 		if a := set.Child("", "after"); a != nil {
 			if aq.After = strings.TrimSpace(a.Text); aq.After == "" {
-				return aq, false, errorf("modify", "bad-request", "<after/> must name a message.")
+				return aq, false, stanzaerr.New("modify", "bad-request", "<after/> must name a message.")
 			}
 		}
 		if b := set.Child("", "before"); b != nil {
@@ -287,7 +288,7 @@ func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *st
 			aq.Last = aq.Before == ""
 		}
 		if aq.After != "" && (aq.Before != "" || aq.Last) {
-			return aq, false, errorf("modify", "bad-request", "Use the after-id and before-id fields to ask for the messages between two.")
+			return aq, false, stanzaerr.New("modify", "bad-request", "Use the after-id and before-id fields to ask for the messages between two.")
 		}
 	}
 	return aq, none, nil
@@ -301,7 +302,7 @@ func (c *Component) mamMetadata(ctx context.Context, s *stanza, user string, id 
 		p, err := c.cfg.Archive.Query(ctx, user, c.net.Name(), string(id), q)
 		if err != nil {
 			c.log.Warn("reading the room archive", "user", user, "room", string(id), "err", err)
-			c.replyError(s.node, errorf("wait", "internal-server-error", "The archive cannot be read now; try again later."))
+			c.replyError(s.node, stanzaerr.New("wait", "internal-server-error", "The archive cannot be read now; try again later."))
 			return
 		}
 		if len(p.Entries) == 0 {
