@@ -46,6 +46,7 @@ var rules = []struct {
 	{pkg: "component/discovery", allowed: []string{"transports", "component/stanzaerr", "internal/xmltree"}},
 	{pkg: "component/regform", allowed: []string{"transports", "internal/xmltree"}},
 	{pkg: "component/stanzaerr", allowed: []string{"transports"}},
+	{pkg: "component/stanza", allowed: []string{"component/stanzaerr", "transports"}},
 	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "internal/xmltree"}},
 	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/egress"
 
 	"mellium.im/xmlstream"
@@ -581,7 +582,7 @@ func (c *Component) wakeFlush() {
 func (c *Component) onStreamUp(ctx context.Context) {
 	c.presence.Reset()
 	err := c.reg.List(ctx, c.net.Name(), func(r registry.Registration) error {
-		c.sendQuiet(ctx, &outPresence{Type: "probe", From: c.domain.String(), To: r.User})
+		c.sendQuiet(ctx, &stanza.Presence{Type: "probe", From: c.domain.String(), To: r.User})
 		return nil
 	})
 	if err != nil {

@@ -210,7 +210,7 @@ func (c *Component) roomsPerUser() int {
 
 // admit runs job for the sender of s in their lane, or answers s with
 // resource-constraint when maxQueued of their stanzas are waiting already.
-func (c *Component) admit(s *stanza, job func()) {
+func (c *Component) admit(s *inStanza, job func()) {
 	if c.lanes.TryPost(c.ctx(), s.from.Bare().String(), func(context.Context) { job() }) {
 		return
 	}

@@ -100,7 +100,7 @@ func TestRoomStateReleased(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stanza{node: leave, from: jid.MustParse("u@example.org/pc"), to: jid.MustParse("#chan@irc.example.org/nick"), typ: "unavailable"}
+	s := &inStanza{node: leave, from: jid.MustParse("u@example.org/pc"), to: jid.MustParse("#chan@irc.example.org/nick"), typ: "unavailable"}
 	c.leaveRoom(s, "#chan")
 	if c.muc.get("u@example.org") != nil {
 		t.Error("a leave created room state")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/presence"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -167,14 +168,14 @@ func (c *Component) after(d time.Duration, user string, job func(ctx context.Con
 
 // --- presences -----------------------------------------------------------
 
-func occupantPresence(r *muc.Room, o muc.Occupant, to jid.JID) *outPresence {
-	p := &outPresence{From: r.OccupantJID(o.Nick), To: to.String(), Show: o.Presence.Show.String(), Status: o.Presence.Status}
+func occupantPresence(r *muc.Room, o muc.Occupant, to jid.JID) *stanza.Presence {
+	p := &stanza.Presence{From: r.OccupantJID(o.Nick), To: to.String(), Show: o.Presence.Show.String(), Status: o.Presence.Status}
 	p.Extra = []any{&muc.UserX{Item: &muc.Item{Affiliation: muc.AffName(o.Affiliation), Role: muc.PresentRole(o.Role)}}}
 	return p
 }
 
-func selfPresence(r *muc.Room, to jid.JID, codes ...int) *outPresence {
-	p := &outPresence{From: r.OccupantJID(r.Nick), To: to.String(), Show: r.Presence.Show.String(), Status: r.Presence.Status}
+func selfPresence(r *muc.Room, to jid.JID, codes ...int) *stanza.Presence {
+	p := &stanza.Presence{From: r.OccupantJID(r.Nick), To: to.String(), Show: r.Presence.Show.String(), Status: r.Presence.Status}
 	p.Extra = []any{&muc.UserX{
 		Item:   &muc.Item{Affiliation: muc.AffName(r.Affiliation), Role: muc.PresentRole(r.Role)},
 		Status: muc.Statuses(append([]int{muc.StatusSelf}, codes...)...),
@@ -183,24 +184,24 @@ func selfPresence(r *muc.Room, to jid.JID, codes ...int) *outPresence {
 }
 
 // selfUnavailable tells a resource it is out of the room.
-func selfUnavailable(r *muc.Room, nick string, to jid.JID, status string, item *muc.Item, codes ...int) *outPresence {
+func selfUnavailable(r *muc.Room, nick string, to jid.JID, status string, item *muc.Item, codes ...int) *stanza.Presence {
 	if item == nil {
 		item = &muc.Item{}
 	}
 	item.Affiliation, item.Role = muc.AffName(r.Affiliation), "none"
-	return &outPresence{Type: "unavailable", From: r.OccupantJID(nick), To: to.String(), Status: status,
+	return &stanza.Presence{Type: "unavailable", From: r.OccupantJID(nick), To: to.String(), Status: status,
 		Extra: []any{&muc.UserX{Item: item, Status: muc.Statuses(append([]int{muc.StatusSelf}, codes...)...)}}}
 }
 
-func subjectMessage(r *muc.Room, to jid.JID) *outMessage {
+func subjectMessage(r *muc.Room, to jid.JID) *stanza.Message {
 	subject := r.Subject()
 	from := r.JID.String()
 	if subject.Nick != "" {
 		from = r.OccupantJID(subject.Nick)
 	}
-	m := &outMessage{Type: "groupchat", ID: newID(), From: from, To: to.String(), Extra: []any{&subjectElem{Text: subject.Subject}}}
+	m := &stanza.Message{Type: "groupchat", ID: newID(), From: from, To: to.String(), Extra: []any{&stanza.Subject{Text: subject.Subject}}}
 	if !subject.Time.IsZero() {
-		m.Delay = &delayElem{From: r.JID.String(), Stamp: subject.Time.UTC().Format(time.RFC3339Nano)}
+		m.Delay = &stanza.Delay{From: r.JID.String(), Stamp: subject.Time.UTC().Format(time.RFC3339Nano)}
 	}
 	return m
 }
@@ -231,7 +232,7 @@ func (c *Component) broadcast(ctx context.Context, r *muc.Room, legacyID string,
 // roomPresence handles a presence to a room or occupant JID. It reports
 // false when the presence is not a MUC matter (a contact's JID), so that
 // the caller handles it. It runs in the user's lane.
-func (c *Component) roomPresence(s *stanza) bool {
+func (c *Component) roomPresence(s *inStanza) bool {
 	id, err := legacyID(s.to)
 	if err != nil {
 		return false
@@ -277,17 +278,17 @@ func (c *Component) roomPresence(s *stanza) bool {
 
 // mucError answers a join with an error presence from the occupant
 // JID it was sent to.
-func (c *Component) mucError(s *stanza, e *stanzaerr.Error) {
+func (c *Component) mucError(s *inStanza, e *stanzaerr.Error) {
 	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 	defer cancel()
-	c.sendQuiet(ctx, &outPresence{ID: s.id, Type: "error", From: s.to.String(), To: s.from.String(),
+	c.sendQuiet(ctx, &stanza.Presence{ID: s.id, Type: "error", From: s.to.String(), To: s.from.String(),
 		Error: e.Wire(), Extra: []any{&muc.JoinX{}}})
 }
 
 // joinRoom handles an available presence to room@domain/nick: a join, a
 // second resource joining, or a presence update of a joined resource. It
 // runs in the user's lane.
-func (c *Component) joinRoom(s *stanza, id transports.ID) {
+func (c *Component) joinRoom(s *inStanza, id transports.ID) {
 	ctx := c.ctx()
 	user := s.from.Bare()
 	u := user.String()
@@ -567,7 +568,7 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 			if r.Resource(rr.Full.Resourcepart()) != rr || rr.Phase() != muc.Syncing {
 				continue // left meanwhile
 			}
-			var backlog []*outMessage
+			var backlog []*stanza.Message
 			for i := range history[rr] {
 				ev := &history[rr][i]
 				if rr.Held(string(ev.RemoteID)) {
@@ -576,11 +577,11 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 				backlog = append(backlog, groupchatStanza(r, ev, rr.Full, true))
 			}
 			if rr.Hist.MaxChars > 0 {
-				backlog = muc.TrimChars(backlog, rr.Hist.MaxChars, func(m *outMessage) int { return len(mustMarshal(m)) })
+				backlog = muc.TrimChars(backlog, rr.Hist.MaxChars, func(m *stanza.Message) int { return len(mustMarshal(m)) })
 			}
 			if n := notKept; n > 0 && history[rr] != nil {
 				// Never silently: say what the backlog could not keep.
-				c.mucSend(ctx, &outMessage{Type: "groupchat", ID: newID(), From: r.JID.String(), To: rr.Full.String(),
+				c.mucSend(ctx, &stanza.Message{Type: "groupchat", ID: newID(), From: r.JID.String(), To: rr.Full.String(),
 					Body: fmt.Sprintf("%d earlier %s while you were away %s not kept: this gateway keeps the last %d per room.",
 						n, plural(n, "message", "messages"), plural(n, "was", "were"), kept)})
 			}
@@ -599,7 +600,7 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 
 // leaveRoom handles an unavailable presence to room@domain/nick. It runs
 // in the user's lane.
-func (c *Component) leaveRoom(s *stanza, id transports.ID) {
+func (c *Component) leaveRoom(s *inStanza, id transports.ID) {
 	ctx := c.ctx()
 	user := s.from.Bare()
 	u := user.String()
@@ -626,7 +627,7 @@ func (c *Component) leaveRoom(s *stanza, id transports.ID) {
 	}
 	if !in {
 		// Not in the room: confirm anyway, clients wait for it.
-		c.sendQuiet(ctx, &outPresence{Type: "unavailable", From: s.to.String(), To: s.from.String(),
+		c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: s.to.String(), To: s.from.String(),
 			Extra: []any{&muc.UserX{Item: &muc.Item{Affiliation: "none", Role: "none"}, Status: muc.Statuses(muc.StatusSelf)}}})
 		return
 	}
@@ -797,7 +798,7 @@ func (c *Component) roomsOnState(ctx context.Context, user jid.JID, st transport
 // selfPing answers XEP-0410 pings to an occupant JID: a result when the
 // sender is in the room under that nick, not-acceptable otherwise. The
 // answer is owner work: the stream reader never waits for a user's work.
-func (c *Component) selfPing(s *stanza, id transports.ID) {
+func (c *Component) selfPing(s *inStanza, id transports.ID) {
 	u := s.from.Bare().String()
 	c.owners.Post(c.ctx(), u, func(ctx context.Context) {
 		joined := false

@@ -18,7 +18,7 @@ import (
 
 // --- muc#admin (XEP-0045 §8, §9) -----------------------------------------
 
-func (c *Component) mucAdmin(s *stanza, q *node, id transports.ID) {
+func (c *Component) mucAdmin(s *inStanza, q *node, id transports.ID) {
 	user := s.from.Bare()
 	u := user.String()
 	c.admit(s, func() {
@@ -111,7 +111,7 @@ const listPage = 500
 // listing: listPage of them fit in a stanza of the default limit.
 const maxItemName = 200
 
-func (c *Component) serverItems(s *stanza, q *node, server transports.ID) {
+func (c *Component) serverItems(s *inStanza, q *node, server transports.ID) {
 	if !c.allowedUser(s.from) {
 		c.replyError(s.node, c.forbidden())
 		return
@@ -204,7 +204,7 @@ func (c *Component) pageItems(rooms []transports.RoomInfo, set *node) (*discover
 // --- discovery -----------------------------------------------------------
 
 // legacyDiscoInfo answers disco#info on a room, server or contact JID.
-func (c *Component) legacyDiscoInfo(s *stanza, id transports.ID) {
+func (c *Component) legacyDiscoInfo(s *inStanza, id transports.ID) {
 	kind, err := c.kindOf(id)
 	if err != nil {
 		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "%v", err))

@@ -10,6 +10,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/muc"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -107,7 +108,7 @@ func (c *Component) restoreRooms(ctx context.Context, user jid.JID) {
 			c.log.Info("rejoining a remembered room failed", "user", u, "room", string(id), "err", err)
 			if errors.Is(err, transports.ErrForbidden) || errors.Is(err, transports.ErrNotFound) {
 				c.forgetRoom(ctx, user, id)
-				c.queueOrSend(ctx, user, &outMessage{Type: "chat", ID: newID(), From: roomJID.String(), To: u,
+				c.queueOrSend(ctx, user, &stanza.Message{Type: "chat", ID: newID(), From: roomJID.String(), To: u,
 					Body: "Could not rejoin " + string(id) + ": " + stanzaerr.FromLegacy(err).Text})
 			}
 			continue

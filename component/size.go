@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/switchboard-im/switchboard/component/stanza"
 )
 
 // Stanza sizes. The XMPP server closes a component stream on a stanza over
@@ -66,7 +68,7 @@ func marshalFit(v any, max int) ([]byte, error) {
 // types are marshalled as they are.
 func fit(v any, target int) []byte {
 	switch s := v.(type) {
-	case *outMessage:
+	case *stanza.Message:
 		s.Subject = cutField(s.Subject)
 		s.Thread = cutField(s.Thread)
 		if s.Nick != nil {
@@ -78,7 +80,7 @@ func fit(v any, target int) []byte {
 			return b
 		}
 		return fitBody(s, len(b), target)
-	case *outPresence:
+	case *stanza.Presence:
 		s.Status = cutField(s.Status)
 		if s.Nick != nil {
 			s.Nick.Nick = cutField(s.Nick.Nick)
@@ -93,7 +95,7 @@ func fit(v any, target int) []byte {
 // now). The first cut is in proportion to what escaping made of the body;
 // a second one, by the remaining overflow, is enough when the text kept
 // escapes worse than the average.
-func fitBody(m *outMessage, size, target int) []byte {
+func fitBody(m *stanza.Message, size, target int) []byte {
 	body := m.Body
 	note := fmt.Sprintf("\n[message cut: %d KiB]", (len(body)+1023)/1024)
 	m.Body = note
@@ -126,13 +128,13 @@ func fitExtra(extra []any, body *string) []any {
 	out := extra[:0:0]
 	for _, x := range extra {
 		switch e := x.(type) {
-		case *oobElem:
+		case *stanza.OOB:
 			links++
 			if links > maxLinks || len(e.URL) > maxFieldBytes {
 				continue
 			}
 			e.Desc = cutField(e.Desc)
-		case *subjectElem:
+		case *stanza.Subject:
 			e.Text = cutField(e.Text)
 		}
 		out = append(out, x)
