@@ -47,7 +47,7 @@ var rules = []struct {
 	{pkg: "component/regform", allowed: []string{"transports", "internal/xmltree"}},
 	{pkg: "component/stanzaerr", allowed: []string{"transports"}},
 	{pkg: "component/stanza", allowed: []string{"component/stanzaerr", "transports"}},
-	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "internal/xmltree"}},
+	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "internal/xmltree"}},
 	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},
 	{pkg: "component/presence", allowed: []string{"transports"}, stdlibOnly: true},

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/egress"
 
@@ -252,6 +253,7 @@ func New(cfg Config) (*Component, error) {
 		muc:       newMUCService(),
 		dialogs:   newDialogs(),
 	}
+	c.muc.svc = muc.NewService(mucCore{c})
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
 	c.commands = c.newCommands()

@@ -75,22 +75,16 @@ const (
 
 // mucService holds the MUC state of all users. mu guards the map only: a
 // user's entry and everything in it belong to the user's owner goroutine.
+// svc is the MUC service's part that has left component (muc.Service).
 type mucService struct {
 	mu    sync.Mutex
 	users map[string]*muc.Rooms
 
-	listMu sync.Mutex
-	lists  map[string]roomList // user + "\x00" + server
+	svc *muc.Service
 }
 
 func newMUCService() *mucService {
-	return &mucService{users: make(map[string]*muc.Rooms), lists: make(map[string]roomList)}
-}
-
-// roomList is a legacy server's room list, as fetched at a time.
-type roomList struct {
-	at    time.Time
-	rooms []transports.RoomInfo
+	return &mucService{users: make(map[string]*muc.Rooms)}
 }
 
 // user returns user's rooms, creating the entry. Owner work only.

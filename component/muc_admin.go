@@ -2,10 +2,7 @@ package component
 
 import (
 	"context"
-	"strconv"
 	"time"
-
-	"mellium.im/xmpp/disco/items"
 
 	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/component/muc"
@@ -100,17 +97,8 @@ func (c *Component) adminList(ctx context.Context, user string, r *muc.Room, wan
 
 // --- room listing (disco#items on a server, with XEP-0059) ---------------
 
-// listTTL is how long a server's room list is reused.
-const listTTL = time.Minute
-
-// listPage is the most items a listing without a result set request
-// returns; the response then carries a <set/> for clients that page.
-const listPage = 500
-
-// maxItemName bounds an item's name (room name, members, topic) in a
-// listing: listPage of them fit in a stanza of the default limit.
-const maxItemName = 200
-
+// serverItems answers disco#items on a legacy server: its rooms, as the
+// MUC service lists and pages them.
 func (c *Component) serverItems(s *inStanza, q *node, server transports.ID) {
 	if !c.allowedUser(s.from) {
 		c.replyError(s.node, c.forbidden())
@@ -122,83 +110,18 @@ func (c *Component) serverItems(s *inStanza, q *node, server transports.ID) {
 	}
 	u := s.from.Bare().String()
 	c.admit(s, func() {
-		rooms, err := c.roomListing(c.ctx(), u, server)
+		rooms, err := c.muc.svc.ListRooms(c.ctx(), u, server)
 		if err != nil {
 			c.replyError(s.node, stanzaerr.From(err))
 			return
 		}
-		res, serr := c.pageItems(rooms, q.Child(nsRSM, "set"))
+		res, serr := c.muc.svc.PageRooms(rooms, q.Child(nsRSM, "set"))
 		if serr != nil {
 			c.replyError(s.node, serr)
 			return
 		}
 		c.result(s, res)
 	})
-}
-
-// roomListing returns the rooms of server, cached for listTTL per user.
-func (c *Component) roomListing(ctx context.Context, user string, server transports.ID) ([]transports.RoomInfo, error) {
-	key := user + "\x00" + string(server)
-	c.muc.listMu.Lock()
-	l, ok := c.muc.lists[key]
-	c.muc.listMu.Unlock()
-	if ok && time.Since(l.at) < listTTL {
-		return l.rooms, nil
-	}
-	if !c.netCaps().RoomListing {
-		return nil, nil
-	}
-	a := c.sup.Adapter(user)
-	if a == nil {
-		return nil, stanzaerr.New("cancel", "item-not-found", "You are not connected to %s: join a room on that server first.", c.net.Identity().Name)
-	}
-	lister, ok := a.(transports.RoomLister)
-	if !ok {
-		return nil, nil
-	}
-	lctx, cancel := context.WithTimeout(ctx, time.Minute)
-	rooms, err := lister.ListRooms(lctx, server)
-	cancel()
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	c.muc.listMu.Lock()
-	for k, v := range c.muc.lists {
-		if now.Sub(v.at) >= listTTL {
-			delete(c.muc.lists, k)
-		}
-	}
-	c.muc.lists[key] = roomList{at: now, rooms: rooms}
-	c.muc.listMu.Unlock()
-	return rooms, nil
-}
-
-// pageItems applies an XEP-0059 request to a listing (discovery.Page).
-// Items are keyed by their JID.
-func (c *Component) pageItems(rooms []transports.RoomInfo, set *node) (*discovery.Items, *stanzaerr.Error) {
-	all := make([]items.Item, 0, len(rooms))
-	for _, ri := range rooms {
-		j, err := c.legacyJID(ri.ID)
-		if err != nil {
-			continue
-		}
-		name := ri.Name
-		if name == "" {
-			name = string(ri.ID)
-		}
-		name += " (" + strconv.Itoa(ri.Members) + ")"
-		if ri.Topic != "" {
-			name += " " + ri.Topic
-		}
-		if len(name) > maxItemName {
-			// A full page of listPage items stays well within the
-			// stanza limit, whatever the topics.
-			name = cutUTF8(name, maxItemName-len("…")) + "…"
-		}
-		all = append(all, items.Item{JID: j, Name: name})
-	}
-	return discovery.Page(all, set, listPage)
 }
 
 // --- discovery -----------------------------------------------------------

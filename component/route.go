@@ -99,7 +99,7 @@ func logAttr(s string) string {
 	if len(s) <= maxLoggedAttr {
 		return s
 	}
-	return cutUTF8(s, maxLoggedAttr) + "…"
+	return stanza.CutUTF8(s, maxLoggedAttr) + "…"
 }
 
 // allowedUser reports whether the sender's server may use this gateway.

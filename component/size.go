@@ -3,7 +3,6 @@ package component
 import (
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/switchboard-im/switchboard/component/stanza"
 )
@@ -109,7 +108,7 @@ func fitBody(m *stanza.Message, size, target int) []byte {
 		if keep <= 0 {
 			break
 		}
-		m.Body = cutUTF8(body, keep) + note
+		m.Body = stanza.CutUTF8(body, keep) + note
 		b := mustMarshal(m)
 		if len(b) <= target {
 			return b
@@ -158,24 +157,5 @@ func cutField(s string) string {
 	if len(s) <= maxFieldBytes {
 		return s
 	}
-	return cutUTF8(s, maxFieldBytes-len("…")) + "…"
-}
-
-// cutUTF8 returns the longest prefix of s of at most n bytes that does not
-// end in the middle of a UTF-8 sequence.
-func cutUTF8(s string, n int) string {
-	if n >= len(s) {
-		return s
-	}
-	if n <= 0 {
-		return ""
-	}
-	i := n
-	for i > 0 && i > n-utf8.UTFMax && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	if !utf8.RuneStart(s[i]) {
-		return s[:n] // not UTF-8 here anyway
-	}
-	return s[:i]
+	return stanza.CutUTF8(s, maxFieldBytes-len("…")) + "…"
 }

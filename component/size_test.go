@@ -32,8 +32,8 @@ func TestCutUTF8(t *testing.T) {
 		{"abc", -1, ""},
 	}
 	for _, tt := range tests {
-		if got := cutUTF8(tt.s, tt.n); got != tt.want {
-			t.Errorf("cutUTF8(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		if got := stanza.CutUTF8(tt.s, tt.n); got != tt.want {
+			t.Errorf("stanza.CutUTF8(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
 		}
 	}
 }
@@ -42,15 +42,15 @@ func FuzzCutUTF8(f *testing.F) {
 	f.Add("héllo wörld 😀", 7)
 	f.Add("\xff\xfe", 1)
 	f.Fuzz(func(t *testing.T, s string, n int) {
-		got := cutUTF8(s, n)
+		got := stanza.CutUTF8(s, n)
 		if len(got) > max(n, 0) && len(got) > 0 {
-			t.Fatalf("cutUTF8(%q, %d) = %d bytes", s, n, len(got))
+			t.Fatalf("stanza.CutUTF8(%q, %d) = %d bytes", s, n, len(got))
 		}
 		if !strings.HasPrefix(s, got) {
-			t.Fatalf("cutUTF8(%q, %d) = %q, not a prefix", s, n, got)
+			t.Fatalf("stanza.CutUTF8(%q, %d) = %q, not a prefix", s, n, got)
 		}
 		if utf8.ValidString(s) && !utf8.ValidString(got) {
-			t.Fatalf("cutUTF8(%q, %d) = %q cuts a rune", s, n, got)
+			t.Fatalf("stanza.CutUTF8(%q, %d) = %q cuts a rune", s, n, got)
 		}
 	})
 }

@@ -1,0 +1,23 @@
+package component
+
+import (
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/component/muc"
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// mucCore is the bridge core as the MUC service sees it (muc.Core): a
+// view of the component, so the service's needs are named in one place
+// and *Component gains no methods for it.
+type mucCore struct{ c *Component }
+
+var _ muc.Core = mucCore{}
+
+func (m mucCore) Adapter(user string) transports.Adapter { return m.c.sup.Adapter(user) }
+
+func (m mucCore) Capabilities() transports.Capabilities { return m.c.netCaps() }
+
+func (m mucCore) NetworkName() string { return m.c.net.Identity().Name }
+
+func (m mucCore) LegacyJID(id transports.ID) (jid.JID, error) { return m.c.legacyJID(id) }
