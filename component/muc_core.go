@@ -1,6 +1,8 @@
 package component
 
 import (
+	"context"
+
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/muc"
@@ -21,3 +23,12 @@ func (m mucCore) Capabilities() transports.Capabilities { return m.c.netCaps() }
 func (m mucCore) NetworkName() string { return m.c.net.Identity().Name }
 
 func (m mucCore) LegacyJID(id transports.ID) (jid.JID, error) { return m.c.legacyJID(id) }
+
+func (m mucCore) Own(ctx context.Context, user string, fn func(ctx context.Context)) bool {
+	return m.c.own(ctx, user, fn)
+}
+
+func (m mucCore) Room(user jid.JID, id transports.ID) *muc.Room {
+	_, r := m.c.room(user, id)
+	return r
+}

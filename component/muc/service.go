@@ -19,11 +19,11 @@ import (
 // Core is what the MUC service needs of the bridge core (package
 // component implements it), as bridgev2 keeps its bridge core apart from
 // a connector. It grows as the MUC flows move out of component; for now
-// it serves the room listing.
+// it serves the room listing and muc#admin.
 //
-// Every method is cheap: none does I/O or waits for the network, an
-// owner or a lane, so they may be called from any goroutine, owner work
-// included.
+// No method does I/O or waits for the network or a lane. All but Own
+// return at once and may be called from any goroutine, owner work
+// included; Own waits for the user's owner goroutine.
 type Core interface {
 	// Adapter returns user's running legacy session, or nil when none
 	// runs. It does not start one.
@@ -35,14 +35,27 @@ type Core interface {
 	// LegacyJID returns the XMPP address of a legacy room, server or
 	// contact, or an error for an ID that has none.
 	LegacyJID(id transports.ID) (jid.JID, error)
+
+	// Own runs fn on user's owner goroutine, the only one that reads or
+	// changes the user's room state, and waits until fn returned (inline
+	// when ctx is already that owner's). It reports false, without
+	// running fn, when ctx ended or the component stopped first. fn must
+	// not wait for the network or a lane; owner work never calls Own for
+	// another user.
+	Own(ctx context.Context, user string, fn func(ctx context.Context)) bool
+	// Room returns user's room id, or nil when the user is in no such
+	// room. Owner work only (inside Own): the room and everything in it
+	// belong to the user's owner goroutine, except its ID and JID, which
+	// never change.
+	Room(user jid.JID, id transports.ID) *Room
 }
 
 // Service is the gateway's MUC service (XEP-0045) over one legacy
 // network: the flows that turn users' requests into legacy calls and the
 // network's answers into stanzas. Its methods say which goroutine may
 // call them. So far it owns the room listing (disco#items on a legacy
-// server); joins, leaves, bouncer rooms, room events, groupchat, admin
-// and the room archive's MAM are still component's (issue 9).
+// server) and muc#admin; joins, leaves, bouncer rooms, room events,
+// groupchat and the room archive's MAM are still component's (issue 9).
 type Service struct {
 	core Core
 	now  func() time.Time

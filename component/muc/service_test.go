@@ -14,10 +14,26 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 )
 
-// fakeCore is a bridge core with at most one user's session.
+// fakeCore is a bridge core with at most one user's session. Own runs
+// fn inline, counting the calls.
 type fakeCore struct {
 	caps    transports.Capabilities
 	adapter transports.Adapter // for user "u@example.org"
+	rooms   map[transports.ID]*Room
+	owned   int
+}
+
+func (f *fakeCore) Own(ctx context.Context, user string, fn func(context.Context)) bool {
+	f.owned++
+	fn(ctx)
+	return true
+}
+
+func (f *fakeCore) Room(user jid.JID, id transports.ID) *Room {
+	if user.String() != "u@example.org" {
+		return nil
+	}
+	return f.rooms[id]
 }
 
 func (f *fakeCore) Adapter(user string) transports.Adapter {
