@@ -170,7 +170,7 @@ type Component struct {
 	// order. Owner work never waits for a lane or the network.
 	owners   *userloop.Group
 	lanes    *userloop.Group
-	muc      *mucService
+	muc      *muc.Service
 	commands *adhoc.Provider
 	iq       iqs
 	uploads  uploadServices
@@ -250,10 +250,9 @@ func New(cfg Config) (*Component, error) {
 		connected: make(chan struct{}),
 		flush:     make(chan struct{}, 1),
 		presence:  presence.New(),
-		muc:       newMUCService(),
 		dialogs:   newDialogs(),
 	}
-	c.muc.svc = muc.NewService(mucCore{c})
+	c.muc = muc.NewService(mucCore{c})
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
 	c.commands = c.newCommands()

@@ -29,7 +29,7 @@ import (
 //     anything reaches the legacy network;
 //   - queued work: maxQueued stanzas waiting in a user's lane, the excess
 //     refused with resource-constraint (see admit);
-//   - presence: see presence.Tracker; room state: see mucService.release.
+//   - presence: see presence.Tracker; room state: see muc.Service.Release.
 
 // maxQueued bounds the stanzas waiting in one user's lane. It leaves
 // room for a client that joins its bookmarked rooms at login.

@@ -3,7 +3,6 @@ package component
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -72,39 +71,6 @@ const (
 	// component looks whether the user went offline (bouncer mode).
 	leaveGrace = 2 * time.Second
 )
-
-// mucService holds the MUC state of all users. mu guards the map only: a
-// user's entry and everything in it belong to the user's owner goroutine.
-// svc is the MUC service's part that has left component (muc.Service).
-type mucService struct {
-	mu    sync.Mutex
-	users map[string]*muc.Rooms
-
-	svc *muc.Service
-}
-
-func newMUCService() *mucService {
-	return &mucService{users: make(map[string]*muc.Rooms)}
-}
-
-// user returns user's rooms, creating the entry. Owner work only.
-func (m *mucService) user(user string) *muc.Rooms {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ur := m.users[user]
-	if ur == nil {
-		ur = muc.NewRooms()
-		m.users[user] = ur
-	}
-	return ur
-}
-
-// get returns user's rooms, or nil. Owner work only.
-func (m *mucService) get(user string) *muc.Rooms {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.users[user]
-}
 
 // kindOf says what a legacy ID names; networks without an Addresser have
 // only contacts.
@@ -305,7 +271,7 @@ func (c *Component) joinRoom(s *inStanza, id transports.ID) {
 		mirror transports.Adapter
 	)
 	if !c.own(ctx, u, func(ctx context.Context) {
-		ur := c.muc.user(u)
+		ur := c.muc.User(u)
 		r = ur.Get(id)
 		if r != nil && r.Adapter != c.sup.Adapter(u) {
 			// The session the room was joined with is gone.
@@ -375,7 +341,7 @@ func (c *Component) joinRoom(s *inStanza, id transports.ID) {
 	}
 	r = muc.NewRoom(id, s.to.Bare(), a, nick)
 	r.Join(s.from, nick, hist)
-	if !c.own(ctx, u, func(context.Context) { c.muc.user(u).Put(r) }) {
+	if !c.own(ctx, u, func(context.Context) { c.muc.User(u).Put(r) }) {
 		return
 	}
 
@@ -385,7 +351,7 @@ func (c *Component) joinRoom(s *inStanza, id transports.ID) {
 
 	joined, anon := false, false
 	c.own(ctx, u, func(ctx context.Context) {
-		ur := c.muc.user(u)
+		ur := c.muc.User(u)
 		anon = ur.Anon
 		if err != nil {
 			ur.Remove(r)
@@ -412,7 +378,7 @@ func (c *Component) joinRoom(s *inStanza, id transports.ID) {
 	}
 	c.finishJoin(ctx, u, r)
 	if !anon {
-		c.rememberRoom(ctx, user, id, r.Nick)
+		c.muc.RememberRoom(ctx, user, id, r.Nick)
 	}
 }
 
@@ -437,7 +403,7 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, room transpor
 			if err != nil {
 				return nil, stanzaerr.FromLegacy(err)
 			}
-			if !c.own(ctx, u, func(context.Context) { c.muc.user(u).Anon = true }) {
+			if !c.own(ctx, u, func(context.Context) { c.muc.User(u).Anon = true }) {
 				return nil, stanzaerr.New("wait", "service-unavailable", "The gateway is shutting down.")
 			}
 			c.sup.Start(acct)
@@ -555,7 +521,7 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 	}
 
 	c.own(ctx, user, func(ctx context.Context) {
-		if ur := c.muc.get(user); ur == nil || !ur.Has(r) {
+		if ur := c.muc.Rooms(user); ur == nil || !ur.Has(r) {
 			return
 		}
 		for _, rr := range syncing {
@@ -601,7 +567,7 @@ func (c *Component) leaveRoom(s *inStanza, id transports.ID) {
 	var in, last bool
 	var r *muc.Room
 	if !c.own(ctx, u, func(ctx context.Context) {
-		ur := c.muc.get(u) // a leave creates nothing
+		ur := c.muc.Rooms(u) // a leave creates nothing
 		if ur == nil {
 			return
 		}
@@ -635,7 +601,7 @@ func (c *Component) leaveRoom(s *inStanza, id transports.ID) {
 func (c *Component) resourceGone(ctx context.Context, user jid.JID, res string) {
 	var emptied []*muc.Room
 	c.own(ctx, user.String(), func(context.Context) {
-		ur := c.muc.get(user.String())
+		ur := c.muc.Rooms(user.String())
 		if ur == nil {
 			return
 		}
@@ -667,7 +633,7 @@ func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, r *muc.R
 			c.after(leaveGrace, u, func(ctx context.Context) {
 				stale := true
 				c.own(ctx, u, func(context.Context) {
-					ur := c.muc.get(u)
+					ur := c.muc.Rooms(u)
 					stale = ur == nil || !ur.Has(r) || !r.Empty()
 				})
 				if stale {
@@ -694,7 +660,7 @@ func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, r *muc.Room) 
 	u := user.String()
 	gone, anon := false, false
 	c.own(ctx, u, func(context.Context) {
-		ur := c.muc.get(u)
+		ur := c.muc.Rooms(u)
 		if ur == nil {
 			return
 		}
@@ -707,7 +673,7 @@ func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, r *muc.Room) 
 		return
 	}
 	if !anon {
-		c.forgetRoom(ctx, user, r.ID)
+		c.muc.ForgetRoom(ctx, user, r.ID)
 	}
 	if rooms, ok := r.Adapter.(transports.Rooms); ok && r.Adapter == c.sup.Adapter(u) {
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -726,7 +692,7 @@ func (c *Component) maybeStopAnon(ctx context.Context, user jid.JID) {
 	u := user.String()
 	stop := false
 	c.own(ctx, u, func(context.Context) {
-		ur := c.muc.get(u)
+		ur := c.muc.Rooms(u)
 		if ur == nil {
 			return
 		}
@@ -734,25 +700,12 @@ func (c *Component) maybeStopAnon(ctx context.Context, user jid.JID) {
 		if stop {
 			ur.Anon = false
 		}
-		c.muc.release(u, ur)
+		c.muc.Release(u, ur)
 	})
 	if stop && !c.registered(ctx, user) {
 		c.log.Info("anonymous user left their last room", "user", u)
 		c.sup.Stop(u)
 	}
-}
-
-// release forgets user's entry ur when it holds no room and no anonymous
-// session. Owner work.
-func (m *mucService) release(user string, ur *muc.Rooms) {
-	if !ur.Idle() {
-		return
-	}
-	m.mu.Lock()
-	if m.users[user] == ur {
-		delete(m.users, user)
-	}
-	m.mu.Unlock()
 }
 
 // dropRoom forgets a room the legacy session is no longer in and tells the
@@ -768,7 +721,7 @@ func (c *Component) dropRoom(ctx context.Context, ur *muc.Rooms, r *muc.Room, st
 // belongs to the adapter that joined it. Owner work.
 func (c *Component) roomsOnState(ctx context.Context, user jid.JID, st transports.Status) {
 	u := user.String()
-	ur := c.muc.get(u)
+	ur := c.muc.Rooms(u)
 	if ur == nil {
 		return
 	}
@@ -796,7 +749,7 @@ func (c *Component) selfPing(s *inStanza, id transports.ID) {
 	u := s.from.Bare().String()
 	c.owners.Post(c.ctx(), u, func(ctx context.Context) {
 		joined := false
-		if ur := c.muc.get(u); ur != nil {
+		if ur := c.muc.Rooms(u); ur != nil {
 			if r := ur.Get(id); r != nil && r.Adapter == c.sup.Adapter(u) {
 				rr := r.Resource(s.from.Resourcepart())
 				joined = rr != nil && rr.Phase() != muc.Joining && (s.to.Resourcepart() == "" || s.to.Resourcepart() == r.Nick)

@@ -15,7 +15,7 @@ import (
 // the user's lane.
 func (c *Component) mucAdmin(s *inStanza, q *node, id transports.ID) {
 	c.admit(s, func() {
-		res, err := c.muc.svc.Admin(c.ctx(), s.from.Bare(), s.typ, q, id)
+		res, err := c.muc.Admin(c.ctx(), s.from.Bare(), s.typ, q, id)
 		if err != nil {
 			c.replyError(s.node, stanzaerr.From(err))
 			return
@@ -39,12 +39,12 @@ func (c *Component) serverItems(s *inStanza, q *node, server transports.ID) {
 	}
 	u := s.from.Bare().String()
 	c.admit(s, func() {
-		rooms, err := c.muc.svc.ListRooms(c.ctx(), u, server)
+		rooms, err := c.muc.ListRooms(c.ctx(), u, server)
 		if err != nil {
 			c.replyError(s.node, stanzaerr.From(err))
 			return
 		}
-		res, serr := c.muc.svc.PageRooms(rooms, q.Child(nsRSM, "set"))
+		res, serr := c.muc.PageRooms(rooms, q.Child(nsRSM, "set"))
 		if serr != nil {
 			c.replyError(s.node, serr)
 			return

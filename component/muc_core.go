@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"log/slog"
 
 	"mellium.im/xmpp/jid"
 
@@ -32,3 +33,13 @@ func (m mucCore) Room(user jid.JID, id transports.ID) *muc.Room {
 	_, r := m.c.room(user, id)
 	return r
 }
+
+func (m mucCore) Settings(ctx context.Context, user string) (map[string]string, error) {
+	return m.c.reg.Settings(ctx, user, m.c.net.Name())
+}
+
+func (m mucCore) SetSettings(ctx context.Context, user string, settings map[string]string) error {
+	return m.c.reg.SetSettings(ctx, user, m.c.net.Name(), settings)
+}
+
+func (m mucCore) Logger() *slog.Logger { return m.c.log }

@@ -238,7 +238,7 @@ func (c *Component) selfOccupant(ctx context.Context, user jid.JID, ur *muc.Room
 		ur.Remove(r)
 		if !ur.Anon {
 			id := r.ID
-			c.later(user.String(), func(ctx context.Context) { c.forgetRoom(ctx, user, id) })
+			c.later(user.String(), func(ctx context.Context) { c.muc.ForgetRoom(ctx, user, id) })
 		}
 		// Joining resources are not told: JoinRoom fails, the join error
 		// tells them.
@@ -358,7 +358,7 @@ func (c *Component) roomNotice(ctx context.Context, user jid.JID, ev *transports
 // room returns the user's rooms and the room id, or a nil room when the
 // user is not in it. Owner work.
 func (c *Component) room(user jid.JID, id transports.ID) (*muc.Rooms, *muc.Room) {
-	ur := c.muc.get(user.String())
+	ur := c.muc.Rooms(user.String())
 	if ur == nil {
 		return nil, nil
 	}

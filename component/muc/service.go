@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -19,11 +20,12 @@ import (
 // Core is what the MUC service needs of the bridge core (package
 // component implements it), as bridgev2 keeps its bridge core apart from
 // a connector. It grows as the MUC flows move out of component; for now
-// it serves the room listing and muc#admin.
+// it serves the room listing, muc#admin and the remembered rooms.
 //
-// No method does I/O or waits for the network or a lane. All but Own
+// No method waits for the network or a lane. Own waits for the user's
+// owner goroutine; Settings and SetSettings do storage I/O; the others
 // return at once and may be called from any goroutine, owner work
-// included; Own waits for the user's owner goroutine.
+// included.
 type Core interface {
 	// Adapter returns user's running legacy session, or nil when none
 	// runs. It does not start one.
@@ -48,17 +50,33 @@ type Core interface {
 	// belong to the user's owner goroutine, except its ID and JID, which
 	// never change.
 	Room(user jid.JID, id transports.ID) *Room
+
+	// Settings returns user's stored settings for the network (a fresh
+	// map the caller may change); SetSettings replaces them. Both do
+	// storage I/O and may block until ctx ends: lane work, never owner
+	// work. Errors are the storage's; the core does not retry.
+	Settings(ctx context.Context, user string) (map[string]string, error)
+	SetSettings(ctx context.Context, user string, settings map[string]string) error
+	// Logger is where the service logs, never with message content.
+	Logger() *slog.Logger
 }
 
 // Service is the gateway's MUC service (XEP-0045) over one legacy
 // network: the flows that turn users' requests into legacy calls and the
 // network's answers into stanzas. Its methods say which goroutine may
 // call them. So far it owns the room listing (disco#items on a legacy
-// server) and muc#admin; joins, leaves, bouncer rooms, room events,
-// groupchat and the room archive's MAM are still component's (issue 9).
+// server), muc#admin, the remembered rooms of bouncer mode and the
+// table of every user's rooms; joins,
+// leaves, rejoins, room events, groupchat and the room archive's MAM are
+// still component's (issue 9).
 type Service struct {
 	core Core
 	now  func() time.Time
+
+	// mu guards the users map only: a user's entry and everything in it
+	// belong to the user's owner goroutine.
+	mu    sync.Mutex
+	users map[string]*Rooms
 
 	listMu sync.Mutex
 	lists  map[string]roomList // user + "\x00" + server
@@ -72,7 +90,7 @@ type roomList struct {
 
 // NewService returns the MUC service of the network core bridges.
 func NewService(core Core) *Service {
-	return &Service{core: core, now: time.Now, lists: make(map[string]roomList)}
+	return &Service{core: core, now: time.Now, users: make(map[string]*Rooms), lists: make(map[string]roomList)}
 }
 
 // ListTTL is how long a server's room list is reused for a user.

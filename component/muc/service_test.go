@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +23,26 @@ type fakeCore struct {
 	adapter transports.Adapter // for user "u@example.org"
 	rooms   map[transports.ID]*Room
 	owned   int
+
+	settings map[string]string // user "u@example.org"'s
+	setErr   error
+	writes   int
 }
+
+func (f *fakeCore) Settings(ctx context.Context, user string) (map[string]string, error) {
+	return maps.Clone(f.settings), nil
+}
+
+func (f *fakeCore) SetSettings(ctx context.Context, user string, settings map[string]string) error {
+	f.writes++
+	if f.setErr != nil {
+		return f.setErr
+	}
+	f.settings = maps.Clone(settings)
+	return nil
+}
+
+func (f *fakeCore) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func (f *fakeCore) Own(ctx context.Context, user string, fn func(context.Context)) bool {
 	f.owned++
