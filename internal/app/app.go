@@ -138,6 +138,8 @@ func New(opts Options) (*App, error) {
 			CommandsPerMinute:  cfg.Limits.CommandsPerMinute,
 			IncomingPerMinute:  cfg.Limits.IncomingPerMinute,
 			RoomsPerUser:       cfg.Limits.RoomsPerUser,
+			SendRate:           n.MessageRate,
+			SendBurst:          n.MessageBurst,
 		}
 		if opts.Tune != nil {
 			opts.Tune(&cc)
