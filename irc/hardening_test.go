@@ -141,8 +141,8 @@ func TestOnCTCPWithoutSource(t *testing.T) {
 	a := n.newAdapter(transports.Account{User: "u"}, transports.SinkFunc(func(transports.Event) {}))
 	c := newConn(a, "irc.test", "me", "")
 	for _, cmd := range []string{girc.CTCP_VERSION, girc.CTCP_PING, girc.CTCP_TIME} {
-		c.onCTCP(nil, girc.CTCPEvent{Command: cmd, Text: "x"})
-		c.onCTCP(nil, girc.CTCPEvent{Command: cmd, Source: &girc.Source{Name: "a b"}})
+		c.onCTCP(girc.CTCPEvent{Command: cmd, Text: "x"})
+		c.onCTCP(girc.CTCPEvent{Command: cmd, Source: &girc.Source{Name: "a b"}})
 	}
 	if len(c.out) != 0 {
 		t.Errorf("queued %v", c.out)
@@ -643,7 +643,7 @@ func TestHandlerPanicClosesTheConnection(t *testing.T) {
 // What a server can make a connection remember is bounded: members of a
 // channel, channels (forced joins), open history batches.
 func TestStateBounds(t *testing.T) {
-	c, cl := fuzzConn()
+	c := fuzzConn()
 	ch := c.channels["#c"]
 	ch.synced = false // a NAMES reply in progress
 	v := ch.sub.v
@@ -653,13 +653,13 @@ func TestStateBounds(t *testing.T) {
 		for j := range 500 {
 			line = append(line, "n"+strconv.Itoa(i+j))
 		}
-		c.handle(cl, *girc.ParseEvent(":srv 353 me = #c :" + strings.Join(line, " ")))
+		c.handle(*girc.ParseEvent(":srv 353 me = #c :" + strings.Join(line, " ")))
 	}
 	for i := range 2 * maxChannelsPerConn {
-		c.handle(cl, *girc.ParseEvent(":me!u@h JOIN #forced" + strconv.Itoa(i)))
+		c.handle(*girc.ParseEvent(":me!u@h JOIN #forced" + strconv.Itoa(i)))
 	}
 	for i := range 3 * maxOpenBatches {
-		c.handle(cl, *girc.ParseEvent(":srv BATCH +b" + strconv.Itoa(i) + " chathistory #c"))
+		c.handle(*girc.ParseEvent(":srv BATCH +b" + strconv.Itoa(i) + " chathistory #c"))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
