@@ -302,6 +302,7 @@ func (c *conn) connectOnce(ctx context.Context) error {
 		// where an entry's address is an IP address (L9).
 		d.tls = &tls.Config{ServerName: c.server, RootCAs: c.a.n.cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	}
+	start := time.Now()
 	lc, err := d.open(c.addr, nick, c.a.n.cfg.RealName)
 	if err != nil {
 		return dialError(c.server, err)
@@ -319,7 +320,7 @@ func (c *conn) connectOnce(ctx context.Context) error {
 
 	// The connection's goroutine is this one, reading (readLoop); timers
 	// and the context stop it from the side by closing the socket.
-	regTimer := time.AfterFunc(c.a.n.cfg.Timeout, func() {
+	regTimer := time.AfterFunc(c.a.n.cfg.Timeout-time.Since(start), func() { // the dial counts
 		defer c.recoverLog("registration timer")
 		if !c.isRegistered() {
 			c.setFail(fmt.Errorf("%w: %s did not complete the registration in time", transports.ErrUnavailable, c.server))

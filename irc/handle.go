@@ -186,7 +186,7 @@ func (c *conn) messageEvent(e *girc.Event) *transports.MessageEvent {
 	action := false
 	if ctcp := girc.DecodeCTCP(e); ctcp != nil {
 		if ctcp.Command != girc.CTCP_ACTION || e.Command != "PRIVMSG" {
-			return nil // girc answers VERSION, PING, TIME…
+			return nil // onCTCP answers VERSION, PING, TIME…
 		}
 		text, action = ctcp.Text, true
 	}

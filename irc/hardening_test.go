@@ -134,8 +134,9 @@ func TestSourcelessCTCP(t *testing.T) {
 	}
 }
 
-// The CTCP answer handler itself drops a request without a source (girc
-// does not call it with one, since the reader drops such lines first).
+// The CTCP answer handler itself drops a request without a source (the
+// read loop does not call it with one, since the reader drops such lines
+// first).
 func TestOnCTCPWithoutSource(t *testing.T) {
 	n := New(Config{DefaultServer: "irc.test"})
 	a := n.newAdapter(transports.Account{User: "u"}, transports.SinkFunc(func(transports.Event) {}))
@@ -342,8 +343,8 @@ func TestAwayOnlyOnChange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The transport writes its lines as it built them (not re-formatted
-	// by girc): the away text is a trailing parameter.
+	// The transport writes its lines as it built them: the away text is a
+	// trailing parameter.
 	want := []string{"AWAY :brb", "AWAY :" + strings.Repeat("a", maxAwayBytes-1), "AWAY"}
 	if sent := s.fence(a, "bob"); strings.Join(sent, "\n") != strings.Join(want, "\n") {
 		t.Errorf("sent %q, want %q", sent, want)
