@@ -350,7 +350,7 @@ func (c *conn) connectOnce(ctx context.Context) error {
 		return fail
 	case errors.Is(err, errLineTooLong):
 		return fmt.Errorf("%w: %s sent a line longer than 2 MiB; the connection was closed", transports.ErrUnavailable, c.server)
-	case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed):
+	case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errServerClosed):
 		return fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(c.server, err))
 	default:
 		return fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
