@@ -25,9 +25,10 @@ import (
 // spacebar/README.md): a source export of one upstream commit, the patch
 // for the upstream bugs that break discordgo, the build script, the config
 // template and the node preload. It is embedded so that a test binary
-// built anywhere carries the exact recipe its cache key is computed from.
+// built anywhere carries the exact recipe its cache key is computed from
+// (the folder's README is not part of it: editing it rebuilds nothing).
 //
-//go:embed spacebar
+//go:embed spacebar/*.tgz spacebar/*.patch spacebar/*.sh spacebar/*.in spacebar/*.js
 var spacebarRecipe embed.FS
 
 const (
@@ -83,9 +84,10 @@ func spacebarCacheRoot() string {
 // it first when there is none. Concurrent test binaries (go test runs
 // packages in parallel) serialise on a lock file, so one builds and the
 // others wait and reuse it. A failed or interrupted build is removed and
-// redone by the next caller. It blocks for the whole build (about a minute
-// cold, with network access to the npm registry); the error carries the
-// tail of the build logs.
+// redone by the next caller. It blocks for the whole build (one to two
+// minutes cold, with network access to the npm registry), and while
+// another process builds, on its lock without regard to ctx; the error
+// carries the tail of the build logs.
 func ensureSpacebarBuild(ctx context.Context) (*spacebarBuild, error) {
 	if _, err := exec.LookPath("npm"); err != nil {
 		return nil, fmt.Errorf("npm is not installed (the Spacebar build fetches Node 24 and its modules with it): run `make test`, which installs it: %w", err)
