@@ -22,8 +22,9 @@ import (
 const pgBin = "/usr/lib/postgresql/15/bin"
 
 // spacebarStartTimeout bounds a start: initdb, PostgreSQL, and Spacebar's
-// first start, which runs its database migrations (3–6 s measured).
-const spacebarStartTimeout = 60 * time.Second
+// first start, which runs its database migrations (15–20 s measured on
+// two cores).
+const spacebarStartTimeout = 90 * time.Second
 
 // Spacebar is a running Spacebar server (spacebarchat/server, an
 // open-source implementation of Discord's REST API v9, gateway and CDN)
