@@ -89,9 +89,6 @@ func spacebarCacheRoot() string {
 // another process builds, on its lock without regard to ctx; the error
 // carries the tail of the build logs.
 func ensureSpacebarBuild(ctx context.Context) (*spacebarBuild, error) {
-	if _, err := exec.LookPath("npm"); err != nil {
-		return nil, fmt.Errorf("npm is not installed (the Spacebar build fetches Node 24 and its modules with it): run `make test`, which installs it: %w", err)
-	}
 	key, err := spacebarRecipeKey()
 	if err != nil {
 		return nil, err
@@ -117,6 +114,9 @@ func ensureSpacebarBuild(ctx context.Context) (*spacebarBuild, error) {
 		if _, err := os.Stat(b.node); err == nil {
 			return b, nil
 		}
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		return nil, fmt.Errorf("npm is not installed (the Spacebar build fetches Node 24 and its modules with it): run `make test`, which installs it: %w", err)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("removing a stale spacebar build: %w", err)
