@@ -34,19 +34,28 @@ func TestDiscordgoOnSpacebar(t *testing.T) {
 		t.Fatalf("bot IDENTIFY: %v", err)
 	}
 	ready := spacebartest.Wait[*discordgo.Ready](t, botEvents, "READY", nil, eventWait)
-	if ready.User == nil || ready.User.ID != sc.Bot.ID || !ready.User.Bot {
-		t.Fatalf("bot READY user = %+v, want the bot %s", ready.User, sc.Bot.ID)
+	// READY's guilds are the state's: GUILD_CREATE fills them in under
+	// the state's lock.
+	bot.State.RLock()
+	botUser, guilds := *ready.User, guildIDs(ready.Guilds)
+	bot.State.RUnlock()
+	if botUser.ID != sc.Bot.ID || !botUser.Bot {
+		t.Fatalf("bot READY user = %+v, want the bot %s", botUser, sc.Bot.ID)
 	}
-	if !slices.ContainsFunc(ready.Guilds, func(g *discordgo.Guild) bool { return g.ID == sc.GuildID }) {
-		t.Fatalf("bot READY guilds = %v, want guild %s", guildIDs(ready.Guilds), sc.GuildID)
+	if !slices.Contains(guilds, sc.GuildID) {
+		t.Fatalf("bot READY guilds = %v, want guild %s", guilds, sc.GuildID)
 	}
 
 	bob, bobEvents := spacebartest.Session(t, sb, sc.Bob.Token)
 	if err := bob.Open(); err != nil {
 		t.Fatalf("bob IDENTIFY: %v", err)
 	}
-	if r := spacebartest.Wait[*discordgo.Ready](t, bobEvents, "READY", nil, eventWait); r.User == nil || r.User.ID != sc.Bob.ID {
-		t.Fatalf("bob READY user = %+v, want %s", r.User, sc.Bob.ID)
+	bobReady := spacebartest.Wait[*discordgo.Ready](t, bobEvents, "READY", nil, eventWait)
+	bob.State.RLock()
+	bobUser := *bobReady.User
+	bob.State.RUnlock()
+	if bobUser.ID != sc.Bob.ID {
+		t.Fatalf("bob READY user = %+v, want %s", bobUser, sc.Bob.ID)
 	}
 
 	t.Run("user message reaches the bot", func(t *testing.T) {
@@ -154,7 +163,7 @@ func TestDiscordgoOnSpacebar(t *testing.T) {
 				if a.Filename != tt.file || a.Size != tt.size || !strings.HasPrefix(a.URL, sb.BaseURL()) {
 					t.Errorf("attachment = %s, %d bytes at %s; want %s, %d bytes on %s", a.Filename, a.Size, a.URL, tt.file, tt.size, sb.BaseURL())
 				}
-				resp, err := http.Get(a.URL)
+				resp, err := (&http.Client{Timeout: eventWait}).Get(a.URL)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -116,7 +116,9 @@ func (r *Recorder) add(e *discordgo.Event) {
 // "MESSAGE_CREATE") whose decoded struct satisfies match (nil: any) has
 // been recorded, at any time since the recorder started, and returns that
 // struct. It fails the test after timeout. Earlier events count, so a
-// test may act first and wait after.
+// test may act first and wait after. With the session's state enabled (the
+// default), some structs are shared with it (READY's guilds, which
+// GUILD_CREATE fills in): read those under session.State.RLock.
 func Wait[T any](t testing.TB, r *Recorder, typ string, match func(T) bool, timeout time.Duration) T {
 	t.Helper()
 	deadline := time.NewTimer(timeout)
