@@ -1,10 +1,12 @@
 # Debian packages of the real servers the tests start (see internal/testenv).
-TEST_PACKAGES := prosody inspircd atheme-services ngircd biboumi dovecot-imapd dovecot-lmtpd dovecot-submissiond opensmtpd redis-server redis-sentinel redis-tools
+# postgresql-15 and patch serve Spacebar (internal/testenv/spacebar), which the
+# tests build once with npm (Node 24 and its modules come from the npm registry).
+TEST_PACKAGES := prosody inspircd atheme-services ngircd biboumi dovecot-imapd dovecot-lmtpd dovecot-submissiond opensmtpd redis-server redis-sentinel redis-tools postgresql-15 patch
 DEMO_PACKAGES := prosody inspircd atheme-services
 
 GO ?= go
 
-.PHONY: test demo bench load check deps build fuzz
+.PHONY: test demo bench load load-idle load-idle-gateways check deps build fuzz
 
 ## test: install the peer servers the tests need, then run every test with the race detector
 test: deps
@@ -12,6 +14,7 @@ test: deps
 
 deps:
 	./scripts/install-deps.sh $(TEST_PACKAGES)
+	@command -v npm >/dev/null || ./scripts/install-deps.sh npm
 
 ## demo: start Prosody and Switchboard in a temp dir and walk a client through discovery and registration
 demo:
@@ -26,6 +29,16 @@ bench: deps
 USERS ?= 50
 load: deps
 	$(GO) run ./cmd/switchboard-load -users $(USERS)
+
+## load-idle: idle users join one InspIRCd channel step by step (STEPS=50,200,500; USERS=N: one step of N) and stay: heap, goroutines, RSS per user of the irc package in process
+## load-idle-gateways: the same steps through Prosody and both gateways (Switchboard, biboumi): each gateway's RSS per joined user
+STEPS ?= 50,200,500
+IDLE_STEPS = $(if $(filter command line environment,$(origin USERS)),$(USERS),$(STEPS))
+load-idle: deps
+	$(GO) run ./cmd/switchboard-load -idle -steps $(IDLE_STEPS)
+
+load-idle-gateways: deps
+	$(GO) run ./cmd/switchboard-load -idle-gateways -steps $(IDLE_STEPS)
 
 ## fuzz: run every fuzz target for FUZZTIME (default 20s) each
 FUZZTIME ?= 20s

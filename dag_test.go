@@ -56,6 +56,12 @@ var rules = []struct {
 	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "sms", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "email", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
+	// The harness speaks to Spacebar over net/http; only spacebartest
+	// (and the tests using it) link discordgo, so the demo and load tools
+	// built on testenv do not.
+	{pkg: "internal/testenv", allowed: []string{"internal/xmltree"}, forbidden: []string{"github.com/bwmarrin/discordgo"}},
+	{pkg: "internal/testenv/spacebartest", allowed: []string{"internal/testenv", "internal/xmltree"},
+		imports: []string{"github.com/bwmarrin/discordgo"}},
 }
 
 type listed struct {

@@ -144,6 +144,8 @@ func New(opts Options) (*App, error) {
 			IncomingPerMinute:  cfg.Limits.IncomingPerMinute,
 			RoomsPerUser:       cfg.Limits.RoomsPerUser,
 			HookURL:            cfg.HTTP.HookURL(network.Name()),
+			SendRate:           n.MessageRate,
+			SendBurst:          n.MessageBurst,
 		}
 		if cfg.Archive.On() {
 			cc.Archive = a.archive

@@ -409,6 +409,12 @@ func (c *Config) check(name string, lines map[string]int, known []Network) []Pro
 			add(n.Name+".secret", "missing; the component secret configured on the XMPP server")
 		}
 		checkAddr(n.Name+".server", n.Server, false)
+		if n.MessageRate < 0 {
+			add(n.Name+".message_rate", "must not be negative")
+		}
+		if n.MessageBurst < 0 {
+			add(n.Name+".message_burst", "must not be negative")
+		}
 		if n.Server == "" && c.XMPP.Server == "" {
 			add(n.Name+".server", "no XMPP server: set [xmpp] server or %s.server", n.Name)
 		}
