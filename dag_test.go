@@ -143,7 +143,7 @@ func checkDep(t *testing.T, pkg, dep string, allowed []string, stdlibOnly bool, 
 	}
 	for _, f := range forbidden {
 		if strings.HasPrefix(dep, f) {
-			t.Errorf("%s depends on %s; network and storage packages never import XMPP code", pkg, dep)
+			t.Errorf("%s depends on %s, which DESIGN.md forbids it (%s…)", pkg, dep, f)
 		}
 	}
 }

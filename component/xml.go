@@ -20,7 +20,6 @@ const (
 	nsVersion  = "jabber:iq:version"
 	nsCommands = "http://jabber.org/protocol/commands"
 	nsData     = "jabber:x:data"
-	nsCaps     = stanza.NSCaps
 	nsMUC      = "http://jabber.org/protocol/muc"
 	nsNick     = stanza.NSNick
 	nsDelay    = stanza.NSDelay
@@ -32,12 +31,6 @@ const (
 
 // node is a parsed incoming stanza or payload.
 type node = xmltree.Element
-
-// rawXML is XML written verbatim into an outgoing stanza; only ever built by
-// encoding/xml (never from user text).
-type rawXML struct {
-	Inner []byte `xml:",innerxml"`
-}
 
 // mustMarshal encodes v; the values passed are the component's own structs,
 // so an error is a programming error.
