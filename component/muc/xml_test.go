@@ -14,20 +14,11 @@ import (
 // parse reads one XML element.
 func parse(t *testing.T, s string) *xmltree.Element {
 	t.Helper()
-	d := xml.NewDecoder(strings.NewReader(s))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			t.Fatalf("parsing %s: %v", s, err)
-		}
-		if start, ok := tok.(xml.StartElement); ok {
-			el, err := xmltree.Read(start, d, 0)
-			if err != nil {
-				t.Fatalf("parsing %s: %v", s, err)
-			}
-			return el
-		}
+	el, err := xmltree.Parse(s)
+	if err != nil {
+		t.Fatalf("parsing %q: %v", s, err)
 	}
+	return el
 }
 
 // marshal writes v and reads it back as a tree.

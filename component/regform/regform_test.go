@@ -13,20 +13,11 @@ import (
 // parse reads s into an element tree, as the component reads a stanza.
 func parse(t *testing.T, s string) *xmltree.Element {
 	t.Helper()
-	d := xml.NewDecoder(strings.NewReader(s))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			t.Fatalf("parsing %q: %v", s, err)
-		}
-		if start, ok := tok.(xml.StartElement); ok {
-			el, err := xmltree.Read(start, d, 0)
-			if err != nil {
-				t.Fatalf("parsing %q: %v", s, err)
-			}
-			return el
-		}
+	el, err := xmltree.Parse(s)
+	if err != nil {
+		t.Fatalf("parsing %q: %v", s, err)
 	}
+	return el
 }
 
 // marshal writes v as XML and reads it back as a tree, so tests match

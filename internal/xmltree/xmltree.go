@@ -24,6 +24,21 @@ type Element struct {
 	Text     string // character data directly inside the element
 }
 
+// Parse reads the first element of s, without a size limit: for text
+// the program holds already (tests, stored stanzas), not for a stream.
+func Parse(s string) (*Element, error) {
+	d := xml.NewDecoder(strings.NewReader(s))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, err
+		}
+		if start, ok := tok.(xml.StartElement); ok {
+			return Read(start, d, 0)
+		}
+	}
+}
+
 // Read reads the element that start opened from r, including its end
 // token (a reader that ends with io.EOF instead of the end token is
 // accepted). max bounds the element's Size; 0 means no bound. An element
