@@ -29,7 +29,9 @@ type EjabberdOptions struct {
 }
 
 // Ejabberd is a running ejabberd 23.01 (Debian) with virtual host
-// "localhost", offline storage, roster, vCard and the configured external
+// "localhost", a MUC service at muc.localhost (mod_caps needs mod_muc: its
+// hook crashes on a presence with caps without it), offline storage,
+// roster, vCard and the configured external
 // components (XEP-0114, module ejabberd_service) — the second XMPP server
 // the component's tests run against, beside Prosody.
 //
@@ -165,6 +167,8 @@ listen:
 modules:
   mod_caps: {}
   mod_disco: {}
+  mod_muc:
+    host: muc.localhost
   mod_offline: {}
   mod_ping: {}
   mod_roster: {}
