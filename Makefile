@@ -4,7 +4,7 @@ DEMO_PACKAGES := prosody inspircd atheme-services
 
 GO ?= go
 
-.PHONY: test demo bench load check deps build fuzz
+.PHONY: test demo bench load load-idle load-idle-gateways check deps build fuzz
 
 ## test: install the peer servers the tests need, then run every test with the race detector
 test: deps
@@ -26,6 +26,16 @@ bench: deps
 USERS ?= 50
 load: deps
 	$(GO) run ./cmd/switchboard-load -users $(USERS)
+
+## load-idle: idle users join one InspIRCd channel step by step (STEPS=50,200,500; USERS=N: one step of N) and stay: heap, goroutines, RSS per user of the irc package in process
+## load-idle-gateways: the same steps through Prosody and both gateways (Switchboard, biboumi): each gateway's RSS per joined user
+STEPS ?= 50,200,500
+IDLE_STEPS = $(if $(filter command line environment,$(origin USERS)),$(USERS),$(STEPS))
+load-idle: deps
+	$(GO) run ./cmd/switchboard-load -idle -steps $(IDLE_STEPS)
+
+load-idle-gateways: deps
+	$(GO) run ./cmd/switchboard-load -idle-gateways -steps $(IDLE_STEPS)
 
 ## fuzz: run every fuzz target for FUZZTIME (default 20s) each
 FUZZTIME ?= 20s

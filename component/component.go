@@ -30,6 +30,7 @@ import (
 	xmppcomponent "mellium.im/xmpp/component"
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component/adhoc"
 	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
@@ -111,6 +112,12 @@ type Config struct {
 	// handler is reached from outside (transports.Hooks.PublicURL), ""
 	// when unknown.
 	HookURL string
+	// Archive, if set, keeps every room message the users' sessions
+	// receive, for XEP-0313 queries to the room and for join history
+	// when the network has none (mam.go). Run flushes it. nil: no
+	// archive, none advertised, and the chatter said while a user is
+	// away is kept in memory (muc.Away).
+	Archive *archive.Archive
 }
 
 // Component is one running gateway domain. Create it with New and run it
@@ -297,6 +304,13 @@ func (c *Component) Run(ctx context.Context) error {
 		defer c.wg.Done()
 		c.flushLoop(ctx)
 	}()
+	if c.cfg.Archive != nil {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.cfg.Archive.Run(ctx, c.log)
+		}()
+	}
 
 	attempt := 0
 	for ctx.Err() == nil {

@@ -20,6 +20,9 @@ type discoInfo struct {
 // network: discovery.Gateway derives it from the network's Capabilities.
 func (c *Component) buildDiscoInfo() discoInfo {
 	d := discovery.Gateway(c.net.Identity(), c.netCaps())
+	if c.cfg.Archive != nil && c.netCaps().Rooms {
+		d = discovery.WithArchive(d) // the MUC service archives its rooms
+	}
 	return discoInfo{answer: d, ver: d.Ver()}
 }
 

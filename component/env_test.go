@@ -11,6 +11,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/msgid"
@@ -46,6 +47,9 @@ type env struct {
 	done   chan struct{}
 
 	maxStanza int // Config.MaxStanzaBytes
+	// archive, if set, gives the component a room archive with these
+	// bounds (Config.Archive).
+	archive *archive.Bounds
 }
 
 type envOptions struct {
@@ -58,11 +62,14 @@ type envOptions struct {
 	caps func(*transports.Capabilities)
 	// maxStanza is Config.MaxStanzaBytes (0: the default).
 	maxStanza int
+	// archive, if set, gives the component a room archive (XEP-0313)
+	// with these bounds.
+	archive *archive.Bounds
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{p: o.prosody, logs: &testenv.LogBuffer{}, maxStanza: o.maxStanza}
+	e := &env{p: o.prosody, logs: &testenv.LogBuffer{}, maxStanza: o.maxStanza, archive: o.archive}
 	if e.p == nil {
 		e.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
 	}
@@ -99,6 +106,10 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var arch *archive.Archive
+	if e.archive != nil {
+		arch = archive.New(store, *e.archive)
+	}
 	e.comp, err = e.newComponent(component.Config{
 		Domain:         gw,
 		Server:         e.p.ComponentAddress(),
@@ -114,6 +125,7 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		Version:        "test",
 		Logger:         log,
 		MaxStanzaBytes: e.maxStanza,
+		Archive:        arch,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -47,6 +47,8 @@ func (c *Component) handleIQ(s *stanza) {
 			c.mucAdmin(s, q, id)
 		case ns == nsModerate && q.Name.Local == "moderate" && s.typ == "set" && s.to.Resourcepart() == "":
 			c.moderate(s, q, id)
+		case ns == nsMAM && c.cfg.Archive != nil && s.to.Resourcepart() == "":
+			c.mamIQ(s, q, id)
 		default:
 			c.replyError(s.node, stanzaerr.New("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
 		}

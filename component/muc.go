@@ -52,6 +52,8 @@ import (
 // reach them as offline messages. Other chatter meanwhile is kept per
 // room, bounded (muc.Away), and shown as history at the next join when the
 // network has none (IRC chathistory brings it back where the server has it).
+// With a room archive (Config.Archive, mam.go) the archive keeps it instead,
+// and gives the history.
 //
 // Sending. Room stanzas go to the joined resources' full JIDs straight
 // away, or through the outbox when the stream is down.
@@ -489,6 +491,7 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 	var syncing []*muc.Resource
 	hists := make(map[*muc.Resource]muc.History)
 	var away muc.Away
+	archivedAway := 0 // messages archived while away, with an archive
 	if !c.own(ctx, user, func(context.Context) {
 		syncing = r.InPhase(muc.Syncing)
 		for _, rr := range syncing {
@@ -496,12 +499,19 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 		}
 		if len(syncing) > 0 {
 			away = r.TakeAway()
+			archivedAway = r.TakeArchivedAway()
 		}
 	}) {
 		return
 	}
 
 	history := make(map[*muc.Resource][]transports.MessageEvent)
+	// notKept counts the messages said while away that history cannot
+	// show because a bound let them go; kept is that bound.
+	notKept, kept := away.Dropped(), muc.AwayMessages
+	if c.cfg.Archive != nil {
+		kept = c.cfg.Archive.Bounds().MaxPerRoom
+	}
 	h, hasHistory := r.Adapter.(transports.History)
 	now := time.Now()
 	for _, rr := range syncing {
@@ -523,6 +533,16 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 				continue
 			}
 			c.log.Info("room history unavailable", "user", user, "room", string(r.ID), "err", err)
+		}
+		if c.cfg.Archive != nil {
+			evs, dropped, err := c.archiveHistory(ctx, user, r.ID, since, max, archivedAway)
+			if err != nil {
+				c.log.Warn("room archive unavailable", "user", user, "room", string(r.ID), "err", err)
+			}
+			// The away backlog then holds only the notes of edits and
+			// deletions made while away (edits.go): shown among them.
+			history[rr], notKept = withAwayNotes(evs, away.Since(since, max), max), dropped
+			continue
 		}
 		// What the component kept while the user was away.
 		history[rr] = away.Since(since, max)
@@ -558,11 +578,11 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 			if rr.Hist.MaxChars > 0 {
 				backlog = muc.TrimChars(backlog, rr.Hist.MaxChars, func(m *outMessage) int { return len(mustMarshal(m)) })
 			}
-			if n := away.Dropped(); n > 0 && history[rr] != nil {
+			if n := notKept; n > 0 && history[rr] != nil {
 				// Never silently: say what the backlog could not keep.
 				c.mucSend(ctx, &outMessage{Type: "groupchat", ID: newID(), From: r.JID.String(), To: rr.Full.String(),
 					Body: fmt.Sprintf("%d earlier %s while you were away %s not kept: this gateway keeps the last %d per room.",
-						n, plural(n, "message", "messages"), plural(n, "was", "were"), muc.AwayMessages)})
+						n, plural(n, "message", "messages"), plural(n, "was", "were"), kept)})
 			}
 			for _, m := range backlog {
 				c.mucSend(ctx, m)

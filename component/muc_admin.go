@@ -212,7 +212,11 @@ func (c *Component) legacyDiscoInfo(s *stanza, id transports.ID) {
 	}
 	switch {
 	case kind == transports.KindRoom && s.to.Resourcepart() == "":
-		c.result(s, discovery.RoomOf(string(id), c.netCaps()))
+		d := discovery.RoomOf(string(id), c.netCaps())
+		if c.cfg.Archive != nil {
+			d = discovery.WithArchive(d)
+		}
+		c.result(s, d)
 	case kind == transports.KindServer && s.to.Resourcepart() == "":
 		c.result(s, discovery.Server(string(id), c.netCaps()))
 	default:

@@ -88,10 +88,12 @@ func groupchatStanza(r *muc.Room, ev *transports.MessageEvent, to jid.JID, histo
 }
 
 // roomMessageEvent relays a message said in a room to the user's joined
-// resources. With none joined (bouncer mode), the message is kept in the
-// room's away backlog, replayed as history at the next join when the
-// network has none, and a highlight also goes to the bare JID as a private
-// message from the speaker, which the user's server stores offline.
+// resources, and archives it for the user when there is an archive
+// (mam.go). With none joined (bouncer mode), the message is kept in the
+// room's away backlog (without an archive: the archive keeps it then),
+// replayed as history at the next join when the network has none, and a
+// highlight also goes to the bare JID as a private message from the
+// speaker, which the user's server stores offline.
 func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *transports.MessageEvent) {
 	u := user.String()
 	_, r := c.room(user, ev.From)
@@ -99,20 +101,32 @@ func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *tran
 		c.log.Debug("room message for a room the user is not in", "user", u, "room", string(ev.From))
 		return
 	}
+	sid := string(ev.RemoteID) // the stanza-id
+	if c.cfg.Archive != nil {
+		sid = c.archiveRoomMessage(ctx, u, r, ev)
+	}
 	if r.Empty() {
-		kept := *ev
-		if kept.Time.IsZero() {
-			kept.Time = time.Now() // history is shown with its time
+		if c.cfg.Archive != nil {
+			r.ArchivedAway()
+		} else {
+			kept := *ev
+			if kept.Time.IsZero() {
+				kept.Time = time.Now() // history is shown with its time
+			}
+			r.KeepAway(kept)
 		}
-		r.KeepAway(kept)
 		if ev.Mention && !ev.Own {
 			c.offlineMention(ctx, user, ev)
 		}
 		return
 	}
 	c.mapRoomMessage(ctx, u, ev.From, string(ev.RemoteID), roomMessageID(ev))
-	c.broadcast(ctx, r, string(ev.RemoteID), func(to jid.JID) any {
-		return groupchatStanza(r, ev, to, false)
+	c.broadcast(ctx, r, sid, func(to jid.JID) any {
+		m := groupchatStanza(r, ev, to, false)
+		if m.StanzaID == nil && sid != "" { // the archive's own ID
+			m.StanzaID = &stanzaID{ID: sid, By: r.JID.String()}
+		}
+		return m
 	})
 }
 

@@ -164,12 +164,7 @@ func (c *conn) recoverRoot(where string) {
 	}
 	c.log.Error("IRC connection goroutine panicked; closing the connection", "goroutine", where,
 		"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-	c.mu.Lock()
-	cl := c.client
-	c.mu.Unlock()
-	if cl != nil {
-		cl.Close()
-	}
+	c.closeWire()
 	c.a.deliver(&transports.NoticeEvent{About: c.serverID(), Error: true, Text: internalErrorText(c.server) + "."})
 }
 

@@ -8,13 +8,11 @@ import (
 	"github.com/lrstanley/girc"
 )
 
-// The transport negotiates IRCv3 capabilities and SASL itself: girc's
-// tracking is off (Client.DisableTracking), which also switches off
-// girc's own CAP and SASL handling, and its user tracker kept every
-// member of every channel per connection.
+// The transport negotiates IRCv3 capabilities and SASL itself, on its
+// own connection (conn.readLoop): girc is only its line parser.
 
 // wantedCaps are the capabilities requested where a server offers them:
-// girc's usual set, echo-message and chat history; sasl is requested
+// the set girc's client asked for, echo-message and chat history; sasl is requested
 // when the user has a password.
 var wantedCaps = map[string]bool{
 	"account-notify": true, "account-tag": true, "away-notify": true, "batch": true, "cap-notify": true,

@@ -5,13 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -22,15 +22,17 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 )
 
-// conn is one user's connection to one IRC server. It owns a girc client
-// per connection attempt, reconnects with backoff once it has been
+// conn is one user's connection to one IRC server. It opens a socket per
+// connection attempt (lineConn), reconnects with backoff once it has been
 // registered, rejoins the user's channels, writes lines through a rate
 // limiter, and turns what the server sends into transports events.
 //
-// Lines from the server are handled on the goroutine that reads them
-// (dispatch, called by lineConn), one at a time, so events are produced in
-// the server's order; girc runs the connection (registration, capability
-// negotiation, SASL, pings, writing) and never sees a channel's members.
+// One goroutine runs a connection (run): it dials, registers (CAP, SASL,
+// NICK, USER: caps.go, registrationLines), then reads the server's lines
+// and handles each in the server's order (readLoop, dispatch), answering
+// PING itself. Everything else is a timer: the paced writer (flush), the
+// keepalive pings, the registration deadline, the QUIT at the end. girc
+// is used only as the line parser (girc.ParseEvent, girc.DecodeCTCP).
 type conn struct {
 	a        *adapter
 	server   string
@@ -53,7 +55,6 @@ type conn struct {
 	linkMain bool
 
 	mu         sync.Mutex
-	client     *girc.Client
 	registered bool
 	everUp     bool
 	firstErr   error         // why the first attempt failed
@@ -63,7 +64,7 @@ type conn struct {
 	saslTried  bool            // AUTHENTICATE was sent on this connection
 	caps       map[string]bool // capabilities the server accepted (caps.go)
 	capOffer   []string        // a CAP LS in several lines, so far
-	wire       *lineConn       // the current connection's socket, for the writer
+	wire       *lineConn       // the current connection's socket; nil between attempts
 	nick       string
 	user, host string
 	isupport   isupport
@@ -266,11 +267,9 @@ func (c *conn) retryLink() *transports.Link {
 
 // connectOnce runs one connection until it ends.
 func (c *conn) connectOnce(ctx context.Context) error {
-	host, portStr, err := net.SplitHostPort(c.addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		return fmt.Errorf("%w: bad server address %q", transports.ErrInvalidInput, c.addr)
 	}
-	port, _ := strconv.Atoi(portStr)
 	release, err := c.a.n.cfg.Budget.Open(c.a.acct.User)
 	if err != nil {
 		kind := transports.ErrBusy
@@ -285,42 +284,6 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	if c.nick != "" {
 		nick = c.nick // keep the nick we had
 	}
-	c.mu.Unlock()
-	cfg := girc.Config{
-		Server:                host,
-		Port:                  port,
-		Nick:                  nick,
-		User:                  ident(nick),
-		Name:                  c.a.n.cfg.RealName,
-		SSL:                   false, // the dialer does TLS, under the line limit
-		DisableSTS:            true,
-		DisableAutoWHOOnJoin:  true,
-		DisableAutoMODEOnJoin: true,
-		AllowFlood:            true, // our own limiter paces lines
-		Version:               c.a.n.cfg.Version,
-		PingDelay:             -1, // keepalive pings, without girc's ping goroutine
-		HandleNickCollide:     func(string) string { return "" },
-		RecoverFunc: func(cl *girc.Client, e *girc.HandlerError) {
-			c.log.Error("IRC handler panicked; closing the connection", "handler", e.ID,
-				"panic", fmt.Sprint(e.Panic), "stack", string(e.Stack))
-			c.setFail(fmt.Errorf("%w: %s", transports.ErrUnavailable, internalErrorText(c.server)))
-			go cl.Close()
-		},
-	}
-	cl := girc.New(cfg)
-	// No user, channel or capability tracking in girc: the transport
-	// keeps channels in shared views and negotiates CAP and SASL itself
-	// (caps.go); girc runs the socket, registration and PING answers.
-	cl.DisableTracking()
-	// girc's own CTCP answers run in goroutines of their own, unpaced,
-	// and crash on a request without a source: they are cleared, and
-	// dispatch answers (girc sees no PRIVMSG anyway, see gircLines).
-	for _, cmd := range []string{girc.CTCP_PING, girc.CTCP_PONG, girc.CTCP_VERSION, girc.CTCP_SOURCE, girc.CTCP_TIME, girc.CTCP_FINGER} {
-		cl.CTCP.Clear(cmd)
-	}
-
-	c.mu.Lock()
-	c.client = cl
 	c.failErr = nil
 	c.saslOK, c.saslTried = false, false
 	c.caps, c.capOffer = make(map[string]bool), nil
@@ -330,13 +293,7 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	c.batches = nil
 	c.mu.Unlock()
 
-	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial, log: c.log,
-		handle: func(e *girc.Event) error { return c.dispatch(cl, e) },
-		opened: func(lc *lineConn) {
-			c.mu.Lock()
-			c.wire = lc
-			c.mu.Unlock()
-		}}
+	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial}
 	if d.dial == nil && !c.admin {
 		d.dial = c.a.n.cfg.Egress.DialContext
 	}
@@ -345,53 +302,100 @@ func (c *conn) connectOnce(ctx context.Context) error {
 		// where an entry's address is an IP address (L9).
 		d.tls = &tls.Config{ServerName: c.server, RootCAs: c.a.n.cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	}
-	// DialerConnect blocks until the connection ends; timers and the
-	// context stop it from the side, so no goroutine waits per
-	// connection besides girc's own.
-	regTimer := time.AfterFunc(c.a.n.cfg.Timeout, func() {
+	start := time.Now()
+	lc, err := d.open(c.addr, nick, c.a.n.cfg.RealName)
+	if err != nil {
+		return dialError(c.server, err)
+	}
+	c.mu.Lock()
+	c.wire = lc
+	c.mu.Unlock()
+	defer func() {
+		lc.Close()
+		c.mu.Lock()
+		c.wire = nil
+		c.registered = false
+		c.mu.Unlock()
+	}()
+
+	// The connection's goroutine is this one, reading (readLoop); timers
+	// and the context stop it from the side by closing the socket.
+	regTimer := time.AfterFunc(c.a.n.cfg.Timeout-time.Since(start), func() { // the dial counts
 		defer c.recoverLog("registration timer")
 		if !c.isRegistered() {
 			c.setFail(fmt.Errorf("%w: %s did not complete the registration in time", transports.ErrUnavailable, c.server))
-			cl.Close()
+			lc.Close()
 		}
 	})
 	defer regTimer.Stop()
-	d.read.Store(time.Now().UnixNano())
-	ka := c.keepalive(cl, &d.read, pingEvery, pingTimeout)
+	ka := c.keepalive(lc, pingEvery, pingTimeout)
 	defer ka.Stop()
-	quitTimer := time.AfterFunc(time.Hour, cl.Close) // armed by a cancellation
+	quitTimer := time.AfterFunc(time.Hour, func() { lc.Close() }) // armed by a cancellation
 	quitTimer.Stop()
 	stopQuit := context.AfterFunc(ctx, func() {
 		defer c.recoverLog("quit")
-		cl.Quit("Switchboard: session closed")
 		quitTimer.Reset(3 * time.Second) // a server that ignores QUIT
+		if err := lc.writeLine("QUIT :Switchboard: session closed"); err != nil {
+			lc.Close()
+		}
 	})
-	err = cl.DialerConnect(d)
+	err = c.readLoop(lc)
 	stopQuit()
 	quitTimer.Stop()
 	c.mu.Lock()
 	fail := c.failErr
-	c.client, c.wire = nil, nil
-	c.registered = false
 	c.mu.Unlock()
 	switch {
 	case fail != nil:
 		return fail
 	case errors.Is(err, errLineTooLong):
 		return fmt.Errorf("%w: %s sent a line longer than 2 MiB; the connection was closed", transports.ErrUnavailable, c.server)
-	case errors.Is(err, egress.ErrForbidden):
-		return fmt.Errorf("%w: %s", transports.ErrPolicy, egress.Describe(c.server, err))
-	case err != nil:
+	case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errServerClosed):
 		return fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(c.server, err))
 	default:
 		return fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
 	}
 }
 
+// dialError is what a failed dial (or a failed first write) returns.
+func dialError(server string, err error) error {
+	if errors.Is(err, egress.ErrForbidden) {
+		return fmt.Errorf("%w: %s", transports.ErrPolicy, egress.Describe(server, err))
+	}
+	return fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(server, err))
+}
+
+// readLoop reads the connection's lines until it ends, and handles each
+// in the server's order (dispatch). What the connection itself must
+// answer is answered here: a PING at once with its PONG (unpaced, also
+// before the registration), and ERROR ends the connection (handle kept
+// the server's reason). It returns why reading stopped.
+func (c *conn) readLoop(lc *lineConn) error {
+	for {
+		e, err := lc.next(c.log)
+		if err != nil {
+			return err
+		}
+		if err := c.dispatch(e); err != nil {
+			return err
+		}
+		switch e.Command {
+		case "PING":
+			if err := lc.writeLine("PONG :" + lastParam(e.Params)); err != nil {
+				return err
+			}
+		case "ERROR":
+			return errServerClosed
+		}
+	}
+}
+
+// errServerClosed is the server's ERROR: it closes the connection.
+var errServerClosed = errors.New("the server closed the connection")
+
 // How the connection checks that the server is still there: a PING every
-// pingEvery (which also keeps girc's read deadline, renewed only by the
-// lines girc sees, from expiring), and the end of the connection when
-// nothing was read for pingEvery + pingTimeout.
+// pingEvery, and the end of the connection when nothing was read for
+// pingEvery + pingTimeout.
 const (
 	pingEvery   = 90 * time.Second
 	pingTimeout = 3 * time.Minute
@@ -399,18 +403,21 @@ const (
 
 // keepalive starts the connection's pings on a timer (no goroutine waits
 // for it), one every every, and closes the connection when nothing was
-// read (read: when the last line was) for every + timeout. Stop the timer
-// when the connection ends.
-func (c *conn) keepalive(cl *girc.Client, read *atomic.Int64, every, timeout time.Duration) *time.Timer {
+// read (lc.read: when the last line was) for every + timeout. Stop the
+// timer when the connection ends.
+func (c *conn) keepalive(lc *lineConn, every, timeout time.Duration) *time.Timer {
 	var t *time.Timer
 	t = time.AfterFunc(time.Hour, func() {
 		defer c.recoverLog("keepalive")
-		if time.Since(time.Unix(0, read.Load())) > every+timeout {
+		if time.Since(time.Unix(0, lc.read.Load())) > every+timeout {
 			c.setFail(fmt.Errorf("%w: %s did not answer for %v", transports.ErrUnavailable, c.server, every+timeout))
-			cl.Close()
+			lc.Close()
 			return
 		}
-		cl.Cmd.Ping("keepalive")
+		if err := lc.writeLine("PING :keepalive"); err != nil {
+			lc.Close()
+			return
+		}
 		t.Reset(every)
 	})
 	t.Reset(every)
@@ -419,10 +426,10 @@ func (c *conn) keepalive(cl *girc.Client, read *atomic.Int64, every, timeout tim
 
 // dispatch handles one line from the server: the connection's state and
 // events (handle), then its CTCP request (onCTCP). It runs on the
-// goroutine that reads the connection (lineConn.Read), one line at a
-// time, so events are produced in the server's order. A panic is logged
-// with its stack and ends this connection only, with the user told why.
-func (c *conn) dispatch(cl *girc.Client, e *girc.Event) (err error) {
+// goroutine that reads the connection (readLoop), one line at a time, so
+// events are produced in the server's order. A panic is logged with its
+// stack and ends this connection only, with the user told why.
+func (c *conn) dispatch(e *girc.Event) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.log.Error("IRC handler panicked; closing the connection", "command", e.Command,
@@ -431,9 +438,9 @@ func (c *conn) dispatch(cl *girc.Client, e *girc.Event) (err error) {
 			err = fmt.Errorf("irc: handling a line: %w", errBadLine)
 		}
 	}()
-	c.handle(cl, *e)
+	c.handle(*e)
 	if ctcp := girc.DecodeCTCP(e); ctcp != nil {
-		c.onCTCP(cl, *ctcp)
+		c.onCTCP(*ctcp)
 	}
 	return nil
 }
@@ -512,18 +519,15 @@ func (c *conn) onRegistered() {
 			rejoin = append(rejoin, "JOIN "+ch.name)
 		}
 	}
-	identify := c.password != "" && !c.saslOK && c.client != nil && !c.hasCapLocked("sasl")
+	identify := c.password != "" && !c.saslOK && c.wire != nil && !c.hasCapLocked("sasl")
 	if identify && c.services == "" {
 		// A password goes only to SASL, or to the NickServ of a services
 		// host the admin named: whoever holds the nick NickServ on a
 		// server without services would read it otherwise.
 		c.registered, c.everUp = false, !first
-		cl := c.client
 		c.mu.Unlock()
 		c.setFail(fmt.Errorf("%w: %s offers no SASL, and this gateway sends passwords only with SASL or to services it knows for the server; register without a password", transports.ErrPolicy, c.server))
-		if cl != nil {
-			go cl.Close()
-		}
+		c.closeWire()
 		return
 	}
 	nick := c.nick
@@ -550,8 +554,7 @@ func (c *conn) onRegistered() {
 }
 
 // dialer dials with the adapter's context, so Close interrupts a dial,
-// does the TLS handshake itself, and hands girc a lineConn, so that every
-// byte girc reads went through the line limit.
+// does the TLS handshake itself, and opens the IRC connection on it.
 type dialer struct {
 	ctx     context.Context
 	timeout time.Duration
@@ -559,16 +562,13 @@ type dialer struct {
 	// or nil: a plain dialer (servers the admin configured).
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	tls  *tls.Config // nil: plaintext
-	log  *slog.Logger
-	// handle is the connection's lineConn.handle: every line, in order.
-	handle func(*girc.Event) error
-	// opened receives the connection before girc writes to it.
-	opened func(*lineConn)
-	// read is when the connection last read a line (Unix nanoseconds).
-	read atomic.Int64
 }
 
-func (d *dialer) Dial(network, address string) (net.Conn, error) {
+// open dials address and starts the registration: the capability
+// negotiation first (CAP LS, so the server holds the registration until
+// CAP END, caps.go), then NICK and USER. Writes are bounded by the
+// dialer's timeout.
+func (d *dialer) open(address, nick, realName string) (*lineConn, error) {
 	ctx, cancel := context.WithTimeout(d.ctx, d.timeout)
 	defer cancel()
 	var (
@@ -576,10 +576,10 @@ func (d *dialer) Dial(network, address string) (net.Conn, error) {
 		err error
 	)
 	if d.dial != nil {
-		raw, err = d.dial(ctx, network, address)
+		raw, err = d.dial(ctx, "tcp", address)
 	} else {
 		nd := net.Dialer{Timeout: d.timeout}
-		raw, err = nd.DialContext(ctx, network, address)
+		raw, err = nd.DialContext(ctx, "tcp", address)
 	}
 	if err != nil {
 		return nil, err
@@ -593,18 +593,35 @@ func (d *dialer) Dial(network, address string) (net.Conn, error) {
 		}
 		conn = tc
 	}
-	lc := newLineConn(conn, d.log, d.handle)
-	lc.read = &d.read
-	// The capability negotiation starts before girc's NICK and USER, so
-	// the server holds the registration until CAP END (caps.go).
-	if err := lc.writeLine("CAP LS 302"); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if d.opened != nil {
-		d.opened(lc)
+	lc := newLineConn(conn, d.timeout)
+	for _, l := range registrationLines(nick, realName) {
+		if err := lc.writeLine(l); err != nil {
+			conn.Close()
+			return nil, err
+		}
 	}
 	return lc, nil
+}
+
+// registrationLines are the lines that open a connection: CAP LS 302,
+// NICK, and USER with the ident derived from the nick and the real name.
+func registrationLines(nick, realName string) []string {
+	if realName = Sanitize(realName); realName == "" {
+		realName = nick
+	}
+	return []string{"CAP LS 302", "NICK " + nick, "USER " + ident(nick) + " * * :" + realName}
+}
+
+// closeWire closes the current connection's socket, if any: its reading
+// goroutine then ends the attempt (run redials, or not, as the policy
+// says). Safe from any goroutine, also the reading one.
+func (c *conn) closeWire() {
+	c.mu.Lock()
+	w := c.wire
+	c.mu.Unlock()
+	if w != nil {
+		w.Close()
+	}
 }
 
 // internalErrorText is what the user is told when handling a server's
@@ -1014,7 +1031,7 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 	// \x01 would let the user forge CTCP requests (DCC, …).
 	body = strings.ReplaceAll(body, "\x01", "")
 	c.mu.Lock()
-	if !c.registered || c.client == nil {
+	if !c.registered || c.wire == nil {
 		c.mu.Unlock()
 		return "", fmt.Errorf("%w: not connected to %s right now", transports.ErrNotConnected, c.server)
 	}
@@ -1250,7 +1267,7 @@ func cutUTF8(s string, n int) string {
 // the paced writer, at most a few per minute, so a CTCP flood cannot make
 // the gateway flood. A request without a source (or from a name that is
 // not a nick) is dropped.
-func (c *conn) onCTCP(_ *girc.Client, e girc.CTCPEvent) {
+func (c *conn) onCTCP(e girc.CTCPEvent) {
 	if e.Reply || e.Source == nil || !validNick(e.Source.Name) || EqualFold(e.Source.Name, c.currentNick()) {
 		return
 	}
@@ -1499,7 +1516,7 @@ func (c *conn) react(target string, to transports.RemoteID, reaction string) err
 func (c *conn) hasCap(name string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.client != nil && c.hasCapLocked(name)
+	return c.wire != nil && c.hasCapLocked(name)
 }
 
 // escapeTag escapes an IRCv3 tag value.

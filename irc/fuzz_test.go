@@ -1,7 +1,8 @@
 package irc
 
 import (
-	"fmt"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,19 +14,18 @@ import (
 
 // fuzzConn is a registered connection in #c (with bob and carol), with
 // no server behind it, for feeding events to the handler.
-func fuzzConn() (*conn, *girc.Client) {
+func fuzzConn() *conn {
 	n := New(Config{DefaultServer: "irc.test", Servers: map[string]Server{"irc.test": {ServicesHost: "services.irc.test"}}})
 	a := n.newAdapter(transports.Account{User: "u@example.org"}, transports.SinkFunc(func(transports.Event) {}))
 	c := newConn(a, "irc.test", "me", "pw")
 	c.nick, c.registered, c.everUp = "me", true, true
 	close(c.regWait)
-	cl := girc.New(girc.Config{Server: "irc.test", Nick: "me", User: "me"})
 	c.channels["#c"] = &channel{name: "#c", id: "#c", want: true}
 	for _, l := range []string{":me!u@h JOIN #c", ":srv 353 me = #c :me bob carol", ":srv 366 me #c :End"} {
-		c.handle(cl, *girc.ParseEvent(l))
+		c.handle(*girc.ParseEvent(l))
 	}
 	c.addAwait(c.nickServAnswer)
-	return c, cl
+	return c
 }
 
 // FuzzHandleLine feeds lines parsed by girc's parser to the connection's
@@ -42,15 +42,15 @@ func FuzzHandleLine(f *testing.F) {
 	f.Add(":NickServ!NickServ@evil NOTICE me :You are now identified\n:srv 401 me NickServ@services.irc.test :No such nick")
 	f.Add(":me!u@h JOIN #forced\n:me!u@h KICK #c me :bye\n:srv 432 me x :bad\nERROR :closing")
 	f.Fuzz(func(t *testing.T, in string) {
-		c, cl := fuzzConn()
+		c := fuzzConn()
 		for _, line := range strings.Split(in, "\n") {
 			e := girc.ParseEvent(line)
 			if e == nil {
 				continue
 			}
-			c.handle(cl, *e)
+			c.handle(*e)
 			if ctcp := girc.DecodeCTCP(e); ctcp != nil {
-				c.onCTCP(cl, *ctcp)
+				c.onCTCP(*ctcp)
 			}
 		}
 		c.mu.Lock()
@@ -66,37 +66,40 @@ func FuzzHandleLine(f *testing.F) {
 	})
 }
 
-// FuzzGircBuiltins feeds what filterLine keeps of random lines to girc's
-// own (built-in) handlers: none may panic, and girc's state must not stay
-// locked, since a panic under its lock would hang the connection.
-func FuzzGircBuiltins(f *testing.F) {
-	f.Add(":a!b@c MODE #c +o-v x y\n:srv 353 me = #c :@a +b\n:srv 005 me PREFIX=(ov)@+ :x\n:a!b@c TOPIC #c :x\n:srv 352 me #c u h s n H :0 r")
-	f.Add(":srv 004 me a b c d\n:srv 324 me #c +k\n:a!b@c JOIN #c\n:a!b@c NICK d\n:a!b@c QUIT\n:a!b@c KICK #c me")
-	f.Add("352\n353\n354\nAWAY\nACCOUNT x\nCHGHOST a b\n@account=x PRIVMSG #c :x\nPRIVMSG me :\x01VERSION\x01")
-	f.Fuzz(func(t *testing.T, in string) {
-		var panicked string
-		cl := girc.New(girc.Config{Server: "irc.test", Nick: "me", User: "me",
-			RecoverFunc: func(_ *girc.Client, e *girc.HandlerError) { panicked = fmt.Sprint(e.Panic) }})
-		for _, line := range strings.Split(in, "\n") {
-			out, ok := filterLine([]byte(line), false)
-			if !ok {
-				continue
-			}
-			cl.RunHandlers(girc.ParseEvent(string(out)))
-			if panicked != "" {
-				t.Fatalf("girc panicked on %q: %s", line, panicked)
-			}
-			unlocked := make(chan struct{})
-			go func() {
-				cl.GetNick()
-				cl.ChannelList()
-				close(unlocked)
-			}()
-			select {
-			case <-unlocked:
-			case <-time.After(5 * time.Second):
-				t.Fatalf("girc's state stayed locked after %q", line)
-			}
+// FuzzReadLoop feeds random bytes to a connection's read loop, the entry
+// of everything a server sends (line limit, filter, parser, handlers, the
+// PONG answers): it returns once the server closed, no handler panicked
+// (a recovered panic would be the connection's failure), and the state
+// stays bounded.
+func FuzzReadLoop(f *testing.F) {
+	f.Add([]byte("PING :a\r\n:bob!b@h PRIVMSG #c :hi\r\n:a!b@c MODE #c +o-v x y\r\n:srv 353 me = #c :@a +b\r\nERROR :bye\r\n"))
+	f.Add([]byte(":srv 004 me a b c d\n:srv 324 me #c +k\n:a!b@c JOIN #c\n:a!b@c NICK d\n:a!b@c QUIT\n:a!b@c KICK #c me\nPING x\n"))
+	f.Add([]byte("352\n353\n354\nAWAY\nACCOUNT x\nCHGHOST a b\n@account=x PRIVMSG #c :x\nPRIVMSG me :\x01VERSION\x01\nPING\n"))
+	f.Add([]byte(":bob!b@h PRIVMSG #c :" + strings.Repeat("\xe2\x82\xac", 4000) + "\r\nPING :after-a-cut-line\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := fuzzConn()
+		defer c.stopWriter()
+		srv, cli := net.Pipe()
+		defer cli.Close()
+		lc := newLineConn(cli, time.Second)
+		c.mu.Lock()
+		c.wire = lc
+		c.mu.Unlock()
+		go io.Copy(io.Discard, srv) // the answers
+		go func() {
+			srv.Write(in)
+			srv.Close()
+		}()
+		if err := c.readLoop(lc); err == nil {
+			t.Fatal("readLoop returned no error")
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.failErr != nil && strings.Contains(c.failErr.Error(), "internal error") {
+			t.Fatalf("a handler panicked: %v", c.failErr)
+		}
+		if len(c.channels) > maxChannelsPerConn || len(c.out) > maxQueued || len(c.batches) > maxOpenBatches {
+			t.Fatalf("state grew: %d channels, %d queued, %d batches", len(c.channels), len(c.out), len(c.batches))
 		}
 	})
 }

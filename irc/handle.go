@@ -20,7 +20,7 @@ const (
 
 // handle turns one event of a connection into state and events. It runs
 // on the connection's reading goroutine (dispatch), one event at a time.
-func (c *conn) handle(cl *girc.Client, e girc.Event) {
+func (c *conn) handle(e girc.Event) {
 	ev := &e
 	if c.historyLine(ev) {
 		c.checkAwaits(ev) // a history request collects it
@@ -60,13 +60,13 @@ func (c *conn) handle(cl *girc.Client, e girc.Event) {
 		if !c.isRegistered() {
 			c.setFail(serverError(c.server, ev))
 			if e.Command != "464" && e.Command != "465" {
-				go cl.Close() // a refused SASL login ends the attempt
+				c.closeWire() // a refused SASL login ends the attempt
 			}
 		}
 	case "432", "433", "436", "437":
 		if !c.isRegistered() {
 			c.setFail(serverError(c.server, ev))
-			go cl.Close()
+			c.closeWire()
 			consumed = true
 		}
 	case "ERROR":
@@ -186,7 +186,7 @@ func (c *conn) messageEvent(e *girc.Event) *transports.MessageEvent {
 	action := false
 	if ctcp := girc.DecodeCTCP(e); ctcp != nil {
 		if ctcp.Command != girc.CTCP_ACTION || e.Command != "PRIVMSG" {
-			return nil // girc answers VERSION, PING, TIME…
+			return nil // onCTCP answers VERSION, PING, TIME…
 		}
 		text, action = ctcp.Text, true
 	}

@@ -134,15 +134,16 @@ func TestSourcelessCTCP(t *testing.T) {
 	}
 }
 
-// The CTCP answer handler itself drops a request without a source (girc
-// does not call it with one, since the reader drops such lines first).
+// The CTCP answer handler itself drops a request without a source (the
+// read loop does not call it with one, since the reader drops such lines
+// first).
 func TestOnCTCPWithoutSource(t *testing.T) {
 	n := New(Config{DefaultServer: "irc.test"})
 	a := n.newAdapter(transports.Account{User: "u"}, transports.SinkFunc(func(transports.Event) {}))
 	c := newConn(a, "irc.test", "me", "")
 	for _, cmd := range []string{girc.CTCP_VERSION, girc.CTCP_PING, girc.CTCP_TIME} {
-		c.onCTCP(nil, girc.CTCPEvent{Command: cmd, Text: "x"})
-		c.onCTCP(nil, girc.CTCPEvent{Command: cmd, Source: &girc.Source{Name: "a b"}})
+		c.onCTCP(girc.CTCPEvent{Command: cmd, Text: "x"})
+		c.onCTCP(girc.CTCPEvent{Command: cmd, Source: &girc.Source{Name: "a b"}})
 	}
 	if len(c.out) != 0 {
 		t.Errorf("queued %v", c.out)
@@ -342,8 +343,8 @@ func TestAwayOnlyOnChange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The transport writes its lines as it built them (not re-formatted
-	// by girc): the away text is a trailing parameter.
+	// The transport writes its lines as it built them: the away text is a
+	// trailing parameter.
 	want := []string{"AWAY :brb", "AWAY :" + strings.Repeat("a", maxAwayBytes-1), "AWAY"}
 	if sent := s.fence(a, "bob"); strings.Join(sent, "\n") != strings.Join(want, "\n") {
 		t.Errorf("sent %q, want %q", sent, want)
@@ -643,7 +644,7 @@ func TestHandlerPanicClosesTheConnection(t *testing.T) {
 // What a server can make a connection remember is bounded: members of a
 // channel, channels (forced joins), open history batches.
 func TestStateBounds(t *testing.T) {
-	c, cl := fuzzConn()
+	c := fuzzConn()
 	ch := c.channels["#c"]
 	ch.synced = false // a NAMES reply in progress
 	v := ch.sub.v
@@ -653,13 +654,13 @@ func TestStateBounds(t *testing.T) {
 		for j := range 500 {
 			line = append(line, "n"+strconv.Itoa(i+j))
 		}
-		c.handle(cl, *girc.ParseEvent(":srv 353 me = #c :" + strings.Join(line, " ")))
+		c.handle(*girc.ParseEvent(":srv 353 me = #c :" + strings.Join(line, " ")))
 	}
 	for i := range 2 * maxChannelsPerConn {
-		c.handle(cl, *girc.ParseEvent(":me!u@h JOIN #forced" + strconv.Itoa(i)))
+		c.handle(*girc.ParseEvent(":me!u@h JOIN #forced" + strconv.Itoa(i)))
 	}
 	for i := range 3 * maxOpenBatches {
-		c.handle(cl, *girc.ParseEvent(":srv BATCH +b" + strconv.Itoa(i) + " chathistory #c"))
+		c.handle(*girc.ParseEvent(":srv BATCH +b" + strconv.Itoa(i) + " chathistory #c"))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

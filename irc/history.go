@@ -14,8 +14,8 @@ import (
 
 // Room history with IRCv3 draft/chathistory: the server answers a
 // CHATHISTORY request with a BATCH of the messages, which must reach the
-// request, not the user as live messages. girc negotiates the capability
-// (Config.SupportedCaps) but leaves BATCH to us.
+// request, not the user as live messages. The capability is negotiated in
+// caps.go.
 
 var _ transports.History = (*adapter)(nil)
 

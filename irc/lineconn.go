@@ -18,9 +18,10 @@ import (
 	"github.com/lrstanley/girc"
 )
 
-// What a server sends is read through a lineConn before girc sees it, so
-// a hostile server can neither exhaust memory nor reach girc's handlers
-// with lines they do not expect.
+// What a server sends is read through a lineConn, and parsed by girc's
+// parser (the only part of girc the transport uses), so a hostile server
+// can neither exhaust memory nor reach the handlers with lines they do not
+// expect.
 const (
 	// maxLineBytes is the longest line kept, CR LF excluded: 8191 bytes
 	// of IRCv3 tags and a 512-byte message, with room to spare.
@@ -106,169 +107,135 @@ func (l *lineReader) next() (line []byte, cut bool, err error) {
 	return line, cut, nil
 }
 
-// lineConn is the connection girc reads. Every line filterLine keeps goes
-// to handle first, in the server's order, on the reading goroutine; girc
-// itself is handed only the lines it needs to run the connection
-// (gircLines), each at most maxLineBytes long. So girc's user and channel
-// tracker never sees a member (no copy of every channel's member list per
-// connection), and the bulk of the traffic never goes through girc's
-// event copies, debug formatting and per-handler goroutines.
+// lineConn is one IRC connection's socket: lines are read from it
+// through a lineReader, on the connection's own goroutine (conn.readLoop),
+// and written whole, one at a time, each within a write deadline, by
+// whoever writes (the paced writer's timer, the negotiation, the PONG
+// answers, the keepalive and the QUIT). It holds no buffer but the
+// reader's, and runs no goroutine of its own.
 type lineConn struct {
-	net.Conn
-	log *slog.Logger
-	lr  *lineReader
-	// handle receives every kept line's event; an error ends the
-	// connection. nil hands every kept line to girc instead.
-	handle func(*girc.Event) error
-	// read, when set, is when a line was last read (Unix nanoseconds).
-	read    *atomic.Int64
-	pending []byte
-	err     error // sticky: the connection is over
+	conn net.Conn
+	lr   *lineReader
+	// writeTimeout bounds each write, so that a server that stops
+	// reading cannot hold a writer for ever; 0: none.
+	writeTimeout time.Duration
+	// read is when a line was last read (Unix nanoseconds), for the
+	// keepalive.
+	read atomic.Int64
 
-	wmu sync.Mutex // one line (or one girc flush) written at a time
+	wmu sync.Mutex // one line written at a time
 }
 
-// Write implements net.Conn for girc's writes: each call is written
-// whole, never interleaved with writeLine's lines.
-func (c *lineConn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.Conn.Write(p)
+func newLineConn(c net.Conn, writeTimeout time.Duration) *lineConn {
+	lc := &lineConn{conn: c, writeTimeout: writeTimeout, lr: newLineReader(c, maxLineBytes, maxDiscardBytes)}
+	lc.read.Store(time.Now().UnixNano())
+	return lc
 }
 
 // writeLine writes one line (already sanitised) and its CR LF, in one
-// write. The transport writes its own lines so that girc, whose tracking
-// is off, neither re-formats them nor strips their tags.
+// write: it may block until the server reads it, at most writeTimeout.
+// Lines are written as built: a trailing parameter keeps its ':' and tags
+// are kept.
 func (c *lineConn) writeLine(line string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_, err := io.WriteString(c.Conn, line+"\r\n")
+	if c.writeTimeout > 0 {
+		if err := c.conn.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(c.conn, line+"\r\n")
 	return err
 }
 
-func newLineConn(c net.Conn, log *slog.Logger, handle func(*girc.Event) error) *lineConn {
-	return &lineConn{Conn: c, log: log, handle: handle, lr: newLineReader(c, maxLineBytes, maxDiscardBytes)}
-}
+// Close closes the socket: the reading goroutine's next read fails, and
+// so does every later write. It may be called more than once, from any
+// goroutine.
+func (c *lineConn) Close() error { return c.conn.Close() }
 
-// gircLines are the commands girc still sees when the transport handles
-// lines itself: PING (girc answers it), PONG (the answer to the
-// keepalive renews girc's read deadline, set anew for each line it sees),
-// the welcome, and ERROR (girc ends the connection on it). Members,
-// modes, topics, messages, capabilities and SASL are the transport's.
-var gircLines = map[string]bool{"PING": true, "PONG": true, "ERROR": true, "001": true}
-
-// Read implements net.Conn. It runs in a goroutine girc starts, so it
-// recovers from a panic itself: logged with its stack, it ends the
-// connection with a read error.
-func (c *lineConn) Read(p []byte) (n int, err error) {
+// next reads the next line the connection handles, parsed, skipping the
+// lines filterEvent drops. It records when a line was read. A panic while
+// reading or parsing is logged with its stack and ends the connection
+// (errBadLine), never the process.
+func (c *lineConn) next(log *slog.Logger) (e *girc.Event, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("reading an IRC line panicked; closing the connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			c.err = fmt.Errorf("irc: reading a line: %w", errBadLine)
-			n, err = 0, c.err
+			log.Error("reading an IRC line panicked; closing the connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			e, err = nil, fmt.Errorf("irc: reading a line: %w", errBadLine)
 		}
 	}()
-	if c.err != nil {
-		return 0, c.err
-	}
-	for len(c.pending) == 0 {
+	for {
 		line, cut, err := c.lr.next()
 		if err != nil {
-			c.err = err
-			return 0, err
+			return nil, err
 		}
-		if c.read != nil {
-			c.read.Store(time.Now().UnixNano())
-		}
-		out, e, ok := filterEvent(line, cut)
-		if !ok {
-			continue
-		}
-		if c.handle == nil {
-			c.pending = out
-			continue
-		}
-		if err := c.handle(e); err != nil {
-			c.err = err
-			return 0, err
-		}
-		if gircLines[e.Command] {
-			c.pending = out
+		c.read.Store(time.Now().UnixNano())
+		if _, e, ok := filterEvent(line, cut); ok {
+			return e, nil
 		}
 	}
-	n = copy(p, c.pending)
-	c.pending = c.pending[n:]
-	return n, nil
 }
 
 // errBadLine is a line the reader could not handle.
 var errBadLine = errors.New("unreadable line")
 
 // sourceless lists the commands a server may send without a :prefix.
-// Anything else without one is dropped: girc's handlers and ours expect
-// a source for them (a CTCP without one crashed girc's own handlers).
+// Anything else without one is dropped: the handlers expect a source for
+// them (a CTCP without one crashed girc's handlers, which ran here once).
 var sourceless = map[string]bool{
 	"PING": true, "PONG": true, "ERROR": true, "AUTHENTICATE": true, "CAP": true,
 	"NOTICE": true, "FAIL": true, "WARN": true, "NOTE": true,
 }
 
-// minParams is the number of parameters below which girc's built-in
-// handlers of a command index past the end of its parameters (found by
-// reading them and by fuzzing them through filterLine): such lines are
-// dropped, since a panic there may leave girc's state locked.
+// minParams is the number of parameters below which a command is
+// malformed: such lines are dropped (girc's handlers, which ran here once,
+// indexed past the end of them; the transport's handle them as they are).
 var minParams = map[string]int{
 	"352": 8, // RPL_WHOREPLY
 	"353": 4, // RPL_NAMREPLY
 }
 
-// ctcpKept lists the CTCP requests that reach girc: ACTION is a message,
-// VERSION, PING and TIME are answered (paced). Others are dropped here,
-// because girc answers unknown requests itself, unpaced.
+// ctcpKept lists the CTCP requests that are handled: ACTION is a
+// message, VERSION, PING and TIME are answered (paced, onCTCP). Others are
+// dropped here.
 var ctcpKept = map[string]bool{girc.CTCP_ACTION: true, girc.CTCP_VERSION: true, girc.CTCP_PING: true, girc.CTCP_TIME: true}
 
-// filterLine decides whether a server line reaches girc, and returns it
-// with its line ending (and, if it was cut, a note at the end of its
-// text).
-func filterLine(line []byte, cut bool) ([]byte, bool) {
-	out, _, ok := filterEvent(line, cut)
-	return out, ok
-}
-
-// filterEvent is filterLine that also returns the kept line's event, as
-// girc parses it (with the note of a cut line).
-func filterEvent(line []byte, cut bool) ([]byte, *girc.Event, bool) {
+// filterEvent decides whether a server line is handled, and returns it
+// (with, if it was cut, a note at the end of its text) and its event, as
+// girc's parser reads it.
+func filterEvent(line []byte, cut bool) (string, *girc.Event, bool) {
 	s := string(line)
 	e := girc.ParseEvent(s)
 	if e == nil {
-		return nil, nil, false // girc would drop the connection over it
+		return "", nil, false // not an IRC line
 	}
 	if e.Source == nil {
 		if !sourceless[e.Command] && !isNumeric(e.Command) {
-			return nil, nil, false
+			return "", nil, false
 		}
 		if _, ok := e.Tags.Get("account"); ok {
-			return nil, nil, false // girc's tag handler needs a source
+			return "", nil, false // an account tag needs a source
 		}
 		if e.Command == "NOTICE" && strings.Contains(s, "\x01") {
-			return nil, nil, false
+			return "", nil, false
 		}
 	}
 	if len(e.Params) < minParams[e.Command] {
-		return nil, nil, false // girc's own handlers would index past the end
+		return "", nil, false
 	}
 	if e.Command == "PRIVMSG" && len(e.Params) == 2 && strings.HasPrefix(e.Params[1], "\x01") {
 		cmd, _, _ := strings.Cut(strings.Trim(e.Params[1], "\x01"), " ")
 		if !ctcpKept[cmd] {
-			return nil, nil, false
+			return "", nil, false
 		}
 	}
 	if cut && hasTrailing(s) {
 		s = strings.TrimRight(s, "\r") + cutNote
 		if e = girc.ParseEvent(s); e == nil {
-			return nil, nil, false
+			return "", nil, false
 		}
 	}
-	return []byte(s + "\r\n"), e, true
+	return s, e, true
 }
 
 // hasTrailing reports whether a line has a trailing (" :") parameter.

@@ -185,3 +185,13 @@ func FuzzLineReader(f *testing.F) {
 		}
 	})
 }
+
+// filterLine is filterEvent's decision and kept line, with its line
+// ending, as the tables above state them.
+func filterLine(line []byte, cut bool) ([]byte, bool) {
+	s, _, ok := filterEvent(line, cut)
+	if !ok {
+		return nil, false
+	}
+	return []byte(s + "\r\n"), true
+}

@@ -12,8 +12,8 @@
 // dialled through the egress policy, and every connection takes a lease of
 // the connection budget. What a server sends is read through a
 // line-limited reader that cuts long lines, drops the connection on an
-// endless one, and drops lines girc's handlers cannot take (CTCP without a
-// source, which crashed the process); CTCP is answered by the gateway
+// endless one, and drops malformed lines (CTCP without a source, which
+// crashed the process inside girc's handlers when they still ran); CTCP is answered by the gateway
 // itself, paced. A panic while handling a line closes that connection
 // only. What users send is bounded too: lines per message, the send
 // queue, servers per user, and raw commands to the server JID (an allow

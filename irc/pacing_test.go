@@ -6,7 +6,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,11 +177,10 @@ func TestKeepalive(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.mu.Lock()
-	cl := c.client
+	lc := c.wire
 	c.mu.Unlock()
-	var read atomic.Int64
-	read.Store(time.Now().UnixNano())
-	ping := c.keepalive(cl, &read, 20*time.Millisecond, time.Hour)
+	lc.read.Store(time.Now().UnixNano())
+	ping := c.keepalive(lc, 20*time.Millisecond, time.Hour)
 	if l := s.expect("PING"); pingToken(l) != "keepalive" {
 		t.Errorf("keepalive sent %q", l)
 	}
@@ -191,8 +189,8 @@ func TestKeepalive(t *testing.T) {
 		t.Fatal("a server that answers lost the connection")
 	}
 
-	read.Store(time.Now().Add(-time.Hour).UnixNano())
-	silent := c.keepalive(cl, &read, 10*time.Millisecond, 10*time.Millisecond)
+	lc.read.Store(time.Now().Add(-time.Hour).UnixNano())
+	silent := c.keepalive(lc, 10*time.Millisecond, 10*time.Millisecond)
 	defer silent.Stop()
 	deadline := time.Now().Add(5 * time.Second)
 	for c.isRegistered() {

@@ -17,8 +17,7 @@ import (
 // it: the test feeds it the lines a server would send, and it records the
 // events its user gets.
 type viewUser struct {
-	c  *conn
-	cl *girc.Client
+	c *conn
 
 	mu  sync.Mutex
 	evs []transports.Event
@@ -38,7 +37,6 @@ func viewUsers(t *testing.T, n *Network, nicks ...string) []*viewUser {
 		}))
 		u.c = newConn(a, "irc.test", nick, "")
 		u.c.nick, u.c.registered, u.c.everUp = nick, true, true
-		u.cl = girc.New(girc.Config{Server: "irc.test", Nick: nick, User: nick})
 		us = append(us, u)
 	}
 	return us
@@ -46,7 +44,7 @@ func viewUsers(t *testing.T, n *Network, nicks ...string) []*viewUser {
 
 func (u *viewUser) feed(lines ...string) {
 	for _, l := range lines {
-		u.c.handle(u.cl, *girc.ParseEvent(l))
+		u.c.handle(*girc.ParseEvent(l))
 	}
 }
 

@@ -1,16 +1,19 @@
 package irc
 
 import (
+	"bytes"
 	"context"
+	"runtime/pprof"
+	"strings"
 	"testing"
 
 	"github.com/switchboard-im/switchboard/transports"
 )
 
-// girc tracks nothing (its tracking is off, and it never sees a channel
-// line): the transport keeps the members, negotiates the capabilities
-// itself, and girc still answers the server's PING.
-func TestGircTracksNoMembers(t *testing.T) {
+// The connection is the transport's own: it keeps the members, negotiates
+// the capabilities, answers the server's PING, and runs on one goroutine
+// (reading), with no girc client behind it.
+func TestConnectionIsOneGoroutine(t *testing.T) {
 	srv, n := newScripted(t)
 	a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org"}, transports.SinkFunc(func(transports.Event) {}))
 	if err != nil {
@@ -32,12 +35,11 @@ func TestGircTracksNoMembers(t *testing.T) {
 	srv.send(":carol!c@h NICK carla")
 	srv.send("PING :check")
 	if l := srv.expect("PONG"); l != "PONG :check" && l != "PONG check" {
-		t.Fatalf("girc answered %q", l)
+		t.Fatalf("the PING was answered %q", l)
 	}
 
 	c := a.(*adapter).conns["irc.test"]
 	c.mu.Lock()
-	cl := c.client
 	var members []string
 	for _, m := range c.channels["#c"].sub.members() {
 		members = append(members, m.nick+"/"+m.prefixes)
@@ -49,10 +51,20 @@ func TestGircTracksNoMembers(t *testing.T) {
 	if !c.hasCap("message-tags") || !c.hasCap("server-time") || c.hasCap("echo-message") {
 		t.Errorf("accepted capabilities = %v, want message-tags and server-time (offered and acknowledged)", c.caps)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("girc's tracking is on")
+	var stacks bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&stacks, 2); err != nil {
+		t.Fatal(err)
+	}
+	var readers, gircs int
+	for _, g := range strings.Split(stacks.String(), "\n\n") {
+		if strings.Contains(g, "irc.(*conn).readLoop") {
+			readers++
 		}
-	}()
-	t.Errorf("girc tracks channels %v", cl.ChannelList()) // panics: tracking is off
+		if strings.Contains(g, "lrstanley/girc") {
+			gircs++
+		}
+	}
+	if readers != 1 || gircs != 0 {
+		t.Errorf("%d goroutines read the connection and %d run girc, want 1 and 0:\n%s", readers, gircs, stacks.String())
+	}
 }

@@ -110,7 +110,7 @@ func runIdle(w io.Writer, steps []int, heapProfile string) error {
 			return err
 		}
 		logf("%d users joined in %v", total, time.Since(start).Round(time.Millisecond))
-		time.Sleep(2 * time.Second) // let girc's post-registration timers end
+		time.Sleep(2 * time.Second) // let the connections settle before the sample
 		s := idleSample(total)
 		results = append(results, s)
 		logf("%d users: heap %s, %d goroutines, RSS %s", total, mib(int64(s.heap)), s.goroutines, mib(s.rss))

@@ -55,6 +55,9 @@ type Room struct {
 
 	reactions reactions
 	away      Away
+	// archivedAway counts the messages archived while no resource was
+	// in the room (archived.go).
+	archivedAway int
 }
 
 // Occupant is someone else in a room.

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/config"
@@ -52,6 +53,7 @@ type App struct {
 	out        *outbox.Outbox
 	ids        *msgid.Map
 	state      *netstate.Store
+	archive    *archive.Archive
 	components []*component.Component
 	listener   net.Listener
 }
@@ -72,7 +74,10 @@ func New(opts Options) (*App, error) {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	a.out, a.ids, a.state = outbox.New(a.store), msgid.New(a.store), netstate.New(a.store)
-	a.reg, err = openRegistry(a.store, cfg.Security.KeyFile, where, a.ids, a.state)
+	// The archive is forgotten with a registration and pruned even when
+	// it is off: what it kept before goes in time.
+	a.archive = archive.New(a.store, archive.Bounds{Days: cfg.Archive.Days, MaxPerRoom: cfg.Archive.MaxMessagesPerRoom})
+	a.reg, err = openRegistry(a.store, cfg.Security.KeyFile, where, a.ids, a.state, a.archive)
 	if err != nil {
 		a.store.Close()
 		return nil, err
@@ -139,6 +144,11 @@ func New(opts Options) (*App, error) {
 			IncomingPerMinute:  cfg.Limits.IncomingPerMinute,
 			RoomsPerUser:       cfg.Limits.RoomsPerUser,
 			HookURL:            cfg.HTTP.HookURL(network.Name()),
+			SendRate:           n.MessageRate,
+			SendBurst:          n.MessageBurst,
+		}
+		if cfg.Archive.On() {
+			cc.Archive = a.archive
 		}
 		if opts.Tune != nil {
 			opts.Tune(&cc)
@@ -285,7 +295,8 @@ func redact(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-// pruneLoop forgets old message-ID pairs: a minute after start, then daily.
+// pruneLoop forgets old message-ID pairs and archived room messages: a
+// minute after start, then daily.
 func (a *App) pruneLoop(ctx context.Context) {
 	days := a.opts.Config.Storage.MessageIDDays
 	if days == 0 {
@@ -304,6 +315,13 @@ func (a *App) pruneLoop(ctx context.Context) {
 			a.log.Warn("pruning message IDs", "err", err)
 		} else if n > 0 {
 			a.log.Info("pruned message IDs", "halves", n, "older_than_days", days)
+		}
+		adays := a.archive.Bounds().Days
+		n, err = a.archive.Prune(ctx, time.Now().AddDate(0, 0, -adays))
+		if err != nil {
+			a.log.Warn("pruning the room archive", "err", err)
+		} else if n > 0 {
+			a.log.Info("pruned the room archive", "messages", n, "older_than_days", adays)
 		}
 		t.Reset(24 * time.Hour)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/internal/app"
 	"github.com/switchboard-im/switchboard/internal/config"
@@ -91,6 +92,8 @@ max_servers_per_user = 2
 max_lines_per_message = 4
 send_rate = 1.5
 send_burst = 3
+message_rate = 0.5
+message_burst = 4
 [irc.servers."irc.internal"]
 address = "10.0.0.5:6667"
 plaintext = true
@@ -122,6 +125,9 @@ max_body_bytes = 1000
 	wantEmail := &email.Config{DefaultIMAP: "imap.test:993", DefaultSMTP: "smtp.test:465", AllowPlaintext: true, Limits: email.Limits{MaxBody: 1000}}
 	if got := nets[1].Config; !reflect.DeepEqual(got, wantEmail) {
 		t.Errorf("[email] = %+v, want %+v", got, wantEmail)
+	}
+	if want := (config.Common{Domain: "irc.localhost", Secret: "s", MessageRate: 0.5, MessageBurst: 4}); nets[0].Common != want {
+		t.Errorf("[irc] common keys = %+v, want %+v", nets[0].Common, want)
 	}
 	if want := (config.Common{Domain: "email.localhost", Secret: "t", Server: "localhost:5348"}); nets[1].Common != want {
 		t.Errorf("[email] common keys = %+v, want %+v", nets[1].Common, want)
@@ -171,6 +177,8 @@ key_file = "`+filepath.Join(dir, "key")+`"
 domain = "irc.localhost"
 secret = "s"
 default_server = "irc.test:6667"
+message_rate = 0.5
+message_burst = 4
 [email]
 domain = "email.localhost"
 secret = "s"
@@ -178,11 +186,23 @@ secret = "s"
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(app.Options{Config: cfg, Version: "test"})
+	// Each table's message_rate and message_burst reach its component's
+	// per-user limiter; left out, the component's defaults apply (0).
+	type limiter struct {
+		rate  float64
+		burst int
+	}
+	got := map[string]limiter{}
+	a, err := app.New(app.Options{Config: cfg, Version: "test", Tune: func(c *component.Config) {
+		got[c.Domain] = limiter{c.SendRate, c.SendBurst}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
+	if want := map[string]limiter{"irc.localhost": {0.5, 4}, "email.localhost": {0, 0}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("per-user send limiters %+v, want %+v", got, want)
+	}
 	var domains []string
 	for _, c := range a.Components() {
 		domains = append(domains, c.Domain().String())

@@ -27,6 +27,7 @@ type Config struct {
 	HTTP     HTTP     `toml:"http"`
 	Log      Log      `toml:"log"`
 	Limits   Limits   `toml:"limits"`
+	Archive  Archive  `toml:"archive"`
 
 	// networks are the enabled networks' tables, one per network whose
 	// [table] the file has, in the order Parse was given the networks.
@@ -124,6 +125,30 @@ type Limits struct {
 	// RoomsPerUser caps the rooms one user is in on a network [50].
 	RoomsPerUser int `toml:"rooms_per_user"`
 }
+
+// Archive is the room archive (XEP-0313): the messages each user's legacy
+// session receives in rooms, kept per user, so that clients catch up with
+// a MAM query after being away and joins get history where the network
+// has none. Zero values take the defaults in brackets.
+type Archive struct {
+	// Enabled turns the archive on [true]. Off, nothing more is archived
+	// and MAM is not advertised; what was kept is still pruned.
+	Enabled *bool `toml:"enabled"`
+	// Days is how long a message is kept [30].
+	Days int `toml:"days"`
+	// MaxMessagesPerRoom is how many messages of a room one user's
+	// archive keeps; the oldest go first [1000].
+	MaxMessagesPerRoom int `toml:"max_messages_per_room"`
+}
+
+// On reports whether the archive is enabled.
+func (a Archive) On() bool { return a.Enabled == nil || *a.Enabled }
+
+// Archive defaults.
+const (
+	DefaultArchiveDays    = 30
+	DefaultArchivePerRoom = 1000
+)
 
 // Limit defaults.
 const (
@@ -275,6 +300,8 @@ func (c *Config) defaults() {
 	def(&c.Limits.CommandsPerMinute, DefaultCommandsPerMinute)
 	def(&c.Limits.IncomingPerMinute, DefaultIncomingPerMinute)
 	def(&c.Limits.RoomsPerUser, DefaultRoomsPerUser)
+	def(&c.Archive.Days, DefaultArchiveDays)
+	def(&c.Archive.MaxMessagesPerRoom, DefaultArchivePerRoom)
 }
 
 var domainRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
@@ -339,6 +366,8 @@ func (c *Config) check(name string, lines map[string]int, known []Network) []Pro
 		"limits.commands_per_minute":    c.Limits.CommandsPerMinute,
 		"limits.incoming_per_minute":    c.Limits.IncomingPerMinute,
 		"limits.rooms_per_user":         c.Limits.RoomsPerUser,
+		"archive.days":                  c.Archive.Days,
+		"archive.max_messages_per_room": c.Archive.MaxMessagesPerRoom,
 	} {
 		if v < 0 {
 			add(key, "must not be negative")
@@ -380,6 +409,12 @@ func (c *Config) check(name string, lines map[string]int, known []Network) []Pro
 			add(n.Name+".secret", "missing; the component secret configured on the XMPP server")
 		}
 		checkAddr(n.Name+".server", n.Server, false)
+		if n.MessageRate < 0 {
+			add(n.Name+".message_rate", "must not be negative")
+		}
+		if n.MessageBurst < 0 {
+			add(n.Name+".message_burst", "must not be negative")
+		}
 		if n.Server == "" && c.XMPP.Server == "" {
 			add(n.Name+".server", "no XMPP server: set [xmpp] server or %s.server", n.Name)
 		}

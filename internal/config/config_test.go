@@ -188,6 +188,9 @@ func TestParseLimits(t *testing.T) {
 		{base + "max_lines_per_message = -1\n", "irc.max_lines_per_message: must not be negative"},
 		{"[security]\nallow_private = [\"intranet\"]\n" + base, "f:2: security.allow_private"},
 		{"[limits]\nmax_connections = -5\n" + base, "f:2: limits.max_connections: must not be negative"},
+		{base + "message_rate = -1\n", "f:6: irc.message_rate: must not be negative"},
+		{base + "send_burst = 2\nmessage_burst = -3\n", "f:7: irc.message_burst: must not be negative"},
+		{base + "message_rate = \"fast\"\n", "f:6"},
 		{"[xmpp]\nmax_stanza_bytes = 100\nserver = \"localhost:5347\"\n[irc]\ndomain = \"irc.localhost\"\nsecret = \"x\"\n", "f:2: xmpp.max_stanza_bytes"},
 	} {
 		_, err := Parse("f", []byte(tc.toml), testNets)

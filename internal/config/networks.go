@@ -20,7 +20,7 @@ type Network struct {
 	Name string
 	// NewConfig returns a pointer to a new value of the network's own
 	// config struct, whose toml tags name the table's keys besides
-	// domain, secret and server (which it must not use). Defaults it
+	// the common ones (commonKeys, which it must not use). Defaults it
 	// holds survive keys the file leaves out. If it implements Checker,
 	// its keys are checked too.
 	NewConfig func() any
@@ -44,10 +44,18 @@ type Common struct {
 	Secret string `toml:"secret"`
 	// Server overrides [xmpp] server for this component.
 	Server string `toml:"server"`
+	// MessageRate and MessageBurst bound the messages each user sends
+	// towards the network (per second, and the burst before that pace
+	// applies): the component's per-user limiter, in front of the
+	// network's own pacing (IRC's send_rate and send_burst, in lines).
+	// Excess messages wait their turn. 0 takes the component's defaults
+	// (component.Config.SendRate and SendBurst).
+	MessageRate  float64 `toml:"message_rate"`
+	MessageBurst int     `toml:"message_burst"`
 }
 
 // commonKeys are Common's keys, which a network's own struct lacks.
-var commonKeys = []string{"domain", "secret", "server"}
+var commonKeys = []string{"domain", "secret", "server", "message_rate", "message_burst"}
 
 // NetworkEntry is an enabled network: its table name, the common keys,
 // and the rest of its table decoded into the network's own config.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/testenv"
@@ -31,6 +32,9 @@ type gateway struct {
 	key    []byte
 	stop   func() // stops the running component and closes its storage
 	comp   *component.Component
+	// archive, if set before start, gives the component a room archive
+	// with these bounds.
+	archive *archive.Bounds
 }
 
 // startGateway runs the component for network on p; it is stopped, and
@@ -59,7 +63,13 @@ func (g *gateway) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids, state := msgid.New(store), netstate.New(store)
-	reg, err := registry.New(store, g.key, ids, state)
+	also := []registry.UserData{ids, state}
+	var arch *archive.Archive
+	if g.archive != nil {
+		arch = archive.New(store, *g.archive)
+		also = append(also, arch)
+	}
+	reg, err := registry.New(store, g.key, also...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +81,8 @@ func (g *gateway) start(t *testing.T) {
 		SendRate:       100, SendBurst: 100,
 		Logger: debugLogger(g.logs),
 		// Prosody's upload service is on 127.0.0.1 over plain http.
-		Egress: &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
+		Egress:  &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
+		Archive: arch,
 	})
 	if err != nil {
 		t.Fatal(err)
