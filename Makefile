@@ -1,5 +1,5 @@
 # Debian packages of the real servers the tests start (see internal/testenv).
-TEST_PACKAGES := prosody inspircd atheme-services ngircd biboumi dovecot-imapd dovecot-lmtpd dovecot-submissiond opensmtpd redis-server redis-sentinel redis-tools
+TEST_PACKAGES := prosody ejabberd inspircd atheme-services ngircd biboumi dovecot-imapd dovecot-lmtpd dovecot-submissiond opensmtpd redis-server redis-sentinel redis-tools
 DEMO_PACKAGES := prosody inspircd atheme-services
 
 GO ?= go

@@ -43,3 +43,11 @@ func TestXMPPServersAreTheirKind(t *testing.T) {
 		}
 	})
 }
+
+// TestRequireNamesTheEjabberdPackage: a missing ejabberdctl says which
+// Debian package to install.
+func TestRequireNamesTheEjabberdPackage(t *testing.T) {
+	if got := debPackage("ejabberdctl"); got != "ejabberd" {
+		t.Errorf("debPackage(ejabberdctl) = %q, want ejabberd", got)
+	}
+}
