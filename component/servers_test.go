@@ -293,7 +293,10 @@ func serverReconnect(t *testing.T, srv testenv.XMPPServer) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	// The server took the message (its check came back), with the user
-	// offline: it keeps it for the user's next login.
+	// offline: it keeps it for the user's next login. (The login waits
+	// for that: ejabberd 23.01 stores a message that arrives in the
+	// moment the user's first resource sends its initial presence, and
+	// delivers it only at the next login — seen with its debug log.)
 	e.waitOutboxEmpty(t)
 	c2 := srv.Login(t, j, "xmpp-pw", "pc", 0)
 	c2.Expect(t, "the message queued while the server was down", func(el *testenv.Element) bool {
