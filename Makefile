@@ -1,5 +1,7 @@
 # Debian packages of the real servers the tests start (see internal/testenv).
-TEST_PACKAGES := prosody ejabberd inspircd atheme-services ngircd biboumi dovecot-imapd dovecot-lmtpd dovecot-submissiond opensmtpd redis-server redis-sentinel redis-tools
+# postgresql-15 and patch serve Spacebar (internal/testenv/spacebar), which the
+# tests build once with npm (Node 24 and its modules come from the npm registry).
+TEST_PACKAGES := prosody ejabberd inspircd atheme-services ngircd biboumi dovecot-imapd dovecot-lmtpd dovecot-submissiond opensmtpd redis-server redis-sentinel redis-tools postgresql-15 patch
 DEMO_PACKAGES := prosody inspircd atheme-services
 
 GO ?= go
@@ -12,6 +14,7 @@ test: deps
 
 deps:
 	./scripts/install-deps.sh $(TEST_PACKAGES)
+	@command -v npm >/dev/null || ./scripts/install-deps.sh npm
 
 ## demo: start Prosody and Switchboard in a temp dir and walk a client through discovery and registration
 demo:

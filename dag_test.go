@@ -46,7 +46,8 @@ var rules = []struct {
 	{pkg: "component/discovery", allowed: []string{"transports", "component/stanzaerr", "internal/xmltree"}},
 	{pkg: "component/regform", allowed: []string{"transports", "internal/xmltree"}},
 	{pkg: "component/stanzaerr", allowed: []string{"transports"}},
-	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "internal/xmltree"}},
+	{pkg: "component/stanza", allowed: []string{"component/stanzaerr", "transports"}},
+	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "internal/xmltree"}},
 	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},
 	{pkg: "component/presence", allowed: []string{"transports"}, stdlibOnly: true},
@@ -55,6 +56,12 @@ var rules = []struct {
 	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "sms", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "email", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
+	// The harness speaks to Spacebar over net/http; only spacebartest
+	// (and the tests using it) link discordgo, so the demo and load tools
+	// built on testenv do not.
+	{pkg: "internal/testenv", allowed: []string{"internal/xmltree"}, forbidden: []string{"github.com/bwmarrin/discordgo"}},
+	{pkg: "internal/testenv/spacebartest", allowed: []string{"internal/testenv", "internal/xmltree"},
+		imports: []string{"github.com/bwmarrin/discordgo"}},
 }
 
 type listed struct {

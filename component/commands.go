@@ -94,7 +94,7 @@ func (c *Component) command(node string, from jid.JID) (command, bool) {
 // handleCommand answers a <command/> request: at once if adhoc refuses it
 // or it is a cancel, else after the command's stage ran on the user's
 // worker (admit).
-func (c *Component) handleCommand(s *stanza, q *node) {
+func (c *Component) handleCommand(s *inStanza, q *node) {
 	req, err := adhoc.ParseRequest(q)
 	if err != nil {
 		c.replyError(s.node, stanzaerr.From(err))

@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-im/switchboard/component/muc"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/egress"
 
 	"mellium.im/xmlstream"
@@ -168,7 +170,7 @@ type Component struct {
 	// order. Owner work never waits for a lane or the network.
 	owners   *userloop.Group
 	lanes    *userloop.Group
-	muc      *mucService
+	muc      *muc.Service
 	commands *adhoc.Provider
 	iq       iqs
 	uploads  uploadServices
@@ -248,9 +250,9 @@ func New(cfg Config) (*Component, error) {
 		connected: make(chan struct{}),
 		flush:     make(chan struct{}, 1),
 		presence:  presence.New(),
-		muc:       newMUCService(),
 		dialogs:   newDialogs(),
 	}
+	c.muc = muc.NewService(mucCore{c})
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
 	c.commands = c.newCommands()
@@ -581,7 +583,7 @@ func (c *Component) wakeFlush() {
 func (c *Component) onStreamUp(ctx context.Context) {
 	c.presence.Reset()
 	err := c.reg.List(ctx, c.net.Name(), func(r registry.Registration) error {
-		c.sendQuiet(ctx, &outPresence{Type: "probe", From: c.domain.String(), To: r.User})
+		c.sendQuiet(ctx, &stanza.Presence{Type: "probe", From: c.domain.String(), To: r.User})
 		return nil
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -30,7 +31,7 @@ const ownMarker = "[you, from another client] "
 // directPayload handles a message to a contact JID that carries no text to
 // relay as such: a retraction (whose body is only a fallback), reactions,
 // or a chat state without a body. It reports whether it handled s.
-func (c *Component) directPayload(s *stanza, hasBody bool) bool {
+func (c *Component) directPayload(s *inStanza, hasBody bool) bool {
 	retract := s.Child(nsRetract, "retract")
 	reactions := s.Child(nsReactions, "reactions")
 	state, hasState := chatState(s)
@@ -91,7 +92,7 @@ func (c *Component) directPayload(s *stanza, hasBody bool) bool {
 }
 
 // chatState returns the XEP-0085 state s carries, if any.
-func chatState(s *stanza) (transports.ChatState, bool) {
+func chatState(s *inStanza) (transports.ChatState, bool) {
 	for _, st := range []struct {
 		name  string
 		state transports.ChatState
@@ -106,7 +107,7 @@ func chatState(s *stanza) (transports.ChatState, bool) {
 // directAdapter returns the session that carries the user's one-to-one
 // messages to to, or nil after replying with the error that says why
 // (without replying when quiet). It runs in the user's lane.
-func (c *Component) directAdapter(ctx context.Context, s *stanza, to transports.ID, quiet bool) transports.Adapter {
+func (c *Component) directAdapter(ctx context.Context, s *inStanza, to transports.ID, quiet bool) transports.Adapter {
 	user := s.from.Bare()
 	reply := func(e *stanzaerr.Error) {
 		if !quiet {
@@ -142,7 +143,7 @@ func (c *Component) directAdapter(ctx context.Context, s *stanza, to transports.
 
 // directReactions turns an XEP-0444 reactions element, the user's whole
 // set of reactions to a one-to-one message, into additions and removals.
-func (c *Component) directReactions(ctx context.Context, s *stanza, a transports.Adapter, to transports.ID, el *node) {
+func (c *Component) directReactions(ctx context.Context, s *inStanza, a transports.Adapter, to transports.ID, el *node) {
 	u := s.from.Bare().String()
 	reactor, ok := a.(transports.Reactor)
 	if !ok {
@@ -193,8 +194,8 @@ func (s *userSink) typing(ctx context.Context, ev *transports.TypingEvent) {
 	if err != nil {
 		return // a typing notification is not worth a message from the gateway
 	}
-	c.sendQuiet(ctx, &outMessage{Type: "chat", From: from.String(), To: s.user.String(),
-		Extra: []any{&chatStateElem{XMLName: xml.Name{Space: nsChat, Local: chatStateName(ev.State)}}, noStoreHint()}})
+	c.sendQuiet(ctx, &stanza.Message{Type: "chat", From: from.String(), To: s.user.String(),
+		Extra: []any{&stanza.ChatState{XMLName: xml.Name{Space: nsChat, Local: stanza.ChatStateName(ev.State)}}, stanza.NoStoreHint()}})
 }
 
 // reaction shows a contact's reaction as their whole set of reactions to
@@ -208,9 +209,9 @@ func (s *userSink) reaction(ctx context.Context, ev *transports.ReactionEvent) {
 		return
 	}
 	set := c.reacts.react(u, ev.From, ev.Target, string(ev.From), ev.Reaction, ev.Remove)
-	m := &outMessage{Type: "chat", ID: newID(), From: from.String(), To: u}
+	m := &stanza.Message{Type: "chat", ID: newID(), From: from.String(), To: u}
 	if ref := c.xmppRef(ctx, u, ev.From, ev.Target); ref != "" {
-		m.Extra = []any{&reactionsElem{ID: ref, Reactions: set}, storeHint()}
+		m.Extra = []any{&stanza.Reactions{ID: ref, Reactions: set}, stanza.StoreHint()}
 	} else if ev.Remove {
 		m.Body = "[took back the reaction " + ev.Reaction + " to an earlier message]"
 	} else {

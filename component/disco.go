@@ -5,6 +5,7 @@ import (
 	"mellium.im/xmpp/disco/items"
 
 	"github.com/switchboard-im/switchboard/component/discovery"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -26,11 +27,11 @@ func (c *Component) buildDiscoInfo() discoInfo {
 	return discoInfo{answer: d, ver: d.Ver()}
 }
 
-func (c *Component) caps() *capsElem {
-	return &capsElem{Hash: "sha-1", Node: discovery.CapsNode, Ver: c.info.ver}
+func (c *Component) caps() *stanza.Caps {
+	return &stanza.Caps{Hash: "sha-1", Node: discovery.CapsNode, Ver: c.info.ver}
 }
 
-func (c *Component) discoInfo(s *stanza, q *node) {
+func (c *Component) discoInfo(s *inStanza, q *node) {
 	nodeName := q.Attr("node")
 	if s.to.Localpart() != "" {
 		// A legacy contact, room or server.
@@ -66,7 +67,7 @@ func (c *Component) discoInfo(s *stanza, q *node) {
 	}
 }
 
-func (c *Component) discoItems(s *stanza, q *node) {
+func (c *Component) discoItems(s *inStanza, q *node) {
 	nodeName := q.Attr("node")
 	if s.to.Localpart() != "" {
 		if nodeName != "" {

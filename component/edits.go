@@ -7,6 +7,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -137,7 +138,7 @@ func (c *Component) messageRef(ctx context.Context, user string, to transports.I
 
 // moderate handles a moderator's request to retract someone's message in
 // a room (XEP-0425 <moderate/> in an IQ set to the room).
-func (c *Component) moderate(s *stanza, q *node, id transports.ID) {
+func (c *Component) moderate(s *inStanza, q *node, id transports.ID) {
 	user := s.from.Bare()
 	u := user.String()
 	c.admit(s, func() {
@@ -199,12 +200,12 @@ func (s *userSink) edit(ctx context.Context, ev *transports.EditEvent) {
 	c := s.c
 	from, err := c.legacyJID(ev.From)
 	if err != nil {
-		s.queue(ctx, &outMessage{Type: "chat", From: c.domain.String(), To: s.user.String(),
+		s.queue(ctx, &stanza.Message{Type: "chat", From: c.domain.String(), To: s.user.String(),
 			Body: "Correction from " + string(ev.From) + ": " + ev.Body})
 		return
 	}
-	m := &outMessage{Type: "chat", ID: newID(), From: from.String(), To: s.user.String(), Body: ev.Body}
-	m.OriginID = &originID{ID: m.ID}
+	m := &stanza.Message{Type: "chat", ID: newID(), From: from.String(), To: s.user.String(), Body: ev.Body}
+	m.OriginID = &stanza.OriginID{ID: m.ID}
 	if ref := c.xmppRef(ctx, s.user.String(), ev.From, ev.Target); ref != "" {
 		m.Extra = append(m.Extra, &replaceElem{ID: ref})
 	} else {
@@ -214,7 +215,7 @@ func (s *userSink) edit(ctx context.Context, ev *transports.EditEvent) {
 		m.Body = ownMarker + m.Body
 	}
 	if !ev.Time.IsZero() && time.Since(ev.Time) > liveDelay {
-		m.Delay = &delayElem{From: c.domain.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
+		m.Delay = &stanza.Delay{From: c.domain.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
 	s.queue(ctx, m)
 }
@@ -226,13 +227,13 @@ func (s *userSink) retracted(ctx context.Context, ev *transports.RetractEvent) {
 	c := s.c
 	from, err := c.legacyJID(ev.From)
 	if err != nil {
-		s.queue(ctx, &outMessage{Type: "chat", From: c.domain.String(), To: s.user.String(),
+		s.queue(ctx, &stanza.Message{Type: "chat", From: c.domain.String(), To: s.user.String(),
 			Body: string(ev.From) + " deleted a message."})
 		return
 	}
-	m := &outMessage{Type: "chat", ID: newID(), From: from.String(), To: s.user.String(), Body: retractFallback}
+	m := &stanza.Message{Type: "chat", ID: newID(), From: from.String(), To: s.user.String(), Body: retractFallback}
 	if ref := c.xmppRef(ctx, s.user.String(), ev.From, ev.Target); ref != "" {
-		m.Extra = append(m.Extra, &retractElem{ID: ref}, &fallbackElem{For: nsRetract}, storeHint())
+		m.Extra = append(m.Extra, &retractElem{ID: ref}, &fallbackElem{For: nsRetract}, stanza.StoreHint())
 	} else {
 		m.Body = "[deleted a message]"
 	}
@@ -261,7 +262,7 @@ func (c *Component) roomEditEvent(ctx context.Context, user jid.JID, ev *transpo
 	}
 	ref := roomRef(ctx, c, user.String(), ev.From, ev.Target)
 	c.broadcast(ctx, r, "", func(to jid.JID) any {
-		m := &outMessage{Type: "groupchat", ID: newID(), From: r.OccupantJID(nick), To: to.String(), Body: ev.Body}
+		m := &stanza.Message{Type: "groupchat", ID: newID(), From: r.OccupantJID(nick), To: to.String(), Body: ev.Body}
 		if ref != "" {
 			m.Extra = append(m.Extra, &replaceElem{ID: ref})
 		} else {
@@ -321,8 +322,8 @@ func (c *Component) roomRetractEvent(ctx context.Context, user jid.JID, ev *tran
 	}
 	c.broadcast(ctx, r, "", func(to jid.JID) any {
 		e := *el
-		return &outMessage{Type: "groupchat", ID: newID(), From: from, To: to.String(), Body: fallback,
-			Extra: []any{&e, &fallbackElem{For: nsRetract}, storeHint()}}
+		return &stanza.Message{Type: "groupchat", ID: newID(), From: from, To: to.String(), Body: fallback,
+			Extra: []any{&e, &fallbackElem{For: nsRetract}, stanza.StoreHint()}}
 	})
 }
 

@@ -6,7 +6,7 @@ import (
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 )
 
-func (c *Component) handleIQ(s *stanza) {
+func (c *Component) handleIQ(s *inStanza) {
 	if s.typ != "get" && s.typ != "set" {
 		return // results are matched by the session; stray ones are ignored
 	}
@@ -82,7 +82,7 @@ type gatewayQuery struct {
 	JID     string   `xml:"jid,omitempty"`
 }
 
-func (c *Component) handleGateway(s *stanza, q *node) {
+func (c *Component) handleGateway(s *inStanza, q *node) {
 	if s.typ == "get" {
 		c.result(s, &gatewayQuery{
 			Desc:   "Enter the " + c.net.Identity().Name + " address of the contact you would like to add.",

@@ -29,7 +29,7 @@ import (
 //     anything reaches the legacy network;
 //   - queued work: maxQueued stanzas waiting in a user's lane, the excess
 //     refused with resource-constraint (see admit);
-//   - presence: see presence.Tracker; room state: see mucService.release.
+//   - presence: see presence.Tracker; room state: see muc.Service.Release.
 
 // maxQueued bounds the stanzas waiting in one user's lane. It leaves
 // room for a client that joins its bookmarked rooms at login.
@@ -210,7 +210,7 @@ func (c *Component) roomsPerUser() int {
 
 // admit runs job for the sender of s in their lane, or answers s with
 // resource-constraint when maxQueued of their stanzas are waiting already.
-func (c *Component) admit(s *stanza, job func()) {
+func (c *Component) admit(s *inStanza, job func()) {
 	if c.lanes.TryPost(c.ctx(), s.from.Bare().String(), func(context.Context) { job() }) {
 		return
 	}

@@ -94,34 +94,35 @@ func TestCommandAllowed(t *testing.T) {
 // state; an empty entry is forgotten, one with a room or an anonymous
 // session is kept.
 func TestRoomStateReleased(t *testing.T) {
-	c := &Component{log: slog.New(slog.DiscardHandler), muc: newMUCService(), domain: jid.MustParse("irc.example.org"),
+	c := &Component{log: slog.New(slog.DiscardHandler), domain: jid.MustParse("irc.example.org"),
 		owners: userloop.New("owner", 0, slog.New(slog.DiscardHandler))}
+	c.muc = muc.NewService(mucCore{c})
 	leave, err := parseXML(`<presence xmlns="jabber:component:accept" type="unavailable" from="u@example.org/pc" to="#chan@irc.example.org/nick"/>`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stanza{node: leave, from: jid.MustParse("u@example.org/pc"), to: jid.MustParse("#chan@irc.example.org/nick"), typ: "unavailable"}
+	s := &inStanza{node: leave, from: jid.MustParse("u@example.org/pc"), to: jid.MustParse("#chan@irc.example.org/nick"), typ: "unavailable"}
 	c.leaveRoom(s, "#chan")
-	if c.muc.get("u@example.org") != nil {
+	if c.muc.Rooms("u@example.org") != nil {
 		t.Error("a leave created room state")
 	}
 
-	ur := c.muc.user("u@example.org")
-	c.muc.release("u@example.org", ur)
-	if c.muc.get("u@example.org") != nil {
+	ur := c.muc.User("u@example.org")
+	c.muc.Release("u@example.org", ur)
+	if c.muc.Rooms("u@example.org") != nil {
 		t.Error("an empty entry was kept")
 	}
-	ur = c.muc.user("u@example.org")
+	ur = c.muc.User("u@example.org")
 	r := muc.NewRoom("#chan", jid.MustParse("#chan@irc.example.org"), nil, "nick")
 	ur.Put(r)
-	c.muc.release("u@example.org", ur)
-	if c.muc.get("u@example.org") != ur {
+	c.muc.Release("u@example.org", ur)
+	if c.muc.Rooms("u@example.org") != ur {
 		t.Error("an entry with a room was forgotten")
 	}
 	ur.Remove(r)
 	ur.Anon = true
-	c.muc.release("u@example.org", ur)
-	if c.muc.get("u@example.org") != ur {
+	c.muc.Release("u@example.org", ur)
+	if c.muc.Rooms("u@example.org") != ur {
 		t.Error("an entry with an anonymous session was forgotten")
 	}
 }

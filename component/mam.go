@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/component/muc"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -127,7 +128,7 @@ func withAwayNotes(history, notes []transports.MessageEvent, max int) []transpor
 // (their legacy session is, even with no resource joined: bouncer mode);
 // others are refused with forbidden, as XEP-0313 asks of an archive the
 // requester may not read. It runs in the user's lane.
-func (c *Component) mamIQ(s *stanza, q *node, id transports.ID) {
+func (c *Component) mamIQ(s *inStanza, q *node, id transports.ID) {
 	user := s.from.Bare()
 	u := user.String()
 	c.admit(s, func() {
@@ -157,7 +158,7 @@ func (c *Component) mamIQ(s *stanza, q *node, id transports.ID) {
 }
 
 // mamQuery runs a query and sends its results, then the <fin/>.
-func (c *Component) mamQuery(ctx context.Context, s *stanza, q *node, user string, id transports.ID, room jid.JID) {
+func (c *Component) mamQuery(ctx context.Context, s *inStanza, q *node, user string, id transports.ID, room jid.JID) {
 	aq, none, serr := parseMAMQuery(q, room)
 	if serr != nil {
 		c.replyError(s.node, serr)
@@ -187,7 +188,7 @@ func (c *Component) mamQuery(ctx context.Context, s *stanza, q *node, user strin
 	for _, e := range order {
 		m := &mamResultMessage{ID: newID(), From: room.String(), To: s.from.String(), Result: mamResult{
 			QueryID: queryID, ID: e.ID, Forwarded: forwardedMessage{
-				Delay:   &delayElem{Stamp: e.Time.UTC().Format(time.RFC3339Nano)},
+				Delay:   &stanza.Delay{Stamp: e.Time.UTC().Format(time.RFC3339Nano)},
 				Message: archivedMessage(room, e),
 			}}}
 		if err := c.send(ctx, m); errors.Is(err, errStanzaTooLarge) {
@@ -296,7 +297,7 @@ func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *st
 
 // mamMetadata answers <metadata/> (XEP-0313 §5): the first and the last
 // message of the archive; nothing when it is empty.
-func (c *Component) mamMetadata(ctx context.Context, s *stanza, user string, id transports.ID) {
+func (c *Component) mamMetadata(ctx context.Context, s *inStanza, user string, id transports.ID) {
 	md := &mamMetadataElem{}
 	for _, q := range []archive.Query{{Max: 1}, {Last: true, Max: 1}} {
 		p, err := c.cfg.Archive.Query(ctx, user, c.net.Name(), string(id), q)
@@ -337,21 +338,21 @@ type mamResult struct {
 }
 
 type forwardedMessage struct {
-	Delay   *delayElem
+	Delay   *stanza.Delay
 	Message *storedMessage
 }
 
 // storedMessage is an archived room message as XEP-0313 forwards it: from
 // the speaker's occupant JID, without a 'to'.
 type storedMessage struct {
-	XMLName  xml.Name  `xml:"jabber:client message"`
-	ID       string    `xml:"id,attr,omitempty"`
-	Type     string    `xml:"type,attr"`
-	From     string    `xml:"from,attr"`
-	Body     string    `xml:"body,omitempty"`
-	StanzaID *stanzaID `xml:",omitempty"`
-	OriginID *originID `xml:",omitempty"`
-	Extra    []any     `xml:",omitempty"`
+	XMLName  xml.Name         `xml:"jabber:client message"`
+	ID       string           `xml:"id,attr,omitempty"`
+	Type     string           `xml:"type,attr"`
+	From     string           `xml:"from,attr"`
+	Body     string           `xml:"body,omitempty"`
+	StanzaID *stanza.StanzaID `xml:",omitempty"`
+	OriginID *stanza.OriginID `xml:",omitempty"`
+	Extra    []any            `xml:",omitempty"`
 }
 
 // archivedMessage builds the forwarded message of e, said in room, as
@@ -362,16 +363,16 @@ func archivedMessage(room jid.JID, e archive.Entry) *storedMessage {
 		body = "/me " + body
 	}
 	m := &storedMessage{Type: "groupchat", From: muc.OccupantJID(room, e.Nick), Body: body, ID: e.ID,
-		StanzaID: &stanzaID{ID: e.ID, By: room.String()}}
+		StanzaID: &stanza.StanzaID{ID: e.ID, By: room.String()}}
 	if e.Own && e.OriginID != "" {
 		m.ID = e.OriginID
-		m.OriginID = &originID{ID: e.OriginID}
+		m.OriginID = &stanza.OriginID{ID: e.OriginID}
 	}
 	if e.ReplyTo != "" {
-		m.Extra = append(m.Extra, &replyElem{ID: e.ReplyTo})
+		m.Extra = append(m.Extra, &stanza.Reply{ID: e.ReplyTo})
 	}
 	for _, l := range e.Links {
-		m.Extra = append(m.Extra, &oobElem{URL: l.URL, Desc: shortName(l.Name, 200)})
+		m.Extra = append(m.Extra, &stanza.OOB{URL: l.URL, Desc: shortName(l.Name, 200)})
 	}
 	return m
 }

@@ -10,6 +10,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -22,7 +23,7 @@ type receivedElem struct {
 	ID      string   `xml:"id,attr"`
 }
 
-func (c *Component) handleMessage(s *stanza) {
+func (c *Component) handleMessage(s *inStanza) {
 	if s.typ == "headline" {
 		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "This address does not take messages of type %q.", s.typ))
 		return
@@ -130,9 +131,9 @@ func (c *Component) handleMessage(s *stanza) {
 
 // receipt acknowledges s (XEP-0184) if it asked for it; call it only once
 // the legacy network took the message.
-func (c *Component) receipt(ctx context.Context, s *stanza) {
+func (c *Component) receipt(ctx context.Context, s *inStanza) {
 	if s.Child(nsReceipts, "request") != nil && s.id != "" {
-		c.sendQuiet(ctx, &outMessage{From: s.to.String(), To: s.from.String(), Extra: []any{&receivedElem{ID: s.id}}})
+		c.sendQuiet(ctx, &stanza.Message{From: s.to.String(), To: s.from.String(), Extra: []any{&receivedElem{ID: s.id}}})
 	}
 }
 
@@ -142,8 +143,8 @@ func (c *Component) receipt(ctx context.Context, s *stanza) {
 func (c *Component) sendText(to jid.JID, text string) {
 	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 	defer cancel()
-	if err := c.queue(ctx, &outMessage{Type: "chat", From: c.domain.String(), To: to.String(), Body: text}); err != nil {
-		c.sendQuiet(ctx, &outMessage{Type: "chat", From: c.domain.String(), To: to.String(), Body: text})
+	if err := c.queue(ctx, &stanza.Message{Type: "chat", From: c.domain.String(), To: to.String(), Body: text}); err != nil {
+		c.sendQuiet(ctx, &stanza.Message{Type: "chat", From: c.domain.String(), To: to.String(), Body: text})
 	}
 }
 

@@ -3,13 +3,13 @@ package component
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/presence"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -72,45 +72,6 @@ const (
 	leaveGrace = 2 * time.Second
 )
 
-// mucService holds the MUC state of all users. mu guards the map only: a
-// user's entry and everything in it belong to the user's owner goroutine.
-type mucService struct {
-	mu    sync.Mutex
-	users map[string]*muc.Rooms
-
-	listMu sync.Mutex
-	lists  map[string]roomList // user + "\x00" + server
-}
-
-func newMUCService() *mucService {
-	return &mucService{users: make(map[string]*muc.Rooms), lists: make(map[string]roomList)}
-}
-
-// roomList is a legacy server's room list, as fetched at a time.
-type roomList struct {
-	at    time.Time
-	rooms []transports.RoomInfo
-}
-
-// user returns user's rooms, creating the entry. Owner work only.
-func (m *mucService) user(user string) *muc.Rooms {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ur := m.users[user]
-	if ur == nil {
-		ur = muc.NewRooms()
-		m.users[user] = ur
-	}
-	return ur
-}
-
-// get returns user's rooms, or nil. Owner work only.
-func (m *mucService) get(user string) *muc.Rooms {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.users[user]
-}
-
 // kindOf says what a legacy ID names; networks without an Addresser have
 // only contacts.
 func (c *Component) kindOf(id transports.ID) (transports.IDKind, error) {
@@ -167,14 +128,14 @@ func (c *Component) after(d time.Duration, user string, job func(ctx context.Con
 
 // --- presences -----------------------------------------------------------
 
-func occupantPresence(r *muc.Room, o muc.Occupant, to jid.JID) *outPresence {
-	p := &outPresence{From: r.OccupantJID(o.Nick), To: to.String(), Show: o.Presence.Show.String(), Status: o.Presence.Status}
+func occupantPresence(r *muc.Room, o muc.Occupant, to jid.JID) *stanza.Presence {
+	p := &stanza.Presence{From: r.OccupantJID(o.Nick), To: to.String(), Show: o.Presence.Show.String(), Status: o.Presence.Status}
 	p.Extra = []any{&muc.UserX{Item: &muc.Item{Affiliation: muc.AffName(o.Affiliation), Role: muc.PresentRole(o.Role)}}}
 	return p
 }
 
-func selfPresence(r *muc.Room, to jid.JID, codes ...int) *outPresence {
-	p := &outPresence{From: r.OccupantJID(r.Nick), To: to.String(), Show: r.Presence.Show.String(), Status: r.Presence.Status}
+func selfPresence(r *muc.Room, to jid.JID, codes ...int) *stanza.Presence {
+	p := &stanza.Presence{From: r.OccupantJID(r.Nick), To: to.String(), Show: r.Presence.Show.String(), Status: r.Presence.Status}
 	p.Extra = []any{&muc.UserX{
 		Item:   &muc.Item{Affiliation: muc.AffName(r.Affiliation), Role: muc.PresentRole(r.Role)},
 		Status: muc.Statuses(append([]int{muc.StatusSelf}, codes...)...),
@@ -183,24 +144,24 @@ func selfPresence(r *muc.Room, to jid.JID, codes ...int) *outPresence {
 }
 
 // selfUnavailable tells a resource it is out of the room.
-func selfUnavailable(r *muc.Room, nick string, to jid.JID, status string, item *muc.Item, codes ...int) *outPresence {
+func selfUnavailable(r *muc.Room, nick string, to jid.JID, status string, item *muc.Item, codes ...int) *stanza.Presence {
 	if item == nil {
 		item = &muc.Item{}
 	}
 	item.Affiliation, item.Role = muc.AffName(r.Affiliation), "none"
-	return &outPresence{Type: "unavailable", From: r.OccupantJID(nick), To: to.String(), Status: status,
+	return &stanza.Presence{Type: "unavailable", From: r.OccupantJID(nick), To: to.String(), Status: status,
 		Extra: []any{&muc.UserX{Item: item, Status: muc.Statuses(append([]int{muc.StatusSelf}, codes...)...)}}}
 }
 
-func subjectMessage(r *muc.Room, to jid.JID) *outMessage {
+func subjectMessage(r *muc.Room, to jid.JID) *stanza.Message {
 	subject := r.Subject()
 	from := r.JID.String()
 	if subject.Nick != "" {
 		from = r.OccupantJID(subject.Nick)
 	}
-	m := &outMessage{Type: "groupchat", ID: newID(), From: from, To: to.String(), Extra: []any{&subjectElem{Text: subject.Subject}}}
+	m := &stanza.Message{Type: "groupchat", ID: newID(), From: from, To: to.String(), Extra: []any{&stanza.Subject{Text: subject.Subject}}}
 	if !subject.Time.IsZero() {
-		m.Delay = &delayElem{From: r.JID.String(), Stamp: subject.Time.UTC().Format(time.RFC3339Nano)}
+		m.Delay = &stanza.Delay{From: r.JID.String(), Stamp: subject.Time.UTC().Format(time.RFC3339Nano)}
 	}
 	return m
 }
@@ -231,7 +192,7 @@ func (c *Component) broadcast(ctx context.Context, r *muc.Room, legacyID string,
 // roomPresence handles a presence to a room or occupant JID. It reports
 // false when the presence is not a MUC matter (a contact's JID), so that
 // the caller handles it. It runs in the user's lane.
-func (c *Component) roomPresence(s *stanza) bool {
+func (c *Component) roomPresence(s *inStanza) bool {
 	id, err := legacyID(s.to)
 	if err != nil {
 		return false
@@ -277,17 +238,17 @@ func (c *Component) roomPresence(s *stanza) bool {
 
 // mucError answers a join with an error presence from the occupant
 // JID it was sent to.
-func (c *Component) mucError(s *stanza, e *stanzaerr.Error) {
+func (c *Component) mucError(s *inStanza, e *stanzaerr.Error) {
 	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 	defer cancel()
-	c.sendQuiet(ctx, &outPresence{ID: s.id, Type: "error", From: s.to.String(), To: s.from.String(),
+	c.sendQuiet(ctx, &stanza.Presence{ID: s.id, Type: "error", From: s.to.String(), To: s.from.String(),
 		Error: e.Wire(), Extra: []any{&muc.JoinX{}}})
 }
 
 // joinRoom handles an available presence to room@domain/nick: a join, a
 // second resource joining, or a presence update of a joined resource. It
 // runs in the user's lane.
-func (c *Component) joinRoom(s *stanza, id transports.ID) {
+func (c *Component) joinRoom(s *inStanza, id transports.ID) {
 	ctx := c.ctx()
 	user := s.from.Bare()
 	u := user.String()
@@ -310,7 +271,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 		mirror transports.Adapter
 	)
 	if !c.own(ctx, u, func(ctx context.Context) {
-		ur := c.muc.user(u)
+		ur := c.muc.User(u)
 		r = ur.Get(id)
 		if r != nil && r.Adapter != c.sup.Adapter(u) {
 			// The session the room was joined with is gone.
@@ -380,7 +341,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	}
 	r = muc.NewRoom(id, s.to.Bare(), a, nick)
 	r.Join(s.from, nick, hist)
-	if !c.own(ctx, u, func(context.Context) { c.muc.user(u).Put(r) }) {
+	if !c.own(ctx, u, func(context.Context) { c.muc.User(u).Put(r) }) {
 		return
 	}
 
@@ -390,7 +351,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 
 	joined, anon := false, false
 	c.own(ctx, u, func(ctx context.Context) {
-		ur := c.muc.user(u)
+		ur := c.muc.User(u)
 		anon = ur.Anon
 		if err != nil {
 			ur.Remove(r)
@@ -417,7 +378,7 @@ func (c *Component) joinRoom(s *stanza, id transports.ID) {
 	}
 	c.finishJoin(ctx, u, r)
 	if !anon {
-		c.rememberRoom(ctx, user, id, r.Nick)
+		c.muc.RememberRoom(ctx, user, id, r.Nick)
 	}
 }
 
@@ -442,7 +403,7 @@ func (c *Component) roomAdapter(ctx context.Context, user jid.JID, room transpor
 			if err != nil {
 				return nil, stanzaerr.FromLegacy(err)
 			}
-			if !c.own(ctx, u, func(context.Context) { c.muc.user(u).Anon = true }) {
+			if !c.own(ctx, u, func(context.Context) { c.muc.User(u).Anon = true }) {
 				return nil, stanzaerr.New("wait", "service-unavailable", "The gateway is shutting down.")
 			}
 			c.sup.Start(acct)
@@ -560,14 +521,14 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 	}
 
 	c.own(ctx, user, func(ctx context.Context) {
-		if ur := c.muc.get(user); ur == nil || !ur.Has(r) {
+		if ur := c.muc.Rooms(user); ur == nil || !ur.Has(r) {
 			return
 		}
 		for _, rr := range syncing {
 			if r.Resource(rr.Full.Resourcepart()) != rr || rr.Phase() != muc.Syncing {
 				continue // left meanwhile
 			}
-			var backlog []*outMessage
+			var backlog []*stanza.Message
 			for i := range history[rr] {
 				ev := &history[rr][i]
 				if rr.Held(string(ev.RemoteID)) {
@@ -576,11 +537,11 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 				backlog = append(backlog, groupchatStanza(r, ev, rr.Full, true))
 			}
 			if rr.Hist.MaxChars > 0 {
-				backlog = muc.TrimChars(backlog, rr.Hist.MaxChars, func(m *outMessage) int { return len(mustMarshal(m)) })
+				backlog = muc.TrimChars(backlog, rr.Hist.MaxChars, func(m *stanza.Message) int { return len(mustMarshal(m)) })
 			}
 			if n := notKept; n > 0 && history[rr] != nil {
 				// Never silently: say what the backlog could not keep.
-				c.mucSend(ctx, &outMessage{Type: "groupchat", ID: newID(), From: r.JID.String(), To: rr.Full.String(),
+				c.mucSend(ctx, &stanza.Message{Type: "groupchat", ID: newID(), From: r.JID.String(), To: rr.Full.String(),
 					Body: fmt.Sprintf("%d earlier %s while you were away %s not kept: this gateway keeps the last %d per room.",
 						n, plural(n, "message", "messages"), plural(n, "was", "were"), kept)})
 			}
@@ -599,14 +560,14 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 
 // leaveRoom handles an unavailable presence to room@domain/nick. It runs
 // in the user's lane.
-func (c *Component) leaveRoom(s *stanza, id transports.ID) {
+func (c *Component) leaveRoom(s *inStanza, id transports.ID) {
 	ctx := c.ctx()
 	user := s.from.Bare()
 	u := user.String()
 	var in, last bool
 	var r *muc.Room
 	if !c.own(ctx, u, func(ctx context.Context) {
-		ur := c.muc.get(u) // a leave creates nothing
+		ur := c.muc.Rooms(u) // a leave creates nothing
 		if ur == nil {
 			return
 		}
@@ -626,7 +587,7 @@ func (c *Component) leaveRoom(s *stanza, id transports.ID) {
 	}
 	if !in {
 		// Not in the room: confirm anyway, clients wait for it.
-		c.sendQuiet(ctx, &outPresence{Type: "unavailable", From: s.to.String(), To: s.from.String(),
+		c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: s.to.String(), To: s.from.String(),
 			Extra: []any{&muc.UserX{Item: &muc.Item{Affiliation: "none", Role: "none"}, Status: muc.Statuses(muc.StatusSelf)}}})
 		return
 	}
@@ -640,7 +601,7 @@ func (c *Component) leaveRoom(s *stanza, id transports.ID) {
 func (c *Component) resourceGone(ctx context.Context, user jid.JID, res string) {
 	var emptied []*muc.Room
 	c.own(ctx, user.String(), func(context.Context) {
-		ur := c.muc.get(user.String())
+		ur := c.muc.Rooms(user.String())
 		if ur == nil {
 			return
 		}
@@ -672,7 +633,7 @@ func (c *Component) lastResourceLeft(ctx context.Context, user jid.JID, r *muc.R
 			c.after(leaveGrace, u, func(ctx context.Context) {
 				stale := true
 				c.own(ctx, u, func(context.Context) {
-					ur := c.muc.get(u)
+					ur := c.muc.Rooms(u)
 					stale = ur == nil || !ur.Has(r) || !r.Empty()
 				})
 				if stale {
@@ -699,7 +660,7 @@ func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, r *muc.Room) 
 	u := user.String()
 	gone, anon := false, false
 	c.own(ctx, u, func(context.Context) {
-		ur := c.muc.get(u)
+		ur := c.muc.Rooms(u)
 		if ur == nil {
 			return
 		}
@@ -712,7 +673,7 @@ func (c *Component) leaveLegacy(ctx context.Context, user jid.JID, r *muc.Room) 
 		return
 	}
 	if !anon {
-		c.forgetRoom(ctx, user, r.ID)
+		c.muc.ForgetRoom(ctx, user, r.ID)
 	}
 	if rooms, ok := r.Adapter.(transports.Rooms); ok && r.Adapter == c.sup.Adapter(u) {
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -731,7 +692,7 @@ func (c *Component) maybeStopAnon(ctx context.Context, user jid.JID) {
 	u := user.String()
 	stop := false
 	c.own(ctx, u, func(context.Context) {
-		ur := c.muc.get(u)
+		ur := c.muc.Rooms(u)
 		if ur == nil {
 			return
 		}
@@ -739,25 +700,12 @@ func (c *Component) maybeStopAnon(ctx context.Context, user jid.JID) {
 		if stop {
 			ur.Anon = false
 		}
-		c.muc.release(u, ur)
+		c.muc.Release(u, ur)
 	})
 	if stop && !c.registered(ctx, user) {
 		c.log.Info("anonymous user left their last room", "user", u)
 		c.sup.Stop(u)
 	}
-}
-
-// release forgets user's entry ur when it holds no room and no anonymous
-// session. Owner work.
-func (m *mucService) release(user string, ur *muc.Rooms) {
-	if !ur.Idle() {
-		return
-	}
-	m.mu.Lock()
-	if m.users[user] == ur {
-		delete(m.users, user)
-	}
-	m.mu.Unlock()
 }
 
 // dropRoom forgets a room the legacy session is no longer in and tells the
@@ -773,7 +721,7 @@ func (c *Component) dropRoom(ctx context.Context, ur *muc.Rooms, r *muc.Room, st
 // belongs to the adapter that joined it. Owner work.
 func (c *Component) roomsOnState(ctx context.Context, user jid.JID, st transports.Status) {
 	u := user.String()
-	ur := c.muc.get(u)
+	ur := c.muc.Rooms(u)
 	if ur == nil {
 		return
 	}
@@ -797,11 +745,11 @@ func (c *Component) roomsOnState(ctx context.Context, user jid.JID, st transport
 // selfPing answers XEP-0410 pings to an occupant JID: a result when the
 // sender is in the room under that nick, not-acceptable otherwise. The
 // answer is owner work: the stream reader never waits for a user's work.
-func (c *Component) selfPing(s *stanza, id transports.ID) {
+func (c *Component) selfPing(s *inStanza, id transports.ID) {
 	u := s.from.Bare().String()
 	c.owners.Post(c.ctx(), u, func(ctx context.Context) {
 		joined := false
-		if ur := c.muc.get(u); ur != nil {
+		if ur := c.muc.Rooms(u); ur != nil {
 			if r := ur.Get(id); r != nil && r.Adapter == c.sup.Adapter(u) {
 				rr := r.Resource(s.from.Resourcepart())
 				joined = rr != nil && rr.Phase() != muc.Joining && (s.to.Resourcepart() == "" || s.to.Resourcepart() == r.Nick)

@@ -8,6 +8,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/muc"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -57,7 +58,7 @@ func (c *Component) legacyRef(ctx context.Context, user string, room transports.
 }
 
 // groupchatStanza is a room message for one resource.
-func groupchatStanza(r *muc.Room, ev *transports.MessageEvent, to jid.JID, history bool) *outMessage {
+func groupchatStanza(r *muc.Room, ev *transports.MessageEvent, to jid.JID, history bool) *stanza.Message {
 	nick := ev.Nick
 	if ev.Own && nick == "" {
 		nick = r.Nick
@@ -70,18 +71,18 @@ func groupchatStanza(r *muc.Room, ev *transports.MessageEvent, to jid.JID, histo
 	if ev.Action {
 		body = "/me " + body
 	}
-	m := &outMessage{Type: "groupchat", ID: id, From: r.OccupantJID(nick), To: to.String(), Body: body}
+	m := &stanza.Message{Type: "groupchat", ID: id, From: r.OccupantJID(nick), To: to.String(), Body: body}
 	if !ev.Time.IsZero() && (history || time.Since(ev.Time) > liveDelay) {
-		m.Delay = &delayElem{From: r.JID.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
+		m.Delay = &stanza.Delay{From: r.JID.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
 	if ev.RemoteID != "" {
-		m.StanzaID = &stanzaID{ID: string(ev.RemoteID), By: r.JID.String()}
+		m.StanzaID = &stanza.StanzaID{ID: string(ev.RemoteID), By: r.JID.String()}
 	}
 	if ev.Own && ev.EchoOf != "" {
-		m.OriginID = &originID{ID: ev.EchoOf}
+		m.OriginID = &stanza.OriginID{ID: ev.EchoOf}
 	}
 	if ev.ReplyTo != "" {
-		m.Extra = append(m.Extra, &replyElem{ID: string(ev.ReplyTo)})
+		m.Extra = append(m.Extra, &stanza.Reply{ID: string(ev.ReplyTo)})
 	}
 	m.Extra = append(m.Extra, attachmentLinks(ev)...) // uploaded by userSink.Deliver
 	return m
@@ -124,7 +125,7 @@ func (c *Component) roomMessageEvent(ctx context.Context, user jid.JID, ev *tran
 	c.broadcast(ctx, r, sid, func(to jid.JID) any {
 		m := groupchatStanza(r, ev, to, false)
 		if m.StanzaID == nil && sid != "" { // the archive's own ID
-			m.StanzaID = &stanzaID{ID: sid, By: r.JID.String()}
+			m.StanzaID = &stanza.StanzaID{ID: sid, By: r.JID.String()}
 		}
 		return m
 	})
@@ -149,16 +150,16 @@ func (c *Component) offlineMention(ctx context.Context, user jid.JID, ev *transp
 	if id == "" {
 		id = newID()
 	}
-	m := &outMessage{Type: "chat", ID: id, From: from, To: user.String(), Body: body,
-		Extra: []any{&muc.UserX{}, storeHint()}}
+	m := &stanza.Message{Type: "chat", ID: id, From: from, To: user.String(), Body: body,
+		Extra: []any{&muc.UserX{}, stanza.StoreHint()}}
 	if !ev.Time.IsZero() {
-		m.Delay = &delayElem{From: room.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
+		m.Delay = &stanza.Delay{From: room.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
 	c.queueOrSend(ctx, user, m)
 }
 
 // queueOrSend puts a stanza in the outbox, or sends it when storage fails.
-func (c *Component) queueOrSend(ctx context.Context, user jid.JID, m *outMessage) {
+func (c *Component) queueOrSend(ctx context.Context, user jid.JID, m *stanza.Message) {
 	err := c.queue(ctx, m)
 	if err == nil {
 		return
@@ -200,12 +201,12 @@ func (c *Component) occupantEvent(ctx context.Context, user jid.JID, ev *transpo
 		}
 		c.broadcast(ctx, r, "", func(to jid.JID) any {
 			it := *item
-			return &outPresence{Type: "unavailable", From: r.OccupantJID(o.Nick), To: to.String(), Status: status,
+			return &stanza.Presence{Type: "unavailable", From: r.OccupantJID(o.Nick), To: to.String(), Status: status,
 				Extra: []any{&muc.UserX{Item: &it, Status: muc.Statuses(codes...)}}}
 		})
 	case muc.Renamed:
 		c.broadcast(ctx, r, "", func(to jid.JID) any {
-			return &outPresence{Type: "unavailable", From: r.OccupantJID(ch.OldNick), To: to.String(),
+			return &stanza.Presence{Type: "unavailable", From: r.OccupantJID(ch.OldNick), To: to.String(),
 				Extra: []any{&muc.UserX{Item: &muc.Item{Affiliation: muc.AffName(o.Affiliation), Role: muc.PresentRole(o.Role), Nick: o.Nick},
 					Status: muc.Statuses(muc.StatusNewNick)}}}
 		})
@@ -237,7 +238,7 @@ func (c *Component) selfOccupant(ctx context.Context, user jid.JID, ur *muc.Room
 		ur.Remove(r)
 		if !ur.Anon {
 			id := r.ID
-			c.later(user.String(), func(ctx context.Context) { c.forgetRoom(ctx, user, id) })
+			c.later(user.String(), func(ctx context.Context) { c.muc.ForgetRoom(ctx, user, id) })
 		}
 		// Joining resources are not told: JoinRoom fails, the join error
 		// tells them.
@@ -261,7 +262,7 @@ func (c *Component) selfOccupant(ctx context.Context, user jid.JID, ur *muc.Room
 			if ev.Reason != "" {
 				text += ": " + ev.Reason
 			}
-			c.queueOrSend(ctx, user, &outMessage{Type: "chat", ID: newID(), From: r.JID.String(), To: user.String(), Body: text})
+			c.queueOrSend(ctx, user, &stanza.Message{Type: "chat", ID: newID(), From: r.JID.String(), To: user.String(), Body: text})
 		}
 		if ur.Anon && ur.Len() == 0 {
 			c.later(user.String(), func(ctx context.Context) { c.maybeStopAnon(ctx, user) })
@@ -272,7 +273,7 @@ func (c *Component) selfOccupant(ctx context.Context, user jid.JID, ur *muc.Room
 			return
 		}
 		for _, rr := range r.Told() {
-			c.mucSend(ctx, &outPresence{Type: "unavailable", From: r.OccupantJID(old), To: rr.Full.String(),
+			c.mucSend(ctx, &stanza.Presence{Type: "unavailable", From: r.OccupantJID(old), To: rr.Full.String(),
 				Extra: []any{&muc.UserX{Item: &muc.Item{Affiliation: muc.AffName(r.Affiliation), Role: muc.PresentRole(r.Role), Nick: r.Nick},
 					Status: muc.Statuses(muc.StatusSelf, muc.StatusNewNick)}}})
 			c.mucSend(ctx, selfPresence(r, rr.Full))
@@ -316,8 +317,8 @@ func (c *Component) typingEvent(ctx context.Context, user jid.JID, ev *transport
 		return
 	}
 	for _, rr := range r.InPhase(muc.Joined) {
-		c.mucSend(ctx, &outMessage{Type: "groupchat", From: r.OccupantJID(ev.Nick), To: rr.Full.String(),
-			Extra: []any{&chatStateElem{XMLName: xml.Name{Space: nsChat, Local: chatStateName(ev.State)}}, noStoreHint()}})
+		c.mucSend(ctx, &stanza.Message{Type: "groupchat", From: r.OccupantJID(ev.Nick), To: rr.Full.String(),
+			Extra: []any{&stanza.ChatState{XMLName: xml.Name{Space: nsChat, Local: stanza.ChatStateName(ev.State)}}, stanza.NoStoreHint()}})
 	}
 }
 
@@ -333,8 +334,8 @@ func (c *Component) reactionEvent(ctx context.Context, user jid.JID, ev *transpo
 	}
 	set := r.React(ev.Target, ev.Nick, ev.Reaction, ev.Remove)
 	c.broadcast(ctx, r, "", func(to jid.JID) any {
-		return &outMessage{Type: "groupchat", ID: newID(), From: r.OccupantJID(ev.Nick), To: to.String(),
-			Extra: []any{&reactionsElem{ID: string(ev.Target), Reactions: set}, storeHint()}}
+		return &stanza.Message{Type: "groupchat", ID: newID(), From: r.OccupantJID(ev.Nick), To: to.String(),
+			Extra: []any{&stanza.Reactions{ID: string(ev.Target), Reactions: set}, stanza.StoreHint()}}
 	})
 }
 
@@ -349,7 +350,7 @@ func (c *Component) roomNotice(ctx context.Context, user jid.JID, ev *transports
 		return false
 	}
 	c.broadcast(ctx, r, "", func(to jid.JID) any {
-		return &outMessage{Type: "groupchat", ID: newID(), From: r.JID.String(), To: to.String(), Body: ev.Text}
+		return &stanza.Message{Type: "groupchat", ID: newID(), From: r.JID.String(), To: to.String(), Body: ev.Text}
 	})
 	return true
 }
@@ -357,7 +358,7 @@ func (c *Component) roomNotice(ctx context.Context, user jid.JID, ev *transports
 // room returns the user's rooms and the room id, or a nil room when the
 // user is not in it. Owner work.
 func (c *Component) room(user jid.JID, id transports.ID) (*muc.Rooms, *muc.Room) {
-	ur := c.muc.get(user.String())
+	ur := c.muc.Rooms(user.String())
 	if ur == nil {
 		return nil, nil
 	}

@@ -15,7 +15,7 @@ import (
 // reactions, chat states, and private messages through a room.
 
 // roomMessage handles a message to a room or occupant JID.
-func (c *Component) roomMessage(s *stanza, id transports.ID) {
+func (c *Component) roomMessage(s *inStanza, id transports.ID) {
 	hasBody := s.Child("", "body") != nil
 	if s.to.Resourcepart() != "" {
 		if s.typ == "groupchat" {
@@ -48,7 +48,7 @@ func (c *Component) roomMessage(s *stanza, id transports.ID) {
 // or a chat state from a joined resource to the legacy room. The user's
 // resources see the message when the network echoes it (MessageEvent.Own),
 // never before.
-func (c *Component) groupchatWork(s *stanza, id transports.ID) {
+func (c *Component) groupchatWork(s *inStanza, id transports.ID) {
 	ctx := c.ctx()
 	user := s.from.Bare()
 	u := user.String()
@@ -127,7 +127,7 @@ func (c *Component) groupchatWork(s *stanza, id transports.ID) {
 	}
 }
 
-func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.Adapter, id transports.ID, body string) {
+func (c *Component) sendGroupchat(ctx context.Context, s *inStanza, a transports.Adapter, id transports.ID, body string) {
 	u := s.from.Bare().String()
 	if max := c.maxBody(); len(body) > max {
 		c.replyError(s.node, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
@@ -187,7 +187,7 @@ func (c *Component) sendGroupchat(ctx context.Context, s *stanza, a transports.A
 
 // sendReactions turns an XEP-0444 reactions element, the user's whole set
 // of reactions to a message, into additions and removals.
-func (c *Component) sendReactions(ctx context.Context, s *stanza, a transports.Adapter, id transports.ID, el *node) {
+func (c *Component) sendReactions(ctx context.Context, s *inStanza, a transports.Adapter, id transports.ID, el *node) {
 	user := s.from.Bare()
 	u := user.String()
 	reactor, ok := a.(transports.Reactor)

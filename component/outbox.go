@@ -13,6 +13,7 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stream"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/outbox"
 )
 
@@ -176,7 +177,7 @@ func (c *Component) barrier(ctx context.Context, sess *xmpp.Session, done <-chan
 	id := "outbox-" + newID()
 	ch, release := c.iq.expect(id)
 	defer release()
-	check := mustMarshal(&outIQ{ID: id, Type: "result", From: c.domain.String(), To: c.domain.String()})
+	check := mustMarshal(&stanza.IQ{ID: id, Type: "result", From: c.domain.String(), To: c.domain.String()})
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := sess.Send(sctx, xml.NewDecoder(bytes.NewReader(check)))
 	cancel()
@@ -235,7 +236,7 @@ func (c *Component) deadLetter(ctx context.Context, it outbox.Item, reason strin
 		sender = j.String()
 	}
 	text := fmt.Sprintf("%s from %s could not be delivered: %s.", what, logAttr(sender), reason)
-	if err := c.queue(ctx, &outMessage{Type: "chat", From: c.domain.String(), To: user.Bare().String(), Body: text}); err != nil {
+	if err := c.queue(ctx, &stanza.Message{Type: "chat", From: c.domain.String(), To: user.Bare().String(), Body: text}); err != nil {
 		c.log.Error("telling a user about a dead letter", "user", user.Bare().String(), "err", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/presence"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/transports"
@@ -45,7 +46,7 @@ func rosterOf(settings map[string]string) []string {
 	return strings.Split(settings[rosterKey], "\n")
 }
 
-func (c *Component) handlePresence(s *stanza) {
+func (c *Component) handlePresence(s *inStanza) {
 	if !c.allowedUser(s.from) {
 		if s.typ == "subscribe" || s.typ == "probe" {
 			c.replyError(s.node, c.forbidden())
@@ -59,7 +60,7 @@ func (c *Component) handlePresence(s *stanza) {
 	c.admit(s, func() { c.presenceWork(s) })
 }
 
-func (c *Component) presenceWork(s *stanza) {
+func (c *Component) presenceWork(s *inStanza) {
 	user := s.from.Bare()
 	ctx := c.ctx()
 	if s.to.Localpart() != "" && c.roomPresence(s) {
@@ -117,26 +118,26 @@ func (c *Component) presenceWork(s *stanza) {
 		}
 		// Auto-approve: the gateway and legacy contacts accept every
 		// registered user (XEP-0100 §4.1, §5.1).
-		c.sendQuiet(ctx, &outPresence{Type: "subscribed", From: s.to.Bare().String(), To: user.String()})
+		c.sendQuiet(ctx, &stanza.Presence{Type: "subscribed", From: s.to.Bare().String(), To: user.String()})
 		if s.to.Localpart() != "" {
 			c.rememberContact(ctx, user, s.to.Bare().String())
-			c.sendQuiet(ctx, &outPresence{Type: "subscribe", From: s.to.Bare().String(), To: user.String()})
+			c.sendQuiet(ctx, &stanza.Presence{Type: "subscribe", From: s.to.Bare().String(), To: user.String()})
 		}
 		c.answerProbe(ctx, s.to.Bare(), user)
 	case "probe":
 		if !c.registered(ctx, user) {
-			c.sendQuiet(ctx, &outPresence{Type: "unavailable", From: s.to.Bare().String(), To: s.from.String()})
+			c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: s.to.Bare().String(), To: s.from.String()})
 			return
 		}
 		c.answerProbe(ctx, s.to.Bare(), s.from)
 	case "unsubscribe":
-		c.sendQuiet(ctx, &outPresence{Type: "unsubscribed", From: s.to.Bare().String(), To: user.String()})
+		c.sendQuiet(ctx, &stanza.Presence{Type: "unsubscribed", From: s.to.Bare().String(), To: user.String()})
 	}
 }
 
 // presenceError handles a presence error from a user's server: the
 // resource (or the whole user, for a bare JID) is gone.
-func (c *Component) presenceError(s *stanza) {
+func (c *Component) presenceError(s *inStanza) {
 	if s.from.Resourcepart() != "" {
 		c.presence.Unavailable(s.from.Bare().String(), s.from.Resourcepart())
 		c.later(s.from.Bare().String(), func(ctx context.Context) { c.resourceGone(ctx, s.from.Bare(), s.from.Resourcepart()) })
@@ -160,7 +161,7 @@ func (c *Component) answerProbe(ctx context.Context, from, to jid.JID) {
 	}
 	// Legacy contacts' presence arrives as events; until then they are
 	// shown as unavailable.
-	c.sendQuiet(ctx, &outPresence{Type: "unavailable", From: from.String(), To: to.String()})
+	c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: from.String(), To: to.String()})
 }
 
 // pushPresence mirrors the user's best presence on the legacy network.
@@ -182,7 +183,7 @@ func (c *Component) pushPresence(ctx context.Context, user jid.JID) {
 // gateway JID's presence: available when connected, away while connecting
 // or retrying, xa with the server's text when the login was refused.
 func (c *Component) sendGatewayPresence(ctx context.Context, to jid.JID, st transports.Status) {
-	p := &outPresence{From: c.domain.String(), To: to.String(), Caps: c.caps()}
+	p := &stanza.Presence{From: c.domain.String(), To: to.String(), Caps: c.caps()}
 	switch st.State {
 	case transports.StateConnected:
 		p.Status = "Connected"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/transports"
@@ -162,7 +163,7 @@ func keep(keys []string, ok func(string) bool) []string {
 // acknowledge answers a message the legacy network took (Send returned
 // rid): with the receipt now, or, for a network with deferred receipts,
 // once it reports on rid. Lane work.
-func (c *Component) acknowledge(ctx context.Context, s *stanza, to transports.ID, rid transports.RemoteID) {
+func (c *Component) acknowledge(ctx context.Context, s *inStanza, to transports.ID, rid transports.RemoteID) {
 	if !c.netCaps().DeferredReceipts {
 		c.receipt(ctx, s)
 		return
@@ -238,12 +239,12 @@ func (s *userSink) resolved(err error) {
 // when it was delivered and one was asked for, an error message with the
 // message's id when it failed. Both are queued (durable).
 func (c *Component) resolveReceipt(ctx context.Context, p pendingReceipt, ev *transports.ReceiptEvent) error {
-	var m *outMessage
+	var m *stanza.Message
 	if ev.Delivered {
 		if !p.requested {
 			return nil
 		}
-		m = &outMessage{From: p.from, To: p.to, Extra: []any{&receivedElem{ID: p.stanzaID}}}
+		m = &stanza.Message{From: p.from, To: p.to, Extra: []any{&receivedElem{ID: p.stanzaID}}}
 	} else {
 		text := c.net.Identity().Name + " could not deliver the message"
 		if ev.Error != "" {
@@ -253,7 +254,7 @@ func (c *Component) resolveReceipt(ctx context.Context, p pendingReceipt, ev *tr
 		if id == "" {
 			id = p.originID // the only id the client gave it
 		}
-		m = &outMessage{ID: id, Type: "error", From: p.from, To: p.to,
+		m = &stanza.Message{ID: id, Type: "error", From: p.from, To: p.to,
 			Error: stanzaerr.New("cancel", "recipient-unavailable", "%s.", text).Wire()}
 	}
 	if err := c.queue(ctx, m); err != nil {

@@ -12,6 +12,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/regform"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/registry"
@@ -37,7 +38,7 @@ func (c *Component) registerInstructions() string {
 	return fmt.Sprintf("Register with your %s account. Your credentials are checked by logging in, and stored encrypted.", c.net.Identity().Name)
 }
 
-func (c *Component) handleRegister(s *stanza, q *node) {
+func (c *Component) handleRegister(s *inStanza, q *node) {
 	user := s.from.Bare()
 	if s.typ == "get" {
 		c.registerGet(s, user)
@@ -84,7 +85,7 @@ func (c *Component) handleRegister(s *stanza, q *node) {
 	})
 }
 
-func (c *Component) registerGet(s *stanza, user jid.JID) {
+func (c *Component) registerGet(s *inStanza, user jid.JID) {
 	fields := c.net.LoginFields()
 	q := &registerQuery{Instructions: c.registerInstructions()}
 	ctx, cancel := context.WithTimeout(c.ctx(), 5*time.Second)
@@ -144,7 +145,7 @@ func (c *Component) register(ctx context.Context, user jid.JID, values map[strin
 // presence anyway.
 func (c *Component) afterRegister(user jid.JID) {
 	ctx := c.ctx()
-	c.sendQuiet(ctx, &outPresence{Type: "subscribe", From: c.domain.String(), To: user.String()})
+	c.sendQuiet(ctx, &stanza.Presence{Type: "subscribe", From: c.domain.String(), To: user.String()})
 	if c.presence.Online(user.String()) || c.sup.Running(user.String()) {
 		c.startUser(ctx, user)
 	}
@@ -183,9 +184,9 @@ func (c *Component) afterUnregister(user jid.JID, roster []string) {
 	ctx := c.ctx()
 	jids := append(roster, c.domain.String())
 	for _, from := range jids {
-		c.sendQuiet(ctx, &outPresence{Type: "unavailable", From: from, To: user.String()})
-		c.sendQuiet(ctx, &outPresence{Type: "unsubscribe", From: from, To: user.String()})
-		c.sendQuiet(ctx, &outPresence{Type: "unsubscribed", From: from, To: user.String()})
+		c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: from, To: user.String()})
+		c.sendQuiet(ctx, &stanza.Presence{Type: "unsubscribe", From: from, To: user.String()})
+		c.sendQuiet(ctx, &stanza.Presence{Type: "unsubscribed", From: from, To: user.String()})
 	}
 	c.presence.Forget(user.String())
 }

@@ -7,11 +7,12 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 )
 
-// stanza is an incoming stanza with its addresses parsed.
-type stanza struct {
+// inStanza is an incoming stanza with its addresses parsed.
+type inStanza struct {
 	*node
 	from, to jid.JID
 	id, typ  string
@@ -33,7 +34,7 @@ func (c *Component) route(n *node) {
 	if n.Name.Local == "iq" && (n.Attr("type") == "result" || n.Attr("type") == "error") && c.iqResult(n) {
 		return // the answer to a request of the component's (a server may omit its own address)
 	}
-	s := &stanza{node: n, id: n.Attr("id"), typ: n.Attr("type")}
+	s := &inStanza{node: n, id: n.Attr("id"), typ: n.Attr("type")}
 	var err error
 	if s.from, err = jid.Parse(n.Attr("from")); err != nil || s.from.Localpart() == "" && s.from.Domainpart() == "" {
 		c.dropped(n, "invalid sender")
@@ -98,7 +99,7 @@ func logAttr(s string) string {
 	if len(s) <= maxLoggedAttr {
 		return s
 	}
-	return cutUTF8(s, maxLoggedAttr) + "…"
+	return stanza.CutUTF8(s, maxLoggedAttr) + "…"
 }
 
 // allowedUser reports whether the sender's server may use this gateway.
@@ -137,11 +138,11 @@ func (c *Component) replyError(n *node, err *stanzaerr.Error) {
 	defer cancel()
 	switch n.Name.Local {
 	case "iq":
-		c.sendQuiet(ctx, &outIQ{ID: id, Type: "error", From: from, To: to, Error: x})
+		c.sendQuiet(ctx, &stanza.IQ{ID: id, Type: "error", From: from, To: to, Error: x})
 	case "message":
-		c.sendQuiet(ctx, &outMessage{ID: id, Type: "error", From: from, To: to, Error: x})
+		c.sendQuiet(ctx, &stanza.Message{ID: id, Type: "error", From: from, To: to, Error: x})
 	case "presence":
-		c.sendQuiet(ctx, &outPresence{ID: id, Type: "error", From: from, To: to, Error: x})
+		c.sendQuiet(ctx, &stanza.Presence{ID: id, Type: "error", From: from, To: to, Error: x})
 	}
 }
 
@@ -154,8 +155,8 @@ func (c *Component) ctx() context.Context {
 }
 
 // result answers an IQ get/set with payload (nil for an empty result).
-func (c *Component) result(s *stanza, payload any) {
+func (c *Component) result(s *inStanza, payload any) {
 	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 	defer cancel()
-	c.sendQuiet(ctx, &outIQ{ID: s.id, Type: "result", From: s.to.String(), To: s.from.String(), Payload: payload})
+	c.sendQuiet(ctx, &stanza.IQ{ID: s.id, Type: "result", From: s.to.String(), To: s.from.String(), Payload: payload})
 }

@@ -7,6 +7,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -92,7 +93,7 @@ func attachmentLinks(ev *transports.MessageEvent) []any {
 	var oob []any
 	for _, a := range ev.Attachments {
 		if a.URL != "" {
-			oob = append(oob, &oobElem{URL: a.URL, Desc: shortName(a.Name, 200)})
+			oob = append(oob, &stanza.OOB{URL: a.URL, Desc: shortName(a.Name, 200)})
 		}
 	}
 	return oob
@@ -148,7 +149,7 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 			c.log.Warn("legacy contact without a JID", "id", ev.From, "err", err)
 			return
 		}
-		p := &outPresence{From: from.String(), To: s.user.String(), Show: ev.Presence.Show.String(), Status: ev.Presence.Status}
+		p := &stanza.Presence{From: from.String(), To: s.user.String(), Show: ev.Presence.Show.String(), Status: ev.Presence.Status}
 		if ev.Presence.Show == transports.Offline {
 			p.Type, p.Show = "unavailable", ""
 		}
@@ -175,7 +176,7 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 				from = j
 			}
 		}
-		s.queue(ctx, &outMessage{Type: "chat", From: from.String(), To: s.user.String(), Body: ev.Text})
+		s.queue(ctx, &stanza.Message{Type: "chat", From: from.String(), To: s.user.String(), Body: ev.Text})
 	}
 }
 
@@ -184,11 +185,11 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 	from, err := c.legacyJID(ev.From)
 	if err != nil {
 		// Never drop: tell the user what arrived and from whom.
-		s.queue(ctx, &outMessage{Type: "chat", From: c.domain.String(), To: s.user.String(),
+		s.queue(ctx, &stanza.Message{Type: "chat", From: c.domain.String(), To: s.user.String(),
 			Body: "Message from " + string(ev.From) + ": " + ev.Body})
 		return
 	}
-	m := &outMessage{
+	m := &stanza.Message{
 		Type:    "chat",
 		ID:      newID(),
 		From:    from.String(),
@@ -197,7 +198,7 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 		Subject: ev.Subject,
 		Thread:  ev.Thread,
 	}
-	m.OriginID = &originID{ID: m.ID} // what retractions name (XEP-0424)
+	m.OriginID = &stanza.OriginID{ID: m.ID} // what retractions name (XEP-0424)
 	if ev.Action {
 		m.Body = "/me " + ev.Body
 	}
@@ -207,14 +208,14 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 		m.Body = ownMarker + m.Body
 	}
 	if !ev.Time.IsZero() {
-		m.Delay = &delayElem{From: c.domain.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
+		m.Delay = &stanza.Delay{From: c.domain.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
 	if ev.Nick != "" && !ev.Own {
-		m.Nick = &nickElem{Nick: ev.Nick} // XEP-0172: the contact's display name
+		m.Nick = &stanza.Nick{Nick: ev.Nick} // XEP-0172: the contact's display name
 	}
 	if ev.ReplyTo != "" {
 		if ref := c.xmppRef(ctx, s.user.String(), ev.From, ev.ReplyTo); ref != "" {
-			m.Extra = append(m.Extra, &replyElem{ID: ref})
+			m.Extra = append(m.Extra, &stanza.Reply{ID: ref})
 		}
 	}
 	m.Extra = append(m.Extra, attachmentLinks(ev)...)
@@ -258,10 +259,10 @@ func (s *userSink) state(ctx context.Context, st transports.Status) {
 	default:
 		return
 	}
-	s.queue(ctx, &outMessage{Type: "chat", From: c.domain.String(), To: s.user.String(), Body: text})
+	s.queue(ctx, &stanza.Message{Type: "chat", From: c.domain.String(), To: s.user.String(), Body: text})
 }
 
-func (s *userSink) queue(ctx context.Context, m *outMessage) {
+func (s *userSink) queue(ctx context.Context, m *stanza.Message) {
 	err := s.c.queue(ctx, m)
 	if err == nil {
 		return

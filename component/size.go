@@ -3,7 +3,8 @@ package component
 import (
 	"errors"
 	"fmt"
-	"unicode/utf8"
+
+	"github.com/switchboard-im/switchboard/component/stanza"
 )
 
 // Stanza sizes. The XMPP server closes a component stream on a stanza over
@@ -66,7 +67,7 @@ func marshalFit(v any, max int) ([]byte, error) {
 // types are marshalled as they are.
 func fit(v any, target int) []byte {
 	switch s := v.(type) {
-	case *outMessage:
+	case *stanza.Message:
 		s.Subject = cutField(s.Subject)
 		s.Thread = cutField(s.Thread)
 		if s.Nick != nil {
@@ -78,7 +79,7 @@ func fit(v any, target int) []byte {
 			return b
 		}
 		return fitBody(s, len(b), target)
-	case *outPresence:
+	case *stanza.Presence:
 		s.Status = cutField(s.Status)
 		if s.Nick != nil {
 			s.Nick.Nick = cutField(s.Nick.Nick)
@@ -93,7 +94,7 @@ func fit(v any, target int) []byte {
 // now). The first cut is in proportion to what escaping made of the body;
 // a second one, by the remaining overflow, is enough when the text kept
 // escapes worse than the average.
-func fitBody(m *outMessage, size, target int) []byte {
+func fitBody(m *stanza.Message, size, target int) []byte {
 	body := m.Body
 	note := fmt.Sprintf("\n[message cut: %d KiB]", (len(body)+1023)/1024)
 	m.Body = note
@@ -107,7 +108,7 @@ func fitBody(m *outMessage, size, target int) []byte {
 		if keep <= 0 {
 			break
 		}
-		m.Body = cutUTF8(body, keep) + note
+		m.Body = stanza.CutUTF8(body, keep) + note
 		b := mustMarshal(m)
 		if len(b) <= target {
 			return b
@@ -126,13 +127,13 @@ func fitExtra(extra []any, body *string) []any {
 	out := extra[:0:0]
 	for _, x := range extra {
 		switch e := x.(type) {
-		case *oobElem:
+		case *stanza.OOB:
 			links++
 			if links > maxLinks || len(e.URL) > maxFieldBytes {
 				continue
 			}
 			e.Desc = cutField(e.Desc)
-		case *subjectElem:
+		case *stanza.Subject:
 			e.Text = cutField(e.Text)
 		}
 		out = append(out, x)
@@ -156,24 +157,5 @@ func cutField(s string) string {
 	if len(s) <= maxFieldBytes {
 		return s
 	}
-	return cutUTF8(s, maxFieldBytes-len("…")) + "…"
-}
-
-// cutUTF8 returns the longest prefix of s of at most n bytes that does not
-// end in the middle of a UTF-8 sequence.
-func cutUTF8(s string, n int) string {
-	if n >= len(s) {
-		return s
-	}
-	if n <= 0 {
-		return ""
-	}
-	i := n
-	for i > 0 && i > n-utf8.UTFMax && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	if !utf8.RuneStart(s[i]) {
-		return s[:n] // not UTF-8 here anyway
-	}
-	return s[:i]
+	return stanza.CutUTF8(s, maxFieldBytes-len("…")) + "…"
 }

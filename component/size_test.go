@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/component/regform"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 )
@@ -31,8 +32,8 @@ func TestCutUTF8(t *testing.T) {
 		{"abc", -1, ""},
 	}
 	for _, tt := range tests {
-		if got := cutUTF8(tt.s, tt.n); got != tt.want {
-			t.Errorf("cutUTF8(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		if got := stanza.CutUTF8(tt.s, tt.n); got != tt.want {
+			t.Errorf("stanza.CutUTF8(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
 		}
 	}
 }
@@ -41,15 +42,15 @@ func FuzzCutUTF8(f *testing.F) {
 	f.Add("héllo wörld 😀", 7)
 	f.Add("\xff\xfe", 1)
 	f.Fuzz(func(t *testing.T, s string, n int) {
-		got := cutUTF8(s, n)
+		got := stanza.CutUTF8(s, n)
 		if len(got) > max(n, 0) && len(got) > 0 {
-			t.Fatalf("cutUTF8(%q, %d) = %d bytes", s, n, len(got))
+			t.Fatalf("stanza.CutUTF8(%q, %d) = %d bytes", s, n, len(got))
 		}
 		if !strings.HasPrefix(s, got) {
-			t.Fatalf("cutUTF8(%q, %d) = %q, not a prefix", s, n, got)
+			t.Fatalf("stanza.CutUTF8(%q, %d) = %q, not a prefix", s, n, got)
 		}
 		if utf8.ValidString(s) && !utf8.ValidString(got) {
-			t.Fatalf("cutUTF8(%q, %d) = %q cuts a rune", s, n, got)
+			t.Fatalf("stanza.CutUTF8(%q, %d) = %q cuts a rune", s, n, got)
 		}
 	})
 }
@@ -59,16 +60,16 @@ func TestFitBoundsEveryStanza(t *testing.T) {
 	long := strings.Repeat("<&>\"'é\n", 30000)
 	links := make([]any, 30)
 	for i := range links {
-		links[i] = &oobElem{URL: "https://up.example/" + strings.Repeat("u", 10), Desc: long}
+		links[i] = &stanza.OOB{URL: "https://up.example/" + strings.Repeat("u", 10), Desc: long}
 	}
 	tests := []struct {
 		name string
 		v    any
 	}{
-		{"message", &outMessage{Type: "chat", From: "a@gw", To: "u@example", Body: long + long, Subject: long, Thread: long, Nick: &nickElem{Nick: long}}},
-		{"message with links", &outMessage{Type: "chat", From: "a@gw", To: "u@example", Body: long, Extra: links}},
-		{"groupchat subject", &outMessage{Type: "groupchat", From: "#r@gw/n", To: "u@example", Extra: []any{&subjectElem{Text: long}}}},
-		{"presence", &outPresence{From: "a@gw", To: "u@example", Status: long, Nick: &nickElem{Nick: long}}},
+		{"message", &stanza.Message{Type: "chat", From: "a@gw", To: "u@example", Body: long + long, Subject: long, Thread: long, Nick: &stanza.Nick{Nick: long}}},
+		{"message with links", &stanza.Message{Type: "chat", From: "a@gw", To: "u@example", Body: long, Extra: links}},
+		{"groupchat subject", &stanza.Message{Type: "groupchat", From: "#r@gw/n", To: "u@example", Extra: []any{&stanza.Subject{Text: long}}}},
+		{"presence", &stanza.Presence{From: "a@gw", To: "u@example", Status: long, Nick: &stanza.Nick{Nick: long}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,21 +94,21 @@ func TestFitBoundsEveryStanza(t *testing.T) {
 			if n := el.ChildText(nsNick, "nick"); len(n) > maxFieldBytes {
 				t.Errorf("nick of %d bytes", len(n))
 			}
-			if m, ok := tt.v.(*outMessage); ok && m.Body != "" && !strings.Contains(el.ChildText("", "body"), "[message cut: ") {
+			if m, ok := tt.v.(*stanza.Message); ok && m.Body != "" && !strings.Contains(el.ChildText("", "body"), "[message cut: ") {
 				t.Errorf("cut body without a note: %q…", el.ChildText("", "body")[:40])
 			}
 		})
 	}
-	m := tests[1].v.(*outMessage)
+	m := tests[1].v.(*stanza.Message)
 	if n := len(m.Extra); n != maxLinks {
 		t.Errorf("%d links kept, want %d", n, maxLinks)
 	}
 }
 
 func TestFitCountsLinksBeyondTheLimit(t *testing.T) {
-	m := &outMessage{Type: "chat", To: "u@example", Body: "files:"}
+	m := &stanza.Message{Type: "chat", To: "u@example", Body: "files:"}
 	for range maxLinks + 7 {
-		m.Extra = append(m.Extra, &oobElem{URL: "https://up.example/f"})
+		m.Extra = append(m.Extra, &stanza.OOB{URL: "https://up.example/f"})
 	}
 	fit(m, 1<<20)
 	if len(m.Extra) != maxLinks || !strings.HasSuffix(m.Body, "\n[7 more links not shown]") {
@@ -116,11 +117,11 @@ func TestFitCountsLinksBeyondTheLimit(t *testing.T) {
 }
 
 func TestMarshalFitRefusesWhatItCannotCut(t *testing.T) {
-	iq := &outIQ{ID: "x", Type: "result", To: "u@example", Payload: &discovery.Items{Items: make([]items.Item, 2000)}}
+	iq := &stanza.IQ{ID: "x", Type: "result", To: "u@example", Payload: &discovery.Items{Items: make([]items.Item, 2000)}}
 	if _, err := marshalFit(iq, 4<<10); err == nil {
 		t.Fatal("an IQ over the limit was accepted")
 	}
-	if _, err := marshalFit(&outIQ{ID: "x", Type: "result", To: "u@example"}, 4<<10); err != nil {
+	if _, err := marshalFit(&stanza.IQ{ID: "x", Type: "result", To: "u@example"}, 4<<10); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -131,12 +132,12 @@ func TestMarshalFitRefusesWhatItCannotCut(t *testing.T) {
 func TestOutgoingStanzasDeclareNoEmptyNamespace(t *testing.T) {
 	reg := &registerQuery{Instructions: "i", Legacy: []regform.LegacyField{{XMLName: xmlName(nsRegister, "username"), Value: "u"}}}
 	for _, v := range []any{
-		&outIQ{ID: "1", Type: "result", To: "u@example", Payload: reg},
+		&stanza.IQ{ID: "1", Type: "result", To: "u@example", Payload: reg},
 		(&stanzaerr.Error{Type: "cancel", Condition: "forbidden", Text: "no"}).Wire(),
-		&outMessage{To: "u@example", Extra: []any{&chatStateElem{XMLName: xmlName(nsChat, "active")}, noStoreHint()}},
-		&outPresence{To: "u@example", Caps: &capsElem{}, Nick: &nickElem{Nick: "n"}},
-		&outIQ{ID: "2", Type: "result", To: "u@example", Payload: discovery.Room("#r")},
-		&outIQ{ID: "3", Type: "result", To: "u@example", Payload: &discovery.Items{Items: make([]items.Item, 1),
+		&stanza.Message{To: "u@example", Extra: []any{&stanza.ChatState{XMLName: xmlName(nsChat, "active")}, stanza.NoStoreHint()}},
+		&stanza.Presence{To: "u@example", Caps: &stanza.Caps{}, Nick: &stanza.Nick{Nick: "n"}},
+		&stanza.IQ{ID: "2", Type: "result", To: "u@example", Payload: discovery.Room("#r")},
+		&stanza.IQ{ID: "3", Type: "result", To: "u@example", Payload: &discovery.Items{Items: make([]items.Item, 1),
 			Set: &discovery.Set{First: &discovery.First{Key: "k"}, Last: "k", Count: 1}}},
 	} {
 		if b := mustMarshal(v); bytes.Contains(b, []byte(`xmlns=""`)) {

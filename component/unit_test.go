@@ -9,6 +9,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/regform"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -128,7 +129,7 @@ func TestBuildFormNeverPrefillsSecrets(t *testing.T) {
 // default stanza limit whatever the rooms' topics, and names the rooms.
 func TestListingFitsAStanza(t *testing.T) {
 	c := &Component{domain: jid.MustParse("irc.example.org")}
-	rooms := make([]transports.RoomInfo, 2*listPage)
+	rooms := make([]transports.RoomInfo, 2*muc.ListPage)
 	for i := range rooms {
 		rooms[i] = transports.RoomInfo{ID: transports.ID(fmt.Sprintf("#room%d%%irc.example.net", i)), Members: i, Topic: strings.Repeat("ü", 400)}
 	}
@@ -141,12 +142,12 @@ func TestListingFitsAStanza(t *testing.T) {
 			}
 			q = n
 		}
-		res, serr := c.pageItems(rooms, q)
+		res, serr := muc.NewService(mucCore{c}).PageRooms(rooms, q)
 		if serr != nil {
 			t.Fatal(serr)
 		}
-		if len(res.Items) != listPage {
-			t.Errorf("set %q: %d items, want a page of %d", set, len(res.Items), listPage)
+		if len(res.Items) != muc.ListPage {
+			t.Errorf("set %q: %d items, want a page of %d", set, len(res.Items), muc.ListPage)
 		}
 		b, err := xml.Marshal(res)
 		if err != nil {

@@ -26,6 +26,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/discovery"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -85,7 +86,7 @@ func (c *Component) request(ctx context.Context, to string, payload any) (*node,
 	id := newID()
 	ch, release := c.iq.expect(id)
 	defer release()
-	if err := c.send(ctx, &outIQ{ID: id, Type: "get", From: c.domain.String(), To: to, Payload: payload}); err != nil {
+	if err := c.send(ctx, &stanza.IQ{ID: id, Type: "get", From: c.domain.String(), To: to, Payload: payload}); err != nil {
 		return nil, err
 	}
 	select {
@@ -400,13 +401,6 @@ func (c *Component) clientFor(raw string) (*url.URL, *http.Client, error) {
 		return u, plain, nil
 	}
 	return nil, nil, errUploadScheme
-}
-
-// oobElem is an out-of-band link (XEP-0066).
-type oobElem struct {
-	XMLName xml.Name `xml:"jabber:x:oob x"`
-	URL     string   `xml:"url"`
-	Desc    string   `xml:"desc,omitempty"`
 }
 
 // maxAttachments and maxAttachmentBytes are the configured limits or
