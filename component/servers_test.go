@@ -148,8 +148,8 @@ func serverChat(t *testing.T, srv testenv.XMPPServer) {
 }
 
 // serverPresence: subscribing to a legacy contact, the contact's presence
-// mirrored, and the server's probes at a resource's login answered by
-// the gateway and the contact.
+// mirrored, a second resource seeing the gateway's presence, and the
+// server answering the probes of a restarted component.
 func serverPresence(t *testing.T, srv testenv.XMPPServer) {
 	e := newEnv(t, envOptions{prosody: srv})
 	c := e.user(t, "pia", "pc", 0)
@@ -179,12 +179,22 @@ func serverPresence(t *testing.T, srv testenv.XMPPServer) {
 		t.Errorf("bob's presence: %s", p)
 	}
 
-	// A second resource's initial presence makes the server probe the
-	// user's contacts: the gateway answers with its own presence.
+	// A second resource's initial presence reaches the gateway, and the
+	// gateway's presence reaches that resource.
 	j := c.JID.Bare()
 	phone := srv.Login(t, j, "xmpp-pw", "phone", 0)
-	phone.Expect(t, "the gateway's presence, answering the server's probe", func(el *testenv.Element) bool {
+	phone.Expect(t, "the gateway's presence", func(el *testenv.Element) bool {
 		return isPresence(gw, "")(el) && el.ChildText("", "status") == "Connected"
+	})
+
+	// The component restarts: on its new stream it probes its registered
+	// users, and only the server's answer (pia is online) can start her
+	// legacy session again — she sends nothing, and stay_connected is off.
+	before := e.net.Connects()
+	e.stop()
+	e.start(t, e.key, nil)
+	waitFor(t, "pia's session started from the server's answer to the component's probe", func() bool {
+		return e.net.Connects() > before
 	})
 }
 
