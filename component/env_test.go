@@ -34,7 +34,7 @@ const (
 // bridging to the fake network.
 type env struct {
 	tune   func(*component.Config) // see newComponent
-	p      *testenv.Prosody
+	p      testenv.XMPPServer
 	net    *transportstest.Network
 	legacy transports.Network // what the component bridges to: net, or a RoomNetwork around it
 	reg    *registry.Registry
@@ -55,8 +55,8 @@ type env struct {
 type envOptions struct {
 	tune    func(*component.Config) // adjusts the component's Config
 	allowed []string
-	prosody *testenv.Prosody // reuse a server
-	rooms   bool             // bridge to a fake network with rooms
+	prosody testenv.XMPPServer // reuse a server (Prosody or ejabberd)
+	rooms   bool               // bridge to a fake network with rooms
 	// caps adjusts the fake network's Capabilities before the component
 	// starts.
 	caps func(*transports.Capabilities)
@@ -112,7 +112,7 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 	}
 	e.comp, err = e.newComponent(component.Config{
 		Domain:         gw,
-		Server:         e.p.ComponentAddr,
+		Server:         e.p.ComponentAddress(),
 		Secret:         secret,
 		Network:        e.legacy,
 		Registry:       e.reg,

@@ -167,8 +167,9 @@ const (
 
 // barrier writes a check to the stream, an empty IQ result from the
 // component to itself, and waits for the server to route it back: then
-// the server took everything written before it. It returns
-// barrierStreamEnded when the stream ends first.
+// the server took everything written before it (Prosody and ejabberd both
+// route it back: TestOnEveryXMPPServer). It returns barrierStreamEnded
+// when the stream ends first.
 func (c *Component) barrier(ctx context.Context, sess *xmpp.Session, done <-chan struct{}, f *flusher) barrierResult {
 	if f.noEcho == done {
 		return barrierConfirmed

@@ -21,10 +21,11 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 )
 
-// gateway runs a component for one network on a real Prosody, on storage
+// gateway runs a component for one network on a real XMPP server (Prosody,
+// or ejabberd in the tests over both servers), on storage
 // that survives restart, as an admin's restart of Switchboard would.
 type gateway struct {
-	p      *testenv.Prosody
+	p      testenv.XMPPServer
 	domain string
 	net    transports.Network
 	logs   *testenv.LogBuffer
@@ -39,7 +40,7 @@ type gateway struct {
 
 // startGateway runs the component for network on p; it is stopped, and
 // its log shown on failure, at cleanup.
-func startGateway(t *testing.T, p *testenv.Prosody, domain string, network transports.Network, logs *testenv.LogBuffer) *gateway {
+func startGateway(t *testing.T, p testenv.XMPPServer, domain string, network transports.Network, logs *testenv.LogBuffer) *gateway {
 	t.Helper()
 	g := &gateway{p: p, domain: domain, net: network, logs: logs,
 		dbPath: filepath.Join(t.TempDir(), "switchboard.db"), key: make([]byte, 32)}
@@ -74,7 +75,7 @@ func (g *gateway) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	comp, err := component.New(component.Config{
-		Domain: g.domain, Server: g.p.ComponentAddr, Secret: secret,
+		Domain: g.domain, Server: g.p.ComponentAddress(), Secret: secret,
 		Network: g.net, Registry: reg,
 		Outbox: outbox.New(store), MessageIDs: ids, NetState: state,
 		AdapterBackoff: transports.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond},

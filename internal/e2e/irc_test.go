@@ -28,8 +28,13 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
+	return newStackOn(t, testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}}))
+}
+
+// newStackOn is newStack on the XMPP server p.
+func newStackOn(t *testing.T, p testenv.XMPPServer) *stack {
+	t.Helper()
 	logs := &testenv.LogBuffer{}
-	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
 	ircd := testenv.StartInspIRCd(t, testenv.InspIRCdOptions{Services: true})
 	network := irc.New(irc.Config{
 		DefaultServer: "irc.test",

@@ -51,6 +51,8 @@ func debPackage(binary string) string {
 		return "prosody"
 	case "atheme-services":
 		return "atheme-services"
+	case "ejabberdctl":
+		return "ejabberd"
 	case "dovecot", "/usr/lib/dovecot/imap":
 		return "dovecot-imapd"
 	case "/usr/lib/dovecot/lmtp":
