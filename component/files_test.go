@@ -293,6 +293,24 @@ func TestRoomFilesBothWays(t *testing.T) {
 		t.Errorf("downloaded %q", got)
 	}
 
+	// A room the user is not in shows nothing, so its files are not
+	// fetched at all.
+	opened := make(chan struct{}, 1)
+	a.Emit(&transports.MessageEvent{From: "#elsewhere", Room: true, Nick: "bob", Body: "not for you", RemoteID: "r2",
+		Attachments: []transports.Attachment{{Name: "x.txt", Type: "text/plain", Size: 4,
+			Open: func(context.Context) (io.ReadCloser, error) {
+				opened <- struct{}{}
+				return io.NopCloser(strings.NewReader("nope")), nil
+			}}}})
+	select {
+	case <-opened:
+		t.Error("the file of a room the user is not in was fetched")
+	default:
+	}
+	c.ExpectNone(t, 300*time.Millisecond, func(el *testenv.Element) bool {
+		return bodyOf(el) != "" && strings.HasPrefix(bodyOf(el), "not for you")
+	})
+
 	url := c.Upload(t, uploadService, "plan.txt", "text/plain", []byte("the plan"))
 	c.Send(t, `<message type="groupchat" to="`+testRoom+`"><body>`+url+`</body><x xmlns="jabber:x:oob"><url>`+url+`</url></x></message>`)
 	got := nextFiles(t, a)

@@ -48,7 +48,9 @@ func (c *Component) sinkFor(user string) transports.Sink {
 // recomputed later) directly.
 func (s *userSink) Deliver(ev transports.Event) {
 	c := s.c
-	if m, ok := ev.(*transports.MessageEvent); ok && len(m.Attachments) > 0 {
+	if m, ok := ev.(*transports.MessageEvent); ok && len(m.Attachments) > 0 && (!m.Room || s.inRoom(m.From)) {
+		// A room the user's session is not in shows nothing (handle
+		// drops the event), so its files are not fetched.
 		if ev = s.upload(m); ev == nil {
 			if s.oneEvent {
 				s.ran = true
@@ -62,6 +64,17 @@ func (s *userSink) Deliver(ev transports.Event) {
 		s.handle(ctx, ev)
 		s.ran = true
 	})
+}
+
+// inRoom reports whether the user's session is in room, asking the
+// user's owner goroutine from the caller's.
+func (s *userSink) inRoom(room transports.ID) bool {
+	in := false
+	s.c.own(s.c.ctx(), s.user.String(), func(context.Context) {
+		_, r := s.c.room(s.user, room)
+		in = r != nil
+	})
+	return in
 }
 
 // upload streams a message's files to where the user can fetch them and
