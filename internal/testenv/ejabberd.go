@@ -3,7 +3,6 @@ package testenv
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -248,22 +247,13 @@ func (e *Ejabberd) start() error {
 	// The Erlang VM and Mnesia take a few seconds (5 s measured idle).
 	deadline := time.Now().Add(60 * time.Second)
 	for _, addr := range []string{e.C2SAddr, e.ComponentAddr} {
-		for {
-			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-exited:
-				return fmt.Errorf("ejabberd exited at start:\n%s", e.tail())
-			default:
-			}
-			if time.Now().After(deadline) {
-				e.Shutdown()
-				return fmt.Errorf("ejabberd did not listen on %s within 60s:\n%s", addr, e.tail())
-			}
-			time.Sleep(50 * time.Millisecond)
+		err := waitTCP("ejabberd", exited, addr, deadline, 60*time.Second)
+		if errors.Is(err, errExitedAtStart) {
+			return fmt.Errorf("%w:\n%s", err, e.tail())
+		}
+		if err != nil {
+			e.Shutdown()
+			return fmt.Errorf("%w:\n%s", err, e.tail())
 		}
 	}
 	return nil

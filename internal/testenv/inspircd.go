@@ -503,17 +503,30 @@ func (d *daemon) hasExited() bool {
 // waitListening polls until addr accepts TCP connections, d exits, or the
 // deadline passes.
 func waitListening(d *daemon, addr string, deadline time.Time) error {
+	return waitTCP(d.name, d.exited, addr, deadline, startTimeout)
+}
+
+// errExitedAtStart is waitTCP's error when the server's process ended
+// before it listened.
+var errExitedAtStart = errors.New("exited at start")
+
+// waitTCP polls until addr accepts TCP connections, exited is closed (the
+// server's process ended: errExitedAtStart), or the deadline passes;
+// within is what the deadline allowed, for the message.
+func waitTCP(name string, exited <-chan struct{}, addr string, deadline time.Time, within time.Duration) error {
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
 			return nil
 		}
-		if d.hasExited() {
-			return fmt.Errorf("%s exited at start", d.name)
+		select {
+		case <-exited:
+			return fmt.Errorf("%s %w", name, errExitedAtStart)
+		default:
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not listen on %s within %s", d.name, addr, startTimeout)
+			return fmt.Errorf("%s did not listen on %s within %s", name, addr, within)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -196,22 +196,13 @@ func (p *Prosody) start() error {
 	p.mu.Unlock()
 	deadline := time.Now().Add(15 * time.Second)
 	for _, addr := range []string{p.C2SAddr, p.ComponentAddr} {
-		for {
-			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-exited:
-				return fmt.Errorf("prosody exited at start:\n%s", p.tail())
-			default:
-			}
-			if time.Now().After(deadline) {
-				p.Shutdown()
-				return fmt.Errorf("prosody did not listen on %s within 15s:\n%s", addr, p.tail())
-			}
-			time.Sleep(20 * time.Millisecond)
+		err := waitTCP("prosody", exited, addr, deadline, 15*time.Second)
+		if errors.Is(err, errExitedAtStart) {
+			return fmt.Errorf("%w:\n%s", err, p.tail())
+		}
+		if err != nil {
+			p.Shutdown()
+			return fmt.Errorf("%w:\n%s", err, p.tail())
 		}
 	}
 	return nil
