@@ -50,7 +50,7 @@ var rules = []struct {
 	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "internal/xmltree"}},
 	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},
-	{pkg: "component/presence", allowed: []string{"transports"}, stdlibOnly: true},
+	{pkg: "component/presence", allowed: []string{"transports", "component/stanza", "component/stanzaerr"}, stdlibOnly: true},
 	{pkg: "internal/xmltree", stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},

@@ -8,8 +8,8 @@ import (
 	"container/list"
 	"sort"
 	"sync"
-	"unicode/utf8"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -58,7 +58,7 @@ func New() *Tracker {
 // when the resource is not tracked because the user has MaxResources
 // already.
 func (p *Tracker) Available(user, res string, r State, registered bool) (first, ok bool) {
-	r.Status = cutUTF8(r.Status, MaxStatusBytes)
+	r.Status = stanza.CutUTF8(r.Status, MaxStatusBytes)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	u := p.users[user]
@@ -205,23 +205,4 @@ func ParseShow(s string) transports.Show {
 		return transports.FreeForChat
 	}
 	return transports.Available
-}
-
-// cutUTF8 returns the longest prefix of s of at most n bytes that does not
-// end in the middle of a UTF-8 sequence.
-func cutUTF8(s string, n int) string {
-	if n >= len(s) {
-		return s
-	}
-	if n <= 0 {
-		return ""
-	}
-	i := n
-	for i > 0 && i > n-utf8.UTFMax && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	if !utf8.RuneStart(s[i]) {
-		return s[:n] // not UTF-8 here anyway
-	}
-	return s[:i]
 }
