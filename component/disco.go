@@ -31,13 +31,13 @@ func (c *Component) caps() *stanza.Caps {
 	return &stanza.Caps{Hash: "sha-1", Node: discovery.CapsNode, Ver: c.info.ver}
 }
 
-func (c *Component) discoInfo(s *inStanza, q *node) {
+func (c *Component) discoInfo(s *stanza.In, q *node) {
 	nodeName := q.Attr("node")
-	if s.to.Localpart() != "" {
+	if s.To.Localpart() != "" {
 		// A legacy contact, room or server.
-		id, err := legacyID(s.to)
+		id, err := legacyID(s.To)
 		if err != nil || nodeName != "" {
-			c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
+			c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "No such node."))
 			return
 		}
 		c.legacyDiscoInfo(s, id)
@@ -55,7 +55,7 @@ func (c *Component) discoInfo(s *inStanza, q *node) {
 			Features:   discovery.Features(nsDiscoInf, nsDiscoIt),
 		})
 	default:
-		if cmd, ok := c.command(nodeName, s.from); ok {
+		if cmd, ok := c.command(nodeName, s.From); ok {
 			c.result(s, &discovery.Info{
 				Node:       nodeName,
 				Identities: []info.Identity{{Category: "automation", Type: "command-node", Name: cmd.Name}},
@@ -63,18 +63,18 @@ func (c *Component) discoInfo(s *inStanza, q *node) {
 			})
 			return
 		}
-		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
+		c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "No such node."))
 	}
 }
 
-func (c *Component) discoItems(s *inStanza, q *node) {
+func (c *Component) discoItems(s *stanza.In, q *node) {
 	nodeName := q.Attr("node")
-	if s.to.Localpart() != "" {
+	if s.To.Localpart() != "" {
 		if nodeName != "" {
-			c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
+			c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "No such node."))
 			return
 		}
-		if id, err := legacyID(s.to); err == nil && s.to.Resourcepart() == "" {
+		if id, err := legacyID(s.To); err == nil && s.To.Resourcepart() == "" {
 			if k, err := c.kindOf(id); err == nil && k == transports.KindServer {
 				c.serverItems(s, q, id)
 				return
@@ -88,11 +88,11 @@ func (c *Component) discoItems(s *inStanza, q *node) {
 		c.result(s, &discovery.Items{})
 	case nsCommands:
 		res := &discovery.Items{Node: nsCommands}
-		for _, cmd := range c.commandsFor(s.from) {
+		for _, cmd := range c.commandsFor(s.From) {
 			res.Items = append(res.Items, items.Item{JID: c.domain, Node: cmd.Node, Name: cmd.Name})
 		}
 		c.result(s, res)
 	default:
-		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
+		c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "No such node."))
 	}
 }
