@@ -116,6 +116,18 @@ func TestCheck(t *testing.T) {
 		{"duplicate and empty commands", plain(func(c *transports.Capabilities) {
 			c.Commands = append(c.Commands, transports.Command{Node: "count", Name: "Again"}, transports.Command{Node: "x"})
 		}), fake, []string{"declared twice", "empty node or name"}},
+		{"profiles, contacts, servers and nicks without adapter support", rooms2(func(c *transports.Capabilities) {
+			c.Profiles, c.Contacts, c.ServerListing, c.NickChange = true, true, true, true
+		}), fake, []string{"transports.Profiler", "transports.ContactLister", "transports.ServerLister", "transports.Nicker"}},
+		{"server listing without room listing", rooms2(func(c *transports.Capabilities) {
+			c.RoomListing, c.ServerListing = false, true
+		}), fake, []string{"ServerListing is claimed without RoomListing", "transports.ServerLister"}},
+		{"occupant identity without rooms", plain(func(c *transports.Capabilities) {
+			c.OccupantIDs, c.PrivateMessages, c.MaxOccupants = true, true, 50
+		}), fake, []string{"OccupantIDs is claimed without Rooms", "PrivateMessages is claimed without Rooms",
+			"MaxOccupants is claimed without Rooms", "not a transports.OccupantContacter"}},
+		{"negative occupant bound", rooms2(func(c *transports.Capabilities) { c.MaxOccupants = -1 }), fake,
+			[]string{"MaxOccupants -1 is negative"}},
 		{"negative body bound", plain(func(c *transports.Capabilities) { c.MaxBody = -1 }), fake, []string{"negative"}},
 		{"capabilities change", &fickle{Network: transportstest.New(nil)}, fake, []string{"changed between two calls"}},
 	}
