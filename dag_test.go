@@ -50,6 +50,7 @@ var rules = []struct {
 	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "internal/xmltree"}},
 	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},
+	{pkg: "component/vcard", stdlibOnly: true},
 	// presence reaches mellium's jid only through stanza.In.
 	{pkg: "component/presence", allowed: []string{"transports", "component/stanza", "component/stanzaerr", "internal/xmltree"}, imports: []string{}},
 	{pkg: "internal/xmltree", stdlibOnly: true},
