@@ -38,6 +38,9 @@ type grant struct {
 type privileges struct {
 	mu sync.Mutex
 	m  map[string]grant
+	// injected are the messages sent on users' behalf (asUser) not yet
+	// seen coming back, by user and ID; bounded by maxInjected.
+	injected map[string]bool
 }
 
 func (p *privileges) reset() {
@@ -129,4 +132,92 @@ type rosterItem struct {
 func (c *Component) setRosterItem(ctx context.Context, user string, item rosterItem) error {
 	_, err := c.iqRequest(ctx, "set", user, &rosterQuery{Item: item})
 	return err
+}
+
+// nsForward is XEP-0297's namespace.
+const nsForward = "urn:xmpp:forward:0"
+
+// privilegedMessage is a message the gateway sends on a user's behalf with
+// the message privilege (XEP-0356 §5): the server routes Message as if
+// the user had sent it from a client, so their other clients get it as a
+// carbon (XEP-0280) and their archive keeps it (XEP-0313).
+type privilegedMessage struct {
+	XMLName   xml.Name       `xml:"message"`
+	ID        string         `xml:"id,attr"`
+	From      string         `xml:"from,attr"`
+	To        string         `xml:"to,attr"`
+	Privilege privilegeInner `xml:"privilege"`
+}
+
+type privilegeInner struct {
+	XMLName   xml.Name // the namespace the server advertised, local name privilege
+	Forwarded struct {
+		XMLName xml.Name      `xml:"urn:xmpp:forward:0 forwarded"`
+		Message clientMessage `xml:"message"`
+	}
+}
+
+// clientMessage writes a message in the client namespace, as a forwarded
+// stanza must be (XEP-0297), whatever namespace it sits in.
+type clientMessage struct{ *stanza.Message }
+
+func (m clientMessage) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
+	return e.EncodeElement(m.Message, xml.StartElement{Name: xml.Name{Space: "jabber:client", Local: "message"}})
+}
+
+// asUser wraps m, a message from user's bare JID, for user's server with
+// the namespace of its grant; nil when the server granted no message
+// privilege.
+func (c *Component) asUser(user string, m *stanza.Message) *privilegedMessage {
+	domain := user
+	if i := strings.LastIndexByte(user, '@'); i >= 0 {
+		domain = user[i+1:]
+	}
+	g := c.privs.of(domain)
+	if g.message != "outgoing" {
+		return nil
+	}
+	p := &privilegedMessage{ID: newID(), From: c.domain.String(), To: domain}
+	p.Privilege.XMLName = xml.Name{Space: g.ns, Local: "privilege"}
+	p.Privilege.Forwarded.Message = clientMessage{m}
+	c.privs.sent(user, m.ID)
+	return p
+}
+
+// maxInjected bounds the IDs of messages sent on users' behalf that the
+// gateway waits to see come back.
+const maxInjected = 10000
+
+// sent records that the server will route the message with id, sent on
+// user's behalf, back to the gateway.
+func (p *privileges) sent(user, id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.injected == nil {
+		p.injected = make(map[string]bool)
+	}
+	if len(p.injected) >= maxInjected {
+		for k := range p.injected {
+			delete(p.injected, k)
+			break
+		}
+	}
+	p.injected[user+"\x00"+id] = true
+}
+
+// echoOfOwn reports whether s is a message the gateway sent on its
+// sender's behalf, which the server routed on to the legacy contact's
+// JID: the gateway wrote it, so it must not reach the network again.
+func (c *Component) echoOfOwn(s *stanza.In) bool {
+	if s.Name.Local != "message" || s.ID == "" || s.From.Resourcepart() != "" {
+		return false
+	}
+	c.privs.mu.Lock()
+	defer c.privs.mu.Unlock()
+	k := s.From.Bare().String() + "\x00" + s.ID
+	if !c.privs.injected[k] {
+		return false
+	}
+	delete(c.privs.injected, k)
+	return true
 }

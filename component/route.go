@@ -61,6 +61,9 @@ func (c *Component) route(n *node) {
 	if c.privilegeAdvert(s) {
 		return // a server's XEP-0356 grant (privilege.go)
 	}
+	if c.echoOfOwn(s) {
+		return // a message sent on the user's behalf, routed back (privilege.go)
+	}
 	switch n.Name.Local {
 	case "iq":
 		c.handleIQ(s)

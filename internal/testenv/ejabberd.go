@@ -171,6 +171,7 @@ listen:
 @COMPONENTS@
 modules:
   mod_caps: {}
+  mod_carboncopy: {}
   mod_disco: {}
   mod_muc:
     host: muc.localhost

@@ -174,7 +174,7 @@ data_path = "@DIR@/data"
 log = { @LOG_LEVEL@ = "@DIR@/prosody.log" }
 daemonize = false
 admins = { "admin@localhost" }
-modules_enabled = { "roster", "saslauth", "disco", "presence", "message", "iq", "ping", "register", "offline", "version", "time" }
+modules_enabled = { "roster", "saslauth", "disco", "presence", "message", "iq", "ping", "register", "offline", "version", "time", "carbons" }
 modules_disabled = { "s2s", "tls", "posix" }
 c2s_ports = { @C2S_PORT@ }
 c2s_interfaces = { "127.0.0.1" }
