@@ -48,7 +48,7 @@ type fallbackElem struct {
 
 // EditEvent shows an edit in a room to the joined resources as a
 // correction from its author; with none joined it is kept for the next
-// join as a marked message.
+// join as a marked message. Owner work.
 func (s *Service) EditEvent(ctx context.Context, user jid.JID, ev *transports.EditEvent) {
 	_, r := s.room(user, ev.From)
 	if r == nil {
@@ -77,7 +77,7 @@ func (s *Service) EditEvent(ctx context.Context, user jid.JID, ev *transports.Ed
 
 // RetractEvent shows a deletion in a room to the joined resources: a
 // retraction from its author, or a moderation from the room (XEP-0425);
-// with none joined a note is kept for the next join.
+// with none joined a note is kept for the next join. Owner work.
 func (s *Service) RetractEvent(ctx context.Context, user jid.JID, ev *transports.RetractEvent) {
 	_, r := s.room(user, ev.From)
 	if r == nil || ev.Target == "" {

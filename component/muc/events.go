@@ -106,7 +106,8 @@ func (s *Service) offlineMention(ctx context.Context, user jid.JID, ev *transpor
 	s.core.QueueOrSend(ctx, user, m)
 }
 
-// OccupantEvent mirrors a change of the room's occupants.
+// OccupantEvent mirrors a change of the room's occupants, the user's
+// own included (kicked, renamed, new role). Owner work.
 func (s *Service) OccupantEvent(ctx context.Context, user jid.JID, ev *transports.OccupantEvent) {
 	ur, r := s.room(user, ev.Room)
 	if r == nil {
@@ -226,7 +227,7 @@ func (s *Service) selfOccupant(ctx context.Context, user jid.JID, ur *Rooms, r *
 }
 
 // RoomReadyEvent records the user's own state in a room they joined and
-// shows the joining resources the occupants.
+// shows the joining resources the occupants. Owner work.
 func (s *Service) RoomReadyEvent(ctx context.Context, user jid.JID, ev *transports.RoomReadyEvent) {
 	if _, r := s.room(user, ev.Room); r != nil {
 		s.roomReady(ctx, r, ev)
@@ -234,7 +235,7 @@ func (s *Service) RoomReadyEvent(ctx context.Context, user jid.JID, ev *transpor
 }
 
 // SubjectEvent records the subject and shows a change to the joined
-// resources; those joining get it at the end of their join.
+// resources; those joining get it at the end of their join. Owner work.
 func (s *Service) SubjectEvent(ctx context.Context, user jid.JID, ev *transports.SubjectEvent) {
 	_, r := s.room(user, ev.Room)
 	if r == nil {
@@ -246,7 +247,7 @@ func (s *Service) SubjectEvent(ctx context.Context, user jid.JID, ev *transports
 	}
 }
 
-// TypingEvent shows a typing notification in a room.
+// TypingEvent shows a typing notification in a room. Owner work.
 func (s *Service) TypingEvent(ctx context.Context, user jid.JID, ev *transports.TypingEvent) {
 	_, r := s.room(user, ev.From)
 	if r == nil {
@@ -262,7 +263,8 @@ func (s *Service) TypingEvent(ctx context.Context, user jid.JID, ev *transports.
 }
 
 // ReactionEvent shows a reaction (XEP-0444): the reactor's whole set of
-// reactions to the message, which the component keeps per room.
+// reactions to the message, which the service keeps per room. Owner
+// work.
 func (s *Service) ReactionEvent(ctx context.Context, user jid.JID, ev *transports.ReactionEvent) {
 	_, r := s.room(user, ev.From)
 	if r == nil {
@@ -279,7 +281,8 @@ func (s *Service) ReactionEvent(ctx context.Context, user jid.JID, ev *transport
 }
 
 // Notice shows a notice about a room as a message from the room
-// itself; it reports false when no resource is in the room.
+// itself; it reports false when no resource is in the room (the caller
+// delivers it otherwise). Owner work.
 func (s *Service) Notice(ctx context.Context, user jid.JID, ev *transports.NoticeEvent) bool {
 	_, r := s.room(user, ev.About)
 	if r == nil {
