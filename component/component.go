@@ -151,6 +151,7 @@ type Component struct {
 	running  atomic.Pointer[context.Context]
 	hooks    http.Handler // the network's webhooks (hooks.go)
 	receipts receiptBook  // deferred receipts awaiting the network's word (receipts.go)
+	profiles profileBook  // contacts' names, avatar hashes, last presence (profiles.go)
 
 	sessMu    sync.Mutex
 	sess      *xmpp.Session
