@@ -119,15 +119,17 @@ func TestSelfPing(t *testing.T) {
 	tests := []struct {
 		name       string
 		stale      bool // the room belongs to an earlier session
+		joining    bool // the legacy join is still under way
 		from, to   string
 		wantResult bool
 	}{
-		{"joined, own nick", false, "u@example.org/pc", roomJID + "/me", true},
-		{"joined, the room", false, "u@example.org/pc", roomJID, true},
-		{"another nick", false, "u@example.org/pc", roomJID + "/bob", false},
-		{"resource not joined", false, "u@example.org/phone", roomJID + "/me", false},
-		{"another user", false, "v@example.org/pc", roomJID + "/me", false},
-		{"earlier session", true, "u@example.org/pc", roomJID + "/me", false},
+		{"joined, own nick", false, false, "u@example.org/pc", roomJID + "/me", true},
+		{"joined, the room", false, false, "u@example.org/pc", roomJID, true},
+		{"another nick", false, false, "u@example.org/pc", roomJID + "/bob", false},
+		{"resource not joined", false, false, "u@example.org/phone", roomJID + "/me", false},
+		{"another user", false, false, "v@example.org/pc", roomJID + "/me", false},
+		{"earlier session", true, false, "u@example.org/pc", roomJID + "/me", false},
+		{"still joining", false, true, "u@example.org/pc", roomJID + "/me", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,7 +142,9 @@ func TestSelfPing(t *testing.T) {
 			}
 			r := NewRoom(room, jid.MustParse(roomJID), ra, "me")
 			r.Join(jid.MustParse("u@example.org/pc"), "me", NoHistory)
-			r.SetReady("me", transports.RoleParticipant, transports.AffiliationNone)
+			if !tt.joining {
+				r.SetReady("me", transports.RoleParticipant, transports.AffiliationNone)
+			}
 			svc.User("u@example.org").Put(r)
 
 			svc.SelfPing(in(t, ping(tt.from, tt.to)), room)
