@@ -3,6 +3,7 @@ package muc
 import (
 	"context"
 	"encoding/xml"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,5 +243,64 @@ func TestMessageEventJoined(t *testing.T) {
 	}
 	if core.paired != 1 {
 		t.Errorf("%d pairs stored, want the echo's", core.paired)
+	}
+}
+
+// TestLeaveNotInRoom: a leave for a room the resource is not in is
+// confirmed anyway (clients wait for it), from the occupant JID it went
+// to, with status 110, and creates no room state.
+func TestLeaveNotInRoom(t *testing.T) {
+	core := newRecCore(t, nil)
+	svc := NewService(core)
+	svc.Leave(t.Context(), in(t, `<presence xmlns='jabber:component:accept' type='unavailable' from='u@example.org/pc' to='#go%irc.example.net@irc.example.org/me'/>`), "#go@irc.example.net")
+	if len(core.sent) != 1 {
+		t.Fatalf("sent %v, want one confirmation", core.sent)
+	}
+	p := core.sent[0]
+	x := p.Child(NSUser, "x")
+	if !p.Is("", "presence") || p.Attr("type") != "unavailable" || p.Attr("from") != "#go%irc.example.net@irc.example.org/me" || p.Attr("to") != "u@example.org/pc" ||
+		x == nil || x.Child(NSUser, "status") == nil || x.Child(NSUser, "status").Attr("code") != "110" {
+		t.Errorf("confirmation %s", p)
+	}
+	if svc.Rooms("u@example.org") != nil {
+		t.Error("a leave created room state")
+	}
+}
+
+// TestOnState: when the session that joined a room is gone, its joined
+// resources are told they are out (status 333, the reason in the status)
+// and the room is forgotten; rooms of the current session stay.
+func TestOnState(t *testing.T) {
+	user := jid.MustParse("u@example.org")
+	cur, old := &plainAdapter{}, &plainAdapter{}
+	core := newRecCore(t, cur)
+	svc := NewService(core)
+	mk := func(id transports.ID, local string, a transports.Adapter) *Room {
+		r := NewRoom(id, jid.MustParse(local+"@irc.example.org"), a, "me")
+		r.Join(jid.MustParse("u@example.org/pc"), "me", NoHistory)
+		r.SetReady("me", transports.RoleParticipant, transports.AffiliationNone)
+		svc.User(user.String()).Put(r)
+		return r
+	}
+	gone := mk("#old@irc.example.net", "#old%irc.example.net", old)
+	kept := mk("#new@irc.example.net", "#new%irc.example.net", cur)
+
+	svc.OnState(t.Context(), user, transports.Status{State: transports.StateTransientDisconnect, Text: "connection reset"})
+	if svc.Room(user, gone.ID) != nil || svc.Room(user, kept.ID) != kept {
+		t.Errorf("rooms after the state change: old %v, current %v", svc.Room(user, gone.ID), svc.Room(user, kept.ID))
+	}
+	if len(core.sent) != 1 {
+		t.Fatalf("sent %v, want one unavailable presence", core.sent)
+	}
+	p := core.sent[0]
+	var codes []string
+	if x := p.Child(NSUser, "x"); x != nil {
+		for _, s := range x.ChildrenNamed(NSUser, "status") {
+			codes = append(codes, s.Attr("code"))
+		}
+	}
+	if p.Attr("type") != "unavailable" || p.Attr("from") != "#old%irc.example.net@irc.example.org/me" || p.Attr("to") != "u@example.org/pc" ||
+		p.ChildText("", "status") != "Disconnected from IRC: connection reset." || strings.Join(codes, ",") != "110,333" {
+		t.Errorf("presence %s (codes %v)", p, codes)
 	}
 }
