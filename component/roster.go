@@ -78,6 +78,8 @@ func (c *Component) changeRoster(ctx context.Context, user jid.JID, list []trans
 	roster, synced := rosterOf(settings), listOf(settings, syncedKey)
 	inList := make(map[string]bool, len(list))
 	var ask []*stanza.Presence
+	var push []rosterItem
+	privileged := c.privs.canSetRoster(user.Domainpart())
 	for _, ct := range list {
 		j, err := c.legacyJID(ct.ID)
 		if err != nil {
@@ -94,6 +96,10 @@ func (c *Component) changeRoster(ctx context.Context, user jid.JID, list []trans
 			continue
 		}
 		synced = append(synced, js)
+		if privileged {
+			push = append(push, rosterItem{JID: js, Name: rosterName(ct.Name), Subscription: "both", Groups: rosterGroups(ct.Groups)})
+			continue
+		}
 		p := &stanza.Presence{Type: "subscribe", From: js, To: user.String()}
 		if ct.Name != "" {
 			p.Nick = &stanza.Nick{Nick: ct.Name}
@@ -110,7 +116,7 @@ func (c *Component) changeRoster(ctx context.Context, user jid.JID, list []trans
 			return true
 		})
 	}
-	if len(ask) == 0 && len(gone) == 0 {
+	if len(ask) == 0 && len(push) == 0 && len(gone) == 0 {
 		return
 	}
 	settings[syncedKey] = strings.Join(synced, "\n")
@@ -123,9 +129,48 @@ func (c *Component) changeRoster(ctx context.Context, user jid.JID, list []trans
 	for _, p := range ask {
 		c.sendQuiet(ctx, p)
 	}
+	for _, item := range push {
+		if err := c.setRosterItem(ctx, user.String(), item); err != nil {
+			// The grant was withdrawn, or the server refused this one:
+			// ask the user instead.
+			c.log.Info("roster push refused; asking the user", "user", user.String(), "err", err)
+			p := &stanza.Presence{Type: "subscribe", From: item.JID, To: user.String()}
+			if item.Name != "" {
+				p.Nick = &stanza.Nick{Nick: item.Name}
+			}
+			c.sendQuiet(ctx, p)
+		}
+	}
 	for _, js := range gone {
 		c.leaveRoster(ctx, user, js)
 	}
+}
+
+// Bounds of what a legacy contact list puts in a roster item.
+const (
+	maxRosterName   = 200
+	maxRosterGroups = 8
+)
+
+// rosterName is a contact's name as a roster item's: without control
+// characters, cut to maxRosterName characters, "" for none.
+func rosterName(name string) string {
+	if strings.TrimSpace(name) == "" {
+		return ""
+	}
+	return shortName(name, maxRosterName)
+}
+
+// rosterGroups are a contact's groups as roster groups: non-empty, each
+// cut to maxRosterName bytes, at most maxRosterGroups.
+func rosterGroups(groups []string) []string {
+	var out []string
+	for _, g := range groups {
+		if g = strings.TrimSpace(g); g != "" && len(out) < maxRosterGroups {
+			out = append(out, shortName(g, maxRosterName))
+		}
+	}
+	return out
 }
 
 // dropContacts takes the contacts ids out of user's roster, if the
@@ -160,8 +205,16 @@ func (c *Component) dropContacts(ctx context.Context, user jid.JID, ids []transp
 	}
 }
 
-// leaveRoster takes the contact js out of user's roster (XEP-0100 §4.3).
+// leaveRoster takes the contact js out of user's roster: with the roster
+// privilege directly, else as XEP-0100 §4.3 says.
 func (c *Component) leaveRoster(ctx context.Context, user jid.JID, js string) {
+	if c.privs.canSetRoster(user.Domainpart()) {
+		err := c.setRosterItem(ctx, user.String(), rosterItem{JID: js, Subscription: "remove"})
+		if err == nil {
+			return
+		}
+		c.log.Info("roster removal refused; unsubscribing", "user", user.String(), "err", err)
+	}
 	for _, typ := range []string{"unavailable", "unsubscribe", "unsubscribed"} {
 		c.sendQuiet(ctx, &stanza.Presence{Type: typ, From: js, To: user.String()})
 	}
