@@ -47,7 +47,10 @@ var rules = []struct {
 	{pkg: "component/regform", allowed: []string{"transports", "internal/xmltree"}},
 	{pkg: "component/stanzaerr", allowed: []string{"transports"}},
 	{pkg: "component/stanza", allowed: []string{"component/stanzaerr", "transports", "internal/xmltree"}, imports: []string{"mellium.im/xmpp/jid"}},
-	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "internal/xmltree"}},
+	// The MUC service may read and write the room archive, never storage
+	// itself.
+	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "component/presence", "archive", "storage", "internal/xmltree"},
+		notImported: []string{"storage"}},
 	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},
 	{pkg: "component/vcard", stdlibOnly: true},

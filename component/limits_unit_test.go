@@ -103,7 +103,7 @@ func TestRoomStateReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &stanza.In{Element: leave, From: jid.MustParse("u@example.org/pc"), To: jid.MustParse("#chan@irc.example.org/nick"), Type: "unavailable"}
-	c.leaveRoom(s, "#chan")
+	c.muc.Leave(t.Context(), s, "#chan")
 	if c.muc.Rooms("u@example.org") != nil {
 		t.Error("a leave created room state")
 	}

@@ -33,7 +33,9 @@ func (c *Component) handleMessage(s *stanza.In) {
 		return
 	}
 	if id, ok := c.isRoom(s.To); ok {
-		c.roomMessage(s, id)
+		if c.muc.Message(s) {
+			c.admit(s, func() { c.muc.Groupchat(c.ctx(), s, id) })
+		}
 		return
 	}
 	if s.Type == "groupchat" {
