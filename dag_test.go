@@ -50,6 +50,8 @@ var rules = []struct {
 	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "internal/xmltree"}},
 	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},
+	// The chat door: the dialog, its texts, and the core it acts through.
+	{pkg: "component/chatdoor", allowed: []string{"transports", "component/stanzaerr", "component/presence", "component/stanza"}},
 	{pkg: "component/presence", allowed: []string{"transports", "component/stanza", "component/stanzaerr"}, stdlibOnly: true},
 	{pkg: "internal/xmltree", stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},

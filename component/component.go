@@ -34,6 +34,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component/adhoc"
+	"github.com/switchboard-im/switchboard/component/chatdoor"
 	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/component/userloop"
@@ -174,7 +175,7 @@ type Component struct {
 	commands *adhoc.Provider
 	iq       iqs
 	uploads  uploadServices
-	dialogs  *dialogs
+	chat     *chatdoor.Service
 	reacts   chatReactions // one-to-one reactions (direct.go)
 
 	lim limits // per-user limits and rate counters (limits.go)
@@ -250,12 +251,12 @@ func New(cfg Config) (*Component, error) {
 		connected: make(chan struct{}),
 		flush:     make(chan struct{}, 1),
 		presence:  presence.New(),
-		dialogs:   newDialogs(),
 	}
 	c.muc = muc.NewService(mucCore{c})
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
 	c.commands = c.newCommands()
+	c.chat = chatdoor.NewService(chatCore{c})
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {

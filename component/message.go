@@ -57,7 +57,7 @@ func (c *Component) handleMessage(s *stanza.In) {
 	}
 	user := s.From.Bare()
 	if s.To.Localpart() == "" {
-		c.admit(s, func() { c.chatCommand(s.From, body) })
+		c.admit(s, func() { c.chat.Handle(c.ctx(), user, body) })
 		return
 	}
 	if max := c.maxBody(); len(body) > max {
