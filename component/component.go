@@ -35,6 +35,7 @@ import (
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component/adhoc"
 	"github.com/switchboard-im/switchboard/component/chatdoor"
+	"github.com/switchboard-im/switchboard/component/direct"
 	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/component/userloop"
@@ -176,7 +177,7 @@ type Component struct {
 	iq       iqs
 	uploads  uploadServices
 	chat     *chatdoor.Service
-	reacts   chatReactions // one-to-one reactions (direct.go)
+	direct   *direct.Service
 
 	lim limits // per-user limits and rate counters (limits.go)
 
@@ -257,6 +258,7 @@ func New(cfg Config) (*Component, error) {
 	c.lanes = userloop.New("lane", maxQueued, c.log)
 	c.commands = c.newCommands()
 	c.chat = chatdoor.NewService(chatCore{c})
+	c.direct = direct.NewService(directCore{c})
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {

@@ -49,7 +49,7 @@ func (c *Component) handleMessage(s *stanza.In) {
 	// (sendWithFiles).
 	shared := sharedFiles(s.Element, c.maxAttachments())
 	body, hasBody = withLinks(body, hasBody, shared)
-	if s.To.Localpart() != "" && c.directPayload(s, hasBody) {
+	if s.To.Localpart() != "" && c.direct.Payload(s, hasBody) {
 		return // a retraction, reactions or a chat state
 	}
 	if !hasBody {
@@ -74,7 +74,7 @@ func (c *Component) handleMessage(s *stanza.In) {
 	}
 	c.admit(s, func() {
 		ctx := c.ctx()
-		a := c.directAdapter(ctx, s, to, false)
+		a := c.direct.Adapter(ctx, s, to, false)
 		if a == nil {
 			return
 		}
