@@ -75,6 +75,38 @@ func (d directCore) XMPPRef(ctx context.Context, user string, conv transports.ID
 	return d.c.xmppRef(ctx, user, conv, target)
 }
 
+func (d directCore) MaxBody() int { return d.c.maxBody() }
+
+func (d directCore) Correct(ctx context.Context, a transports.Adapter, user string, to transports.ID, ref, body string) (bool, string, *stanzaerr.Error) {
+	return d.c.correct(ctx, a, user, to, false, ref, body)
+}
+
+func (d directCore) SendMessage(ctx context.Context, s *stanza.In, a transports.Adapter, msg transports.Message, files bool) (transports.RemoteID, error) {
+	var shared []sharedFile
+	if files {
+		shared = sharedFiles(s.Element, d.c.maxAttachments())
+	}
+	return d.c.sendWithFiles(ctx, s.From.Bare(), a, msg, shared)
+}
+
+func (d directCore) Pair(ctx context.Context, user string, to transports.ID, rid transports.RemoteID, xid string) error {
+	return d.c.ids.Pair(ctx, user, d.c.net.Name(), string(to), string(rid), xid)
+}
+
+func (d directCore) Acknowledge(ctx context.Context, s *stanza.In, to transports.ID, rid transports.RemoteID) {
+	d.c.acknowledge(ctx, s, to, rid)
+}
+
+func (d directCore) Receipt(ctx context.Context, s *stanza.In) { d.c.receipt(ctx, s) }
+
+func (d directCore) Count(ok bool) {
+	if ok {
+		d.c.stats.toLegacy.Add(1)
+	} else {
+		d.c.stats.legacyErrors.Add(1)
+	}
+}
+
 func (d directCore) Logger() *slog.Logger { return d.c.log }
 
 // typing shows a contact's typing notification; it is not stored.

@@ -14,6 +14,7 @@ package direct
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -81,6 +82,33 @@ type Core interface {
 	// message-ID map.
 	MessageRef(ctx context.Context, user string, to transports.ID, ref string) transports.RemoteID
 	XMPPRef(ctx context.Context, user string, conv transports.ID, target transports.RemoteID) string
+
+	// MaxBody is the longest body the network takes, in bytes.
+	MaxBody() int
+	// Correct relays the user's correction of their message ref in the
+	// one-to-one conversation to (the component's one correction flow,
+	// shared with rooms): edited when the network edited it, else the
+	// body to send as a new message, marked; a refusal of the network
+	// as the error to answer with. It may wait for the network.
+	Correct(ctx context.Context, a transports.Adapter, user string, to transports.ID, ref, body string) (edited bool, marked string, serr *stanzaerr.Error)
+	// SendMessage sends msg through a, with the files s shares when
+	// files is set and the network takes files (the component fetches
+	// them), and returns the network's ID of the message. It waits for
+	// the network, at most a minute; the error is the network's.
+	SendMessage(ctx context.Context, s *stanza.In, a transports.Adapter, msg transports.Message, files bool) (transports.RemoteID, error)
+	// Pair remembers that the user's message xid is rid on the network,
+	// in the conversation with to (the message-ID map), so that later
+	// corrections, retractions, replies and reactions find it.
+	Pair(ctx context.Context, user string, to transports.ID, rid transports.RemoteID, xid string) error
+	// Acknowledge answers s, which the network took as rid, with its
+	// XEP-0184 receipt: now, or once the network reports the delivery
+	// (Capabilities.DeferredReceipts). Receipt answers s with its receipt
+	// now, if it asked for one.
+	Acknowledge(ctx context.Context, s *stanza.In, to transports.ID, rid transports.RemoteID)
+	Receipt(ctx context.Context, s *stanza.In)
+	// Count counts one message towards the network: taken (ok) or
+	// refused.
+	Count(ok bool)
 
 	// Logger is where the service logs, never with message content.
 	Logger() *slog.Logger
@@ -169,6 +197,95 @@ func (d *Service) Payload(s *stanza.In, hasBody bool) bool {
 		}
 	})
 	return true
+}
+
+// Send relays the user's text message s to the contact it is addressed
+// to: body is its text (with the links of the files it shares, files
+// telling whether it shares any), a correction (XEP-0308) where it
+// carries one, a reply (XEP-0461) where the network has them. A body too
+// long or an address that names no contact is answered at once; the rest
+// runs in the user's lane, within their send budget, and ends with the
+// receipt or the error that says why the message was not sent. It runs
+// on the stream's goroutine.
+func (d *Service) Send(s *stanza.In, body string, files bool) {
+	c := d.core
+	if max := c.MaxBody(); len(body) > max {
+		c.ReplyError(s, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
+		return
+	}
+	if strings.TrimSpace(body) == "" {
+		return
+	}
+	to, err := c.LegacyID(s.To)
+	if err != nil {
+		c.ReplyError(s, stanzaerr.New("modify", "jid-malformed", "%v", err))
+		return
+	}
+	user := s.From.Bare().String()
+	c.Admit(s, func(ctx context.Context) {
+		a := d.Adapter(ctx, s, to, false)
+		if a == nil {
+			return
+		}
+		if err := c.WaitToSend(ctx, user); err != nil {
+			return // shutting down
+		}
+		msg := Outgoing(s, to, body)
+		xid := msg.ID
+		if r := s.Child(stanza.NSReply, "reply"); r != nil && c.Capabilities().Replies {
+			msg.ReplyTo = c.MessageRef(ctx, user, to, r.Attr("id"))
+		}
+		if rep := s.Child(stanza.NSCorrect, "replace"); rep != nil {
+			// XEP-0308: an edit where the network has them, else a new
+			// message marked as a correction; never a silent duplicate.
+			// The original keeps its pairing: later corrections name it.
+			edited, marked, serr := c.Correct(ctx, a, user, to, rep.Attr("id"), body)
+			if serr != nil {
+				c.Count(false)
+				c.ReplyError(s, serr)
+				return
+			}
+			if edited {
+				c.Count(true)
+				c.Receipt(ctx, s)
+				return
+			}
+			msg.Body, xid = marked, ""
+			files = false // the files went with the original
+			if max := c.MaxBody(); len(msg.Body) > max {
+				c.ReplyError(s, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
+				return
+			}
+		}
+		rid, err := c.SendMessage(ctx, s, a, msg, files)
+		if err != nil {
+			c.Count(false)
+			c.ReplyError(s, stanzaerr.FromLegacy(err))
+			return
+		}
+		c.Count(true)
+		if rid != "" && xid != "" {
+			if err := c.Pair(ctx, user, to, rid, xid); err != nil {
+				c.Logger().Warn("storing message ID", "err", err)
+			}
+		}
+		// XEP-0184: acknowledge only once the legacy network took it,
+		// or delivered it where it says so later.
+		c.Acknowledge(ctx, s, to, rid)
+	})
+}
+
+// Outgoing is the legacy message that the user's one-to-one message s
+// with text body becomes: to the contact to, with its subject and thread,
+// and the ID the user's client knows it by (its origin-id, XEP-0359, else
+// its stanza id), which corrections and retractions will name. Replies
+// and files are Send's. It does no I/O.
+func Outgoing(s *stanza.In, to transports.ID, body string) transports.Message {
+	xid := s.ID
+	if o := s.Child(stanza.NSSID, "origin-id"); o != nil && o.Attr("id") != "" {
+		xid = o.Attr("id")
+	}
+	return transports.Message{To: to, Body: body, Subject: s.ChildText("", "subject"), Thread: s.ChildText("", "thread"), ID: xid}
 }
 
 // Adapter returns the session that carries the user's one-to-one
