@@ -150,9 +150,8 @@ type Component struct {
 
 	// running is Run's context too, for callers that are not started by
 	// Run (Deliver, from the HTTP listener's goroutines).
-	running  atomic.Pointer[context.Context]
-	hooks    http.Handler // the network's webhooks (hooks.go)
-	receipts receiptBook  // deferred receipts awaiting the network's word (receipts.go)
+	running atomic.Pointer[context.Context]
+	hooks   http.Handler // the network's webhooks (hooks.go)
 
 	sessMu    sync.Mutex
 	sess      *xmpp.Session

@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"mellium.im/xmpp/jid"
@@ -9,6 +10,7 @@ import (
 	"github.com/switchboard-im/switchboard/component/direct"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
+	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -93,11 +95,24 @@ func (d directCore) Pair(ctx context.Context, user string, to transports.ID, rid
 	return d.c.ids.Pair(ctx, user, d.c.net.Name(), string(to), string(rid), xid)
 }
 
-func (d directCore) Acknowledge(ctx context.Context, s *stanza.In, to transports.ID, rid transports.RemoteID) {
-	d.c.acknowledge(ctx, s, to, rid)
+func (d directCore) XMPPID(ctx context.Context, user string, conv transports.ID, rid transports.RemoteID) (string, bool, error) {
+	xid, err := d.c.ids.XMPPID(ctx, user, d.c.net.Name(), string(conv), string(rid))
+	if errors.Is(err, msgid.ErrNoMapping) {
+		return "", false, nil
+	}
+	return xid, err == nil, err
 }
 
-func (d directCore) Receipt(ctx context.Context, s *stanza.In) { d.c.receipt(ctx, s) }
+func (d directCore) SendQuiet(ctx context.Context, m *stanza.Message) { d.c.sendQuiet(ctx, m) }
+
+func (d directCore) Deliver(ctx context.Context, m *stanza.Message) error {
+	if err := d.c.queue(ctx, m); err != nil {
+		if err2 := d.c.send(ctx, m); err2 != nil {
+			return errors.Join(err, err2)
+		}
+	}
+	return nil
+}
 
 func (d directCore) Count(ok bool) {
 	if ok {
@@ -121,5 +136,19 @@ func (s *userSink) typing(ctx context.Context, ev *transports.TypingEvent) {
 func (s *userSink) reaction(ctx context.Context, ev *transports.ReactionEvent) {
 	if m := s.c.direct.Reaction(ctx, s.user, ev); m != nil {
 		s.queue(ctx, m)
+	}
+}
+
+// receipt handles the network's report on a message the user sent
+// (XEP-0184, deferred receipts). Owner work.
+func (s *userSink) receipt(ctx context.Context, ev *transports.ReceiptEvent) {
+	s.resolved(s.c.direct.Receipt(ctx, s.user, ev))
+}
+
+// resolved notes, for Component.Deliver, a receipt that could not be
+// stored.
+func (s *userSink) resolved(err error) {
+	if err != nil && s.lost == nil {
+		s.lost = err
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/xml"
 	"strings"
 	"time"
 
@@ -17,11 +16,6 @@ import (
 
 // maxBodyBytes bounds a message body accepted towards a legacy network.
 const maxBodyBytes = 64 << 10
-
-type receivedElem struct {
-	XMLName xml.Name `xml:"urn:xmpp:receipts received"`
-	ID      string   `xml:"id,attr"`
-}
 
 func (c *Component) handleMessage(s *stanza.In) {
 	if s.Type == "headline" {
@@ -61,14 +55,6 @@ func (c *Component) handleMessage(s *stanza.In) {
 		return
 	}
 	c.direct.Send(s, body, len(shared) > 0)
-}
-
-// receipt acknowledges s (XEP-0184) if it asked for it; call it only once
-// the legacy network took the message.
-func (c *Component) receipt(ctx context.Context, s *stanza.In) {
-	if s.Child(nsReceipts, "request") != nil && s.ID != "" {
-		c.sendQuiet(ctx, &stanza.Message{From: s.To.String(), To: s.From.String(), Extra: []any{&receivedElem{ID: s.ID}}})
-	}
 }
 
 // sendText sends a chat message from the gateway JID to a user (a reply in

@@ -28,13 +28,15 @@ import (
 // component implements it).
 //
 // Admit, ReplyError, Capabilities, NetworkName, Domain, LegacyJID,
-// LegacyID, Kind, Adapter, Status and Logger return at once and may be
-// called from any goroutine. Registered, MessageRef and XMPPRef read
-// storage, WaitToSend waits for the user's send budget, Retract waits
-// for the network: these may block until ctx ends, so the service calls
-// them from the user's lane (Admit's job) or, for XMPPRef, from the
-// owner work that delivers a legacy event. None retries; a failure
-// reads as "unknown" (refs) or is an error for the user.
+// LegacyID, Kind, Adapter, Status, MaxBody, Count and Logger return at
+// once and may be called from any goroutine. Registered, MessageRef,
+// XMPPRef, XMPPID, Pair and Deliver use storage, SendQuiet the stream,
+// WaitToSend waits for the user's send budget, Correct, Retract and
+// SendMessage wait for the network: these may block until ctx ends, so
+// the service calls them from the user's lane (Admit's job) or, for
+// XMPPRef, XMPPID and Deliver, from the owner work that delivers a
+// legacy event. None retries; a failure reads as "unknown" (refs) or is
+// an error for the user.
 type Core interface {
 	// NetworkName is the network's name as users read it ("IRC").
 	NetworkName() string
@@ -100,12 +102,18 @@ type Core interface {
 	// in the conversation with to (the message-ID map), so that later
 	// corrections, retractions, replies and reactions find it.
 	Pair(ctx context.Context, user string, to transports.ID, rid transports.RemoteID, xid string) error
-	// Acknowledge answers s, which the network took as rid, with its
-	// XEP-0184 receipt: now, or once the network reports the delivery
-	// (Capabilities.DeferredReceipts). Receipt answers s with its receipt
-	// now, if it asked for one.
-	Acknowledge(ctx context.Context, s *stanza.In, to transports.ID, rid transports.RemoteID)
-	Receipt(ctx context.Context, s *stanza.In)
+	// XMPPID is the XMPP id of the user's message that the network knows
+	// as rid in the conversation with conv (the message-ID map): found
+	// false when the map has no such pair, an error when it could not be
+	// read.
+	XMPPID(ctx context.Context, user string, conv transports.ID, rid transports.RemoteID) (xid string, found bool, err error)
+	// SendQuiet writes m to the stream now, where losing it is harmless
+	// (a receipt of a message being answered); a failure is only
+	// logged. Deliver queues m durably, or, when storage fails, writes
+	// it to the stream now; the error says it is lost. Both may block on
+	// the stream or storage for a few seconds.
+	SendQuiet(ctx context.Context, m *stanza.Message)
+	Deliver(ctx context.Context, m *stanza.Message) error
 	// Count counts one message towards the network: taken (ok) or
 	// refused.
 	Count(ok bool)
@@ -119,6 +127,7 @@ type Core interface {
 type Service struct {
 	core      Core
 	reactions Reactions
+	receipts  receiptBook
 	now       func() time.Time
 }
 
@@ -247,7 +256,7 @@ func (d *Service) Send(s *stanza.In, body string, files bool) {
 			}
 			if edited {
 				c.Count(true)
-				c.Receipt(ctx, s)
+				d.receipt(ctx, s)
 				return
 			}
 			msg.Body, xid = marked, ""
@@ -270,8 +279,8 @@ func (d *Service) Send(s *stanza.In, body string, files bool) {
 			}
 		}
 		// XEP-0184: acknowledge only once the legacy network took it,
-		// or delivered it where it says so later.
-		c.Acknowledge(ctx, s, to, rid)
+		// or delivered it where it says so later (receipts.go).
+		d.acknowledge(ctx, s, to, rid)
 	})
 }
 

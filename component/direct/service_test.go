@@ -52,7 +52,17 @@ type fakeCore struct {
 	refs       map[string]transports.RemoteID // ref → legacy ID
 	xrefs      map[transports.RemoteID]string // legacy ID → ref
 	edited     bool
+	deliverErr error
 	log        []string
+	t          *testing.T
+}
+
+func marshal(t *testing.T, m *stanza.Message) string {
+	b, err := xml.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func (f *fakeCore) record(format string, args ...any) {
@@ -111,12 +121,22 @@ func (f *fakeCore) Pair(_ context.Context, _ string, to transports.ID, rid trans
 	f.record("pair %s %s %s", to, rid, xid)
 	return nil
 }
-func (f *fakeCore) Acknowledge(_ context.Context, _ *stanza.In, _ transports.ID, rid transports.RemoteID) {
-	f.record("ack %s", rid)
+func (f *fakeCore) XMPPID(_ context.Context, _ string, _ transports.ID, rid transports.RemoteID) (string, bool, error) {
+	if rid == "broken" {
+		return "", false, errors.New("storage down")
+	}
+	xid, ok := f.xrefs[rid]
+	return xid, ok, nil
 }
-func (f *fakeCore) Receipt(context.Context, *stanza.In) { f.record("receipt") }
-func (f *fakeCore) Count(ok bool)                       { f.record("count %v", ok) }
-func (f *fakeCore) Logger() *slog.Logger                { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func (f *fakeCore) SendQuiet(_ context.Context, m *stanza.Message) {
+	f.record("now %s", marshal(f.t, m))
+}
+func (f *fakeCore) Deliver(_ context.Context, m *stanza.Message) error {
+	f.record("queue %s", marshal(f.t, m))
+	return f.deliverErr
+}
+func (f *fakeCore) Count(ok bool)        { f.record("count %v", ok) }
+func (f *fakeCore) Logger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func in(t *testing.T, to, payload string) *stanza.In {
 	t.Helper()
@@ -265,6 +285,9 @@ func TestAdapter(t *testing.T) {
 	}
 }
 
+// receiptNow is the receipt of the message in of TestSend, sent at once.
+const receiptNow = `now <message from="bob@gw.example" to="u@example.org/pc"><received xmlns="urn:xmpp:receipts" id="m1"></received></message>`
+
 // TestSend: a one-to-one text message with its reply and correction, as
 // the network gets it, and what the user gets back.
 func TestSend(t *testing.T) {
@@ -280,23 +303,23 @@ func TestSend(t *testing.T) {
 		wantCalls []string
 	}{
 		{name: "a message, paired and acknowledged", caps: all, body: "hi", files: true,
-			wantLog:   []string{"send files=true", "count true", "pair bob r1 m1", "ack r1"},
+			wantLog:   []string{"send files=true", "count true", "pair bob r1 m1", receiptNow},
 			wantCalls: []string{`send bob "hi" id=m1 reply=`}},
 		{name: "by its origin-id", caps: all, body: "hi", payload: `<origin-id xmlns="urn:xmpp:sid:0" id="o1"/>`,
-			wantLog:   []string{"send files=false", "count true", "pair bob r1 o1", "ack r1"},
+			wantLog:   []string{"send files=false", "count true", "pair bob r1 o1", receiptNow},
 			wantCalls: []string{`send bob "hi" id=o1 reply=`}},
 		{name: "a reply", caps: all, body: "hi", payload: `<reply xmlns="urn:xmpp:reply:0" id="x1"/>`,
-			wantLog:   []string{"send files=false", "count true", "pair bob r1 m1", "ack r1"},
+			wantLog:   []string{"send files=false", "count true", "pair bob r1 m1", receiptNow},
 			wantCalls: []string{`send bob "hi" id=m1 reply=r1`}},
 		{name: "a reply the network has not", body: "hi", payload: `<reply xmlns="urn:xmpp:reply:0" id="x1"/>`,
-			wantLog:   []string{"send files=false", "count true", "pair bob r1 m1", "ack r1"},
+			wantLog:   []string{"send files=false", "count true", "pair bob r1 m1", receiptNow},
 			wantCalls: []string{`send bob "hi" id=m1 reply=`}},
 		{name: "a correction the network edits", caps: all, edited: true, body: "fixed", files: true,
 			payload: `<replace xmlns="urn:xmpp:message-correct:0" id="x1"/>`,
-			wantLog: []string{`correct x1 "fixed"`, "count true", "receipt"}},
+			wantLog: []string{`correct x1 "fixed"`, "count true", receiptNow}},
 		{name: "a correction as a new marked message, without files or pairing", caps: all, body: "fixed", files: true,
 			payload:   `<replace xmlns="urn:xmpp:message-correct:0" id="x1"/>`,
-			wantLog:   []string{`correct x1 "fixed"`, "send files=false", "count true", "ack r1"},
+			wantLog:   []string{`correct x1 "fixed"`, "send files=false", "count true", receiptNow},
 			wantCalls: []string{`send bob "✎ fixed" id=m1 reply=`}},
 		{name: "a correction that the marker makes too long", caps: all, body: "eighteen-bytes-xyz",
 			payload: `<replace xmlns="urn:xmpp:message-correct:0" id="x1"/>`,
@@ -312,7 +335,8 @@ func TestSend(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := &adapter{err: tt.sendErr}
 			core := &fakeCore{caps: tt.caps, registered: true, session: a, edited: tt.edited, refs: map[string]transports.RemoteID{"x1": "r1"}}
-			NewService(core).Send(in(t, "bob@gw.example", `<body>`+tt.body+`</body>`+tt.payload), tt.body, tt.files)
+			core.t = t
+			NewService(core).Send(in(t, "bob@gw.example", `<body>`+tt.body+`</body><request xmlns="urn:xmpp:receipts"/>`+tt.payload), tt.body, tt.files)
 			if !slices.Equal(core.log, tt.wantLog) {
 				t.Errorf("core log\n  %q\nwant\n  %q", core.log, tt.wantLog)
 			}
@@ -389,4 +413,73 @@ func TestIncoming(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeferredReceipts: with a network that reports deliveries later,
+// the receipt (or the error) follows the report, whether it comes after
+// Send returned, before, or after a restart; without such a network the
+// receipt goes at once and reports are ignored.
+func TestDeferredReceipts(t *testing.T) {
+	deferred := all
+	deferred.DeferredReceipts = true
+	u := jid.MustParse("u@example.org")
+	ctx := context.Background()
+	const (
+		received = `queue <message from="bob@gw.example" to="u@example.org/pc"><received xmlns="urn:xmpp:receipts" id="m1"></received></message>`
+		failed   = `queue <message id="m1" type="error" from="bob@gw.example" to="u@example.org/pc"><error type="cancel"><recipient-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"></recipient-unavailable><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="en">IRC could not deliver the message: the number is unknown.</text></error></message>`
+	)
+	send := func(t *testing.T, d *Service, core *fakeCore) {
+		t.Helper()
+		d.Send(in(t, "bob@gw.example", `<body>hi</body><request xmlns="urn:xmpp:receipts"/>`), "hi", false)
+		core.log = nil
+	}
+	tests := []struct {
+		name    string
+		caps    transports.Capabilities
+		sent    bool // Send ran before the report
+		report  *transports.ReceiptEvent
+		wantErr bool
+		wantLog []string
+	}{
+		{"delivered after Send", deferred, true, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}, false, []string{received}},
+		{"failed after Send", deferred, true, &transports.ReceiptEvent{To: "bob", Remote: "r1", Error: "the number is unknown"}, false, []string{failed}},
+		{"a report on another message", deferred, true, &transports.ReceiptEvent{To: "bob", Remote: "r7", Delivered: true}, false, nil},
+		{"after a restart: from the map, to the bare JID", deferred, false, &transports.ReceiptEvent{To: "bob", Remote: "r2", Delivered: true}, false,
+			[]string{`queue <message from="bob@gw.example" to="u@example.org"><received xmlns="urn:xmpp:receipts" id="x2"></received></message>`}},
+		{"the map unreadable", deferred, false, &transports.ReceiptEvent{To: "bob", Remote: "broken", Delivered: true}, true, nil},
+		{"a network without deferred receipts", all, true, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core := &fakeCore{t: t, caps: tt.caps, registered: true, session: &adapter{}, xrefs: map[transports.RemoteID]string{"r2": "x2"}}
+			d := NewService(core)
+			if tt.sent {
+				send(t, d, core)
+			}
+			err := d.Receipt(ctx, u, tt.report)
+			if (err != nil) != tt.wantErr || !slices.Equal(core.log, tt.wantLog) {
+				t.Errorf("Receipt = %v, log\n  %q\nwant error %v, log\n  %q", err, core.log, tt.wantErr, tt.wantLog)
+			}
+		})
+	}
+
+	t.Run("the report before Send returned", func(t *testing.T) {
+		core := &fakeCore{t: t, caps: deferred, registered: true, session: &adapter{}}
+		d := NewService(core)
+		if err := d.Receipt(ctx, u, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}); err != nil || core.log != nil {
+			t.Fatalf("an early report: %v, %q", err, core.log)
+		}
+		d.Send(in(t, "bob@gw.example", `<body>hi</body><request xmlns="urn:xmpp:receipts"/>`), "hi", false)
+		if want := []string{"send files=false", "count true", "pair bob r1 m1", received}; !slices.Equal(core.log, want) {
+			t.Errorf("log\n  %q\nwant\n  %q", core.log, want)
+		}
+	})
+	t.Run("a receipt that cannot be stored", func(t *testing.T) {
+		core := &fakeCore{t: t, caps: deferred, registered: true, session: &adapter{}, deliverErr: errors.New("lost")}
+		d := NewService(core)
+		send(t, d, core)
+		if err := d.Receipt(ctx, u, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}); err == nil {
+			t.Error("a lost receipt is not reported")
+		}
+	})
 }

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// TestMarshalEdits pins the wire form of the correction and retraction
-// elements, byte for byte, as component wrote them before they moved
+// TestMarshalEdits pins the wire form of the correction, retraction and
+// receipt elements, byte for byte, as component wrote them before they moved
 // here.
 func TestMarshalEdits(t *testing.T) {
 	tests := []struct {
@@ -21,6 +21,7 @@ func TestMarshalEdits(t *testing.T) {
 			`<retract xmlns="urn:xmpp:message-retract:1" id="x"><moderated xmlns="urn:xmpp:message-moderate:1" by="#c@gw/op"></moderated><reason>spam</reason></retract>`},
 		{"moderated by nobody named", &Moderated{}, NSModerate, "moderated", `<moderated xmlns="urn:xmpp:message-moderate:1"></moderated>`},
 		{"fallback", &Fallback{For: NSRetract}, NSFallback, "fallback", `<fallback xmlns="urn:xmpp:fallback:0" for="urn:xmpp:message-retract:1"></fallback>`},
+		{"received", &Received{ID: "x"}, NSReceipts, "received", `<received xmlns="urn:xmpp:receipts" id="x"></received>`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
