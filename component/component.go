@@ -150,8 +150,10 @@ type Component struct {
 
 	// running is Run's context too, for callers that are not started by
 	// Run (Deliver, from the HTTP listener's goroutines).
-	running atomic.Pointer[context.Context]
-	hooks   http.Handler // the network's webhooks (hooks.go)
+	running  atomic.Pointer[context.Context]
+	hooks    http.Handler // the network's webhooks (hooks.go)
+	profiles profileBook  // contacts' names, avatar hashes, last presence (profiles.go)
+	privs    privileges   // what the users' servers granted (XEP-0356, privilege.go)
 
 	sessMu    sync.Mutex
 	sess      *xmpp.Session
@@ -450,6 +452,7 @@ func (c *Component) serve(ctx context.Context, sess *xmpp.Session, conn net.Conn
 	connected := c.connected
 	close(connected)
 	c.sessMu.Unlock()
+	c.privs.reset() // the server advertises its grants on every stream
 
 	stop := make(chan struct{})
 	defer close(stop)

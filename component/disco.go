@@ -1,10 +1,14 @@
 package component
 
 import (
+	"context"
+	"time"
+
 	"mellium.im/xmpp/disco/info"
 	"mellium.im/xmpp/disco/items"
 
 	"github.com/switchboard-im/switchboard/component/discovery"
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
@@ -85,6 +89,10 @@ func (c *Component) discoItems(s *stanza.In, q *node) {
 	}
 	switch nodeName {
 	case "":
+		if c.netCaps().ServerListing && c.allowedUser(s.From) {
+			c.serverList(s, q)
+			return
+		}
 		c.result(s, &discovery.Items{})
 	case nsCommands:
 		res := &discovery.Items{Node: nsCommands}
@@ -95,4 +103,47 @@ func (c *Component) discoItems(s *stanza.In, q *node) {
 	default:
 		c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "No such node."))
 	}
+}
+
+// serversTimeout bounds the network's answer with a user's servers.
+const serversTimeout = time.Minute
+
+// serverList answers disco#items on the gateway domain for a network
+// whose users are on several servers (Capabilities.ServerListing): the
+// user's servers (guilds), by name, paged with XEP-0059; none while the
+// user has no session. Lane work: it waits for the network.
+func (c *Component) serverList(s *stanza.In, q *node) {
+	user := s.From.Bare().String()
+	c.admit(s, func() {
+		lister, _ := c.sup.Adapter(user).(transports.ServerLister)
+		if lister == nil {
+			c.result(s, &discovery.Items{})
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.ctx(), serversTimeout)
+		servers, err := lister.Servers(ctx)
+		cancel()
+		if err != nil {
+			c.replyError(s.Element, stanzaerr.From(err))
+			return
+		}
+		all := make([]items.Item, 0, len(servers))
+		for _, sv := range servers {
+			j, err := c.legacyJID(sv.ID)
+			if err != nil {
+				continue
+			}
+			name := sv.Name
+			if len(name) > muc.MaxItemName {
+				name = stanza.CutUTF8(name, muc.MaxItemName-len("…")) + "…"
+			}
+			all = append(all, items.Item{JID: j, Name: name})
+		}
+		res, serr := discovery.Page(all, q.Child(nsRSM, "set"), muc.ListPage)
+		if serr != nil {
+			c.replyError(s.Element, serr)
+			return
+		}
+		c.result(s, res)
+	})
 }

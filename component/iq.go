@@ -5,6 +5,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
+	"github.com/switchboard-im/switchboard/component/vcard"
 )
 
 func (c *Component) handleIQ(s *stanza.In) {
@@ -62,6 +63,8 @@ func (c *Component) handleIQ(s *stanza.In) {
 		c.handleGateway(s, q)
 	case ns == nsCommands && q.Name.Local == "command" && s.Type == "set" && toGateway:
 		c.handleCommand(s, q)
+	case vcard.IsRequest(q.Name) && s.Type == "get" && !toGateway && c.netCaps().Profiles:
+		c.contactVCard(s) // profiles.go
 	default:
 		c.replyError(s.Element, stanzaerr.New("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
 	}

@@ -159,9 +159,14 @@ func (c *Component) answerProbe(ctx context.Context, from, to jid.JID) {
 		c.sendGatewayPresence(ctx, to, c.sup.Status(to.Bare().String()))
 		return
 	}
-	// Legacy contacts' presence arrives as events; until then they are
-	// shown as unavailable.
-	c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: from.String(), To: to.String()})
+	// Legacy contacts' presence arrives as events: the last one is
+	// shown, unavailable until there is one.
+	id, err := legacyID(from)
+	if err != nil {
+		c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: from.String(), To: to.String()})
+		return
+	}
+	c.sendContactPresence(ctx, to.Bare(), id, to)
 }
 
 // pushPresence mirrors the user's best presence on the legacy network.

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -173,9 +174,16 @@ func (c *Component) unregister(ctx context.Context, user jid.JID) ([]string, err
 	} else if _, ok := c.net.(transports.Registrar); ok {
 		c.log.Warn("the network cannot release what it assigned: the registration could not be read", "user", user.String(), "err", lerr)
 	}
+	c.profiles.forget(user.String())
 	c.stats.unregisters.Add(1)
 	c.log.Info("user unregistered", "user", user.String())
-	return rosterOf(settings), nil
+	roster := rosterOf(settings)
+	for _, js := range listOf(settings, syncedKey) {
+		if !slices.Contains(roster, js) {
+			roster = append(roster, js)
+		}
+	}
+	return roster, nil
 }
 
 // afterUnregister removes the gateway and the legacy contacts from the

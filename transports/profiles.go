@@ -102,8 +102,9 @@ type ServerInfo struct {
 // several servers that hold rooms (Capabilities.ServerListing; Discord
 // guilds): the gateway's disco#items lists them, and each server's own
 // disco#items lists its rooms (RoomLister). Servers may do I/O and block
-// until ctx ends; the component caches the result for a while. An error
-// is reported to the user who browsed; nobody retries.
+// until ctx ends, but should answer from the session's own state where
+// it has one: the component asks at every browse. An error is reported
+// to the user who browsed; nobody retries.
 type ServerLister interface {
 	Servers(ctx context.Context) ([]ServerInfo, error)
 }

@@ -25,6 +25,9 @@ type EjabberdOptions struct {
 	Components map[string]string
 	// Quiet logs warnings only, instead of everything at info level.
 	Quiet bool
+	// Privileged lists components (of Components) that the server grants
+	// XEP-0356 privileges (mod_privilege): roster both, message outgoing.
+	Privileged []string
 }
 
 // Ejabberd is a running ejabberd 23.01 (Debian) with virtual host
@@ -99,6 +102,9 @@ func LaunchEjabberd(dir string, opts EjabberdOptions) (*Ejabberd, error) {
 		"@C2S_PORT@", strconv.Itoa(ports[0]),
 		"@COMPONENT_PORT@", strconv.Itoa(ports[1]),
 		"@COMPONENTS@", comps.String(),
+		"@PRIVILEGED_ACL@", privilegedACL(opts.Privileged),
+		"@PRIVILEGE@", privilegeModule(opts.Privileged),
+		"@PRIVILEGED_RULE@", map[bool]string{false: "", true: "  privileged:\n    allow: privileged\n"}[len(opts.Privileged) > 0],
 		"@LOG_LEVEL@", map[bool]string{false: "info", true: "warning"}[opts.Quiet],
 	).Replace(ejabberdConfig)
 	files := map[string]string{
@@ -141,10 +147,10 @@ acl:
   loopback:
     ip:
       - 127.0.0.0/8
-access_rules:
+@PRIVILEGED_ACL@access_rules:
   local:
     allow: local
-  c2s:
+@PRIVILEGED_RULE@  c2s:
     allow: all
 shaper_rules:
   c2s_shaper: none
@@ -165,6 +171,7 @@ listen:
 @COMPONENTS@
 modules:
   mod_caps: {}
+  mod_carboncopy: {}
   mod_disco: {}
   mod_muc:
     host: muc.localhost
@@ -173,7 +180,29 @@ modules:
   mod_roster: {}
   mod_vcard: {}
   mod_version: {}
-`
+@PRIVILEGE@`
+
+// privilegedACL is the ACL of the privileged components, "" for none.
+func privilegedACL(domains []string) string {
+	if len(domains) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("  privileged:\n    server:\n")
+	for _, d := range domains {
+		fmt.Fprintf(&b, "      - %q\n", d)
+	}
+	return b.String()
+}
+
+// privilegeModule grants the privileged access rule (the ACL of the same
+// name) XEP-0356's roster and message permissions, "" for none.
+func privilegeModule(domains []string) string {
+	if len(domains) == 0 {
+		return ""
+	}
+	return "  mod_privilege:\n    roster:\n      both: privileged\n    message:\n      outgoing: privileged\n"
+}
 
 // ejabberdUser returns the credential to run ejabberdctl with: the
 // ejabberd user when the tests run as root (ejabberdctl would otherwise su
