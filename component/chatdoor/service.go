@@ -16,13 +16,16 @@ import (
 // implements it): registrations, settings and the legacy session, all
 // shared with the other two doors.
 //
-// Register, Unregister, Registered, Credentials, Settings and
+// Register, Unregister, Registered, Credentials, Restart, Settings and
 // SaveSettings do storage I/O, Register also logs in to the legacy
-// network: they may block until ctx ends, so the door calls them from
-// the user's lane, never from owner work. Say queues durably and may
-// block on storage. The others return at once. Errors are for the user:
-// a *stanzaerr.Error, or an error stanzaerr.From maps; the core does not
-// retry, the user asks again.
+// network (at most 30 seconds); Say, AfterRegister and AfterUnregister
+// write to the outbox or the stream (each write bounded to seconds),
+// AfterRegister may also read storage to start the session. All of these
+// may block, so the door calls them from the user's lane, never from
+// owner work. NetworkName, the fields, Allow, Status and Resources
+// return at once. Errors are for the user: a *stanzaerr.Error, or an
+// error stanzaerr.From maps; the core does not retry, the user asks
+// again.
 type Core interface {
 	// NetworkName is the network's name as users read it ("IRC").
 	NetworkName() string

@@ -27,10 +27,11 @@ import (
 // Core is what the one-to-one flows need of the bridge core (package
 // component implements it).
 //
-// Admit, ReplyError, Capabilities, NetworkName, Domain, LegacyJID,
-// LegacyID, Kind, Adapter, Status, MaxBody, Count and Logger return at
-// once and may be called from any goroutine. Registered, MessageRef,
-// XMPPRef, XMPPID, Pair and Deliver use storage, SendQuiet the stream,
+// Admit, Capabilities, NetworkName, Domain, LegacyJID, LegacyID, Kind,
+// Adapter, Status, MaxBody, Count and Logger return at once and may be
+// called from any goroutine. ReplyError and SendQuiet write to the
+// stream (each write bounded to seconds; a failure is only logged).
+// Registered, MessageRef, XMPPRef, XMPPID, Pair and Deliver use storage,
 // WaitToSend waits for the user's send budget, Correct, Retract and
 // SendMessage wait for the network: these may block until ctx ends, so
 // the service calls them from the user's lane (Admit's job) or, for

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
+	"slices"
 	"time"
 
 	"github.com/switchboard-im/switchboard/component/stanza"
@@ -53,7 +54,7 @@ func ChatState(msg *xmltree.Element) (transports.ChatState, bool) {
 func wanted(el *xmltree.Element) []string {
 	var want []string
 	for _, ch := range el.Children {
-		if ch.Name.Space == stanza.NSReactions && ch.Name.Local == "reaction" && ch.Text != "" && !contains(want, ch.Text) {
+		if ch.Name.Space == stanza.NSReactions && ch.Name.Local == "reaction" && ch.Text != "" && !slices.Contains(want, ch.Text) {
 			want = append(want, ch.Text)
 		}
 	}
@@ -65,25 +66,16 @@ func wanted(el *xmltree.Element) []string {
 // the removals in have's.
 func Diff(have, want []string) (add, remove []string) {
 	for _, x := range want {
-		if !contains(have, x) {
+		if !slices.Contains(have, x) {
 			add = append(add, x)
 		}
 	}
 	for _, x := range have {
-		if !contains(want, x) {
+		if !slices.Contains(want, x) {
 			remove = append(remove, x)
 		}
 	}
 	return add, remove
-}
-
-func contains(set []string, x string) bool {
-	for _, y := range set {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // typingMessage shows a contact's chat state; it is not to be stored.
