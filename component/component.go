@@ -34,6 +34,8 @@ import (
 
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component/adhoc"
+	"github.com/switchboard-im/switchboard/component/chatdoor"
+	"github.com/switchboard-im/switchboard/component/direct"
 	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/component/userloop"
@@ -150,7 +152,6 @@ type Component struct {
 	// Run (Deliver, from the HTTP listener's goroutines).
 	running  atomic.Pointer[context.Context]
 	hooks    http.Handler // the network's webhooks (hooks.go)
-	receipts receiptBook  // deferred receipts awaiting the network's word (receipts.go)
 	profiles profileBook  // contacts' names, avatar hashes, last presence (profiles.go)
 	privs    privileges   // what the users' servers granted (XEP-0356, privilege.go)
 
@@ -176,8 +177,8 @@ type Component struct {
 	commands *adhoc.Provider
 	iq       iqs
 	uploads  uploadServices
-	dialogs  *dialogs
-	reacts   chatReactions // one-to-one reactions (direct.go)
+	chat     *chatdoor.Service
+	direct   *direct.Service
 
 	lim limits // per-user limits and rate counters (limits.go)
 
@@ -252,12 +253,13 @@ func New(cfg Config) (*Component, error) {
 		connected: make(chan struct{}),
 		flush:     make(chan struct{}, 1),
 		presence:  presence.New(),
-		dialogs:   newDialogs(),
 	}
 	c.muc = muc.NewService(mucCore{c})
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
 	c.commands = c.newCommands()
+	c.chat = chatdoor.NewService(chatCore{c})
+	c.direct = direct.NewService(directCore{c})
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {

@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"time"
 
-	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -152,48 +151,12 @@ func (c *Component) xmppRef(ctx context.Context, user string, conv transports.ID
 // edit shows a one-to-one edit as a correction of the original, or, when
 // the original is unknown, as a new message marked as a correction.
 func (s *userSink) edit(ctx context.Context, ev *transports.EditEvent) {
-	c := s.c
-	from, err := c.legacyJID(ev.From)
-	if err != nil {
-		s.queue(ctx, &stanza.Message{Type: "chat", From: c.domain.String(), To: s.user.String(),
-			Body: "Correction from " + string(ev.From) + ": " + ev.Body})
-		return
-	}
-	m := &stanza.Message{Type: "chat", ID: newID(), From: from.String(), To: s.user.String(), Body: ev.Body}
-	m.OriginID = &stanza.OriginID{ID: m.ID}
-	if ref := c.xmppRef(ctx, s.user.String(), ev.From, ev.Target); ref != "" {
-		m.Extra = append(m.Extra, &replaceElem{ID: ref})
-	} else {
-		m.Body = correctionMarker + m.Body
-	}
-	if ev.Own {
-		m.Body = ownMarker + m.Body
-	}
-	if !ev.Time.IsZero() && time.Since(ev.Time) > liveDelay {
-		m.Delay = &stanza.Delay{From: c.domain.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
-	}
-	s.queue(ctx, m)
+	s.queue(ctx, s.c.direct.Edit(ctx, s.user, ev))
 }
 
 // retracted shows a one-to-one deletion as a retraction (with a fallback
 // body), or, when the original is unknown, as a note that a message was
 // deleted.
 func (s *userSink) retracted(ctx context.Context, ev *transports.RetractEvent) {
-	c := s.c
-	from, err := c.legacyJID(ev.From)
-	if err != nil {
-		s.queue(ctx, &stanza.Message{Type: "chat", From: c.domain.String(), To: s.user.String(),
-			Body: string(ev.From) + " deleted a message."})
-		return
-	}
-	m := &stanza.Message{Type: "chat", ID: newID(), From: from.String(), To: s.user.String(), Body: retractFallback}
-	if ref := c.xmppRef(ctx, s.user.String(), ev.From, ev.Target); ref != "" {
-		m.Extra = append(m.Extra, &retractElem{ID: ref}, &fallbackElem{For: nsRetract}, stanza.StoreHint())
-	} else {
-		m.Body = "[deleted a message]"
-	}
-	if ev.Own {
-		m.Body = ownMarker + m.Body
-	}
-	s.queue(ctx, m)
+	s.queue(ctx, s.c.direct.Retracted(ctx, s.user, ev))
 }

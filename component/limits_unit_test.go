@@ -142,25 +142,3 @@ func TestDropNotice(t *testing.T) {
 		}
 	}
 }
-
-// TestAbandonedSessionsForgotten: chat dialogs nobody finishes are dropped
-// once expired, without waiting for their user to come back. (Ad-hoc
-// command sessions: adhoc's TestSessionsSweep.)
-func TestAbandonedSessionsForgotten(t *testing.T) {
-	d := newDialogs()
-	for i := range 50 {
-		d.set(fmt.Sprint("u", i), &dialog{values: map[string]string{}})
-	}
-	past := time.Now().Add(-time.Hour)
-	d.mu.Lock()
-	for _, dl := range d.m {
-		dl.expires = past
-	}
-	d.swept = past
-	d.mu.Unlock()
-
-	d.set("new", &dialog{values: map[string]string{}})
-	if len(d.m) != 1 {
-		t.Errorf("kept %d dialogs, want 1", len(d.m))
-	}
-}
