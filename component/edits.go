@@ -2,9 +2,9 @@ package component
 
 import (
 	"context"
-	"encoding/xml"
 	"time"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -21,50 +21,8 @@ import (
 // legacyRef.
 //
 // A network that cannot edit gets a correction as a new message that
-// starts with correctionMarker; a retraction is refused with a text and
+// starts with stanza.CorrectionMarker; a retraction is refused with a text and
 // nothing is sent, its fallback body least of all.
-
-const (
-	nsCorrect  = "urn:xmpp:message-correct:0"
-	nsRetract  = "urn:xmpp:message-retract:1"
-	nsModerate = "urn:xmpp:message-moderate:1"
-	nsFallback = "urn:xmpp:fallback:0"
-)
-
-// correctionMarker starts a correction that a network without edits gets
-// as a new message, and a legacy edit the user's client cannot apply
-// (its original is unknown), so that nobody takes it for a new remark.
-const correctionMarker = "✎ "
-
-// retractFallback is the body of a retraction for clients without
-// XEP-0424 support.
-const retractFallback = "[deleted a message; your client does not support retractions]"
-
-type replaceElem struct {
-	XMLName xml.Name `xml:"urn:xmpp:message-correct:0 replace"`
-	ID      string   `xml:"id,attr"`
-}
-
-// retractElem is XEP-0424's <retract/>; Moderated and Reason are set for
-// a moderator's retraction (XEP-0425).
-type retractElem struct {
-	XMLName   xml.Name       `xml:"urn:xmpp:message-retract:1 retract"`
-	ID        string         `xml:"id,attr"`
-	Moderated *moderatedElem `xml:",omitempty"`
-	Reason    string         `xml:"reason,omitempty"`
-}
-
-type moderatedElem struct {
-	XMLName xml.Name `xml:"urn:xmpp:message-moderate:1 moderated"`
-	By      string   `xml:"by,attr,omitempty"`
-}
-
-// fallbackElem marks the body as a fallback for clients without the
-// feature For (XEP-0428).
-type fallbackElem struct {
-	XMLName xml.Name `xml:"urn:xmpp:fallback:0 fallback"`
-	For     string   `xml:"for,attr"`
-}
 
 // --- XMPP → legacy ---------------------------------------------------------
 
@@ -77,11 +35,11 @@ type fallbackElem struct {
 func (c *Component) correct(ctx context.Context, a transports.Adapter, user string, to transports.ID, room bool, ref, body string) (edited bool, marked string, serr *stanzaerr.Error) {
 	ed, ok := a.(transports.Editor)
 	if !ok || !c.netCaps().Corrections {
-		return false, correctionMarker + body, nil
+		return false, stanza.CorrectionMarker + body, nil
 	}
 	target := c.messageRef(ctx, user, to, room, ref)
 	if target == "" {
-		return false, correctionMarker + body, nil // the original is unknown: say it is a correction
+		return false, stanza.CorrectionMarker + body, nil // the original is unknown: say it is a correction
 	}
 	ectx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

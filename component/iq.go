@@ -47,7 +47,7 @@ func (c *Component) handleIQ(s *stanza.In) {
 			c.muc.SelfPing(s, id)
 		case ns == nsMUCAdmin && q.Name.Local == "query" && s.To.Resourcepart() == "":
 			c.mucAdmin(s, q, id)
-		case ns == nsModerate && q.Name.Local == "moderate" && s.Type == "set" && s.To.Resourcepart() == "":
+		case ns == stanza.NSModerate && q.Name.Local == "moderate" && s.Type == "set" && s.To.Resourcepart() == "":
 			c.admit(s, func() { c.muc.Moderate(c.ctx(), s, q, id) })
 		case ns == nsMAM && c.cfg.Archive != nil && s.To.Resourcepart() == "":
 			c.admit(s, func() { c.muc.MAM(c.ctx(), s, q, id) })

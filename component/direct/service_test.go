@@ -111,7 +111,7 @@ func (f *fakeCore) Correct(_ context.Context, _ transports.Adapter, _ string, _ 
 	if f.edited {
 		return true, "", nil
 	}
-	return false, CorrectionMarker + body, nil
+	return false, stanza.CorrectionMarker + body, nil
 }
 func (f *fakeCore) SendMessage(ctx context.Context, _ *stanza.In, a transports.Adapter, msg transports.Message, files bool) (transports.RemoteID, error) {
 	f.record("send files=%v", files)

@@ -22,15 +22,6 @@ import (
 // contact's.
 const OwnMarker = "[you, from another client] "
 
-// CorrectionMarker starts a correction that a network without edits gets
-// as a new message, and a legacy edit the user's client cannot apply
-// (its original is unknown), so that nobody takes it for a new remark.
-const CorrectionMarker = "✎ "
-
-// RetractFallback is the body of a retraction for clients without
-// XEP-0424 support.
-const RetractFallback = "[deleted a message; your client does not support retractions]"
-
 // liveDelay is how old a legacy edit's timestamp must be before it is
 // shown with a delay stamp: a live one is not history.
 const liveDelay = 30 * time.Second
@@ -109,7 +100,7 @@ func editMessage(id, from, to, ref string, ev *transports.EditEvent, delay strin
 	if ref != "" {
 		m.Extra = append(m.Extra, &stanza.Replace{ID: ref})
 	} else {
-		m.Body = CorrectionMarker + m.Body
+		m.Body = stanza.CorrectionMarker + m.Body
 	}
 	if ev.Own {
 		m.Body = OwnMarker + m.Body
@@ -124,7 +115,7 @@ func editMessage(id, from, to, ref string, ev *transports.EditEvent, delay strin
 // message the user knows as ref (XEP-0424, with a fallback body), or,
 // without ref, as a note that a message was deleted.
 func retractMessage(id, from, to, ref string, own bool) *stanza.Message {
-	m := &stanza.Message{Type: "chat", ID: id, From: from, To: to, Body: RetractFallback}
+	m := &stanza.Message{Type: "chat", ID: id, From: from, To: to, Body: stanza.RetractFallback}
 	if ref != "" {
 		m.Extra = append(m.Extra, &stanza.Retract{ID: ref}, &stanza.Fallback{For: stanza.NSRetract}, stanza.StoreHint())
 	} else {

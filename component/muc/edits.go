@@ -2,7 +2,6 @@ package muc
 
 import (
 	"context"
-	"encoding/xml"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -16,35 +15,6 @@ import (
 // message's stanza-id is its legacy ID; its id is the user's own for
 // their echoed messages (paired in the message-ID map), else also the
 // legacy ID. What the user sends is in groupchat.go.
-
-// replaceElem is XEP-0308's <replace/>: the message corrects the one
-// with that id.
-type replaceElem struct {
-	XMLName xml.Name `xml:"urn:xmpp:message-correct:0 replace"`
-	ID      string   `xml:"id,attr"`
-}
-
-// retractElem is XEP-0424's <retract/>; Moderated and Reason are set for
-// a moderator's retraction (XEP-0425).
-type retractElem struct {
-	XMLName   xml.Name       `xml:"urn:xmpp:message-retract:1 retract"`
-	ID        string         `xml:"id,attr"`
-	Moderated *moderatedElem `xml:",omitempty"`
-	Reason    string         `xml:"reason,omitempty"`
-}
-
-// moderatedElem says a retraction is a moderator's (XEP-0425).
-type moderatedElem struct {
-	XMLName xml.Name `xml:"urn:xmpp:message-moderate:1 moderated"`
-	By      string   `xml:"by,attr,omitempty"`
-}
-
-// fallbackElem marks the body as a fallback for clients without the
-// feature For (XEP-0428).
-type fallbackElem struct {
-	XMLName xml.Name `xml:"urn:xmpp:fallback:0 fallback"`
-	For     string   `xml:"for,attr"`
-}
 
 // EditEvent shows an edit in a room to the joined resources as a
 // correction from its author; with none joined it is kept for the next
@@ -60,16 +30,16 @@ func (s *Service) EditEvent(ctx context.Context, user jid.JID, ev *transports.Ed
 	}
 	if r.Empty() {
 		r.KeepAway(transports.MessageEvent{From: ev.From, Room: true, Nick: nick, Own: ev.Own,
-			Body: correctionMarker + ev.Body, Time: keptTime(ev.Time)})
+			Body: stanza.CorrectionMarker + ev.Body, Time: keptTime(ev.Time)})
 		return
 	}
 	ref := s.roomRef(ctx, user.String(), ev.From, ev.Target)
 	s.broadcast(ctx, r, "", func(to jid.JID) any {
 		m := &stanza.Message{Type: "groupchat", ID: newID(), From: r.OccupantJID(nick), To: to.String(), Body: ev.Body}
 		if ref != "" {
-			m.Extra = append(m.Extra, &replaceElem{ID: ref})
+			m.Extra = append(m.Extra, &stanza.Replace{ID: ref})
 		} else {
-			m.Body = correctionMarker + m.Body
+			m.Body = stanza.CorrectionMarker + m.Body
 		}
 		return m
 	})
@@ -109,12 +79,12 @@ func (s *Service) RetractEvent(ctx context.Context, user jid.JID, ev *transports
 		r.KeepAway(transports.MessageEvent{From: ev.From, Room: true, Nick: by, Body: body, Time: keptTime(time.Time{})})
 		return
 	}
-	el := &retractElem{ID: string(ev.Target)} // a room message's stanza-id is its legacy ID
+	el := &stanza.Retract{ID: string(ev.Target)} // a room message's stanza-id is its legacy ID
 	from := r.OccupantJID(nick)
-	fallback := retractFallback
+	fallback := stanza.RetractFallback
 	if ev.Moderated {
 		from = r.JID.String()
-		el.Moderated = &moderatedElem{}
+		el.Moderated = &stanza.Moderated{}
 		if ev.By != "" {
 			el.Moderated.By = r.OccupantJID(ev.By)
 		}
@@ -126,7 +96,7 @@ func (s *Service) RetractEvent(ctx context.Context, user jid.JID, ev *transports
 	s.broadcast(ctx, r, "", func(to jid.JID) any {
 		e := *el
 		return &stanza.Message{Type: "groupchat", ID: newID(), From: from, To: to.String(), Body: fallback,
-			Extra: []any{&e, &fallbackElem{For: nsRetract}, stanza.StoreHint()}}
+			Extra: []any{&e, &stanza.Fallback{For: stanza.NSRetract}, stanza.StoreHint()}}
 	})
 }
 

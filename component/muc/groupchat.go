@@ -61,7 +61,7 @@ func (s *Service) Groupchat(ctx context.Context, in *stanza.In, id transports.ID
 	body, hasBody := s.core.Body(in.Element)
 	subject := in.Child("", "subject")
 	reactions := in.Child(stanza.NSReactions, "reactions")
-	retract := in.Child(nsRetract, "retract")
+	retract := in.Child(stanza.NSRetract, "retract")
 
 	joined := false
 	s.core.Own(ctx, u, func(context.Context) {
@@ -158,7 +158,7 @@ func (s *Service) sendGroupchat(ctx context.Context, in *stanza.In, a transports
 		return // shutting down
 	}
 	files := in.Element // the files it shares, if any
-	if rep := in.Child(nsCorrect, "replace"); rep != nil {
+	if rep := in.Child(stanza.NSCorrect, "replace"); rep != nil {
 		// XEP-0308: an edit, reflected when the network echoes it, where
 		// the network has them; else a new message marked as a
 		// correction, never a silent duplicate.
@@ -268,7 +268,7 @@ func (s *Service) Moderate(ctx context.Context, in *stanza.In, q *xmltree.Elemen
 		s.core.ReplyError(in, stanzaerr.New("cancel", "feature-not-implemented", "%s does not let moderators delete messages.", s.core.NetworkName()))
 		return
 	}
-	if q.Child(nsRetract, "retract") == nil {
+	if q.Child(stanza.NSRetract, "retract") == nil {
 		s.core.ReplyError(in, stanzaerr.New("cancel", "feature-not-implemented", "Only retraction is supported as a moderation."))
 		return
 	}
@@ -278,7 +278,7 @@ func (s *Service) Moderate(ctx context.Context, in *stanza.In, q *xmltree.Elemen
 		return
 	}
 	mctx, cancel := context.WithTimeout(ctx, time.Minute)
-	err := mod.ModerateRetract(mctx, id, target, q.ChildText(nsModerate, "reason"))
+	err := mod.ModerateRetract(mctx, id, target, q.ChildText(stanza.NSModerate, "reason"))
 	cancel()
 	if err != nil {
 		s.core.ReplyError(in, stanzaerr.FromLegacy(err))

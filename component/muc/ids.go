@@ -16,23 +16,9 @@ import (
 // Namespaces of the message features the service reads and writes in
 // rooms, beside the MUC ones (xml.go) and those of package stanza.
 const (
-	nsData     = "jabber:x:data"
-	nsRSM      = "http://jabber.org/protocol/rsm"
-	nsCorrect  = "urn:xmpp:message-correct:0"
-	nsRetract  = "urn:xmpp:message-retract:1"
-	nsModerate = "urn:xmpp:message-moderate:1"
-	nsFallback = "urn:xmpp:fallback:0"
+	nsData = "jabber:x:data"
+	nsRSM  = "http://jabber.org/protocol/rsm"
 )
-
-// correctionMarker starts a correction that a network without edits gets
-// as a new message, and a legacy edit the user's client cannot apply
-// (its original is unknown), so that nobody takes it for a new remark.
-// It is the same mark as the one-to-one flows' (package component).
-const correctionMarker = "✎ "
-
-// retractFallback is the body of a retraction for clients without
-// XEP-0424 support.
-const retractFallback = "[deleted a message; your client does not support retractions]"
 
 // newID returns a fresh stanza ID: 72 random bits, hex.
 func newID() string {

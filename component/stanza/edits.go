@@ -40,3 +40,12 @@ type Fallback struct {
 	XMLName xml.Name `xml:"urn:xmpp:fallback:0 fallback"`
 	For     string   `xml:"for,attr"`
 }
+
+// CorrectionMarker starts a correction that a network without edits gets
+// as a new message, and a legacy edit the user's client cannot apply (its
+// original is unknown), so that nobody takes it for a new remark.
+const CorrectionMarker = "✎ "
+
+// RetractFallback is the body of a retraction for clients without
+// XEP-0424 support.
+const RetractFallback = "[deleted a message; your client does not support retractions]"
