@@ -75,6 +75,9 @@ type walker struct {
 	held    int   // line end of the blank line that ended a header
 	read    int64 // input bytes consumed
 	bounds  [][]byte
+	// The line end and first boundary line of the multipart whose
+	// preamble was read last, and that line's end.
+	delim, delimEOL []byte
 
 	// The part that entity is called for next: where its bytes start
 	// and the level of its multipart (-1: the mail itself).
@@ -389,14 +392,28 @@ func (w *walker) multipart(ct mediaType, depth int) (string, bool, stop) {
 		}
 		return normalizeNewlines(decodeCharset(pre, "", false)), false, st
 	}
-	w.textLeft += len(pre) // the preamble is not shown
+	w.textLeft += len(pre) // the preamble is not shown, unless…
+	delim := append([]byte(nil), w.delim...)
 	var texts []partText
 	for n := 1; ; n++ {
 		w.partStart, w.partLevel = w.read, level
+		start := w.partStart
 		h := w.header(false)
 		s, isHTML, pst := w.entity(h, depth+1, ct.value)
 		texts = append(texts, partText{s, isHTML})
 		if st = pst; st.level != level {
+			if n == 1 && !w.exists(st, start, level) {
+				// …the boundary line is the body's last: no part
+				// after all, and the body is the text.
+				if w.leaves++; w.leaves > maxParts {
+					return "", false, st
+				}
+				text := append(pre, delim...)
+				if st.level < 0 {
+					text = append(text, w.delimEOL...)
+				}
+				return normalizeNewlines(decodeCharset(text, "", false)), false, st
+			}
 			break
 		}
 		if st.final || n >= maxParts {
@@ -464,7 +481,12 @@ func (w *walker) preamble(pre *[]byte, sniff bool, level int) stop {
 			}
 		}
 		switch {
-		case lvl >= 0 && (lvl < level || !final):
+		case lvl == level && !final:
+			// What the body is should no part follow.
+			w.delim = append(append(w.delim[:0], pend[:np]...), ln.b...)
+			w.delimEOL = append(w.delimEOL[:0], ln.eol...)
+			return w.stopAt(ln, lvl, final, max(np, held))
+		case lvl >= 0 && lvl < level:
 			return w.stopAt(ln, lvl, final, max(np, held))
 		case lvl == level: // closing before any part
 			w.bounds = w.bounds[:level]
