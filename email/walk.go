@@ -549,8 +549,9 @@ func (w *walker) leaf(h header, ct mediaType, parent string, start int64, own in
 	fs.keep = fs.wanted
 	w.cur = fs
 	dec := newDecoder(h.get("Content-Transfer-Encoding"))
-	st := w.body(func(p []byte) { dec.write(p, fs.write) })
-	dec.flush(fs.write)
+	write := fs.write // one method value, not one per line
+	st := w.body(func(p []byte) { dec.write(p, write) })
+	dec.flush(write)
 	w.cur = nil
 	if !w.exists(st, start, own) {
 		fs.stopWriting()
