@@ -504,10 +504,22 @@ func (a *adapter) fetchMail(c *imapConn, uid imap.UID, limit int64) (in *Incomin
 					return errTooLarge
 				}
 				seen = true
-				in, perr = parse(io.LimitReader(body.Literal, limit), a.n.cfg.Limits, a.n.spool)
+				lit := &countingReader{r: io.LimitReader(body.Literal, limit)}
+				in, perr = parse(lit, a.n.cfg.Limits, a.n.spool)
+				if lit.n < body.Literal.Size() && !errors.Is(perr, errReading) {
+					// go-imap ends a literal the connection cut short
+					// as if it were complete: it is not a mail.
+					perr = fmt.Errorf("%w: %w", errReading, io.ErrUnexpectedEOF)
+				}
 				if errors.Is(perr, errReading) {
+					if in != nil {
+						in.Close()
+						in = nil
+					}
+					// The connection is done for. cmd.Close would read
+					// the rest of the literal, racing go-imap's reader,
+					// which an ended literal let go on.
 					c.raw.Close()
-					cmd.Close()
 					return perr
 				}
 			}
@@ -524,6 +536,18 @@ func (a *adapter) fetchMail(c *imapConn, uid imap.UID, limit int64) (in *Incomin
 		perr = fmt.Errorf("%w: an empty mail", transports.ErrInvalidInput)
 	}
 	return in, perr, 0, nil
+}
+
+// countingReader counts what is read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // announceSkipped tells the user about a mail too large to relay.
