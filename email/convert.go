@@ -1,6 +1,8 @@
-// Conversion of received mail into what the XMPP user is shown (Parse).
-// Together with compose.go this is the pure, I/O-free half of the email
-// transport: bytes in, bytes out, no network and no XMPP.
+// Conversion of received mail into what the XMPP user is shown (Parse;
+// the MIME structure is walked in walk.go). Together with compose.go this
+// is the network-free half of the email transport: bytes in, bytes out,
+// no network and no XMPP; the only I/O is the spool files that hold a
+// mail's attachments (spool.go).
 
 package email
 
