@@ -618,19 +618,37 @@ func (a *adapter) deliverMail(validity uint32, uid imap.UID, in *Incoming, perr 
 // logged: the mail is delivered all the same, and a reply to it is a new
 // mail that names the thread.
 func (a *adapter) rememberThread(in *Incoming) {
-	if in.Thread == "" || in.From == nil {
+	if in.Thread == "" || in.From == nil || len(in.Thread) > maxStoredID {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), a.n.cfg.Timeout)
 	defer cancel()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	refs := append(append([]string(nil), in.References...), in.MessageID)
+	var refs []string
+	for _, id := range append(in.References[:len(in.References):len(in.References)], in.MessageID) {
+		if len(id) <= maxStoredID {
+			refs = append(refs, id)
+		}
+	}
+	lastID := in.MessageID
+	if len(lastID) > maxStoredID {
+		lastID = ""
+	}
 	if err := a.threads.put(ctx, threadKey{peer: strings.ToLower(in.From.Address), thread: in.Thread},
-		threadInfo{subject: in.Subject, lastID: in.MessageID, references: trimRefs(refs)}); err != nil {
+		threadInfo{subject: cutUTF8(in.Subject, maxStoredSubject), lastID: lastID, references: trimRefs(refs)}); err != nil {
 		a.log.Warn("remembering a thread", "err", err)
 	}
 }
+
+// maxStoredID and maxStoredSubject bound what a remembered thread keeps
+// of a mail's headers, so that a user's maxThreads threads stay small in
+// storage whatever the mails carry: an ID longer than a header line may
+// be (RFC 5322: 998 characters) is no message ID, and is not kept.
+const (
+	maxStoredID      = 998
+	maxStoredSubject = 1000
+)
 
 // trimRefs keeps the root and the most recent IDs of a thread's
 // References, at most maxReferences, so a remembered thread stays small.
