@@ -393,7 +393,8 @@ func (w *walker) multipart(ct mediaType, depth int) (string, bool, stop) {
 		return normalizeNewlines(decodeCharset(pre, "", false)), false, st
 	}
 	w.textLeft += len(pre) // the preamble is not shown, unless…
-	delim := append([]byte(nil), w.delim...)
+	delim := append(append([]byte(nil), w.delim...), w.delimEOL...)
+	delimEOL := len(w.delimEOL)
 	var texts []partText
 	for n := 1; ; n++ {
 		w.partStart, w.partLevel = w.read, level
@@ -409,13 +410,14 @@ func (w *walker) multipart(ct mediaType, depth int) (string, bool, stop) {
 					return "", false, st
 				}
 				text := append(pre, delim...)
-				if st.level < 0 {
-					text = append(text, w.delimEOL...)
+				if st.level >= 0 { // the boundary's line end went with the enclosing part
+					text = text[:len(text)-delimEOL]
 				}
 				return normalizeNewlines(decodeCharset(text, "", false)), false, st
 			}
 			break
 		}
+		pre, delim = nil, nil
 		if st.final || n >= maxParts {
 			// The rest (the epilogue) is not shown.
 			w.bounds = w.bounds[:level]
