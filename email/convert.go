@@ -49,7 +49,8 @@ const (
 const truncatedNote = "\n\n[… message too long, the rest was cut]"
 
 // Incoming is a received mail as the transport relays it to the XMPP user:
-// decoded, flattened to text, with its attachments set apart.
+// decoded, flattened to text, with its attachments set apart in spool
+// files, which Close releases.
 type Incoming struct {
 	// From is the (first) author address, nil if the mail has none that
 	// can be made sense of.
