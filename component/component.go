@@ -35,6 +35,7 @@ import (
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component/adhoc"
 	"github.com/switchboard-im/switchboard/component/chatdoor"
+	"github.com/switchboard-im/switchboard/component/contacts"
 	"github.com/switchboard-im/switchboard/component/direct"
 	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
@@ -150,10 +151,8 @@ type Component struct {
 
 	// running is Run's context too, for callers that are not started by
 	// Run (Deliver, from the HTTP listener's goroutines).
-	running  atomic.Pointer[context.Context]
-	hooks    http.Handler // the network's webhooks (hooks.go)
-	profiles profileBook  // contacts' names, avatar hashes, last presence (profiles.go)
-	privs    privileges   // what the users' servers granted (XEP-0356, privilege.go)
+	running atomic.Pointer[context.Context]
+	hooks   http.Handler // the network's webhooks (hooks.go)
 
 	sessMu    sync.Mutex
 	sess      *xmpp.Session
@@ -179,6 +178,7 @@ type Component struct {
 	uploads  uploadServices
 	chat     *chatdoor.Service
 	direct   *direct.Service
+	contacts *contacts.Service // contacts' profiles, the contact list in the roster, servers' XEP-0356 grants
 
 	lim limits // per-user limits and rate counters (limits.go)
 
@@ -260,6 +260,7 @@ func New(cfg Config) (*Component, error) {
 	c.commands = c.newCommands()
 	c.chat = chatdoor.NewService(chatCore{c})
 	c.direct = direct.NewService(directCore{c})
+	c.contacts = contacts.NewService(contactsCore{c})
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {
@@ -452,7 +453,7 @@ func (c *Component) serve(ctx context.Context, sess *xmpp.Session, conn net.Conn
 	connected := c.connected
 	close(connected)
 	c.sessMu.Unlock()
-	c.privs.reset() // the server advertises its grants on every stream
+	c.contacts.StreamUp() // the server advertises its grants on every stream
 
 	stop := make(chan struct{})
 	defer close(stop)

@@ -64,7 +64,7 @@ func (c *Component) handleIQ(s *stanza.In) {
 	case ns == nsCommands && q.Name.Local == "command" && s.Type == "set" && toGateway:
 		c.handleCommand(s, q)
 	case vcard.IsRequest(q.Name) && s.Type == "get" && !toGateway && c.netCaps().Profiles:
-		c.contactVCard(s) // profiles.go
+		c.contacts.VCard(s)
 	default:
 		c.replyError(s.Element, stanzaerr.New("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
 	}

@@ -8,6 +8,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/contacts"
 	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
@@ -17,8 +18,9 @@ import (
 
 // rosterKey is the hidden setting that lists the legacy contacts' JIDs a
 // user subscribed to, so that unregistering removes them from the roster
-// even after a restart.
-const rosterKey = "_roster"
+// even after a restart (package contacts keeps it beside what the gateway
+// added from the legacy contact list).
+const rosterKey = contacts.RosterKey
 
 // rememberContact records that user has contact in their roster.
 func (c *Component) rememberContact(ctx context.Context, user jid.JID, contact string) {
@@ -39,12 +41,7 @@ func (c *Component) rememberContact(ctx context.Context, user jid.JID, contact s
 	}
 }
 
-func rosterOf(settings map[string]string) []string {
-	if settings[rosterKey] == "" {
-		return nil
-	}
-	return strings.Split(settings[rosterKey], "\n")
-}
+func rosterOf(settings map[string]string) []string { return contacts.Roster(settings) }
 
 func (c *Component) handlePresence(s *stanza.In) {
 	if !c.allowedUser(s.From) {
@@ -166,7 +163,7 @@ func (c *Component) answerProbe(ctx context.Context, from, to jid.JID) {
 		c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: from.String(), To: to.String()})
 		return
 	}
-	c.sendContactPresence(ctx, to.Bare(), id, to)
+	c.contacts.SendPresence(ctx, to.Bare(), id, to)
 }
 
 // pushPresence mirrors the user's best presence on the legacy network.

@@ -5,13 +5,13 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/contacts"
 	"github.com/switchboard-im/switchboard/component/regform"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
@@ -174,16 +174,10 @@ func (c *Component) unregister(ctx context.Context, user jid.JID) ([]string, err
 	} else if _, ok := c.net.(transports.Registrar); ok {
 		c.log.Warn("the network cannot release what it assigned: the registration could not be read", "user", user.String(), "err", lerr)
 	}
-	c.profiles.forget(user.String())
+	c.contacts.Forget(user.String())
 	c.stats.unregisters.Add(1)
 	c.log.Info("user unregistered", "user", user.String())
-	roster := rosterOf(settings)
-	for _, js := range listOf(settings, syncedKey) {
-		if !slices.Contains(roster, js) {
-			roster = append(roster, js)
-		}
-	}
-	return roster, nil
+	return contacts.InRoster(settings), nil
 }
 
 // afterUnregister removes the gateway and the legacy contacts from the

@@ -58,11 +58,11 @@ func (c *Component) route(n *node) {
 		c.replyError(n, stanzaerr.New("modify", "bad-request", "The stanza is not valid UTF-8."))
 		return
 	}
-	if c.privilegeAdvert(s) {
-		return // a server's XEP-0356 grant (privilege.go)
+	if c.contacts.Advert(s) {
+		return // a server's XEP-0356 grant (package contacts)
 	}
-	if c.echoOfOwn(s) {
-		return // a message sent on the user's behalf, routed back (privilege.go)
+	if c.contacts.Echo(s) {
+		return // a message sent on the user's behalf, routed back (package contacts)
 	}
 	switch n.Name.Local {
 	case "iq":

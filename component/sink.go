@@ -156,11 +156,11 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 			s.retracted(ctx, ev)
 		}
 	case *transports.PresenceEvent:
-		c.presenceEvent(ctx, s.user, ev) // profiles.go
+		c.contacts.PresenceEvent(ctx, s.user, ev)
 	case *transports.ProfileEvent:
-		c.profileEvent(ctx, s.user, ev) // profiles.go
+		c.contacts.ProfileEvent(ctx, s.user, ev)
 	case *transports.ContactEvent:
-		c.contactEvent(s.user, ev) // roster.go
+		c.contacts.ContactEvent(s.user, ev)
 	case *transports.StateEvent:
 		c.muc.OnState(ctx, s.user, ev.Status)
 		s.state(ctx, ev.Status)
@@ -168,7 +168,7 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 			user := s.user
 			c.later(user.String(), func(ctx context.Context) { c.muc.RestoreRooms(ctx, user) })
 			if c.netCaps().Contacts {
-				c.later(user.String(), func(ctx context.Context) { c.syncContacts(ctx, user) })
+				c.later(user.String(), func(ctx context.Context) { c.contacts.Sync(ctx, user) })
 			}
 		}
 	case *transports.ReceiptEvent:

@@ -1,0 +1,229 @@
+package contacts
+
+import (
+	"encoding/xml"
+	"strings"
+	"sync"
+
+	"github.com/switchboard-im/switchboard/component/stanza"
+	"github.com/switchboard-im/switchboard/internal/xmltree"
+)
+
+// Privileged entity (XEP-0356): a server may grant the gateway the right
+// to change its users' rosters and to send messages on their behalf.
+// Prosody's mod_privilege speaks version 2 of the XEP (namespace
+// urn:xmpp:privilege:2), ejabberd 23 version 1; both advertise the grant
+// with a message from the server's domain right after the component
+// stream opened, and again at every new stream. With the roster grant the
+// legacy contact list goes into the roster directly (roster.go), without
+// a subscription request per contact.
+
+// Namespaces of XEP-0356 (both versions), the roster (RFC 6121) and
+// XEP-0297.
+const (
+	NSPrivilege1 = "urn:xmpp:privilege:1"
+	NSPrivilege2 = "urn:xmpp:privilege:2"
+	NSRoster     = "jabber:iq:roster"
+	NSForward    = "urn:xmpp:forward:0"
+)
+
+// Grant is what one server granted the gateway.
+type Grant struct {
+	NS      string // the namespace the server advertised in, for replies in kind
+	Roster  string // "get", "set", "both" or "" (none)
+	Message string // "outgoing" or "" (none)
+}
+
+// CanSetRoster reports whether g lets the gateway write the rosters of
+// the server's users.
+func (g Grant) CanSetRoster() bool { return g.Roster == "set" || g.Roster == "both" }
+
+// ReadGrant reads the XEP-0356 advertisement el carries (a message's
+// <privilege/> child, either version), reporting whether it has one.
+// Permissions of unknown access or type grant nothing.
+func ReadGrant(el *xmltree.Element) (Grant, bool) {
+	var priv *xmltree.Element
+	for _, ns := range []string{NSPrivilege2, NSPrivilege1} {
+		if priv = el.Child(ns, "privilege"); priv != nil {
+			break
+		}
+	}
+	if priv == nil {
+		return Grant{}, false
+	}
+	g := Grant{NS: priv.Name.Space}
+	for _, perm := range priv.ChildrenNamed(priv.Name.Space, "perm") {
+		switch typ := perm.Attr("type"); perm.Attr("access") {
+		case "roster":
+			if typ == "get" || typ == "set" || typ == "both" {
+				g.Roster = typ
+			}
+		case "message":
+			if typ == "outgoing" {
+				g.Message = typ
+			}
+		}
+	}
+	return g, true
+}
+
+// MaxInjected bounds the IDs of messages sent on users' behalf that the
+// gateway waits to see come back.
+const MaxInjected = 10000
+
+// Privileges are the grants of the servers whose users the gateway
+// serves, by server domain (lower case), and the messages sent on users'
+// behalf not yet seen coming back. A table across users, under its lock;
+// the grants are reset at every new stream, since the server advertises
+// again. The zero Privileges grant nothing.
+type Privileges struct {
+	mu sync.Mutex
+	m  map[string]Grant
+	// injected are the messages sent on users' behalf (AsUser) not yet
+	// seen coming back, by user and ID; bounded by MaxInjected.
+	injected map[string]bool
+}
+
+// Reset forgets every grant (a new stream).
+func (p *Privileges) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.m = nil
+}
+
+// Set records what domain's server granted, replacing its last grant.
+func (p *Privileges) Set(domain string, g Grant) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = make(map[string]Grant)
+	}
+	p.m[strings.ToLower(domain)] = g
+}
+
+// Of returns what domain's server granted.
+func (p *Privileges) Of(domain string) Grant {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[strings.ToLower(domain)]
+}
+
+// PrivilegedMessage is a message the gateway sends on a user's behalf
+// with the message privilege (XEP-0356 §5): the server routes Message as
+// if the user had sent it from a client, so their other clients get it
+// as a carbon (XEP-0280) and their archive keeps it (XEP-0313).
+type PrivilegedMessage struct {
+	XMLName   xml.Name       `xml:"message"`
+	ID        string         `xml:"id,attr"`
+	From      string         `xml:"from,attr"`
+	To        string         `xml:"to,attr"`
+	Privilege privilegeInner `xml:"privilege"`
+}
+
+type privilegeInner struct {
+	XMLName   xml.Name // the namespace the server advertised, local name privilege
+	Forwarded struct {
+		XMLName xml.Name      `xml:"urn:xmpp:forward:0 forwarded"`
+		Message clientMessage `xml:"message"`
+	}
+}
+
+// clientMessage writes a message in the client namespace, as a forwarded
+// stanza must be (XEP-0297), whatever namespace it sits in.
+type clientMessage struct{ *stanza.Message }
+
+func (m clientMessage) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
+	return e.EncodeElement(m.Message, xml.StartElement{Name: xml.Name{Space: "jabber:client", Local: "message"}})
+}
+
+// AsUser wraps m, a message from user's bare JID, for user's server with
+// the namespace of its grant, from gateway with the stanza ID id; nil
+// when the server granted no message privilege. The echo of m (its ID
+// from user's bare JID) is then expected: see Echo.
+func (p *Privileges) AsUser(gateway, user, id string, m *stanza.Message) *PrivilegedMessage {
+	domain := user
+	if i := strings.LastIndexByte(user, '@'); i >= 0 {
+		domain = user[i+1:]
+	}
+	g := p.Of(domain)
+	if g.Message != "outgoing" {
+		return nil
+	}
+	pm := &PrivilegedMessage{ID: id, From: gateway, To: domain}
+	pm.Privilege.XMLName = xml.Name{Space: g.NS, Local: "privilege"}
+	pm.Privilege.Forwarded.Message = clientMessage{m}
+	p.sent(user, m.ID)
+	return pm
+}
+
+// sent records that the server will route the message with id, sent on
+// user's behalf, back to the gateway.
+func (p *Privileges) sent(user, id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.injected == nil {
+		p.injected = make(map[string]bool)
+	}
+	if len(p.injected) >= MaxInjected {
+		for k := range p.injected {
+			delete(p.injected, k)
+			break
+		}
+	}
+	p.injected[user+"\x00"+id] = true
+}
+
+// Echo reports whether s is a message the gateway sent on its sender's
+// behalf (AsUser), which the server routed on to the legacy contact's
+// JID: the gateway wrote it, so it must not reach the network again. An
+// echo is recognised once.
+func (p *Privileges) Echo(s *stanza.In) bool {
+	if s.Name.Local != "message" || s.ID == "" || s.From.Resourcepart() != "" {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := s.From.Bare().String() + "\x00" + s.ID
+	if !p.injected[k] {
+		return false
+	}
+	delete(p.injected, k)
+	return true
+}
+
+// Advert takes a server's XEP-0356 advertisement, reporting whether s
+// was one. Only a bare server domain whose users may use the gateway is
+// believed: a user cannot grant anything, and another server's grant is
+// worth nothing to this gateway. The advertisement replaces what the
+// server granted before. The stream's goroutine; no I/O.
+func (d *Service) Advert(s *stanza.In) bool {
+	if s.Name.Local != "message" || s.To.Localpart() != "" || s.To.Resourcepart() != "" {
+		return false
+	}
+	g, ok := ReadGrant(s.Element)
+	if !ok {
+		return false
+	}
+	if s.From.Localpart() != "" || s.From.Resourcepart() != "" || !d.core.AllowedUser(s.From) {
+		d.core.Dropped(s, "privilege advertised by an entity that is not a served server")
+		return true
+	}
+	d.privs.Set(s.From.Domainpart(), g)
+	d.core.Logger().Info("server privileges", "server", s.From.Domainpart(), "roster", g.Roster, "message", g.Message, "version", g.NS)
+	return true
+}
+
+// StreamUp forgets every server's grant: a new stream is up, and the
+// servers advertise their grants again. Any goroutine.
+func (d *Service) StreamUp() { d.privs.Reset() }
+
+// Echo reports whether s is the server's echo of a message the gateway
+// sent on its sender's behalf (Privileges.Echo). The stream's goroutine.
+func (d *Service) Echo(s *stanza.In) bool { return d.privs.Echo(s) }
+
+// AsUser wraps m, a message from user's bare JID, to be sent on their
+// behalf with their server's message privilege; nil without one
+// (Privileges.AsUser). Any goroutine; no I/O.
+func (d *Service) AsUser(user, id string, m *stanza.Message) *PrivilegedMessage {
+	return d.privs.AsUser(d.core.Domain().String(), user, id, m)
+}
