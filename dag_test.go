@@ -62,6 +62,10 @@ var rules = []struct {
 	// The one-to-one flows: stanzas and the core they act through.
 	{pkg: "component/direct", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "internal/xmltree"},
 		imports: []string{"mellium.im/xmpp/jid"}},
+	// Contacts' profiles, the roster, the servers' grants: the stanzas,
+	// the vCard, the core they act through; never storage.
+	{pkg: "component/contacts", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/vcard", "internal/xmltree"},
+		imports: []string{"mellium.im/xmpp/jid"}},
 	{pkg: "internal/xmltree", stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
