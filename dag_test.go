@@ -59,6 +59,10 @@ var rules = []struct {
 	// The chat door: the dialog, its texts, and the core it acts through.
 	{pkg: "component/chatdoor", allowed: []string{"transports", "component/stanzaerr", "component/presence", "component/stanza", "internal/xmltree"},
 		imports: []string{"mellium.im/xmpp/jid"}},
+	// The gateway's ad-hoc commands: their stages, on adhoc's protocol,
+	// acting through their core and the chat door.
+	{pkg: "component/commands", allowed: []string{"transports", "component/adhoc", "component/chatdoor", "component/regform", "component/stanzaerr", "component/stanza", "component/presence", "internal/xmltree"},
+		imports: []string{"mellium.im/xmpp/jid", "mellium.im/xmpp/commands"}},
 	// The one-to-one flows: stanzas and the core they act through.
 	{pkg: "component/direct", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "internal/xmltree"},
 		imports: []string{"mellium.im/xmpp/jid"}},
