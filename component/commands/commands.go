@@ -30,17 +30,19 @@ import (
 // settings and legacy session, with its contract — and what only the
 // commands ask for.
 //
-// Capabilities, RegisterInstructions, AllowedUser, IsAdmin and Status
-// return at once, without I/O. Admit returns at once: it queues the job
-// on the user's lane (or answers the stanza itself when too much is
-// queued). Result, ReplyError and Say write to the stream (bounded to
-// seconds) and may block that long. Users and Statistics read storage;
-// Adapter and Disconnect only look at or stop the session (Disconnect
-// does not wait for the network). Every call but Admit's is made from
-// the user's lane, the job Admit runs, or the stream loop (List, Lookup,
-// Handle), never from owner work. Errors are for the user: a
-// *stanzaerr.Error, or an error stanzaerr.From maps; the core does not
-// retry, the user asks again.
+// Capabilities, RegisterInstructions, AllowedUser, IsAdmin, Status and
+// Adapter return at once, without I/O; Disconnect stops the session
+// without waiting for the network. Admit returns at once: it queues the
+// job on the user's lane (or answers the stanza itself when too much is
+// queued). Result, ReplyError and Say write to the stream (each bounded
+// to seconds) and may block that long. Users and Statistics read storage.
+//
+// Who calls what: List and Lookup (the stream loop, answering disco) call
+// only the first four; Handle (the stream loop) calls Admit, Result and
+// ReplyError; the commands' stages run in the job Admit queued, on the
+// user's lane, and call the rest — never from owner work. Errors are for
+// the user: a *stanzaerr.Error, or an error stanzaerr.From maps; the core
+// does not retry, the user asks again.
 type Core interface {
 	chatdoor.Core
 
