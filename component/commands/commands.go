@@ -38,7 +38,7 @@ import (
 // to seconds) and may block that long. Users and Statistics read storage.
 //
 // Who calls what: List and Lookup (the stream loop, answering disco) call
-// only the first four; Handle (the stream loop) calls Admit, Result and
+// only Capabilities, AllowedUser and IsAdmin; Handle (the stream loop) calls Admit, Result and
 // ReplyError; the commands' stages run in the job Admit queued, on the
 // user's lane, and call the rest — never from owner work. Errors are for
 // the user: a *stanzaerr.Error, or an error stanzaerr.From maps; the core
