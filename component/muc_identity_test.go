@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"testing"
+	"time"
 
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/transports"
@@ -35,7 +36,7 @@ func occupantIDOfEl(el *testenv.Element) string {
 // user's nick change reaches the network and comes back as XEP-0045
 // §7.6 says; a nick in use is refused with conflict.
 func TestMUCOccupantIdentity(t *testing.T) {
-	e := newEnv(t, envOptions{rooms: true, caps: func(c *transports.Capabilities) { c.OccupantIDs, c.NickChange = true, true }})
+	e := newEnv(t, envOptions{rooms: true, caps: func(c *transports.Capabilities) { c.OccupantIDs, c.NickChange, c.PrivateMessages = true, true, true }})
 	e.net.SeedRoom("#ids", transportstest.RoomSeed{Name: "Ana's room", OwnOccupantID: "me-1", Occupants: []transports.OccupantEvent{
 		{Nick: "ana", OccupantID: "u1", Role: transports.RoleParticipant},
 		{Nick: "ana (2)", OccupantID: "u2", Role: transports.RoleParticipant},
@@ -75,6 +76,25 @@ func TestMUCOccupantIdentity(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the room does not advertise occupant-id: %s", info)
+	}
+
+	// A private message through the room reaches the member one to one,
+	// by their occupant ID; nobody of that nick is an error.
+	c.Send(t, `<message type="chat" to="`+room+`/ana (2)"><body>psst</body></message>`)
+	select {
+	case sent := <-a.Sent():
+		if sent.To != "u2" || sent.Room || sent.Body != "psst" {
+			t.Errorf("private message sent as %+v, want to u2 one to one", sent)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the private message did not reach the network")
+	}
+	c.Send(t, `<message type="chat" to="`+room+`/nobody" id="pm2"><body>hello?</body></message>`)
+	pe := c.Expect(t, "error for a private message to nobody", func(el *testenv.Element) bool {
+		return isStanza(el, "message") && el.Attr("type") == "error" && el.Attr("id") == "pm2"
+	})
+	if cond, _ := errorCondition(pe); cond != "item-not-found" {
+		t.Errorf("private message to nobody: %s, want item-not-found", pe)
 	}
 
 	// The user's nick change.
