@@ -1,0 +1,104 @@
+package sms
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// text is one SMS (or concatenated SMS) to hand to the provider.
+type text struct {
+	From, To, Body string
+	Coding         Coding
+}
+
+// sendFunc hands a text to the provider, retrying only what provably did
+// not reach it, and returns the ID its delivery report will name.
+type sendFunc func(ctx context.Context, t text) (transports.RemoteID, error)
+
+// adapter is one user's session: their number and the provider to send
+// through. Texts to the user arrive through the webhooks, not here.
+type adapter struct {
+	transports.Ending
+	net     *Network
+	user    string
+	from    string
+	sink    transports.Sink
+	send    sendFunc
+	release func() // forgets what Connect made known; nil when nothing
+
+	closeOnce sync.Once
+}
+
+// Send implements transports.Adapter: the text goes out from the user's
+// number. It returns once the provider took it (its delivery report
+// comes later, as a ReceiptEvent); a text of more than max_segments SMS
+// is refused with ErrLimit, and a provider's refusal comes back with its
+// words.
+func (a *adapter) Send(ctx context.Context, m transports.Message) (transports.RemoteID, error) {
+	if m.Room {
+		return "", fmt.Errorf("%w: SMS has no group chats here", transports.ErrUnsupported)
+	}
+	if !IsAddress(string(m.To)) {
+		return "", fmt.Errorf("%w: %q is not a phone number in international format", transports.ErrInvalidInput, m.To)
+	}
+	body := m.Body
+	if m.Action {
+		body = "/me " + body
+	}
+	if strings.TrimSpace(body) == "" {
+		return "", fmt.Errorf("%w: an SMS cannot be empty", transports.ErrInvalidInput)
+	}
+	if n := utf8.RuneCountInString(body); n > maxChars {
+		return "", fmt.Errorf("%w: %d characters; an SMS message takes at most %d", transports.ErrLimit, n, maxChars)
+	}
+	coding, parts := Segments(body)
+	if parts > a.net.cfg.MaxSegments {
+		return "", fmt.Errorf("%w: this text would go as %d SMS (%s), and this gateway sends at most %d per message; write less",
+			transports.ErrLimit, parts, coding, a.net.cfg.MaxSegments)
+	}
+	return a.send(ctx, text{From: a.from, To: string(m.To), Body: body, Coding: coding})
+}
+
+// SetPresence implements transports.Adapter: SMS has no presence.
+func (a *adapter) SetPresence(context.Context, transports.Presence) error { return nil }
+
+// Close implements transports.Adapter.
+func (a *adapter) Close() error {
+	a.closeOnce.Do(func() {
+		if a.release != nil {
+			a.release()
+		}
+	})
+	return nil
+}
+
+// String names a coding as users read it.
+func (c Coding) String() string {
+	if c == UCS2 {
+		return "Unicode, 70 characters each"
+	}
+	return "160 characters each"
+}
+
+// twilioSend sends through tw, asking for status reports at the
+// webhook.
+func (n *Network) twilioSend(tw *twilioClient) sendFunc {
+	return func(ctx context.Context, t text) (transports.RemoteID, error) {
+		callback := ""
+		if pub := n.Hooks().PublicURL; pub != "" {
+			callback = pub + pathTwilioStatus
+		}
+		id, err := retrying(ctx, n.cfg.RetryWait, func(ctx context.Context) (string, error) {
+			return tw.sendMessage(ctx, t.From, t.To, t.Body, callback)
+		})
+		if err != nil {
+			return "", err
+		}
+		return transports.RemoteID(id), nil
+	}
+}
