@@ -247,7 +247,9 @@ func TestTwilioInbound(t *testing.T) {
 			r.Header.Set("X-Twilio-Signature", SignTwilio("not-the-token", inboundURL, text("SM4", contact, numA, "x")))
 			return r
 		}, 403},
-		{"signed for another URL", func() *http.Request { return post(t, inboundURL, SignTwilio(opToken, forgedURL, text("SM4", contact, numA, "x")), text("SM4", contact, numA, "x")) }, 403},
+		{"signed for another URL", func() *http.Request {
+			return post(t, inboundURL, SignTwilio(opToken, forgedURL, text("SM4", contact, numA, "x")), text("SM4", contact, numA, "x"))
+		}, 403},
 		{"signed, then changed", func() *http.Request {
 			return post(t, inboundURL, SignTwilio(opToken, inboundURL, text("SM4", contact, numA, "x")), text("SM4", contact, numA, "y"))
 		}, 403},
