@@ -100,7 +100,7 @@ type Kannel struct {
 
 	mu   sync.Mutex
 	ds   []*daemon // bearerbox, smsbox, fakesmsc (MT)
-	read int      // lines of fakesmsc.log already returned by NextMT
+	read int       // lines of fakesmsc.log already returned by NextMT
 }
 
 // LaunchKannel starts Kannel in a new temporary directory and waits until
