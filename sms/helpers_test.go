@@ -78,24 +78,49 @@ type hookServer struct {
 	rec    *recorder
 	store  *transportstest.NetStore
 	public string // the handler's public URL, ending in "/"
+
+	mu      sync.Mutex
+	handler http.Handler
 }
 
 const maxBody = 64 << 10
 
 func newHookServer(t *testing.T, cfg Config) *hookServer {
 	t.Helper()
+	h := startHookServer(t)
+	h.attach(t, cfg)
+	return h
+}
+
+// startHookServer serves the webhooks of a network attach builds later,
+// so its public URL is known before.
+func startHookServer(t *testing.T) *hookServer {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	h := &hookServer{rec: newRecorder(), store: &transportstest.NetStore{},
 		public: "http://" + srv.Listener.Addr().String() + "/hooks/sms/"}
+	srv.Config.Handler = http.StripPrefix("/hooks/sms", http.MaxBytesHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		handler := h.handler
+		h.mu.Unlock()
+		handler.ServeHTTP(w, r)
+	}), maxBody))
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return h
+}
+
+// attach builds the network of cfg and attaches it to the server.
+func (h *hookServer) attach(t *testing.T, cfg Config) {
+	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 	h.net = New(cfg)
 	handler := h.net.Attach(transports.Hooks{Deliver: h.rec, Store: h.store, PublicURL: h.public})
-	srv.Config.Handler = http.StripPrefix("/hooks/sms", http.MaxBytesHandler(handler, maxBody))
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return h
+	h.mu.Lock()
+	h.handler = handler
+	h.mu.Unlock()
 }
 
 // register registers user and returns the stored credentials.
