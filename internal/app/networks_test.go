@@ -196,8 +196,8 @@ func TestReadmeConfigurationReference(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if n := len(cfg.Networks()); n != 2 {
-			t.Errorf("%s: %d networks, want 2", name, n)
+		if n := len(cfg.Networks()); n != 3 {
+			t.Errorf("%s: %d networks, want 3", name, n)
 		}
 	}
 }
@@ -219,6 +219,14 @@ message_burst = 4
 [email]
 domain = "email.localhost"
 secret = "s"
+[sms]
+domain = "sms.localhost"
+secret = "s"
+provider = "twilio"
+numbers = ["+15550100001"]
+[sms.twilio]
+account_sid = "AC1"
+auth_token = "t"
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -237,14 +245,14 @@ secret = "s"
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	if want := map[string]limiter{"irc.localhost": {0.5, 4}, "email.localhost": {0, 0}}; !reflect.DeepEqual(got, want) {
+	if want := map[string]limiter{"irc.localhost": {0.5, 4}, "email.localhost": {0, 0}, "sms.localhost": {0, 0}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("per-user send limiters %+v, want %+v", got, want)
 	}
 	var domains []string
 	for _, c := range a.Components() {
 		domains = append(domains, c.Domain().String())
 	}
-	if want := []string{"irc.localhost", "email.localhost"}; !reflect.DeepEqual(domains, want) {
+	if want := []string{"irc.localhost", "email.localhost", "sms.localhost"}; !reflect.DeepEqual(domains, want) {
 		t.Errorf("components %v, want %v", domains, want)
 	}
 }
