@@ -265,7 +265,9 @@ func (n *Network) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	n.answer(w, r, err, func(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) })
 }
 
-// deliverReceipt delivers a delivery report to the user who has from.
+// deliverReceipt delivers a delivery report to the user who has from,
+// once: a report the provider sends again (a retry, a replay) is
+// answered 2xx and not delivered again.
 func (n *Network) deliverReceipt(ctx context.Context, from string, ev *transports.ReceiptEvent) error {
 	if ev.Remote == "" || !IsAddress(string(ev.To)) {
 		return refuse(http.StatusBadRequest, "a delivery report without a message ID or recipient")
@@ -274,7 +276,21 @@ func (n *Network) deliverReceipt(ctx context.Context, from string, ev *transport
 	if err != nil {
 		return err
 	}
-	return n.Hooks().Deliver.Deliver(ctx, user, ev)
+	st := n.Hooks().Store
+	key := keySeen + "report/" + string(ev.Remote)
+	switch _, err := st.Get(ctx, key); {
+	case err == nil:
+		return nil
+	case !errors.Is(err, transports.ErrNotFound):
+		return fmt.Errorf("%w: %w", transports.ErrUnavailable, err)
+	}
+	if err := n.Hooks().Deliver.Deliver(ctx, user, ev); err != nil {
+		return err
+	}
+	if err := st.Put(ctx, key, []byte(user)); err != nil {
+		n.log.Warn("noting a delivered report", "id", ev.Remote, "err", err)
+	}
+	return nil
 }
 
 // kannelToken checks the token in the path, in constant time.

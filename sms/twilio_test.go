@@ -83,8 +83,8 @@ func TestTwilioSendAndReceipts(t *testing.T) {
 	if m.StatusCallback != h.public+"twilio/status" {
 		t.Fatalf("StatusCallback = %q, want %q", m.StatusCallback, h.public+"twilio/status")
 	}
-	status := func(st, code string) int {
-		p := url.Values{"MessageSid": {m.SID}, "SmsSid": {m.SID}, "AccountSid": {opSID}, "From": {numA}, "To": {contact},
+	status := func(m fakeSent, st, code string) int {
+		p := url.Values{"MessageSid": {m.SID}, "SmsSid": {m.SID}, "AccountSid": {opSID}, "From": {numA}, "To": {m.To},
 			"MessageStatus": {st}, "SmsStatus": {st}, "ApiVersion": {"2010-04-01"}}
 		if code != "" {
 			p.Set("ErrorCode", code)
@@ -93,23 +93,32 @@ func TestTwilioSendAndReceipts(t *testing.T) {
 		return code2
 	}
 	for _, st := range []string{"queued", "sent"} {
-		if got := status(st, ""); got != http.StatusNoContent {
+		if got := status(m, st, ""); got != http.StatusNoContent {
 			t.Fatalf("status %s: HTTP %d", st, got)
 		}
 	}
 	if got := h.rec.events(); len(got) != 0 {
 		t.Fatalf("a status on the way became %+v", got)
 	}
-	if got := status("delivered", ""); got != http.StatusNoContent {
-		t.Fatalf("status delivered: HTTP %d", got)
+	for range 2 { // the second is a retry, or a replay: not delivered again
+		if got := status(m, "delivered", ""); got != http.StatusNoContent {
+			t.Fatalf("status delivered: HTTP %d", got)
+		}
 	}
-	if got := status("undelivered", "30003"); got != http.StatusNoContent {
+	id2, err := a.Send(context.Background(), transports.Message{To: "+15557654321", Body: "and you?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := status(f.nextSent(t), "undelivered", "30003"); got != http.StatusNoContent {
 		t.Fatalf("status undelivered: HTTP %d", got)
 	}
 	got := h.rec.wait(t, 2)
 	want := []transports.ReceiptEvent{
 		{To: contact, Remote: id, Delivered: true},
-		{To: contact, Remote: id, Error: "the text was undelivered (error 30003)"},
+		{To: "+15557654321", Remote: id2, Error: "the text was undelivered (error 30003)"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("delivered %d events, want %d", len(got), len(want))
 	}
 	for i, w := range want {
 		ev, ok := got[i].ev.(*transports.ReceiptEvent)
