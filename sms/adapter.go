@@ -10,11 +10,19 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 )
 
+var _ transports.FileSender = (*adapter)(nil)
+
 // text is one SMS (or concatenated SMS) to hand to the provider.
 type text struct {
 	From, To, Body string
 	Coding         Coding
+	// Media are the URLs of an MMS's files (Twilio's MediaUrl), which
+	// the provider fetches itself.
+	Media []string
 }
+
+// maxMedia is the most files one MMS carries (Twilio's limit).
+const maxMedia = 10
 
 // sendFunc hands a text to the provider, retrying only what provably did
 // not reach it, and returns the ID its delivery report will name.
@@ -40,28 +48,68 @@ type adapter struct {
 // is refused with ErrLimit, and a provider's refusal comes back with its
 // words.
 func (a *adapter) Send(ctx context.Context, m transports.Message) (transports.RemoteID, error) {
+	t, err := a.text(m, false)
+	if err != nil {
+		return "", err
+	}
+	return a.send(ctx, t)
+}
+
+// SendFiles implements transports.FileSender (Capabilities.SendFiles,
+// Twilio): the files' URLs — the user's upload service, which the
+// provider fetches itself — go as the MMS's media, with the text, if
+// any. A provider without MMS gets the links in the text.
+func (a *adapter) SendFiles(ctx context.Context, m transports.Message) (transports.RemoteID, error) {
+	if len(m.Files) > maxMedia {
+		return "", fmt.Errorf("%w: %d files; an MMS carries at most %d", transports.ErrLimit, len(m.Files), maxMedia)
+	}
+	var urls []string
+	for _, f := range m.Files {
+		if !strings.HasPrefix(f.URL, "https://") && !strings.HasPrefix(f.URL, "http://") {
+			return "", fmt.Errorf("%w: %q is not a web address the provider can fetch", transports.ErrInvalidInput, f.URL)
+		}
+		urls = append(urls, f.URL)
+	}
+	if !a.net.Capabilities().SendFiles {
+		m.Body = strings.TrimSpace(strings.Join(append([]string{m.Body}, urls...), "\n"))
+		return a.Send(ctx, m)
+	}
+	t, err := a.text(m, len(urls) > 0)
+	if err != nil {
+		return "", err
+	}
+	t.Media = urls
+	return a.send(ctx, t)
+}
+
+// text checks m and makes it a text from the user's number; an empty
+// body is allowed when media go with it.
+func (a *adapter) text(m transports.Message, media bool) (text, error) {
 	if m.Room {
-		return "", fmt.Errorf("%w: SMS has no group chats here", transports.ErrUnsupported)
+		return text{}, fmt.Errorf("%w: SMS has no group chats here", transports.ErrUnsupported)
 	}
 	if !IsAddress(string(m.To)) {
-		return "", fmt.Errorf("%w: %q is not a phone number in international format", transports.ErrInvalidInput, m.To)
+		return text{}, fmt.Errorf("%w: %q is not a phone number in international format", transports.ErrInvalidInput, m.To)
 	}
 	body := m.Body
 	if m.Action {
 		body = "/me " + body
 	}
 	if strings.TrimSpace(body) == "" {
-		return "", fmt.Errorf("%w: an SMS cannot be empty", transports.ErrInvalidInput)
+		if !media {
+			return text{}, fmt.Errorf("%w: an SMS cannot be empty", transports.ErrInvalidInput)
+		}
+		body = ""
 	}
 	if n := utf8.RuneCountInString(body); n > maxChars {
-		return "", fmt.Errorf("%w: %d characters; an SMS message takes at most %d", transports.ErrLimit, n, maxChars)
+		return text{}, fmt.Errorf("%w: %d characters; an SMS message takes at most %d", transports.ErrLimit, n, maxChars)
 	}
 	coding, parts := Segments(body)
 	if parts > a.net.cfg.MaxSegments {
-		return "", fmt.Errorf("%w: this text would go as %d SMS (%s), and this gateway sends at most %d per message; write less",
+		return text{}, fmt.Errorf("%w: this text would go as %d SMS (%s), and this gateway sends at most %d per message; write less",
 			transports.ErrLimit, parts, coding, a.net.cfg.MaxSegments)
 	}
-	return a.send(ctx, text{From: a.from, To: string(m.To), Body: body, Coding: coding})
+	return text{From: a.from, To: string(m.To), Body: body, Coding: coding}, nil
 }
 
 // SetPresence implements transports.Adapter: SMS has no presence.
@@ -94,7 +142,7 @@ func (n *Network) twilioSend(tw *twilioClient) sendFunc {
 			callback = pub + pathTwilioStatus
 		}
 		id, err := retrying(ctx, n.cfg.RetryWait, func(ctx context.Context) (string, error) {
-			return tw.sendMessage(ctx, t.From, t.To, t.Body, callback)
+			return tw.sendMessage(ctx, t, callback)
 		})
 		if err != nil {
 			return "", err

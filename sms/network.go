@@ -118,8 +118,8 @@ func (n *Network) Identity() transports.Identity {
 	return transports.Identity{Category: "gateway", Type: "sms", Name: "SMS gateway"}
 }
 
-// Capabilities implements transports.Network: webhooks, and receipts
-// only when the provider reports delivery. Own-mode sessions stay up:
+// Capabilities implements transports.Network: webhooks, receipts only
+// when the provider reports delivery, files as MMS media with Twilio. Own-mode sessions stay up:
 // they hold the auth token that signs the user's webhooks.
 func (n *Network) Capabilities() transports.Capabilities {
 	return transports.Capabilities{
@@ -127,6 +127,7 @@ func (n *Network) Capabilities() transports.Capabilities {
 		DeferredReceipts: true,
 		MaxBody:          maxChars * 4,
 		StayConnected:    n.cfg.Mode == ModeOwn,
+		SendFiles:        n.cfg.Provider == ProviderTwilio,
 	}
 }
 

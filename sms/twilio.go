@@ -22,7 +22,7 @@ import (
 // twilio/twilio-oai's api_v2010 description):
 //
 //	POST {api}/2010-04-01/Accounts/{Sid}/Messages.json  (basic auth Sid:AuthToken)
-//	     form To, From, Body, StatusCallback → 201 {"sid": "SM…", "status": "queued", …}
+//	     form To, From, Body, MediaUrl (repeated), StatusCallback → 201 {"sid": "SM…", "status": "queued", …}
 //	GET  {api}/2010-04-01/Accounts/{Sid}/IncomingPhoneNumbers.json?PhoneNumber=+1…
 //	     → 200 {"incoming_phone_numbers": [{"phone_number": "+1…", …}], …}
 //
@@ -52,12 +52,18 @@ var twilioRefusals = []int{
 	21614, // not a mobile number
 }
 
-// sendMessage asks Twilio to send body from → to, with status reports to
-// callback ("" none). It makes one attempt (send decides on retries) and
+// sendMessage asks Twilio to send t (an MMS when it has media), with
+// status reports to callback ("" none). It makes one attempt (send decides on retries) and
 // returns the message SID. The error is a *sendError saying whether the
 // text provably did not reach Twilio.
-func (c *twilioClient) sendMessage(ctx context.Context, from, to, body, callback string) (string, error) {
-	form := url.Values{"To": {to}, "From": {from}, "Body": {body}}
+func (c *twilioClient) sendMessage(ctx context.Context, t text, callback string) (string, error) {
+	form := url.Values{"To": {t.To}, "From": {t.From}}
+	if t.Body != "" {
+		form.Set("Body", t.Body)
+	}
+	for _, u := range t.Media {
+		form.Add("MediaUrl", u)
+	}
 	if callback != "" {
 		form.Set("StatusCallback", callback)
 	}

@@ -344,3 +344,35 @@ func TestPublicURLBehindProxy(t *testing.T) {
 		t.Fatalf("delivered %+v", got)
 	}
 }
+
+// TestTwilioMMSOut: files the user shares go as the MMS's media URLs
+// (the provider fetches them from the user's upload service), with the
+// text or alone.
+func TestTwilioMMSOut(t *testing.T) {
+	f, h := twilioOperator(t)
+	if !h.net.Capabilities().SendFiles {
+		t.Fatal("the Twilio network does not claim SendFiles")
+	}
+	a := h.connect(t, "alice@example.org", h.register(t, "alice@example.org", nil)).(transports.FileSender)
+	files := []transports.File{
+		{URL: "https://upload.example.org/a/cat.jpg", Name: "cat.jpg", Type: "image/jpeg"},
+		{URL: "https://upload.example.org/b/dog.png", Name: "dog.png", Type: "image/png"},
+	}
+	tests := []struct {
+		name, body string
+	}{{"with text", "look at these"}, {"alone", ""}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := a.SendFiles(context.Background(), transports.Message{To: contact, Body: tt.body, Files: files}); err != nil {
+				t.Fatal(err)
+			}
+			m := f.nextSent(t)
+			if m.Body != tt.body || len(m.Media) != 2 || m.Media[0] != files[0].URL || m.Media[1] != files[1].URL {
+				t.Fatalf("the provider got %+v", m)
+			}
+		})
+	}
+	if _, err := a.SendFiles(context.Background(), transports.Message{To: contact, Files: make([]transports.File, 11)}); !errors.Is(err, transports.ErrLimit) {
+		t.Fatalf("11 files: %v, want ErrLimit", err)
+	}
+}

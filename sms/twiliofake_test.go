@@ -20,14 +20,14 @@ import (
 // Twilio's published OpenAPI description (twilio/twilio-oai, api_v2010):
 //
 //	POST /2010-04-01/Accounts/{AccountSid}/Messages.json
-//	     basic auth AccountSid:AuthToken; form To, From, Body, StatusCallback
+//	     basic auth AccountSid:AuthToken; form To, From, Body, MediaUrl (repeated), StatusCallback
 //	     → 201 {"sid": "SM<32 hex>", "account_sid", "to", "from", "body", "status": "queued", "num_segments", …}
 //	GET  /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json?PhoneNumber=
 //	     → 200 {"incoming_phone_numbers": [{"sid": "PN…", "phone_number": …}], "page": 0, …}
 //
 // Errors are Twilio's JSON {"code", "message", "more_info", "status"}:
 // 20003 for a bad login (401), 20404 for an unknown account (404), 21211
-// for an invalid To, 21606 for a From that is not the account's, 21610
+// for an invalid To, 21602 for neither Body nor MediaUrl, 21606 for a From that is not the account's, 21610
 // for an unsubscribed recipient (all 400). Script queues answers that
 // override the next requests (a 429 with Retry-After, a 503, a hang).
 type fakeTwilio struct {
@@ -51,6 +51,7 @@ type fakeAccount struct {
 // fakeSent is a message the fake accepted.
 type fakeSent struct {
 	SID, Account, To, From, Body, StatusCallback string
+	Media                                        []string
 }
 
 // scripted overrides the answer to one request to Messages.json.
@@ -165,7 +166,7 @@ func (f *fakeTwilio) messages(w http.ResponseWriter, r *http.Request) {
 	case !contains(acct.numbers, from):
 		twilioErr(w, http.StatusBadRequest, 21606, fmt.Sprintf("The From phone number %s is not a valid, SMS-capable inbound phone number or short code for your account.", from))
 		return
-	case body == "":
+	case body == "" && len(r.PostForm["MediaUrl"]) == 0:
 		twilioErr(w, http.StatusBadRequest, 21602, "Message body is required.")
 		return
 	}
@@ -177,7 +178,8 @@ func (f *fakeTwilio) messages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sid := "SM" + randomHex(16)
-	m := fakeSent{SID: sid, Account: r.PathValue("sid"), To: to, From: from, Body: body, StatusCallback: r.PostForm.Get("StatusCallback")}
+	m := fakeSent{SID: sid, Account: r.PathValue("sid"), To: to, From: from, Body: body, StatusCallback: r.PostForm.Get("StatusCallback"),
+		Media: r.PostForm["MediaUrl"]}
 	f.sent <- m
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
