@@ -175,6 +175,7 @@ type inbound struct {
 	id       string // the provider's ID ("" when it has none)
 	from, to string
 	body     string
+	files    []transports.Attachment
 }
 
 // deliverText delivers in to the user who has in.to, once per provider
@@ -200,7 +201,7 @@ func (n *Network) deliverText(ctx context.Context, in inbound) error {
 			return fmt.Errorf("%w: %w", transports.ErrUnavailable, err)
 		}
 	}
-	ev := &transports.MessageEvent{From: transports.ID(in.from), Body: in.body, RemoteID: transports.RemoteID(in.id)}
+	ev := &transports.MessageEvent{From: transports.ID(in.from), Body: in.body, RemoteID: transports.RemoteID(in.id), Attachments: in.files}
 	if err := h.Deliver.Deliver(ctx, user, ev); err != nil {
 		return err
 	}
@@ -224,16 +225,17 @@ func (n *Network) twilioInbound(w http.ResponseWriter, r *http.Request) {
 		if id == "" {
 			id = form.Get("SmsSid")
 		}
-		body := form.Get("Body")
-		// MMS: the media stay on the provider; the user gets the links.
-		if k, _ := strconv.Atoi(form.Get("NumMedia")); k > 0 {
-			for i := range min(k, 10) {
-				if u := form.Get("MediaUrl" + strconv.Itoa(i)); strings.HasPrefix(u, "https://") {
-					body = strings.TrimSpace(body + "\n" + u)
-				}
-			}
+		in := inbound{id: id, from: form.Get("From"), to: form.Get("To"), body: form.Get("Body")}
+		// MMS: files under the provider's API are uploaded to the user's
+		// server; any other media URL reaches the user as a link.
+		sid := n.cfg.Twilio.AccountSID
+		if n.cfg.Mode == ModeOwn {
+			sid = form.Get("AccountSid")
 		}
-		err = n.deliverText(r.Context(), inbound{id: id, from: form.Get("From"), to: form.Get("To"), body: body})
+		var links []string
+		in.files, links = n.media(r.Context(), form, sid, n.token(in.to))
+		in.body = strings.TrimSpace(strings.Join(append([]string{in.body}, links...), "\n"))
+		err = n.deliverText(r.Context(), in)
 	}
 	n.answer(w, r, err, func(w http.ResponseWriter) {
 		w.Header().Set("Content-Type", "text/xml")

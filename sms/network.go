@@ -119,7 +119,8 @@ func (n *Network) Identity() transports.Identity {
 }
 
 // Capabilities implements transports.Network: webhooks, receipts only
-// when the provider reports delivery, files as MMS media with Twilio. Own-mode sessions stay up:
+// when the provider reports delivery, files both ways as MMS media with
+// Twilio. Own-mode sessions stay up:
 // they hold the auth token that signs the user's webhooks.
 func (n *Network) Capabilities() transports.Capabilities {
 	return transports.Capabilities{
@@ -128,6 +129,7 @@ func (n *Network) Capabilities() transports.Capabilities {
 		MaxBody:          maxChars * 4,
 		StayConnected:    n.cfg.Mode == ModeOwn,
 		SendFiles:        n.cfg.Provider == ProviderTwilio,
+		Attachments:      n.cfg.Provider == ProviderTwilio,
 	}
 }
 

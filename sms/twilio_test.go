@@ -3,6 +3,7 @@ package sms
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -374,5 +375,36 @@ func TestTwilioMMSOut(t *testing.T) {
 	}
 	if _, err := a.SendFiles(context.Background(), transports.Message{To: contact, Files: make([]transports.File, 11)}); !errors.Is(err, transports.ErrLimit) {
 		t.Fatalf("11 files: %v, want ErrLimit", err)
+	}
+}
+
+// TestTwilioMMSIn: an MMS's files on the provider's API become
+// attachments the component uploads (exact size, content read with the
+// account's credentials); a media URL elsewhere stays a link.
+func TestTwilioMMSIn(t *testing.T) {
+	f, h := twilioOperator(t)
+	h.register(t, "alice@example.org", nil)
+	photo := []byte("\xff\xd8\xff\xe0 not really a JPEG, but bytes all the same")
+	p := url.Values{"MessageSid": {"MMabc"}, "AccountSid": {opSID}, "From": {contact}, "To": {numA}, "Body": {"a photo"},
+		"NumMedia": {"2"}, "MediaUrl0": {f.addMedia(opSID, photo)}, "MediaContentType0": {"image/jpeg"},
+		"MediaUrl1": {"https://elsewhere.example.net/x.png"}, "MediaContentType1": {"image/png"}}
+	if code, _ := webhook(t, h.public+"twilio/inbound", opToken, p); code != http.StatusOK {
+		t.Fatalf("HTTP %d", code)
+	}
+	ev := h.rec.wait(t, 1)[0].ev.(*transports.MessageEvent)
+	if ev.Body != "a photo\nhttps://elsewhere.example.net/x.png" || len(ev.Attachments) != 1 {
+		t.Fatalf("delivered %+v", ev)
+	}
+	att := ev.Attachments[0]
+	if att.Type != "image/jpeg" || att.Size != int64(len(photo)) || !strings.HasPrefix(att.Name, "ME") || !strings.HasSuffix(att.Name, ".jpg") || att.Open == nil {
+		t.Fatalf("attachment %+v", att)
+	}
+	rc, err := att.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got, _ := io.ReadAll(rc); string(got) != string(photo) {
+		t.Fatalf("the file reads %q", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 //	POST /2010-04-01/Accounts/{AccountSid}/Messages.json
 //	     basic auth AccountSid:AuthToken; form To, From, Body, MediaUrl (repeated), StatusCallback
 //	     → 201 {"sid": "SM<32 hex>", "account_sid", "to", "from", "body", "status": "queued", "num_segments", …}
+//	GET  /2010-04-01/Accounts/{AccountSid}/Messages/{MM…}/Media/{ME…}  (and HEAD) → the file
 //	GET  /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json?PhoneNumber=
 //	     → 200 {"incoming_phone_numbers": [{"sid": "PN…", "phone_number": …}], "page": 0, …}
 //
@@ -40,6 +42,7 @@ type fakeTwilio struct {
 	script       []scripted
 	requests     int // requests to Messages.json
 	sent         chan fakeSent
+	media        map[string][]byte // by path
 	stop         chan struct{} // closed at the end of the test: hung answers end
 }
 
@@ -70,6 +73,7 @@ func newFakeTwilio(t *testing.T) *fakeTwilio {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", f.messages)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json", f.numbers)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages/{mm}/Media/{me}", f.serveMedia)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	t.Cleanup(func() { close(f.stop) })
@@ -189,6 +193,35 @@ func (f *fakeTwilio) messages(w http.ResponseWriter, r *http.Request) {
 		"date_created": time.Now().UTC().Format(time.RFC1123Z), "error_code": nil, "error_message": nil,
 		"uri": "/2010-04-01/Accounts/" + m.Account + "/Messages/" + sid + ".json",
 	})
+}
+
+// addMedia stores an MMS file of account sid and returns its URL.
+func (f *fakeTwilio) addMedia(sid string, data []byte) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := "/2010-04-01/Accounts/" + sid + "/Messages/MM" + randomHex(16) + "/Media/ME" + randomHex(16)
+	if f.media == nil {
+		f.media = map[string][]byte{}
+	}
+	f.media[p] = data
+	return f.srv.URL + p
+}
+
+// serveMedia serves a media file (GET and HEAD) to its account.
+func (f *fakeTwilio) serveMedia(w http.ResponseWriter, r *http.Request) {
+	if _, ok := f.auth(w, r); !ok {
+		return
+	}
+	f.mu.Lock()
+	data, ok := f.media[r.URL.Path]
+	f.mu.Unlock()
+	if !ok {
+		twilioErr(w, http.StatusNotFound, 20404, "The requested resource was not found")
+		return
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Write(data)
 }
 
 func (f *fakeTwilio) numbers(w http.ResponseWriter, r *http.Request) {
