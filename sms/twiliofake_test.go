@@ -43,7 +43,7 @@ type fakeTwilio struct {
 	requests     int // requests to Messages.json
 	sent         chan fakeSent
 	media        map[string][]byte // by path
-	stop         chan struct{} // closed at the end of the test: hung answers end
+	stop         chan struct{}     // closed at the end of the test: hung answers end
 }
 
 type fakeAccount struct {
