@@ -70,6 +70,9 @@ func (r *recorder) wait(t *testing.T, n int) []delivered {
 	}
 }
 
+// discard is a logger that writes nothing (fuzz targets log too much).
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
 // hookServer is a network attached to a recorder and a store, its
 // handler served as the gateway serves it: at /hooks/sms/, prefix
 // stripped, bodies capped at maxBody.
