@@ -44,6 +44,9 @@ func (n *Network) Attach(h transports.Hooks) http.Handler {
 	n.mu.Lock()
 	n.hooks = h
 	n.mu.Unlock()
+	if h.PublicURL == "" {
+		n.log.Warn("[http] public_url is not set: webhooks cannot be checked and are refused, and no delivery report can reach the gateway")
+	}
 	mux := http.NewServeMux()
 	if n.cfg.Provider == ProviderKannel {
 		mux.HandleFunc("/kannel/{token}/inbound", n.kannelInbound)
@@ -191,26 +194,21 @@ func (n *Network) deliverText(ctx context.Context, in inbound) error {
 	if err != nil {
 		return err
 	}
-	h := n.Hooks()
 	if in.id != "" {
-		switch _, err := h.Store.Get(ctx, keySeen+in.id); {
-		case err == nil:
+		switch seen, err := n.seen(ctx, in.id); {
+		case err != nil:
+			return err
+		case seen:
 			n.log.Info("a provider sent a text again; not delivered twice", "id", in.id)
 			return nil
-		case !errors.Is(err, transports.ErrNotFound):
-			return fmt.Errorf("%w: %w", transports.ErrUnavailable, err)
 		}
 	}
 	ev := &transports.MessageEvent{From: transports.ID(in.from), Body: in.body, RemoteID: transports.RemoteID(in.id), Attachments: in.files}
-	if err := h.Deliver.Deliver(ctx, user, ev); err != nil {
+	if err := n.Hooks().Deliver.Deliver(ctx, user, ev); err != nil {
 		return err
 	}
 	if in.id != "" {
-		// Delivered: a failure to note it is no failure of the request
-		// (the component ignores a RemoteID it delivered before).
-		if err := h.Store.Put(ctx, keySeen+in.id, []byte(user)); err != nil {
-			n.log.Warn("noting a delivered text", "id", in.id, "err", err)
-		}
+		n.markSeen(ctx, in.id, user)
 	}
 	return nil
 }
@@ -278,20 +276,17 @@ func (n *Network) deliverReceipt(ctx context.Context, from string, ev *transport
 	if err != nil {
 		return err
 	}
-	st := n.Hooks().Store
-	key := keySeen + "report/" + string(ev.Remote)
-	switch _, err := st.Get(ctx, key); {
-	case err == nil:
+	key := "report/" + string(ev.Remote)
+	switch seen, err := n.seen(ctx, key); {
+	case err != nil:
+		return err
+	case seen:
 		return nil
-	case !errors.Is(err, transports.ErrNotFound):
-		return fmt.Errorf("%w: %w", transports.ErrUnavailable, err)
 	}
 	if err := n.Hooks().Deliver.Deliver(ctx, user, ev); err != nil {
 		return err
 	}
-	if err := st.Put(ctx, key, []byte(user)); err != nil {
-		n.log.Warn("noting a delivered report", "id", ev.Remote, "err", err)
-	}
+	n.markSeen(ctx, key, user)
 	return nil
 }
 

@@ -36,7 +36,7 @@ import (
 const (
 	keyNumber = "number/" // + E.164 → the bare JID of the user who has it
 	keyUser   = "user/"   // + bare JID → their number (operator mode)
-	keySeen   = "seen/"   // + provider message ID → an inbound text delivered
+	keySeen   = "seen/"   // + provider message ID → when a text or report was delivered, and to whom (seen.go)
 )
 
 // maxChars is the longest text, in characters, one Send takes (Twilio's
