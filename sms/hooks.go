@@ -45,7 +45,7 @@ func (n *Network) Attach(h transports.Hooks) http.Handler {
 	n.hooks = h
 	n.mu.Unlock()
 	if h.PublicURL == "" {
-		n.log.Warn("[http] public_url is not set: webhooks cannot be checked and are refused, and no delivery report can reach the gateway")
+		n.log.Warn("[http] public_url is not set: no text asks for delivery reports, and Twilio's signatures cannot be checked (its webhooks are refused)")
 	}
 	mux := http.NewServeMux()
 	if n.cfg.Provider == ProviderKannel {
