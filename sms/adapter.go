@@ -52,7 +52,21 @@ func (a *adapter) Send(ctx context.Context, m transports.Message) (transports.Re
 	if err != nil {
 		return "", err
 	}
-	return a.send(ctx, t)
+	return a.sendTold(ctx, t)
+}
+
+// sendTold sends t and tells the user when it went as more SMS than
+// warn_segments.
+func (a *adapter) sendTold(ctx context.Context, t text) (transports.RemoteID, error) {
+	id, err := a.send(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	if _, parts := Segments(t.Body); parts > a.net.cfg.WarnSegments {
+		a.sink.Deliver(&transports.NoticeEvent{About: transports.ID(t.To),
+			Text: fmt.Sprintf("That text went as %d SMS (%s); each costs as one.", parts, t.Coding)})
+	}
+	return id, nil
 }
 
 // SendFiles implements transports.FileSender (Capabilities.SendFiles,
@@ -79,7 +93,7 @@ func (a *adapter) SendFiles(ctx context.Context, m transports.Message) (transpor
 		return "", err
 	}
 	t.Media = urls
-	return a.send(ctx, t)
+	return a.sendTold(ctx, t)
 }
 
 // text checks m and makes it a text from the user's number; an empty

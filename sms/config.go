@@ -34,6 +34,9 @@ type Config struct {
 	// MaxSegments: a text that takes more SMS than this is refused
 	// (each part costs as one SMS); 0 means 10.
 	MaxSegments int `toml:"max_segments"`
+	// WarnSegments: after a text that went as more SMS than this, the
+	// user is told how many (each costs as one SMS); 0 means 3.
+	WarnSegments int `toml:"warn_segments"`
 
 	Twilio TwilioConfig `toml:"twilio"`
 	Kannel KannelConfig `toml:"kannel"`
@@ -125,6 +128,9 @@ func (c *Config) Check(problem func(key, msg string)) {
 	}
 	if c.MaxSegments < 0 {
 		problem("max_segments", "must not be negative")
+	}
+	if c.WarnSegments < 0 {
+		problem("warn_segments", "must not be negative")
 	}
 }
 

@@ -140,11 +140,16 @@ func (h *hookServer) register(t *testing.T, user string, creds transports.Creden
 	return out
 }
 
-// connect starts user's session.
+// connect starts user's session, whose events are dropped.
 func (h *hookServer) connect(t *testing.T, user string, creds transports.Credentials) transports.Adapter {
 	t.Helper()
-	a, err := h.net.Connect(context.Background(), transports.Account{User: user, Credentials: creds, Store: &transportstest.Store{}},
-		transports.SinkFunc(func(transports.Event) {}))
+	return h.connectTo(t, user, creds, transports.SinkFunc(func(transports.Event) {}))
+}
+
+// connectTo starts user's session with sink.
+func (h *hookServer) connectTo(t *testing.T, user string, creds transports.Credentials, sink transports.Sink) transports.Adapter {
+	t.Helper()
+	a, err := h.net.Connect(context.Background(), transports.Account{User: user, Credentials: creds, Store: &transportstest.Store{}}, sink)
 	if err != nil {
 		t.Fatalf("Connect(%s): %v", user, err)
 	}

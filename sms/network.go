@@ -83,6 +83,9 @@ func New(cfg Config) *Network {
 	if cfg.MaxSegments <= 0 {
 		cfg.MaxSegments = 10
 	}
+	if cfg.WarnSegments <= 0 {
+		cfg.WarnSegments = 3
+	}
 	if cfg.Mode == "" {
 		cfg.Mode = ModeOperator
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -406,5 +407,44 @@ func TestTwilioMMSIn(t *testing.T) {
 	defer rc.Close()
 	if got, _ := io.ReadAll(rc); string(got) != string(photo) {
 		t.Fatalf("the file reads %q", got)
+	}
+}
+
+// TestSegmentsNotice: a text that goes as more SMS than warn_segments
+// is sent, and the user is told how many.
+func TestSegmentsNotice(t *testing.T) {
+	f, h := twilioOperator(t)
+	var notices []string
+	var mu sync.Mutex
+	a := h.connectTo(t, "alice@example.org", h.register(t, "alice@example.org", nil), transports.SinkFunc(func(ev transports.Event) {
+		if n, ok := ev.(*transports.NoticeEvent); ok && n.About == contact {
+			mu.Lock()
+			notices = append(notices, n.Text)
+			mu.Unlock()
+		}
+	}))
+	tests := []struct {
+		body   string
+		notice string // "" = none
+	}{
+		{strings.Repeat("a", 459), ""}, // 3 GSM-7 parts
+		{strings.Repeat("a", 460), "went as 4 SMS (160 characters each)"},
+		{strings.Repeat("ж", 201), ""}, // 3 UCS-2 parts
+		{strings.Repeat("ж", 202), "went as 4 SMS (Unicode, 70 characters each)"},
+	}
+	for _, tt := range tests {
+		mu.Lock()
+		notices = nil
+		mu.Unlock()
+		if _, err := a.Send(context.Background(), transports.Message{To: contact, Body: tt.body}); err != nil {
+			t.Fatal(err)
+		}
+		f.nextSent(t)
+		mu.Lock()
+		got := notices
+		mu.Unlock()
+		if (tt.notice == "") != (len(got) == 0) || (tt.notice != "" && (len(got) != 1 || !strings.Contains(got[0], tt.notice))) {
+			t.Errorf("%d characters: notices %q, want %q", len([]rune(tt.body)), got, tt.notice)
+		}
 	}
 }
