@@ -85,3 +85,13 @@ func TestKannel(t *testing.T) {
 		t.Fatal("no MO call")
 	}
 }
+
+// TestRequireNamesTheKannelPackages: a missing Kannel binary names the
+// Debian package to install (fakesmsc is in kannel-extras).
+func TestRequireNamesTheKannelPackages(t *testing.T) {
+	for bin, want := range map[string]string{"bearerbox": "kannel", "smsbox": "kannel", fakesmsc: "kannel-extras"} {
+		if got := debPackage(bin); got != want {
+			t.Errorf("debPackage(%s) = %q, want %q", bin, got, want)
+		}
+	}
+}
