@@ -92,6 +92,14 @@ func (n *Network) answer(w http.ResponseWriter, r *http.Request, err error, ok f
 	http.Error(w, http.StatusText(he.status), he.status)
 }
 
+// clip cuts what a request said to a length fit for a log line.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
 // hookPath is the request's path with a Kannel token blotted out, for
 // logs.
 func hookPath(r *http.Request) string {
@@ -105,7 +113,7 @@ func hookPath(r *http.Request) string {
 func readForm(r *http.Request) (url.Values, error) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "application/x-www-form-urlencoded" {
-		return nil, refuse(http.StatusUnsupportedMediaType, "content type %q is not a form", r.Header.Get("Content-Type"))
+		return nil, refuse(http.StatusUnsupportedMediaType, "content type %q is not a form", clip(r.Header.Get("Content-Type")))
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -151,7 +159,7 @@ func (n *Network) twilioForm(r *http.Request, number string) (url.Values, error)
 	if token == "" {
 		// Own mode: the owner's session (which holds their token) is
 		// not running yet; the provider retries.
-		return nil, refuse(http.StatusServiceUnavailable, "no auth token known for %s yet", form.Get(number))
+		return nil, refuse(http.StatusServiceUnavailable, "no auth token known for %q yet", clip(form.Get(number)))
 	}
 	if !verifyTwilio(token, n.publicURL(r), form, sig) {
 		return nil, refuse(http.StatusForbidden, "X-Twilio-Signature does not match")
@@ -162,7 +170,7 @@ func (n *Network) twilioForm(r *http.Request, number string) (url.Values, error)
 // owner is the user who has number.
 func (n *Network) owner(ctx context.Context, number string) (string, error) {
 	if !e164.MatchString(number) {
-		return "", refuse(http.StatusBadRequest, "%q is not an E.164 number", number)
+		return "", refuse(http.StatusBadRequest, "%q is not an E.164 number", clip(number))
 	}
 	user, err := n.Hooks().Store.Get(ctx, keyNumber+number)
 	if errors.Is(err, transports.ErrNotFound) {
@@ -185,7 +193,7 @@ type inbound struct {
 // ID: it returns nil for a text delivered before.
 func (n *Network) deliverText(ctx context.Context, in inbound) error {
 	if !IsAddress(in.from) {
-		return refuse(http.StatusBadRequest, "sender %q is not a phone number", in.from)
+		return refuse(http.StatusBadRequest, "sender %q is not a phone number", clip(in.from))
 	}
 	if !utf8.ValidString(in.body) {
 		return refuse(http.StatusBadRequest, "the text is not UTF-8")
@@ -342,7 +350,7 @@ func kannelText(raw, coding, charset string) (string, error) {
 		}
 		return raw, nil
 	default:
-		return "", refuse(http.StatusBadRequest, "charset %q is not one this gateway reads", charset)
+		return "", refuse(http.StatusBadRequest, "charset %q is not one this gateway reads", clip(charset))
 	}
 }
 
