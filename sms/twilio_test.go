@@ -56,9 +56,23 @@ func twilioOperator(t *testing.T) (*fakeTwilio, *hookServer) {
 }
 
 func TestConformance(t *testing.T) {
-	_, h := twilioOperator(t)
-	creds := h.register(t, "alice@example.org", nil)
-	transportstest.Conformance(t, h.net, func(t *testing.T) transports.Adapter { return h.connect(t, "alice@example.org", creds) })
+	configs := map[string]Config{
+		"twilio operator": {Provider: ProviderTwilio, Numbers: []string{numA}, Twilio: TwilioConfig{AccountSID: opSID, AuthToken: opToken}},
+		"twilio own":      {Provider: ProviderTwilio, Mode: ModeOwn},
+		"kannel": {Provider: ProviderKannel, Numbers: []string{numA},
+			Kannel: KannelConfig{SendSMSURL: "http://127.0.0.1:1/cgi-bin/sendsms", Username: "u", Password: "p", Token: kannelToken}},
+	}
+	for name, cfg := range configs {
+		t.Run(name, func(t *testing.T) {
+			h := newHookServer(t, cfg)
+			creds := transports.Credentials{"account_sid": ownSID, "auth_token": ownToken, "phone": ownNum}
+			creds, err := h.net.Register(context.Background(), "alice@example.org", creds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			transportstest.Conformance(t, h.net, func(t *testing.T) transports.Adapter { return h.connect(t, "alice@example.org", creds) })
+		})
+	}
 }
 
 // TestTwilioSendAndReceipts: a text goes out from the user's number with
