@@ -161,10 +161,40 @@ func (n *Network) twilioForm(r *http.Request, number string) (url.Values, error)
 		// not running yet; the provider retries.
 		return nil, refuse(http.StatusServiceUnavailable, "no auth token known for %q yet", clip(form.Get(number)))
 	}
-	if !verifyTwilio(token, n.publicURL(r), form, sig) {
-		return nil, refuse(http.StatusForbidden, "X-Twilio-Signature does not match")
+	for _, u := range portVariants(n.publicURL(r)) {
+		if verifyTwilio(token, u, form, sig) {
+			return form, nil
+		}
 	}
-	return form, nil
+	return nil, refuse(http.StatusForbidden, "X-Twilio-Signature does not match")
+}
+
+// portVariants are the forms of rawURL Twilio may have signed: as it is,
+// and with the scheme's default port added or removed (Twilio's
+// signatures are known to differ there; its own libraries accept
+// both).
+func portVariants(rawURL string) []string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return []string{rawURL}
+	}
+	def := map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	if def == "" {
+		return []string{rawURL}
+	}
+	other := *u
+	switch u.Port() {
+	case "":
+		other.Host = u.Host + ":" + def
+	case def:
+		other.Host = u.Hostname()
+		if strings.Contains(other.Host, ":") { // IPv6
+			other.Host = "[" + other.Host + "]"
+		}
+	default:
+		return []string{rawURL}
+	}
+	return []string{rawURL, other.String()}
 }
 
 // owner is the user who has number.

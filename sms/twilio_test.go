@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -460,5 +461,42 @@ func TestSegmentsNotice(t *testing.T) {
 		if (tt.notice == "") != (len(got) == 0) || (tt.notice != "" && (len(got) != 1 || !strings.Contains(got[0], tt.notice))) {
 			t.Errorf("%d characters: notices %q, want %q", len([]rune(tt.body)), got, tt.notice)
 		}
+	}
+}
+
+func TestPortVariants(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"https://gw.example.org/hooks/sms/twilio/inbound", []string{"https://gw.example.org/hooks/sms/twilio/inbound", "https://gw.example.org:443/hooks/sms/twilio/inbound"}},
+		{"https://gw.example.org:443/x?a=1", []string{"https://gw.example.org:443/x?a=1", "https://gw.example.org/x?a=1"}},
+		{"http://[::1]:80/x", []string{"http://[::1]:80/x", "http://[::1]/x"}},
+		{"http://127.0.0.1:8480/x", []string{"http://127.0.0.1:8480/x"}},
+	}
+	for _, tt := range tests {
+		if got := portVariants(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("portVariants(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestSignatureWithDefaultPort: Twilio may sign the public URL with its
+// default port written out; that signature is accepted too.
+func TestSignatureWithDefaultPort(t *testing.T) {
+	f := newFakeTwilio(t)
+	f.addAccount(opSID, opToken, numA)
+	h := newHookServer(t, Config{Provider: ProviderTwilio, Numbers: []string{numA},
+		Twilio: TwilioConfig{APIURL: f.srv.URL, AccountSID: opSID, AuthToken: opToken}})
+	h.net.Attach(transports.Hooks{Deliver: h.rec, Store: h.store, PublicURL: "https://gw.example.org/hooks/sms/"})
+	h.register(t, "alice@example.org", nil)
+	p := url.Values{"MessageSid": {"SMport"}, "From": {contact}, "To": {numA}, "Body": {"port"}}
+	sig := SignTwilio(opToken, "https://gw.example.org:443/hooks/sms/twilio/inbound", p)
+	if code, _ := do(t, post(t, h.public+"twilio/inbound", sig, p)); code != http.StatusOK {
+		t.Fatalf("signed with :443: HTTP %d, want 200", code)
+	}
+	sig = SignTwilio(opToken, "https://gw.example.org:8443/hooks/sms/twilio/inbound", p)
+	if code, _ := do(t, post(t, h.public+"twilio/inbound", sig, p)); code != http.StatusForbidden {
+		t.Fatalf("signed with :8443: HTTP %d, want 403", code)
 	}
 }
