@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 )
@@ -74,6 +75,33 @@ type KannelConfig struct {
 	// Token is the secret in the path of the get-url and dlr-url that
 	// Kannel calls (it cannot sign): at least 16 characters.
 	Token string `toml:"token"`
+	// AllowFrom lists the addresses (IPs or CIDR prefixes) Kannel's
+	// calls may come from; others get 403 whatever their token. Empty:
+	// any (the listener's binding and the token guard it).
+	AllowFrom []string `toml:"allow_from"`
+}
+
+// allowed parses AllowFrom (checked by Check).
+func (k KannelConfig) allowed() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range k.AllowFrom {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parsePrefix reads an IP (a one-address prefix) or a CIDR prefix.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return p.Masked(), nil
 }
 
 // DefaultTwilioAPI is Twilio's own REST API.
@@ -101,6 +129,11 @@ func (c *Config) Check(problem func(key, msg string)) {
 		}
 		if c.mode() != ModeOperator {
 			problem("mode", "Kannel has operator mode only")
+		}
+		for _, a := range c.Kannel.AllowFrom {
+			if _, err := parsePrefix(a); err != nil {
+				problem("kannel.allow_from", fmt.Sprintf("%q is neither an IP address nor a CIDR prefix", a))
+			}
 		}
 	default:
 		problem("provider", fmt.Sprintf("%q is not a provider: twilio or kannel", c.Provider))

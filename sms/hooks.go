@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -328,8 +331,16 @@ func (n *Network) deliverReceipt(ctx context.Context, from string, ev *transport
 	return nil
 }
 
-// kannelToken checks the token in the path, in constant time.
+// kannelToken checks that the request comes from an allowed address
+// and carries the token in its path (compared in constant time).
 func (n *Network) kannelToken(r *http.Request) error {
+	if allow := n.kannelAllow; len(allow) > 0 {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		a, err := netip.ParseAddr(host)
+		if err != nil || !slices.ContainsFunc(allow, func(p netip.Prefix) bool { return p.Contains(a.Unmap()) }) {
+			return refuse(http.StatusForbidden, "%s is not in [sms.kannel] allow_from", clip(r.RemoteAddr))
+		}
+	}
 	want := n.cfg.Kannel.Token
 	if want == "" || subtle.ConstantTimeCompare([]byte(r.PathValue("token")), []byte(want)) != 1 {
 		return refuse(http.StatusForbidden, "wrong token")

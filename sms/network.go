@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -50,6 +51,9 @@ type Network struct {
 	log    *slog.Logger
 	twilio *twilioClient // operator mode with Twilio; nil otherwise
 	kannel *kannelClient // Kannel; nil otherwise
+	// kannelAllow are the addresses Kannel's calls may come from (nil:
+	// any).
+	kannelAllow []netip.Prefix
 
 	mu    sync.Mutex
 	hooks transports.Hooks
@@ -96,6 +100,7 @@ func New(cfg Config) *Network {
 	switch {
 	case cfg.Provider == ProviderKannel:
 		n.kannel = &kannelClient{url: cfg.Kannel.SendSMSURL, user: cfg.Kannel.Username, pass: cfg.Kannel.Password, http: cfg.HTTPClient}
+		n.kannelAllow = cfg.Kannel.allowed()
 	case cfg.Mode == ModeOperator:
 		n.twilio = n.twilioFor(cfg.Twilio.AccountSID, cfg.Twilio.AuthToken)
 	}

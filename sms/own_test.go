@@ -175,6 +175,16 @@ func TestConfigCheck(t *testing.T) {
 			c.Provider = ProviderKannel
 			c.Kannel = KannelConfig{SendSMSURL: "http://127.0.0.1:13013/cgi-bin/sendsms", Username: "u", Password: "p", Token: "short"}
 		}, "kannel.token"},
+		{"kannel allow_from", func(c *Config) {
+			c.Provider = ProviderKannel
+			c.Kannel = KannelConfig{SendSMSURL: "http://127.0.0.1:13013/cgi-bin/sendsms", Username: "u", Password: "p", Token: "0123456789abcdef",
+				AllowFrom: []string{"127.0.0.1", "10.0.0.0/8", "::1"}}
+		}, ""},
+		{"kannel bad allow_from", func(c *Config) {
+			c.Provider = ProviderKannel
+			c.Kannel = KannelConfig{SendSMSURL: "http://127.0.0.1:13013/cgi-bin/sendsms", Username: "u", Password: "p", Token: "0123456789abcdef",
+				AllowFrom: []string{"localhost"}}
+		}, "kannel.allow_from"},
 		{"kannel own mode", func(c *Config) {
 			c.Provider, c.Mode = ProviderKannel, ModeOwn
 			c.Kannel = KannelConfig{SendSMSURL: "http://127.0.0.1:13013/cgi-bin/sendsms", Username: "u", Password: "p", Token: "0123456789abcdef"}
