@@ -141,7 +141,7 @@ func groupchatStanza(r *Room, ev *transports.MessageEvent, to jid.JID, history b
 	if ev.ReplyTo != "" {
 		m.Extra = append(m.Extra, &stanza.Reply{ID: string(ev.ReplyTo)})
 	}
-	m.Extra = append(m.Extra, attachmentLinks(ev)...) // uploaded by the core
+	m.Extra = append(m.Extra, stanza.Links(ev.Attachments)...) // uploaded by the core
 	return m
 }
 
