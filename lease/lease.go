@@ -91,6 +91,10 @@ func New(cfg Config) *Elector {
 	return &Elector{cfg: cfg, log: log.With("lease", cfg.Name, "instance", cfg.Owner)}
 }
 
+// Shared reports whether the lease is in a shared store (a standby is
+// possible), not held at once by this process alone.
+func (e *Elector) Shared() bool { return e.cfg.Leaser != nil }
+
 // Status returns the Elector's state now. It does no I/O.
 func (e *Elector) Status() Status {
 	e.mu.Lock()
