@@ -124,7 +124,7 @@ func (e *Elector) Run(ctx context.Context, work func(ctx context.Context, l stor
 		return nil // ctx done while a standby
 	}
 	e.took(l)
-	e.log.Info("holding the lease", "token", l.Token)
+	e.log.Info("holding the lease", "fence", l.Token)
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -144,7 +144,7 @@ func (e *Elector) Run(ctx context.Context, work func(ctx context.Context, l stor
 	e.holder.Store(false)
 	select {
 	case <-lost:
-		e.log.Warn("lease lost: the work stopped", "token", l.Token)
+		e.log.Warn("lease lost: the work stopped", "fence", l.Token)
 		return fmt.Errorf("lease %s token %d: %w", e.cfg.Name, l.Token, ErrLost)
 	default:
 	}
