@@ -171,13 +171,17 @@ func (e *Elector) took(l storage.Lease) {
 }
 
 // campaign tries to take the lease every TTL/6 until it does or ctx is
-// done.
+// done, announcing the instance each time (a standby shows in
+// `switchboard status`).
 func (e *Elector) campaign(ctx context.Context) (storage.Lease, error) {
 	t := time.NewTicker(e.cfg.TTL / 6)
 	defer t.Stop()
 	for {
 		actx, cancel := context.WithTimeout(ctx, e.cfg.TTL/3)
 		l, ok, err := e.cfg.Leaser.AcquireLease(actx, e.cfg.Name, e.cfg.Owner, e.cfg.TTL)
+		if err == nil {
+			err = e.cfg.Leaser.Announce(actx, e.cfg.Owner, e.cfg.TTL)
+		}
 		cancel()
 		e.setErr(err)
 		if err != nil && ctx.Err() == nil {
@@ -212,6 +216,12 @@ func (e *Elector) keep(ctx context.Context, l storage.Lease) bool {
 		sent := time.Now()
 		rctx, cancel := context.WithDeadline(ctx, valid)
 		err := e.cfg.Leaser.RenewLease(rctx, l, ttl)
+		if err == nil {
+			// Only for `switchboard status`: its failure is not the lease's.
+			if aerr := e.cfg.Leaser.Announce(rctx, e.cfg.Owner, ttl); aerr != nil {
+				e.log.Debug("announcing the instance", "err", aerr)
+			}
+		}
 		cancel()
 		if ctx.Err() != nil {
 			return false

@@ -77,6 +77,17 @@ func (m *memLeaser) LeaseHolder(_ context.Context, name string) (storage.Lease, 
 
 func (m *memLeaser) Fenced(storage.Lease) storage.Store { return nil }
 
+func (m *memLeaser) Announce(context.Context, string, time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return errDown
+	}
+	return nil
+}
+
+func (m *memLeaser) Instances(context.Context) ([]storage.Instance, error) { return nil, nil }
+
 func (m *memLeaser) steal(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -61,6 +61,14 @@ type Leaser interface {
 	// left, or an error wrapping ErrNotFound when nobody holds it.
 	LeaseHolder(ctx context.Context, name string) (Lease, error)
 
+	// Announce records that instance owner runs (holding leases or
+	// waiting as a standby) for the next ttl, for Instances.
+	Announce(ctx context.Context, owner string, ttl time.Duration) error
+
+	// Instances returns the instances whose last Announce has not
+	// expired, by name, each with when it expires.
+	Instances(ctx context.Context) ([]Instance, error)
+
 	// Fenced returns a view of the store whose queue writes (Append,
 	// Remove) are made only while l is the holding of its name, checked
 	// in the same atomic step as the write; otherwise they write nothing
@@ -68,4 +76,12 @@ type Leaser interface {
 	// go to the store unchecked. The view's Close does nothing: the store
 	// stays the caller's.
 	Fenced(l Lease) Store
+}
+
+// Instance is a running instance, as [Leaser.Instances] returns it.
+type Instance struct {
+	// Owner is the instance's name, as it takes leases.
+	Owner string
+	// Until is when its announcement expires unless renewed.
+	Until time.Time
 }

@@ -15,8 +15,9 @@ import (
 )
 
 // TestStatus: `switchboard status` reads the leases from a real Redis:
-// the holder of a held domain with its token, and a domain nobody holds;
-// with bbolt it says there is nothing to show.
+// the holder of a held domain with its token, a domain nobody holds, and
+// the running instances (not one whose announcement expired); with bbolt
+// it says there is nothing to show.
 func TestStatus(t *testing.T) {
 	srv := testenv.StartRedis(t, testenv.RedisOptions{})
 	st, err := redis.Open(t.Context(), redis.Options{URL: "redis://" + srv.Addr(), Logger: slog.New(slog.DiscardHandler)})
@@ -28,6 +29,15 @@ func TestStatus(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
+	for _, in := range []string{"gw-b", "gw-a"} {
+		if err := st.Announce(t.Context(), in, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Announce(t.Context(), "gw-gone", time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // gw-gone's announcement expires
 	dir := t.TempDir()
 	nets := "[irc]\ndomain = \"irc.localhost\"\nsecret = \"s3cret\"\n[email]\ndomain = \"email.localhost\"\nsecret = \"s3cret\"\ndefault_imap_server = \"127.0.0.1:1\"\n"
 	onRedis := filepath.Join(dir, "redis.toml")
@@ -44,6 +54,8 @@ func TestStatus(t *testing.T) {
 			`^storage: Redis ` + regexp.QuoteMeta(srv.Addr()) + `$`,
 			fmt.Sprintf(`^irc\.localhost: held by "gw-a"  token %d  since \S+ \(\d+s ago\)  expires in [\d.]+m?s unless renewed  outbox 0$`, l.Token),
 			`^email\.localhost: not held \(no instance serves it\)  outbox 0$`,
+			`^instance "gw-a": holds irc\.localhost$`,
+			`^instance "gw-b": standby$`,
 		}},
 		{"bolt", onBolt, []string{`^storage is bbolt \(switchboard\.db\): one instance runs every domain; there is no lease to show$`}},
 	}

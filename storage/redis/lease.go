@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 //
 //	P{_}l:name   string "token since-ms owner", expiring (PX) with the lease
 //	P{_}t:name   string the last fencing token handed out for name (INCR)
+//	P{_}n        zset   announced instances, scored by expiry (ms)
 //
 // Both carry the shared tag, as every queue does, so that on a Cluster a
 // fenced queue write and the lease it checks are in one slot.
@@ -191,6 +193,48 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (storage.Lease, er
 	}
 	l.TTL = max(ttl.Val(), 0)
 	return l, nil
+}
+
+func (s *Store) instancesKey() string { return s.ns + "{_}n" }
+
+// Announce implements [storage.Leaser.Announce]: the instance's expiry
+// is its score (Redis 7.0 has no expiry per member), and expired ones are
+// dropped on the way.
+func (s *Store) Announce(ctx context.Context, owner string, ttl time.Duration) error {
+	if err := s.check(ctx, "announce", "instance", owner); err != nil {
+		return err
+	}
+	now := time.Now()
+	k := s.instancesKey()
+	_, err := s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.ZRemRangeByScore(ctx, k, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
+		p.ZAdd(ctx, k, goredis.Z{Score: float64(now.Add(ttl).UnixMilli()), Member: owner})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis: announce %q: %w", owner, err)
+	}
+	return nil
+}
+
+// Instances implements [storage.Leaser.Instances].
+func (s *Store) Instances(ctx context.Context) ([]storage.Instance, error) {
+	if s.closed.Load() {
+		return nil, errors.New("redis: instances: store is closed")
+	}
+	zs, err := s.c.ZRangeByScoreWithScores(ctx, s.instancesKey(), &goredis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(time.Now().UnixMilli(), 10), Max: "+inf",
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: instances: %w", err)
+	}
+	out := make([]storage.Instance, 0, len(zs))
+	for _, z := range zs {
+		name, _ := z.Member.(string)
+		out = append(out, storage.Instance{Owner: name, Until: time.UnixMilli(int64(z.Score))})
+	}
+	slices.SortFunc(out, func(a, b storage.Instance) int { return strings.Compare(a.Owner, b.Owner) })
+	return out, nil
 }
 
 // Fenced implements [storage.Leaser.Fenced].
