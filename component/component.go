@@ -4,7 +4,7 @@
 // XEP-0115), in-band registration (XEP-0077) and its two other doors (ad-hoc
 // commands, XEP-0050, and chat with the gateway JID), XEP-0100, ping and
 // version, tracks users' resources and priorities, serves legacy rooms as
-// MUC rooms (XEP-0045, see muc.go), and turns legacy events into stanzas. What the legacy side sends is written to an outbox in
+// MUC rooms (XEP-0045, through package muc), and turns legacy events into stanzas. What the legacy side sends is written to an outbox in
 // storage first, so a dropped stream or a restart loses nothing.
 package component
 
@@ -116,7 +116,7 @@ type Config struct {
 	HookURL string
 	// Archive, if set, keeps every room message the users' sessions
 	// receive, for XEP-0313 queries to the room and for join history
-	// when the network has none (mam.go). Run flushes it. nil: no
+	// when the network has none (muc.Service). Run flushes it. nil: no
 	// archive, none advertised, and the chatter said while a user is
 	// away is kept in memory (muc.Away).
 	Archive *archive.Archive
@@ -151,6 +151,8 @@ type Component struct {
 	running  atomic.Pointer[context.Context]
 	hooks    http.Handler // the network's webhooks (hooks.go)
 	receipts receiptBook  // deferred receipts awaiting the network's word (receipts.go)
+	profiles profileBook  // contacts' names, avatar hashes, last presence (profiles.go)
+	privs    privileges   // what the users' servers granted (XEP-0356, privilege.go)
 
 	sessMu    sync.Mutex
 	sess      *xmpp.Session
@@ -448,6 +450,7 @@ func (c *Component) serve(ctx context.Context, sess *xmpp.Session, conn net.Conn
 	connected := c.connected
 	close(connected)
 	c.sessMu.Unlock()
+	c.privs.reset() // the server advertises its grants on every stream
 
 	stop := make(chan struct{})
 	defer close(stop)

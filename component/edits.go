@@ -5,8 +5,6 @@ import (
 	"encoding/xml"
 	"time"
 
-	"mellium.im/xmpp/jid"
-
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
@@ -136,49 +134,6 @@ func (c *Component) messageRef(ctx context.Context, user string, to transports.I
 	return transports.RemoteID(id)
 }
 
-// moderate handles a moderator's request to retract someone's message in
-// a room (XEP-0425 <moderate/> in an IQ set to the room).
-func (c *Component) moderate(s *inStanza, q *node, id transports.ID) {
-	user := s.from.Bare()
-	u := user.String()
-	c.admit(s, func() {
-		ctx := c.ctx()
-		ready := false
-		c.own(ctx, u, func(context.Context) {
-			if _, r := c.room(user, id); r != nil {
-				ready = r.Ready()
-			}
-		})
-		if !ready {
-			c.replyError(s.node, stanzaerr.New("cancel", "not-acceptable", "You are not in this room."))
-			return
-		}
-		caps := c.netCaps()
-		mod, ok := c.sup.Adapter(u).(transports.MessageModerator)
-		if !ok || !caps.Moderation || !caps.Retractions {
-			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s does not let moderators delete messages.", c.net.Identity().Name))
-			return
-		}
-		if q.Child(nsRetract, "retract") == nil {
-			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "Only retraction is supported as a moderation."))
-			return
-		}
-		target := c.legacyRef(ctx, u, id, q.Attr("id"))
-		if target == "" {
-			c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The moderate element has no id."))
-			return
-		}
-		mctx, cancel := context.WithTimeout(ctx, time.Minute)
-		err := mod.ModerateRetract(mctx, id, target, q.ChildText(nsModerate, "reason"))
-		cancel()
-		if err != nil {
-			c.replyError(s.node, stanzaerr.FromLegacy(err))
-			return
-		}
-		c.result(s, nil)
-	})
-}
-
 // --- legacy → XMPP ---------------------------------------------------------
 
 // xmppRef is the XMPP id of the legacy message target in conversation
@@ -241,106 +196,4 @@ func (s *userSink) retracted(ctx context.Context, ev *transports.RetractEvent) {
 		m.Body = ownMarker + m.Body
 	}
 	s.queue(ctx, m)
-}
-
-// roomEditEvent shows an edit in a room to the joined resources as a
-// correction from its author; with none joined it is kept for the next
-// join as a marked message.
-func (c *Component) roomEditEvent(ctx context.Context, user jid.JID, ev *transports.EditEvent) {
-	_, r := c.room(user, ev.From)
-	if r == nil {
-		return
-	}
-	nick := ev.Nick
-	if ev.Own && nick == "" {
-		nick = r.Nick
-	}
-	if r.Empty() {
-		r.KeepAway(transports.MessageEvent{From: ev.From, Room: true, Nick: nick, Own: ev.Own,
-			Body: correctionMarker + ev.Body, Time: keptTime(ev.Time)})
-		return
-	}
-	ref := roomRef(ctx, c, user.String(), ev.From, ev.Target)
-	c.broadcast(ctx, r, "", func(to jid.JID) any {
-		m := &stanza.Message{Type: "groupchat", ID: newID(), From: r.OccupantJID(nick), To: to.String(), Body: ev.Body}
-		if ref != "" {
-			m.Extra = append(m.Extra, &replaceElem{ID: ref})
-		} else {
-			m.Body = correctionMarker + m.Body
-		}
-		return m
-	})
-}
-
-// roomRetractEvent shows a deletion in a room to the joined resources: a
-// retraction from its author, or a moderation from the room (XEP-0425);
-// with none joined a note is kept for the next join.
-func (c *Component) roomRetractEvent(ctx context.Context, user jid.JID, ev *transports.RetractEvent) {
-	_, r := c.room(user, ev.From)
-	if r == nil || ev.Target == "" {
-		return
-	}
-	nick := ev.Nick
-	if ev.Own && nick == "" {
-		nick = r.Nick
-	}
-	if r.Empty() {
-		body, by := "[deleted a message]", nick
-		if ev.Moderated {
-			body, by = "[deleted a message as moderator", ev.By
-			if nick != "" {
-				body += " (it was " + nick + "'s)"
-			}
-			if ev.Reason != "" {
-				body += ": " + ev.Reason
-			}
-			body += "]"
-		}
-		if by == "" {
-			by = nick // a moderator the network does not name
-		}
-		if by == "" {
-			c.log.Debug("a deletion by nobody the network names, while away", "user", user.String(), "room", string(ev.From))
-			return
-		}
-		r.KeepAway(transports.MessageEvent{From: ev.From, Room: true, Nick: by, Body: body, Time: keptTime(time.Time{})})
-		return
-	}
-	el := &retractElem{ID: string(ev.Target)} // a room message's stanza-id is its legacy ID
-	from := r.OccupantJID(nick)
-	fallback := retractFallback
-	if ev.Moderated {
-		from = r.JID.String()
-		el.Moderated = &moderatedElem{}
-		if ev.By != "" {
-			el.Moderated.By = r.OccupantJID(ev.By)
-		}
-		el.Reason = ev.Reason
-		fallback = "[a moderator deleted a message; your client does not support retractions]"
-	} else if nick == "" {
-		from = r.JID.String() // the network names no author: the room says it
-	}
-	c.broadcast(ctx, r, "", func(to jid.JID) any {
-		e := *el
-		return &stanza.Message{Type: "groupchat", ID: newID(), From: from, To: to.String(), Body: fallback,
-			Extra: []any{&e, &fallbackElem{For: nsRetract}, stanza.StoreHint()}}
-	})
-}
-
-// roomRef is the id under which the user's resources know a room
-// message: the user's own id for their echoed messages (in the map),
-// else the legacy ID.
-func roomRef(ctx context.Context, c *Component, user string, room transports.ID, target transports.RemoteID) string {
-	if ref := c.xmppRef(ctx, user, room, target); ref != "" {
-		return ref
-	}
-	return string(target)
-}
-
-// keptTime is the time a message kept while away is shown with.
-func keptTime(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Now()
-	}
-	return t
 }
