@@ -276,9 +276,16 @@ type gatewayProc struct {
 	closers []func()
 }
 
-func startGateway(ctx context.Context, gateway, bin, dir, componentAddr string) (*gatewayProc, error) {
+func startGateway(ctx context.Context, gateway, bin, dir, componentAddr string) (_ *gatewayProc, rerr error) {
 	var cmd *exec.Cmd
 	var closers []func()
+	defer func() {
+		if rerr != nil { // the gateway did not start: stop its Redis
+			for _, c := range closers {
+				c()
+			}
+		}
+	}()
 	switch gateway {
 	case "switchboard", "switchboard-redis", "switchboard-redis-replica":
 		storage := fmt.Sprintf("path = %q", filepath.Join(dir, "switchboard.db"))
@@ -325,7 +332,7 @@ plaintext = true
 		}
 		cmd = exec.CommandContext(ctx, "biboumi", file)
 	default:
-		return nil, fmt.Errorf("unknown gateway %q (switchboard, biboumi)", gateway)
+		return nil, fmt.Errorf("unknown gateway %q (switchboard, switchboard-redis, switchboard-redis-replica, biboumi)", gateway)
 	}
 	out, err := os.Create(filepath.Join(dir, gateway+".log"))
 	if err != nil {
