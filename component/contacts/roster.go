@@ -103,21 +103,19 @@ func rosterGroups(groups []string) []string {
 	return out
 }
 
-// cleanName is a name fit for a roster: no control or format (bidi)
-// characters, no surrounding space, at most max characters ("…" ends a
-// cut one), "" when nothing is left.
+// cleanName is a name fit for a roster (stanza.ShortName: no control or
+// format characters, no surrounding space, at most max characters), ""
+// when nothing would be left, rather than ShortName's file placeholder.
 func cleanName(name string, max int) string {
-	name = strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
-			return -1
-		}
-		return r
-	}, name))
-	if utf8.RuneCountInString(name) > max {
-		r := []rune(name)
-		name = string(r[:max-1]) + "…"
+	if strings.TrimFunc(name, unprintable) == "" {
+		return ""
 	}
-	return name
+	return stanza.ShortName(name, max)
+}
+
+// unprintable reports whether stanza.ShortName drops r, or trims it.
+func unprintable(r rune) bool {
+	return unicode.IsSpace(r) || unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
 }
 
 // subscribe is the subscription request from the contact js to user,

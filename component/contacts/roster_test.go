@@ -26,6 +26,8 @@ func TestCleanName(t *testing.T) {
 		{"", 200, ""},
 		{" \t ", 200, ""},
 		{"\x01\u200b", 200, ""},
+		{"\xff \xfe", 200, ""},
+		{"attachment", 200, "attachment"},
 		{"Ünïcödé", 4, "Ünï…"},
 		{strings.Repeat("x", 201), 200, strings.Repeat("x", 199) + "…"},
 	}

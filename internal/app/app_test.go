@@ -142,7 +142,7 @@ key_file = "` + filepath.Join(dir, "key") + `"
 `
 	// A table of a network this build lacks is an unknown key at its line.
 	_, err := app.ParseConfig("f", []byte(head+"[discord]\ndomain = \"discord.localhost\"\nsecret = \"x\"\n"))
-	if err == nil || !strings.Contains(err.Error(), `f:7: unknown key "discord" (this build's networks: irc, email)`) {
+	if err == nil || !strings.Contains(err.Error(), `f:7: unknown key "discord" (this build's networks: irc, email, sms)`) {
 		t.Fatalf("parsing [discord]: err = %v", err)
 	}
 	// A config parsed for a network New is not given builds nothing.
