@@ -260,7 +260,7 @@ func New(cfg Config) (*Component, error) {
 	c.chat = chatdoor.NewService(chatCore{c})
 	c.commands = commands.NewService(commandsCore{chatCore{c}}, c.chat)
 	c.direct = direct.NewService(directCore{c})
-	c.contacts = contacts.NewService(contactsCore{c})
+	c.contacts = contacts.NewService(contactsCore{c}, echoKey(cfg.Domain, cfg.Secret))
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {

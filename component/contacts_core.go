@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"crypto/sha256"
 	"io"
 	"log/slog"
 
@@ -72,3 +73,11 @@ func (k contactsCore) SetSettings(ctx context.Context, user string, settings map
 }
 
 func (k contactsCore) Logger() *slog.Logger { return k.c.log }
+
+// echoKey is the key that signs the IDs of messages sent on users' behalf
+// (contacts.Privileges.Key): derived from the component's secret, so it
+// is the same after a restart and known to no user.
+func echoKey(domain, secret string) []byte {
+	sum := sha256.Sum256([]byte("switchboard xep-0356 echo\x00" + domain + "\x00" + secret))
+	return sum[:]
+}

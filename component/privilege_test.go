@@ -71,3 +71,44 @@ func TestPrivilegedRoster(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnMessagesAsCarbons: with Prosody's XEP-0356 message privilege,
+// the user's own one-to-one message written from another legacy client
+// is sent on their behalf, so their client gets it as a sent carbon
+// (XEP-0280) from their own address to the contact's, and the server's
+// echo of it to the contact's JID is not sent to the network again.
+func TestOwnMessagesAsCarbons(t *testing.T) {
+	srv := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}, Privileged: []string{gw}})
+	e := newEnv(t, envOptions{prosody: srv})
+	user := e.user(t, "sara", "pc", 0)
+	e.register(t, user)
+	a := e.adapter(t, "sara@localhost")
+	if res := user.IQ(t, `<iq type="set"><enable xmlns="urn:xmpp:carbons:2"/></iq>`); res.Attr("type") != "result" {
+		t.Fatalf("enabling carbons: %s", res)
+	}
+
+	a.Emit(&transports.MessageEvent{From: "carol", Own: true, Body: "from my phone", RemoteID: "o1"})
+	sent := user.Expect(t, "a sent carbon", func(el *testenv.Element) bool {
+		return isStanza(el, "message") && el.Child("urn:xmpp:carbons:2", "sent") != nil
+	})
+	inner := sent.Child("urn:xmpp:carbons:2", "sent").Child("urn:xmpp:forward:0", "forwarded").Child(testenv.NSClient, "message")
+	if inner == nil || bareOf(inner.Attr("from")) != "sara@localhost" || inner.Attr("to") != "carol@"+gw ||
+		inner.ChildText(testenv.NSClient, "body") != "from my phone" {
+		t.Fatalf("carbon: %s", sent)
+	}
+	select {
+	case m := <-a.Sent():
+		t.Fatalf("the server's echo of the carbon went to the network: %+v", m)
+	case <-time.After(2 * time.Second):
+	}
+	// A message the user writes here still reaches the network.
+	user.Send(t, `<message type="chat" to="carol@`+gw+`" id="real1"><body>typed here</body></message>`)
+	select {
+	case m := <-a.Sent():
+		if m.Body != "typed here" {
+			t.Errorf("sent %+v", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the user's own message did not reach the network")
+	}
+}

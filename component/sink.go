@@ -201,6 +201,9 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 		m.Body = "/me " + ev.Body
 	}
 	if ev.Own {
+		if s.ownAsCarbon(ctx, ev, m, from) {
+			return
+		}
 		// Sent by the user from another legacy client: never shown as
 		// the contact's (see ownMarker).
 		m.Body = ownMarker + m.Body
@@ -260,7 +263,7 @@ func (s *userSink) state(ctx context.Context, st transports.Status) {
 	s.queue(ctx, &stanza.Message{Type: "chat", From: c.domain.String(), To: s.user.String(), Body: text})
 }
 
-func (s *userSink) queue(ctx context.Context, m *stanza.Message) {
+func (s *userSink) queue(ctx context.Context, m any) {
 	err := s.c.queue(ctx, m)
 	if err == nil {
 		return
@@ -270,4 +273,33 @@ func (s *userSink) queue(ctx context.Context, m *stanza.Message) {
 		s.lost = errors.Join(err, err2)
 		s.c.log.Error("message from the legacy network lost", "user", s.user.String(), "store_err", err, "send_err", err2)
 	}
+}
+
+// ownAsCarbon sends the user's own one-to-one message, written from
+// another legacy client, as theirs: on their behalf, with their server's
+// XEP-0356 message privilege, from their bare JID to the contact's, so
+// their clients get it as a sent carbon (XEP-0280) and their archive
+// keeps it. It reports false, sending nothing, where the server granted
+// no such privilege; the caller then shows it marked (ownMarker). Its
+// echo, which the server routes on to the contact's JID, is known by its
+// signed ID and never reaches the network again (route.go). Owner work;
+// through the outbox like every message, once per legacy ID.
+func (s *userSink) ownAsCarbon(ctx context.Context, ev *transports.MessageEvent, m *stanza.Message, contact jid.JID) bool {
+	c := s.c
+	own := *m
+	own.From, own.To = s.user.String(), contact.String()
+	own.Nick = nil
+	p := c.contacts.AsUser(s.user.String(), newID(), &own)
+	if p == nil {
+		return false
+	}
+	if ev.RemoteID != "" {
+		_, err := c.queueOnce(ctx, s.user.String(), ev.From, string(ev.RemoteID), own.ID, p)
+		if err == nil {
+			return true
+		}
+		c.log.Warn("outbox", "err", err)
+	}
+	s.queue(ctx, p)
+	return true
 }

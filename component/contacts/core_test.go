@@ -172,3 +172,6 @@ var (
 	_ transports.ContactLister = (*session)(nil)
 	_ transports.Profiler      = (*session)(nil)
 )
+
+// testKey signs the IDs of messages sent on users' behalf in tests.
+var testKey = []byte("contacts test key")

@@ -1,6 +1,10 @@
 package contacts
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/xml"
 	"strings"
 	"sync"
@@ -67,21 +71,23 @@ func ReadGrant(el *xmltree.Element) (Grant, bool) {
 	return g, true
 }
 
-// MaxInjected bounds the IDs of messages sent on users' behalf that the
-// gateway waits to see come back.
-const MaxInjected = 10000
-
 // Privileges are the grants of the servers whose users the gateway
-// serves, by server domain (lower case), and the messages sent on users'
-// behalf not yet seen coming back. A table across users, under its lock;
-// the grants are reset at every new stream, since the server advertises
-// again. The zero Privileges grant nothing.
+// serves, by server domain (lower case). A table across users, under its
+// lock; the grants are reset at every new stream, since the server
+// advertises again. The zero Privileges grant nothing.
+//
+// Messages sent on users' behalf come back to the gateway (the server
+// routes them on to the legacy contact's JID) and must not reach the
+// network again: their IDs are signed with Key (an HMAC of the user and a
+// random part), so their echo is known by its ID alone, also after a
+// restart, while no user can make an ID that passes for one.
 type Privileges struct {
+	// Key signs the IDs of messages sent on users' behalf. It must
+	// outlive the process (the component derives it from its secret).
+	Key []byte
+
 	mu sync.Mutex
 	m  map[string]Grant
-	// injected are the messages sent on users' behalf (AsUser) not yet
-	// seen coming back, by user and ID; bounded by MaxInjected.
-	injected map[string]bool
 }
 
 // Reset forgets every grant (a new stream).
@@ -138,8 +144,8 @@ func (m clientMessage) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
 
 // AsUser wraps m, a message from user's bare JID, for user's server with
 // the namespace of its grant, from gateway with the stanza ID id; nil
-// when the server granted no message privilege. The echo of m (its ID
-// from user's bare JID) is then expected: see Echo.
+// when the server granted no message privilege. m gets a signed ID (and
+// origin-id), by which its echo is known (Echo).
 func (p *Privileges) AsUser(gateway, user, id string, m *stanza.Message) *PrivilegedMessage {
 	domain := user
 	if i := strings.LastIndexByte(user, '@'); i >= 0 {
@@ -149,46 +155,47 @@ func (p *Privileges) AsUser(gateway, user, id string, m *stanza.Message) *Privil
 	if g.Message != "outgoing" {
 		return nil
 	}
+	m.ID = p.signedID(user)
+	m.OriginID = &stanza.OriginID{ID: m.ID}
 	pm := &PrivilegedMessage{ID: id, From: gateway, To: domain}
 	pm.Privilege.XMLName = xml.Name{Space: g.NS, Local: "privilege"}
 	pm.Privilege.Forwarded.Message = clientMessage{m}
-	p.sent(user, m.ID)
 	return pm
 }
 
-// sent records that the server will route the message with id, sent on
-// user's behalf, back to the gateway.
-func (p *Privileges) sent(user, id string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.injected == nil {
-		p.injected = make(map[string]bool)
-	}
-	if len(p.injected) >= MaxInjected {
-		for k := range p.injected {
-			delete(p.injected, k)
-			break
-		}
-	}
-	p.injected[user+"\x00"+id] = true
+// signedID is a fresh ID for a message sent on user's behalf: a random
+// part, a dot, and the first 16 bytes of HMAC-SHA256(Key, user, random
+// part), hex.
+func (p *Privileges) signedID(user string) string {
+	var r [9]byte
+	rand.Read(r[:])
+	part := hex.EncodeToString(r[:])
+	return part + "." + hex.EncodeToString(p.mac(user, part))
+}
+
+func (p *Privileges) mac(user, part string) []byte {
+	h := hmac.New(sha256.New, p.Key)
+	h.Write([]byte(user + "\x00" + part))
+	return h.Sum(nil)[:16]
 }
 
 // Echo reports whether s is a message the gateway sent on its sender's
 // behalf (AsUser), which the server routed on to the legacy contact's
-// JID: the gateway wrote it, so it must not reach the network again. An
-// echo is recognised once.
+// JID: the gateway wrote it, so it must not reach the network again. Its
+// ID, signed for its sender, tells; without a Key nothing is an echo.
 func (p *Privileges) Echo(s *stanza.In) bool {
-	if s.Name.Local != "message" || s.ID == "" || s.From.Resourcepart() != "" {
+	if len(p.Key) == 0 || s.Name.Local != "message" || s.From.Resourcepart() != "" {
 		return false
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	k := s.From.Bare().String() + "\x00" + s.ID
-	if !p.injected[k] {
+	part, sig, ok := strings.Cut(s.ID, ".")
+	if !ok {
 		return false
 	}
-	delete(p.injected, k)
-	return true
+	got, err := hex.DecodeString(sig)
+	if err != nil {
+		return false
+	}
+	return hmac.Equal(got, p.mac(s.From.Bare().String(), part))
 }
 
 // Advert takes a server's XEP-0356 advertisement, reporting whether s

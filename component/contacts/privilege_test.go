@@ -2,7 +2,7 @@ package contacts
 
 import (
 	"encoding/xml"
-	"fmt"
+	"strings"
 	"testing"
 
 	"mellium.im/xmpp/jid"
@@ -63,7 +63,7 @@ func TestCanSetRoster(t *testing.T) {
 // a new stream forgets them.
 func TestPrivilegeAdvert(t *testing.T) {
 	f := newFakeCore(t)
-	d := NewService(f)
+	d := NewService(f, testKey)
 	in := func(from, to, body string) *stanza.In {
 		el, err := xmltree.Parse(`<message xmlns="jabber:component:accept" from="` + from + `" to="` + to + `">` + body + `</message>`)
 		if err != nil {
@@ -111,11 +111,13 @@ func TestPrivilegeAdvert(t *testing.T) {
 }
 
 // TestAsUser: a message sent on a user's behalf is wrapped as the
-// server's grant version says, the inner message in jabber:client, and
-// its echo is recognised once.
+// server's grant version says, the inner message in jabber:client with
+// an ID signed for the user, by which its echo is known — also by another
+// Service with the same key (a restart), never by one with another key,
+// and never for an ID a user made up.
 func TestAsUser(t *testing.T) {
-	d := NewService(newFakeCore(t))
-	m := &stanza.Message{ID: "m1", Type: "chat", From: "rosa@example.org", To: "carol@gw.example.org", Body: "sent from my phone"}
+	d := NewService(newFakeCore(t), testKey)
+	m := &stanza.Message{Type: "chat", From: "rosa@example.org", To: "carol@gw.example.org", Body: "sent from my phone"}
 	if d.AsUser("rosa@example.org", "w1", m) != nil {
 		t.Fatal("wrapped without a message grant")
 	}
@@ -138,38 +140,37 @@ func TestAsUser(t *testing.T) {
 		inner.Attr("from") != "rosa@example.org" || inner.ChildText("jabber:client", "body") != "sent from my phone" {
 		t.Fatalf("wrapped message: %s", b)
 	}
+	id := inner.Attr("id")
+	if id == "" || id != m.ID || inner.Child("urn:xmpp:sid:0", "origin-id") == nil {
+		t.Fatalf("inner message has no signed id and origin-id: %s", b)
+	}
+	part, _, _ := strings.Cut(id, ".")
 	echo := func(local, from, id string) *stanza.In {
 		el, _ := xmltree.Parse(`<` + local + ` xmlns="jabber:component:accept"/>`)
 		return &stanza.In{Element: el, From: jid.MustParse(from), To: jid.MustParse("carol@gw.example.org"), ID: id}
 	}
+	restarted := NewService(newFakeCore(t), testKey)
+	otherKey := NewService(newFakeCore(t), []byte("another key"))
 	tests := []struct {
 		name        string
+		d           *Service
 		local, from string
 		id          string
 		want        bool
 	}{
-		{"a full JID's message", "message", "rosa@example.org/phone", "m1", false},
-		{"another user's message with the ID", "message", "mallory@example.org", "m1", false},
-		{"a presence with the ID", "presence", "rosa@example.org", "m1", false},
-		{"no ID", "message", "rosa@example.org", "", false},
-		{"the echo", "message", "rosa@example.org", "m1", true},
-		{"the echo again", "message", "rosa@example.org", "m1", false},
+		{"a full JID's message", d, "message", "rosa@example.org/phone", id, false},
+		{"another user's message with the ID", d, "message", "mallory@example.org", id, false},
+		{"a presence with the ID", d, "presence", "rosa@example.org", id, false},
+		{"no ID", d, "message", "rosa@example.org", "", false},
+		{"a forged signature", d, "message", "rosa@example.org", part + ".00112233445566778899aabbccddeeff", false},
+		{"no signature", d, "message", "rosa@example.org", part, false},
+		{"the echo", d, "message", "rosa@example.org", id, true},
+		{"the echo after a restart", restarted, "message", "rosa@example.org", id, true},
+		{"another key", otherKey, "message", "rosa@example.org", id, false},
 	}
 	for _, tt := range tests {
-		if got := d.Echo(echo(tt.local, tt.from, tt.id)); got != tt.want {
+		if got := tt.d.Echo(echo(tt.local, tt.from, tt.id)); got != tt.want {
 			t.Errorf("%s: Echo = %v, want %v", tt.name, got, tt.want)
 		}
-	}
-}
-
-// TestEchoesBounded: the IDs awaiting their echo stay within MaxInjected.
-func TestEchoesBounded(t *testing.T) {
-	var p Privileges
-	p.Set("example.org", Grant{NS: NSPrivilege2, Message: "outgoing"})
-	for i := range MaxInjected + 10 {
-		p.AsUser("gw.example.org", "rosa@example.org", "w", &stanza.Message{ID: fmt.Sprint(i)})
-	}
-	if n := len(p.injected); n != MaxInjected {
-		t.Errorf("%d IDs kept, want %d", n, MaxInjected)
 	}
 }

@@ -147,7 +147,7 @@ func TestProfileFlow(t *testing.T) {
 	f := newFakeCore(t)
 	f.caps.Profiles = true
 	f.file = avatarPNG
-	d := NewService(f)
+	d := NewService(f, testKey)
 	rosa := jid.MustParse("rosa@example.org")
 
 	d.PresenceEvent(t.Context(), rosa, &transports.PresenceEvent{From: "carol", Presence: transports.Presence{Show: transports.Away}})
@@ -193,7 +193,7 @@ func TestVCard(t *testing.T) {
 	f := newFakeCore(t)
 	f.caps.Profiles = true
 	f.file = avatarPNG
-	d := NewService(f)
+	d := NewService(f, testKey)
 	req := func(to string) *stanza.In {
 		el, _ := xmltree.Parse(`<iq xmlns="jabber:component:accept" type="get" id="v1"><vCard xmlns="vcard-temp"/></iq>`)
 		return &stanza.In{Element: el, From: jid.MustParse("rosa@example.org/pc"), To: jid.MustParse(to), ID: "v1", Type: "get"}

@@ -153,7 +153,7 @@ func TestRosterFlow(t *testing.T) {
 		f.caps.Contacts = true
 		f.settings["rosa@example.org"] = map[string]string{RosterKey: "frank@gw.example.org"}
 		f.session = &session{contacts: []transports.Contact{{ID: "carol", Name: "Carol C"}, {ID: "bad id"}, {ID: "dave"}}}
-		d := NewService(f)
+		d := NewService(f, testKey)
 		d.Sync(t.Context(), rosa)
 		if got := presences(f.take()); !slices.Equal(got, []string{"subscribe carol@gw.example.org", "subscribe dave@gw.example.org"}) {
 			t.Errorf("first start sent %q", got)
@@ -186,7 +186,7 @@ func TestRosterFlow(t *testing.T) {
 		f := newFakeCore(t)
 		f.caps.Contacts = true
 		f.session = &session{contacts: []transports.Contact{{ID: "carol", Name: "Carol C", Groups: []string{"Friends"}}}}
-		d := NewService(f)
+		d := NewService(f, testKey)
 		d.privs.Set("example.org", Grant{NS: NSPrivilege2, Roster: "both"})
 		d.Sync(t.Context(), rosa)
 		if len(f.roster) != 1 || len(f.take()) != 0 {
@@ -216,7 +216,7 @@ func TestRosterFlow(t *testing.T) {
 		f := newFakeCore(t)
 		f.caps.Contacts = true
 		f.session = &session{contacts: []transports.Contact{{ID: "carol"}}}
-		d := NewService(f)
+		d := NewService(f, testKey)
 		f.setErr = errors.New("disk full")
 		d.Sync(t.Context(), rosa)
 		f.setErr, f.settingsErr = nil, errors.New("disk gone")

@@ -110,8 +110,10 @@ type Service struct {
 }
 
 // NewService returns the contacts flows of the network core bridges.
-func NewService(core Core) *Service {
-	return &Service{core: core}
+// echoKey signs the IDs of messages sent on users' behalf
+// (Privileges.Key): it must be the same across restarts and secret.
+func NewService(core Core, echoKey []byte) *Service {
+	return &Service{core: core, privs: Privileges{Key: echoKey}}
 }
 
 // Forget drops what the service knows of user's contacts (on
