@@ -53,7 +53,8 @@ var rules = []struct {
 	{pkg: "component/presence", allowed: []string{"transports", "component/stanza", "component/stanzaerr"}, stdlibOnly: true},
 	{pkg: "internal/xmltree", stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
-	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
+	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"},
+		imports: []string{"github.com/bwmarrin/discordgo", "github.com/gorilla/websocket"}},
 	{pkg: "sms", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "email", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	// The harness speaks to Spacebar over net/http; only spacebartest
