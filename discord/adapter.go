@@ -52,6 +52,8 @@ type adapter struct {
 	inFlight  map[string]int    // channel ID → calls that may make events of the user's own
 	ours      map[string]string // "op:message ID" → the XMPP ID, until its event came
 	settled   *sync.Cond        // inFlight went down, or closed
+	last      map[string]string // channel ID → the last message delivered (see bookmark)
+	store     transports.Store  // nil: no bookmarks
 }
 
 // Connect logs in as Validate does and keeps the gateway open. The
@@ -85,6 +87,8 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 		dmOf:     map[string]string{},
 		inFlight: map[string]int{},
 		ours:     map[string]string{},
+		last:     map[string]string{},
+		store:    acct.Store,
 	}
 	a.settled = sync.NewCond(&a.mu)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
@@ -99,6 +103,7 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 		sink.Deliver(&transports.NoticeEvent{Text: "This bot has no Message Content intent, so the text of guild messages will arrive empty. " +
 			"Enable it in Discord's developer portal (your application → Bot → Privileged Gateway Intents) and reconnect."})
 	}
+	a.goCatchUp(a.privateChannels())
 	return a, nil
 }
 
@@ -195,6 +200,7 @@ func (a *adapter) redial() {
 		}
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
 			a.link.Up()
+			a.goCatchUp(a.conversations())
 			return
 		}
 	}
@@ -375,11 +381,13 @@ func (a *adapter) onMessage(m *discordgo.Message) {
 	if ev.Own {
 		x, ours := a.ourOwn(m.ChannelID, "msg", m.ID)
 		if ours && c.room == nil {
+			a.bookmark(m.ChannelID, m.ID)
 			return // the user's XMPP client shows it already
 		}
 		ev.EchoOf = x
 	}
 	a.sink.Deliver(ev)
+	a.bookmark(m.ChannelID, m.ID)
 }
 
 // messageEvent converts m, of conversation c.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-im/switchboard/transports"
+	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
 
 // statuses records what a session's reporting link says.
@@ -111,5 +112,64 @@ func TestGatewayDropAndRevokedToken(t *testing.T) {
 	want := []transports.State{transports.StateTransientDisconnect, transports.StateConnected, transports.StateTransientDisconnect}
 	if got := st.get(); !slices.Equal(got, want) {
 		t.Errorf("states %v, want %v", got, want)
+	}
+}
+
+// TestMissedWhileDown: DMs sent while the user's session was closed (the
+// process down) are delivered at the next Connect, from the bookmark kept
+// in the account's Store, oldest first; what was delivered before is not
+// delivered again.
+func TestMissedWhileDown(t *testing.T) {
+	sb := spacebar(t)
+	n := network(t, sb)
+	sc := sb.SetupScene(t)
+	bob := newPeer(t, n, sc.Bob)
+	store := &transportstest.Store{}
+	creds := transports.Credentials{fieldToken: sc.Alice.Token, fieldAccount: accountUser}
+	open := func(s *sink) transports.Adapter {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		ad, err := n.Connect(ctx, transports.Account{User: "alice@example.org", Credentials: creds, Store: store}, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ad
+	}
+	s1 := newSink()
+	first := open(s1)
+	dm, err := bob.UserChannelCreate(sc.Alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, err := bob.ChannelMessageSend(dm.ID, "while you are here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, s1, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(seen.ID) })
+	first.Close()
+
+	var missed []string
+	for _, text := range []string{"missed one", "missed two"} {
+		m, err := bob.ChannelMessageSend(dm.ID, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		missed = append(missed, m.ID)
+	}
+	s2 := newSink()
+	second := open(s2)
+	t.Cleanup(func() { second.Close() })
+	await(t, s2, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(missed[1]) })
+	var got []string
+	for _, ev := range s2.all() {
+		if m, ok := ev.(*transports.MessageEvent); ok {
+			if m.From != UserID(sc.Bob.ID) || m.Own {
+				t.Errorf("missed message %+v", m)
+			}
+			got = append(got, string(m.RemoteID))
+		}
+	}
+	if !slices.Equal(got, missed) {
+		t.Errorf("delivered after the restart %v, want the two missed %v", got, missed)
 	}
 }
