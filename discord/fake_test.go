@@ -190,7 +190,9 @@ func TestDisallowedIntents(t *testing.T) {
 // was revoked between the REST check and IDENTIFY) refuses the login as
 // bad credentials; so does a REST 401.
 func TestAuthenticationFailed(t *testing.T) {
-	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) { c.close(closeAuthenticationFailed, "Authentication failed.") })
+	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) {
+		c.close(closeAuthenticationFailed, "Authentication failed.")
+	})
 	n := f.network(t)
 	err := n.Validate(context.Background(), goodBot)
 	if !errors.Is(err, transports.ErrBadCredentials) || !strings.Contains(err.Error(), "4004") {
