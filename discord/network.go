@@ -66,6 +66,7 @@ func (n *Network) Identity() transports.Identity {
 func (n *Network) Capabilities() transports.Capabilities {
 	return transports.Capabilities{
 		Rooms:          true,
+		RoomListing:    true,
 		StayConnected:  true,
 		ConferenceType: "text",
 		ChatStates:     true,

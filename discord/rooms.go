@@ -386,3 +386,35 @@ func (a *adapter) historyEvent(r *room, m *discordgo.Message) *transports.Messag
 	}
 	return ev
 }
+
+// ListRooms lists a guild's text channels (server is the guild's ID,
+// <guild>%guild), with their names and topics, in Discord's order. A
+// guild the account is not in is an error wrapping ErrNotFound or
+// ErrForbidden.
+func (a *adapter) ListRooms(ctx context.Context, server transports.ID) ([]transports.RoomInfo, error) {
+	addr, err := ParseID(server)
+	if err != nil {
+		return nil, err
+	}
+	if addr.Kind != transports.KindServer {
+		return nil, fmt.Errorf("%w: %s is not a guild", transports.ErrInvalidInput, server)
+	}
+	// The guilds the account is in are the state's (READY, then
+	// GUILD_CREATE and GUILD_DELETE): one it left is not asked for.
+	if _, err := a.s.State.Guild(addr.Guild); err != nil {
+		return nil, fmt.Errorf("%w: this account is not in guild %s", transports.ErrNotFound, addr.Guild)
+	}
+	chans, err := a.s.GuildChannels(addr.Guild, discordgo.WithContext(ctx))
+	if err != nil {
+		return nil, classify(err)
+	}
+	slices.SortStableFunc(chans, func(x, y *discordgo.Channel) int { return x.Position - y.Position })
+	var out []transports.RoomInfo
+	for _, ch := range chans {
+		if ch == nil || (ch.Type != discordgo.ChannelTypeGuildText && ch.Type != discordgo.ChannelTypeGuildNews) {
+			continue
+		}
+		out = append(out, transports.RoomInfo{ID: ChannelID(ch.ID, addr.Guild), Name: "#" + clean(ch.Name, 100), Topic: clean(ch.Topic, 300)})
+	}
+	return out, nil
+}

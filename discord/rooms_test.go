@@ -287,6 +287,28 @@ func TestRoomBothWays(t *testing.T) {
 		}
 	})
 
+	t.Run("a guild's channels", func(t *testing.T) {
+		rooms, err := a.ListRooms(context.Background(), GuildID(sc.GuildID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for _, r := range rooms {
+			if r.ID == room {
+				found = r.Name == "#general" && r.Topic == "all things test"
+			}
+			if k, err := n.Kind(r.ID); err != nil || k != transports.KindRoom {
+				t.Errorf("listed %q of kind %v, %v", r.ID, k, err)
+			}
+		}
+		if !found {
+			t.Errorf("ListRooms = %+v; want #general with its topic", rooms)
+		}
+		if _, err := a.ListRooms(context.Background(), GuildID("1234567")); !errors.Is(err, transports.ErrNotFound) && !errors.Is(err, transports.ErrForbidden) {
+			t.Errorf("ListRooms of a guild the bot is not in: %v", err)
+		}
+	})
+
 	t.Run("unknown rooms", func(t *testing.T) {
 		for _, id := range []transports.ID{
 			ChannelID(sc.ChannelID, "1234567"),   // the channel, another guild
