@@ -572,6 +572,10 @@ func (a *adapter) onDelete(m *discordgo.MessageDelete) {
 		}
 		ev.Own = true
 	}
+	if reason, ours := a.ourOwn(m.ChannelID, "mod", m.ID); ours && c.room != nil {
+		ev.Moderated, ev.Reason = true, reason
+		ev.By, _ = c.room.nick(a.self)
+	}
 	a.sink.Deliver(ev)
 }
 

@@ -74,6 +74,7 @@ func (n *Network) Capabilities() transports.Capabilities {
 		Replies:        true,
 		Corrections:    true,
 		Retractions:    true,
+		Moderation:     true,
 		Attachments:    true,
 		SendFiles:      true,
 		// Discord takes 2 000 characters a message; longer bodies are

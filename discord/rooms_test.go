@@ -194,6 +194,22 @@ func TestRoomBothWays(t *testing.T) {
 		}
 	})
 
+	t.Run("a moderator deletes bob's message", func(t *testing.T) {
+		m, err := bob.ChannelMessageSend(sc.ChannelID, "spam spam")
+		if err != nil {
+			t.Fatal(err)
+		}
+		await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(m.ID) })
+		if err := a.ModerateRetract(context.Background(), room, transports.RemoteID(m.ID), "no spam, please"); err != nil {
+			t.Fatalf("ModerateRetract: %v", err)
+		}
+		bob.next(t, "MESSAGE_DELETE", func(e *discordgo.Event) bool { return e.Struct.(*discordgo.MessageDelete).ID == m.ID })
+		del := await(t, s, func(ev *transports.RetractEvent) bool { return ev.Target == transports.RemoteID(m.ID) })
+		if !del.Moderated || del.By != "relaybot" || del.Reason != "no spam, please" || del.Own || del.Nick != "bob" {
+			t.Errorf("RetractEvent = %+v; want moderated by relaybot with the reason", del)
+		}
+	})
+
 	t.Run("reactions both ways", func(t *testing.T) {
 		m, err := bob.ChannelMessageSend(sc.ChannelID, "react to me")
 		if err != nil {

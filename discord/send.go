@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
@@ -216,5 +217,30 @@ func (a *adapter) SetPresence(_ context.Context, p transports.Presence) error {
 	if err != nil {
 		return classify(err)
 	}
+	return nil
+}
+
+// ModerateRetract deletes someone else's message target in room, as a
+// member allowed to manage messages; Discord decides (ErrForbidden with
+// its text otherwise). The reason goes to the guild's audit log. The
+// deletion's event comes back Moderated, by the user's own nick.
+func (a *adapter) ModerateRetract(ctx context.Context, room transports.ID, target transports.RemoteID, reason string) error {
+	channel, r, err := a.target(ctx, room)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return fmt.Errorf("%w: %s is not a room", transports.ErrInvalidInput, room)
+	}
+	done := a.begin(channel)
+	defer done()
+	opts := []discordgo.RequestOption{discordgo.WithContext(ctx)}
+	if reason = clean(reason, 400); reason != "" {
+		opts = append(opts, discordgo.WithAuditLogReason(url.PathEscape(reason)))
+	}
+	if err := a.s.ChannelMessageDelete(channel, string(target), opts...); err != nil {
+		return classify(err)
+	}
+	a.mark("mod", string(target), reason)
 	return nil
 }
