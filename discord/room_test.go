@@ -93,3 +93,47 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// TestPresenceShown: a member's status reaches each room showing them
+// (all rooms when the event names no guild, as Spacebar's do), and
+// nobody else's room. Spacebar's events carry no status, so the events
+// here are Discord's documented ones, handled without I/O.
+func TestPresenceShown(t *testing.T) {
+	s, err := discordgo.New("Bot x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := newSink()
+	n, _ := New(Config{ServerURL: "http://127.0.0.1:9/"})
+	a := &adapter{n: n, s: s, sink: sk, self: "1", rooms: map[string]*room{}}
+	in := newRoom("10%20", "10", "20")
+	in.assign(&discordgo.User{ID: "2", Username: "bob"}, "bob")
+	other := newRoom("11%21", "11", "21")
+	a.rooms["10"], a.rooms["11"] = in, other
+	tests := []struct {
+		guild  string
+		status discordgo.Status
+		want   transports.Show
+	}{
+		{"20", discordgo.StatusIdle, transports.Away},
+		{"20", discordgo.StatusDoNotDisturb, transports.DoNotDisturb},
+		{"", discordgo.StatusOnline, transports.Available},
+		{"20", discordgo.StatusOffline, transports.ExtendedAway},
+	}
+	for i, tt := range tests {
+		a.onPresence(&discordgo.PresenceUpdate{GuildID: tt.guild, Presence: discordgo.Presence{User: &discordgo.User{ID: "2"}, Status: tt.status}})
+		evs := sk.all()
+		if len(evs) != i+1 {
+			t.Fatalf("after %d updates: %s", i+1, describe(evs))
+		}
+		o, ok := evs[i].(*transports.OccupantEvent)
+		if !ok || o.Room != "10%20" || o.Nick != "bob" || o.Presence.Show != tt.want || o.Account != "2" {
+			t.Errorf("%s in guild %q: %+v; want bob in 10%%20 as %v", tt.status, tt.guild, evs[i], tt.want)
+		}
+	}
+	a.onPresence(&discordgo.PresenceUpdate{GuildID: "21", Presence: discordgo.Presence{User: &discordgo.User{ID: "2"}, Status: discordgo.StatusIdle}})
+	a.onPresence(&discordgo.PresenceUpdate{GuildID: "20", Presence: discordgo.Presence{User: &discordgo.User{ID: "3"}, Status: discordgo.StatusIdle}})
+	if evs := sk.all(); len(evs) != len(tests) {
+		t.Errorf("presences of people a room does not show: %s", describe(evs[len(tests):]))
+	}
+}

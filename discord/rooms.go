@@ -47,6 +47,38 @@ func (r *room) assign(u *discordgo.User, base string) (nick string, added bool) 
 	return nick, true
 }
 
+// rename gives a shown user a unique nick from base; ok is false when r
+// does not show the user.
+func (r *room) rename(u *discordgo.User, base string) (old, renamed string, ok bool) {
+	r.mu.Lock()
+	old, ok = r.nickOf[u.ID]
+	if !ok {
+		r.mu.Unlock()
+		return "", "", false
+	}
+	if old == base {
+		r.mu.Unlock()
+		return old, old, true
+	}
+	delete(r.nickOf, u.ID)
+	delete(r.idOf, old)
+	r.mu.Unlock()
+	renamed, _ = r.assign(u, base)
+	return old, renamed, true
+}
+
+// forget stops showing user; ok is false when r did not show them.
+func (r *room) forget(user string) (nick string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	nick, ok = r.nickOf[user]
+	if ok {
+		delete(r.nickOf, user)
+		delete(r.idOf, nick)
+	}
+	return nick, ok
+}
+
 // nicks is a copy of r's nick → user ID table.
 func (r *room) nicks() map[string]string {
 	r.mu.Lock()
@@ -126,15 +158,8 @@ func (a *adapter) member(guild, user string) *discordgo.Member {
 	if guild == "" {
 		return nil
 	}
-	if m, err := a.s.State.Member(guild, user); err == nil {
-		a.s.State.RLock()
-		defer a.s.State.RUnlock()
-		c := *m
-		if m.User != nil {
-			u := *m.User
-			c.User = &u
-		}
-		return &c
+	if m := a.stateMember(guild, user); m != nil {
+		return m
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
 	defer cancel()
@@ -143,6 +168,24 @@ func (a *adapter) member(guild, user string) *discordgo.Member {
 		return nil
 	}
 	return m
+}
+
+// stateMember is a copy of a guild member from the state, nil if it has
+// none; it does no I/O.
+func (a *adapter) stateMember(guild, user string) *discordgo.Member {
+	m, err := a.s.State.Member(guild, user)
+	if err != nil {
+		return nil
+	}
+	a.s.State.RLock()
+	defer a.s.State.RUnlock()
+	c := *m
+	if m.User != nil {
+		u := *m.User
+		c.User = &u
+	}
+	c.Roles = slices.Clone(m.Roles)
+	return &c
 }
 
 // guildInfo is what the adapter reads of a guild for roles.

@@ -416,3 +416,43 @@ func TestDirectMessages(t *testing.T) {
 		t.Errorf("Send to an unknown user worked")
 	}
 }
+
+// TestMembersChange: a shown member's nick change and leaving the guild
+// reach the room as occupant events.
+func TestMembersChange(t *testing.T) {
+	sb := spacebar(t)
+	n := network(t, sb)
+	sc := sb.SetupScene(t)
+	bob := newPeer(t, n, sc.Bob)
+	s := newSink()
+	a := connect(t, n, botCreds(sc), s)
+	room := ChannelID(sc.ChannelID, sc.GuildID)
+	if err := a.JoinRoom(context.Background(), room, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// Presence: Spacebar's PRESENCE_UPDATE carries no status (see
+	// TestPresenceShown).
+	if err := bob.GuildMemberNickname(sc.GuildID, "@me", "bobby"); err != nil {
+		t.Fatal(err)
+	}
+	renamed := await(t, s, func(ev *transports.OccupantEvent) bool { return ev.NewNick != "" })
+	if renamed.Nick != "bob" || renamed.NewNick != "bobby" || renamed.Self {
+		t.Errorf("nick change as %+v", renamed)
+	}
+	m, err := bob.ChannelMessageSend(sc.ChannelID, "new name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(m.ID) }); got.Nick != "bobby" {
+		t.Errorf("message after the rename from %q", got.Nick)
+	}
+
+	if err := bob.GuildLeave(sc.GuildID); err != nil {
+		t.Fatal(err)
+	}
+	left := await(t, s, func(ev *transports.OccupantEvent) bool { return ev.Left })
+	if left.Nick != "bobby" || left.Self {
+		t.Errorf("leaving as %+v", left)
+	}
+}
