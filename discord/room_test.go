@@ -39,7 +39,7 @@ func TestNicksUnique(t *testing.T) {
 	users := []discordgo.User{
 		{ID: "11", Username: "sam1"},
 		{ID: "12", Username: "sam2"},
-		{ID: "13", Username: "sam2"}, // another account with the same username
+		{ID: "13", Username: "sam2"},  // another account with the same username
 		{ID: "14", Username: "other"}, // named like the first one's fallback, which nobody took
 	}
 	want := []string{"Sam", "Sam (sam2)", "Sam (13)", "Sam (sam1)"}
