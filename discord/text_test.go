@@ -96,3 +96,38 @@ func TestMarkup(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadable: whatever a peer writes, mentions resolve without panic,
+// and text without markup is left as it is.
+func FuzzReadable(f *testing.F) {
+	for _, s := range []string{"hi <@1>", "<@&2><#3>", "<a:x:1>", "<@!>", "<<@1>>", "plain"} {
+		f.Add(s)
+	}
+	nm := names{
+		user:    func(id string) string { return "u" + id },
+		role:    func(string) string { return "" },
+		channel: func(id string) string { return "c" + id },
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := readable(s, nm)
+		if !strings.Contains(s, "<") && got != s {
+			t.Fatalf("readable(%q) = %q without markup", s, got)
+		}
+		if strings.Contains(got, "<@1") && !strings.Contains(s, "<@1") && !strings.Contains(s, "<@!1") {
+			t.Fatalf("readable(%q) = %q made a mention", s, got)
+		}
+	})
+}
+
+// FuzzMarkup: a user's text becomes mentions only of the room's nicks.
+func FuzzMarkup(f *testing.F) {
+	f.Add("@alice hi")
+	f.Add("@@alice")
+	f.Fuzz(func(t *testing.T, s string) {
+		got := markup(s, map[string]string{"alice": "11", "al": "12"})
+		plain := strings.NewReplacer("<@11>", "@alice", "<@12>", "@al").Replace(got)
+		if !strings.Contains(s, "<@") && plain != s {
+			t.Fatalf("markup(%q) = %q changes more than mentions", s, got)
+		}
+	})
+}
