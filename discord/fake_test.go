@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -33,6 +35,8 @@ type fakeDiscord struct {
 	t      *testing.T
 	srv    *httptest.Server
 	script gatewayScript
+
+	logs *testenv.LogBuffer // the network's log, checked for tokens at cleanup
 
 	mu        sync.Mutex
 	received  []frame // every op 2 and op 6 the gateway read, in order
@@ -67,7 +71,15 @@ func (c *fakeConn) close(code int, text string) {
 const fakeBotID = "1000"
 
 func newFakeDiscord(t *testing.T, script gatewayScript) *fakeDiscord {
-	f := &fakeDiscord{t: t, script: script}
+	f := &fakeDiscord{t: t, script: script, logs: &testenv.LogBuffer{}}
+	// Registered first, so it runs last: after the adapters closed.
+	t.Cleanup(func() {
+		for _, tok := range []string{"good-token", "revoked-token"} {
+			if strings.Contains(f.logs.String(), tok) {
+				t.Errorf("a token was logged:\n%s", f.logs)
+			}
+		}
+	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v9/users/@me", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bot good-token" {
@@ -141,7 +153,8 @@ func (f *fakeDiscord) frames() []frame {
 }
 
 func (f *fakeDiscord) network(t *testing.T) *Network {
-	n, err := New(Config{ServerURL: f.srv.URL, Timeout: 10 * time.Second})
+	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	n, err := New(Config{ServerURL: f.srv.URL, Timeout: 10 * time.Second, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
