@@ -137,6 +137,7 @@ func (a *adapter) addHandlers() {
 	a.s.AddHandler(on(a, func(r *discordgo.MessageReactionRemove) { a.onReaction(r.MessageReaction, nil, true) }))
 	a.s.AddHandler(on(a, a.onTyping))
 	a.s.AddHandler(on(a, a.onChannel))
+	a.s.AddHandler(on(a, a.onChannelUpdate))
 	a.s.AddHandler(on(a, a.onPresence))
 	a.s.AddHandler(on(a, a.onMemberUpdate))
 	a.s.AddHandler(on(a, a.onMemberRemove))

@@ -90,11 +90,17 @@ func (s *sink) all() []transports.Event {
 // time) and returns it.
 func await[T transports.Event](t *testing.T, s *sink, ok func(T) bool) T {
 	t.Helper()
+	return awaitFrom(t, s, 0, ok)
+}
+
+// awaitFrom is await for the events from the from'th on (0-based).
+func awaitFrom[T transports.Event](t *testing.T, s *sink, from int, ok func(T) bool) T {
+	t.Helper()
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
-		events, added := s.events, s.added
+		events, added := s.events[min(from, len(s.events)):], s.added
 		s.mu.Unlock()
 		for _, ev := range events {
 			if v, is := ev.(T); is && (ok == nil || ok(v)) {

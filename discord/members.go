@@ -102,3 +102,31 @@ func (a *adapter) onGuildDelete(g *discordgo.GuildDelete) {
 	}
 	a.onMemberRemove(&discordgo.GuildMemberRemove{Member: &discordgo.Member{GuildID: g.ID, User: &discordgo.User{ID: a.self}}})
 }
+
+// onChannelUpdate shows a joined room's new topic (a group DM's new
+// name).
+func (a *adapter) onChannelUpdate(c *discordgo.ChannelUpdate) {
+	if c.Channel == nil {
+		return
+	}
+	a.mu.Lock()
+	r, ok := a.rooms[c.ID]
+	a.mu.Unlock()
+	if !ok {
+		return
+	}
+	subject, before := c.Topic, ""
+	if c.BeforeUpdate != nil {
+		before = c.BeforeUpdate.Topic
+	}
+	if r.guild == "" {
+		subject = c.Name
+		if c.BeforeUpdate != nil {
+			before = c.BeforeUpdate.Name
+		}
+	}
+	if c.BeforeUpdate != nil && subject == before {
+		return // another change (name, permissions, position)
+	}
+	a.sink.Deliver(&transports.SubjectEvent{Room: r.id, Subject: clean(subject, 1024)})
+}

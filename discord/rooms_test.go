@@ -303,6 +303,18 @@ func TestRoomBothWays(t *testing.T) {
 		}
 	})
 
+	t.Run("topic both ways", func(t *testing.T) {
+		if err := a.SetSubject(context.Background(), room, "new topic"); err != nil {
+			t.Fatalf("SetSubject: %v", err)
+		}
+		await(t, s, func(ev *transports.SubjectEvent) bool { return ev.Room == room && ev.Subject == "new topic" })
+		from := len(s.all()) // the join's subject was this text too
+		if _, err := alice.ChannelEditComplex(sc.ChannelID, &discordgo.ChannelEdit{Topic: "all things test"}); err != nil {
+			t.Fatal(err)
+		}
+		awaitFrom(t, s, from, func(ev *transports.SubjectEvent) bool { return ev.Room == room && ev.Subject == "all things test" })
+	})
+
 	t.Run("a guild's channels", func(t *testing.T) {
 		rooms, err := a.ListRooms(context.Background(), GuildID(sc.GuildID))
 		if err != nil {

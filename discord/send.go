@@ -244,3 +244,25 @@ func (a *adapter) ModerateRetract(ctx context.Context, room transports.ID, targe
 	a.mark("mod", string(target), reason)
 	return nil
 }
+
+// SetSubject changes a guild channel's topic (the user needs Discord's
+// Manage Channels permission: ErrForbidden otherwise) or a group DM's
+// name; the change is seen in the CHANNEL_UPDATE that follows.
+func (a *adapter) SetSubject(ctx context.Context, room transports.ID, subject string) error {
+	channel, r, err := a.target(ctx, room)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return fmt.Errorf("%w: %s is not a room", transports.ErrInvalidInput, room)
+	}
+	edit := &discordgo.ChannelEdit{Topic: subject}
+	if r.guild == "" {
+		edit = &discordgo.ChannelEdit{Name: subject}
+	}
+	if n := utf8.RuneCountInString(subject); n > 1024 {
+		return fmt.Errorf("%w: Discord takes topics of 1024 characters; this one has %d", transports.ErrLimit, n)
+	}
+	_, err = a.s.ChannelEditComplex(channel, edit, discordgo.WithContext(ctx))
+	return classify(err)
+}
