@@ -120,6 +120,21 @@ func TestRoomBothWays(t *testing.T) {
 		}
 	})
 
+	t.Run("own message from another client", func(t *testing.T) {
+		other, _, err := n.newSession(login{token: sc.Bot.Token, bot: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := other.ChannelMessageSend(sc.ChannelID, "from the other client")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(m.ID) })
+		if !got.Own || got.EchoOf != "" || got.Nick != "relaybot" || got.Mention {
+			t.Errorf("MessageEvent = %+v; want the user's own, echoing no XMPP message", got)
+		}
+	})
+
 	t.Run("reply both ways", func(t *testing.T) {
 		orig, err := bob.ChannelMessageSend(sc.ChannelID, "question?")
 		if err != nil {
@@ -466,5 +481,59 @@ func TestMembersChange(t *testing.T) {
 	left := await(t, s, func(ev *transports.OccupantEvent) bool { return ev.Left })
 	if left.Nick != "bobby" || left.Self {
 		t.Errorf("leaving as %+v", left)
+	}
+}
+
+// TestGroupDM: a group DM is a room: its recipients are the occupants,
+// its name the subject, and messages go both ways.
+func TestGroupDM(t *testing.T) {
+	sb := spacebar(t)
+	n := network(t, sb)
+	sc := sb.SetupScene(t)
+	carol := sb.RegisterUser(t, "carol")
+	bob := newPeer(t, n, sc.Bob)
+	var group discordgo.Channel
+	body, err := bob.RequestWithBucketID("POST", "https://discord.com/api/v9/users/@me/channels",
+		map[string]any{"recipients": []string{sc.Alice.ID, carol.ID}}, "")
+	if err != nil {
+		t.Fatalf("creating a group DM: %v", err)
+	}
+	if err := discordgo.Unmarshal(body, &group); err != nil || group.Type != discordgo.ChannelTypeGroupDM {
+		t.Fatalf("created %+v (%v); want a group DM", group, err)
+	}
+	s := newSink()
+	a := connect(t, n, transports.Credentials{fieldToken: sc.Alice.Token, fieldAccount: accountUser}, s)
+	room := GroupID(group.ID)
+	if err := a.JoinRoom(context.Background(), room, ""); err != nil {
+		t.Fatalf("JoinRoom: %v", err)
+	}
+	ready := await(t, s, func(ev *transports.RoomReadyEvent) bool { return ev.Room == room })
+	if ready.Nick != "alice" || ready.Affiliation != transports.AffiliationMember {
+		t.Errorf("RoomReady = %+v", ready)
+	}
+	nicks := map[string]bool{}
+	for _, ev := range s.all() {
+		if o, ok := ev.(*transports.OccupantEvent); ok && o.Room == room {
+			nicks[o.Nick] = true
+		}
+	}
+	if len(nicks) != 2 || !nicks["bob"] || !nicks["carol"] {
+		t.Errorf("occupants %v; want bob and carol", nicks)
+	}
+	m, err := bob.ChannelMessageSend(group.ID, "hello group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(m.ID) })
+	if got.From != room || !got.Room || got.Nick != "bob" {
+		t.Errorf("MessageEvent = %+v", got)
+	}
+	id, err := a.Send(context.Background(), transports.Message{To: room, Room: true, Body: "hi both", ID: "g1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.next(t, "MESSAGE_CREATE", func(e *discordgo.Event) bool { return e.Struct.(*discordgo.MessageCreate).ID == string(id) })
+	if echo := await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == id }); !echo.Own || echo.EchoOf != "g1" {
+		t.Errorf("echo = %+v", echo)
 	}
 }
