@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/component/adhoc"
 	"github.com/switchboard-im/switchboard/component/regform"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/registry"
 	"github.com/switchboard-im/switchboard/transports"
@@ -94,16 +95,16 @@ func (c *Component) command(node string, from jid.JID) (command, bool) {
 // handleCommand answers a <command/> request: at once if adhoc refuses it
 // or it is a cancel, else after the command's stage ran on the user's
 // worker (admit).
-func (c *Component) handleCommand(s *inStanza, q *node) {
+func (c *Component) handleCommand(s *stanza.In, q *node) {
 	req, err := adhoc.ParseRequest(q)
 	if err != nil {
-		c.replyError(s.node, stanzaerr.From(err))
+		c.replyError(s.Element, stanzaerr.From(err))
 		return
 	}
-	call, res, err := c.commands.Accept(s.from, req)
+	call, res, err := c.commands.Accept(s.From, req)
 	switch {
 	case err != nil:
-		c.replyError(s.node, stanzaerr.From(err))
+		c.replyError(s.Element, stanzaerr.From(err))
 		return
 	case res != nil:
 		c.result(s, res)
@@ -112,7 +113,7 @@ func (c *Component) handleCommand(s *inStanza, q *node) {
 	c.admit(s, func() {
 		res, err := call.Run(c.ctx())
 		if err != nil {
-			c.replyError(s.node, stanzaerr.From(err))
+			c.replyError(s.Element, stanzaerr.From(err))
 			return
 		}
 		c.result(s, res)

@@ -151,6 +151,8 @@ type Component struct {
 	running  atomic.Pointer[context.Context]
 	hooks    http.Handler // the network's webhooks (hooks.go)
 	receipts receiptBook  // deferred receipts awaiting the network's word (receipts.go)
+	profiles profileBook  // contacts' names, avatar hashes, last presence (profiles.go)
+	privs    privileges   // what the users' servers granted (XEP-0356, privilege.go)
 
 	sessMu    sync.Mutex
 	sess      *xmpp.Session
@@ -448,6 +450,7 @@ func (c *Component) serve(ctx context.Context, sess *xmpp.Session, conn net.Conn
 	connected := c.connected
 	close(connected)
 	c.sessMu.Unlock()
+	c.privs.reset() // the server advertises its grants on every stream
 
 	stop := make(chan struct{})
 	defer close(stop)

@@ -31,7 +31,7 @@ const ownMarker = "[you, from another client] "
 // directPayload handles a message to a contact JID that carries no text to
 // relay as such: a retraction (whose body is only a fallback), reactions,
 // or a chat state without a body. It reports whether it handled s.
-func (c *Component) directPayload(s *inStanza, hasBody bool) bool {
+func (c *Component) directPayload(s *stanza.In, hasBody bool) bool {
 	retract := s.Child(nsRetract, "retract")
 	reactions := s.Child(nsReactions, "reactions")
 	state, hasState := chatState(s)
@@ -42,23 +42,23 @@ func (c *Component) directPayload(s *inStanza, hasBody bool) bool {
 	switch {
 	case retract != nil && !caps.Retractions:
 		// Refused before any work: nothing is sent, the fallback least of all.
-		c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented",
+		c.replyError(s.Element, stanzaerr.New("cancel", "feature-not-implemented",
 			"%s cannot delete messages: the message stays there, and nothing was sent.", c.net.Identity().Name))
 		return true
 	case retract == nil && reactions != nil && !caps.Reactions:
-		c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
+		c.replyError(s.Element, stanzaerr.New("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
 		return true
 	case retract == nil && reactions == nil && !caps.ChatStates:
 		return true // nothing to relay
 	}
-	to, err := legacyID(s.to)
+	to, err := legacyID(s.To)
 	if err != nil {
 		if retract != nil || reactions != nil {
-			c.replyError(s.node, stanzaerr.New("modify", "jid-malformed", "%v", err))
+			c.replyError(s.Element, stanzaerr.New("modify", "jid-malformed", "%v", err))
 		}
 		return true
 	}
-	u := s.from.Bare().String()
+	u := s.From.Bare().String()
 	c.admit(s, func() {
 		ctx := c.ctx()
 		a := c.directAdapter(ctx, s, to, retract == nil && reactions == nil)
@@ -71,7 +71,7 @@ func (c *Component) directPayload(s *inStanza, hasBody bool) bool {
 				return // shutting down
 			}
 			if serr := c.retract(ctx, a, u, to, false, retract.Attr("id")); serr != nil {
-				c.replyError(s.node, serr)
+				c.replyError(s.Element, serr)
 			}
 		case reactions != nil:
 			if err := c.limiter(u).Wait(ctx); err != nil {
@@ -92,7 +92,7 @@ func (c *Component) directPayload(s *inStanza, hasBody bool) bool {
 }
 
 // chatState returns the XEP-0085 state s carries, if any.
-func chatState(s *inStanza) (transports.ChatState, bool) {
+func chatState(s *stanza.In) (transports.ChatState, bool) {
 	for _, st := range []struct {
 		name  string
 		state transports.ChatState
@@ -107,11 +107,11 @@ func chatState(s *inStanza) (transports.ChatState, bool) {
 // directAdapter returns the session that carries the user's one-to-one
 // messages to to, or nil after replying with the error that says why
 // (without replying when quiet). It runs in the user's lane.
-func (c *Component) directAdapter(ctx context.Context, s *inStanza, to transports.ID, quiet bool) transports.Adapter {
-	user := s.from.Bare()
+func (c *Component) directAdapter(ctx context.Context, s *stanza.In, to transports.ID, quiet bool) transports.Adapter {
+	user := s.From.Bare()
 	reply := func(e *stanzaerr.Error) {
 		if !quiet {
-			c.replyError(s.node, e)
+			c.replyError(s.Element, e)
 		}
 	}
 	// An unregistered user may still have a session: the anonymous one
@@ -143,20 +143,20 @@ func (c *Component) directAdapter(ctx context.Context, s *inStanza, to transport
 
 // directReactions turns an XEP-0444 reactions element, the user's whole
 // set of reactions to a one-to-one message, into additions and removals.
-func (c *Component) directReactions(ctx context.Context, s *inStanza, a transports.Adapter, to transports.ID, el *node) {
-	u := s.from.Bare().String()
+func (c *Component) directReactions(ctx context.Context, s *stanza.In, a transports.Adapter, to transports.ID, el *node) {
+	u := s.From.Bare().String()
 	reactor, ok := a.(transports.Reactor)
 	if !ok {
-		c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
+		c.replyError(s.Element, stanzaerr.New("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
 		return
 	}
 	if el.Attr("id") == "" {
-		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The reactions element has no id."))
+		c.replyError(s.Element, stanzaerr.New("modify", "bad-request", "The reactions element has no id."))
 		return
 	}
 	target := c.messageRef(ctx, u, to, false, el.Attr("id"))
 	if target == "" {
-		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "The gateway does not know that message (too old, or not sent through it)."))
+		c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "The gateway does not know that message (too old, or not sent through it)."))
 		return
 	}
 	var want []string
@@ -171,7 +171,7 @@ func (c *Component) directReactions(ctx context.Context, s *inStanza, a transpor
 	for _, x := range want {
 		if !slices.Contains(have, x) {
 			if err := reactor.React(rctx, to, target, x, false); err != nil {
-				c.replyError(s.node, stanzaerr.FromLegacy(err))
+				c.replyError(s.Element, stanzaerr.FromLegacy(err))
 				return
 			}
 		}
@@ -179,7 +179,7 @@ func (c *Component) directReactions(ctx context.Context, s *inStanza, a transpor
 	for _, x := range have {
 		if !slices.Contains(want, x) {
 			if err := reactor.React(rctx, to, target, x, true); err != nil {
-				c.replyError(s.node, stanzaerr.FromLegacy(err))
+				c.replyError(s.Element, stanzaerr.FromLegacy(err))
 				return
 			}
 		}

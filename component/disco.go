@@ -1,10 +1,14 @@
 package component
 
 import (
+	"context"
+	"time"
+
 	"mellium.im/xmpp/disco/info"
 	"mellium.im/xmpp/disco/items"
 
 	"github.com/switchboard-im/switchboard/component/discovery"
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
@@ -31,13 +35,13 @@ func (c *Component) caps() *stanza.Caps {
 	return &stanza.Caps{Hash: "sha-1", Node: discovery.CapsNode, Ver: c.info.ver}
 }
 
-func (c *Component) discoInfo(s *inStanza, q *node) {
+func (c *Component) discoInfo(s *stanza.In, q *node) {
 	nodeName := q.Attr("node")
-	if s.to.Localpart() != "" {
+	if s.To.Localpart() != "" {
 		// A legacy contact, room or server.
-		id, err := legacyID(s.to)
+		id, err := legacyID(s.To)
 		if err != nil || nodeName != "" {
-			c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
+			c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "No such node."))
 			return
 		}
 		c.legacyDiscoInfo(s, id)
@@ -55,7 +59,7 @@ func (c *Component) discoInfo(s *inStanza, q *node) {
 			Features:   discovery.Features(nsDiscoInf, nsDiscoIt),
 		})
 	default:
-		if cmd, ok := c.command(nodeName, s.from); ok {
+		if cmd, ok := c.command(nodeName, s.From); ok {
 			c.result(s, &discovery.Info{
 				Node:       nodeName,
 				Identities: []info.Identity{{Category: "automation", Type: "command-node", Name: cmd.Name}},
@@ -63,18 +67,18 @@ func (c *Component) discoInfo(s *inStanza, q *node) {
 			})
 			return
 		}
-		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
+		c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "No such node."))
 	}
 }
 
-func (c *Component) discoItems(s *inStanza, q *node) {
+func (c *Component) discoItems(s *stanza.In, q *node) {
 	nodeName := q.Attr("node")
-	if s.to.Localpart() != "" {
+	if s.To.Localpart() != "" {
 		if nodeName != "" {
-			c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
+			c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "No such node."))
 			return
 		}
-		if id, err := legacyID(s.to); err == nil && s.to.Resourcepart() == "" {
+		if id, err := legacyID(s.To); err == nil && s.To.Resourcepart() == "" {
 			if k, err := c.kindOf(id); err == nil && k == transports.KindServer {
 				c.serverItems(s, q, id)
 				return
@@ -85,14 +89,61 @@ func (c *Component) discoItems(s *inStanza, q *node) {
 	}
 	switch nodeName {
 	case "":
+		if c.netCaps().ServerListing && c.allowedUser(s.From) {
+			c.serverList(s, q)
+			return
+		}
 		c.result(s, &discovery.Items{})
 	case nsCommands:
 		res := &discovery.Items{Node: nsCommands}
-		for _, cmd := range c.commandsFor(s.from) {
+		for _, cmd := range c.commandsFor(s.From) {
 			res.Items = append(res.Items, items.Item{JID: c.domain, Node: cmd.Node, Name: cmd.Name})
 		}
 		c.result(s, res)
 	default:
-		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
+		c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "No such node."))
 	}
+}
+
+// serversTimeout bounds the network's answer with a user's servers.
+const serversTimeout = time.Minute
+
+// serverList answers disco#items on the gateway domain for a network
+// whose users are on several servers (Capabilities.ServerListing): the
+// user's servers (guilds), by name, paged with XEP-0059; none while the
+// user has no session. Lane work: it waits for the network.
+func (c *Component) serverList(s *stanza.In, q *node) {
+	user := s.From.Bare().String()
+	c.admit(s, func() {
+		lister, _ := c.sup.Adapter(user).(transports.ServerLister)
+		if lister == nil {
+			c.result(s, &discovery.Items{})
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.ctx(), serversTimeout)
+		servers, err := lister.Servers(ctx)
+		cancel()
+		if err != nil {
+			c.replyError(s.Element, stanzaerr.From(err))
+			return
+		}
+		all := make([]items.Item, 0, len(servers))
+		for _, sv := range servers {
+			j, err := c.legacyJID(sv.ID)
+			if err != nil {
+				continue
+			}
+			name := sv.Name
+			if len(name) > muc.MaxItemName {
+				name = stanza.CutUTF8(name, muc.MaxItemName-len("…")) + "…"
+			}
+			all = append(all, items.Item{JID: j, Name: name})
+		}
+		res, serr := discovery.Page(all, q.Child(nsRSM, "set"), muc.ListPage)
+		if serr != nil {
+			c.replyError(s.Element, serr)
+			return
+		}
+		c.result(s, res)
+	})
 }

@@ -138,8 +138,8 @@ func (c *Component) messageRef(ctx context.Context, user string, to transports.I
 
 // moderate handles a moderator's request to retract someone's message in
 // a room (XEP-0425 <moderate/> in an IQ set to the room).
-func (c *Component) moderate(s *inStanza, q *node, id transports.ID) {
-	user := s.from.Bare()
+func (c *Component) moderate(s *stanza.In, q *node, id transports.ID) {
+	user := s.From.Bare()
 	u := user.String()
 	c.admit(s, func() {
 		ctx := c.ctx()
@@ -150,29 +150,29 @@ func (c *Component) moderate(s *inStanza, q *node, id transports.ID) {
 			}
 		})
 		if !ready {
-			c.replyError(s.node, stanzaerr.New("cancel", "not-acceptable", "You are not in this room."))
+			c.replyError(s.Element, stanzaerr.New("cancel", "not-acceptable", "You are not in this room."))
 			return
 		}
 		caps := c.netCaps()
 		mod, ok := c.sup.Adapter(u).(transports.MessageModerator)
 		if !ok || !caps.Moderation || !caps.Retractions {
-			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s does not let moderators delete messages.", c.net.Identity().Name))
+			c.replyError(s.Element, stanzaerr.New("cancel", "feature-not-implemented", "%s does not let moderators delete messages.", c.net.Identity().Name))
 			return
 		}
 		if q.Child(nsRetract, "retract") == nil {
-			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "Only retraction is supported as a moderation."))
+			c.replyError(s.Element, stanzaerr.New("cancel", "feature-not-implemented", "Only retraction is supported as a moderation."))
 			return
 		}
 		target := c.legacyRef(ctx, u, id, q.Attr("id"))
 		if target == "" {
-			c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The moderate element has no id."))
+			c.replyError(s.Element, stanzaerr.New("modify", "bad-request", "The moderate element has no id."))
 			return
 		}
 		mctx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := mod.ModerateRetract(mctx, id, target, q.ChildText(nsModerate, "reason"))
 		cancel()
 		if err != nil {
-			c.replyError(s.node, stanzaerr.FromLegacy(err))
+			c.replyError(s.Element, stanzaerr.FromLegacy(err))
 			return
 		}
 		c.result(s, nil)

@@ -3,54 +3,56 @@ package component
 import (
 	"encoding/xml"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
+	"github.com/switchboard-im/switchboard/component/vcard"
 )
 
-func (c *Component) handleIQ(s *inStanza) {
-	if s.typ != "get" && s.typ != "set" {
+func (c *Component) handleIQ(s *stanza.In) {
+	if s.Type != "get" && s.Type != "set" {
 		return // results are matched by the session; stray ones are ignored
 	}
 	q := s.First()
 	if q == nil || len(s.Children) != 1 {
-		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "An IQ must have exactly one child element."))
+		c.replyError(s.Element, stanzaerr.New("modify", "bad-request", "An IQ must have exactly one child element."))
 		return
 	}
-	toGateway := s.to.Localpart() == "" && s.to.Resourcepart() == ""
+	toGateway := s.To.Localpart() == "" && s.To.Resourcepart() == ""
 	ns := q.Name.Space
 
 	// Discovery and ping answer everyone: that is how a user learns
 	// whether they may register.
 	switch {
-	case ns == nsDiscoInf && q.Name.Local == "query" && s.typ == "get":
+	case ns == nsDiscoInf && q.Name.Local == "query" && s.Type == "get":
 		c.discoInfo(s, q)
 		return
-	case ns == nsDiscoIt && q.Name.Local == "query" && s.typ == "get":
+	case ns == nsDiscoIt && q.Name.Local == "query" && s.Type == "get":
 		c.discoItems(s, q)
 		return
-	case ns == nsPing && q.Name.Local == "ping" && s.typ == "get" && toGateway:
+	case ns == nsPing && q.Name.Local == "ping" && s.Type == "get" && toGateway:
 		c.result(s, nil)
 		return
-	case ns == nsVersion && q.Name.Local == "query" && s.typ == "get" && toGateway:
+	case ns == nsVersion && q.Name.Local == "query" && s.Type == "get" && toGateway:
 		c.result(s, &versionQuery{Name: "Switchboard", Version: c.cfg.Version})
 		return
 	}
 
-	if !c.allowedUser(s.from) {
-		c.replyError(s.node, c.forbidden())
+	if !c.allowedUser(s.From) {
+		c.replyError(s.Element, c.forbidden())
 		return
 	}
-	if id, ok := c.isRoom(s.to); ok {
+	if id, ok := c.isRoom(s.To); ok {
 		switch {
-		case ns == nsPing && q.Name.Local == "ping" && s.typ == "get":
+		case ns == nsPing && q.Name.Local == "ping" && s.Type == "get":
 			c.selfPing(s, id)
-		case ns == nsMUCAdmin && q.Name.Local == "query" && s.to.Resourcepart() == "":
+		case ns == nsMUCAdmin && q.Name.Local == "query" && s.To.Resourcepart() == "":
 			c.mucAdmin(s, q, id)
-		case ns == nsModerate && q.Name.Local == "moderate" && s.typ == "set" && s.to.Resourcepart() == "":
+		case ns == nsModerate && q.Name.Local == "moderate" && s.Type == "set" && s.To.Resourcepart() == "":
 			c.moderate(s, q, id)
-		case ns == nsMAM && c.cfg.Archive != nil && s.to.Resourcepart() == "":
+		case ns == nsMAM && c.cfg.Archive != nil && s.To.Resourcepart() == "":
 			c.mamIQ(s, q, id)
 		default:
-			c.replyError(s.node, stanzaerr.New("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
+			c.replyError(s.Element, stanzaerr.New("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
 		}
 		return
 	}
@@ -59,10 +61,12 @@ func (c *Component) handleIQ(s *inStanza) {
 		c.handleRegister(s, q)
 	case ns == nsGateway && q.Name.Local == "query" && toGateway:
 		c.handleGateway(s, q)
-	case ns == nsCommands && q.Name.Local == "command" && s.typ == "set" && toGateway:
+	case ns == nsCommands && q.Name.Local == "command" && s.Type == "set" && toGateway:
 		c.handleCommand(s, q)
+	case vcard.IsRequest(q.Name) && s.Type == "get" && !toGateway && c.netCaps().Profiles:
+		c.contactVCard(s) // profiles.go
 	default:
-		c.replyError(s.node, stanzaerr.New("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
+		c.replyError(s.Element, stanzaerr.New("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
 	}
 }
 
@@ -82,8 +86,8 @@ type gatewayQuery struct {
 	JID     string   `xml:"jid,omitempty"`
 }
 
-func (c *Component) handleGateway(s *inStanza, q *node) {
-	if s.typ == "get" {
+func (c *Component) handleGateway(s *stanza.In, q *node) {
+	if s.Type == "get" {
 		c.result(s, &gatewayQuery{
 			Desc:   "Enter the " + c.net.Identity().Name + " address of the contact you would like to add.",
 			Prompt: "Contact address",
@@ -92,17 +96,17 @@ func (c *Component) handleGateway(s *inStanza, q *node) {
 	}
 	prompt := q.ChildText(nsGateway, "prompt")
 	if prompt == "" {
-		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The <prompt/> element with the legacy address is missing."))
+		c.replyError(s.Element, stanzaerr.New("modify", "bad-request", "The <prompt/> element with the legacy address is missing."))
 		return
 	}
 	id, nerr := c.normalizeAddress(prompt) // hooks_register.go
 	if nerr != nil {
-		c.replyError(s.node, nerr)
+		c.replyError(s.Element, nerr)
 		return
 	}
 	j, err := c.legacyJID(id)
 	if err != nil {
-		c.replyError(s.node, stanzaerr.New("modify", "jid-malformed", "%q cannot be turned into an address.", prompt))
+		c.replyError(s.Element, stanzaerr.New("modify", "jid-malformed", "%q cannot be turned into an address.", prompt))
 		return
 	}
 	c.result(s, &gatewayQuery{JID: j.String(), Prompt: j.String()})

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/egress"
 )
@@ -210,15 +211,15 @@ func (c *Component) roomsPerUser() int {
 
 // admit runs job for the sender of s in their lane, or answers s with
 // resource-constraint when maxQueued of their stanzas are waiting already.
-func (c *Component) admit(s *inStanza, job func()) {
-	if c.lanes.TryPost(c.ctx(), s.from.Bare().String(), func(context.Context) { job() }) {
+func (c *Component) admit(s *stanza.In, job func()) {
+	if c.lanes.TryPost(c.ctx(), s.From.Bare().String(), func(context.Context) { job() }) {
 		return
 	}
-	c.log.Info("stanza refused: too much work queued", "user", s.from.Bare().String(), "max", maxQueued)
+	c.log.Info("stanza refused: too much work queued", "user", s.From.Bare().String(), "max", maxQueued)
 	e := stanzaerr.New("wait", "resource-constraint", "Too many of your requests are waiting (%d); send this again in a moment.", maxQueued)
-	if s.Name.Local == "presence" && s.typ == "" && s.Child(nsMUC, "x") != nil && s.to.Localpart() != "" {
+	if s.Name.Local == "presence" && s.Type == "" && s.Child(nsMUC, "x") != nil && s.To.Localpart() != "" {
 		c.mucError(s, e)
 		return
 	}
-	c.replyError(s.node, e)
+	c.replyError(s.Element, e)
 }

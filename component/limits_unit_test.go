@@ -11,6 +11,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/muc"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/component/userloop"
 )
@@ -101,7 +102,7 @@ func TestRoomStateReleased(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &inStanza{node: leave, from: jid.MustParse("u@example.org/pc"), to: jid.MustParse("#chan@irc.example.org/nick"), typ: "unavailable"}
+	s := &stanza.In{Element: leave, From: jid.MustParse("u@example.org/pc"), To: jid.MustParse("#chan@irc.example.org/nick"), Type: "unavailable"}
 	c.leaveRoom(s, "#chan")
 	if c.muc.Rooms("u@example.org") != nil {
 		t.Error("a leave created room state")

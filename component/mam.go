@@ -128,8 +128,8 @@ func withAwayNotes(history, notes []transports.MessageEvent, max int) []transpor
 // (their legacy session is, even with no resource joined: bouncer mode);
 // others are refused with forbidden, as XEP-0313 asks of an archive the
 // requester may not read. It runs in the user's lane.
-func (c *Component) mamIQ(s *inStanza, q *node, id transports.ID) {
-	user := s.from.Bare()
+func (c *Component) mamIQ(s *stanza.In, q *node, id transports.ID) {
+	user := s.From.Bare()
 	u := user.String()
 	c.admit(s, func() {
 		ctx := c.ctx()
@@ -141,27 +141,27 @@ func (c *Component) mamIQ(s *inStanza, q *node, id transports.ID) {
 			}
 		})
 		if !in {
-			c.replyError(s.node, stanzaerr.New("auth", "forbidden", "Join %s to read its archive: this gateway keeps it for the members it relays it to.", s.to.Bare()))
+			c.replyError(s.Element, stanzaerr.New("auth", "forbidden", "Join %s to read its archive: this gateway keeps it for the members it relays it to.", s.To.Bare()))
 			return
 		}
 		switch {
-		case q.Name.Local == "metadata" && s.typ == "get":
+		case q.Name.Local == "metadata" && s.Type == "get":
 			c.mamMetadata(ctx, s, u, id)
-		case q.Name.Local == "query" && s.typ == "get":
+		case q.Name.Local == "query" && s.Type == "get":
 			c.result(s, mamForm())
-		case q.Name.Local == "query" && s.typ == "set":
+		case q.Name.Local == "query" && s.Type == "set":
 			c.mamQuery(ctx, s, q, u, id, room)
 		default:
-			c.replyError(s.node, stanzaerr.New("cancel", "bad-request", "Send <query/> (set) or <metadata/> (get)."))
+			c.replyError(s.Element, stanzaerr.New("cancel", "bad-request", "Send <query/> (set) or <metadata/> (get)."))
 		}
 	})
 }
 
 // mamQuery runs a query and sends its results, then the <fin/>.
-func (c *Component) mamQuery(ctx context.Context, s *inStanza, q *node, user string, id transports.ID, room jid.JID) {
+func (c *Component) mamQuery(ctx context.Context, s *stanza.In, q *node, user string, id transports.ID, room jid.JID) {
 	aq, none, serr := parseMAMQuery(q, room)
 	if serr != nil {
-		c.replyError(s.node, serr)
+		c.replyError(s.Element, serr)
 		return
 	}
 	var page archive.Page
@@ -169,12 +169,12 @@ func (c *Component) mamQuery(ctx context.Context, s *inStanza, q *node, user str
 		var err error
 		page, err = c.cfg.Archive.Query(ctx, user, c.net.Name(), string(id), aq)
 		if errors.Is(err, archive.ErrNotFound) {
-			c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "A message ID in the query is not in this room's archive."))
+			c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "A message ID in the query is not in this room's archive."))
 			return
 		}
 		if err != nil {
 			c.log.Warn("reading the room archive", "user", user, "room", string(id), "err", err)
-			c.replyError(s.node, stanzaerr.New("wait", "internal-server-error", "The archive cannot be read now; try again later."))
+			c.replyError(s.Element, stanzaerr.New("wait", "internal-server-error", "The archive cannot be read now; try again later."))
 			return
 		}
 	} else {
@@ -186,7 +186,7 @@ func (c *Component) mamQuery(ctx context.Context, s *inStanza, q *node, user str
 	}
 	queryID := q.Attr("queryid")
 	for _, e := range order {
-		m := &mamResultMessage{ID: newID(), From: room.String(), To: s.from.String(), Result: mamResult{
+		m := &mamResultMessage{ID: newID(), From: room.String(), To: s.From.String(), Result: mamResult{
 			QueryID: queryID, ID: e.ID, Forwarded: forwardedMessage{
 				Delay:   &stanza.Delay{Stamp: e.Time.UTC().Format(time.RFC3339Nano)},
 				Message: archivedMessage(room, e),
@@ -297,13 +297,13 @@ func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *st
 
 // mamMetadata answers <metadata/> (XEP-0313 §5): the first and the last
 // message of the archive; nothing when it is empty.
-func (c *Component) mamMetadata(ctx context.Context, s *inStanza, user string, id transports.ID) {
+func (c *Component) mamMetadata(ctx context.Context, s *stanza.In, user string, id transports.ID) {
 	md := &mamMetadataElem{}
 	for _, q := range []archive.Query{{Max: 1}, {Last: true, Max: 1}} {
 		p, err := c.cfg.Archive.Query(ctx, user, c.net.Name(), string(id), q)
 		if err != nil {
 			c.log.Warn("reading the room archive", "user", user, "room", string(id), "err", err)
-			c.replyError(s.node, stanzaerr.New("wait", "internal-server-error", "The archive cannot be read now; try again later."))
+			c.replyError(s.Element, stanzaerr.New("wait", "internal-server-error", "The archive cannot be read now; try again later."))
 			return
 		}
 		if len(p.Entries) == 0 {

@@ -23,21 +23,21 @@ type receivedElem struct {
 	ID      string   `xml:"id,attr"`
 }
 
-func (c *Component) handleMessage(s *inStanza) {
-	if s.typ == "headline" {
-		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "This address does not take messages of type %q.", s.typ))
+func (c *Component) handleMessage(s *stanza.In) {
+	if s.Type == "headline" {
+		c.replyError(s.Element, stanzaerr.New("modify", "bad-request", "This address does not take messages of type %q.", s.Type))
 		return
 	}
-	if !c.allowedUser(s.from) {
-		c.replyError(s.node, c.forbidden())
+	if !c.allowedUser(s.From) {
+		c.replyError(s.Element, c.forbidden())
 		return
 	}
-	if id, ok := c.isRoom(s.to); ok {
+	if id, ok := c.isRoom(s.To); ok {
 		c.roomMessage(s, id)
 		return
 	}
-	if s.typ == "groupchat" {
-		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "This address does not take messages of type %q.", s.typ))
+	if s.Type == "groupchat" {
+		c.replyError(s.Element, stanzaerr.New("modify", "bad-request", "This address does not take messages of type %q.", s.Type))
 		return
 	}
 	body, hasBody := "", false
@@ -47,29 +47,29 @@ func (c *Component) handleMessage(s *inStanza) {
 	// A file the user shared (XEP-0066, SIMS, SFS; usually an XEP-0363
 	// upload) travels as its link, unless the network takes files
 	// (sendWithFiles).
-	shared := sharedFiles(s.node, c.maxAttachments())
+	shared := sharedFiles(s.Element, c.maxAttachments())
 	body, hasBody = withLinks(body, hasBody, shared)
-	if s.to.Localpart() != "" && c.directPayload(s, hasBody) {
+	if s.To.Localpart() != "" && c.directPayload(s, hasBody) {
 		return // a retraction, reactions or a chat state
 	}
 	if !hasBody {
 		return // other payloads without a body: nothing to relay
 	}
-	user := s.from.Bare()
-	if s.to.Localpart() == "" {
-		c.admit(s, func() { c.chatCommand(s.from, body) })
+	user := s.From.Bare()
+	if s.To.Localpart() == "" {
+		c.admit(s, func() { c.chatCommand(s.From, body) })
 		return
 	}
 	if max := c.maxBody(); len(body) > max {
-		c.replyError(s.node, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
+		c.replyError(s.Element, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
 		return
 	}
 	if strings.TrimSpace(body) == "" {
 		return
 	}
-	to, err := legacyID(s.to)
+	to, err := legacyID(s.To)
 	if err != nil {
-		c.replyError(s.node, stanzaerr.New("modify", "jid-malformed", "%v", err))
+		c.replyError(s.Element, stanzaerr.New("modify", "jid-malformed", "%v", err))
 		return
 	}
 	c.admit(s, func() {
@@ -81,7 +81,7 @@ func (c *Component) handleMessage(s *inStanza) {
 		if err := c.limiter(user.String()).Wait(ctx); err != nil {
 			return // shutting down
 		}
-		xid := s.id
+		xid := s.ID
 		if o := s.Child(nsSID, "origin-id"); o != nil && o.Attr("id") != "" {
 			xid = o.Attr("id")
 		}
@@ -96,7 +96,7 @@ func (c *Component) handleMessage(s *inStanza) {
 			edited, marked, serr := c.correct(ctx, a, user.String(), to, false, rep.Attr("id"), body)
 			if serr != nil {
 				c.stats.legacyErrors.Add(1)
-				c.replyError(s.node, serr)
+				c.replyError(s.Element, serr)
 				return
 			}
 			if edited {
@@ -107,14 +107,14 @@ func (c *Component) handleMessage(s *inStanza) {
 			msg.Body, xid = marked, ""
 			shared = nil // the files went with the original
 			if max := c.maxBody(); len(msg.Body) > max {
-				c.replyError(s.node, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
+				c.replyError(s.Element, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
 				return
 			}
 		}
 		rid, err := c.sendWithFiles(ctx, user, a, msg, shared)
 		if err != nil {
 			c.stats.legacyErrors.Add(1)
-			c.replyError(s.node, stanzaerr.FromLegacy(err))
+			c.replyError(s.Element, stanzaerr.FromLegacy(err))
 			return
 		}
 		c.stats.toLegacy.Add(1)
@@ -131,9 +131,9 @@ func (c *Component) handleMessage(s *inStanza) {
 
 // receipt acknowledges s (XEP-0184) if it asked for it; call it only once
 // the legacy network took the message.
-func (c *Component) receipt(ctx context.Context, s *inStanza) {
-	if s.Child(nsReceipts, "request") != nil && s.id != "" {
-		c.sendQuiet(ctx, &stanza.Message{From: s.to.String(), To: s.from.String(), Extra: []any{&receivedElem{ID: s.id}}})
+func (c *Component) receipt(ctx context.Context, s *stanza.In) {
+	if s.Child(nsReceipts, "request") != nil && s.ID != "" {
+		c.sendQuiet(ctx, &stanza.Message{From: s.To.String(), To: s.From.String(), Extra: []any{&receivedElem{ID: s.ID}}})
 	}
 }
 

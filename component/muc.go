@@ -192,12 +192,12 @@ func (c *Component) broadcast(ctx context.Context, r *muc.Room, legacyID string,
 // roomPresence handles a presence to a room or occupant JID. It reports
 // false when the presence is not a MUC matter (a contact's JID), so that
 // the caller handles it. It runs in the user's lane.
-func (c *Component) roomPresence(s *inStanza) bool {
-	id, err := legacyID(s.to)
+func (c *Component) roomPresence(s *stanza.In) bool {
+	id, err := legacyID(s.To)
 	if err != nil {
 		return false
 	}
-	join := s.Child(nsMUC, "x") != nil && s.typ == ""
+	join := s.Child(nsMUC, "x") != nil && s.Type == ""
 	kind, err := c.kindOf(id)
 	if err != nil {
 		if join {
@@ -217,17 +217,17 @@ func (c *Component) roomPresence(s *inStanza) bool {
 		}
 		return false
 	}
-	switch s.typ {
+	switch s.Type {
 	case "":
-		if s.to.Resourcepart() == "" {
+		if s.To.Resourcepart() == "" {
 			if join {
-				c.mucError(s, stanzaerr.New("modify", "jid-malformed", "A nickname is required: join %s/yournick.", s.to.Bare()))
+				c.mucError(s, stanzaerr.New("modify", "jid-malformed", "A nickname is required: join %s/yournick.", s.To.Bare()))
 			}
 			return true
 		}
 		c.joinRoom(s, id)
 	case "unavailable":
-		if s.to.Resourcepart() != "" {
+		if s.To.Resourcepart() != "" {
 			c.leaveRoom(s, id)
 		}
 	default:
@@ -238,21 +238,21 @@ func (c *Component) roomPresence(s *inStanza) bool {
 
 // mucError answers a join with an error presence from the occupant
 // JID it was sent to.
-func (c *Component) mucError(s *inStanza, e *stanzaerr.Error) {
+func (c *Component) mucError(s *stanza.In, e *stanzaerr.Error) {
 	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 	defer cancel()
-	c.sendQuiet(ctx, &stanza.Presence{ID: s.id, Type: "error", From: s.to.String(), To: s.from.String(),
+	c.sendQuiet(ctx, &stanza.Presence{ID: s.ID, Type: "error", From: s.To.String(), To: s.From.String(),
 		Error: e.Wire(), Extra: []any{&muc.JoinX{}}})
 }
 
 // joinRoom handles an available presence to room@domain/nick: a join, a
 // second resource joining, or a presence update of a joined resource. It
 // runs in the user's lane.
-func (c *Component) joinRoom(s *inStanza, id transports.ID) {
+func (c *Component) joinRoom(s *stanza.In, id transports.ID) {
 	ctx := c.ctx()
-	user := s.from.Bare()
+	user := s.From.Bare()
 	u := user.String()
-	resName, nick := s.from.Resourcepart(), s.to.Resourcepart()
+	resName, nick := s.From.Resourcepart(), s.To.Resourcepart()
 	hist := muc.ParseHistory(s.Child(nsMUC, "x"))
 
 	// The room's state decides: a presence update of a joined resource,
@@ -292,7 +292,7 @@ func (c *Component) joinRoom(s *inStanza, id transports.ID) {
 				return
 			}
 			// Another resource of the user is in the room: replay the cache.
-			c.replay(ctx, r, r.JoinAgain(s.from, nick, hist))
+			c.replay(ctx, r, r.JoinAgain(s.From, nick, hist))
 			got = replayed
 			return
 		}
@@ -339,8 +339,8 @@ func (c *Component) joinRoom(s *inStanza, id transports.ID) {
 		c.maybeStopAnon(ctx, user)
 		return
 	}
-	r = muc.NewRoom(id, s.to.Bare(), a, nick)
-	r.Join(s.from, nick, hist)
+	r = muc.NewRoom(id, s.To.Bare(), a, nick)
+	r.Join(s.From, nick, hist)
 	if !c.own(ctx, u, func(context.Context) { c.muc.User(u).Put(r) }) {
 		return
 	}
@@ -560,9 +560,9 @@ func (c *Component) finishJoin(ctx context.Context, user string, r *muc.Room) {
 
 // leaveRoom handles an unavailable presence to room@domain/nick. It runs
 // in the user's lane.
-func (c *Component) leaveRoom(s *inStanza, id transports.ID) {
+func (c *Component) leaveRoom(s *stanza.In, id transports.ID) {
 	ctx := c.ctx()
-	user := s.from.Bare()
+	user := s.From.Bare()
 	u := user.String()
 	var in, last bool
 	var r *muc.Room
@@ -575,7 +575,7 @@ func (c *Component) leaveRoom(s *inStanza, id transports.ID) {
 			return
 		}
 		var rr *muc.Resource
-		if rr, last = r.Leave(s.from.Resourcepart()); rr == nil {
+		if rr, last = r.Leave(s.From.Resourcepart()); rr == nil {
 			return
 		}
 		in = true
@@ -587,7 +587,7 @@ func (c *Component) leaveRoom(s *inStanza, id transports.ID) {
 	}
 	if !in {
 		// Not in the room: confirm anyway, clients wait for it.
-		c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: s.to.String(), To: s.from.String(),
+		c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: s.To.String(), To: s.From.String(),
 			Extra: []any{&muc.UserX{Item: &muc.Item{Affiliation: "none", Role: "none"}, Status: muc.Statuses(muc.StatusSelf)}}})
 		return
 	}
@@ -745,18 +745,18 @@ func (c *Component) roomsOnState(ctx context.Context, user jid.JID, st transport
 // selfPing answers XEP-0410 pings to an occupant JID: a result when the
 // sender is in the room under that nick, not-acceptable otherwise. The
 // answer is owner work: the stream reader never waits for a user's work.
-func (c *Component) selfPing(s *inStanza, id transports.ID) {
-	u := s.from.Bare().String()
+func (c *Component) selfPing(s *stanza.In, id transports.ID) {
+	u := s.From.Bare().String()
 	c.owners.Post(c.ctx(), u, func(ctx context.Context) {
 		joined := false
 		if ur := c.muc.Rooms(u); ur != nil {
 			if r := ur.Get(id); r != nil && r.Adapter == c.sup.Adapter(u) {
-				rr := r.Resource(s.from.Resourcepart())
-				joined = rr != nil && rr.Phase() != muc.Joining && (s.to.Resourcepart() == "" || s.to.Resourcepart() == r.Nick)
+				rr := r.Resource(s.From.Resourcepart())
+				joined = rr != nil && rr.Phase() != muc.Joining && (s.To.Resourcepart() == "" || s.To.Resourcepart() == r.Nick)
 			}
 		}
 		if !joined {
-			c.replyError(s.node, stanzaerr.New("cancel", "not-acceptable", "You are not in this room."))
+			c.replyError(s.Element, stanzaerr.New("cancel", "not-acceptable", "You are not in this room."))
 			return
 		}
 		c.result(s, nil)

@@ -2,6 +2,7 @@ package component
 
 import (
 	"github.com/switchboard-im/switchboard/component/discovery"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -13,11 +14,11 @@ import (
 
 // mucAdmin answers a muc#admin query to a room (muc.Service.Admin), in
 // the user's lane.
-func (c *Component) mucAdmin(s *inStanza, q *node, id transports.ID) {
+func (c *Component) mucAdmin(s *stanza.In, q *node, id transports.ID) {
 	c.admit(s, func() {
-		res, err := c.muc.Admin(c.ctx(), s.from.Bare(), s.typ, q, id)
+		res, err := c.muc.Admin(c.ctx(), s.From.Bare(), s.Type, q, id)
 		if err != nil {
-			c.replyError(s.node, stanzaerr.From(err))
+			c.replyError(s.Element, stanzaerr.From(err))
 			return
 		}
 		c.result(s, res)
@@ -28,25 +29,25 @@ func (c *Component) mucAdmin(s *inStanza, q *node, id transports.ID) {
 
 // serverItems answers disco#items on a legacy server: its rooms, as the
 // MUC service lists and pages them.
-func (c *Component) serverItems(s *inStanza, q *node, server transports.ID) {
-	if !c.allowedUser(s.from) {
-		c.replyError(s.node, c.forbidden())
+func (c *Component) serverItems(s *stanza.In, q *node, server transports.ID) {
+	if !c.allowedUser(s.From) {
+		c.replyError(s.Element, c.forbidden())
 		return
 	}
 	if q.Attr("node") != "" {
-		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "No such node."))
+		c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "No such node."))
 		return
 	}
-	u := s.from.Bare().String()
+	u := s.From.Bare().String()
 	c.admit(s, func() {
 		rooms, err := c.muc.ListRooms(c.ctx(), u, server)
 		if err != nil {
-			c.replyError(s.node, stanzaerr.From(err))
+			c.replyError(s.Element, stanzaerr.From(err))
 			return
 		}
 		res, serr := c.muc.PageRooms(rooms, q.Child(nsRSM, "set"))
 		if serr != nil {
-			c.replyError(s.node, serr)
+			c.replyError(s.Element, serr)
 			return
 		}
 		c.result(s, res)
@@ -56,25 +57,25 @@ func (c *Component) serverItems(s *inStanza, q *node, server transports.ID) {
 // --- discovery -----------------------------------------------------------
 
 // legacyDiscoInfo answers disco#info on a room, server or contact JID.
-func (c *Component) legacyDiscoInfo(s *inStanza, id transports.ID) {
+func (c *Component) legacyDiscoInfo(s *stanza.In, id transports.ID) {
 	kind, err := c.kindOf(id)
 	if err != nil {
-		c.replyError(s.node, stanzaerr.New("cancel", "item-not-found", "%v", err))
+		c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "%v", err))
 		return
 	}
 	switch {
-	case kind == transports.KindRoom && s.to.Resourcepart() == "":
+	case kind == transports.KindRoom && s.To.Resourcepart() == "":
 		d := discovery.RoomOf(string(id), c.netCaps())
 		if c.cfg.Archive != nil {
 			d = discovery.WithArchive(d)
 		}
 		c.result(s, d)
-	case kind == transports.KindServer && s.to.Resourcepart() == "":
+	case kind == transports.KindServer && s.To.Resourcepart() == "":
 		c.result(s, discovery.Server(string(id), c.netCaps()))
 	default:
 		name := string(id)
 		if kind == transports.KindRoom {
-			name = s.to.Resourcepart()
+			name = s.To.Resourcepart()
 		}
 		c.result(s, discovery.Contact(name))
 	}

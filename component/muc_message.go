@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchboard-im/switchboard/component/muc"
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -15,29 +16,29 @@ import (
 // reactions, chat states, and private messages through a room.
 
 // roomMessage handles a message to a room or occupant JID.
-func (c *Component) roomMessage(s *inStanza, id transports.ID) {
+func (c *Component) roomMessage(s *stanza.In, id transports.ID) {
 	hasBody := s.Child("", "body") != nil
-	if s.to.Resourcepart() != "" {
-		if s.typ == "groupchat" {
-			c.replyError(s.node, stanzaerr.New("modify", "bad-request", "Group chat messages go to the room's address, %s.", s.to.Bare()))
+	if s.To.Resourcepart() != "" {
+		if s.Type == "groupchat" {
+			c.replyError(s.Element, stanzaerr.New("modify", "bad-request", "Group chat messages go to the room's address, %s.", s.To.Bare()))
 			return
 		}
 		if hasBody {
 			// Private messages through a room would need the network
 			// to map an occupant to a contact; IRC nicks have their own
 			// address (nick%server@gateway).
-			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented",
-				"Private messages through the room are not supported; write to %s's own address on %s instead.", s.to.Resourcepart(), c.domain))
+			c.replyError(s.Element, stanzaerr.New("cancel", "feature-not-implemented",
+				"Private messages through the room are not supported; write to %s's own address on %s instead.", s.To.Resourcepart(), c.domain))
 		}
 		return
 	}
-	if s.typ != "groupchat" {
+	if s.Type != "groupchat" {
 		if x := s.Child(nsMUCUser, "x"); x != nil && x.Child("", "invite") != nil {
-			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "Invitations are not supported by %s.", c.domain))
+			c.replyError(s.Element, stanzaerr.New("cancel", "feature-not-implemented", "Invitations are not supported by %s.", c.domain))
 			return
 		}
 		if hasBody {
-			c.replyError(s.node, stanzaerr.New("modify", "not-acceptable", "Join the room and send group chat messages to it."))
+			c.replyError(s.Element, stanzaerr.New("modify", "not-acceptable", "Join the room and send group chat messages to it."))
 		}
 		return
 	}
@@ -48,15 +49,15 @@ func (c *Component) roomMessage(s *inStanza, id transports.ID) {
 // or a chat state from a joined resource to the legacy room. The user's
 // resources see the message when the network echoes it (MessageEvent.Own),
 // never before.
-func (c *Component) groupchatWork(s *inStanza, id transports.ID) {
+func (c *Component) groupchatWork(s *stanza.In, id transports.ID) {
 	ctx := c.ctx()
-	user := s.from.Bare()
+	user := s.From.Bare()
 	u := user.String()
 	body, hasBody := "", false
 	if b := s.Child("", "body"); b != nil {
 		body, hasBody = b.Text, true
 	}
-	body, hasBody = withLinks(body, hasBody, sharedFiles(s.node, c.maxAttachments()))
+	body, hasBody = withLinks(body, hasBody, sharedFiles(s.Element, c.maxAttachments()))
 	subject := s.Child("", "subject")
 	reactions := s.Child(nsReactions, "reactions")
 	retract := s.Child(nsRetract, "retract")
@@ -64,20 +65,20 @@ func (c *Component) groupchatWork(s *inStanza, id transports.ID) {
 	joined := false
 	c.own(ctx, u, func(context.Context) {
 		if _, r := c.room(user, id); r != nil {
-			rr := r.Resource(s.from.Resourcepart())
+			rr := r.Resource(s.From.Resourcepart())
 			joined = rr != nil && rr.Phase() != muc.Joining
 		}
 	})
 	if !joined {
 		if hasBody || subject != nil || reactions != nil || retract != nil {
-			c.replyError(s.node, stanzaerr.New("cancel", "not-acceptable", "You are not in this room."))
+			c.replyError(s.Element, stanzaerr.New("cancel", "not-acceptable", "You are not in this room."))
 		}
 		return
 	}
 	a := c.sup.Adapter(u)
 	if a == nil {
 		if hasBody || subject != nil || reactions != nil || retract != nil {
-			c.replyError(s.node, stanzaerr.New("wait", "recipient-unavailable", "You are not connected to %s. The message was not sent.", c.net.Identity().Name))
+			c.replyError(s.Element, stanzaerr.New("wait", "recipient-unavailable", "You are not connected to %s. The message was not sent.", c.net.Identity().Name))
 		}
 		return
 	}
@@ -89,21 +90,21 @@ func (c *Component) groupchatWork(s *inStanza, id transports.ID) {
 			return // shutting down
 		}
 		if serr := c.retract(ctx, a, u, id, true, retract.Attr("id")); serr != nil {
-			c.replyError(s.node, serr)
+			c.replyError(s.Element, serr)
 		}
 	case hasBody:
 		c.sendGroupchat(ctx, s, a, id, body)
 	case subject != nil:
 		rs, ok := a.(transports.RoomSubject)
 		if !ok {
-			c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s does not let you change the subject.", c.net.Identity().Name))
+			c.replyError(s.Element, stanzaerr.New("cancel", "feature-not-implemented", "%s does not let you change the subject.", c.net.Identity().Name))
 			return
 		}
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := rs.SetSubject(sctx, id, subject.Text)
 		cancel()
 		if err != nil {
-			c.replyError(s.node, stanzaerr.FromLegacy(err))
+			c.replyError(s.Element, stanzaerr.FromLegacy(err))
 		}
 	case reactions != nil:
 		c.sendReactions(ctx, s, a, id, reactions)
@@ -127,16 +128,16 @@ func (c *Component) groupchatWork(s *inStanza, id transports.ID) {
 	}
 }
 
-func (c *Component) sendGroupchat(ctx context.Context, s *inStanza, a transports.Adapter, id transports.ID, body string) {
-	u := s.from.Bare().String()
+func (c *Component) sendGroupchat(ctx context.Context, s *stanza.In, a transports.Adapter, id transports.ID, body string) {
+	u := s.From.Bare().String()
 	if max := c.maxBody(); len(body) > max {
-		c.replyError(s.node, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
+		c.replyError(s.Element, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", max))
 		return
 	}
 	if strings.TrimSpace(body) == "" {
 		return
 	}
-	xid := s.id
+	xid := s.ID
 	if o := s.Child(nsSID, "origin-id"); o != nil && o.Attr("id") != "" {
 		xid = o.Attr("id")
 	}
@@ -153,7 +154,7 @@ func (c *Component) sendGroupchat(ctx context.Context, s *inStanza, a transports
 	if err := c.limiter(u).Wait(ctx); err != nil {
 		return // shutting down
 	}
-	shared := sharedFiles(s.node, c.maxAttachments())
+	shared := sharedFiles(s.Element, c.maxAttachments())
 	if rep := s.Child(nsCorrect, "replace"); rep != nil {
 		// XEP-0308: an edit, reflected when the network echoes it, where
 		// the network has them; else a new message marked as a
@@ -161,7 +162,7 @@ func (c *Component) sendGroupchat(ctx context.Context, s *inStanza, a transports
 		edited, marked, serr := c.correct(ctx, a, u, id, true, rep.Attr("id"), body)
 		if serr != nil {
 			c.stats.legacyErrors.Add(1)
-			c.replyError(s.node, serr)
+			c.replyError(s.Element, serr)
 			return
 		}
 		if edited {
@@ -169,16 +170,16 @@ func (c *Component) sendGroupchat(ctx context.Context, s *inStanza, a transports
 			return
 		}
 		if len(marked) > c.maxBody() {
-			c.replyError(s.node, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", c.maxBody()))
+			c.replyError(s.Element, stanzaerr.New("modify", "policy-violation", "The message is longer than %d bytes.", c.maxBody()))
 			return
 		}
 		msg.Body, msg.Action = marked, false // "✎ /me …" reads better than an action
 		shared = nil                         // the files went with the original
 	}
-	rid, err := c.sendWithFiles(ctx, s.from.Bare(), a, msg, shared)
+	rid, err := c.sendWithFiles(ctx, s.From.Bare(), a, msg, shared)
 	if err != nil {
 		c.stats.legacyErrors.Add(1)
-		c.replyError(s.node, stanzaerr.FromLegacy(err))
+		c.replyError(s.Element, stanzaerr.FromLegacy(err))
 		return
 	}
 	c.stats.toLegacy.Add(1)
@@ -187,17 +188,17 @@ func (c *Component) sendGroupchat(ctx context.Context, s *inStanza, a transports
 
 // sendReactions turns an XEP-0444 reactions element, the user's whole set
 // of reactions to a message, into additions and removals.
-func (c *Component) sendReactions(ctx context.Context, s *inStanza, a transports.Adapter, id transports.ID, el *node) {
-	user := s.from.Bare()
+func (c *Component) sendReactions(ctx context.Context, s *stanza.In, a transports.Adapter, id transports.ID, el *node) {
+	user := s.From.Bare()
 	u := user.String()
 	reactor, ok := a.(transports.Reactor)
 	if !ok || !c.netCaps().Reactions {
-		c.replyError(s.node, stanzaerr.New("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
+		c.replyError(s.Element, stanzaerr.New("cancel", "feature-not-implemented", "%s has no reactions.", c.net.Identity().Name))
 		return
 	}
 	target := c.legacyRef(ctx, u, id, el.Attr("id"))
 	if target == "" {
-		c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The reactions element has no id."))
+		c.replyError(s.Element, stanzaerr.New("modify", "bad-request", "The reactions element has no id."))
 		return
 	}
 	var want []string
@@ -218,7 +219,7 @@ func (c *Component) sendReactions(ctx context.Context, s *inStanza, a transports
 	for _, x := range want {
 		if !slices.Contains(have, x) {
 			if err := reactor.React(rctx, id, target, x, false); err != nil {
-				c.replyError(s.node, stanzaerr.FromLegacy(err))
+				c.replyError(s.Element, stanzaerr.FromLegacy(err))
 				return
 			}
 		}
@@ -226,7 +227,7 @@ func (c *Component) sendReactions(ctx context.Context, s *inStanza, a transports
 	for _, x := range have {
 		if !slices.Contains(want, x) {
 			if err := reactor.React(rctx, id, target, x, true); err != nil {
-				c.replyError(s.node, stanzaerr.FromLegacy(err))
+				c.replyError(s.Element, stanzaerr.FromLegacy(err))
 				return
 			}
 		}

@@ -46,11 +46,11 @@ func rosterOf(settings map[string]string) []string {
 	return strings.Split(settings[rosterKey], "\n")
 }
 
-func (c *Component) handlePresence(s *inStanza) {
-	if !c.allowedUser(s.from) {
-		if s.typ == "subscribe" || s.typ == "probe" {
-			c.replyError(s.node, c.forbidden())
-		} else if s.typ == "" && s.Child(nsMUC, "x") != nil && s.to.Localpart() != "" {
+func (c *Component) handlePresence(s *stanza.In) {
+	if !c.allowedUser(s.From) {
+		if s.Type == "subscribe" || s.Type == "probe" {
+			c.replyError(s.Element, c.forbidden())
+		} else if s.Type == "" && s.Child(nsMUC, "x") != nil && s.To.Localpart() != "" {
 			c.mucError(s, c.forbidden())
 		}
 		return
@@ -60,21 +60,21 @@ func (c *Component) handlePresence(s *inStanza) {
 	c.admit(s, func() { c.presenceWork(s) })
 }
 
-func (c *Component) presenceWork(s *inStanza) {
-	user := s.from.Bare()
+func (c *Component) presenceWork(s *stanza.In) {
+	user := s.From.Bare()
 	ctx := c.ctx()
-	if s.to.Localpart() != "" && c.roomPresence(s) {
+	if s.To.Localpart() != "" && c.roomPresence(s) {
 		return
 	}
-	switch s.typ {
+	switch s.Type {
 	case "":
-		if s.to.Localpart() != "" {
+		if s.To.Localpart() != "" {
 			return // directed presence to a contact or room: nothing to do yet
 		}
 		prio, _ := strconv.Atoi(s.ChildText("", "priority"))
 		r := presence.State{Priority: prio, Show: presence.ParseShow(s.ChildText("", "show")), Status: s.ChildText("", "status")}
 		registered := c.registered(ctx, user)
-		first, ok := c.presence.Available(user.String(), s.from.Resourcepart(), r, registered)
+		first, ok := c.presence.Available(user.String(), s.From.Resourcepart(), r, registered)
 		if !ok {
 			c.log.Info("resource not tracked: too many resources", "user", user.String(), "max", presence.MaxResources)
 		}
@@ -88,12 +88,12 @@ func (c *Component) presenceWork(s *inStanza) {
 		c.sendGatewayPresence(ctx, user, c.sup.Status(user.String()))
 		c.pushPresence(ctx, user)
 	case "unavailable":
-		if s.to.Localpart() != "" {
+		if s.To.Localpart() != "" {
 			return
 		}
 		// The resource went offline: it is out of its rooms too.
-		c.resourceGone(ctx, user, s.from.Resourcepart())
-		last := c.presence.Unavailable(user.String(), s.from.Resourcepart())
+		c.resourceGone(ctx, user, s.From.Resourcepart())
+		last := c.presence.Unavailable(user.String(), s.From.Resourcepart())
 		if !last {
 			c.pushPresence(ctx, user)
 			return
@@ -113,34 +113,34 @@ func (c *Component) presenceWork(s *inStanza) {
 		c.sup.Stop(user.String())
 	case "subscribe":
 		if !c.registered(ctx, user) {
-			c.replyError(s.node, stanzaerr.New("auth", "registration-required", "Register with this gateway first."))
+			c.replyError(s.Element, stanzaerr.New("auth", "registration-required", "Register with this gateway first."))
 			return
 		}
 		// Auto-approve: the gateway and legacy contacts accept every
 		// registered user (XEP-0100 §4.1, §5.1).
-		c.sendQuiet(ctx, &stanza.Presence{Type: "subscribed", From: s.to.Bare().String(), To: user.String()})
-		if s.to.Localpart() != "" {
-			c.rememberContact(ctx, user, s.to.Bare().String())
-			c.sendQuiet(ctx, &stanza.Presence{Type: "subscribe", From: s.to.Bare().String(), To: user.String()})
+		c.sendQuiet(ctx, &stanza.Presence{Type: "subscribed", From: s.To.Bare().String(), To: user.String()})
+		if s.To.Localpart() != "" {
+			c.rememberContact(ctx, user, s.To.Bare().String())
+			c.sendQuiet(ctx, &stanza.Presence{Type: "subscribe", From: s.To.Bare().String(), To: user.String()})
 		}
-		c.answerProbe(ctx, s.to.Bare(), user)
+		c.answerProbe(ctx, s.To.Bare(), user)
 	case "probe":
 		if !c.registered(ctx, user) {
-			c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: s.to.Bare().String(), To: s.from.String()})
+			c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: s.To.Bare().String(), To: s.From.String()})
 			return
 		}
-		c.answerProbe(ctx, s.to.Bare(), s.from)
+		c.answerProbe(ctx, s.To.Bare(), s.From)
 	case "unsubscribe":
-		c.sendQuiet(ctx, &stanza.Presence{Type: "unsubscribed", From: s.to.Bare().String(), To: user.String()})
+		c.sendQuiet(ctx, &stanza.Presence{Type: "unsubscribed", From: s.To.Bare().String(), To: user.String()})
 	}
 }
 
 // presenceError handles a presence error from a user's server: the
 // resource (or the whole user, for a bare JID) is gone.
-func (c *Component) presenceError(s *inStanza) {
-	if s.from.Resourcepart() != "" {
-		c.presence.Unavailable(s.from.Bare().String(), s.from.Resourcepart())
-		c.later(s.from.Bare().String(), func(ctx context.Context) { c.resourceGone(ctx, s.from.Bare(), s.from.Resourcepart()) })
+func (c *Component) presenceError(s *stanza.In) {
+	if s.From.Resourcepart() != "" {
+		c.presence.Unavailable(s.From.Bare().String(), s.From.Resourcepart())
+		c.later(s.From.Bare().String(), func(ctx context.Context) { c.resourceGone(ctx, s.From.Bare(), s.From.Resourcepart()) })
 	}
 }
 
@@ -159,9 +159,14 @@ func (c *Component) answerProbe(ctx context.Context, from, to jid.JID) {
 		c.sendGatewayPresence(ctx, to, c.sup.Status(to.Bare().String()))
 		return
 	}
-	// Legacy contacts' presence arrives as events; until then they are
-	// shown as unavailable.
-	c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: from.String(), To: to.String()})
+	// Legacy contacts' presence arrives as events: the last one is
+	// shown, unavailable until there is one.
+	id, err := legacyID(from)
+	if err != nil {
+		c.sendQuiet(ctx, &stanza.Presence{Type: "unavailable", From: from.String(), To: to.String()})
+		return
+	}
+	c.sendContactPresence(ctx, to.Bare(), id, to)
 }
 
 // pushPresence mirrors the user's best presence on the legacy network.

@@ -163,12 +163,12 @@ func keep(keys []string, ok func(string) bool) []string {
 // acknowledge answers a message the legacy network took (Send returned
 // rid): with the receipt now, or, for a network with deferred receipts,
 // once it reports on rid. Lane work.
-func (c *Component) acknowledge(ctx context.Context, s *inStanza, to transports.ID, rid transports.RemoteID) {
+func (c *Component) acknowledge(ctx context.Context, s *stanza.In, to transports.ID, rid transports.RemoteID) {
 	if !c.netCaps().DeferredReceipts {
 		c.receipt(ctx, s)
 		return
 	}
-	requested := s.Child(nsReceipts, "request") != nil && s.id != ""
+	requested := s.Child(nsReceipts, "request") != nil && s.ID != ""
 	if rid == "" {
 		// The contract says a network with deferred receipts always
 		// returns an ID; without one, no report can ever be matched,
@@ -176,11 +176,11 @@ func (c *Component) acknowledge(ctx context.Context, s *inStanza, to transports.
 		c.log.Warn("network with deferred receipts returned no message ID; no receipt will follow", "to", string(to))
 		return
 	}
-	p := pendingReceipt{stanzaID: s.id, from: s.to.String(), to: s.from.String(), requested: requested}
+	p := pendingReceipt{stanzaID: s.ID, from: s.To.String(), to: s.From.String(), requested: requested}
 	if o := s.Child(nsSID, "origin-id"); o != nil {
 		p.originID = o.Attr("id")
 	}
-	user := s.from.Bare().String()
+	user := s.From.Bare().String()
 	if ev, ok := c.receipts.record(user, to, rid, p); ok {
 		if err := c.resolveReceipt(ctx, p, ev); err != nil {
 			c.log.Error("receipt lost", "user", user, "err", err)

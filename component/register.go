@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,9 +39,9 @@ func (c *Component) registerInstructions() string {
 	return fmt.Sprintf("Register with your %s account. Your credentials are checked by logging in, and stored encrypted.", c.net.Identity().Name)
 }
 
-func (c *Component) handleRegister(s *inStanza, q *node) {
-	user := s.from.Bare()
-	if s.typ == "get" {
+func (c *Component) handleRegister(s *stanza.In, q *node) {
+	user := s.From.Bare()
+	if s.Type == "get" {
 		c.registerGet(s, user)
 		return
 	}
@@ -48,7 +49,7 @@ func (c *Component) handleRegister(s *inStanza, q *node) {
 		c.later(user.String(), func(ctx context.Context) {
 			roster, err := c.unregister(ctx, user)
 			if err != nil {
-				c.replyError(s.node, stanzaerr.From(err))
+				c.replyError(s.Element, stanzaerr.From(err))
 				return
 			}
 			c.result(s, nil)
@@ -65,19 +66,19 @@ func (c *Component) handleRegister(s *inStanza, q *node) {
 		case "submit", "":
 			values = f.Values
 		default:
-			c.replyError(s.node, stanzaerr.New("modify", "bad-request", "The data form must be of type submit."))
+			c.replyError(s.Element, stanzaerr.New("modify", "bad-request", "The data form must be of type submit."))
 			return
 		}
 	} else {
 		values = regform.ParseLegacy(q, c.net.LoginFields())
 	}
 	if err := c.commandAllowed(user.String()); err != nil { // limits.go
-		c.replyError(s.node, stanzaerr.From(err))
+		c.replyError(s.Element, stanzaerr.From(err))
 		return
 	}
 	c.later(user.String(), func(ctx context.Context) {
 		if err := c.register(ctx, user, values); err != nil {
-			c.replyError(s.node, stanzaerr.From(err))
+			c.replyError(s.Element, stanzaerr.From(err))
 			return
 		}
 		c.result(s, nil)
@@ -85,7 +86,7 @@ func (c *Component) handleRegister(s *inStanza, q *node) {
 	})
 }
 
-func (c *Component) registerGet(s *inStanza, user jid.JID) {
+func (c *Component) registerGet(s *stanza.In, user jid.JID) {
 	fields := c.net.LoginFields()
 	q := &registerQuery{Instructions: c.registerInstructions()}
 	ctx, cancel := context.WithTimeout(c.ctx(), 5*time.Second)
@@ -98,7 +99,7 @@ func (c *Component) registerGet(s *inStanza, user jid.JID) {
 		prev.Credentials = nil
 	default:
 		c.log.Error("looking up registration", "err", err)
-		c.replyError(s.node, stanzaerr.New("wait", "internal-server-error", "The registration database is not available; try again later."))
+		c.replyError(s.Element, stanzaerr.New("wait", "internal-server-error", "The registration database is not available; try again later."))
 		return
 	}
 	q.Legacy = regform.Legacy(fields, prev.Credentials)
@@ -173,9 +174,16 @@ func (c *Component) unregister(ctx context.Context, user jid.JID) ([]string, err
 	} else if _, ok := c.net.(transports.Registrar); ok {
 		c.log.Warn("the network cannot release what it assigned: the registration could not be read", "user", user.String(), "err", lerr)
 	}
+	c.profiles.forget(user.String())
 	c.stats.unregisters.Add(1)
 	c.log.Info("user unregistered", "user", user.String())
-	return rosterOf(settings), nil
+	roster := rosterOf(settings)
+	for _, js := range listOf(settings, syncedKey) {
+		if !slices.Contains(roster, js) {
+			roster = append(roster, js)
+		}
+	}
+	return roster, nil
 }
 
 // afterUnregister removes the gateway and the legacy contacts from the

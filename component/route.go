@@ -11,13 +11,6 @@ import (
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 )
 
-// inStanza is an incoming stanza with its addresses parsed.
-type inStanza struct {
-	*node
-	from, to jid.JID
-	id, typ  string
-}
-
 // nsComponent is the namespace of the stanzas of a component stream
 // (XEP-0114).
 const nsComponent = "jabber:component:accept"
@@ -34,28 +27,28 @@ func (c *Component) route(n *node) {
 	if n.Name.Local == "iq" && (n.Attr("type") == "result" || n.Attr("type") == "error") && c.iqResult(n) {
 		return // the answer to a request of the component's (a server may omit its own address)
 	}
-	s := &inStanza{node: n, id: n.Attr("id"), typ: n.Attr("type")}
+	s := &stanza.In{Element: n, ID: n.Attr("id"), Type: n.Attr("type")}
 	var err error
-	if s.from, err = jid.Parse(n.Attr("from")); err != nil || s.from.Localpart() == "" && s.from.Domainpart() == "" {
+	if s.From, err = jid.Parse(n.Attr("from")); err != nil || s.From.Localpart() == "" && s.From.Domainpart() == "" {
 		c.dropped(n, "invalid sender")
 		return
 	}
 	// Defence in depth: the server never routes these to a component. A
 	// stanza from the gateway's own domain (or another gateway of this
 	// process) would be served as if a user of that domain sent it.
-	if c.gatewayDomain(s.from.Domainpart()) {
+	if c.gatewayDomain(s.From.Domainpart()) {
 		c.dropped(n, "sender is a gateway domain")
 		return
 	}
-	if s.to, err = jid.Parse(n.Attr("to")); err != nil {
+	if s.To, err = jid.Parse(n.Attr("to")); err != nil {
 		c.replyError(n, stanzaerr.New("modify", "jid-malformed", "The recipient address is not a valid JID."))
 		return
 	}
-	if !strings.EqualFold(s.to.Domainpart(), c.domain.Domainpart()) {
+	if !strings.EqualFold(s.To.Domainpart(), c.domain.Domainpart()) {
 		c.dropped(n, "recipient outside the gateway's domain")
 		return
 	}
-	if s.typ == "error" {
+	if s.Type == "error" {
 		if n.Name.Local == "presence" {
 			c.presenceError(s)
 		}
@@ -64,6 +57,12 @@ func (c *Component) route(n *node) {
 	if !n.ValidUTF8() {
 		c.replyError(n, stanzaerr.New("modify", "bad-request", "The stanza is not valid UTF-8."))
 		return
+	}
+	if c.privilegeAdvert(s) {
+		return // a server's XEP-0356 grant (privilege.go)
+	}
+	if c.echoOfOwn(s) {
+		return // a message sent on the user's behalf, routed back (privilege.go)
 	}
 	switch n.Name.Local {
 	case "iq":
@@ -155,8 +154,8 @@ func (c *Component) ctx() context.Context {
 }
 
 // result answers an IQ get/set with payload (nil for an empty result).
-func (c *Component) result(s *inStanza, payload any) {
+func (c *Component) result(s *stanza.In, payload any) {
 	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 	defer cancel()
-	c.sendQuiet(ctx, &stanza.IQ{ID: s.id, Type: "result", From: s.to.String(), To: s.from.String(), Payload: payload})
+	c.sendQuiet(ctx, &stanza.IQ{ID: s.ID, Type: "result", From: s.To.String(), To: s.From.String(), Payload: payload})
 }

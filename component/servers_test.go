@@ -1,7 +1,9 @@
 package component_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,7 @@ func TestOnEveryXMPPServer(t *testing.T) {
 		{"rooms", serverRooms},
 		{"commands", serverCommands},
 		{"reconnect", serverReconnect},
+		{"files", serverFiles},
 	}
 	testenv.ForEachXMPPServer(t, map[string]string{gw: secret}, func(t *testing.T, srv testenv.XMPPServer) {
 		for _, tc := range cases {
@@ -312,4 +315,32 @@ func serverReconnect(t *testing.T, srv testenv.XMPPServer) {
 	c2.Expect(t, "the message queued while the server was down", func(el *testenv.Element) bool {
 		return isMessageFrom("ken@"+gw)(el) && bodyOf(el) == "while the server was down"
 	})
+}
+
+// serverFiles: a legacy file is streamed into the user's upload slot on
+// the server's own HTTP upload service (Prosody's mod_http_file_share,
+// ejabberd's mod_http_upload) and reaches the client as a link whose
+// content is the file's, byte for byte.
+func serverFiles(t *testing.T, srv testenv.XMPPServer) {
+	e := newEnv(t, envOptions{prosody: srv})
+	c := e.user(t, "fay", "pc", 0)
+	e.register(t, c)
+	a := e.adapter(t, "fay@localhost")
+
+	const size = 300 << 10
+	want := mustRead(t, io.LimitReader(&counter{}, size))
+	a.Emit(&transports.MessageEvent{From: "otto", Body: "a file", RemoteID: "f1", Attachments: []transports.Attachment{{
+		Name: "data.bin", Type: "application/octet-stream", Size: size,
+		Open: func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(io.LimitReader(&counter{}, size)), nil
+		},
+	}}})
+	m := c.Expect(t, "message with the file", func(el *testenv.Element) bool { return strings.HasPrefix(bodyOf(el), "a file") })
+	links := m.ChildrenNamed("jabber:x:oob", "x")
+	if len(links) != 1 {
+		t.Fatalf("want one link: %s\n%s", m, e.logs)
+	}
+	if got := download(t, links[0].ChildText("jabber:x:oob", "url")); !bytes.Equal(got, want) {
+		t.Errorf("downloaded %d bytes, not the %d streamed", len(got), len(want))
+	}
 }

@@ -157,22 +157,20 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 			s.retracted(ctx, ev)
 		}
 	case *transports.PresenceEvent:
-		from, err := c.legacyJID(ev.From)
-		if err != nil {
-			c.log.Warn("legacy contact without a JID", "id", ev.From, "err", err)
-			return
-		}
-		p := &stanza.Presence{From: from.String(), To: s.user.String(), Show: ev.Presence.Show.String(), Status: ev.Presence.Status}
-		if ev.Presence.Show == transports.Offline {
-			p.Type, p.Show = "unavailable", ""
-		}
-		c.sendQuiet(ctx, p)
+		c.presenceEvent(ctx, s.user, ev) // profiles.go
+	case *transports.ProfileEvent:
+		c.profileEvent(ctx, s.user, ev) // profiles.go
+	case *transports.ContactEvent:
+		c.contactEvent(s.user, ev) // roster.go
 	case *transports.StateEvent:
 		c.roomsOnState(ctx, s.user, ev.Status)
 		s.state(ctx, ev.Status)
 		if ev.Status.State == transports.StateConnected {
 			user := s.user
 			c.later(user.String(), func(ctx context.Context) { c.restoreRooms(ctx, user) })
+			if c.netCaps().Contacts {
+				c.later(user.String(), func(ctx context.Context) { c.syncContacts(ctx, user) })
+			}
 		}
 	case *transports.ReceiptEvent:
 		s.receipt(ctx, ev) // receipts.go

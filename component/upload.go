@@ -83,10 +83,16 @@ func (q *iqs) expect(id string) (answer <-chan *node, release func()) {
 
 // request sends an IQ get to to and waits for its result (or error).
 func (c *Component) request(ctx context.Context, to string, payload any) (*node, error) {
+	return c.iqRequest(ctx, "get", to, payload)
+}
+
+// iqRequest sends an IQ of type typ (get or set) to to and waits for its
+// result (or error).
+func (c *Component) iqRequest(ctx context.Context, typ, to string, payload any) (*node, error) {
 	id := newID()
 	ch, release := c.iq.expect(id)
 	defer release()
-	if err := c.send(ctx, &stanza.IQ{ID: id, Type: "get", From: c.domain.String(), To: to, Payload: payload}); err != nil {
+	if err := c.send(ctx, &stanza.IQ{ID: id, Type: typ, From: c.domain.String(), To: to, Payload: payload}); err != nil {
 		return nil, err
 	}
 	select {

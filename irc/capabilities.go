@@ -17,5 +17,6 @@ func (n *Network) Capabilities() transports.Capabilities {
 		ChatStates:     true,
 		Reactions:      true,
 		Replies:        true,
+		NickChange:     true,
 	}
 }

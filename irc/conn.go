@@ -997,7 +997,7 @@ func (c *conn) snapshotLocked(ch *channel) []transports.Event {
 func (c *conn) occupantEvent(ch *channel, m member) *transports.OccupantEvent {
 	role, aff := c.roleOf(m.prefixes)
 	ev := &transports.OccupantEvent{Room: ch.id, Nick: m.nick, Role: role, Affiliation: aff, Account: m.account,
-		Self: EqualFold(m.nick, c.nick)}
+		OccupantID: occupantID(m.account), Self: EqualFold(m.nick, c.nick)}
 	if m.away {
 		ev.Presence = transports.Presence{Show: transports.Away, Status: m.awayText}
 	}

@@ -569,7 +569,8 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 			return []member{*m}
 		}, func(ch *channel, m member) transports.Event {
 			role, aff := c.roleOf(m.prefixes)
-			return &transports.OccupantEvent{Room: ch.id, Nick: src, NewNick: newNick, Self: self, Role: role, Affiliation: aff}
+			return &transports.OccupantEvent{Room: ch.id, Nick: src, NewNick: newNick, Self: self, Role: role, Affiliation: aff,
+				Account: m.account, OccupantID: occupantID(m.account)}
 		})
 	case "MODE":
 		if len(p) < 2 {

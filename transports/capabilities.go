@@ -76,6 +76,32 @@ type Capabilities struct {
 	// delivers a ReceiptEvent for it (delivered or failed). The
 	// component sends XEP-0184 receipts only then.
 	DeferredReceipts bool
+	// Profiles: adapters implement Profiler and deliver ProfileEvents
+	// (vCard-temp XEP-0054, avatars XEP-0153, nicks XEP-0172).
+	Profiles bool
+	// Contacts: adapters implement ContactLister and deliver
+	// ContactEvents; the component mirrors the list in the user's
+	// roster.
+	Contacts bool
+	// ServerListing: adapters implement ServerLister, so the gateway's
+	// disco#items lists the user's servers (guilds). Needs RoomListing.
+	ServerListing bool
+	// NickChange: adapters implement Nicker, so a user's new MUC nick
+	// reaches the network. Needs Rooms.
+	NickChange bool
+	// OccupantIDs: every OccupantEvent (and every room MessageEvent's
+	// speaker, through its OccupantID) carries a stable OccupantID, so
+	// two members with one display name are two occupants and the MUC
+	// service advertises occupant-id (XEP-0421). Needs Rooms.
+	OccupantIDs bool
+	// PrivateMessages: the network is an OccupantContacter, so a message
+	// to room@domain/nick reaches that member one to one. Needs Rooms.
+	PrivateMessages bool
+	// MaxOccupants is the most members a room's join delivers
+	// OccupantEvents for (online or recently active ones first) in rooms
+	// bigger than that; RoomReadyEvent.Members then says how many there
+	// are. 0 means the network sends every member.
+	MaxOccupants int
 }
 
 // Optional interfaces. An Adapter (or Network) implements the ones its

@@ -40,6 +40,15 @@ type OccupantEvent struct {
 	// Account is the occupant's account name on the network, if known
 	// (IRCv3 account-tag / extended-join).
 	Account string
+	// OccupantID identifies the member across nick changes and tells
+	// apart two members with one display name (a Discord user ID, an
+	// IRC account); "" when the network knows none. Required with
+	// Capabilities.OccupantIDs. The component never shows it as it is:
+	// XEP-0421 occupant IDs are derived from it per room.
+	OccupantID string
+	// Hats are the member's named roles (XEP-0317: Discord roles), in
+	// the order the network ranks them; nil for none.
+	Hats []Hat
 	// Self is true for the user's own presence in the room.
 	Self bool
 	// Presence carries away/back where the network has it.
@@ -67,6 +76,23 @@ type RoomReadyEvent struct {
 	// channel's creator is an operator).
 	Role        Role
 	Affiliation Affiliation
+	// Name is the room's human name ("general" for a Discord channel
+	// whose ID is a number), "" when the ID is the name (IRC).
+	Name string
+	// Members is how many members the room has when the join delivered
+	// only some of them (Capabilities.MaxOccupants); 0 otherwise.
+	Members int
+}
+
+// Hat is a named role of a room member (XEP-0317).
+type Hat struct {
+	// ID is the role's stable ID on the network; the component turns it
+	// into the hat's URI.
+	ID    string
+	Title string // human name ("Moderators")
+	// Hue is the role's colour as an XEP-0392 hue angle in [0, 360),
+	// or -1 for none.
+	Hue float64
 }
 
 // SubjectEvent is a room's topic, on join or when someone changes it.

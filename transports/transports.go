@@ -365,6 +365,9 @@ type MessageEvent struct {
 	// EchoOf is the Message.ID of the user's message this event echoes
 	// (Own only), so the component can reflect it under the same ID.
 	EchoOf string
+	// OccupantID is the speaker's OccupantEvent.OccupantID in a room,
+	// "" when the network knows none (Capabilities.OccupantIDs).
+	OccupantID string
 	// Mention is true when a room message mentions the user's nick (an
 	// IRC highlight); such messages reach the user even when no resource
 	// is in the room.

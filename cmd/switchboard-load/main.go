@@ -128,6 +128,9 @@ type result struct {
 	rssBase, rssJoined      int64 // bytes
 	rssPerUser              float64
 	cpuBase, cpuAfter       time.Duration
+	// cpuJoined and cpuIn are the gateway's CPU time after the joins
+	// and after the IRC→XMPP phase: each phase's CPU per message.
+	cpuJoined, cpuIn time.Duration
 	inDeliveries, outDelivs int
 }
 
@@ -213,6 +216,7 @@ func measure(gateway, bin string, users, messages, sends int) (*result, error) {
 	}()
 	time.Sleep(2 * time.Second) // joins are done; let memory settle
 	r.rssJoined = gw.rss()
+	r.cpuJoined = gw.cpu()
 	r.rssPerUser = float64(r.rssJoined-r.rssBase) / float64(users)
 	logf("joined in %v; RSS %s → %s", r.joinTime.Round(time.Millisecond), mib(r.rssBase), mib(r.rssJoined))
 
@@ -239,6 +243,8 @@ func measure(gateway, bin string, users, messages, sends int) (*result, error) {
 	r.inRate = float64(len(lat)) / last.Sub(first).Seconds()
 	r.inP50, r.inP99 = percentile(lat, 50), percentile(lat, 99)
 	logf("IRC→XMPP: %d deliveries, %.0f/s, p50 %v, p99 %v, lost %d", len(lat), r.inRate, r.inP50, r.inP99, r.inLost)
+
+	r.cpuIn = gw.cpu()
 
 	// XMPP → IRC.
 	want := users * sends
@@ -660,4 +666,14 @@ func printTable(w *os.File, rs []*result, users, messages, sends int) {
 	row("RSS after joins", func(r *result) string { return mib(r.rssJoined) })
 	row("RSS per joined user", func(r *result) string { return fmt.Sprintf("%.0f KiB", r.rssPerUser/1024) })
 	row("gateway CPU (whole run)", func(r *result) string { return (r.cpuAfter - r.cpuBase).Round(time.Millisecond).String() })
+	row("CPU per IRC→XMPP delivery", func(r *result) string { return perMessage(r.cpuIn-r.cpuJoined, r.inDeliveries) })
+	row("CPU per XMPP→IRC message", func(r *result) string { return perMessage(r.cpuAfter-r.cpuIn, r.outDelivs) })
+}
+
+// perMessage is a phase's CPU time divided by what it delivered.
+func perMessage(cpu time.Duration, n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f µs", float64(cpu.Microseconds())/float64(n))
 }

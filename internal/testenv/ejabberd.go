@@ -25,12 +25,16 @@ type EjabberdOptions struct {
 	Components map[string]string
 	// Quiet logs warnings only, instead of everything at info level.
 	Quiet bool
+	// Privileged lists components (of Components) that the server grants
+	// XEP-0356 privileges (mod_privilege): roster both, message outgoing.
+	Privileged []string
 }
 
 // Ejabberd is a running ejabberd 23.01 (Debian) with virtual host
 // "localhost", a MUC service at muc.localhost (mod_caps needs mod_muc: its
 // hook crashes on a presence with caps without it), offline storage,
-// roster, vCard and the configured external
+// roster, vCard, HTTP upload at upload.localhost (plain http on loopback,
+// like the test Prosody's) and the configured external
 // components (XEP-0114, module ejabberd_service) — the second XMPP server
 // the component's tests run against, beside Prosody.
 //
@@ -43,7 +47,10 @@ type Ejabberd struct {
 	Domain        string // "localhost"
 	C2SAddr       string
 	ComponentAddr string
-	Dir           string
+	// HTTPAddr serves HTTP upload (XEP-0363, mod_http_upload at
+	// upload.localhost): plain http on loopback, as Prosody's.
+	HTTPAddr string
+	Dir      string
 	// Node is the Erlang node name, unique per instance.
 	Node string
 
@@ -66,7 +73,7 @@ func LaunchEjabberd(dir string, opts EjabberdOptions) (*Ejabberd, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3)
+	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -74,11 +81,12 @@ func LaunchEjabberd(dir string, opts EjabberdOptions) (*Ejabberd, error) {
 		Domain:        "localhost",
 		C2SAddr:       "127.0.0.1:" + strconv.Itoa(ports[0]),
 		ComponentAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
+		HTTPAddr:      "127.0.0.1:" + strconv.Itoa(ports[3]),
 		Dir:           dir,
 		Node:          fmt.Sprintf("sbtest%d_%d@localhost", os.Getpid(), ejabberdNodes.Add(1)),
 		cred:          cred,
 	}
-	for _, d := range []string{"db", "log"} {
+	for _, d := range []string{"db", "log", "upload"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, err
 		}
@@ -98,7 +106,13 @@ func LaunchEjabberd(dir string, opts EjabberdOptions) (*Ejabberd, error) {
 	cfg := strings.NewReplacer(
 		"@C2S_PORT@", strconv.Itoa(ports[0]),
 		"@COMPONENT_PORT@", strconv.Itoa(ports[1]),
+		"@HTTP_PORT@", strconv.Itoa(ports[3]),
+		"@DIR@", dir,
 		"@COMPONENTS@", comps.String(),
+		"@PRIVILEGED_ACL@", privilegedACL(opts.Privileged),
+		"@PRIVILEGE@", privilegeModule(opts.Privileged),
+		"@COMPONENT_SERVERS@", componentServers(domains),
+		"@PRIVILEGED_RULE@", map[bool]string{false: "", true: "  privileged:\n    allow: privileged\n"}[len(opts.Privileged) > 0],
 		"@LOG_LEVEL@", map[bool]string{false: "info", true: "warning"}[opts.Quiet],
 	).Replace(ejabberdConfig)
 	files := map[string]string{
@@ -141,10 +155,15 @@ acl:
   loopback:
     ip:
       - 127.0.0.0/8
-access_rules:
+  components:
+    server:
+@COMPONENT_SERVERS@@PRIVILEGED_ACL@access_rules:
   local:
     allow: local
-  c2s:
+  upload:
+    - allow: local
+    - allow: components
+@PRIVILEGED_RULE@  c2s:
     allow: all
 shaper_rules:
   c2s_shaper: none
@@ -162,9 +181,16 @@ listen:
     ip: "127.0.0.1"
     module: ejabberd_service
     hosts:
-@COMPONENTS@
+@COMPONENTS@  -
+    port: @HTTP_PORT@
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    request_handlers:
+      /upload: mod_http_upload
+
 modules:
   mod_caps: {}
+  mod_carboncopy: {}
   mod_disco: {}
   mod_muc:
     host: muc.localhost
@@ -173,7 +199,37 @@ modules:
   mod_roster: {}
   mod_vcard: {}
   mod_version: {}
-`
+  mod_http_upload:
+    hosts:
+      - upload.localhost
+    put_url: "http://127.0.0.1:@HTTP_PORT@/upload"
+    get_url: "http://127.0.0.1:@HTTP_PORT@/upload"
+    docroot: "@DIR@/upload"
+    max_size: 10485760
+    access: upload
+@PRIVILEGE@`
+
+// privilegedACL is the ACL of the privileged components, "" for none.
+func privilegedACL(domains []string) string {
+	if len(domains) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("  privileged:\n    server:\n")
+	for _, d := range domains {
+		fmt.Fprintf(&b, "      - %q\n", d)
+	}
+	return b.String()
+}
+
+// privilegeModule grants the privileged access rule (the ACL of the same
+// name) XEP-0356's roster and message permissions, "" for none.
+func privilegeModule(domains []string) string {
+	if len(domains) == 0 {
+		return ""
+	}
+	return "  mod_privilege:\n    roster:\n      both: privileged\n    message:\n      outgoing: privileged\n"
+}
 
 // ejabberdUser returns the credential to run ejabberdctl with: the
 // ejabberd user when the tests run as root (ejabberdctl would otherwise su
@@ -246,7 +302,7 @@ func (e *Ejabberd) start() error {
 	e.mu.Unlock()
 	// The Erlang VM and Mnesia take a few seconds (5 s measured idle).
 	deadline := time.Now().Add(60 * time.Second)
-	for _, addr := range []string{e.C2SAddr, e.ComponentAddr} {
+	for _, addr := range []string{e.C2SAddr, e.ComponentAddr, e.HTTPAddr} {
 		err := waitTCP("ejabberd", exited, addr, deadline, 60*time.Second)
 		if errors.Is(err, errExitedAtStart) {
 			return fmt.Errorf("%w:\n%s", err, e.tail())
@@ -373,4 +429,17 @@ func (e *Ejabberd) Login(t testing.TB, user jid.JID, password, resource string, 
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// componentServers lists the components' domains for the "components"
+// ACL, which may ask for upload slots (a gateway asks as itself).
+func componentServers(domains []string) string {
+	var b strings.Builder
+	for _, d := range domains {
+		fmt.Fprintf(&b, "      - %q\n", d)
+	}
+	if len(domains) == 0 {
+		b.WriteString("      - \"none.invalid\"\n")
+	}
+	return b.String()
 }

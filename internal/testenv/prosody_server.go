@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,7 +76,15 @@ type ProsodyOptions struct {
 	Components map[string]string
 	// Quiet logs warnings only (a load tool), instead of everything.
 	Quiet bool
+	// Privileged lists components (of Components) that the server grants
+	// XEP-0356 privileges on localhost: roster both, message outgoing.
+	// It needs mod_privilege (Debian prosody-modules); without it the
+	// server does not start.
+	Privileged []string
 }
+
+// modPrivilege is where Debian's prosody-modules puts mod_privilege.
+const modPrivilege = "/usr/lib/prosody/modules/mod_privilege/mod_privilege.lua"
 
 // Prosody is a running Prosody 0.12 with virtual host "localhost", a MUC
 // service at muc.localhost, HTTP upload at upload.localhost, offline
@@ -120,6 +129,20 @@ func LaunchProsody(dir string, opts ProsodyOptions) (*Prosody, error) {
 	sort.Strings(domains)
 	for _, d := range domains {
 		fmt.Fprintf(&comps, "Component %q\n  component_secret = %q\n", d, opts.Components[d])
+		if slices.Contains(opts.Privileged, d) {
+			comps.WriteString("  modules_enabled = { \"privilege\" }\n")
+		}
+	}
+	var host strings.Builder
+	if len(opts.Privileged) > 0 {
+		if _, err := os.Stat(modPrivilege); err != nil {
+			return nil, fmt.Errorf("mod_privilege is missing (install prosody-modules): %w", err)
+		}
+		host.WriteString("  modules_enabled = { \"privilege\" }\n  privileged_entities = {\n")
+		for _, d := range opts.Privileged {
+			fmt.Fprintf(&host, "    [%q] = { roster = \"both\"; message = \"outgoing\" };\n", d)
+		}
+		host.WriteString("  }\n")
 	}
 	cfg := strings.NewReplacer(
 		"@DIR@", dir,
@@ -127,6 +150,7 @@ func LaunchProsody(dir string, opts ProsodyOptions) (*Prosody, error) {
 		"@COMPONENT_PORT@", strconv.Itoa(ports[1]),
 		"@HTTP_PORT@", strconv.Itoa(ports[2]),
 		"@COMPONENTS@", comps.String(),
+		"@HOST@", host.String(),
 		"@LOG_LEVEL@", map[bool]string{false: "debug", true: "warn"}[opts.Quiet],
 	).Replace(prosodyConfig)
 	if err := os.WriteFile(p.config(), []byte(cfg), 0o644); err != nil {
@@ -150,7 +174,7 @@ data_path = "@DIR@/data"
 log = { @LOG_LEVEL@ = "@DIR@/prosody.log" }
 daemonize = false
 admins = { "admin@localhost" }
-modules_enabled = { "roster", "saslauth", "disco", "presence", "message", "iq", "ping", "register", "offline", "version", "time" }
+modules_enabled = { "roster", "saslauth", "disco", "presence", "message", "iq", "ping", "register", "offline", "version", "time", "carbons" }
 modules_disabled = { "s2s", "tls", "posix" }
 c2s_ports = { @C2S_PORT@ }
 c2s_interfaces = { "127.0.0.1" }
@@ -169,7 +193,7 @@ allow_registration = true
 authentication = "internal_hashed"
 storage = "internal"
 VirtualHost "localhost"
-Component "muc.localhost" "muc"
+@HOST@Component "muc.localhost" "muc"
 Component "upload.localhost" "http_file_share"
 @COMPONENTS@`
 

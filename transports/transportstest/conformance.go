@@ -35,14 +35,19 @@ func Conformance(t *testing.T, net transports.Network, connect func(t *testing.T
 // net.Capabilities(), or nil when they agree:
 //
 //   - Capabilities returns the same value on every call;
-//   - RoomListing, AnonymousJoin, ConferenceType and Moderation need
-//     Rooms; Moderation needs Retractions;
+//   - RoomListing, AnonymousJoin, ConferenceType, Moderation,
+//     NickChange, OccupantIDs, PrivateMessages and MaxOccupants need
+//     Rooms; Moderation needs Retractions; ServerListing needs
+//     RoomListing; MaxOccupants is not negative;
+//   - PrivateMessages needs net to be a transports.OccupantContacter;
 //   - Rooms needs net to be a transports.Addresser and a to implement
 //     transports.Rooms;
 //   - AnonymousJoin needs net to be a transports.AnonymousNetwork;
 //   - RoomListing needs a RoomLister, ChatStates a Typer, Reactions a
 //     Reactor, Corrections an Editor, Retractions a Retractor,
-//     Moderation a MessageModerator, SendFiles a FileSender;
+//     Moderation a MessageModerator, SendFiles a FileSender, Profiles
+//     a Profiler, Contacts a ContactLister, ServerListing a
+//     ServerLister, NickChange a Nicker;
 //   - Commands have unique, non-empty nodes and names, and need a
 //     CommandRunner that refuses an unknown node with ErrNotFound;
 //   - MaxBody is not negative; Name and Identity.Type are not empty;
@@ -78,10 +83,25 @@ func Check(net transports.Network, a transports.Adapter) []error {
 		{caps.AnonymousJoin, "AnonymousJoin"},
 		{caps.ConferenceType != "", "ConferenceType"},
 		{caps.Moderation, "Moderation"},
+		{caps.NickChange, "NickChange"},
+		{caps.OccupantIDs, "OccupantIDs"},
+		{caps.PrivateMessages, "PrivateMessages"},
+		{caps.MaxOccupants > 0, "MaxOccupants"},
 	}
 	for _, c := range needsRooms {
 		if c.claimed && !caps.Rooms {
 			fail("%s is claimed without Rooms", c.name)
+		}
+	}
+	if caps.MaxOccupants < 0 {
+		fail("MaxOccupants %d is negative", caps.MaxOccupants)
+	}
+	if caps.ServerListing && !caps.RoomListing {
+		fail("ServerListing is claimed without RoomListing: a listed server's rooms could not be browsed")
+	}
+	if caps.PrivateMessages {
+		if _, ok := net.(transports.OccupantContacter); !ok {
+			fail("PrivateMessages is claimed, but the network is not a transports.OccupantContacter")
 		}
 	}
 	if caps.Moderation && !caps.Retractions {
@@ -117,6 +137,10 @@ func Check(net transports.Network, a transports.Adapter) []error {
 		{caps.Moderation, "MessageModerator", implements[transports.MessageModerator](a)},
 		{caps.SendFiles, "FileSender", implements[transports.FileSender](a)},
 		{len(caps.Commands) > 0, "CommandRunner", implements[transports.CommandRunner](a)},
+		{caps.Profiles, "Profiler", implements[transports.Profiler](a)},
+		{caps.Contacts, "ContactLister", implements[transports.ContactLister](a)},
+		{caps.ServerListing, "ServerLister", implements[transports.ServerLister](a)},
+		{caps.NickChange, "Nicker", implements[transports.Nicker](a)},
 	}
 	for _, c := range adapterClaims {
 		if c.claimed && !c.ok {

@@ -116,6 +116,25 @@ func TestCheck(t *testing.T) {
 		{"duplicate and empty commands", plain(func(c *transports.Capabilities) {
 			c.Commands = append(c.Commands, transports.Command{Node: "count", Name: "Again"}, transports.Command{Node: "x"})
 		}), fake, []string{"declared twice", "empty node or name"}},
+		{"profiles and contacts without adapter support", plain(func(c *transports.Capabilities) {
+			c.Profiles, c.Contacts = true, true
+			c.Commands = nil
+		}), &bare{}, []string{"transports.Profiler", "transports.ContactLister"}},
+		{"servers and nicks without rooms or adapter support", plain(func(c *transports.Capabilities) {
+			c.ServerListing, c.NickChange = true, true
+			c.Commands = nil
+		}), &bare{}, []string{"ServerListing is claimed without RoomListing", "NickChange is claimed without Rooms",
+			"transports.ServerLister", "transports.Nicker"}},
+		{"fake profiles, contacts, servers, nicks and occupant identity", rooms2(func(c *transports.Capabilities) {
+			c.Profiles, c.Contacts, c.ServerListing, c.NickChange = true, true, true, true
+			c.OccupantIDs, c.PrivateMessages, c.MaxOccupants = true, true, 50
+		}), fake, nil},
+		{"occupant identity without rooms", plain(func(c *transports.Capabilities) {
+			c.OccupantIDs, c.PrivateMessages, c.MaxOccupants = true, true, 50
+		}), fake, []string{"OccupantIDs is claimed without Rooms", "PrivateMessages is claimed without Rooms",
+			"MaxOccupants is claimed without Rooms", "not a transports.OccupantContacter"}},
+		{"negative occupant bound", rooms2(func(c *transports.Capabilities) { c.MaxOccupants = -1 }), fake,
+			[]string{"MaxOccupants -1 is negative"}},
 		{"negative body bound", plain(func(c *transports.Capabilities) { c.MaxBody = -1 }), fake, []string{"negative"}},
 		{"capabilities change", &fickle{Network: transportstest.New(nil)}, fake, []string{"changed between two calls"}},
 	}

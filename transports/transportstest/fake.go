@@ -37,6 +37,9 @@ type Network struct {
 	seeds     map[transports.ID]RoomSeed
 	listings  map[transports.ID][]transports.RoomInfo
 	listCalls atomic.Int64
+
+	// Profiles, contacts and servers (see profiles.go).
+	prof profileState
 }
 
 // New returns a fake network with the given username → password accounts.

@@ -1,0 +1,73 @@
+package component_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// TestPrivilegedRoster: on each XMPP server, with the server's XEP-0356
+// roster grant (Prosody's mod_privilege speaks version 2, ejabberd 23
+// version 1), the legacy contact list goes into the user's roster
+// directly — named, grouped, subscribed both ways, no request to accept —
+// and a contact leaving the list leaves the roster. ejabberd 23.01
+// (Debian 12) grants the privilege but fails every privileged roster set
+// (its mod_roster looks itself up on the component's domain:
+// processone/ejabberd#3942, fixed in 23.10): there the refused push falls
+// back to asking the user, one named subscription request per contact.
+func TestPrivilegedRoster(t *testing.T) {
+	comps := map[string]string{gw: secret}
+	servers := map[string]func(t *testing.T) testenv.XMPPServer{
+		"prosody": func(t *testing.T) testenv.XMPPServer {
+			return testenv.StartProsody(t, testenv.ProsodyOptions{Components: comps, Privileged: []string{gw}})
+		},
+		"ejabberd": func(t *testing.T) testenv.XMPPServer {
+			return testenv.StartEjabberd(t, testenv.EjabberdOptions{Components: comps, Privileged: []string{gw}})
+		},
+	}
+	for _, name := range testenv.XMPPServers {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, envOptions{prosody: servers[name](t), caps: func(c *transports.Capabilities) { c.Contacts = true }})
+			e.net.SetContacts([]transports.Contact{{ID: "carol", Name: "Carol C", Groups: []string{"Friends", " "}}, {ID: "dave"}})
+			user := e.user(t, "rosa", "pc", 0)
+			e.register(t, user)
+			a := e.adapter(t, "rosa@localhost")
+
+			if name == "ejabberd" {
+				req := user.Expect(t, "carol's subscription request", isPresence("carol@"+gw, "subscribe"))
+				if n := req.Child(nsNickTest, "nick"); n == nil || n.Text != "Carol C" {
+					t.Errorf("carol's request has no nick Carol C: %s", req)
+				}
+				user.Expect(t, "dave's subscription request", isPresence("dave@"+gw, "subscribe"))
+				if !strings.Contains(e.logs.String(), "roster push refused") {
+					t.Errorf("the fallback ran without a refused push:\n%s", e.logs)
+				}
+				return
+			}
+			waitSubscription(t, user, "carol@"+gw, "both")
+			waitSubscription(t, user, "dave@"+gw, "both")
+			res := user.IQ(t, `<iq type="get"><query xmlns="jabber:iq:roster"/></iq>`)
+			for _, it := range res.Find(qRoster).ChildrenNamed("jabber:iq:roster", "item") {
+				if it.Attr("jid") != "carol@"+gw {
+					continue
+				}
+				groups := it.ChildrenNamed("jabber:iq:roster", "group")
+				if it.Attr("name") != "Carol C" || len(groups) != 1 || groups[0].Text != "Friends" {
+					t.Errorf("carol's roster item: %s", it)
+				}
+			}
+			user.ExpectNone(t, time.Second, func(el *testenv.Element) bool {
+				return isPresence("carol@"+gw, "subscribe")(el) || isPresence("dave@"+gw, "subscribe")(el)
+			})
+
+			a.Emit(&transports.ContactEvent{Contact: transports.Contact{ID: "dave"}, Removed: true})
+			waitSubscription(t, user, "dave@"+gw, "")
+			if sub := rosterSubscription(t, user, "carol@"+gw); sub != "both" {
+				t.Errorf("carol's subscription became %q", sub)
+			}
+		})
+	}
+}
