@@ -53,6 +53,7 @@ type adapter struct {
 	ours      map[string]string // "op:message ID" → the XMPP ID, until its event came
 	settled   *sync.Cond        // inFlight went down, or closed
 	last      map[string]string // channel ID → the last message delivered (see bookmark)
+	profiles  map[string]string // DM partner → the name and avatar last delivered
 	store     transports.Store  // nil: no bookmarks
 }
 
@@ -88,6 +89,7 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 		inFlight: map[string]int{},
 		ours:     map[string]string{},
 		last:     map[string]string{},
+		profiles: map[string]string{},
 		store:    acct.Store,
 	}
 	a.settled = sync.NewCond(&a.mu)
@@ -361,6 +363,7 @@ func (a *adapter) onChannel(c *discordgo.ChannelCreate) {
 	for _, u := range c.Recipients {
 		if u != nil && u.ID != a.self {
 			a.rememberDM(c.ID, u.ID)
+			a.sink.Deliver(&transports.ContactEvent{Contact: transports.Contact{ID: UserID(u.ID), Name: displayName(u, nil)}})
 		}
 	}
 }
@@ -409,7 +412,7 @@ func (a *adapter) messageEvent(c conv, m *discordgo.Message) *transports.Message
 		ev.ReplyTo = transports.RemoteID(m.MessageReference.MessageID)
 	}
 	if c.room != nil {
-		ev.Nick = a.occupant(c.room, m.Author, m.Member)
+		ev.Nick, ev.OccupantID = a.occupant(c.room, m.Author, m.Member), m.Author.ID
 		for _, u := range m.Mentions {
 			ev.Mention = ev.Mention || (u != nil && u.ID == a.self)
 		}

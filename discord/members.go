@@ -1,6 +1,8 @@
 package discord
 
 import (
+	"context"
+
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/switchboard-im/switchboard/transports"
@@ -44,14 +46,16 @@ func (a *adapter) onPresence(p *discordgo.PresenceUpdate) {
 	if p.User == nil || p.User.ID == a.self {
 		return
 	}
+	a.profileChanged(p.User)
 	for _, r := range a.guildRooms(p.GuildID, p.GuildID == "") {
 		nick, ok := r.nick(p.User.ID)
 		if !ok {
 			continue
 		}
-		role, aff := a.standing(r.guild, p.User.ID, a.stateMember(r.guild, p.User.ID))
+		m := a.stateMember(r.guild, p.User.ID)
+		role, aff := a.standing(r.guild, p.User.ID, m)
 		a.sink.Deliver(&transports.OccupantEvent{Room: r.id, Nick: nick, Role: role, Affiliation: aff, Account: p.User.ID,
-			Presence: transports.Presence{Show: show(p.Status)}})
+			OccupantID: p.User.ID, Hats: a.hats(r.guild, m), Presence: transports.Presence{Show: show(p.Status)}})
 	}
 }
 
@@ -68,7 +72,7 @@ func (a *adapter) onMemberUpdate(m *discordgo.GuildMemberUpdate) {
 		}
 		role, aff := a.standing(r.guild, m.User.ID, m.Member)
 		a.sink.Deliver(&transports.OccupantEvent{Room: r.id, Nick: old, NewNick: renamed, Role: role, Affiliation: aff,
-			Account: m.User.ID, Self: m.User.ID == a.self})
+			Account: m.User.ID, OccupantID: m.User.ID, Hats: a.hats(r.guild, m.Member), Self: m.User.ID == a.self})
 	}
 }
 
@@ -91,7 +95,7 @@ func (a *adapter) onMemberRemove(m *discordgo.GuildMemberRemove) {
 			a.mu.Unlock()
 		}
 		a.sink.Deliver(&transports.OccupantEvent{Room: r.id, Nick: nick, Left: true, Self: self, Account: m.User.ID,
-			Reason: "left the guild"})
+			OccupantID: m.User.ID, Reason: "left the guild"})
 	}
 }
 
@@ -129,4 +133,36 @@ func (a *adapter) onChannelUpdate(c *discordgo.ChannelUpdate) {
 		return // another change (name, permissions, position)
 	}
 	a.sink.Deliver(&transports.SubjectEvent{Room: r.id, Subject: clean(subject, 1024)})
+}
+
+// profileChanged delivers a DM partner's new profile when a presence
+// update shows a name or avatar other than the last one delivered.
+func (a *adapter) profileChanged(u *discordgo.User) {
+	if u.Username == "" && u.GlobalName == "" && u.Avatar == "" {
+		return // a partial user: nothing about the profile
+	}
+	a.mu.Lock()
+	_, partner := a.dmOf[u.ID]
+	key := displayName(u, nil) + "\x00" + u.Avatar
+	same := a.profiles[u.ID] == key
+	if partner && !same {
+		if len(a.profiles) >= maxOurs {
+			clear(a.profiles)
+		}
+		a.profiles[u.ID] = key
+	}
+	a.mu.Unlock()
+	if !partner || same {
+		return
+	}
+	p := transports.Profile{Name: displayName(u, nil)}
+	if u.Avatar != "" {
+		ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
+		av, err := a.avatar(ctx, u)
+		cancel()
+		if err == nil {
+			p.Avatar = av
+		}
+	}
+	a.sink.Deliver(&transports.ProfileEvent{From: UserID(u.ID), Profile: p})
 }

@@ -77,6 +77,14 @@ func (n *Network) Capabilities() transports.Capabilities {
 		Moderation:     true,
 		Attachments:    true,
 		SendFiles:      true,
+		Profiles:       true,
+		Contacts:       true,
+		ServerListing:  true,
+		NickChange:     true,
+		OccupantIDs:    true,
+		// A private message to room/nick is a DM to the member.
+		PrivateMessages: true,
+		MaxOccupants:    n.cfg.MaxMembers,
 		// Discord takes 2 000 characters a message; longer bodies are
 		// split into at most maxParts messages.
 		MaxBody: maxParts * maxMessageRunes * 4,

@@ -122,7 +122,8 @@ func (a *adapter) occupant(r *room, u *discordgo.User, m *discordgo.Member) stri
 	nick, added := r.assign(u, displayName(u, m))
 	if added {
 		role, aff := a.standing(r.guild, u.ID, m)
-		a.sink.Deliver(&transports.OccupantEvent{Room: r.id, Nick: nick, Role: role, Affiliation: aff, Account: u.ID})
+		a.sink.Deliver(&transports.OccupantEvent{Room: r.id, Nick: nick, Role: role, Affiliation: aff, Account: u.ID,
+			OccupantID: u.ID, Hats: a.hats(r.guild, m)})
 	}
 	return nick
 }
@@ -190,25 +191,76 @@ func (a *adapter) stateMember(guild, user string) *discordgo.Member {
 
 // guildInfo is what the adapter reads of a guild for roles.
 type guildInfo struct {
-	owner string
-	perms map[string]int64 // role ID → permissions
+	owner   string
+	members int                       // member count, 0 if unknown
+	perms   map[string]int64          // role ID → permissions
+	roles   map[string]discordgo.Role // role ID → the role (name, colour, rank)
 }
 
 func (a *adapter) guildInfo(guild string) guildInfo {
-	info := guildInfo{perms: map[string]int64{}}
+	info := guildInfo{perms: map[string]int64{}, roles: map[string]discordgo.Role{}}
 	g, err := a.s.State.Guild(guild)
 	if err != nil {
 		return info
 	}
 	a.s.State.RLock()
 	defer a.s.State.RUnlock()
-	info.owner = g.OwnerID
+	info.owner, info.members = g.OwnerID, g.MemberCount
 	for _, r := range g.Roles {
 		if r != nil {
 			info.perms[r.ID] = r.Permissions
+			info.roles[r.ID] = *r
 		}
 	}
 	return info
+}
+
+// hats are a member's named roles (XEP-0317), highest first; the
+// guild-wide @everyone role is none.
+func (a *adapter) hats(guild string, m *discordgo.Member) []transports.Hat {
+	if guild == "" || m == nil || len(m.Roles) == 0 {
+		return nil
+	}
+	g := a.guildInfo(guild)
+	var roles []discordgo.Role
+	for _, id := range m.Roles {
+		if r, ok := g.roles[id]; ok && id != guild {
+			roles = append(roles, r)
+		}
+	}
+	slices.SortStableFunc(roles, func(x, y discordgo.Role) int { return y.Position - x.Position })
+	var out []transports.Hat
+	for _, r := range roles {
+		out = append(out, transports.Hat{ID: r.ID, Title: clean(r.Name, 100), Hue: hue(r.Color)})
+	}
+	return out
+}
+
+// hue is an RGB colour's hue angle in degrees, -1 for no colour (0).
+func hue(rgb int) float64 {
+	if rgb <= 0 {
+		return -1
+	}
+	r, g, b := float64(rgb>>16&0xff)/255, float64(rgb>>8&0xff)/255, float64(rgb&0xff)/255
+	hi, lo := max(r, g, b), min(r, g, b)
+	d := hi - lo
+	if d == 0 {
+		return 0
+	}
+	var h float64
+	switch hi {
+	case r:
+		h = (g - b) / d
+	case g:
+		h = (b-r)/d + 2
+	default:
+		h = (r-g)/d + 4
+	}
+	h *= 60
+	if h < 0 {
+		h += 360
+	}
+	return h
 }
 
 // standing maps a member's Discord standing to MUC: the guild's owner
@@ -283,7 +335,8 @@ func (a *adapter) JoinRoom(ctx context.Context, id transports.ID, _ string) erro
 		}
 		nick, _ := r.assign(m.User, displayName(m.User, m))
 		role, aff := a.standing(addr.Guild, m.User.ID, m)
-		events = append(events, &transports.OccupantEvent{Room: id, Nick: nick, Role: role, Affiliation: aff, Account: m.User.ID})
+		events = append(events, &transports.OccupantEvent{Room: id, Nick: nick, Role: role, Affiliation: aff, Account: m.User.ID,
+			OccupantID: m.User.ID, Hats: a.hats(addr.Guild, m)})
 	}
 	if self == nil {
 		if self = a.member(addr.Guild, a.self); self == nil {
@@ -308,7 +361,11 @@ func (a *adapter) JoinRoom(ctx context.Context, id transports.ID, _ string) erro
 	for _, ev := range events {
 		a.sink.Deliver(ev)
 	}
-	a.sink.Deliver(&transports.RoomReadyEvent{Room: id, Nick: ownNick, Role: role, Affiliation: aff})
+	ready := &transports.RoomReadyEvent{Room: id, Nick: ownNick, Role: role, Affiliation: aff, Name: roomName(ch)}
+	if len(members) >= a.n.cfg.MaxMembers {
+		ready.Members = a.guildInfo(addr.Guild).members
+	}
+	a.sink.Deliver(ready)
 	a.sink.Deliver(&transports.SubjectEvent{Room: id, Subject: clean(subject, 1024)})
 	return nil
 }
@@ -417,7 +474,7 @@ func (a *adapter) historyEvent(r *room, m *discordgo.Message) *transports.Messag
 	ev := &transports.MessageEvent{
 		From: r.id, Room: true, RemoteID: transports.RemoteID(m.ID),
 		Body: a.body(c, m), Time: m.Timestamp, Own: m.Author.ID == a.self,
-		Nick: a.occupantNick(r, m.Author),
+		Nick: a.occupantNick(r, m.Author), OccupantID: m.Author.ID,
 	}
 	if m.MessageReference != nil && m.Type == discordgo.MessageTypeReply {
 		ev.ReplyTo = transports.RemoteID(m.MessageReference.MessageID)

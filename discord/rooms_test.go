@@ -100,7 +100,7 @@ func TestRoomBothWays(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(m.ID) })
-		if got.From != room || !got.Room || got.Nick != "bob" || got.Body != "hello @relaybot and #general" || !got.Mention || got.Own {
+		if got.From != room || !got.Room || got.Nick != "bob" || got.OccupantID != sc.Bob.ID || got.Body != "hello @relaybot and #general" || !got.Mention || got.Own {
 			t.Errorf("MessageEvent = %+v", got)
 		}
 	})
