@@ -12,6 +12,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/bwmarrin/discordgo"
+
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -142,5 +144,36 @@ func TestHue(t *testing.T) {
 		if got := hue(tt.rgb); got != tt.want {
 			t.Errorf("hue(%06x) = %v, want %v", tt.rgb, got, tt.want)
 		}
+	}
+}
+
+// TestRolesAsHats: a member with a named role that may manage messages
+// is a moderator, and the role is their hat, with its colour's hue.
+func TestRolesAsHats(t *testing.T) {
+	sb := spacebar(t)
+	n := network(t, sb)
+	sc := sb.SetupScene(t)
+	alice, _, err := n.newSession(login{token: sc.Alice.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, perms := 0xff0000, int64(discordgo.PermissionManageMessages)
+	role, err := alice.GuildRoleCreate(sc.GuildID, &discordgo.RoleParams{Name: "mods", Color: &red, Permissions: &perms})
+	if err != nil {
+		t.Fatalf("creating a role: %v", err)
+	}
+	if err := alice.GuildMemberRoleAdd(sc.GuildID, sc.Bob.ID, role.ID); err != nil {
+		t.Fatalf("giving bob the role: %v", err)
+	}
+	s := newSink()
+	a := connect(t, n, botCreds(sc), s)
+	room := ChannelID(sc.ChannelID, sc.GuildID)
+	if err := a.JoinRoom(context.Background(), room, ""); err != nil {
+		t.Fatal(err)
+	}
+	bob := await(t, s, func(ev *transports.OccupantEvent) bool { return ev.Nick == "bob" })
+	want := []transports.Hat{{ID: role.ID, Title: "mods", Hue: 0}}
+	if bob.Role != transports.RoleModerator || bob.Affiliation != transports.AffiliationMember || !slices.Equal(bob.Hats, want) {
+		t.Errorf("bob = role %v, affiliation %v, hats %+v; want a moderating member with %+v", bob.Role, bob.Affiliation, bob.Hats, want)
 	}
 }
