@@ -12,7 +12,7 @@ import (
 func TestConformance(t *testing.T) {
 	sb := spacebar(t)
 	n := network(t, sb)
-	sc := sb.SetupScene(t)
+	sc := scene(t, sb)
 	transportstest.Conformance(t, n, func(t *testing.T) transports.Adapter {
 		return connect(t, n, botCreds(sc), newSink())
 	})

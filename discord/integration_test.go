@@ -50,6 +50,32 @@ func spacebar(t *testing.T) *testenv.Spacebar {
 	return sbSrv
 }
 
+var (
+	usersOnce               sync.Once
+	sbAlice, sbBob, sbCarol testenv.SpacebarUser
+)
+
+// scene is the recipe's scene (testenv.SpacebarScene) with a guild,
+// channel and bot of its own, for users registered once per package:
+// Spacebar refuses more than about twenty registrations from one address
+// in a while.
+func scene(t *testing.T, sb *testenv.Spacebar) testenv.SpacebarScene {
+	t.Helper()
+	usersOnce.Do(func() {
+		sbAlice, sbBob, sbCarol = sb.RegisterUser(t, "alice"), sb.RegisterUser(t, "bob"), sb.RegisterUser(t, "carol")
+	})
+	if sbAlice.ID == "" || sbBob.ID == "" || sbCarol.ID == "" {
+		t.Fatal("the package's users were not registered (see the first test's failure)")
+	}
+	sc := testenv.SpacebarScene{Alice: sbAlice, Bob: sbBob}
+	sc.Bot = sb.CreateBot(t, sc.Alice, "relaybot")
+	sc.GuildID = sb.CreateGuild(t, sc.Alice, "testguild")
+	sc.ChannelID = sb.CreateTextChannel(t, sc.Alice, sc.GuildID, "general")
+	sb.JoinGuild(t, sc.Alice, sc.Bob, sc.ChannelID)
+	sb.AuthorizeBot(t, sc.Alice, sc.Bot, sc.GuildID, "8")
+	return sc
+}
+
 // network is a Network pointed at sb.
 func network(t *testing.T, sb *testenv.Spacebar) *Network {
 	t.Helper()
@@ -196,7 +222,7 @@ func (p *peer) next(t *testing.T, typ string, ok func(*discordgo.Event) bool) *d
 func TestValidate(t *testing.T) {
 	sb := spacebar(t)
 	n := network(t, sb)
-	sc := sb.SetupScene(t)
+	sc := scene(t, sb)
 	tests := []struct {
 		name  string
 		creds transports.Credentials

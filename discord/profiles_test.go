@@ -23,7 +23,7 @@ import (
 func TestWhoIsWho(t *testing.T) {
 	sb := spacebar(t)
 	n := network(t, sb)
-	sc := sb.SetupScene(t)
+	sc := scene(t, sb)
 	bob := newPeer(t, n, sc.Bob)
 	s := newSink()
 	a := connect(t, n, botCreds(sc), s)
@@ -152,7 +152,7 @@ func TestHue(t *testing.T) {
 func TestRolesAsHats(t *testing.T) {
 	sb := spacebar(t)
 	n := network(t, sb)
-	sc := sb.SetupScene(t)
+	sc := scene(t, sb)
 	alice, _, err := n.newSession(login{token: sc.Alice.Token})
 	if err != nil {
 		t.Fatal(err)

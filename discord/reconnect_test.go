@@ -48,7 +48,7 @@ func drop(t *testing.T, a *adapter) {
 func TestGatewayDropAndRevokedToken(t *testing.T) {
 	sb := spacebar(t)
 	n := network(t, sb)
-	sc := sb.SetupScene(t)
+	sc := scene(t, sb)
 	bob := newPeer(t, n, sc.Bob)
 	st := &statuses{}
 	s := newSink()
@@ -122,7 +122,7 @@ func TestGatewayDropAndRevokedToken(t *testing.T) {
 func TestMissedWhileDown(t *testing.T) {
 	sb := spacebar(t)
 	n := network(t, sb)
-	sc := sb.SetupScene(t)
+	sc := scene(t, sb)
 	bob := newPeer(t, n, sc.Bob)
 	store := &transportstest.Store{}
 	creds := transports.Credentials{fieldToken: sc.Alice.Token, fieldAccount: accountUser}

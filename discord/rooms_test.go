@@ -20,7 +20,7 @@ import (
 func TestRoomBothWays(t *testing.T) {
 	sb := spacebar(t)
 	n := network(t, sb)
-	sc := sb.SetupScene(t)
+	sc := scene(t, sb)
 	bob := newPeer(t, n, sc.Bob)
 	alice, _, err := n.newSession(login{token: sc.Alice.Token}) // the guild's owner, over REST
 	if err != nil {
@@ -390,7 +390,7 @@ func TestRoomBothWays(t *testing.T) {
 func TestDirectMessages(t *testing.T) {
 	sb := spacebar(t)
 	n := network(t, sb)
-	sc := sb.SetupScene(t)
+	sc := scene(t, sb)
 	bob := newPeer(t, n, sc.Bob)
 	s := newSink()
 	a := connect(t, n, transports.Credentials{fieldToken: sc.Alice.Token, fieldAccount: accountUser}, s)
@@ -449,7 +449,7 @@ func TestDirectMessages(t *testing.T) {
 func TestMembersChange(t *testing.T) {
 	sb := spacebar(t)
 	n := network(t, sb)
-	sc := sb.SetupScene(t)
+	sc := scene(t, sb)
 	bob := newPeer(t, n, sc.Bob)
 	s := newSink()
 	a := connect(t, n, botCreds(sc), s)
@@ -489,8 +489,8 @@ func TestMembersChange(t *testing.T) {
 func TestGroupDM(t *testing.T) {
 	sb := spacebar(t)
 	n := network(t, sb)
-	sc := sb.SetupScene(t)
-	carol := sb.RegisterUser(t, "carol")
+	sc := scene(t, sb)
+	carol := sbCarol
 	bob := newPeer(t, n, sc.Bob)
 	var group discordgo.Channel
 	body, err := bob.RequestWithBucketID("POST", "https://discord.com/api/v9/users/@me/channels",
