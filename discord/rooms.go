@@ -509,12 +509,15 @@ func (a *adapter) ListRooms(ctx context.Context, server transports.ID) ([]transp
 		return nil, classify(err)
 	}
 	slices.SortStableFunc(chans, func(x, y *discordgo.Channel) int { return x.Position - y.Position })
+	// Discord has no member count per channel: a text channel shows
+	// the guild's members (those the channel's permissions let in).
+	members := a.guildInfo(addr.Guild).members
 	var out []transports.RoomInfo
 	for _, ch := range chans {
 		if ch == nil || (ch.Type != discordgo.ChannelTypeGuildText && ch.Type != discordgo.ChannelTypeGuildNews) {
 			continue
 		}
-		out = append(out, transports.RoomInfo{ID: ChannelID(ch.ID, addr.Guild), Name: "#" + clean(ch.Name, 100), Topic: clean(ch.Topic, 300)})
+		out = append(out, transports.RoomInfo{ID: ChannelID(ch.ID, addr.Guild), Name: "#" + clean(ch.Name, 100), Topic: clean(ch.Topic, 300), Members: members})
 	}
 	return out, nil
 }

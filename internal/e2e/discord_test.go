@@ -100,6 +100,23 @@ func TestDiscordEndToEnd(t *testing.T) {
 	})
 
 	room := string(discord.ChannelID(sc.ChannelID, sc.GuildID)) + "@" + discordGW
+	guild := string(discord.GuildID(sc.GuildID)) + "@" + discordGW
+
+	// Browsing: the gateway lists the bot's guild by name, the guild its
+	// channels by name.
+	for _, b := range []struct{ to, jid, name string }{{discordGW, guild, "testguild"}, {guild, room, "#general"}} {
+		res := c.IQ(t, `<iq type="get" to="`+b.to+`"><query xmlns="http://jabber.org/protocol/disco#items"/></iq>`)
+		found := false
+		if q := res.Child("http://jabber.org/protocol/disco#items", "query"); q != nil {
+			for _, it := range q.Children {
+				// a room's name carries its member count: "#general (3)"
+				found = found || (it.Name.Local == "item" && it.Attr("jid") == b.jid && strings.HasPrefix(it.Attr("name"), b.name))
+			}
+		}
+		if !found {
+			t.Errorf("disco#items of %s: %s; want %s named %q…", b.to, res, b.jid, b.name)
+		}
+	}
 	c.Send(t, `<presence to="`+room+`/alice"><x xmlns="`+nsMUC+`"><history maxstanzas="5"/></x></presence>`)
 	bobP := c.Expect(t, "bob's presence", isPresenceFrom(room+"/bob"))
 	if it := item(bobP); it == nil || it.Attr("role") != "participant" || it.Attr("affiliation") != "member" {
