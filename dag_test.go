@@ -47,12 +47,21 @@ var rules = []struct {
 	{pkg: "component/regform", allowed: []string{"transports", "internal/xmltree"}},
 	{pkg: "component/stanzaerr", allowed: []string{"transports"}},
 	{pkg: "component/stanza", allowed: []string{"component/stanzaerr", "transports", "internal/xmltree"}, imports: []string{"mellium.im/xmpp/jid"}},
-	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "internal/xmltree"}},
+	// The MUC service may read and write the room archive, never storage
+	// itself.
+	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "component/presence", "archive", "storage", "internal/xmltree"},
+		notImported: []string{"storage"}},
 	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},
 	{pkg: "component/vcard", stdlibOnly: true},
 	// presence reaches mellium's jid only through stanza.In.
 	{pkg: "component/presence", allowed: []string{"transports", "component/stanza", "component/stanzaerr", "internal/xmltree"}, imports: []string{}},
+	// The chat door: the dialog, its texts, and the core it acts through.
+	{pkg: "component/chatdoor", allowed: []string{"transports", "component/stanzaerr", "component/presence", "component/stanza", "internal/xmltree"},
+		imports: []string{"mellium.im/xmpp/jid"}},
+	// The one-to-one flows: stanzas and the core they act through.
+	{pkg: "component/direct", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "internal/xmltree"},
+		imports: []string{"mellium.im/xmpp/jid"}},
 	{pkg: "internal/xmltree", stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"},

@@ -161,7 +161,7 @@ func (c *Component) cmdUnregister(ctx context.Context, from jid.JID, sub *regfor
 // cmdStatus answers with the same text as the chat command "status",
 // which says everything once; a result form beside it would repeat it.
 func (c *Component) cmdStatus(ctx context.Context, from jid.JID, _ *regform.Submitted) (cmdResult, error) {
-	return cmdResult{Note: c.statusText(ctx, from.Bare())}, nil
+	return cmdResult{Note: c.chat.Status(ctx, from.Bare())}, nil
 }
 
 func (c *Component) cmdSettings(ctx context.Context, from jid.JID, sub *regform.Submitted) (cmdResult, error) {
@@ -183,7 +183,7 @@ func (c *Component) cmdSettings(ctx context.Context, from jid.JID, sub *regform.
 }
 
 func (c *Component) cmdReconnect(ctx context.Context, from jid.JID, _ *regform.Submitted) (cmdResult, error) {
-	text, err := c.reconnect(ctx, from.Bare())
+	text, err := c.chat.Reconnect(ctx, from.Bare())
 	if err != nil {
 		return cmdResult{}, err
 	}

@@ -4,7 +4,7 @@
 // XEP-0115), in-band registration (XEP-0077) and its two other doors (ad-hoc
 // commands, XEP-0050, and chat with the gateway JID), XEP-0100, ping and
 // version, tracks users' resources and priorities, serves legacy rooms as
-// MUC rooms (XEP-0045, see muc.go), and turns legacy events into stanzas. What the legacy side sends is written to an outbox in
+// MUC rooms (XEP-0045, through package muc), and turns legacy events into stanzas. What the legacy side sends is written to an outbox in
 // storage first, so a dropped stream or a restart loses nothing.
 package component
 
@@ -34,6 +34,8 @@ import (
 
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component/adhoc"
+	"github.com/switchboard-im/switchboard/component/chatdoor"
+	"github.com/switchboard-im/switchboard/component/direct"
 	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/component/userloop"
@@ -116,7 +118,7 @@ type Config struct {
 	HookURL string
 	// Archive, if set, keeps every room message the users' sessions
 	// receive, for XEP-0313 queries to the room and for join history
-	// when the network has none (mam.go). Run flushes it. nil: no
+	// when the network has none (muc.Service). Run flushes it. nil: no
 	// archive, none advertised, and the chatter said while a user is
 	// away is kept in memory (muc.Away).
 	Archive *archive.Archive
@@ -150,7 +152,6 @@ type Component struct {
 	// Run (Deliver, from the HTTP listener's goroutines).
 	running  atomic.Pointer[context.Context]
 	hooks    http.Handler // the network's webhooks (hooks.go)
-	receipts receiptBook  // deferred receipts awaiting the network's word (receipts.go)
 	profiles profileBook  // contacts' names, avatar hashes, last presence (profiles.go)
 	privs    privileges   // what the users' servers granted (XEP-0356, privilege.go)
 
@@ -176,8 +177,8 @@ type Component struct {
 	commands *adhoc.Provider
 	iq       iqs
 	uploads  uploadServices
-	dialogs  *dialogs
-	reacts   chatReactions // one-to-one reactions (direct.go)
+	chat     *chatdoor.Service
+	direct   *direct.Service
 
 	lim limits // per-user limits and rate counters (limits.go)
 
@@ -252,12 +253,13 @@ func New(cfg Config) (*Component, error) {
 		connected: make(chan struct{}),
 		flush:     make(chan struct{}, 1),
 		presence:  presence.New(),
-		dialogs:   newDialogs(),
 	}
 	c.muc = muc.NewService(mucCore{c})
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
 	c.commands = c.newCommands()
+	c.chat = chatdoor.NewService(chatCore{c})
+	c.direct = direct.NewService(directCore{c})
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()
 		if i := strings.IndexByte(parent, '.'); i >= 0 {

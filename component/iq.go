@@ -44,13 +44,13 @@ func (c *Component) handleIQ(s *stanza.In) {
 	if id, ok := c.isRoom(s.To); ok {
 		switch {
 		case ns == nsPing && q.Name.Local == "ping" && s.Type == "get":
-			c.selfPing(s, id)
+			c.muc.SelfPing(s, id)
 		case ns == nsMUCAdmin && q.Name.Local == "query" && s.To.Resourcepart() == "":
 			c.mucAdmin(s, q, id)
-		case ns == nsModerate && q.Name.Local == "moderate" && s.Type == "set" && s.To.Resourcepart() == "":
-			c.moderate(s, q, id)
+		case ns == stanza.NSModerate && q.Name.Local == "moderate" && s.Type == "set" && s.To.Resourcepart() == "":
+			c.admit(s, func() { c.muc.Moderate(c.ctx(), s, q, id) })
 		case ns == nsMAM && c.cfg.Archive != nil && s.To.Resourcepart() == "":
-			c.mamIQ(s, q, id)
+			c.admit(s, func() { c.muc.MAM(c.ctx(), s, q, id) })
 		default:
 			c.replyError(s.Element, stanzaerr.New("cancel", "service-unavailable", "%s is not supported here.", q.Name.Space))
 		}

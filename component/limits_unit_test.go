@@ -103,7 +103,7 @@ func TestRoomStateReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &stanza.In{Element: leave, From: jid.MustParse("u@example.org/pc"), To: jid.MustParse("#chan@irc.example.org/nick"), Type: "unavailable"}
-	c.leaveRoom(s, "#chan")
+	c.muc.Leave(t.Context(), s, "#chan")
 	if c.muc.Rooms("u@example.org") != nil {
 		t.Error("a leave created room state")
 	}
@@ -140,27 +140,5 @@ func TestDropNotice(t *testing.T) {
 		if got := dropNotice(tt.n, "IRC", 120); got != tt.want {
 			t.Errorf("dropNotice(%d) = %q, want %q", tt.n, got, tt.want)
 		}
-	}
-}
-
-// TestAbandonedSessionsForgotten: chat dialogs nobody finishes are dropped
-// once expired, without waiting for their user to come back. (Ad-hoc
-// command sessions: adhoc's TestSessionsSweep.)
-func TestAbandonedSessionsForgotten(t *testing.T) {
-	d := newDialogs()
-	for i := range 50 {
-		d.set(fmt.Sprint("u", i), &dialog{values: map[string]string{}})
-	}
-	past := time.Now().Add(-time.Hour)
-	d.mu.Lock()
-	for _, dl := range d.m {
-		dl.expires = past
-	}
-	d.swept = past
-	d.mu.Unlock()
-
-	d.set("new", &dialog{values: map[string]string{}})
-	if len(d.m) != 1 {
-		t.Errorf("kept %d dialogs, want 1", len(d.m))
 	}
 }

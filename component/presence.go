@@ -92,7 +92,7 @@ func (c *Component) presenceWork(s *stanza.In) {
 			return
 		}
 		// The resource went offline: it is out of its rooms too.
-		c.resourceGone(ctx, user, s.From.Resourcepart())
+		c.muc.ResourceGone(ctx, user, s.From.Resourcepart())
 		last := c.presence.Unavailable(user.String(), s.From.Resourcepart())
 		if !last {
 			c.pushPresence(ctx, user)
@@ -140,7 +140,7 @@ func (c *Component) presenceWork(s *stanza.In) {
 func (c *Component) presenceError(s *stanza.In) {
 	if s.From.Resourcepart() != "" {
 		c.presence.Unavailable(s.From.Bare().String(), s.From.Resourcepart())
-		c.later(s.From.Bare().String(), func(ctx context.Context) { c.resourceGone(ctx, s.From.Bare(), s.From.Resourcepart()) })
+		c.later(s.From.Bare().String(), func(ctx context.Context) { c.muc.ResourceGone(ctx, s.From.Bare(), s.From.Resourcepart()) })
 	}
 }
 

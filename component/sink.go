@@ -71,8 +71,7 @@ func (s *userSink) Deliver(ev transports.Event) {
 func (s *userSink) inRoom(room transports.ID) bool {
 	in := false
 	s.c.own(s.c.ctx(), s.user.String(), func(context.Context) {
-		_, r := s.c.room(s.user, room)
-		in = r != nil
+		in = s.c.muc.Room(s.user, room) != nil
 	})
 	return in
 }
@@ -119,7 +118,7 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 	case *transports.MessageEvent:
 		c.stats.fromLegacy.Add(1)
 		if ev.Room {
-			c.roomMessageEvent(ctx, s.user, ev)
+			c.muc.MessageEvent(ctx, s.user, ev)
 			return
 		}
 		if !c.incomingAllowed(s.user) {
@@ -127,32 +126,32 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 		}
 		s.message(ctx, ev)
 	case *transports.OccupantEvent:
-		c.occupantEvent(ctx, s.user, ev)
+		c.muc.OccupantEvent(ctx, s.user, ev)
 	case *transports.RoomReadyEvent:
-		c.roomReadyEvent(ctx, s.user, ev)
+		c.muc.RoomReadyEvent(ctx, s.user, ev)
 	case *transports.SubjectEvent:
-		c.subjectEvent(ctx, s.user, ev)
+		c.muc.SubjectEvent(ctx, s.user, ev)
 	case *transports.TypingEvent:
 		if ev.Room {
-			c.typingEvent(ctx, s.user, ev)
+			c.muc.TypingEvent(ctx, s.user, ev)
 		} else {
 			s.typing(ctx, ev)
 		}
 	case *transports.ReactionEvent:
 		if ev.Room {
-			c.reactionEvent(ctx, s.user, ev)
+			c.muc.ReactionEvent(ctx, s.user, ev)
 		} else if c.incomingAllowed(s.user) {
 			s.reaction(ctx, ev)
 		}
 	case *transports.EditEvent:
 		if ev.Room {
-			c.roomEditEvent(ctx, s.user, ev)
+			c.muc.EditEvent(ctx, s.user, ev)
 		} else if c.incomingAllowed(s.user) {
 			s.edit(ctx, ev)
 		}
 	case *transports.RetractEvent:
 		if ev.Room {
-			c.roomRetractEvent(ctx, s.user, ev)
+			c.muc.RetractEvent(ctx, s.user, ev)
 		} else if c.incomingAllowed(s.user) {
 			s.retracted(ctx, ev)
 		}
@@ -163,11 +162,11 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 	case *transports.ContactEvent:
 		c.contactEvent(s.user, ev) // roster.go
 	case *transports.StateEvent:
-		c.roomsOnState(ctx, s.user, ev.Status)
+		c.muc.OnState(ctx, s.user, ev.Status)
 		s.state(ctx, ev.Status)
 		if ev.Status.State == transports.StateConnected {
 			user := s.user
-			c.later(user.String(), func(ctx context.Context) { c.restoreRooms(ctx, user) })
+			c.later(user.String(), func(ctx context.Context) { c.muc.RestoreRooms(ctx, user) })
 			if c.netCaps().Contacts {
 				c.later(user.String(), func(ctx context.Context) { c.syncContacts(ctx, user) })
 			}
@@ -175,7 +174,7 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 	case *transports.ReceiptEvent:
 		s.receipt(ctx, ev) // receipts.go
 	case *transports.NoticeEvent:
-		if ev.About != "" && c.roomNotice(ctx, s.user, ev) {
+		if ev.About != "" && c.muc.Notice(ctx, s.user, ev) {
 			return
 		}
 		if !c.incomingAllowed(s.user) {

@@ -1,7 +1,6 @@
 package email
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -403,7 +402,7 @@ func (a *adapter) deliverUIDs(c *imapConn, validity uint32, last *imap.UID, uids
 		case meta.size > limit:
 			a.announceSkipped(meta, meta.size, limit)
 		default:
-			raw, announced, err := a.fetchBody(c, uid, limit)
+			in, perr, announced, err := a.fetchMail(c, uid, limit)
 			switch {
 			case errors.Is(err, errTooLarge):
 				// The server sent more than it announced and than was
@@ -412,10 +411,10 @@ func (a *adapter) deliverUIDs(c *imapConn, validity uint32, last *imap.UID, uids
 				connErr = err
 			case err != nil:
 				return delivered, err
-			case raw == nil:
+			case in == nil && perr == nil:
 				a.log.Info("a mail vanished before it was fetched", "uid", uid)
 			default:
-				a.deliverMail(validity, uid, raw)
+				a.deliverMail(validity, uid, in, perr)
 				delivered++
 				if markRead {
 					if err := c.do("marking a mail as read", metaCap, c.timeout, func() error {
@@ -475,19 +474,25 @@ func (a *adapter) fetchMeta(c *imapConn, uid imap.UID) (*mailMeta, error) {
 	return nil, nil
 }
 
-// fetchBody fetches at most limit bytes of a mail (BODY.PEEK[]<0.limit>).
-// A server whose literal is larger than limit gets its connection closed
-// before any of it is read: errTooLarge, with the size it announced. It
-// returns nil data when the server sent no body for the mail.
-func (a *adapter) fetchBody(c *imapConn, uid imap.UID, limit int64) (raw []byte, announced int64, err error) {
+// fetchMail fetches at most limit bytes of a mail (BODY.PEEK[]<0.limit>)
+// and parses it as the literal arrives: its attachments go straight to
+// spool files, so memory does not grow with them. A server whose literal
+// is larger than limit gets its connection closed before any of it is
+// read: errTooLarge, with the size it announced. A mail that was read but
+// makes no sense is perr (for the user); a literal that could not be
+// read, or a fetch that failed after it, is err, and the files of what
+// was parsed are released. Both are nil, with in, when the server sent no
+// body for the mail.
+func (a *adapter) fetchMail(c *imapConn, uid imap.UID, limit int64) (in *Incoming, perr error, announced int64, err error) {
 	section := &imap.FetchItemBodySection{Peek: true, Partial: &imap.SectionPartial{Offset: 0, Size: limit}}
 	d := max(c.timeout, 5*time.Minute) // a big mail on a slow link
+	seen := false
 	err = c.do("fetching a mail", limit+metaCap, d, func() error {
 		cmd := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
 		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 			for item := msg.Next(); item != nil; item = msg.Next() {
 				body, ok := item.(imapclient.FetchItemDataBodySection)
-				if !ok || body.Literal == nil || raw != nil {
+				if !ok || body.Literal == nil || seen {
 					continue
 				}
 				if n := body.Literal.Size(); n > limit {
@@ -498,21 +503,51 @@ func (a *adapter) fetchBody(c *imapConn, uid imap.UID, limit int64) (raw []byte,
 					cmd.Close()
 					return errTooLarge
 				}
-				b, err := io.ReadAll(io.LimitReader(body.Literal, limit))
-				if err != nil {
-					c.raw.Close()
-					cmd.Close()
-					return err
+				seen = true
+				lit := &countingReader{r: io.LimitReader(body.Literal, limit)}
+				in, perr = parse(lit, a.n.cfg.Limits, a.n.spool)
+				if lit.n < body.Literal.Size() && !errors.Is(perr, errReading) {
+					// go-imap ends a literal the connection cut short
+					// as if it were complete: it is not a mail.
+					perr = fmt.Errorf("%w: %w", errReading, io.ErrUnexpectedEOF)
 				}
-				raw = b
+				if errors.Is(perr, errReading) {
+					if in != nil {
+						in.Close()
+						in = nil
+					}
+					// The connection is done for. cmd.Close would read
+					// the rest of the literal, racing go-imap's reader,
+					// which an ended literal let go on.
+					c.raw.Close()
+					return perr
+				}
 			}
 		}
 		return cmd.Close()
 	})
-	if errors.Is(err, errTooLarge) {
-		return nil, announced, errTooLarge
+	if err != nil {
+		if in != nil {
+			in.Close()
+		}
+		return nil, nil, announced, err
 	}
-	return raw, 0, err
+	if seen && in == nil && perr == nil {
+		perr = fmt.Errorf("%w: an empty mail", transports.ErrInvalidInput)
+	}
+	return in, perr, 0, nil
+}
+
+// countingReader counts what is read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // announceSkipped tells the user about a mail too large to relay.
@@ -545,10 +580,19 @@ func humanSize(n int64) string {
 }
 
 // deliverMail hands one mail to the sink, keyed by UIDVALIDITY:UID so that
-// a replay after a crash reaches the user once.
-func (a *adapter) deliverMail(validity uint32, uid imap.UID, raw []byte) {
-	in, err := Parse(bytes.NewReader(raw), a.n.cfg.Limits)
-	if err != nil || in == nil || in.From == nil {
+// a replay after a crash reaches the user once, or tells the user that
+// the mail could not be read (perr). The component reads the attachments'
+// files before Deliver returns; whatever it did not read is released
+// then.
+func (a *adapter) deliverMail(validity uint32, uid imap.UID, in *Incoming, perr error) {
+	if in != nil {
+		defer in.Close()
+	}
+	if perr != nil || in == nil || in.From == nil {
+		err := perr
+		if err == nil {
+			err = fmt.Errorf("%w: the mail names no sender", transports.ErrInvalidInput)
+		}
 		a.log.Warn("unreadable mail", "uid", uid, "err", err)
 		a.sink.Deliver(&transports.NoticeEvent{Error: true,
 			Text: fmt.Sprintf("A mail in your INBOX (UID %d) could not be read: %v", uid, err)})
@@ -574,19 +618,37 @@ func (a *adapter) deliverMail(validity uint32, uid imap.UID, raw []byte) {
 // logged: the mail is delivered all the same, and a reply to it is a new
 // mail that names the thread.
 func (a *adapter) rememberThread(in *Incoming) {
-	if in.Thread == "" || in.From == nil {
+	if in.Thread == "" || in.From == nil || len(in.Thread) > maxStoredID {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), a.n.cfg.Timeout)
 	defer cancel()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	refs := append(append([]string(nil), in.References...), in.MessageID)
+	var refs []string
+	for _, id := range append(in.References[:len(in.References):len(in.References)], in.MessageID) {
+		if len(id) <= maxStoredID {
+			refs = append(refs, id)
+		}
+	}
+	lastID := in.MessageID
+	if len(lastID) > maxStoredID {
+		lastID = ""
+	}
 	if err := a.threads.put(ctx, threadKey{peer: strings.ToLower(in.From.Address), thread: in.Thread},
-		threadInfo{subject: in.Subject, lastID: in.MessageID, references: trimRefs(refs)}); err != nil {
+		threadInfo{subject: cutUTF8(in.Subject, maxStoredSubject), lastID: lastID, references: trimRefs(refs)}); err != nil {
 		a.log.Warn("remembering a thread", "err", err)
 	}
 }
+
+// maxStoredID and maxStoredSubject bound what a remembered thread keeps
+// of a mail's headers, so that a user's maxThreads threads stay small in
+// storage whatever the mails carry: an ID longer than a header line may
+// be (RFC 5322: 998 characters) is no message ID, and is not kept.
+const (
+	maxStoredID      = 998
+	maxStoredSubject = 1000
+)
 
 // trimRefs keeps the root and the most recent IDs of a thread's
 // References, at most maxReferences, so a remembered thread stays small.

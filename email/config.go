@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/switchboard-im/switchboard/egress"
@@ -31,6 +32,13 @@ type Config struct {
 	// Limits bound what is read of a mail. It is embedded so that its
 	// max_body_bytes key sits in the [email] table itself.
 	Limits
+	// TempDir is where the attachments of incoming mail wait, decoded,
+	// between the fetch and their upload to the user's server (at most
+	// max_attachments files of max_attachment_bytes per mail being
+	// delivered); empty means the system's (os.TempDir). Choose a disk
+	// rather than a RAM-backed /tmp when files are large. Files there
+	// named switchboard-mail-* are removed at start.
+	TempDir string `toml:"temp_dir"`
 	// PollInterval is how often a mailbox without IDLE is checked.
 	PollInterval time.Duration `toml:"-"`
 	// Timeout bounds connecting, logging in and each command.
@@ -57,6 +65,9 @@ func (c *Config) Check(problem func(key, msg string)) {
 		if _, port, err := net.SplitHostPort(k.v); k.v != "" && (err != nil || port == "") {
 			problem(k.key, fmt.Sprintf("%q is not host:port", k.v))
 		}
+	}
+	if c.TempDir != "" && !filepath.IsAbs(c.TempDir) {
+		problem("temp_dir", fmt.Sprintf("%q is not an absolute path", c.TempDir))
 	}
 	if c.MaxBody < 0 {
 		problem("max_body_bytes", "must not be negative")

@@ -18,6 +18,9 @@ func TestConfigCheck(t *testing.T) {
 				`default_imap_server: "imap.example.org" is not host:port`,
 				`default_smtp_server: "smtp.example.org:" is not host:port`,
 			}},
+		{name: "absolute temp_dir", cfg: Config{TempDir: "/var/spool/switchboard"}},
+		{name: "relative temp_dir", cfg: Config{TempDir: "spool"},
+			want: []string{`temp_dir: "spool" is not an absolute path`}},
 		{name: "negative body", cfg: Config{Limits: Limits{MaxBody: -1}},
 			want: []string{"max_body_bytes: must not be negative"}},
 	}

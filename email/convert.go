@@ -1,6 +1,8 @@
-// Conversion of received mail into what the XMPP user is shown (Parse).
-// Together with compose.go this is the pure, I/O-free half of the email
-// transport: bytes in, bytes out, no network and no XMPP.
+// Conversion of received mail into what the XMPP user is shown (Parse;
+// the MIME structure is walked in walk.go). Together with compose.go this
+// is the network-free half of the email transport: bytes in, bytes out,
+// no network and no XMPP; the only I/O is the spool files that hold a
+// mail's attachments (spool.go).
 
 package email
 
@@ -9,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"mime"
 	"net/mail"
 	"path"
@@ -48,7 +49,8 @@ const (
 const truncatedNote = "\n\n[… message too long, the rest was cut]"
 
 // Incoming is a received mail as the transport relays it to the XMPP user:
-// decoded, flattened to text, with its attachments set apart.
+// decoded, flattened to text, with its attachments set apart in spool
+// files, which Close releases.
 type Incoming struct {
 	// From is the (first) author address, nil if the mail has none that
 	// can be made sense of.
@@ -84,6 +86,10 @@ type Incoming struct {
 // Attachment is one file carried by a mail: a part with Content-Disposition
 // attachment, or any inline part that is not text/plain or text/html (inline
 // images, calendar invitations, …).
+//
+// Its content is never in memory: a kept attachment was decoded, while the
+// mail was read, into a temporary file of the spool (see spool.go), which
+// Open reads once and the Incoming's Close releases.
 type Attachment struct {
 	// Name is a file name safe to show and to use as a base name (no
 	// directories, no control characters); generated when the mail gave
@@ -91,17 +97,55 @@ type Attachment struct {
 	Name string
 	// ContentType is the media type without parameters ("image/png").
 	ContentType string
-	// Size is the decoded size in bytes.
+	// Size is the decoded size in bytes, counted whether or not the
+	// content was kept.
 	Size int64
-	// Data is the decoded content; nil when TooLarge.
-	Data []byte
-	// TooLarge is true when Size exceeds Limits.MaxAttachment; Data is
-	// then dropped so a big file costs no memory beyond parsing.
+	// TooLarge is true when Size exceeds Limits.MaxAttachment: the
+	// content is not kept (what was spooled of it is released as soon
+	// as the limit is passed).
 	TooLarge bool
-	// OverCount is true when the mail had more than
-	// Limits.MaxAttachments files before this one: Data is then dropped
-	// too, and the file can only be named to the user.
+	// OverCount is true when the mail had Limits.MaxAttachments kept
+	// files before this one: its content is not kept either, and the
+	// file can only be named to the user.
 	OverCount bool
+
+	kept bool       // the content is held (file, or empty)
+	file *spoolFile // nil for an empty kept file, or when not kept
+	err  error      // why a file that was to be kept is not readable
+}
+
+// Kept reports whether the attachment's content was kept, so that Open
+// gives it (or the error that made spooling it fail).
+func (a *Attachment) Kept() bool { return a.kept }
+
+// Open returns a reader of the attachment's decoded content, from its
+// start. The content is read once: closing the reader, or reading it to
+// the end, releases the temporary file, and a later Open fails. It does
+// local file I/O only. An attachment that was not kept (TooLarge,
+// OverCount), or whose spooling failed (disk full, a spool directory that
+// is not writable), has an error wrapping transports.ErrUnavailable.
+func (a *Attachment) Open() (io.ReadCloser, error) {
+	switch {
+	case !a.kept:
+		return nil, fmt.Errorf("%w: the attachment %q was not kept", transports.ErrUnavailable, a.Name)
+	case a.err != nil:
+		return nil, fmt.Errorf("%w: the attachment %q could not be stored: %w", transports.ErrUnavailable, a.Name, a.err)
+	case a.file == nil:
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	return a.file.open()
+}
+
+// Close releases the temporary files of in's attachments that were not
+// read to the end yet. It may be called more than once; a reader handed
+// out by Open before fails afterwards.
+func (in *Incoming) Close() error {
+	for _, a := range in.Attachments {
+		if a.file != nil {
+			a.file.release()
+		}
+	}
+	return nil
 }
 
 // Limits bound what Parse reads and keeps. Zero fields take the defaults.
@@ -111,7 +155,7 @@ type Attachment struct {
 type Limits struct {
 	// MaxBody is the most bytes of Body text (DefaultMaxBody).
 	MaxBody int `toml:"max_body_bytes"`
-	// MaxAttachment is the largest attachment whose Data is kept
+	// MaxAttachment is the largest attachment whose content is kept
 	// (DefaultMaxAttachment).
 	MaxAttachment int64 `toml:"-"`
 	// MaxMessage is the most bytes read from the input
@@ -119,7 +163,7 @@ type Limits struct {
 	// IMAP adapter also skips, with a notice, mail whose announced size
 	// exceeds it, and never reads more than it of a message.
 	MaxMessage int64 `toml:"-"`
-	// MaxAttachments is how many attachments keep their Data
+	// MaxAttachments is how many attachments keep their content
 	// (DefaultMaxAttachments); later ones are listed without it.
 	MaxAttachments int `toml:"-"`
 }
@@ -140,39 +184,59 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// errReading wraps the error of the reader Parse reads from: the mail
+// was not read to its end (a connection that failed), as opposed to a
+// mail that was read and is unusable.
+var errReading = errors.New("email: reading message")
+
 // Parse reads one mail (RFC 5322 with MIME) from r and converts it to what
-// the XMPP user is shown. It never panics: malformed headers, broken
-// multipart structure, unknown charsets (read as Latin-1) and corrupt
-// transfer encodings all degrade to best-effort text. It returns an error
-// only when reading r fails, or (wrapping transports.ErrInvalidInput) when
-// nothing usable — no sender, subject, text or attachment — is found.
+// the XMPP user is shown, spooling kept attachments to temporary files in
+// os.TempDir(); see parse. The caller must Close the result once its
+// attachments are read (an Incoming dropped without Close keeps disk
+// space until the garbage collector closes its files).
+func Parse(r io.Reader, lim Limits) (*Incoming, error) {
+	return parse(r, lim, defaultSpool)
+}
+
+// defaultSpool is the spool of Parse.
+var defaultSpool = newSpool("")
+
+// parse reads one mail from r as it arrives (a streaming MIME walker,
+// walk.go): memory stays within a few line buffers and the bounded text
+// whatever the size of the attachments, which are decoded straight into
+// temporary files of sp. It never panics on its input: malformed
+// headers, broken multipart structure, unknown charsets (read as
+// Latin-1) and corrupt transfer encodings all degrade to best-effort
+// text. It returns an error only when reading r fails (wrapping
+// errReading), or (wrapping transports.ErrInvalidInput) when nothing
+// usable — no sender, subject, text or attachment — is found; either way
+// every file it spooled is released before it returns.
 //
-// Parse uses its own lenient MIME walker rather than go-message's reader
+// It uses its own lenient MIME walker rather than go-message's reader
 // because the latter gives up on the first malformed header line or part,
 // which real mail has plenty of.
-func Parse(r io.Reader, lim Limits) (*Incoming, error) {
+func parse(r io.Reader, lim Limits, sp *spool) (_ *Incoming, err error) {
 	lim = lim.withDefaults()
-	n := lim.MaxMessage
-	if n < math.MaxInt64 {
-		n++
+	src := &capReader{r: r, left: lim.MaxMessage}
+	w := newWalker(src, lim, sp)
+	defer func() {
+		if v := recover(); v != nil {
+			w.releaseAll()
+			panic(v)
+		}
+		if err != nil {
+			w.releaseAll()
+		}
+	}()
+	text, _, h := w.mail()
+	if w.err != nil {
+		return nil, fmt.Errorf("%w: %w", errReading, w.err)
 	}
-	raw, err := io.ReadAll(io.LimitReader(r, n))
-	if err != nil {
-		return nil, fmt.Errorf("email: reading message: %w", err)
-	}
-	cut := int64(len(raw)) > lim.MaxMessage
-	if cut {
-		raw = raw[:lim.MaxMessage]
-	}
-
-	h, body := splitHeader(raw, true)
 	in := &Incoming{}
 	in.readHeader(h)
-
-	w := walker{lim: lim}
-	text, _ := w.entity(h, body, 0, "")
 	in.Attachments = w.atts
 
+	cut := src.cut || w.textCut
 	text = cleanBody(text)
 	if len(text) > lim.MaxBody {
 		text = strings.TrimRightFunc(cutUTF8(text, lim.MaxBody), unicode.IsSpace)
@@ -188,6 +252,29 @@ func Parse(r io.Reader, lim Limits) (*Incoming, error) {
 		return nil, fmt.Errorf("email: nothing readable in the message: %w", transports.ErrInvalidInput)
 	}
 	return in, nil
+}
+
+// capReader reads at most left bytes of r; cut records that r had more.
+type capReader struct {
+	r    io.Reader
+	left int64
+	cut  bool
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, _ := io.ReadFull(c.r, one[:]); n > 0 {
+			c.cut = true
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // readHeader fills the header-derived fields of in.
@@ -232,66 +319,6 @@ func (h header) get(key string) string {
 		}
 	}
 	return ""
-}
-
-// splitHeader separates a header block from the body. It is lenient: the
-// header ends at the first blank line, or at the first line that is neither
-// a "Name: value" field nor a continuation (such a line starts the body).
-// When top is set, a leading mbox "From " line is skipped.
-func splitHeader(b []byte, top bool) (header, []byte) {
-	var h header
-	pos := 0
-	if top && bytes.HasPrefix(b, []byte("From ")) {
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			pos = i + 1
-		} else {
-			return nil, nil
-		}
-	}
-	// The value of the last field is built in val, so that many
-	// continuation lines cost linear time.
-	var val []byte
-	done := func() {
-		if len(h) > 0 {
-			h[len(h)-1].value = string(val)
-		}
-	}
-	for pos < len(b) {
-		next := len(b)
-		line := b[pos:]
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line, next = line[:i], pos+i+1
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			done()
-			return h, b[next:]
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if len(h) == 0 {
-				return h, b[pos:]
-			}
-			val = append(val, line...)
-			pos = next
-			continue
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			done()
-			return h, b[pos:]
-		}
-		key := bytes.TrimRight(line[:colon], " \t")
-		if len(key) == 0 || !validKey(key) {
-			done()
-			return h, b[pos:]
-		}
-		done()
-		h = append(h, field{key: string(key)})
-		val = append(val[:0], line[colon+1:]...)
-		pos = next
-	}
-	done()
-	return h, nil
 }
 
 func validKey(k []byte) bool {
@@ -408,14 +435,6 @@ func msgIDs(v string) []string {
 
 // ---- MIME structure ----
 
-// walker walks the MIME tree, collecting attachments and counting parts.
-type walker struct {
-	lim    Limits
-	atts   []Attachment
-	kept   int // attachments with Data
-	leaves int
-}
-
 // mediaType is a parsed Content-Type or Content-Disposition.
 type mediaType struct {
 	value  string // lower case, no parameters
@@ -478,135 +497,6 @@ func lenientParams(v string) map[string]string {
 	return params
 }
 
-// entity returns the readable text of one MIME entity (whose body is still
-// transfer-encoded) and whether that text came from HTML; attachments found
-// on the way are collected in w.atts.
-func (w *walker) entity(h header, body []byte, depth int, parent string) (string, bool) {
-	ct := parseMediaType(h.get("Content-Type"))
-	if ct.value == "" || !strings.Contains(ct.value, "/") {
-		if parent == "multipart/digest" {
-			ct.value = "message/rfc822"
-		} else {
-			ct.value = "text/plain"
-		}
-	}
-	if !strings.HasPrefix(ct.value, "multipart/") {
-		return w.leaf(h, ct, body, parent)
-	}
-	if depth >= maxDepth {
-		return "", false
-	}
-	boundary := ct.params["boundary"]
-	if boundary == "" {
-		boundary = sniffBoundary(body)
-	}
-	var parts [][]byte
-	if boundary != "" {
-		parts = splitMultipart(body, boundary)
-	}
-	if len(parts) == 0 {
-		// A multipart without parts: show its body as text, it is all
-		// there is.
-		return w.leaf(nil, mediaType{value: "text/plain"}, body, parent)
-	}
-	if ct.value == "multipart/alternative" {
-		return w.alternative(parts, depth)
-	}
-	// mixed, related, signed, report, digest, unknown: every part in order.
-	var texts []string
-	fromHTML := false
-	for _, p := range parts {
-		ph, pb := splitHeader(p, false)
-		s, isHTML := w.entity(ph, pb, depth+1, ct.value)
-		if strings.TrimSpace(s) != "" {
-			texts = append(texts, strings.TrimSpace(s))
-			fromHTML = fromHTML || isHTML
-		}
-	}
-	return strings.Join(texts, "\n\n"), fromHTML
-}
-
-// alternative picks the text of the first alternative that has plain text,
-// else the first that has any text. Attachments of every alternative are
-// kept (Apple Mail puts them in the HTML branch only).
-func (w *walker) alternative(parts [][]byte, depth int) (string, bool) {
-	var best string
-	bestHTML, found := true, false
-	for _, p := range parts {
-		ph, pb := splitHeader(p, false)
-		s, isHTML := w.entity(ph, pb, depth+1, "multipart/alternative")
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		if !found || bestHTML && !isHTML {
-			best, bestHTML, found = s, isHTML, true
-		}
-	}
-	return best, bestHTML
-}
-
-// leaf handles a non-multipart entity: text/plain and text/html become
-// text, everything else an attachment.
-func (w *walker) leaf(h header, ct mediaType, body []byte, parent string) (string, bool) {
-	w.leaves++
-	if w.leaves > maxParts {
-		return "", false
-	}
-	disp := parseMediaType(h.get("Content-Disposition"))
-	name := disp.params["filename"]
-	if name == "" {
-		name = ct.params["name"]
-	}
-	isText := ct.value == "text/plain" || ct.value == "text/html"
-	if isText && disp.value != "attachment" {
-		data := decodeTransfer(h.get("Content-Transfer-Encoding"), body)
-		s := decodeCharset(data, ct.params["charset"], ct.value == "text/html")
-		if ct.value == "text/html" {
-			return htmlToText(s), true
-		}
-		s = normalizeNewlines(s)
-		if strings.EqualFold(ct.params["format"], "flowed") {
-			s = unflow(s, strings.EqualFold(ct.params["delsp"], "yes"))
-		}
-		return s, false
-	}
-	switch ct.value {
-	case "application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature":
-		return "", false // signatures of multipart/signed: nothing to show
-	}
-	if name == "" && disp.value != "attachment" && parent == "multipart/related" {
-		return "", false // a nameless resource embedded in HTML (logo, spacer)
-	}
-	w.attach(h, ct.value, name, body)
-	return "", false
-}
-
-// attach decodes one attachment and adds it, once: a file found again (the
-// same name, type and size in another alternative) is not repeated.
-func (w *walker) attach(h header, ct, name string, body []byte) {
-	data := decodeTransfer(h.get("Content-Transfer-Encoding"), body)
-	name = safeFileName(decodeWords(name))
-	if name == "" {
-		name = "attachment-" + strconv.Itoa(len(w.atts)+1) + extension(ct)
-	}
-	a := Attachment{Name: name, ContentType: ct, Size: int64(len(data))}
-	for _, b := range w.atts {
-		if b.Name == a.Name && b.ContentType == a.ContentType && b.Size == a.Size {
-			return
-		}
-	}
-	switch {
-	case a.Size > w.lim.MaxAttachment:
-		a.TooLarge = true
-	case w.kept >= w.lim.MaxAttachments:
-		a.OverCount = true
-	default:
-		a.Data = bytes.Clone(data) // don't pin the whole raw message
-		w.kept++
-	}
-	w.atts = append(w.atts, a)
-}
-
 // commonExt gives the usual extension of frequent types, where the
 // system's MIME table may list an odd one first (".jfif" for JPEG).
 var commonExt = map[string]string{
@@ -644,154 +534,7 @@ func safeFileName(name string) string {
 	return name
 }
 
-// sniffBoundary guesses the boundary of a multipart whose Content-Type has
-// none: the first "--something" line.
-func sniffBoundary(body []byte) string {
-	for len(body) > 0 {
-		line := body
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			body = nil
-		}
-		line = bytes.TrimRight(line, " \t\r")
-		if len(line) > 2 && bytes.HasPrefix(line, []byte("--")) && !bytes.HasSuffix(line, []byte("--")) {
-			return string(line[2:])
-		}
-	}
-	return ""
-}
-
-// splitMultipart returns the parts of a multipart body. A missing final
-// delimiter (a cut message) keeps the last part as it is.
-func splitMultipart(body []byte, boundary string) [][]byte {
-	delim := []byte("--" + boundary)
-	var parts [][]byte
-	start := -1
-	for pos := 0; pos < len(body); {
-		next := len(body)
-		line := body[pos:]
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line, next = line[:i], pos+i+1
-		}
-		if bytes.HasPrefix(line, delim) {
-			rest := bytes.TrimRight(line[len(delim):], " \t\r")
-			final := string(rest) == "--"
-			if len(rest) == 0 || final {
-				if start >= 0 {
-					p := body[start:pos]
-					p = bytes.TrimSuffix(p, []byte("\n"))
-					p = bytes.TrimSuffix(p, []byte("\r"))
-					parts = append(parts, p)
-				}
-				if final || len(parts) >= maxParts {
-					return parts
-				}
-				start = next
-			}
-		}
-		pos = next
-	}
-	if start >= 0 && start < len(body) {
-		parts = append(parts, body[start:])
-	}
-	return parts
-}
-
 // ---- transfer encodings and charsets ----
-
-// decodeTransfer undoes a Content-Transfer-Encoding leniently: corrupt
-// base64 and quoted-printable decode as far as they make sense.
-func decodeTransfer(enc string, b []byte) []byte {
-	enc = strings.ToLower(strings.Trim(strings.TrimSpace(enc), `"`))
-	switch {
-	case strings.HasPrefix(enc, "base64"):
-		return decodeBase64(b)
-	case strings.HasPrefix(enc, "quoted-printable"):
-		return decodeQP(b)
-	}
-	return b
-}
-
-// b64 maps base64 characters (standard and URL alphabets) to their value,
-// everything else to 0xFF.
-var b64 = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xFF
-	}
-	const std = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-	for i := 0; i < len(std); i++ {
-		t[std[i]] = byte(i)
-	}
-	t['-'], t['_'] = 62, 63
-	return t
-}()
-
-// decodeBase64 skips characters outside the alphabet and restarts after
-// padding (some mailers concatenate encoded chunks).
-func decodeBase64(b []byte) []byte {
-	out := make([]byte, 0, len(b)*3/4)
-	var q [4]byte
-	n := 0
-	flush := func() {
-		switch n {
-		case 2:
-			out = append(out, q[0]<<2|q[1]>>4)
-		case 3:
-			out = append(out, q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2)
-		}
-		n = 0
-	}
-	for _, c := range b {
-		if c == '=' {
-			flush()
-			continue
-		}
-		v := b64[c]
-		if v == 0xFF {
-			continue
-		}
-		q[n] = v
-		n++
-		if n == 4 {
-			out = append(out, q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2, q[2]<<6|q[3])
-			n = 0
-		}
-	}
-	flush()
-	return out
-}
-
-// decodeQP decodes quoted-printable, keeping invalid escapes literally.
-func decodeQP(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	for len(b) > 0 {
-		line, hasNL := b, false
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b, hasNL = b[:i], b[i+1:], true
-		} else {
-			b = nil
-		}
-		line = bytes.TrimRight(line, " \t\r")
-		soft := bytes.HasSuffix(line, []byte("="))
-		if soft {
-			line = line[:len(line)-1]
-		}
-		for i := 0; i < len(line); i++ {
-			c := line[i]
-			if c == '=' && i+2 < len(line) && isHex(line[i+1]) && isHex(line[i+2]) {
-				out = append(out, unhex(line[i+1])<<4|unhex(line[i+2]))
-				i += 2
-				continue
-			}
-			out = append(out, c)
-		}
-		if hasNL && !soft {
-			out = append(out, '\r', '\n')
-		}
-	}
-	return out
-}
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'

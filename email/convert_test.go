@@ -196,9 +196,10 @@ func TestParseFixtures(t *testing.T) {
 			}
 			for i, w := range tc.atts {
 				a := in.Attachments[i]
+				data := content(t, &a)
 				if a.Name != w.name || a.ContentType != w.contentType || a.Size != w.size || a.TooLarge ||
-					int64(len(a.Data)) != a.Size || !bytes.HasPrefix(a.Data, []byte(w.prefix)) {
-					t.Errorf("attachment %d = {%q %q %d %v %q…}, want %+v", i, a.Name, a.ContentType, a.Size, a.TooLarge, a.Data[:min(len(a.Data), 10)], w)
+					int64(len(data)) != a.Size || !bytes.HasPrefix(data, []byte(w.prefix)) {
+					t.Errorf("attachment %d = {%q %q %d %v %q…}, want %+v", i, a.Name, a.ContentType, a.Size, a.TooLarge, data[:min(len(data), 10)], w)
 				}
 			}
 		})
@@ -289,11 +290,11 @@ func TestParseAttachmentTooLarge(t *testing.T) {
 		t.Fatalf("%d attachments", len(in.Attachments))
 	}
 	png, pdf := in.Attachments[0], in.Attachments[1]
-	if png.TooLarge || len(png.Data) != 45 {
-		t.Errorf("png: TooLarge=%v, %d bytes", png.TooLarge, len(png.Data))
+	if data := content(t, &png); png.TooLarge || len(data) != 45 {
+		t.Errorf("png: TooLarge=%v, %d bytes", png.TooLarge, len(data))
 	}
-	if !pdf.TooLarge || pdf.Data != nil || pdf.Size != 69 {
-		t.Errorf("pdf: TooLarge=%v, Data %d bytes, Size %d", pdf.TooLarge, len(pdf.Data), pdf.Size)
+	if data := content(t, &pdf); !pdf.TooLarge || pdf.Kept() || data != nil || pdf.Size != 69 {
+		t.Errorf("pdf: TooLarge=%v, kept %v, %d bytes, Size %d", pdf.TooLarge, pdf.Kept(), len(data), pdf.Size)
 	}
 }
 
@@ -446,12 +447,14 @@ func checkIncoming(t testing.TB, in *Incoming, lim Limits) {
 		t.Errorf("Body is %d bytes, limit %d", len(in.Body), lim.MaxBody)
 	}
 	for _, a := range in.Attachments {
+		data := content(t, &a)
 		if !utf8.ValidString(a.Name) || a.Name == "" || strings.ContainsAny(a.Name, "/\\") ||
 			strings.ContainsFunc(a.Name, unicode.IsControl) {
 			t.Errorf("bad attachment name %q", a.Name)
 		}
-		if int64(len(a.Data)) > lim.MaxAttachment || a.TooLarge != (a.Data == nil && a.Size > lim.MaxAttachment) {
-			t.Errorf("attachment %q: %d bytes, Size %d, TooLarge %v", a.Name, len(a.Data), a.Size, a.TooLarge)
+		if int64(len(data)) > lim.MaxAttachment || a.TooLarge != (!a.Kept() && a.Size > lim.MaxAttachment) ||
+			a.Kept() && int64(len(data)) != a.Size {
+			t.Errorf("attachment %q: %d bytes, Size %d, TooLarge %v", a.Name, len(data), a.Size, a.TooLarge)
 		}
 	}
 }

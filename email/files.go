@@ -1,7 +1,6 @@
 package email
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,16 +30,15 @@ func (a *adapter) SendFiles(ctx context.Context, msg transports.Message) (_ tran
 	return a.send(ctx, msg)
 }
 
-// attachment is what the component gets of a mail's attachment: the
-// decoded content, read from the parsed mail (whose size
-// Limits.MaxMessage bounds), or nothing when Parse dropped it (too
-// large, or beyond Limits.MaxAttachments), and the user is told.
+// attachment is what the component gets of a mail's attachment: a
+// reader of its spool file (exact size; the component reads it once,
+// before Deliver returns, and its Close releases the file), or nothing
+// when parse did not keep it (too large, or beyond
+// Limits.MaxAttachments), and the user is told.
 func attachment(at Attachment) transports.Attachment {
 	ta := transports.Attachment{Name: at.Name, Type: at.ContentType, Size: at.Size}
-	if data := at.Data; data != nil {
-		ta.Open = func(context.Context) (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(data)), nil
-		}
+	if at.Kept() {
+		ta.Open = func(context.Context) (io.ReadCloser, error) { return at.Open() }
 	}
 	return ta
 }

@@ -124,8 +124,9 @@ func TestComposeAttachments(t *testing.T) {
 				t.Fatalf("Parse: body %q, %d attachments", in.Body, len(in.Attachments))
 			}
 			for i := range tt.files {
-				if a := in.Attachments[i]; !bytes.Equal(a.Data, binary) || a.ContentType != got[i].wantType {
-					t.Errorf("Parse attachment %d: %q %q, %d bytes", i, a.Name, a.ContentType, len(a.Data))
+				a := in.Attachments[i]
+				if data := content(t, &a); !bytes.Equal(data, binary) || a.ContentType != got[i].wantType {
+					t.Errorf("Parse attachment %d: %q %q, %d bytes", i, a.Name, a.ContentType, len(data))
 				}
 			}
 		})
@@ -160,23 +161,35 @@ func TestMailWriteToFileFails(t *testing.T) {
 }
 
 // TestAttachmentOpen: a parsed mail's attachment reaches the component
-// with an Open that gives its bytes; one Parse dropped has no Open, so
-// the user is told its name and size instead.
+// with an Open that gives its bytes once, from its spool file, which
+// reading it to the end releases; one parse dropped has no Open, so the
+// user is told its name and size instead.
 func TestAttachmentOpen(t *testing.T) {
-	kept := attachment(Attachment{Name: "a.txt", ContentType: "text/plain", Size: 5, Data: []byte("hello")})
+	sp := testSpool(t)
+	in, err := parse(strings.NewReader("From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"+
+		"Content-Type: text/plain; name=a.txt\r\nContent-Disposition: attachment\r\n\r\nhello\r\n--b--\r\n"), Limits{}, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if len(in.Attachments) != 1 || sp.Live() != 1 {
+		t.Fatalf("%d attachments, %d spool files", len(in.Attachments), sp.Live())
+	}
+	kept := attachment(in.Attachments[0])
 	if kept.Open == nil || kept.Size != 5 || kept.Name != "a.txt" || kept.Type != "text/plain" {
 		t.Fatalf("kept: %+v", kept)
 	}
-	for range 2 { // each Open reads from the start
-		rc, err := kept.Open(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(rc)
-		rc.Close()
-		if string(b) != "hello" {
-			t.Errorf("read %q", b)
-		}
+	rc, err := kept.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != "hello" || sp.Live() != 0 {
+		t.Errorf("read %q; %d spool files left", b, sp.Live())
+	}
+	if _, err := kept.Open(context.Background()); !errors.Is(err, transports.ErrUnavailable) {
+		t.Errorf("second Open: %v, want ErrUnavailable", err)
 	}
 	dropped := attachment(Attachment{Name: "big.iso", Size: 1 << 40, TooLarge: true})
 	if dropped.Open != nil || dropped.URL != "" || dropped.Size != 1<<40 {

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -42,8 +43,9 @@ const (
 // Network is the email network. It implements transports.Network and the
 // optional SettingsProvider; its adapters implement CommandRunner.
 type Network struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	spool *spool // attachments of incoming mail, on their way to the user
 	// dialer replaces every dial in tests that script a server over an
 	// in-memory pipe.
 	dialer func(ctx context.Context, addr string) (net.Conn, error)
@@ -54,7 +56,8 @@ var (
 	_ transports.SettingsProvider = (*Network)(nil)
 )
 
-// New returns the email network configured by cfg.
+// New returns the email network configured by cfg. It connects nowhere;
+// it removes the attachment files an earlier run left (sweepSpool).
 func New(cfg Config) *Network {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -65,7 +68,29 @@ func New(cfg Config) *Network {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	return &Network{cfg: cfg, log: cfg.Logger.With("network", "email")}
+	n := &Network{cfg: cfg, log: cfg.Logger.With("network", "email"), spool: newSpool(cfg.TempDir)}
+	n.sweepSpool()
+	return n
+}
+
+// sweepSpool creates the configured spool directory if need be and
+// removes what an earlier run left in the spool (see spool). A directory
+// that cannot be read is logged: attachments then fail one by one, and
+// the user is told which.
+func (n *Network) sweepSpool() {
+	if n.cfg.TempDir != "" {
+		if err := os.MkdirAll(n.cfg.TempDir, 0o700); err != nil {
+			n.log.Warn("email: the attachment directory cannot be created", "dir", n.cfg.TempDir, "err", err)
+			return
+		}
+	}
+	removed, err := n.spool.sweep()
+	switch {
+	case err != nil:
+		n.log.Warn("email: the attachment directory cannot be read", "dir", n.spool.dir, "err", err)
+	case removed > 0:
+		n.log.Info("email: removed attachment files left by an earlier run", "dir", n.spool.dir, "files", removed)
+	}
 }
 
 // Name implements transports.Network.

@@ -99,7 +99,7 @@ func TestParseAttachmentCount(t *testing.T) {
 				if a.Name != fmt.Sprintf("f%d.bin", i) || a.Size != int64(len(fmt.Sprintf("data %d", i))) {
 					t.Errorf("attachment %d: %q, %d bytes", i, a.Name, a.Size)
 				}
-				if a.Data != nil {
+				if a.Kept() {
 					withData++
 					if i >= tc.withData || a.OverCount {
 						t.Errorf("attachment %d keeps its data (OverCount %v)", i, a.OverCount)

@@ -203,3 +203,35 @@ func TestAdapterThreadsBounded(t *testing.T) {
 		t.Error("the newest thread is not in the store")
 	}
 }
+
+// TestAdapterThreadBytesBounded: what a hostile mail's headers make a
+// remembered thread keep is bounded too, not only the number of threads:
+// the subject is cut, IDs longer than a header line are not kept, and a
+// thread whose own ID is one is not remembered.
+func TestAdapterThreadBytesBounded(t *testing.T) {
+	a := testAdapter(t)
+	long := func(c string) string { return strings.Repeat(c, 100<<10) }
+	refs := []string{"root@example.org"}
+	for range 30 {
+		refs = append(refs, long("r"))
+	}
+	a.rememberThread(&Incoming{From: &mail.Address{Address: "p@example.org"}, Thread: "root@example.org",
+		Subject: long("s"), MessageID: long("m"), References: refs})
+	a.rememberThread(&Incoming{From: &mail.Address{Address: "p@example.org"}, Thread: long("t"), MessageID: "x@example.org"})
+	st := a.acct.Store.(*memStore)
+	total := 0
+	for _, k := range st.keys() {
+		v, _ := st.Get(t.Context(), k)
+		total += len(k) + len(v)
+	}
+	if total > 4<<10 {
+		t.Errorf("%d bytes stored for one thread", total)
+	}
+	th, ok, err := a.threads.get(t.Context(), threadKey{peer: "p@example.org", thread: "root@example.org"})
+	if err != nil || !ok || len(th.subject) != maxStoredSubject || th.lastID != "" || strings.Join(th.references, " ") != "root@example.org" {
+		t.Errorf("thread = %d-byte subject, last %q, references %q; %v %v", len(th.subject), th.lastID, th.references, ok, err)
+	}
+	if n := a.threads.len(); n != 1 {
+		t.Errorf("%d threads remembered, want 1", n)
+	}
+}

@@ -119,18 +119,18 @@ func logf(format string, args ...any) {
 
 // result holds one gateway's figures.
 type result struct {
-	gateway                 string
-	joinTime                time.Duration
-	inRate, outRate         float64 // messages delivered per second
-	inP50, inP99            time.Duration
-	outP50, outP99          time.Duration
-	inLost, outLost         int
-	rssBase, rssJoined      int64 // bytes
-	rssPerUser              float64
-	cpuBase, cpuAfter       time.Duration
+	gateway            string
+	joinTime           time.Duration
+	inRate, outRate    float64 // messages delivered per second
+	inP50, inP99       time.Duration
+	outP50, outP99     time.Duration
+	inLost, outLost    int
+	rssBase, rssJoined int64 // bytes
+	rssPerUser         float64
+	cpuBase, cpuAfter  time.Duration
 	// cpuJoined and cpuIn are the gateway's CPU time after the joins
 	// and after the IRC→XMPP phase: each phase's CPU per message.
-	cpuJoined, cpuIn time.Duration
+	cpuJoined, cpuIn        time.Duration
 	inDeliveries, outDelivs int
 }
 

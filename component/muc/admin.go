@@ -28,7 +28,7 @@ func (s *Service) Admin(ctx context.Context, user jid.JID, typ string, q *xmltre
 	var r *Room
 	ready := false
 	s.core.Own(ctx, u, func(context.Context) {
-		if r = s.core.Room(user, id); r != nil {
+		if r = s.Room(user, id); r != nil {
 			ready = r.Ready()
 		}
 	})

@@ -69,7 +69,8 @@ func TestAdmin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mod := &moderator{}
-			core := &fakeCore{adapter: mod, rooms: map[transports.ID]*Room{}}
+			core := &fakeCore{adapter: mod}
+			svc := NewService(core)
 			if tt.adapter != nil {
 				core.adapter = tt.adapter()
 			}
@@ -80,9 +81,9 @@ func TestAdmin(t *testing.T) {
 				if tt.ready {
 					r.SetReady("me", transports.RoleParticipant, transports.AffiliationNone)
 				}
-				core.rooms[room] = r
+				svc.User(user.String()).Put(r)
 			}
-			res, err := NewService(core).Admin(t.Context(), user, tt.typ, parse(t, tt.query), room)
+			res, err := svc.Admin(t.Context(), user, tt.typ, parse(t, tt.query), room)
 			var serr *stanzaerr.Error
 			if tt.wantCond != "" {
 				if !errors.As(err, &serr) || serr.Condition != tt.wantCond {
@@ -121,9 +122,10 @@ func TestAdminLegacyError(t *testing.T) {
 	mod := &moderator{err: fmt.Errorf("%w: you are not channel operator", transports.ErrForbidden)}
 	r := NewRoom(room, jid.MustParse("#c%irc.example.net@irc.example.org"), mod, "me")
 	r.SetReady("me", transports.RoleParticipant, transports.AffiliationNone)
-	core := &fakeCore{adapter: mod, rooms: map[transports.ID]*Room{room: r}}
+	svc := NewService(&fakeCore{adapter: mod})
+	svc.User("u@example.org").Put(r)
 	q := parse(t, `<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='a' role='none'/><item nick='b' role='none'/></query>`)
-	_, err := NewService(core).Admin(t.Context(), jid.MustParse("u@example.org"), "set", q, room)
+	_, err := svc.Admin(t.Context(), jid.MustParse("u@example.org"), "set", q, room)
 	want := stanzaerr.FromLegacy(mod.err)
 	var serr *stanzaerr.Error
 	if !errors.As(err, &serr) || serr.Condition != want.Condition || serr.Text != want.Text {

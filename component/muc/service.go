@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"mellium.im/xmpp/disco/items"
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
@@ -19,13 +21,20 @@ import (
 
 // Core is what the MUC service needs of the bridge core (package
 // component implements it), as bridgev2 keeps its bridge core apart from
-// a connector. It grows as the MUC flows move out of component; for now
-// it serves the room listing, muc#admin and the remembered rooms.
+// a connector: the stream and the outbox, the user's goroutines, the
+// legacy sessions and their policy, the per-user limits, the message-ID
+// map, the archive and the upload of legacy files. The service holds the
+// MUC protocol; it reaches everything else through these methods.
 //
-// No method waits for the network or a lane. Own waits for the user's
-// owner goroutine; Settings and SetSettings do storage I/O; the others
-// return at once and may be called from any goroutine, owner work
-// included.
+// Goroutines (doc/architecture.md): owner work runs on the user's owner
+// goroutine (Own, Post), lane work in the user's lane (Later, After, and
+// the stanza work the component admits there). Unless its comment says
+// otherwise, a method returns at once, does no I/O and may be called from
+// any goroutine, owner work included. A method marked "lane work" may wait
+// for the network or storage and must never be called from owner work;
+// "storage I/O" means it may wait for storage, which owner work may do.
+// Nothing here retries: a failure is returned or, where the method returns
+// nothing, logged by the core.
 type Core interface {
 	// Adapter returns user's running legacy session, or nil when none
 	// runs. It does not start one.
@@ -34,6 +43,11 @@ type Core interface {
 	Capabilities() transports.Capabilities
 	// NetworkName is the network's name as users read it ("IRC").
 	NetworkName() string
+	// Domain is the gateway's domain, as users write to it.
+	Domain() jid.JID
+	// NetworkKey is the network's name as storage keys it ("irc"): the
+	// archive's key of the network.
+	NetworkKey() string
 	// LegacyJID returns the XMPP address of a legacy room, server or
 	// contact, or an error for an ID that has none.
 	LegacyJID(id transports.ID) (jid.JID, error)
@@ -45,11 +59,114 @@ type Core interface {
 	// not wait for the network or a lane; owner work never calls Own for
 	// another user.
 	Own(ctx context.Context, user string, fn func(ctx context.Context)) bool
-	// Room returns user's room id, or nil when the user is in no such
-	// room. Owner work only (inside Own): the room and everything in it
-	// belong to the user's owner goroutine, except its ID and JID, which
-	// never change.
-	Room(user jid.JID, id transports.ID) *Room
+	// Post queues fn as owner work of user and returns without waiting
+	// (a stream reader's answer that needs the user's state). fn does not
+	// run once the component stopped.
+	Post(user string, fn func(ctx context.Context))
+	// Later queues job in user's lane, after the work already there: the
+	// service's follow-up work (rejoins, leaving a room, ending an
+	// anonymous session), which may wait for the network. After does the
+	// same once d has passed, unless the component stops first. Both
+	// return at once; owner work may call them.
+	Later(user string, job func(ctx context.Context))
+	After(d time.Duration, user string, job func(ctx context.Context))
+
+	// Send writes a room stanza to the stream, or to the outbox when the
+	// stream is down; a stanza neither takes is logged as lost. Storage
+	// and stream I/O, bounded: owner work may call it.
+	Send(ctx context.Context, v any)
+	// SendQuiet writes v to the stream, for stanzas whose loss is
+	// harmless (answers, presence of a leave); a failure is only logged.
+	// Stream I/O, bounded.
+	SendQuiet(ctx context.Context, v any)
+	// Write writes v to the stream now and returns why it could not: the
+	// stream is down, or, with errors.Is(err, ErrTooLarge), v cannot be
+	// cut to the stanza size limit (nothing was written). Stream I/O,
+	// bounded.
+	Write(ctx context.Context, v any) error
+	// QueueOrSend puts m, for user, in the outbox (delivered in order,
+	// surviving a restart), or writes it to the stream when storage
+	// fails; a message neither takes is logged as lost. Storage I/O.
+	QueueOrSend(ctx context.Context, user jid.JID, m *stanza.Message)
+	// ReplyError answers s with e (nothing for an error or a result);
+	// Result answers an IQ get or set with payload (nil for an empty
+	// result); JoinError answers a join presence with an error presence
+	// from the occupant JID it went to. Stream I/O, bounded by 10
+	// seconds; a failure is only logged.
+	ReplyError(s *stanza.In, e *stanzaerr.Error)
+	Result(s *stanza.In, payload any)
+	JoinError(s *stanza.In, e *stanzaerr.Error)
+
+	// RoomAdapter returns user's session for a join of room as nick,
+	// starting one when none runs: the registered user's, or, where the
+	// network allows anonymous joins, an anonymous one (marking the
+	// user's rooms Anon through Own), under the core's connection budget
+	// and egress policy. Lane work: it waits up to 30 seconds for the
+	// session to come up. The error is for the joining resource as it is.
+	RoomAdapter(ctx context.Context, user jid.JID, room transports.ID, nick string) (transports.Adapter, *stanzaerr.Error)
+	// Registered reports whether user registered with the gateway (a
+	// storage error counts as not, and is logged). Storage I/O.
+	Registered(ctx context.Context, user jid.JID) bool
+	// StayConnected reports whether settings (Settings') keep the
+	// user's session while they are offline, the network's default
+	// where unset.
+	StayConnected(settings map[string]string) bool
+	// Online reports whether user has an available resource.
+	Online(user string) bool
+	// Stop ends user's legacy session. Lane work: it waits for the
+	// session to end.
+	Stop(user string)
+
+	// RoomsPerUser is how many rooms one user may be in; MaxBody the
+	// longest body the network is given.
+	RoomsPerUser() int
+	MaxBody() int
+	// WaitSend waits until user may send one more message to the network
+	// (the per-user send limiter), and fails when ctx ends first. Lane
+	// work.
+	WaitSend(ctx context.Context, user string) error
+	// IncomingAllowed reports whether one more legacy message may reach
+	// user's offline storage; when not, the message is dropped, counted,
+	// and the user told at the end of the window by the core.
+	IncomingAllowed(user jid.JID) bool
+	// CountSent counts a message relayed to the network (ok) or refused
+	// by it, for the gateway's statistics.
+	CountSent(ok bool)
+
+	// Body is the text of message el as a network without files sends
+	// it: its <body/> with the links of the files it shares appended, and
+	// whether there is any.
+	Body(el *xmltree.Element) (body string, ok bool)
+	// SendWithFiles sends msg on a, with the files message el shares when
+	// the network takes files (the core fetches them through its egress
+	// policy and caps; nil el: none), else as msg.Body alone. Lane work:
+	// it blocks on the network, at most a minute. The error is the
+	// network's, for the one mapping.
+	SendWithFiles(ctx context.Context, user jid.JID, a transports.Adapter, msg transports.Message, el *xmltree.Element) (transports.RemoteID, error)
+
+	// Correct relays a correction (XEP-0308) of the message ref in room
+	// with the network's Editor where it can, reporting edited; else it
+	// returns the body to send as a new, marked message. Retract relays a
+	// retraction (XEP-0424) of ref in room, or refuses it. Both are lane
+	// work (the network's call, at most a minute); a refusal is a stanza
+	// error for the sender.
+	Correct(ctx context.Context, a transports.Adapter, user string, room transports.ID, ref, body string) (edited bool, marked string, serr *stanzaerr.Error)
+	Retract(ctx context.Context, a transports.Adapter, user string, room transports.ID, ref string) *stanzaerr.Error
+	// PairID stores that legacy message legacyID of room is xmppID for
+	// user. LegacyRef maps an XMPP reference in a room (a stanza-id, or the
+	// user's own id of an echoed message) to the legacy ID: through the
+	// map, else as it is (a room message's stanza-id is its legacy ID); ""
+	// for "". XMPPRef maps a legacy ID of conversation conv to the XMPP id
+	// the map holds, or "". Storage I/O; errors of PairID are returned,
+	// lookups that fail find nothing.
+	PairID(ctx context.Context, user string, room transports.ID, legacyID, xmppID string) error
+	LegacyRef(ctx context.Context, user string, room transports.ID, ref string) transports.RemoteID
+	XMPPRef(ctx context.Context, user string, conv transports.ID, target transports.RemoteID) string
+
+	// Archive is the room archive, or nil when the gateway keeps none.
+	// Its Add only queues (owner work may call it); Query and Latest read
+	// storage (lane work).
+	Archive() *archive.Archive
 
 	// Settings returns user's stored settings for the network (a fresh
 	// map the caller may change); SetSettings replaces them. Both do
@@ -61,14 +178,18 @@ type Core interface {
 	Logger() *slog.Logger
 }
 
+// ErrTooLarge is what Core.Write's error wraps for a stanza that cannot be
+// cut to the stanza size limit.
+var ErrTooLarge = errors.New("stanza larger than the limit")
+
 // Service is the gateway's MUC service (XEP-0045) over one legacy
 // network: the flows that turn users' requests into legacy calls and the
 // network's answers into stanzas. Its methods say which goroutine may
-// call them. So far it owns the room listing (disco#items on a legacy
-// server), muc#admin, the remembered rooms of bouncer mode and the
-// table of every user's rooms; joins,
-// leaves, rejoins, room events, groupchat and the room archive's MAM are
-// still component's (issue 9).
+// call them. It owns the table of every user's rooms, joins and leaves
+// (join.go), the legacy room events turned into stanzas (events.go,
+// edits.go), group chat from the user (groupchat.go), bouncer mode
+// (bouncer.go, remember.go), the room archive's XEP-0313 side (mam.go),
+// the room listing (disco#items on a legacy server) and muc#admin.
 type Service struct {
 	core Core
 	now  func() time.Time

@@ -17,11 +17,12 @@ import (
 )
 
 // fakeCore is a bridge core with at most one user's session. Own runs
-// fn inline, counting the calls.
+// fn inline, counting the calls. The methods it does not define are the
+// embedded nil Core's: a test that reaches one panics.
 type fakeCore struct {
+	Core
 	caps    transports.Capabilities
 	adapter transports.Adapter // for user "u@example.org"
-	rooms   map[transports.ID]*Room
 	owned   int
 
 	settings map[string]string // user "u@example.org"'s
@@ -48,13 +49,6 @@ func (f *fakeCore) Own(ctx context.Context, user string, fn func(context.Context
 	f.owned++
 	fn(ctx)
 	return true
-}
-
-func (f *fakeCore) Room(user jid.JID, id transports.ID) *Room {
-	if user.String() != "u@example.org" {
-		return nil
-	}
-	return f.rooms[id]
 }
 
 func (f *fakeCore) Adapter(user string) transports.Adapter {

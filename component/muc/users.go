@@ -1,5 +1,11 @@
 package muc
 
+import (
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
 // The rooms of every user: the table is the service's, each user's entry
 // and everything in it the user's owner goroutine's.
 
@@ -34,4 +40,23 @@ func (s *Service) Release(user string, ur *Rooms) {
 		delete(s.users, user)
 	}
 	s.mu.Unlock()
+}
+
+// room returns user's rooms and the room id, or a nil room when
+// the user is not in it (nil rooms too when they are in none). Owner
+// work only: the room and everything in it belong to the user's owner
+// goroutine, except its ID and JID, which never change.
+func (s *Service) room(user jid.JID, id transports.ID) (*Rooms, *Room) {
+	ur := s.Rooms(user.String())
+	if ur == nil {
+		return nil, nil
+	}
+	return ur, ur.Get(id)
+}
+
+// Room returns user's room id, or nil when the user is not in it. Owner
+// work only (see room).
+func (s *Service) Room(user jid.JID, id transports.ID) *Room {
+	_, r := s.room(user, id)
+	return r
 }

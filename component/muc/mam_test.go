@@ -1,7 +1,8 @@
-package component
+package muc
 
 import (
 	"encoding/xml"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,70 @@ func TestWithAwayNotes(t *testing.T) {
 	}
 	if withAwayNotes(nil, nil, 5) != nil {
 		t.Error("empty history is not nil: the away note would be shown")
+	}
+}
+
+// TestParseMAMQuery: a query's form, result set and paging become an
+// archive query; what no archive could answer is refused with the
+// condition XEP-0313 and XEP-0059 ask for.
+func TestParseMAMQuery(t *testing.T) {
+	room := jid.MustParse("#go%irc.example.net@irc.example.org")
+	form := func(fields string) string {
+		return `<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>` + fields + `</x>`
+	}
+	field := func(name, value string) string {
+		return `<field var='` + name + `'><value>` + value + `</value></field>`
+	}
+	rsm := func(inner string) string { return `<set xmlns='http://jabber.org/protocol/rsm'>` + inner + `</set>` }
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name     string
+		inner    string
+		want     archive.Query
+		none     bool
+		wantCond string
+	}{
+		{"empty", "", archive.Query{Max: -1}, false, ""},
+		{"start and end", form(field("start", "2026-01-02T03:04:05Z") + field("end", "2026-01-02T04:04:05Z")),
+			archive.Query{Max: -1, Start: t0, End: t0.Add(time.Hour)}, false, ""},
+		{"with an occupant", form(field("with", room.String()+"/bob")), archive.Query{Max: -1, With: "bob"}, false, ""},
+		{"with the room", form(field("with", room.String())), archive.Query{Max: -1}, false, ""},
+		{"with someone else", form(field("with", "mona@example.org")), archive.Query{Max: -1}, true, ""},
+		{"ids", form(`<field var='ids'><value>a</value><value></value><value> b </value></field>`), archive.Query{Max: -1, IDs: []string{"a", "b"}}, false, ""},
+		{"after-id and before-id", form(field("after-id", "a") + field("before-id", "b")), archive.Query{Max: -1, AfterID: "a", BeforeID: "b"}, false, ""},
+		{"page after", rsm(`<max>10</max><after>x</after>`), archive.Query{Max: 10, After: "x"}, false, ""},
+		{"last page", rsm(`<max>5</max><before/>`), archive.Query{Max: 5, Last: true}, false, ""},
+		{"page before", rsm(`<before>y</before>`), archive.Query{Max: -1, Before: "y"}, false, ""},
+		{"wrong FORM_TYPE", `<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>urn:xmpp:mam:1</value></field></x>`, archive.Query{}, false, "bad-request"},
+		{"bad time", form(field("start", "yesterday")), archive.Query{}, false, "bad-request"},
+		{"bad with", form(field("with", "@")), archive.Query{}, false, "jid-malformed"},
+		{"unknown field", form(field("fulltext", "x")), archive.Query{}, false, "feature-not-implemented"},
+		{"bad max", rsm(`<max>-1</max>`), archive.Query{}, false, "bad-request"},
+		{"empty after", rsm(`<after/>`), archive.Query{}, false, "bad-request"},
+		{"after and before", rsm(`<after>x</after><before>y</before>`), archive.Query{}, false, "bad-request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := xmltree.Parse(`<query xmlns='urn:xmpp:mam:2'>` + tt.inner + `</query>`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, none, serr := parseMAMQuery(q, room)
+			if tt.wantCond != "" {
+				if serr == nil || serr.Condition != tt.wantCond {
+					t.Fatalf("error %v, want %s", serr, tt.wantCond)
+				}
+				return
+			}
+			if serr != nil {
+				t.Fatal(serr)
+			}
+			if none != tt.none {
+				t.Errorf("none = %v, want %v", none, tt.none)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("query %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package component
+package direct
 
 import (
 	"slices"
@@ -8,10 +8,10 @@ import (
 	"github.com/switchboard-im/switchboard/transports"
 )
 
-// TestChatReactions: a reactor's whole set follows additions and
+// TestReactions: a reactor's whole set follows additions and
 // removals, per user, conversation, message and reactor; the oldest
 // messages are forgotten beyond the bound, per user.
-func TestChatReactions(t *testing.T) {
+func TestReactions(t *testing.T) {
 	type step struct {
 		user, reactor, reaction string
 		target                  transports.RemoteID
@@ -38,12 +38,12 @@ func TestChatReactions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var cr chatReactions
+			var cr Reactions
 			for i, s := range tt.steps {
-				if got := cr.react(s.user, "bob", s.target, s.reactor, s.reaction, s.remove); !slices.Equal(got, s.want) {
+				if got := cr.React(s.user, "bob", s.target, s.reactor, s.reaction, s.remove); !slices.Equal(got, s.want) {
 					t.Errorf("step %d: set = %q, want %q", i, got, s.want)
 				}
-				if got := cr.get(s.user, "bob", s.target, s.reactor); !slices.Equal(got, s.want) {
+				if got := cr.Get(s.user, "bob", s.target, s.reactor); !slices.Equal(got, s.want) {
 					t.Errorf("step %d: get = %q, want %q", i, got, s.want)
 				}
 			}
@@ -51,31 +51,31 @@ func TestChatReactions(t *testing.T) {
 	}
 
 	t.Run("bound", func(t *testing.T) {
-		var cr chatReactions
-		for i := range chatReactionTargets + 1 {
-			cr.set("u", "bob", transports.RemoteID("m"+strconv.Itoa(i)), "", []string{"👍"})
+		var cr Reactions
+		for i := range ReactionTargets + 1 {
+			cr.Set("u", "bob", transports.RemoteID("m"+strconv.Itoa(i)), "", []string{"👍"})
 		}
-		cr.set("v", "bob", "m0", "", []string{"🙂"})
-		if got := cr.get("u", "bob", "m0", ""); got != nil {
+		cr.Set("v", "bob", "m0", "", []string{"🙂"})
+		if got := cr.Get("u", "bob", "m0", ""); got != nil {
 			t.Errorf("the oldest message is still remembered: %q", got)
 		}
-		if got := cr.get("u", "bob", transports.RemoteID("m"+strconv.Itoa(chatReactionTargets)), ""); !slices.Equal(got, []string{"👍"}) {
+		if got := cr.Get("u", "bob", transports.RemoteID("m"+strconv.Itoa(ReactionTargets)), ""); !slices.Equal(got, []string{"👍"}) {
 			t.Errorf("the newest message is forgotten: %q", got)
 		}
-		if got := cr.get("v", "bob", "m0", ""); !slices.Equal(got, []string{"🙂"}) {
+		if got := cr.Get("v", "bob", "m0", ""); !slices.Equal(got, []string{"🙂"}) {
 			t.Errorf("another user's reactions were evicted: %q", got)
 		}
-		for i := range chatReactionUsers {
-			cr.set("w"+strconv.Itoa(i), "bob", "m0", "", []string{"👍"})
+		for i := range ReactionUsers {
+			cr.Set("w"+strconv.Itoa(i), "bob", "m0", "", []string{"👍"})
 		}
-		if got := cr.get("u", "bob", transports.RemoteID("m"+strconv.Itoa(chatReactionTargets)), ""); got != nil {
-			t.Errorf("the longest-remembered user is still remembered beyond %d users: %q", chatReactionUsers, got)
+		if got := cr.Get("u", "bob", transports.RemoteID("m"+strconv.Itoa(ReactionTargets)), ""); got != nil {
+			t.Errorf("the longest-remembered user is still remembered beyond %d users: %q", ReactionUsers, got)
 		}
-		if got := cr.get("w0", "bob", "m0", ""); !slices.Equal(got, []string{"👍"}) {
+		if got := cr.Get("w0", "bob", "m0", ""); !slices.Equal(got, []string{"👍"}) {
 			t.Errorf("a recent user is forgotten: %q", got)
 		}
-		if len(cr.m) != chatReactionUsers || len(cr.users) != chatReactionUsers {
-			t.Errorf("%d books for %d users, want %d", len(cr.m), len(cr.users), chatReactionUsers)
+		if len(cr.m) != ReactionUsers || len(cr.users) != ReactionUsers {
+			t.Errorf("%d books for %d users, want %d", len(cr.m), len(cr.users), ReactionUsers)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package component
+package muc
 
 import (
 	"context"
@@ -13,25 +13,22 @@ import (
 
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component/discovery"
-	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
+	"github.com/switchboard-im/switchboard/internal/xmltree"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
 // The room archive (XEP-0313, Message Archive Management, on rooms), when
-// Config.Archive is set. Every room message a user's legacy session
-// delivers is archived for that user in the owner step that handles the
-// event (roomMessageEvent), whether or not a resource is in the room; the
-// archive ID is the message's stanza-id (its legacy ID where the network
-// gave one, else one made here, which the live message carries). A client that was away catches up with a MAM query to the
-// room JID, paged with XEP-0059; a join's <history/> comes from the
-// archive when the network has no transports.History. The room and the
-// gateway domain (the MUC service) advertise urn:xmpp:mam:2 only then.
-
-const (
-	nsMAM = discovery.NSMAM
-)
+// the core has one (Core.Archive). Every room message a user's legacy
+// session delivers is archived for that user in the owner step that
+// handles the event (MessageEvent), whether or not a resource is in the
+// room; the archive ID is the message's stanza-id (its legacy ID where the
+// network gave one, else one made here, which the live message carries). A
+// client that was away catches up with a MAM query to the room JID, paged
+// with XEP-0059; a join's <history/> comes from the archive when the
+// network has no transports.History. The room and the gateway domain
+// advertise urn:xmpp:mam:2 only then (package component's discovery).
 
 // archiveRoomMessage archives ev, said in r, for user, and returns its
 // archive ID: the legacy ID, or a new one for a message without (which the
@@ -39,7 +36,7 @@ const (
 // the archive's copy). Owner work: it only queues the message
 // (archive.Archive.Add); a failure is logged, the message is still
 // relayed.
-func (c *Component) archiveRoomMessage(ctx context.Context, user string, r *muc.Room, ev *transports.MessageEvent) string {
+func (s *Service) archiveRoomMessage(ctx context.Context, user string, r *Room, ev *transports.MessageEvent) string {
 	e := archive.Entry{ID: string(ev.RemoteID), Legacy: ev.RemoteID != "", Time: ev.Time, Nick: ev.Nick,
 		Body: ev.Body, Action: ev.Action, Own: ev.Own, ReplyTo: string(ev.ReplyTo)}
 	if e.ID == "" {
@@ -49,7 +46,7 @@ func (c *Component) archiveRoomMessage(ctx context.Context, user string, r *muc.
 		e.Time = time.Now()
 	}
 	for _, f := range ev.Attachments {
-		if f.URL != "" { // uploaded by userSink.Deliver, as attachmentLinks shows them
+		if f.URL != "" { // uploaded by the core, as attachmentLinks shows them
 			e.Links = append(e.Links, archive.Link{URL: f.URL, Name: f.Name})
 		}
 	}
@@ -59,8 +56,8 @@ func (c *Component) archiveRoomMessage(ctx context.Context, user string, r *muc.
 			e.Nick = r.Nick
 		}
 	}
-	if err := c.cfg.Archive.Add(ctx, user, c.net.Name(), string(r.ID), e); err != nil {
-		c.log.Warn("archiving a room message", "user", user, "room", string(r.ID), "err", err)
+	if err := s.core.Archive().Add(ctx, user, s.core.NetworkKey(), string(r.ID), e); err != nil {
+		s.core.Logger().Warn("archiving a room message", "user", user, "room", string(r.ID), "err", err)
 	}
 	return e.ID
 }
@@ -82,12 +79,12 @@ func archivedEvent(room transports.ID, e archive.Entry) transports.MessageEvent 
 // the latest messages said at or after since, and how many messages of
 // those archived while the user was away (away) the archive's bound let
 // go. It runs in the user's lane.
-func (c *Component) archiveHistory(ctx context.Context, user string, room transports.ID, since time.Time, max, away int) ([]transports.MessageEvent, int, error) {
-	es, total, err := c.cfg.Archive.Latest(ctx, user, c.net.Name(), string(room), since, max)
+func (s *Service) archiveHistory(ctx context.Context, user string, room transports.ID, since time.Time, max, away int) ([]transports.MessageEvent, int, error) {
+	es, total, err := s.core.Archive().Latest(ctx, user, s.core.NetworkKey(), string(room), since, max)
 	if err != nil {
 		return nil, 0, err
 	}
-	var evs []transports.MessageEvent // nil when there is none, as muc.Away.Since
+	var evs []transports.MessageEvent // nil when there is none, as Away.Since
 	for _, e := range es {
 		evs = append(evs, archivedEvent(room, e))
 	}
@@ -121,60 +118,57 @@ func withAwayNotes(history, notes []transports.MessageEvent, max int) []transpor
 	return out
 }
 
-// --- queries -------------------------------------------------------------
-
-// mamIQ answers an archive request to a room JID: the query form (get), a
-// query (set), or the archive's metadata. The user must be in the room
-// (their legacy session is, even with no resource joined: bouncer mode);
-// others are refused with forbidden, as XEP-0313 asks of an archive the
-// requester may not read. It runs in the user's lane.
-func (c *Component) mamIQ(s *stanza.In, q *node, id transports.ID) {
-	user := s.From.Bare()
+// MAM answers an archive request (q, in the urn:xmpp:mam:2 namespace) to
+// the JID of room id: the query form (get), a query (set), or the
+// archive's metadata. The user must be in the room (their legacy session
+// is, even with no resource joined: bouncer mode); others are refused
+// with forbidden, as XEP-0313 asks of an archive the requester may not
+// read. The archive must be on (Core.Archive). It is lane work: it reads
+// the archive and writes the results to the stream, the IQ result last.
+func (s *Service) MAM(ctx context.Context, in *stanza.In, q *xmltree.Element, id transports.ID) {
+	user := in.From.Bare()
 	u := user.String()
-	c.admit(s, func() {
-		ctx := c.ctx()
-		var room jid.JID
-		in := false
-		c.own(ctx, u, func(context.Context) {
-			if _, r := c.room(user, id); r != nil {
-				room, in = r.JID, true
-			}
-		})
-		if !in {
-			c.replyError(s.Element, stanzaerr.New("auth", "forbidden", "Join %s to read its archive: this gateway keeps it for the members it relays it to.", s.To.Bare()))
-			return
-		}
-		switch {
-		case q.Name.Local == "metadata" && s.Type == "get":
-			c.mamMetadata(ctx, s, u, id)
-		case q.Name.Local == "query" && s.Type == "get":
-			c.result(s, mamForm())
-		case q.Name.Local == "query" && s.Type == "set":
-			c.mamQuery(ctx, s, q, u, id, room)
-		default:
-			c.replyError(s.Element, stanzaerr.New("cancel", "bad-request", "Send <query/> (set) or <metadata/> (get)."))
+	var room jid.JID
+	inRoom := false
+	s.core.Own(ctx, u, func(context.Context) {
+		if _, r := s.room(user, id); r != nil {
+			room, inRoom = r.JID, true
 		}
 	})
+	if !inRoom {
+		s.core.ReplyError(in, stanzaerr.New("auth", "forbidden", "Join %s to read its archive: this gateway keeps it for the members it relays it to.", in.To.Bare()))
+		return
+	}
+	switch {
+	case q.Name.Local == "metadata" && in.Type == "get":
+		s.mamMetadata(ctx, in, u, id)
+	case q.Name.Local == "query" && in.Type == "get":
+		s.core.Result(in, mamForm())
+	case q.Name.Local == "query" && in.Type == "set":
+		s.mamQuery(ctx, in, q, u, id, room)
+	default:
+		s.core.ReplyError(in, stanzaerr.New("cancel", "bad-request", "Send <query/> (set) or <metadata/> (get)."))
+	}
 }
 
 // mamQuery runs a query and sends its results, then the <fin/>.
-func (c *Component) mamQuery(ctx context.Context, s *stanza.In, q *node, user string, id transports.ID, room jid.JID) {
+func (s *Service) mamQuery(ctx context.Context, in *stanza.In, q *xmltree.Element, user string, id transports.ID, room jid.JID) {
 	aq, none, serr := parseMAMQuery(q, room)
 	if serr != nil {
-		c.replyError(s.Element, serr)
+		s.core.ReplyError(in, serr)
 		return
 	}
 	var page archive.Page
 	if !none {
 		var err error
-		page, err = c.cfg.Archive.Query(ctx, user, c.net.Name(), string(id), aq)
+		page, err = s.core.Archive().Query(ctx, user, s.core.NetworkKey(), string(id), aq)
 		if errors.Is(err, archive.ErrNotFound) {
-			c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "A message ID in the query is not in this room's archive."))
+			s.core.ReplyError(in, stanzaerr.New("cancel", "item-not-found", "A message ID in the query is not in this room's archive."))
 			return
 		}
 		if err != nil {
-			c.log.Warn("reading the room archive", "user", user, "room", string(id), "err", err)
-			c.replyError(s.Element, stanzaerr.New("wait", "internal-server-error", "The archive cannot be read now; try again later."))
+			s.core.Logger().Warn("reading the room archive", "user", user, "room", string(id), "err", err)
+			s.core.ReplyError(in, stanzaerr.New("wait", "internal-server-error", "The archive cannot be read now; try again later."))
 			return
 		}
 	} else {
@@ -186,16 +180,16 @@ func (c *Component) mamQuery(ctx context.Context, s *stanza.In, q *node, user st
 	}
 	queryID := q.Attr("queryid")
 	for _, e := range order {
-		m := &mamResultMessage{ID: newID(), From: room.String(), To: s.From.String(), Result: mamResult{
+		m := &mamResultMessage{ID: newID(), From: room.String(), To: in.From.String(), Result: mamResult{
 			QueryID: queryID, ID: e.ID, Forwarded: forwardedMessage{
 				Delay:   &stanza.Delay{Stamp: e.Time.UTC().Format(time.RFC3339Nano)},
 				Message: archivedMessage(room, e),
 			}}}
-		if err := c.send(ctx, m); errors.Is(err, errStanzaTooLarge) {
+		if err := s.core.Write(ctx, m); errors.Is(err, ErrTooLarge) {
 			// The live message was cut to fit; the archived one is whole.
-			c.log.Info("archived message too large to forward", "user", user, "room", string(id), "err", err)
+			s.core.Logger().Info("archived message too large to forward", "user", user, "room", string(id), "err", err)
 		} else if err != nil {
-			c.log.Info("archive query cut short", "user", user, "room", string(id), "err", err)
+			s.core.Logger().Info("archive query cut short", "user", user, "room", string(id), "err", err)
 			return // the stream is down: the client asks again
 		}
 	}
@@ -205,13 +199,13 @@ func (c *Component) mamQuery(ctx context.Context, s *stanza.In, q *node, user st
 		fin.Set.First = &discovery.First{Index: page.Index, Key: page.Entries[0].ID}
 		fin.Set.Last = page.Entries[n-1].ID
 	}
-	c.result(s, fin)
+	s.core.Result(in, fin)
 }
 
 // parseMAMQuery reads a query's form, result-set and paging. none reports
 // a filter that no message of this room can match (a 'with' of another
 // JID).
-func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *stanzaerr.Error) {
+func parseMAMQuery(q *xmltree.Element, room jid.JID) (aq archive.Query, none bool, serr *stanzaerr.Error) {
 	aq.Max = -1
 	if x := q.Child(nsData, "x"); x != nil {
 		for _, f := range x.ChildrenNamed("", "field") {
@@ -226,8 +220,8 @@ func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *st
 			}
 			switch name {
 			case "FORM_TYPE":
-				if value != nsMAM {
-					return aq, false, stanzaerr.New("modify", "bad-request", "The form's FORM_TYPE must be %s.", nsMAM)
+				if value != discovery.NSMAM {
+					return aq, false, stanzaerr.New("modify", "bad-request", "The form's FORM_TYPE must be %s.", discovery.NSMAM)
 				}
 			case "start", "end":
 				if value == "" {
@@ -297,13 +291,13 @@ func parseMAMQuery(q *node, room jid.JID) (aq archive.Query, none bool, serr *st
 
 // mamMetadata answers <metadata/> (XEP-0313 §5): the first and the last
 // message of the archive; nothing when it is empty.
-func (c *Component) mamMetadata(ctx context.Context, s *stanza.In, user string, id transports.ID) {
+func (s *Service) mamMetadata(ctx context.Context, in *stanza.In, user string, id transports.ID) {
 	md := &mamMetadataElem{}
 	for _, q := range []archive.Query{{Max: 1}, {Last: true, Max: 1}} {
-		p, err := c.cfg.Archive.Query(ctx, user, c.net.Name(), string(id), q)
+		p, err := s.core.Archive().Query(ctx, user, s.core.NetworkKey(), string(id), q)
 		if err != nil {
-			c.log.Warn("reading the room archive", "user", user, "room", string(id), "err", err)
-			c.replyError(s.Element, stanzaerr.New("wait", "internal-server-error", "The archive cannot be read now; try again later."))
+			s.core.Logger().Warn("reading the room archive", "user", user, "room", string(id), "err", err)
+			s.core.ReplyError(in, stanzaerr.New("wait", "internal-server-error", "The archive cannot be read now; try again later."))
 			return
 		}
 		if len(p.Entries) == 0 {
@@ -317,10 +311,8 @@ func (c *Component) mamMetadata(ctx context.Context, s *stanza.In, user string, 
 			md.Start = end
 		}
 	}
-	c.result(s, md)
+	s.core.Result(in, md)
 }
-
-// --- wire ----------------------------------------------------------------
 
 // mamResultMessage carries one archived message to the requester.
 type mamResultMessage struct {
@@ -362,7 +354,7 @@ func archivedMessage(room jid.JID, e archive.Entry) *storedMessage {
 	if e.Action {
 		body = "/me " + body
 	}
-	m := &storedMessage{Type: "groupchat", From: muc.OccupantJID(room, e.Nick), Body: body, ID: e.ID,
+	m := &storedMessage{Type: "groupchat", From: OccupantJID(room, e.Nick), Body: body, ID: e.ID,
 		StanzaID: &stanza.StanzaID{ID: e.ID, By: room.String()}}
 	if e.Own && e.OriginID != "" {
 		m.ID = e.OriginID
@@ -419,7 +411,7 @@ func mamForm() any {
 		Form    form
 	}
 	return &query{Form: form{Type: "form", Fields: []field{
-		{Type: "hidden", Var: "FORM_TYPE", Value: nsMAM},
+		{Type: "hidden", Var: "FORM_TYPE", Value: discovery.NSMAM},
 		{Type: "jid-single", Var: "with"},
 		{Type: "text-single", Var: "start"},
 		{Type: "text-single", Var: "end"},

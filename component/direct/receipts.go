@@ -1,13 +1,13 @@
-package component
+package direct
 
 import (
 	"context"
-	"errors"
 	"sync"
+
+	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
-	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -15,7 +15,7 @@ import (
 // returned, and the receipt goes out then. A network with
 // Capabilities.DeferredReceipts (SMS: the carrier reports delivery later)
 // delivers a transports.ReceiptEvent instead, through the user's session
-// or a webhook (Component.Deliver); the receipt is sent only for one that
+// or a webhook (the component's Deliver); the receipt is sent only for one that
 // says delivered, and one that says failed becomes an error message with
 // the id of the user's message.
 //
@@ -163,90 +163,93 @@ func keep(keys []string, ok func(string) bool) []string {
 // acknowledge answers a message the legacy network took (Send returned
 // rid): with the receipt now, or, for a network with deferred receipts,
 // once it reports on rid. Lane work.
-func (c *Component) acknowledge(ctx context.Context, s *stanza.In, to transports.ID, rid transports.RemoteID) {
-	if !c.netCaps().DeferredReceipts {
-		c.receipt(ctx, s)
+func (d *Service) acknowledge(ctx context.Context, s *stanza.In, to transports.ID, rid transports.RemoteID) {
+	c := d.core
+	if !c.Capabilities().DeferredReceipts {
+		d.receipt(ctx, s)
 		return
 	}
-	requested := s.Child(nsReceipts, "request") != nil && s.ID != ""
+	requested := s.Child(stanza.NSReceipts, "request") != nil && s.ID != ""
 	if rid == "" {
 		// The contract says a network with deferred receipts always
 		// returns an ID; without one, no report can ever be matched,
 		// and a receipt now would claim a delivery nobody confirmed.
-		c.log.Warn("network with deferred receipts returned no message ID; no receipt will follow", "to", string(to))
+		c.Logger().Warn("network with deferred receipts returned no message ID; no receipt will follow", "to", string(to))
 		return
 	}
 	p := pendingReceipt{stanzaID: s.ID, from: s.To.String(), to: s.From.String(), requested: requested}
-	if o := s.Child(nsSID, "origin-id"); o != nil {
+	if o := s.Child(stanza.NSSID, "origin-id"); o != nil {
 		p.originID = o.Attr("id")
 	}
 	user := s.From.Bare().String()
-	if ev, ok := c.receipts.record(user, to, rid, p); ok {
-		if err := c.resolveReceipt(ctx, p, ev); err != nil {
-			c.log.Error("receipt lost", "user", user, "err", err)
+	if ev, ok := d.receipts.record(user, to, rid, p); ok {
+		if err := d.resolve(ctx, p, ev); err != nil {
+			c.Logger().Error("receipt lost", "user", user, "err", err)
 		}
 	}
 }
 
-// receipt handles the network's report on a message the user sent. Owner
-// work.
-func (s *userSink) receipt(ctx context.Context, ev *transports.ReceiptEvent) {
-	c := s.c
-	user := s.user.String()
-	if !c.netCaps().DeferredReceipts {
-		// The receipt went out when Send returned.
-		c.log.Debug("receipt event from a network without deferred receipts", "user", user)
-		return
+// receipt acknowledges s (XEP-0184) now, if it asked for it; call it
+// only once the legacy network took the message.
+func (d *Service) receipt(ctx context.Context, s *stanza.In) {
+	if s.Child(stanza.NSReceipts, "request") != nil && s.ID != "" {
+		d.core.SendQuiet(ctx, &stanza.Message{From: s.To.String(), To: s.From.String(), Extra: []any{&stanza.Received{ID: s.ID}}})
 	}
-	if p, ok := c.receipts.take(user, ev.To, ev.Remote); ok {
-		s.resolved(c.resolveReceipt(ctx, p, ev))
-		return
+}
+
+// Receipt handles the network's report on a message user sent: the
+// receipt, or an error message when the delivery failed, both queued. The
+// error is what could be neither stored nor sent (the caller, delivering
+// the event, reports it). Owner work: it reads the message-ID map.
+func (d *Service) Receipt(ctx context.Context, user jid.JID, ev *transports.ReceiptEvent) error {
+	c := d.core
+	u := user.String()
+	if !c.Capabilities().DeferredReceipts {
+		// The receipt went out when Send returned.
+		c.Logger().Debug("receipt event from a network without deferred receipts", "user", u)
+		return nil
+	}
+	if p, ok := d.receipts.take(u, ev.To, ev.Remote); ok {
+		return d.resolve(ctx, p, ev)
 	}
 	// Not in memory: after a restart the message-ID map still knows it.
-	xid, err := c.ids.XMPPID(ctx, user, c.net.Name(), string(ev.To), string(ev.Remote))
+	xid, found, err := c.XMPPID(ctx, u, ev.To, ev.Remote)
 	switch {
-	case err == nil:
-		from, jerr := c.legacyJID(ev.To)
+	case err == nil && found:
+		from, jerr := c.LegacyJID(ev.To)
 		if jerr != nil {
-			c.log.Warn("receipt for a contact without a JID", "id", ev.To, "err", jerr)
-			return
+			c.Logger().Warn("receipt for a contact without a JID", "id", ev.To, "err", jerr)
+			return nil
 		}
 		// Whether a receipt was asked for is forgotten; one nobody asked
 		// for is harmless (XEP-0184 §5).
-		p := pendingReceipt{stanzaID: xid, from: from.String(), to: user, requested: true}
-		s.resolved(c.resolveReceipt(ctx, p, ev))
-	case errors.Is(err, msgid.ErrNoMapping):
+		p := pendingReceipt{stanzaID: xid, from: from.String(), to: u, requested: true}
+		return d.resolve(ctx, p, ev)
+	case err == nil:
 		// Before Send returned (the network reported at once), or a
 		// message the gateway never sent: kept a while for record.
-		if p, ok := c.receipts.keepEarly(user, ev); ok {
-			s.resolved(c.resolveReceipt(ctx, p, ev))
+		if p, ok := d.receipts.keepEarly(u, ev); ok {
+			return d.resolve(ctx, p, ev)
 		}
+		return nil
 	default:
-		c.log.Warn("looking up a receipt's message", "user", user, "err", err)
-		s.resolved(err)
+		c.Logger().Warn("looking up a receipt's message", "user", u, "err", err)
+		return err
 	}
 }
 
-// resolved notes, for Component.Deliver, a receipt that could not be
-// stored.
-func (s *userSink) resolved(err error) {
-	if err != nil && s.lost == nil {
-		s.lost = err
-	}
-}
-
-// resolveReceipt sends what the network's report on p means: the receipt
-// when it was delivered and one was asked for, an error message with the
+// resolve sends what the network's report on p means: the receipt when
+// it was delivered and one was asked for, an error message with the
 // message's id when it failed. Both are queued (durable).
-func (c *Component) resolveReceipt(ctx context.Context, p pendingReceipt, ev *transports.ReceiptEvent) error {
+func (d *Service) resolve(ctx context.Context, p pendingReceipt, ev *transports.ReceiptEvent) error {
 	var m *stanza.Message
 	if ev.Delivered {
 		if !p.requested {
 			return nil
 		}
-		m = &stanza.Message{From: p.from, To: p.to, Extra: []any{&receivedElem{ID: p.stanzaID}}}
+		m = &stanza.Message{From: p.from, To: p.to, Extra: []any{&stanza.Received{ID: p.stanzaID}}}
 	} else {
-		text := c.net.Identity().Name + " could not deliver the message"
+		text := d.core.NetworkName() + " could not deliver the message"
 		if ev.Error != "" {
 			text += ": " + stanzaerr.Detail(ev.Error)
 		}
@@ -257,10 +260,5 @@ func (c *Component) resolveReceipt(ctx context.Context, p pendingReceipt, ev *tr
 		m = &stanza.Message{ID: id, Type: "error", From: p.from, To: p.to,
 			Error: stanzaerr.New("cancel", "recipient-unavailable", "%s.", text).Wire()}
 	}
-	if err := c.queue(ctx, m); err != nil {
-		if err2 := c.send(ctx, m); err2 != nil {
-			return errors.Join(err, err2)
-		}
-	}
-	return nil
+	return d.core.Deliver(ctx, m)
 }

@@ -1,0 +1,98 @@
+package muc
+
+import (
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/switchboard-im/switchboard/component/stanza"
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// The stanzas the service writes to the user's resources in rooms, built
+// from the room's state and the legacy events; no I/O, no state.
+
+// occupantPresence is another occupant's presence, as to sees it.
+func occupantPresence(r *Room, o Occupant, to jid.JID) *stanza.Presence {
+	p := &stanza.Presence{From: r.OccupantJID(o.Nick), To: to.String(), Show: o.Presence.Show.String(), Status: o.Presence.Status}
+	p.Extra = []any{&UserX{Item: &Item{Affiliation: AffName(o.Affiliation), Role: PresentRole(o.Role)}}}
+	return p
+}
+
+// selfPresence is the user's own occupant presence (status 110, and
+// codes), as their resource to sees it.
+func selfPresence(r *Room, to jid.JID, codes ...int) *stanza.Presence {
+	p := &stanza.Presence{From: r.OccupantJID(r.Nick), To: to.String(), Show: r.Presence.Show.String(), Status: r.Presence.Status}
+	p.Extra = []any{&UserX{
+		Item:   &Item{Affiliation: AffName(r.Affiliation), Role: PresentRole(r.Role)},
+		Status: Statuses(append([]int{StatusSelf}, codes...)...),
+	}}
+	return p
+}
+
+// selfUnavailable tells a resource it is out of the room.
+func selfUnavailable(r *Room, nick string, to jid.JID, status string, item *Item, codes ...int) *stanza.Presence {
+	if item == nil {
+		item = &Item{}
+	}
+	item.Affiliation, item.Role = AffName(r.Affiliation), "none"
+	return &stanza.Presence{Type: "unavailable", From: r.OccupantJID(nick), To: to.String(), Status: status,
+		Extra: []any{&UserX{Item: item, Status: Statuses(append([]int{StatusSelf}, codes...)...)}}}
+}
+
+// subjectMessage is the room's subject for to: from the occupant who set
+// it (else the room), with a delay stamp when the network dated it.
+func subjectMessage(r *Room, to jid.JID) *stanza.Message {
+	subject := r.Subject()
+	from := r.JID.String()
+	if subject.Nick != "" {
+		from = r.OccupantJID(subject.Nick)
+	}
+	m := &stanza.Message{Type: "groupchat", ID: newID(), From: from, To: to.String(), Extra: []any{&stanza.Subject{Text: subject.Subject}}}
+	if !subject.Time.IsZero() {
+		m.Delay = &stanza.Delay{From: r.JID.String(), Stamp: subject.Time.UTC().Format(time.RFC3339Nano)}
+	}
+	return m
+}
+
+// roomMessageID is the XMPP ID of a room message: the user's own ID for
+// the echo of their message, else the legacy ID, which is also its
+// stanza-id, so that clients, which reference group chat messages by
+// stanza-id (XEP-0461, XEP-0444), and the network agree.
+func roomMessageID(ev *transports.MessageEvent) string {
+	if ev.Own && ev.EchoOf != "" {
+		return ev.EchoOf
+	}
+	return string(ev.RemoteID)
+}
+
+// groupchatStanza is a room message for one resource.
+func groupchatStanza(r *Room, ev *transports.MessageEvent, to jid.JID, history bool) *stanza.Message {
+	nick := ev.Nick
+	if ev.Own && nick == "" {
+		nick = r.Nick
+	}
+	id := roomMessageID(ev)
+	if id == "" {
+		id = newID()
+	}
+	body := ev.Body
+	if ev.Action {
+		body = "/me " + body
+	}
+	m := &stanza.Message{Type: "groupchat", ID: id, From: r.OccupantJID(nick), To: to.String(), Body: body}
+	if !ev.Time.IsZero() && (history || time.Since(ev.Time) > LiveDelay) {
+		m.Delay = &stanza.Delay{From: r.JID.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
+	}
+	if ev.RemoteID != "" {
+		m.StanzaID = &stanza.StanzaID{ID: string(ev.RemoteID), By: r.JID.String()}
+	}
+	if ev.Own && ev.EchoOf != "" {
+		m.OriginID = &stanza.OriginID{ID: ev.EchoOf}
+	}
+	if ev.ReplyTo != "" {
+		m.Extra = append(m.Extra, &stanza.Reply{ID: string(ev.ReplyTo)})
+	}
+	m.Extra = append(m.Extra, attachmentLinks(ev)...) // uploaded by the core
+	return m
+}
