@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"slices"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -41,12 +42,18 @@ func (a *adapter) guildRooms(guild string, any bool) []*room {
 
 // onPresence shows a member's new availability in the rooms showing
 // them: the guild's, or all (a status is the user's, not the guild's)
-// when the event names no guild.
+// when the event names no guild; a DM partner's also as their presence.
 func (a *adapter) onPresence(p *discordgo.PresenceUpdate) {
 	if p.User == nil || p.User.ID == a.self {
 		return
 	}
 	a.profileChanged(p.User)
+	a.mu.Lock()
+	_, partner := a.dmOf[p.User.ID]
+	a.mu.Unlock()
+	if partner {
+		a.sink.Deliver(&transports.PresenceEvent{From: UserID(p.User.ID), Presence: transports.Presence{Show: show(p.Status)}})
+	}
 	for _, r := range a.guildRooms(p.GuildID, p.GuildID == "") {
 		nick, ok := r.nick(p.User.ID)
 		if !ok {
@@ -59,16 +66,22 @@ func (a *adapter) onPresence(p *discordgo.PresenceUpdate) {
 	}
 }
 
-// onMemberUpdate shows a member's new nick (guild nick or name) in the
-// rooms showing them.
+// onMemberUpdate shows a member's new nick (guild nick or name), or new
+// roles (role, affiliation, hats), in the rooms showing them.
 func (a *adapter) onMemberUpdate(m *discordgo.GuildMemberUpdate) {
 	if m.Member == nil || m.User == nil {
 		return
 	}
+	// Without the member's former state (not in discordgo's state) the
+	// roles may have changed: the update is shown.
+	rolesChanged := m.BeforeUpdate == nil || !slices.Equal(m.BeforeUpdate.Roles, m.Roles)
 	for _, r := range a.guildRooms(m.GuildID, false) {
 		old, renamed, ok := r.rename(m.User, displayName(m.User, m.Member))
-		if !ok || old == renamed {
+		if !ok || (old == renamed && !rolesChanged) {
 			continue
+		}
+		if old == renamed {
+			renamed = "" // the roles changed, not the nick
 		}
 		role, aff := a.standing(r.guild, m.User.ID, m.Member)
 		a.sink.Deliver(&transports.OccupantEvent{Room: r.id, Nick: old, NewNick: renamed, Role: role, Affiliation: aff,

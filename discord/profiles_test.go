@@ -176,4 +176,21 @@ func TestRolesAsHats(t *testing.T) {
 	if bob.Role != transports.RoleModerator || bob.Affiliation != transports.AffiliationMember || !slices.Equal(bob.Hats, want) {
 		t.Errorf("bob = role %v, affiliation %v, hats %+v; want a moderating member with %+v", bob.Role, bob.Affiliation, bob.Hats, want)
 	}
+
+	// A second role, given while the room is shown, is a second hat.
+	blue := 0x0000ff
+	helpers, err := alice.GuildRoleCreate(sc.GuildID, &discordgo.RoleParams{Name: "helpers", Color: &blue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := len(s.all())
+	if err := alice.GuildMemberRoleAdd(sc.GuildID, sc.Bob.ID, helpers.ID); err != nil {
+		t.Fatal(err)
+	}
+	again := awaitFrom(t, s, from, func(ev *transports.OccupantEvent) bool { return ev.Nick == "bob" })
+	if len(again.Hats) != 2 || again.NewNick != "" || again.Left {
+		t.Errorf("after the second role: %+v", again)
+	} else if hats := map[string]float64{again.Hats[0].Title: again.Hats[0].Hue, again.Hats[1].Title: again.Hats[1].Hue}; hats["mods"] != 0 || hats["helpers"] != 240 {
+		t.Errorf("hats %+v; want mods (hue 0) and helpers (hue 240)", again.Hats)
+	}
 }

@@ -105,7 +105,7 @@ func TestPresenceShown(t *testing.T) {
 	}
 	sk := newSink()
 	n, _ := New(Config{ServerURL: "http://127.0.0.1:9/"})
-	a := &adapter{n: n, s: s, sink: sk, self: "1", rooms: map[string]*room{}}
+	a := &adapter{n: n, s: s, sink: sk, self: "1", rooms: map[string]*room{}, dmOf: map[string]string{}}
 	in := newRoom("10%20", "10", "20")
 	in.assign(&discordgo.User{ID: "2", Username: "bob"}, "bob")
 	other := newRoom("11%21", "11", "21")
@@ -135,5 +135,25 @@ func TestPresenceShown(t *testing.T) {
 	a.onPresence(&discordgo.PresenceUpdate{GuildID: "20", Presence: discordgo.Presence{User: &discordgo.User{ID: "3"}, Status: discordgo.StatusIdle}})
 	if evs := sk.all(); len(evs) != len(tests) {
 		t.Errorf("presences of people a room does not show: %s", describe(evs[len(tests):]))
+	}
+}
+
+// TestPartnerPresence: a DM partner's status is their presence.
+func TestPartnerPresence(t *testing.T) {
+	s, err := discordgo.New("Bot x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := newSink()
+	n, _ := New(Config{ServerURL: "http://127.0.0.1:9/"})
+	a := &adapter{n: n, s: s, sink: sk, self: "1", rooms: map[string]*room{}, dmOf: map[string]string{"2": "30"}}
+	a.onPresence(&discordgo.PresenceUpdate{Presence: discordgo.Presence{User: &discordgo.User{ID: "2"}, Status: discordgo.StatusDoNotDisturb}})
+	a.onPresence(&discordgo.PresenceUpdate{Presence: discordgo.Presence{User: &discordgo.User{ID: "3"}, Status: discordgo.StatusIdle}})
+	evs := sk.all()
+	if len(evs) != 1 {
+		t.Fatalf("events %s; want bob's presence only", describe(evs))
+	}
+	if p, ok := evs[0].(*transports.PresenceEvent); !ok || p.From != "2" || p.Presence.Show != transports.DoNotDisturb {
+		t.Errorf("event %+v; want 2 as dnd", evs[0])
 	}
 }
