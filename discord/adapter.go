@@ -41,20 +41,22 @@ type adapter struct {
 	cancel  context.CancelFunc
 	release func() // the budget's lease
 
-	mu        sync.Mutex
-	closed    bool
-	busy      sync.WaitGroup // handlers running; none starts once closed
-	wg        sync.WaitGroup // the redial
-	redialing bool
-	rooms     map[string]*room  // joined rooms by channel ID
-	dmPeer    map[string]string // DM channel ID → the other user's ID
-	dmOf      map[string]string // user ID → DM channel ID
-	inFlight  map[string]int    // channel ID → calls that may make events of the user's own
-	ours      map[string]string // "op:message ID" → the XMPP ID, until its event came
-	settled   *sync.Cond        // inFlight went down, or closed
-	last      map[string]string // channel ID → the last message delivered (see bookmark)
-	profiles  map[string]string // DM partner → the name and avatar last delivered
-	store     transports.Store  // nil: no bookmarks
+	mu         sync.Mutex
+	closed     bool
+	busy       sync.WaitGroup // handlers running; none starts once closed
+	wg         sync.WaitGroup // the redial
+	redialing  bool
+	rooms      map[string]*room  // joined rooms by channel ID
+	dmPeer     map[string]string // DM channel ID → the other user's ID
+	dmOf       map[string]string // user ID → DM channel ID
+	inFlight   map[string]int    // channel ID → calls that may make events of the user's own
+	ours       map[string]string // "op:message ID" → the XMPP ID, until its event came
+	settled    *sync.Cond        // inFlight went down, or closed
+	last       map[string]string // channel ID → the last message delivered (see bookmark)
+	profiles   map[string]string // DM partner → the name and avatar last delivered
+	catchUpDue bool              // a redial opened the gateway: fetch what was missed at READY/RESUMED
+	droppedAt  time.Time         // (a little before) when the gateway last dropped
+	store      transports.Store  // nil: no bookmarks
 }
 
 // Connect logs in as Validate does and keeps the gateway open. The
@@ -105,7 +107,7 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 		sink.Deliver(&transports.NoticeEvent{Text: "This bot has no Message Content intent, so the text of guild messages will arrive empty. " +
 			"Enable it in Discord's developer portal (your application → Bot → Privileged Gateway Intents) and reconnect."})
 	}
-	a.goCatchUp(a.privateChannels())
+	a.goCatchUp(a.privateChannels(), time.Time{})
 	return a, nil
 }
 
@@ -144,6 +146,8 @@ func (a *adapter) addHandlers() {
 	a.s.AddHandler(on(a, a.onMemberUpdate))
 	a.s.AddHandler(on(a, a.onMemberRemove))
 	a.s.AddHandler(on(a, a.onGuildDelete))
+	a.s.AddHandler(on(a, func(*discordgo.Ready) { a.onSession() }))
+	a.s.AddHandler(on(a, func(*discordgo.Resumed) { a.onSession() }))
 	a.s.AddHandler(on(a, a.onDisconnect))
 }
 
@@ -176,7 +180,9 @@ func (a *adapter) onDisconnect(*discordgo.Disconnect) {
 	if a.closed || a.redialing {
 		return
 	}
-	a.redialing = true
+	// A little before the drop: what the dropped connection may not
+	// have read yet counts as missed (the Sink ignores what it had).
+	a.redialing, a.droppedAt = true, time.Now().Add(-5*time.Second)
 	a.wg.Add(1)
 	go a.redial()
 }
@@ -206,13 +212,32 @@ func (a *adapter) redial() {
 			_, err = openGateway(a.s, a.dl, a.login.bot)
 		}
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
+			// What was missed is fetched once the server has the
+			// session again (READY or RESUMED, see onSession): a
+			// server that refused the RESUME sends READY only after
+			// Open returned, and what is sent before that is not
+			// delivered live.
+			a.mu.Lock()
+			a.catchUpDue = true
+			a.mu.Unlock()
 			a.link.Up()
-			a.goCatchUp(a.conversations())
 			return
 		}
 	}
 	if a.ctx.Err() == nil {
 		a.End(err)
+	}
+}
+
+// onSession fetches what was missed while the gateway was away, once a
+// redialled session is up again.
+func (a *adapter) onSession() {
+	a.mu.Lock()
+	due, since := a.catchUpDue, a.droppedAt
+	a.catchUpDue = false
+	a.mu.Unlock()
+	if due {
+		a.goCatchUp(a.conversations(), since)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -75,14 +76,31 @@ func (a *adapter) lastDelivered(ctx context.Context, channel string) string {
 	return string(v)
 }
 
+// discordEpoch is the first millisecond of 2015, where snowflakes'
+// timestamps start.
+const discordEpoch = 1420070400000
+
+// snowflakeAt is the smallest snowflake of the millisecond of t.
+func snowflakeAt(t time.Time) string {
+	ms := t.UnixMilli() - discordEpoch
+	if ms <= 0 {
+		return "1"
+	}
+	return strconv.FormatUint(uint64(ms)<<22, 10)
+}
+
 // catchUp delivers, for each channel with a bookmark, the messages after
-// it, oldest first, as if they had just arrived.
-func (a *adapter) catchUp(channels []string) {
+// it, oldest first, as if they had just arrived; a channel without one
+// from since (zero: none), the time the gateway dropped.
+func (a *adapter) catchUp(channels []string, since time.Time) {
 	for _, ch := range channels {
 		if a.ctx.Err() != nil {
 			return
 		}
 		after := a.lastDelivered(a.ctx, ch)
+		if after == "" && !since.IsZero() {
+			after = snowflakeAt(since)
+		}
 		if after == "" {
 			continue
 		}
@@ -162,7 +180,7 @@ func (a *adapter) privateChannels() []string {
 
 // goCatchUp runs catchUp on a goroutine of the adapter's (Close waits for
 // it), unless the adapter is closing.
-func (a *adapter) goCatchUp(channels []string) {
+func (a *adapter) goCatchUp(channels []string, since time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed || len(channels) == 0 {
@@ -176,6 +194,6 @@ func (a *adapter) goCatchUp(channels []string) {
 				a.log.Error("discord: panic while fetching missed messages", "panic", r)
 			}
 		}()
-		a.catchUp(channels)
+		a.catchUp(channels, since)
 	}()
 }
