@@ -1,7 +1,7 @@
 # Debian packages of the real servers the tests start (see internal/testenv).
 # postgresql-15 and patch serve Spacebar (internal/testenv/spacebar), which the
 # tests build once with npm (Node 24 and its modules come from the npm registry).
-TEST_PACKAGES := prosody prosody-modules ejabberd inspircd atheme-services ngircd biboumi dovecot-imapd dovecot-lmtpd dovecot-submissiond opensmtpd redis-server redis-sentinel redis-tools postgresql-15 patch
+TEST_PACKAGES := prosody prosody-modules ejabberd inspircd atheme-services ngircd biboumi dovecot-imapd dovecot-lmtpd dovecot-submissiond opensmtpd redis-server redis-sentinel redis-tools kannel kannel-extras postgresql-15 patch
 DEMO_PACKAGES := prosody inspircd atheme-services
 
 GO ?= go

@@ -41,6 +41,8 @@ var rules = []struct {
 	{pkg: "netstate", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
 	{pkg: "archive", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
 	{pkg: "outbox", allowed: []string{"storage", "msgid"}, forbidden: []string{"mellium.im"}},
+	// The active/standby election: the storage contract only.
+	{pkg: "lease", allowed: []string{"storage"}, stdlibOnly: true},
 	{pkg: "component", allowed: []string{"transports", "registry", "outbox", "msgid", "netstate", "archive", "storage", "internal/xmltree", "egress"},
 		notImported: []string{"storage"}},
 	{pkg: "component/discovery", allowed: []string{"transports", "component/stanzaerr", "internal/xmltree"}},
@@ -59,6 +61,10 @@ var rules = []struct {
 	// The chat door: the dialog, its texts, and the core it acts through.
 	{pkg: "component/chatdoor", allowed: []string{"transports", "component/stanzaerr", "component/presence", "component/stanza", "internal/xmltree"},
 		imports: []string{"mellium.im/xmpp/jid"}},
+	// The gateway's ad-hoc commands: their stages, on adhoc's protocol,
+	// acting through their core and the chat door.
+	{pkg: "component/commands", allowed: []string{"transports", "component/adhoc", "component/chatdoor", "component/regform", "component/stanzaerr", "component/stanza", "component/presence", "internal/xmltree"},
+		imports: []string{"mellium.im/xmpp/jid", "mellium.im/xmpp/commands"}},
 	// The one-to-one flows: stanzas and the core they act through.
 	{pkg: "component/direct", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "internal/xmltree"},
 		imports: []string{"mellium.im/xmpp/jid"}},
@@ -66,7 +72,9 @@ var rules = []struct {
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"},
 		imports: []string{"github.com/bwmarrin/discordgo", "github.com/gorilla/websocket"}},
-	{pkg: "sms", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
+	// SMS: the contract, a phone-number library, net/http for the providers.
+	{pkg: "sms", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"},
+		imports: []string{"github.com/nyaruka/phonenumbers"}},
 	{pkg: "email", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	// The harness speaks to Spacebar over net/http; only spacebartest
 	// (and the tests using it) link discordgo, so the demo and load tools

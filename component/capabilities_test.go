@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/switchboard-im/switchboard/component/adhoc"
+	"github.com/switchboard-im/switchboard/component/commands"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -62,17 +64,20 @@ func TestCapabilitiesSettingsAndCommands(t *testing.T) {
 			if got := c.stayConnected(nil); got != (tt.stay == "true") {
 				t.Errorf("stayConnected(no settings) = %v, want %v", got, tt.stay == "true")
 			}
-			var nodes []string
-			for _, cmd := range c.networkCommands() {
-				nodes = append(nodes, cmd.Node)
-			}
-			if !slices.Equal(nodes, tt.commands) {
-				t.Errorf("network commands = %v, want %v", nodes, tt.commands)
-			}
-			all := c.commandList()
-			if n := len(c.baseCommands()); len(all) != n+len(tt.commands) {
-				t.Errorf("%d commands, want %d base + %d", len(all), n, len(tt.commands))
+			base := commandNodes(commands.NewService(commandsCore{chatCore{&Component{net: capsNetwork{}}}}, nil).All())
+			all := commandNodes(commands.NewService(commandsCore{chatCore{c}}, nil).All())
+			if want := append(slices.Clone(base), tt.commands...); !slices.Equal(all, want) {
+				t.Errorf("commands = %v, want the base ones and then the network's: %v", all, want)
 			}
 		})
 	}
+}
+
+// commandNodes are the nodes of cmds, in order.
+func commandNodes(cmds []adhoc.Command) []string {
+	var out []string
+	for _, c := range cmds {
+		out = append(out, c.Node)
+	}
+	return out
 }

@@ -33,8 +33,8 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/archive"
-	"github.com/switchboard-im/switchboard/component/adhoc"
 	"github.com/switchboard-im/switchboard/component/chatdoor"
+	"github.com/switchboard-im/switchboard/component/commands"
 	"github.com/switchboard-im/switchboard/component/direct"
 	"github.com/switchboard-im/switchboard/component/presence"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
@@ -174,7 +174,7 @@ type Component struct {
 	owners   *userloop.Group
 	lanes    *userloop.Group
 	muc      *muc.Service
-	commands *adhoc.Provider
+	commands *commands.Service
 	iq       iqs
 	uploads  uploadServices
 	chat     *chatdoor.Service
@@ -257,8 +257,8 @@ func New(cfg Config) (*Component, error) {
 	c.muc = muc.NewService(mucCore{c})
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
-	c.commands = c.newCommands()
 	c.chat = chatdoor.NewService(chatCore{c})
+	c.commands = commands.NewService(commandsCore{chatCore{c}}, c.chat)
 	c.direct = direct.NewService(directCore{c})
 	if len(cfg.AllowedDomains) == 0 {
 		parent := domain.Domainpart()

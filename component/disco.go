@@ -59,7 +59,7 @@ func (c *Component) discoInfo(s *stanza.In, q *node) {
 			Features:   discovery.Features(nsDiscoInf, nsDiscoIt),
 		})
 	default:
-		if cmd, ok := c.command(nodeName, s.From); ok {
+		if cmd, ok := c.commands.Lookup(nodeName, s.From); ok {
 			c.result(s, &discovery.Info{
 				Node:       nodeName,
 				Identities: []info.Identity{{Category: "automation", Type: "command-node", Name: cmd.Name}},
@@ -96,7 +96,7 @@ func (c *Component) discoItems(s *stanza.In, q *node) {
 		c.result(s, &discovery.Items{})
 	case nsCommands:
 		res := &discovery.Items{Node: nsCommands}
-		for _, cmd := range c.commandsFor(s.From) {
+		for _, cmd := range c.commands.List(s.From) {
 			res.Items = append(res.Items, items.Item{JID: c.domain, Node: cmd.Node, Name: cmd.Name})
 		}
 		c.result(s, res)

@@ -15,6 +15,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -138,7 +139,7 @@ func fileMeta(fe *node) sharedFile {
 	ns := fe.Name.Space
 	f := sharedFile{typ: strings.TrimSpace(fe.ChildText(ns, "media-type"))}
 	if name := strings.TrimSpace(fe.ChildText(ns, "name")); name != "" {
-		f.name = shortName(name, 200)
+		f.name = stanza.ShortName(name, 200)
 	}
 	if n, err := strconv.ParseInt(strings.TrimSpace(fe.ChildText(ns, "size")), 10, 64); err == nil && n > 0 {
 		f.size = n
@@ -159,7 +160,7 @@ func nameFromURL(raw string) string {
 	if name == "/" || name == "." {
 		return ""
 	}
-	return shortName(name, 200)
+	return stanza.ShortName(name, 200)
 }
 
 // fetchable reports whether the component may fetch raw for user: an

@@ -62,7 +62,7 @@ func (c *Component) handleIQ(s *stanza.In) {
 	case ns == nsGateway && q.Name.Local == "query" && toGateway:
 		c.handleGateway(s, q)
 	case ns == nsCommands && q.Name.Local == "command" && s.Type == "set" && toGateway:
-		c.handleCommand(s, q)
+		c.commands.Handle(s, q)
 	case vcard.IsRequest(q.Name) && s.Type == "get" && !toGateway && c.netCaps().Profiles:
 		c.contactVCard(s) // profiles.go
 	default:

@@ -27,6 +27,9 @@ func (c *Component) handleMessage(s *stanza.In) {
 		return
 	}
 	if id, ok := c.isRoom(s.To); ok {
+		if c.privateMessage(s, id) {
+			return
+		}
 		if c.muc.Message(s) {
 			c.admit(s, func() { c.muc.Groupchat(c.ctx(), s, id) })
 		}
@@ -93,4 +96,41 @@ func (c *Component) own(ctx context.Context, user string, fn func(ctx context.Co
 // anonymous session), which may wait for the legacy network.
 func (c *Component) later(user string, job func(ctx context.Context)) {
 	c.lanes.Post(c.ctx(), user, job)
+}
+
+// privateMessage relays a private message through a room (XEP-0045 §7.5:
+// a chat message to room@domain/nick) to that member one to one, on a
+// network that can tell who they are (Capabilities.PrivateMessages), and
+// reports whether s was one. The member's answers come from their own
+// contact address. The lookup of the member waits for the user's owner,
+// so it runs in the user's lane, and the message then goes the one-to-one
+// way (direct.Service.Send).
+func (c *Component) privateMessage(s *stanza.In, room transports.ID) bool {
+	nick := s.To.Resourcepart()
+	oc, ok := c.net.(transports.OccupantContacter)
+	if nick == "" || s.Type == "groupchat" || s.Child("", "body") == nil || !ok || !c.netCaps().PrivateMessages {
+		return false
+	}
+	user := s.From.Bare().String()
+	c.admit(s, func() {
+		occupantID, in := c.muc.OccupantIDOf(c.ctx(), user, room, nick)
+		if !in {
+			c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "Nobody is called %s in this room; join it to write to its members.", nick))
+			return
+		}
+		contact, err := oc.OccupantContact(room, nick, occupantID)
+		if err != nil {
+			c.replyError(s.Element, stanzaerr.FromLegacy(err))
+			return
+		}
+		to, err := c.legacyJID(contact)
+		if err != nil {
+			c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "%s has no address here.", nick))
+			return
+		}
+		pm := *s
+		pm.To = to
+		c.direct.Send(&pm, s.ChildText("", "body"), false)
+	})
+	return true
 }

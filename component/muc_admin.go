@@ -4,6 +4,7 @@ import (
 	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
+	"github.com/switchboard-im/switchboard/component/vcard"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -65,11 +66,20 @@ func (c *Component) legacyDiscoInfo(s *stanza.In, id transports.ID) {
 	}
 	switch {
 	case kind == transports.KindRoom && s.To.Resourcepart() == "":
-		d := discovery.RoomOf(string(id), c.netCaps())
-		if c.cfg.Archive != nil {
-			d = discovery.WithArchive(d)
+		answer := func(name string) {
+			d := discovery.RoomOf(name, c.netCaps())
+			if c.cfg.Archive != nil {
+				d = discovery.WithArchive(d)
+			}
+			c.result(s, d)
 		}
-		c.result(s, d)
+		if !c.allowedUser(s.From) {
+			answer(string(id))
+			return
+		}
+		// The room's human name is known to the user's session in it:
+		// asked in the lane, never on the stream's goroutine.
+		c.admit(s, func() { answer(c.muc.RoomName(c.ctx(), s.From.Bare().String(), id)) })
 	case kind == transports.KindServer && s.To.Resourcepart() == "":
 		c.result(s, discovery.Server(string(id), c.netCaps()))
 	default:
@@ -77,6 +87,10 @@ func (c *Component) legacyDiscoInfo(s *stanza.In, id transports.ID) {
 		if kind == transports.KindRoom {
 			name = s.To.Resourcepart()
 		}
-		c.result(s, discovery.Contact(name))
+		d := discovery.Contact(name)
+		if kind == transports.KindContact && c.netCaps().Profiles {
+			d.Features = append(d.Features, discovery.Features(vcard.NS)...) // profiles.go
+		}
+		c.result(s, d)
 	}
 }

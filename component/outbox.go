@@ -137,6 +137,13 @@ func (c *Component) flushBatch(ctx context.Context, f *flusher) bool {
 		c.stats.stanzasOut.Add(1)
 		delete(f.failures, it.Seq)
 		if err := c.out.Ack(ctx, c.net.Name(), it.Seq); err != nil {
+			if errors.Is(err, outbox.ErrFenced) {
+				// Another instance holds the domain now (outbox.Outbox.Hold):
+				// it sends what is left; writing it again here would only
+				// repeat it.
+				c.log.Warn("outbox flush stopped: this instance no longer holds the domain's lease", "seq", it.Seq)
+				return false
+			}
 			c.log.Error("acknowledging outbox item", "seq", it.Seq, "err", err)
 		}
 	}

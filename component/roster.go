@@ -158,7 +158,7 @@ func rosterName(name string) string {
 	if strings.TrimSpace(name) == "" {
 		return ""
 	}
-	return shortName(name, maxRosterName)
+	return stanza.ShortName(name, maxRosterName)
 }
 
 // rosterGroups are a contact's groups as roster groups: non-empty, each
@@ -167,7 +167,7 @@ func rosterGroups(groups []string) []string {
 	var out []string
 	for _, g := range groups {
 		if g = strings.TrimSpace(g); g != "" && len(out) < maxRosterGroups {
-			out = append(out, shortName(g, maxRosterName))
+			out = append(out, stanza.ShortName(g, maxRosterName))
 		}
 	}
 	return out

@@ -80,7 +80,7 @@ func (s *userSink) inRoom(room transports.ID) bool {
 // returns the event to relay: a copy whose Body names the files (links,
 // and those that did not arrive with the reason) and whose Attachments
 // are the uploaded files, each with its download URL, from which the
-// stanzas' out-of-band links are made (attachmentLinks). nil means the
+// stanzas' out-of-band links are made (stanza.Links). nil means the
 // message was delivered before (a replay), files and all.
 func (s *userSink) upload(ev *transports.MessageEvent) *transports.MessageEvent {
 	c := s.c
@@ -97,18 +97,6 @@ func (s *userSink) upload(ev *transports.MessageEvent) *transports.MessageEvent 
 	out.Body += text
 	out.Attachments = links
 	return &out
-}
-
-// attachmentLinks are the out-of-band elements (XEP-0066) of an event
-// that went through upload: one per uploaded file.
-func attachmentLinks(ev *transports.MessageEvent) []any {
-	var oob []any
-	for _, a := range ev.Attachments {
-		if a.URL != "" {
-			oob = append(oob, &stanza.OOB{URL: a.URL, Desc: shortName(a.Name, 200)})
-		}
-	}
-	return oob
 }
 
 // handle turns one event into stanzas. Owner work.
@@ -228,7 +216,7 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 			m.Extra = append(m.Extra, &stanza.Reply{ID: ref})
 		}
 	}
-	m.Extra = append(m.Extra, attachmentLinks(ev)...)
+	m.Extra = append(m.Extra, stanza.Links(ev.Attachments)...)
 	if ev.RemoteID != "" {
 		// Exactly once: a network delivering this message again (after a
 		// crash, from an older bookmark) is ignored.

@@ -19,8 +19,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"mellium.im/xmpp/disco"
 	"mellium.im/xmpp/jid"
@@ -488,7 +486,7 @@ func (c *Component) attach(ctx context.Context, user jid.JID, atts []transports.
 		r := results[i]
 		if r.err != nil {
 			c.log.Info("attachment not uploaded", "user", user.String(), "err", r.err)
-			fmt.Fprintf(&text, "\n[attachment not delivered: %s (%d bytes): %v]", shortName(a.Name, 80), a.Size, r.err)
+			fmt.Fprintf(&text, "\n[attachment not delivered: %s (%d bytes): %v]", stanza.ShortName(a.Name, 80), a.Size, r.err)
 			continue
 		}
 		fmt.Fprintf(&text, "\n%s", r.url)
@@ -507,7 +505,7 @@ func restLine(rest []transports.Attachment, max int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%d more %s not uploaded (at most %d per message): ", len(rest), plural(len(rest), "file", "files"), max)
 	for i, a := range rest {
-		name := shortName(a.Name, 40)
+		name := stanza.ShortName(a.Name, 40)
 		if i > 0 {
 			if b.Len()+len(name)+2 > maxLine {
 				b.WriteString(", …")
@@ -526,26 +524,6 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// shortName is a file name fit for one line of text: no control or
-// format (bidi) characters, at most max runes, "attachment" when empty.
-func shortName(name string, max int) string {
-	name = strings.Map(func(r rune) rune {
-		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return "attachment"
-	}
-	if utf8.RuneCountInString(name) > max {
-		r := []rune(name)
-		name = string(r[:max-1]) + "…"
-	}
-	return name
 }
 
 // byteSize writes n bytes for people: "25 MiB", "512 KiB", "100 bytes".

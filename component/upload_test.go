@@ -21,6 +21,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 	"github.com/switchboard-im/switchboard/transports"
@@ -270,8 +271,8 @@ func TestShortNameAndRestLine(t *testing.T) {
 		{strings.Repeat("é", 50), strings.Repeat("é", 39) + "…"},
 	}
 	for _, tt := range tests {
-		if got := shortName(tt.in, 40); got != tt.want {
-			t.Errorf("shortName(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := stanza.ShortName(tt.in, 40); got != tt.want {
+			t.Errorf("stanza.ShortName(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 	if got := restLine([]transports.Attachment{{Name: "a.pdf"}}, 10); got != "[1 more file not uploaded (at most 10 per message): a.pdf]" {
@@ -320,13 +321,13 @@ func FuzzShortName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		got := shortName(name, 40)
+		got := stanza.ShortName(name, 40)
 		if !utf8.ValidString(got) || utf8.RuneCountInString(got) > 40 || got == "" {
-			t.Fatalf("shortName(%q) = %q", name, got)
+			t.Fatalf("stanza.ShortName(%q) = %q", name, got)
 		}
 		for _, r := range got {
 			if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
-				t.Fatalf("shortName(%q) kept %U", name, r)
+				t.Fatalf("stanza.ShortName(%q) kept %U", name, r)
 			}
 		}
 		rest := make([]transports.Attachment, 100)

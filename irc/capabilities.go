@@ -4,7 +4,8 @@ import "github.com/switchboard-im/switchboard/transports"
 
 // Capabilities implements transports.Network. IRC has channels (rooms)
 // with LIST, can be used without registration (biboumi-style), and
-// carries IRCv3 typing, reactions and replies as client tags. A registered
+// carries IRCv3 typing, reactions and replies as client tags. A member's
+// services account is their occupant ID; the user may change nick. A registered
 // user stays on IRC while offline, like with a bouncer, so private messages
 // and highlights reach them as offline messages.
 func (n *Network) Capabilities() transports.Capabilities {
@@ -18,5 +19,6 @@ func (n *Network) Capabilities() transports.Capabilities {
 		Reactions:      true,
 		Replies:        true,
 		NickChange:     true,
+		OccupantIDs:    true, // services accounts; the others by nick
 	}
 }

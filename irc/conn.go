@@ -987,6 +987,7 @@ func (c *conn) snapshotLocked(ch *channel) []transports.Event {
 	ready := &transports.RoomReadyEvent{Room: ch.id, Nick: c.nick}
 	if me != nil {
 		ready.Role, ready.Affiliation = c.roleOf(me.prefixes)
+		ready.OccupantID = occupantID(me.account)
 	}
 	evs = append(evs, ready, &transports.SubjectEvent{Room: ch.id, Subject: v.topic, Nick: v.topicBy, Time: v.topicAt})
 	v.mu.Unlock()

@@ -76,3 +76,20 @@ func TestInspIRCdNickAndAccounts(t *testing.T) {
 		t.Errorf("SetNick in a room the user is not in = %v, want ErrForbidden (as for every room operation)", err)
 	}
 }
+
+// TestInspIRCdOwnOccupantID: a user logged in to their services account
+// (SASL) has it as their own occupant ID in the rooms they join, as the
+// others see it.
+func TestInspIRCdOwnOccupantID(t *testing.T) {
+	srv := testenv.StartInspIRCd(t, testenv.InspIRCdOptions{Services: true})
+	srv.RegisterAccount(t, "dora", "pw-of-dora")
+	n := network("irc.test", srv.Addr())
+	a, ev := connect(t, n, transports.Credentials{"nick": "dora", "password": "pw-of-dora"})
+	if err := a.(transports.Rooms).JoinRoom(ctx(t), "#own", "dora"); err != nil {
+		t.Fatalf("JoinRoom: %v", err)
+	}
+	ready := expect(t, ev, func(e *transports.RoomReadyEvent) bool { return e.Room == "#own" })
+	if ready.OccupantID != "account:dora" {
+		t.Errorf("own occupant ID = %q, want account:dora", ready.OccupantID)
+	}
+}

@@ -48,7 +48,9 @@ func (o *Outbox) DeadLetter(ctx context.Context, network string, seq uint64, sta
 	if err != nil {
 		return fmt.Errorf("outbox: dead letter for %s: %w", network, err)
 	}
-	if _, err := o.st.Append(ctx, deadLetterPrefix+network, v); err != nil {
+	// Fenced (see Hold): a former holder moves nothing.
+	w := o.flushStore()
+	if _, err := w.Append(ctx, deadLetterPrefix+network, v); err != nil {
 		return fmt.Errorf("outbox: dead letter for %s: %w", network, err)
 	}
 	if err := o.Ack(ctx, network, seq); err != nil {
@@ -59,7 +61,7 @@ func (o *Outbox) DeadLetter(ctx context.Context, network string, seq uint64, sta
 		return fmt.Errorf("outbox: dead letters of %s: %w", network, err)
 	}
 	for i := 0; i < len(items)-MaxDeadLetters; i++ {
-		if err := o.st.Remove(ctx, deadLetterPrefix+network, items[i].Seq); err != nil {
+		if err := w.Remove(ctx, deadLetterPrefix+network, items[i].Seq); err != nil {
 			return fmt.Errorf("outbox: pruning dead letters of %s: %w", network, err)
 		}
 	}

@@ -14,6 +14,17 @@
 //
 // [Outbox.EnqueueOnce] also writes the message-ID map (package msgid) in
 // the same transaction.
+//
+// # Fencing
+//
+// When several instances share the store, one at a time flushes a
+// network's outbox: the holder of its domain's lease (package lease).
+// [Outbox.Hold] makes the flush's writes (Ack, DeadLetter) carry that
+// lease, so that an instance which lost it (paused past its TTL while a
+// standby took over) cannot remove what the new holder has still to send:
+// those writes then fail with an error wrapping [ErrFenced]. Enqueueing is
+// not fenced: what a former holder's adapters still receive is kept, and
+// the new holder sends it.
 package outbox
 
 import (
@@ -22,6 +33,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/storage"
@@ -40,10 +52,18 @@ type Item struct {
 	Stanza []byte
 }
 
+// ErrFenced is [storage.ErrFenced], for callers that see no storage
+// types: Ack and DeadLetter return it, wrapped, when the lease given to
+// Hold is no longer held.
+var ErrFenced = storage.ErrFenced
+
 // Outbox is the outbox of every network, in a [storage.Store]. It is safe
 // for concurrent use, and does not own its store.
 type Outbox struct {
 	st storage.Store
+	// fenced, once Hold was called with a store that hands out leases,
+	// is the store's view fenced by that lease, for the flush's writes.
+	fenced atomic.Pointer[storage.Store]
 	// queues caches each network's queue name (network -> string), so
 	// that the stanza path does not build it for every call.
 	queues sync.Map
@@ -123,10 +143,31 @@ func (o *Outbox) Ack(ctx context.Context, network string, seq uint64) error {
 	if err := checkNetwork(network); err != nil {
 		return err
 	}
-	if err := o.st.Remove(ctx, o.queue(network), seq); err != nil {
+	if err := o.flushStore().Remove(ctx, o.queue(network), seq); err != nil {
 		return fmt.Errorf("outbox: ack %d for %s: %w", seq, network, err)
 	}
 	return nil
+}
+
+// Hold makes the flush's writes from now on (Ack, DeadLetter) carry
+// lease l, the holding of the domain whose outbox this is: once l is no
+// longer held they write nothing and fail with an error wrapping
+// ErrFenced. With a store that hands out no leases (bbolt, one process)
+// Hold does nothing. It does no I/O.
+func (o *Outbox) Hold(l storage.Lease) {
+	if ls, ok := o.st.(storage.Leaser); ok {
+		f := ls.Fenced(l)
+		o.fenced.Store(&f)
+	}
+}
+
+// flushStore is where the flush's writes go: the fenced view once Hold
+// gave one.
+func (o *Outbox) flushStore() storage.Store {
+	if f := o.fenced.Load(); f != nil {
+		return *f
+	}
+	return o.st
 }
 
 // queue returns the name of network's outbox queue.

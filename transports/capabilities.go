@@ -89,10 +89,11 @@ type Capabilities struct {
 	// NickChange: adapters implement Nicker, so a user's new MUC nick
 	// reaches the network. Needs Rooms.
 	NickChange bool
-	// OccupantIDs: every OccupantEvent (and every room MessageEvent's
-	// speaker, through its OccupantID) carries a stable OccupantID, so
-	// two members with one display name are two occupants and the MUC
-	// service advertises occupant-id (XEP-0421). Needs Rooms.
+	// OccupantIDs: OccupantEvents (and room MessageEvents) carry the
+	// member's stable OccupantID wherever the network knows one (every
+	// Discord member; an IRC member logged in to services), and the MUC
+	// service advertises occupant-id (XEP-0421): derived from the
+	// OccupantID, else from the nick. Needs Rooms.
 	OccupantIDs bool
 	// PrivateMessages: the network is an OccupantContacter, so a message
 	// to room@domain/nick reaches that member one to one. Needs Rooms.

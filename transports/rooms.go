@@ -31,7 +31,10 @@ const (
 )
 
 // OccupantEvent says that someone is in a room (joined, or was there when
-// the user joined), changed role, changed nick, or left.
+// the user joined), changed role, changed nick, or left. Nick is unique in
+// the room at any one time: a network whose display names repeat
+// (Discord) tells its members apart in the nick itself ("ana (2)"), and
+// the OccupantID stays the member's.
 type OccupantEvent struct {
 	Room        ID
 	Nick        string
@@ -82,6 +85,9 @@ type RoomReadyEvent struct {
 	// Members is how many members the room has when the join delivered
 	// only some of them (Capabilities.MaxOccupants); 0 otherwise.
 	Members int
+	// OccupantID is the user's own OccupantEvent.OccupantID, "" when the
+	// network knows none.
+	OccupantID string
 }
 
 // Hat is a named role of a room member (XEP-0317).

@@ -46,7 +46,7 @@ const (
 
 func main() {
 	var (
-		gateways = flag.String("gateways", "switchboard,biboumi", "gateways to measure, comma-separated")
+		gateways = flag.String("gateways", "switchboard,biboumi", "gateways to measure, comma-separated: switchboard (bbolt), switchboard-redis, switchboard-redis-replica (min_replicas = 1), biboumi")
 		bin      = flag.String("switchboard", "", "path to the switchboard binary (default: build it)")
 		users    = flag.Int("users", 50, "XMPP users joined to the channel")
 		messages = flag.Int("messages", 200, "messages said on IRC (each reaches every user)")
@@ -272,16 +272,34 @@ func measure(gateway, bin string, users, messages, sends int) (*result, error) {
 type gatewayProc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
+	// closers stop what runs beside the gateway (its Redis), after it.
+	closers []func()
 }
 
-func startGateway(ctx context.Context, gateway, bin, dir, componentAddr string) (*gatewayProc, error) {
+func startGateway(ctx context.Context, gateway, bin, dir, componentAddr string) (_ *gatewayProc, rerr error) {
 	var cmd *exec.Cmd
+	var closers []func()
+	defer func() {
+		if rerr != nil { // the gateway did not start: stop its Redis
+			for _, c := range closers {
+				c()
+			}
+		}
+	}()
 	switch gateway {
-	case "switchboard":
+	case "switchboard", "switchboard-redis", "switchboard-redis-replica":
+		storage := fmt.Sprintf("path = %q", filepath.Join(dir, "switchboard.db"))
+		if gateway != "switchboard" {
+			var err error
+			storage, closers, err = startRedis(gateway == "switchboard-redis-replica")
+			if err != nil {
+				return nil, err
+			}
+		}
 		cfg := fmt.Sprintf(`[xmpp]
 server = %q
 [storage]
-path = %q
+%s
 [security]
 key_file = %q
 allowed_domains = ["localhost"]
@@ -295,7 +313,7 @@ secret = %q
 [irc.servers.%q]
 address = %q
 plaintext = true
-`, componentAddr, filepath.Join(dir, "switchboard.db"), filepath.Join(dir, "switchboard.key"), domain, secret, ircHost, ircAddr)
+`, componentAddr, storage, filepath.Join(dir, "switchboard.key"), domain, secret, ircHost, ircAddr)
 		file := filepath.Join(dir, "switchboard.toml")
 		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 			return nil, err
@@ -314,7 +332,7 @@ plaintext = true
 		}
 		cmd = exec.CommandContext(ctx, "biboumi", file)
 	default:
-		return nil, fmt.Errorf("unknown gateway %q (switchboard, biboumi)", gateway)
+		return nil, fmt.Errorf("unknown gateway %q (switchboard, switchboard-redis, switchboard-redis-replica, biboumi)", gateway)
 	}
 	out, err := os.Create(filepath.Join(dir, gateway+".log"))
 	if err != nil {
@@ -324,7 +342,7 @@ plaintext = true
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	g := &gatewayProc{cmd: cmd, done: make(chan struct{})}
+	g := &gatewayProc{cmd: cmd, done: make(chan struct{}), closers: closers}
 	go func() {
 		cmd.Wait()
 		out.Close()
@@ -341,6 +359,43 @@ func (g *gatewayProc) stop() {
 		g.cmd.Process.Kill()
 		<-g.done
 	}
+	for _, c := range g.closers {
+		c()
+	}
+}
+
+// startRedis starts a redis-server for the gateway (with appendonly, as
+// the README asks of production), with a replica and min_replicas = 1
+// when replica is set, and returns the [storage] keys that use it and
+// what stops it.
+func startRedis(replica bool) (string, []func(), error) {
+	master, err := testenv.LaunchRedis(testenv.RedisOptions{AppendOnly: true})
+	if err != nil {
+		return "", nil, fmt.Errorf("redis: %w", err)
+	}
+	closers := []func(){master.Close}
+	keys := fmt.Sprintf("url = %q", "redis://"+master.Addr())
+	if !replica {
+		return keys, closers, nil
+	}
+	r, err := testenv.LaunchRedis(testenv.RedisOptions{AppendOnly: true, ReplicaOf: master.Addr()})
+	if err != nil {
+		master.Close()
+		return "", nil, fmt.Errorf("redis replica: %w", err)
+	}
+	closers = append([]func(){r.Close}, closers...)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if out, err := r.Cli("info", "replication"); err == nil && strings.Contains(out, "master_link_status:up") {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, c := range closers {
+				c()
+			}
+			return "", nil, errors.New("the redis replica never synced")
+		}
+	}
+	return keys + "\nmin_replicas = 1", closers, nil
 }
 
 // rss is the process's resident set size in bytes.
@@ -638,18 +693,18 @@ func printTable(w *os.File, rs []*result, users, messages, sends int) {
 		users, messages, users*messages, sends)
 	fmt.Fprintf(w, "| %-26s |", "")
 	for _, r := range rs {
-		fmt.Fprintf(w, " %-14s |", r.gateway)
+		fmt.Fprintf(w, " %-25s |", r.gateway)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "|%s|", strings.Repeat("-", 28))
 	for range rs {
-		fmt.Fprintf(w, "%s|", strings.Repeat("-", 16))
+		fmt.Fprintf(w, "%s|", strings.Repeat("-", 27))
 	}
 	fmt.Fprintln(w)
 	row := func(name string, f func(*result) string) {
 		fmt.Fprintf(w, "| %-26s |", name)
 		for _, r := range rs {
-			fmt.Fprintf(w, " %-14s |", f(r))
+			fmt.Fprintf(w, " %-25s |", f(r))
 		}
 		fmt.Fprintln(w)
 	}

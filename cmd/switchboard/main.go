@@ -5,6 +5,7 @@
 //
 //	switchboard run --config switchboard.toml
 //	switchboard check-config --config switchboard.toml
+//	switchboard status --config switchboard.toml
 //	switchboard version
 package main
 
@@ -18,6 +19,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/switchboard-im/switchboard/internal/app"
 	"github.com/switchboard-im/switchboard/internal/config"
@@ -30,6 +32,7 @@ func main() {
 const usage = `usage:
   switchboard run --config FILE           run the gateways
   switchboard check-config --config FILE  check a configuration file
+  switchboard status --config FILE        show which instance holds each domain (Redis)
   switchboard version                     print the version
 `
 
@@ -65,6 +68,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Info("starting", "version", version(), "http", a.HTTPAddr())
 		if err := a.Run(ctx); err != nil {
 			log.Error("shutdown", "err", err)
+			return 1
+		}
+		return 0
+	case "status":
+		cfg, code := loadConfig(args[1:], stderr)
+		if cfg == nil {
+			return code
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := app.Status(ctx, cfg, stdout, time.Now()); err != nil {
+			fmt.Fprintln(stderr, "switchboard:", err)
 			return 1
 		}
 		return 0

@@ -5,8 +5,8 @@
 // conditions XEP-0050 §4.6 defines.
 //
 // A command here has at most two stages: an optional form, then the
-// result. The component supplies the commands (their steps need it) and
-// says who is an administrator; this package owns the protocol.
+// result. Package commands supplies the gateway's commands (their steps)
+// and says who is an administrator; this package owns the protocol.
 package adhoc
 
 import (

@@ -33,15 +33,22 @@ func messageFeatures(caps transports.Capabilities) []string {
 	return vars
 }
 
+// nsOccupantID is XEP-0421's namespace: the room's stanzas say who is who.
+const nsOccupantID = "urn:xmpp:occupant-id:0"
+
 // RoomOf is the disco#info of a legacy room named name on a network with
 // capabilities caps: Room's, plus the message features caps claim and
 // XEP-0425 moderation (urn:xmpp:message-moderate:1) where the network lets
-// moderators delete others' messages.
+// moderators delete others' messages, and XEP-0421 occupant IDs where it
+// gives them.
 func RoomOf(name string, caps transports.Capabilities) Info {
 	d := Room(name)
 	vars := messageFeatures(caps)
 	if caps.Moderation && caps.Retractions {
 		vars = append(vars, nsModerate)
+	}
+	if caps.OccupantIDs {
+		vars = append(vars, nsOccupantID)
 	}
 	slices.Sort(vars)
 	d.Features = append(d.Features, Features(vars...)...)

@@ -36,6 +36,7 @@ func (s *Service) RestoreRooms(ctx context.Context, user jid.JID) {
 			continue
 		}
 		r := NewRoom(id, roomJID, a, nick)
+		r.OccupantIDs = s.core.Capabilities().OccupantIDs
 		added := false
 		if !s.core.Own(ctx, u, func(context.Context) { added = s.User(u).PutNew(r) }) {
 			return

@@ -140,13 +140,13 @@ func (s *Service) OccupantEvent(ctx context.Context, user jid.JID, ev *transport
 		s.broadcast(ctx, r, "", func(to jid.JID) any {
 			it := *item
 			return &stanza.Presence{Type: "unavailable", From: r.OccupantJID(o.Nick), To: to.String(), Status: status,
-				Extra: []any{&UserX{Item: &it, Status: Statuses(codes...)}}}
+				Extra: withOccupantID([]any{&UserX{Item: &it, Status: Statuses(codes...)}}, r, o.OccupantID, o.Nick)}
 		})
 	case Renamed:
 		s.broadcast(ctx, r, "", func(to jid.JID) any {
 			return &stanza.Presence{Type: "unavailable", From: r.OccupantJID(ch.OldNick), To: to.String(),
-				Extra: []any{&UserX{Item: &Item{Affiliation: AffName(o.Affiliation), Role: PresentRole(o.Role), Nick: o.Nick},
-					Status: Statuses(StatusNewNick)}}}
+				Extra: withOccupantID([]any{&UserX{Item: &Item{Affiliation: AffName(o.Affiliation), Role: PresentRole(o.Role), Nick: o.Nick},
+					Status: Statuses(StatusNewNick)}}, r, o.OccupantID, ch.OldNick)}
 		})
 		s.broadcast(ctx, r, "", func(to jid.JID) any { return occupantPresence(r, o, to) })
 	case Present:
@@ -212,8 +212,8 @@ func (s *Service) selfOccupant(ctx context.Context, user jid.JID, ur *Rooms, r *
 		}
 		for _, rr := range r.Told() {
 			s.core.Send(ctx, &stanza.Presence{Type: "unavailable", From: r.OccupantJID(old), To: rr.Full.String(),
-				Extra: []any{&UserX{Item: &Item{Affiliation: AffName(r.Affiliation), Role: PresentRole(r.Role), Nick: r.Nick},
-					Status: Statuses(StatusSelf, StatusNewNick)}}})
+				Extra: withOccupantID([]any{&UserX{Item: &Item{Affiliation: AffName(r.Affiliation), Role: PresentRole(r.Role), Nick: r.Nick},
+					Status: Statuses(StatusSelf, StatusNewNick)}}, r, r.OccupantID, old)})
 			s.core.Send(ctx, selfPresence(r, rr.Full))
 		}
 	default:

@@ -5,12 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-
-	"github.com/switchboard-im/switchboard/component/stanza"
-	"github.com/switchboard-im/switchboard/transports"
 )
 
 // Namespaces of the message features the service reads and writes in
@@ -42,36 +36,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// attachmentLinks are the out-of-band elements (XEP-0066) of a message
-// event's files that the core uploaded (those with a URL), one per file.
-func attachmentLinks(ev *transports.MessageEvent) []any {
-	var oob []any
-	for _, a := range ev.Attachments {
-		if a.URL != "" {
-			oob = append(oob, &stanza.OOB{URL: a.URL, Desc: shortName(a.Name, 200)})
-		}
-	}
-	return oob
-}
-
-// shortName is a file name fit for one line of text: no control or
-// format (bidi) characters, at most max runes, "attachment" when empty.
-func shortName(name string, max int) string {
-	name = strings.Map(func(r rune) rune {
-		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return "attachment"
-	}
-	if utf8.RuneCountInString(name) > max {
-		r := []rune(name)
-		name = string(r[:max-1]) + "…"
-	}
-	return name
 }

@@ -108,6 +108,7 @@ func (s *Service) Join(ctx context.Context, in *stanza.In, id transports.ID) {
 		updated
 		replayed
 		refused
+		renamed
 	)
 	var (
 		got    outcome
@@ -126,6 +127,10 @@ func (s *Service) Join(ctx context.Context, in *stanza.In, id transports.ID) {
 		if r != nil {
 			if rr := r.Resource(resName); rr != nil {
 				if nick != r.Nick && nick != rr.Asked {
+					if _, ok := r.Adapter.(transports.Nicker); ok && s.core.Capabilities().NickChange && rr.Phase() == Joined {
+						got, mirror = renamed, r.Adapter // XEP-0045 §7.6
+						return
+					}
 					got, serr = refused, stanzaerr.New("modify", "not-acceptable", "Changing your nick in a room is not supported by %s.", s.core.NetworkName())
 					return
 				}
@@ -151,6 +156,17 @@ func (s *Service) Join(ctx context.Context, in *stanza.In, id transports.ID) {
 	switch got {
 	case refused:
 		s.core.JoinError(in, serr)
+		return
+	case renamed:
+		// The network decides; its answer (the user's own OccupantEvent
+		// with NewNick) tells every joined resource, with status 303.
+		nctx, cancel := context.WithTimeout(ctx, joinTimeout)
+		err := mirror.(transports.Nicker).SetNick(nctx, id, nick)
+		cancel()
+		if err != nil {
+			s.core.Logger().Info("nick change refused", "user", u, "room", string(id), "err", err)
+			s.core.JoinError(in, stanzaerr.FromLegacy(err))
+		}
 		return
 	case updated:
 		// An anonymous user's availability reaches the gateway only
@@ -185,6 +201,7 @@ func (s *Service) Join(ctx context.Context, in *stanza.In, id transports.ID) {
 		return
 	}
 	r = NewRoom(id, in.To.Bare(), a, nick)
+	r.OccupantIDs = s.core.Capabilities().OccupantIDs
 	r.Join(in.From, nick, hist)
 	if !s.core.Own(ctx, u, func(context.Context) { s.User(u).Put(r) }) {
 		return
@@ -231,6 +248,10 @@ func (s *Service) Join(ctx context.Context, in *stanza.In, id transports.ID) {
 // RoomReadyEvent, sends the joining resources the occupants and their
 // self-presence. Owner work.
 func (s *Service) roomReady(ctx context.Context, r *Room, ev *transports.RoomReadyEvent) {
+	r.Name, r.Members = ev.Name, ev.Members
+	if ev.OccupantID != "" {
+		r.OccupantID = ev.OccupantID
+	}
 	for _, rr := range r.SetReady(ev.Nick, ev.Role, ev.Affiliation) {
 		s.replay(ctx, r, rr)
 	}

@@ -46,7 +46,7 @@ func (s *Service) archiveRoomMessage(ctx context.Context, user string, r *Room, 
 		e.Time = time.Now()
 	}
 	for _, f := range ev.Attachments {
-		if f.URL != "" { // uploaded by the core, as attachmentLinks shows them
+		if f.URL != "" { // uploaded by the core, as stanza.Links shows them
 			e.Links = append(e.Links, archive.Link{URL: f.URL, Name: f.Name})
 		}
 	}
@@ -364,7 +364,7 @@ func archivedMessage(room jid.JID, e archive.Entry) *storedMessage {
 		m.Extra = append(m.Extra, &stanza.Reply{ID: e.ReplyTo})
 	}
 	for _, l := range e.Links {
-		m.Extra = append(m.Extra, &stanza.OOB{URL: l.URL, Desc: shortName(l.Name, 200)})
+		m.Extra = append(m.Extra, &stanza.OOB{URL: l.URL, Desc: stanza.ShortName(l.Name, 200)})
 	}
 	return m
 }

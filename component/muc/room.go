@@ -40,6 +40,17 @@ type Room struct {
 	Role        transports.Role
 	Affiliation transports.Affiliation
 	Presence    transports.Presence
+	// OccupantID is the user's own (RoomReadyEvent.OccupantID).
+	OccupantID string
+
+	// Name is the room's human name (RoomReadyEvent.Name), "" when its
+	// ID is its name; Members how many members it has when the join
+	// showed only some (0 otherwise).
+	Name    string
+	Members int
+	// OccupantIDs: the network gives occupant IDs, and the room's
+	// stanzas carry XEP-0421 occupant-id elements.
+	OccupantIDs bool
 
 	ready bool // the network said the join is complete
 	// nickChanged: the network said it changed the nick on join, not yet
@@ -67,6 +78,9 @@ type Occupant struct {
 	Affiliation transports.Affiliation
 	Presence    transports.Presence
 	Account     string
+	// OccupantID is the member's stable ID on the network, "" for none
+	// (transports.OccupantEvent.OccupantID).
+	OccupantID string
 }
 
 // Resource is one of the user's XMPP resources in a room.
@@ -211,6 +225,9 @@ func (r *Room) ApplyOccupant(ev *transports.OccupantEvent) Change {
 		delete(r.occupants, ev.Nick)
 		old := o.Nick
 		o.Nick = ev.NewNick
+		if ev.OccupantID != "" {
+			o.OccupantID = ev.OccupantID
+		}
 		r.occupants[o.Nick] = o
 		if !r.ready {
 			return Change{}
@@ -228,7 +245,7 @@ func (r *Room) ApplyOccupant(ev *transports.OccupantEvent) Change {
 }
 
 func occupantOf(ev *transports.OccupantEvent) *Occupant {
-	return &Occupant{Nick: ev.Nick, Role: ev.Role, Affiliation: ev.Affiliation, Presence: ev.Presence, Account: ev.Account}
+	return &Occupant{Nick: ev.Nick, Role: ev.Role, Affiliation: ev.Affiliation, Presence: ev.Presence, Account: ev.Account, OccupantID: ev.OccupantID}
 }
 
 // RenameSelf records the user's new nick and returns the old one; show is
@@ -507,3 +524,6 @@ func (u *Rooms) Full(limit int) (n int, full bool) {
 // Idle reports whether the set holds no room and no anonymous session,
 // so that it may be forgotten.
 func (u *Rooms) Idle() bool { return len(u.rooms) == 0 && !u.Anon }
+
+// occupant returns the other occupant with nick, nil for none.
+func (r *Room) occupant(nick string) *Occupant { return r.occupants[nick] }

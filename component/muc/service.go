@@ -301,3 +301,35 @@ func (s *Service) PageRooms(rooms []transports.RoomInfo, set *xmltree.Element) (
 	}
 	return discovery.Page(all, set, ListPage)
 }
+
+// RoomName is the human name of room id as user's session in it knows it
+// (RoomReadyEvent.Name), else its ID. It waits for the user's owner
+// goroutine: lane work, never owner work.
+func (s *Service) RoomName(ctx context.Context, user string, id transports.ID) string {
+	name := string(id)
+	s.core.Own(ctx, user, func(context.Context) {
+		if ur := s.Rooms(user); ur != nil {
+			if r := ur.Get(id); r != nil && r.Name != "" {
+				name = r.Name
+			}
+		}
+	})
+	return name
+}
+
+// OccupantIDOf returns the OccupantID of the member called nick in room
+// id as user's session sees it ("" when the network gave none) and
+// whether there is such a member. It waits for the user's owner
+// goroutine: lane work, never owner work.
+func (s *Service) OccupantIDOf(ctx context.Context, user string, id transports.ID, nick string) (occupantID string, in bool) {
+	s.core.Own(ctx, user, func(context.Context) {
+		if ur := s.Rooms(user); ur != nil {
+			if r := ur.Get(id); r != nil {
+				if o := r.occupant(nick); o != nil {
+					occupantID, in = o.OccupantID, true
+				}
+			}
+		}
+	})
+	return occupantID, in
+}

@@ -1,6 +1,10 @@
 package muc
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/xml"
+	"strings"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -16,7 +20,36 @@ import (
 func occupantPresence(r *Room, o Occupant, to jid.JID) *stanza.Presence {
 	p := &stanza.Presence{From: r.OccupantJID(o.Nick), To: to.String(), Show: o.Presence.Show.String(), Status: o.Presence.Status}
 	p.Extra = []any{&UserX{Item: &Item{Affiliation: AffName(o.Affiliation), Role: PresentRole(o.Role)}}}
+	if oid := occupantIDOf(r, o.OccupantID, o.Nick); oid != nil {
+		p.Extra = append(p.Extra, oid)
+	}
 	return p
+}
+
+// NSOccupantID is the namespace of XEP-0421 occupant identifiers.
+const NSOccupantID = "urn:xmpp:occupant-id:0"
+
+// OccupantIDElem is XEP-0421's <occupant-id/>.
+type OccupantIDElem struct {
+	XMLName xml.Name `xml:"urn:xmpp:occupant-id:0 occupant-id"`
+	ID      string   `xml:"id,attr"`
+}
+
+// occupantIDOf is the occupant-id of the member the network knows as
+// occupantID (else by nick) in r, nil when r's network gives no occupant
+// IDs: a hash of the room and that identity, the same for every user of
+// the gateway who shares the room, telling nothing of the legacy
+// identity, and kept across nick changes where the network gave an ID.
+func occupantIDOf(r *Room, occupantID, nick string) *OccupantIDElem {
+	if !r.OccupantIDs {
+		return nil
+	}
+	key := "id:" + occupantID
+	if occupantID == "" {
+		key = "nick:" + strings.ToLower(nick)
+	}
+	sum := sha256.Sum256([]byte(r.JID.String() + "\x00" + key))
+	return &OccupantIDElem{ID: base64.RawURLEncoding.EncodeToString(sum[:18])}
 }
 
 // selfPresence is the user's own occupant presence (status 110, and
@@ -27,6 +60,9 @@ func selfPresence(r *Room, to jid.JID, codes ...int) *stanza.Presence {
 		Item:   &Item{Affiliation: AffName(r.Affiliation), Role: PresentRole(r.Role)},
 		Status: Statuses(append([]int{StatusSelf}, codes...)...),
 	}}
+	if oid := occupantIDOf(r, r.OccupantID, r.Nick); oid != nil {
+		p.Extra = append(p.Extra, oid)
+	}
 	return p
 }
 
@@ -81,6 +117,18 @@ func groupchatStanza(r *Room, ev *transports.MessageEvent, to jid.JID, history b
 		body = "/me " + body
 	}
 	m := &stanza.Message{Type: "groupchat", ID: id, From: r.OccupantJID(nick), To: to.String(), Body: body}
+	if r.OccupantIDs {
+		occID := ev.OccupantID
+		switch {
+		case ev.Own:
+			occID = r.OccupantID
+		case occID == "":
+			if o := r.occupant(nick); o != nil {
+				occID = o.OccupantID
+			}
+		}
+		m.Extra = append(m.Extra, occupantIDOf(r, occID, nick))
+	}
 	if !ev.Time.IsZero() && (history || time.Since(ev.Time) > LiveDelay) {
 		m.Delay = &stanza.Delay{From: r.JID.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
@@ -93,6 +141,15 @@ func groupchatStanza(r *Room, ev *transports.MessageEvent, to jid.JID, history b
 	if ev.ReplyTo != "" {
 		m.Extra = append(m.Extra, &stanza.Reply{ID: string(ev.ReplyTo)})
 	}
-	m.Extra = append(m.Extra, attachmentLinks(ev)...) // uploaded by the core
+	m.Extra = append(m.Extra, stanza.Links(ev.Attachments)...) // uploaded by the core
 	return m
+}
+
+// withOccupantID appends the occupant-id of the member (occupantID, else
+// nick) to a stanza's payload elements when r has occupant IDs.
+func withOccupantID(extra []any, r *Room, occupantID, nick string) []any {
+	if oid := occupantIDOf(r, occupantID, nick); oid != nil {
+		extra = append(extra, oid)
+	}
+	return extra
 }

@@ -16,12 +16,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/config"
+	"github.com/switchboard-im/switchboard/lease"
 	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/outbox"
@@ -50,12 +52,15 @@ type App struct {
 	log        *slog.Logger
 	store      storage.Store
 	reg        *registry.Registry
-	out        *outbox.Outbox
 	ids        *msgid.Map
 	state      *netstate.Store
 	archive    *archive.Archive
 	components []*component.Component
-	listener   net.Listener
+	// held[i] is the election of components[i]'s domain, and outs[i]
+	// its own outbox, whose flush carries the lease (outbox.Outbox.Hold).
+	held     []*lease.Elector
+	outs     []*outbox.Outbox
+	listener net.Listener
 }
 
 // New opens storage and the credentials key and builds every component.
@@ -73,7 +78,7 @@ func New(opts Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	a.out, a.ids, a.state = outbox.New(a.store), msgid.New(a.store), netstate.New(a.store)
+	a.ids, a.state = msgid.New(a.store), netstate.New(a.store)
 	// The archive is forgotten with a registration and pruned even when
 	// it is off: what it kept before goes in time.
 	a.archive = archive.New(a.store, archive.Bounds{Days: cfg.Archive.Days, MaxPerRoom: cfg.Archive.MaxMessagesPerRoom})
@@ -121,13 +126,14 @@ func New(opts Options) (*App, error) {
 		if server == "" {
 			server = cfg.XMPP.Server
 		}
+		out := outbox.New(a.store)
 		cc := component.Config{
 			Domain:         n.Domain,
 			Server:         server,
 			Secret:         n.Secret,
 			Network:        network,
 			Registry:       a.reg,
-			Outbox:         a.out,
+			Outbox:         out,
 			MessageIDs:     a.ids,
 			NetState:       a.state,
 			AllowedDomains: cfg.Security.AllowedDomains,
@@ -159,6 +165,10 @@ func New(opts Options) (*App, error) {
 			return nil, err
 		}
 		a.components = append(a.components, comp)
+		a.outs = append(a.outs, out)
+		leaser, _ := a.store.(storage.Leaser) // nil: one process holds every domain
+		a.held = append(a.held, lease.New(lease.Config{Leaser: leaser, Name: n.Domain,
+			Owner: cfg.HA.InstanceName(), TTL: cfg.HA.TTL(), Logger: log.With("domain", n.Domain)}))
 	}
 	if cfg.HTTP.Listen != "" {
 		a.listener, err = net.Listen("tcp", cfg.HTTP.Listen)
@@ -213,9 +223,18 @@ func (a *App) HTTPAddr() string {
 	return a.listener.Addr().String()
 }
 
-// Run runs every component and the HTTP listener until ctx is cancelled,
-// then closes adapters, stops the listener and closes storage.
+// Run runs the HTTP listener and, for each component, the election of its
+// domain: a component runs (stream, adapters, outbox flush) only while
+// this instance holds its domain's lease, and the first component's
+// holder alone prunes. Run returns when ctx is cancelled, after closing
+// adapters, stopping the listener and closing storage; or, with an error
+// wrapping lease.ErrLost, when a lease was lost while its component ran:
+// every component is then stopped, and the process should exit and start
+// again as a standby. With bbolt every lease is held at once.
 func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var lost atomic.Pointer[error]
 	var wg sync.WaitGroup
 	var srv *http.Server
 	if a.listener != nil {
@@ -229,20 +248,31 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	for _, c := range a.components {
+	for i, c := range a.components {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.Run(ctx); err != nil {
+			err := a.held[i].Run(ctx, func(ctx context.Context, l storage.Lease) error {
+				a.outs[i].Hold(l)
+				var pwg sync.WaitGroup
+				if i == 0 {
+					pwg.Add(1)
+					go func() {
+						defer pwg.Done()
+						a.pruneLoop(ctx)
+					}()
+				}
+				defer pwg.Wait()
+				return c.Run(ctx)
+			})
+			if errors.Is(err, lease.ErrLost) {
+				lost.CompareAndSwap(nil, &err)
+				cancel()
+			} else if err != nil {
 				a.log.Error("component stopped", "domain", c.Domain().String(), "err", err)
 			}
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.pruneLoop(ctx)
-	}()
 	<-ctx.Done()
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -252,6 +282,10 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Wait()
 	if err := a.store.Close(); err != nil {
 		return fmt.Errorf("closing storage: %w", err)
+	}
+	if err := lost.Load(); err != nil {
+		a.log.Error("stopped: a domain's lease was lost", "err", *err)
+		return *err
 	}
 	a.log.Info("stopped")
 	return nil

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,29 +10,25 @@ import (
 	"github.com/switchboard-im/switchboard/component"
 )
 
-// Handler serves /healthz (200 when every component's stream to the XMPP
-// server is up, 503 otherwise, with one line per component), /metrics
-// (Prometheus text format) and the networks' webhooks at /hooks/<network>/.
+// Handler serves /healthz (200 when every component is well: its stream
+// to the XMPP server is up, or it is a standby that can reach the store
+// holding its domain's lease; 503 otherwise, with one line per
+// component), /readyz (200 only when this instance holds every domain's
+// lease and every stream is up: the instance a load balancer or an admin
+// looks for; 503 on a standby), /metrics (Prometheus text format) and the
+// networks' webhooks at /hooks/<network>/.
 func (a *App) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(&statsCollector{components: a.components})
+	reg.MustRegister(&leaseCollector{a: a})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		status := http.StatusOK
-		body := ""
-		for _, c := range a.components {
-			st := "connected"
-			if !c.Stats().Connected {
-				st = "disconnected"
-				status = http.StatusServiceUnavailable
-			}
-			body += fmt.Sprintf("%s %s\n", c.Domain(), st)
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(status)
-		fmt.Fprint(w, body)
+		a.writeHealth(w, false)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		a.writeHealth(w, true)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.mountHooks(mux) // hooks.go

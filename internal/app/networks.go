@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard-im/switchboard/discord"
 	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/irc"
+	"github.com/switchboard-im/switchboard/sms"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -29,6 +30,10 @@ var networks = []Network{
 		c.Egress, c.Budget = s.Egress, s.Budget
 		c.MaxAttachment, c.MaxAttachments = s.MaxAttachmentBytes, s.MaxAttachments
 		return email.New(*c), nil
+	}),
+	network("sms", func(c *sms.Config, s Shared) (transports.Network, error) {
+		c.Logger = s.Logger
+		return sms.New(*c), nil
 	}),
 	network("discord", func(c *discord.Config, s Shared) (transports.Network, error) {
 		c.Logger, c.Budget, c.MaxAttachment = s.Logger, s.Budget, s.MaxAttachmentBytes

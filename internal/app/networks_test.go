@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-im/switchboard/internal/app"
 	"github.com/switchboard-im/switchboard/internal/config"
 	"github.com/switchboard-im/switchboard/irc"
+	"github.com/switchboard-im/switchboard/sms"
 )
 
 const head = "[xmpp]\nserver = \"localhost:5347\"\n" // lines 1-2
@@ -51,6 +52,22 @@ func TestNetworkTablesAreStrict(t *testing.T) {
 			name: "the attachment limits are [security]'s, not [email]'s",
 			toml: head + "[email]\ndomain = \"email.localhost\"\nsecret = \"s\"\nmax_attachments = 3\n",
 			want: []string{`f:6: unknown key "email.max_attachments"`},
+		},
+		{
+			name: "an email key in [sms], a Kannel key in [sms.twilio]",
+			toml: head + "[sms]\ndomain = \"sms.localhost\"\nsecret = \"s\"\nprovider = \"twilio\"\nnumbers = [\"+15550001\"]\nallow_plaintext = true\n" +
+				"[sms.twilio]\naccount_sid = \"AC1\"\nauth_token = \"t\"\ntoken = \"x\"\n",
+			want: []string{`f:8: unknown key "sms.allow_plaintext"`, `f:12: unknown key "sms.twilio.token"`},
+		},
+		{
+			name: "[sms] checks its keys",
+			toml: head + "[sms]\ndomain = \"sms.localhost\"\nsecret = \"s\"\nprovider = \"kannel\"\nnumbers = [\"5550001\"]\n",
+			want: []string{
+				`f:3: sms.kannel.sendsms_url: "" is not an http(s) URL`,
+				`f:3: sms.kannel: needs username and password (a sendsms-user of kannel.conf)`,
+				`f:3: sms.kannel.token: must be a secret of at least 16 characters (it authenticates Kannel's calls)`,
+				`f:7: sms.numbers: "5550001" is not an E.164 number such as +15551234567`,
+			},
 		},
 		{
 			name: "each network checks its own keys",
@@ -107,13 +124,33 @@ default_imap_server = "imap.test:993"
 default_smtp_server = "smtp.test:465"
 allow_plaintext = true
 max_body_bytes = 1000
+[sms]
+domain = "sms.localhost"
+secret = "u"
+provider = "kannel"
+default_country = "GB"
+numbers = ["+447700900001", "+447700900002"]
+max_segments = 4
+[sms.twilio]
+api_url = "https://api.example.net"
+[sms.kannel]
+sendsms_url = "http://127.0.0.1:13013/cgi-bin/sendsms"
+username = "switchboard"
+password = "pw"
+token = "0123456789abcdef0123"
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	nets := cfg.Networks()
-	if len(nets) != 2 || nets[0].Name != "irc" || nets[1].Name != "email" {
+	if len(nets) != 3 || nets[0].Name != "irc" || nets[1].Name != "email" || nets[2].Name != "sms" {
 		t.Fatalf("networks %+v", nets)
+	}
+	wantSMS := &sms.Config{Provider: "kannel", DefaultCountry: "GB", Numbers: []string{"+447700900001", "+447700900002"}, MaxSegments: 4,
+		Twilio: sms.TwilioConfig{APIURL: "https://api.example.net"},
+		Kannel: sms.KannelConfig{SendSMSURL: "http://127.0.0.1:13013/cgi-bin/sendsms", Username: "switchboard", Password: "pw", Token: "0123456789abcdef0123"}}
+	if got := nets[2].Config; !reflect.DeepEqual(got, wantSMS) {
+		t.Errorf("[sms] = %+v, want %+v", got, wantSMS)
 	}
 	wantIRC := &irc.Config{
 		DefaultServer:  "irc.test:6667",
@@ -160,8 +197,8 @@ func TestReadmeConfigurationReference(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if n := len(cfg.Networks()); n != 3 {
-			t.Errorf("%s: %d networks, want 3", name, n)
+		if n := len(cfg.Networks()); n != 4 {
+			t.Errorf("%s: %d networks, want 4", name, n)
 		}
 	}
 }
@@ -183,6 +220,14 @@ message_burst = 4
 [email]
 domain = "email.localhost"
 secret = "s"
+[sms]
+domain = "sms.localhost"
+secret = "s"
+provider = "twilio"
+numbers = ["+15550100001"]
+[sms.twilio]
+account_sid = "AC1"
+auth_token = "t"
 [discord]
 domain = "discord.localhost"
 secret = "s"
@@ -205,14 +250,14 @@ server_url = "http://127.0.0.1:3001/"
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	if want := map[string]limiter{"irc.localhost": {0.5, 4}, "email.localhost": {0, 0}, "discord.localhost": {0, 0}}; !reflect.DeepEqual(got, want) {
+	if want := map[string]limiter{"irc.localhost": {0.5, 4}, "email.localhost": {0, 0}, "sms.localhost": {0, 0}, "discord.localhost": {0, 0}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("per-user send limiters %+v, want %+v", got, want)
 	}
 	var domains []string
 	for _, c := range a.Components() {
 		domains = append(domains, c.Domain().String())
 	}
-	if want := []string{"irc.localhost", "email.localhost", "discord.localhost"}; !reflect.DeepEqual(domains, want) {
+	if want := []string{"irc.localhost", "email.localhost", "sms.localhost", "discord.localhost"}; !reflect.DeepEqual(domains, want) {
 		t.Errorf("components %v, want %v", domains, want)
 	}
 }

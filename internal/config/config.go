@@ -28,6 +28,7 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Limits   Limits   `toml:"limits"`
 	Archive  Archive  `toml:"archive"`
+	HA       HA       `toml:"ha"`
 
 	// networks are the enabled networks' tables, one per network whose
 	// [table] the file has, in the order Parse was given the networks.
@@ -338,6 +339,7 @@ func (c *Config) check(name string, lines map[string]int, known []Network) []Pro
 		add("http.max_body_bytes", "must not be negative")
 	}
 	c.Storage.check(add, checkAddr)
+	c.HA.check(c.Storage.Backend, add)
 	for i, d := range c.Security.AllowedDomains {
 		if d != "*" && !domainRE.MatchString(strings.ToLower(d)) {
 			add("security.allowed_domains", "entry %d (%q) is not a domain name or \"*\"", i+1, d)

@@ -36,13 +36,23 @@ type gateway struct {
 	// archive, if set before start, gives the component a room archive
 	// with these bounds.
 	archive *archive.Bounds
+	// hookURL, if set before start, is the public URL of the network's
+	// webhooks (component.Config.HookURL).
+	hookURL string
 }
 
 // startGateway runs the component for network on p; it is stopped, and
 // its log shown on failure, at cleanup.
 func startGateway(t *testing.T, p testenv.XMPPServer, domain string, network transports.Network, logs *testenv.LogBuffer) *gateway {
 	t.Helper()
-	g := &gateway{p: p, domain: domain, net: network, logs: logs,
+	return startHookedGateway(t, p, domain, network, logs, "")
+}
+
+// startHookedGateway is startGateway for a network whose webhooks are
+// served at hookURL (see gateway.hookURL).
+func startHookedGateway(t *testing.T, p testenv.XMPPServer, domain string, network transports.Network, logs *testenv.LogBuffer, hookURL string) *gateway {
+	t.Helper()
+	g := &gateway{p: p, domain: domain, net: network, logs: logs, hookURL: hookURL,
 		dbPath: filepath.Join(t.TempDir(), "switchboard.db"), key: make([]byte, 32)}
 	rand.Read(g.key)
 	t.Cleanup(func() {
@@ -84,6 +94,7 @@ func (g *gateway) start(t *testing.T) {
 		// Prosody's upload service is on 127.0.0.1 over plain http.
 		Egress:  &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 		Archive: arch,
+		HookURL: g.hookURL,
 	})
 	if err != nil {
 		t.Fatal(err)

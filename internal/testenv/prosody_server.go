@@ -52,6 +52,10 @@ func debPackage(binary string) string {
 		return "prosody"
 	case "atheme-services":
 		return "atheme-services"
+	case "bearerbox", "smsbox":
+		return "kannel"
+	case fakesmsc:
+		return "kannel-extras"
 	case "ejabberdctl":
 		return "ejabberd"
 	case "dovecot", "/usr/lib/dovecot/imap":

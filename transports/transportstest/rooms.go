@@ -47,6 +47,10 @@ type RoomSeed struct {
 	// NoHistory makes History fail with ErrUnsupported, like an IRC
 	// server without chathistory.
 	NoHistory bool
+	// Name and OwnOccupantID are the RoomReadyEvent's Name and
+	// OccupantID.
+	Name          string
+	OwnOccupantID string
 }
 
 // NewRooms returns a fake network with rooms and the given username →
@@ -206,7 +210,7 @@ func (a *Adapter) JoinRoom(ctx context.Context, room transports.ID, nick string)
 		o.Room = room
 		a.sink.Deliver(&o)
 	}
-	a.sink.Deliver(&transports.RoomReadyEvent{Room: room, Nick: got, Role: role})
+	a.sink.Deliver(&transports.RoomReadyEvent{Room: room, Nick: got, Role: role, Name: seed.Name, OccupantID: seed.OwnOccupantID})
 	a.sink.Deliver(&transports.SubjectEvent{Room: room, Subject: seed.Topic, Nick: seed.TopicBy})
 	return nil
 }

@@ -1,0 +1,79 @@
+package sms
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/switchboard-im/switchboard/transports"
+	"github.com/switchboard-im/switchboard/transports/transportstest"
+)
+
+// FuzzKannelText: whatever bytes, coding and charset Kannel's get-url
+// carries, the text decodes to UTF-8 or is refused with 400.
+func FuzzKannelText(f *testing.F) {
+	f.Add("hi", "0", "UTF-8")
+	f.Add("\x04\x3f\x04\x40", "2", "UTF-16BE")
+	f.Add("\xd8\x3d", "2", "UTF-16BE") // a lone surrogate
+	f.Add("caf\xe9", "0", "ISO-8859-1")
+	f.Add("caf\xe9", "0", "UTF-8")
+	f.Add("x", "1", "BINARY")
+	f.Fuzz(func(t *testing.T, raw, coding, charset string) {
+		s, err := kannelText(raw, coding, charset)
+		if err != nil {
+			if he, ok := err.(*hookError); !ok || he.status != http.StatusBadRequest {
+				t.Fatalf("kannelText: %v, want a 400", err)
+			}
+			return
+		}
+		if !utf8.ValidString(s) {
+			t.Fatalf("kannelText(%q, %q, %q) = %q, not UTF-8", raw, coding, charset, s)
+		}
+	})
+}
+
+// FuzzTwilioInbound: a correctly signed inbound webhook with any
+// parameters is answered with one of the documented statuses, and
+// anything it delivers is a text from an address this network takes.
+func FuzzTwilioInbound(f *testing.F) {
+	f.Add("SM1", contact, numA, "hello", "0", "")
+	f.Add("", "alice", numA, "caf\xe9", "3", "https://x/y")
+	f.Add("SM2", "12345", "+1", "", "-1", "ftp://x")
+	rec := newRecorder()
+	rec.notify = make(chan struct{}, 1<<20)
+	store := &transportstest.NetStore{}
+	n := New(Config{Provider: ProviderTwilio, Numbers: []string{numA}, Logger: discard(),
+		Twilio: TwilioConfig{APIURL: "http://127.0.0.1:1", AccountSID: opSID, AuthToken: opToken}})
+	const public = "https://gw.example.org/hooks/sms/"
+	h := n.Attach(transports.Hooks{Deliver: rec, Store: store, PublicURL: public})
+	if _, err := n.Register(f.Context(), "alice@example.org", nil); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, sid, from, to, body, numMedia, mediaURL string) {
+		p := url.Values{"MessageSid": {sid}, "From": {from}, "To": {to}, "Body": {body}, "NumMedia": {numMedia}, "MediaUrl0": {mediaURL}}
+		req := httptest.NewRequest(http.MethodPost, "/twilio/inbound", strings.NewReader(p.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", SignTwilio(opToken, public+"twilio/inbound", p))
+		before := len(rec.events())
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		switch w.Code {
+		case http.StatusOK, http.StatusBadRequest, http.StatusNotFound:
+		default:
+			t.Fatalf("HTTP %d for %v", w.Code, p)
+		}
+		got := rec.events()
+		if w.Code != http.StatusOK && len(got) != before {
+			t.Fatalf("HTTP %d but delivered %+v", w.Code, got[before:])
+		}
+		for _, d := range got[before:] {
+			ev := d.ev.(*transports.MessageEvent)
+			if !IsAddress(string(ev.From)) || !utf8.ValidString(ev.Body) {
+				t.Fatalf("delivered %+v", ev)
+			}
+		}
+	})
+}
