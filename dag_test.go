@@ -74,7 +74,8 @@ var rules = []struct {
 		imports: []string{"mellium.im/xmpp/jid"}},
 	{pkg: "internal/xmltree", stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
-	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
+	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"},
+		imports: []string{"github.com/bwmarrin/discordgo", "github.com/gorilla/websocket"}},
 	// SMS: the contract, a phone-number library, net/http for the providers.
 	{pkg: "sms", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"},
 		imports: []string{"github.com/nyaruka/phonenumbers"}},

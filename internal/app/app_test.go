@@ -141,9 +141,9 @@ path = "` + filepath.Join(dir, "db") + `"
 key_file = "` + filepath.Join(dir, "key") + `"
 `
 	// A table of a network this build lacks is an unknown key at its line.
-	_, err := app.ParseConfig("f", []byte(head+"[discord]\ndomain = \"discord.localhost\"\nsecret = \"x\"\n"))
-	if err == nil || !strings.Contains(err.Error(), `f:7: unknown key "discord" (this build's networks: irc, email, sms)`) {
-		t.Fatalf("parsing [discord]: err = %v", err)
+	_, err := app.ParseConfig("f", []byte(head+"[slack]\ndomain = \"slack.localhost\"\nsecret = \"x\"\n"))
+	if err == nil || !strings.Contains(err.Error(), `f:7: unknown key "slack" (this build's networks: irc, email, sms, discord)`) {
+		t.Fatalf("parsing [slack]: err = %v", err)
 	}
 	// A config parsed for a network New is not given builds nothing.
 	cfg, err := app.ParseConfig("f", []byte(head+"[irc]\ndomain = \"irc.localhost\"\nsecret = \"x\"\n"))

@@ -9,6 +9,7 @@ import (
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/config"
 
+	"github.com/switchboard-im/switchboard/discord"
 	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/irc"
 	"github.com/switchboard-im/switchboard/sms"
@@ -33,6 +34,10 @@ var networks = []Network{
 	network("sms", func(c *sms.Config, s Shared) (transports.Network, error) {
 		c.Logger = s.Logger
 		return sms.New(*c), nil
+	}),
+	network("discord", func(c *discord.Config, s Shared) (transports.Network, error) {
+		c.Logger, c.Budget, c.MaxAttachment = s.Logger, s.Budget, s.MaxAttachmentBytes
+		return discord.New(*c)
 	}),
 }
 

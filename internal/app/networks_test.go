@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-im/switchboard/component"
+	"github.com/switchboard-im/switchboard/discord"
 	"github.com/switchboard-im/switchboard/email"
 	"github.com/switchboard-im/switchboard/internal/app"
 	"github.com/switchboard-im/switchboard/internal/config"
@@ -196,8 +197,8 @@ func TestReadmeConfigurationReference(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if n := len(cfg.Networks()); n != 3 {
-			t.Errorf("%s: %d networks, want 3", name, n)
+		if n := len(cfg.Networks()); n != 4 {
+			t.Errorf("%s: %d networks, want 4", name, n)
 		}
 	}
 }
@@ -227,6 +228,10 @@ numbers = ["+15550100001"]
 [sms.twilio]
 account_sid = "AC1"
 auth_token = "t"
+[discord]
+domain = "discord.localhost"
+secret = "s"
+server_url = "http://127.0.0.1:3001/"
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -245,14 +250,39 @@ auth_token = "t"
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	if want := map[string]limiter{"irc.localhost": {0.5, 4}, "email.localhost": {0, 0}, "sms.localhost": {0, 0}}; !reflect.DeepEqual(got, want) {
+	if want := map[string]limiter{"irc.localhost": {0.5, 4}, "email.localhost": {0, 0}, "sms.localhost": {0, 0}, "discord.localhost": {0, 0}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("per-user send limiters %+v, want %+v", got, want)
 	}
 	var domains []string
 	for _, c := range a.Components() {
 		domains = append(domains, c.Domain().String())
 	}
-	if want := []string{"irc.localhost", "email.localhost", "sms.localhost"}; !reflect.DeepEqual(domains, want) {
+	if want := []string{"irc.localhost", "email.localhost", "sms.localhost", "discord.localhost"}; !reflect.DeepEqual(domains, want) {
 		t.Errorf("components %v, want %v", domains, want)
+	}
+}
+
+// TestDiscordTable checks that [discord]'s keys reach discord.Config and
+// that the network checks them.
+func TestDiscordTable(t *testing.T) {
+	cfg, err := app.ParseConfig("f", []byte(head+"[discord]\ndomain = \"discord.localhost\"\nsecret = \"s\"\nserver_url = \"https://sb.example.org\"\nmax_members = 50\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets := cfg.Networks()
+	want := &discord.Config{ServerURL: "https://sb.example.org", MaxMembers: 50}
+	if len(nets) != 1 || !reflect.DeepEqual(nets[0].Config, want) {
+		t.Fatalf("networks %+v, want [discord] = %+v", nets, want)
+	}
+	for _, tt := range []struct{ toml, want string }{
+		{"server_url = \"ftp://x\"\n", `f:6: discord.server_url: "ftp://x" is not an http(s) URL`},
+		{"max_members = -1\n", `f:6: discord.max_members: must not be negative`},
+		{"default_server = \"irc.test\"\n", `f:6: unknown key "discord.default_server"`},
+	} {
+		_, err = app.ParseConfig("f", []byte(head+"[discord]\ndomain = \"discord.localhost\"\nsecret = \"s\"\n"+tt.toml))
+		var ce *config.Error
+		if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.HasPrefix(ce.Problems[0].String(), tt.want) {
+			t.Errorf("%q: err = %v; want %s", tt.toml, err, tt.want)
+		}
 	}
 }

@@ -1,0 +1,199 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// Nothing lost while the gateway is down: the adapter keeps, per
+// conversation, the ID of the last message it delivered (a bookmark in
+// Account.Store, saved after Deliver returned), and after a redial (and
+// for DMs at Connect, so also after a restart) delivers what came after
+// it from the channel's history. A message delivered twice after a crash
+// is one the Sink ignores (same RemoteID).
+//
+// discordgo keeps its gateway session ID and sequence unexported, so a
+// new process cannot RESUME the old session: the history fetch is what
+// covers a restart.
+
+// catchUpPages bounds the history fetched per conversation (100 messages
+// a page); the user is told when more were missed.
+const catchUpPages = 5
+
+func bookmarkKey(channel string) string { return "last/" + channel }
+
+// snowflakeLess orders two snowflakes (hence messages by time).
+func snowflakeLess(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x < y
+}
+
+// bookmark records that message id of channel was delivered.
+func (a *adapter) bookmark(channel, id string) {
+	if a.store == nil {
+		return
+	}
+	a.mu.Lock()
+	if last, ok := a.last[channel]; ok && !snowflakeLess(last, id) {
+		a.mu.Unlock()
+		return
+	}
+	a.last[channel] = id
+	a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
+	defer cancel()
+	if err := a.store.Put(ctx, bookmarkKey(channel), []byte(id)); err != nil {
+		a.log.Warn("discord: saving a conversation's bookmark", "err", err)
+	}
+}
+
+// lastDelivered is channel's bookmark, "" when there is none.
+func (a *adapter) lastDelivered(ctx context.Context, channel string) string {
+	a.mu.Lock()
+	last, ok := a.last[channel]
+	a.mu.Unlock()
+	if ok || a.store == nil {
+		return last
+	}
+	v, err := a.store.Get(ctx, bookmarkKey(channel))
+	if err != nil {
+		if !errors.Is(err, transports.ErrNotFound) {
+			a.log.Warn("discord: reading a conversation's bookmark", "err", err)
+		}
+		return ""
+	}
+	if !IsSnowflake(string(v)) {
+		return ""
+	}
+	return string(v)
+}
+
+// discordEpoch is the first millisecond of 2015, where snowflakes'
+// timestamps start.
+const discordEpoch = 1420070400000
+
+// snowflakeAt is the smallest snowflake of the millisecond of t.
+func snowflakeAt(t time.Time) string {
+	ms := t.UnixMilli() - discordEpoch
+	if ms <= 0 {
+		return "1"
+	}
+	return strconv.FormatUint(uint64(ms)<<22, 10)
+}
+
+// catchUp delivers, for each channel with a bookmark, the messages after
+// it, oldest first, as if they had just arrived; a channel without one
+// from since (zero: none), the time the gateway dropped.
+func (a *adapter) catchUp(channels []string, since time.Time) {
+	for _, ch := range channels {
+		if a.ctx.Err() != nil {
+			return
+		}
+		after := a.lastDelivered(a.ctx, ch)
+		if after == "" && !since.IsZero() {
+			after = snowflakeAt(since)
+		}
+		if after == "" {
+			continue
+		}
+		for page := 0; ; page++ {
+			if page == catchUpPages {
+				if c, ok := a.conversation(ch, ""); ok {
+					a.sink.Deliver(&transports.NoticeEvent{About: c.id, Error: true,
+						Text: "More messages came while the gateway was away than are fetched again; see the rest in Discord."})
+				}
+				break
+			}
+			msgs, err := a.s.ChannelMessages(ch, 100, "", after, "", discordgo.WithContext(a.ctx))
+			if err != nil {
+				a.log.Warn("discord: fetching missed messages", "err", classify(err))
+				break
+			}
+			slices.SortFunc(msgs, func(x, y *discordgo.Message) int {
+				switch {
+				case snowflakeLess(x.ID, y.ID):
+					return -1
+				case snowflakeLess(y.ID, x.ID):
+					return 1
+				}
+				return 0
+			})
+			for _, m := range msgs {
+				if m != nil {
+					a.onMessage(m)
+					after = m.ID
+				}
+			}
+			if len(msgs) < 100 {
+				break
+			}
+		}
+	}
+}
+
+// conversations are the channels whose missed messages a redial fetches:
+// the joined rooms and the known DMs.
+func (a *adapter) conversations() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for ch := range a.rooms {
+		out = append(out, ch)
+	}
+	for ch := range a.dmPeer {
+		out = append(out, ch)
+	}
+	return out
+}
+
+// privateChannels are the DM channels READY listed, remembered as DMs.
+func (a *adapter) privateChannels() []string {
+	a.s.State.RLock()
+	var out []string
+	var dms [][2]string
+	for _, c := range a.s.State.PrivateChannels {
+		if c == nil || c.Type != discordgo.ChannelTypeDM {
+			continue
+		}
+		for _, u := range c.Recipients {
+			if u != nil && u.ID != a.self {
+				dms = append(dms, [2]string{c.ID, u.ID})
+				out = append(out, c.ID)
+				break
+			}
+		}
+	}
+	a.s.State.RUnlock()
+	for _, d := range dms {
+		a.rememberDM(d[0], d[1])
+	}
+	return out
+}
+
+// goCatchUp runs catchUp on a goroutine of the adapter's (Close waits for
+// it), unless the adapter is closing.
+func (a *adapter) goCatchUp(channels []string, since time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed || len(channels) == 0 {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				a.log.Error("discord: panic while fetching missed messages", "panic", r)
+			}
+		}()
+		a.catchUp(channels, since)
+	}()
+}
