@@ -12,28 +12,8 @@ import (
 	"github.com/switchboard-im/switchboard/component/regform"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 )
-
-// parse reads s into an element tree, as the component reads a stanza.
-func parse(t *testing.T, s string) *xmltree.Element {
-	t.Helper()
-	el, err := xmltree.Parse(s)
-	if err != nil {
-		t.Fatalf("parsing %q: %v", s, err)
-	}
-	return el
-}
-
-// marshal writes v as XML and reads it back as a tree, so tests match
-// elements by namespace and local name, not by text.
-func marshal(t *testing.T, v any) *xmltree.Element {
-	t.Helper()
-	b, err := xml.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return parse(t, string(b))
-}
 
 // cond is a stanza error as the requester reads it off the wire: type,
 // defined condition and the XEP-0050 condition, each by namespace.
@@ -49,7 +29,7 @@ func wireCond(t *testing.T, err error) cond {
 	if !errors.As(err, &se) {
 		t.Fatalf("error %v (%T) is not a stanza error", err, err)
 	}
-	x := marshal(t, se.Wire())
+	x := xmltreetest.Marshal(t, se.Wire())
 	var c cond
 	c.typ = x.Attr("type")
 	for _, ch := range x.Children {
@@ -101,7 +81,7 @@ func TestParseRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseRequest(parse(t, tt.in))
+			got, err := ParseRequest(xmltreetest.Parse(t, tt.in))
 			if tt.wantErr != (cond{}) {
 				if err == nil {
 					t.Fatalf("ParseRequest = %+v, want error %+v", got, tt.wantErr)
@@ -135,7 +115,7 @@ func TestResponseWire(t *testing.T) {
 		Actions: commands.Complete | commands.Complete<<3,
 		Note:    &commands.Note{Type: commands.NoteWarn, Value: "a <b> & c"},
 		Form:    &regform.Form{Type: "form", Title: "Settings"}}
-	x := marshal(t, r)
+	x := xmltreetest.Marshal(t, r)
 	if !x.Is(NS, "command") {
 		t.Fatalf("root is %v", x.Name)
 	}
@@ -157,7 +137,7 @@ func TestResponseWire(t *testing.T) {
 
 	// A completed command without a session has neither sessionid nor
 	// actions.
-	x = marshal(t, &Response{Node: "status", Status: StatusCompleted})
+	x = xmltreetest.Marshal(t, &Response{Node: "status", Status: StatusCompleted})
 	if x.Attr("sessionid") != "" || x.Child(NS, "actions") != nil || x.Child(NS, "note") != nil || len(x.Children) != 0 {
 		t.Errorf("completed response: %v", x)
 	}

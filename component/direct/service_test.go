@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -140,7 +141,7 @@ func (f *fakeCore) Logger() *slog.Logger { return slog.New(slog.NewTextHandler(i
 
 func in(t *testing.T, to, payload string) *stanza.In {
 	t.Helper()
-	el := parse(t, `<message xmlns="jabber:component:accept" from="u@example.org/pc" to="`+to+`" id="m1">`+payload+`</message>`)
+	el := xmltreetest.Parse(t, `<message xmlns="jabber:component:accept" from="u@example.org/pc" to="`+to+`" id="m1">`+payload+`</message>`)
 	return &stanza.In{Element: el, ID: "m1", From: jid.MustParse("u@example.org/pc"), To: jid.MustParse(to)}
 }
 

@@ -11,18 +11,9 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/stanza"
-	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 	"github.com/switchboard-im/switchboard/transports"
 )
-
-func parse(t *testing.T, s string) *xmltree.Element {
-	t.Helper()
-	el, err := xmltree.Parse(s)
-	if err != nil {
-		t.Fatalf("parse %s: %v", s, err)
-	}
-	return el
-}
 
 const msgOpen = `<message xmlns="jabber:component:accept" from="u@example.org/pc" to="bob@gw.example" id="m1">`
 
@@ -44,7 +35,7 @@ func TestChatState(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, found := ChatState(parse(t, msgOpen+tt.xml+`</message>`))
+			got, found := ChatState(xmltreetest.Parse(t, msgOpen+tt.xml+`</message>`))
 			if got != tt.want || found != tt.found {
 				t.Errorf("ChatState = %v, %v; want %v, %v", got, found, tt.want, tt.found)
 			}
@@ -68,7 +59,7 @@ func TestWanted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := wanted(parse(t, tt.xml)); !slices.Equal(got, tt.want) {
+			if got := wanted(xmltreetest.Parse(t, tt.xml)); !slices.Equal(got, tt.want) {
 				t.Errorf("wanted = %q, want %q", got, tt.want)
 			}
 		})
@@ -99,7 +90,7 @@ func TestDiff(t *testing.T) {
 
 func TestOutgoing(t *testing.T) {
 	in := func(t *testing.T, s string) *stanza.In {
-		el := parse(t, s)
+		el := xmltreetest.Parse(t, s)
 		return &stanza.In{Element: el, ID: el.Attr("id"), From: jid.MustParse(el.Attr("from")), To: jid.MustParse(el.Attr("to"))}
 	}
 	tests := []struct {

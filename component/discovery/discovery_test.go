@@ -12,31 +12,10 @@ import (
 	"mellium.im/xmpp/disco/items"
 	"mellium.im/xmpp/jid"
 
-	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 )
 
 const nsRSMTest = "http://jabber.org/protocol/rsm"
-
-// parse reads s into an element tree, as the component reads a stanza.
-func parse(t *testing.T, s string) *xmltree.Element {
-	t.Helper()
-	el, err := xmltree.Parse(s)
-	if err != nil {
-		t.Fatalf("parsing %q: %v", s, err)
-	}
-	return el
-}
-
-// marshal writes v as XML and reads it back as a tree, so tests match
-// elements by namespace and local name, not by text.
-func marshal(t *testing.T, v any) *xmltree.Element {
-	t.Helper()
-	b, err := xml.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return parse(t, string(b))
-}
 
 // hashS is the XEP-0115 §5.1 step 7-8: SHA-1 of S, base64.
 func hashS(s string) string {
@@ -125,7 +104,7 @@ func TestInfoXML(t *testing.T) {
 		if n := strings.Count(string(b), NSInfo); n != 2 { // the query's xmlns and one feature
 			t.Errorf("%T: the namespace is written %d times: %s", v, n, b)
 		}
-		q := parse(t, string(b))
+		q := xmltreetest.Parse(t, string(b))
 		if !q.Is(NSInfo, "query") || q.Attr("node") != in.Node {
 			t.Fatalf("%T: answer %s, want a disco#info query on node %q", v, q, in.Node)
 		}
@@ -173,7 +152,7 @@ func TestItemsXML(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := marshal(t, &tt.items)
+			q := xmltreetest.Marshal(t, &tt.items)
 			if !q.Is(NSItems, "query") || q.Attr("node") != tt.items.Node {
 				t.Fatalf("answer %s, want a disco#items query on node %q", q, tt.items.Node)
 			}
@@ -218,7 +197,7 @@ func TestItemsDeclareTheNamespaceOnce(t *testing.T) {
 	if n := strings.Count(string(b), NSItems); n != 1 {
 		t.Errorf("the namespace is written %d times", n)
 	}
-	if got := len(marshal(t, q).ChildrenNamed(NSItems, "item")); got != 300 {
+	if got := len(xmltreetest.Marshal(t, q).ChildrenNamed(NSItems, "item")); got != 300 {
 		t.Errorf("%d items read back, want 300", got)
 	}
 }

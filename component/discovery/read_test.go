@@ -3,6 +3,8 @@ package discovery
 import (
 	"slices"
 	"testing"
+
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 )
 
 // prosodyUpload is Prosody 0.12's http_file_share answer to disco#info.
@@ -29,7 +31,7 @@ func TestItemJIDs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ItemJIDs(parse(t, tt.q)); !slices.Equal(got, tt.want) {
+			if got := ItemJIDs(xmltreetest.Parse(t, tt.q)); !slices.Equal(got, tt.want) {
 				t.Errorf("ItemJIDs = %q, want %q", got, tt.want)
 			}
 		})
@@ -73,7 +75,7 @@ func TestHasFeatureAndFormValue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := parse(t, tt.q)
+			q := xmltreetest.Parse(t, tt.q)
 			if got := HasFeature(q, up); got != tt.feature {
 				t.Errorf("HasFeature = %v, want %v", got, tt.feature)
 			}

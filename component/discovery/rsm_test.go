@@ -10,6 +10,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 )
 
 // listing is n rooms #r1…#rn on gw.example, in that order.
@@ -85,7 +86,7 @@ func TestPage(t *testing.T) {
 			all := listing(t, tt.n)
 			var set *xmltree.Element
 			if tt.set != "" {
-				set = parse(t, tt.set)
+				set = xmltreetest.Parse(t, tt.set)
 			}
 			res, serr := Page(all, set, tt.unasked)
 			if tt.errCond != "" {

@@ -10,6 +10,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -83,7 +84,7 @@ func TestAdmin(t *testing.T) {
 				}
 				svc.User(user.String()).Put(r)
 			}
-			res, err := svc.Admin(t.Context(), user, tt.typ, parse(t, tt.query), room)
+			res, err := svc.Admin(t.Context(), user, tt.typ, xmltreetest.Parse(t, tt.query), room)
 			var serr *stanzaerr.Error
 			if tt.wantCond != "" {
 				if !errors.As(err, &serr) || serr.Condition != tt.wantCond {
@@ -124,7 +125,7 @@ func TestAdminLegacyError(t *testing.T) {
 	r.SetReady("me", transports.RoleParticipant, transports.AffiliationNone)
 	svc := NewService(&fakeCore{adapter: mod})
 	svc.User("u@example.org").Put(r)
-	q := parse(t, `<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='a' role='none'/><item nick='b' role='none'/></query>`)
+	q := xmltreetest.Parse(t, `<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='a' role='none'/><item nick='b' role='none'/></query>`)
 	_, err := svc.Admin(t.Context(), jid.MustParse("u@example.org"), "set", q, room)
 	want := stanzaerr.FromLegacy(mod.err)
 	var serr *stanzaerr.Error

@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -66,7 +67,7 @@ func (f *recCore) PairID(ctx context.Context, user string, room transports.ID, l
 // in parses a stanza as the router hands it over.
 func in(t *testing.T, s string) *stanza.In {
 	t.Helper()
-	el := parse(t, s)
+	el := xmltreetest.Parse(t, s)
 	return &stanza.In{Element: el, From: jid.MustParse(el.Attr("from")), To: jid.MustParse(el.Attr("to")), ID: el.Attr("id"), Type: el.Attr("type")}
 }
 

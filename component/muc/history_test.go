@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 )
 
 func TestParseHistory(t *testing.T) {
@@ -29,7 +31,7 @@ func TestParseHistory(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := ParseHistory(nil)
 			if tt.x != "" {
-				got = ParseHistory(parse(t, tt.x))
+				got = ParseHistory(xmltreetest.Parse(t, tt.x))
 			}
 			if got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)

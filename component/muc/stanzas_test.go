@@ -8,6 +8,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -97,7 +98,7 @@ func TestGroupchatStanza(t *testing.T) {
 	r := testRoom(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.check(t, marshal(t, groupchatStanza(r, &tt.ev, to, tt.history)))
+			tt.check(t, xmltreetest.Marshal(t, groupchatStanza(r, &tt.ev, to, tt.history)))
 		})
 	}
 }
@@ -126,7 +127,7 @@ func TestPresences(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := marshal(t, tt.p)
+			p := xmltreetest.Marshal(t, tt.p)
 			if p.Attr("type") != tt.typ || p.Attr("from") != tt.from || p.Attr("to") != to.String() {
 				t.Errorf("presence %s", p)
 			}
@@ -165,7 +166,7 @@ func TestSubjectMessage(t *testing.T) {
 			if tt.ev != nil {
 				r.SetSubject(*tt.ev)
 			}
-			m := marshal(t, subjectMessage(r, to))
+			m := xmltreetest.Marshal(t, subjectMessage(r, to))
 			sub := m.Child("", "subject")
 			if m.Attr("type") != "groupchat" || m.Attr("from") != tt.from || sub == nil || sub.Text != tt.text {
 				t.Errorf("subject message %s", m)

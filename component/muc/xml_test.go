@@ -1,35 +1,14 @@
 package muc
 
 import (
-	"encoding/xml"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
-	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 	"github.com/switchboard-im/switchboard/transports"
 )
-
-// parse reads one XML element.
-func parse(t *testing.T, s string) *xmltree.Element {
-	t.Helper()
-	el, err := xmltree.Parse(s)
-	if err != nil {
-		t.Fatalf("parsing %q: %v", s, err)
-	}
-	return el
-}
-
-// marshal writes v and reads it back as a tree.
-func marshal(t *testing.T, v any) *xmltree.Element {
-	t.Helper()
-	b, err := xml.Marshal(v)
-	if err != nil {
-		t.Fatalf("marshal %T: %v", v, err)
-	}
-	return parse(t, string(b))
-}
 
 func TestRoleNames(t *testing.T) {
 	tests := []struct {
@@ -95,7 +74,7 @@ func TestAffiliationNames(t *testing.T) {
 // TestUserXWire checks the muc#user element by namespace and local name:
 // the item's attributes, the actor, the reason and the status codes.
 func TestUserXWire(t *testing.T) {
-	x := marshal(t, &UserX{
+	x := xmltreetest.Marshal(t, &UserX{
 		Item:   &Item{Affiliation: "outcast", Role: "none", Nick: "bob", Actor: &Actor{Nick: "op"}, Reason: "spam"},
 		Status: Statuses(StatusSelf, StatusBanned),
 	})
@@ -126,14 +105,14 @@ func TestUserXWire(t *testing.T) {
 	}
 
 	// An empty <x/> (offline highlights) has no item and no status.
-	empty := marshal(t, &UserX{})
+	empty := xmltreetest.Marshal(t, &UserX{})
 	if !empty.Is(NSUser, "x") || len(empty.Children) != 0 {
 		t.Errorf("empty x = %+v", empty)
 	}
-	if j := marshal(t, &JoinX{}); !j.Is(NS, "x") {
+	if j := xmltreetest.Marshal(t, &JoinX{}); !j.Is(NS, "x") {
 		t.Errorf("join x is %v", j.Name)
 	}
-	q := marshal(t, &AdminQuery{Items: []Item{{Nick: "a", Role: "moderator"}, {Nick: "b", Role: "participant"}}})
+	q := xmltreetest.Marshal(t, &AdminQuery{Items: []Item{{Nick: "a", Role: "moderator"}, {Nick: "b", Role: "participant"}}})
 	if !q.Is(NSAdmin, "query") || len(q.ChildrenNamed(NSAdmin, "item")) != 2 {
 		t.Errorf("admin query = %+v", q)
 	}
@@ -163,7 +142,7 @@ func TestParseAdminItem(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			el := parse(t, `<query xmlns="`+NSAdmin+`">`+tt.item+`</query>`).Child(NSAdmin, "item")
+			el := xmltreetest.Parse(t, `<query xmlns="`+NSAdmin+`">`+tt.item+`</query>`).Child(NSAdmin, "item")
 			got, err := ParseAdminItem(el, room)
 			if tt.err != "" {
 				var se *stanzaerr.Error

@@ -7,29 +7,9 @@ import (
 	"testing"
 
 	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/internal/xmltree/xmltreetest"
 	"github.com/switchboard-im/switchboard/transports"
 )
-
-// parse reads s into an element tree, as the component reads a stanza.
-func parse(t *testing.T, s string) *xmltree.Element {
-	t.Helper()
-	el, err := xmltree.Parse(s)
-	if err != nil {
-		t.Fatalf("parsing %q: %v", s, err)
-	}
-	return el
-}
-
-// marshal writes v as XML and reads it back as a tree, so tests match
-// elements by namespace and local name, not by text.
-func marshal(t *testing.T, v any) *xmltree.Element {
-	t.Helper()
-	b, err := xml.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return parse(t, string(b))
-}
 
 // wireField is what a client sees of one <field/>.
 type wireField struct {
@@ -100,7 +80,7 @@ func TestBuild(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := Build("form", "IRC registration", "Say who you are.", tt.formNS, fields, tt.values)
-			x := marshal(t, f)
+			x := xmltreetest.Marshal(t, f)
 			if got := x.Attr("type"); got != "form" {
 				t.Errorf("type = %q, want form", got)
 			}
@@ -124,14 +104,14 @@ func TestBuild(t *testing.T) {
 }
 
 func TestBuildWithoutInstructions(t *testing.T) {
-	x := marshal(t, Build("form", "Settings", "", "", nil, nil))
+	x := xmltreetest.Marshal(t, Build("form", "Settings", "", "", nil, nil))
 	if n := len(x.ChildrenNamed(NSData, "instructions")); n != 0 {
 		t.Errorf("%d <instructions/>, want none: %s", n, x)
 	}
 }
 
 func TestResult(t *testing.T) {
-	x := marshal(t, Result("Statistics", [][2]string{{"users", "3"}, {"state", "connected"}}))
+	x := xmltreetest.Marshal(t, Result("Statistics", [][2]string{{"users", "3"}, {"state", "connected"}}))
 	if got := x.Attr("type"); got != "result" {
 		t.Errorf("type = %q, want result", got)
 	}
@@ -189,7 +169,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(parse(t, tt.xml))
+			got := Parse(xmltreetest.Parse(t, tt.xml))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Parse = %+v, want %+v", got, tt.want)
 			}
@@ -208,7 +188,7 @@ func TestLegacy(t *testing.T) {
 		XMLName xml.Name `xml:"jabber:iq:register query"`
 		Legacy  []LegacyField
 	}{Legacy: Legacy(loginFields, map[string]string{"nick": "bob", "password": "hunter2", "server": "irc.example"})}
-	x := marshal(t, q)
+	x := xmltreetest.Marshal(t, q)
 	var got []string
 	for _, c := range x.Children {
 		got = append(got, c.Name.Space+" "+c.Name.Local+"="+c.Text)
@@ -248,7 +228,7 @@ func TestParseLegacy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ParseLegacy(parse(t, tt.xml), loginFields); !reflect.DeepEqual(got, tt.want) {
+			if got := ParseLegacy(xmltreetest.Parse(t, tt.xml), loginFields); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("ParseLegacy = %q, want %q", got, tt.want)
 			}
 		})
