@@ -73,6 +73,7 @@ var rules = []struct {
 	{pkg: "component/contacts", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/vcard", "internal/xmltree"},
 		imports: []string{"mellium.im/xmpp/jid"}},
 	{pkg: "internal/xmltree", stdlibOnly: true},
+	{pkg: "internal/xmltree/xmltreetest", allowed: []string{"internal/xmltree"}, stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"},
 		imports: []string{"github.com/bwmarrin/discordgo", "github.com/gorilla/websocket"}},
