@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -414,4 +416,31 @@ func (a *adapter) showMOTD(from transports.ID, server, motd string) {
 		}
 	}
 	a.deliver(&transports.MessageEvent{From: from, Notice: true, Body: "Message of the day of " + server + ":\n" + motd})
+}
+
+// Servers implements transports.ServerLister: the servers the admin
+// configured (the default server and [irc.servers]), then those the user
+// is connected to, each once, by name. No I/O.
+func (a *adapter) Servers(ctx context.Context) ([]transports.ServerInfo, error) {
+	seen := make(map[string]bool)
+	var out []transports.ServerInfo
+	add := func(name string) {
+		k := strings.ToLower(name)
+		if k == "" || seen[k] {
+			return
+		}
+		seen[k] = true
+		out = append(out, transports.ServerInfo{ID: a.id(Target{Server: k}), Name: k})
+	}
+	add(a.n.cfg.DefaultServer)
+	for _, name := range slices.Sorted(maps.Keys(a.n.cfg.Servers)) {
+		add(name)
+	}
+	a.mu.Lock()
+	connected := slices.Sorted(maps.Keys(a.conns))
+	a.mu.Unlock()
+	for _, name := range connected {
+		add(name)
+	}
+	return out, nil
 }

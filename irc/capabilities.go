@@ -20,5 +20,6 @@ func (n *Network) Capabilities() transports.Capabilities {
 		Replies:        true,
 		NickChange:     true,
 		OccupantIDs:    true, // services accounts; the others by nick
+		ServerListing:  true, // the configured servers and the user's
 	}
 }

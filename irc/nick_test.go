@@ -2,10 +2,12 @@ package irc_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/irc"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -91,5 +93,37 @@ func TestInspIRCdOwnOccupantID(t *testing.T) {
 	ready := expect(t, ev, func(e *transports.RoomReadyEvent) bool { return e.Room == "#own" })
 	if ready.OccupantID != "account:dora" {
 		t.Errorf("own occupant ID = %q, want account:dora", ready.OccupantID)
+	}
+}
+
+// TestServersListed: the gateway's list of a user's IRC servers holds
+// the configured ones and those the user is connected to, each once.
+func TestServersListed(t *testing.T) {
+	srv := testenv.StartInspIRCd(t, testenv.InspIRCdOptions{})
+	n := irc.New(irc.Config{
+		DefaultServer: "irc.test",
+		Servers: map[string]irc.Server{
+			"irc.test":    {Address: srv.Addr(), Plaintext: true},
+			"irc.example": {Address: "127.0.0.1:1", Plaintext: true},
+		},
+		Timeout: waitFor,
+	})
+	a, _ := connect(t, n, nil)
+	if err := a.(transports.Rooms).JoinRoom(ctx(t), "#listed", "lister"); err != nil {
+		t.Fatalf("JoinRoom: %v", err)
+	}
+	got, err := a.(transports.ServerLister).Servers(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range got {
+		ids = append(ids, string(s.ID))
+		if kind, err := n.Kind(s.ID); err != nil || kind != transports.KindServer {
+			t.Errorf("%s is not a server ID: %v %v", s.ID, kind, err)
+		}
+	}
+	if want := []string{"irc.test", "irc.example"}; !slices.Equal(ids, want) {
+		t.Errorf("servers %q, want %q", ids, want)
 	}
 }

@@ -463,6 +463,18 @@ func TestIRCv3AndModeration(t *testing.T) {
 			t.Errorf("listing %v lacks %s", got, want)
 		}
 	}
+
+	// The gateway lists the user's servers, the server JID among them.
+	res = c.IQ(t, `<iq type="get" to="`+gw+`"><query xmlns="http://jabber.org/protocol/disco#items"/></iq>`)
+	found := false
+	if q := res.Child("http://jabber.org/protocol/disco#items", "query"); q != nil {
+		for _, it := range q.ChildrenNamed("http://jabber.org/protocol/disco#items", "item") {
+			found = found || it.Attr("jid") == server
+		}
+	}
+	if !found {
+		t.Errorf("the gateway's disco#items lacks %s: %s", server, res)
+	}
 }
 
 // TestServerJIDAwayAndRefusals: raw commands to the server JID and their
