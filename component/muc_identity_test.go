@@ -3,6 +3,7 @@ package component_test
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"slices"
 	"testing"
 	"time"
 
@@ -38,7 +39,8 @@ func occupantIDOfEl(el *testenv.Element) string {
 func TestMUCOccupantIdentity(t *testing.T) {
 	e := newEnv(t, envOptions{rooms: true, caps: func(c *transports.Capabilities) { c.OccupantIDs, c.NickChange, c.PrivateMessages = true, true, true }})
 	e.net.SeedRoom("#ids", transportstest.RoomSeed{Name: "Ana's room", OwnOccupantID: "me-1", Occupants: []transports.OccupantEvent{
-		{Nick: "ana", OccupantID: "u1", Role: transports.RoleParticipant},
+		{Nick: "ana", OccupantID: "u1", Role: transports.RoleParticipant,
+			Hats: []transports.Hat{{ID: "r 1", Title: "Mods", Hue: 240}, {ID: "r2", Title: "Helpers", Hue: -1}}},
 		{Nick: "ana (2)", OccupantID: "u2", Role: transports.RoleParticipant},
 		{Nick: "guest", Role: transports.RoleParticipant},
 	}})
@@ -51,6 +53,19 @@ func TestMUCOccupantIdentity(t *testing.T) {
 		})
 		if got, want := occupantIDOfEl(p), wantOccupantID(room, tt.key); got != want {
 			t.Errorf("%s's occupant-id = %q, want %q", tt.nick, got, want)
+		}
+		var hats []string
+		if h := p.Child("urn:xmpp:hats:0", "hats"); h != nil {
+			for _, hat := range h.ChildrenNamed("urn:xmpp:hats:0", "hat") {
+				hats = append(hats, hat.Attr("title")+"|"+hat.Attr("uri")+"|"+hat.Attr("hue"))
+			}
+		}
+		want := []string(nil)
+		if tt.nick == "ana" {
+			want = []string{"Mods|xmpp:" + room + "?hat=r+1|240.0", "Helpers|xmpp:" + room + "?hat=r2|"}
+		}
+		if !slices.Equal(hats, want) {
+			t.Errorf("%s's hats = %q, want %q", tt.nick, hats, want)
 		}
 	}
 	self := c.Expect(t, "self-presence", isSelfPresence(room+"/me"))

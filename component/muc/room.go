@@ -81,6 +81,15 @@ type Occupant struct {
 	// OccupantID is the member's stable ID on the network, "" for none
 	// (transports.OccupantEvent.OccupantID).
 	OccupantID string
+	// Hats are the member's named roles (XEP-0317), in the network's
+	// order.
+	Hats []transports.Hat
+}
+
+// same reports whether o and n show the same.
+func (o *Occupant) same(n *Occupant) bool {
+	return o.Nick == n.Nick && o.Role == n.Role && o.Affiliation == n.Affiliation && o.Presence == n.Presence &&
+		o.Account == n.Account && o.OccupantID == n.OccupantID && slices.Equal(o.Hats, n.Hats)
 }
 
 // Resource is one of the user's XMPP resources in a room.
@@ -237,7 +246,7 @@ func (r *Room) ApplyOccupant(ev *transports.OccupantEvent) Change {
 		n := occupantOf(ev)
 		o := r.occupants[ev.Nick]
 		r.occupants[ev.Nick] = n
-		if !r.ready || o != nil && *o == *n {
+		if !r.ready || o != nil && o.same(n) {
 			return Change{}
 		}
 		return Change{Kind: Present, Occupant: *n}
@@ -245,7 +254,8 @@ func (r *Room) ApplyOccupant(ev *transports.OccupantEvent) Change {
 }
 
 func occupantOf(ev *transports.OccupantEvent) *Occupant {
-	return &Occupant{Nick: ev.Nick, Role: ev.Role, Affiliation: ev.Affiliation, Presence: ev.Presence, Account: ev.Account, OccupantID: ev.OccupantID}
+	return &Occupant{Nick: ev.Nick, Role: ev.Role, Affiliation: ev.Affiliation, Presence: ev.Presence, Account: ev.Account, OccupantID: ev.OccupantID,
+		Hats: slices.Clone(ev.Hats)}
 }
 
 // RenameSelf records the user's new nick and returns the old one; show is

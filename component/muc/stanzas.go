@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/xml"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +25,48 @@ func occupantPresence(r *Room, o Occupant, to jid.JID) *stanza.Presence {
 	if oid := occupantIDOf(r, o.OccupantID, o.Nick); oid != nil {
 		p.Extra = append(p.Extra, oid)
 	}
+	if h := hatsOf(r, o.Hats); h != nil {
+		p.Extra = append(p.Extra, h)
+	}
 	return p
+}
+
+// NSHats is the namespace of XEP-0317 hats.
+const NSHats = "urn:xmpp:hats:0"
+
+// HatsElem is XEP-0317's <hats/>: an occupant's named roles.
+type HatsElem struct {
+	XMLName xml.Name  `xml:"urn:xmpp:hats:0 hats"`
+	Hats    []HatElem `xml:"hat"`
+}
+
+// HatElem is one hat: URI names it for good, Title for people, Hue (an
+// XEP-0392 angle) colours it where the network gave a colour.
+type HatElem struct {
+	URI   string `xml:"uri,attr"`
+	Title string `xml:"title,attr"`
+	Hue   string `xml:"hue,attr,omitempty"`
+}
+
+// maxHats bounds the hats one presence carries.
+const maxHats = 20
+
+// hatsOf is the <hats/> of an occupant with hats, nil for none: each
+// hat's URI is the room's JID with the role's ID as a query (hats are
+// the room's), its title cut to a line.
+func hatsOf(r *Room, hats []transports.Hat) *HatsElem {
+	if len(hats) == 0 {
+		return nil
+	}
+	h := &HatsElem{}
+	for _, hat := range hats[:min(len(hats), maxHats)] {
+		e := HatElem{URI: "xmpp:" + r.JID.String() + "?hat=" + url.QueryEscape(hat.ID), Title: stanza.ShortName(hat.Title, 100)}
+		if hat.Hue >= 0 && hat.Hue < 360 {
+			e.Hue = strconv.FormatFloat(hat.Hue, 'f', 1, 64)
+		}
+		h.Hats = append(h.Hats, e)
+	}
+	return h
 }
 
 // NSOccupantID is the namespace of XEP-0421 occupant identifiers.
