@@ -133,3 +133,22 @@ func TestMUCOccupantIdentity(t *testing.T) {
 		t.Errorf("nick in use: %s, want conflict", errp)
 	}
 }
+
+// TestMUCMentionInRoomNotJoined: a network whose session sees rooms the
+// user never joined here (Discord's guild channels) mentions the user in
+// one: the mention reaches the user, from the speaker's occupant address,
+// and the room's other chatter does not.
+func TestMUCMentionInRoomNotJoined(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: true})
+	c, a := roomUser(t, e, "wanda")
+	c.Send(t, `<presence/>`)
+	a.Emit(&transports.MessageEvent{From: "#elsewhere", Room: true, Nick: "bob", Body: "just chatter", RemoteID: "e1"})
+	a.Emit(&transports.MessageEvent{From: "#elsewhere", Room: true, Nick: "bob", Body: "wanda: look here", RemoteID: "e2", Mention: true})
+	m := c.Expect(t, "the mention", func(el *testenv.Element) bool {
+		return isStanza(el, "message") && bodyOf(el) == "wanda: look here"
+	})
+	if m.Attr("from") != "#elsewhere@"+gw+"/bob" || m.Attr("type") != "chat" {
+		t.Errorf("mention: %s", m)
+	}
+	c.ExpectNone(t, time.Second, func(el *testenv.Element) bool { return bodyOf(el) == "just chatter" })
+}

@@ -408,6 +408,7 @@ func (a *adapter) onMessage(m *discordgo.Message) {
 	}
 	c, ok := a.conversation(m.ChannelID, m.GuildID)
 	if !ok {
+		a.unjoinedMention(m)
 		return
 	}
 	ev := a.messageEvent(c, m)
@@ -652,4 +653,27 @@ func (a *adapter) onTyping(t *discordgo.TypingStart) {
 		ev.Nick = a.occupantByID(c.room, t.UserID, nil)
 	}
 	a.sink.Deliver(ev)
+}
+
+// unjoinedMention delivers a message that mentions the user in a guild
+// channel they have not joined as a room: the component shows mentions
+// of rooms it holds no state for, and the rest of such a channel's
+// chatter is not delivered at all.
+func (a *adapter) unjoinedMention(m *discordgo.Message) {
+	if m.GuildID == "" || m.Author.ID == a.self {
+		return
+	}
+	mentioned := m.MentionEveryone
+	for _, u := range m.Mentions {
+		mentioned = mentioned || (u != nil && u.ID == a.self)
+	}
+	if !mentioned {
+		return
+	}
+	a.sink.Deliver(&transports.MessageEvent{
+		From: ChannelID(m.ChannelID, m.GuildID), Room: true, Mention: true,
+		RemoteID: transports.RemoteID(m.ID), Time: m.Timestamp,
+		Nick: displayName(m.Author, m.Member), OccupantID: m.Author.ID,
+		Body: a.body(conv{}, m),
+	})
 }

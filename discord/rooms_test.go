@@ -537,3 +537,33 @@ func TestGroupDM(t *testing.T) {
 		t.Errorf("echo = %+v", echo)
 	}
 }
+
+// TestMentionInUnjoinedChannel: a message that mentions the user in a
+// guild channel they have not joined as a room is delivered, marked as a
+// mention, with its readable text; other chatter there is not.
+func TestMentionInUnjoinedChannel(t *testing.T) {
+	sb := spacebar(t)
+	n := network(t, sb)
+	sc := scene(t, sb)
+	bob := newPeer(t, n, sc.Bob)
+	s := newSink()
+	connect(t, n, botCreds(sc), s)
+	if _, err := bob.ChannelMessageSend(sc.ChannelID, "just chatter"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := bob.ChannelMessageSend(sc.ChannelID, "<@"+sc.Bot.ID+"> look here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(m.ID) })
+	if !got.Room || !got.Mention || got.From != ChannelID(sc.ChannelID, sc.GuildID) || !strings.HasSuffix(got.Body, "look here") || got.Nick == "" {
+		t.Errorf("mention delivered as %+v", got)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range s.events {
+		if me, ok := ev.(*transports.MessageEvent); ok && me.Body == "just chatter" {
+			t.Errorf("chatter of an unjoined channel delivered: %+v", me)
+		}
+	}
+}

@@ -47,6 +47,13 @@ func (s *Service) MessageEvent(ctx context.Context, user jid.JID, ev *transports
 	u := user.String()
 	_, r := s.room(user, ev.From)
 	if r == nil {
+		// Networks whose sessions see every room (Discord) mention the
+		// user in rooms they never joined here: the mention still
+		// reaches them, the rest of the room's chatter does not.
+		if ev.Mention && !ev.Own {
+			s.offlineMention(ctx, user, ev)
+			return
+		}
 		s.core.Logger().Debug("room message for a room the user is not in", "user", u, "room", string(ev.From))
 		return
 	}
