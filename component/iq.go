@@ -43,6 +43,8 @@ func (c *Component) handleIQ(s *stanza.In) {
 	}
 	if id, ok := c.isRoom(s.To); ok {
 		switch {
+		case vcard.IsRequest(q.Name) && s.Type == "get" && s.To.Resourcepart() != "" && c.occupantProfiles():
+			c.occupantVCard(s, id) // message.go
 		case ns == nsPing && q.Name.Local == "ping" && s.Type == "get":
 			c.muc.SelfPing(s, id)
 		case ns == nsMUCAdmin && q.Name.Local == "query" && s.To.Resourcepart() == "":

@@ -111,16 +111,9 @@ func (c *Component) privateMessage(s *stanza.In, room transports.ID) bool {
 	if nick == "" || s.Type == "groupchat" || s.Child("", "body") == nil || !ok || !c.netCaps().PrivateMessages {
 		return false
 	}
-	user := s.From.Bare().String()
 	c.admit(s, func() {
-		occupantID, in := c.muc.OccupantIDOf(c.ctx(), user, room, nick)
-		if !in {
-			c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "Nobody is called %s in this room; join it to write to its members.", nick))
-			return
-		}
-		contact, err := oc.OccupantContact(room, nick, occupantID)
-		if err != nil {
-			c.replyError(s.Element, stanzaerr.FromLegacy(err))
+		contact, ok := c.occupantContact(oc, s, room)
+		if !ok {
 			return
 		}
 		to, err := c.legacyJID(contact)
@@ -133,4 +126,43 @@ func (c *Component) privateMessage(s *stanza.In, room transports.ID) bool {
 		c.direct.Send(&pm, s.ChildText("", "body"), false)
 	})
 	return true
+}
+
+// occupantContact is the contact ID of the room occupant s is addressed
+// to (room@domain/nick), as user's session in room knows them; false,
+// with s answered by an error, when there is no such occupant or the
+// network cannot tell who they are. Lane work: it waits for the user's
+// owner goroutine.
+func (c *Component) occupantContact(oc transports.OccupantContacter, s *stanza.In, room transports.ID) (transports.ID, bool) {
+	nick := s.To.Resourcepart()
+	occupantID, in := c.muc.OccupantIDOf(c.ctx(), s.From.Bare().String(), room, nick)
+	if !in {
+		c.replyError(s.Element, stanzaerr.New("cancel", "item-not-found", "Nobody is called %s in this room; join it to reach its members.", nick))
+		return "", false
+	}
+	contact, err := oc.OccupantContact(room, nick, occupantID)
+	if err != nil {
+		c.replyError(s.Element, stanzaerr.FromLegacy(err))
+		return "", false
+	}
+	return contact, true
+}
+
+// occupantProfiles reports whether room occupants have vCards: the
+// network has profiles and can tell who its room members are.
+func (c *Component) occupantProfiles() bool {
+	_, ok := c.net.(transports.OccupantContacter)
+	return ok && c.netCaps().Profiles && c.netCaps().PrivateMessages
+}
+
+// occupantVCard answers a vCard request to a room occupant
+// (room@domain/nick) with the profile of the member behind the nick
+// (occupantProfiles).
+func (c *Component) occupantVCard(s *stanza.In, room transports.ID) {
+	oc, _ := c.net.(transports.OccupantContacter)
+	c.admit(s, func() {
+		if contact, ok := c.occupantContact(oc, s, room); ok {
+			c.contacts.VCardOf(c.ctx(), s, contact)
+		}
+	})
 }

@@ -88,7 +88,7 @@ func (c *Component) legacyDiscoInfo(s *stanza.In, id transports.ID) {
 			name = s.To.Resourcepart()
 		}
 		d := discovery.Contact(name)
-		if kind == transports.KindContact && c.netCaps().Profiles {
+		if kind == transports.KindContact && c.netCaps().Profiles || kind == transports.KindRoom && c.occupantProfiles() {
 			d.Features = append(d.Features, discovery.Features(vcard.NS)...) // profiles.go
 		}
 		c.result(s, d)

@@ -37,7 +37,10 @@ func occupantIDOfEl(el *testenv.Element) string {
 // user's nick change reaches the network and comes back as XEP-0045
 // §7.6 says; a nick in use is refused with conflict.
 func TestMUCOccupantIdentity(t *testing.T) {
-	e := newEnv(t, envOptions{rooms: true, caps: func(c *transports.Capabilities) { c.OccupantIDs, c.NickChange, c.PrivateMessages = true, true, true }})
+	e := newEnv(t, envOptions{rooms: true, caps: func(c *transports.Capabilities) {
+		c.OccupantIDs, c.NickChange, c.PrivateMessages, c.Profiles = true, true, true, true
+	}})
+	e.net.SetProfile("u2", transports.Profile{Name: "Ana Two", About: "the second ana"})
 	e.net.SeedRoom("#ids", transportstest.RoomSeed{Name: "Ana's room", OwnOccupantID: "me-1", Occupants: []transports.OccupantEvent{
 		{Nick: "ana", OccupantID: "u1", Role: transports.RoleParticipant,
 			Hats: []transports.Hat{{ID: "r 1", Title: "Mods", Hue: 240}, {ID: "r2", Title: "Helpers", Hue: -1}}},
@@ -110,6 +113,16 @@ func TestMUCOccupantIdentity(t *testing.T) {
 	})
 	if cond, _ := errorCondition(pe); cond != "item-not-found" {
 		t.Errorf("private message to nobody: %s, want item-not-found", pe)
+	}
+
+	// A member's vCard is the profile of the member behind the nick.
+	res := c.IQ(t, `<iq type="get" to="`+room+`/ana (2)"><vCard xmlns="vcard-temp"/></iq>`)
+	if card := res.Child("vcard-temp", "vCard"); res.Attr("type") != "result" || card == nil || card.ChildText("vcard-temp", "FN") != "Ana Two" {
+		t.Errorf("vCard of ana (2): %s", res)
+	}
+	res = c.IQ(t, `<iq type="get" to="`+room+`/nobody"><vCard xmlns="vcard-temp"/></iq>`)
+	if cond, _ := errorCondition(res); cond != "item-not-found" {
+		t.Errorf("vCard of nobody: %s", res)
 	}
 
 	// The user's nick change.

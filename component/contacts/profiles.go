@@ -175,34 +175,41 @@ func (d *Service) VCard(s *stanza.In) {
 		c.ReplyError(s, stanzaerr.New("cancel", "feature-not-implemented", "Only contacts have a vCard here."))
 		return
 	}
+	c.Admit(s, func(ctx context.Context) { d.VCardOf(ctx, s, id) })
+}
+
+// VCardOf answers s, a vCard request, with the network's profile of the
+// contact id, its picture inline: a contact's own JID (VCard) or a room
+// occupant's (the component resolves the occupant to their contact).
+// Lane work: it waits for the network, at most profileTimeout.
+func (d *Service) VCardOf(ctx context.Context, s *stanza.In, id transports.ID) {
+	c := d.core
 	user := s.From.Bare()
-	c.Admit(s, func(ctx context.Context) {
-		ctx, cancel := context.WithTimeout(ctx, profileTimeout)
-		defer cancel()
-		a, _ := c.Adapter(user.String()).(transports.Profiler)
-		if a == nil {
-			c.ReplyError(s, stanzaerr.New("wait", "recipient-unavailable", "You are not connected to %s.", c.NetworkName()))
+	ctx, cancel := context.WithTimeout(ctx, profileTimeout)
+	defer cancel()
+	a, _ := c.Adapter(user.String()).(transports.Profiler)
+	if a == nil {
+		c.ReplyError(s, stanzaerr.New("wait", "recipient-unavailable", "You are not connected to %s.", c.NetworkName()))
+		return
+	}
+	prof, err := a.Profile(ctx, id)
+	if err != nil {
+		if errors.Is(err, transports.ErrNotFound) {
+			c.ReplyError(s, stanzaerr.New("cancel", "item-not-found", "%s has no such contact.", c.NetworkName()))
 			return
 		}
-		prof, err := a.Profile(ctx, id)
+		c.ReplyError(s, stanzaerr.From(err))
+		return
+	}
+	var pic *vcard.Picture
+	if prof.Avatar != nil {
+		got, err := d.fetchPicture(ctx, *prof.Avatar)
 		if err != nil {
-			if errors.Is(err, transports.ErrNotFound) {
-				c.ReplyError(s, stanzaerr.New("cancel", "item-not-found", "%s has no such contact.", c.NetworkName()))
-				return
-			}
-			c.ReplyError(s, stanzaerr.From(err))
-			return
+			c.Logger().Info("avatar not fetched", "user", user.String(), "err", err)
+		} else {
+			pic = &got
 		}
-		var pic *vcard.Picture
-		if prof.Avatar != nil {
-			got, err := d.fetchPicture(ctx, *prof.Avatar)
-			if err != nil {
-				c.Logger().Info("avatar not fetched", "user", user.String(), "err", err)
-			} else {
-				pic = &got
-			}
-		}
-		d.book.Update(user.String(), id, func(p *Profile) { p.answered(prof, pic) })
-		c.Result(s, vcard.NewCard(prof.Name, prof.About, pic))
-	})
+	}
+	d.book.Update(user.String(), id, func(p *Profile) { p.answered(prof, pic) })
+	c.Result(s, vcard.NewCard(prof.Name, prof.About, pic))
 }
