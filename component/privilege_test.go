@@ -87,7 +87,8 @@ func TestOwnMessagesAsCarbons(t *testing.T) {
 		t.Fatalf("enabling carbons: %s", res)
 	}
 
-	a.Emit(&transports.MessageEvent{From: "carol", Own: true, Body: "from my phone", RemoteID: "o1"})
+	a.Emit(&transports.MessageEvent{From: "carol", Own: true, Body: "from my phone", RemoteID: "o1",
+		Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
 	sent := user.Expect(t, "a sent carbon", func(el *testenv.Element) bool {
 		return isStanza(el, "message") && el.Child("urn:xmpp:carbons:2", "sent") != nil
 	})
@@ -95,6 +96,9 @@ func TestOwnMessagesAsCarbons(t *testing.T) {
 	if inner == nil || bareOf(inner.Attr("from")) != "sara@localhost" || inner.Attr("to") != "carol@"+gw ||
 		inner.ChildText(testenv.NSClient, "body") != "from my phone" {
 		t.Fatalf("carbon: %s", sent)
+	}
+	if d := inner.Child("urn:xmpp:delay", "delay"); d == nil || d.Attr("stamp") != "2026-01-02T03:04:05Z" {
+		t.Errorf("the carbon lost the message's time: %s", sent)
 	}
 	select {
 	case m := <-a.Sent():

@@ -200,14 +200,6 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 	if ev.Action {
 		m.Body = "/me " + ev.Body
 	}
-	if ev.Own {
-		if s.ownAsCarbon(ctx, ev, m, from) {
-			return
-		}
-		// Sent by the user from another legacy client: never shown as
-		// the contact's (see ownMarker).
-		m.Body = ownMarker + m.Body
-	}
 	if !ev.Time.IsZero() {
 		m.Delay = &stanza.Delay{From: c.domain.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
 	}
@@ -220,16 +212,31 @@ func (s *userSink) message(ctx context.Context, ev *transports.MessageEvent) {
 		}
 	}
 	m.Extra = append(m.Extra, stanza.Links(ev.Attachments)...)
+	if ev.Own {
+		if p, id := s.ownAsCarbon(m, from); p != nil {
+			s.queueOnce(ctx, ev, id, p)
+			return
+		}
+		// Sent by the user from another legacy client: never shown as
+		// the contact's (see ownMarker).
+		m.Body = ownMarker + m.Body
+	}
+	s.queueOnce(ctx, ev, m.ID, m)
+}
+
+// queueOnce queues v, the stanza that shows ev (its XMPP ID xmppID), once
+// per legacy message: a network delivering ev again (after a crash, from
+// an older bookmark) is ignored. An event without a legacy ID, or an
+// outbox that failed, is queued (or sent) as it is.
+func (s *userSink) queueOnce(ctx context.Context, ev *transports.MessageEvent, xmppID string, v any) {
 	if ev.RemoteID != "" {
-		// Exactly once: a network delivering this message again (after a
-		// crash, from an older bookmark) is ignored.
-		_, err := c.queueOnce(ctx, s.user.String(), ev.From, string(ev.RemoteID), m.ID, m)
+		_, err := s.c.queueOnce(ctx, s.user.String(), ev.From, string(ev.RemoteID), xmppID, v)
 		if err == nil {
 			return
 		}
-		c.log.Warn("outbox", "err", err)
+		s.c.log.Warn("outbox", "err", err)
 	}
-	s.queue(ctx, m)
+	s.queue(ctx, v)
 }
 
 // state shows a connection state change: always as the gateway's
@@ -275,31 +282,21 @@ func (s *userSink) queue(ctx context.Context, m any) {
 	}
 }
 
-// ownAsCarbon sends the user's own one-to-one message, written from
-// another legacy client, as theirs: on their behalf, with their server's
-// XEP-0356 message privilege, from their bare JID to the contact's, so
-// their clients get it as a sent carbon (XEP-0280) and their archive
-// keeps it. It reports false, sending nothing, where the server granted
-// no such privilege; the caller then shows it marked (ownMarker). Its
-// echo, which the server routes on to the contact's JID, is known by its
-// signed ID and never reaches the network again (route.go). Owner work;
-// through the outbox like every message, once per legacy ID.
-func (s *userSink) ownAsCarbon(ctx context.Context, ev *transports.MessageEvent, m *stanza.Message, contact jid.JID) bool {
-	c := s.c
+// ownAsCarbon wraps m, the user's own one-to-one message written from
+// another legacy client, to be sent as theirs: on their behalf, with
+// their server's XEP-0356 message privilege, from their bare JID to the
+// contact's, so their clients get it as a sent carbon (XEP-0280) and
+// their archive keeps it. id is the signed ID the message gets, by which
+// the server's echo to the contact's JID is known (route.go). nil where
+// the server granted no such privilege: the caller then shows m marked
+// (ownMarker).
+func (s *userSink) ownAsCarbon(m *stanza.Message, contact jid.JID) (wrapped any, id string) {
 	own := *m
 	own.From, own.To = s.user.String(), contact.String()
 	own.Nick = nil
-	p := c.contacts.AsUser(s.user.String(), newID(), &own)
+	p := s.c.contacts.AsUser(s.user.String(), newID(), &own)
 	if p == nil {
-		return false
+		return nil, ""
 	}
-	if ev.RemoteID != "" {
-		_, err := c.queueOnce(ctx, s.user.String(), ev.From, string(ev.RemoteID), own.ID, p)
-		if err == nil {
-			return true
-		}
-		c.log.Warn("outbox", "err", err)
-	}
-	s.queue(ctx, p)
-	return true
+	return p, own.ID
 }
