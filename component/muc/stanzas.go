@@ -22,9 +22,7 @@ import (
 func occupantPresence(r *Room, o Occupant, to jid.JID) *stanza.Presence {
 	p := &stanza.Presence{From: r.OccupantJID(o.Nick), To: to.String(), Show: o.Presence.Show.String(), Status: o.Presence.Status}
 	p.Extra = []any{&UserX{Item: &Item{Affiliation: AffName(o.Affiliation), Role: PresentRole(o.Role)}}}
-	if oid := occupantIDOf(r, o.OccupantID, o.Nick); oid != nil {
-		p.Extra = append(p.Extra, oid)
-	}
+	p.Extra = withOccupantID(p.Extra, r, o.OccupantID, o.Nick)
 	if h := hatsOf(r, o.Hats); h != nil {
 		p.Extra = append(p.Extra, h)
 	}
@@ -103,9 +101,7 @@ func selfPresence(r *Room, to jid.JID, codes ...int) *stanza.Presence {
 		Item:   &Item{Affiliation: AffName(r.Affiliation), Role: PresentRole(r.Role)},
 		Status: Statuses(append([]int{StatusSelf}, codes...)...),
 	}}
-	if oid := occupantIDOf(r, r.OccupantID, r.Nick); oid != nil {
-		p.Extra = append(p.Extra, oid)
-	}
+	p.Extra = withOccupantID(p.Extra, r, r.OccupantID, r.Nick)
 	return p
 }
 
@@ -160,7 +156,7 @@ func groupchatStanza(r *Room, ev *transports.MessageEvent, to jid.JID, history b
 		body = "/me " + body
 	}
 	m := &stanza.Message{Type: "groupchat", ID: id, From: r.OccupantJID(nick), To: to.String(), Body: body}
-	if r.OccupantIDs {
+	if r.OccupantIDs { // else no occupant to look up, on every message
 		occID := ev.OccupantID
 		switch {
 		case ev.Own:
@@ -170,7 +166,7 @@ func groupchatStanza(r *Room, ev *transports.MessageEvent, to jid.JID, history b
 				occID = o.OccupantID
 			}
 		}
-		m.Extra = append(m.Extra, occupantIDOf(r, occID, nick))
+		m.Extra = withOccupantID(m.Extra, r, occID, nick)
 	}
 	if !ev.Time.IsZero() && (history || time.Since(ev.Time) > LiveDelay) {
 		m.Delay = &stanza.Delay{From: r.JID.String(), Stamp: ev.Time.UTC().Format(time.RFC3339Nano)}
