@@ -22,32 +22,18 @@ import (
 // stopped by TestMain. A missing prerequisite (PostgreSQL 15, npm) fails
 // those tests; it never skips them.
 
-var (
-	sbOnce sync.Once
-	sbErr  error
-	sbSrv  *testenv.Spacebar
-)
+var shared testenv.SharedSpacebar
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if sbSrv != nil {
-		sbSrv.Close()
-	}
+	shared.Close()
 	os.Exit(code)
 }
 
 // spacebar is the package's shared server.
 func spacebar(t *testing.T) *testenv.Spacebar {
 	t.Helper()
-	sbOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		sbSrv, sbErr = testenv.LaunchSpacebar(ctx)
-	})
-	if sbErr != nil {
-		t.Fatalf("Spacebar: %v", sbErr)
-	}
-	return sbSrv
+	return shared.Get(t)
 }
 
 var (

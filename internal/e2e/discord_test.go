@@ -1,12 +1,9 @@
 package e2e_test
 
 import (
-	"context"
 	"os"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/bwmarrin/discordgo"
 	"mellium.im/xmpp/jid"
@@ -21,35 +18,19 @@ const discordGW = "discord.localhost"
 // One Spacebar serves the package's Discord tests: it takes 16–20 s to
 // start. The first test that needs it starts it; TestMain stops it. A
 // missing prerequisite fails those tests, never skips them.
-var (
-	sbOnce sync.Once
-	sbErr  error
-	sbSrv  *testenv.Spacebar
-)
+// discordgo's endpoints are globals: they are pointed once, before any
+// session runs, so no test writes them while another reads.
+var shared = testenv.SharedSpacebar{Started: func(sb *testenv.Spacebar) { spacebartest.PointAt(sb.BaseURL()) }}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if sbSrv != nil {
-		sbSrv.Close()
-	}
+	shared.Close()
 	os.Exit(code)
 }
 
 func spacebar(t *testing.T) *testenv.Spacebar {
 	t.Helper()
-	sbOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		if sbSrv, sbErr = testenv.LaunchSpacebar(ctx); sbErr == nil {
-			// discordgo's endpoints are globals: point them once, before
-			// any session runs, so no test writes them while another reads.
-			spacebartest.PointAt(sbSrv.BaseURL())
-		}
-	})
-	if sbErr != nil {
-		t.Fatalf("Spacebar: %v", sbErr)
-	}
-	return sbSrv
+	return shared.Get(t)
 }
 
 func registerDiscord(t *testing.T, c *testenv.Client, token string) *testenv.Element {

@@ -302,3 +302,41 @@ func StartSpacebar(t testing.TB) *Spacebar {
 	})
 	return s
 }
+
+// SharedSpacebar is the one Spacebar of a test package (it takes 16–20 s
+// to start): the first test that calls Get starts it, and the package's
+// TestMain calls Close after m.Run. A start that failed fails every test
+// that asks, never skips it. The zero value is ready to use.
+type SharedSpacebar struct {
+	// Started, if set, runs once the server is up, before Get returns
+	// it to any test (to point a client library's globals at it).
+	Started func(*Spacebar)
+
+	once sync.Once
+	err  error
+	srv  *Spacebar
+}
+
+// Get returns the package's Spacebar, starting it on the first call
+// (within 5 minutes).
+func (s *SharedSpacebar) Get(t testing.TB) *Spacebar {
+	t.Helper()
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if s.srv, s.err = LaunchSpacebar(ctx); s.err == nil && s.Started != nil {
+			s.Started(s.srv)
+		}
+	})
+	if s.err != nil {
+		t.Fatalf("Spacebar: %v", s.err)
+	}
+	return s.srv
+}
+
+// Close stops the server, if one was started.
+func (s *SharedSpacebar) Close() {
+	if s.srv != nil {
+		s.srv.Close()
+	}
+}
