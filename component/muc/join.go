@@ -203,18 +203,27 @@ func (s *Service) Join(ctx context.Context, in *stanza.In, id transports.ID) {
 	r = NewRoom(id, in.To.Bare(), a, nick)
 	r.OccupantIDs = s.core.Capabilities().OccupantIDs
 	r.Join(in.From, nick, hist)
-	if !s.core.Own(ctx, u, func(context.Context) { s.User(u).Put(r) }) {
+	anon := false
+	if !s.core.Own(ctx, u, func(context.Context) {
+		ur := s.User(u)
+		ur.Put(r)
+		anon = ur.Anon
+	}) {
 		return
 	}
+	// The room is remembered before the legacy join, not after: the
+	// self-presence goes out while JoinRoom runs, and a restart right
+	// after it must still find the room to join again. A refused join
+	// forgets it below.
+	added := !anon && s.RememberRoom(ctx, user, id, nick)
 
 	jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	err := rooms.JoinRoom(jctx, id, nick)
 	cancel()
 
-	joined, anon := false, false
+	joined, joinedNick := false, ""
 	s.core.Own(ctx, u, func(ctx context.Context) {
 		ur := s.User(u)
-		anon = ur.Anon
 		if err != nil {
 			ur.Remove(r)
 			return
@@ -227,21 +236,24 @@ func (s *Service) Join(ctx context.Context, in *stanza.In, id transports.ID) {
 			// it delivered.
 			s.roomReady(ctx, r, &transports.RoomReadyEvent{Room: id, Nick: r.Nick, Role: r.Role, Affiliation: r.Affiliation})
 		}
-		joined = true
+		joined, joinedNick = true, r.Nick
 	})
 	if err != nil {
 		s.core.Logger().Info("room join refused", "user", u, "room", string(id), "err", err)
 		s.core.JoinError(in, stanzaerr.FromLegacy(err))
+		if added {
+			s.ForgetRoom(ctx, user, id)
+		}
 		s.maybeStopAnon(ctx, user)
 		return
 	}
 	if !joined {
 		return
 	}
-	s.finishJoin(ctx, u, r)
-	if !anon {
-		s.RememberRoom(ctx, user, id, r.Nick)
+	if !anon && joinedNick != nick {
+		s.RememberRoom(ctx, user, id, joinedNick) // the network changed the nick
 	}
+	s.finishJoin(ctx, u, r)
 }
 
 // roomReady records the user's own state and, on the first

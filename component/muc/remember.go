@@ -24,9 +24,15 @@ const RoomsKey = "_rooms"
 // RememberRoom records that registered user is in room as nick. It reads
 // and writes the user's settings (storage I/O): call it from the user's
 // lane, never from owner work. A storage error is logged; nobody retries
-// (the next join or leave writes the list again).
-func (s *Service) RememberRoom(ctx context.Context, user jid.JID, room transports.ID, nick string) {
-	s.editRooms(ctx, user, func(rooms map[transports.ID]string) { rooms[room] = nick })
+// (the next join or leave writes the list again). It reports whether the
+// room was not remembered before.
+func (s *Service) RememberRoom(ctx context.Context, user jid.JID, room transports.ID, nick string) (added bool) {
+	s.editRooms(ctx, user, func(rooms map[transports.ID]string) {
+		_, had := rooms[room]
+		added = !had
+		rooms[room] = nick
+	})
+	return added
 }
 
 // ForgetRoom records that user left room for good; like RememberRoom, in

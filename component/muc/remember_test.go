@@ -16,21 +16,30 @@ func TestRememberRooms(t *testing.T) {
 	user := jid.MustParse("u@example.org")
 	core := &fakeCore{settings: map[string]string{"stay_connected": "true"}}
 	s := NewService(core)
+	remember := func(room transports.ID, nick string) func() bool {
+		return func() bool { return s.RememberRoom(t.Context(), user, room, nick) }
+	}
+	forget := func(room transports.ID) func() bool {
+		return func() bool { s.ForgetRoom(t.Context(), user, room); return false }
+	}
 	steps := []struct {
 		name   string
-		do     func()
+		do     func() bool
+		added  bool
 		want   string
 		writes int
 	}{
-		{"join", func() { s.RememberRoom(t.Context(), user, "#b@n", "me") }, "#b@n\tme\n", 1},
-		{"second room, sorted", func() { s.RememberRoom(t.Context(), user, "#a@n", "me2") }, "#a@n\tme2\n#b@n\tme\n", 2},
-		{"rejoin writes nothing", func() { s.RememberRoom(t.Context(), user, "#a@n", "me2") }, "#a@n\tme2\n#b@n\tme\n", 2},
-		{"new nick", func() { s.RememberRoom(t.Context(), user, "#a@n", "other") }, "#a@n\tother\n#b@n\tme\n", 3},
-		{"leave", func() { s.ForgetRoom(t.Context(), user, "#b@n") }, "#a@n\tother\n", 4},
-		{"leave a room not listed", func() { s.ForgetRoom(t.Context(), user, "#x@n") }, "#a@n\tother\n", 4},
+		{"join", remember("#b@n", "me"), true, "#b@n\tme\n", 1},
+		{"second room, sorted", remember("#a@n", "me2"), true, "#a@n\tme2\n#b@n\tme\n", 2},
+		{"rejoin writes nothing", remember("#a@n", "me2"), false, "#a@n\tme2\n#b@n\tme\n", 2},
+		{"new nick", remember("#a@n", "other"), false, "#a@n\tother\n#b@n\tme\n", 3},
+		{"leave", forget("#b@n"), false, "#a@n\tother\n", 4},
+		{"leave a room not listed", forget("#x@n"), false, "#a@n\tother\n", 4},
 	}
 	for _, st := range steps {
-		st.do()
+		if added := st.do(); added != st.added {
+			t.Errorf("%s: added = %v, want %v", st.name, added, st.added)
+		}
 		if got := core.settings[RoomsKey]; got != st.want {
 			t.Errorf("%s: list %q, want %q", st.name, got, st.want)
 		}
