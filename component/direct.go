@@ -95,12 +95,24 @@ func (d directCore) Pair(ctx context.Context, user string, to transports.ID, rid
 	return d.c.ids.Pair(ctx, user, d.c.net.Name(), string(to), string(rid), xid)
 }
 
-func (d directCore) XMPPID(ctx context.Context, user string, conv transports.ID, rid transports.RemoteID) (string, bool, error) {
-	xid, err := d.c.ids.XMPPID(ctx, user, d.c.net.Name(), string(conv), string(rid))
+func (d directCore) AwaitReceipt(ctx context.Context, user string, to transports.ID, rid transports.RemoteID, p direct.PendingReceipt) error {
+	return d.c.ids.Await(ctx, user, d.c.net.Name(), string(to), string(rid), msgid.Receipt{
+		StanzaID: p.StanzaID, OriginID: p.OriginID, Sender: p.To, Contact: p.From, Requested: p.Requested})
+}
+
+func (d directCore) AwaitedReceipt(ctx context.Context, user string, to transports.ID, rid transports.RemoteID) (direct.PendingReceipt, bool, error) {
+	r, err := d.c.ids.Awaited(ctx, user, d.c.net.Name(), string(to), string(rid))
 	if errors.Is(err, msgid.ErrNoMapping) {
-		return "", false, nil
+		return direct.PendingReceipt{}, false, nil
 	}
-	return xid, err == nil, err
+	if err != nil {
+		return direct.PendingReceipt{}, false, err
+	}
+	return direct.PendingReceipt{StanzaID: r.StanzaID, OriginID: r.OriginID, From: r.Contact, To: r.Sender, Requested: r.Requested}, true, nil
+}
+
+func (d directCore) ReceiptResolved(ctx context.Context, user string, to transports.ID, rid transports.RemoteID) error {
+	return d.c.ids.Resolved(ctx, user, d.c.net.Name(), string(to), string(rid))
 }
 
 func (d directCore) SendQuiet(ctx context.Context, m *stanza.Message) { d.c.sendQuiet(ctx, m) }

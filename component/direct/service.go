@@ -31,12 +31,13 @@ import (
 // Adapter, Status, MaxBody, Count and Logger return at once and may be
 // called from any goroutine. ReplyError and SendQuiet write to the
 // stream (each write bounded to seconds; a failure is only logged).
-// Registered, MessageRef, XMPPRef, XMPPID, Pair and Deliver use storage,
-// WaitToSend waits for the user's send budget, Correct, Retract and
-// SendMessage wait for the network: these may block until ctx ends, so
-// the service calls them from the user's lane (Admit's job) or, for
-// XMPPRef, XMPPID and Deliver, from the owner work that delivers a
-// legacy event. None retries; a failure reads as "unknown" (refs) or is
+// Registered, MessageRef, XMPPRef, Pair, the receipt methods and Deliver
+// use storage, WaitToSend waits for the user's send budget, Correct,
+// Retract and SendMessage wait for the network: these may block until
+// ctx ends, so the service calls them from the user's lane (Admit's job)
+// or, for XMPPRef, AwaitedReceipt, ReceiptResolved and Deliver, from the
+// owner work that delivers a legacy event. None retries; a failure reads
+// as "unknown" (refs) or is
 // an error for the user.
 type Core interface {
 	// NetworkName is the network's name as users read it ("IRC").
@@ -103,11 +104,15 @@ type Core interface {
 	// in the conversation with to (the message-ID map), so that later
 	// corrections, retractions, replies and reactions find it.
 	Pair(ctx context.Context, user string, to transports.ID, rid transports.RemoteID, xid string) error
-	// XMPPID is the XMPP id of the user's message that the network knows
-	// as rid in the conversation with conv (the message-ID map): found
-	// false when the map has no such pair, an error when it could not be
-	// read.
-	XMPPID(ctx context.Context, user string, conv transports.ID, rid transports.RemoteID) (xid string, found bool, err error)
+	// AwaitReceipt keeps p, durably, until the network reports on the
+	// user's message rid in the conversation with to (beside the
+	// message-ID map, bounded by its age); AwaitedReceipt returns it,
+	// found false when nothing awaits a report on rid (resolved, pruned,
+	// never sent), an error when storage could not be read;
+	// ReceiptResolved forgets it.
+	AwaitReceipt(ctx context.Context, user string, to transports.ID, rid transports.RemoteID, p PendingReceipt) error
+	AwaitedReceipt(ctx context.Context, user string, to transports.ID, rid transports.RemoteID) (p PendingReceipt, found bool, err error)
+	ReceiptResolved(ctx context.Context, user string, to transports.ID, rid transports.RemoteID) error
 	// SendQuiet writes m to the stream now, where losing it is harmless
 	// (a receipt of a message being answered); a failure is only
 	// logged. Deliver queues m durably, or, when storage fails, writes
