@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -38,10 +39,14 @@ type fakeDiscord struct {
 
 	logs *testenv.LogBuffer // the network's log, checked for tokens at cleanup
 
-	mu        sync.Mutex
-	received  []frame // every op 2 and op 6 the gateway read, in order
-	posts     int     // POSTs of messages
-	throttled bool    // the first POST of a message was answered 429
+	mu       sync.Mutex
+	received []frame // every op 2 and op 6 the gateway read, in order
+	posts    int     // POSTs of messages
+	// failPosts are the statuses the next POSTs of a message get
+	// (429 with Retry-After, or a 5xx with an HTML body), one each, before
+	// they succeed.
+	failPosts []int
+	members   []map[string]any // GET /guilds/{id}/members, in order
 }
 
 type frame struct {
@@ -70,6 +75,10 @@ func (c *fakeConn) close(code int, text string) {
 
 const fakeBotID = "1000"
 
+// hostileBody is what a failing fake server says; it must never reach a
+// user or a log.
+const hostileBody = "upstream said <script>token=hunter2</script>"
+
 func newFakeDiscord(t *testing.T, script gatewayScript) *fakeDiscord {
 	f := &fakeDiscord{t: t, script: script, logs: &testenv.LogBuffer{}}
 	// Registered first, so it runs last: after the adapters closed.
@@ -95,14 +104,22 @@ func newFakeDiscord(t *testing.T, script gatewayScript) *fakeDiscord {
 	mux.HandleFunc("POST /api/v9/channels/{id}/messages", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.posts++
-		first := !f.throttled
-		f.throttled = true
+		fail := 0
+		if len(f.failPosts) > 0 {
+			fail, f.failPosts = f.failPosts[0], f.failPosts[1:]
+		}
 		f.mu.Unlock()
-		if first {
+		switch {
+		case fail == http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", "1")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusTooManyRequests)
 			w.Write([]byte(`{"message": "You are being rate limited.", "retry_after": 0.25, "global": false}`))
+			return
+		case fail != 0:
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(fail)
+			w.Write([]byte(`<html>` + hostileBody + `</html>`))
 			return
 		}
 		var in struct {
@@ -112,6 +129,27 @@ func newFakeDiscord(t *testing.T, script gatewayScript) *fakeDiscord {
 		out, _ := json.Marshal(map[string]any{"id": "5000", "channel_id": r.PathValue("id"), "content": in.Content,
 			"author": map[string]any{"id": fakeBotID, "username": "fakebot", "bot": true}, "timestamp": time.Now().Format(time.RFC3339)})
 		w.Write(out)
+	})
+	mux.HandleFunc("GET /api/v9/guilds/{id}/members", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		all := f.members
+		f.mu.Unlock()
+		after := r.URL.Query().Get("after")
+		limit := 1
+		fmt.Sscan(r.URL.Query().Get("limit"), &limit)
+		var page []map[string]any
+		for _, m := range all {
+			id := m["user"].(map[string]any)["id"].(string)
+			if after != "" && id <= after || len(page) >= limit {
+				continue
+			}
+			page = append(page, m)
+		}
+		out, _ := json.Marshal(page)
+		w.Write(out)
+	})
+	mux.HandleFunc("GET /api/v9/channels/{id}/messages", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`[]`))
 	})
 	mux.HandleFunc("GET /gw/", f.gateway) // discordgo adds the slash
 	f.srv = httptest.NewServer(mux)
@@ -268,6 +306,7 @@ func TestResumeAfterReconnectRequest(t *testing.T) {
 // sent; nothing is dropped.
 func TestRateLimited(t *testing.T) {
 	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) { ready(c, "s") })
+	f.failPosts = []int{http.StatusTooManyRequests}
 	a := connect(t, f.network(t), goodBot, newSink())
 	a.rememberDM("8", "7") // a DM channel known, so Send needs no look-up
 	id, err := a.Send(context.Background(), transports.Message{To: UserID("7"), Body: "patience"})
@@ -278,5 +317,104 @@ func TestRateLimited(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.posts != 2 {
 		t.Errorf("%d POSTs; want the throttled one and its retry", f.posts)
+	}
+}
+
+// TestServerErrors: a 502 is retried (discordgo's own retry) and the
+// message sent; other 5xx fail the send as the network being
+// unavailable, with the status and never the server's body.
+func TestServerErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		fail  []int
+		posts int
+		err   error // nil: sent
+	}{
+		{"bad gateway once", []int{http.StatusBadGateway}, 2, nil},
+		{"internal error", []int{http.StatusInternalServerError}, 1, transports.ErrUnavailable},
+		{"unavailable", []int{http.StatusServiceUnavailable}, 1, transports.ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) { ready(c, "s") })
+			f.failPosts = tt.fail
+			a := connect(t, f.network(t), goodBot, newSink())
+			a.rememberDM("8", "7")
+			id, err := a.Send(context.Background(), transports.Message{To: UserID("7"), Body: "hello"})
+			switch {
+			case tt.err == nil && (err != nil || id != "5000"):
+				t.Errorf("Send = %q, %v; want sent", id, err)
+			case tt.err != nil && !errors.Is(err, tt.err):
+				t.Errorf("Send error %v, want %v", err, tt.err)
+			case tt.err != nil && (!strings.Contains(err.Error(), fmt.Sprint(tt.fail[0])) || strings.Contains(err.Error(), "hunter2")):
+				t.Errorf("Send error %q: want the status, never the body", err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.posts != tt.posts {
+				t.Errorf("%d POSTs, want %d", f.posts, tt.posts)
+			}
+			if strings.Contains(f.logs.String(), "hunter2") {
+				t.Errorf("the server's body was logged:\n%s", f.logs)
+			}
+		})
+	}
+}
+
+// TestCappedMembersOnlineFirst: in a guild bigger than max_members, the
+// members the state knows to be online are shown before those the server
+// lists first (Spacebar sends no statuses: a scripted guild here).
+func TestCappedMembersOnlineFirst(t *testing.T) {
+	user := func(id string) map[string]any { return map[string]any{"id": id, "username": "user" + id} }
+	var members []map[string]any
+	for _, id := range []string{fakeBotID, "1001", "1002", "1003", "1004"} {
+		members = append(members, map[string]any{"user": user(id), "roles": []string{}, "joined_at": "2026-01-01T00:00:00Z"})
+	}
+	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) {
+		ready(c, "s")
+		c.dispatch("GUILD_CREATE", map[string]any{"id": "900", "name": "big", "owner_id": "1001", "member_count": 5,
+			"members": members, "roles": []any{},
+			"channels": []any{map[string]any{"id": "901", "type": 0, "guild_id": "900", "name": "general"}},
+			"presences": []any{
+				map[string]any{"user": map[string]any{"id": "1004"}, "status": "online"},
+				map[string]any{"user": map[string]any{"id": "1001"}, "status": "offline"},
+			}})
+	})
+	f.members = members
+	n, err := New(Config{ServerURL: f.srv.URL, Timeout: 10 * time.Second, MaxMembers: 2,
+		Logger: slog.New(slog.NewTextHandler(f.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSink()
+	a := connect(t, n, goodBot, s)
+	deadline := time.Now().Add(wait)
+	for a.stateMember("900", "1004") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("GUILD_CREATE not in the state")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	room := ChannelID("901", "900")
+	if err := a.JoinRoom(context.Background(), room, ""); err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	var ready *transports.RoomReadyEvent
+	for _, ev := range s.all() {
+		switch ev := ev.(type) {
+		case *transports.OccupantEvent:
+			shown = append(shown, ev.Account)
+		case *transports.RoomReadyEvent:
+			ready = ev
+		}
+	}
+	// Two shown besides the account itself: 1004 (online), then the first
+	// listed.
+	if !slices.Equal(shown, []string{"1004", "1001"}) {
+		t.Errorf("occupants %v, want [1004 1001] (online first, then as listed)", shown)
+	}
+	if ready == nil || ready.Members != 5 {
+		t.Errorf("RoomReadyEvent %+v, want Members 5", ready)
 	}
 }

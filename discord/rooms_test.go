@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -565,5 +567,78 @@ func TestMentionInUnjoinedChannel(t *testing.T) {
 		if me, ok := ev.(*transports.MessageEvent); ok && me.Body == "just chatter" {
 			t.Errorf("chatter of an unjoined channel delivered: %+v", me)
 		}
+	}
+}
+
+// TestCappedMembersRecentFirst: in a guild bigger than max_members, the
+// room shows the channel's recent authors before the members the server
+// lists first (Spacebar sends no statuses, so online-first is the fake's
+// TestCappedMembersOnlineFirst).
+func TestCappedMembersRecentFirst(t *testing.T) {
+	sb := spacebar(t)
+	sc := scene(t, sb)
+	sb.JoinGuild(t, sc.Alice, sbCarol, sc.ChannelID)
+	n, err := New(Config{ServerURL: sb.BaseURL(), Timeout: 20 * time.Second, MaxMembers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, _, err := n.newSession(login{token: sc.Alice.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := owner.GuildMembers(sc.GuildID, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 4 {
+		t.Fatalf("the guild has %d members, want 4 (alice, bob, carol, the bot)", len(all))
+	}
+	// The last listed person speaks: shown in the server's order, they
+	// would not be among the first two.
+	var quiet testenv.SpacebarUser
+	for i := len(all) - 1; i >= 0 && quiet.ID == ""; i-- {
+		for _, u := range []testenv.SpacebarUser{sc.Alice, sc.Bob, sbCarol} {
+			if u.ID == all[i].User.ID {
+				quiet = u
+			}
+		}
+	}
+	if quiet.ID == "" || quiet.ID == all[0].User.ID || quiet.ID == all[1].User.ID {
+		t.Fatalf("no person after the first two listed members: %v", all)
+	}
+	speaker, _, err := n.newSession(login{token: quiet.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := speaker.ChannelMessageSend(sc.ChannelID, "I am here"); err != nil {
+		t.Fatal(err)
+	}
+
+	s := newSink()
+	a := connect(t, n, botCreds(sc), s)
+	room := ChannelID(sc.ChannelID, sc.GuildID)
+	if err := a.JoinRoom(context.Background(), room, ""); err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	var ready *transports.RoomReadyEvent
+	for _, ev := range s.all() {
+		switch ev := ev.(type) {
+		case *transports.OccupantEvent:
+			if ev.Room == room {
+				shown = append(shown, ev.Account)
+			}
+		case *transports.RoomReadyEvent:
+			ready = ev
+		}
+	}
+	if ready == nil {
+		t.Fatal("no RoomReadyEvent")
+	}
+	if ready.Members < 3 {
+		t.Errorf("RoomReadyEvent.Members = %d, want at least 3 (the room is capped)", ready.Members)
+	}
+	if len(shown) > 2 || !slices.Contains(shown, quiet.ID) {
+		t.Errorf("occupants %v: want at most 2 with %s (%s), the recent author", shown, quiet.ID, quiet.Name)
 	}
 }
