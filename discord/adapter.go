@@ -613,10 +613,11 @@ func (a *adapter) onDelete(m *discordgo.MessageDelete) {
 	a.sink.Deliver(ev)
 }
 
-// onReaction delivers a reaction of someone else's; custom emoji as
-// :name:.
+// onReaction delivers a reaction of someone else's, or the user's own
+// made from another client (Own; one made through this adapter is not
+// news); custom emoji as :name:.
 func (a *adapter) onReaction(r *discordgo.MessageReaction, member *discordgo.Member, remove bool) {
-	if r == nil || r.UserID == a.self {
+	if r == nil {
 		return
 	}
 	c, ok := a.conversation(r.ChannelID, r.GuildID)
@@ -624,7 +625,17 @@ func (a *adapter) onReaction(r *discordgo.MessageReaction, member *discordgo.Mem
 		return
 	}
 	ev := &transports.ReactionEvent{From: c.id, Room: c.room != nil, Target: transports.RemoteID(r.MessageID), Reaction: emojiText(r.Emoji), Remove: remove}
-	if c.room != nil {
+	switch {
+	case r.UserID == a.self:
+		op := "react"
+		if remove {
+			op = "unreact"
+		}
+		if _, ours := a.ourOwn(r.ChannelID, op, r.MessageID+" "+r.Emoji.Name); ours {
+			return
+		}
+		ev.Own = true
+	case c.room != nil:
 		ev.Nick = a.occupantByID(c.room, r.UserID, member)
 	}
 	if ev.Reaction != "" {

@@ -251,6 +251,25 @@ func TestRoomBothWays(t *testing.T) {
 			t.Fatal(err)
 		}
 		await(t, s, func(ev *transports.ReactionEvent) bool { return ev.Target == transports.RemoteID(m.ID) && ev.Remove })
+
+		// The account's own reaction from another client is the user's
+		// own; the one made through the adapter (👍) was not news.
+		other, _, err := a.n.newSession(login{token: sc.Bot.Token, bot: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := other.MessageReactionAdd(sc.ChannelID, m.ID, "👀"); err != nil {
+			t.Fatal(err)
+		}
+		own := await(t, s, func(ev *transports.ReactionEvent) bool { return ev.Target == transports.RemoteID(m.ID) && ev.Reaction == "👀" })
+		if !own.Own || own.Remove || own.From != room {
+			t.Errorf("own reaction from another client = %+v, want Own", own)
+		}
+		for _, ev := range s.all() {
+			if r, ok := ev.(*transports.ReactionEvent); ok && r.Reaction == "👍" {
+				t.Errorf("the reaction made through the adapter came back as %+v", r)
+			}
+		}
 	})
 
 	t.Run("typing both ways", func(t *testing.T) {

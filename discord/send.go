@@ -177,12 +177,19 @@ func (a *adapter) React(ctx context.Context, to transports.ID, target transports
 	if reaction == "" || len(reaction) > 64 || reaction[0] == ':' {
 		return fmt.Errorf("%w: Discord takes Unicode emoji as reactions here", transports.ErrUnsupported)
 	}
+	defer a.begin(channel)()
+	op := "react"
 	if remove {
+		op = "unreact"
 		err = a.s.MessageReactionRemove(channel, string(target), reaction, "@me", discordgo.WithContext(ctx))
 	} else {
 		err = a.s.MessageReactionAdd(channel, string(target), reaction, discordgo.WithContext(ctx))
 	}
-	return classify(err)
+	if err != nil {
+		return classify(err)
+	}
+	a.mark(op, string(target)+" "+reaction, "") // its event is not news
+	return nil
 }
 
 // SetTyping shows the user typing (Discord shows it for 10 s); other
