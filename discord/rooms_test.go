@@ -261,7 +261,9 @@ func TestRoomBothWays(t *testing.T) {
 		if err := other.MessageReactionAdd(sc.ChannelID, m.ID, "👀"); err != nil {
 			t.Fatal(err)
 		}
-		own := await(t, s, func(ev *transports.ReactionEvent) bool { return ev.Target == transports.RemoteID(m.ID) && ev.Reaction == "👀" })
+		own := await(t, s, func(ev *transports.ReactionEvent) bool {
+			return ev.Target == transports.RemoteID(m.ID) && ev.Reaction == "👀"
+		})
 		if !own.Own || own.Remove || own.From != room {
 			t.Errorf("own reaction from another client = %+v, want Own", own)
 		}
