@@ -631,7 +631,7 @@ func (a *adapter) onReaction(r *discordgo.MessageReaction, member *discordgo.Mem
 		if remove {
 			op = "unreact"
 		}
-		if _, ours := a.ourOwn(r.ChannelID, op, r.MessageID+" "+r.Emoji.Name); ours {
+		if _, ours := a.ourOwn(r.ChannelID, op, r.MessageID+" "+ev.Reaction); ours {
 			return
 		}
 		ev.Own = true

@@ -663,3 +663,59 @@ func TestCappedMembersRecentFirst(t *testing.T) {
 		t.Errorf("occupants %v: want at most 2 with %s (%s), the recent author", shown, quiet.ID, quiet.Name)
 	}
 }
+
+// TestCustomEmojiReaction: a guild's custom emoji is a reaction both
+// ways, written :name: on the XMPP side; an unknown name is refused.
+func TestCustomEmojiReaction(t *testing.T) {
+	sb := spacebar(t)
+	n := network(t, sb)
+	sc := scene(t, sb)
+	owner, _, err := n.newSession(login{token: sc.Alice.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+	emoji, err := owner.GuildEmojiCreate(sc.GuildID, &discordgo.EmojiParams{Name: "blob", Image: "data:image/png;base64," + png})
+	if err != nil {
+		t.Fatalf("creating the emoji: %v", err)
+	}
+	bob := newPeer(t, n, sc.Bob)
+	s := newSink()
+	a := connect(t, n, botCreds(sc), s)
+	room := ChannelID(sc.ChannelID, sc.GuildID)
+	if err := a.JoinRoom(context.Background(), room, ""); err != nil {
+		t.Fatal(err)
+	}
+	m, err := bob.ChannelMessageSend(sc.ChannelID, "custom?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(m.ID) })
+
+	if err := a.React(context.Background(), room, transports.RemoteID(m.ID), ":blob:", false); err != nil {
+		t.Fatalf("React :blob: = %v", err)
+	}
+	e := bob.next(t, "MESSAGE_REACTION_ADD", nil)
+	if r := e.Struct.(*discordgo.MessageReactionAdd); r.Emoji.ID != emoji.ID || r.UserID != sc.Bot.ID {
+		t.Errorf("bob sees %+v, want the custom emoji %s", r.MessageReaction, emoji.ID)
+	}
+	if err := bob.MessageReactionAdd(sc.ChannelID, m.ID, "blob:"+emoji.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := await(t, s, func(ev *transports.ReactionEvent) bool { return ev.Target == transports.RemoteID(m.ID) })
+	if got.Reaction != ":blob:" || got.Nick != "bob" || got.Own {
+		t.Errorf("ReactionEvent = %+v, want bob's :blob:", got)
+	}
+	for _, tt := range []struct {
+		reaction string
+		want     error
+	}{
+		{":nope:", transports.ErrNotFound},
+		{"::", transports.ErrInvalidInput},
+		{":half", transports.ErrInvalidInput},
+	} {
+		if err := a.React(context.Background(), room, transports.RemoteID(m.ID), tt.reaction, false); !errors.Is(err, tt.want) {
+			t.Errorf("React %q = %v, want %v", tt.reaction, err, tt.want)
+		}
+	}
+}
