@@ -47,6 +47,8 @@ type fakeDiscord struct {
 	// they succeed.
 	failPosts []int
 	members   []map[string]any // GET /guilds/{id}/members, in order
+	channels  []map[string]any // GET /guilds/{id}/channels
+	threads   []map[string]any // GET /guilds/{id}/threads/active
 }
 
 type frame struct {
@@ -146,6 +148,18 @@ func newFakeDiscord(t *testing.T, script gatewayScript) *fakeDiscord {
 			page = append(page, m)
 		}
 		out, _ := json.Marshal(page)
+		w.Write(out)
+	})
+	mux.HandleFunc("GET /api/v9/guilds/{id}/channels", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		out, _ := json.Marshal(f.channels)
+		f.mu.Unlock()
+		w.Write(out)
+	})
+	mux.HandleFunc("GET /api/v9/guilds/{id}/threads/active", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		out, _ := json.Marshal(map[string]any{"threads": f.threads, "members": []any{}})
+		f.mu.Unlock()
 		w.Write(out)
 	})
 	mux.HandleFunc("GET /api/v9/channels/{id}/messages", func(w http.ResponseWriter, r *http.Request) {
@@ -416,5 +430,53 @@ func TestCappedMembersOnlineFirst(t *testing.T) {
 	}
 	if ready == nil || ready.Members != 5 {
 		t.Errorf("RoomReadyEvent %+v, want Members 5", ready)
+	}
+}
+
+// TestThreads: a guild's active threads are listed under their channel
+// and join as rooms whose messages arrive (Spacebar has no threads: a
+// scripted guild here).
+func TestThreads(t *testing.T) {
+	general := map[string]any{"id": "901", "type": 0, "guild_id": "900", "name": "general", "position": 0}
+	plans := map[string]any{"id": "902", "type": 11, "guild_id": "900", "parent_id": "901", "name": "plans"}
+	member := map[string]any{"user": map[string]any{"id": "1001", "username": "ann"}, "roles": []string{}, "joined_at": "2026-01-01T00:00:00Z"}
+	conns := make(chan *fakeConn, 1)
+	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) {
+		ready(c, "s")
+		c.dispatch("GUILD_CREATE", map[string]any{"id": "900", "name": "g", "owner_id": "1001", "roles": []any{},
+			"members": []any{member}, "channels": []any{general}, "threads": []any{plans}})
+		conns <- c
+	})
+	f.channels, f.threads, f.members = []map[string]any{general}, []map[string]any{plans}, []map[string]any{member}
+	s := newSink()
+	a := connect(t, f.network(t), goodBot, s)
+	c := <-conns
+	deadline := time.Now().Add(wait)
+	for a.stateMember("900", "1001") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("GUILD_CREATE not in the state")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rooms, err := a.ListRooms(context.Background(), GuildID("900"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rooms {
+		names = append(names, string(r.ID)+" "+r.Name)
+	}
+	if want := []string{"901%900 #general", "902%900 #general › plans"}; !slices.Equal(names, want) {
+		t.Errorf("rooms %q, want %q", names, want)
+	}
+	thread := ChannelID("902", "900")
+	if err := a.JoinRoom(context.Background(), thread, ""); err != nil {
+		t.Fatalf("joining the thread: %v", err)
+	}
+	c.dispatch("MESSAGE_CREATE", map[string]any{"id": "7001", "channel_id": "902", "guild_id": "900", "content": "in the thread",
+		"author": map[string]any{"id": "1001", "username": "ann"}, "timestamp": time.Now().Format(time.RFC3339), "type": 0})
+	got := await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == "7001" })
+	if got.From != thread || !got.Room || got.Body != "in the thread" || got.Nick != "ann" {
+		t.Errorf("thread message %+v", got)
 	}
 }

@@ -597,12 +597,35 @@ func (a *adapter) ListRooms(ctx context.Context, server transports.ID) ([]transp
 	// Discord has no member count per channel: a text channel shows
 	// the guild's members (those the channel's permissions let in).
 	members := a.guildInfo(addr.Guild).members
+	threads := a.activeThreads(ctx, addr.Guild)
 	var out []transports.RoomInfo
 	for _, ch := range chans {
 		if ch == nil || (ch.Type != discordgo.ChannelTypeGuildText && ch.Type != discordgo.ChannelTypeGuildNews) {
 			continue
 		}
-		out = append(out, transports.RoomInfo{ID: ChannelID(ch.ID, addr.Guild), Name: "#" + clean(ch.Name, 100), Topic: clean(ch.Topic, 300), Members: members})
+		name := "#" + clean(ch.Name, 100)
+		out = append(out, transports.RoomInfo{ID: ChannelID(ch.ID, addr.Guild), Name: name, Topic: clean(ch.Topic, 300), Members: members})
+		for _, th := range threads[ch.ID] {
+			out = append(out, transports.RoomInfo{ID: ChannelID(th.ID, addr.Guild), Name: name + " › " + clean(th.Name, 100), Members: th.MemberCount})
+		}
 	}
 	return out, nil
+}
+
+// activeThreads are guild's active threads by parent channel, in the
+// order Discord lists them; none where the server will not list them (a
+// listing is no reason to fail).
+func (a *adapter) activeThreads(ctx context.Context, guild string) map[string][]*discordgo.Channel {
+	list, err := a.s.GuildThreadsActive(guild, discordgo.WithContext(ctx))
+	if err != nil || list == nil {
+		a.log.Debug("discord: active threads not listed", "err", classify(err))
+		return nil
+	}
+	out := make(map[string][]*discordgo.Channel)
+	for _, th := range list.Threads {
+		if th != nil && th.ParentID != "" && textChannel(th.Type) {
+			out[th.ParentID] = append(out[th.ParentID], th)
+		}
+	}
+	return out
 }
