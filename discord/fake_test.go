@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -47,8 +49,15 @@ type fakeDiscord struct {
 	// they succeed.
 	failPosts []int
 	members   []map[string]any // GET /guilds/{id}/members, in order
+	uploads   []upload         // files of multipart POSTs of messages
 	channels  []map[string]any // GET /guilds/{id}/channels
 	threads   []map[string]any // GET /guilds/{id}/threads/active
+}
+
+// upload is a file part the fake read (and threw away).
+type upload struct {
+	field, name, typ string
+	size             int64
 }
 
 type frame struct {
@@ -127,7 +136,25 @@ func newFakeDiscord(t *testing.T, script gatewayScript) *fakeDiscord {
 		var in struct {
 			Content string `json:"content"`
 		}
-		json.NewDecoder(r.Body).Decode(&in)
+		if mr, err := r.MultipartReader(); err == nil {
+			// Read as it streams in: the parts are counted, not kept.
+			for {
+				p, err := mr.NextPart()
+				if err != nil {
+					break
+				}
+				if p.FormName() == "payload_json" {
+					json.NewDecoder(p).Decode(&in)
+					continue
+				}
+				n, _ := io.Copy(io.Discard, p)
+				f.mu.Lock()
+				f.uploads = append(f.uploads, upload{field: p.FormName(), name: p.FileName(), typ: p.Header.Get("Content-Type"), size: n})
+				f.mu.Unlock()
+			}
+		} else {
+			json.NewDecoder(r.Body).Decode(&in)
+		}
 		out, _ := json.Marshal(map[string]any{"id": "5000", "channel_id": r.PathValue("id"), "content": in.Content,
 			"author": map[string]any{"id": fakeBotID, "username": "fakebot", "bot": true}, "timestamp": time.Now().Format(time.RFC3339)})
 		w.Write(out)
@@ -479,4 +506,51 @@ func TestThreads(t *testing.T) {
 	if got.From != thread || !got.Room || got.Body != "in the thread" || got.Nick != "ann" {
 		t.Errorf("thread message %+v", got)
 	}
+}
+
+// TestUploadStreamed: a file from XMPP is posted as it is read, never
+// whole in memory; a 429 is waited out and the file opened again; the
+// name cannot break out of its header.
+func TestUploadStreamed(t *testing.T) {
+	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) { ready(c, "s") })
+	f.failPosts = []int{http.StatusTooManyRequests}
+	a := connect(t, f.network(t), goodBot, newSink())
+	a.rememberDM("8", "7")
+	const size = 32 << 20
+	opens := 0
+	file := transports.File{Name: "big\"\r\nX-Evil: 1.bin", Type: "application/x-test", Size: size,
+		Open: func(context.Context) (io.ReadCloser, error) {
+			opens++
+			return io.NopCloser(io.LimitReader(zeros{}, size)), nil
+		}}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	id, err := a.SendFiles(context.Background(), transports.Message{To: UserID("7"), Body: "a big one", Files: []transports.File{file}})
+	runtime.ReadMemStats(&after)
+	if err != nil || id != "5000" {
+		t.Fatalf("SendFiles = %q, %v", id, err)
+	}
+	if opens != 2 {
+		t.Errorf("the file was opened %d times, want 2 (again after the 429)", opens)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.uploads) != 1 || f.uploads[0].size != size || f.uploads[0].field != "files[0]" || f.uploads[0].typ != "application/x-test" ||
+		strings.ContainsAny(f.uploads[0].name, "\"\r\n") {
+		t.Errorf("the server read %+v, want one file of %d bytes named without quotes or line breaks", f.uploads, size)
+	}
+	// Two passes of 32 MiB went through; what was allocated meanwhile
+	// is buffers, not the file.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Errorf("%d MiB allocated to send a %d MiB file twice: it was held in memory", alloc>>20, size>>20)
+	}
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

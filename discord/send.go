@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -60,28 +59,17 @@ func (a *adapter) Send(ctx context.Context, msg transports.Message) (transports.
 }
 
 // SendFiles sends msg with its files attached to its last message,
-// reading each through its Open.
+// streamed from each file's Open (see postFiles).
 func (a *adapter) SendFiles(ctx context.Context, msg transports.Message) (transports.RemoteID, error) {
-	var files []*discordgo.File
-	defer func() {
-		for _, f := range files {
-			f.Reader.(io.Closer).Close()
-		}
-	}()
 	for _, f := range msg.Files {
 		if f.Open == nil {
 			return "", fmt.Errorf("%w: a file without content", transports.ErrInvalidInput)
 		}
-		rc, err := f.Open(ctx)
-		if err != nil {
-			return "", fmt.Errorf("file %s: %w", clean(f.Name, 100), err)
-		}
-		files = append(files, &discordgo.File{Name: f.Name, ContentType: f.Type, Reader: rc})
 	}
-	return a.send(ctx, msg, files)
+	return a.send(ctx, msg, msg.Files)
 }
 
-func (a *adapter) send(ctx context.Context, msg transports.Message, files []*discordgo.File) (transports.RemoteID, error) {
+func (a *adapter) send(ctx context.Context, msg transports.Message, files []transports.File) (transports.RemoteID, error) {
 	channel, r, err := a.target(ctx, msg.To)
 	if err != nil {
 		return "", err
@@ -109,13 +97,17 @@ func (a *adapter) send(ctx context.Context, msg transports.Message, files []*dis
 		if i == 0 && msg.ReplyTo != "" {
 			ms.Reference = &discordgo.MessageReference{MessageID: string(msg.ReplyTo), ChannelID: channel}
 		}
-		if i == len(parts)-1 {
-			ms.Files = files
-		}
-		if ms.Content == "" && len(ms.Files) == 0 {
+		last := i == len(parts)-1
+		if ms.Content == "" && !(last && len(files) > 0) {
 			return "", fmt.Errorf("%w: an empty message", transports.ErrInvalidInput)
 		}
-		m, err := a.s.ChannelMessageSendComplex(channel, ms, discordgo.WithContext(ctx))
+		var m *discordgo.Message
+		var err error
+		if last && len(files) > 0 {
+			m, err = a.postFiles(ctx, channel, ms, files)
+		} else {
+			m, err = a.s.ChannelMessageSendComplex(channel, ms, discordgo.WithContext(ctx))
+		}
 		if err != nil {
 			if i > 0 {
 				return first, fmt.Errorf("after %d of %d parts: %w", i, len(parts), classify(err))
