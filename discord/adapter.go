@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -446,12 +447,41 @@ func (a *adapter) messageEvent(c conv, m *discordgo.Message) *transports.Message
 	} else if !ev.Own {
 		ev.Nick = displayName(m.Author, nil)
 	}
+	ev.Attachments = a.files(m)
+	return ev
+}
+
+// files are m's attachments, then its stickers that are images.
+func (a *adapter) files(m *discordgo.Message) []transports.Attachment {
+	var out []transports.Attachment
 	for _, at := range m.Attachments {
 		if at != nil {
-			ev.Attachments = append(ev.Attachments, a.attachment(at))
+			out = append(out, a.attachment(at))
 		}
 	}
-	return ev
+	for _, st := range m.StickerItems {
+		if st == nil {
+			continue
+		}
+		if ext := stickerExt(st.FormatType); ext != "" && IsSnowflake(st.ID) {
+			// Their size is not known: a link the component fetches.
+			out = append(out, transports.Attachment{Name: clean(st.Name, 100) + ext, Type: mime.TypeByExtension(ext),
+				URL: a.n.cdnURL("stickers/" + st.ID + ext)})
+		}
+	}
+	return out
+}
+
+// stickerExt is the file extension of a sticker shown as an image, ""
+// for those that are not (Lottie animations).
+func stickerExt(f discordgo.StickerFormat) string {
+	switch f {
+	case discordgo.StickerFormatTypePNG, discordgo.StickerFormatTypeAPNG:
+		return ".png"
+	case discordgo.StickerFormatTypeGIF:
+		return ".gif"
+	}
+	return ""
 }
 
 // body is m's text made readable: mentions as names, then the text of
@@ -492,8 +522,8 @@ func (a *adapter) body(c conv, m *discordgo.Message) string {
 		}
 	}
 	for _, st := range m.StickerItems {
-		if st != nil {
-			extra = append(extra, "[sticker: "+st.Name+"]")
+		if st != nil && stickerExt(st.FormatType) == "" {
+			extra = append(extra, "[sticker: "+st.Name+"]") // an animation XMPP clients cannot show
 		}
 	}
 	if len(extra) > 0 {

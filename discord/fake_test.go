@@ -554,3 +554,40 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestStickers: stickers that are images arrive as files (links on the
+// server's CDN), an animation by name.
+func TestStickers(t *testing.T) {
+	conns := make(chan *fakeConn, 1)
+	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) {
+		ready(c, "s")
+		conns <- c
+	})
+	s := newSink()
+	a := connect(t, f.network(t), goodBot, s)
+	a.rememberDM("8", "7")
+	c := <-conns
+	c.dispatch("MESSAGE_CREATE", map[string]any{"id": "7002", "channel_id": "8", "content": "",
+		"author": map[string]any{"id": "7", "username": "ann"}, "timestamp": time.Now().Format(time.RFC3339), "type": 0,
+		"sticker_items": []any{
+			map[string]any{"id": "3001", "name": "wave", "format_type": 1},
+			map[string]any{"id": "3002", "name": "dance", "format_type": 3},
+			map[string]any{"id": "3003", "name": "spin", "format_type": 4},
+			map[string]any{"id": "../x", "name": "bad", "format_type": 1},
+		}})
+	got := await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == "7002" })
+	if got.Body != "[sticker: dance]" {
+		t.Errorf("body %q, want the animation by name", got.Body)
+	}
+	var files []string
+	for _, at := range got.Attachments {
+		files = append(files, at.Name+" "+at.Type+" "+at.URL)
+	}
+	want := []string{
+		"wave.png image/png " + f.srv.URL + "/stickers/3001.png",
+		"spin.gif image/gif " + f.srv.URL + "/stickers/3003.gif",
+	}
+	if !slices.Equal(files, want) {
+		t.Errorf("files %q, want %q", files, want)
+	}
+}

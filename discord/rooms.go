@@ -564,11 +564,7 @@ func (a *adapter) historyEvent(r *room, m *discordgo.Message) *transports.Messag
 	if m.MessageReference != nil && m.Type == discordgo.MessageTypeReply {
 		ev.ReplyTo = transports.RemoteID(m.MessageReference.MessageID)
 	}
-	for _, at := range m.Attachments {
-		if at != nil {
-			ev.Attachments = append(ev.Attachments, a.attachment(at))
-		}
-	}
+	ev.Attachments = a.files(m)
 	return ev
 }
 
