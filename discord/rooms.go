@@ -322,6 +322,7 @@ func (a *adapter) JoinRoom(ctx context.Context, id transports.ID, _ string) erro
 		return fmt.Errorf("%w: no text channel %s", transports.ErrNotFound, id)
 	}
 	r := newRoom(id, addr.Channel, addr.Guild)
+	wasJoined := a.markJoined(ctx, addr.Channel, true)
 	members, capped, err := a.members(ctx, ch)
 	if err != nil {
 		return err
@@ -367,6 +368,7 @@ func (a *adapter) JoinRoom(ctx context.Context, id transports.ID, _ string) erro
 	}
 	a.sink.Deliver(ready)
 	a.sink.Deliver(&transports.SubjectEvent{Room: id, Subject: clean(subject, 1024)})
+	a.catchUpRoom(addr.Channel, wasJoined)
 	return nil
 }
 
@@ -506,17 +508,19 @@ func (a *adapter) stateMembers(guild string, max int) []*discordgo.Member {
 }
 
 // LeaveRoom stops showing room; Discord has nothing to leave.
-func (a *adapter) LeaveRoom(_ context.Context, id transports.ID) error {
+func (a *adapter) LeaveRoom(ctx context.Context, id transports.ID) error {
 	addr, err := ParseID(id)
 	if err != nil {
 		return err
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if r, ok := a.rooms[addr.Channel]; !ok || r.id != id {
+		a.mu.Unlock()
 		return fmt.Errorf("%w: not in %s", transports.ErrNotFound, id)
 	}
 	delete(a.rooms, addr.Channel)
+	a.mu.Unlock()
+	a.markJoined(ctx, addr.Channel, false)
 	return nil
 }
 
