@@ -351,6 +351,7 @@ func (a *adapter) rememberDM(channel, peer string) {
 // discordgo's state (which other goroutines change under its lock).
 type channelInfo struct {
 	ID, GuildID, Name, Topic string
+	Icon                     string // a group DM's icon hash
 	Type                     discordgo.ChannelType
 	Recipients               []discordgo.User
 }
@@ -372,7 +373,7 @@ func (a *adapter) channel(ctx context.Context, id string) (channelInfo, error) {
 }
 
 func copyChannel(ch *discordgo.Channel) channelInfo {
-	info := channelInfo{ID: ch.ID, GuildID: ch.GuildID, Name: ch.Name, Topic: ch.Topic, Type: ch.Type}
+	info := channelInfo{ID: ch.ID, GuildID: ch.GuildID, Name: ch.Name, Topic: ch.Topic, Icon: ch.Icon, Type: ch.Type}
 	for _, u := range ch.Recipients {
 		if u != nil {
 			info.Recipients = append(info.Recipients, *u)

@@ -169,13 +169,8 @@ func (a *adapter) profileChanged(u *discordgo.User) {
 		return
 	}
 	p := transports.Profile{Name: displayName(u, nil)}
-	if u.Avatar != "" {
-		ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
-		av, err := a.avatar(ctx, u)
-		cancel()
-		if err == nil {
-			p.Avatar = av
-		}
-	}
+	ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
+	p.Avatar = a.pictureOf(ctx, u.Avatar, func(string) string { return u.AvatarURL("128") })
+	cancel()
 	a.sink.Deliver(&transports.ProfileEvent{From: UserID(u.ID), Profile: p})
 }
