@@ -67,19 +67,33 @@ type frame struct {
 	T  string          `json:"t,omitempty"`
 }
 
+// fakeConn is one gateway connection; scripts and tests may write to it
+// while the gateway answers heartbeats.
 type fakeConn struct {
 	ws  *websocket.Conn
+	mu  sync.Mutex // one writer at a time
 	seq int64
 }
 
 // dispatch writes an op 0 event.
 func (c *fakeConn) dispatch(typ string, d any) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.seq++
 	raw, _ := json.Marshal(d)
 	return c.ws.WriteJSON(frame{Op: 0, T: typ, S: c.seq, D: raw})
 }
 
+// write writes any other frame.
+func (c *fakeConn) write(fr frame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws.WriteJSON(fr)
+}
+
 func (c *fakeConn) close(code int, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 	c.ws.Close()
 }
@@ -205,7 +219,7 @@ func (f *fakeDiscord) gateway(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ws.Close()
 	c := &fakeConn{ws: ws}
-	if ws.WriteJSON(frame{Op: 10, D: json.RawMessage(`{"heartbeat_interval": 45000}`)}) != nil {
+	if c.write(frame{Op: 10, D: json.RawMessage(`{"heartbeat_interval": 45000}`)}) != nil {
 		return
 	}
 	for {
@@ -215,7 +229,7 @@ func (f *fakeDiscord) gateway(w http.ResponseWriter, r *http.Request) {
 		}
 		switch fr.Op {
 		case 1:
-			ws.WriteJSON(frame{Op: 11})
+			c.write(frame{Op: 11})
 		case 2, 6:
 			f.mu.Lock()
 			f.received = append(f.received, fr)
@@ -310,7 +324,7 @@ func TestResumeAfterReconnectRequest(t *testing.T) {
 		}
 		ready(c, "session-42")
 		c.dispatch("TYPING_START", map[string]any{"user_id": "7", "channel_id": "8", "timestamp": 1})
-		c.ws.WriteJSON(frame{Op: 7})
+		c.write(frame{Op: 7})
 	})
 	st := &statuses{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
