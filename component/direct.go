@@ -146,9 +146,22 @@ func (s *userSink) typing(ctx context.Context, ev *transports.TypingEvent) {
 // reaction shows a contact's reaction as their whole set of reactions to
 // the message (XEP-0444), or, when the message is unknown, as text.
 func (s *userSink) reaction(ctx context.Context, ev *transports.ReactionEvent) {
-	if m := s.c.direct.Reaction(ctx, s.user, ev); m != nil {
-		s.queue(ctx, m)
+	m := s.c.direct.Reaction(ctx, s.user, ev)
+	if m == nil {
+		return
 	}
+	if ev.Own {
+		// The user's own, from another legacy client: sent as theirs
+		// where the server allows, else marked.
+		if contact, err := jid.Parse(m.From); err == nil && m.Body == "" {
+			if p, _ := s.ownAsCarbon(m, contact); p != nil {
+				s.queue(ctx, p)
+				return
+			}
+		}
+		m = direct.OwnReactionText(m, ev)
+	}
+	s.queue(ctx, m)
 }
 
 // receipt handles the network's report on a message the user sent

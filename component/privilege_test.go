@@ -138,6 +138,35 @@ func TestOwnMessagesAsCarbons(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the user's own message did not reach the network")
 			}
+
+			// The user's own reaction from another legacy client, to
+			// carol's message: a sent carbon of their reactions where the
+			// privilege works, else a marked text; never sent back.
+			a.Emit(&transports.MessageEvent{From: "carol", Body: "react to me", RemoteID: "c1"})
+			orig := user.Expect(t, "carol's message", func(el *testenv.Element) bool {
+				return isStanza(el, "message") && el.ChildText(testenv.NSClient, "body") == "react to me"
+			})
+			a.Emit(&transports.ReactionEvent{From: "carol", Target: "c1", Reaction: "🙂", Own: true})
+			if name == "ejabberd" {
+				user.Expect(t, "the marked reaction", func(el *testenv.Element) bool {
+					return isStanza(el, "message") && el.Attr("from") == "carol@"+gw &&
+						bodyOf(el) == "[you, from another client] [reacted 🙂 to an earlier message]" && el.Child(nsReactions, "reactions") == nil
+				})
+			} else {
+				rc := user.Expect(t, "a sent carbon of the reaction", func(el *testenv.Element) bool {
+					return isStanza(el, "message") && el.Child("urn:xmpp:carbons:2", "sent") != nil
+				})
+				inner := rc.Child("urn:xmpp:carbons:2", "sent").Child("urn:xmpp:forward:0", "forwarded").Child(testenv.NSClient, "message")
+				r := inner.Child(nsReactions, "reactions")
+				if bareOf(inner.Attr("from")) != "sara@localhost" || inner.Attr("to") != "carol@"+gw || r == nil || r.Attr("id") != orig.Attr("id") ||
+					r.ChildText(nsReactions, "reaction") != "🙂" {
+					t.Fatalf("reaction carbon: %s (original %s)", rc, orig)
+				}
+			}
+			time.Sleep(time.Second) // the server's echo of a carbon, if any, is back by now
+			if got := a.Reactions(); len(got) != 0 {
+				t.Errorf("the server's echo of the reaction went to the network: %+v", got)
+			}
 		})
 	}
 }

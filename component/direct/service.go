@@ -402,9 +402,28 @@ func (d *Service) Reaction(ctx context.Context, user jid.JID, ev *transports.Rea
 		c.Logger().Debug("reaction not shown", "user", u, "from", string(ev.From))
 		return nil
 	}
-	set := d.reactions.React(u, ev.From, ev.Target, string(ev.From), ev.Reaction, ev.Remove)
+	reactor := string(ev.From)
+	if ev.Own {
+		reactor = "" // the user's own set, as their XMPP reactions keep it
+	}
+	set := d.reactions.React(u, ev.From, ev.Target, reactor, ev.Reaction, ev.Remove)
 	ref := c.XMPPRef(ctx, u, ev.From, ev.Target)
 	return reactionMessage(newID(), from.String(), u, ref, set, ev.Reaction, ev.Remove)
+}
+
+// OwnReactionText is m, the user's own reaction from another legacy
+// client as Reaction built it, as a marked text for when it cannot be
+// sent as theirs: a reactions element from the contact's JID would read
+// as the contact's.
+func OwnReactionText(m *stanza.Message, ev *transports.ReactionEvent) *stanza.Message {
+	t := *m
+	t.Extra = nil
+	verb := "reacted "
+	if ev.Remove {
+		verb = "took back the reaction "
+	}
+	t.Body = OwnMarker + "[" + verb + ev.Reaction + " to an earlier message]"
+	return &t
 }
 
 // Edit is a contact's edit (or the user's own from another client) for

@@ -280,9 +280,13 @@ func (s *Service) ReactionEvent(ctx context.Context, user jid.JID, ev *transport
 	if ev.Target == "" {
 		return
 	}
-	set := r.React(ev.Target, ev.Nick, ev.Reaction, ev.Remove)
+	nick := ev.Nick
+	if ev.Own {
+		nick = r.Nick // the user's own, from another client: their set too
+	}
+	set := r.React(ev.Target, nick, ev.Reaction, ev.Remove)
 	s.broadcast(ctx, r, "", func(to jid.JID) any {
-		return &stanza.Message{Type: "groupchat", ID: newID(), From: r.OccupantJID(ev.Nick), To: to.String(),
+		return &stanza.Message{Type: "groupchat", ID: newID(), From: r.OccupantJID(nick), To: to.String(),
 			Extra: []any{&stanza.Reactions{ID: string(ev.Target), Reactions: set}, stanza.StoreHint()}}
 	})
 }
