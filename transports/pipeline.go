@@ -30,8 +30,8 @@ type Pending interface {
 	// Wait blocks until the network confirmed the message or failed it,
 	// and returns what Send would have: the legacy network's ID for the
 	// message ("" where it has none) or the error, classified as for
-	// Send (the adapter's own confirmation deadline, counted from when
-	// the message was written, not while it waited its turn, is
+	// Send (the adapter's own confirmation deadline, which never counts
+	// the time the message waited its turn before it was written, is
 	// ErrUnavailable). When ctx ends first, the message is abandoned:
 	// what of it was not written yet never is, and Wait returns ctx's
 	// error. Every call returns the first call's result; the caller
