@@ -172,11 +172,6 @@ type Component struct {
 	// order. Owner work never waits for a lane or the network.
 	owners   *userloop.Group
 	lanes    *userloop.Group
-	// confirms waits, per user and in order, for the network's
-	// confirmations of the messages the user's lane queued, and runs
-	// what follows each (pipeline.go); flight bounds them per user.
-	confirms *userloop.Group
-	flight   inflight
 	muc      *muc.Service
 	commands *commands.Service
 	iq       iqs
@@ -186,6 +181,12 @@ type Component struct {
 	contacts *contacts.Service // contacts' profiles, the contact list in the roster, servers' XEP-0356 grants
 
 	lim limits // per-user limits and rate counters (limits.go)
+
+	// confirms waits, per user and in order, for the network's
+	// confirmations of the messages the user's lane queued, and runs
+	// what follows each (pipeline.go); flight bounds them per user.
+	confirms *userloop.Group
+	flight   inflight
 
 	stats counters
 }
