@@ -815,7 +815,7 @@ func printBurst(w *os.File, rs []*result, users, sends int, echo bool) {
 	row("latency p50", func(r *result) string { return r.outP50.Round(time.Millisecond).String() })
 	row("latency p99", func(r *result) string { return r.outP99.Round(time.Millisecond).String() })
 	row("lost", func(r *result) string { return strconv.Itoa(r.outLost) })
-	row("out of their sender's order", func(r *result) string { return strconv.Itoa(r.outOfOrder) })
+	row("out of sender's order", func(r *result) string { return strconv.Itoa(r.outOfOrder) })
 	row("CPU per message", func(r *result) string { return perMessage(r.cpuAfter-r.cpuIn, r.outDelivs) })
 }
 
