@@ -93,3 +93,35 @@ func TestPipelinedSends(t *testing.T) {
 		t.Errorf("%d messages queued, want 4 (the correction is an edit)", n)
 	}
 }
+
+// TestPipelinedGroupchat: a user's group chat messages are in flight at
+// once too, and reach the room's occupants (the network's echo) in the
+// order sent, each under the id the user gave it.
+func TestPipelinedGroupchat(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: true, caps: func(c *transports.Capabilities) { c.Pipelining = true }})
+	e.net.HoldQueued(true)
+	c, a := roomUser(t, e, "quin")
+	joinAndSync(t, c, testRoom, "quin")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	c.Send(t, `<message type="groupchat" id="g1" to="`+testRoom+`"><body>first</body></message>`)
+	c.Send(t, `<message type="groupchat" id="g2" to="`+testRoom+`"><body>second</body></message>`)
+	held, err := a.WaitHeld(ctx, 2)
+	if err != nil {
+		t.Fatalf("group chat messages in flight at once: %v", err)
+	}
+	if held[0].Body != "first" || held[1].Body != "second" || !held[0].Room || !held[1].Room {
+		t.Fatalf("in flight: %+v; want first, second, to the room", held)
+	}
+	a.Confirm()
+	a.Confirm()
+	for _, want := range []struct{ id, body string }{{"g1", "first"}, {"g2", "second"}} {
+		el := c.Expect(t, "a reflection", func(el *testenv.Element) bool {
+			return isStanza(el, "message") && el.Attr("type") == "groupchat" && el.Attr("from") == testRoom+"/quin"
+		})
+		if el.Attr("id") != want.id || bodyOf(el) != want.body {
+			t.Fatalf("reflected %s, want %q under id %s (in order)", el, want.body, want.id)
+		}
+	}
+}
