@@ -182,6 +182,12 @@ type Component struct {
 
 	lim limits // per-user limits and rate counters (limits.go)
 
+	// confirms waits, per user and in order, for the network's
+	// confirmations of the messages the user's lane queued, and runs
+	// what follows each (pipeline.go); flight bounds them per user.
+	confirms *userloop.Group
+	flight   inflight
+
 	stats counters
 }
 
@@ -257,6 +263,7 @@ func New(cfg Config) (*Component, error) {
 	c.muc = muc.NewService(mucCore{c})
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
+	c.confirms = userloop.New("confirm", 0, c.log)
 	c.chat = chatdoor.NewService(chatCore{c})
 	c.commands = commands.NewService(commandsCore{chatCore{c}}, c.chat)
 	c.direct = direct.NewService(directCore{c})
@@ -345,12 +352,14 @@ func (c *Component) Run(ctx context.Context) error {
 
 	c.sup.Close()
 	// Timers first (after refuses new ones from now on), then the lanes,
-	// whose jobs may still call into the owners, then the owners.
+	// whose jobs may still call into the owners and queue confirmations,
+	// then the confirmations, then the owners.
 	c.timerMu.Lock()
 	c.stopping = true
 	c.timerMu.Unlock()
 	c.wg.Wait()
 	c.lanes.Close()
+	c.confirms.Close()
 	c.owners.Close()
 	return nil
 }

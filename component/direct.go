@@ -83,12 +83,13 @@ func (d directCore) Correct(ctx context.Context, a transports.Adapter, user stri
 	return d.c.correct(ctx, a, user, to, false, ref, body)
 }
 
-func (d directCore) SendMessage(ctx context.Context, s *stanza.In, a transports.Adapter, msg transports.Message, files bool) (transports.RemoteID, error) {
+func (d directCore) SendMessage(ctx context.Context, s *stanza.In, a transports.Adapter, msg transports.Message, files bool,
+	done func(context.Context, transports.RemoteID, error)) {
 	var shared []sharedFile
 	if files {
 		shared = sharedFiles(s.Element, d.c.maxAttachments())
 	}
-	return d.c.sendWithFiles(ctx, s.From.Bare(), a, msg, shared)
+	d.c.sendThen(ctx, s.From.Bare(), a, msg, shared, done)
 }
 
 func (d directCore) Pair(ctx context.Context, user string, to transports.ID, rid transports.RemoteID, xid string) error {

@@ -76,7 +76,8 @@ func (c *Component) retract(ctx context.Context, a transports.Adapter, user stri
 
 // messageRef is the legacy ID of the message an XMPP reference ref names
 // in conversation to, or "": through the map, else, in a room, ref
-// itself (a stanza-id is the legacy ID).
+// itself (a stanza-id is the legacy ID). Lane work: it waits until the
+// user's messages in flight are paired (settle).
 func (c *Component) messageRef(ctx context.Context, user string, to transports.ID, room bool, ref string) transports.RemoteID {
 	if room {
 		return c.legacyRef(ctx, user, to, ref)
@@ -84,6 +85,7 @@ func (c *Component) messageRef(ctx context.Context, user string, to transports.I
 	if ref == "" {
 		return ""
 	}
+	c.settle(ctx, user) // the user's messages in flight are paired first
 	id, err := c.ids.LegacyID(ctx, user, c.net.Name(), string(to), ref)
 	if err != nil {
 		return ""

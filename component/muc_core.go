@@ -162,7 +162,10 @@ func (m mucCore) StayConnected(settings map[string]string) bool { return m.c.sta
 
 func (m mucCore) Online(user string) bool { return m.c.presence.Online(user) }
 
-func (m mucCore) Stop(user string) { m.c.sup.Stop(user) }
+func (m mucCore) Stop(user string) {
+	m.c.settle(m.c.ctx(), user) // the messages on their way first; an error: shutting down
+	m.c.sup.Stop(user)
+}
 
 func (m mucCore) RoomsPerUser() int { return m.c.roomsPerUser() }
 
@@ -188,12 +191,13 @@ func (m mucCore) Body(el *xmltree.Element) (string, bool) {
 	return withLinks(body, hasBody, sharedFiles(el, m.c.maxAttachments()))
 }
 
-func (m mucCore) SendWithFiles(ctx context.Context, user jid.JID, a transports.Adapter, msg transports.Message, el *xmltree.Element) (transports.RemoteID, error) {
+func (m mucCore) SendWithFiles(ctx context.Context, user jid.JID, a transports.Adapter, msg transports.Message, el *xmltree.Element,
+	done func(context.Context, transports.RemoteID, error)) {
 	var shared []sharedFile
 	if el != nil {
 		shared = sharedFiles(el, m.c.maxAttachments())
 	}
-	return m.c.sendWithFiles(ctx, user, a, msg, shared)
+	m.c.sendThen(ctx, user, a, msg, shared, done)
 }
 
 func (m mucCore) Correct(ctx context.Context, a transports.Adapter, user string, room transports.ID, ref, body string) (bool, string, *stanzaerr.Error) {
@@ -235,6 +239,7 @@ func (c *Component) legacyRef(ctx context.Context, user string, room transports.
 	if ref == "" {
 		return ""
 	}
+	c.settle(ctx, user) // the user's messages in flight are paired first
 	if id, err := c.ids.LegacyID(ctx, user, c.net.Name(), string(room), ref); err == nil {
 		return transports.RemoteID(id)
 	}

@@ -33,12 +33,14 @@ import (
 // stream (each write bounded to seconds; a failure is only logged).
 // Registered, MessageRef, XMPPRef, Pair, the receipt methods and Deliver
 // use storage, WaitToSend waits for the user's send budget, Correct,
-// Retract and SendMessage wait for the network: these may block until
-// ctx ends, so the service calls them from the user's lane (Admit's job)
-// or, for XMPPRef, AwaitedReceipt, ReceiptResolved and Deliver, from the
-// owner work that delivers a legacy event. None retries; a failure reads
-// as "unknown" (refs) or is
-// an error for the user.
+// Retract and SendMessage wait for the network (SendMessage, where the
+// network pipelines, only for a place among the user's unconfirmed
+// messages; MessageRef, Correct and Retract first for those messages'
+// pairs in the message-ID map): these may block until ctx ends, so the
+// service calls them from the user's lane (Admit's job) or, for XMPPRef,
+// AwaitedReceipt, ReceiptResolved and Deliver, from the owner work that
+// delivers a legacy event. None retries; a failure reads as "unknown"
+// (refs) or is an error for the user.
 type Core interface {
 	// NetworkName is the network's name as users read it ("IRC").
 	NetworkName() string
@@ -97,9 +99,16 @@ type Core interface {
 	Correct(ctx context.Context, a transports.Adapter, user string, to transports.ID, ref, body string) (edited bool, marked string, serr *stanzaerr.Error)
 	// SendMessage sends msg through a, with the files s shares when
 	// files is set and the network takes files (the component fetches
-	// them), and returns the network's ID of the message. It waits for
-	// the network, at most a minute; the error is the network's.
-	SendMessage(ctx context.Context, s *stanza.In, a transports.Adapter, msg transports.Message, files bool) (transports.RemoteID, error)
+	// them), and calls done with the network's ID of the message or the
+	// network's error (bounded to a minute of waiting). The done calls
+	// of a user's messages run one at a time, in the order of the
+	// messages. Where the network pipelines (transports.Queuer), it
+	// returns once msg is queued, before the network confirmed it, and
+	// done runs later on another goroutine of the user's (with a
+	// context that ends with the component); otherwise done runs before
+	// it returns.
+	SendMessage(ctx context.Context, s *stanza.In, a transports.Adapter, msg transports.Message, files bool,
+		done func(ctx context.Context, rid transports.RemoteID, err error))
 	// Pair remembers that the user's message xid is rid on the network,
 	// in the conversation with to (the message-ID map), so that later
 	// corrections, retractions, replies and reactions find it.
@@ -272,21 +281,22 @@ func (d *Service) Send(s *stanza.In, body string, files bool) {
 				return
 			}
 		}
-		rid, err := c.SendMessage(ctx, s, a, msg, files)
-		if err != nil {
-			c.Count(false)
-			c.ReplyError(s, stanzaerr.FromLegacy(err))
-			return
-		}
-		c.Count(true)
-		if rid != "" && xid != "" {
-			if err := c.Pair(ctx, user, to, rid, xid); err != nil {
-				c.Logger().Warn("storing message ID", "err", err)
+		c.SendMessage(ctx, s, a, msg, files, func(ctx context.Context, rid transports.RemoteID, err error) {
+			if err != nil {
+				c.Count(false)
+				c.ReplyError(s, stanzaerr.FromLegacy(err))
+				return
 			}
-		}
-		// XEP-0184: acknowledge only once the legacy network took it,
-		// or delivered it where it says so later (receipts.go).
-		d.acknowledge(ctx, s, to, rid)
+			c.Count(true)
+			if rid != "" && xid != "" {
+				if err := c.Pair(ctx, user, to, rid, xid); err != nil {
+					c.Logger().Warn("storing message ID", "err", err)
+				}
+			}
+			// XEP-0184: acknowledge only once the legacy network took it,
+			// or delivered it where it says so later (receipts.go).
+			d.acknowledge(ctx, s, to, rid)
+		})
 	})
 }
 

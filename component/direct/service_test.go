@@ -115,9 +115,11 @@ func (f *fakeCore) Correct(_ context.Context, _ transports.Adapter, _ string, _ 
 	}
 	return false, stanza.CorrectionMarker + body, nil
 }
-func (f *fakeCore) SendMessage(ctx context.Context, _ *stanza.In, a transports.Adapter, msg transports.Message, files bool) (transports.RemoteID, error) {
+func (f *fakeCore) SendMessage(ctx context.Context, _ *stanza.In, a transports.Adapter, msg transports.Message, files bool,
+	done func(context.Context, transports.RemoteID, error)) {
 	f.record("send files=%v", files)
-	return a.Send(ctx, msg)
+	rid, err := a.Send(ctx, msg)
+	done(ctx, rid, err)
 }
 func (f *fakeCore) Pair(_ context.Context, _ string, to transports.ID, rid transports.RemoteID, xid string) error {
 	f.record("pair %s %s %s", to, rid, xid)

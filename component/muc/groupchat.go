@@ -130,7 +130,9 @@ func (s *Service) Groupchat(ctx context.Context, in *stanza.In, id transports.ID
 }
 
 // sendGroupchat sends a group chat message (a correction where it
-// replaces one) and pairs its legacy ID with the user's.
+// replaces one) and pairs its legacy ID with the user's once the network
+// confirmed it (SendWithFiles: maybe after the next messages were
+// queued).
 func (s *Service) sendGroupchat(ctx context.Context, in *stanza.In, a transports.Adapter, id transports.ID, body string) {
 	u := in.From.Bare().String()
 	if max := s.core.MaxBody(); len(body) > max {
@@ -179,14 +181,15 @@ func (s *Service) sendGroupchat(ctx context.Context, in *stanza.In, a transports
 		msg.Body, msg.Action = marked, false // "✎ /me …" reads better than an action
 		files = nil                          // the files went with the original
 	}
-	rid, err := s.core.SendWithFiles(ctx, in.From.Bare(), a, msg, files)
-	if err != nil {
-		s.core.CountSent(false)
-		s.core.ReplyError(in, stanzaerr.FromLegacy(err))
-		return
-	}
-	s.core.CountSent(true)
-	s.mapRoomMessage(ctx, u, id, string(rid), xid)
+	s.core.SendWithFiles(ctx, in.From.Bare(), a, msg, files, func(ctx context.Context, rid transports.RemoteID, err error) {
+		if err != nil {
+			s.core.CountSent(false)
+			s.core.ReplyError(in, stanzaerr.FromLegacy(err))
+			return
+		}
+		s.core.CountSent(true)
+		s.mapRoomMessage(ctx, u, id, string(rid), xid)
+	})
 }
 
 // sendReactions turns an XEP-0444 reactions element, the user's whole set

@@ -139,10 +139,16 @@ type Core interface {
 	Body(el *xmltree.Element) (body string, ok bool)
 	// SendWithFiles sends msg on a, with the files message el shares when
 	// the network takes files (the core fetches them through its egress
-	// policy and caps; nil el: none), else as msg.Body alone. Lane work:
-	// it blocks on the network, at most a minute. The error is the
-	// network's, for the one mapping.
-	SendWithFiles(ctx context.Context, user jid.JID, a transports.Adapter, msg transports.Message, el *xmltree.Element) (transports.RemoteID, error)
+	// policy and caps; nil el: none), else as msg.Body alone, and calls
+	// done with the network's ID of the message or its error (for the
+	// one mapping; waiting bounded to a minute). Lane work. The done
+	// calls of a user's messages run one at a time, in the order of the
+	// messages: where the network pipelines (transports.Queuer) it
+	// returns once msg is queued, and done runs later on another
+	// goroutine of the user's, never owner work; otherwise it blocks on
+	// the network and runs done before it returns.
+	SendWithFiles(ctx context.Context, user jid.JID, a transports.Adapter, msg transports.Message, el *xmltree.Element,
+		done func(ctx context.Context, rid transports.RemoteID, err error))
 
 	// Correct relays a correction (XEP-0308) of the message ref in room
 	// with the network's Editor where it can, reporting edited; else it

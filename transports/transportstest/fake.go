@@ -40,6 +40,8 @@ type Network struct {
 
 	// Profiles, contacts and servers (see profiles.go).
 	prof profileState
+
+	holdQueued bool // see HoldQueued
 }
 
 // New returns a fake network with the given username → password accounts.
@@ -180,6 +182,9 @@ type Adapter struct {
 
 	// Corrections and retractions (see edits.go).
 	ed editLog
+
+	// Queued messages awaiting confirmation (see pipeline.go).
+	pipe pipeState
 }
 
 // Account returns the account the adapter was connected with.
@@ -202,6 +207,12 @@ func (a *Adapter) Send(ctx context.Context, m transports.Message) (transports.Re
 	case a.sent <- m:
 	default:
 	}
+	return a.arrived(m, id)
+}
+
+// arrived is what the network does once message m, known as id, reached
+// it: a room echoes it, the contact "echo" answers.
+func (a *Adapter) arrived(m transports.Message, id transports.RemoteID) (transports.RemoteID, error) {
 	if m.Room {
 		if err := a.sendRoom(m, id); err != nil {
 			return "", err
@@ -255,11 +266,13 @@ func (a *Adapter) Err() error {
 	return a.err
 }
 
-// Close implements transports.Adapter.
+// Close implements transports.Adapter. Held messages (see HoldQueued)
+// fail with ErrNotConnected.
 func (a *Adapter) Close() error {
 	a.mu.Lock()
 	a.closed = true
 	a.mu.Unlock()
+	a.failHeld(transports.ErrNotConnected)
 	return nil
 }
 
