@@ -1,10 +1,12 @@
 package muc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -315,6 +317,60 @@ func (s *Service) RoomName(ctx context.Context, user string, id transports.ID) s
 		}
 	})
 	return name
+}
+
+// RoomFacts is what user's session knows of room id for its
+// muc#roominfo form: the name (RoomReadyEvent.Name, the ID where the
+// network gives none, as the contract says it then is the name), the
+// subject and the occupant count (the members RoomReadyEvent counted when
+// the join delivered only some, else the occupants and the user) while
+// the user is in the room; else the name and topic of the room in a room
+// listing the user fetched within ListTTL. It asks the network nothing.
+// It waits for the user's owner goroutine: lane work, never owner work.
+func (s *Service) RoomFacts(ctx context.Context, user string, id transports.ID) discovery.RoomFacts {
+	var f discovery.RoomFacts
+	joined := false
+	s.core.Own(ctx, user, func(context.Context) {
+		ur := s.Rooms(user)
+		if ur == nil {
+			return
+		}
+		r := ur.Get(id)
+		if r == nil || !r.Ready() {
+			return
+		}
+		joined = true
+		f.Name = cmp.Or(r.Name, string(r.ID))
+		f.Subject = r.Subject().Subject
+		f.HasOccupants = true
+		f.Occupants = cmp.Or(r.Members, len(r.occupants)+1)
+	})
+	if joined {
+		return f
+	}
+	if ri, ok := s.listed(user, id); ok {
+		f.Name = cmp.Or(ri.Name, string(ri.ID))
+		f.Subject = ri.Topic
+	}
+	return f
+}
+
+// listed finds room id in the room listings user fetched within ListTTL.
+func (s *Service) listed(user string, id transports.ID) (transports.RoomInfo, bool) {
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	now := s.now()
+	for k, l := range s.lists {
+		if !strings.HasPrefix(k, user+"\x00") || now.Sub(l.at) >= ListTTL {
+			continue
+		}
+		for _, ri := range l.rooms {
+			if ri.ID == id {
+				return ri, true
+			}
+		}
+	}
+	return transports.RoomInfo{}, false
 }
 
 // OccupantIDOf returns the OccupantID of the member called nick in room
