@@ -254,7 +254,7 @@ func New(cfg Config) (*Component, error) {
 		flush:     make(chan struct{}, 1),
 		presence:  presence.New(),
 	}
-	c.muc = muc.NewService(mucCore{c})
+	c.muc = muc.NewService(mucCore{c}, muc.IDKey(roomIDKey(cfg.Domain, cfg.Secret)))
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
 	c.chat = chatdoor.NewService(chatCore{c})

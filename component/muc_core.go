@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -230,13 +231,24 @@ func (m mucCore) Logger() *slog.Logger { return m.c.log }
 
 // legacyRef maps an XMPP message reference in a room (a reply or reaction
 // target) to the legacy ID: through the stored map, else as is, since
-// room messages' stanza-ids are their legacy IDs.
+// room messages' stanza-ids are their legacy IDs; "" for a stanza-id the
+// gateway made for a message the network gave no ID (muc.Service.MadeID),
+// which the network never issued.
 func (c *Component) legacyRef(ctx context.Context, user string, room transports.ID, ref string) transports.RemoteID {
-	if ref == "" {
+	if ref == "" || c.muc.MadeID(ref) {
 		return ""
 	}
 	if id, err := c.ids.LegacyID(ctx, user, c.net.Name(), string(room), ref); err == nil {
 		return transports.RemoteID(id)
 	}
 	return transports.RemoteID(ref)
+}
+
+// roomIDKey signs the stanza-ids the MUC service makes for room messages
+// the network gave no ID (muc.IDKey): derived from the component's
+// secret, so it is the same after a restart (the archive keeps those IDs)
+// and known to no network.
+func roomIDKey(domain, secret string) []byte {
+	sum := sha256.Sum256([]byte("switchboard room stanza-id\x00" + domain + "\x00" + secret))
+	return sum[:]
 }

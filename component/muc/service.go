@@ -3,6 +3,7 @@ package muc
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -158,7 +159,9 @@ type Core interface {
 	// user. LegacyRef maps an XMPP reference in a room (a stanza-id, or the
 	// user's own id of an echoed message) to the legacy ID: through the
 	// map, else as it is (a room message's stanza-id is its legacy ID); ""
-	// for "". XMPPRef maps a legacy ID of conversation conv to the XMPP id
+	// for "", and "" for a stanza-id the gateway made for a message the
+	// network gave no ID (Service.MadeID), which must never reach the
+	// network. XMPPRef maps a legacy ID of conversation conv to the XMPP id
 	// the map holds, or "". Storage I/O; errors of PairID are returned,
 	// lookups that fail find nothing.
 	PairID(ctx context.Context, user string, room transports.ID, legacyID, xmppID string) error
@@ -203,6 +206,8 @@ type Service struct {
 
 	listMu sync.Mutex
 	lists  map[string]roomList // user + "\x00" + server
+
+	idKey []byte // signs madeID's IDs (ids.go)
 }
 
 // roomList is a legacy server's room list, as fetched at a time.
@@ -212,8 +217,16 @@ type roomList struct {
 }
 
 // NewService returns the MUC service of the network core bridges.
-func NewService(core Core) *Service {
-	return &Service{core: core, now: time.Now, users: make(map[string]*Rooms), lists: make(map[string]roomList)}
+func NewService(core Core, opts ...Option) *Service {
+	s := &Service{core: core, now: time.Now, users: make(map[string]*Rooms), lists: make(map[string]roomList)}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.idKey == nil {
+		s.idKey = make([]byte, 32)
+		rand.Read(s.idKey)
+	}
+	return s
 }
 
 // ListTTL is how long a server's room list is reused for a user.
