@@ -128,6 +128,10 @@ type Config struct {
 // Component is one running gateway domain. Create it with New and run it
 // with Run.
 type Component struct {
+	// sent holds the links of the user's files until their echo
+	// (echofiles.go).
+	sent sentFiles
+
 	cfg     Config
 	domain  jid.JID
 	log     *slog.Logger
