@@ -219,6 +219,10 @@ func (m mucCore) XMPPRef(ctx context.Context, user string, conv transports.ID, t
 
 func (m mucCore) Archive() *archive.Archive { return m.c.cfg.Archive }
 
+func (m mucCore) OccupantPhoto(user string, room transports.ID, nick, occupantID string) (string, bool) {
+	return m.c.occupantPhoto(user, room, nick, occupantID)
+}
+
 func (m mucCore) Settings(ctx context.Context, user string) (map[string]string, error) {
 	return m.c.reg.Settings(ctx, user, m.c.net.Name())
 }

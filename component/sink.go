@@ -161,6 +161,14 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 		c.contacts.PresenceEvent(ctx, s.user, ev)
 	case *transports.ProfileEvent:
 		c.contacts.ProfileEvent(ctx, s.user, ev)
+		if c.occupantProfiles() {
+			// After the picture's hash (the contact's lane job, queued
+			// first): the member's occupants show it.
+			user := s.user
+			c.later(user.String(), func(context.Context) {
+				c.own(c.ctx(), user.String(), func(ctx context.Context) { c.muc.PhotosChanged(ctx, user) })
+			})
+		}
 	case *transports.ContactEvent:
 		c.contacts.ContactEvent(s.user, ev)
 	case *transports.StateEvent:

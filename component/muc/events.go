@@ -170,9 +170,9 @@ func (s *Service) OccupantEvent(ctx context.Context, user jid.JID, ev *transport
 				Extra: withOccupantID([]any{&UserX{Item: &Item{Affiliation: AffName(o.Affiliation), Role: PresentRole(o.Role), Nick: o.Nick},
 					Status: Statuses(StatusNewNick)}}, r, o.OccupantID, ch.OldNick)}
 		})
-		s.broadcast(ctx, r, "", func(to jid.JID) any { return occupantPresence(r, o, to) })
+		s.broadcast(ctx, r, "", s.occupantShown(user.String(), r, o))
 	case Present:
-		s.broadcast(ctx, r, "", func(to jid.JID) any { return occupantPresence(r, o, to) })
+		s.broadcast(ctx, r, "", s.occupantShown(user.String(), r, o))
 	}
 }
 

@@ -168,6 +168,15 @@ type Core interface {
 	LegacyRef(ctx context.Context, user string, room transports.ID, ref string) transports.RemoteID
 	XMPPRef(ctx context.Context, user string, conv transports.ID, target transports.RemoteID) string
 
+	// OccupantPhoto is the XEP-0153 hash of the picture of the member
+	// behind occupant nick of room (occupantID as the network gave it,
+	// "" for none), as user's profile cache knows it: known is false
+	// where the network has no occupant profiles or the cache has no
+	// answer yet (no ProfileEvent, no vCard asked), and hash "" with
+	// known true means no picture. It does no I/O and never fetches a
+	// picture, so owner work calls it for every occupant presence.
+	OccupantPhoto(user string, room transports.ID, nick, occupantID string) (hash string, known bool)
+
 	// Archive is the room archive, or nil when the gateway keeps none.
 	// Its Add only queues (owner work may call it); Query and Latest read
 	// storage (lane work).
