@@ -60,7 +60,9 @@ func (f *fakeCore) Adapter(user string) transports.Adapter {
 
 func (f *fakeCore) Capabilities() transports.Capabilities { return f.caps }
 
-func (f *fakeCore) OccupantPhoto(string, transports.ID, string, string) (string, bool) { return "", false }
+func (f *fakeCore) OccupantPhoto(string, transports.ID, string, string) (string, bool) {
+	return "", false
+}
 
 func (f *fakeCore) NetworkName() string { return "IRC" }
 
