@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/transports"
 	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
@@ -15,7 +16,16 @@ import (
 // network never handed the gateway's ID. A message with a legacy ID is
 // the control: the same stanzas reach the network with its ID.
 func TestMUCReferencesToGatewayIDs(t *testing.T) {
-	e := newEnv(t, envOptions{rooms: true, caps: func(c *transports.Capabilities) {
+	for _, tt := range []struct {
+		name   string
+		bounds *archive.Bounds
+	}{{"no archive", nil}, {"archive (its ID is the stanza-id)", &archive.Bounds{}}} {
+		t.Run(tt.name, func(t *testing.T) { testReferencesToGatewayIDs(t, tt.bounds) })
+	}
+}
+
+func testReferencesToGatewayIDs(t *testing.T, bounds *archive.Bounds) {
+	e := newEnv(t, envOptions{rooms: true, archive: bounds, caps: func(c *transports.Capabilities) {
 		c.Corrections, c.Retractions, c.Moderation = true, true, true
 	}})
 	e.net.SeedRoom("#test", transportstest.RoomSeed{
