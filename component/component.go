@@ -128,6 +128,10 @@ type Config struct {
 // Component is one running gateway domain. Create it with New and run it
 // with Run.
 type Component struct {
+	// sent holds the links of the user's files until their echo
+	// (echofiles.go).
+	sent sentFiles
+
 	cfg     Config
 	domain  jid.JID
 	log     *slog.Logger
@@ -260,7 +264,7 @@ func New(cfg Config) (*Component, error) {
 		flush:     make(chan struct{}, 1),
 		presence:  presence.New(),
 	}
-	c.muc = muc.NewService(mucCore{c})
+	c.muc = muc.NewService(mucCore{c}, muc.IDKey(roomIDKey(cfg.Domain, cfg.Secret)))
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
 	c.confirms = userloop.New("confirm", 0, c.log)

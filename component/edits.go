@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
@@ -18,7 +19,10 @@ import (
 // its id is the user's own for their echoed messages (paired in the map),
 // else also the legacy ID. Corrections name the message's id, retractions
 // in rooms its stanza-id (XEP-0424 §5), so both resolve through
-// legacyRef.
+// legacyRef. A room message the network gave no ID has a stanza-id (and
+// id) the gateway made and signed (muc.Service.MadeID): correcting or
+// retracting it is refused with item-not-found, as the network could not
+// tell which message is meant.
 //
 // A network that cannot edit gets a correction as a new message that
 // starts with stanza.CorrectionMarker; a retraction is refused with a text and
@@ -36,6 +40,9 @@ func (c *Component) correct(ctx context.Context, a transports.Adapter, user stri
 	ed, ok := a.(transports.Editor)
 	if !ok || !c.netCaps().Corrections {
 		return false, stanza.CorrectionMarker + body, nil
+	}
+	if room && c.muc.MadeID(ref) {
+		return false, "", muc.NoLegacyID("edited")
 	}
 	target := c.messageRef(ctx, user, to, room, ref)
 	if target == "" {
@@ -61,6 +68,9 @@ func (c *Component) retract(ctx context.Context, a transports.Adapter, user stri
 	}
 	if ref == "" {
 		return stanzaerr.New("modify", "bad-request", "The retract element has no id.")
+	}
+	if room && c.muc.MadeID(ref) {
+		return muc.NoLegacyID("deleted")
 	}
 	target := c.messageRef(ctx, user, to, room, ref)
 	if target == "" {

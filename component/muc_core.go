@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -222,6 +223,10 @@ func (m mucCore) XMPPRef(ctx context.Context, user string, conv transports.ID, t
 
 func (m mucCore) Archive() *archive.Archive { return m.c.cfg.Archive }
 
+func (m mucCore) OccupantPhoto(user string, room transports.ID, nick, occupantID string) (string, bool) {
+	return m.c.occupantPhoto(user, room, nick, occupantID)
+}
+
 func (m mucCore) Settings(ctx context.Context, user string) (map[string]string, error) {
 	return m.c.reg.Settings(ctx, user, m.c.net.Name())
 }
@@ -234,9 +239,11 @@ func (m mucCore) Logger() *slog.Logger { return m.c.log }
 
 // legacyRef maps an XMPP message reference in a room (a reply or reaction
 // target) to the legacy ID: through the stored map, else as is, since
-// room messages' stanza-ids are their legacy IDs.
+// room messages' stanza-ids are their legacy IDs; "" for a stanza-id the
+// gateway made for a message the network gave no ID (muc.Service.MadeID),
+// which the network never issued.
 func (c *Component) legacyRef(ctx context.Context, user string, room transports.ID, ref string) transports.RemoteID {
-	if ref == "" {
+	if ref == "" || c.muc.MadeID(ref) {
 		return ""
 	}
 	c.settle(ctx, user) // the user's messages in flight are paired first
@@ -244,4 +251,13 @@ func (c *Component) legacyRef(ctx context.Context, user string, room transports.
 		return transports.RemoteID(id)
 	}
 	return transports.RemoteID(ref)
+}
+
+// roomIDKey signs the stanza-ids the MUC service makes for room messages
+// the network gave no ID (muc.IDKey): derived from the component's
+// secret, so it is the same after a restart (the archive keeps those IDs)
+// and known to no network.
+func roomIDKey(domain, secret string) []byte {
+	sum := sha256.Sum256([]byte("switchboard room stanza-id\x00" + domain + "\x00" + secret))
+	return sum[:]
 }

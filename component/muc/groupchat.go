@@ -154,6 +154,8 @@ func (s *Service) sendGroupchat(ctx context.Context, in *stanza.In, a transports
 		msg.Body, msg.Action = rest, true
 	}
 	if r := in.Child(stanza.NSReply, "reply"); r != nil {
+		// "" for a message the network gave no ID: sent without the
+		// reference, never with an ID the network did not issue.
 		msg.ReplyTo = s.core.LegacyRef(ctx, u, id, r.Attr("id"))
 	}
 	if err := s.core.WaitSend(ctx, u); err != nil {
@@ -202,9 +204,13 @@ func (s *Service) sendReactions(ctx context.Context, in *stanza.In, a transports
 		s.core.ReplyError(in, stanzaerr.New("cancel", "feature-not-implemented", "%s has no reactions.", s.core.NetworkName()))
 		return
 	}
+	if el.Attr("id") == "" {
+		s.core.ReplyError(in, stanzaerr.New("modify", "bad-request", "The reactions element has no id."))
+		return
+	}
 	target := s.core.LegacyRef(ctx, u, id, el.Attr("id"))
 	if target == "" {
-		s.core.ReplyError(in, stanzaerr.New("modify", "bad-request", "The reactions element has no id."))
+		s.core.ReplyError(in, NoLegacyID("reacted to"))
 		return
 	}
 	var want []string
@@ -275,9 +281,13 @@ func (s *Service) Moderate(ctx context.Context, in *stanza.In, q *xmltree.Elemen
 		s.core.ReplyError(in, stanzaerr.New("cancel", "feature-not-implemented", "Only retraction is supported as a moderation."))
 		return
 	}
+	if q.Attr("id") == "" {
+		s.core.ReplyError(in, stanzaerr.New("modify", "bad-request", "The moderate element has no id."))
+		return
+	}
 	target := s.core.LegacyRef(ctx, u, id, q.Attr("id"))
 	if target == "" {
-		s.core.ReplyError(in, stanzaerr.New("modify", "bad-request", "The moderate element has no id."))
+		s.core.ReplyError(in, NoLegacyID("deleted"))
 		return
 	}
 	mctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -42,7 +42,7 @@ func (s *Service) archiveRoomMessage(ctx context.Context, user string, r *Room, 
 	e := archive.Entry{ID: string(ev.RemoteID), Legacy: ev.RemoteID != "", Time: ev.Time, Nick: ev.Nick,
 		Body: ev.Body, Action: ev.Action, Own: ev.Own, ReplyTo: string(ev.ReplyTo)}
 	if e.ID == "" {
-		e.ID = newID()
+		e.ID = s.madeID() // no legacy ID: known as the gateway's (MadeID)
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()

@@ -32,6 +32,7 @@ type Network struct {
 	connects    atomic.Int64
 	seq         atomic.Int64
 	changed     chan struct{}
+	echoOpens   atomic.Int64 // files.go
 
 	// Rooms (see RoomNetwork).
 	seeds     map[transports.ID]RoomSeed
