@@ -41,9 +41,11 @@ var rules = []struct {
 	{pkg: "netstate", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
 	{pkg: "archive", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
 	{pkg: "outbox", allowed: []string{"storage", "msgid"}, forbidden: []string{"mellium.im"}},
+	// The inbound journal: the storage contract only.
+	{pkg: "journal", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
 	// The active/standby election: the storage contract only.
 	{pkg: "lease", allowed: []string{"storage"}, stdlibOnly: true},
-	{pkg: "component", allowed: []string{"transports", "registry", "outbox", "msgid", "netstate", "archive", "storage", "internal/xmltree", "egress"},
+	{pkg: "component", allowed: []string{"transports", "registry", "outbox", "journal", "msgid", "netstate", "archive", "storage", "internal/xmltree", "egress"},
 		notImported: []string{"storage"}},
 	{pkg: "component/discovery", allowed: []string{"transports", "component/stanzaerr", "internal/xmltree"}},
 	{pkg: "component/regform", allowed: []string{"transports", "internal/xmltree"}},
