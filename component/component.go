@@ -41,6 +41,7 @@ import (
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/component/userloop"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/journal"
 	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/outbox"
@@ -123,6 +124,12 @@ type Config struct {
 	// archive, none advertised, and the chatter said while a user is
 	// away is kept in memory (muc.Away).
 	Archive *archive.Archive
+	// Journal, if set, keeps each user's messages to the legacy network
+	// from when they are read until the legacy send and the message-ID
+	// pair are done (journal.go): Run handles again, once, what a killed
+	// process left there. nil: a message read but not yet sent is lost
+	// with the process.
+	Journal *journal.Journal
 }
 
 // Component is one running gateway domain. Create it with New and run it
@@ -131,6 +138,9 @@ type Component struct {
 	// sent holds the links of the user's files until their echo
 	// (echofiles.go).
 	sent sentFiles
+	// replays marks the journaled stanzas being handled again
+	// (journal.go).
+	replays replays
 
 	cfg     Config
 	domain  jid.JID
@@ -317,6 +327,9 @@ func (c *Component) Run(ctx context.Context) error {
 	if err := c.startStayingUsers(ctx); err != nil {
 		c.log.Warn("starting always-connected users", "err", err)
 	}
+	// Before the stream: each user's replayed messages are in their lane
+	// ahead of anything new they send.
+	c.replayJournal(ctx)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

@@ -14,10 +14,12 @@ import (
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/journal"
 	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/storage/bolt"
 	"github.com/switchboard-im/switchboard/transports"
 	"github.com/switchboard-im/switchboard/transports/transportstest"
@@ -40,6 +42,7 @@ type env struct {
 	reg    *registry.Registry
 	out    *outbox.Outbox
 	comp   *component.Component
+	store  storage.Store // the running component's, while it runs
 	logs   *testenv.LogBuffer
 	dbPath string
 	key    []byte
@@ -50,6 +53,8 @@ type env struct {
 	// archive, if set, gives the component a room archive with these
 	// bounds (Config.Archive).
 	archive *archive.Bounds
+	// journal bounds the component's journal (Config.Journal).
+	journal journal.Limits
 }
 
 type envOptions struct {
@@ -65,11 +70,13 @@ type envOptions struct {
 	// archive, if set, gives the component a room archive (XEP-0313)
 	// with these bounds.
 	archive *archive.Bounds
+	// journal bounds the component's journal (zero: the defaults).
+	journal journal.Limits
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{p: o.prosody, logs: &testenv.LogBuffer{}, maxStanza: o.maxStanza, archive: o.archive}
+	e := &env{p: o.prosody, logs: &testenv.LogBuffer{}, maxStanza: o.maxStanza, archive: o.archive, journal: o.journal}
 	if e.p == nil {
 		e.p = testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
 	}
@@ -102,6 +109,7 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 	ids, state := msgid.New(store), netstate.New(store)
 	e.reg, err = registry.New(store, key, ids, state)
 	e.out = outbox.New(store)
+	e.store = store
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +134,7 @@ func (e *env) start(t *testing.T, key []byte, allowed []string) {
 		Logger:         log,
 		MaxStanzaBytes: e.maxStanza,
 		Archive:        arch,
+		Journal:        journal.New(store, e.journal),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -212,6 +212,11 @@ func (c *Component) roomsPerUser() int {
 // admit runs job for the sender of s in their lane, or answers s with
 // resource-constraint when maxQueued of their stanzas are waiting already.
 func (c *Component) admit(s *stanza.In, job func()) {
+	if c.replays.is(s.Element) {
+		// Taken once already, and bounded by the journal's cap.
+		c.lanes.Post(c.ctx(), s.From.Bare().String(), func(context.Context) { job() })
+		return
+	}
 	if c.lanes.TryPost(c.ctx(), s.From.Bare().String(), func(context.Context) { job() }) {
 		return
 	}

@@ -20,6 +20,13 @@ const nsComponent = "jabber:component:accept"
 // Nothing of a stanza's content is ever logged, at any level: a dropped
 // stanza is logged by dropped, with its kind, type, id and addresses only.
 func (c *Component) route(n *node) {
+	c.routeAt(n, 0)
+}
+
+// routeAt is route for a stanza at place seq of the network's journal,
+// being handled again (replayJournal); 0 for a stanza read from the
+// stream.
+func (c *Component) routeAt(n *node, seq uint64) {
 	if n.Name.Space != nsComponent || n.Name.Local != "iq" && n.Name.Local != "message" && n.Name.Local != "presence" {
 		c.dropped(n, "not a stanza")
 		return // nothing to answer
@@ -68,7 +75,7 @@ func (c *Component) route(n *node) {
 	case "iq":
 		c.handleIQ(s)
 	case "message":
-		c.handleMessage(s)
+		c.message(s, seq)
 	case "presence":
 		c.handlePresence(s)
 	}
@@ -135,6 +142,13 @@ func (c *Component) replyError(n *node, err *stanzaerr.Error) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 	defer cancel()
+	if c.replays.is(n) && n.Name.Local == "message" {
+		// A replayed message's answer may come before the stream is up:
+		// queued, like the receipt it replaces.
+		if qerr := c.queue(ctx, &stanza.Message{ID: id, Type: "error", From: from, To: to, Error: x}); qerr == nil {
+			return
+		}
+	}
 	switch n.Name.Local {
 	case "iq":
 		c.sendQuiet(ctx, &stanza.IQ{ID: id, Type: "error", From: from, To: to, Error: x})
