@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/switchboard-im/switchboard/component"
+	"github.com/switchboard-im/switchboard/journal"
 	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/outbox"
@@ -115,7 +116,14 @@ func (s *streamServer) next(tb testing.TB) (name string, attrs map[string]string
 // BenchmarkStanzaPath measures one message from the XMPP stream through
 // the component to the adapter, and the legacy answer back through the
 // outbox (stored durably) to the stream.
-func BenchmarkStanzaPath(b *testing.B) {
+func BenchmarkStanzaPath(b *testing.B) { benchStanzaPath(b, false) }
+
+// BenchmarkStanzaPathJournal is BenchmarkStanzaPath with the inbound
+// journal on (Config.Journal): the message is written to storage when
+// read and removed once sent. Run both interleaved to compare.
+func BenchmarkStanzaPathJournal(b *testing.B) { benchStanzaPath(b, true) }
+
+func benchStanzaPath(b *testing.B, journaled bool) {
 	srv := newStreamServer(b)
 	store, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
@@ -133,7 +141,7 @@ func BenchmarkStanzaPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	net := transportstest.New(map[string]string{legacyUsr: legacyPW})
-	comp, err := component.New(component.Config{
+	cfg := component.Config{
 		Domain: gw, Server: srv.ln.Addr().String(), Secret: secret, Network: net, Registry: reg,
 		Outbox: outbox.New(store), MessageIDs: ids, NetState: state,
 		SendRate: 1e9, SendBurst: 1 << 30,
@@ -141,7 +149,11 @@ func BenchmarkStanzaPath(b *testing.B) {
 		// every answer.
 		IncomingPerMinute: 1 << 30,
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if journaled {
+		cfg.Journal = journal.New(store, journal.Limits{})
+	}
+	comp, err := component.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/config"
+	"github.com/switchboard-im/switchboard/journal"
 	"github.com/switchboard-im/switchboard/lease"
 	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/netstate"
@@ -105,6 +106,10 @@ func New(opts Options) (*App, error) {
 		MaxAttachmentBytes: cfg.Security.MaxAttachmentBytes,
 		MaxAttachments:     cfg.Security.MaxAttachments,
 	}
+	// Always on, bbolt or Redis: a killed single instance loses what it
+	// had read and not sent just as a killed holder does (README, "Several
+	// instances").
+	inbound := journal.New(a.store, journal.Limits{})
 	nets := opts.Networks
 	if nets == nil {
 		nets = Networks()
@@ -135,6 +140,7 @@ func New(opts Options) (*App, error) {
 			Registry:       a.reg,
 			Outbox:         out,
 			MessageIDs:     a.ids,
+			Journal:        inbound,
 			NetState:       a.state,
 			AllowedDomains: cfg.Security.AllowedDomains,
 			OtherDomains:   gatewayDomains(cfg.Networks()),
