@@ -288,6 +288,22 @@ plaintext = true
 	il, id := i.lost(), i.dups()
 	t.Logf("XMPP→IRC: %d messages, %d sends, %d lost, %d duplicates", n, x.sends(), len(xl), xd)
 	t.Logf("IRC→XMPP: %d messages, %d sends, %d lost, %d duplicates", n, i.sends(), len(il), id)
+	// The inbound journal: what the killed holder had read from alice and
+	// not sent, handled again by the new holder (each user's messages in
+	// flight at most); none may be too old to send after a takeover of
+	// seconds.
+	replayed := 0
+	for _, in := range insts[1:] {
+		for _, m := range replayRE.FindAllStringSubmatch(in.logs.String(), -1) {
+			var k int
+			fmt.Sscan(m[1], &k)
+			replayed += k
+		}
+		if strings.Contains(in.logs.String(), "journaled message too old to send") {
+			t.Errorf("instance %s dropped a journaled message as too old after a takeover of seconds\n%s", in.name, dump())
+		}
+	}
+	t.Logf("XMPP→IRC: %d messages read by the killed holder and not sent, handled again by the new holder from the journal", replayed)
 	if len(il) == 1 && il[0] == killAt {
 		t.Logf("IRC→XMPP message %d, sent by bob at the instant of the SIGKILL and taken by the IRC server, died with the killed process (IRC has no acknowledgement)", killAt)
 		il = nil
@@ -310,6 +326,10 @@ type instance struct {
 	logs testenv.LogBuffer
 	done chan struct{}
 }
+
+// replayRE finds the count of the inbound journal's replay in an
+// instance's log.
+var replayRE = regexp.MustCompile(`msg="handling again the messages a stopped process left unsent".* messages=(\d+)`)
 
 var httpRE = regexp.MustCompile(`msg=starting .*http=(\S+)`)
 
