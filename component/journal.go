@@ -82,12 +82,19 @@ func (c *Component) message(s *stanza.In, seq uint64) {
 		}
 	}
 	c.handleMessage(s)
-	// Behind the message's lane work, then behind its confirmation.
-	c.lanes.Post(c.ctx(), user, func(ctx context.Context) {
-		c.confirms.Post(ctx, user, func(ctx context.Context) {
-			c.journalAck(ctx, s.Element, user, seq)
-		})
-	})
+	ack := func(ctx context.Context) {
+		// Behind the message's confirmation.
+		c.confirms.Post(ctx, user, func(ctx context.Context) { c.journalAck(ctx, s.Element, user, seq) })
+	}
+	if _, room := c.isRoom(s.To); room && s.To.Resourcepart() != "" && s.Type != "groupchat" {
+		// A private message through a room: its lane work looks the
+		// occupant up and then admits the one-to-one send as a further
+		// lane job; the acknowledgement goes behind that one.
+		next := ack
+		ack = func(ctx context.Context) { c.lanes.Post(ctx, user, next) }
+	}
+	// Behind the message's lane work.
+	c.lanes.Post(c.ctx(), user, ack)
 }
 
 // journalAck removes the entry seq of user from the journal, unless Run

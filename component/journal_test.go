@@ -1,6 +1,7 @@
 package component_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
 	"github.com/switchboard-im/switchboard/journal"
+	"github.com/switchboard-im/switchboard/transports"
 )
 
 // slowSends lets one message through to the network and makes the next
@@ -167,4 +169,50 @@ func TestJournalCap(t *testing.T) {
 	})
 	wantError(t, errMsg, "resource-constraint", "still on their way")
 	e.journalIDs(t, "c2", "c3")
+}
+
+// TestJournalInFlightDuplicate: where the network pipelines, messages
+// the network took but had not confirmed when the component stopped are
+// the bounded duplicates: sent again after the restart, each once more,
+// in order, with their receipts; a confirmed one is not.
+func TestJournalInFlightDuplicate(t *testing.T) {
+	e := newEnv(t, envOptions{caps: func(c *transports.Capabilities) { c.Pipelining = true }})
+	e.net.HoldQueued(true)
+	c := e.user(t, "dov", "pc", 0)
+	e.register(t, c)
+	a := e.adapter(t, "dov@localhost")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+
+	for i := 1; i <= 3; i++ {
+		c.Send(t, chatTo("bob", fmt.Sprint("f", i), fmt.Sprint("in flight ", i)))
+	}
+	if _, err := a.WaitHeld(ctx, 3); err != nil {
+		t.Fatalf("messages in flight: %v", err)
+	}
+	if m, _ := a.Confirm(); m.Body != "in flight 1" {
+		t.Fatalf("confirmed %q first", m.Body)
+	}
+	c.Expect(t, "receipt for f1", receiptFor("f1"))
+	e.journalIDs(t, "f2", "f3")
+	e.stop()
+
+	e.net.HoldQueued(false)
+	e.start(t, e.key, nil)
+	a2 := e.adapter(t, "dov@localhost")
+	c.Send(t, chatTo("bob", "f4", "in flight 4"))
+	var got []string
+	for range 3 {
+		got = append(got, nextSent(t, a2).Body)
+	}
+	if want := []string{"in flight 2", "in flight 3", "in flight 4"}; !slices.Equal(got, want) {
+		t.Fatalf("sent after the restart %q, want %q", got, want)
+	}
+	for _, id := range []string{"f2", "f3", "f4"} {
+		c.Expect(t, "receipt for "+id, receiptFor(id))
+	}
+	e.journalIDs(t)
+	if n := len(a2.Sent()); n != 0 {
+		t.Fatalf("%d more messages sent", n)
+	}
 }
