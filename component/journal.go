@@ -65,6 +65,9 @@ func (c *Component) message(s *stanza.In, seq uint64) {
 		return
 	}
 	user := s.From.Bare().String()
+	if seq != 0 {
+		c.replays.reached.Store(s.Element, struct{}{})
+	}
 	if seq == 0 {
 		ctx, cancel := context.WithTimeout(c.ctx(), 10*time.Second)
 		var err error
@@ -116,7 +119,12 @@ func (c *Component) journalAck(ctx context.Context, n *node, user string, seq ui
 // queues them whatever the lane's length (the journal bounded them when
 // they were taken), and replyError queues their errors in the outbox,
 // since they may come before the stream is up.
-type replays struct{ m sync.Map } // *node -> struct{}
+type replays struct {
+	m sync.Map // *node -> struct{}
+	// reached holds, while replayJournal routes one, the replayed
+	// stanzas that routing brought to message.
+	reached sync.Map // *node -> struct{}
+}
 
 func (r *replays) add(n *node)     { r.m.Store(n, struct{}{}) }
 func (r *replays) done(n *node)    { r.m.Delete(n) }
@@ -162,6 +170,13 @@ func (c *Component) replayJournal(ctx context.Context) {
 		}
 		c.replays.add(n)
 		c.routeAt(n, e.Seq)
+		if _, ok := c.replays.reached.LoadAndDelete(n); !ok {
+			// Dropped by routing this time (the configuration changed:
+			// another domain, say); never left to come back at every
+			// start.
+			c.log.Warn("journaled message no longer routed, dropped", "user", e.User, "id", logAttr(n.Attr("id")), "to", logAttr(n.Attr("to")))
+			c.journalAck(ctx, n, e.User, e.Seq)
+		}
 	}
 }
 
