@@ -216,3 +216,33 @@ func TestJournalInFlightDuplicate(t *testing.T) {
 		t.Fatalf("%d more messages sent", n)
 	}
 }
+
+// TestJournalReplaysGroupchat: a room message read and not sent when the
+// component stopped is handled again by the next one, which has not
+// rejoined the room yet when the message's turn comes: the user gets the
+// usual error for it, under its id, never silence, and nothing reaches
+// the room. (Holding replayed room messages until the rejoin is not done;
+// README.)
+func TestJournalReplaysGroupchat(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: true, tune: slowSends})
+	c, a := roomUser(t, e, "gus")
+	joinAndSync(t, c, testRoom, "gus")
+
+	c.Send(t, `<message type="groupchat" id="r1" to="`+testRoom+`"><body>room one</body></message>`)
+	c.Send(t, `<message type="groupchat" id="r2" to="`+testRoom+`"><body>room two</body></message>`)
+	if m := nextSent(t, a); m.Body != "room one" || !m.Room {
+		t.Fatalf("first message sent = %+v", m)
+	}
+	e.journalIDs(t, "r2")
+	e.stop()
+
+	e.tune = nil
+	e.start(t, e.key, nil)
+	errMsg := c.Expect(t, "the error for the replayed room message", isErrorReply("r2"))
+	wantError(t, errMsg, "not-acceptable", "not in this room")
+	e.journalIDs(t)
+	a2 := e.adapter(t, "gus@localhost")
+	if n := len(a2.Sent()); n != 0 {
+		t.Fatalf("%d messages sent after the restart", n)
+	}
+}
