@@ -3,6 +3,7 @@ package irc
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -308,5 +309,29 @@ func TestRedactNotNegotiated(t *testing.T) {
 			s.srv.send("PING :probe")
 			noRedact(t, s.until(t, "PONG :probe"))
 		})
+	}
+}
+
+// A channel's view remembers the latest maxAuthors authors, the oldest
+// out first; a msgid read again (by another user's connection) keeps its
+// author.
+func TestAuthorLog(t *testing.T) {
+	var l authorLog
+	l.note("m0", "bob")
+	l.note("m0", "mallory")
+	if got := l.by["m0"]; got != "bob" {
+		t.Errorf("m0 by %q, want bob", got)
+	}
+	for i := 1; i <= maxAuthors; i++ {
+		l.note("m"+strconv.Itoa(i), "carol")
+	}
+	if len(l.by) != maxAuthors || len(l.order) != maxAuthors {
+		t.Fatalf("%d authors, %d in order; want %d", len(l.by), len(l.order), maxAuthors)
+	}
+	if _, ok := l.by["m0"]; ok {
+		t.Error("the oldest author is still there")
+	}
+	if got := l.by["m1"]; got != "carol" {
+		t.Errorf("m1 by %q, want carol", got)
 	}
 }
