@@ -252,6 +252,9 @@ func (c *conn) onEcho(e *girc.Event) {
 		if w.first == nil {
 			w.first = e
 		}
+		if msgid, ok := e.Tags.Get("msgid"); ok && len(w.ids) < c.a.n.cfg.MaxLinesPerMessage {
+			w.ids = append(w.ids, strings.Clone(msgid))
+		}
 		w.lines--
 		if w.lines == 0 {
 			done = w

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lrstanley/girc"
 
@@ -88,10 +89,12 @@ func (a *adapter) ModerateRetract(ctx context.Context, room transports.ID, targe
 }
 
 // redact sends REDACT for message msgid in target (a channel or nick;
-// id as the user named it, room when a channel) and waits for the
-// server's answer: FAIL REDACT (or 421, an unknown command) is the
-// refusal; the echoed REDACT, or else the answer to the PING queued right
-// after it, the success, bounded by ctx and the network timeout.
+// id as the user named it, room when a channel), and for the further
+// lines of the user's message msgid names (rememberLines), and waits for
+// the server's answer: FAIL REDACT about msgid (or 421, an unknown
+// command) is the refusal, the answer to the PING queued right after the
+// REDACTs the success, bounded by ctx and the network timeout. The
+// further lines' echoes are not shown: the user's message is one.
 func (c *conn) redact(ctx context.Context, target string, id transports.ID, room bool, msgid transports.RemoteID, reason string) error {
 	c.mu.Lock()
 	if !c.registered || c.wire == nil {
@@ -111,10 +114,18 @@ func (c *conn) redact(ctx context.Context, target string, id transports.ID, room
 		return fmt.Errorf("%w: that message has no IRC message ID %s could delete", transports.ErrNotFound, c.server)
 	}
 	reason = cutUTF8(strings.TrimSpace(Sanitize(reason)), maxRedactReason)
-	line := "REDACT " + target + " " + string(msgid)
-	if reason != "" {
-		line += " :" + reason
+	further := c.furtherLines(ctx, target, string(msgid))
+	lines := make([]string, 0, len(further)+2)
+	for _, m := range append([]string{string(msgid)}, further...) {
+		l := "REDACT " + target + " " + m
+		if reason != "" {
+			l += " :" + reason
+		}
+		lines = append(lines, l)
 	}
+	lines = append(lines, "PING :"+token)
+	c.quiet(further, 1)
+	defer c.quiet(further, -1)
 	key := FoldName(target)
 	echoed := false // set by the reading goroutine before it completes w
 	w := c.addAwait(func(e *girc.Event, self bool) (bool, error) {
@@ -135,16 +146,17 @@ func (c *conn) redact(ctx context.Context, target string, id transports.ID, room
 				return true, fmt.Errorf("%w: %s does not know the REDACT command; nothing was deleted", transports.ErrUnsupported, c.server)
 			}
 		case "REDACT":
+			// The echo comes before the PONG, and so do the further
+			// lines' echoes, which the PONG lets be shown again.
 			if self && len(p) >= 2 && FoldName(p[0]) == key && p[1] == string(msgid) {
 				echoed = true
-				return true, nil
 			}
 		case "PONG":
 			return len(p) >= 1 && lastParam(p) == token, nil
 		}
 		return false, nil
 	})
-	if err := c.request(ctx, w, "the deletion", line, "PING :"+token); err != nil {
+	if err := c.request(ctx, w, "the deletion", lines...); err != nil {
 		return err
 	}
 	if room && !echoed {
@@ -198,6 +210,9 @@ func (c *conn) onRedact(e *girc.Event) []transports.Event {
 		return nil
 	}
 	target, msgid := p[0], p[1]
+	if c.isSelf(e) && c.quieted(msgid) {
+		return nil // a further line of a message whose deletion the user sees once
+	}
 	by := e.Source.Name
 	if fromServer(e) {
 		by = "" // a server (or its services) deleted it: nobody the room knows
@@ -254,6 +269,105 @@ func (c *conn) channelRetraction(name string, id transports.ID, msgid, by, me, r
 	}
 	ev.Own = ev.Nick != "" && EqualFold(ev.Nick, me)
 	return ev
+}
+
+// A message of the user's longer than one IRC line goes out as several
+// PRIVMSGs, each with its own msgid, and is known by the first (Send's
+// RemoteID). So that deleting it deletes every line, the msgids of the
+// further lines are kept in the user's durable store (Account.Store) per
+// server and conversation, for the latest maxLineSets such messages.
+
+// maxLineSets is how many multi-line messages per conversation keep the
+// msgids of their further lines.
+const maxLineSets = 32
+
+// linesKey is the store key of the line sets of conversation target.
+func (c *conn) linesKey(target string) string {
+	return "redact-lines:" + c.server + " " + FoldName(target)
+}
+
+// rememberLines stores ids, the msgids of the lines of one message the
+// user sent to target, where the server can delete messages. A store
+// that fails is logged: the message's first line can still be deleted.
+func (c *conn) rememberLines(ctx context.Context, target string, ids []string) {
+	st := c.a.acct.Store
+	if st == nil || !c.hasCap(redactCap) {
+		return
+	}
+	for _, id := range ids {
+		if !validMsgID(id) {
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	c.linesMu.Lock()
+	defer c.linesMu.Unlock()
+	key := c.linesKey(target)
+	var sets []string
+	if v, err := st.Get(ctx, key); err == nil && len(v) > 0 {
+		sets = strings.Split(string(v), "\n")
+	}
+	sets = append(sets, strings.Join(ids, " "))
+	if len(sets) > maxLineSets {
+		sets = sets[len(sets)-maxLineSets:]
+	}
+	if err := st.Put(ctx, key, []byte(strings.Join(sets, "\n"))); err != nil {
+		c.log.Warn("the lines of a long message not remembered; deleting it will delete its first line only", "err", err)
+	}
+}
+
+// furtherLines returns the msgids of the lines after the first of the
+// user's message msgid to target, as rememberLines stored them.
+func (c *conn) furtherLines(ctx context.Context, target, msgid string) []string {
+	st := c.a.acct.Store
+	if st == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := st.Get(ctx, c.linesKey(target))
+	if err != nil {
+		return nil
+	}
+	for _, set := range strings.Split(string(v), "\n") {
+		ids := strings.Fields(set)
+		if len(ids) < 2 || ids[0] != msgid {
+			continue
+		}
+		var rest []string
+		for _, id := range ids[1:] {
+			if validMsgID(id) && len(rest) < c.a.n.cfg.MaxLinesPerMessage {
+				rest = append(rest, id)
+			}
+		}
+		return rest
+	}
+	return nil
+}
+
+// quiet adds d to the count of deletions under way of each of msgids.
+func (c *conn) quiet(msgids []string, d int) {
+	if len(msgids) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.quietRedacts == nil {
+		c.quietRedacts = make(map[string]int)
+	}
+	for _, m := range msgids {
+		if c.quietRedacts[m] += d; c.quietRedacts[m] <= 0 {
+			delete(c.quietRedacts, m)
+		}
+	}
+}
+
+// quieted reports whether msgid is a further line of a deletion under way.
+func (c *conn) quieted(msgid string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.quietRedacts[msgid] > 0
 }
 
 // noteAuthor records in the view of channel name that nick wrote the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +30,8 @@ func newRedactSession(t *testing.T, caps string) *redactSession {
 	t.Helper()
 	srv, n := newScripted(t)
 	evs := make(chan transports.Event, 100)
-	a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org"}, transports.SinkFunc(func(ev transports.Event) { evs <- ev }))
+	acct := transports.Account{User: "u@example.org", Store: &mapStore{m: map[string][]byte{}}}
+	a, err := n.Connect(context.Background(), acct, transports.SinkFunc(func(ev transports.Event) { evs <- ev }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +54,29 @@ func newRedactSession(t *testing.T, caps string) *redactSession {
 		t.Fatal(err)
 	}
 	return &redactSession{srv: srv, a: a, evs: evs, req: req}
+}
+
+// mapStore is a transports.Store in memory.
+type mapStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *mapStore) Get(_ context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	if !ok {
+		return nil, transports.ErrNotFound
+	}
+	return v, nil
+}
+
+func (s *mapStore) Put(_ context.Context, key string, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = value
+	return nil
 }
 
 // retraction waits for the next RetractEvent.
@@ -334,4 +359,47 @@ func TestAuthorLog(t *testing.T) {
 	if got := l.by["m1"]; got != "carol" {
 		t.Errorf("m1 by %q, want carol", got)
 	}
+}
+
+// A message of the user's that went out as several lines is known by the
+// first line's msgid; deleting it deletes every line, and the user sees
+// one retraction.
+func TestRedactLongMessage(t *testing.T) {
+	s := newRedactSession(t, "message-tags echo-message draft/message-redaction")
+	body := strings.Repeat("long words ", 60) // two lines
+	got := make(chan transports.RemoteID, 1)
+	go func() {
+		id, err := s.a.Send(context.Background(), transports.Message{To: "#c", Body: body, ID: "x1"})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- id
+	}()
+	for i, id := range []string{"l1", "l2"} {
+		l := s.srv.expect("PRIVMSG #c :")
+		s.srv.send("@msgid=" + id + " :me!u@h " + l)
+		if i == 0 && strings.TrimPrefix(l, "PRIVMSG #c :") == strings.TrimSpace(body) {
+			t.Fatal("the message fit on one line")
+		}
+	}
+	if id := <-got; id != "l1" {
+		t.Fatalf("Send = %q, want the first line's msgid", id)
+	}
+	done := call(func() error { return s.a.(transports.Retractor).Retract(context.Background(), "#c", "l1") })
+	first := s.srv.expect("REDACT")
+	second := s.srv.expect("REDACT")
+	if first != "REDACT #c l1" || second != "REDACT #c l2" {
+		t.Errorf("sent %q, %q; want both lines deleted", first, second)
+	}
+	ping := s.srv.expect("PING ")
+	s.srv.send(":me!u@h REDACT #c l1")
+	s.srv.send(":me!u@h REDACT #c l2")
+	s.srv.send(":srv PONG srv :" + strings.TrimPrefix(ping, "PING :"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if r := s.retraction(t); r.Target != "l1" || !r.Own {
+		t.Errorf("retraction = %+v, want the message's, l1", *r)
+	}
+	s.noRetraction(t)
 }
