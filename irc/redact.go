@@ -18,9 +18,9 @@ import (
 //
 //   - the user's retraction (transports.Retractor) and a moderator's
 //     (transports.MessageModerator) become REDACT <target> <msgid>
-//     [:reason]; the server's FAIL REDACT … is the refusal, its echo of
-//     the REDACT (echo-message) or its answer to a PING sent after it the
-//     success;
+//     [:reason]; the server's FAIL REDACT … is the refusal, its answer to
+//     a PING sent after it the success (after the REDACT's echo, on a
+//     server that echoes: echo-message);
 //   - a REDACT from the server becomes a transports.RetractEvent: by the
 //     author, or, in a channel, a moderation when someone else deleted
 //     the message.
