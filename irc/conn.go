@@ -86,6 +86,10 @@ type conn struct {
 	typed      map[string]string // last typing state sent, by folded target
 	motd       []string
 	batches    map[string]bool // open BATCH references (history replays)
+	// quietRedacts are the msgids of the further lines of messages being
+	// deleted now: their echoes are not shown (redact.go).
+	quietRedacts map[string]int
+	linesMu      sync.Mutex // the user's stored line sets of this server (rememberLines)
 }
 
 // channel is a joined (or joining) IRC channel.
@@ -138,6 +142,7 @@ type echoWait struct {
 	action  bool
 	body    string
 	first   *girc.Event
+	ids     []string // the msgids of its echoed lines, in order (redact.go)
 	done    chan error
 }
 
@@ -1117,6 +1122,9 @@ func (c *conn) waitSent(ctx context.Context, w *echoWait) (transports.RemoteID, 
 			c.dropEcho(w)
 			return "", fmt.Errorf("%w: %s did not confirm the message in time", transports.ErrUnavailable, c.server)
 		}
+	}
+	if len(w.ids) > 1 {
+		c.rememberLines(ctx, w.target, w.ids) // folded; linesKey folds again
 	}
 	if w.first != nil {
 		if msgid, ok := w.first.Tags.Get("msgid"); ok {
