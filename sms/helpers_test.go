@@ -2,13 +2,16 @@ package sms
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboard-im/switchboard/sms/twiliotest"
 	"github.com/switchboard-im/switchboard/transports"
 	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
@@ -155,4 +158,42 @@ func (h *hookServer) connectTo(t *testing.T, user string, creds transports.Crede
 	}
 	t.Cleanup(func() { a.Close() })
 	return a
+}
+
+// nextSent waits for the next message the fake Twilio accepted.
+func nextSent(t *testing.T, f *twiliotest.Server) twiliotest.Sent {
+	t.Helper()
+	m, err := f.NextSent(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// webhook posts params to rawURL as Twilio does: a form, signed with
+// token (by twiliotest, written apart from SignTwilio) in
+// X-Twilio-Signature ("" = unsigned). It returns the status and body of
+// the answer.
+func webhook(t *testing.T, rawURL, token string, params url.Values) (int, string) {
+	t.Helper()
+	sig := ""
+	if token != "" {
+		sig = twiliotest.Sign(token, rawURL, params)
+	}
+	code, body, err := twiliotest.Post(context.Background(), rawURL, sig, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, body
+}
+
+func do(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchboard-im/switchboard/sms/twiliotest"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -17,12 +18,12 @@ const (
 	ownNum   = "+15550109999"
 )
 
-func twilioOwn(t *testing.T) (*fakeTwilio, *hookServer) {
+func twilioOwn(t *testing.T) (*twiliotest.Server, *hookServer) {
 	t.Helper()
-	f := newFakeTwilio(t)
-	f.addAccount(ownSID, ownToken, ownNum)
-	f.addAccount("AC00000000000000000000000000000003", "other-token", "+15550108888")
-	h := newHookServer(t, Config{Provider: ProviderTwilio, Mode: ModeOwn, DefaultCountry: "US", Twilio: TwilioConfig{APIURL: f.srv.URL}})
+	f := twiliotest.New(t)
+	f.AddAccount(ownSID, ownToken, ownNum)
+	f.AddAccount("AC00000000000000000000000000000003", "other-token", "+15550108888")
+	h := newHookServer(t, Config{Provider: ProviderTwilio, Mode: ModeOwn, DefaultCountry: "US", Twilio: TwilioConfig{APIURL: f.URL}})
 	return f, h
 }
 
@@ -92,7 +93,7 @@ func TestOwnMode(t *testing.T) {
 	if _, err := a.Send(ctx, transports.Message{To: contact, Body: "from my own number"}); err != nil {
 		t.Fatal(err)
 	}
-	if m := f.nextSent(t); m.Account != ownSID || m.From != ownNum || m.Body != "from my own number" {
+	if m := nextSent(t, f); m.Account != ownSID || m.From != ownNum || m.Body != "from my own number" {
 		t.Fatalf("the provider got %+v", m)
 	}
 
