@@ -2,8 +2,10 @@ package sms
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -87,6 +89,33 @@ type hookServer struct {
 
 	mu      sync.Mutex
 	handler http.Handler
+	// creds are the registrations the gateway would keep sealed, as
+	// register stored them (the hook server is the network's
+	// CredentialReader); credsErr fails every read when set.
+	creds    map[string]transports.Credentials
+	credsErr error
+}
+
+// Credentials implements transports.CredentialReader over what register
+// stored.
+func (h *hookServer) Credentials(_ context.Context, user string) (transports.Credentials, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.credsErr != nil {
+		return nil, h.credsErr
+	}
+	c, ok := h.creds[user]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not registered", transports.ErrNotFound, user)
+	}
+	return maps.Clone(c), nil
+}
+
+// forget deletes user's stored registration (not the network's index).
+func (h *hookServer) forget(user string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.creds, user)
 }
 
 const maxBody = 64 << 10
@@ -103,7 +132,7 @@ func newHookServer(t *testing.T, cfg Config) *hookServer {
 func startHookServer(t *testing.T) *hookServer {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
-	h := &hookServer{rec: newRecorder(), store: &transportstest.NetStore{},
+	h := &hookServer{rec: newRecorder(), store: &transportstest.NetStore{}, creds: map[string]transports.Credentials{},
 		public: "http://" + srv.Listener.Addr().String() + "/hooks/sms/"}
 	srv.Config.Handler = http.StripPrefix("/hooks/sms", http.MaxBytesHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
@@ -123,7 +152,7 @@ func (h *hookServer) attach(t *testing.T, cfg Config) {
 		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 	h.net = New(cfg)
-	handler := h.net.Attach(transports.Hooks{Deliver: h.rec, Store: h.store, PublicURL: h.public})
+	handler := h.net.Attach(transports.Hooks{Deliver: h.rec, Store: h.store, PublicURL: h.public, Credentials: h})
 	h.mu.Lock()
 	h.handler = handler
 	h.mu.Unlock()
@@ -140,6 +169,9 @@ func (h *hookServer) register(t *testing.T, user string, creds transports.Creden
 	if err != nil {
 		t.Fatalf("Register(%s): %v", user, err)
 	}
+	h.mu.Lock()
+	h.creds[user] = maps.Clone(out)
+	h.mu.Unlock()
 	return out
 }
 
