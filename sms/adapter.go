@@ -51,9 +51,14 @@ func (a *adapter) Send(ctx context.Context, m transports.Message) (transports.Re
 	return a.sendTold(ctx, t)
 }
 
-// sendTold sends t and tells the user when it went as more SMS than
-// warn_segments.
+// sendTold sends t from the user's current number (assign.go) and tells
+// the user when it went as more SMS than warn_segments.
 func (a *adapter) sendTold(ctx context.Context, t text) (transports.RemoteID, error) {
+	from, err := a.net.currentNumber(ctx, a.user, a.from)
+	if err != nil {
+		return "", err
+	}
+	t.From = from
 	id, err := a.send(ctx, t)
 	if err != nil {
 		return "", err

@@ -134,6 +134,7 @@ func (n *Network) Capabilities() transports.Capabilities {
 		DeferredReceipts: true,
 		MaxBody:          maxChars * 4,
 		SendFiles:        n.cfg.Provider == ProviderTwilio,
+		AdminCommands:    n.adminCommands(),
 		Attachments:      n.cfg.Provider == ProviderTwilio,
 	}
 }
@@ -151,6 +152,15 @@ func (n *Network) LoginFields() []transports.Field {
 		{Name: "phone", Label: "Your Twilio phone number", Kind: transports.FieldText, Required: true, MaxLen: 32,
 			Desc: "The number texts are sent from, such as +15551234567; its incoming-message webhook must point at this gateway"},
 	}
+}
+
+// adminCommands are the administrators' commands: assigning numbers in
+// operator mode.
+func (n *Network) adminCommands() []transports.AdminCommand {
+	if n.cfg.Mode != ModeOperator {
+		return nil
+	}
+	return []transports.AdminCommand{assignCommand}
 }
 
 // NormalizeAddress implements transports.Normalizer (see Normalize).
@@ -257,14 +267,24 @@ func (n *Network) claim(ctx context.Context, st transports.NetStore, user, phone
 	return nil
 }
 
-// Unregister implements transports.Registrar: the user's number is free
+// Unregister implements transports.Registrar: the user's number (the
+// registration's, and the one an administrator assigned since) is free
 // again, unless another user holds it by now.
 func (n *Network) Unregister(ctx context.Context, user string, creds transports.Credentials) error {
 	st := n.Hooks().Store
 	if st == nil {
 		return fmt.Errorf("%w: the network is not attached", transports.ErrUnavailable)
 	}
-	if num := n.numberOf(creds); num != "" {
+	nums := []string{n.numberOf(creds)}
+	if cur, err := st.Get(ctx, keyUser+user); err == nil {
+		nums = append(nums, string(cur)) // an administrator's later assignment
+	} else if !errors.Is(err, transports.ErrNotFound) {
+		return err
+	}
+	for _, num := range nums {
+		if num == "" {
+			continue
+		}
 		if _, err := st.CompareAndSwap(ctx, keyNumber+num, []byte(user), nil); err != nil {
 			return err
 		}

@@ -22,31 +22,44 @@ const (
 	aliceOwnNum = "+15550109999"
 )
 
-// twilioStack is Prosody + the component bridging to SMS in own mode
-// (bring your own Twilio account) through the scripted Twilio, whose
-// webhooks reach the component's handler as the app serves it
-// (/hooks/sms/, body cap).
+// twilioStack is Prosody + the component bridging to SMS through the
+// scripted Twilio, whose webhooks reach the component's handler as the
+// app serves it (/hooks/sms/, body cap): in own mode (bring your own
+// account: alice's has aliceOwnNum) or in operator mode (the operator's
+// account, the same SID, has the pool aliceNumber and poolNumber2).
 type twilioStack struct {
 	*gateway
 	f      *twiliotest.Server
 	public string // the handler's public URL, ending in "/"
 }
 
-func newTwilioStack(t *testing.T) *twilioStack {
+const poolNumber2 = "+15550100002"
+
+func newTwilioStack(t *testing.T, mode string, admins ...string) *twilioStack {
 	t.Helper()
 	logs := &testenv.LogBuffer{}
 	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{smsGW: secret}})
 	s := &twilioStack{f: twiliotest.New(t)}
-	s.f.AddAccount(twilioSID, twilioToken, aliceOwnNum)
+	cfg := sms.Config{Provider: sms.ProviderTwilio, Mode: mode, DefaultCountry: "US", Logger: debugLogger(logs),
+		Twilio: sms.TwilioConfig{APIURL: s.f.URL}}
+	numbers := []string{aliceOwnNum}
+	if mode == sms.ModeOperator {
+		numbers = []string{aliceNumber, poolNumber2}
+		cfg.Numbers = numbers
+		cfg.Twilio.AccountSID, cfg.Twilio.AuthToken = twilioSID, twilioToken
+	}
+	s.f.AddAccount(twilioSID, twilioToken, numbers...)
 	// Started once the component runs (its address is known before).
 	hooks := httptest.NewUnstartedServer(http.StripPrefix("/hooks/sms", http.MaxBytesHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.comp.HTTPHandler().ServeHTTP(w, r)
 	}), 1<<20)))
 	s.public = "http://" + hooks.Listener.Addr().String() + "/hooks/sms/"
-	s.f.SetIncomingURL(aliceOwnNum, s.public+"twilio/inbound")
-	network := sms.New(sms.Config{Provider: sms.ProviderTwilio, Mode: sms.ModeOwn, DefaultCountry: "US",
-		Twilio: sms.TwilioConfig{APIURL: s.f.URL}, Logger: debugLogger(logs)})
-	s.gateway = startHookedGateway(t, p, smsGW, network, logs, s.public)
+	for _, n := range numbers {
+		s.f.SetIncomingURL(n, s.public+"twilio/inbound")
+	}
+	s.gateway = newGateway(t, p, smsGW, sms.New(cfg), logs, s.public)
+	s.admins = admins
+	s.start(t)
 	hooks.Start()
 	t.Cleanup(hooks.Close)
 	return s
@@ -71,7 +84,7 @@ func registerOwn(t *testing.T, c *testenv.Client, sid, token, phone string) *tes
 // and a text then is checked with the token of her registration and
 // kept for her as an offline message.
 func TestSMSTwilioOwnMode(t *testing.T) {
-	s := newTwilioStack(t)
+	s := newTwilioStack(t, sms.ModeOwn)
 	ctx := context.Background()
 	s.p.CreateUser(t, "alice", "xmpp-pw")
 	c := s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
@@ -157,4 +170,79 @@ func TestSMSTwilioOwnMode(t *testing.T) {
 		return el.Name.Local == "message" && el.Attr("from") == bobJID && el.Attr("type") == "chat" && body(el) == "While you were offline"
 	})
 	c.ExpectNone(t, 2*time.Second, func(el *testenv.Element) bool { return body(el) == "forged text" })
+}
+
+const nsCommands = "http://jabber.org/protocol/commands"
+
+// TestSMSAdminAssignsNumber: in operator mode an administrator gives
+// alice another number with the "Assign a number" command (XEP-0050),
+// which only administrators see and may run; she is told, her texts go
+// out from it, texts to it reach her, and her old number is nobody's.
+func TestSMSAdminAssignsNumber(t *testing.T) {
+	s := newTwilioStack(t, sms.ModeOperator, "admin@localhost")
+	ctx := context.Background()
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	s.p.CreateUser(t, "admin", "admin-pw")
+	alice := s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
+	admin := s.p.Login(t, jid.MustParse("admin@localhost"), "admin-pw", "pc", 0)
+	res := alice.IQ(t, `<iq type="set" to="`+smsGW+`"><query xmlns="jabber:iq:register"><x xmlns="jabber:x:data" type="submit">`+
+		`<field var="FORM_TYPE"><value>jabber:iq:register</value></field></x></query></iq>`)
+	if res.Attr("type") != "result" {
+		t.Fatalf("registration: %s", res)
+	}
+	alice.Send(t, `<presence to="`+smsGW+`" type="subscribed"/>`)
+	alice.Send(t, `<presence/>`)
+
+	listed := func(c *testenv.Client) bool {
+		res := c.IQ(t, `<iq type="get" to="`+smsGW+`"><query xmlns="http://jabber.org/protocol/disco#items" node="`+nsCommands+`"/></iq>`)
+		for _, it := range res.Child("http://jabber.org/protocol/disco#items", "query").ChildrenNamed("http://jabber.org/protocol/disco#items", "item") {
+			if it.Attr("node") == "assign-number" {
+				return true
+			}
+		}
+		return false
+	}
+	if !listed(admin) || listed(alice) {
+		t.Fatalf("assign-number listed for the admin: %v, for alice: %v; want only the admin", listed(admin), listed(alice))
+	}
+	execute := `<iq type="set" to="` + smsGW + `"><command xmlns="` + nsCommands + `" node="assign-number" action="execute"/></iq>`
+	if cond, _ := stanzaError(alice.IQ(t, execute)); cond != "forbidden" {
+		t.Fatalf("alice running assign-number: %q, want forbidden", cond)
+	}
+
+	res = admin.IQ(t, execute)
+	cmd := res.Child(nsCommands, "command")
+	form := cmd.Child("jabber:x:data", "x")
+	if cmd == nil || cmd.Attr("status") != "executing" || form == nil || len(form.ChildrenNamed("jabber:x:data", "field")) != 2 {
+		t.Fatalf("the command's form: %s", res)
+	}
+	res = admin.IQ(t, `<iq type="set" to="`+smsGW+`"><command xmlns="`+nsCommands+`" node="assign-number" sessionid="`+cmd.Attr("sessionid")+`" action="complete">`+
+		`<x xmlns="jabber:x:data" type="submit"><field var="user"><value>alice@localhost</value></field>`+
+		`<field var="number"><value>(555) 010-0002</value></field></x></command></iq>`)
+	cmd = res.Child(nsCommands, "command")
+	if cmd == nil || cmd.Attr("status") != "completed" || cmd.ChildText(nsCommands, "note") != "alice@localhost has "+poolNumber2+"." {
+		t.Fatalf("the command's result: %s", res)
+	}
+	alice.Expect(t, "the notice of her number", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("from") == smsGW && strings.Contains(body(el), "gave you the number "+poolNumber2)
+	})
+
+	alice.Send(t, `<message type="chat" id="a1" to="`+bobJID+`"><body>New number, same Alice.</body></message>`)
+	m, err := s.f.NextSent(timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.From != poolNumber2 || m.To != bobNumber || m.Body != "New number, same Alice." {
+		t.Fatalf("Twilio got %+v", m)
+	}
+	if code, _, err := s.f.Receive(ctx, twiliotest.Incoming{From: bobNumber, To: poolNumber2, Body: "Got it"}); err != nil || code != http.StatusOK {
+		t.Fatalf("a text to her new number: HTTP %d, %v", code, err)
+	}
+	alice.Expect(t, "the text to her new number", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("from") == bobJID && body(el) == "Got it"
+	})
+	if code, _, err := s.f.Receive(ctx, twiliotest.Incoming{From: bobNumber, To: aliceNumber, Body: "To the old one"}); err != nil || code != http.StatusNotFound {
+		t.Fatalf("a text to her old number: HTTP %d, %v; want 404", code, err)
+	}
+	alice.ExpectNone(t, time.Second, func(el *testenv.Element) bool { return body(el) == "To the old one" })
 }
