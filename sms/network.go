@@ -100,6 +100,7 @@ func New(cfg Config) *Network {
 		n.kannelAllow = cfg.Kannel.allowed()
 	case cfg.Mode == ModeOperator:
 		n.twilio = n.twilioFor(cfg.Twilio.AccountSID, cfg.Twilio.AuthToken)
+		n.twilio.service = cfg.Twilio.MessagingServiceSID
 	}
 	return n
 }

@@ -211,6 +211,12 @@ func TestConfigCheck(t *testing.T) {
 		{"unknown mode", func(c *Config) { c.Mode = "shared" }, "mode"},
 		{"operator without account", func(c *Config) { c.Twilio.AuthToken = "" }, "twilio"},
 		{"bad api_url", func(c *Config) { c.Twilio.APIURL = "ftp://x" }, "twilio.api_url"},
+		{"messaging service", func(c *Config) { c.Twilio.MessagingServiceSID = "MG0123456789abcdef0123456789abcdef" }, ""},
+		{"not a messaging service", func(c *Config) { c.Twilio.MessagingServiceSID = "PN0123456789abcdef0123456789abcdef" }, "twilio.messaging_service_sid"},
+		{"messaging service in own mode", func(c *Config) {
+			c.Mode, c.Numbers = ModeOwn, nil
+			c.Twilio = TwilioConfig{MessagingServiceSID: "MG0123456789abcdef0123456789abcdef"}
+		}, "twilio.messaging_service_sid"},
 		{"no numbers", func(c *Config) { c.Numbers = nil }, "numbers"},
 		{"not E.164", func(c *Config) { c.Numbers = []string{"5551234567"} }, "numbers"},
 		{"twice", func(c *Config) { c.Numbers = []string{numA, numA} }, "numbers"},

@@ -501,3 +501,50 @@ func TestSignatureWithDefaultPort(t *testing.T) {
 		t.Fatalf("signed with :8443: HTTP %d, want 403", code)
 	}
 }
+
+// TestTwilioMessagingService: with messaging_service_sid every text is
+// sent with the service and from the user's own number (the service's
+// pool holds it); a service the account does not have is the provider's
+// refusal, with its words.
+func TestTwilioMessagingService(t *testing.T) {
+	const service = "MG0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name    string
+		service string
+		err     error
+		text    string
+	}{
+		{"the account's service", service, nil, ""},
+		{"another service", "MGffffffffffffffffffffffffffffffff", transports.ErrInvalidInput, "does not exist. (error 21701)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := twiliotest.New(t)
+			f.AddAccount(opSID, opToken, numA, numB)
+			f.AddMessagingService(opSID, service, numB, numA)
+			cfg := Config{Provider: ProviderTwilio, Numbers: []string{numA},
+				Twilio: TwilioConfig{APIURL: f.URL, AccountSID: opSID, AuthToken: opToken, MessagingServiceSID: tt.service}}
+			var problems []string
+			cfg.Check(func(key, msg string) { problems = append(problems, key+": "+msg) })
+			if len(problems) > 0 {
+				t.Fatalf("config problems %v", problems)
+			}
+			h := newHookServer(t, cfg)
+			a := h.connect(t, "alice@example.org", h.register(t, "alice@example.org", nil))
+			id, err := a.Send(context.Background(), transports.Message{To: contact, Body: "via the service"})
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.text) {
+					t.Fatalf("Send: %v; want %v saying %q", err, tt.err, tt.text)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := nextSent(t, f)
+			if m.MessagingServiceSid != service || m.From != numA || m.To != contact || string(id) != m.SID {
+				t.Fatalf("the provider got %+v (Send returned %q)", m, id)
+			}
+		})
+	}
+}
