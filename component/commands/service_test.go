@@ -278,6 +278,8 @@ func TestSteps(t *testing.T) {
 			wantCalls: []string{"admin assign-number user=hank@example.org"}},
 		{name: "network admin command, a field missing", core: fakeCore{admins: []string{"root@example.org"}, adminCmds: assign},
 			node: "assign-number", from: admin, sub: submit("number", "+15550100001"), wantErr: "not-acceptable"},
+		{name: "network admin command, not UTF-8", core: fakeCore{admins: []string{"root@example.org"}, adminCmds: assign},
+			node: "assign-number", from: admin, sub: submit("user", "hank\xff@example.org"), wantErr: "bad-request"},
 		{name: "network admin command, a field too long", core: fakeCore{admins: []string{"root@example.org"}, adminCmds: assign},
 			node: "assign-number", from: admin, sub: submit("user", "hank@example.org", "number", "+1555010000100000"), wantErr: "not-acceptable"},
 		{name: "network admin command refused by the network", core: fakeCore{admins: []string{"root@example.org"}, adminCmds: assign,
