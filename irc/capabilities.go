@@ -7,7 +7,8 @@ import "github.com/switchboard-im/switchboard/transports"
 // carries IRCv3 typing, reactions and replies as client tags. A member's
 // services account is their occupant ID; the user may change nick. A registered
 // user stays on IRC while offline, like with a bouncer, so private messages
-// and highlights reach them as offline messages.
+// and highlights reach them as offline messages. A user's messages are
+// written back to back and confirmed after (pipelining).
 func (n *Network) Capabilities() transports.Capabilities {
 	return transports.Capabilities{
 		Rooms:          true,
@@ -21,5 +22,6 @@ func (n *Network) Capabilities() transports.Capabilities {
 		NickChange:     true,
 		OccupantIDs:    true, // services accounts; the others by nick
 		ServerListing:  true, // the configured servers and the user's
+		Pipelining:     true, // a user's messages go out ahead of their confirmations (pipeline.go)
 	}
 }

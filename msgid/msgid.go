@@ -13,6 +13,7 @@
 //
 //	bucket "msgids"  network \0 user \0 conv \0 "l" legacy -> XMPP ID \0 base-36 Unix seconds
 //	                 network \0 user \0 conv \0 "x" XMPP   -> legacy ID \0 base-36 Unix seconds
+//	                 network \0 user \0 conv \0 "r" legacy -> a receipt awaiting the network's report (receipts.go)
 //
 // Values written before pruning existed hold only the ID.
 package msgid
@@ -165,10 +166,11 @@ func (m *Map) Forget(ctx context.Context, user, network string) error {
 	return nil
 }
 
-// Prune forgets pairs made before before (records without a time count as
-// old), so the map does not grow forever; it returns how many halves it
-// deleted. Replies, reactions and corrections to older messages then go
-// unmapped.
+// Prune forgets pairs made before before, and receipts awaited since
+// then (records without a time count as old), so the map does not grow
+// forever; it returns how many records it deleted. Replies, reactions and
+// corrections to older messages then go unmapped, and their delivery
+// reports unanswered.
 func (m *Map) Prune(ctx context.Context, before time.Time) (int, error) {
 	var old []string
 	err := m.st.Scan(ctx, bucket, "", func(k string, v []byte) error {
@@ -232,14 +234,14 @@ func idOf(v []byte) string {
 	return id
 }
 
-// mappedAt returns when a stored half was written, or the zero time for
-// older records.
+// mappedAt returns when a stored record was written (its last field:
+// pairs and awaited receipts alike), or the zero time for older records.
 func mappedAt(v []byte) time.Time {
-	_, ts, ok := strings.Cut(string(v), "\x00")
-	if !ok {
+	i := strings.LastIndexByte(string(v), 0)
+	if i < 0 {
 		return time.Time{}
 	}
-	n, err := strconv.ParseInt(ts, 36, 64)
+	n, err := strconv.ParseInt(string(v[i+1:]), 36, 64)
 	if err != nil {
 		return time.Time{}
 	}
