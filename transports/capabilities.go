@@ -35,6 +35,11 @@ type Capabilities struct {
 	// order clients show them; adapters implement CommandRunner when
 	// there are any. Nodes are unique and non-empty.
 	Commands []Command
+	// AdminCommands are the network's commands for the gateway's
+	// administrators, offered after the gateway's own admin commands;
+	// the network implements AdminCommander when there are any. Nodes
+	// are unique and non-empty.
+	AdminCommands []AdminCommand
 	// ConferenceType is the disco identity type of the MUC service and
 	// of legacy servers (XEP-0030 registry: "irc"); "" means "text".
 	ConferenceType string

@@ -123,6 +123,9 @@ func TestCheck(t *testing.T) {
 		{"duplicate and empty commands", plain(func(c *transports.Capabilities) {
 			c.Commands = append(c.Commands, transports.Command{Node: "count", Name: "Again"}, transports.Command{Node: "x"})
 		}), fake, []string{"declared twice", "empty node or name"}},
+		{"admin commands without commander, one clashing", plain(func(c *transports.Capabilities) {
+			c.AdminCommands = []transports.AdminCommand{{Node: "assign", Name: "Assign"}, {Node: "count", Name: "Count"}, {Name: "No node"}}
+		}), fake, []string{"declared twice", "empty node or name", "not a transports.AdminCommander"}},
 		{"profiles and contacts without adapter support", plain(func(c *transports.Capabilities) {
 			c.Profiles, c.Contacts = true, true
 			c.Commands = nil
