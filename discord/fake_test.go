@@ -649,7 +649,9 @@ func TestWatchPresence(t *testing.T) {
 	// In order: once 1002's is delivered, 1003's was handled.
 	c.dispatch("PRESENCE_UPDATE", map[string]any{"user": map[string]any{"id": "1003"}, "guild_id": "900", "status": "online"})
 	c.dispatch("PRESENCE_UPDATE", map[string]any{"user": map[string]any{"id": "1002"}, "guild_id": "900", "status": "online"})
-	got := await(t, s, func(ev *transports.PresenceEvent) bool { return ev.From == UserID("1002") && ev.Presence.Show == transports.Available })
+	got := await(t, s, func(ev *transports.PresenceEvent) bool {
+		return ev.From == UserID("1002") && ev.Presence.Show == transports.Available
+	})
 	if got == nil {
 		t.Fatal("no presence for 1002")
 	}
