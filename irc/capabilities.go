@@ -30,6 +30,7 @@ func (n *Network) Capabilities() transports.Capabilities {
 		NickChange:     true,
 		OccupantIDs:    true, // services accounts; the others by nick
 		ServerListing:  true, // the configured servers and the user's
+		WatchPresence:  true, // through MONITOR where the server has it (monitor.go)
 		Pipelining:     true, // a user's messages go out ahead of their confirmations (pipeline.go)
 	}
 }

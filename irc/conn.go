@@ -84,6 +84,7 @@ type conn struct {
 	awayLine   string            // the AWAY line last queued on this connection
 	rawUntil   time.Time         // numerics are forwarded to the user until then
 	typed      map[string]string // last typing state sent, by folded target
+	monitored  bool              // the server's MONITOR list is not empty (monitor.go)
 	motd       []string
 	batches    map[string]bool // open BATCH references (history replays)
 	// quietRedacts are the msgids of the further lines of messages being
@@ -164,6 +165,10 @@ type isupport struct {
 	chanTypes   string
 	// historyLimit is CHATHISTORY=n: the most messages one request gets.
 	historyLimit int
+	// monitor is whether the server has MONITOR; monitorLimit its
+	// limit, 0 for none (monitor.go).
+	monitor      bool
+	monitorLimit int
 }
 
 func defaultISupport() isupport {
@@ -556,6 +561,7 @@ func (c *conn) onRegistered() {
 	if err := c.enqueue(rejoin...); err != nil {
 		c.log.Warn("channels not rejoined", "err", err)
 	}
+	c.monitor() // the watched contacts, again after a reconnect
 }
 
 // dialer dials with the adapter's context, so Close interrupts a dial,

@@ -77,6 +77,10 @@ func (c *conn) handle(e girc.Event) {
 		evs = c.onTagMsg(ev)
 	case "REDACT":
 		evs = c.onRedact(ev)
+	case "730", "731":
+		evs, consumed = c.onMonitor(e.Command == "730", lastParam(e.Params)), true
+	case "732", "733", "734":
+		consumed = true // MONITOR's list and its end; a full list is logged by monitor
 	case "PONG":
 		consumed = c.onFence(lastParam(e.Params))
 	case "JOIN", "PART", "KICK", "QUIT", "NICK", "MODE", "TOPIC", "AWAY", "ACCOUNT", "CHGHOST",
@@ -130,6 +134,9 @@ func (c *conn) parseISupport(params []string) {
 			c.isupport.chanTypes = strings.Clone(v)
 		case "CHATHISTORY", "draft/CHATHISTORY":
 			c.isupport.historyLimit, _ = strconv.Atoi(v)
+		case "MONITOR":
+			c.isupport.monitor = true
+			c.isupport.monitorLimit, _ = strconv.Atoi(v)
 		}
 	}
 }

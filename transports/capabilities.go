@@ -95,6 +95,10 @@ type Capabilities struct {
 	// ContactEvents; the component mirrors the list in the user's
 	// roster.
 	Contacts bool
+	// WatchPresence: adapters implement Watcher, so people the user
+	// added to their roster through the gateway (beyond the network's
+	// own contact list) show their presence.
+	WatchPresence bool
 	// ServerListing: adapters implement ServerLister, so the gateway's
 	// disco#items lists the user's servers (guilds). Needs RoomListing.
 	ServerListing bool

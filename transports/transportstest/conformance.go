@@ -46,8 +46,9 @@ func Conformance(t *testing.T, net transports.Network, connect func(t *testing.T
 //   - RoomListing needs a RoomLister, ChatStates a Typer, Reactions a
 //     Reactor, Corrections an Editor, Retractions a Retractor,
 //     Moderation a MessageModerator, SendFiles a FileSender, Profiles
-//     a Profiler, Contacts a ContactLister, ServerListing a
-//     ServerLister, NickChange a Nicker, Pipelining a Queuer;
+//     a Profiler, Contacts a ContactLister, WatchPresence a Watcher,
+//     ServerListing a ServerLister, NickChange a Nicker, Pipelining a
+//     Queuer;
 //   - a Queuer's Queue with a context already done queues nothing and
 //     returns the context's error;
 //   - Commands have unique, non-empty nodes and names, and need a
@@ -143,6 +144,7 @@ func Check(net transports.Network, a transports.Adapter) []error {
 		{len(caps.Commands) > 0, "CommandRunner", implements[transports.CommandRunner](a)},
 		{caps.Profiles, "Profiler", implements[transports.Profiler](a)},
 		{caps.Contacts, "ContactLister", implements[transports.ContactLister](a)},
+		{caps.WatchPresence, "Watcher", implements[transports.Watcher](a)},
 		{caps.ServerListing, "ServerLister", implements[transports.ServerLister](a)},
 		{caps.NickChange, "Nicker", implements[transports.Nicker](a)},
 		{caps.Pipelining, "Queuer", implements[transports.Queuer](a)},

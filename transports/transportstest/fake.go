@@ -175,6 +175,7 @@ type Adapter struct {
 	err      error
 	done     chan struct{}
 	presence []transports.Presence
+	watched  [][]transports.ID // see Watch
 	sent     chan transports.Message
 	files    chan SentFiles // see SendFiles
 
