@@ -308,6 +308,9 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 		return nil, fmt.Errorf("%w: the registration has no number; register again", transports.ErrBadCredentials)
 	}
 	a := &adapter{net: n, user: acct.User, from: from, sink: sink}
+	if n.cfg.Mode != ModeOwn {
+		tellNumber(ctx, acct.Store, sink, from)
+	}
 	switch {
 	case n.kannel != nil:
 		a.send = n.kannelSend
@@ -317,6 +320,27 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 		a.send = n.twilioSend(n.twilio)
 	}
 	return a, nil
+}
+
+// toldKey is the user's store key of the number they were last told is
+// theirs.
+const toldKey = "told-number"
+
+// tellNumber tells the user the number the operator's pool gave them
+// (they did not type it, and have no other way to learn it), once per
+// number: at the first session after it was assigned. A store that fails
+// makes it tell again next time, never not at all.
+func tellNumber(ctx context.Context, st transports.Store, sink transports.Sink, number string) {
+	if st != nil {
+		if v, err := st.Get(ctx, toldKey); err == nil && string(v) == number {
+			return
+		}
+	}
+	sink.Deliver(&transports.NoticeEvent{Text: "Your number is " + number +
+		": texts to it reach you here, and what you send to a phone number's contact through this gateway goes out from it."})
+	if st != nil {
+		_ = st.Put(ctx, toldKey, []byte(number))
+	}
 }
 
 // token is the auth token that signs the Twilio webhooks of number: the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/sms/twiliotest"
 	"github.com/switchboard-im/switchboard/transports"
+	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
 
 const (
@@ -254,5 +255,37 @@ func TestConfigCheck(t *testing.T) {
 				t.Fatalf("problems %v, want one about %s", keys, tt.key)
 			}
 		})
+	}
+}
+
+// TestToldNumber: a user of the operator's pool is told their number at
+// the first session after it was given, once; a new number is told
+// again.
+func TestToldNumber(t *testing.T) {
+	_, h := twilioOperator(t)
+	store := &transportstest.Store{}
+	var told []string
+	sink := transports.SinkFunc(func(ev transports.Event) {
+		if n, ok := ev.(*transports.NoticeEvent); ok {
+			told = append(told, n.Text)
+		}
+	})
+	session := func(creds transports.Credentials) {
+		t.Helper()
+		a, err := h.net.Connect(context.Background(), transports.Account{User: "alice@x", Credentials: creds, Store: store}, sink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+	}
+	creds := h.register(t, "alice@x", nil)
+	session(creds)
+	session(creds)
+	if len(told) != 1 || !strings.Contains(told[0], "Your number is "+numA) {
+		t.Fatalf("told %q, want the number once", told)
+	}
+	session(transports.Credentials{"number": numB})
+	if len(told) != 2 || !strings.Contains(told[1], numB) {
+		t.Errorf("after a new number, told %q", told)
 	}
 }

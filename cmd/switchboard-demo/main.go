@@ -5,7 +5,8 @@
 // a real SASL login), a group chat and a private chat with a person on IRC,
 // and unregistration, printing the conversation from both sides. With
 // -discord it shows the Discord transport against Spacebar, a
-// Discord-compatible server (see discord.go).
+// Discord-compatible server (see discord.go); with -sms the SMS
+// transport through a real Kannel (sms.go).
 package main
 
 import (
@@ -32,10 +33,13 @@ const (
 
 func main() {
 	scene := run
-	if len(os.Args) > 1 && os.Args[1] == "-discord" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "-discord":
 		scene = runDiscord
-	} else if len(os.Args) > 1 {
-		fmt.Fprintln(os.Stderr, "usage: switchboard-demo [-discord]")
+	case len(os.Args) > 1 && os.Args[1] == "-sms":
+		scene = runSMS
+	case len(os.Args) > 1:
+		fmt.Fprintln(os.Stderr, "usage: switchboard-demo [-discord | -sms]")
 		os.Exit(2)
 	}
 	if err := scene(); err != nil {
