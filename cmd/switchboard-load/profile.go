@@ -24,16 +24,20 @@ func freeLoopbackAddr() (string, error) {
 // saveProfiles fetches the gateway's heap profile (after a collection)
 // and goroutine profile from its pprof endpoint at addr and writes them
 // to dir as GATEWAY-heap-N.pb.gz and GATEWAY-goroutine-N.pb.gz, for
-// `go tool pprof`.
+// `go tool pprof`, and the heap profile's text form with the runtime's
+// MemStats as GATEWAY-heap-N.txt.
 func saveProfiles(ctx context.Context, addr, dir, gateway string, n int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, p := range []struct{ name, query string }{
-		{"heap", "gc=1"},
-		{"goroutine", ""},
+	for _, p := range []struct{ name, query, ext string }{
+		{"heap", "gc=1", "pb.gz"},
+		{"goroutine", "", "pb.gz"},
+		// The text form ends with the runtime's MemStats: heap in use,
+		// stacks, what the collector keeps and what was returned.
+		{"heap", "debug=1", "txt"},
 	} {
-		file := filepath.Join(dir, fmt.Sprintf("%s-%s-%d.pb.gz", gateway, p.name, n))
+		file := filepath.Join(dir, fmt.Sprintf("%s-%s-%d.%s", gateway, p.name, n, p.ext))
 		if err := fetchTo(ctx, "http://"+addr+"/debug/pprof/"+p.name+"?"+p.query, file); err != nil {
 			return fmt.Errorf("%s profile: %w", p.name, err)
 		}
