@@ -130,6 +130,14 @@ func (l *occupantList) set(o *Occupant) {
 		(*l)[i] = h
 		return
 	}
+	if len(*l) == cap(*l) {
+		// A list grows with the room, member by member: by an eighth,
+		// not append's doubling, which left a quarter of every user's
+		// list unused on average.
+		grown := make(occupantList, len(*l), len(*l)+len(*l)/8+4)
+		copy(grown, *l)
+		*l = grown
+	}
 	*l = slices.Insert(*l, i, h)
 }
 

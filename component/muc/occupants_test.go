@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -126,5 +127,22 @@ func TestOccupantsShared(t *testing.T) {
 	}
 	if a.occupants[0] != b.occupants[0] {
 		t.Error("after the same event, the two rooms hold different records")
+	}
+}
+
+// TestOccupantListGrowsByAnEighth: a user's list keeps little unused
+// room however many members join one by one.
+func TestOccupantListGrowsByAnEighth(t *testing.T) {
+	var l occupantList
+	for i := range 1000 {
+		l.set(&Occupant{Nick: fmt.Sprintf("n%04d", 999-i)})
+		if n := len(l); cap(l) > n+n/8+4 {
+			t.Fatalf("%d members, capacity %d", n, cap(l))
+		}
+	}
+	for i, h := range l {
+		if want := fmt.Sprintf("n%04d", i); h.Value().nick != want {
+			t.Fatalf("member %d is %q, want %q", i, h.Value().nick, want)
+		}
 	}
 }
