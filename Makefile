@@ -6,7 +6,7 @@ DEMO_PACKAGES := prosody inspircd atheme-services
 
 GO ?= go
 
-.PHONY: test demo bench load load-idle load-idle-gateways check deps build fuzz
+.PHONY: test demo demo-discord bench load load-idle load-idle-gateways check deps build fuzz
 
 ## test: install the peer servers the tests need, then run every test with the race detector
 test: deps
@@ -20,6 +20,12 @@ deps:
 demo:
 	./scripts/install-deps.sh $(DEMO_PACKAGES)
 	$(GO) run ./cmd/switchboard-demo
+
+## demo-discord: the same with the Discord transport against Spacebar, a Discord-compatible server (PostgreSQL and Node: built on first run)
+demo-discord:
+	./scripts/install-deps.sh prosody postgresql-15 patch
+	@command -v npm >/dev/null || ./scripts/install-deps.sh npm
+	$(GO) run ./cmd/switchboard-demo -discord
 
 ## bench: run the benchmarks (stanza path, start-up with 10 000 registrations, storage)
 bench: deps

@@ -51,7 +51,7 @@ var rules = []struct {
 	{pkg: "component/stanza", allowed: []string{"component/stanzaerr", "transports", "internal/xmltree"}, imports: []string{"mellium.im/xmpp/jid"}},
 	// The MUC service may read and write the room archive, never storage
 	// itself.
-	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "component/presence", "archive", "storage", "internal/xmltree"},
+	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "component/presence", "component/vcard", "archive", "storage", "internal/xmltree"},
 		notImported: []string{"storage"}},
 	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},

@@ -99,7 +99,26 @@ type Entry struct {
 	ReplyTo string `json:"r,omitempty"`
 	// Links are the files the message carried, as links (XEP-0066).
 	Links []Link `json:"f,omitempty"`
+
+	// Replace, when set, makes the entry a correction (XEP-0308) of the
+	// message the room's members know by this id; Body is its new text.
+	// Retract makes it a retraction (XEP-0424) of the message with this
+	// stanza-id, by its author Nick, or, with Moderated, by the room's
+	// moderator By ("" when the network does not name them) for Reason
+	// (XEP-0425). Such entries are archived as Prosody's MUC archive
+	// keeps them, messages of their own with their own archive ID, in
+	// the order they came, so that a client catching up applies them;
+	// they count towards the bounds like any message.
+	Replace   string `json:"c,omitempty"`
+	Retract   string `json:"d,omitempty"`
+	Moderated bool   `json:"m,omitempty"`
+	By        string `json:"y,omitempty"`
+	Reason    string `json:"w,omitempty"`
 }
+
+// Edit reports whether e corrects or retracts another message rather
+// than saying something of its own.
+func (e *Entry) Edit() bool { return e.Replace != "" || e.Retract != "" }
 
 // Link is a file of an archived message: where it was uploaded, and its
 // name.
@@ -350,6 +369,9 @@ type Query struct {
 	AfterID, BeforeID string
 	// IDs, if any, keeps only the messages with these archive IDs.
 	IDs []string
+	// NoEdits leaves out corrections and retractions (Entry.Edit), for
+	// a history that shows what was said.
+	NoEdits bool
 	// After asks for the page right after the message with this archive
 	// ID; Before for the page right before it. Last (with Before empty)
 	// asks for the last page. Neither: the first page.
@@ -444,7 +466,7 @@ func (a *Archive) Query(ctx context.Context, user, network, room string, q Query
 		if !q.Start.IsZero() && e.Time.Before(q.Start) || !q.End.IsZero() && e.Time.After(q.End) {
 			return nil
 		}
-		if q.With != "" && e.Nick != q.With || afterID != 0 && seq <= afterID || beforeID != 0 && seq >= beforeID || only != nil && !only[seq] {
+		if q.NoEdits && e.Edit() || q.With != "" && e.Nick != q.With || afterID != 0 && seq <= afterID || beforeID != 0 && seq >= beforeID || only != nil && !only[seq] {
 			return nil
 		}
 		all = append(all, match{seq, e})
@@ -490,13 +512,14 @@ func (a *Archive) Query(ctx context.Context, user, network, room string, q Query
 
 // Latest returns at most max of the latest messages of room said at or
 // after since (zero: any time), oldest first, like transports.History,
-// and how many messages the room's archive holds in all.
+// and how many messages the room's archive holds in all; corrections and
+// retractions are in neither.
 func (a *Archive) Latest(ctx context.Context, user, network, room string, since time.Time, max int) ([]Entry, int, error) {
-	all, err := a.Query(ctx, user, network, room, Query{Max: 0})
+	all, err := a.Query(ctx, user, network, room, Query{Max: 0, NoEdits: true})
 	if err != nil {
 		return nil, 0, err
 	}
-	p, err := a.Query(ctx, user, network, room, Query{Start: since, Last: true, Max: max})
+	p, err := a.Query(ctx, user, network, room, Query{Start: since, Last: true, Max: max, NoEdits: true})
 	return p.Entries, all.Count, err
 }
 

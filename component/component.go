@@ -128,6 +128,10 @@ type Config struct {
 // Component is one running gateway domain. Create it with New and run it
 // with Run.
 type Component struct {
+	// sent holds the links of the user's files until their echo
+	// (echofiles.go).
+	sent sentFiles
+
 	cfg     Config
 	domain  jid.JID
 	log     *slog.Logger
@@ -181,6 +185,12 @@ type Component struct {
 	contacts *contacts.Service // contacts' profiles, the contact list in the roster, servers' XEP-0356 grants
 
 	lim limits // per-user limits and rate counters (limits.go)
+
+	// confirms waits, per user and in order, for the network's
+	// confirmations of the messages the user's lane queued, and runs
+	// what follows each (pipeline.go); flight bounds them per user.
+	confirms *userloop.Group
+	flight   inflight
 
 	stats counters
 }
@@ -254,9 +264,10 @@ func New(cfg Config) (*Component, error) {
 		flush:     make(chan struct{}, 1),
 		presence:  presence.New(),
 	}
-	c.muc = muc.NewService(mucCore{c})
+	c.muc = muc.NewService(mucCore{c}, muc.IDKey(roomIDKey(cfg.Domain, cfg.Secret)))
 	c.owners = userloop.New("owner", 0, c.log)
 	c.lanes = userloop.New("lane", maxQueued, c.log)
+	c.confirms = userloop.New("confirm", 0, c.log)
 	c.chat = chatdoor.NewService(chatCore{c})
 	c.commands = commands.NewService(commandsCore{chatCore{c}}, c.chat)
 	c.direct = direct.NewService(directCore{c})
@@ -345,12 +356,14 @@ func (c *Component) Run(ctx context.Context) error {
 
 	c.sup.Close()
 	// Timers first (after refuses new ones from now on), then the lanes,
-	// whose jobs may still call into the owners, then the owners.
+	// whose jobs may still call into the owners and queue confirmations,
+	// then the confirmations, then the owners.
 	c.timerMu.Lock()
 	c.stopping = true
 	c.timerMu.Unlock()
 	c.wg.Wait()
 	c.lanes.Close()
+	c.confirms.Close()
 	c.owners.Close()
 	return nil
 }

@@ -3,6 +3,8 @@ package component
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/xml"
+	"fmt"
 	"io"
 	"log/slog"
 
@@ -57,6 +59,21 @@ func (k contactsCore) Dropped(s *stanza.In, why string) { k.c.dropped(s.Element,
 func (k contactsCore) SetRoster(ctx context.Context, user string, payload any) error {
 	_, err := k.c.iqRequest(ctx, "set", user, payload)
 	return err
+}
+
+func (k contactsCore) ServerSoftware(ctx context.Context, domain string) (contacts.Software, error) {
+	type query struct {
+		XMLName xml.Name `xml:"jabber:iq:version query"`
+	}
+	n, err := k.c.iqRequest(ctx, "get", domain, &query{})
+	if err != nil {
+		return contacts.Software{}, err
+	}
+	q := n.Child(contacts.NSVersion, "query")
+	if q == nil {
+		return contacts.Software{}, fmt.Errorf("%s answered without a version", domain)
+	}
+	return contacts.Software{Name: q.ChildText(contacts.NSVersion, "name"), Version: q.ChildText(contacts.NSVersion, "version")}, nil
 }
 
 func (k contactsCore) Open(ctx context.Context, a transports.Attachment) (io.ReadCloser, error) {

@@ -83,24 +83,37 @@ func (d directCore) Correct(ctx context.Context, a transports.Adapter, user stri
 	return d.c.correct(ctx, a, user, to, false, ref, body)
 }
 
-func (d directCore) SendMessage(ctx context.Context, s *stanza.In, a transports.Adapter, msg transports.Message, files bool) (transports.RemoteID, error) {
+func (d directCore) SendMessage(ctx context.Context, s *stanza.In, a transports.Adapter, msg transports.Message, files bool,
+	done func(context.Context, transports.RemoteID, error)) {
 	var shared []sharedFile
 	if files {
 		shared = sharedFiles(s.Element, d.c.maxAttachments())
 	}
-	return d.c.sendWithFiles(ctx, s.From.Bare(), a, msg, shared)
+	d.c.sendThen(ctx, s.From.Bare(), a, msg, shared, done)
 }
 
 func (d directCore) Pair(ctx context.Context, user string, to transports.ID, rid transports.RemoteID, xid string) error {
 	return d.c.ids.Pair(ctx, user, d.c.net.Name(), string(to), string(rid), xid)
 }
 
-func (d directCore) XMPPID(ctx context.Context, user string, conv transports.ID, rid transports.RemoteID) (string, bool, error) {
-	xid, err := d.c.ids.XMPPID(ctx, user, d.c.net.Name(), string(conv), string(rid))
+func (d directCore) AwaitReceipt(ctx context.Context, user string, to transports.ID, rid transports.RemoteID, p direct.PendingReceipt) error {
+	return d.c.ids.Await(ctx, user, d.c.net.Name(), string(to), string(rid), msgid.Receipt{
+		StanzaID: p.StanzaID, OriginID: p.OriginID, Sender: p.To, Contact: p.From, Requested: p.Requested})
+}
+
+func (d directCore) AwaitedReceipt(ctx context.Context, user string, to transports.ID, rid transports.RemoteID) (direct.PendingReceipt, bool, error) {
+	r, err := d.c.ids.Awaited(ctx, user, d.c.net.Name(), string(to), string(rid))
 	if errors.Is(err, msgid.ErrNoMapping) {
-		return "", false, nil
+		return direct.PendingReceipt{}, false, nil
 	}
-	return xid, err == nil, err
+	if err != nil {
+		return direct.PendingReceipt{}, false, err
+	}
+	return direct.PendingReceipt{StanzaID: r.StanzaID, OriginID: r.OriginID, From: r.Contact, To: r.Sender, Requested: r.Requested}, true, nil
+}
+
+func (d directCore) ReceiptResolved(ctx context.Context, user string, to transports.ID, rid transports.RemoteID) error {
+	return d.c.ids.Resolved(ctx, user, d.c.net.Name(), string(to), string(rid))
 }
 
 func (d directCore) SendQuiet(ctx context.Context, m *stanza.Message) { d.c.sendQuiet(ctx, m) }
@@ -134,9 +147,22 @@ func (s *userSink) typing(ctx context.Context, ev *transports.TypingEvent) {
 // reaction shows a contact's reaction as their whole set of reactions to
 // the message (XEP-0444), or, when the message is unknown, as text.
 func (s *userSink) reaction(ctx context.Context, ev *transports.ReactionEvent) {
-	if m := s.c.direct.Reaction(ctx, s.user, ev); m != nil {
-		s.queue(ctx, m)
+	m := s.c.direct.Reaction(ctx, s.user, ev)
+	if m == nil {
+		return
 	}
+	if ev.Own {
+		// The user's own, from another legacy client: sent as theirs
+		// where the server allows, else marked.
+		if contact, err := jid.Parse(m.From); err == nil && m.Body == "" {
+			if p, _ := s.ownAsCarbon(m, contact); p != nil {
+				s.queue(ctx, p)
+				return
+			}
+		}
+		m = direct.OwnReactionText(m, ev)
+	}
+	s.queue(ctx, m)
 }
 
 // receipt handles the network's report on a message the user sent

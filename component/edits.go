@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/switchboard-im/switchboard/component/muc"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/transports"
@@ -18,7 +19,10 @@ import (
 // its id is the user's own for their echoed messages (paired in the map),
 // else also the legacy ID. Corrections name the message's id, retractions
 // in rooms its stanza-id (XEP-0424 §5), so both resolve through
-// legacyRef.
+// legacyRef. A room message the network gave no ID has a stanza-id (and
+// id) the gateway made and signed (muc.Service.MadeID): correcting or
+// retracting it is refused with item-not-found, as the network could not
+// tell which message is meant.
 //
 // A network that cannot edit gets a correction as a new message that
 // starts with stanza.CorrectionMarker; a retraction is refused with a text and
@@ -36,6 +40,9 @@ func (c *Component) correct(ctx context.Context, a transports.Adapter, user stri
 	ed, ok := a.(transports.Editor)
 	if !ok || !c.netCaps().Corrections {
 		return false, stanza.CorrectionMarker + body, nil
+	}
+	if room && c.muc.MadeID(ref) {
+		return false, "", muc.NoLegacyID("edited")
 	}
 	target := c.messageRef(ctx, user, to, room, ref)
 	if target == "" {
@@ -62,6 +69,9 @@ func (c *Component) retract(ctx context.Context, a transports.Adapter, user stri
 	if ref == "" {
 		return stanzaerr.New("modify", "bad-request", "The retract element has no id.")
 	}
+	if room && c.muc.MadeID(ref) {
+		return muc.NoLegacyID("deleted")
+	}
 	target := c.messageRef(ctx, user, to, room, ref)
 	if target == "" {
 		return stanzaerr.New("cancel", "item-not-found", "The gateway does not know that message (too old, or not sent through it); nothing was deleted.")
@@ -76,7 +86,8 @@ func (c *Component) retract(ctx context.Context, a transports.Adapter, user stri
 
 // messageRef is the legacy ID of the message an XMPP reference ref names
 // in conversation to, or "": through the map, else, in a room, ref
-// itself (a stanza-id is the legacy ID).
+// itself (a stanza-id is the legacy ID). Lane work: it waits until the
+// user's messages in flight are paired (settle).
 func (c *Component) messageRef(ctx context.Context, user string, to transports.ID, room bool, ref string) transports.RemoteID {
 	if room {
 		return c.legacyRef(ctx, user, to, ref)
@@ -84,6 +95,7 @@ func (c *Component) messageRef(ctx context.Context, user string, to transports.I
 	if ref == "" {
 		return ""
 	}
+	c.settle(ctx, user) // the user's messages in flight are paired first
 	id, err := c.ids.LegacyID(ctx, user, c.net.Name(), string(to), ref)
 	if err != nil {
 		return ""

@@ -222,6 +222,13 @@ func TestDirectLegacyEditsAndMore(t *testing.T) {
 	if own.Child("http://jabber.org/protocol/nick", "nick") != nil {
 		t.Errorf("own message carries the contact's nick: %s", own)
 	}
+	// The user's own reaction from another legacy client, without the
+	// message privilege: marked text, never a reactions element from bob.
+	a.Emit(&transports.ReactionEvent{From: "bob", Target: "r1", Reaction: "🙂", Own: true})
+	or := c.Expect(t, "own reaction", isMessageFrom(bobJID))
+	if bodyOf(or) != "[you, from another client] [reacted 🙂 to an earlier message]" || or.Child(nsReactions, "reactions") != nil {
+		t.Errorf("own reaction = %s, want a marked text", or)
+	}
 }
 
 // TestDirectStatesReactionsReplies: the user's chat states, reactions and

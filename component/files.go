@@ -413,7 +413,8 @@ func withLinks(body string, hasBody bool, shared []sharedFile) (string, bool) {
 // sendWithFiles sends msg, whose Body already carries the shared files'
 // links: through FileSender.SendFiles with the files the component may
 // fetch when the network takes files (their lone links then leave the
-// text), else through Send. It is lane work: it may block, bounded by a
+// text, and their links wait for the message's echo: echofiles.go), else
+// through Send. It is lane work: it may block, bounded by a
 // minute.
 func (c *Component) sendWithFiles(ctx context.Context, user jid.JID, a transports.Adapter, msg transports.Message, shared []sharedFile) (transports.RemoteID, error) {
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -428,5 +429,7 @@ func (c *Component) sendWithFiles(ctx context.Context, user jid.JID, a transport
 	}
 	msg.Files = files
 	msg.Body = withoutLinks(msg.Body, files)
+	// Before the send: the echo may come before SendFiles returns.
+	c.sent.put(user.String(), msg.To, msg.ID, files, time.Now())
 	return fs.SendFiles(sctx, msg)
 }

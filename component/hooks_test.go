@@ -261,9 +261,11 @@ func TestDeferredReceipts(t *testing.T) {
 	<-h.hn.Sent()
 
 	// After a restart the pending receipts in memory are gone; the
-	// message-ID map still finds the message, and the receipt goes to
-	// the user's bare JID.
-	rid = send("s3", "")
+	// durable copy answers as before: the stanza id, not the origin-id
+	// the message-ID map pairs, to the resource that sent the message,
+	// and a failure as an error with the stanza id.
+	rid = send("s3", `<origin-id xmlns="urn:xmpp:sid:0" id="o3"/>`)
+	rid5 := send("s5", `<origin-id xmlns="urn:xmpp:sid:0" id="o5"/>`)
 	h.stop()
 	h.start(t, h.key, nil)
 	err := h.comp.Deliver(context.Background(), "erin@localhost", &transports.ReceiptEvent{To: "+15557654321", Remote: rid, Delivered: true})
@@ -271,9 +273,25 @@ func TestDeferredReceipts(t *testing.T) {
 		t.Fatalf("Deliver after the restart: %v", err)
 	}
 	r = c.Expect(t, "receipt for s3 after a restart", isReceipt("s3"))
-	if bareOf(r.Attr("from")) != contact {
-		t.Errorf("receipt from %s, want %s", r.Attr("from"), contact)
+	if bareOf(r.Attr("from")) != contact || r.Attr("to") != "erin@localhost/pc" {
+		t.Errorf("receipt from %s to %s, want from %s to erin@localhost/pc", r.Attr("from"), r.Attr("to"), contact)
 	}
+	err = h.comp.Deliver(context.Background(), "erin@localhost", &transports.ReceiptEvent{To: "+15557654321", Remote: rid5, Error: "carrier said no"})
+	if err != nil {
+		t.Fatalf("Deliver after the restart: %v", err)
+	}
+	el = c.Expect(t, "error for s5 after a restart", func(el *testenv.Element) bool {
+		return isStanza(el, "message") && el.Attr("type") == "error" && el.Attr("id") == "s5"
+	})
+	wantError(t, el, "recipient-unavailable", "carrier said no")
+	if bareOf(el.Attr("from")) != contact || el.Attr("to") != "erin@localhost/pc" {
+		t.Errorf("error from %s to %s, want from %s to erin@localhost/pc", el.Attr("from"), el.Attr("to"), contact)
+	}
+	// Answered once: the same report again finds nothing.
+	if err := h.comp.Deliver(context.Background(), "erin@localhost", &transports.ReceiptEvent{To: "+15557654321", Remote: rid, Delivered: true}); err != nil {
+		t.Fatalf("Deliver again: %v", err)
+	}
+	c.ExpectNone(t, 300*time.Millisecond, func(el *testenv.Element) bool { return el.Child("urn:xmpp:receipts", "received") != nil })
 }
 
 // TestDeliverWithoutSession: a webhook delivers to a registered user

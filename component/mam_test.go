@@ -26,6 +26,9 @@ const (
 // mamResult is one archived message as a query returned it.
 type mamResult struct {
 	id, from, body, stamp string
+	// replace and retract are the ids a correction (XEP-0308) or a
+	// retraction (XEP-0424) names, "" for a message.
+	replace, retract string
 }
 
 // mamQuery sends an archive query with inner (form, set, flip-page) to
@@ -59,7 +62,14 @@ func mamQuery(t *testing.T, c *testenv.Client, room, queryID, inner string) ([]m
 		if m.Attr("type") != "groupchat" || m.Attr("to") != "" {
 			t.Errorf("forwarded message type %q to %q, want groupchat without to: %s", m.Attr("type"), m.Attr("to"), m)
 		}
-		out = append(out, mamResult{id: r.Attr("id"), from: m.Attr("from"), body: m.ChildText("jabber:client", "body"), stamp: d.Attr("stamp")})
+		mr := mamResult{id: r.Attr("id"), from: m.Attr("from"), body: m.ChildText("jabber:client", "body"), stamp: d.Attr("stamp")}
+		if rep := m.Child("urn:xmpp:message-correct:0", "replace"); rep != nil {
+			mr.replace = rep.Attr("id")
+		}
+		if ret := m.Child("urn:xmpp:message-retract:1", "retract"); ret != nil {
+			mr.retract = ret.Attr("id")
+		}
+		out = append(out, mr)
 	}
 }
 
@@ -375,7 +385,9 @@ func TestMAMStanzaIDWithoutLegacyID(t *testing.T) {
 
 // TestMAMAwayEditShown: with the archive, an edit made while the user was
 // away (kept as a marked note, see edits.go) is still shown in the join
-// history, after the archived message it corrects.
+// history, after the archived message it corrects; a MAM query returns
+// the messages with the correction and the retraction made meanwhile,
+// in order, each with its own archive ID, as Prosody's MUC archive does.
 func TestMAMAwayEditShown(t *testing.T) {
 	e := newEnv(t, envOptions{rooms: true, archive: &archive.Bounds{}})
 	e.net.SeedRoom("#quiet", transportstest.RoomSeed{NoHistory: true})
@@ -393,16 +405,43 @@ func TestMAMAwayEditShown(t *testing.T) {
 	a.Emit(&transports.MessageEvent{From: "#quiet", Room: true, Nick: "bob", Body: "teh typo", RemoteID: "t1"})
 	time.Sleep(10 * time.Millisecond) // the note is later than the message
 	a.Emit(&transports.EditEvent{From: "#quiet", Room: true, Nick: "bob", Target: "t1", Body: "the typo"})
+	a.Emit(&transports.MessageEvent{From: "#quiet", Room: true, Nick: "carol", Body: "spam", RemoteID: "t2"})
+	a.Emit(&transports.RetractEvent{From: "#quiet", Room: true, Nick: "carol", Target: "t2"})
 
 	c2 := e.p.Login(t, j, "xmpp-pw", "pc", 0)
 	join(t, c2, room, "edie", "")
 	c2.Expect(t, "self-presence", isSelfPresence(room+"/edie"))
 	c2.Expect(t, "the archived message", isGroupchat(room+"/bob", "teh typo"))
-	note := c2.Expect(t, "the edit's note", func(el *testenv.Element) bool {
-		return isStanza(el, "message") && el.Attr("from") == room+"/bob" && strings.HasSuffix(bodyOf(el), "the typo") && bodyOf(el) != "teh typo"
-	})
+	note := c2.Expect(t, "the edit's note", isGroupchat(room+"/bob", "✎ the typo"))
 	if d := note.Child("urn:xmpp:delay", "delay"); d == nil {
 		t.Errorf("the note is history without a delay: %s", note)
 	}
 	c2.Expect(t, "subject", isSubject(room))
+	// The archived correction is not history a second time.
+	for _, el := range c2.Pending() {
+		if isGroupchat(room+"/bob", "the typo")(el) {
+			t.Errorf("the archived correction shown as history: %s", el)
+		}
+	}
+
+	rs, res := mamQuery(t, c2, room, "edits", "")
+	finOf(t, res)
+	want := []mamResult{
+		{id: "t1", from: room + "/bob", body: "teh typo"},
+		{from: room + "/bob", body: "the typo", replace: "t1"},
+		{id: "t2", from: room + "/carol", body: "spam"},
+		{from: room + "/carol", body: "[deleted a message; your client does not support retractions]", retract: "t2"},
+	}
+	if len(rs) != len(want) {
+		t.Fatalf("archive %+v, want %d results", rs, len(want))
+	}
+	for i, r := range rs {
+		if r.id == "" || want[i].id != "" && r.id != want[i].id {
+			t.Errorf("result %d: ID %q, want %q", i, r.id, want[i].id)
+		}
+		r.id, r.stamp = want[i].id, ""
+		if r != want[i] {
+			t.Errorf("result %d = %+v, want %+v", i, r, want[i])
+		}
+	}
 }

@@ -157,12 +157,35 @@ func (c *Component) occupantProfiles() bool {
 
 // occupantVCard answers a vCard request to a room occupant
 // (room@domain/nick) with the profile of the member behind the nick
-// (occupantProfiles).
+// (occupantProfiles). The answer fills the profile cache: where the
+// member's picture hash changed, the occupants' presences show it then
+// (muc.Service.PhotosChanged).
 func (c *Component) occupantVCard(s *stanza.In, room transports.ID) {
 	oc, _ := c.net.(transports.OccupantContacter)
+	user := s.From.Bare()
 	c.admit(s, func() {
 		if contact, ok := c.occupantContact(oc, s, room); ok {
+			before, knew := c.contacts.AvatarHash(user.String(), contact)
 			c.contacts.VCardOf(c.ctx(), s, contact)
+			if after, knows := c.contacts.AvatarHash(user.String(), contact); after != before || knows != knew {
+				c.own(c.ctx(), user.String(), func(ctx context.Context) { c.muc.PhotosChanged(ctx, user) })
+			}
 		}
 	})
+}
+
+// occupantPhoto is the XEP-0153 hash of the picture of the member behind
+// occupant nick of room as user's profile book knows it (muc.Core's
+// OccupantPhoto): never known where occupants have no profiles
+// (occupantProfiles). No I/O.
+func (c *Component) occupantPhoto(user string, room transports.ID, nick, occupantID string) (string, bool) {
+	if !c.occupantProfiles() {
+		return "", false
+	}
+	oc, _ := c.net.(transports.OccupantContacter)
+	contact, err := oc.OccupantContact(room, nick, occupantID)
+	if err != nil {
+		return "", false
+	}
+	return c.contacts.AvatarHash(user, contact)
 }

@@ -1,6 +1,8 @@
 package component
 
 import (
+	"cmp"
+
 	"github.com/switchboard-im/switchboard/component/discovery"
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
@@ -66,20 +68,21 @@ func (c *Component) legacyDiscoInfo(s *stanza.In, id transports.ID) {
 	}
 	switch {
 	case kind == transports.KindRoom && s.To.Resourcepart() == "":
-		answer := func(name string) {
-			d := discovery.RoomOf(name, c.netCaps())
+		answer := func(f discovery.RoomFacts) {
+			d := discovery.RoomOf(cmp.Or(f.Name, string(id)), c.netCaps())
 			if c.cfg.Archive != nil {
 				d = discovery.WithArchive(d)
 			}
-			c.result(s, d)
+			c.result(s, discovery.WithRoomInfo(d, f))
 		}
 		if !c.allowedUser(s.From) {
-			answer(string(id))
+			answer(discovery.RoomFacts{})
 			return
 		}
-		// The room's human name is known to the user's session in it:
-		// asked in the lane, never on the stream's goroutine.
-		c.admit(s, func() { answer(c.muc.RoomName(c.ctx(), s.From.Bare().String(), id)) })
+		// The room's human name, subject and occupants are known to the
+		// user's session in it (or to a listing it fetched): asked in the
+		// lane, never on the stream's goroutine, and never of the network.
+		c.admit(s, func() { answer(c.muc.RoomFacts(c.ctx(), s.From.Bare().String(), id)) })
 	case kind == transports.KindServer && s.To.Resourcepart() == "":
 		c.result(s, discovery.Server(string(id), c.netCaps()))
 	default:

@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -162,7 +163,10 @@ func (m mucCore) StayConnected(settings map[string]string) bool { return m.c.sta
 
 func (m mucCore) Online(user string) bool { return m.c.presence.Online(user) }
 
-func (m mucCore) Stop(user string) { m.c.sup.Stop(user) }
+func (m mucCore) Stop(user string) {
+	m.c.settle(m.c.ctx(), user) // the messages on their way first; an error: shutting down
+	m.c.sup.Stop(user)
+}
 
 func (m mucCore) RoomsPerUser() int { return m.c.roomsPerUser() }
 
@@ -188,12 +192,13 @@ func (m mucCore) Body(el *xmltree.Element) (string, bool) {
 	return withLinks(body, hasBody, sharedFiles(el, m.c.maxAttachments()))
 }
 
-func (m mucCore) SendWithFiles(ctx context.Context, user jid.JID, a transports.Adapter, msg transports.Message, el *xmltree.Element) (transports.RemoteID, error) {
+func (m mucCore) SendWithFiles(ctx context.Context, user jid.JID, a transports.Adapter, msg transports.Message, el *xmltree.Element,
+	done func(context.Context, transports.RemoteID, error)) {
 	var shared []sharedFile
 	if el != nil {
 		shared = sharedFiles(el, m.c.maxAttachments())
 	}
-	return m.c.sendWithFiles(ctx, user, a, msg, shared)
+	m.c.sendThen(ctx, user, a, msg, shared, done)
 }
 
 func (m mucCore) Correct(ctx context.Context, a transports.Adapter, user string, room transports.ID, ref, body string) (bool, string, *stanzaerr.Error) {
@@ -205,6 +210,9 @@ func (m mucCore) Retract(ctx context.Context, a transports.Adapter, user string,
 }
 
 func (m mucCore) PairID(ctx context.Context, user string, room transports.ID, legacyID, xmppID string) error {
+	if legacyID == "" {
+		return m.c.ids.Unnamed(ctx, user, m.c.net.Name(), string(room), xmppID)
+	}
 	return m.c.ids.Pair(ctx, user, m.c.net.Name(), string(room), legacyID, xmppID)
 }
 
@@ -218,6 +226,10 @@ func (m mucCore) XMPPRef(ctx context.Context, user string, conv transports.ID, t
 
 func (m mucCore) Archive() *archive.Archive { return m.c.cfg.Archive }
 
+func (m mucCore) OccupantPhoto(user string, room transports.ID, nick, occupantID string) (string, bool) {
+	return m.c.occupantPhoto(user, room, nick, occupantID)
+}
+
 func (m mucCore) Settings(ctx context.Context, user string) (map[string]string, error) {
 	return m.c.reg.Settings(ctx, user, m.c.net.Name())
 }
@@ -230,13 +242,25 @@ func (m mucCore) Logger() *slog.Logger { return m.c.log }
 
 // legacyRef maps an XMPP message reference in a room (a reply or reaction
 // target) to the legacy ID: through the stored map, else as is, since
-// room messages' stanza-ids are their legacy IDs.
+// room messages' stanza-ids are their legacy IDs; "" for a stanza-id the
+// gateway made for a message the network gave no ID (muc.Service.MadeID),
+// which the network never issued.
 func (c *Component) legacyRef(ctx context.Context, user string, room transports.ID, ref string) transports.RemoteID {
-	if ref == "" {
+	if ref == "" || c.muc.MadeID(ref) {
 		return ""
 	}
+	c.settle(ctx, user) // the user's messages in flight are paired first
 	if id, err := c.ids.LegacyID(ctx, user, c.net.Name(), string(room), ref); err == nil {
 		return transports.RemoteID(id)
 	}
 	return transports.RemoteID(ref)
+}
+
+// roomIDKey signs the stanza-ids the MUC service makes for room messages
+// the network gave no ID (muc.IDKey): derived from the component's
+// secret, so it is the same after a restart (the archive keeps those IDs)
+// and known to no network.
+func roomIDKey(domain, secret string) []byte {
+	sum := sha256.Sum256([]byte("switchboard room stanza-id\x00" + domain + "\x00" + secret))
+	return sum[:]
 }

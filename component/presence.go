@@ -107,6 +107,7 @@ func (c *Component) presenceWork(s *stanza.In) {
 			}
 			return
 		}
+		c.settle(ctx, user.String()) // the messages on their way first
 		c.sup.Stop(user.String())
 	case "subscribe":
 		if !c.registered(ctx, user) {

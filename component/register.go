@@ -160,6 +160,7 @@ func (c *Component) unregister(ctx context.Context, user jid.JID) ([]string, err
 		c.log.Warn("reading settings", "user", user.String(), "err", err)
 	}
 	prev, lerr := c.reg.Lookup(ctx, user.String(), c.net.Name())
+	c.settle(ctx, user.String()) // the messages on their way first
 	c.sup.Stop(user.String())
 	err = c.reg.Unregister(ctx, user.String(), c.net.Name())
 	if errors.Is(err, registry.ErrNotRegistered) {

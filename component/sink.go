@@ -80,7 +80,9 @@ func (s *userSink) inRoom(room transports.ID) bool {
 // returns the event to relay: a copy whose Body names the files (links,
 // and those that did not arrive with the reason) and whose Attachments
 // are the uploaded files, each with its download URL, from which the
-// stanzas' out-of-band links are made (stanza.Links). nil means the
+// stanzas' out-of-band links are made (stanza.Links). The echo of the
+// user's own message keeps the links of the files they sent
+// (echofiles.go): nothing is fetched or uploaded again. nil means the
 // message was delivered before (a replay), files and all.
 func (s *userSink) upload(ev *transports.MessageEvent) *transports.MessageEvent {
 	c := s.c
@@ -92,10 +94,22 @@ func (s *userSink) upload(ev *transports.MessageEvent) *transports.MessageEvent 
 			return nil // queueOnce would drop it, but after the uploads
 		}
 	}
-	text, links := c.attach(c.ctx(), s.user, ev.Attachments)
+	atts := ev.Attachments
+	var text string
+	var links []transports.Attachment
+	if ev.Own && ev.EchoOf != "" {
+		// The user's own files: already on their upload service.
+		if sent := c.sent.take(s.user.String(), ev.From, ev.EchoOf, time.Now()); sent != nil {
+			links, atts = reuseSent(sent, atts)
+			for _, l := range links {
+				text += "\n" + l.URL
+			}
+		}
+	}
+	more, uploaded := c.attach(c.ctx(), s.user, atts)
 	out := *ev
-	out.Body += text
-	out.Attachments = links
+	out.Body += text + more
+	out.Attachments = append(links, uploaded...)
 	return &out
 }
 
@@ -147,6 +161,14 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 		c.contacts.PresenceEvent(ctx, s.user, ev)
 	case *transports.ProfileEvent:
 		c.contacts.ProfileEvent(ctx, s.user, ev)
+		if c.occupantProfiles() {
+			// After the picture's hash (the contact's lane job, queued
+			// first): the member's occupants show it.
+			user := s.user
+			c.later(user.String(), func(context.Context) {
+				c.own(c.ctx(), user.String(), func(ctx context.Context) { c.muc.PhotosChanged(ctx, user) })
+			})
+		}
 	case *transports.ContactEvent:
 		c.contacts.ContactEvent(s.user, ev)
 	case *transports.StateEvent:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -350,6 +351,7 @@ func (a *adapter) rememberDM(channel, peer string) {
 // discordgo's state (which other goroutines change under its lock).
 type channelInfo struct {
 	ID, GuildID, Name, Topic string
+	Icon                     string // a group DM's icon hash
 	Type                     discordgo.ChannelType
 	Recipients               []discordgo.User
 }
@@ -371,7 +373,7 @@ func (a *adapter) channel(ctx context.Context, id string) (channelInfo, error) {
 }
 
 func copyChannel(ch *discordgo.Channel) channelInfo {
-	info := channelInfo{ID: ch.ID, GuildID: ch.GuildID, Name: ch.Name, Topic: ch.Topic, Type: ch.Type}
+	info := channelInfo{ID: ch.ID, GuildID: ch.GuildID, Name: ch.Name, Topic: ch.Topic, Icon: ch.Icon, Type: ch.Type}
 	for _, u := range ch.Recipients {
 		if u != nil {
 			info.Recipients = append(info.Recipients, *u)
@@ -446,12 +448,41 @@ func (a *adapter) messageEvent(c conv, m *discordgo.Message) *transports.Message
 	} else if !ev.Own {
 		ev.Nick = displayName(m.Author, nil)
 	}
+	ev.Attachments = a.files(m)
+	return ev
+}
+
+// files are m's attachments, then its stickers that are images.
+func (a *adapter) files(m *discordgo.Message) []transports.Attachment {
+	var out []transports.Attachment
 	for _, at := range m.Attachments {
 		if at != nil {
-			ev.Attachments = append(ev.Attachments, a.attachment(at))
+			out = append(out, a.attachment(at))
 		}
 	}
-	return ev
+	for _, st := range m.StickerItems {
+		if st == nil {
+			continue
+		}
+		if ext := stickerExt(st.FormatType); ext != "" && IsSnowflake(st.ID) {
+			// Their size is not known: a link the component fetches.
+			out = append(out, transports.Attachment{Name: clean(st.Name, 100) + ext, Type: mime.TypeByExtension(ext),
+				URL: a.n.cdnURL("stickers/" + st.ID + ext)})
+		}
+	}
+	return out
+}
+
+// stickerExt is the file extension of a sticker shown as an image, ""
+// for those that are not (Lottie animations).
+func stickerExt(f discordgo.StickerFormat) string {
+	switch f {
+	case discordgo.StickerFormatTypePNG, discordgo.StickerFormatTypeAPNG:
+		return ".png"
+	case discordgo.StickerFormatTypeGIF:
+		return ".gif"
+	}
+	return ""
 }
 
 // body is m's text made readable: mentions as names, then the text of
@@ -492,8 +523,8 @@ func (a *adapter) body(c conv, m *discordgo.Message) string {
 		}
 	}
 	for _, st := range m.StickerItems {
-		if st != nil {
-			extra = append(extra, "[sticker: "+st.Name+"]")
+		if st != nil && stickerExt(st.FormatType) == "" {
+			extra = append(extra, "[sticker: "+st.Name+"]") // an animation XMPP clients cannot show
 		}
 	}
 	if len(extra) > 0 {
@@ -613,10 +644,11 @@ func (a *adapter) onDelete(m *discordgo.MessageDelete) {
 	a.sink.Deliver(ev)
 }
 
-// onReaction delivers a reaction of someone else's; custom emoji as
-// :name:.
+// onReaction delivers a reaction of someone else's, or the user's own
+// made from another client (Own; one made through this adapter is not
+// news); custom emoji as :name:.
 func (a *adapter) onReaction(r *discordgo.MessageReaction, member *discordgo.Member, remove bool) {
-	if r == nil || r.UserID == a.self {
+	if r == nil {
 		return
 	}
 	c, ok := a.conversation(r.ChannelID, r.GuildID)
@@ -624,7 +656,17 @@ func (a *adapter) onReaction(r *discordgo.MessageReaction, member *discordgo.Mem
 		return
 	}
 	ev := &transports.ReactionEvent{From: c.id, Room: c.room != nil, Target: transports.RemoteID(r.MessageID), Reaction: emojiText(r.Emoji), Remove: remove}
-	if c.room != nil {
+	switch {
+	case r.UserID == a.self:
+		op := "react"
+		if remove {
+			op = "unreact"
+		}
+		if _, ours := a.ourOwn(r.ChannelID, op, r.MessageID+" "+ev.Reaction); ours {
+			return
+		}
+		ev.Own = true
+	case c.room != nil:
 		ev.Nick = a.occupantByID(c.room, r.UserID, member)
 	}
 	if ev.Reaction != "" {

@@ -19,15 +19,58 @@ import (
 // it from the channel's history. A message delivered twice after a crash
 // is one the Sink ignores (same RemoteID).
 //
-// discordgo keeps its gateway session ID and sequence unexported, so a
-// new process cannot RESUME the old session: the history fetch is what
-// covers a restart.
+// A new process does not RESUME the old gateway session: discordgo keeps
+// its session ID and sequence unexported, and its state (guilds, roles,
+// channels, members) is built from READY and GUILD_CREATE, which a
+// RESUME does not send again. The history fetch is what covers a
+// restart: DMs at Connect, joined rooms when they are joined again.
 
 // catchUpPages bounds the history fetched per conversation (100 messages
 // a page); the user is told when more were missed.
 const catchUpPages = 5
 
 func bookmarkKey(channel string) string { return "last/" + channel }
+
+// joinedKey marks a room joined and not left: a room the process stopped
+// in (a restart, a crash) is caught up from its bookmark when it is
+// joined again; one the user left is not (its bookmark may be old).
+func joinedKey(channel string) string { return "in/" + channel }
+
+// markJoined records that channel is joined (in, else left) and reports
+// whether it was marked joined before: the process stopped in it.
+func (a *adapter) markJoined(ctx context.Context, channel string, in bool) (was bool) {
+	if a.store == nil {
+		return false
+	}
+	v, err := a.store.Get(ctx, joinedKey(channel))
+	if err != nil && !errors.Is(err, transports.ErrNotFound) {
+		a.log.Warn("discord: reading a room's mark", "err", err)
+	}
+	was = string(v) == "1"
+	if was == in {
+		return was
+	}
+	mark := []byte(nil)
+	if in {
+		mark = []byte("1")
+	}
+	if err := a.store.Put(ctx, joinedKey(channel), mark); err != nil {
+		a.log.Warn("discord: saving a room's mark", "err", err)
+	}
+	return was
+}
+
+// catchUpRoom delivers what a room missed while the process was down,
+// when it was joined at the stop and this session has delivered nothing
+// there yet (a redial's catch-up covers the rest).
+func (a *adapter) catchUpRoom(channel string, wasJoined bool) {
+	a.mu.Lock()
+	_, delivered := a.last[channel]
+	a.mu.Unlock()
+	if wasJoined && !delivered {
+		a.catchUp([]string{channel}, time.Time{})
+	}
+}
 
 // snowflakeLess orders two snowflakes (hence messages by time).
 func snowflakeLess(a, b string) bool {

@@ -20,8 +20,10 @@ type Config struct {
 	// api/v9/ and it names its gateway and CDN itself. The admin chose
 	// it, so the egress policy does not apply to it.
 	ServerURL string `toml:"server_url"`
-	// MaxMembers caps the occupants a joined guild channel shows (the
-	// first members the server lists); 0 means 250.
+	// MaxMembers caps the occupants a joined guild channel shows (online
+	// members first, then recent authors, then as the server lists them:
+	// a big guild's full list would cost every user's session memory and
+	// the join a long listing); 0 means 250.
 	MaxMembers int `toml:"max_members"`
 	// Timeout bounds a login (REST check and gateway READY) and each REST
 	// call; 0 means 30 s.

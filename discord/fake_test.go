@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -38,10 +41,23 @@ type fakeDiscord struct {
 
 	logs *testenv.LogBuffer // the network's log, checked for tokens at cleanup
 
-	mu        sync.Mutex
-	received  []frame // every op 2 and op 6 the gateway read, in order
-	posts     int     // POSTs of messages
-	throttled bool    // the first POST of a message was answered 429
+	mu       sync.Mutex
+	received []frame // every op 2 and op 6 the gateway read, in order
+	posts    int     // POSTs of messages
+	// failPosts are the statuses the next POSTs of a message get
+	// (429 with Retry-After, or a 5xx with an HTML body), one each, before
+	// they succeed.
+	failPosts []int
+	members   []map[string]any // GET /guilds/{id}/members, in order
+	uploads   []upload         // files of multipart POSTs of messages
+	channels  []map[string]any // GET /guilds/{id}/channels
+	threads   []map[string]any // GET /guilds/{id}/threads/active
+}
+
+// upload is a file part the fake read (and threw away).
+type upload struct {
+	field, name, typ string
+	size             int64
 }
 
 type frame struct {
@@ -51,24 +67,42 @@ type frame struct {
 	T  string          `json:"t,omitempty"`
 }
 
+// fakeConn is one gateway connection; scripts and tests may write to it
+// while the gateway answers heartbeats.
 type fakeConn struct {
 	ws  *websocket.Conn
+	mu  sync.Mutex // one writer at a time
 	seq int64
 }
 
 // dispatch writes an op 0 event.
 func (c *fakeConn) dispatch(typ string, d any) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.seq++
 	raw, _ := json.Marshal(d)
 	return c.ws.WriteJSON(frame{Op: 0, T: typ, S: c.seq, D: raw})
 }
 
+// write writes any other frame.
+func (c *fakeConn) write(fr frame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws.WriteJSON(fr)
+}
+
 func (c *fakeConn) close(code int, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 	c.ws.Close()
 }
 
 const fakeBotID = "1000"
+
+// hostileBody is what a failing fake server says; it must never reach a
+// user or a log.
+const hostileBody = "upstream said <script>token=hunter2</script>"
 
 func newFakeDiscord(t *testing.T, script gatewayScript) *fakeDiscord {
 	f := &fakeDiscord{t: t, script: script, logs: &testenv.LogBuffer{}}
@@ -95,23 +129,82 @@ func newFakeDiscord(t *testing.T, script gatewayScript) *fakeDiscord {
 	mux.HandleFunc("POST /api/v9/channels/{id}/messages", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.posts++
-		first := !f.throttled
-		f.throttled = true
+		fail := 0
+		if len(f.failPosts) > 0 {
+			fail, f.failPosts = f.failPosts[0], f.failPosts[1:]
+		}
 		f.mu.Unlock()
-		if first {
+		switch {
+		case fail == http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", "1")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusTooManyRequests)
 			w.Write([]byte(`{"message": "You are being rate limited.", "retry_after": 0.25, "global": false}`))
 			return
+		case fail != 0:
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(fail)
+			w.Write([]byte(`<html>` + hostileBody + `</html>`))
+			return
 		}
 		var in struct {
 			Content string `json:"content"`
 		}
-		json.NewDecoder(r.Body).Decode(&in)
+		if mr, err := r.MultipartReader(); err == nil {
+			// Read as it streams in: the parts are counted, not kept.
+			for {
+				p, err := mr.NextPart()
+				if err != nil {
+					break
+				}
+				if p.FormName() == "payload_json" {
+					json.NewDecoder(p).Decode(&in)
+					continue
+				}
+				n, _ := io.Copy(io.Discard, p)
+				f.mu.Lock()
+				f.uploads = append(f.uploads, upload{field: p.FormName(), name: p.FileName(), typ: p.Header.Get("Content-Type"), size: n})
+				f.mu.Unlock()
+			}
+		} else {
+			json.NewDecoder(r.Body).Decode(&in)
+		}
 		out, _ := json.Marshal(map[string]any{"id": "5000", "channel_id": r.PathValue("id"), "content": in.Content,
 			"author": map[string]any{"id": fakeBotID, "username": "fakebot", "bot": true}, "timestamp": time.Now().Format(time.RFC3339)})
 		w.Write(out)
+	})
+	mux.HandleFunc("GET /api/v9/guilds/{id}/members", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		all := f.members
+		f.mu.Unlock()
+		after := r.URL.Query().Get("after")
+		limit := 1
+		fmt.Sscan(r.URL.Query().Get("limit"), &limit)
+		var page []map[string]any
+		for _, m := range all {
+			id := m["user"].(map[string]any)["id"].(string)
+			if after != "" && id <= after || len(page) >= limit {
+				continue
+			}
+			page = append(page, m)
+		}
+		out, _ := json.Marshal(page)
+		w.Write(out)
+	})
+	mux.HandleFunc("GET /api/v9/guilds/{id}/channels", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		out, _ := json.Marshal(f.channels)
+		f.mu.Unlock()
+		w.Write(out)
+	})
+	mux.HandleFunc("GET /api/v9/guilds/{id}/threads/active", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		out, _ := json.Marshal(map[string]any{"threads": f.threads, "members": []any{}})
+		f.mu.Unlock()
+		w.Write(out)
+	})
+	mux.HandleFunc("GET /api/v9/channels/{id}/messages", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`[]`))
 	})
 	mux.HandleFunc("GET /gw/", f.gateway) // discordgo adds the slash
 	f.srv = httptest.NewServer(mux)
@@ -126,7 +219,7 @@ func (f *fakeDiscord) gateway(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ws.Close()
 	c := &fakeConn{ws: ws}
-	if ws.WriteJSON(frame{Op: 10, D: json.RawMessage(`{"heartbeat_interval": 45000}`)}) != nil {
+	if c.write(frame{Op: 10, D: json.RawMessage(`{"heartbeat_interval": 45000}`)}) != nil {
 		return
 	}
 	for {
@@ -136,7 +229,7 @@ func (f *fakeDiscord) gateway(w http.ResponseWriter, r *http.Request) {
 		}
 		switch fr.Op {
 		case 1:
-			ws.WriteJSON(frame{Op: 11})
+			c.write(frame{Op: 11})
 		case 2, 6:
 			f.mu.Lock()
 			f.received = append(f.received, fr)
@@ -231,7 +324,7 @@ func TestResumeAfterReconnectRequest(t *testing.T) {
 		}
 		ready(c, "session-42")
 		c.dispatch("TYPING_START", map[string]any{"user_id": "7", "channel_id": "8", "timestamp": 1})
-		c.ws.WriteJSON(frame{Op: 7})
+		c.write(frame{Op: 7})
 	})
 	st := &statuses{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -268,6 +361,7 @@ func TestResumeAfterReconnectRequest(t *testing.T) {
 // sent; nothing is dropped.
 func TestRateLimited(t *testing.T) {
 	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) { ready(c, "s") })
+	f.failPosts = []int{http.StatusTooManyRequests}
 	a := connect(t, f.network(t), goodBot, newSink())
 	a.rememberDM("8", "7") // a DM channel known, so Send needs no look-up
 	id, err := a.Send(context.Background(), transports.Message{To: UserID("7"), Body: "patience"})
@@ -278,5 +372,236 @@ func TestRateLimited(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.posts != 2 {
 		t.Errorf("%d POSTs; want the throttled one and its retry", f.posts)
+	}
+}
+
+// TestServerErrors: a 502 is retried (discordgo's own retry) and the
+// message sent; other 5xx fail the send as the network being
+// unavailable, with the status and never the server's body.
+func TestServerErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		fail  []int
+		posts int
+		err   error // nil: sent
+	}{
+		{"bad gateway once", []int{http.StatusBadGateway}, 2, nil},
+		{"internal error", []int{http.StatusInternalServerError}, 1, transports.ErrUnavailable},
+		{"unavailable", []int{http.StatusServiceUnavailable}, 1, transports.ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) { ready(c, "s") })
+			f.failPosts = tt.fail
+			a := connect(t, f.network(t), goodBot, newSink())
+			a.rememberDM("8", "7")
+			id, err := a.Send(context.Background(), transports.Message{To: UserID("7"), Body: "hello"})
+			switch {
+			case tt.err == nil && (err != nil || id != "5000"):
+				t.Errorf("Send = %q, %v; want sent", id, err)
+			case tt.err != nil && !errors.Is(err, tt.err):
+				t.Errorf("Send error %v, want %v", err, tt.err)
+			case tt.err != nil && (!strings.Contains(err.Error(), fmt.Sprint(tt.fail[0])) || strings.Contains(err.Error(), "hunter2")):
+				t.Errorf("Send error %q: want the status, never the body", err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.posts != tt.posts {
+				t.Errorf("%d POSTs, want %d", f.posts, tt.posts)
+			}
+			if strings.Contains(f.logs.String(), "hunter2") {
+				t.Errorf("the server's body was logged:\n%s", f.logs)
+			}
+		})
+	}
+}
+
+// TestCappedMembersOnlineFirst: in a guild bigger than max_members, the
+// members the state knows to be online are shown before those the server
+// lists first (Spacebar sends no statuses: a scripted guild here).
+func TestCappedMembersOnlineFirst(t *testing.T) {
+	user := func(id string) map[string]any { return map[string]any{"id": id, "username": "user" + id} }
+	var members []map[string]any
+	for _, id := range []string{fakeBotID, "1001", "1002", "1003", "1004"} {
+		members = append(members, map[string]any{"user": user(id), "roles": []string{}, "joined_at": "2026-01-01T00:00:00Z"})
+	}
+	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) {
+		ready(c, "s")
+		c.dispatch("GUILD_CREATE", map[string]any{"id": "900", "name": "big", "owner_id": "1001", "member_count": 5,
+			"members": members, "roles": []any{},
+			"channels": []any{map[string]any{"id": "901", "type": 0, "guild_id": "900", "name": "general"}},
+			"presences": []any{
+				map[string]any{"user": map[string]any{"id": "1004"}, "status": "online"},
+				map[string]any{"user": map[string]any{"id": "1001"}, "status": "offline"},
+			}})
+	})
+	f.members = members
+	n, err := New(Config{ServerURL: f.srv.URL, Timeout: 10 * time.Second, MaxMembers: 2,
+		Logger: slog.New(slog.NewTextHandler(f.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSink()
+	a := connect(t, n, goodBot, s)
+	deadline := time.Now().Add(wait)
+	for a.stateMember("900", "1004") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("GUILD_CREATE not in the state")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	room := ChannelID("901", "900")
+	if err := a.JoinRoom(context.Background(), room, ""); err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	var ready *transports.RoomReadyEvent
+	for _, ev := range s.all() {
+		switch ev := ev.(type) {
+		case *transports.OccupantEvent:
+			shown = append(shown, ev.Account)
+		case *transports.RoomReadyEvent:
+			ready = ev
+		}
+	}
+	// Two shown besides the account itself: 1004 (online), then the first
+	// listed.
+	if !slices.Equal(shown, []string{"1004", "1001"}) {
+		t.Errorf("occupants %v, want [1004 1001] (online first, then as listed)", shown)
+	}
+	if ready == nil || ready.Members != 5 {
+		t.Errorf("RoomReadyEvent %+v, want Members 5", ready)
+	}
+}
+
+// TestThreads: a guild's active threads are listed under their channel
+// and join as rooms whose messages arrive (Spacebar has no threads: a
+// scripted guild here).
+func TestThreads(t *testing.T) {
+	general := map[string]any{"id": "901", "type": 0, "guild_id": "900", "name": "general", "position": 0}
+	plans := map[string]any{"id": "902", "type": 11, "guild_id": "900", "parent_id": "901", "name": "plans"}
+	member := map[string]any{"user": map[string]any{"id": "1001", "username": "ann"}, "roles": []string{}, "joined_at": "2026-01-01T00:00:00Z"}
+	conns := make(chan *fakeConn, 1)
+	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) {
+		ready(c, "s")
+		c.dispatch("GUILD_CREATE", map[string]any{"id": "900", "name": "g", "owner_id": "1001", "roles": []any{},
+			"members": []any{member}, "channels": []any{general}, "threads": []any{plans}})
+		conns <- c
+	})
+	f.channels, f.threads, f.members = []map[string]any{general}, []map[string]any{plans}, []map[string]any{member}
+	s := newSink()
+	a := connect(t, f.network(t), goodBot, s)
+	c := <-conns
+	deadline := time.Now().Add(wait)
+	for a.stateMember("900", "1001") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("GUILD_CREATE not in the state")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rooms, err := a.ListRooms(context.Background(), GuildID("900"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rooms {
+		names = append(names, string(r.ID)+" "+r.Name)
+	}
+	if want := []string{"901%900 #general", "902%900 #general › plans"}; !slices.Equal(names, want) {
+		t.Errorf("rooms %q, want %q", names, want)
+	}
+	thread := ChannelID("902", "900")
+	if err := a.JoinRoom(context.Background(), thread, ""); err != nil {
+		t.Fatalf("joining the thread: %v", err)
+	}
+	c.dispatch("MESSAGE_CREATE", map[string]any{"id": "7001", "channel_id": "902", "guild_id": "900", "content": "in the thread",
+		"author": map[string]any{"id": "1001", "username": "ann"}, "timestamp": time.Now().Format(time.RFC3339), "type": 0})
+	got := await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == "7001" })
+	if got.From != thread || !got.Room || got.Body != "in the thread" || got.Nick != "ann" {
+		t.Errorf("thread message %+v", got)
+	}
+}
+
+// TestUploadStreamed: a file from XMPP is posted as it is read, never
+// whole in memory; a 429 is waited out and the file opened again; the
+// name cannot break out of its header.
+func TestUploadStreamed(t *testing.T) {
+	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) { ready(c, "s") })
+	f.failPosts = []int{http.StatusTooManyRequests}
+	a := connect(t, f.network(t), goodBot, newSink())
+	a.rememberDM("8", "7")
+	const size = 32 << 20
+	opens := 0
+	file := transports.File{Name: "big\"\r\nX-Evil: 1.bin", Type: "application/x-test", Size: size,
+		Open: func(context.Context) (io.ReadCloser, error) {
+			opens++
+			return io.NopCloser(io.LimitReader(zeros{}, size)), nil
+		}}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	id, err := a.SendFiles(context.Background(), transports.Message{To: UserID("7"), Body: "a big one", Files: []transports.File{file}})
+	runtime.ReadMemStats(&after)
+	if err != nil || id != "5000" {
+		t.Fatalf("SendFiles = %q, %v", id, err)
+	}
+	if opens != 2 {
+		t.Errorf("the file was opened %d times, want 2 (again after the 429)", opens)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.uploads) != 1 || f.uploads[0].size != size || f.uploads[0].field != "files[0]" || f.uploads[0].typ != "application/x-test" ||
+		strings.ContainsAny(f.uploads[0].name, "\"\r\n") {
+		t.Errorf("the server read %+v, want one file of %d bytes named without quotes or line breaks", f.uploads, size)
+	}
+	// Two passes of 32 MiB went through; what was allocated meanwhile
+	// is buffers, not the file.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Errorf("%d MiB allocated to send a %d MiB file twice: it was held in memory", alloc>>20, size>>20)
+	}
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestStickers: stickers that are images arrive as files (links on the
+// server's CDN), an animation by name.
+func TestStickers(t *testing.T) {
+	conns := make(chan *fakeConn, 1)
+	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) {
+		ready(c, "s")
+		conns <- c
+	})
+	s := newSink()
+	a := connect(t, f.network(t), goodBot, s)
+	a.rememberDM("8", "7")
+	c := <-conns
+	c.dispatch("MESSAGE_CREATE", map[string]any{"id": "7002", "channel_id": "8", "content": "",
+		"author": map[string]any{"id": "7", "username": "ann"}, "timestamp": time.Now().Format(time.RFC3339), "type": 0,
+		"sticker_items": []any{
+			map[string]any{"id": "3001", "name": "wave", "format_type": 1},
+			map[string]any{"id": "3002", "name": "dance", "format_type": 3},
+			map[string]any{"id": "3003", "name": "spin", "format_type": 4},
+			map[string]any{"id": "../x", "name": "bad", "format_type": 1},
+		}})
+	got := await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == "7002" })
+	if got.Body != "[sticker: dance]" {
+		t.Errorf("body %q, want the animation by name", got.Body)
+	}
+	var files []string
+	for _, at := range got.Attachments {
+		files = append(files, at.Name+" "+at.Type+" "+at.URL)
+	}
+	want := []string{
+		"wave.png image/png " + f.srv.URL + "/stickers/3001.png",
+		"spin.gif image/gif " + f.srv.URL + "/stickers/3003.gif",
+	}
+	if !slices.Equal(files, want) {
+		t.Errorf("files %q, want %q", files, want)
 	}
 }

@@ -27,6 +27,16 @@ func show(s discordgo.Status) transports.Show {
 	return transports.Available
 }
 
+// partnerShow is a contact's availability: as show, except that an
+// offline contact is unavailable (a contact, unlike a guild member, is
+// not somewhere they could be away from).
+func partnerShow(s discordgo.Status) transports.Show {
+	if s == discordgo.StatusOffline || s == discordgo.StatusInvisible {
+		return transports.Offline
+	}
+	return show(s)
+}
+
 // guildRooms are the joined rooms of guild; with any, every joined room.
 func (a *adapter) guildRooms(guild string, any bool) []*room {
 	a.mu.Lock()
@@ -52,7 +62,7 @@ func (a *adapter) onPresence(p *discordgo.PresenceUpdate) {
 	_, partner := a.dmOf[p.User.ID]
 	a.mu.Unlock()
 	if partner {
-		a.sink.Deliver(&transports.PresenceEvent{From: UserID(p.User.ID), Presence: transports.Presence{Show: show(p.Status)}})
+		a.sink.Deliver(&transports.PresenceEvent{From: UserID(p.User.ID), Presence: transports.Presence{Show: partnerShow(p.Status)}})
 	}
 	for _, r := range a.guildRooms(p.GuildID, p.GuildID == "") {
 		nick, ok := r.nick(p.User.ID)
@@ -169,13 +179,8 @@ func (a *adapter) profileChanged(u *discordgo.User) {
 		return
 	}
 	p := transports.Profile{Name: displayName(u, nil)}
-	if u.Avatar != "" {
-		ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
-		av, err := a.avatar(ctx, u)
-		cancel()
-		if err == nil {
-			p.Avatar = av
-		}
-	}
+	ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
+	p.Avatar = a.pictureOf(ctx, u.Avatar, func(string) string { return u.AvatarURL("128") })
+	cancel()
 	a.sink.Deliver(&transports.ProfileEvent{From: UserID(u.ID), Profile: p})
 }

@@ -36,7 +36,15 @@ func (a *adapter) Profile(ctx context.Context, id transports.ID) (transports.Pro
 		if err != nil {
 			return transports.Profile{}, err
 		}
-		return transports.Profile{Name: roomName(ch), About: clean(ch.Topic, 1024)}, nil
+		p := transports.Profile{Name: roomName(ch), About: clean(ch.Topic, 1024)}
+		// A channel's picture is its guild's icon; a group DM's, its own.
+		switch {
+		case ch.GuildID != "":
+			p.Avatar = a.pictureOf(ctx, a.guildIcon(ch.GuildID), func(h string) string { return discordgo.EndpointGuildIcon(ch.GuildID, h) })
+		case ch.Icon != "":
+			p.Avatar = a.pictureOf(ctx, ch.Icon, func(h string) string { return discordgo.EndpointGroupIcon(ch.ID, h) })
+		}
+		return p, nil
 	case transports.KindServer:
 		g, err := a.s.State.Guild(addr.Guild)
 		if err != nil {
@@ -50,28 +58,49 @@ func (a *adapter) Profile(ctx context.Context, id transports.ID) (transports.Pro
 				name = full.Name
 			}
 		}
-		return transports.Profile{Name: clean(name, 100)}, nil
+		p := transports.Profile{Name: clean(name, 100)}
+		p.Avatar = a.pictureOf(ctx, a.guildIcon(addr.Guild), func(h string) string { return discordgo.EndpointGuildIcon(addr.Guild, h) })
+		return p, nil
 	}
 	u, err := a.s.User(addr.User, discordgo.WithContext(ctx))
 	if err != nil {
 		return transports.Profile{}, classify(err)
 	}
 	p := transports.Profile{Name: displayName(u, nil)}
-	if u.Avatar != "" {
-		av, err := a.avatar(ctx, u)
-		if err != nil {
-			a.log.Debug("discord: an avatar", "err", err)
-		} else {
-			p.Avatar = av
-		}
-	}
+	p.Avatar = a.pictureOf(ctx, u.Avatar, func(string) string { return u.AvatarURL("128") })
 	return p, nil
 }
 
-// avatar reads u's avatar (small, bounded) from the CDN the network
-// talks to, so the component gets it with its exact size.
-func (a *adapter) avatar(ctx context.Context, u *discordgo.User) (*transports.Avatar, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.AvatarURL("128"), nil)
+// guildIcon is the icon hash of guild as the state knows it, "" for none.
+func (a *adapter) guildIcon(guild string) string {
+	g, err := a.s.State.Guild(guild)
+	if err != nil {
+		return ""
+	}
+	a.s.State.RLock()
+	defer a.s.State.RUnlock()
+	return g.Icon
+}
+
+// pictureOf is the picture whose hash is hash (none for ""), read from
+// the address url gives for it; nil when it cannot be read (a profile
+// without a picture is still a profile).
+func (a *adapter) pictureOf(ctx context.Context, hash string, url func(hash string) string) *transports.Avatar {
+	if hash == "" {
+		return nil
+	}
+	av, err := a.avatar(ctx, hash, url(hash))
+	if err != nil {
+		a.log.Debug("discord: a picture", "err", err)
+		return nil
+	}
+	return av
+}
+
+// avatar reads the picture hash at url (small, bounded) from the CDN the
+// network talks to, so the component gets it with its exact size.
+func (a *adapter) avatar(ctx context.Context, hash, url string) (*transports.Avatar, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +120,8 @@ func (a *adapter) avatar(ctx context.Context, u *discordgo.User) (*transports.Av
 		return nil, fmt.Errorf("%w: an avatar over %d KiB", transports.ErrLimit, maxAvatarBytes>>10)
 	}
 	typ := http.DetectContentType(data)
-	return &transports.Avatar{ID: u.Avatar, File: transports.Attachment{
-		Name: u.Avatar, Type: typ, Size: int64(len(data)),
+	return &transports.Avatar{ID: hash, File: transports.Attachment{
+		Name: hash, Type: typ, Size: int64(len(data)),
 		Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
 	}}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -72,6 +73,45 @@ func TestWhoIsWho(t *testing.T) {
 		}
 		if _, err := png.Decode(bytes.NewReader(data)); err != nil {
 			t.Errorf("the avatar is no PNG: %v", err)
+		}
+	})
+
+	t.Run("guild icon", func(t *testing.T) {
+		// The owner gives the guild an icon: it is the picture of the
+		// guild and of its channels.
+		owner, _, err := n.newSession(login{token: sc.Alice.Token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+		img.Set(1, 1, color.RGBA{B: 200, A: 255})
+		var buf bytes.Buffer
+		png.Encode(&buf, img)
+		g, err := owner.GuildEdit(sc.GuildID, &discordgo.GuildParams{Icon: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())})
+		if err != nil || g.Icon == "" {
+			t.Fatalf("setting the guild's icon: %+v, %v", g, err)
+		}
+		deadline := time.Now().Add(wait)
+		for a.guildIcon(sc.GuildID) != g.Icon {
+			if time.Now().After(deadline) {
+				t.Fatalf("the state's icon is %q, want %q (GUILD_UPDATE)", a.guildIcon(sc.GuildID), g.Icon)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for _, id := range []transports.ID{room, GuildID(sc.GuildID)} {
+			p, err := a.Profile(context.Background(), id)
+			if err != nil || p.Avatar == nil || p.Avatar.ID != g.Icon || p.Avatar.File.Open == nil {
+				t.Fatalf("Profile(%s) = %+v, %v; want the guild's icon %s", id, p, err, g.Icon)
+			}
+			rc, err := p.Avatar.File.Open(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(rc)
+			rc.Close()
+			if _, err := png.Decode(bytes.NewReader(data)); err != nil {
+				t.Errorf("Profile(%s): the icon is no PNG: %v", id, err)
+			}
 		}
 	})
 

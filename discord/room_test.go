@@ -138,7 +138,8 @@ func TestPresenceShown(t *testing.T) {
 	}
 }
 
-// TestPartnerPresence: a DM partner's status is their presence.
+// TestPartnerPresence: a DM partner's status is their presence; offline
+// is unavailable.
 func TestPartnerPresence(t *testing.T) {
 	s, err := discordgo.New("Bot x")
 	if err != nil {
@@ -147,13 +148,27 @@ func TestPartnerPresence(t *testing.T) {
 	sk := newSink()
 	n, _ := New(Config{ServerURL: "http://127.0.0.1:9/"})
 	a := &adapter{n: n, s: s, sink: sk, self: "1", rooms: map[string]*room{}, dmOf: map[string]string{"2": "30"}}
-	a.onPresence(&discordgo.PresenceUpdate{Presence: discordgo.Presence{User: &discordgo.User{ID: "2"}, Status: discordgo.StatusDoNotDisturb}})
 	a.onPresence(&discordgo.PresenceUpdate{Presence: discordgo.Presence{User: &discordgo.User{ID: "3"}, Status: discordgo.StatusIdle}})
-	evs := sk.all()
-	if len(evs) != 1 {
-		t.Fatalf("events %s; want bob's presence only", describe(evs))
+	if evs := sk.all(); len(evs) != 0 {
+		t.Fatalf("events %s for someone not a partner", describe(evs))
 	}
-	if p, ok := evs[0].(*transports.PresenceEvent); !ok || p.From != "2" || p.Presence.Show != transports.DoNotDisturb {
-		t.Errorf("event %+v; want 2 as dnd", evs[0])
+	for i, tt := range []struct {
+		status discordgo.Status
+		want   transports.Show
+	}{
+		{discordgo.StatusDoNotDisturb, transports.DoNotDisturb},
+		{discordgo.StatusIdle, transports.Away},
+		{discordgo.StatusOnline, transports.Available},
+		{discordgo.StatusOffline, transports.Offline},
+		{discordgo.StatusInvisible, transports.Offline},
+	} {
+		a.onPresence(&discordgo.PresenceUpdate{Presence: discordgo.Presence{User: &discordgo.User{ID: "2"}, Status: tt.status}})
+		evs := sk.all()
+		if len(evs) != i+1 {
+			t.Fatalf("after %s: events %s", tt.status, describe(evs))
+		}
+		if p, ok := evs[i].(*transports.PresenceEvent); !ok || p.From != "2" || p.Presence.Show != tt.want {
+			t.Errorf("%s: event %+v; want 2 as %v", tt.status, evs[i], tt.want)
+		}
 	}
 }

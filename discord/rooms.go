@@ -301,8 +301,8 @@ func textChannel(t discordgo.ChannelType) bool {
 	return false
 }
 
-// JoinRoom shows a guild channel (its members, capped at max_members,
-// the first the server lists) or a group DM (its recipients). Discord
+// JoinRoom shows a guild channel (its members, capped at max_members:
+// see members) or a group DM (its recipients). Discord
 // has no joining: the account sees the channel or it does not (an error
 // wrapping ErrNotFound or ErrForbidden). The nick is the account's own
 // in the guild; nick is not used.
@@ -322,7 +322,8 @@ func (a *adapter) JoinRoom(ctx context.Context, id transports.ID, _ string) erro
 		return fmt.Errorf("%w: no text channel %s", transports.ErrNotFound, id)
 	}
 	r := newRoom(id, addr.Channel, addr.Guild)
-	members, err := a.members(ctx, ch)
+	wasJoined := a.markJoined(ctx, addr.Channel, true)
+	members, capped, err := a.members(ctx, ch)
 	if err != nil {
 		return err
 	}
@@ -362,44 +363,130 @@ func (a *adapter) JoinRoom(ctx context.Context, id transports.ID, _ string) erro
 		a.sink.Deliver(ev)
 	}
 	ready := &transports.RoomReadyEvent{Room: id, Nick: ownNick, Role: role, Affiliation: aff, Name: roomName(ch)}
-	if len(members) >= a.n.cfg.MaxMembers {
-		ready.Members = a.guildInfo(addr.Guild).members
+	if capped {
+		ready.Members = max(a.guildInfo(addr.Guild).members, a.n.cfg.MaxMembers+1)
 	}
 	a.sink.Deliver(ready)
 	a.sink.Deliver(&transports.SubjectEvent{Room: id, Subject: clean(subject, 1024)})
+	a.catchUpRoom(addr.Channel, wasJoined)
 	return nil
 }
 
-// members lists who a room shows: a guild's first max_members members
-// (the privileged members intent missing, only those the state knows),
-// a group DM's recipients.
-func (a *adapter) members(ctx context.Context, ch channelInfo) ([]*discordgo.Member, error) {
+// members lists who a room shows, and whether the list was capped: a
+// group DM's recipients; a guild's members, all of them when there are
+// at most max_members, else max_members of them chosen as a Discord
+// client shows a big guild: those online first (the state's presences),
+// then the channel's recent authors, then the first the server lists.
+// Without the privileged members intent, only the members the state
+// knows.
+func (a *adapter) members(ctx context.Context, ch channelInfo) ([]*discordgo.Member, bool, error) {
 	var out []*discordgo.Member
 	if ch.GuildID == "" {
 		for _, u := range ch.Recipients {
 			out = append(out, &discordgo.Member{User: &u})
 		}
-		return out, nil
+		return out, false, nil
 	}
 	max := a.n.cfg.MaxMembers
 	after := ""
-	for len(out) < max {
-		page, err := a.s.GuildMembers(ch.GuildID, after, min(1000, max-len(out)), discordgo.WithContext(ctx))
+	// Up to two more than shown: one may be the account itself, which is
+	// not an occupant; one more tells whether there are more.
+	for len(out) < max+2 {
+		want := min(1000, max+2-len(out))
+		page, err := a.s.GuildMembers(ch.GuildID, after, want, discordgo.WithContext(ctx))
 		if err != nil {
 			a.log.Debug("discord: guild members not listed; showing the known ones", "err", classify(err))
-			return a.stateMembers(ch.GuildID, max), nil
+			known := a.stateMembers(ch.GuildID, max+1)
+			return known[:min(len(known), max)], len(known) > max, nil
 		}
 		for _, m := range page {
 			if m != nil && m.User != nil {
 				out = append(out, m)
 			}
 		}
-		if len(page) == 0 || len(page) < min(1000, max) {
+		if len(page) < want {
 			break
 		}
 		after = page[len(page)-1].User.ID
 	}
-	return out, nil
+	others := len(out)
+	if slices.ContainsFunc(out, func(m *discordgo.Member) bool { return m.User.ID == a.self }) {
+		others--
+	}
+	if others <= max {
+		return out, false, nil
+	}
+	return a.prioritised(ctx, ch, out, max), true, nil
+}
+
+// recentAuthors is how many of a channel's latest messages name the
+// recently active members of a capped room.
+const recentAuthors = 50
+
+// prioritised picks max of a big guild's members other than the account
+// itself: online ones, then the channel's recent authors, then listed in
+// the server's order. A failed look at the recent messages only loses
+// that step.
+func (a *adapter) prioritised(ctx context.Context, ch channelInfo, listed []*discordgo.Member, max int) []*discordgo.Member {
+	out := make([]*discordgo.Member, 0, max)
+	seen := make(map[string]bool, max)
+	add := func(m *discordgo.Member) {
+		if m != nil && m.User != nil && m.User.ID != a.self && !seen[m.User.ID] && len(out) < max {
+			seen[m.User.ID] = true
+			out = append(out, m)
+		}
+	}
+	for _, m := range a.onlineMembers(ch.GuildID, max) {
+		add(m)
+	}
+	if len(out) < max {
+		msgs, err := a.s.ChannelMessages(ch.ID, recentAuthors, "", "", "", discordgo.WithContext(ctx))
+		if err != nil {
+			a.log.Debug("discord: recent authors not read", "err", classify(err))
+		}
+		for _, msg := range msgs { // newest first
+			if msg == nil || msg.Author == nil || msg.WebhookID != "" || seen[msg.Author.ID] {
+				continue
+			}
+			m := a.stateMember(ch.GuildID, msg.Author.ID)
+			if m == nil {
+				u := *msg.Author
+				m = &discordgo.Member{User: &u}
+				if msg.Member != nil {
+					m.Nick, m.Roles = msg.Member.Nick, slices.Clone(msg.Member.Roles)
+				}
+			}
+			add(m)
+		}
+	}
+	for _, m := range listed {
+		add(m)
+	}
+	return out
+}
+
+// onlineMembers are at most max members of guild the state knows to be
+// online, idle or busy.
+func (a *adapter) onlineMembers(guild string, max int) []*discordgo.Member {
+	g, err := a.s.State.Guild(guild)
+	if err != nil {
+		return nil
+	}
+	a.s.State.RLock()
+	var ids []string
+	for _, p := range g.Presences {
+		if p != nil && p.User != nil && len(ids) < max && p.Status != "" && show(p.Status) != transports.ExtendedAway {
+			ids = append(ids, p.User.ID)
+		}
+	}
+	a.s.State.RUnlock()
+	var out []*discordgo.Member
+	for _, id := range ids {
+		if m := a.stateMember(guild, id); m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (a *adapter) stateMembers(guild string, max int) []*discordgo.Member {
@@ -421,17 +508,19 @@ func (a *adapter) stateMembers(guild string, max int) []*discordgo.Member {
 }
 
 // LeaveRoom stops showing room; Discord has nothing to leave.
-func (a *adapter) LeaveRoom(_ context.Context, id transports.ID) error {
+func (a *adapter) LeaveRoom(ctx context.Context, id transports.ID) error {
 	addr, err := ParseID(id)
 	if err != nil {
 		return err
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if r, ok := a.rooms[addr.Channel]; !ok || r.id != id {
+		a.mu.Unlock()
 		return fmt.Errorf("%w: not in %s", transports.ErrNotFound, id)
 	}
 	delete(a.rooms, addr.Channel)
+	a.mu.Unlock()
+	a.markJoined(ctx, addr.Channel, false)
 	return nil
 }
 
@@ -479,11 +568,7 @@ func (a *adapter) historyEvent(r *room, m *discordgo.Message) *transports.Messag
 	if m.MessageReference != nil && m.Type == discordgo.MessageTypeReply {
 		ev.ReplyTo = transports.RemoteID(m.MessageReference.MessageID)
 	}
-	for _, at := range m.Attachments {
-		if at != nil {
-			ev.Attachments = append(ev.Attachments, a.attachment(at))
-		}
-	}
+	ev.Attachments = a.files(m)
 	return ev
 }
 
@@ -512,12 +597,35 @@ func (a *adapter) ListRooms(ctx context.Context, server transports.ID) ([]transp
 	// Discord has no member count per channel: a text channel shows
 	// the guild's members (those the channel's permissions let in).
 	members := a.guildInfo(addr.Guild).members
+	threads := a.activeThreads(ctx, addr.Guild)
 	var out []transports.RoomInfo
 	for _, ch := range chans {
 		if ch == nil || (ch.Type != discordgo.ChannelTypeGuildText && ch.Type != discordgo.ChannelTypeGuildNews) {
 			continue
 		}
-		out = append(out, transports.RoomInfo{ID: ChannelID(ch.ID, addr.Guild), Name: "#" + clean(ch.Name, 100), Topic: clean(ch.Topic, 300), Members: members})
+		name := "#" + clean(ch.Name, 100)
+		out = append(out, transports.RoomInfo{ID: ChannelID(ch.ID, addr.Guild), Name: name, Topic: clean(ch.Topic, 300), Members: members})
+		for _, th := range threads[ch.ID] {
+			out = append(out, transports.RoomInfo{ID: ChannelID(th.ID, addr.Guild), Name: name + " › " + clean(th.Name, 100), Members: th.MemberCount})
+		}
 	}
 	return out, nil
+}
+
+// activeThreads are guild's active threads by parent channel, in the
+// order Discord lists them; none where the server will not list them (a
+// listing is no reason to fail).
+func (a *adapter) activeThreads(ctx context.Context, guild string) map[string][]*discordgo.Channel {
+	list, err := a.s.GuildThreadsActive(guild, discordgo.WithContext(ctx))
+	if err != nil || list == nil {
+		a.log.Debug("discord: active threads not listed", "err", classify(err))
+		return nil
+	}
+	out := make(map[string][]*discordgo.Channel)
+	for _, th := range list.Threads {
+		if th != nil && th.ParentID != "" && textChannel(th.Type) {
+			out[th.ParentID] = append(out[th.ParentID], th)
+		}
+	}
+	return out
 }

@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -249,6 +252,27 @@ func TestRoomBothWays(t *testing.T) {
 			t.Fatal(err)
 		}
 		await(t, s, func(ev *transports.ReactionEvent) bool { return ev.Target == transports.RemoteID(m.ID) && ev.Remove })
+
+		// The account's own reaction from another client is the user's
+		// own; the one made through the adapter (👍) was not news.
+		other, _, err := a.n.newSession(login{token: sc.Bot.Token, bot: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := other.MessageReactionAdd(sc.ChannelID, m.ID, "👀"); err != nil {
+			t.Fatal(err)
+		}
+		own := await(t, s, func(ev *transports.ReactionEvent) bool {
+			return ev.Target == transports.RemoteID(m.ID) && ev.Reaction == "👀"
+		})
+		if !own.Own || own.Remove || own.From != room {
+			t.Errorf("own reaction from another client = %+v, want Own", own)
+		}
+		for _, ev := range s.all() {
+			if r, ok := ev.(*transports.ReactionEvent); ok && r.Reaction == "👍" {
+				t.Errorf("the reaction made through the adapter came back as %+v", r)
+			}
+		}
 	})
 
 	t.Run("typing both ways", func(t *testing.T) {
@@ -565,5 +589,231 @@ func TestMentionInUnjoinedChannel(t *testing.T) {
 		if me, ok := ev.(*transports.MessageEvent); ok && me.Body == "just chatter" {
 			t.Errorf("chatter of an unjoined channel delivered: %+v", me)
 		}
+	}
+}
+
+// TestCappedMembersRecentFirst: in a guild bigger than max_members, the
+// room shows the channel's recent authors before the members the server
+// lists first (Spacebar sends no statuses, so online-first is the fake's
+// TestCappedMembersOnlineFirst).
+func TestCappedMembersRecentFirst(t *testing.T) {
+	sb := spacebar(t)
+	sc := scene(t, sb)
+	sb.JoinGuild(t, sc.Alice, sbCarol, sc.ChannelID)
+	n, err := New(Config{ServerURL: sb.BaseURL(), Timeout: 20 * time.Second, MaxMembers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, _, err := n.newSession(login{token: sc.Alice.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := owner.GuildMembers(sc.GuildID, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 4 {
+		t.Fatalf("the guild has %d members, want 4 (alice, bob, carol, the bot)", len(all))
+	}
+	// The last listed person speaks: shown in the server's order, they
+	// would not be among the first two.
+	var quiet testenv.SpacebarUser
+	for i := len(all) - 1; i >= 0 && quiet.ID == ""; i-- {
+		for _, u := range []testenv.SpacebarUser{sc.Alice, sc.Bob, sbCarol} {
+			if u.ID == all[i].User.ID {
+				quiet = u
+			}
+		}
+	}
+	if quiet.ID == "" || quiet.ID == all[0].User.ID || quiet.ID == all[1].User.ID {
+		t.Fatalf("no person after the first two listed members: %v", all)
+	}
+	speaker, _, err := n.newSession(login{token: quiet.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := speaker.ChannelMessageSend(sc.ChannelID, "I am here"); err != nil {
+		t.Fatal(err)
+	}
+
+	s := newSink()
+	a := connect(t, n, botCreds(sc), s)
+	room := ChannelID(sc.ChannelID, sc.GuildID)
+	if err := a.JoinRoom(context.Background(), room, ""); err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	var ready *transports.RoomReadyEvent
+	for _, ev := range s.all() {
+		switch ev := ev.(type) {
+		case *transports.OccupantEvent:
+			if ev.Room == room {
+				shown = append(shown, ev.Account)
+			}
+		case *transports.RoomReadyEvent:
+			ready = ev
+		}
+	}
+	if ready == nil {
+		t.Fatal("no RoomReadyEvent")
+	}
+	if ready.Members < 3 {
+		t.Errorf("RoomReadyEvent.Members = %d, want at least 3 (the room is capped)", ready.Members)
+	}
+	if len(shown) > 2 || !slices.Contains(shown, quiet.ID) {
+		t.Errorf("occupants %v: want at most 2 with %s (%s), the recent author", shown, quiet.ID, quiet.Name)
+	}
+}
+
+// TestCustomEmojiReaction: a guild's custom emoji is a reaction both
+// ways, written :name: on the XMPP side; an unknown name is refused.
+func TestCustomEmojiReaction(t *testing.T) {
+	sb := spacebar(t)
+	n := network(t, sb)
+	sc := scene(t, sb)
+	owner, _, err := n.newSession(login{token: sc.Alice.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+	emoji, err := owner.GuildEmojiCreate(sc.GuildID, &discordgo.EmojiParams{Name: "blob", Image: "data:image/png;base64," + png})
+	if err != nil {
+		t.Fatalf("creating the emoji: %v", err)
+	}
+	bob := newPeer(t, n, sc.Bob)
+	s := newSink()
+	a := connect(t, n, botCreds(sc), s)
+	room := ChannelID(sc.ChannelID, sc.GuildID)
+	if err := a.JoinRoom(context.Background(), room, ""); err != nil {
+		t.Fatal(err)
+	}
+	m, err := bob.ChannelMessageSend(sc.ChannelID, "custom?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(m.ID) })
+
+	if err := a.React(context.Background(), room, transports.RemoteID(m.ID), ":blob:", false); err != nil {
+		t.Fatalf("React :blob: = %v", err)
+	}
+	e := bob.next(t, "MESSAGE_REACTION_ADD", nil)
+	if r := e.Struct.(*discordgo.MessageReactionAdd); r.Emoji.ID != emoji.ID || r.UserID != sc.Bot.ID {
+		t.Errorf("bob sees %+v, want the custom emoji %s", r.MessageReaction, emoji.ID)
+	}
+	if err := bob.MessageReactionAdd(sc.ChannelID, m.ID, "blob:"+emoji.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := await(t, s, func(ev *transports.ReactionEvent) bool { return ev.Target == transports.RemoteID(m.ID) })
+	if got.Reaction != ":blob:" || got.Nick != "bob" || got.Own {
+		t.Errorf("ReactionEvent = %+v, want bob's :blob:", got)
+	}
+	for _, tt := range []struct {
+		reaction string
+		want     error
+	}{
+		{":nope:", transports.ErrNotFound},
+		{"::", transports.ErrInvalidInput},
+		{":half", transports.ErrInvalidInput},
+	} {
+		if err := a.React(context.Background(), room, transports.RemoteID(m.ID), tt.reaction, false); !errors.Is(err, tt.want) {
+			t.Errorf("React %q = %v, want %v", tt.reaction, err, tt.want)
+		}
+	}
+}
+
+// memStore is an Account.Store in memory, shared by the sessions of a
+// test as storage is across a restart.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *memStore) Get(_ context.Context, k string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[k]
+	if !ok {
+		return nil, transports.ErrNotFound
+	}
+	return v, nil
+}
+
+func (s *memStore) Put(_ context.Context, k string, v []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = make(map[string][]byte)
+	}
+	s.m[k] = v
+	return nil
+}
+
+// TestRoomCaughtUpAfterRestart: a room the process stopped in gets what
+// was said meanwhile when it is joined again (after its last delivered
+// message, once); a room the user left does not.
+func TestRoomCaughtUpAfterRestart(t *testing.T) {
+	sb := spacebar(t)
+	n := network(t, sb)
+	sc := scene(t, sb)
+	bob := newPeer(t, n, sc.Bob)
+	store := &memStore{}
+	room := ChannelID(sc.ChannelID, sc.GuildID)
+	start := func(s *sink) transports.Adapter {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		ad, err := n.Connect(ctx, transports.Account{User: "tester@example.org", Credentials: botCreds(sc), Store: store}, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ad.(*adapter).JoinRoom(ctx, room, ""); err != nil {
+			t.Fatal(err)
+		}
+		return ad
+	}
+	say := func(text string) string {
+		t.Helper()
+		m, err := bob.ChannelMessageSend(sc.ChannelID, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
+	}
+	said := func(s *sink) []string {
+		var out []string
+		for _, ev := range s.all() {
+			if m, ok := ev.(*transports.MessageEvent); ok && m.From == room {
+				out = append(out, m.Body)
+			}
+		}
+		return out
+	}
+
+	s1 := newSink()
+	first := start(s1)
+	seen := say("before the stop")
+	await(t, s1, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(seen) })
+	first.Close()
+	say("while down 1")
+	last := say("while down 2")
+
+	s2 := newSink()
+	second := start(s2)
+	await(t, s2, func(ev *transports.MessageEvent) bool { return ev.RemoteID == transports.RemoteID(last) })
+	if got := said(s2); !slices.Equal(got, []string{"while down 1", "while down 2"}) {
+		t.Errorf("after the restart the room got %q, want what was said while down, once", got)
+	}
+	if err := second.(*adapter).LeaveRoom(context.Background(), room); err != nil {
+		t.Fatal(err)
+	}
+	second.Close()
+	say("after leaving")
+
+	s3 := newSink()
+	third := start(s3)
+	defer third.Close()
+	// A catch-up runs within JoinRoom: it would have delivered by now.
+	if got := said(s3); len(got) != 0 {
+		t.Errorf("a room joined again after leaving got %q, want nothing caught up", got)
 	}
 }

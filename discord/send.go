@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
@@ -59,28 +59,17 @@ func (a *adapter) Send(ctx context.Context, msg transports.Message) (transports.
 }
 
 // SendFiles sends msg with its files attached to its last message,
-// reading each through its Open.
+// streamed from each file's Open (see postFiles).
 func (a *adapter) SendFiles(ctx context.Context, msg transports.Message) (transports.RemoteID, error) {
-	var files []*discordgo.File
-	defer func() {
-		for _, f := range files {
-			f.Reader.(io.Closer).Close()
-		}
-	}()
 	for _, f := range msg.Files {
 		if f.Open == nil {
 			return "", fmt.Errorf("%w: a file without content", transports.ErrInvalidInput)
 		}
-		rc, err := f.Open(ctx)
-		if err != nil {
-			return "", fmt.Errorf("file %s: %w", clean(f.Name, 100), err)
-		}
-		files = append(files, &discordgo.File{Name: f.Name, ContentType: f.Type, Reader: rc})
 	}
-	return a.send(ctx, msg, files)
+	return a.send(ctx, msg, msg.Files)
 }
 
-func (a *adapter) send(ctx context.Context, msg transports.Message, files []*discordgo.File) (transports.RemoteID, error) {
+func (a *adapter) send(ctx context.Context, msg transports.Message, files []transports.File) (transports.RemoteID, error) {
 	channel, r, err := a.target(ctx, msg.To)
 	if err != nil {
 		return "", err
@@ -108,13 +97,17 @@ func (a *adapter) send(ctx context.Context, msg transports.Message, files []*dis
 		if i == 0 && msg.ReplyTo != "" {
 			ms.Reference = &discordgo.MessageReference{MessageID: string(msg.ReplyTo), ChannelID: channel}
 		}
-		if i == len(parts)-1 {
-			ms.Files = files
-		}
-		if ms.Content == "" && len(ms.Files) == 0 {
+		last := i == len(parts)-1
+		if ms.Content == "" && !(last && len(files) > 0) {
 			return "", fmt.Errorf("%w: an empty message", transports.ErrInvalidInput)
 		}
-		m, err := a.s.ChannelMessageSendComplex(channel, ms, discordgo.WithContext(ctx))
+		var m *discordgo.Message
+		var err error
+		if last && len(files) > 0 {
+			m, err = a.postFiles(ctx, channel, ms, files)
+		} else {
+			m, err = a.s.ChannelMessageSendComplex(channel, ms, discordgo.WithContext(ctx))
+		}
 		if err != nil {
 			if i > 0 {
 				return first, fmt.Errorf("after %d of %d parts: %w", i, len(parts), classify(err))
@@ -167,22 +160,78 @@ func (a *adapter) Retract(ctx context.Context, to transports.ID, target transpor
 	return nil
 }
 
-// React adds or removes the user's reaction; only Unicode emoji (a
-// guild's custom ones need their IDs, which XMPP does not carry).
+// React adds or removes the user's reaction: a Unicode emoji, or a
+// custom emoji written :name: as Discord's reactions arrive (see
+// emojiText), found by name in the room's guild, then in the account's
+// other guilds.
 func (a *adapter) React(ctx context.Context, to transports.ID, target transports.RemoteID, reaction string, remove bool) error {
-	channel, _, err := a.target(ctx, to)
+	channel, r, err := a.target(ctx, to)
 	if err != nil {
 		return err
 	}
-	if reaction == "" || len(reaction) > 64 || reaction[0] == ':' {
-		return fmt.Errorf("%w: Discord takes Unicode emoji as reactions here", transports.ErrUnsupported)
+	guild := ""
+	if r != nil {
+		guild = r.guild
 	}
+	api, err := a.emojiRef(guild, reaction)
+	if err != nil {
+		return err
+	}
+	defer a.begin(channel)()
+	op := "react"
 	if remove {
-		err = a.s.MessageReactionRemove(channel, string(target), reaction, "@me", discordgo.WithContext(ctx))
+		op = "unreact"
+		err = a.s.MessageReactionRemove(channel, string(target), api, "@me", discordgo.WithContext(ctx))
 	} else {
-		err = a.s.MessageReactionAdd(channel, string(target), reaction, discordgo.WithContext(ctx))
+		err = a.s.MessageReactionAdd(channel, string(target), api, discordgo.WithContext(ctx))
 	}
-	return classify(err)
+	if err != nil {
+		return classify(err)
+	}
+	a.mark(op, string(target)+" "+reaction, "") // its event is not news
+	return nil
+}
+
+// emojiRef is how Discord's API names reaction: a Unicode emoji as it
+// is; a custom one, :name:, as name:id of the first emoji of that name in
+// guild ("" for a DM), else in the account's other guilds (as a Discord
+// client offers them).
+func (a *adapter) emojiRef(guild, reaction string) (string, error) {
+	if reaction == "" || len(reaction) > 64 {
+		return "", fmt.Errorf("%w: not a reaction Discord takes", transports.ErrInvalidInput)
+	}
+	name, custom := strings.CutPrefix(reaction, ":")
+	if name, custom = strings.CutSuffix(name, ":"); !custom || name == "" {
+		if reaction[0] == ':' {
+			return "", fmt.Errorf("%w: a custom emoji is written :name:", transports.ErrInvalidInput)
+		}
+		return reaction, nil
+	}
+	a.s.State.RLock()
+	defer a.s.State.RUnlock()
+	find := func(g *discordgo.Guild) string {
+		for _, e := range g.Emojis {
+			if e != nil && e.Name == name && e.ID != "" {
+				return e.Name + ":" + e.ID
+			}
+		}
+		return ""
+	}
+	for _, g := range a.s.State.Guilds {
+		if g != nil && g.ID == guild {
+			if ref := find(g); ref != "" {
+				return ref, nil
+			}
+		}
+	}
+	for _, g := range a.s.State.Guilds {
+		if g != nil && g.ID != guild {
+			if ref := find(g); ref != "" {
+				return ref, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%w: no custom emoji named %s in your guilds", transports.ErrNotFound, clean(name, 64))
 }
 
 // SetTyping shows the user typing (Discord shows it for 10 s); other

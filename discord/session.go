@@ -68,6 +68,15 @@ func newTransport(base *url.URL, timeout time.Duration) http.RoundTripper {
 	return rewrite{base: base, next: t}
 }
 
+// cdnURL is the address of path on Discord's media CDN, or on the
+// server_url that stands in for it.
+func (n *Network) cdnURL(path string) string {
+	if n.base != nil {
+		return n.base.Scheme + "://" + n.base.Host + n.base.Path + path
+	}
+	return "https://media.discordapp.net/" + path
+}
+
 // fromServer reports whether raw names the server the network talks to
 // (Discord's hosts, or server_url's host): files there are fetched by the
 // adapter itself.

@@ -176,27 +176,14 @@ func (c *conn) isMain() bool {
 	return c.a.main == c
 }
 
-// Send implements transports.Adapter.
+// Send implements transports.Adapter: Queue, then the wait for the
+// server's confirmation.
 func (a *adapter) Send(ctx context.Context, msg transports.Message) (transports.RemoteID, error) {
-	t, err := a.target(msg.To)
+	p, err := a.Queue(ctx, msg)
 	if err != nil {
 		return "", err
 	}
-	if err := a.n.allowed(t.Server); err != nil {
-		return "", err
-	}
-	c, err := a.existing(t.Server)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case t.Channel != "":
-		return c.sendMessage(ctx, t.Channel, msg.To, true, msg)
-	case t.Nick != "":
-		return c.sendMessage(ctx, t.Nick, msg.To, false, msg)
-	default:
-		return "", c.sendRaw(ctx, msg.Body, a.registered())
-	}
+	return p.Wait(ctx)
 }
 
 // SetPresence implements transports.Adapter: away, extended away and do

@@ -86,6 +86,10 @@ type conn struct {
 	typed      map[string]string // last typing state sent, by folded target
 	motd       []string
 	batches    map[string]bool // open BATCH references (history replays)
+	// quietRedacts are the msgids of the further lines of messages being
+	// deleted now: their echoes are not shown (redact.go).
+	quietRedacts map[string]int
+	linesMu      sync.Mutex // the user's stored line sets of this server (rememberLines)
 }
 
 // channel is a joined (or joining) IRC channel.
@@ -138,6 +142,7 @@ type echoWait struct {
 	action  bool
 	body    string
 	first   *girc.Event
+	ids     []string // the msgids of its echoed lines, in order (redact.go)
 	done    chan error
 }
 
@@ -1025,6 +1030,19 @@ func (c *conn) roleOf(modes string) (transports.Role, transports.Affiliation) {
 // sendMessage sends a PRIVMSG (or CTCP ACTION) to target, split into
 // lines that fit, and waits until the server confirmed it.
 func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID, room bool, msg transports.Message) (transports.RemoteID, error) {
+	w, err := c.queueMessage(target, id, room, msg)
+	if err != nil || w == nil {
+		return "", err
+	}
+	return c.waitSent(ctx, w)
+}
+
+// queueMessage queues a PRIVMSG (or CTCP ACTION) to target, split into
+// lines that fit, behind what the connection queued before, and returns
+// the wait for its confirmation (waitSent): nil for a body with nothing
+// to send. It does not wait for the server; an error means nothing was
+// queued.
+func (c *conn) queueMessage(target string, id transports.ID, room bool, msg transports.Message) (*echoWait, error) {
 	body, action := msg.Body, msg.Action
 	if rest, ok := strings.CutPrefix(body, "/me "); ok {
 		body, action = rest, true
@@ -1034,7 +1052,7 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 	c.mu.Lock()
 	if !c.registered || c.wire == nil {
 		c.mu.Unlock()
-		return "", fmt.Errorf("%w: not connected to %s right now", transports.ErrNotConnected, c.server)
+		return nil, fmt.Errorf("%w: not connected to %s right now", transports.ErrNotConnected, c.server)
 	}
 	budget := LineBudget(c.nick, c.user, c.host, "PRIVMSG", target)
 	if action {
@@ -1045,10 +1063,10 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 	c.mu.Unlock()
 	pieces := SplitMessage(body, budget)
 	if len(pieces) == 0 {
-		return "", nil
+		return nil, nil
 	}
 	if max := c.a.n.cfg.MaxLinesPerMessage; len(pieces) > max {
-		return "", fmt.Errorf("%w: message would be %d IRC lines; the limit is %d", transports.ErrLimit, len(pieces), max)
+		return nil, fmt.Errorf("%w: message would be %d IRC lines; the limit is %d", transports.ErrLimit, len(pieces), max)
 	}
 	lines := make([]string, 0, len(pieces)+1)
 	for i, p := range pieces {
@@ -1071,12 +1089,18 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 	c.mu.Unlock()
 	if err := c.enqueueFor(w, lines...); err != nil {
 		c.dropEcho(w)
-		return "", err
+		return nil, err
 	}
+	return w, nil
+}
 
-	// The server has Timeout to confirm the message once it is written;
-	// while it waits its turn in the queue (bounded by maxQueued and the
-	// pace) only ctx and the connection's end stop it.
+// waitSent waits until the server confirmed the message w queued and
+// returns its IRCv3 msgid, if any. The server has Timeout to confirm the
+// message once it is written; while it waits its turn in the queue
+// (bounded by maxQueued and the pace) only ctx and the connection's end
+// stop it. When ctx ends first, the message's lines not written yet are
+// taken back.
+func (c *conn) waitSent(ctx context.Context, w *echoWait) (transports.RemoteID, error) {
 	written := w.written
 	var expired <-chan time.Time
 	for done := false; !done; {
@@ -1098,6 +1122,9 @@ func (c *conn) sendMessage(ctx context.Context, target string, id transports.ID,
 			c.dropEcho(w)
 			return "", fmt.Errorf("%w: %s did not confirm the message in time", transports.ErrUnavailable, c.server)
 		}
+	}
+	if len(w.ids) > 1 {
+		c.rememberLines(ctx, w.target, w.ids) // folded; linesKey folds again
 	}
 	if w.first != nil {
 		if msgid, ok := w.first.Tags.Get("msgid"); ok {

@@ -75,6 +75,8 @@ func (c *conn) handle(e girc.Event) {
 		evs = c.onMessage(ev)
 	case "TAGMSG":
 		evs = c.onTagMsg(ev)
+	case "REDACT":
+		evs = c.onRedact(ev)
 	case "PONG":
 		consumed = c.onFence(lastParam(e.Params))
 	case "JOIN", "PART", "KICK", "QUIT", "NICK", "MODE", "TOPIC", "AWAY", "ACCOUNT", "CHGHOST",
@@ -175,6 +177,9 @@ func (c *conn) onMessage(e *girc.Event) []transports.Event {
 		return nil
 	}
 	if m := c.messageEvent(e); m != nil {
+		if m.Room && m.Nick != "" && m.RemoteID != "" {
+			c.noteAuthor(strings.TrimLeft(e.Params[0], "~&@%+"), string(m.RemoteID), m.Nick)
+		}
 		return []transports.Event{m}
 	}
 	return nil
@@ -235,6 +240,9 @@ func (c *conn) messageEvent(e *girc.Event) *transports.MessageEvent {
 // onEcho matches the server's echo of one of our lines to its send.
 func (c *conn) onEcho(e *girc.Event) {
 	key := FoldName(e.Params[0])
+	if msgid, ok := e.Tags.Get("msgid"); ok && c.isChannel(e.Params[0]) {
+		c.noteAuthor(e.Params[0], msgid, c.currentNick())
+	}
 	c.mu.Lock()
 	var done *echoWait
 	for i, w := range c.echoes {
@@ -243,6 +251,9 @@ func (c *conn) onEcho(e *girc.Event) {
 		}
 		if w.first == nil {
 			w.first = e
+		}
+		if msgid, ok := e.Tags.Get("msgid"); ok && len(w.ids) < c.a.n.cfg.MaxLinesPerMessage {
+			w.ids = append(w.ids, strings.Clone(msgid))
 		}
 		w.lines--
 		if w.lines == 0 {

@@ -13,6 +13,7 @@
 //
 //	bucket "msgids"  network \0 user \0 conv \0 "l" legacy -> XMPP ID \0 base-36 Unix seconds
 //	                 network \0 user \0 conv \0 "x" XMPP   -> legacy ID \0 base-36 Unix seconds
+//	                 network \0 user \0 conv \0 "r" legacy -> a receipt awaiting the network's report (receipts.go)
 //
 // Values written before pruning existed hold only the ID.
 package msgid
@@ -127,8 +128,33 @@ func PairOnce(tx storage.Tx, user, network, conversation, legacyID, xmppID strin
 	return true, nil
 }
 
+// Unnamed records that the XMPP message xmppID of conversation reached
+// the network, which gave it no ID of its own: [Map.LegacyID] then
+// returns "" for it, so that a reference to it (a reply, a correction) is
+// never taken for a legacy ID. A pairing xmppID already has (its echo
+// carried an ID) is kept.
+func (m *Map) Unnamed(ctx context.Context, user, network, conversation, xmppID string) error {
+	if err := checkParts("user", user, "network", network, "conversation", conversation, "XMPP message ID", xmppID); err != nil {
+		return err
+	}
+	rev := key(network, user, conversation, xmppDir, xmppID)
+	err := m.st.Update(ctx, func(tx storage.Tx) error {
+		if _, err := tx.Get(bucket, rev); err == nil {
+			return nil
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		return tx.Put(bucket, rev, value("", time.Now()))
+	})
+	if err != nil {
+		return fmt.Errorf("msgid: record an unnamed message of %s on %s: %w", user, network, err)
+	}
+	return nil
+}
+
 // LegacyID returns the legacy message ID paired with xmppID in
-// conversation of user on network, or an error wrapping [ErrNoMapping].
+// conversation of user on network ("" for a message recorded
+// [Map.Unnamed]), or an error wrapping [ErrNoMapping].
 func (m *Map) LegacyID(ctx context.Context, user, network, conversation, xmppID string) (string, error) {
 	return m.lookup(ctx, user, network, conversation, xmppDir, "XMPP message ID", xmppID)
 }
@@ -165,10 +191,11 @@ func (m *Map) Forget(ctx context.Context, user, network string) error {
 	return nil
 }
 
-// Prune forgets pairs made before before (records without a time count as
-// old), so the map does not grow forever; it returns how many halves it
-// deleted. Replies, reactions and corrections to older messages then go
-// unmapped.
+// Prune forgets pairs made before before, and receipts awaited since
+// then (records without a time count as old), so the map does not grow
+// forever; it returns how many records it deleted. Replies, reactions and
+// corrections to older messages then go unmapped, and their delivery
+// reports unanswered.
 func (m *Map) Prune(ctx context.Context, before time.Time) (int, error) {
 	var old []string
 	err := m.st.Scan(ctx, bucket, "", func(k string, v []byte) error {
@@ -232,14 +259,14 @@ func idOf(v []byte) string {
 	return id
 }
 
-// mappedAt returns when a stored half was written, or the zero time for
-// older records.
+// mappedAt returns when a stored record was written (its last field:
+// pairs and awaited receipts alike), or the zero time for older records.
 func mappedAt(v []byte) time.Time {
-	_, ts, ok := strings.Cut(string(v), "\x00")
-	if !ok {
+	i := strings.LastIndexByte(string(v), 0)
+	if i < 0 {
 		return time.Time{}
 	}
-	n, err := strconv.ParseInt(ts, 36, 64)
+	n, err := strconv.ParseInt(string(v[i+1:]), 36, 64)
 	if err != nil {
 		return time.Time{}
 	}

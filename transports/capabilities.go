@@ -63,6 +63,13 @@ type Capabilities struct {
 	// (XEP-0066, XEP-0385, XEP-0447) reach the legacy network as files
 	// rather than as links in the text.
 	SendFiles bool
+	// Pipelining: adapters implement Queuer, so a user's messages go
+	// out ahead of the network's confirmations of the earlier ones, in
+	// order; the component then queues each in the user's lane and waits
+	// for its confirmation off the lane (at most a bounded number
+	// unconfirmed per user). Without it every Send returns before the
+	// user's next message is sent.
+	Pipelining bool
 	// MaxBody is the longest message body in bytes the network takes in
 	// one Message; 0 means the component's own bound. The component
 	// refuses longer bodies before calling Send.

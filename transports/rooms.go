@@ -121,10 +121,15 @@ type TypingEvent struct {
 type ReactionEvent struct {
 	From     ID
 	Room     bool
-	Nick     string
+	Nick     string // the reactor in a room; unused when Own
 	Target   RemoteID
 	Reaction string
 	Remove   bool
+	// Own marks the user's own reaction made from another client of
+	// theirs on the network; it is shown as theirs (from their own
+	// occupant in a room, as a sent carbon one to one where the server
+	// allows), never as the contact's.
+	Own bool
 }
 
 func (*OccupantEvent) isEvent()  {}

@@ -3,7 +3,9 @@
 // and Switchboard (embedded storage) in a temporary directory, then drives
 // a scripted XMPP user through service discovery, registration (checked by
 // a real SASL login), a group chat and a private chat with a person on IRC,
-// and unregistration, printing the conversation from both sides.
+// and unregistration, printing the conversation from both sides. With
+// -discord it shows the Discord transport against Spacebar, a
+// Discord-compatible server (see discord.go).
 package main
 
 import (
@@ -29,7 +31,14 @@ const (
 )
 
 func main() {
-	if err := run(); err != nil {
+	scene := run
+	if len(os.Args) > 1 && os.Args[1] == "-discord" {
+		scene = runDiscord
+	} else if len(os.Args) > 1 {
+		fmt.Fprintln(os.Stderr, "usage: switchboard-demo [-discord]")
+		os.Exit(2)
+	}
+	if err := scene(); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}

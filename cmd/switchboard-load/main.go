@@ -6,11 +6,20 @@
 // comparison, biboumi (Debian package), each on a fresh Prosody and
 // InspIRCd started here.
 //
+// The burst scenario (-burst) measures outgoing pacing alone: each of the
+// users (default 10) sends a burst of -sends messages (default 30) into
+// the channel at once; the figures are the messages delivered to IRC per
+// second, their latency, how many were lost and how many reached IRC out
+// of their sender's order. -echo=false runs InspIRCd without
+// echo-message, where a gateway learns that the server took a message
+// only from the answer to a PING written after it.
+//
 // The gateway runs as its own process, so its RSS is its own; the XMPP
 // clients and the IRC peer run in this process.
 //
 //	go build -o /tmp/switchboard ./cmd/switchboard
 //	go run ./cmd/switchboard-load -switchboard /tmp/switchboard -users 50
+//	go run ./cmd/switchboard-load -burst -echo=false -gateways switchboard,biboumi
 package main
 
 import (
@@ -38,11 +47,15 @@ import (
 const (
 	domain   = "irc.localhost"
 	secret   = "s3cret"
-	ircHost  = "127.0.0.2" // InspIRCd listens here on 6667, where biboumi looks by default
-	ircAddr  = ircHost + ":6667"
 	channel  = "#load"
 	password = "load-pw"
 )
+
+// ircHost is the loopback address InspIRCd listens on, port 6667, where
+// biboumi looks for a server named by its address (-irc-host: another,
+// for a run beside another one on the same machine); ircAddr is its
+// client address.
+var ircHost, ircAddr string
 
 func main() {
 	var (
@@ -56,8 +69,23 @@ func main() {
 		steps    = flag.String("steps", "10,100,500", "with -idle or -idle-gateways: users in the channel after each step")
 		heapProf = flag.String("heapprofile", "", "with -idle: write a heap profile here after the last step")
 		profDir  = flag.String("profile", "", "with -idle-gateways: build Switchboard with -tags pprof and write its heap and goroutine profiles after each step into this directory")
+		burst    = flag.Bool("burst", false, "the burst scenario: no IRC→XMPP phase; each user sends -sends messages at once (defaults: -users 10 -sends 30)")
+		echo     = flag.Bool("echo", true, "InspIRCd offers echo-message (false: gateways confirm their messages otherwise, e.g. with PING)")
 	)
+	irc := flag.String("irc-host", "127.0.0.2", "the loopback address InspIRCd listens on (port 6667)")
 	flag.Parse()
+	ircHost, ircAddr = *irc, net.JoinHostPort(*irc, "6667")
+	if *burst {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["users"] {
+			*users = 10
+		}
+		if !set["sends"] {
+			*sends = 30
+		}
+		*messages = 0
+	}
 	if *idle {
 		st, err := parseSteps(*steps)
 		if err != nil {
@@ -103,12 +131,16 @@ func main() {
 	var results []*result
 	for _, g := range strings.Split(*gateways, ",") {
 		g = strings.TrimSpace(g)
-		fmt.Fprintf(os.Stderr, "\n=== %s: %d users, %d IRC messages, %d XMPP messages per user\n", g, *users, *messages, *sends)
-		r, err := measure(g, *bin, *users, *messages, *sends)
+		fmt.Fprintf(os.Stderr, "\n=== %s: %d users, %d IRC messages, %d XMPP messages per user, echo-message %v\n", g, *users, *messages, *sends, *echo)
+		r, err := measure(g, *bin, *users, *messages, *sends, *echo)
 		if err != nil {
 			fatal(fmt.Errorf("%s: %w", g, err))
 		}
 		results = append(results, r)
+	}
+	if *burst {
+		printBurst(os.Stdout, results, *users, *sends, *echo)
+		return
 	}
 	printTable(os.Stdout, results, *users, *messages, *sends)
 }
@@ -130,6 +162,7 @@ type result struct {
 	inP50, inP99       time.Duration
 	outP50, outP99     time.Duration
 	inLost, outLost    int
+	outOfOrder         int   // XMPP→IRC messages that reached IRC before an earlier one of their sender
 	rssBase, rssJoined int64 // bytes
 	rssPerUser         float64
 	cpuBase, cpuAfter  time.Duration
@@ -139,7 +172,9 @@ type result struct {
 	inDeliveries, outDelivs int
 }
 
-func measure(gateway, bin string, users, messages, sends int) (*result, error) {
+// measure runs the scenario against gateway; messages 0 leaves out the
+// IRC→XMPP phase (the burst scenario).
+func measure(gateway, bin string, users, messages, sends int, echo bool) (*result, error) {
 	r := &result{gateway: gateway}
 	dir, err := os.MkdirTemp("", "switchboard-load-")
 	if err != nil {
@@ -155,7 +190,7 @@ func measure(gateway, bin string, users, messages, sends int) (*result, error) {
 		return nil, err
 	}
 	defer p.Shutdown()
-	ircd, err := testenv.LaunchInspIRCd(testenv.InspIRCdOptions{ClientAddr: ircAddr})
+	ircd, err := testenv.LaunchInspIRCd(testenv.InspIRCdOptions{ClientAddr: ircAddr, NoEchoMessage: !echo})
 	if err != nil {
 		return nil, err
 	}
@@ -226,6 +261,37 @@ func measure(gateway, bin string, users, messages, sends int) (*result, error) {
 	logf("joined in %v; RSS %s → %s", r.joinTime.Round(time.Millisecond), mib(r.rssBase), mib(r.rssJoined))
 
 	// IRC → XMPP.
+	if messages > 0 {
+		measureIn(r, peer, clients, messages)
+	}
+	r.cpuIn = gw.cpu()
+
+	// XMPP → IRC.
+	want := users * sends
+	peer.expectCount(want)
+	first := time.Now()
+	for i, c := range clients {
+		for k := range sends {
+			body := fmt.Sprintf("up %d %d %d", i, k, time.Now().UnixNano())
+			if err := c.c.SendRaw(ctx, `<message type="groupchat" to="`+room+`"><body>`+body+`</body></message>`); err != nil {
+				return nil, err
+			}
+		}
+	}
+	outLat, outLast := peer.waitCount(time.Now().Add(3 * time.Minute))
+	r.outDelivs = len(outLat)
+	r.outLost = want - len(outLat)
+	r.outRate = float64(len(outLat)) / outLast.Sub(first).Seconds()
+	r.outP50, r.outP99 = percentile(outLat, 50), percentile(outLat, 99)
+	r.outOfOrder = peer.outOfOrder()
+	r.cpuAfter = gw.cpu()
+	logf("XMPP→IRC: %d messages, %.0f/s, p50 %v, p99 %v, lost %d", len(outLat), r.outRate, r.outP50, r.outP99, r.outLost)
+	return r, nil
+}
+
+// measureIn is the IRC→XMPP phase: the peer says messages in the
+// channel, and every client counts what reaches it.
+func measureIn(r *result, peer *ircPeer, clients []*client, messages int) {
 	for _, c := range clients {
 		c.reset(messages)
 	}
@@ -248,29 +314,6 @@ func measure(gateway, bin string, users, messages, sends int) (*result, error) {
 	r.inRate = float64(len(lat)) / last.Sub(first).Seconds()
 	r.inP50, r.inP99 = percentile(lat, 50), percentile(lat, 99)
 	logf("IRC→XMPP: %d deliveries, %.0f/s, p50 %v, p99 %v, lost %d", len(lat), r.inRate, r.inP50, r.inP99, r.inLost)
-
-	r.cpuIn = gw.cpu()
-
-	// XMPP → IRC.
-	want := users * sends
-	peer.expectCount(want)
-	first = time.Now()
-	for i, c := range clients {
-		for k := range sends {
-			body := fmt.Sprintf("up %d %d %d", i, k, time.Now().UnixNano())
-			if err := c.c.SendRaw(ctx, `<message type="groupchat" to="`+room+`"><body>`+body+`</body></message>`); err != nil {
-				return nil, err
-			}
-		}
-	}
-	outLat, outLast := peer.waitCount(time.Now().Add(3 * time.Minute))
-	r.outDelivs = len(outLat)
-	r.outLost = want - len(outLat)
-	r.outRate = float64(len(outLat)) / outLast.Sub(first).Seconds()
-	r.outP50, r.outP99 = percentile(outLat, 50), percentile(outLat, 99)
-	r.cpuAfter = gw.cpu()
-	logf("XMPP→IRC: %d messages, %.0f/s, p50 %v, p99 %v, lost %d", len(outLat), r.outRate, r.outP50, r.outP99, r.outLost)
-	return r, nil
 }
 
 // gatewayProc is the gateway under test, a child process.
@@ -600,6 +643,8 @@ type ircPeer struct {
 	last  time.Time
 	ready chan struct{}
 	count atomic.Int64
+	nth   map[string]int // the latest message number read of each sender
+	late  int            // messages read after a later one of their sender
 }
 
 func dialIRC(ctx context.Context, addr, nick string) (*ircPeer, error) {
@@ -650,8 +695,14 @@ func (p *ircPeer) gotUp(l string) {
 		return
 	}
 	ns, _ := strconv.ParseInt(f[3], 10, 64)
+	k, _ := strconv.Atoi(f[2])
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if prev, ok := p.nth[f[1]]; ok && k < prev {
+		p.late++
+	} else {
+		p.nth[f[1]] = k
+	}
 	p.lat = append(p.lat, now.Sub(time.Unix(0, ns)))
 	p.last = now
 	if len(p.lat) == p.want && p.ready != nil {
@@ -663,7 +714,16 @@ func (p *ircPeer) gotUp(l string) {
 func (p *ircPeer) expectCount(n int) {
 	p.mu.Lock()
 	p.want, p.lat, p.ready = n, nil, make(chan struct{})
+	p.nth, p.late = make(map[string]int), 0
 	p.mu.Unlock()
+}
+
+// outOfOrder is how many messages reached IRC after a later one of
+// their sender, since expectCount.
+func (p *ircPeer) outOfOrder() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.late
 }
 
 func (p *ircPeer) waitCount(deadline time.Time) ([]time.Duration, time.Time) {
@@ -731,6 +791,40 @@ func printTable(w *os.File, rs []*result, users, messages, sends int) {
 	row("gateway CPU (whole run)", func(r *result) string { return (r.cpuAfter - r.cpuBase).Round(time.Millisecond).String() })
 	row("CPU per IRC→XMPP delivery", func(r *result) string { return perMessage(r.cpuIn-r.cpuJoined, r.inDeliveries) })
 	row("CPU per XMPP→IRC message", func(r *result) string { return perMessage(r.cpuAfter-r.cpuIn, r.outDelivs) })
+}
+
+// printBurst prints the burst scenario's figures.
+func printBurst(w *os.File, rs []*result, users, sends int, echo bool) {
+	server := "InspIRCd 3 with echo-message"
+	if !echo {
+		server = "InspIRCd 3 without echo-message"
+	}
+	fmt.Fprintf(w, "\n%d XMPP users in one IRC channel on %s, each sending a burst of %d messages at once (%d in all).\n\n",
+		users, server, sends, users*sends)
+	fmt.Fprintf(w, "| %-26s |", "")
+	for _, r := range rs {
+		fmt.Fprintf(w, " %-25s |", r.gateway)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "|%s|", strings.Repeat("-", 28))
+	for range rs {
+		fmt.Fprintf(w, "%s|", strings.Repeat("-", 27))
+	}
+	fmt.Fprintln(w)
+	row := func(name string, f func(*result) string) {
+		fmt.Fprintf(w, "| %-26s |", name)
+		for _, r := range rs {
+			fmt.Fprintf(w, " %-25s |", f(r))
+		}
+		fmt.Fprintln(w)
+	}
+	row("XMPP→IRC messages/s", func(r *result) string { return fmt.Sprintf("%.1f", r.outRate) })
+	row("per user, messages/s", func(r *result) string { return fmt.Sprintf("%.2f", r.outRate/float64(users)) })
+	row("latency p50", func(r *result) string { return r.outP50.Round(time.Millisecond).String() })
+	row("latency p99", func(r *result) string { return r.outP99.Round(time.Millisecond).String() })
+	row("lost", func(r *result) string { return strconv.Itoa(r.outLost) })
+	row("out of sender's order", func(r *result) string { return strconv.Itoa(r.outOfOrder) })
+	row("CPU per message", func(r *result) string { return perMessage(r.cpuAfter-r.cpuIn, r.outDelivs) })
 }
 
 // perMessage is a phase's CPU time divided by what it delivered.

@@ -33,6 +33,12 @@ type fakeCore struct {
 	settingsErr, setErr, rosterErr, openErr error
 	file                                    []byte // what Open reads
 
+	software    Software // what ServerSoftware answers, or softwareErr
+	softwareErr error
+	asked       []string                // the domains ServerSoftware was asked about
+	deferLater  bool                    // Later keeps its jobs in later instead of running them
+	later       []func(context.Context) // Later's jobs, with deferLater
+
 	sent    []*xmltree.Element // SendQuiet's, Result's and ReplyError's stanzas
 	roster  []*xmltree.Element // SetRoster's payloads
 	dropped []string
@@ -83,7 +89,17 @@ func (f *fakeCore) AllowedUser(from jid.JID) bool {
 	return f.allowed[strings.ToLower(from.Domainpart())]
 }
 func (f *fakeCore) Admit(_ *stanza.In, job func(ctx context.Context)) { job(f.t.Context()) }
-func (f *fakeCore) Later(_ string, job func(ctx context.Context))     { job(f.t.Context()) }
+func (f *fakeCore) Later(_ string, job func(ctx context.Context)) {
+	if f.deferLater {
+		f.later = append(f.later, job)
+		return
+	}
+	job(f.t.Context())
+}
+func (f *fakeCore) ServerSoftware(_ context.Context, domain string) (Software, error) {
+	f.asked = append(f.asked, domain)
+	return f.software, f.softwareErr
+}
 func (f *fakeCore) ReplyError(s *stanza.In, e *stanzaerr.Error) {
 	f.sent = append(f.sent, f.parse(&stanza.IQ{ID: s.ID, Type: "error", From: s.To.String(), To: s.From.String(), Error: e.Wire()}))
 }

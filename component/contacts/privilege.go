@@ -1,6 +1,7 @@
 package contacts
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -36,6 +37,9 @@ type Grant struct {
 	NS      string // the namespace the server advertised in, for replies in kind
 	Roster  string // "get", "set", "both" or "" (none)
 	Message string // "outgoing" or "" (none)
+	// MessageChecked says the message grant was found usable on this
+	// server (software.go); until then it is not used.
+	MessageChecked bool
 }
 
 // CanSetRoster reports whether g lets the gateway write the rosters of
@@ -107,6 +111,23 @@ func (p *Privileges) Set(domain string, g Grant) {
 	p.m[strings.ToLower(domain)] = g
 }
 
+// settle records whether the message grant of domain's server is usable
+// (software.go): checked, or withdrawn.
+func (p *Privileges) settle(domain string, usable bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g, ok := p.m[strings.ToLower(domain)]
+	if !ok || g.Message == "" {
+		return // a new stream reset it meanwhile; its advert checks again
+	}
+	if usable {
+		g.MessageChecked = true
+	} else {
+		g.Message = ""
+	}
+	p.m[strings.ToLower(domain)] = g
+}
+
 // Of returns what domain's server granted.
 func (p *Privileges) Of(domain string) Grant {
 	p.mu.Lock()
@@ -144,7 +165,8 @@ func (m clientMessage) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
 
 // AsUser wraps m, a message from user's bare JID, for user's server with
 // the namespace of its grant, from gateway with the stanza ID id; nil
-// when the server granted no message privilege. m gets a signed ID (and
+// when the server granted no message privilege, or one not (yet) found
+// usable (software.go). m gets a signed ID (and
 // origin-id), by which its echo is known (Echo).
 func (p *Privileges) AsUser(gateway, user, id string, m *stanza.Message) *PrivilegedMessage {
 	domain := user
@@ -152,7 +174,7 @@ func (p *Privileges) AsUser(gateway, user, id string, m *stanza.Message) *Privil
 		domain = user[i+1:]
 	}
 	g := p.Of(domain)
-	if g.Message != "outgoing" {
+	if g.Message != "outgoing" || !g.MessageChecked {
 		return nil
 	}
 	m.ID = p.signedID(user)
@@ -215,8 +237,14 @@ func (d *Service) Advert(s *stanza.In) bool {
 		d.core.Dropped(s, "privilege advertised by an entity that is not a served server")
 		return true
 	}
-	d.privs.Set(s.From.Domainpart(), g)
-	d.core.Logger().Info("server privileges", "server", s.From.Domainpart(), "roster", g.Roster, "message", g.Message, "version", g.NS)
+	domain := s.From.Domainpart()
+	d.privs.Set(domain, g)
+	d.core.Logger().Info("server privileges", "server", domain, "roster", g.Roster, "message", g.Message, "version", g.NS)
+	if g.Message != "" {
+		// Checked before use, in the lane of the server's domain (no
+		// user's: a user's JID has a local part).
+		d.core.Later(domain, func(ctx context.Context) { d.checkMessageGrant(ctx, domain) })
+	}
 	return true
 }
 

@@ -126,6 +126,10 @@ func TestAsUser(t *testing.T) {
 		t.Fatal("wrapped with a roster grant only")
 	}
 	d.privs.Set("example.org", Grant{NS: NSPrivilege1, Message: "outgoing"})
+	if d.AsUser("rosa@example.org", "w1", m) != nil {
+		t.Fatal("wrapped with a message grant not checked yet")
+	}
+	d.privs.settle("example.org", true)
 	p := d.AsUser("rosa@example.org", "w1", m)
 	b, err := xml.Marshal(p)
 	if err != nil {

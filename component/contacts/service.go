@@ -35,8 +35,8 @@ import (
 // called from any goroutine; Admit and Later do not wait for their job.
 // ReplyError, Result and SendQuiet write to the stream (each write
 // bounded to seconds; a failure is only logged, never retried).
-// Settings and SetSettings do storage I/O, SetRoster waits for the
-// user's server to answer and Open reads from the network or a URL:
+// Settings and SetSettings do storage I/O, SetRoster and ServerSoftware
+// wait for the server to answer and Open reads from the network or a URL:
 // these may block until ctx ends, so the service calls them from the
 // user's lane (Admit's and Later's jobs). None retries: a failure is
 // logged, or answered to the user, and the next session start or event
@@ -86,6 +86,10 @@ type Core interface {
 	// waits for the answer: an error when the server refused it, the
 	// stream failed or ctx ended.
 	SetRoster(ctx context.Context, user string, payload any) error
+	// ServerSoftware asks the server of domain what it runs (XEP-0092)
+	// and waits for the answer: an error when it answered with one, the
+	// stream failed or ctx ended.
+	ServerSoftware(ctx context.Context, domain string) (Software, error)
 
 	// Open reads a legacy file (an avatar) through the gateway's
 	// attachment path: the egress policy and the size caps apply. The

@@ -21,10 +21,15 @@ import (
 //
 // What the receipt needs (the stanza id, the origin-id, the resource that
 // asked) is kept in memory per user while the network has not answered,
-// bounded; after a restart, or once the bound let an entry go, the
-// message is found through the message-ID map instead (the origin-id, or
-// the stanza id where the message had none) and the receipt goes to the
-// user's bare JID.
+// bounded, and durably beside the message-ID map (Core.AwaitReceipt,
+// bounded by the map's age): a report after a restart, or after the
+// memory's bound let an entry go, is answered exactly as one before it.
+// The receipt names the message's stanza id, as XEP-0184 §5 says, also
+// when the message had an XEP-0359 origin-id (the one the message-ID map
+// pairs, for corrections): Conversations and Gajim give both ids the same
+// value and match a receipt on the id of the message they sent; it goes
+// to the resource that sent the message, and so does the error of a
+// failed delivery.
 
 const (
 	// maxPendingReceipts bounds the messages per user awaiting the
@@ -35,12 +40,18 @@ const (
 	maxEarlyReceipts = 64
 )
 
-// pendingReceipt is a sent message awaiting the network's word.
-type pendingReceipt struct {
-	stanzaID  string // the id of the user's message, which <received/> names
-	originID  string // its XEP-0359 origin-id, "" when it had none
-	from, to  string // the contact's JID (the receipt's sender) and the user's resource
-	requested bool   // the message asked for a receipt
+// PendingReceipt is a sent message awaiting the network's word: what its
+// receipt, or the error of its failed delivery, needs.
+type PendingReceipt struct {
+	// StanzaID is the id of the user's message, which <received/> and
+	// the error name; OriginID its XEP-0359 origin-id, "" when it had
+	// none.
+	StanzaID, OriginID string
+	// From is the contact's JID (the receipt's sender), To the user's
+	// full JID that sent the message.
+	From, To string
+	// Requested says the message asked for a receipt.
+	Requested bool
 }
 
 // receiptBook holds every user's pending receipts. Its mutex guards a
@@ -52,7 +63,7 @@ type receiptBook struct {
 }
 
 type userReceipts struct {
-	pending    map[string]pendingReceipt // by conversation \0 RemoteID
+	pending    map[string]PendingReceipt // by conversation \0 RemoteID
 	order      []string                  // pending keys, oldest first
 	early      map[string]*transports.ReceiptEvent
 	earlyOrder []string
@@ -64,7 +75,7 @@ func receiptKey(to transports.ID, rid transports.RemoteID) string {
 
 // record keeps p until the network reports on rid, unless its report came
 // already: then it returns that report and keeps nothing.
-func (b *receiptBook) record(user string, to transports.ID, rid transports.RemoteID, p pendingReceipt) (*transports.ReceiptEvent, bool) {
+func (b *receiptBook) record(user string, to transports.ID, rid transports.RemoteID, p PendingReceipt) (*transports.ReceiptEvent, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	u := b.user(user)
@@ -86,12 +97,12 @@ func (b *receiptBook) record(user string, to transports.ID, rid transports.Remot
 }
 
 // take returns and forgets the pending receipt of rid.
-func (b *receiptBook) take(user string, to transports.ID, rid transports.RemoteID) (pendingReceipt, bool) {
+func (b *receiptBook) take(user string, to transports.ID, rid transports.RemoteID) (PendingReceipt, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	u := b.users[user]
 	if u == nil {
-		return pendingReceipt{}, false
+		return PendingReceipt{}, false
 	}
 	k := receiptKey(to, rid)
 	p, ok := u.pending[k]
@@ -102,7 +113,7 @@ func (b *receiptBook) take(user string, to transports.ID, rid transports.RemoteI
 
 // keepEarly keeps a report on a message whose Send has not returned yet,
 // unless record came meanwhile: then it returns that pending receipt.
-func (b *receiptBook) keepEarly(user string, ev *transports.ReceiptEvent) (pendingReceipt, bool) {
+func (b *receiptBook) keepEarly(user string, ev *transports.ReceiptEvent) (PendingReceipt, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	u := b.user(user)
@@ -120,7 +131,7 @@ func (b *receiptBook) keepEarly(user string, ev *transports.ReceiptEvent) (pendi
 		delete(u.early, u.earlyOrder[0])
 		u.earlyOrder = u.earlyOrder[1:]
 	}
-	return pendingReceipt{}, false
+	return PendingReceipt{}, false
 }
 
 func (b *receiptBook) user(user string) *userReceipts {
@@ -129,7 +140,7 @@ func (b *receiptBook) user(user string) *userReceipts {
 	}
 	u := b.users[user]
 	if u == nil {
-		u = &userReceipts{pending: make(map[string]pendingReceipt), early: make(map[string]*transports.ReceiptEvent)}
+		u = &userReceipts{pending: make(map[string]PendingReceipt), early: make(map[string]*transports.ReceiptEvent)}
 		b.users[user] = u
 	}
 	return u
@@ -177,13 +188,18 @@ func (d *Service) acknowledge(ctx context.Context, s *stanza.In, to transports.I
 		c.Logger().Warn("network with deferred receipts returned no message ID; no receipt will follow", "to", string(to))
 		return
 	}
-	p := pendingReceipt{stanzaID: s.ID, from: s.To.String(), to: s.From.String(), requested: requested}
+	p := PendingReceipt{StanzaID: s.ID, From: s.To.String(), To: s.From.String(), Requested: requested}
 	if o := s.Child(stanza.NSSID, "origin-id"); o != nil {
-		p.originID = o.Attr("id")
+		p.OriginID = o.Attr("id")
 	}
 	user := s.From.Bare().String()
+	// Durably first: a report that finds it there finds it also before
+	// the memory has it.
+	if err := c.AwaitReceipt(ctx, user, to, rid, p); err != nil {
+		c.Logger().Warn("storing a pending receipt; it will not survive a restart", "user", user, "err", err)
+	}
 	if ev, ok := d.receipts.record(user, to, rid, p); ok {
-		if err := d.resolve(ctx, p, ev); err != nil {
+		if err := d.finish(ctx, user, p, ev); err != nil {
 			c.Logger().Error("receipt lost", "user", user, "err", err)
 		}
 	}
@@ -210,54 +226,60 @@ func (d *Service) Receipt(ctx context.Context, user jid.JID, ev *transports.Rece
 		return nil
 	}
 	if p, ok := d.receipts.take(u, ev.To, ev.Remote); ok {
-		return d.resolve(ctx, p, ev)
+		return d.finish(ctx, u, p, ev)
 	}
-	// Not in memory: after a restart the message-ID map still knows it.
-	xid, found, err := c.XMPPID(ctx, u, ev.To, ev.Remote)
+	// Not in memory: after a restart, the durable copy.
+	p, found, err := c.AwaitedReceipt(ctx, u, ev.To, ev.Remote)
 	switch {
-	case err == nil && found:
-		from, jerr := c.LegacyJID(ev.To)
-		if jerr != nil {
-			c.Logger().Warn("receipt for a contact without a JID", "id", ev.To, "err", jerr)
-			return nil
-		}
-		// Whether a receipt was asked for is forgotten; one nobody asked
-		// for is harmless (XEP-0184 §5).
-		p := pendingReceipt{stanzaID: xid, from: from.String(), to: u, requested: true}
-		return d.resolve(ctx, p, ev)
-	case err == nil:
-		// Before Send returned (the network reported at once), or a
-		// message the gateway never sent: kept a while for record.
-		if p, ok := d.receipts.keepEarly(u, ev); ok {
-			return d.resolve(ctx, p, ev)
-		}
-		return nil
-	default:
+	case err != nil:
 		c.Logger().Warn("looking up a receipt's message", "user", u, "err", err)
 		return err
+	case found:
+		return d.finish(ctx, u, p, ev)
 	}
+	// Before Send returned (the network reported at once), or a message
+	// the gateway never sent or answered already: kept a while for
+	// record.
+	if p, ok := d.receipts.keepEarly(u, ev); ok {
+		return d.finish(ctx, u, p, ev)
+	}
+	return nil
+}
+
+// finish resolves p with the network's report ev, then forgets its
+// durable copy; a receipt that could not be queued keeps it, for the
+// report again (a webhook's retry).
+func (d *Service) finish(ctx context.Context, user string, p PendingReceipt, ev *transports.ReceiptEvent) error {
+	if err := d.resolve(ctx, p, ev); err != nil {
+		return err
+	}
+	if err := d.core.ReceiptResolved(ctx, user, ev.To, ev.Remote); err != nil {
+		// Harmless but for a second report on it, answered twice.
+		d.core.Logger().Warn("forgetting a resolved receipt", "user", user, "err", err)
+	}
+	return nil
 }
 
 // resolve sends what the network's report on p means: the receipt when
 // it was delivered and one was asked for, an error message with the
 // message's id when it failed. Both are queued (durable).
-func (d *Service) resolve(ctx context.Context, p pendingReceipt, ev *transports.ReceiptEvent) error {
+func (d *Service) resolve(ctx context.Context, p PendingReceipt, ev *transports.ReceiptEvent) error {
 	var m *stanza.Message
 	if ev.Delivered {
-		if !p.requested {
+		if !p.Requested {
 			return nil
 		}
-		m = &stanza.Message{From: p.from, To: p.to, Extra: []any{&stanza.Received{ID: p.stanzaID}}}
+		m = &stanza.Message{From: p.From, To: p.To, Extra: []any{&stanza.Received{ID: p.StanzaID}}}
 	} else {
 		text := d.core.NetworkName() + " could not deliver the message"
 		if ev.Error != "" {
 			text += ": " + stanzaerr.Detail(ev.Error)
 		}
-		id := p.stanzaID
+		id := p.StanzaID
 		if id == "" {
-			id = p.originID // the only id the client gave it
+			id = p.OriginID // the only id the client gave it
 		}
-		m = &stanza.Message{ID: id, Type: "error", From: p.from, To: p.to,
+		m = &stanza.Message{ID: id, Type: "error", From: p.From, To: p.To,
 			Error: stanzaerr.New("cancel", "recipient-unavailable", "%s.", text).Wire()}
 	}
 	return d.core.Deliver(ctx, m)

@@ -13,7 +13,7 @@ import (
 func TestReceiptBook(t *testing.T) {
 	var b receiptBook
 	const u = "alice@localhost"
-	p := pendingReceipt{stanzaID: "s1", originID: "o1", from: "+1@sms", to: u + "/pc", requested: true}
+	p := PendingReceipt{StanzaID: "s1", OriginID: "o1", From: "+1@sms", To: u + "/pc", Requested: true}
 	if _, ok := b.record(u, "+1", "r1", p); ok {
 		t.Fatal("record found a report nobody gave")
 	}

@@ -31,13 +31,16 @@ import (
 // Adapter, Status, MaxBody, Count and Logger return at once and may be
 // called from any goroutine. ReplyError and SendQuiet write to the
 // stream (each write bounded to seconds; a failure is only logged).
-// Registered, MessageRef, XMPPRef, XMPPID, Pair and Deliver use storage,
-// WaitToSend waits for the user's send budget, Correct, Retract and
-// SendMessage wait for the network: these may block until ctx ends, so
-// the service calls them from the user's lane (Admit's job) or, for
-// XMPPRef, XMPPID and Deliver, from the owner work that delivers a
-// legacy event. None retries; a failure reads as "unknown" (refs) or is
-// an error for the user.
+// Registered, MessageRef, XMPPRef, Pair, the receipt methods and Deliver
+// use storage, WaitToSend waits for the user's send budget, Correct,
+// Retract and SendMessage wait for the network (SendMessage, where the
+// network pipelines, only for a place among the user's unconfirmed
+// messages; MessageRef, Correct and Retract first for those messages'
+// pairs in the message-ID map): these may block until ctx ends, so the
+// service calls them from the user's lane (Admit's job) or, for XMPPRef,
+// AwaitedReceipt, ReceiptResolved and Deliver, from the owner work that
+// delivers a legacy event. None retries; a failure reads as "unknown"
+// (refs) or is an error for the user.
 type Core interface {
 	// NetworkName is the network's name as users read it ("IRC").
 	NetworkName() string
@@ -96,18 +99,29 @@ type Core interface {
 	Correct(ctx context.Context, a transports.Adapter, user string, to transports.ID, ref, body string) (edited bool, marked string, serr *stanzaerr.Error)
 	// SendMessage sends msg through a, with the files s shares when
 	// files is set and the network takes files (the component fetches
-	// them), and returns the network's ID of the message. It waits for
-	// the network, at most a minute; the error is the network's.
-	SendMessage(ctx context.Context, s *stanza.In, a transports.Adapter, msg transports.Message, files bool) (transports.RemoteID, error)
+	// them), and calls done with the network's ID of the message or the
+	// network's error (bounded to a minute of waiting). The done calls
+	// of a user's messages run one at a time, in the order of the
+	// messages. Where the network pipelines (transports.Queuer), it
+	// returns once msg is queued, before the network confirmed it, and
+	// done runs later on another goroutine of the user's (with a
+	// context that ends with the component); otherwise done runs before
+	// it returns.
+	SendMessage(ctx context.Context, s *stanza.In, a transports.Adapter, msg transports.Message, files bool,
+		done func(ctx context.Context, rid transports.RemoteID, err error))
 	// Pair remembers that the user's message xid is rid on the network,
 	// in the conversation with to (the message-ID map), so that later
 	// corrections, retractions, replies and reactions find it.
 	Pair(ctx context.Context, user string, to transports.ID, rid transports.RemoteID, xid string) error
-	// XMPPID is the XMPP id of the user's message that the network knows
-	// as rid in the conversation with conv (the message-ID map): found
-	// false when the map has no such pair, an error when it could not be
-	// read.
-	XMPPID(ctx context.Context, user string, conv transports.ID, rid transports.RemoteID) (xid string, found bool, err error)
+	// AwaitReceipt keeps p, durably, until the network reports on the
+	// user's message rid in the conversation with to (beside the
+	// message-ID map, bounded by its age); AwaitedReceipt returns it,
+	// found false when nothing awaits a report on rid (resolved, pruned,
+	// never sent), an error when storage could not be read;
+	// ReceiptResolved forgets it.
+	AwaitReceipt(ctx context.Context, user string, to transports.ID, rid transports.RemoteID, p PendingReceipt) error
+	AwaitedReceipt(ctx context.Context, user string, to transports.ID, rid transports.RemoteID) (p PendingReceipt, found bool, err error)
+	ReceiptResolved(ctx context.Context, user string, to transports.ID, rid transports.RemoteID) error
 	// SendQuiet writes m to the stream now, where losing it is harmless
 	// (a receipt of a message being answered); a failure is only
 	// logged. Deliver queues m durably, or, when storage fails, writes
@@ -267,21 +281,22 @@ func (d *Service) Send(s *stanza.In, body string, files bool) {
 				return
 			}
 		}
-		rid, err := c.SendMessage(ctx, s, a, msg, files)
-		if err != nil {
-			c.Count(false)
-			c.ReplyError(s, stanzaerr.FromLegacy(err))
-			return
-		}
-		c.Count(true)
-		if rid != "" && xid != "" {
-			if err := c.Pair(ctx, user, to, rid, xid); err != nil {
-				c.Logger().Warn("storing message ID", "err", err)
+		c.SendMessage(ctx, s, a, msg, files, func(ctx context.Context, rid transports.RemoteID, err error) {
+			if err != nil {
+				c.Count(false)
+				c.ReplyError(s, stanzaerr.FromLegacy(err))
+				return
 			}
-		}
-		// XEP-0184: acknowledge only once the legacy network took it,
-		// or delivered it where it says so later (receipts.go).
-		d.acknowledge(ctx, s, to, rid)
+			c.Count(true)
+			if rid != "" && xid != "" {
+				if err := c.Pair(ctx, user, to, rid, xid); err != nil {
+					c.Logger().Warn("storing message ID", "err", err)
+				}
+			}
+			// XEP-0184: acknowledge only once the legacy network took it,
+			// or delivered it where it says so later (receipts.go).
+			d.acknowledge(ctx, s, to, rid)
+		})
 	})
 }
 
@@ -397,9 +412,28 @@ func (d *Service) Reaction(ctx context.Context, user jid.JID, ev *transports.Rea
 		c.Logger().Debug("reaction not shown", "user", u, "from", string(ev.From))
 		return nil
 	}
-	set := d.reactions.React(u, ev.From, ev.Target, string(ev.From), ev.Reaction, ev.Remove)
+	reactor := string(ev.From)
+	if ev.Own {
+		reactor = "" // the user's own set, as their XMPP reactions keep it
+	}
+	set := d.reactions.React(u, ev.From, ev.Target, reactor, ev.Reaction, ev.Remove)
 	ref := c.XMPPRef(ctx, u, ev.From, ev.Target)
 	return reactionMessage(newID(), from.String(), u, ref, set, ev.Reaction, ev.Remove)
+}
+
+// OwnReactionText is m, the user's own reaction from another legacy
+// client as Reaction built it, as a marked text for when it cannot be
+// sent as theirs: a reactions element from the contact's JID would read
+// as the contact's.
+func OwnReactionText(m *stanza.Message, ev *transports.ReactionEvent) *stanza.Message {
+	t := *m
+	t.Extra = nil
+	verb := "reacted "
+	if ev.Remove {
+		verb = "took back the reaction "
+	}
+	t.Body = OwnMarker + "[" + verb + ev.Reaction + " to an earlier message]"
+	return &t
 }
 
 // Edit is a contact's edit (or the user's own from another client) for

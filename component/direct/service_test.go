@@ -54,6 +54,7 @@ type fakeCore struct {
 	xrefs      map[transports.RemoteID]string // legacy ID → ref
 	edited     bool
 	deliverErr error
+	awaited    map[transports.RemoteID]PendingReceipt // the durable receipts, which outlive a Service
 	log        []string
 	t          *testing.T
 }
@@ -114,20 +115,35 @@ func (f *fakeCore) Correct(_ context.Context, _ transports.Adapter, _ string, _ 
 	}
 	return false, stanza.CorrectionMarker + body, nil
 }
-func (f *fakeCore) SendMessage(ctx context.Context, _ *stanza.In, a transports.Adapter, msg transports.Message, files bool) (transports.RemoteID, error) {
+func (f *fakeCore) SendMessage(ctx context.Context, _ *stanza.In, a transports.Adapter, msg transports.Message, files bool,
+	done func(context.Context, transports.RemoteID, error)) {
 	f.record("send files=%v", files)
-	return a.Send(ctx, msg)
+	rid, err := a.Send(ctx, msg)
+	done(ctx, rid, err)
 }
 func (f *fakeCore) Pair(_ context.Context, _ string, to transports.ID, rid transports.RemoteID, xid string) error {
 	f.record("pair %s %s %s", to, rid, xid)
 	return nil
 }
-func (f *fakeCore) XMPPID(_ context.Context, _ string, _ transports.ID, rid transports.RemoteID) (string, bool, error) {
-	if rid == "broken" {
-		return "", false, errors.New("storage down")
+func (f *fakeCore) AwaitReceipt(_ context.Context, _ string, to transports.ID, rid transports.RemoteID, p PendingReceipt) error {
+	f.record("await %s %s %+v", to, rid, p)
+	if f.awaited == nil {
+		f.awaited = make(map[transports.RemoteID]PendingReceipt)
 	}
-	xid, ok := f.xrefs[rid]
-	return xid, ok, nil
+	f.awaited[rid] = p
+	return nil
+}
+func (f *fakeCore) AwaitedReceipt(_ context.Context, _ string, _ transports.ID, rid transports.RemoteID) (PendingReceipt, bool, error) {
+	if rid == "broken" {
+		return PendingReceipt{}, false, errors.New("storage down")
+	}
+	p, ok := f.awaited[rid]
+	return p, ok, nil
+}
+func (f *fakeCore) ReceiptResolved(_ context.Context, _ string, _ transports.ID, rid transports.RemoteID) error {
+	f.record("resolved %s", rid)
+	delete(f.awaited, rid)
+	return nil
 }
 func (f *fakeCore) SendQuiet(_ context.Context, m *stanza.Message) {
 	f.record("now %s", marshal(f.t, m))
@@ -418,8 +434,10 @@ func TestIncoming(t *testing.T) {
 
 // TestDeferredReceipts: with a network that reports deliveries later,
 // the receipt (or the error) follows the report, whether it comes after
-// Send returned, before, or after a restart; without such a network the
-// receipt goes at once and reports are ignored.
+// Send returned, before, or after a restart (a new Service over the same
+// durable receipts): always with the message's stanza id, to the resource
+// that sent it; without such a network the receipt goes at once and
+// reports are ignored.
 func TestDeferredReceipts(t *testing.T) {
 	deferred := all
 	deferred.DeferredReceipts = true
@@ -428,38 +446,52 @@ func TestDeferredReceipts(t *testing.T) {
 	const (
 		received = `queue <message from="bob@gw.example" to="u@example.org/pc"><received xmlns="urn:xmpp:receipts" id="m1"></received></message>`
 		failed   = `queue <message id="m1" type="error" from="bob@gw.example" to="u@example.org/pc"><error type="cancel"><recipient-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"></recipient-unavailable><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="en">IRC could not deliver the message: the number is unknown.</text></error></message>`
+		origin   = `<origin-id xmlns="urn:xmpp:sid:0" id="o1"/>`
+		request  = `<request xmlns="urn:xmpp:receipts"/>`
 	)
-	send := func(t *testing.T, d *Service, core *fakeCore) {
-		t.Helper()
-		d.Send(in(t, "bob@gw.example", `<body>hi</body><request xmlns="urn:xmpp:receipts"/>`), "hi", false)
-		core.log = nil
-	}
 	tests := []struct {
 		name    string
 		caps    transports.Capabilities
-		sent    bool // Send ran before the report
+		payload string // of the message sent before the report; "" sends none
+		restart bool   // a new Service between Send and the report
 		report  *transports.ReceiptEvent
 		wantErr bool
 		wantLog []string
 	}{
-		{"delivered after Send", deferred, true, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}, false, []string{received}},
-		{"failed after Send", deferred, true, &transports.ReceiptEvent{To: "bob", Remote: "r1", Error: "the number is unknown"}, false, []string{failed}},
-		{"a report on another message", deferred, true, &transports.ReceiptEvent{To: "bob", Remote: "r7", Delivered: true}, false, nil},
-		{"after a restart: from the map, to the bare JID", deferred, false, &transports.ReceiptEvent{To: "bob", Remote: "r2", Delivered: true}, false,
-			[]string{`queue <message from="bob@gw.example" to="u@example.org"><received xmlns="urn:xmpp:receipts" id="x2"></received></message>`}},
-		{"the map unreadable", deferred, false, &transports.ReceiptEvent{To: "bob", Remote: "broken", Delivered: true}, true, nil},
-		{"a network without deferred receipts", all, true, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}, false, nil},
+		{"delivered after Send", deferred, request, false, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}, false, []string{received, "resolved r1"}},
+		{"failed after Send", deferred, request, false, &transports.ReceiptEvent{To: "bob", Remote: "r1", Error: "the number is unknown"}, false, []string{failed, "resolved r1"}},
+		{"a report on another message", deferred, request, false, &transports.ReceiptEvent{To: "bob", Remote: "r7", Delivered: true}, false, nil},
+		{"after a restart: the stanza id, not the origin-id, to the resource", deferred, request + origin, true,
+			&transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}, false, []string{received, "resolved r1"}},
+		{"failed after a restart: an error with the stanza id", deferred, origin, true,
+			&transports.ReceiptEvent{To: "bob", Remote: "r1", Error: "the number is unknown"}, false, []string{failed, "resolved r1"}},
+		{"delivered after a restart, no receipt asked for", deferred, origin, true,
+			&transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}, false, []string{"resolved r1"}},
+		{"after a restart, a message never sent", deferred, "", true, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}, false, nil},
+		{"the durable receipts unreadable", deferred, "", false, &transports.ReceiptEvent{To: "bob", Remote: "broken", Delivered: true}, true, nil},
+		{"a network without deferred receipts", all, request, false, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}, false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			core := &fakeCore{t: t, caps: tt.caps, registered: true, session: &adapter{}, xrefs: map[transports.RemoteID]string{"r2": "x2"}}
+			core := &fakeCore{t: t, caps: tt.caps, registered: true, session: &adapter{}}
 			d := NewService(core)
-			if tt.sent {
-				send(t, d, core)
+			if tt.payload != "" {
+				d.Send(in(t, "bob@gw.example", `<body>hi</body>`+tt.payload), "hi", false)
+				core.log = nil
+			}
+			if tt.restart {
+				d = NewService(core)
 			}
 			err := d.Receipt(ctx, u, tt.report)
 			if (err != nil) != tt.wantErr || !slices.Equal(core.log, tt.wantLog) {
 				t.Errorf("Receipt = %v, log\n  %q\nwant error %v, log\n  %q", err, core.log, tt.wantErr, tt.wantLog)
+			}
+			// Answered once: a second report finds nothing.
+			if tt.wantLog != nil {
+				core.log = nil
+				if err := d.Receipt(ctx, u, tt.report); err != nil || core.log != nil {
+					t.Errorf("the report again: %v, %q", err, core.log)
+				}
 			}
 		})
 	}
@@ -470,17 +502,29 @@ func TestDeferredReceipts(t *testing.T) {
 		if err := d.Receipt(ctx, u, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}); err != nil || core.log != nil {
 			t.Fatalf("an early report: %v, %q", err, core.log)
 		}
-		d.Send(in(t, "bob@gw.example", `<body>hi</body><request xmlns="urn:xmpp:receipts"/>`), "hi", false)
-		if want := []string{"send files=false", "count true", "pair bob r1 m1", received}; !slices.Equal(core.log, want) {
+		d.Send(in(t, "bob@gw.example", `<body>hi</body>`+request+origin), "hi", false)
+		want := []string{"send files=false", "count true", "pair bob r1 o1",
+			"await bob r1 {StanzaID:m1 OriginID:o1 From:bob@gw.example To:u@example.org/pc Requested:true}", received, "resolved r1"}
+		if !slices.Equal(core.log, want) {
 			t.Errorf("log\n  %q\nwant\n  %q", core.log, want)
 		}
 	})
 	t.Run("a receipt that cannot be stored", func(t *testing.T) {
 		core := &fakeCore{t: t, caps: deferred, registered: true, session: &adapter{}, deliverErr: errors.New("lost")}
 		d := NewService(core)
-		send(t, d, core)
+		d.Send(in(t, "bob@gw.example", `<body>hi</body>`+request), "hi", false)
 		if err := d.Receipt(ctx, u, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}); err == nil {
 			t.Error("a lost receipt is not reported")
+		}
+		// Kept for the report again (a webhook's retry), also after a
+		// restart.
+		if _, ok := core.awaited["r1"]; !ok {
+			t.Fatal("the receipt that could not be queued was forgotten")
+		}
+		core.deliverErr, core.log = nil, nil
+		if err := NewService(core).Receipt(ctx, u, &transports.ReceiptEvent{To: "bob", Remote: "r1", Delivered: true}); err != nil ||
+			!slices.Equal(core.log, []string{received, "resolved r1"}) {
+			t.Errorf("the report again: %v, %q", err, core.log)
 		}
 	})
 }

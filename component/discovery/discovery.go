@@ -7,7 +7,8 @@
 // which the gateway finds its server's upload service.
 //
 // Identities, features and items are mellium's types (disco/info,
-// disco/items), and the verification string is mellium's computation.
+// disco/items). The verification string is computed here: mellium's
+// leaves XEP-0128 forms unsorted.
 // This package writes the answers itself (identities first, each child in
 // its query's namespace rather than declaring it again as mellium's
 // marshalers do) and adds what mellium leaves to the service side: which
@@ -20,8 +21,8 @@ package discovery
 
 import (
 	"crypto/sha1"
+	"encoding/base64"
 	"encoding/xml"
-	"slices"
 
 	"mellium.im/xmpp/disco"
 	"mellium.im/xmpp/disco/info"
@@ -39,19 +40,21 @@ const (
 // CapsNode+"#"+ver answers like disco#info without a node.
 const CapsNode = "https://switchboard-im.github.io/caps"
 
-// Info is a disco#info answer. It carries no XEP-0128 extended-information
-// forms: the gateway publishes none, so neither the answer nor the
-// verification string has any.
+// Info is a disco#info answer, with its XEP-0128 extended-information
+// forms (a room's muc#roominfo), which enter its verification string.
 type Info struct {
 	// Node is the node asked about, "" for the entity itself.
 	Node       string
 	Identities []info.Identity
 	Features   []info.Feature
+	// Forms are written after the features, in order.
+	Forms []Form
 }
 
 // MarshalXML writes the <query xmlns='…disco#info'/> answer: identities
 // first, as XEP-0030 shows them (mellium writes features first), each child
-// inheriting the query's namespace instead of declaring it again.
+// inheriting the query's namespace instead of declaring it again, then the
+// extended-information forms in jabber:x:data.
 func (i Info) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
 	start := xml.StartElement{Name: xml.Name{Space: NSInfo, Local: "query"}}
 	if i.Node != "" {
@@ -77,6 +80,11 @@ func (i Info) MarshalXML(e *xml.Encoder, _ xml.StartElement) error {
 			return err
 		}
 	}
+	for _, f := range i.Forms {
+		if err := e.Encode(f); err != nil {
+			return err
+		}
+	}
 	return e.EncodeToken(start.End())
 }
 
@@ -89,20 +97,13 @@ func emptyElement(e *xml.Encoder, local string, attrs []xml.Attr) error {
 	return e.EncodeToken(el.End())
 }
 
-// Ver is the XEP-0115 §5.1 verification string of i: SHA-1 over the
-// identities sorted by category, type and xml:lang (each written
-// category/type/lang/name), then the sorted features, in base64. The
-// order of i's slices does not matter, and Ver does not change it.
+// Ver is the XEP-0115 §5.1 verification string of i: SHA-1 over S
+// (identities, features and extended-information forms, each sorted as
+// §5.1 says: verInput) in base64. The order of i's slices does not
+// matter, and Ver does not change it.
 func (i Info) Ver() string {
-	m := i.mellium()
-	// mellium sorts the slices it hashes in place: hash copies.
-	m.Identity = slices.Clone(m.Identity)
-	m.Features = slices.Clone(m.Features)
-	return m.Hash(sha1.New())
-}
-
-func (i Info) mellium() disco.Info {
-	return disco.Info{InfoQuery: disco.InfoQuery{Node: i.Node}, Identity: i.Identities, Features: i.Features}
+	sum := sha1.Sum([]byte(i.verInput()))
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // Features turns feature namespaces into disco#info features, in order.

@@ -28,14 +28,18 @@ func (s *Service) EditEvent(ctx context.Context, user jid.JID, ev *transports.Ed
 	if ev.Own && nick == "" {
 		nick = r.Nick
 	}
+	ref := s.roomRef(ctx, user.String(), ev.From, ev.Target)
+	sid := s.archiveEdit(ctx, user.String(), r, nick, ref, ev) // archived.go
 	if r.Empty() {
 		r.KeepAway(transports.MessageEvent{From: ev.From, Room: true, Nick: nick, Own: ev.Own,
 			Body: stanza.CorrectionMarker + ev.Body, Time: keptTime(ev.Time)})
 		return
 	}
-	ref := s.roomRef(ctx, user.String(), ev.From, ev.Target)
 	s.broadcast(ctx, r, "", func(to jid.JID) any {
 		m := &stanza.Message{Type: "groupchat", ID: newID(), From: r.OccupantJID(nick), To: to.String(), Body: ev.Body}
+		if sid != "" {
+			m.StanzaID = &stanza.StanzaID{ID: sid, By: r.JID.String()}
+		}
 		if ref != "" {
 			m.Extra = append(m.Extra, &stanza.Replace{ID: ref})
 		} else {
@@ -57,6 +61,7 @@ func (s *Service) RetractEvent(ctx context.Context, user jid.JID, ev *transports
 	if ev.Own && nick == "" {
 		nick = r.Nick
 	}
+	sid := s.archiveRetract(ctx, user.String(), r, nick, ev) // archived.go
 	if r.Empty() {
 		body, by := "[deleted a message]", nick
 		if ev.Moderated {
@@ -89,14 +94,18 @@ func (s *Service) RetractEvent(ctx context.Context, user jid.JID, ev *transports
 			el.Moderated.By = r.OccupantJID(ev.By)
 		}
 		el.Reason = ev.Reason
-		fallback = "[a moderator deleted a message; your client does not support retractions]"
+		fallback = moderatedFallback
 	} else if nick == "" {
 		from = r.JID.String() // the network names no author: the room says it
 	}
 	s.broadcast(ctx, r, "", func(to jid.JID) any {
 		e := *el
-		return &stanza.Message{Type: "groupchat", ID: newID(), From: from, To: to.String(), Body: fallback,
+		m := &stanza.Message{Type: "groupchat", ID: newID(), From: from, To: to.String(), Body: fallback,
 			Extra: []any{&e, &stanza.Fallback{For: stanza.NSRetract}, stanza.StoreHint()}}
+		if sid != "" {
+			m.StanzaID = &stanza.StanzaID{ID: sid, By: r.JID.String()}
+		}
+		return m
 	})
 }
 

@@ -23,9 +23,10 @@ import (
 const LiveDelay = 30 * time.Second
 
 // mapRoomMessage pairs a room message's legacy ID with the XMPP id the
-// user's resources know it by, where they differ.
+// user's resources know it by, where they differ; an ID the gateway made
+// (a replayed message's) is no legacy ID, and is never paired.
 func (s *Service) mapRoomMessage(ctx context.Context, user string, room transports.ID, legacyID, xmppID string) {
-	if legacyID == "" || xmppID == "" || legacyID == xmppID {
+	if legacyID == "" || xmppID == "" || legacyID == xmppID || s.MadeID(legacyID) {
 		// A room message's stanza-id is its legacy ID: nothing to store
 		// (and no write per message per user on the hot path).
 		return
@@ -57,9 +58,15 @@ func (s *Service) MessageEvent(ctx context.Context, user jid.JID, ev *transports
 		s.core.Logger().Debug("room message for a room the user is not in", "user", u, "room", string(ev.From))
 		return
 	}
-	sid := string(ev.RemoteID) // the stanza-id
-	if s.core.Archive() != nil {
+	// The stanza-id: the legacy ID, else one the gateway makes and knows
+	// again (MadeID), so that a reference to the message never reaches
+	// the network as a legacy ID.
+	sid := string(ev.RemoteID)
+	switch {
+	case s.core.Archive() != nil:
 		sid = s.archiveRoomMessage(ctx, u, r, ev)
+	case sid == "":
+		sid = s.madeID()
 	}
 	if r.Empty() {
 		if s.core.Archive() != nil {
@@ -68,6 +75,11 @@ func (s *Service) MessageEvent(ctx context.Context, user jid.JID, ev *transports
 			kept := *ev
 			if kept.Time.IsZero() {
 				kept.Time = time.Now() // history is shown with its time
+			}
+			if kept.RemoteID == "" {
+				// Replayed with the stanza-id made here, as an
+				// archived message is (archivedEvent).
+				kept.RemoteID = transports.RemoteID(sid)
 			}
 			r.KeepAway(kept)
 		}
@@ -79,8 +91,11 @@ func (s *Service) MessageEvent(ctx context.Context, user jid.JID, ev *transports
 	s.mapRoomMessage(ctx, u, ev.From, string(ev.RemoteID), roomMessageID(ev))
 	s.broadcast(ctx, r, sid, func(to jid.JID) any {
 		m := groupchatStanza(r, ev, to, false)
-		if m.StanzaID == nil && sid != "" { // the archive's own ID
+		if m.StanzaID == nil && sid != "" { // the gateway's own ID
 			m.StanzaID = &stanza.StanzaID{ID: sid, By: r.JID.String()}
+		}
+		if roomMessageID(ev) == "" {
+			m.ID = sid // one ID per message, whichever a client names
 		}
 		return m
 	})
@@ -155,9 +170,9 @@ func (s *Service) OccupantEvent(ctx context.Context, user jid.JID, ev *transport
 				Extra: withOccupantID([]any{&UserX{Item: &Item{Affiliation: AffName(o.Affiliation), Role: PresentRole(o.Role), Nick: o.Nick},
 					Status: Statuses(StatusNewNick)}}, r, o.OccupantID, ch.OldNick)}
 		})
-		s.broadcast(ctx, r, "", func(to jid.JID) any { return occupantPresence(r, o, to) })
+		s.broadcast(ctx, r, "", s.occupantShown(user.String(), r, o))
 	case Present:
-		s.broadcast(ctx, r, "", func(to jid.JID) any { return occupantPresence(r, o, to) })
+		s.broadcast(ctx, r, "", s.occupantShown(user.String(), r, o))
 	}
 }
 
@@ -280,9 +295,13 @@ func (s *Service) ReactionEvent(ctx context.Context, user jid.JID, ev *transport
 	if ev.Target == "" {
 		return
 	}
-	set := r.React(ev.Target, ev.Nick, ev.Reaction, ev.Remove)
+	nick := ev.Nick
+	if ev.Own {
+		nick = r.Nick // the user's own, from another client: their set too
+	}
+	set := r.React(ev.Target, nick, ev.Reaction, ev.Remove)
 	s.broadcast(ctx, r, "", func(to jid.JID) any {
-		return &stanza.Message{Type: "groupchat", ID: newID(), From: r.OccupantJID(ev.Nick), To: to.String(),
+		return &stanza.Message{Type: "groupchat", ID: newID(), From: r.OccupantJID(nick), To: to.String(),
 			Extra: []any{&stanza.Reactions{ID: string(ev.Target), Reactions: set}, stanza.StoreHint()}}
 	})
 }

@@ -130,7 +130,9 @@ func (s *Service) Groupchat(ctx context.Context, in *stanza.In, id transports.ID
 }
 
 // sendGroupchat sends a group chat message (a correction where it
-// replaces one) and pairs its legacy ID with the user's.
+// replaces one) and pairs its legacy ID with the user's once the network
+// confirmed it (SendWithFiles: maybe after the next messages were
+// queued).
 func (s *Service) sendGroupchat(ctx context.Context, in *stanza.In, a transports.Adapter, id transports.ID, body string) {
 	u := in.From.Bare().String()
 	if max := s.core.MaxBody(); len(body) > max {
@@ -152,6 +154,8 @@ func (s *Service) sendGroupchat(ctx context.Context, in *stanza.In, a transports
 		msg.Body, msg.Action = rest, true
 	}
 	if r := in.Child(stanza.NSReply, "reply"); r != nil {
+		// "" for a message the network gave no ID: sent without the
+		// reference, never with an ID the network did not issue.
 		msg.ReplyTo = s.core.LegacyRef(ctx, u, id, r.Attr("id"))
 	}
 	if err := s.core.WaitSend(ctx, u); err != nil {
@@ -179,14 +183,23 @@ func (s *Service) sendGroupchat(ctx context.Context, in *stanza.In, a transports
 		msg.Body, msg.Action = marked, false // "✎ /me …" reads better than an action
 		files = nil                          // the files went with the original
 	}
-	rid, err := s.core.SendWithFiles(ctx, in.From.Bare(), a, msg, files)
-	if err != nil {
-		s.core.CountSent(false)
-		s.core.ReplyError(in, stanzaerr.FromLegacy(err))
-		return
-	}
-	s.core.CountSent(true)
-	s.mapRoomMessage(ctx, u, id, string(rid), xid)
+	s.core.SendWithFiles(ctx, in.From.Bare(), a, msg, files, func(ctx context.Context, rid transports.RemoteID, err error) {
+		if err != nil {
+			s.core.CountSent(false)
+			s.core.ReplyError(in, stanzaerr.FromLegacy(err))
+			return
+		}
+		s.core.CountSent(true)
+		if rid == "" {
+			// The network gave it no ID: the user's own id must not be
+			// taken for one when a reply or correction names it.
+			if err := s.core.PairID(ctx, u, id, "", xid); err != nil {
+				s.core.Logger().Warn("storing message ID", "err", err)
+			}
+			return
+		}
+		s.mapRoomMessage(ctx, u, id, string(rid), xid)
+	})
 }
 
 // sendReactions turns an XEP-0444 reactions element, the user's whole set
@@ -199,9 +212,13 @@ func (s *Service) sendReactions(ctx context.Context, in *stanza.In, a transports
 		s.core.ReplyError(in, stanzaerr.New("cancel", "feature-not-implemented", "%s has no reactions.", s.core.NetworkName()))
 		return
 	}
+	if el.Attr("id") == "" {
+		s.core.ReplyError(in, stanzaerr.New("modify", "bad-request", "The reactions element has no id."))
+		return
+	}
 	target := s.core.LegacyRef(ctx, u, id, el.Attr("id"))
 	if target == "" {
-		s.core.ReplyError(in, stanzaerr.New("modify", "bad-request", "The reactions element has no id."))
+		s.core.ReplyError(in, NoLegacyID("reacted to"))
 		return
 	}
 	var want []string
@@ -272,9 +289,13 @@ func (s *Service) Moderate(ctx context.Context, in *stanza.In, q *xmltree.Elemen
 		s.core.ReplyError(in, stanzaerr.New("cancel", "feature-not-implemented", "Only retraction is supported as a moderation."))
 		return
 	}
+	if q.Attr("id") == "" {
+		s.core.ReplyError(in, stanzaerr.New("modify", "bad-request", "The moderate element has no id."))
+		return
+	}
 	target := s.core.LegacyRef(ctx, u, id, q.Attr("id"))
 	if target == "" {
-		s.core.ReplyError(in, stanzaerr.New("modify", "bad-request", "The moderate element has no id."))
+		s.core.ReplyError(in, NoLegacyID("deleted"))
 		return
 	}
 	mctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -71,8 +71,9 @@ const (
 // replay sends rr, which the room moved to Syncing, the other
 // occupants and its own presence.
 func (s *Service) replay(ctx context.Context, r *Room, rr *Resource) {
+	user := rr.Full.Bare().String()
 	for _, o := range r.Others() {
-		s.core.Send(ctx, occupantPresence(r, o, rr.Full))
+		s.core.Send(ctx, s.occupantShown(user, r, o)(rr.Full))
 	}
 	var codes []int
 	if rr.NickModified() {

@@ -29,6 +29,8 @@ import (
 // with XEP-0059; a join's <history/> comes from the archive when the
 // network has no transports.History. The room and the gateway domain
 // advertise urn:xmpp:mam:2 only then (package component's discovery).
+// Corrections, retractions and moderations are archived too, as messages
+// of their own (archived.go).
 
 // archiveRoomMessage archives ev, said in r, for user, and returns its
 // archive ID: the legacy ID, or a new one for a message without (which the
@@ -40,7 +42,7 @@ func (s *Service) archiveRoomMessage(ctx context.Context, user string, r *Room, 
 	e := archive.Entry{ID: string(ev.RemoteID), Legacy: ev.RemoteID != "", Time: ev.Time, Nick: ev.Nick,
 		Body: ev.Body, Action: ev.Action, Own: ev.Own, ReplyTo: string(ev.ReplyTo)}
 	if e.ID == "" {
-		e.ID = newID()
+		e.ID = s.madeID() // no legacy ID: known as the gateway's (MadeID)
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
@@ -366,6 +368,7 @@ func archivedMessage(room jid.JID, e archive.Entry) *storedMessage {
 	for _, l := range e.Links {
 		m.Extra = append(m.Extra, &stanza.OOB{URL: l.URL, Desc: stanza.ShortName(l.Name, 200)})
 	}
+	archivedEdit(room, e, m) // archived.go
 	return m
 }
 

@@ -84,6 +84,8 @@ type Occupant struct {
 	// Hats are the member's named roles (XEP-0317), in the network's
 	// order.
 	Hats []transports.Hat
+
+	photo photo // the picture hash last shown (photos.go)
 }
 
 // Resource is one of the user's XMPP resources in a room.

@@ -1,10 +1,13 @@
 package muc
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -139,10 +142,16 @@ type Core interface {
 	Body(el *xmltree.Element) (body string, ok bool)
 	// SendWithFiles sends msg on a, with the files message el shares when
 	// the network takes files (the core fetches them through its egress
-	// policy and caps; nil el: none), else as msg.Body alone. Lane work:
-	// it blocks on the network, at most a minute. The error is the
-	// network's, for the one mapping.
-	SendWithFiles(ctx context.Context, user jid.JID, a transports.Adapter, msg transports.Message, el *xmltree.Element) (transports.RemoteID, error)
+	// policy and caps; nil el: none), else as msg.Body alone, and calls
+	// done with the network's ID of the message or its error (for the
+	// one mapping; waiting bounded to a minute). Lane work. The done
+	// calls of a user's messages run one at a time, in the order of the
+	// messages: where the network pipelines (transports.Queuer) it
+	// returns once msg is queued, and done runs later on another
+	// goroutine of the user's, never owner work; otherwise it blocks on
+	// the network and runs done before it returns.
+	SendWithFiles(ctx context.Context, user jid.JID, a transports.Adapter, msg transports.Message, el *xmltree.Element,
+		done func(ctx context.Context, rid transports.RemoteID, err error))
 
 	// Correct relays a correction (XEP-0308) of the message ref in room
 	// with the network's Editor where it can, reporting edited; else it
@@ -153,15 +162,27 @@ type Core interface {
 	Correct(ctx context.Context, a transports.Adapter, user string, room transports.ID, ref, body string) (edited bool, marked string, serr *stanzaerr.Error)
 	Retract(ctx context.Context, a transports.Adapter, user string, room transports.ID, ref string) *stanzaerr.Error
 	// PairID stores that legacy message legacyID of room is xmppID for
-	// user. LegacyRef maps an XMPP reference in a room (a stanza-id, or the
+	// user; with legacyID "", that the network gave xmppID no ID (so
+	// LegacyRef finds "" for it, unless it was paired). LegacyRef maps an XMPP reference in a room (a stanza-id, or the
 	// user's own id of an echoed message) to the legacy ID: through the
 	// map, else as it is (a room message's stanza-id is its legacy ID); ""
-	// for "". XMPPRef maps a legacy ID of conversation conv to the XMPP id
+	// for "", and "" for a stanza-id the gateway made for a message the
+	// network gave no ID (Service.MadeID), which must never reach the
+	// network. XMPPRef maps a legacy ID of conversation conv to the XMPP id
 	// the map holds, or "". Storage I/O; errors of PairID are returned,
 	// lookups that fail find nothing.
 	PairID(ctx context.Context, user string, room transports.ID, legacyID, xmppID string) error
 	LegacyRef(ctx context.Context, user string, room transports.ID, ref string) transports.RemoteID
 	XMPPRef(ctx context.Context, user string, conv transports.ID, target transports.RemoteID) string
+
+	// OccupantPhoto is the XEP-0153 hash of the picture of the member
+	// behind occupant nick of room (occupantID as the network gave it,
+	// "" for none), as user's profile cache knows it: known is false
+	// where the network has no occupant profiles or the cache has no
+	// answer yet (no ProfileEvent, no vCard asked), and hash "" with
+	// known true means no picture. It does no I/O and never fetches a
+	// picture, so owner work calls it for every occupant presence.
+	OccupantPhoto(user string, room transports.ID, nick, occupantID string) (hash string, known bool)
 
 	// Archive is the room archive, or nil when the gateway keeps none.
 	// Its Add only queues (owner work may call it); Query and Latest read
@@ -201,6 +222,8 @@ type Service struct {
 
 	listMu sync.Mutex
 	lists  map[string]roomList // user + "\x00" + server
+
+	idKey []byte // signs madeID's IDs (ids.go)
 }
 
 // roomList is a legacy server's room list, as fetched at a time.
@@ -210,8 +233,16 @@ type roomList struct {
 }
 
 // NewService returns the MUC service of the network core bridges.
-func NewService(core Core) *Service {
-	return &Service{core: core, now: time.Now, users: make(map[string]*Rooms), lists: make(map[string]roomList)}
+func NewService(core Core, opts ...Option) *Service {
+	s := &Service{core: core, now: time.Now, users: make(map[string]*Rooms), lists: make(map[string]roomList)}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.idKey == nil {
+		s.idKey = make([]byte, 32)
+		rand.Read(s.idKey)
+	}
+	return s
 }
 
 // ListTTL is how long a server's room list is reused for a user.
@@ -315,6 +346,60 @@ func (s *Service) RoomName(ctx context.Context, user string, id transports.ID) s
 		}
 	})
 	return name
+}
+
+// RoomFacts is what user's session knows of room id for its
+// muc#roominfo form: the name (RoomReadyEvent.Name, the ID where the
+// network gives none, as the contract says it then is the name), the
+// subject and the occupant count (the members RoomReadyEvent counted when
+// the join delivered only some, else the occupants and the user) while
+// the user is in the room; else the name and topic of the room in a room
+// listing the user fetched within ListTTL. It asks the network nothing.
+// It waits for the user's owner goroutine: lane work, never owner work.
+func (s *Service) RoomFacts(ctx context.Context, user string, id transports.ID) discovery.RoomFacts {
+	var f discovery.RoomFacts
+	joined := false
+	s.core.Own(ctx, user, func(context.Context) {
+		ur := s.Rooms(user)
+		if ur == nil {
+			return
+		}
+		r := ur.Get(id)
+		if r == nil || !r.Ready() {
+			return
+		}
+		joined = true
+		f.Name = cmp.Or(r.Name, string(r.ID))
+		f.Subject = r.Subject().Subject
+		f.HasOccupants = true
+		f.Occupants = cmp.Or(r.Members, len(r.occupants)+1)
+	})
+	if joined {
+		return f
+	}
+	if ri, ok := s.listed(user, id); ok {
+		f.Name = cmp.Or(ri.Name, string(ri.ID))
+		f.Subject = ri.Topic
+	}
+	return f
+}
+
+// listed finds room id in the room listings user fetched within ListTTL.
+func (s *Service) listed(user string, id transports.ID) (transports.RoomInfo, bool) {
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	now := s.now()
+	for k, l := range s.lists {
+		if !strings.HasPrefix(k, user+"\x00") || now.Sub(l.at) >= ListTTL {
+			continue
+		}
+		for _, ri := range l.rooms {
+			if ri.ID == id {
+				return ri, true
+			}
+		}
+	}
+	return transports.RoomInfo{}, false
 }
 
 // OccupantIDOf returns the OccupantID of the member called nick in room

@@ -60,6 +60,10 @@ func (f *fakeCore) Adapter(user string) transports.Adapter {
 
 func (f *fakeCore) Capabilities() transports.Capabilities { return f.caps }
 
+func (f *fakeCore) OccupantPhoto(string, transports.ID, string, string) (string, bool) {
+	return "", false
+}
+
 func (f *fakeCore) NetworkName() string { return "IRC" }
 
 func (f *fakeCore) LegacyJID(id transports.ID) (jid.JID, error) {

@@ -48,6 +48,10 @@ type InspIRCdOptions struct {
 	// listener instead of a free port on 127.0.0.1 (a load tool puts it
 	// where biboumi looks by default, 127.0.0.2:6667).
 	ClientAddr string
+	// NoEchoMessage leaves out the ircv3_echomessage module, as on a
+	// server without echo-message: a client learns that the server took
+	// its message only from the answer to a PING written after it.
+	NoEchoMessage bool
 }
 
 // InspIRCd is a running InspIRCd 3 named "irc.test" (network TestNet) with
@@ -132,6 +136,7 @@ func (s *InspIRCd) writeConfig(opts InspIRCdOptions, ports []int) error {
 	}
 	cfg := keepSection(inspircdConfig, "services", opts.Services)
 	cfg = keepSection(cfg, "tls", opts.TLS)
+	cfg = keepSection(cfg, "echo", !opts.NoEchoMessage)
 	cfg = strings.NewReplacer(
 		"@DIR@", s.Dir,
 		"@PORT@", strconv.Itoa(ports[0]),

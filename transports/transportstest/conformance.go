@@ -47,7 +47,9 @@ func Conformance(t *testing.T, net transports.Network, connect func(t *testing.T
 //     Reactor, Corrections an Editor, Retractions a Retractor,
 //     Moderation a MessageModerator, SendFiles a FileSender, Profiles
 //     a Profiler, Contacts a ContactLister, ServerListing a
-//     ServerLister, NickChange a Nicker;
+//     ServerLister, NickChange a Nicker, Pipelining a Queuer;
+//   - a Queuer's Queue with a context already done queues nothing and
+//     returns the context's error;
 //   - Commands have unique, non-empty nodes and names, and need a
 //     CommandRunner that refuses an unknown node with ErrNotFound;
 //   - MaxBody is not negative; Name and Identity.Type are not empty;
@@ -56,7 +58,7 @@ func Conformance(t *testing.T, net transports.Network, connect func(t *testing.T
 //     to call).
 //
 // Check calls nothing on a that does I/O, except RunCommand with a node
-// no network has.
+// no network has (Queue is called with a context already done).
 func Check(net transports.Network, a transports.Adapter) []error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -141,10 +143,20 @@ func Check(net transports.Network, a transports.Adapter) []error {
 		{caps.Contacts, "ContactLister", implements[transports.ContactLister](a)},
 		{caps.ServerListing, "ServerLister", implements[transports.ServerLister](a)},
 		{caps.NickChange, "Nicker", implements[transports.Nicker](a)},
+		{caps.Pipelining, "Queuer", implements[transports.Queuer](a)},
 	}
 	for _, c := range adapterClaims {
 		if c.claimed && !c.ok {
 			fail("the capabilities claim it, but the adapter (%T) is not a transports.%s", a, c.name)
+		}
+	}
+
+	if q, ok := a.(transports.Queuer); ok && caps.Pipelining {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		msg := transports.Message{To: "transportstest-nobody", Body: "transportstest: never sent"}
+		if p, err := q.Queue(ctx, msg); !errors.Is(err, context.Canceled) || p != nil {
+			fail("Queue with a context already done = %v, %v; want no Pending and context.Canceled", p, err)
 		}
 	}
 

@@ -21,6 +21,13 @@ type anyCommand struct{ bare }
 
 func (*anyCommand) RunCommand(context.Context, string) (string, error) { return "done", nil }
 
+// eager is a Queuer that queues even when its context is done.
+type eager struct{ bare }
+
+func (*eager) Queue(context.Context, transports.Message) (transports.Pending, error) {
+	return transports.Done{ID: "x"}, nil
+}
+
 // addressed has rooms told apart by Kind but no anonymous accounts.
 type addressed struct{ *transportstest.Network }
 
@@ -137,6 +144,11 @@ func TestCheck(t *testing.T) {
 			[]string{"MaxOccupants -1 is negative"}},
 		{"negative body bound", plain(func(c *transports.Capabilities) { c.MaxBody = -1 }), fake, []string{"negative"}},
 		{"capabilities change", &fickle{Network: transportstest.New(nil)}, fake, []string{"changed between two calls"}},
+		{"pipelining without queuer", plain(func(c *transports.Capabilities) { c.Pipelining = true; c.Commands = nil }), &bare{},
+			[]string{"transports.Queuer"}},
+		{"pipelining, fake queuer", plain(func(c *transports.Capabilities) { c.Pipelining = true }), fake, nil},
+		{"queuer that ignores its context", plain(func(c *transports.Capabilities) { c.Pipelining = true; c.Commands = nil }), &eager{},
+			[]string{"context already done"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

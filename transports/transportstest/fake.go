@@ -32,6 +32,7 @@ type Network struct {
 	connects    atomic.Int64
 	seq         atomic.Int64
 	changed     chan struct{}
+	echoOpens   atomic.Int64 // files.go
 
 	// Rooms (see RoomNetwork).
 	seeds     map[transports.ID]RoomSeed
@@ -40,6 +41,13 @@ type Network struct {
 
 	// Profiles, contacts and servers (see profiles.go).
 	prof profileState
+
+	holdQueued bool // see HoldQueued
+
+	// Unnamed makes the network give messages no IDs, as IRC servers
+	// without msgid do: Send returns "" and the echo carries none. Set it
+	// before the network is used.
+	Unnamed bool
 }
 
 // New returns a fake network with the given username → password accounts.
@@ -180,6 +188,9 @@ type Adapter struct {
 
 	// Corrections and retractions (see edits.go).
 	ed editLog
+
+	// Queued messages awaiting confirmation (see pipeline.go).
+	pipe pipeState
 }
 
 // Account returns the account the adapter was connected with.
@@ -197,11 +208,21 @@ func (a *Adapter) Send(ctx context.Context, m transports.Message) (transports.Re
 		return "", fmt.Errorf("%w: nobody: No such nick", transports.ErrNotFound)
 	}
 	id := transports.RemoteID("m" + strconv.FormatInt(a.net.seq.Add(1), 10))
-	a.remember(m.To, id)
+	if a.net.Unnamed {
+		id = ""
+	} else {
+		a.remember(m.To, id)
+	}
 	select {
 	case a.sent <- m:
 	default:
 	}
+	return a.arrived(m, id)
+}
+
+// arrived is what the network does once message m, known as id, reached
+// it: a room echoes it, the contact "echo" answers.
+func (a *Adapter) arrived(m transports.Message, id transports.RemoteID) (transports.RemoteID, error) {
 	if m.Room {
 		if err := a.sendRoom(m, id); err != nil {
 			return "", err
@@ -255,11 +276,13 @@ func (a *Adapter) Err() error {
 	return a.err
 }
 
-// Close implements transports.Adapter.
+// Close implements transports.Adapter. Held messages (see HoldQueued)
+// fail with ErrNotConnected.
 func (a *Adapter) Close() error {
 	a.mu.Lock()
 	a.closed = true
 	a.mu.Unlock()
+	a.failHeld(transports.ErrNotConnected)
 	return nil
 }
 

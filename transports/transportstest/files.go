@@ -1,6 +1,7 @@
 package transportstest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,7 +23,9 @@ type SentFiles struct {
 // its Open, as a real network uploading it would, and records the message
 // with the contents (Files). A file that cannot be read fails the send
 // with its error, after the message was recorded. A room message is
-// echoed as Send echoes it, text only.
+// echoed as Send echoes it, with the network's copy of each file as an
+// attachment (as a network hosting the files does), whose every Open
+// EchoFileOpens counts.
 func (a *Adapter) SendFiles(ctx context.Context, m transports.Message) (transports.RemoteID, error) {
 	a.mu.Lock()
 	closed := a.closed
@@ -46,13 +49,26 @@ func (a *Adapter) SendFiles(ctx context.Context, m transports.Message) (transpor
 		return "", first
 	}
 	id := transports.RemoteID("f" + strconv.FormatInt(a.net.seq.Add(1), 10))
-	if m.Room { // echoed like any room message (the files are not)
-		if err := a.sendRoom(m, id); err != nil {
+	if m.Room { // echoed like any room message, with the network's copies
+		atts := make([]transports.Attachment, len(m.Files))
+		for i, f := range m.Files {
+			content := rec.Contents[i]
+			atts[i] = transports.Attachment{Name: f.Name, Type: f.Type, Size: int64(len(content)),
+				Open: func(context.Context) (io.ReadCloser, error) {
+					a.net.echoOpens.Add(1)
+					return io.NopCloser(bytes.NewReader(content)), nil
+				}}
+		}
+		if err := a.sendRoom(m, id, atts...); err != nil {
 			return "", err
 		}
 	}
 	return id, nil
 }
+
+// EchoFileOpens counts the Opens of the files of SendFiles' echoes: a
+// component that reuses the links the user sent opens none.
+func (n *Network) EchoFileOpens() int64 { return n.echoOpens.Load() }
 
 func readFile(ctx context.Context, f transports.File) ([]byte, error) {
 	if f.Open == nil {

@@ -282,7 +282,7 @@ func (a *Adapter) Typings() []Typing {
 
 // sendRoom handles Send to a room: the message is echoed (Own, EchoOf),
 // as IRCv3 echo-message does.
-func (a *Adapter) sendRoom(m transports.Message, id transports.RemoteID) error {
+func (a *Adapter) sendRoom(m transports.Message, id transports.RemoteID, atts ...transports.Attachment) error {
 	a.mu.Lock()
 	r := a.rooms[m.To]
 	nick := ""
@@ -295,7 +295,7 @@ func (a *Adapter) sendRoom(m transports.Message, id transports.RemoteID) error {
 	}
 	a.sink.Deliver(&transports.MessageEvent{
 		From: m.To, Room: true, Nick: nick, RemoteID: id, Body: m.Body, Action: m.Action,
-		Own: true, EchoOf: m.ID, ReplyTo: m.ReplyTo, Time: time.Now(),
+		Own: true, EchoOf: m.ID, ReplyTo: m.ReplyTo, Time: time.Now(), Attachments: atts,
 	})
 	return nil
 }
