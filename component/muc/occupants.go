@@ -32,6 +32,7 @@ type occupantRec struct {
 	affiliation               transports.Affiliation
 	presence                  transports.Presence
 	hats                      string
+	photo                     photo // the picture hash last shown to this user
 }
 
 // occupantHandle is an interned occupantRec.
@@ -39,14 +40,14 @@ type occupantHandle = unique.Handle[occupantRec]
 
 func intern(o *Occupant) occupantHandle {
 	return unique.Make(occupantRec{nick: o.Nick, account: o.Account, occupantID: o.OccupantID,
-		role: o.Role, affiliation: o.Affiliation, presence: o.Presence, hats: encodeHats(o.Hats)})
+		role: o.Role, affiliation: o.Affiliation, presence: o.Presence, hats: encodeHats(o.Hats), photo: o.photo})
 }
 
 // occupant returns the record as an Occupant of the caller's own (its
 // Hats a fresh slice).
 func (rec occupantRec) occupant() Occupant {
 	return Occupant{Nick: rec.nick, Role: rec.role, Affiliation: rec.affiliation, Presence: rec.presence,
-		Account: rec.account, OccupantID: rec.occupantID, Hats: decodeHats(rec.hats)}
+		Account: rec.account, OccupantID: rec.occupantID, Hats: decodeHats(rec.hats), photo: rec.photo}
 }
 
 // encodeHats writes hats as one string that decodeHats reads back: each
@@ -116,10 +117,27 @@ func (l occupantList) get(nick string) (Occupant, bool) {
 	return l[i].Value().occupant(), true
 }
 
-// has reports whether the occupant called nick is there as o.
-func (l occupantList) has(o *Occupant) bool {
+// shows reports whether the occupant called o.Nick is there and shows
+// what o shows: the same but for the picture hash last shown, which
+// records what was sent rather than what the member is.
+func (l occupantList) shows(o *Occupant) bool {
 	i, ok := l.find(o.Nick)
-	return ok && l[i] == intern(o)
+	if !ok {
+		return false
+	}
+	rec := l[i].Value()
+	rec.photo = o.photo
+	return unique.Make(rec) == intern(o)
+}
+
+// setPhoto records ph as the picture hash last shown for the occupant
+// called nick, if there is one.
+func (l occupantList) setPhoto(nick string, ph photo) {
+	if i, ok := l.find(nick); ok {
+		rec := l[i].Value()
+		rec.photo = ph
+		l[i] = unique.Make(rec)
+	}
 }
 
 // set records o, replacing the occupant with its nick.

@@ -75,12 +75,12 @@ func TestOccupantList(t *testing.T) {
 	}
 	op := Occupant{Nick: "bob", Role: transports.RoleModerator, Account: "bobby", OccupantID: "id-b",
 		Presence: transports.Presence{Show: transports.Away, Status: "out"}, Hats: []transports.Hat{{ID: "h", Title: "Ops", Hue: 10}}}
-	if l.has(&op) {
-		t.Error("has: bob as moderator before he is one")
+	if l.shows(&op) {
+		t.Error("shows: bob as moderator before he is one")
 	}
 	l.set(&op)
-	if !l.has(&op) {
-		t.Error("has: not bob as moderator after set")
+	if !l.shows(&op) {
+		t.Error("shows: not bob as moderator after set")
 	}
 	if got, ok := l.get("bob"); !ok || !reflect.DeepEqual(got, op) {
 		t.Errorf("get(bob) = %+v, %v; want %+v", got, ok, op)
@@ -144,5 +144,33 @@ func TestOccupantListGrowsByAnEighth(t *testing.T) {
 		if want := fmt.Sprintf("n%04d", i); h.Value().nick != want {
 			t.Fatalf("member %d is %q, want %q", i, h.Value().nick, want)
 		}
+	}
+}
+
+// TestOccupantPhotoShown: the picture hash last shown is kept with the
+// occupant, is no change of what the occupant shows, and is forgotten
+// when the occupant is recorded again, as the map of occupants did.
+func TestOccupantPhotoShown(t *testing.T) {
+	var l occupantList
+	alice := Occupant{Nick: "alice", Role: transports.RoleParticipant}
+	l.set(&alice)
+	ph := photo{hash: "abc", known: true}
+	l.setPhoto("alice", ph)
+	l.setPhoto("nobody", ph) // no such occupant: nothing
+	if got, _ := l.get("alice"); got.photo != ph {
+		t.Errorf("photo %+v after setPhoto, want %+v", got.photo, ph)
+	}
+	if len(l) != 1 {
+		t.Errorf("%d occupants, want 1", len(l))
+	}
+	if !l.shows(&alice) {
+		t.Error("shows: alice with her photo shown is not alice as the network gives her")
+	}
+	if got, _ := l.remove("alice"); got.photo != ph {
+		t.Errorf("removed alice's photo %+v, want %+v", got.photo, ph)
+	}
+	l.set(&alice)
+	if got, _ := l.get("alice"); got.photo != (photo{}) {
+		t.Errorf("photo %+v after alice was recorded again, want none", got.photo)
 	}
 }

@@ -232,10 +232,8 @@ func (r *Room) ApplyOccupant(ev *transports.OccupantEvent) Change {
 		return Change{Kind: Renamed, Occupant: o, OldNick: old}
 	default:
 		n := occupantOf(ev)
-		same := r.occupants.has(n)
-		if !same {
-			r.occupants.set(n)
-		}
+		same := r.occupants.shows(n)
+		r.occupants.set(n) // the picture last shown is forgotten, as before
 		if !r.ready || same {
 			return Change{}
 		}
