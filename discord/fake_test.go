@@ -443,13 +443,7 @@ func TestCappedMembersOnlineFirst(t *testing.T) {
 	}
 	s := newSink()
 	a := connect(t, n, goodBot, s)
-	deadline := time.Now().Add(wait)
-	for a.stateMember("900", "1004") == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("GUILD_CREATE not in the state")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitGuild(t, a, "900", "1004")
 	room := ChannelID("901", "900")
 	if err := a.JoinRoom(context.Background(), room, ""); err != nil {
 		t.Fatal(err)
@@ -492,13 +486,7 @@ func TestThreads(t *testing.T) {
 	s := newSink()
 	a := connect(t, f.network(t), goodBot, s)
 	c := <-conns
-	deadline := time.Now().Add(wait)
-	for a.stateMember("900", "1001") == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("GUILD_CREATE not in the state")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitGuild(t, a, "900", "1001")
 	rooms, err := a.ListRooms(context.Background(), GuildID("900"))
 	if err != nil {
 		t.Fatal(err)
@@ -624,13 +612,7 @@ func TestWatchPresence(t *testing.T) {
 	s := newSink()
 	a := connect(t, f.network(t), goodBot, s)
 	c := <-conns
-	deadline := time.Now().Add(wait)
-	for a.stateMember("900", "1001") == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("GUILD_CREATE not in the state")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitGuild(t, a, "900", "1001")
 	if err := a.Watch(context.Background(), []transports.ID{UserID("1001"), UserID("1002"), GuildID("900")}); err != nil {
 		t.Fatal(err)
 	}
@@ -657,5 +639,17 @@ func TestWatchPresence(t *testing.T) {
 	}
 	if _, ok := shown()[UserID("1003")]; ok {
 		t.Error("the presence of someone not watched was delivered")
+	}
+}
+
+// awaitGuild waits until a's state has guild's GUILD_CREATE, with member.
+func awaitGuild(t *testing.T, a *adapter, guild, member string) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for a.stateMember(guild, member) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("GUILD_CREATE of %s not in the state", guild)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

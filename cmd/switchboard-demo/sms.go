@@ -4,14 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/switchboard-im/switchboard/internal/app"
-	"github.com/switchboard-im/switchboard/internal/config"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 )
 
@@ -26,23 +22,15 @@ const (
 // Kannel (bearerbox, smsbox and a fake SMS centre standing in for the
 // phone network) and Switchboard; an XMPP user registers, gets a number
 // from the operator's pool, and texts with bob, who has a phone.
-func runSMS() error {
-	dir, err := os.MkdirTemp("", "switchboard-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
+func runSMS(dir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	step("Starting Prosody (Debian package) in %s", dir)
-	p, err := testenv.LaunchProsody(dir, testenv.ProsodyOptions{Components: map[string]string{smsGW: "s3cret"}})
+	p, err := startProsody(dir, smsGW)
 	if err != nil {
 		return err
 	}
 	defer p.Shutdown()
-	show("c2s on %s, component port on %s", p.C2SAddr, p.ComponentAddr)
 
 	// Switchboard's webhook listener: its port is chosen now, so Kannel
 	// can be told where to deliver texts.
@@ -86,35 +74,11 @@ token = %q
 allow_from = ["127.0.0.1"]
 `, p.ComponentAddr, filepath.Join(dir, "switchboard.db"), filepath.Join(dir, "switchboard.key"), listen, public,
 		smsGW, aliceNumber, k.SendSMSURL, k.Username, k.Password, smsToken)
-	step("Starting Switchboard with this switchboard.toml")
-	for _, l := range strings.Split(strings.TrimSpace(cfgText), "\n") {
-		if strings.HasPrefix(l, "password") || strings.HasPrefix(l, "token") {
-			l = l[:strings.Index(l, "=")+1] + " \"•••••\""
-		}
-		show("%s", l)
-	}
-	cfg, err := app.ParseConfig("switchboard.toml", []byte(cfgText))
+	sw, err := startSwitchboard(ctx, dir, cfgText, func(l string) bool { return strings.HasPrefix(l, "password") || strings.HasPrefix(l, "token") })
 	if err != nil {
 		return err
 	}
-	logFile, err := os.Create(filepath.Join(dir, "switchboard.log"))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	a, err := app.New(app.Options{Config: cfg, Logger: app.NewLogger(config.Log{Level: "debug", Format: "text"}, logFile), Version: "demo"})
-	if err != nil {
-		return err
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx) }()
-	var stopOnce sync.Once
-	stopApp := func() { stopOnce.Do(func() { stop(); <-done }) }
-	defer stopApp()
-	if err := a.Components()[0].WaitConnected(ctx); err != nil {
-		return fmt.Errorf("switchboard did not connect: %w", err)
-	}
+	defer sw.Stop()
 	show("component %s connected to Prosody (XEP-0114)", smsGW)
 
 	step("alice@localhost registers with the SMS gateway and gets a number of the pool")
@@ -187,10 +151,10 @@ allow_from = ["127.0.0.1"]
 	show("[xmpp alice] receipt for demo-s1: the SMS centre reported it delivered")
 
 	step("What Switchboard logged (after a clean shutdown)")
-	stopApp()
-	logs, _ := os.ReadFile(logFile.Name())
+	sw.Stop()
+	logs := sw.Logged()
 	show("Kannel password or token in Switchboard's log: %v (%d log lines)",
-		strings.Contains(string(logs), k.Password) || strings.Contains(string(logs), smsToken), strings.Count(string(logs), "\n"))
+		strings.Contains(logs, k.Password) || strings.Contains(logs, smsToken), strings.Count(logs, "\n"))
 	fmt.Println("\nDemo finished.")
 	return nil
 }
