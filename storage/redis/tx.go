@@ -33,11 +33,15 @@ func (s *Store) update(ctx context.Context, f *fenced, fn func(tx storage.Tx) er
 	if s.closed.Load() {
 		return errors.New("redis: update: store is closed")
 	}
+	r := redirects{s: s}
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("redis: update: %w", err)
 		}
 		err := s.updateOnce(ctx, f, fn)
+		if r.again(ctx, err) {
+			continue // the slot moved: run fn again on the node that has it
+		}
 		if !errors.Is(err, goredis.TxFailedErr) {
 			if err != nil {
 				return fmt.Errorf("redis: update: %w", err)
