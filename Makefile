@@ -6,7 +6,7 @@ DEMO_PACKAGES := prosody inspircd atheme-services
 
 GO ?= go
 
-.PHONY: test demo demo-discord bench load load-idle load-idle-gateways check deps build fuzz
+.PHONY: test demo demo-discord demo-sms bench load load-idle load-idle-gateways check deps build fuzz
 
 ## test: install the peer servers the tests need, then run every test with the race detector
 test: deps
@@ -26,6 +26,11 @@ demo-discord:
 	./scripts/install-deps.sh prosody postgresql-15 patch
 	@command -v npm >/dev/null || ./scripts/install-deps.sh npm
 	$(GO) run ./cmd/switchboard-demo -discord
+
+## demo-sms: the same with the SMS transport through a real Kannel (bearerbox, smsbox, a fake SMS centre)
+demo-sms:
+	./scripts/install-deps.sh prosody kannel kannel-extras
+	$(GO) run ./cmd/switchboard-demo -sms
 
 ## bench: run the benchmarks (stanza path, start-up with 10 000 registrations, storage)
 bench: deps

@@ -82,6 +82,9 @@ var rules = []struct {
 	// SMS: the contract, a phone-number library, net/http for the providers.
 	{pkg: "sms", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"},
 		imports: []string{"github.com/nyaruka/phonenumbers"}},
+	// The scripted Twilio of the tests: the standard library only, and
+	// not sms itself, so sms's own tests can use it.
+	{pkg: "sms/twiliotest", stdlibOnly: true},
 	{pkg: "email", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
 	// The harness speaks to Spacebar over net/http; only spacebartest
 	// (and the tests using it) link discordgo, so the demo and load tools

@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"fmt"
 
 	"mellium.im/xmpp/jid"
 
@@ -74,4 +75,12 @@ func (d commandsCore) Disconnect(user string) bool {
 	}
 	d.c.sup.Stop(user)
 	return true
+}
+
+func (d commandsCore) RunAdminCommand(ctx context.Context, node string, values map[string]string) (string, error) {
+	r, ok := d.c.net.(transports.AdminCommander)
+	if !ok {
+		return "", fmt.Errorf("%w: %s has no admin commands", transports.ErrNotFound, d.c.net.Name())
+	}
+	return r.RunAdminCommand(ctx, node, values)
 }

@@ -23,7 +23,7 @@ func (c *Component) attachHooks() {
 	if !ok {
 		return
 	}
-	h := hn.Attach(transports.Hooks{Deliver: c, Store: c.netStore(), PublicURL: c.cfg.HookURL})
+	h := hn.Attach(transports.Hooks{Deliver: c, Store: c.netStore(), PublicURL: c.cfg.HookURL, Credentials: hookCredentials{c}})
 	if c.netCaps().Webhooks {
 		c.hooks = h
 	}

@@ -334,6 +334,21 @@ func TestDeliverWithoutSession(t *testing.T) {
 	if err := h.comp.Deliver(ctx, "fred@localhost", &transports.StateEvent{}); !errors.Is(err, transports.ErrInvalidInput) {
 		t.Errorf("Deliver of a StateEvent: err = %v, want ErrInvalidInput", err)
 	}
+
+	// Without his session, the network reads the credentials he
+	// registered with (as it amended them), opened; nobody's are not
+	// found.
+	cr := h.hn.Hooks().Credentials
+	if cr == nil {
+		t.Fatal("the network was attached without a CredentialReader")
+	}
+	got, err := cr.Credentials(ctx, "fred@localhost")
+	if err != nil || got["number"] != "+15550001" || got["password"] != legacyPW {
+		t.Errorf("fred's credentials: %v, %v; want his number and password", got, err)
+	}
+	if _, err := cr.Credentials(ctx, "nobody@localhost"); !errors.Is(err, transports.ErrNotFound) {
+		t.Errorf("an unregistered user's credentials: err = %v, want ErrNotFound", err)
+	}
 }
 
 // TestHooksCapabilityGates: a network that attaches hooks but does not

@@ -87,3 +87,31 @@ func testReferencesToGatewayIDs(t *testing.T, bounds *archive.Bounds) {
 		t.Errorf("retractions = %+v, want b1's", got)
 	}
 }
+
+// TestMUCOwnMessagesWithoutIDs: on a network that gives messages no IDs
+// (IRC without msgid), the user's own room message is known to have
+// none: a reply to it goes without the reference and a reaction to it is
+// refused, instead of the client's own id reaching the network as if it
+// were the network's.
+func TestMUCOwnMessagesWithoutIDs(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: true})
+	e.net.Unnamed = true
+	c, a := roomUser(t, e, "lou")
+	joinAndSync(t, c, testRoom, "lou")
+	c.Send(t, `<message type="groupchat" id="own1" to="`+testRoom+`"><body>mine</body></message>`)
+	if got := nextSent(t, a); got.Body != "mine" {
+		t.Fatalf("sent %+v", got)
+	}
+	c.Expect(t, "reflection", isGroupchat(testRoom+"/lou", "mine"))
+
+	c.Send(t, `<message type="groupchat" id="re1" to="`+testRoom+`"><body>re</body>`+
+		`<reply xmlns="`+nsReply+`" to="`+testRoom+`/lou" id="own1"/></message>`)
+	if got := nextSent(t, a); got.Body != "re" || got.ReplyTo != "" {
+		t.Errorf("reply sent as %+v, want no ReplyTo", got)
+	}
+	c.Send(t, `<message type="groupchat" id="x1" to="`+testRoom+`"><reactions xmlns="`+nsReactions+`" id="own1"><reaction>👍</reaction></reactions></message>`)
+	wantError(t, c.Expect(t, "reaction refused", isErrorReply("x1")), "item-not-found", "gave that message no ID")
+	if got := a.Reactions(); len(got) != 0 {
+		t.Errorf("reactions = %+v, want none", got)
+	}
+}

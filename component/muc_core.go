@@ -210,6 +210,9 @@ func (m mucCore) Retract(ctx context.Context, a transports.Adapter, user string,
 }
 
 func (m mucCore) PairID(ctx context.Context, user string, room transports.ID, legacyID, xmppID string) error {
+	if legacyID == "" {
+		return m.c.ids.Unnamed(ctx, user, m.c.net.Name(), string(room), xmppID)
+	}
 	return m.c.ids.Pair(ctx, user, m.c.net.Name(), string(room), legacyID, xmppID)
 }
 

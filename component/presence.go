@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -42,6 +43,44 @@ func (c *Component) rememberContact(ctx context.Context, user jid.JID, contact s
 }
 
 func rosterOf(settings map[string]string) []string { return contacts.Roster(settings) }
+
+// watchRoster names to the network (transports.Watcher) the people the
+// user added to their roster through the gateway, so that their presence
+// shows though they are not on the network's own contact list. Lane
+// work: it reads storage and waits for the network.
+func (c *Component) watchRoster(ctx context.Context, user jid.JID) {
+	w, ok := c.sup.Adapter(user.String()).(transports.Watcher)
+	if !ok || !c.netCaps().WatchPresence {
+		return
+	}
+	s, err := c.reg.Settings(ctx, user.String(), c.net.Name())
+	if err != nil {
+		c.log.Warn("reading settings", "user", user.String(), "err", err)
+		return
+	}
+	var ids []transports.ID
+	for _, js := range rosterOf(s) {
+		j, err := jid.Parse(js)
+		if err != nil {
+			continue
+		}
+		id, err := legacyID(j)
+		if err != nil {
+			continue
+		}
+		if k, err := c.kindOf(id); err == nil && k == transports.KindContact && len(ids) < transports.MaxContacts {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := w.Watch(wctx, ids); err != nil {
+		c.log.Info("contacts' presence not watched", "user", user.String(), "err", err)
+	}
+}
 
 func (c *Component) handlePresence(s *stanza.In) {
 	if !c.allowedUser(s.From) {
@@ -120,6 +159,7 @@ func (c *Component) presenceWork(s *stanza.In) {
 		if s.To.Localpart() != "" {
 			c.rememberContact(ctx, user, s.To.Bare().String())
 			c.sendQuiet(ctx, &stanza.Presence{Type: "subscribe", From: s.To.Bare().String(), To: user.String()})
+			c.watchRoster(ctx, user)
 		}
 		c.answerProbe(ctx, s.To.Bare(), user)
 	case "probe":

@@ -180,6 +180,9 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 			if c.netCaps().Contacts {
 				c.later(user.String(), func(ctx context.Context) { c.contacts.Sync(ctx, user) })
 			}
+			if c.netCaps().WatchPresence {
+				c.later(user.String(), func(ctx context.Context) { c.watchRoster(ctx, user) })
+			}
 		}
 	case *transports.ReceiptEvent:
 		s.receipt(ctx, ev) // receipts.go

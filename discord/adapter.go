@@ -55,6 +55,7 @@ type adapter struct {
 	settled    *sync.Cond        // inFlight went down, or closed
 	last       map[string]string // channel ID → the last message delivered (see bookmark)
 	profiles   map[string]string // DM partner → the name and avatar last delivered
+	watched    map[string]bool   // people whose presence the user asked for (Watch)
 	catchUpDue bool              // a redial opened the gateway: fetch what was missed at READY/RESUMED
 	droppedAt  time.Time         // (a little before) when the gateway last dropped
 	store      transports.Store  // nil: no bookmarks

@@ -443,13 +443,7 @@ func TestCappedMembersOnlineFirst(t *testing.T) {
 	}
 	s := newSink()
 	a := connect(t, n, goodBot, s)
-	deadline := time.Now().Add(wait)
-	for a.stateMember("900", "1004") == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("GUILD_CREATE not in the state")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitGuild(t, a, "900", "1004")
 	room := ChannelID("901", "900")
 	if err := a.JoinRoom(context.Background(), room, ""); err != nil {
 		t.Fatal(err)
@@ -492,13 +486,7 @@ func TestThreads(t *testing.T) {
 	s := newSink()
 	a := connect(t, f.network(t), goodBot, s)
 	c := <-conns
-	deadline := time.Now().Add(wait)
-	for a.stateMember("900", "1001") == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("GUILD_CREATE not in the state")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitGuild(t, a, "900", "1001")
 	rooms, err := a.ListRooms(context.Background(), GuildID("900"))
 	if err != nil {
 		t.Fatal(err)
@@ -603,5 +591,65 @@ func TestStickers(t *testing.T) {
 	}
 	if !slices.Equal(files, want) {
 		t.Errorf("files %q, want %q", files, want)
+	}
+}
+
+// TestWatchPresence: people the user asked to watch show their presence
+// as the state knows it (offline when no guild shows them online), then
+// its changes; others do not (Spacebar sends no statuses: a scripted
+// guild here).
+func TestWatchPresence(t *testing.T) {
+	conns := make(chan *fakeConn, 1)
+	f := newFakeDiscord(t, func(op int, d json.RawMessage, c *fakeConn) {
+		ready(c, "s")
+		c.dispatch("GUILD_CREATE", map[string]any{"id": "900", "name": "g", "owner_id": "1001", "roles": []any{}, "channels": []any{},
+			"members": []any{
+				map[string]any{"user": map[string]any{"id": "1001", "username": "ann"}, "roles": []string{}, "joined_at": "2026-01-01T00:00:00Z"},
+			},
+			"presences": []any{map[string]any{"user": map[string]any{"id": "1001"}, "status": "idle"}}})
+		conns <- c
+	})
+	s := newSink()
+	a := connect(t, f.network(t), goodBot, s)
+	c := <-conns
+	awaitGuild(t, a, "900", "1001")
+	if err := a.Watch(context.Background(), []transports.ID{UserID("1001"), UserID("1002"), GuildID("900")}); err != nil {
+		t.Fatal(err)
+	}
+	shown := func() map[transports.ID]transports.Show {
+		out := map[transports.ID]transports.Show{}
+		for _, ev := range s.all() {
+			if p, ok := ev.(*transports.PresenceEvent); ok {
+				out[p.From] = p.Presence.Show
+			}
+		}
+		return out
+	}
+	if got := shown(); len(got) != 2 || got[UserID("1001")] != transports.Away || got[UserID("1002")] != transports.Offline {
+		t.Errorf("presences at Watch %v, want 1001 away and 1002 offline", got)
+	}
+	// In order: once 1002's is delivered, 1003's was handled.
+	c.dispatch("PRESENCE_UPDATE", map[string]any{"user": map[string]any{"id": "1003"}, "guild_id": "900", "status": "online"})
+	c.dispatch("PRESENCE_UPDATE", map[string]any{"user": map[string]any{"id": "1002"}, "guild_id": "900", "status": "online"})
+	got := await(t, s, func(ev *transports.PresenceEvent) bool {
+		return ev.From == UserID("1002") && ev.Presence.Show == transports.Available
+	})
+	if got == nil {
+		t.Fatal("no presence for 1002")
+	}
+	if _, ok := shown()[UserID("1003")]; ok {
+		t.Error("the presence of someone not watched was delivered")
+	}
+}
+
+// awaitGuild waits until a's state has guild's GUILD_CREATE, with member.
+func awaitGuild(t *testing.T, a *adapter, guild, member string) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for a.stateMember(guild, member) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("GUILD_CREATE of %s not in the state", guild)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	"github.com/bwmarrin/discordgo"
@@ -37,6 +38,40 @@ func partnerShow(s discordgo.Status) transports.Show {
 	return show(s)
 }
 
+// Watch makes ids (people) the ones whose presence the user asked for
+// beyond the DM partners: what the state knows of them now is delivered,
+// and their changes after (onPresence). Someone no guild of the account
+// shows online is offline.
+func (a *adapter) Watch(_ context.Context, ids []transports.ID) error {
+	users := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if addr, err := ParseID(id); err == nil && addr.Kind == transports.KindContact && addr.User != a.self {
+			users[addr.User] = true
+		}
+	}
+	a.mu.Lock()
+	a.watched = users
+	a.mu.Unlock()
+	now := make(map[string]discordgo.Status, len(users))
+	a.s.State.RLock()
+	for _, g := range a.s.State.Guilds {
+		for _, p := range g.Presences {
+			if p != nil && p.User != nil && users[p.User.ID] && partnerShow(p.Status) != transports.Offline {
+				now[p.User.ID] = p.Status
+			}
+		}
+	}
+	a.s.State.RUnlock()
+	for _, u := range slices.Sorted(maps.Keys(users)) {
+		show := transports.Offline
+		if st, ok := now[u]; ok {
+			show = partnerShow(st)
+		}
+		a.sink.Deliver(&transports.PresenceEvent{From: UserID(u), Presence: transports.Presence{Show: show}})
+	}
+	return nil
+}
+
 // guildRooms are the joined rooms of guild; with any, every joined room.
 func (a *adapter) guildRooms(guild string, any bool) []*room {
 	a.mu.Lock()
@@ -60,6 +95,7 @@ func (a *adapter) onPresence(p *discordgo.PresenceUpdate) {
 	a.profileChanged(p.User)
 	a.mu.Lock()
 	_, partner := a.dmOf[p.User.ID]
+	partner = partner || a.watched[p.User.ID]
 	a.mu.Unlock()
 	if partner {
 		a.sink.Deliver(&transports.PresenceEvent{From: UserID(p.User.ID), Presence: transports.Presence{Show: partnerShow(p.Status)}})

@@ -79,6 +79,7 @@ func (n *Network) Capabilities() transports.Capabilities {
 		SendFiles:      true,
 		Profiles:       true,
 		Contacts:       true,
+		WatchPresence:  true,
 		ServerListing:  true,
 		NickChange:     true,
 		OccupantIDs:    true,

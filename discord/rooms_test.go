@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/internal/testenv"
 	"github.com/switchboard-im/switchboard/transports"
+	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
 
 // TestRoomBothWays: a bot's session joins a guild channel and sees its
@@ -721,33 +721,6 @@ func TestCustomEmojiReaction(t *testing.T) {
 	}
 }
 
-// memStore is an Account.Store in memory, shared by the sessions of a
-// test as storage is across a restart.
-type memStore struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (s *memStore) Get(_ context.Context, k string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[k]
-	if !ok {
-		return nil, transports.ErrNotFound
-	}
-	return v, nil
-}
-
-func (s *memStore) Put(_ context.Context, k string, v []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = make(map[string][]byte)
-	}
-	s.m[k] = v
-	return nil
-}
-
 // TestRoomCaughtUpAfterRestart: a room the process stopped in gets what
 // was said meanwhile when it is joined again (after its last delivered
 // message, once); a room the user left does not.
@@ -756,7 +729,7 @@ func TestRoomCaughtUpAfterRestart(t *testing.T) {
 	n := network(t, sb)
 	sc := scene(t, sb)
 	bob := newPeer(t, n, sc.Bob)
-	store := &memStore{}
+	store := &transportstest.Store{} // shared by the sessions, as storage is across a restart
 	room := ChannelID(sc.ChannelID, sc.GuildID)
 	start := func(s *sink) transports.Adapter {
 		t.Helper()

@@ -32,6 +32,9 @@ type adapter struct {
 	main   *conn            // the registered server's connection, or nil
 	away   transports.Presence
 	closed bool
+	// watched are the nicks whose presence the user asked for, by
+	// server (monitor.go).
+	watched map[string][]string
 
 	transports.Ending
 }

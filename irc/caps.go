@@ -12,14 +12,15 @@ import (
 // own connection (conn.readLoop): girc is only its line parser.
 
 // wantedCaps are the capabilities requested where a server offers them:
-// the set girc's client asked for, echo-message and chat history; sasl is requested
-// when the user has a password.
+// the set girc's client asked for, echo-message, chat history and message
+// deletion (redact.go); sasl is requested when the user has a password.
 var wantedCaps = map[string]bool{
 	"account-notify": true, "account-tag": true, "away-notify": true, "batch": true, "cap-notify": true,
 	"chghost": true, "extended-join": true, "invite-notify": true, "message-tags": true, "msgid": true,
 	"multi-prefix": true, "server-time": true, "userhost-in-names": true,
 	"draft/message-tags-0.2": true, "draft/msgid": true,
 	"echo-message": true, "draft/chathistory": true, "chathistory": true,
+	redactCap: true,
 }
 
 // saslChunk is the longest AUTHENTICATE parameter (IRCv3 SASL).

@@ -84,8 +84,13 @@ type conn struct {
 	awayLine   string            // the AWAY line last queued on this connection
 	rawUntil   time.Time         // numerics are forwarded to the user until then
 	typed      map[string]string // last typing state sent, by folded target
+	monitored  bool              // the server's MONITOR list is not empty (monitor.go)
 	motd       []string
 	batches    map[string]bool // open BATCH references (history replays)
+	// quietRedacts are the msgids of the further lines of messages being
+	// deleted now: their echoes are not shown (redact.go).
+	quietRedacts map[string]int
+	linesMu      sync.Mutex // the user's stored line sets of this server (rememberLines)
 }
 
 // channel is a joined (or joining) IRC channel.
@@ -138,6 +143,7 @@ type echoWait struct {
 	action  bool
 	body    string
 	first   *girc.Event
+	ids     []string // the msgids of its echoed lines, in order (redact.go)
 	done    chan error
 }
 
@@ -159,6 +165,10 @@ type isupport struct {
 	chanTypes   string
 	// historyLimit is CHATHISTORY=n: the most messages one request gets.
 	historyLimit int
+	// monitor is whether the server has MONITOR; monitorLimit its
+	// limit, 0 for none (monitor.go).
+	monitor      bool
+	monitorLimit int
 }
 
 func defaultISupport() isupport {
@@ -551,6 +561,7 @@ func (c *conn) onRegistered() {
 	if err := c.enqueue(rejoin...); err != nil {
 		c.log.Warn("channels not rejoined", "err", err)
 	}
+	c.monitor() // the watched contacts, again after a reconnect
 }
 
 // dialer dials with the adapter's context, so Close interrupts a dial,
@@ -1117,6 +1128,9 @@ func (c *conn) waitSent(ctx context.Context, w *echoWait) (transports.RemoteID, 
 			c.dropEcho(w)
 			return "", fmt.Errorf("%w: %s did not confirm the message in time", transports.ErrUnavailable, c.server)
 		}
+	}
+	if len(w.ids) > 1 {
+		c.rememberLines(ctx, w.target, w.ids) // folded; linesKey folds again
 	}
 	if w.first != nil {
 		if msgid, ok := w.first.Tags.Get("msgid"); ok {

@@ -41,6 +41,8 @@ func FuzzHandleLine(f *testing.F) {
 	f.Add("@batch=x;time=bad :bob!b@h PRIVMSG #c :a\n:srv BATCH +x chathistory #c\n@batch=x :bob PRIVMSG #c :b\n:srv BATCH -x")
 	f.Add(":NickServ!NickServ@evil NOTICE me :You are now identified\n:srv 401 me NickServ@services.irc.test :No such nick")
 	f.Add(":me!u@h JOIN #forced\n:me!u@h KICK #c me :bye\n:srv 432 me x :bad\nERROR :closing")
+	f.Add("@msgid=b1 :bob!b@h PRIVMSG #c :x\n:bob!b@h REDACT #c b1\n:carol!c@h REDACT #c b1 :\x02why\n:bob!b@h REDACT me p1\nREDACT\n:x REDACT #c\n:irc.test REDACT #c :")
+	f.Add(":srv FAIL REDACT UNKNOWN_MSGID #c m1 :gone\nFAIL REDACT\n:srv FAIL REDACT INVALID_TARGET\n:srv 421 me REDACT :Unknown")
 	f.Fuzz(func(t *testing.T, in string) {
 		c := fuzzConn()
 		for _, line := range strings.Split(in, "\n") {
@@ -61,6 +63,9 @@ func FuzzHandleLine(f *testing.F) {
 		for _, ch := range c.channels {
 			if ch.sub != nil && len(ch.sub.members()) > maxMembers {
 				t.Fatalf("%d members", len(ch.sub.members()))
+			}
+			if ch.sub != nil && (len(ch.sub.v.authors.by) > maxAuthors || len(ch.sub.v.authors.order) != len(ch.sub.v.authors.by)) {
+				t.Fatalf("%d authors for %d msgids", len(ch.sub.v.authors.by), len(ch.sub.v.authors.order))
 			}
 		}
 	})

@@ -75,6 +75,12 @@ func (c *conn) handle(e girc.Event) {
 		evs = c.onMessage(ev)
 	case "TAGMSG":
 		evs = c.onTagMsg(ev)
+	case "REDACT":
+		evs = c.onRedact(ev)
+	case "730", "731":
+		evs, consumed = c.onMonitor(e.Command == "730", lastParam(e.Params)), true
+	case "732", "733", "734":
+		consumed = true // MONITOR's list and its end; a full list is logged by monitor
 	case "PONG":
 		consumed = c.onFence(lastParam(e.Params))
 	case "JOIN", "PART", "KICK", "QUIT", "NICK", "MODE", "TOPIC", "AWAY", "ACCOUNT", "CHGHOST",
@@ -128,6 +134,9 @@ func (c *conn) parseISupport(params []string) {
 			c.isupport.chanTypes = strings.Clone(v)
 		case "CHATHISTORY", "draft/CHATHISTORY":
 			c.isupport.historyLimit, _ = strconv.Atoi(v)
+		case "MONITOR":
+			c.isupport.monitor = true
+			c.isupport.monitorLimit, _ = strconv.Atoi(v)
 		}
 	}
 }
@@ -175,6 +184,9 @@ func (c *conn) onMessage(e *girc.Event) []transports.Event {
 		return nil
 	}
 	if m := c.messageEvent(e); m != nil {
+		if m.Room && m.Nick != "" && m.RemoteID != "" {
+			c.noteAuthor(strings.TrimLeft(e.Params[0], "~&@%+"), string(m.RemoteID), m.Nick)
+		}
 		return []transports.Event{m}
 	}
 	return nil
@@ -235,6 +247,9 @@ func (c *conn) messageEvent(e *girc.Event) *transports.MessageEvent {
 // onEcho matches the server's echo of one of our lines to its send.
 func (c *conn) onEcho(e *girc.Event) {
 	key := FoldName(e.Params[0])
+	if msgid, ok := e.Tags.Get("msgid"); ok && c.isChannel(e.Params[0]) {
+		c.noteAuthor(e.Params[0], msgid, c.currentNick())
+	}
 	c.mu.Lock()
 	var done *echoWait
 	for i, w := range c.echoes {
@@ -243,6 +258,9 @@ func (c *conn) onEcho(e *girc.Event) {
 		}
 		if w.first == nil {
 			w.first = e
+		}
+		if msgid, ok := e.Tags.Get("msgid"); ok && len(w.ids) < c.a.n.cfg.MaxLinesPerMessage {
+			w.ids = append(w.ids, strings.Clone(msgid))
 		}
 		w.lines--
 		if w.lines == 0 {

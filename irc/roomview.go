@@ -59,6 +59,7 @@ type roomView struct {
 	topic   string
 	topicBy string
 	topicAt time.Time
+	authors authorLog // who wrote the latest messages (redact.go)
 	base    uint64    // sequence number of log[0]
 	log     []*viewOp // lines applied, oldest first
 }

@@ -128,8 +128,33 @@ func PairOnce(tx storage.Tx, user, network, conversation, legacyID, xmppID strin
 	return true, nil
 }
 
+// Unnamed records that the XMPP message xmppID of conversation reached
+// the network, which gave it no ID of its own: [Map.LegacyID] then
+// returns "" for it, so that a reference to it (a reply, a correction) is
+// never taken for a legacy ID. A pairing xmppID already has (its echo
+// carried an ID) is kept.
+func (m *Map) Unnamed(ctx context.Context, user, network, conversation, xmppID string) error {
+	if err := checkParts("user", user, "network", network, "conversation", conversation, "XMPP message ID", xmppID); err != nil {
+		return err
+	}
+	rev := key(network, user, conversation, xmppDir, xmppID)
+	err := m.st.Update(ctx, func(tx storage.Tx) error {
+		if _, err := tx.Get(bucket, rev); err == nil {
+			return nil
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		return tx.Put(bucket, rev, value("", time.Now()))
+	})
+	if err != nil {
+		return fmt.Errorf("msgid: record an unnamed message of %s on %s: %w", user, network, err)
+	}
+	return nil
+}
+
 // LegacyID returns the legacy message ID paired with xmppID in
-// conversation of user on network, or an error wrapping [ErrNoMapping].
+// conversation of user on network ("" for a message recorded
+// [Map.Unnamed]), or an error wrapping [ErrNoMapping].
 func (m *Map) LegacyID(ctx context.Context, user, network, conversation, xmppID string) (string, error) {
 	return m.lookup(ctx, user, network, conversation, xmppDir, "XMPP message ID", xmppID)
 }

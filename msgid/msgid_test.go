@@ -256,3 +256,36 @@ func TestCanceledContext(t *testing.T) {
 		}
 	}
 }
+
+// TestUnnamed: a message the network gave no ID reads as "" (known, no
+// legacy ID), not as unmapped; a pairing wins whichever comes first.
+func TestUnnamed(t *testing.T) {
+	ids := New(bolttest.New(t).Store())
+	ctx := t.Context()
+	const u, n, conv = "alice@localhost", "irc", "#chan"
+	if _, err := ids.LegacyID(ctx, u, n, conv, "X1"); !errors.Is(err, ErrNoMapping) {
+		t.Fatalf("before: %v, want ErrNoMapping", err)
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		xmpp string
+		want string
+	}{
+		{"unnamed", func() error { return ids.Unnamed(ctx, u, n, conv, "X1") }, "X1", ""},
+		{"paired after (its echo had an ID)", func() error { return ids.Pair(ctx, u, n, conv, "L1", "X1") }, "X1", "L1"},
+		{"paired before", func() error { return ids.Pair(ctx, u, n, conv, "L2", "X2") }, "X2", "L2"},
+		{"unnamed after a pairing keeps it", func() error { return ids.Unnamed(ctx, u, n, conv, "X2") }, "X2", "L2"},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got, err := ids.LegacyID(ctx, u, n, conv, st.xmpp); err != nil || got != st.want {
+			t.Errorf("%s: LegacyID(%s) = %q, %v; want %q", st.name, st.xmpp, got, err, st.want)
+		}
+	}
+	if err := ids.Unnamed(ctx, u, n, conv, ""); err == nil {
+		t.Error("Unnamed without an ID: no error")
+	}
+}

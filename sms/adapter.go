@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/switchboard-im/switchboard/transports"
@@ -32,14 +31,11 @@ type sendFunc func(ctx context.Context, t text) (transports.RemoteID, error)
 // through. Texts to the user arrive through the webhooks, not here.
 type adapter struct {
 	transports.Ending
-	net     *Network
-	user    string
-	from    string
-	sink    transports.Sink
-	send    sendFunc
-	release func() // forgets what Connect made known; nil when nothing
-
-	closeOnce sync.Once
+	net  *Network
+	user string
+	from string
+	sink transports.Sink
+	send sendFunc
 }
 
 // Send implements transports.Adapter: the text goes out from the user's
@@ -55,9 +51,14 @@ func (a *adapter) Send(ctx context.Context, m transports.Message) (transports.Re
 	return a.sendTold(ctx, t)
 }
 
-// sendTold sends t and tells the user when it went as more SMS than
-// warn_segments.
+// sendTold sends t from the user's current number (assign.go) and tells
+// the user when it went as more SMS than warn_segments.
 func (a *adapter) sendTold(ctx context.Context, t text) (transports.RemoteID, error) {
+	from, err := a.net.currentNumber(ctx, a.user, a.from)
+	if err != nil {
+		return "", err
+	}
+	t.From = from
 	id, err := a.send(ctx, t)
 	if err != nil {
 		return "", err
@@ -130,14 +131,7 @@ func (a *adapter) text(m transports.Message, media bool) (text, error) {
 func (a *adapter) SetPresence(context.Context, transports.Presence) error { return nil }
 
 // Close implements transports.Adapter.
-func (a *adapter) Close() error {
-	a.closeOnce.Do(func() {
-		if a.release != nil {
-			a.release()
-		}
-	})
-	return nil
-}
+func (a *adapter) Close() error { return nil }
 
 // String names a coding as users read it.
 func (c Coding) String() string {

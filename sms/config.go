@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"time"
 )
 
@@ -62,7 +63,19 @@ type TwilioConfig struct {
 	// AccountSID and AuthToken are the operator's account (ModeOperator).
 	AccountSID string `toml:"account_sid"`
 	AuthToken  string `toml:"auth_token"`
+	// MessagingServiceSID is a Messaging Service of the operator's
+	// account ("MG…", operator mode) that every text is sent with, as
+	// Twilio's MessagingServiceSid, so the service's settings and
+	// compliance registration (US A2P 10DLC) apply. The text still names
+	// the user's number as From, which Twilio documents beside a
+	// service: without it Twilio would pick any sender of the service's
+	// pool, and a reply would reach whoever has that number. The users'
+	// numbers must be in the service's sender pool.
+	MessagingServiceSID string `toml:"messaging_service_sid"`
 }
+
+// serviceSID is the form of a Messaging Service's SID.
+var serviceSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 
 // KannelConfig is the [sms.kannel] table.
 type KannelConfig struct {
@@ -118,6 +131,13 @@ func (c *Config) Check(problem func(key, msg string)) {
 		}
 		if c.mode() == ModeOperator && (c.Twilio.AccountSID == "" || c.Twilio.AuthToken == "") {
 			problem("twilio", "operator mode needs account_sid and auth_token")
+		}
+		switch sid := c.Twilio.MessagingServiceSID; {
+		case sid == "":
+		case c.mode() != ModeOperator:
+			problem("twilio.messaging_service_sid", "is the operator's; in own mode each user's account sends")
+		case !serviceSID.MatchString(sid):
+			problem("twilio.messaging_service_sid", fmt.Sprintf("%q is not a Messaging Service SID (MG and 32 hex digits)", sid))
 		}
 	case ProviderKannel:
 		checkURL(problem, "kannel.sendsms_url", c.Kannel.SendSMSURL)

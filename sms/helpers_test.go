@@ -2,13 +2,18 @@ package sms
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboard-im/switchboard/sms/twiliotest"
 	"github.com/switchboard-im/switchboard/transports"
 	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
@@ -84,6 +89,33 @@ type hookServer struct {
 
 	mu      sync.Mutex
 	handler http.Handler
+	// creds are the registrations the gateway would keep sealed, as
+	// register stored them (the hook server is the network's
+	// CredentialReader); credsErr fails every read when set.
+	creds    map[string]transports.Credentials
+	credsErr error
+}
+
+// Credentials implements transports.CredentialReader over what register
+// stored.
+func (h *hookServer) Credentials(_ context.Context, user string) (transports.Credentials, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.credsErr != nil {
+		return nil, h.credsErr
+	}
+	c, ok := h.creds[user]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not registered", transports.ErrNotFound, user)
+	}
+	return maps.Clone(c), nil
+}
+
+// forget deletes user's stored registration (not the network's index).
+func (h *hookServer) forget(user string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.creds, user)
 }
 
 const maxBody = 64 << 10
@@ -100,7 +132,7 @@ func newHookServer(t *testing.T, cfg Config) *hookServer {
 func startHookServer(t *testing.T) *hookServer {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
-	h := &hookServer{rec: newRecorder(), store: &transportstest.NetStore{},
+	h := &hookServer{rec: newRecorder(), store: &transportstest.NetStore{}, creds: map[string]transports.Credentials{},
 		public: "http://" + srv.Listener.Addr().String() + "/hooks/sms/"}
 	srv.Config.Handler = http.StripPrefix("/hooks/sms", http.MaxBytesHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
@@ -120,7 +152,7 @@ func (h *hookServer) attach(t *testing.T, cfg Config) {
 		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 	h.net = New(cfg)
-	handler := h.net.Attach(transports.Hooks{Deliver: h.rec, Store: h.store, PublicURL: h.public})
+	handler := h.net.Attach(transports.Hooks{Deliver: h.rec, Store: h.store, PublicURL: h.public, Credentials: h})
 	h.mu.Lock()
 	h.handler = handler
 	h.mu.Unlock()
@@ -137,6 +169,9 @@ func (h *hookServer) register(t *testing.T, user string, creds transports.Creden
 	if err != nil {
 		t.Fatalf("Register(%s): %v", user, err)
 	}
+	h.mu.Lock()
+	h.creds[user] = maps.Clone(out)
+	h.mu.Unlock()
 	return out
 }
 
@@ -155,4 +190,42 @@ func (h *hookServer) connectTo(t *testing.T, user string, creds transports.Crede
 	}
 	t.Cleanup(func() { a.Close() })
 	return a
+}
+
+// nextSent waits for the next message the fake Twilio accepted.
+func nextSent(t *testing.T, f *twiliotest.Server) twiliotest.Sent {
+	t.Helper()
+	m, err := f.NextSent(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// webhook posts params to rawURL as Twilio does: a form, signed with
+// token (by twiliotest, written apart from SignTwilio) in
+// X-Twilio-Signature ("" = unsigned). It returns the status and body of
+// the answer.
+func webhook(t *testing.T, rawURL, token string, params url.Values) (int, string) {
+	t.Helper()
+	sig := ""
+	if token != "" {
+		sig = twiliotest.Sign(token, rawURL, params)
+	}
+	code, body, err := twiliotest.Post(context.Background(), rawURL, sig, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, body
+}
+
+func do(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }

@@ -145,31 +145,30 @@ func (n *Network) publicURL(r *http.Request) string {
 
 // twilioForm reads and authenticates a Twilio webhook request; number
 // names the field holding the gateway user's number (whose auth token
-// signed it in own mode).
-func (n *Network) twilioForm(r *http.Request, number string) (url.Values, error) {
+// signed it in own mode). It returns the form and the auth token that
+// signed it (the account's, for fetching an MMS's media).
+func (n *Network) twilioForm(r *http.Request, number string) (url.Values, string, error) {
 	sig := r.Header.Get("X-Twilio-Signature")
 	if sig == "" {
-		return nil, refuse(http.StatusForbidden, "no X-Twilio-Signature")
+		return nil, "", refuse(http.StatusForbidden, "no X-Twilio-Signature")
 	}
 	form, err := readForm(r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if n.Hooks().PublicURL == "" {
-		return nil, refuse(http.StatusForbidden, "[http] public_url is not configured, so no signature can be checked")
+		return nil, "", refuse(http.StatusForbidden, "[http] public_url is not configured, so no signature can be checked")
 	}
-	token := n.token(form.Get(number))
-	if token == "" {
-		// Own mode: the owner's session (which holds their token) is
-		// not running yet; the provider retries.
-		return nil, refuse(http.StatusServiceUnavailable, "no auth token known for %q yet", clip(form.Get(number)))
+	token, err := n.token(r.Context(), form.Get(number))
+	if err != nil {
+		return nil, "", err
 	}
 	for _, u := range portVariants(n.publicURL(r)) {
 		if verifyTwilio(token, u, form, sig) {
-			return form, nil
+			return form, token, nil
 		}
 	}
-	return nil, refuse(http.StatusForbidden, "X-Twilio-Signature does not match")
+	return nil, "", refuse(http.StatusForbidden, "X-Twilio-Signature does not match")
 }
 
 // portVariants are the forms of rawURL Twilio may have signed: as it is,
@@ -258,7 +257,7 @@ func (n *Network) deliverText(ctx context.Context, in inbound) error {
 const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
 
 func (n *Network) twilioInbound(w http.ResponseWriter, r *http.Request) {
-	form, err := n.twilioForm(r, "To")
+	form, token, err := n.twilioForm(r, "To")
 	if err == nil {
 		id := form.Get("MessageSid")
 		if id == "" {
@@ -272,7 +271,7 @@ func (n *Network) twilioInbound(w http.ResponseWriter, r *http.Request) {
 			sid = form.Get("AccountSid")
 		}
 		var links []string
-		in.files, links = n.media(r.Context(), form, sid, n.token(in.to))
+		in.files, links = n.media(r.Context(), form, sid, token)
 		in.body = strings.TrimSpace(strings.Join(append([]string{in.body}, links...), "\n"))
 		err = n.deliverText(r.Context(), in)
 	}
@@ -285,7 +284,7 @@ func (n *Network) twilioInbound(w http.ResponseWriter, r *http.Request) {
 // Twilio's message statuses: delivered is final and good; failed and
 // undelivered are final and bad; the others are on the way.
 func (n *Network) twilioStatus(w http.ResponseWriter, r *http.Request) {
-	form, err := n.twilioForm(r, "From")
+	form, _, err := n.twilioForm(r, "From")
 	if err == nil {
 		ev := &transports.ReceiptEvent{To: transports.ID(form.Get("To")), Remote: transports.RemoteID(form.Get("MessageSid"))}
 		switch st := form.Get("MessageStatus"); st {

@@ -57,9 +57,6 @@ type Network struct {
 
 	mu    sync.Mutex
 	hooks transports.Hooks
-	// tokens are the auth tokens of own-mode users whose session runs,
-	// by number: what their webhooks are signed with.
-	tokens map[string]string
 }
 
 var (
@@ -96,13 +93,14 @@ func New(cfg Config) *Network {
 	if cfg.Twilio.APIURL == "" {
 		cfg.Twilio.APIURL = DefaultTwilioAPI
 	}
-	n := &Network{cfg: cfg, log: cfg.Logger.With("network", "sms"), tokens: map[string]string{}}
+	n := &Network{cfg: cfg, log: cfg.Logger.With("network", "sms")}
 	switch {
 	case cfg.Provider == ProviderKannel:
 		n.kannel = &kannelClient{url: cfg.Kannel.SendSMSURL, user: cfg.Kannel.Username, pass: cfg.Kannel.Password, http: cfg.HTTPClient}
 		n.kannelAllow = cfg.Kannel.allowed()
 	case cfg.Mode == ModeOperator:
 		n.twilio = n.twilioFor(cfg.Twilio.AccountSID, cfg.Twilio.AuthToken)
+		n.twilio.service = cfg.Twilio.MessagingServiceSID
 	}
 	return n
 }
@@ -128,15 +126,16 @@ func (n *Network) Identity() transports.Identity {
 
 // Capabilities implements transports.Network: webhooks, receipts only
 // when the provider reports delivery, files both ways as MMS media with
-// Twilio. Own-mode sessions stay up:
-// they hold the auth token that signs the user's webhooks.
+// Twilio. Sessions need not stay up while the user is offline: a
+// session only sends, and webhooks are checked and delivered without one
+// (in own mode with the auth token read from the user's registration).
 func (n *Network) Capabilities() transports.Capabilities {
 	return transports.Capabilities{
 		Webhooks:         true,
 		DeferredReceipts: true,
 		MaxBody:          maxChars * 4,
-		StayConnected:    n.cfg.Mode == ModeOwn,
 		SendFiles:        n.cfg.Provider == ProviderTwilio,
+		AdminCommands:    n.adminCommands(),
 		Attachments:      n.cfg.Provider == ProviderTwilio,
 	}
 }
@@ -154,6 +153,15 @@ func (n *Network) LoginFields() []transports.Field {
 		{Name: "phone", Label: "Your Twilio phone number", Kind: transports.FieldText, Required: true, MaxLen: 32,
 			Desc: "The number texts are sent from, such as +15551234567; its incoming-message webhook must point at this gateway"},
 	}
+}
+
+// adminCommands are the administrators' commands: assigning numbers in
+// operator mode.
+func (n *Network) adminCommands() []transports.AdminCommand {
+	if n.cfg.Mode != ModeOperator {
+		return nil
+	}
+	return []transports.AdminCommand{assignCommand}
 }
 
 // NormalizeAddress implements transports.Normalizer (see Normalize).
@@ -260,14 +268,24 @@ func (n *Network) claim(ctx context.Context, st transports.NetStore, user, phone
 	return nil
 }
 
-// Unregister implements transports.Registrar: the user's number is free
+// Unregister implements transports.Registrar: the user's number (the
+// registration's, and the one an administrator assigned since) is free
 // again, unless another user holds it by now.
 func (n *Network) Unregister(ctx context.Context, user string, creds transports.Credentials) error {
 	st := n.Hooks().Store
 	if st == nil {
 		return fmt.Errorf("%w: the network is not attached", transports.ErrUnavailable)
 	}
-	if num := n.numberOf(creds); num != "" {
+	nums := []string{n.numberOf(creds)}
+	if cur, err := st.Get(ctx, keyUser+user); err == nil {
+		nums = append(nums, string(cur)) // an administrator's later assignment
+	} else if !errors.Is(err, transports.ErrNotFound) {
+		return err
+	}
+	for _, num := range nums {
+		if num == "" {
+			continue
+		}
 		if _, err := st.CompareAndSwap(ctx, keyNumber+num, []byte(user), nil); err != nil {
 			return err
 		}
@@ -283,42 +301,80 @@ func (n *Network) Hooks() transports.Hooks {
 }
 
 // Connect implements transports.Network. A session holds no connection:
-// it sends through the provider's API when asked. In own mode it makes
-// the user's auth token known to the webhooks of their number.
+// it sends through the provider's API when asked.
 func (n *Network) Connect(ctx context.Context, acct transports.Account, sink transports.Sink) (transports.Adapter, error) {
 	from := n.numberOf(acct.Credentials)
 	if !e164.MatchString(from) {
 		return nil, fmt.Errorf("%w: the registration has no number; register again", transports.ErrBadCredentials)
 	}
 	a := &adapter{net: n, user: acct.User, from: from, sink: sink}
+	if n.cfg.Mode != ModeOwn {
+		tellNumber(ctx, acct.Store, sink, from)
+	}
 	switch {
 	case n.kannel != nil:
 		a.send = n.kannelSend
 	case n.cfg.Mode == ModeOwn:
-		tw := n.twilioFor(acct.Credentials["account_sid"], acct.Credentials["auth_token"])
-		a.send = n.twilioSend(tw)
-		n.mu.Lock()
-		n.tokens[from] = tw.token
-		n.mu.Unlock()
-		a.release = func() {
-			n.mu.Lock()
-			if n.tokens[from] == tw.token {
-				delete(n.tokens, from)
-			}
-			n.mu.Unlock()
-		}
+		a.send = n.twilioSend(n.twilioFor(acct.Credentials["account_sid"], acct.Credentials["auth_token"]))
 	default:
 		a.send = n.twilioSend(n.twilio)
 	}
 	return a, nil
 }
 
-// token is the auth token that signs the Twilio webhooks of number.
-func (n *Network) token(number string) string {
-	if n.cfg.Mode != ModeOwn {
-		return n.cfg.Twilio.AuthToken
+// toldKey is the user's store key of the number they were last told is
+// theirs.
+const toldKey = "told-number"
+
+// tellNumber tells the user the number the operator's pool gave them
+// (they did not type it, and have no other way to learn it), once per
+// number: at the first session after it was assigned. A store that fails
+// makes it tell again next time, never not at all.
+func tellNumber(ctx context.Context, st transports.Store, sink transports.Sink, number string) {
+	if st != nil {
+		if v, err := st.Get(ctx, toldKey); err == nil && string(v) == number {
+			return
+		}
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.tokens[number]
+	sink.Deliver(&transports.NoticeEvent{Text: "Your number is " + number +
+		": texts to it reach you here, and what you send to a phone number's contact through this gateway goes out from it."})
+	if st != nil {
+		_ = st.Put(ctx, toldKey, []byte(number))
+	}
+}
+
+// token is the auth token that signs the Twilio webhooks of number: the
+// operator's, or in own mode the one the number's owner registered with,
+// read from their sealed registration whether or not their session runs
+// (so a text to an offline user is checked and kept for them). A number
+// nobody has, or whose owner's registration names another number, is
+// refused with 403: no token can check its signature. The token is never
+// logged.
+func (n *Network) token(ctx context.Context, number string) (string, error) {
+	if n.cfg.Mode != ModeOwn {
+		return n.cfg.Twilio.AuthToken, nil
+	}
+	if !e164.MatchString(number) {
+		return "", refuse(http.StatusForbidden, "%q is not an E.164 number, so no auth token checks the signature", clip(number))
+	}
+	h := n.Hooks()
+	if h.Credentials == nil {
+		return "", refuse(http.StatusServiceUnavailable, "the gateway gives no access to users' credentials")
+	}
+	user, err := h.Store.Get(ctx, keyNumber+number)
+	if errors.Is(err, transports.ErrNotFound) {
+		return "", refuse(http.StatusForbidden, "no user has %s, so no auth token checks the signature", number)
+	} else if err != nil {
+		return "", fmt.Errorf("%w: looking up %s: %w", transports.ErrUnavailable, number, err)
+	}
+	creds, err := h.Credentials.Credentials(ctx, string(user))
+	switch {
+	case errors.Is(err, transports.ErrNotFound):
+		return "", refuse(http.StatusForbidden, "the owner of %s is not registered, so no auth token checks the signature", number)
+	case err != nil:
+		return "", fmt.Errorf("%w: reading the registration of %s's owner: %w", transports.ErrUnavailable, number, err)
+	case creds["phone"] != number || creds["auth_token"] == "":
+		return "", refuse(http.StatusForbidden, "the registration of %s's owner names another number", number)
+	}
+	return creds["auth_token"], nil
 }

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchboard-im/switchboard/sms/twiliotest"
 	"github.com/switchboard-im/switchboard/transports"
+	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
 
 const (
@@ -17,12 +19,12 @@ const (
 	ownNum   = "+15550109999"
 )
 
-func twilioOwn(t *testing.T) (*fakeTwilio, *hookServer) {
+func twilioOwn(t *testing.T) (*twiliotest.Server, *hookServer) {
 	t.Helper()
-	f := newFakeTwilio(t)
-	f.addAccount(ownSID, ownToken, ownNum)
-	f.addAccount("AC00000000000000000000000000000003", "other-token", "+15550108888")
-	h := newHookServer(t, Config{Provider: ProviderTwilio, Mode: ModeOwn, DefaultCountry: "US", Twilio: TwilioConfig{APIURL: f.srv.URL}})
+	f := twiliotest.New(t)
+	f.AddAccount(ownSID, ownToken, ownNum)
+	f.AddAccount("AC00000000000000000000000000000003", "other-token", "+15550108888")
+	h := newHookServer(t, Config{Provider: ProviderTwilio, Mode: ModeOwn, DefaultCountry: "US", Twilio: TwilioConfig{APIURL: f.URL}})
 	return f, h
 }
 
@@ -60,8 +62,8 @@ func TestOwnValidate(t *testing.T) {
 }
 
 // TestOwnMode: the user's number is theirs alone; texts go out through
-// their account; their webhooks are checked with their token, which the
-// gateway knows while their session runs.
+// their account; their webhooks are checked with the auth token of their
+// registration, whether or not their session runs.
 func TestOwnMode(t *testing.T) {
 	f, h := twilioOwn(t)
 	ctx := context.Background()
@@ -72,39 +74,83 @@ func TestOwnMode(t *testing.T) {
 	if _, err := h.net.Register(ctx, "bob@example.org", transports.Credentials{"account_sid": ownSID, "auth_token": ownToken, "phone": ownNum}); !errors.Is(err, transports.ErrConflict) {
 		t.Fatalf("bob registering alice's number: %v, want ErrConflict", err)
 	}
+	if h.net.Capabilities().StayConnected {
+		t.Fatal("own-mode sessions still claim they must stay connected")
+	}
 
-	p := url.Values{"MessageSid": {"SMown1"}, "AccountSid": {ownSID}, "From": {contact}, "To": {ownNum}, "Body": {"hi"}}
 	in := h.public + "twilio/inbound"
-	if code, _ := webhook(t, in, ownToken, p); code != http.StatusServiceUnavailable {
-		t.Fatalf("before alice's session runs: HTTP %d, want 503 (the provider retries)", code)
+	text := func(sid, to string) url.Values {
+		return url.Values{"MessageSid": {sid}, "AccountSid": {ownSID}, "From": {contact}, "To": {to}, "Body": {"hi " + sid}}
 	}
-	a := h.connect(t, "alice@example.org", creds)
-	if code, _ := webhook(t, in, opToken, p); code != http.StatusForbidden {
-		t.Fatalf("signed with another token: HTTP %d, want 403", code)
+	// No session runs: the token comes from her registration.
+	refused := []struct {
+		name   string
+		token  string
+		params url.Values
+		status int
+	}{
+		{"unsigned", "", text("SMown0", ownNum), http.StatusForbidden},
+		{"signed with another account's token", "other-token", text("SMown0", ownNum), http.StatusForbidden},
+		{"signed with the operator's token", opToken, text("SMown0", ownNum), http.StatusForbidden},
+		{"a number nobody registered", "other-token", text("SMown0", "+15550108888"), http.StatusForbidden},
+		{"not a number", ownToken, text("SMown0", "alice"), http.StatusForbidden},
 	}
-	if code, _ := webhook(t, in, ownToken, p); code != http.StatusOK {
-		t.Fatalf("signed with alice's token: HTTP %d, want 200", code)
+	for _, tt := range refused {
+		if code, _ := webhook(t, in, tt.token, tt.params); code != tt.status {
+			t.Fatalf("%s: HTTP %d, want %d", tt.name, code, tt.status)
+		}
 	}
-	if got := h.rec.wait(t, 1); got[0].user != "alice@example.org" || got[0].ev.(*transports.MessageEvent).Body != "hi" {
+	if code, _ := webhook(t, in, ownToken, text("SMown1", ownNum)); code != http.StatusOK {
+		t.Fatalf("signed with alice's token, no session: HTTP %d, want 200", code)
+	}
+	if got := h.rec.wait(t, 1); got[0].user != "alice@example.org" || got[0].ev.(*transports.MessageEvent).Body != "hi SMown1" {
 		t.Fatalf("delivered %+v", got)
 	}
+	// Her registration cannot be read: the provider is asked to retry.
+	h.mu.Lock()
+	h.credsErr = transports.ErrUnavailable
+	h.mu.Unlock()
+	if code, _ := webhook(t, in, ownToken, text("SMown2", ownNum)); code != http.StatusServiceUnavailable {
+		t.Fatalf("registration unreadable: HTTP %d, want 503", code)
+	}
+	h.mu.Lock()
+	h.credsErr = nil
+	h.mu.Unlock()
 
+	a := h.connect(t, "alice@example.org", creds)
+	if code, _ := webhook(t, in, ownToken, text("SMown2", ownNum)); code != http.StatusOK {
+		t.Fatalf("with her session: HTTP %d, want 200", code)
+	}
 	if _, err := a.Send(ctx, transports.Message{To: contact, Body: "from my own number"}); err != nil {
 		t.Fatal(err)
 	}
-	if m := f.nextSent(t); m.Account != ownSID || m.From != ownNum || m.Body != "from my own number" {
+	m := nextSent(t, f)
+	if m.Account != ownSID || m.From != ownNum || m.Body != "from my own number" {
 		t.Fatalf("the provider got %+v", m)
 	}
-
 	a.Close()
-	if code, _ := webhook(t, in, ownToken, url.Values{"MessageSid": {"SMown2"}, "From": {contact}, "To": {ownNum}, "Body": {"x"}}); code != http.StatusServiceUnavailable {
-		t.Fatalf("after alice's session closed: HTTP %d, want 503", code)
+	// The delivery report, signed with her token, after her session ended.
+	if code, err := f.ReportStatus(ctx, m, "delivered", ""); err != nil || code != http.StatusNoContent {
+		t.Fatalf("status callback: HTTP %d, %v", code, err)
+	}
+	got := h.rec.wait(t, 3)
+	if r, ok := got[2].ev.(*transports.ReceiptEvent); !ok || !r.Delivered || string(r.Remote) != m.SID || got[2].user != "alice@example.org" {
+		t.Fatalf("delivered %+v", got[2])
+	}
+
+	// Her registration is gone but the number index is stale: refused.
+	h.forget("alice@example.org")
+	if code, _ := webhook(t, in, ownToken, text("SMown3", ownNum)); code != http.StatusForbidden {
+		t.Fatalf("registration gone: HTTP %d, want 403", code)
 	}
 	if err := h.net.Unregister(ctx, "alice@example.org", creds); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.net.Register(ctx, "bob@example.org", transports.Credentials{"account_sid": ownSID, "auth_token": ownToken, "phone": ownNum}); err != nil {
 		t.Fatalf("bob registering the number alice released: %v", err)
+	}
+	if n := len(h.rec.events()); n != 3 {
+		t.Fatalf("%d events delivered, want 3", n)
 	}
 }
 
@@ -166,6 +212,12 @@ func TestConfigCheck(t *testing.T) {
 		{"unknown mode", func(c *Config) { c.Mode = "shared" }, "mode"},
 		{"operator without account", func(c *Config) { c.Twilio.AuthToken = "" }, "twilio"},
 		{"bad api_url", func(c *Config) { c.Twilio.APIURL = "ftp://x" }, "twilio.api_url"},
+		{"messaging service", func(c *Config) { c.Twilio.MessagingServiceSID = "MG0123456789abcdef0123456789abcdef" }, ""},
+		{"not a messaging service", func(c *Config) { c.Twilio.MessagingServiceSID = "PN0123456789abcdef0123456789abcdef" }, "twilio.messaging_service_sid"},
+		{"messaging service in own mode", func(c *Config) {
+			c.Mode, c.Numbers = ModeOwn, nil
+			c.Twilio = TwilioConfig{MessagingServiceSID: "MG0123456789abcdef0123456789abcdef"}
+		}, "twilio.messaging_service_sid"},
 		{"no numbers", func(c *Config) { c.Numbers = nil }, "numbers"},
 		{"not E.164", func(c *Config) { c.Numbers = []string{"5551234567"} }, "numbers"},
 		{"twice", func(c *Config) { c.Numbers = []string{numA, numA} }, "numbers"},
@@ -203,5 +255,37 @@ func TestConfigCheck(t *testing.T) {
 				t.Fatalf("problems %v, want one about %s", keys, tt.key)
 			}
 		})
+	}
+}
+
+// TestToldNumber: a user of the operator's pool is told their number at
+// the first session after it was given, once; a new number is told
+// again.
+func TestToldNumber(t *testing.T) {
+	_, h := twilioOperator(t)
+	store := &transportstest.Store{}
+	var told []string
+	sink := transports.SinkFunc(func(ev transports.Event) {
+		if n, ok := ev.(*transports.NoticeEvent); ok {
+			told = append(told, n.Text)
+		}
+	})
+	session := func(creds transports.Credentials) {
+		t.Helper()
+		a, err := h.net.Connect(context.Background(), transports.Account{User: "alice@x", Credentials: creds, Store: store}, sink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+	}
+	creds := h.register(t, "alice@x", nil)
+	session(creds)
+	session(creds)
+	if len(told) != 1 || !strings.Contains(told[0], "Your number is "+numA) {
+		t.Fatalf("told %q, want the number once", told)
+	}
+	session(transports.Credentials{"number": numB})
+	if len(told) != 2 || !strings.Contains(told[1], numB) {
+		t.Errorf("after a new number, told %q", told)
 	}
 }

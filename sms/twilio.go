@@ -22,7 +22,8 @@ import (
 // twilio/twilio-oai's api_v2010 description):
 //
 //	POST {api}/2010-04-01/Accounts/{Sid}/Messages.json  (basic auth Sid:AuthToken)
-//	     form To, From, Body, MediaUrl (repeated), StatusCallback → 201 {"sid": "SM…", "status": "queued", …}
+//	     form To, From, MessagingServiceSid (when configured), Body, MediaUrl (repeated), StatusCallback
+//	     → 201 {"sid": "SM…", "status": "queued" (with a service "accepted"), …}
 //	GET  {api}/2010-04-01/Accounts/{Sid}/IncomingPhoneNumbers.json?PhoneNumber=+1…
 //	     → 200 {"incoming_phone_numbers": [{"phone_number": "+1…", …}], …}
 //
@@ -33,7 +34,9 @@ import (
 type twilioClient struct {
 	api        string // base URL without a trailing "/"
 	sid, token string
-	http       *http.Client
+	// service is the Messaging Service texts are sent with ("" none).
+	service string
+	http    *http.Client
 }
 
 // twilioError is the error body of Twilio's API.
@@ -58,6 +61,9 @@ var twilioRefusals = []int{
 // text provably did not reach Twilio.
 func (c *twilioClient) sendMessage(ctx context.Context, t text, callback string) (string, error) {
 	form := url.Values{"To": {t.To}, "From": {t.From}}
+	if c.service != "" {
+		form.Set("MessagingServiceSid", c.service)
+	}
 	if t.Body != "" {
 		form.Set("Body", t.Body)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-im/switchboard/sms/twiliotest"
 	"github.com/switchboard-im/switchboard/transports"
 	"github.com/switchboard-im/switchboard/transports/transportstest"
 )
@@ -46,12 +47,12 @@ func TestSignTwilioVector(t *testing.T) {
 	}
 }
 
-func twilioOperator(t *testing.T) (*fakeTwilio, *hookServer) {
+func twilioOperator(t *testing.T) (*twiliotest.Server, *hookServer) {
 	t.Helper()
-	f := newFakeTwilio(t)
-	f.addAccount(opSID, opToken, numA, numB)
+	f := twiliotest.New(t)
+	f.AddAccount(opSID, opToken, numA, numB)
 	h := newHookServer(t, Config{Provider: ProviderTwilio, DefaultCountry: "US", Numbers: []string{numA, numB},
-		Twilio: TwilioConfig{APIURL: f.srv.URL, AccountSID: opSID, AuthToken: opToken}, RetryWait: time.Millisecond,
+		Twilio: TwilioConfig{APIURL: f.URL, AccountSID: opSID, AuthToken: opToken}, RetryWait: time.Millisecond,
 		Timeout: 2 * time.Second})
 	return f, h
 }
@@ -90,7 +91,7 @@ func TestTwilioSendAndReceipts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := f.nextSent(t)
+	m := nextSent(t, f)
 	if m.To != contact || m.From != numA || m.Body != "hello there" || m.Account != opSID {
 		t.Fatalf("the provider got %+v", m)
 	}
@@ -100,7 +101,7 @@ func TestTwilioSendAndReceipts(t *testing.T) {
 	if m.StatusCallback != h.public+"twilio/status" {
 		t.Fatalf("StatusCallback = %q, want %q", m.StatusCallback, h.public+"twilio/status")
 	}
-	status := func(m fakeSent, st, code string) int {
+	status := func(m twiliotest.Sent, st, code string) int {
 		p := url.Values{"MessageSid": {m.SID}, "SmsSid": {m.SID}, "AccountSid": {opSID}, "From": {numA}, "To": {m.To},
 			"MessageStatus": {st}, "SmsStatus": {st}, "ApiVersion": {"2010-04-01"}}
 		if code != "" {
@@ -126,7 +127,7 @@ func TestTwilioSendAndReceipts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := status(f.nextSent(t), "undelivered", "30003"); got != http.StatusNoContent {
+	if got := status(nextSent(t, f), "undelivered", "30003"); got != http.StatusNoContent {
 		t.Fatalf("status undelivered: HTTP %d", got)
 	}
 	got := h.rec.wait(t, 2)
@@ -150,37 +151,37 @@ func TestTwilioSendAndReceipts(t *testing.T) {
 func TestTwilioSendFailures(t *testing.T) {
 	tests := []struct {
 		name     string
-		script   []scripted
+		script   []twiliotest.Answer
 		to       string
 		wantErr  error  // nil: sent
 		wantText string // part of the error
 		requests int    // requests the provider saw
 	}{
-		{"429 with Retry-After, then accepted", []scripted{{status: 429, retryAfter: "1", code: 20429, message: "Too Many Requests"}}, contact, nil, "", 2},
-		{"503, then accepted", []scripted{{status: 503, code: 20503, message: "Service Unavailable"}}, contact, nil, "", 2},
-		{"always 429", []scripted{{status: 429, code: 20429, message: "Too Many Requests"}, {status: 429, code: 20429, message: "Too Many Requests"}, {status: 429, code: 20429, message: "Too Many Requests"}},
+		{"429 with Retry-After, then accepted", []twiliotest.Answer{{Status: 429, RetryAfter: "1", Code: 20429, Message: "Too Many Requests"}}, contact, nil, "", 2},
+		{"503, then accepted", []twiliotest.Answer{{Status: 503, Code: 20503, Message: "Service Unavailable"}}, contact, nil, "", 2},
+		{"always 429", []twiliotest.Answer{{Status: 429, Code: 20429, Message: "Too Many Requests"}, {Status: 429, Code: 20429, Message: "Too Many Requests"}, {Status: 429, Code: 20429, Message: "Too Many Requests"}},
 			contact, transports.ErrBusy, "rate limiting", 3},
-		{"500 is ambiguous: not retried", []scripted{{status: 500, code: 20500, message: "Internal Server Error"}}, contact, transports.ErrUnavailable, "may have been sent", 1},
-		{"no answer is ambiguous: not retried", []scripted{{hang: true}}, contact, transports.ErrUnavailable, "may or may not have been sent", 1},
+		{"500 is ambiguous: not retried", []twiliotest.Answer{{Status: 500, Code: 20500, Message: "Internal Server Error"}}, contact, transports.ErrUnavailable, "may have been sent", 1},
+		{"no answer is ambiguous: not retried", []twiliotest.Answer{{Hang: true}}, contact, transports.ErrUnavailable, "may or may not have been sent", 1},
 		{"invalid number", nil, "+1555", transports.ErrInvalidInput, "is not a valid phone number. (error 21211)", 1},
 		{"unsubscribed", nil, "+15557654321", transports.ErrForbidden, "unsubscribed recipient (error 21610)", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, h := twilioOperator(t)
-			f.unsubscribed["+15557654321"] = true
-			f.push(tt.script...)
+			f.Unsubscribe("+15557654321")
+			f.Push(tt.script...)
 			a := h.connect(t, "alice@example.org", h.register(t, "alice@example.org", nil))
 			_, err := a.Send(context.Background(), transports.Message{To: transports.ID(tt.to), Body: "hi"})
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("Send: %v", err)
 				}
-				f.nextSent(t)
+				nextSent(t, f)
 			} else if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantText) {
 				t.Fatalf("Send: %v; want %v saying %q", err, tt.wantErr, tt.wantText)
 			}
-			if got := f.messageRequests(); got != tt.requests {
+			if got := f.MessageRequests(); got != tt.requests {
 				t.Fatalf("the provider saw %d requests, want %d", got, tt.requests)
 			}
 		})
@@ -227,7 +228,7 @@ func TestSendRefusedBeforeTheProvider(t *testing.T) {
 			}
 		})
 	}
-	if n := f.messageRequests(); n != 0 {
+	if n := f.MessageRequests(); n != 0 {
 		t.Fatalf("the provider saw %d requests", n)
 	}
 }
@@ -342,10 +343,10 @@ func post(t *testing.T, rawURL, signature string, params url.Values) *http.Reque
 // TestPublicURLBehindProxy: signatures are checked against the public
 // URL configured, not the address the request reached.
 func TestPublicURLBehindProxy(t *testing.T) {
-	f := newFakeTwilio(t)
-	f.addAccount(opSID, opToken, numA)
+	f := twiliotest.New(t)
+	f.AddAccount(opSID, opToken, numA)
 	h := newHookServer(t, Config{Provider: ProviderTwilio, Numbers: []string{numA},
-		Twilio: TwilioConfig{APIURL: f.srv.URL, AccountSID: opSID, AuthToken: opToken}})
+		Twilio: TwilioConfig{APIURL: f.URL, AccountSID: opSID, AuthToken: opToken}})
 	local := h.public
 	public := "https://gw.example.org/switchboard/hooks/sms/"
 	h.net.Attach(transports.Hooks{Deliver: h.rec, Store: h.store, PublicURL: public})
@@ -383,7 +384,7 @@ func TestTwilioMMSOut(t *testing.T) {
 			if _, err := a.SendFiles(context.Background(), transports.Message{To: contact, Body: tt.body, Files: files}); err != nil {
 				t.Fatal(err)
 			}
-			m := f.nextSent(t)
+			m := nextSent(t, f)
 			if m.Body != tt.body || len(m.Media) != 2 || m.Media[0] != files[0].URL || m.Media[1] != files[1].URL {
 				t.Fatalf("the provider got %+v", m)
 			}
@@ -402,7 +403,7 @@ func TestTwilioMMSIn(t *testing.T) {
 	h.register(t, "alice@example.org", nil)
 	photo := []byte("\xff\xd8\xff\xe0 not really a JPEG, but bytes all the same")
 	p := url.Values{"MessageSid": {"MMabc"}, "AccountSid": {opSID}, "From": {contact}, "To": {numA}, "Body": {"a photo"},
-		"NumMedia": {"2"}, "MediaUrl0": {f.addMedia(opSID, photo)}, "MediaContentType0": {"image/jpeg"},
+		"NumMedia": {"2"}, "MediaUrl0": {f.AddMedia(opSID, photo)}, "MediaContentType0": {"image/jpeg"},
 		"MediaUrl1": {"https://elsewhere.example.net/x.png"}, "MediaContentType1": {"image/png"}}
 	if code, _ := webhook(t, h.public+"twilio/inbound", opToken, p); code != http.StatusOK {
 		t.Fatalf("HTTP %d", code)
@@ -454,7 +455,7 @@ func TestSegmentsNotice(t *testing.T) {
 		if _, err := a.Send(context.Background(), transports.Message{To: contact, Body: tt.body}); err != nil {
 			t.Fatal(err)
 		}
-		f.nextSent(t)
+		nextSent(t, f)
 		mu.Lock()
 		got := notices
 		mu.Unlock()
@@ -484,10 +485,10 @@ func TestPortVariants(t *testing.T) {
 // TestSignatureWithDefaultPort: Twilio may sign the public URL with its
 // default port written out; that signature is accepted too.
 func TestSignatureWithDefaultPort(t *testing.T) {
-	f := newFakeTwilio(t)
-	f.addAccount(opSID, opToken, numA)
+	f := twiliotest.New(t)
+	f.AddAccount(opSID, opToken, numA)
 	h := newHookServer(t, Config{Provider: ProviderTwilio, Numbers: []string{numA},
-		Twilio: TwilioConfig{APIURL: f.srv.URL, AccountSID: opSID, AuthToken: opToken}})
+		Twilio: TwilioConfig{APIURL: f.URL, AccountSID: opSID, AuthToken: opToken}})
 	h.net.Attach(transports.Hooks{Deliver: h.rec, Store: h.store, PublicURL: "https://gw.example.org/hooks/sms/"})
 	h.register(t, "alice@example.org", nil)
 	p := url.Values{"MessageSid": {"SMport"}, "From": {contact}, "To": {numA}, "Body": {"port"}}
@@ -498,5 +499,52 @@ func TestSignatureWithDefaultPort(t *testing.T) {
 	sig = SignTwilio(opToken, "https://gw.example.org:8443/hooks/sms/twilio/inbound", p)
 	if code, _ := do(t, post(t, h.public+"twilio/inbound", sig, p)); code != http.StatusForbidden {
 		t.Fatalf("signed with :8443: HTTP %d, want 403", code)
+	}
+}
+
+// TestTwilioMessagingService: with messaging_service_sid every text is
+// sent with the service and from the user's own number (the service's
+// pool holds it); a service the account does not have is the provider's
+// refusal, with its words.
+func TestTwilioMessagingService(t *testing.T) {
+	const service = "MG0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name    string
+		service string
+		err     error
+		text    string
+	}{
+		{"the account's service", service, nil, ""},
+		{"another service", "MGffffffffffffffffffffffffffffffff", transports.ErrInvalidInput, "does not exist. (error 21701)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := twiliotest.New(t)
+			f.AddAccount(opSID, opToken, numA, numB)
+			f.AddMessagingService(opSID, service, numB, numA)
+			cfg := Config{Provider: ProviderTwilio, Numbers: []string{numA},
+				Twilio: TwilioConfig{APIURL: f.URL, AccountSID: opSID, AuthToken: opToken, MessagingServiceSID: tt.service}}
+			var problems []string
+			cfg.Check(func(key, msg string) { problems = append(problems, key+": "+msg) })
+			if len(problems) > 0 {
+				t.Fatalf("config problems %v", problems)
+			}
+			h := newHookServer(t, cfg)
+			a := h.connect(t, "alice@example.org", h.register(t, "alice@example.org", nil))
+			id, err := a.Send(context.Background(), transports.Message{To: contact, Body: "via the service"})
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.text) {
+					t.Fatalf("Send: %v; want %v saying %q", err, tt.err, tt.text)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := nextSent(t, f)
+			if m.MessagingServiceSid != service || m.From != numA || m.To != contact || string(id) != m.SID {
+				t.Fatalf("the provider got %+v (Send returned %q)", m, id)
+			}
+		})
 	}
 }

@@ -69,12 +69,15 @@ type Leaser interface {
 	// expired, by name, each with when it expires.
 	Instances(ctx context.Context) ([]Instance, error)
 
-	// Fenced returns a view of the store whose queue writes (Append,
-	// Remove) are made only while l is the holding of its name, checked
-	// in the same atomic step as the write; otherwise they write nothing
-	// and return an error wrapping ErrFenced. Reads, and bucket writes,
-	// go to the store unchecked. The view's Close does nothing: the store
-	// stays the caller's.
+	// Fenced returns a view of the store whose writes (Append, Remove,
+	// Put, Delete, Update) are made only while l is the holding of its
+	// name, checked in the same atomic step as the write; otherwise they
+	// write nothing and return an error wrapping ErrFenced (Update
+	// without retrying: fn's run is thrown away). A backend that cannot
+	// check the holding in the write's step for some keys (a Redis
+	// Cluster, whose user keys sit in other slots than the lease) says
+	// what it guarantees instead. Reads go to the store unchecked. The
+	// view's Close does nothing: the store stays the caller's.
 	Fenced(l Lease) Store
 }
 

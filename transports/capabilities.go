@@ -35,6 +35,11 @@ type Capabilities struct {
 	// order clients show them; adapters implement CommandRunner when
 	// there are any. Nodes are unique and non-empty.
 	Commands []Command
+	// AdminCommands are the network's commands for the gateway's
+	// administrators, offered after the gateway's own admin commands;
+	// the network implements AdminCommander when there are any. Nodes
+	// are unique and non-empty.
+	AdminCommands []AdminCommand
 	// ConferenceType is the disco identity type of the MUC service and
 	// of legacy servers (XEP-0030 registry: "irc"); "" means "text".
 	ConferenceType string
@@ -90,6 +95,10 @@ type Capabilities struct {
 	// ContactEvents; the component mirrors the list in the user's
 	// roster.
 	Contacts bool
+	// WatchPresence: adapters implement Watcher, so people the user
+	// added to their roster through the gateway (beyond the network's
+	// own contact list) show their presence.
+	WatchPresence bool
 	// ServerListing: adapters implement ServerLister, so the gateway's
 	// disco#items lists the user's servers (guilds). Needs RoomListing.
 	ServerListing bool

@@ -48,6 +48,27 @@ type Hooks struct {
 	// the handler sees it, without its leading "/"), never against the
 	// Host it was reached at. "" when public_url is not configured.
 	PublicURL string
+	// Credentials opens a registered user's stored credentials, for a
+	// handler that must check a request with that user's secret while
+	// the user's session is not running (a webhook signed with the
+	// user's own auth token). nil when the gateway offers none.
+	Credentials CredentialReader
+}
+
+// CredentialReader reads the credentials a user registered with (as
+// Registrar.Register amended them), which the gateway keeps sealed at
+// rest. A network uses it only for what needs a user's secret without
+// the user's session (Account.Credentials is the way while it runs); it
+// keeps what it read no longer than the work it serves, and never logs,
+// stores or echoes it.
+type CredentialReader interface {
+	// Credentials returns user's stored credentials, opened. It reads
+	// storage and may block until ctx ends. It returns an error wrapping
+	// ErrNotFound when user is not registered with the network, one
+	// wrapping ErrUnavailable when they could not be read or opened (the
+	// error never quotes them). It does not retry, and it may be called
+	// from any goroutine.
+	Credentials(ctx context.Context, user string) (Credentials, error)
 }
 
 // Deliverer delivers a legacy event to a user without needing the user's

@@ -91,6 +91,20 @@ type ContactLister interface {
 // MaxContacts bounds a contact list the component mirrors.
 const MaxContacts = 5000
 
+// Watcher is implemented by adapters of networks that can tell the
+// presence of people on request (Capabilities.WatchPresence): a Discord
+// member who is not a DM partner, an IRC nick through MONITOR. Watch
+// names, at most MaxContacts, the contacts the user added to their roster
+// through the gateway — the whole set each time, replacing the previous
+// one; their presence, what is known now and its changes, then arrives as
+// PresenceEvents (Offline when they are not there). The component calls
+// it after each session start and when the user adds a contact. It may
+// do I/O and block until ctx ends; an error is logged and nobody retries
+// (the next call names the set again).
+type Watcher interface {
+	Watch(ctx context.Context, ids []ID) error
+}
+
 // ServerInfo is a legacy server, guild or workspace the user is on, as
 // the gateway's own disco#items lists it.
 type ServerInfo struct {

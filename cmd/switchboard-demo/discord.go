@@ -3,15 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/switchboard-im/switchboard/discord"
-	"github.com/switchboard-im/switchboard/internal/app"
-	"github.com/switchboard-im/switchboard/internal/config"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 )
 
@@ -22,24 +18,16 @@ const discordGW = "discord.localhost"
 // Node build from the npm registry, cached after its first build) and
 // Switchboard; an XMPP user registers her Discord bot, browses her guild,
 // joins a channel as a group chat and talks with bob, who uses Discord.
-func runDiscord() error {
-	dir, err := os.MkdirTemp("", "switchboard-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
+func runDiscord(dir string) error {
 	// The first run builds Spacebar (a few minutes); later ones start it.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
-	step("Starting Prosody (Debian package) in %s", dir)
-	p, err := testenv.LaunchProsody(dir, testenv.ProsodyOptions{Components: map[string]string{discordGW: "s3cret"}})
+	p, err := startProsody(dir, discordGW)
 	if err != nil {
 		return err
 	}
 	defer p.Shutdown()
-	show("c2s on %s, component port on %s", p.C2SAddr, p.ComponentAddr)
 
 	step("Starting Spacebar, a Discord-compatible server (built once, then cached)")
 	sb, err := testenv.LaunchSpacebar(ctx)
@@ -67,32 +55,11 @@ domain = %q
 secret = "s3cret"
 server_url = %q   # Spacebar here; Discord itself when left out
 `, p.ComponentAddr, filepath.Join(dir, "switchboard.db"), filepath.Join(dir, "switchboard.key"), discordGW, sb.BaseURL())
-	step("Starting Switchboard with this switchboard.toml")
-	for _, l := range strings.Split(strings.TrimSpace(cfgText), "\n") {
-		show("%s", l)
-	}
-	cfg, err := app.ParseConfig("switchboard.toml", []byte(cfgText))
+	sw, err := startSwitchboard(ctx, dir, cfgText, nil)
 	if err != nil {
 		return err
 	}
-	logFile, err := os.Create(filepath.Join(dir, "switchboard.log"))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	a, err := app.New(app.Options{Config: cfg, Logger: app.NewLogger(config.Log{Level: "debug", Format: "text"}, logFile), Version: "demo"})
-	if err != nil {
-		return err
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx) }()
-	var stopOnce sync.Once
-	stopApp := func() { stopOnce.Do(func() { stop(); <-done }) }
-	defer stopApp()
-	if err := a.Components()[0].WaitConnected(ctx); err != nil {
-		return fmt.Errorf("switchboard did not connect: %w", err)
-	}
+	defer sw.Stop()
 	show("component %s connected to Prosody (XEP-0114)", discordGW)
 
 	step("alice@localhost logs in with an ordinary XMPP client and registers her bot's token")
@@ -197,9 +164,9 @@ server_url = %q   # Spacebar here; Discord itself when left out
 	}
 
 	step("What Switchboard logged (after a clean shutdown)")
-	stopApp()
-	logs, _ := os.ReadFile(logFile.Name())
-	show("bot token in Switchboard's log: %v (%d log lines)", strings.Contains(string(logs), sc.Bot.Token), strings.Count(string(logs), "\n"))
+	sw.Stop()
+	logs := sw.Logged()
+	show("bot token in Switchboard's log: %v (%d log lines)", strings.Contains(logs, sc.Bot.Token), strings.Count(logs, "\n"))
 	fmt.Println("\nDemo finished.")
 	return nil
 }

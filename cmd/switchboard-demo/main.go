@@ -5,7 +5,8 @@
 // a real SASL login), a group chat and a private chat with a person on IRC,
 // and unregistration, printing the conversation from both sides. With
 // -discord it shows the Discord transport against Spacebar, a
-// Discord-compatible server (see discord.go).
+// Discord-compatible server (see discord.go); with -sms the SMS
+// transport through a real Kannel (sms.go).
 package main
 
 import (
@@ -16,11 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/switchboard-im/switchboard/internal/app"
-	"github.com/switchboard-im/switchboard/internal/config"
 	"github.com/switchboard-im/switchboard/internal/testenv"
 )
 
@@ -32,16 +30,43 @@ const (
 
 func main() {
 	scene := run
-	if len(os.Args) > 1 && os.Args[1] == "-discord" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "-discord":
 		scene = runDiscord
-	} else if len(os.Args) > 1 {
-		fmt.Fprintln(os.Stderr, "usage: switchboard-demo [-discord]")
+	case len(os.Args) > 1 && os.Args[1] == "-sms":
+		scene = runSMS
+	case len(os.Args) > 1:
+		fmt.Fprintln(os.Stderr, "usage: switchboard-demo [-discord | -sms]")
 		os.Exit(2)
 	}
-	if err := scene(); err != nil {
+	if err := inTempDir(scene); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
+}
+
+// inTempDir runs scene in a new temporary directory (readable by the
+// servers' own users), removed after.
+func inTempDir(scene func(dir string) error) error {
+	dir, err := os.MkdirTemp("", "switchboard-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	return scene(dir)
+}
+
+// startProsody starts Prosody in dir with the gateway domain as a
+// component (secret "s3cret").
+func startProsody(dir, domain string) (*testenv.Prosody, error) {
+	step("Starting Prosody (Debian package) in %s", dir)
+	p, err := testenv.LaunchProsody(dir, testenv.ProsodyOptions{Components: map[string]string{domain: "s3cret"}})
+	if err != nil {
+		return nil, err
+	}
+	show("c2s on %s, component port on %s", p.C2SAddr, p.ComponentAddr)
+	return p, nil
 }
 
 func step(format string, args ...any) {
@@ -52,23 +77,15 @@ func show(format string, args ...any) {
 	fmt.Printf("    "+format+"\n", args...)
 }
 
-func run() error {
-	dir, err := os.MkdirTemp("", "switchboard-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
+func run(dir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	step("Starting Prosody (Debian package) in %s", dir)
-	p, err := testenv.LaunchProsody(dir, testenv.ProsodyOptions{Components: map[string]string{gw: "s3cret"}})
+	p, err := startProsody(dir, gw)
 	if err != nil {
 		return err
 	}
 	defer p.Shutdown()
-	show("c2s on %s, component port on %s", p.C2SAddr, p.ComponentAddr)
 
 	step("Starting InspIRCd with Atheme services (Debian packages)")
 	ircd, err := testenv.LaunchInspIRCd(testenv.InspIRCdOptions{Services: true})
@@ -100,37 +117,12 @@ default_server = "irc.test"
 address = %q
 plaintext = true   # a loopback test server; TLS (6697) is the default
 `, p.ComponentAddr, filepath.Join(dir, "switchboard.db"), filepath.Join(dir, "switchboard.key"), gw, ircd.Addr())
-	step("Starting Switchboard with this switchboard.toml")
-	for _, l := range strings.Split(strings.TrimSpace(cfgText), "\n") {
-		show("%s", l)
-	}
-	cfg, err := app.ParseConfig("switchboard.toml", []byte(cfgText))
+	sw, err := startSwitchboard(ctx, dir, cfgText, nil)
 	if err != nil {
 		return err
 	}
-	logFile, err := os.Create(filepath.Join(dir, "switchboard.log"))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	a, err := app.New(app.Options{
-		Config:  cfg,
-		Logger:  app.NewLogger(config.Log{Level: "debug", Format: "text"}, logFile),
-		Version: "demo",
-	})
-	if err != nil {
-		return err
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx) }()
-	var stopOnce sync.Once
-	stopApp := func() { stopOnce.Do(func() { stop(); <-done }) }
-	defer stopApp()
-	if err := a.Components()[0].WaitConnected(ctx); err != nil {
-		return fmt.Errorf("switchboard did not connect: %w", err)
-	}
-	show("component %s connected to Prosody (XEP-0114); health: http://%s/healthz", gw, a.HTTPAddr())
+	defer sw.Stop()
+	show("component %s connected to Prosody (XEP-0114); health: http://%s/healthz", gw, sw.HTTPAddr())
 
 	step("alice@localhost logs in with an ordinary XMPP client")
 	alice, err := p.AddUser("alice", "alice-pw")
@@ -339,9 +331,9 @@ plaintext = true   # a loopback test server; TLS (6697) is the default
 	show("answer: %s; the gateway leaves her roster", res.Attr("type"))
 
 	step("What Switchboard stored and logged (after a clean shutdown)")
-	stopApp()
-	logs, _ := os.ReadFile(logFile.Name())
-	show("IRC password in Switchboard's log: %v (%d log lines)", strings.Contains(string(logs), legacyPW), strings.Count(string(logs), "\n"))
+	sw.Stop()
+	logs := sw.Logged()
+	show("IRC password in Switchboard's log: %v (%d log lines)", strings.Contains(logs, legacyPW), strings.Count(logs, "\n"))
 	fi, err := os.Stat(filepath.Join(dir, "switchboard.key"))
 	if err != nil {
 		return err

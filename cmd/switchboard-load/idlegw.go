@@ -27,11 +27,13 @@ type idleGatewayResult struct {
 
 // runIdleGateways runs the idle scenario through each gateway and writes
 // one table to w.
-func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int) error {
+// With profDir set, Switchboard's heap and goroutine profiles after each
+// step are written there (the binary must be built with -tags pprof).
+func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int, profDir string) error {
 	var rs []*idleGatewayResult
 	for _, g := range gateways {
 		fmt.Fprintf(os.Stderr, "\n=== %s: idle users in one channel, steps %v\n", g, steps)
-		r, err := idleGateway(g, bin, steps)
+		r, err := idleGateway(g, bin, steps, profDir)
 		if err != nil {
 			return fmt.Errorf("%s: %w", g, err)
 		}
@@ -53,7 +55,7 @@ func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int) er
 	return nil
 }
 
-func idleGateway(gateway, bin string, steps []int) (*idleGatewayResult, error) {
+func idleGateway(gateway, bin string, steps []int, profDir string) (*idleGatewayResult, error) {
 	r := &idleGatewayResult{gateway: gateway}
 	dir, err := os.MkdirTemp("", "switchboard-idle-")
 	if err != nil {
@@ -74,7 +76,15 @@ func idleGateway(gateway, bin string, steps []int) (*idleGatewayResult, error) {
 		return nil, err
 	}
 	defer ircd.Close()
-	gw, err := startGateway(ctx, gateway, bin, dir, p.ComponentAddr)
+	var env []string
+	pprofAddr := ""
+	if profDir != "" && strings.HasPrefix(gateway, "switchboard") {
+		if pprofAddr, err = freeLoopbackAddr(); err != nil {
+			return nil, err
+		}
+		env = append(env, "SWITCHBOARD_PPROF="+pprofAddr)
+	}
+	gw, err := startGateway(ctx, gateway, bin, dir, p.ComponentAddr, env...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +144,11 @@ func idleGateway(gateway, bin string, steps []int) (*idleGatewayResult, error) {
 		rss := gw.rss()
 		r.rss = append(r.rss, rss)
 		logf("%d users joined in %v; RSS %s, %.0f KiB per user", n, time.Since(start).Round(time.Millisecond), mib(rss), float64(rss-r.base)/float64(n)/1024)
+		if pprofAddr != "" {
+			if err := saveProfiles(ctx, pprofAddr, profDir, gateway, n); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return r, nil
 }

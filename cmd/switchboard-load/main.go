@@ -68,6 +68,7 @@ func main() {
 		idleGw   = flag.Bool("idle-gateways", false, "measure idle users through the gateways instead: RSS after each of -steps")
 		steps    = flag.String("steps", "10,100,500", "with -idle or -idle-gateways: users in the channel after each step")
 		heapProf = flag.String("heapprofile", "", "with -idle: write a heap profile here after the last step")
+		profDir  = flag.String("profile", "", "with -idle-gateways: build Switchboard with -tags pprof and write its heap and goroutine profiles after each step into this directory")
 		burst    = flag.Bool("burst", false, "the burst scenario: no IRC→XMPP phase; each user sends -sends messages at once (defaults: -users 10 -sends 30)")
 		echo     = flag.Bool("echo", true, "InspIRCd offers echo-message (false: gateways confirm their messages otherwise, e.g. with PING)")
 	)
@@ -103,7 +104,11 @@ func main() {
 		defer os.RemoveAll(dir)
 		*bin = filepath.Join(dir, "switchboard")
 		fmt.Fprintln(os.Stderr, "building switchboard…")
-		cmd := exec.Command("go", "build", "-o", *bin, "./cmd/switchboard")
+		args := []string{"build", "-o", *bin}
+		if *profDir != "" {
+			args = append(args, "-tags", "pprof")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/switchboard")...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fatal(fmt.Errorf("building switchboard: %w", err))
@@ -118,7 +123,7 @@ func main() {
 		for _, g := range strings.Split(*gateways, ",") {
 			gs = append(gs, strings.TrimSpace(g))
 		}
-		if err := runIdleGateways(os.Stdout, gs, *bin, st); err != nil {
+		if err := runIdleGateways(os.Stdout, gs, *bin, st, *profDir); err != nil {
 			fatal(fmt.Errorf("idle: %w", err))
 		}
 		return
@@ -319,7 +324,9 @@ type gatewayProc struct {
 	closers []func()
 }
 
-func startGateway(ctx context.Context, gateway, bin, dir, componentAddr string) (_ *gatewayProc, rerr error) {
+// startGateway starts gateway with its configuration in dir; env is
+// added to Switchboard's environment.
+func startGateway(ctx context.Context, gateway, bin, dir, componentAddr string, env ...string) (_ *gatewayProc, rerr error) {
 	var cmd *exec.Cmd
 	var closers []func()
 	defer func() {
@@ -362,6 +369,7 @@ plaintext = true
 			return nil, err
 		}
 		cmd = exec.CommandContext(ctx, bin, "run", "--config", file)
+		cmd.Env = append(os.Environ(), env...)
 	case "biboumi":
 		host, port, _ := net.SplitHostPort(componentAddr)
 		cfg := fmt.Sprintf("hostname=%s\npassword=%s\nxmpp_server_ip=%s\nport=%s\ndb_name=%s\nlog_level=2\nidentd_port=0\nrealname_customization=false\npolicy_directory=%s\n",

@@ -65,6 +65,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		waitProfiling, err := profiling(ctx, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "switchboard:", err)
+			return 1
+		}
+		defer waitProfiling()
 		log.Info("starting", "version", version(), "http", a.HTTPAddr())
 		if err := a.Run(ctx); err != nil {
 			log.Error("shutdown", "err", err)

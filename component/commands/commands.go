@@ -1,7 +1,8 @@
 // Package commands is the gateway's own XEP-0050 ad-hoc commands: what a
 // user may run (register, unregister, status, settings, reconnect), what
 // an administrator may run besides (list-users, statistics,
-// disconnect-user), and the network's own commands (its
+// disconnect-user, and the network's Capabilities.AdminCommands, run by
+// the network), and the network's own commands (its
 // Capabilities.Commands, run by the user's adapter).
 //
 // Package adhoc owns the protocol (the <command/> element, sessions,
@@ -75,6 +76,10 @@ type Core interface {
 	// Disconnect stops user's legacy session and reports whether one
 	// ran.
 	Disconnect(user string) bool
+	// RunAdminCommand runs the network's admin command node
+	// (Capabilities.AdminCommands) with the checked values, as
+	// transports.AdminCommander says; it may block on the network.
+	RunAdminCommand(ctx context.Context, node string, values map[string]string) (string, error)
 }
 
 // Service is the ad-hoc commands of one gateway: the list a requester
@@ -96,7 +101,8 @@ func NewService(core Core, chat *chatdoor.Service) *Service {
 }
 
 // All is every command, admin ones included, in the order clients show
-// them: the gateway's own, then the network's.
+// them: the gateway's own, then the network's admin commands, then the
+// network's user commands.
 func (s *Service) All() []adhoc.Command {
 	out := []adhoc.Command{
 		{Node: "register", Name: "Register", Step: s.register},
@@ -108,7 +114,11 @@ func (s *Service) All() []adhoc.Command {
 		{Node: "statistics", Name: "Statistics", Admin: true, Step: s.statistics},
 		{Node: "disconnect-user", Name: "Disconnect a user", Admin: true, Step: s.disconnect},
 	}
-	for _, nc := range s.core.Capabilities().Commands {
+	caps := s.core.Capabilities()
+	for _, ac := range caps.AdminCommands {
+		out = append(out, adhoc.Command{Node: ac.Node, Name: ac.Name, Admin: true, Step: s.networkAdminStep(ac)})
+	}
+	for _, nc := range caps.Commands {
 		out = append(out, adhoc.Command{Node: nc.Node, Name: nc.Name, Step: s.networkStep(nc.Node)})
 	}
 	return out

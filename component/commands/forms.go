@@ -115,3 +115,9 @@ func DisconnectTarget(sub *regform.Submitted) (jid.JID, error) {
 	}
 	return u.Bare(), nil
 }
+
+// AdminCommandForm is the question of the network's admin command ac:
+// its fields under its instructions, empty.
+func AdminCommandForm(ac transports.AdminCommand) *regform.Form {
+	return regform.Build("form", ac.Name, ac.Instructions, "", ac.Fields, nil)
+}

@@ -25,6 +25,8 @@ import (
 // as its fields say.
 type fakeCore struct {
 	netCommands []transports.Command
+	adminCmds   []transports.AdminCommand
+	adminErr    error
 	notServed   bool
 	admins      []string // bare JIDs
 	registered  bool
@@ -94,7 +96,15 @@ func (f *fakeCore) SaveSettings(_ context.Context, _ jid.JID, changed map[string
 }
 
 func (f *fakeCore) Capabilities() transports.Capabilities {
-	return transports.Capabilities{Commands: f.netCommands}
+	return transports.Capabilities{Commands: f.netCommands, AdminCommands: f.adminCmds}
+}
+func (f *fakeCore) RunAdminCommand(_ context.Context, node string, values map[string]string) (string, error) {
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		kv = append(kv, k+"="+values[k])
+	}
+	f.call("admin " + node + " " + strings.Join(kv, " "))
+	return "ran " + node, f.adminErr
 }
 func (f *fakeCore) RegisterInstructions() string  { return "Register with your IRC account." }
 func (f *fakeCore) AllowedUser(from jid.JID) bool { return !f.notServed }
@@ -116,6 +126,13 @@ func (f *fakeCore) Disconnect(user string) bool {
 	f.call("disconnect " + user)
 	return f.running
 }
+
+// assign is a network's admin command.
+var assign = []transports.AdminCommand{{Node: "assign-number", Name: "Assign a number", Instructions: "Give a user a number.",
+	Fields: []transports.Field{
+		{Name: "user", Label: "User", Required: true},
+		{Name: "number", Label: "Number", MaxLen: 16},
+	}}}
 
 var (
 	hank  = jid.MustParse("hank@example.org/laptop")
@@ -150,6 +167,9 @@ func TestList(t *testing.T) {
 		{"user of a network with commands", fakeCore{netCommands: net}, hank, append(slices.Clone(user), "check-mail")},
 		{"admin of a network with commands", fakeCore{netCommands: net, admins: []string{"root@example.org"}}, admin,
 			slices.Concat(user, admins, []string{"check-mail"})},
+		{"user of a network with admin commands", fakeCore{adminCmds: assign}, hank, user},
+		{"admin of a network with admin and user commands", fakeCore{adminCmds: assign, netCommands: net, admins: []string{"root@example.org"}}, admin,
+			slices.Concat(user, admins, []string{"assign-number", "check-mail"})},
 		{"another server's user", fakeCore{notServed: true}, hank, nil},
 	}
 	for _, tt := range tests {
@@ -158,7 +178,7 @@ func TestList(t *testing.T) {
 			if got := nodes(s.List(tt.from)); !slices.Equal(got, tt.want) {
 				t.Errorf("List = %q, want %q", got, tt.want)
 			}
-			for _, n := range slices.Concat(user, admins, []string{"check-mail"}) {
+			for _, n := range slices.Concat(user, admins, []string{"assign-number", "check-mail"}) {
 				_, ok := s.Lookup(n, tt.from)
 				if want := slices.Contains(tt.want, n); ok != want {
 					t.Errorf("Lookup(%q) = %v, want %v", n, ok, want)
@@ -251,6 +271,20 @@ func TestSteps(t *testing.T) {
 			wantCalls: []string{"disconnect hank@example.org"}},
 		{name: "disconnect, not a user", core: fakeCore{admins: []string{"root@example.org"}}, node: "disconnect-user", from: admin,
 			sub: submit("user", "example.org"), wantErr: "bad-request"},
+		{name: "network admin command asks", core: fakeCore{admins: []string{"root@example.org"}, adminCmds: assign}, node: "assign-number",
+			from: admin, wantForm: "Assign a number", wantNext: true},
+		{name: "network admin command", core: fakeCore{admins: []string{"root@example.org"}, adminCmds: assign}, node: "assign-number",
+			from: admin, sub: submit("FORM_TYPE", "x", "user", " hank@example.org ", "number", ""), wantNote: "ran assign-number",
+			wantCalls: []string{"admin assign-number user=hank@example.org"}},
+		{name: "network admin command, a field missing", core: fakeCore{admins: []string{"root@example.org"}, adminCmds: assign},
+			node: "assign-number", from: admin, sub: submit("number", "+15550100001"), wantErr: "not-acceptable"},
+		{name: "network admin command, not UTF-8", core: fakeCore{admins: []string{"root@example.org"}, adminCmds: assign},
+			node: "assign-number", from: admin, sub: submit("user", "hank\xff@example.org"), wantErr: "bad-request"},
+		{name: "network admin command, a field too long", core: fakeCore{admins: []string{"root@example.org"}, adminCmds: assign},
+			node: "assign-number", from: admin, sub: submit("user", "hank@example.org", "number", "+1555010000100000"), wantErr: "not-acceptable"},
+		{name: "network admin command refused by the network", core: fakeCore{admins: []string{"root@example.org"}, adminCmds: assign,
+			adminErr: transports.ErrConflict}, node: "assign-number", from: admin, sub: submit("user", "hank@example.org", "number", "+15550100001"),
+			wantErr: "conflict", wantCalls: []string{"admin assign-number number=+15550100001 user=hank@example.org"}},
 		{name: "network command", core: fakeCore{netCommands: []transports.Command{{Node: "check-mail", Name: "Check"}},
 			adapter: commandRunner{text: "2 new"}}, node: "check-mail", from: hank, wantNote: "2 new (check-mail)"},
 		{name: "network command, no session", core: fakeCore{netCommands: []transports.Command{{Node: "check-mail", Name: "Check"}}},

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	xep0050 "mellium.im/xmpp/commands"
@@ -139,6 +140,35 @@ func (s *Service) networkStep(node string) func(context.Context, jid.JID, *regfo
 		rctx, cancel := context.WithTimeout(ctx, networkTimeout)
 		defer cancel()
 		text, err := r.RunCommand(rctx, node)
+		if err != nil {
+			return adhoc.Result{}, stanzaerr.FromLegacy(err)
+		}
+		return adhoc.Result{Note: text}, nil
+	}
+}
+
+// networkAdminStep runs the network's admin command ac: its fields as a
+// form first, then the answers, checked against them (regform.Check:
+// not-acceptable naming the field, never quoting a value; bad-request
+// for a value that is not UTF-8), handed to the
+// network for at most networkTimeout; its error as stanzaerr.FromLegacy
+// maps it.
+func (s *Service) networkAdminStep(ac transports.AdminCommand) func(context.Context, jid.JID, *regform.Submitted) (adhoc.Result, error) {
+	return func(ctx context.Context, _ jid.JID, sub *regform.Submitted) (adhoc.Result, error) {
+		if sub == nil {
+			return adhoc.Result{Next: true, Form: AdminCommandForm(ac)}, nil
+		}
+		values, err := regform.Check(ac.Fields, sub.Values)
+		var fe *regform.FieldError
+		switch {
+		case errors.As(err, &fe) && fe.Problem == regform.NotUTF8:
+			return adhoc.Result{}, stanzaerr.New("modify", "bad-request", "%s", err.Error())
+		case err != nil:
+			return adhoc.Result{}, stanzaerr.New("modify", "not-acceptable", "%s", err.Error())
+		}
+		rctx, cancel := context.WithTimeout(ctx, networkTimeout)
+		defer cancel()
+		text, err := s.core.RunAdminCommand(rctx, ac.Node, values)
 		if err != nil {
 			return adhoc.Result{}, stanzaerr.FromLegacy(err)
 		}

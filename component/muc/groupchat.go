@@ -190,6 +190,14 @@ func (s *Service) sendGroupchat(ctx context.Context, in *stanza.In, a transports
 			return
 		}
 		s.core.CountSent(true)
+		if rid == "" {
+			// The network gave it no ID: the user's own id must not be
+			// taken for one when a reply or correction names it.
+			if err := s.core.PairID(ctx, u, id, "", xid); err != nil {
+				s.core.Logger().Warn("storing message ID", "err", err)
+			}
+			return
+		}
 		s.mapRoomMessage(ctx, u, id, string(rid), xid)
 	})
 }

@@ -47,9 +47,7 @@ func withPhoto(p *stanza.Presence, ph photo) *stanza.Presence {
 // PhotosChanged. Owner work.
 func (s *Service) occupantShown(user string, r *Room, o Occupant) func(to jid.JID) any {
 	ph := s.photoOf(user, r, o)
-	if live := r.occupant(o.Nick); live != nil {
-		live.photo = ph
-	}
+	r.occupants.setPhoto(o.Nick, ph)
 	return func(to jid.JID) any { return withPhoto(occupantPresence(r, o, to), ph) }
 }
 

@@ -57,7 +57,7 @@ type Room struct {
 	// told to the joining resources.
 	nickChanged bool
 
-	occupants map[string]*Occupant // others, by nick
+	occupants occupantList // others, by nick (occupants.go)
 
 	subject     transports.SubjectEvent
 	subjectSeen chan struct{} // closed at the first subject
@@ -88,12 +88,6 @@ type Occupant struct {
 	photo photo // the picture hash last shown (photos.go)
 }
 
-// same reports whether o and n show the same.
-func (o *Occupant) same(n *Occupant) bool {
-	return o.Nick == n.Nick && o.Role == n.Role && o.Affiliation == n.Affiliation && o.Presence == n.Presence &&
-		o.Account == n.Account && o.OccupantID == n.OccupantID && slices.Equal(o.Hats, n.Hats)
-}
-
 // Resource is one of the user's XMPP resources in a room.
 type Resource struct {
 	Full  jid.JID // the resource's full JID
@@ -111,7 +105,6 @@ type Resource struct {
 func NewRoom(id transports.ID, j jid.JID, a transports.Adapter, nick string) *Room {
 	return &Room{
 		ID: id, JID: j, Adapter: a, Nick: nick,
-		occupants:   make(map[string]*Occupant),
 		subjectSeen: make(chan struct{}),
 		res:         make(map[string]*Resource),
 	}
@@ -150,7 +143,7 @@ func (r *Room) SetReady(nick string, role transports.Role, aff transports.Affili
 		return nil
 	}
 	r.ready = true
-	delete(r.occupants, r.Nick)
+	r.occupants.remove(r.Nick)
 	var synced []*Resource
 	for _, rr := range r.Resources() {
 		if rr.phase == Joining {
@@ -172,16 +165,11 @@ func (r *Room) Others() []Occupant { return r.sorted(r.Nick) }
 
 // sorted returns the occupants by nick, as copies, but for skip.
 func (r *Room) sorted(skip string) []Occupant {
-	nicks := make([]string, 0, len(r.occupants))
-	for n := range r.occupants {
-		if n != skip {
-			nicks = append(nicks, n)
+	out := make([]Occupant, 0, len(r.occupants))
+	for _, h := range r.occupants {
+		if o := h.Value(); o.nick != skip {
+			out = append(out, o.occupant())
 		}
-	}
-	sort.Strings(nicks)
-	out := make([]Occupant, len(nicks))
-	for i, n := range nicks {
-		out[i] = *r.occupants[n]
 	}
 	return out
 }
@@ -219,36 +207,34 @@ func (r *Room) ApplyOccupant(ev *transports.OccupantEvent) Change {
 	}
 	switch {
 	case ev.Left:
-		o := r.occupants[ev.Nick]
-		delete(r.occupants, ev.Nick)
+		o, ok := r.occupants.remove(ev.Nick)
 		if !r.ready {
 			return Change{}
 		}
-		if o == nil {
-			o = &Occupant{Nick: ev.Nick, Affiliation: ev.Affiliation}
+		if !ok {
+			o = Occupant{Nick: ev.Nick, Affiliation: ev.Affiliation}
 		}
-		return Change{Kind: Left, Occupant: *o}
+		return Change{Kind: Left, Occupant: o}
 	case ev.NewNick != "":
-		o := r.occupants[ev.Nick]
-		if o == nil {
-			o = occupantOf(ev)
+		o, ok := r.occupants.remove(ev.Nick)
+		if !ok {
+			o = *occupantOf(ev)
 		}
-		delete(r.occupants, ev.Nick)
 		old := o.Nick
 		o.Nick = ev.NewNick
 		if ev.OccupantID != "" {
 			o.OccupantID = ev.OccupantID
 		}
-		r.occupants[o.Nick] = o
+		r.occupants.set(&o)
 		if !r.ready {
 			return Change{}
 		}
-		return Change{Kind: Renamed, Occupant: *o, OldNick: old}
+		return Change{Kind: Renamed, Occupant: o, OldNick: old}
 	default:
 		n := occupantOf(ev)
-		o := r.occupants[ev.Nick]
-		r.occupants[ev.Nick] = n
-		if !r.ready || o != nil && o.same(n) {
+		same := r.occupants.shows(n)
+		r.occupants.set(n) // the picture last shown is forgotten, as before
+		if !r.ready || same {
 			return Change{}
 		}
 		return Change{Kind: Present, Occupant: *n}
@@ -537,5 +523,11 @@ func (u *Rooms) Full(limit int) (n int, full bool) {
 // so that it may be forgotten.
 func (u *Rooms) Idle() bool { return len(u.rooms) == 0 && !u.Anon }
 
-// occupant returns the other occupant with nick, nil for none.
-func (r *Room) occupant(nick string) *Occupant { return r.occupants[nick] }
+// occupant returns a copy of the other occupant with nick, nil for none.
+func (r *Room) occupant(nick string) *Occupant {
+	o, ok := r.occupants.get(nick)
+	if !ok {
+		return nil
+	}
+	return &o
+}

@@ -162,7 +162,8 @@ type Core interface {
 	Correct(ctx context.Context, a transports.Adapter, user string, room transports.ID, ref, body string) (edited bool, marked string, serr *stanzaerr.Error)
 	Retract(ctx context.Context, a transports.Adapter, user string, room transports.ID, ref string) *stanzaerr.Error
 	// PairID stores that legacy message legacyID of room is xmppID for
-	// user. LegacyRef maps an XMPP reference in a room (a stanza-id, or the
+	// user; with legacyID "", that the network gave xmppID no ID (so
+	// LegacyRef finds "" for it, unless it was paired). LegacyRef maps an XMPP reference in a room (a stanza-id, or the
 	// user's own id of an echoed message) to the legacy ID: through the
 	// map, else as it is (a room message's stanza-id is its legacy ID); ""
 	// for "", and "" for a stanza-id the gateway made for a message the

@@ -39,6 +39,9 @@ type gateway struct {
 	// hookURL, if set before start, is the public URL of the network's
 	// webhooks (component.Config.HookURL).
 	hookURL string
+	// admins, if set before start, are the bare JIDs that may run the
+	// admin commands (component.Config.Admins).
+	admins []string
 }
 
 // startGateway runs the component for network on p; it is stopped, and
@@ -52,6 +55,15 @@ func startGateway(t *testing.T, p testenv.XMPPServer, domain string, network tra
 // served at hookURL (see gateway.hookURL).
 func startHookedGateway(t *testing.T, p testenv.XMPPServer, domain string, network transports.Network, logs *testenv.LogBuffer, hookURL string) *gateway {
 	t.Helper()
+	g := newGateway(t, p, domain, network, logs, hookURL)
+	g.start(t)
+	return g
+}
+
+// newGateway is startHookedGateway's gateway before it starts, so fields
+// such as admins can be set first.
+func newGateway(t *testing.T, p testenv.XMPPServer, domain string, network transports.Network, logs *testenv.LogBuffer, hookURL string) *gateway {
+	t.Helper()
 	g := &gateway{p: p, domain: domain, net: network, logs: logs, hookURL: hookURL,
 		dbPath: filepath.Join(t.TempDir(), "switchboard.db"), key: make([]byte, 32)}
 	rand.Read(g.key)
@@ -63,7 +75,6 @@ func startHookedGateway(t *testing.T, p testenv.XMPPServer, domain string, netwo
 			t.Logf("component log:\n%s", logs)
 		}
 	})
-	g.start(t)
 	return g
 }
 
@@ -95,6 +106,7 @@ func (g *gateway) start(t *testing.T) {
 		Egress:  &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 		Archive: arch,
 		HookURL: g.hookURL,
+		Admins:  g.admins,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,56 @@ import (
 // and it is the only one that may be missing. Duplicates (one flush
 // batch, the in-flight message) are counted and logged.
 func TestHAKillTheHolder(t *testing.T) {
-	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}})
+	r := runHA(t, haScenario{
+		what:      "the SIGKILL",
+		interrupt: func(t *testing.T, old *instance, _ []*instance) { old.kill(t) },
+	})
+	xl, il := r.x.lost(), r.i.lost()
+	if len(il) == 1 && il[0] == r.at {
+		t.Logf("IRC→XMPP message %d, sent by bob at the instant of the SIGKILL and taken by the IRC server, died with the killed process (IRC has no acknowledgement)", r.at)
+		il = nil
+	}
+	if len(xl) > 0 || len(il) > 0 {
+		t.Errorf("lost XMPP→IRC %v, IRC→XMPP %v\n%s", xl, il, r.dump())
+	}
+	if r.takeover == "" {
+		t.Errorf("no standby took over within a minute\n%s", r.dump())
+	} else {
+		t.Log(r.takeover)
+	}
+}
+
+// haScenario is one run of the HA scene: what happens to the holder
+// while the numbered messages flow.
+type haScenario struct {
+	// kickOld configures Prosody to let a new component stream replace
+	// the one there (component_conflict_resolve = "kick_old").
+	kickOld bool
+	// what names the interruption in the logs ("the SIGKILL").
+	what string
+	// interrupt is done to the stream's holder after message killAt;
+	// standbys are the other instances.
+	interrupt func(t *testing.T, old *instance, standbys []*instance)
+}
+
+// haResult is what a run of the HA scene counted.
+type haResult struct {
+	x, i     *tally // alice → bob, bob → alice
+	at       int    // the message after which the holder was interrupted
+	takeover string // how long a standby took to be ready, "" if none did
+	insts    []*instance
+	dump     func() string
+}
+
+// runHA runs the HA scene: three instances on one Redis, Prosody and
+// InspIRCd, the first holding the stream; 60 numbered messages each way,
+// the holder interrupted after the 20th; both ends read, and what a
+// user's software resends is resent, until everything taken arrived (or
+// only the message at the interruption is missing IRC→XMPP, for ten
+// seconds), or for 90 seconds at most.
+func runHA(t *testing.T, sc haScenario) haResult {
+	t.Helper()
+	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}, KickOld: sc.kickOld})
 	ircd := testenv.StartInspIRCd(t, testenv.InspIRCdOptions{})
 	rds := testenv.StartRedis(t, testenv.RedisOptions{})
 	dir := t.TempDir()
@@ -168,8 +217,8 @@ plaintext = true
 		bob.Sendf("PRIVMSG alice :i2x %d", k)
 		bob.Sendf("PING :i2x-%d-%d", k, i.attempts[k])
 	}
-	// takeover is how long after the SIGKILL a standby's /readyz said
-	// 200, polled beside the load.
+	// takeover is how long after the interruption a standby's /readyz
+	// said 200, polled beside the load.
 	takeover := make(chan string, 1)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -177,14 +226,14 @@ plaintext = true
 		sendX(k)
 		sendI(k)
 		if k == killAt {
-			insts[0].kill(t)
+			sc.interrupt(t, insts[0], insts[1:])
 			killed := time.Now()
 			go func() {
 				for time.Since(killed) < time.Minute {
 					for _, in := range insts[1:] {
 						if in.ready() {
-							takeover <- fmt.Sprintf("instance %s took over %s after the SIGKILL of %s",
-								in.name, time.Since(killed).Round(10*time.Millisecond), insts[0].name)
+							takeover <- fmt.Sprintf("instance %s took over %s after %s of %s",
+								in.name, time.Since(killed).Round(10*time.Millisecond), sc.what, insts[0].name)
 							return
 						}
 					}
@@ -284,14 +333,12 @@ plaintext = true
 		}
 	}
 
-	xl, xd := x.lost(), x.dups()
-	il, id := i.lost(), i.dups()
-	t.Logf("XMPP→IRC: %d messages, %d sends, %d lost, %d duplicates", n, x.sends(), len(xl), xd)
-	t.Logf("IRC→XMPP: %d messages, %d sends, %d lost, %d duplicates", n, i.sends(), len(il), id)
-	// The inbound journal: what the killed holder had read from alice and
-	// not sent, handled again by the new holder (each user's messages in
-	// flight at most); none may be too old to send after a takeover of
-	// seconds.
+	t.Logf("XMPP→IRC: %d messages, %d sends, %d lost, %d duplicates", n, x.sends(), len(x.lost()), x.dups())
+	t.Logf("IRC→XMPP: %d messages, %d sends, %d lost, %d duplicates", n, i.sends(), len(i.lost()), i.dups())
+	// The inbound journal: what the interrupted holder had read from
+	// alice and not sent, handled again by the new holder (each user's
+	// messages in flight at most); none may be too old to send after a
+	// takeover of seconds.
 	replayed := 0
 	for _, in := range insts[1:] {
 		for _, m := range replayRE.FindAllStringSubmatch(in.logs.String(), -1) {
@@ -303,20 +350,8 @@ plaintext = true
 			t.Errorf("instance %s dropped a journaled message as too old after a takeover of seconds\n%s", in.name, dump())
 		}
 	}
-	t.Logf("XMPP→IRC: %d messages read by the killed holder and not sent, handled again by the new holder from the journal", replayed)
-	if len(il) == 1 && il[0] == killAt {
-		t.Logf("IRC→XMPP message %d, sent by bob at the instant of the SIGKILL and taken by the IRC server, died with the killed process (IRC has no acknowledgement)", killAt)
-		il = nil
-	}
-	if len(xl) > 0 || len(il) > 0 {
-		t.Errorf("lost XMPP→IRC %v, IRC→XMPP %v\n%s", xl, il, dump())
-	}
-	if msg := <-takeover; msg == "" {
-		t.Errorf("no standby took over within a minute\n%s", dump())
-	} else {
-		t.Log(msg)
-	}
-
+	t.Logf("XMPP→IRC: %d messages read by the interrupted holder and not sent, handled again by the new holder from the journal", replayed)
+	return haResult{x: x, i: i, at: killAt, takeover: <-takeover, insts: insts, dump: dump}
 }
 
 // instance is one switchboard process.
@@ -325,6 +360,8 @@ type instance struct {
 	cmd  *exec.Cmd
 	logs testenv.LogBuffer
 	done chan struct{}
+	// exited is when the process ended; read it after done is closed.
+	exited time.Time
 }
 
 // replayRE finds the count of the inbound journal's replay in an
@@ -343,6 +380,7 @@ func (in *instance) start(t *testing.T, bin, cfg string) {
 	in.done = make(chan struct{})
 	go func() {
 		in.cmd.Wait()
+		in.exited = time.Now()
 		close(in.done)
 	}()
 	t.Cleanup(func() {
@@ -363,6 +401,14 @@ func (in *instance) kill(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-in.done
+}
+
+// signal sends sig to the process.
+func (in *instance) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := in.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // readyz returns the status code and body of the instance's /readyz, or

@@ -116,6 +116,7 @@ type IRCClient struct {
 	t    testing.TB
 	conn net.Conn
 	done chan struct{}
+	pong bool // answer PING (not for a scripted server's side)
 
 	wmu sync.Mutex
 	w   *textproto.Writer
@@ -153,7 +154,14 @@ func ConnectIRC(t testing.TB, addr string) *IRCClient {
 // NewIRCClient runs a client on conn, which may be a TLS connection; the
 // connection is not registered yet. The client is closed at cleanup.
 func NewIRCClient(t testing.TB, conn net.Conn) *IRCClient {
+	return newIRCClient(t, conn, true)
+}
+
+// newIRCClient is NewIRCClient; pong says whether the reader answers
+// PING itself (a scripted server answers in its own order: FakeIRCConn).
+func newIRCClient(t testing.TB, conn net.Conn, pong bool) *IRCClient {
 	c := &IRCClient{
+		pong:    pong,
 		t:       t,
 		conn:    conn,
 		done:    make(chan struct{}),
@@ -176,7 +184,7 @@ func (c *IRCClient) read() {
 			break
 		}
 		l := ParseIRCLine(raw)
-		if l.Command == "PING" {
+		if l.Command == "PING" && c.pong {
 			c.send("PONG :" + l.Param(0))
 		}
 		c.mu.Lock()

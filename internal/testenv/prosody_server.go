@@ -85,6 +85,10 @@ type ProsodyOptions struct {
 	// It needs mod_privilege (Debian prosody-modules); without it the
 	// server does not start.
 	Privileged []string
+	// KickOld sets component_conflict_resolve = "kick_old" on every
+	// component: a new connection for a domain replaces the one there
+	// (half-open after its process was paused), instead of being refused.
+	KickOld bool
 }
 
 // modPrivilege is where Debian's prosody-modules puts mod_privilege.
@@ -133,6 +137,9 @@ func LaunchProsody(dir string, opts ProsodyOptions) (*Prosody, error) {
 	sort.Strings(domains)
 	for _, d := range domains {
 		fmt.Fprintf(&comps, "Component %q\n  component_secret = %q\n", d, opts.Components[d])
+		if opts.KickOld {
+			comps.WriteString("  component_conflict_resolve = \"kick_old\"\n")
+		}
 		if slices.Contains(opts.Privileged, d) {
 			comps.WriteString("  modules_enabled = { \"privilege\" }\n")
 		}

@@ -243,7 +243,8 @@ func (s *Store) Fenced(l storage.Lease) storage.Store {
 }
 
 // fenced is the view Fenced returns: Append and Remove check the lease in
-// their script; the rest is the Store's.
+// their script, Put, Delete and Update their fence (fence.go); reads are
+// the Store's.
 type fenced struct {
 	*Store
 	lease storage.Lease

@@ -446,8 +446,20 @@ func (s *Store) write(ctx context.Context, key string, fn func(goredis.Pipeliner
 }
 
 // onConn runs fn on one connection to the master that holds key: WAIT
-// counts the replicas of the writes made on its own connection.
+// counts the replicas of the writes made on its own connection. On a
+// Cluster fn runs again while the slot is redirected (redirect.go).
 func (s *Store) onConn(ctx context.Context, key string, fn func(*goredis.Conn) error) error {
+	r := redirects{s: s}
+	for {
+		err := s.onConnOnce(ctx, key, fn)
+		if !r.again(ctx, err) {
+			return err
+		}
+	}
+}
+
+// onConnOnce is one attempt of onConn.
+func (s *Store) onConnOnce(ctx context.Context, key string, fn func(*goredis.Conn) error) error {
 	node, err := s.node(ctx, key)
 	if err != nil {
 		return err

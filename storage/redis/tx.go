@@ -25,14 +25,23 @@ var errProbe = errors.New("redis: probe")
 // ctx is done. On a Cluster fn first runs once more, stopped at its first
 // key, to find the node that holds the keys.
 func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error {
+	return s.update(ctx, nil, fn)
+}
+
+// update is Update, behind f's fence unless f is nil.
+func (s *Store) update(ctx context.Context, f *fenced, fn func(tx storage.Tx) error) error {
 	if s.closed.Load() {
 		return errors.New("redis: update: store is closed")
 	}
+	r := redirects{s: s}
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("redis: update: %w", err)
 		}
-		err := s.updateOnce(ctx, fn)
+		err := s.updateOnce(ctx, f, fn)
+		if r.again(ctx, err) {
+			continue // the slot moved: run fn again on the node that has it
+		}
 		if !errors.Is(err, goredis.TxFailedErr) {
 			if err != nil {
 				return fmt.Errorf("redis: update: %w", err)
@@ -49,8 +58,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error 
 	}
 }
 
-// updateOnce runs fn once in a transaction and commits it.
-func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) error {
+// updateOnce runs fn once in a transaction and commits it, behind f's
+// fence unless f is nil.
+func (s *Store) updateOnce(ctx context.Context, f *fenced, fn func(tx storage.Tx) error) error {
 	node, err := s.node(ctx, "")
 	tag := ""
 	if s.cluster != nil {
@@ -60,6 +70,11 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 			return ferr // fn touched nothing: nothing to commit
 		}
 		tag = p.tag
+		if f != nil {
+			if err := f.precheck(ctx, tag); err != nil {
+				return err
+			}
+		}
 		node, err = s.cluster.MasterForKey(ctx, p.key)
 	}
 	if err != nil {
@@ -68,6 +83,11 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 	return node.Watch(ctx, func(rtx *goredis.Tx) error {
 		t := &redisTx{s: s, ctx: ctx, rtx: rtx, tag: tag, pinned: s.cluster != nil,
 			watched: map[string]bool{}, vals: map[string]*[]byte{}, seqs: map[string]uint64{}}
+		if f != nil {
+			if err := f.guard(t); err != nil {
+				return err
+			}
+		}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -113,11 +133,14 @@ type redisTx struct {
 	watched map[string]bool
 	// vals holds what the transaction wrote, by hashKey + "\x00" + key:
 	// a nil pointer for a deletion.
-	vals   map[string]*[]byte
-	ops    []func(p goredis.Pipeliner)
-	parts  map[string][]string // bucket -> partitions written
-	seqs   map[string]uint64   // queue -> last number handed out
-	failed error
+	vals  map[string]*[]byte
+	ops   []func(p goredis.Pipeliner)
+	parts map[string][]string // bucket -> partitions written
+	seqs  map[string]uint64   // queue -> last number handed out
+	// fenceOp, set by a fenced view's guard on a Cluster, raises the
+	// partition's fence with the writes.
+	fenceOp func(p goredis.Pipeliner)
+	failed  error
 }
 
 // use checks that the transaction may touch partition tag.
@@ -262,6 +285,9 @@ func (t *redisTx) commit() error {
 		}
 	}
 	_, err := t.rtx.TxPipelined(t.ctx, func(p goredis.Pipeliner) error {
+		if t.fenceOp != nil {
+			t.fenceOp(p)
+		}
 		for _, op := range t.ops {
 			op(p)
 		}

@@ -46,19 +46,22 @@ func Conformance(t *testing.T, net transports.Network, connect func(t *testing.T
 //   - RoomListing needs a RoomLister, ChatStates a Typer, Reactions a
 //     Reactor, Corrections an Editor, Retractions a Retractor,
 //     Moderation a MessageModerator, SendFiles a FileSender, Profiles
-//     a Profiler, Contacts a ContactLister, ServerListing a
-//     ServerLister, NickChange a Nicker, Pipelining a Queuer;
+//     a Profiler, Contacts a ContactLister, WatchPresence a Watcher,
+//     ServerListing a ServerLister, NickChange a Nicker, Pipelining a
+//     Queuer;
 //   - a Queuer's Queue with a context already done queues nothing and
 //     returns the context's error;
 //   - Commands have unique, non-empty nodes and names, and need a
 //     CommandRunner that refuses an unknown node with ErrNotFound;
+//     AdminCommands likewise, run by net as a transports.AdminCommander;
 //   - MaxBody is not negative; Name and Identity.Type are not empty;
 //   - Webhooks needs net to be a transports.HookNetwork (whose handler
 //     is checked by the network's own tests: Attach is the component's
 //     to call).
 //
-// Check calls nothing on a that does I/O, except RunCommand with a node
-// no network has (Queue is called with a context already done).
+// Check calls nothing on a or net that does I/O, except RunCommand and
+// RunAdminCommand with a node no network has (Queue is called with a
+// context already done).
 func Check(net transports.Network, a transports.Adapter) []error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -141,6 +144,7 @@ func Check(net transports.Network, a transports.Adapter) []error {
 		{len(caps.Commands) > 0, "CommandRunner", implements[transports.CommandRunner](a)},
 		{caps.Profiles, "Profiler", implements[transports.Profiler](a)},
 		{caps.Contacts, "ContactLister", implements[transports.ContactLister](a)},
+		{caps.WatchPresence, "Watcher", implements[transports.Watcher](a)},
 		{caps.ServerListing, "ServerLister", implements[transports.ServerLister](a)},
 		{caps.NickChange, "Nicker", implements[transports.Nicker](a)},
 		{caps.Pipelining, "Queuer", implements[transports.Queuer](a)},
@@ -177,6 +181,37 @@ func Check(net transports.Network, a transports.Adapter) []error {
 		if _, err := r.RunCommand(ctx, unknown); !errors.Is(err, transports.ErrNotFound) {
 			fail("RunCommand(%q) = %v, want an error wrapping ErrNotFound", unknown, err)
 		}
+	}
+	errs = append(errs, checkAdminCommands(net, caps, seen)...)
+	return errs
+}
+
+// checkAdminCommands checks caps.AdminCommands: unique, non-empty nodes
+// (also among the users' commands, seen) and names, run by an
+// AdminCommander that refuses an unknown node with ErrNotFound.
+func checkAdminCommands(net transports.Network, caps transports.Capabilities, seen map[string]bool) []error {
+	if len(caps.AdminCommands) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, cmd := range caps.AdminCommands {
+		if cmd.Node == "" || cmd.Name == "" {
+			errs = append(errs, fmt.Errorf("admin command %+v has an empty node or name", cmd))
+		}
+		if seen[cmd.Node] {
+			errs = append(errs, fmt.Errorf("command node %q is declared twice", cmd.Node))
+		}
+		seen[cmd.Node] = true
+	}
+	r, ok := net.(transports.AdminCommander)
+	if !ok {
+		return append(errs, fmt.Errorf("AdminCommands are claimed, but the network (%T) is not a transports.AdminCommander", net))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const unknown = "transportstest-no-such-command"
+	if _, err := r.RunAdminCommand(ctx, unknown, nil); !errors.Is(err, transports.ErrNotFound) {
+		errs = append(errs, fmt.Errorf("RunAdminCommand(%q) = %v, want an error wrapping ErrNotFound", unknown, err))
 	}
 	return errs
 }

@@ -123,17 +123,20 @@ func TestCheck(t *testing.T) {
 		{"duplicate and empty commands", plain(func(c *transports.Capabilities) {
 			c.Commands = append(c.Commands, transports.Command{Node: "count", Name: "Again"}, transports.Command{Node: "x"})
 		}), fake, []string{"declared twice", "empty node or name"}},
+		{"admin commands without commander, one clashing", plain(func(c *transports.Capabilities) {
+			c.AdminCommands = []transports.AdminCommand{{Node: "assign", Name: "Assign"}, {Node: "count", Name: "Count"}, {Name: "No node"}}
+		}), fake, []string{"declared twice", "empty node or name", "not a transports.AdminCommander"}},
 		{"profiles and contacts without adapter support", plain(func(c *transports.Capabilities) {
-			c.Profiles, c.Contacts = true, true
+			c.Profiles, c.Contacts, c.WatchPresence = true, true, true
 			c.Commands = nil
-		}), &bare{}, []string{"transports.Profiler", "transports.ContactLister"}},
+		}), &bare{}, []string{"transports.Profiler", "transports.ContactLister", "transports.Watcher"}},
 		{"servers and nicks without rooms or adapter support", plain(func(c *transports.Capabilities) {
 			c.ServerListing, c.NickChange = true, true
 			c.Commands = nil
 		}), &bare{}, []string{"ServerListing is claimed without RoomListing", "NickChange is claimed without Rooms",
 			"transports.ServerLister", "transports.Nicker"}},
 		{"fake profiles, contacts, servers, nicks and occupant identity", rooms2(func(c *transports.Capabilities) {
-			c.Profiles, c.Contacts, c.ServerListing, c.NickChange = true, true, true, true
+			c.Profiles, c.Contacts, c.ServerListing, c.NickChange, c.WatchPresence = true, true, true, true, true
 			c.OccupantIDs, c.PrivateMessages, c.MaxOccupants = true, true, 50
 		}), fake, nil},
 		{"occupant identity without rooms", plain(func(c *transports.Capabilities) {

@@ -43,6 +43,11 @@ type Network struct {
 	prof profileState
 
 	holdQueued bool // see HoldQueued
+
+	// Unnamed makes the network give messages no IDs, as IRC servers
+	// without msgid do: Send returns "" and the echo carries none. Set it
+	// before the network is used.
+	Unnamed bool
 }
 
 // New returns a fake network with the given username → password accounts.
@@ -170,6 +175,7 @@ type Adapter struct {
 	err      error
 	done     chan struct{}
 	presence []transports.Presence
+	watched  [][]transports.ID // see Watch
 	sent     chan transports.Message
 	files    chan SentFiles // see SendFiles
 
@@ -203,7 +209,11 @@ func (a *Adapter) Send(ctx context.Context, m transports.Message) (transports.Re
 		return "", fmt.Errorf("%w: nobody: No such nick", transports.ErrNotFound)
 	}
 	id := transports.RemoteID("m" + strconv.FormatInt(a.net.seq.Add(1), 10))
-	a.remember(m.To, id)
+	if a.net.Unnamed {
+		id = ""
+	} else {
+		a.remember(m.To, id)
+	}
 	select {
 	case a.sent <- m:
 	default:

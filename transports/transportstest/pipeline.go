@@ -95,7 +95,11 @@ func (a *Adapter) confirm(m transports.Message) (transports.RemoteID, error) {
 		return "", fmt.Errorf("%w: nobody: No such nick", transports.ErrNotFound)
 	}
 	id := transports.RemoteID("m" + strconv.FormatInt(a.net.seq.Add(1), 10))
-	a.remember(m.To, id)
+	if a.net.Unnamed {
+		id = ""
+	} else {
+		a.remember(m.To, id)
+	}
 	return a.arrived(m, id)
 }
 

@@ -82,6 +82,33 @@ func (a *Adapter) Contacts(ctx context.Context) ([]transports.Contact, error) {
 	return slices.Clone(a.net.prof.contacts), nil
 }
 
+// Watch implements transports.Watcher: it records the set (Watched) and
+// delivers the presence SetProfile's profiles do not carry: each watched
+// contact is available, except "gone", who is offline.
+func (a *Adapter) Watch(ctx context.Context, ids []transports.ID) error {
+	if a.Closed() {
+		return transports.ErrNotConnected
+	}
+	a.mu.Lock()
+	a.watched = append(a.watched, slices.Clone(ids))
+	a.mu.Unlock()
+	for _, id := range ids {
+		show := transports.Available
+		if id == "gone" {
+			show = transports.Offline
+		}
+		a.sink.Deliver(&transports.PresenceEvent{From: id, Presence: transports.Presence{Show: show}})
+	}
+	return nil
+}
+
+// Watched returns the sets Watch was called with, in order.
+func (a *Adapter) Watched() [][]transports.ID {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.watched)
+}
+
 // Servers implements transports.ServerLister.
 func (a *Adapter) Servers(ctx context.Context) ([]transports.ServerInfo, error) {
 	if a.Closed() {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/switchboard-im/switchboard/internal/app"
+	"github.com/switchboard-im/switchboard/internal/config"
+)
+
+// switchboard is Switchboard running in the demo's process, as its
+// command would run it, logging to a file in the demo's directory.
+type switchboard struct {
+	*app.App
+	log  *os.File
+	stop context.CancelFunc
+	done chan error
+	once sync.Once
+}
+
+// startSwitchboard shows cfgText (with the lines secret says are secret
+// masked) as the admin's switchboard.toml, starts Switchboard with it and
+// waits until its first component is connected to the XMPP server. The
+// caller stops it.
+func startSwitchboard(ctx context.Context, dir, cfgText string, secret func(line string) bool) (*switchboard, error) {
+	step("Starting Switchboard with this switchboard.toml")
+	for _, l := range strings.Split(strings.TrimSpace(cfgText), "\n") {
+		if secret != nil && secret(l) {
+			l = l[:strings.Index(l, "=")+1] + ` "•••••"`
+		}
+		show("%s", l)
+	}
+	cfg, err := app.ParseConfig("switchboard.toml", []byte(cfgText))
+	if err != nil {
+		return nil, err
+	}
+	log, err := os.Create(filepath.Join(dir, "switchboard.log"))
+	if err != nil {
+		return nil, err
+	}
+	a, err := app.New(app.Options{Config: cfg, Logger: app.NewLogger(config.Log{Level: "debug", Format: "text"}, log), Version: "demo"})
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	s := &switchboard{App: a, log: log, stop: stop, done: make(chan error, 1)}
+	go func() { s.done <- a.Run(runCtx) }()
+	if err := a.Components()[0].WaitConnected(ctx); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("switchboard did not connect: %w", err)
+	}
+	return s, nil
+}
+
+// Stop shuts Switchboard down cleanly (once) and closes its log.
+func (s *switchboard) Stop() {
+	s.once.Do(func() {
+		s.stop()
+		<-s.done
+		s.log.Close()
+	})
+}
+
+// Logged is what Switchboard logged.
+func (s *switchboard) Logged() string {
+	b, _ := os.ReadFile(s.log.Name())
+	return string(b)
+}
