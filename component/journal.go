@@ -54,13 +54,21 @@ func journaled(s *stanza.In) bool {
 	return s.Child("", "body") != nil || s.Child(stanza.NSRetract, "retract") != nil || s.Child(stanza.NSReactions, "reactions") != nil
 }
 
+// journals reports whether s is written to the journal: a message that
+// goes to the legacy network (journaled), from a user of a domain the
+// gateway serves — a stranger's message costs no write (it is refused as
+// it is), so strangers cannot make the stream's reader wait on storage.
+func (c *Component) journals(s *stanza.In) bool {
+	return c.cfg.Journal != nil && journaled(s) && c.allowedUser(s.From)
+}
+
 // message handles the message stanza s: journaled first when it goes to
 // the legacy network (a new one, seq 0) or already journaled at seq (a
 // replay), and acknowledged in the journal once handled. On the stream's
 // goroutine, or Run's for a replay.
 func (c *Component) message(s *stanza.In, seq uint64) {
 	j := c.cfg.Journal
-	if j == nil || !journaled(s) {
+	if !c.journals(s) {
 		c.handleMessage(s)
 		return
 	}

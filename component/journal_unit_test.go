@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
+	"github.com/switchboard-im/switchboard/journal"
 )
 
 // TestJournaled: which messages the journal keeps, and that what it
@@ -49,5 +50,33 @@ two lines</body></message>`, true},
 				t.Fatalf("read back %s, want %s", back, n)
 			}
 		})
+	}
+}
+
+// TestJournalsOnlyServedUsers: a stranger's message is never written to
+// the journal (no storage write on the stream's reader for it); a served
+// user's is; without a journal nothing is.
+func TestJournalsOnlyServedUsers(t *testing.T) {
+	msg := func(from string) *stanza.In {
+		n, err := xmltree.Parse(`<message xmlns="jabber:component:accept" type="chat" from="` + from + `" to="bob@gw"><body>hi</body></message>`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &stanza.In{Element: n, Type: "chat", From: jid.MustParse(from), To: jid.MustParse("bob@gw")}
+	}
+	served := &Component{allowed: map[string]bool{"example.org": true}, cfg: Config{Journal: &journal.Journal{}}}
+	for _, tt := range []struct {
+		name string
+		c    *Component
+		from string
+		want bool
+	}{
+		{"served user", served, "u@example.org/r", true},
+		{"stranger", served, "u@elsewhere.net/r", false},
+		{"no journal", &Component{allowed: map[string]bool{"*": true}}, "u@example.org/r", false},
+	} {
+		if got := tt.c.journals(msg(tt.from)); got != tt.want {
+			t.Errorf("%s: journals = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
