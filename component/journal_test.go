@@ -246,3 +246,22 @@ func TestJournalReplaysGroupchat(t *testing.T) {
 		t.Fatalf("%d messages sent after the restart", n)
 	}
 }
+
+// TestDeliveredWhileStopping: what an adapter delivers while it is closed
+// by a stopping component (an IRC connection's last lines after QUIT) is
+// kept in the outbox and reaches the user from the next run.
+func TestDeliveredWhileStopping(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.user(t, "olga", "pc", 0)
+	e.register(t, c)
+	a := e.adapter(t, "olga@localhost")
+	a.EmitOnClose(&transports.MessageEvent{From: "bob", Body: "said as you left", RemoteID: "last1"})
+	e.stop()
+	if !a.Closed() {
+		t.Fatal("the adapter was not closed")
+	}
+	e.start(t, e.key, nil)
+	c.Expect(t, "the message read while stopping", func(el *testenv.Element) bool {
+		return isStanza(el, "message") && bareOf(el.Attr("from")) == "bob@"+gw && bodyOf(el) == "said as you left"
+	})
+}

@@ -58,7 +58,11 @@ func (s *userSink) Deliver(ev transports.Event) {
 			return // a replay, delivered before
 		}
 	}
-	c.own(c.ctx(), s.user.String(), func(octx context.Context) {
+	// Not cancelled with the component: an adapter closing while the
+	// component stops still delivers what it read last (its owner runs
+	// until every adapter is closed), and that is kept in the outbox for
+	// the next run, never lost. Bounded all the same.
+	c.own(context.WithoutCancel(c.ctx()), s.user.String(), func(octx context.Context) {
 		ctx, cancel := context.WithTimeout(octx, 10*time.Second)
 		defer cancel()
 		s.handle(ctx, ev)

@@ -176,6 +176,7 @@ type Adapter struct {
 	done     chan struct{}
 	presence []transports.Presence
 	watched  [][]transports.ID // see Watch
+	onClose  []transports.Event // see EmitOnClose
 	sent     chan transports.Message
 	files    chan SentFiles // see SendFiles
 
@@ -282,9 +283,24 @@ func (a *Adapter) Err() error {
 func (a *Adapter) Close() error {
 	a.mu.Lock()
 	a.closed = true
+	last := a.onClose
+	a.onClose = nil
 	a.mu.Unlock()
 	a.failHeld(transports.ErrNotConnected)
+	for _, ev := range last {
+		a.sink.Deliver(ev)
+	}
 	return nil
+}
+
+// EmitOnClose makes Close deliver evs before it returns, as a network
+// connection delivers the last lines it reads while it closes (an IRC
+// connection after QUIT): the component must keep them though it is
+// stopping.
+func (a *Adapter) EmitOnClose(evs ...transports.Event) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.onClose = append(a.onClose, evs...)
 }
 
 // Closed reports whether Close was called.
