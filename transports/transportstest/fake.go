@@ -175,7 +175,7 @@ type Adapter struct {
 	err      error
 	done     chan struct{}
 	presence []transports.Presence
-	watched  [][]transports.ID // see Watch
+	watched  [][]transports.ID  // see Watch
 	onClose  []transports.Event // see EmitOnClose
 	sent     chan transports.Message
 	files    chan SentFiles // see SendFiles
