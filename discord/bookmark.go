@@ -238,5 +238,22 @@ func (a *adapter) goCatchUp(channels []string, since time.Time) {
 			}
 		}()
 		a.catchUp(channels, since)
+		// A server may start sending a new session its events a moment
+		// after READY (Spacebar subscribes it to its channels then): what
+		// was said in between reached neither that fetch nor the gateway,
+		// so fetch once more after that moment (from the bookmarks the
+		// first pass moved: nothing twice).
+		t := time.NewTimer(catchUpSettle)
+		defer t.Stop()
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.catchUp(channels, since)
 	}()
 }
+
+// catchUpSettle is how long after a session is up the missed messages
+// are fetched a second time.
+const catchUpSettle = 3 * time.Second
