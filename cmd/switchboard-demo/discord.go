@@ -63,11 +63,7 @@ server_url = %q   # Spacebar here; Discord itself when left out
 	show("component %s connected to Prosody (XEP-0114)", discordGW)
 
 	step("alice@localhost logs in with an ordinary XMPP client and registers her bot's token")
-	alice, err := p.AddUser("alice", "alice-pw")
-	if err != nil {
-		return err
-	}
-	c, err := testenv.Dial(ctx, p.C2SAddr, alice, "alice-pw", "laptop", 0)
+	c, err := login(ctx, p, "alice", "laptop")
 	if err != nil {
 		return err
 	}
@@ -108,26 +104,8 @@ server_url = %q   # Spacebar here; Discord itself when left out
 	}
 
 	step("She joins #general as a group chat: %s", room)
-	if err := c.SendRaw(ctx, `<presence to="`+room+`/alice"><x xmlns="http://jabber.org/protocol/muc"/></presence>`); err != nil {
+	if err := joinRoom(ctx, c, room, "alice", "affiliation"); err != nil {
 		return err
-	}
-	for {
-		el, err := c.Next(ctx, func(el *testenv.Element) bool { return strings.HasPrefix(el.Attr("from"), room) })
-		if err != nil {
-			return err
-		}
-		if el.Name.Local == "presence" {
-			item := el.Find("{http://jabber.org/protocol/muc#user}x", "item")
-			aff := ""
-			if item != nil {
-				aff = item.Attr("affiliation")
-			}
-			show("[xmpp alice] occupant %s (%s)", el.Attr("from")[len(room)+1:], aff)
-			continue
-		}
-		if el.Child("", "subject") != nil {
-			break
-		}
 	}
 
 	step("A conversation across the gateway")

@@ -125,11 +125,7 @@ plaintext = true   # a loopback test server; TLS (6697) is the default
 	show("component %s connected to Prosody (XEP-0114); health: http://%s/healthz", gw, sw.HTTPAddr())
 
 	step("alice@localhost logs in with an ordinary XMPP client")
-	alice, err := p.AddUser("alice", "alice-pw")
-	if err != nil {
-		return err
-	}
-	c, err := testenv.Dial(ctx, p.C2SAddr, alice, "alice-pw", "laptop", 0)
+	c, err := login(ctx, p, "alice", "laptop")
 	if err != nil {
 		return err
 	}
@@ -232,29 +228,8 @@ plaintext = true   # a loopback test server; TLS (6697) is the default
 	}
 
 	step("alice joins %s/alice from her client's \"join group chat\"", room)
-	if err := c.SendRaw(ctx, `<presence to="`+room+`/alice"><x xmlns="http://jabber.org/protocol/muc"/></presence>`); err != nil {
+	if err := joinRoom(ctx, c, room, "alice", "role"); err != nil {
 		return err
-	}
-	for {
-		el, err := c.Next(ctx, func(el *testenv.Element) bool {
-			return strings.HasPrefix(el.Attr("from"), room)
-		})
-		if err != nil {
-			return err
-		}
-		if el.Name.Local == "presence" {
-			item := el.Find("{http://jabber.org/protocol/muc#user}x", "item")
-			role := ""
-			if item != nil {
-				role = item.Attr("role")
-			}
-			show("[xmpp alice] occupant %s (%s)", el.Attr("from")[len(room)+1:], role)
-			continue
-		}
-		if el.Child("", "subject") != nil {
-			show("[xmpp alice] subject: %q", el.ChildText("", "subject"))
-			break
-		}
 	}
 	if _, err := bob.expect(ctx, func(l string) bool { return strings.Contains(l, "JOIN") && strings.HasPrefix(l, ":alice!") }); err != nil {
 		return err

@@ -82,11 +82,7 @@ allow_from = ["127.0.0.1"]
 	show("component %s connected to Prosody (XEP-0114)", smsGW)
 
 	step("alice@localhost registers with the SMS gateway and gets a number of the pool")
-	alice, err := p.AddUser("alice", "alice-pw")
-	if err != nil {
-		return err
-	}
-	c, err := testenv.Dial(ctx, p.C2SAddr, alice, "alice-pw", "phone", 0)
+	c, err := login(ctx, p, "alice", "phone")
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/internal/app"
 	"github.com/switchboard-im/switchboard/internal/config"
+	"github.com/switchboard-im/switchboard/internal/testenv"
 )
 
 // switchboard is Switchboard running in the demo's process, as its
@@ -70,4 +71,43 @@ func (s *switchboard) Stop() {
 func (s *switchboard) Logged() string {
 	b, _ := os.ReadFile(s.log.Name())
 	return string(b)
+}
+
+// login makes an XMPP account name@localhost and logs it in with resource,
+// as an ordinary client would.
+func login(ctx context.Context, p *testenv.Prosody, name, resource string) (*testenv.Client, error) {
+	j, err := p.AddUser(name, name+"-pw")
+	if err != nil {
+		return nil, err
+	}
+	return testenv.Dial(ctx, p.C2SAddr, j, name+"-pw", resource, 0)
+}
+
+// joinRoom joins c to room as nick and shows the occupants it sees, each
+// with the muc#user item attribute attr ("role", "affiliation"), then the
+// subject, which ends the join.
+func joinRoom(ctx context.Context, c *testenv.Client, room, nick, attr string) error {
+	if err := c.SendRaw(ctx, `<presence to="`+room+`/`+nick+`"><x xmlns="http://jabber.org/protocol/muc"/></presence>`); err != nil {
+		return err
+	}
+	for {
+		el, err := c.Next(ctx, func(el *testenv.Element) bool { return strings.HasPrefix(el.Attr("from"), room) })
+		if err != nil {
+			return err
+		}
+		if el.Name.Local == "presence" {
+			v := ""
+			if item := el.Find("{http://jabber.org/protocol/muc#user}x", "item"); item != nil {
+				v = item.Attr(attr)
+			}
+			show("[xmpp %s] occupant %s (%s)", nick, el.Attr("from")[len(room)+1:], v)
+			continue
+		}
+		if el.Child("", "subject") != nil {
+			if subject := el.ChildText("", "subject"); subject != "" {
+				show("[xmpp %s] subject: %q", nick, subject)
+			}
+			return nil
+		}
+	}
 }
