@@ -756,9 +756,9 @@ func percentile(d []time.Duration, p int) time.Duration {
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
-func printTable(w *os.File, rs []*result, users, messages, sends int) {
-	fmt.Fprintf(w, "\n%d XMPP users in one IRC channel; %d messages said on IRC (%d deliveries), %d said by each XMPP user.\n\n",
-		users, messages, users*messages, sends)
+// tableRows prints a Markdown table's header, one column per gateway of
+// rs, and returns the function that prints a row of it.
+func tableRows(w *os.File, rs []*result) func(name string, f func(*result) string) {
 	fmt.Fprintf(w, "| %-26s |", "")
 	for _, r := range rs {
 		fmt.Fprintf(w, " %-25s |", r.gateway)
@@ -769,13 +769,19 @@ func printTable(w *os.File, rs []*result, users, messages, sends int) {
 		fmt.Fprintf(w, "%s|", strings.Repeat("-", 27))
 	}
 	fmt.Fprintln(w)
-	row := func(name string, f func(*result) string) {
+	return func(name string, f func(*result) string) {
 		fmt.Fprintf(w, "| %-26s |", name)
 		for _, r := range rs {
 			fmt.Fprintf(w, " %-25s |", f(r))
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+func printTable(w *os.File, rs []*result, users, messages, sends int) {
+	fmt.Fprintf(w, "\n%d XMPP users in one IRC channel; %d messages said on IRC (%d deliveries), %d said by each XMPP user.\n\n",
+		users, messages, users*messages, sends)
+	row := tableRows(w, rs)
 	row("joins (all users)", func(r *result) string { return r.joinTime.Round(time.Millisecond).String() })
 	row("IRC→XMPP deliveries/s", func(r *result) string { return fmt.Sprintf("%.0f", r.inRate) })
 	row("IRC→XMPP latency p50", func(r *result) string { return r.inP50.Round(time.Microsecond * 100).String() })
@@ -801,23 +807,7 @@ func printBurst(w *os.File, rs []*result, users, sends int, echo bool) {
 	}
 	fmt.Fprintf(w, "\n%d XMPP users in one IRC channel on %s, each sending a burst of %d messages at once (%d in all).\n\n",
 		users, server, sends, users*sends)
-	fmt.Fprintf(w, "| %-26s |", "")
-	for _, r := range rs {
-		fmt.Fprintf(w, " %-25s |", r.gateway)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "|%s|", strings.Repeat("-", 28))
-	for range rs {
-		fmt.Fprintf(w, "%s|", strings.Repeat("-", 27))
-	}
-	fmt.Fprintln(w)
-	row := func(name string, f func(*result) string) {
-		fmt.Fprintf(w, "| %-26s |", name)
-		for _, r := range rs {
-			fmt.Fprintf(w, " %-25s |", f(r))
-		}
-		fmt.Fprintln(w)
-	}
+	row := tableRows(w, rs)
 	row("XMPP→IRC messages/s", func(r *result) string { return fmt.Sprintf("%.1f", r.outRate) })
 	row("per user, messages/s", func(r *result) string { return fmt.Sprintf("%.2f", r.outRate/float64(users)) })
 	row("latency p50", func(r *result) string { return r.outP50.Round(time.Millisecond).String() })
