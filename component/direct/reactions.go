@@ -64,21 +64,9 @@ func (cr *Reactions) setLocked(user string, k reactionKey, set []string) {
 	b := cr.m[user]
 	if b == nil {
 		b = &reactionBook{sets: make(map[reactionKey][]string)}
-		cr.m[user] = b
-		cr.users = append(cr.users, user)
-		if len(cr.users) > ReactionUsers {
-			delete(cr.m, cr.users[0])
-			cr.users = cr.users[1:]
-		}
+		putOldestOut(cr.m, &cr.users, user, b, ReactionUsers)
 	}
-	if _, ok := b.sets[k]; !ok {
-		b.order = append(b.order, k)
-		if len(b.order) > ReactionTargets {
-			delete(b.sets, b.order[0])
-			b.order = b.order[1:]
-		}
-	}
-	b.sets[k] = slices.Clone(set)
+	putOldestOut(b.sets, &b.order, k, slices.Clone(set), ReactionTargets)
 }
 
 // React adds or removes one reaction of reactor's and returns reactor's

@@ -85,14 +85,7 @@ func (b *receiptBook) record(user string, to transports.ID, rid transports.Remot
 		b.tidy(user, u)
 		return ev, true
 	}
-	if _, ok := u.pending[k]; !ok {
-		u.order = append(u.order, k)
-	}
-	u.pending[k] = p
-	for len(u.order) > maxPendingReceipts {
-		delete(u.pending, u.order[0])
-		u.order = u.order[1:]
-	}
+	putOldestOut(u.pending, &u.order, k, p, maxPendingReceipts)
 	return nil, false
 }
 
@@ -123,14 +116,7 @@ func (b *receiptBook) keepEarly(user string, ev *transports.ReceiptEvent) (Pendi
 		b.tidy(user, u)
 		return p, true
 	}
-	if _, ok := u.early[k]; !ok {
-		u.earlyOrder = append(u.earlyOrder, k)
-	}
-	u.early[k] = ev
-	for len(u.earlyOrder) > maxEarlyReceipts {
-		delete(u.early, u.earlyOrder[0])
-		u.earlyOrder = u.earlyOrder[1:]
-	}
+	putOldestOut(u.early, &u.earlyOrder, k, ev, maxEarlyReceipts)
 	return PendingReceipt{}, false
 }
 
