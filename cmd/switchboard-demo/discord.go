@@ -68,21 +68,10 @@ server_url = %q   # Spacebar here; Discord itself when left out
 		return err
 	}
 	defer c.Shutdown()
-	res, err := c.Request(ctx, `<iq type="set" to="`+discordGW+`"><query xmlns="jabber:iq:register"><x xmlns="jabber:x:data" type="submit">`+
-		`<field var="token"><value>`+sc.Bot.Token+`</value></field><field var="account"><value>bot</value></field></x></query></iq>`)
-	if err != nil {
+	if err := register(ctx, c, discordGW, `<field var="token"><value>`+sc.Bot.Token+`</value></field><field var="account"><value>bot</value></field>`); err != nil {
 		return err
-	}
-	if res.Attr("type") != "result" {
-		return fmt.Errorf("registration refused: %s", res.Child("", "error"))
 	}
 	show("registered (the token was checked by a real login: GET /users/@me and a gateway IDENTIFY)")
-	if err := c.SendRaw(ctx, `<presence to="`+discordGW+`" type="subscribed"/>`); err != nil {
-		return err
-	}
-	if err := c.SendRaw(ctx, `<presence/>`); err != nil {
-		return err
-	}
 	if _, err := c.Next(ctx, func(el *testenv.Element) bool {
 		return el.Name.Local == "presence" && el.Attr("from") == discordGW && el.ChildText("", "status") == "Connected"
 	}); err != nil {

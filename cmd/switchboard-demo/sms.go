@@ -87,18 +87,7 @@ allow_from = ["127.0.0.1"]
 		return err
 	}
 	defer c.Shutdown()
-	res, err := c.Request(ctx, `<iq type="set" to="`+smsGW+`"><query xmlns="jabber:iq:register"><x xmlns="jabber:x:data" type="submit">`+
-		`<field var="FORM_TYPE"><value>jabber:iq:register</value></field></x></query></iq>`)
-	if err != nil {
-		return err
-	}
-	if res.Attr("type") != "result" {
-		return fmt.Errorf("registration refused: %s", res.Child("", "error"))
-	}
-	if err := c.SendRaw(ctx, `<presence to="`+smsGW+`" type="subscribed"/>`); err != nil {
-		return err
-	}
-	if err := c.SendRaw(ctx, `<presence/>`); err != nil {
+	if err := register(ctx, c, smsGW, `<field var="FORM_TYPE"><value>jabber:iq:register</value></field>`); err != nil {
 		return err
 	}
 	note, err := c.Next(ctx, func(el *testenv.Element) bool {
@@ -110,7 +99,7 @@ allow_from = ["127.0.0.1"]
 	show("[xmpp alice] from %s: %s", smsGW, note.ChildText("", "body"))
 
 	step("She types bob's number as she knows it; the gateway makes it a JID (XEP-0100)")
-	res, err = c.Request(ctx, `<iq type="set" to="`+smsGW+`"><query xmlns="jabber:iq:gateway"><prompt>(555) 123-4567</prompt></query></iq>`)
+	res, err := c.Request(ctx, `<iq type="set" to="`+smsGW+`"><query xmlns="jabber:iq:gateway"><prompt>(555) 123-4567</prompt></query></iq>`)
 	if err != nil {
 		return err
 	}

@@ -111,3 +111,21 @@ func joinRoom(ctx context.Context, c *testenv.Client, room, nick, attr string) e
 		}
 	}
 }
+
+// register submits the registration form to gateway with fields (data
+// form <field/> elements), and, registered, accepts the gateway's
+// subscription and sends the client's presence, as a client does.
+func register(ctx context.Context, c *testenv.Client, gateway, fields string) error {
+	res, err := c.Request(ctx, `<iq type="set" to="`+gateway+`"><query xmlns="jabber:iq:register"><x xmlns="jabber:x:data" type="submit">`+
+		fields+`</x></query></iq>`)
+	if err != nil {
+		return err
+	}
+	if res.Attr("type") != "result" {
+		return fmt.Errorf("registration refused: %s", res.Child("", "error"))
+	}
+	if err := c.SendRaw(ctx, `<presence to="`+gateway+`" type="subscribed"/>`); err != nil {
+		return err
+	}
+	return c.SendRaw(ctx, `<presence/>`)
+}
