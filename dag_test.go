@@ -45,7 +45,7 @@ var rules = []struct {
 	{pkg: "journal", allowed: []string{"storage"}, forbidden: []string{"mellium.im"}},
 	// The active/standby election: the storage contract only.
 	{pkg: "lease", allowed: []string{"storage"}, stdlibOnly: true},
-	{pkg: "component", allowed: []string{"transports", "registry", "outbox", "journal", "msgid", "netstate", "archive", "storage", "internal/xmltree", "egress"},
+	{pkg: "component", allowed: []string{"transports", "registry", "outbox", "journal", "msgid", "netstate", "archive", "storage", "internal/xmltree", "internal/bounded", "egress"},
 		notImported: []string{"storage"}},
 	{pkg: "component/discovery", allowed: []string{"transports", "component/stanzaerr", "internal/xmltree"}},
 	{pkg: "component/regform", allowed: []string{"transports", "internal/xmltree"}},
@@ -53,7 +53,7 @@ var rules = []struct {
 	{pkg: "component/stanza", allowed: []string{"component/stanzaerr", "transports", "internal/xmltree"}, imports: []string{"mellium.im/xmpp/jid"}},
 	// The MUC service may read and write the room archive, never storage
 	// itself.
-	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "component/presence", "component/vcard", "archive", "storage", "internal/xmltree"},
+	{pkg: "component/muc", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/discovery", "component/presence", "component/vcard", "archive", "storage", "internal/xmltree", "internal/bounded"},
 		notImported: []string{"storage"}},
 	{pkg: "component/adhoc", allowed: []string{"component/regform", "component/stanzaerr", "transports", "internal/xmltree"}},
 	{pkg: "component/userloop", stdlibOnly: true},
@@ -68,15 +68,17 @@ var rules = []struct {
 	{pkg: "component/commands", allowed: []string{"transports", "component/adhoc", "component/chatdoor", "component/regform", "component/stanzaerr", "component/stanza", "component/presence", "internal/xmltree"},
 		imports: []string{"mellium.im/xmpp/jid", "mellium.im/xmpp/commands"}},
 	// The one-to-one flows: stanzas and the core they act through.
-	{pkg: "component/direct", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "internal/xmltree"},
+	{pkg: "component/direct", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "internal/xmltree", "internal/bounded"},
 		imports: []string{"mellium.im/xmpp/jid"}},
 	// Contacts' profiles, the roster, the servers' grants: the stanzas,
 	// the vCard, the core they act through; never storage.
 	{pkg: "component/contacts", allowed: []string{"transports", "component/stanzaerr", "component/stanza", "component/vcard", "internal/xmltree"},
 		imports: []string{"mellium.im/xmpp/jid"}},
 	{pkg: "internal/xmltree", stdlibOnly: true},
+	// The map that forgets its oldest keys: both sides use it.
+	{pkg: "internal/bounded", stdlibOnly: true},
 	{pkg: "internal/xmltree/xmltreetest", allowed: []string{"internal/xmltree"}, stdlibOnly: true},
-	{pkg: "irc", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"}},
+	{pkg: "irc", allowed: []string{"transports", "egress", "internal/bounded"}, forbidden: []string{"mellium.im"}},
 	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"},
 		imports: []string{"github.com/bwmarrin/discordgo", "github.com/gorilla/websocket"}},
 	// SMS: the contract, a phone-number library, net/http for the providers.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lrstanley/girc"
 
+	"github.com/switchboard-im/switchboard/internal/bounded"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -386,27 +387,37 @@ func (c *conn) noteAuthor(name, msgid, nick string) {
 // authorLog remembers who wrote a channel's latest messages, by msgid,
 // at most maxAuthors of them, oldest out first. Its owner guards it.
 type authorLog struct {
-	by    map[string]string
-	order []string // msgids, oldest first
+	by *bounded.Map[string, string] // nil until the first note
 }
 
 // note records that nick wrote msgid; a msgid seen already keeps its
 // author (every connection in the channel reads the same message).
 func (l *authorLog) note(msgid, nick string) {
-	if _, ok := l.by[msgid]; ok {
+	if l.by == nil {
+		l.by = bounded.New[string, string](maxAuthors)
+	}
+	if _, ok := l.by.Get(msgid); ok {
 		return
 	}
+	// Clones: not the whole line.
+	l.by.Put(strings.Clone(msgid), strings.Clone(nick))
+}
+
+// of is the author of msgid, if the log remembers it.
+func (l *authorLog) of(msgid string) string {
 	if l.by == nil {
-		l.by = make(map[string]string)
+		return ""
 	}
-	if len(l.order) >= maxAuthors {
-		delete(l.by, l.order[0])
-		l.order[0] = ""
-		l.order = l.order[1:]
+	nick, _ := l.by.Get(msgid)
+	return nick
+}
+
+// len is how many msgids the log remembers.
+func (l *authorLog) len() int {
+	if l.by == nil {
+		return 0
 	}
-	msgid = strings.Clone(msgid) // not the whole line
-	l.by[msgid] = strings.Clone(nick)
-	l.order = append(l.order, msgid)
+	return l.by.Len()
 }
 
 // noteAuthor records in the view that nick wrote msgid.
@@ -422,5 +433,5 @@ func (s *viewSub) author(msgid string) string {
 	v := s.v
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.authors.by[msgid]
+	return v.authors.of(msgid)
 }

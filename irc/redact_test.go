@@ -344,19 +344,19 @@ func TestAuthorLog(t *testing.T) {
 	var l authorLog
 	l.note("m0", "bob")
 	l.note("m0", "mallory")
-	if got := l.by["m0"]; got != "bob" {
+	if got := l.of("m0"); got != "bob" {
 		t.Errorf("m0 by %q, want bob", got)
 	}
 	for i := 1; i <= maxAuthors; i++ {
 		l.note("m"+strconv.Itoa(i), "carol")
 	}
-	if len(l.by) != maxAuthors || len(l.order) != maxAuthors {
-		t.Fatalf("%d authors, %d in order; want %d", len(l.by), len(l.order), maxAuthors)
+	if l.len() != maxAuthors {
+		t.Fatalf("%d authors; want %d", l.len(), maxAuthors)
 	}
-	if _, ok := l.by["m0"]; ok {
+	if l.of("m0") != "" {
 		t.Error("the oldest author is still there")
 	}
-	if got := l.by["m1"]; got != "carol" {
+	if got := l.of("m1"); got != "carol" {
 		t.Errorf("m1 by %q, want carol", got)
 	}
 }

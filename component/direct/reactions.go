@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/switchboard-im/switchboard/internal/bounded"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -23,9 +24,8 @@ const (
 // change of a set starts from nothing. The zero value is ready; safe for
 // concurrent use.
 type Reactions struct {
-	mu    sync.Mutex
-	m     map[string]*reactionBook // by user
-	users []string                 // in the order their books were made
+	mu sync.Mutex
+	m  *bounded.Map[string, *reactionBook] // by user; nil until the first Set
 }
 
 type reactionKey struct {
@@ -35,8 +35,16 @@ type reactionKey struct {
 }
 
 type reactionBook struct {
-	sets  map[reactionKey][]string
-	order []reactionKey
+	sets *bounded.Map[reactionKey, []string]
+}
+
+// book is user's reaction book, if there is one.
+func (cr *Reactions) book(user string) *reactionBook {
+	if cr.m == nil {
+		return nil
+	}
+	b, _ := cr.m.Get(user)
+	return b
 }
 
 // Get returns reactor's set of reactions to message target of
@@ -44,8 +52,9 @@ type reactionBook struct {
 func (cr *Reactions) Get(user string, conv transports.ID, target transports.RemoteID, reactor string) []string {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	if b := cr.m[user]; b != nil {
-		return slices.Clone(b.sets[reactionKey{conv, target, reactor}])
+	if b := cr.book(user); b != nil {
+		set, _ := b.sets.Get(reactionKey{conv, target, reactor})
+		return slices.Clone(set)
 	}
 	return nil
 }
@@ -59,14 +68,14 @@ func (cr *Reactions) Set(user string, conv transports.ID, target transports.Remo
 
 func (cr *Reactions) setLocked(user string, k reactionKey, set []string) {
 	if cr.m == nil {
-		cr.m = make(map[string]*reactionBook)
+		cr.m = bounded.New[string, *reactionBook](ReactionUsers)
 	}
-	b := cr.m[user]
+	b := cr.book(user)
 	if b == nil {
-		b = &reactionBook{sets: make(map[reactionKey][]string)}
-		putOldestOut(cr.m, &cr.users, user, b, ReactionUsers)
+		b = &reactionBook{sets: bounded.New[reactionKey, []string](ReactionTargets)}
+		cr.m.Put(user, b)
 	}
-	putOldestOut(b.sets, &b.order, k, slices.Clone(set), ReactionTargets)
+	b.sets.Put(k, slices.Clone(set))
 }
 
 // React adds or removes one reaction of reactor's and returns reactor's
@@ -76,8 +85,9 @@ func (cr *Reactions) React(user string, conv transports.ID, target transports.Re
 	defer cr.mu.Unlock()
 	k := reactionKey{conv, target, reactor}
 	var out []string
-	if b := cr.m[user]; b != nil {
-		for _, x := range b.sets[k] {
+	if b := cr.book(user); b != nil {
+		set, _ := b.sets.Get(k)
+		for _, x := range set {
 			if x != reaction {
 				out = append(out, x)
 			}

@@ -74,8 +74,8 @@ func TestReactions(t *testing.T) {
 		if got := cr.Get("w0", "bob", "m0", ""); !slices.Equal(got, []string{"👍"}) {
 			t.Errorf("a recent user is forgotten: %q", got)
 		}
-		if len(cr.m) != ReactionUsers || len(cr.users) != ReactionUsers {
-			t.Errorf("%d books for %d users, want %d", len(cr.m), len(cr.users), ReactionUsers)
+		if cr.m.Len() != ReactionUsers {
+			t.Errorf("%d books, want %d", cr.m.Len(), ReactionUsers)
 		}
 	})
 }

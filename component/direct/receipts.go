@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
+	"github.com/switchboard-im/switchboard/internal/bounded"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -63,10 +64,8 @@ type receiptBook struct {
 }
 
 type userReceipts struct {
-	pending    map[string]PendingReceipt // by conversation \0 RemoteID
-	order      []string                  // pending keys, oldest first
-	early      map[string]*transports.ReceiptEvent
-	earlyOrder []string
+	pending *bounded.Map[string, PendingReceipt] // by conversation \0 RemoteID
+	early   *bounded.Map[string, *transports.ReceiptEvent]
 }
 
 func receiptKey(to transports.ID, rid transports.RemoteID) string {
@@ -80,12 +79,12 @@ func (b *receiptBook) record(user string, to transports.ID, rid transports.Remot
 	defer b.mu.Unlock()
 	u := b.user(user)
 	k := receiptKey(to, rid)
-	if ev, ok := u.early[k]; ok {
-		delete(u.early, k)
+	if ev, ok := u.early.Get(k); ok {
+		u.early.Delete(k)
 		b.tidy(user, u)
 		return ev, true
 	}
-	putOldestOut(u.pending, &u.order, k, p, maxPendingReceipts)
+	u.pending.Put(k, p)
 	return nil, false
 }
 
@@ -98,8 +97,8 @@ func (b *receiptBook) take(user string, to transports.ID, rid transports.RemoteI
 		return PendingReceipt{}, false
 	}
 	k := receiptKey(to, rid)
-	p, ok := u.pending[k]
-	delete(u.pending, k)
+	p, ok := u.pending.Get(k)
+	u.pending.Delete(k)
 	b.tidy(user, u)
 	return p, ok
 }
@@ -111,12 +110,12 @@ func (b *receiptBook) keepEarly(user string, ev *transports.ReceiptEvent) (Pendi
 	defer b.mu.Unlock()
 	u := b.user(user)
 	k := receiptKey(ev.To, ev.Remote)
-	if p, ok := u.pending[k]; ok {
-		delete(u.pending, k)
+	if p, ok := u.pending.Get(k); ok {
+		u.pending.Delete(k)
 		b.tidy(user, u)
 		return p, true
 	}
-	putOldestOut(u.early, &u.earlyOrder, k, ev, maxEarlyReceipts)
+	u.early.Put(k, ev)
 	return PendingReceipt{}, false
 }
 
@@ -126,35 +125,20 @@ func (b *receiptBook) user(user string) *userReceipts {
 	}
 	u := b.users[user]
 	if u == nil {
-		u = &userReceipts{pending: make(map[string]PendingReceipt), early: make(map[string]*transports.ReceiptEvent)}
+		u = &userReceipts{
+			pending: bounded.New[string, PendingReceipt](maxPendingReceipts),
+			early:   bounded.New[string, *transports.ReceiptEvent](maxEarlyReceipts),
+		}
 		b.users[user] = u
 	}
 	return u
 }
 
-// tidy drops the order entries of forgotten keys, and the user when
-// nothing is left.
+// tidy forgets the user when nothing is left.
 func (b *receiptBook) tidy(user string, u *userReceipts) {
-	if len(u.pending) == 0 && len(u.early) == 0 {
+	if u.pending.Len() == 0 && u.early.Len() == 0 {
 		delete(b.users, user)
-		return
 	}
-	if len(u.order) > 2*len(u.pending)+16 {
-		u.order = keep(u.order, func(k string) bool { _, ok := u.pending[k]; return ok })
-	}
-	if len(u.earlyOrder) > 2*len(u.early)+16 {
-		u.earlyOrder = keep(u.earlyOrder, func(k string) bool { _, ok := u.early[k]; return ok })
-	}
-}
-
-func keep(keys []string, ok func(string) bool) []string {
-	out := keys[:0]
-	for _, k := range keys {
-		if ok(k) {
-			out = append(out, k)
-		}
-	}
-	return out
 }
 
 // acknowledge answers a message the legacy network took (Send returned

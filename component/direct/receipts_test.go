@@ -46,7 +46,7 @@ func TestReceiptBook(t *testing.T) {
 	for i := range maxPendingReceipts + 10 {
 		b.record(u, "+9", transports.RemoteID("x"+strconv.Itoa(i)), p)
 	}
-	if n := len(b.users[u].pending); n != maxPendingReceipts {
+	if n := b.users[u].pending.Len(); n != maxPendingReceipts {
 		t.Errorf("%d pending receipts kept, want the bound %d", n, maxPendingReceipts)
 	}
 	if _, ok := b.take(u, "+1", "r3"); ok {
@@ -55,7 +55,7 @@ func TestReceiptBook(t *testing.T) {
 	for i := range maxEarlyReceipts + 5 {
 		b.keepEarly(u, &transports.ReceiptEvent{To: "+8", Remote: transports.RemoteID(strconv.Itoa(i))})
 	}
-	if n := len(b.users[u].early); n != maxEarlyReceipts {
+	if n := b.users[u].early.Len(); n != maxEarlyReceipts {
 		t.Errorf("%d early reports kept, want the bound %d", n, maxEarlyReceipts)
 	}
 }

@@ -1,6 +1,9 @@
 package muc
 
-import "github.com/switchboard-im/switchboard/transports"
+import (
+	"github.com/switchboard-im/switchboard/internal/bounded"
+	"github.com/switchboard-im/switchboard/transports"
+)
 
 // ReactionTargets bounds the messages whose reactions a room remembers.
 const ReactionTargets = 500
@@ -9,27 +12,25 @@ const ReactionTargets = 500
 // who reacted with what, since XEP-0444 sends a reactor's whole set each
 // time.
 type reactions struct {
-	m     map[transports.RemoteID]map[string][]string // target → nick → reactions
-	order []transports.RemoteID
+	m *bounded.Map[transports.RemoteID, map[string][]string] // target → nick → reactions; nil until the first set
 }
 
 func (rc *reactions) get(target transports.RemoteID, nick string) []string {
-	return rc.m[target][nick]
+	if rc.m == nil {
+		return nil
+	}
+	byNick, _ := rc.m.Get(target)
+	return byNick[nick]
 }
 
 func (rc *reactions) set(target transports.RemoteID, nick string, set []string) {
 	if rc.m == nil {
-		rc.m = make(map[transports.RemoteID]map[string][]string)
+		rc.m = bounded.New[transports.RemoteID, map[string][]string](ReactionTargets)
 	}
-	byNick := rc.m[target]
-	if byNick == nil {
+	byNick, ok := rc.m.Get(target)
+	if !ok {
 		byNick = make(map[string][]string)
-		rc.m[target] = byNick
-		rc.order = append(rc.order, target)
-		if len(rc.order) > ReactionTargets {
-			delete(rc.m, rc.order[0])
-			rc.order = rc.order[1:]
-		}
+		rc.m.Put(target, byNick)
 	}
 	byNick[nick] = set
 }

@@ -335,8 +335,8 @@ func TestReactionsBounded(t *testing.T) {
 	if got := r.Reactions(transports.RemoteID(fmt.Sprint(ReactionTargets+1)), "bob"); !slices.Equal(got, []string{"x"}) {
 		t.Errorf("newest target %v", got)
 	}
-	if len(r.reactions.m) != ReactionTargets || len(r.reactions.order) != ReactionTargets {
-		t.Errorf("%d targets kept, %d in order; bound %d", len(r.reactions.m), len(r.reactions.order), ReactionTargets)
+	if r.reactions.m.Len() != ReactionTargets {
+		t.Errorf("%d targets kept; bound %d", r.reactions.m.Len(), ReactionTargets)
 	}
 }
 
