@@ -96,8 +96,10 @@ func fanOutMembers(s string) ([]string, error) {
 			return nil, fmt.Errorf("%w: %q in the group is not a phone number in international format", transports.ErrInvalidInput, clip(n))
 		}
 		if i > 0 && m[i-1] >= n {
-			want, _ := FanOutRoom(m...)
-			return nil, fmt.Errorf("%w: a group's numbers are written sorted and each once: %s", transports.ErrInvalidInput, want)
+			want := slices.Clone(m)
+			slices.Sort(want)
+			return nil, fmt.Errorf("%w: a group's numbers are written sorted and each once: %s",
+				transports.ErrInvalidInput, strings.Join(slices.Compact(want), ","))
 		}
 	}
 	return m, nil
