@@ -54,7 +54,7 @@ func (n *Network) twilioConversations(w http.ResponseWriter, r *http.Request) {
 		case "onConversationAdded":
 			return groupNumber(form), nil
 		case "onMessageAdded":
-			sid := form.Get("ConversationSid")
+			sid := canonicalSID(form.Get("ConversationSid"))
 			if !conversationSID.MatchString(sid) {
 				return "", refuse(http.StatusBadRequest, "%q is not a Conversation SID", clip(sid))
 			}
@@ -96,7 +96,7 @@ func groupNumber(form url.Values) string {
 // groupAdded makes a new group text the user's whose number it texts,
 // and tells them its room once.
 func (n *Network) groupAdded(ctx context.Context, form url.Values) error {
-	sid := form.Get("ConversationSid")
+	sid := canonicalSID(form.Get("ConversationSid"))
 	if !conversationSID.MatchString(sid) {
 		return refuse(http.StatusBadRequest, "%q is not a Conversation SID", clip(sid))
 	}
@@ -150,7 +150,7 @@ func (n *Network) groupAdded(ctx context.Context, form url.Values) error {
 // room it reaches them one to one, from the author's occupant, and is
 // kept offline, never dropped.
 func (n *Network) groupMessage(ctx context.Context, form url.Values, g groupRecord) error {
-	sid, id, author, body := form.Get("ConversationSid"), form.Get("MessageSid"), form.Get("Author"), form.Get("Body")
+	sid, id, author, body := canonicalSID(form.Get("ConversationSid")), form.Get("MessageSid"), form.Get("Author"), form.Get("Body")
 	switch {
 	case id == "":
 		return refuse(http.StatusBadRequest, "a group message without a MessageSid")

@@ -24,16 +24,28 @@ import (
 // groupMarker ends the localpart of a Twilio group's room.
 const groupMarker = "%group"
 
-// conversationSID is the form of a Twilio Conversation's SID.
-var conversationSID = regexp.MustCompile(`^CH[0-9a-fA-F]{32}$`)
+// conversationSID is the form of a Twilio Conversation's SID (Twilio
+// writes its hex digits in lower case).
+var conversationSID = regexp.MustCompile(`^CH[0-9a-f]{32}$`)
 
 // maxMembers is the most numbers a fan-out room has: each text in it
 // costs as many texts, and Twilio's group texts take at most ten
 // participants too.
 const maxMembers = 10
 
-// GroupRoom is the room of Twilio Conversation sid (CH…).
-func GroupRoom(sid string) transports.ID { return transports.ID(sid + groupMarker) }
+// GroupRoom is the room of Twilio Conversation sid (CH…): in lower case,
+// as a JID's localpart is (XMPP folds its case), so that the room the
+// user joined and the one a webhook names are one.
+func GroupRoom(sid string) transports.ID { return transports.ID(strings.ToLower(sid) + groupMarker) }
+
+// canonicalSID is a Conversation SID as Twilio writes it: "CH" and
+// lower-case hex digits (a JID brings it back in lower case).
+func canonicalSID(sid string) string {
+	if len(sid) < 2 {
+		return sid
+	}
+	return "CH" + strings.ToLower(sid[2:])
+}
 
 // FanOutRoom is the fan-out room of members (E.164 numbers, in any
 // order, repeats allowed): sorted and each once. An error wraps
@@ -52,8 +64,8 @@ func FanOutRoom(members ...string) (transports.ID, error) {
 // Room is a room's address read: a Twilio group's SID or a fan-out
 // room's members.
 type Room struct {
-	// Group is the Conversation SID of a Twilio group ("" for a fan-out
-	// room).
+	// Group is the Conversation SID of a Twilio group, as Twilio
+	// writes it ("CH" and lower-case hex; "" for a fan-out room).
 	Group string
 	// Members are a fan-out room's numbers, sorted (nil for a group).
 	Members []string
@@ -66,10 +78,10 @@ type Room struct {
 func ParseRoom(id transports.ID) (Room, error) {
 	s := string(id)
 	if sid, ok := strings.CutSuffix(s, groupMarker); ok {
-		if !conversationSID.MatchString(sid) {
-			return Room{}, fmt.Errorf("%w: %q is not a group text's ID (CH and 32 hex digits)", transports.ErrInvalidInput, clip(sid))
+		if !conversationSID.MatchString(canonicalSID(sid)) || sid != strings.ToLower(sid) {
+			return Room{}, fmt.Errorf("%w: %q is not a group text's ID (ch and 32 hex digits, in lower case)", transports.ErrInvalidInput, clip(sid))
 		}
-		return Room{Group: sid}, nil
+		return Room{Group: canonicalSID(sid)}, nil
 	}
 	m, err := fanOutMembers(s)
 	if err != nil {

@@ -27,7 +27,8 @@ func TestParseRoom(t *testing.T) {
 		want    Room
 		wantErr string
 	}{
-		{id: groupSID + "%group", want: Room{Group: groupSID}},
+		{id: "ch0123456789abcdef0123456789abcdef%group", want: Room{Group: groupSID}},
+		{id: groupSID + "%group", wantErr: "in lower case"},
 		{id: memC + "," + memD, want: Room{Members: []string{memC, memD}}},
 		{id: memC + "," + memD + ",+442079460000", want: Room{Members: []string{memC, memD, "+442079460000"}}},
 		{id: "+442079460000," + memC, wantErr: "sorted and each once: " + memC + ",+442079460000"},
@@ -36,7 +37,7 @@ func TestParseRoom(t *testing.T) {
 		{id: memC + ",", wantErr: `"" in the group is not a phone number`},
 		{id: memC + ",12345", wantErr: `"12345" in the group is not a phone number`},
 		{id: "CH0123%group", wantErr: "not a group text's ID"},
-		{id: "ch0123456789abcdef0123456789abcdef%group", wantErr: "not a group text's ID"},
+		{id: "ch0123456789abcdef0123456789abcdeg%group", wantErr: "not a group text's ID"},
 		{id: transports.ID(strings.Repeat(memC+",", 10) + memD), wantErr: "at most 10 numbers"},
 		{id: memC, wantErr: "at least two numbers"},
 	}
