@@ -340,3 +340,43 @@ func cloneWith(params url.Values, key, value string) url.Values {
 	out.Set(key, value)
 	return out
 }
+
+// TestOwnModeGroup: in own mode a group text's webhooks are checked with
+// the auth token of the user whose number it texts, read from their
+// registration without a session; another account's token is refused,
+// and the user's session sends through their own account.
+func TestOwnModeGroup(t *testing.T) {
+	ctx := context.Background()
+	f, h := twilioOwn(t)
+	creds := h.register(t, "alice@example.org", transports.Credentials{"account_sid": ownSID, "auth_token": ownToken, "phone": ownNum})
+	hook := h.public + "twilio/conversations"
+	f.SetConversationsURL(ownSID, hook)
+	ch := f.AddGroup(ownSID, ownNum, "", memC, memD)
+	added := url.Values{"EventType": {"onConversationAdded"}, "AccountSid": {ownSID}, "ConversationSid": {ch},
+		"MessagingBinding.ProjectedAddress": {ownNum}, "MessagingBinding.AuthorAddress": {memC}}
+	if code, _ := webhook(t, hook, "other-token", added); code != http.StatusForbidden {
+		t.Fatalf("onConversationAdded signed with another account's token: HTTP %d", code)
+	}
+	if code, err := f.ConversationAdded(ctx, ch, memC); err != nil || code != http.StatusOK {
+		t.Fatalf("onConversationAdded: HTTP %d, %v", code, err)
+	}
+	if code, _, err := f.ReceiveGroup(ctx, twiliotest.GroupIncoming{Conversation: ch, Author: memC, Body: "hey"}); err != nil || code != http.StatusOK {
+		t.Fatalf("onMessageAdded: HTTP %d, %v", code, err)
+	}
+	got := h.rec.wait(t, 2)
+	if m, ok := got[1].ev.(*transports.MessageEvent); !ok || got[1].user != "alice@example.org" || m.From != GroupRoom(ch) || m.Body != "hey" {
+		t.Fatalf("delivered %#v", got)
+	}
+
+	a := h.connect(t, "alice@example.org", creds)
+	if err := a.(transports.Rooms).JoinRoom(ctx, GroupRoom(ch), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Send(ctx, transports.Message{To: GroupRoom(ch), Room: true, Body: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	// No participant identity: the user's number is the Author.
+	if m, err := f.NextConversationMessage(10 * time.Second); err != nil || m.Conversation != ch || m.Author != ownNum {
+		t.Fatalf("Twilio got %+v, %v", m, err)
+	}
+}
