@@ -380,3 +380,19 @@ func TestOwnModeGroup(t *testing.T) {
 		t.Fatalf("Twilio got %+v, %v", m, err)
 	}
 }
+
+// TestConversationsURL: Twilio's own Conversations API beside Twilio's
+// REST API, the api_url of a provider copying Twilio's, or what is
+// configured.
+func TestConversationsURL(t *testing.T) {
+	for _, tt := range []struct{ api, conv, want string }{
+		{"", "", DefaultTwilioConversations},
+		{"https://api.example.net/", "", "https://api.example.net"},
+		{"https://api.example.net", "https://conv.example.net/", "https://conv.example.net"},
+	} {
+		n := New(Config{Provider: ProviderTwilio, Twilio: TwilioConfig{APIURL: tt.api, ConversationsURL: tt.conv, AccountSID: opSID, AuthToken: opToken}})
+		if got := n.twilio.conv; got != tt.want {
+			t.Errorf("api_url %q, conversations_url %q: %q, want %q", tt.api, tt.conv, got, tt.want)
+		}
+	}
+}
