@@ -396,3 +396,40 @@ func TestConversationsURL(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomFiles: files shared in a fan-out room go to each member as the
+// MMS's media; in a Twilio group, whose messages take no media URL, as
+// links in the text.
+func TestRoomFiles(t *testing.T) {
+	ctx := context.Background()
+	f, h := twilioOperator(t)
+	creds := h.register(t, "alice@example.org", nil)
+	f.SetConversationsURL(opSID, h.public+"twilio/conversations")
+	ch := f.AddGroup(opSID, numA, "alice-chat", memC, memD)
+	if code, err := f.ConversationAdded(ctx, ch, memC); err != nil || code != http.StatusOK {
+		t.Fatalf("onConversationAdded: HTTP %d, %v", code, err)
+	}
+	a := h.connect(t, "alice@example.org", creds).(*adapter)
+	fanOut, _ := FanOutRoom(memC, memD)
+	for _, room := range []transports.ID{fanOut, GroupRoom(ch)} {
+		if err := a.JoinRoom(ctx, room, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const photo = "https://upload.example.org/photo.jpg"
+	files := []transports.File{{URL: photo, Name: "photo.jpg", Type: "image/jpeg"}}
+	if _, err := a.SendFiles(ctx, transports.Message{To: fanOut, Room: true, Files: files}); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{memC, memD} {
+		if m := nextSent(t, f); m.To != to || m.Body != "" || !reflect.DeepEqual(m.Media, []string{photo}) {
+			t.Fatalf("the provider got %+v, want the photo as media to %s", m, to)
+		}
+	}
+	if _, err := a.SendFiles(ctx, transports.Message{To: GroupRoom(ch), Room: true, Body: "look", Files: files}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := f.NextConversationMessage(10 * time.Second); err != nil || m.Body != "look\n"+photo || m.MediaSid != "" {
+		t.Fatalf("Twilio got %+v, %v", m, err)
+	}
+}
