@@ -15,6 +15,10 @@
 // their users and remembers the inbound texts already delivered, so a
 // provider's retry is not delivered twice.
 //
+// Group texts are rooms (rooms.go): a Twilio group text (Conversations
+// API, ch…%group) is texted as one, and a room of several numbers
+// (+1…,+1…) fans out as one text per member with any provider.
+//
 // Sending is not delivery: delivery reports become receipts
 // (Capabilities.DeferredReceipts). The package knows nothing of XMPP.
 package sms
