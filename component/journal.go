@@ -171,6 +171,11 @@ func (c *Component) replayJournal(ctx context.Context) {
 			c.journalAck(ctx, n, e.User, e.Seq)
 			continue
 		}
+		if c.pairedBefore(ctx, e.User, n) {
+			c.log.Info("journaled message already sent before the stop, not sent again", "user", e.User, "id", logAttr(n.Attr("id")))
+			c.journalAck(ctx, nil, e.User, e.Seq)
+			continue
+		}
 		if !waiting[e.User] {
 			waiting[e.User] = true
 			user := e.User
