@@ -154,13 +154,25 @@ func (c *Component) replayJournal(ctx context.Context) {
 	if len(entries) > 0 {
 		c.log.Info("handling again the messages a stopped process left unsent", "messages", len(entries))
 	}
-	waiting := make(map[string]bool)
-	for _, e := range entries {
+	nodes := make([]*node, len(entries))
+	roomBound := make(map[string]bool) // users with a replayed message to a room
+	for i, e := range entries {
 		n, err := xmltree.Parse(string(e.Stanza))
 		if err != nil {
 			c.log.Error("journaled message unreadable, dropped", "user", e.User, "err", err)
 			c.journalAck(ctx, nil, e.User, e.Seq)
 			continue
+		}
+		nodes[i] = n
+		if c.toRoom(n) {
+			roomBound[e.User] = true
+		}
+	}
+	waiting := make(map[string]bool)
+	for i, e := range entries {
+		n := nodes[i]
+		if n == nil {
+			continue // unreadable, dropped above
 		}
 		if j.Expired(e) {
 			c.log.Warn("journaled message too old to send, dropped", "user", e.User, "id", logAttr(n.Attr("id")),
@@ -179,7 +191,8 @@ func (c *Component) replayJournal(ctx context.Context) {
 		if !waiting[e.User] {
 			waiting[e.User] = true
 			user := e.User
-			c.lanes.Post(ctx, user, func(ctx context.Context) { c.awaitSession(ctx, user) })
+			rooms := roomBound[user]
+			c.lanes.Post(ctx, user, func(ctx context.Context) { c.awaitSession(ctx, user, rooms) })
 		}
 		c.replays.add(n)
 		c.routeAt(n, e.Seq)
@@ -196,8 +209,14 @@ func (c *Component) replayJournal(ctx context.Context) {
 // awaitSession waits, in user's lane, until the stream is up and the
 // user's legacy session is (it starts it for a registered user), or has
 // failed, or connectWait passed: then the user's replayed messages run,
-// and get the usual error where the session is not there.
-func (c *Component) awaitSession(ctx context.Context, user string) {
+// and get the usual error where the session is not there. With rooms
+// (the user has replayed messages to rooms), it then rejoins the user's
+// remembered rooms (bouncer mode) before returning, so those messages
+// find the rooms joined; see holdForRooms.
+func (c *Component) awaitSession(ctx context.Context, user string, rooms bool) {
+	if rooms {
+		defer c.holdForRooms(ctx, user)
+	}
 	u, err := jid.Parse(user)
 	if err != nil {
 		return

@@ -2,9 +2,11 @@ package component_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-im/switchboard/journal"
 	"github.com/switchboard-im/switchboard/msgid"
@@ -60,5 +62,51 @@ func TestJournalSkipsPairedReplay(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "journaled message already sent before the stop") {
 		t.Errorf("no log line for the skipped entry:\n%s", e.logs)
+	}
+}
+
+// TestJournalReplaysGroupchatAfterRejoin: a room message of a user in
+// bouncer mode, read and not sent when the component stopped, waits at
+// the next component until the user's remembered room is rejoined, and
+// is then sent to the room once, in order with a one-to-one message
+// journaled after it; the user gets no error for it.
+func TestJournalReplaysGroupchatAfterRejoin(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: true, tune: slowSends})
+	c, a := roomUser(t, e, "hal")
+	if err := e.reg.SetSettings(context.Background(), "hal@localhost", "fake", map[string]string{"stay_connected": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	joinAndSync(t, c, testRoom, "hal")
+
+	c.Send(t, `<message type="groupchat" id="g1" to="`+testRoom+`"><body>room one</body></message>`)
+	c.Send(t, `<message type="groupchat" id="g2" to="`+testRoom+`"><body>room two</body></message>`)
+	c.Send(t, chatTo("bob", "g3", "after the room"))
+	if m := nextSent(t, a); m.Body != "room one" || !m.Room {
+		t.Fatalf("first message sent = %+v", m)
+	}
+	e.journalIDs(t, "g2", "g3")
+	e.stop()
+
+	e.tune = nil
+	e.start(t, e.key, nil)
+	a2 := e.adapter(t, "hal@localhost")
+	var got []string
+	for range 2 {
+		m := nextSent(t, a2)
+		got = append(got, fmt.Sprintf("%s room=%v: %s", m.To, m.Room, m.Body))
+	}
+	if want := []string{"#test room=true: room two", "bob room=false: after the room"}; !slices.Equal(got, want) {
+		t.Fatalf("sent after the restart %q, want %q", got, want)
+	}
+	if !a2.Joined("#test") {
+		t.Errorf("the remembered room was not rejoined")
+	}
+	e.journalIDs(t)
+	c.ExpectNone(t, 500*time.Millisecond, isErrorReply("g2"))
+	if n := len(a2.Sent()); n != 0 {
+		t.Fatalf("%d more messages sent", n)
+	}
+	if js := a2.Joins(); len(js) != 1 {
+		t.Errorf("JoinRoom called %d times after the restart, want once", len(js))
 	}
 }
