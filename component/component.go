@@ -232,6 +232,10 @@ type Stats struct {
 	ConnectedUsers  int
 	OutboxPending   int
 	DeadLetters     int64 // outbox stanzas given up on since start (see outbox.Outbox.DeadLetter)
+	// JournalPending is how many of the users' messages to the network
+	// are in the inbound journal, read and not yet handled (journal.go;
+	// a counter, no storage read).
+	JournalPending int
 }
 
 // New checks cfg and returns a component ready to Run.
@@ -666,6 +670,9 @@ func (c *Component) Stats() Stats {
 		if c.sup.Status(u).State == transports.StateConnected {
 			st.ConnectedUsers++
 		}
+	}
+	if c.cfg.Journal != nil {
+		st.JournalPending = c.cfg.Journal.Len(c.net.Name())
 	}
 	if items, err := c.out.Pending(context.Background(), c.net.Name(), 1000); err == nil {
 		st.OutboxPending = len(items)

@@ -95,6 +95,9 @@ type Journal struct {
 
 	mu    sync.Mutex
 	count map[userKey]int // entries written and not acknowledged
+	// pending is the sum of count per network, kept as count changes,
+	// so that Len costs no scan (it is read at every /metrics scrape).
+	pending map[string]int
 }
 
 type userKey struct{ network, user string }
@@ -107,7 +110,7 @@ func New(st storage.Store, limits Limits) *Journal {
 	if limits.MaxAge <= 0 {
 		limits.MaxAge = DefaultMaxAge
 	}
-	return &Journal{st: st, limits: limits, now: time.Now, count: make(map[userKey]int)}
+	return &Journal{st: st, limits: limits, now: time.Now, count: make(map[userKey]int), pending: make(map[string]int)}
 }
 
 // SetClock replaces the clock that dates entries and decides their age,
@@ -129,6 +132,7 @@ func (j *Journal) Write(ctx context.Context, network, user string, stanza []byte
 		return 0, fmt.Errorf("journal: %s on %s: %w", user, network, ErrFull)
 	}
 	j.count[k]++ // taken now, so concurrent writers cannot pass the cap
+	j.pending[network]++
 	j.mu.Unlock()
 
 	v := make([]byte, 8, 8+len(user)+1+len(stanza))
@@ -161,9 +165,25 @@ func (j *Journal) Ack(ctx context.Context, network, user string, seq uint64) err
 func (j *Journal) release(k userKey) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if _, ok := j.count[k]; !ok {
+		return // counted before Pending recounted the network
+	}
 	if j.count[k]--; j.count[k] <= 0 {
 		delete(j.count, k)
 	}
+	if j.pending[k.network]--; j.pending[k.network] <= 0 {
+		delete(j.pending, k.network)
+	}
+}
+
+// Len returns how many entries of network's journal are written and not
+// acknowledged: those this Journal wrote, and those its last Pending
+// returned. It does no I/O (a counter kept by Write, Ack and Pending),
+// for the journal-length gauge on /metrics.
+func (j *Journal) Len(network string) int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.pending[network]
 }
 
 // pageSize is how many entries Pending reads at a time.
@@ -171,8 +191,10 @@ const pageSize = 256
 
 // Pending returns every unacknowledged entry of network's journal, in
 // the order they were written (so in each user's order), and counts them
-// against their users' cap until they are acknowledged. It is called
-// once, when the component starts serving, before it writes new entries.
+// against their users' cap until they are acknowledged, in place of what
+// was counted for network before (a component that stopped and starts
+// again counts what it left once). It is called once each time the
+// component starts serving, before it writes new entries.
 // An entry that cannot be read (not written by this package) is removed
 // and reported in the error after the others are returned.
 func (j *Journal) Pending(ctx context.Context, network string) ([]Entry, error) {
@@ -204,9 +226,15 @@ func (j *Journal) Pending(ctx context.Context, network string) ([]Entry, error) 
 		}
 	}
 	j.mu.Lock()
+	for k := range j.count {
+		if k.network == network {
+			delete(j.count, k)
+		}
+	}
 	for _, e := range out {
 		j.count[userKey{network, e.User}]++
 	}
+	j.pending[network] = len(out)
 	j.mu.Unlock()
 	return out, errors.Join(bad...)
 }
