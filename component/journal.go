@@ -2,7 +2,6 @@ package component
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
-	"github.com/switchboard-im/switchboard/journal"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -81,14 +79,8 @@ func (c *Component) message(s *stanza.In, seq uint64) {
 		var err error
 		seq, err = j.Write(ctx, c.net.Name(), user, []byte(s.Element.String()))
 		cancel()
-		switch {
-		case errors.Is(err, journal.ErrFull):
-			c.log.Info("message refused: too many of the user's messages unacknowledged", "user", user)
-			c.replyError(s.Element, stanzaerr.New("wait", "resource-constraint", "Too many of your messages are still on their way; send this again in a moment."))
-			return
-		case err != nil:
-			c.log.Error("journaling a message", "user", user, "err", err)
-			c.replyError(s.Element, stanzaerr.New("wait", "internal-server-error", "The gateway cannot store this message right now; it was not sent. Send it again in a moment."))
+		if err != nil {
+			c.journalRefused(s.Element, user, err)
 			return
 		}
 	}

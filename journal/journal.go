@@ -135,17 +135,84 @@ func (j *Journal) Write(ctx context.Context, network, user string, stanza []byte
 	j.pending[network]++
 	j.mu.Unlock()
 
-	v := make([]byte, 8, 8+len(user)+1+len(stanza))
-	binary.BigEndian.PutUint64(v, uint64(j.now().UnixNano()))
-	v = append(v, user...)
-	v = append(v, 0)
-	v = append(v, stanza...)
-	seq, err := j.st.Append(ctx, queuePrefix+network, v)
+	seq, err := j.st.Append(ctx, queuePrefix+network, encode(uint64(j.now().UnixNano()), user, stanza))
 	if err != nil {
 		j.release(k)
 		return 0, fmt.Errorf("journal: write for %s on %s: %w", user, network, err)
 	}
 	return seq, nil
+}
+
+// Record is one stanza for WriteBatch: read from the stream and sent by
+// User (a bare JID).
+type Record struct {
+	User   string
+	Stanza []byte
+}
+
+// WriteBatch records recs in network's journal, in their order, in one
+// storage transaction (group commit: the stanzas a busy stream read back
+// to back cost one durable write, not one each). seqs[i] is the sequence
+// number of recs[i], or 0 with errs[i] saying why it was not written:
+// ErrFull (wrapped) for a user over MaxPerUser, who keeps their other
+// records' places, or the transaction's error for every record. It
+// blocks for one storage transaction; the store may run its function
+// more than once (storage.Store.Update), which writes each record once.
+func (j *Journal) WriteBatch(ctx context.Context, network string, recs []Record) (seqs []uint64, errs []error) {
+	seqs, errs = make([]uint64, len(recs)), make([]error, len(recs))
+	taken := make([]int, 0, len(recs)) // indexes of the records counted against their cap
+	j.mu.Lock()
+	for i, r := range recs {
+		if err := check(network, r.User); err != nil {
+			errs[i] = err
+			continue
+		}
+		k := userKey{network, r.User}
+		if j.count[k] >= j.limits.MaxPerUser {
+			errs[i] = fmt.Errorf("journal: %s on %s: %w", r.User, network, ErrFull)
+			continue
+		}
+		j.count[k]++
+		j.pending[network]++
+		taken = append(taken, i)
+	}
+	j.mu.Unlock()
+	if len(taken) == 0 {
+		return seqs, errs
+	}
+	at := uint64(j.now().UnixNano())
+	vals := make([][]byte, len(taken))
+	for n, i := range taken {
+		vals[n] = encode(at, recs[i].User, recs[i].Stanza)
+	}
+	got := make([]uint64, len(taken))
+	err := j.st.Update(ctx, func(tx storage.Tx) error {
+		for n, v := range vals {
+			seq, err := tx.Append(queuePrefix+network, v)
+			if err != nil {
+				return err
+			}
+			got[n] = seq // overwritten by a retried run
+		}
+		return nil
+	})
+	for n, i := range taken {
+		if err != nil {
+			errs[i] = fmt.Errorf("journal: write for %s on %s: %w", recs[i].User, network, err)
+			j.release(userKey{network, recs[i].User})
+			continue
+		}
+		seqs[i] = got[n]
+	}
+	return seqs, errs
+}
+
+func encode(at uint64, user string, stanza []byte) []byte {
+	v := make([]byte, 8, 8+len(user)+1+len(stanza))
+	binary.BigEndian.PutUint64(v, at)
+	v = append(v, user...)
+	v = append(v, 0)
+	return append(v, stanza...)
 }
 
 // Ack removes user's entry seq from network's journal: its stanza has
