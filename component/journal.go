@@ -15,8 +15,9 @@ import (
 
 // The inbound journal (Config.Journal, package journal): a user's message
 // to the legacy network — text to a contact or a room, a correction, a
-// retraction, reactions — is written to the journal on the stream's
-// goroutine before its handling starts (message), and acknowledged once
+// retraction, reactions — is written to the journal before its handling
+// starts (by the journal writer, with the stanzas read back to back in
+// one transaction: journal_writer.go), and acknowledged once
 // its handling is over: after its lane work (the legacy send, or its
 // queueing where the network pipelines, and the error stanza of a
 // refusal) and after its confirmation (the message-ID pair, the receipt
@@ -36,7 +37,8 @@ import (
 //
 // Duplicates: a message the legacy network took whose acknowledgement
 // the process did not live to write is sent again — at most the user's
-// messages in flight (one, where the network does not pipeline).
+// messages in flight (one, where the network does not pipeline), less
+// those whose message-ID pair was written (journal_paired.go).
 // Nothing is acknowledged once Run's context is done: a send that failed
 // because the component was stopping is handled again by the next one.
 
@@ -61,9 +63,10 @@ func (c *Component) journals(s *stanza.In) bool {
 }
 
 // message handles the message stanza s: journaled first when it goes to
-// the legacy network (a new one, seq 0) or already journaled at seq (a
+// the legacy network and is not yet (seq 0: the journal writer did not
+// take it), or already journaled at seq (by the journal writer, or a
 // replay), and acknowledged in the journal once handled. On the stream's
-// goroutine, or Run's for a replay.
+// goroutine, the journal writer's, or Run's for a replay.
 func (c *Component) message(s *stanza.In, seq uint64) {
 	j := c.cfg.Journal
 	if !c.journals(s) {

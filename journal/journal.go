@@ -32,7 +32,9 @@
 //	                            the stanza
 //
 // One queue per network keeps the order of reading; one Append and one
-// Remove per message is its whole cost.
+// Remove per message is its whole cost, and [Journal.WriteBatch] writes
+// the entries of stanzas read back to back in one transaction (group
+// commit).
 package journal
 
 import (
