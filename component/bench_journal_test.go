@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,13 +75,14 @@ func benchJournalPath(b *testing.B, kind string, burst int) {
 		}
 	}
 	net := transportstest.New(map[string]string{legacyUsr: legacyPW})
+	jstore := &countingStore{Store: store}
 	comp, err := component.New(component.Config{
 		Domain: gw, Server: srv.ln.Addr().String(), Secret: secret, Network: net, Registry: reg,
 		Outbox: outbox.New(store), MessageIDs: ids, NetState: state,
 		SendRate: 1e9, SendBurst: 1 << 30,
 		IncomingPerMinute: 1 << 30,
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Journal:           journal.New(store, journal.Limits{}),
+		Journal:           journal.New(jstore, journal.Limits{}),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -122,4 +124,20 @@ func benchJournalPath(b *testing.B, kind string, burst int) {
 		}
 	}
 	b.StopTimer()
+	if n := jstore.updates.Load(); n > 0 {
+		// The journal's transactions (WriteBatch): how many stanzas
+		// shared one.
+		b.ReportMetric(float64(b.N)/float64(n), "stanzas/tx")
+	}
+}
+
+// countingStore counts the Update calls of the journal it is given.
+type countingStore struct {
+	storage.Store
+	updates atomic.Int64
+}
+
+func (s *countingStore) Update(ctx context.Context, fn func(storage.Tx) error) error {
+	s.updates.Add(1)
+	return s.Store.Update(ctx, fn)
 }
