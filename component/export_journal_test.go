@@ -1,7 +1,8 @@
 package component
 
-// JournalWriterQueued returns how many stanzas wait in the journal
-// writer's queue, not yet taken into a batch.
+// JournalWriterQueued returns how many journaled stanzas wait in the
+// journal writer's queue, not yet taken into a batch (stanzas that are
+// not journaled, queued behind them for their order, are not counted).
 func JournalWriterQueued(c *Component) int {
 	w := c.writer
 	if w == nil {
@@ -9,5 +10,11 @@ func JournalWriterQueued(c *Component) int {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.queue)
+	n := 0
+	for _, q := range w.queue {
+		if q.user != "" {
+			n++
+		}
+	}
+	return n
 }
