@@ -141,6 +141,9 @@ type Component struct {
 	// replays marks the journaled stanzas being handled again
 	// (journal.go).
 	replays replays
+	// writer queues the stanzas read for the journal writer
+	// (journal_writer.go); nil without a journal. Set by Run.
+	writer *journalWriter
 
 	cfg     Config
 	domain  jid.JID
@@ -232,6 +235,10 @@ type Stats struct {
 	ConnectedUsers  int
 	OutboxPending   int
 	DeadLetters     int64 // outbox stanzas given up on since start (see outbox.Outbox.DeadLetter)
+	// JournalPending is how many of the users' messages to the network
+	// are in the inbound journal, read and not yet handled (journal.go;
+	// a counter, no storage read).
+	JournalPending int
 }
 
 // New checks cfg and returns a component ready to Run.
@@ -330,6 +337,15 @@ func (c *Component) Run(ctx context.Context) error {
 	// Before the stream: each user's replayed messages are in their lane
 	// ahead of anything new they send.
 	c.replayJournal(ctx)
+	if c.cfg.Journal != nil {
+		w := newJournalWriter()
+		c.writer = w
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.journalWriterLoop(ctx, w)
+		}()
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -667,6 +683,9 @@ func (c *Component) Stats() Stats {
 			st.ConnectedUsers++
 		}
 	}
+	if c.cfg.Journal != nil {
+		st.JournalPending = c.cfg.Journal.Len(c.net.Name())
+	}
 	if items, err := c.out.Pending(context.Background(), c.net.Name(), 1000); err == nil {
 		st.OutboxPending = len(items)
 	}
@@ -725,7 +744,7 @@ func (c *Component) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement
 		c.replyError(n, stanzaerr.New("modify", "policy-violation", "The stanza is larger than %s.", sizeText(max)))
 		return nil
 	}
-	c.routeSafely(n)
+	c.routeRead(n) // journal_writer.go
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/storage/bolt"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -42,6 +43,9 @@ type gateway struct {
 	// admins, if set before start, are the bare JIDs that may run the
 	// admin commands (component.Config.Admins).
 	admins []string
+	// tune, if set, adjusts the component's config at each start, with
+	// the storage it runs on.
+	tune func(*component.Config, storage.Store)
 }
 
 // startGateway runs the component for network on p; it is stopped, and
@@ -95,7 +99,7 @@ func (g *gateway) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	comp, err := component.New(component.Config{
+	cfg := component.Config{
 		Domain: g.domain, Server: g.p.ComponentAddress(), Secret: secret,
 		Network: g.net, Registry: reg,
 		Outbox: outbox.New(store), MessageIDs: ids, NetState: state,
@@ -107,7 +111,11 @@ func (g *gateway) start(t *testing.T) {
 		Archive: arch,
 		HookURL: g.hookURL,
 		Admins:  g.admins,
-	})
+	}
+	if g.tune != nil {
+		g.tune(&cfg, store)
+	}
+	comp, err := component.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
