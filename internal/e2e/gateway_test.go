@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/storage/bolt"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -42,6 +43,9 @@ type gateway struct {
 	// admins, if set before start, are the bare JIDs that may run the
 	// admin commands (component.Config.Admins).
 	admins []string
+	// openStore, if set before start, opens the component's storage
+	// instead of the bbolt file at dbPath.
+	openStore func(t *testing.T) storage.Store
 }
 
 // startGateway runs the component for network on p; it is stopped, and
@@ -80,10 +84,7 @@ func newGateway(t *testing.T, p testenv.XMPPServer, domain string, network trans
 
 func (g *gateway) start(t *testing.T) {
 	t.Helper()
-	store, err := bolt.Open(g.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := g.open(t)
 	ids, state := msgid.New(store), netstate.New(store)
 	also := []registry.UserData{ids, state}
 	var arch *archive.Archive
@@ -130,6 +131,19 @@ func (g *gateway) start(t *testing.T) {
 	if err := comp.WaitConnected(wctx); err != nil {
 		t.Fatalf("component not connected: %v\n%s", err, g.p.Log())
 	}
+}
+
+// open opens the component's storage: openStore's, or the bbolt file.
+func (g *gateway) open(t *testing.T) storage.Store {
+	t.Helper()
+	if g.openStore != nil {
+		return g.openStore(t)
+	}
+	store, err := bolt.Open(g.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
 
 func (g *gateway) restart(t *testing.T) {
