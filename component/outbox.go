@@ -73,11 +73,15 @@ func keyOf(it outbox.Item) stanzaKey { return stanzaKey{it.User, it.Seq} }
 // record).
 func (c *Component) flushLoop(ctx context.Context) {
 	f := &flusher{failures: make(map[stanzaKey]int)}
+	// The tick finds what another process enqueued (outbox.RescanEvery).
+	tick := time.NewTicker(outbox.RescanEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.flush:
+		case <-tick.C:
 		}
 		for ctx.Err() == nil && c.flushBatch(ctx, f) {
 		}

@@ -19,10 +19,12 @@
 // keeps it in the user's slot: [Outbox.EnqueueOnce] writes the message-ID
 // map (package msgid) and the stanza in one transaction, which a Cluster
 // refuses across slots. The "outbox-users" entry, written in the same
-// transaction as every append, says that the queue may have stanzas; it is
-// removed once the queue was found empty with no append since, so the
-// flusher lists the recipients with work by scanning that bucket, not
-// every queue. The network-wide queue "outbox:" network is what earlier
+// transaction as every append, says that the queue may have stanzas, so
+// the flusher finds the recipients with work by reading that bucket, not
+// every queue: at its first Pending and every RescanEvery after (a
+// backstop for what other processes enqueued), in between from what this
+// process enqueued. A scan removes the entries of queues it finds empty,
+// unless appended to since; draining a queue writes nothing more. The network-wide queue "outbox:" network is what earlier
 // versions wrote: it is still read, before anything else, until it is
 // empty, so a database written by them drains after the upgrade.
 //
@@ -76,10 +78,13 @@ const (
 	hintBucket      = "outbox-users"
 )
 
-// rescanEvery is how often Pending reads the whole "outbox-users" bucket
+// RescanEvery is how often Pending reads the whole "outbox-users" bucket
 // again, for what this process did not enqueue itself (a former holder of
-// the domain, another process on the same store).
-const rescanEvery = time.Minute
+// the domain that wrote after losing it): a flusher calls Pending at least
+// this often, so that such stanzas wait no longer than about twice this.
+// A scan costs a read per recipient of the network with an entry (one
+// round trip each on Redis).
+const RescanEvery = 15 * time.Second
 
 // Item is one stanza of an outbox, as returned by [Outbox.Pending].
 type Item struct {
@@ -106,6 +111,10 @@ type Outbox struct {
 	// is the store's view fenced by that lease, for the flush's writes.
 	fenced atomic.Pointer[storage.Store]
 
+	// rescan is how often Pending reads the "outbox-users" bucket again
+	// (RescanEvery; tests shorten it).
+	rescan time.Duration
+
 	mu   sync.Mutex
 	nets map[string]*recipients // by network
 }
@@ -126,7 +135,7 @@ type recipients struct {
 
 // New returns the outboxes kept in st, which must not be nil.
 func New(st storage.Store) *Outbox {
-	return &Outbox{st: st, nets: make(map[string]*recipients)}
+	return &Outbox{st: st, rescan: RescanEvery, nets: make(map[string]*recipients)}
 }
 
 // Enqueue appends stanza, opaque bytes addressed to user (a bare JID), to
@@ -204,7 +213,10 @@ func appendFor(tx storage.Tx, user, network string, stanza []byte) (uint64, erro
 // acknowledged: each recipient's oldest first, in order; several
 // recipients' in one call, starting with another recipient each call.
 // Stanzas left by an earlier version in the network-wide queue come first,
-// alone, until that queue is empty.
+// alone, until that queue is empty. It reads the queues of the recipients
+// this Outbox knows to have stanzas; on its first call for network, and
+// every RescanEvery, it reads the "outbox-users" bucket first, and removes
+// the entries of queues found empty there (the only time it writes).
 func (o *Outbox) Pending(ctx context.Context, network string, max int) ([]Item, error) {
 	if err := checkNetwork(network); err != nil {
 		return nil, err
@@ -228,21 +240,23 @@ func (o *Outbox) Pending(ctx context.Context, network string, max int) ([]Item, 
 		r.drained = true
 		o.mu.Unlock()
 	}
-	users, start := o.rotation(network)
+	users, ticks, start := o.rotation(network)
 	var out []Item
 	for i := range users {
 		if len(out) >= max {
 			break
 		}
-		u := users[(start+i)%len(users)]
+		k := (start + i) % len(users)
+		u := users[k]
 		items, err := o.st.Range(ctx, userQueue(network, u), 0, max-len(out))
 		if err != nil {
 			return nil, fmt.Errorf("outbox: pending for %s on %s: %w", u, network, err)
 		}
 		if len(items) == 0 {
-			if err := o.settle(ctx, network, u); err != nil {
-				return nil, fmt.Errorf("outbox: pending for %s on %s: %w", u, network, err)
-			}
+			// Its entry in the bucket stays until the next scan, so that
+			// draining a queue costs no write; this process forgets it
+			// unless it was noted since the tick read before the Range.
+			o.forget(network, u, ticks[k])
 			continue
 		}
 		out = toItems(out, u, items)
@@ -258,51 +272,33 @@ func toItems(out []Item, user string, items []storage.Item) []Item {
 	return out
 }
 
-// settle removes user's "outbox-users" entry on network when the queue is
-// still empty with no append since the entry was read: the entry holds the
-// last number appended, read before the queue is, and the transaction
-// deletes it only if it still holds that number (an append in between
-// changes it, and its transaction conflicts with this one).
-func (o *Outbox) settle(ctx context.Context, network, user string) error {
-	key := hintKey(network, user)
-	tick := o.noted(network, user)
-	last, err := o.st.Get(ctx, hintBucket, key)
-	if errors.Is(err, storage.ErrNotFound) {
-		o.forget(network, user, tick)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+// settle reports whether user's queue on network has stanzas, and
+// removes its "outbox-users" entry when it has none and there was no
+// append since the entry was read: the entry holds the last number
+// appended, read before the queue is, and the transaction deletes it only
+// if it still holds that number (an append in between changes it, and its
+// transaction conflicts with this one).
+func (o *Outbox) settle(ctx context.Context, network, user string, last []byte) (bool, error) {
 	items, err := o.st.Range(ctx, userQueue(network, user), 0, 1)
 	if err != nil || len(items) > 0 {
-		return err
+		return len(items) > 0, err
 	}
-	var removed bool
+	key := hintKey(network, user)
 	err = o.st.Update(ctx, func(tx storage.Tx) error {
-		removed = false
 		v, err := tx.Get(hintBucket, key)
-		if errors.Is(err, storage.ErrNotFound) {
-			removed = true
-			return nil
+		if errors.Is(err, storage.ErrNotFound) || (err == nil && string(v) != string(last)) {
+			return nil // gone, or appended to since: its stanza is noted
 		}
-		if err != nil || string(v) != string(last) {
+		if err != nil {
 			return err
 		}
-		removed = true
 		return tx.Delete(hintBucket, key)
 	})
-	if err != nil {
-		return err
-	}
-	if removed {
-		o.forget(network, user, tick)
-	}
-	return nil
+	return false, err
 }
 
 // recipients returns network's cached recipients, after reading the
-// "outbox-users" bucket when it was never read or rescanEvery passed.
+// "outbox-users" bucket when it was never read or RescanEvery passed.
 func (o *Outbox) recipients(ctx context.Context, network string) (*recipients, error) {
 	o.mu.Lock()
 	r := o.nets[network]
@@ -310,36 +306,43 @@ func (o *Outbox) recipients(ctx context.Context, network string) (*recipients, e
 		r = &recipients{users: make(map[string]uint64)}
 		o.nets[network] = r
 	}
-	due := time.Since(r.scanned) >= rescanEvery
+	due := time.Since(r.scanned) >= o.rescan
 	o.mu.Unlock()
 	if !due {
 		return r, nil
 	}
 	began := time.Now()
-	var found []string
+	type hint struct {
+		user string
+		last []byte
+	}
+	var found []hint
 	prefix := network + "\x00"
-	err := o.st.Scan(ctx, hintBucket, prefix, func(key string, _ []byte) error {
-		found = append(found, strings.TrimPrefix(key, prefix))
+	err := o.st.Scan(ctx, hintBucket, prefix, func(key string, v []byte) error {
+		found = append(found, hint{strings.TrimPrefix(key, prefix), v})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	o.mu.Lock()
-	for _, u := range found {
-		if r.users[u] == 0 {
-			r.tick++
-			r.users[u] = r.tick
+	for _, h := range found {
+		busy, err := o.settle(ctx, network, h.user, h.last)
+		if err != nil {
+			return nil, err
+		}
+		if busy {
+			o.note(network, h.user)
 		}
 	}
+	o.mu.Lock()
 	r.scanned = began
 	o.mu.Unlock()
 	return r, nil
 }
 
-// rotation returns network's recipients with work, sorted, and where this
-// call starts among them.
-func (o *Outbox) rotation(network string) (users []string, start int) {
+// rotation returns network's recipients with work, sorted, each with its
+// tick, and where this call starts among them.
+func (o *Outbox) rotation(network string) (users []string, ticks []uint64, start int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r := o.nets[network]
@@ -347,12 +350,15 @@ func (o *Outbox) rotation(network string) (users []string, start int) {
 		users = append(users, u)
 	}
 	if len(users) == 0 {
-		return nil, 0
+		return nil, nil, 0
 	}
 	slices.Sort(users)
+	for _, u := range users {
+		ticks = append(ticks, r.users[u])
+	}
 	start = r.next % len(users)
 	r.next = start + 1
-	return users, start
+	return users, ticks, start
 }
 
 // note records that user's queue on network has a stanza.
@@ -366,16 +372,6 @@ func (o *Outbox) note(network, user string) {
 	}
 	r.tick++
 	r.users[user] = r.tick
-}
-
-// noted returns the tick of user's last note on network (0: none).
-func (o *Outbox) noted(network, user string) uint64 {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if r := o.nets[network]; r != nil {
-		return r.users[user]
-	}
-	return 0
 }
 
 // forget drops user from network's cached recipients, unless it was

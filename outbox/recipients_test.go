@@ -21,7 +21,8 @@ func stanzasOf(items []Item) []string {
 // TestPendingPerRecipient: each recipient's stanzas come in the order
 // they were enqueued, whoever else's are in between; successive calls
 // start with another recipient; a recipient whose queue is drained loses
-// its "outbox-users" entry, and gets it back with the next stanza.
+// its "outbox-users" entry at the next scan, and gets it back with the
+// next stanza.
 func TestPendingPerRecipient(t *testing.T) {
 	f := bolttest.New(t)
 	ob := New(f.Store())
@@ -71,8 +72,16 @@ func TestPendingPerRecipient(t *testing.T) {
 	if want := aliceFirst[:3]; !slices.Equal(stanzasOf(items), want) {
 		t.Errorf("after bob's acks, Pending = %q, want %q", stanzasOf(items), want)
 	}
+	// Draining writes nothing; the next scan of the bucket (a fresh
+	// outbox's first Pending) removes the entry.
+	if _, err := f.Store().Get(ctx, hintBucket, hintKey("irc", bob)); err != nil {
+		t.Errorf("bob's entry before a scan: %v", err)
+	}
+	if _, err := New(f.Store()).Pending(ctx, "irc", 10); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.Store().Get(ctx, hintBucket, hintKey("irc", bob)); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("bob's drained queue kept its outbox-users entry: %v", err)
+		t.Errorf("bob's drained queue kept its outbox-users entry after a scan: %v", err)
 	}
 	if _, err := f.Store().Get(ctx, hintBucket, hintKey("irc", alice)); err != nil {
 		t.Errorf("alice's queue lost its outbox-users entry: %v", err)
@@ -128,5 +137,28 @@ func TestOldQueueDrains(t *testing.T) {
 	}
 	if got, want := stanzasOf(items), []string{alice + " <new/>"}; !slices.Equal(got, want) {
 		t.Errorf("once the old queue is empty, Pending = %q, want %q", got, want)
+	}
+}
+
+// TestRescanFindsOtherWriters: stanzas another outbox on the store
+// enqueued (a former holder of the domain) are found at the next scan of
+// the "outbox-users" bucket, not before.
+func TestRescanFindsOtherWriters(t *testing.T) {
+	f := bolttest.New(t)
+	ctx := t.Context()
+	ob, other := New(f.Store()), New(f.Store())
+	if items, err := ob.Pending(ctx, "irc", 10); err != nil || len(items) != 0 {
+		t.Fatalf("Pending = %v, %v", items, err)
+	}
+	if _, err := other.Enqueue(ctx, alice, "irc", []byte("<elsewhere/>")); err != nil {
+		t.Fatal(err)
+	}
+	if items, err := ob.Pending(ctx, "irc", 10); err != nil || len(items) != 0 {
+		t.Fatalf("Pending before a rescan = %v, %v; want nothing (no scan per call)", items, err)
+	}
+	ob.rescan = 0
+	items, err := ob.Pending(ctx, "irc", 10)
+	if got, want := stanzasOf(items), []string{alice + " <elsewhere/>"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("Pending after a rescan = %q, %v; want %q", got, err, want)
 	}
 }
