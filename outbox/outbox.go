@@ -212,8 +212,8 @@ func appendFor(tx storage.Tx, user, network string, stanza []byte) (uint64, erro
 // Pending returns up to max stanzas of network's outbox that have not been
 // acknowledged: each recipient's oldest first, in order; several
 // recipients' in one call, starting with another recipient each call.
-// Stanzas left by an earlier version in the network-wide queue come first,
-// alone, until that queue is empty. It reads the queues of the recipients
+// Stanzas left by an earlier version in the network-wide queue come
+// before all others, until that queue is empty. It reads the queues of the recipients
 // this Outbox knows to have stanzas; on its first call for network, and
 // every RescanEvery, it reads the "outbox-users" bucket first, and removes
 // the entries of queues found empty there (the only time it writes).
@@ -228,20 +228,24 @@ func (o *Outbox) Pending(ctx context.Context, network string, max int) ([]Item, 
 	if err != nil {
 		return nil, fmt.Errorf("outbox: pending for %s: %w", network, err)
 	}
+	var out []Item
 	if !r.drained {
 		items, err := o.st.Range(ctx, queuePrefix+network, 0, max)
 		if err != nil {
 			return nil, fmt.Errorf("outbox: pending for %s: %w", network, err)
 		}
-		if len(items) > 0 {
+		if len(items) == max {
 			return toItems(nil, "", items), nil
 		}
-		o.mu.Lock()
-		r.drained = true
-		o.mu.Unlock()
+		// All of the old queue, before anything of the users' queues.
+		out = toItems(nil, "", items)
+		if len(items) == 0 {
+			o.mu.Lock()
+			r.drained = true
+			o.mu.Unlock()
+		}
 	}
 	users, ticks, start := o.rotation(network)
-	var out []Item
 	for i := range users {
 		if len(out) >= max {
 			break

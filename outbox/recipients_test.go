@@ -119,8 +119,11 @@ func TestOldQueueDrains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stanzasOf(items), []string{" <old1/>", " <old2/>"}; !slices.Equal(got, want) {
-		t.Fatalf("Pending = %q, want the old queue's %q first", got, want)
+	if got, want := stanzasOf(items), []string{" <old1/>", " <old2/>", alice + " <new/>"}; !slices.Equal(got, want) {
+		t.Fatalf("Pending = %q, want the old queue's first: %q", got, want)
+	}
+	if items, err := ob.Pending(ctx, "irc", 1); err != nil || len(items) != 1 || items[0].User != "" {
+		t.Fatalf("Pending(1) = %+v, %v; want the old queue's head", items, err)
 	}
 	if err := ob.Ack(ctx, "irc", "", items[0].Seq); err != nil {
 		t.Fatal(err)
@@ -137,6 +140,12 @@ func TestOldQueueDrains(t *testing.T) {
 	}
 	if got, want := stanzasOf(items), []string{alice + " <new/>"}; !slices.Equal(got, want) {
 		t.Errorf("once the old queue is empty, Pending = %q, want %q", got, want)
+	}
+	if n, err := f.Store().Append(ctx, queuePrefix+"irc", []byte("<by an old version/>")); err != nil || n != 3 {
+		t.Fatalf("Append to the old queue = %d, %v", n, err)
+	}
+	if items, err := New(f.Store()).Pending(ctx, "irc", 10); err != nil || len(items) != 2 || items[0].User != "" {
+		t.Errorf("a fresh outbox's Pending = %+v, %v; want the old queue's stanza first", items, err)
 	}
 }
 
