@@ -24,9 +24,11 @@
 // every queue: at its first Pending and every RescanEvery after (a
 // backstop for what other processes enqueued), in between from what this
 // process enqueued. A scan removes the entries of queues it finds empty,
-// unless appended to since; draining a queue writes nothing more. The network-wide queue "outbox:" network is what earlier
-// versions wrote: it is still read, before anything else, until it is
-// empty, so a database written by them drains after the upgrade.
+// unless appended to since; draining a queue writes nothing more.
+//
+// The network-wide queue "outbox:" network is what earlier versions
+// wrote: it is still read, before anything else, until it is empty, so a
+// database written by them drains after the upgrade.
 //
 // # Order
 //
@@ -45,7 +47,9 @@
 // [Outbox.Hold] makes the flush's writes (Ack, DeadLetter) carry that
 // lease, so that an instance which lost it (paused past its TTL while a
 // standby took over) cannot remove what the new holder has still to send:
-// those writes then fail with an error wrapping [ErrFenced]. Enqueueing is
+// those writes then fail with an error wrapping [ErrFenced] (on a Redis
+// Cluster, an Ack in a user's slot is checked against that slot's
+// fencing token; see storage/redis). Enqueueing is
 // not fenced: what a former holder's adapters still receive is kept, and
 // the new holder sends it (found by [Outbox.Pending]'s periodic scan of
 // the "outbox-users" bucket, since it was not enqueued in its process).
@@ -124,8 +128,8 @@ type Outbox struct {
 // not scan it every time.
 type recipients struct {
 	// users are the recipients whose queue may have stanzas, each with
-	// the tick of when it was last noted, so that a settle that began
-	// before an enqueue does not forget it.
+	// the tick of when it was last noted, so that a Pending that found
+	// the queue empty before an enqueue does not forget it.
 	users   map[string]uint64
 	tick    uint64
 	scanned time.Time // when the bucket was last read whole
