@@ -593,11 +593,22 @@ func (c *Component) queue(ctx context.Context, v any) error {
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	if _, err := c.out.Enqueue(ctx, c.net.Name(), b); err != nil {
+	if _, err := c.out.Enqueue(ctx, c.recipient(b), c.net.Name(), b); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	c.wakeFlush()
 	return nil
+}
+
+// recipient names the outbox queue of the stanza marshalled in b: the bare
+// JID it is addressed to (its recipient's stanzas are kept in order), or
+// the gateway's domain for a stanza without a valid address.
+func (c *Component) recipient(b []byte) string {
+	_, _, to := stanzaHead(b)
+	if j, err := jid.Parse(to); err == nil {
+		return j.Bare().String()
+	}
+	return c.domain.String()
 }
 
 // queueOnce queues a stanza carrying legacy message legacyID of

@@ -46,6 +46,9 @@ type gateway struct {
 	// tune, if set, adjusts the component's config at each start, with
 	// the storage it runs on.
 	tune func(*component.Config, storage.Store)
+	// openStore, if set before start, opens the component's storage
+	// instead of the bbolt file at dbPath.
+	openStore func(t *testing.T) storage.Store
 }
 
 // startGateway runs the component for network on p; it is stopped, and
@@ -84,10 +87,7 @@ func newGateway(t *testing.T, p testenv.XMPPServer, domain string, network trans
 
 func (g *gateway) start(t *testing.T) {
 	t.Helper()
-	store, err := bolt.Open(g.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := g.open(t)
 	ids, state := msgid.New(store), netstate.New(store)
 	also := []registry.UserData{ids, state}
 	var arch *archive.Archive
@@ -138,6 +138,19 @@ func (g *gateway) start(t *testing.T) {
 	if err := comp.WaitConnected(wctx); err != nil {
 		t.Fatalf("component not connected: %v\n%s", err, g.p.Log())
 	}
+}
+
+// open opens the component's storage: openStore's, or the bbolt file.
+func (g *gateway) open(t *testing.T) storage.Store {
+	t.Helper()
+	if g.openStore != nil {
+		return g.openStore(t)
+	}
+	store, err := bolt.Open(g.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
 
 func (g *gateway) restart(t *testing.T) {
