@@ -17,6 +17,8 @@ import (
 	"github.com/switchboard-im/switchboard/archive"
 	"github.com/switchboard-im/switchboard/internal/app"
 	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/journal"
+	"github.com/switchboard-im/switchboard/lease"
 	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/storage/redis"
 	"github.com/switchboard-im/switchboard/transports/transportstest"
@@ -254,4 +256,92 @@ func diffKeys(before, after map[string]string) string {
 	}
 	slices.Sort(out)
 	return fmt.Sprint(out)
+}
+
+// TestFencedWriteStopsTheHolder: a holder whose lease moved to another
+// instance while it was paused learns it from its next state write, not
+// only from its next renewal (here minutes away): a user's message is
+// not journaled (the write is fenced off, nothing is stored), and Run stops the component and returns
+// an error wrapping lease.ErrLost and storage.ErrFenced.
+func TestFencedWriteStopsTheHolder(t *testing.T) {
+	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{"irc.localhost": "s3cret"}})
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	cfg, err := app.ParseConfig("switchboard.toml", []byte(`[xmpp]
+server = "`+p.ComponentAddr+`"
+[storage]
+url = "redis://`+srv.Addr()+`"
+[ha]
+instance = "old"
+lease_ttl = "10m"
+[security]
+key_file = "`+filepath.Join(t.TempDir(), "switchboard.key")+`"
+allowed_domains = ["localhost"]
+[log]
+level = "debug"
+[irc]
+domain = "irc.localhost"
+secret = "s3cret"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := transportstest.New(map[string]string{"alice": "pw"})
+	logs := &testenv.LogBuffer{}
+	a, err := app.New(app.Options{Config: cfg, Networks: []app.Network{fakeNetwork("irc", net)}, Logger: app.NewLogger(cfg.Log, logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return")
+		}
+		if t.Failed() {
+			t.Logf("log:\n%s", logs)
+		}
+	})
+	wctx, wcancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer wcancel()
+	if err := a.Components()[0].WaitConnected(wctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The lease moves to another instance, as when this one was paused
+	// past its TTL.
+	thief, err := redis.Open(t.Context(), redis.Options{URL: "redis://" + srv.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { thief.Close() })
+	if out, err := srv.Cli("DEL", "switchboard:{_}l:irc.localhost"); err != nil || strings.TrimSpace(out) != "1" {
+		t.Fatalf("DEL the lease key: %q %v", out, err)
+	}
+	if _, ok, err := thief.AcquireLease(t.Context(), "irc.localhost", "new", time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+
+	c := p.Login(t, p.CreateUser(t, "alice", "pw"), "pw", "phone", 0)
+	c.Send(t, `<message xmlns='jabber:client' to='bob@irc.localhost' type='chat' id='m1'><body>hi</body></message>`)
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		t.Logf("Run = %v", err)
+		if !errors.Is(err, lease.ErrLost) || !errors.Is(err, storage.ErrFenced) {
+			t.Errorf("Run = %v, want lease.ErrLost and storage.ErrFenced", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the holder did not stop after its fenced-off write")
+	}
+	pending, err := journal.New(thief, journal.Limits{}).Pending(t.Context(), "fake")
+	if err != nil || len(pending) != 0 {
+		t.Errorf("journal after the fenced-off write = %v, %v; want empty", pending, err)
+	}
+	if !strings.Contains(logs.String(), "a write was fenced off") {
+		t.Errorf("the log does not say a write was fenced off")
+	}
 }
