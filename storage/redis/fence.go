@@ -81,7 +81,13 @@ func (f *fenced) addPartition(ctx context.Context, bucket, tag string) error {
 	if tag == "" {
 		return nil
 	}
-	n, err := fencedPartsScript.Run(ctx, f.c, []string{f.leaseKey(f.lease.Name), f.partsKey(bucket)}, f.value, tag).Int64()
+	pk := f.partsKey(bucket)
+	var n int64
+	err := f.onConn(ctx, pk, func(c *goredis.Conn) error {
+		var err error
+		n, err = fencedPartsScript.Run(ctx, c, []string{f.leaseKey(f.lease.Name), pk}, f.value, tag).Int64()
+		return err
+	})
 	if err != nil {
 		return err
 	}
