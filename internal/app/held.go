@@ -35,10 +35,11 @@ import (
 //   - the lease itself and instance announcements (storage.Leaser's
 //     methods): they are how a holding is taken, checked and shown by
 //     `switchboard status`, and check the holding on their own;
-//   - enqueueing into the outbox (outbox.Outbox keeps the shared store):
-//     what a former holder's adapters still read from the legacy network
-//     while stopping is kept for the new holder to send, not lost; the
-//     outbox flush's writes (Ack, DeadLetter) are fenced by
+//   - enqueueing into the outbox (outbox.Outbox keeps the shared store),
+//     with the message-ID pair that EnqueueOnce writes in the same
+//     transaction: what a former holder's adapters still read from the
+//     legacy network while stopping is kept for the new holder to send,
+//     not lost; the outbox flush's writes (Ack, DeadLetter) are fenced by
 //     outbox.Outbox.Hold;
 //   - the credentials key check that New writes once into a database
 //     that has none (openRegistry), before any lease: the same key file
