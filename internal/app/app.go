@@ -23,7 +23,6 @@ import (
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/config"
-	"github.com/switchboard-im/switchboard/journal"
 	"github.com/switchboard-im/switchboard/lease"
 	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/netstate"
@@ -57,10 +56,13 @@ type App struct {
 	state      *netstate.Store
 	archive    *archive.Archive
 	components []*component.Component
-	// held[i] is the election of components[i]'s domain, and outs[i]
-	// its own outbox, whose flush carries the lease (outbox.Outbox.Hold).
+	// held[i] is the election of components[i]'s domain, outs[i] its
+	// own outbox, whose flush carries the lease (outbox.Outbox.Hold),
+	// and domains[i] the state its holder writes, fenced by the lease
+	// (held.go).
 	held     []*lease.Elector
 	outs     []*outbox.Outbox
+	domains  []*domainState
 	listener net.Listener
 }
 
@@ -83,7 +85,13 @@ func New(opts Options) (*App, error) {
 	// The archive is forgotten with a registration and pruned even when
 	// it is off: what it kept before goes in time.
 	a.archive = archive.New(a.store, archive.Bounds{Days: cfg.Archive.Days, MaxPerRoom: cfg.Archive.MaxMessagesPerRoom})
-	a.reg, err = openRegistry(a.store, cfg.Security.KeyFile, where, a.ids, a.state, a.archive)
+	key, err := openKey(a.store, cfg.Security.KeyFile, where)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	defer clear(key)
+	a.reg, err = newRegistry(a.store, key, cfg.Security.KeyFile, where, a.ids, a.state, a.archive)
 	if err != nil {
 		a.store.Close()
 		return nil, err
@@ -106,10 +114,6 @@ func New(opts Options) (*App, error) {
 		MaxAttachmentBytes: cfg.Security.MaxAttachmentBytes,
 		MaxAttachments:     cfg.Security.MaxAttachments,
 	}
-	// Always on, bbolt or Redis: a killed single instance loses what it
-	// had read and not sent just as a killed holder does (README, "Several
-	// instances").
-	inbound := journal.New(a.store, journal.Limits{})
 	nets := opts.Networks
 	if nets == nil {
 		nets = Networks()
@@ -131,17 +135,27 @@ func New(opts Options) (*App, error) {
 		if server == "" {
 			server = cfg.XMPP.Server
 		}
+		// The inbound journal is always on, bbolt or Redis: a killed
+		// single instance loses what it had read and not sent just as a
+		// killed holder does (README, "Several instances").
+		d, err := newDomainState(a.store, n.Domain, key, a.archive.Bounds())
+		if err != nil {
+			a.store.Close()
+			return nil, err
+		}
+		// The outbox keeps the shared store: its enqueueing stays
+		// unfenced, its flush is fenced by Hold (held.go).
 		out := outbox.New(a.store)
 		cc := component.Config{
 			Domain:         n.Domain,
 			Server:         server,
 			Secret:         n.Secret,
 			Network:        network,
-			Registry:       a.reg,
+			Registry:       d.reg,
 			Outbox:         out,
-			MessageIDs:     a.ids,
-			Journal:        inbound,
-			NetState:       a.state,
+			MessageIDs:     d.ids,
+			Journal:        d.journal,
+			NetState:       d.state,
 			AllowedDomains: cfg.Security.AllowedDomains,
 			OtherDomains:   gatewayDomains(cfg.Networks()),
 			Admins:         cfg.Security.Admins,
@@ -160,7 +174,7 @@ func New(opts Options) (*App, error) {
 			SendBurst:          n.MessageBurst,
 		}
 		if cfg.Archive.On() {
-			cc.Archive = a.archive
+			cc.Archive = d.archive
 		}
 		if opts.Tune != nil {
 			opts.Tune(&cc)
@@ -172,6 +186,7 @@ func New(opts Options) (*App, error) {
 		}
 		a.components = append(a.components, comp)
 		a.outs = append(a.outs, out)
+		a.domains = append(a.domains, d)
 		leaser, _ := a.store.(storage.Leaser) // nil: one process holds every domain
 		a.held = append(a.held, lease.New(lease.Config{Leaser: leaser, Name: n.Domain,
 			Owner: cfg.HA.InstanceName(), TTL: cfg.HA.TTL(), Logger: log.With("domain", n.Domain)}))
@@ -186,11 +201,11 @@ func New(opts Options) (*App, error) {
 	return a, nil
 }
 
-// openRegistry loads the credentials key and binds it to the database. A
-// key file is created only for a database that never had one: a missing
-// or different key for a database with sealed credentials is an error
-// naming both files, never a silent new key that opens nothing.
-func openRegistry(st storage.Store, keyFile, dbPath string, also ...registry.UserData) (*registry.Registry, error) {
+// openKey loads the credentials key of the database. A key file is
+// created only for a database that never had one: a missing key for a
+// database with sealed credentials is an error naming both files, never
+// a silent new key that opens nothing.
+func openKey(st storage.Store, keyFile, dbPath string) ([]byte, error) {
 	sealed, err := registry.Sealed(context.Background(), st)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
@@ -207,8 +222,14 @@ func openRegistry(st storage.Store, keyFile, dbPath string, also ...registry.Use
 	if err != nil {
 		return nil, fmt.Errorf("credentials key: %w", err)
 	}
+	return key, nil
+}
+
+// newRegistry binds key to the database (the first registry opened on a
+// database without a key check writes it): a key that is not the
+// database's is an error naming both files.
+func newRegistry(st storage.Store, key []byte, keyFile, dbPath string, also ...registry.UserData) (*registry.Registry, error) {
 	reg, err := registry.New(st, key, also...)
-	clear(key)
 	if errors.Is(err, registry.ErrKeyMismatch) {
 		return nil, fmt.Errorf("credentials key: key file %s does not match database %s, which was sealed with another key: use the key file that belongs to this database", keyFile, dbPath)
 	}
@@ -218,7 +239,9 @@ func openRegistry(st storage.Store, keyFile, dbPath string, also ...registry.Use
 // Components returns the components, in config order.
 func (a *App) Components() []*component.Component { return a.components }
 
-// Registry returns the registry the components share.
+// Registry returns a registry on the shared store, for an admin's or a
+// test's writes outside any component: its writes are not fenced by a
+// lease (each component has its own registry, fenced; held.go).
 func (a *App) Registry() *registry.Registry { return a.reg }
 
 // HTTPAddr is the address the HTTP listener is bound to, or "".
@@ -259,17 +282,7 @@ func (a *App) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			err := a.held[i].Run(ctx, func(ctx context.Context, l storage.Lease) error {
-				a.outs[i].Hold(l)
-				var pwg sync.WaitGroup
-				if i == 0 {
-					pwg.Add(1)
-					go func() {
-						defer pwg.Done()
-						a.pruneLoop(ctx)
-					}()
-				}
-				defer pwg.Wait()
-				return c.Run(ctx)
+				return a.holdDomain(ctx, i, l)
 			})
 			if errors.Is(err, lease.ErrLost) {
 				lost.CompareAndSwap(nil, &err)
@@ -295,6 +308,40 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// holdDomain runs components[i] while this instance holds l, its
+// domain's lease, with every write of the component's state fenced by l
+// (held.go), and the first component's holder prunes. A write fenced off
+// means that l is lost: the component is stopped at once, and the error
+// wraps lease.ErrLost and storage.ErrFenced.
+func (a *App) holdDomain(ctx context.Context, i int, l storage.Lease) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var once sync.Once
+	a.domains[i].st.hold(l, func(err error) {
+		once.Do(func() {
+			a.log.Warn("a write was fenced off: this instance no longer holds the domain's lease",
+				"domain", l.Name, "fence", l.Token, "err", err)
+			stop(fmt.Errorf("%w: %w", lease.ErrLost, err))
+		})
+	})
+	a.outs[i].Hold(l)
+	var pwg sync.WaitGroup
+	if i == 0 {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			a.pruneLoop(ctx, a.domains[i])
+		}()
+	}
+	err := a.components[i].Run(ctx)
+	stop(nil)
+	pwg.Wait()
+	if cause := context.Cause(ctx); errors.Is(cause, lease.ErrLost) {
+		return cause
+	}
+	return err
 }
 
 // Close releases what New opened, for an App that never ran.
@@ -337,7 +384,7 @@ func redact(_ []string, a slog.Attr) slog.Attr {
 
 // pruneLoop forgets old message-ID pairs and archived room messages: a
 // minute after start, then daily.
-func (a *App) pruneLoop(ctx context.Context) {
+func (a *App) pruneLoop(ctx context.Context, d *domainState) {
 	days := a.opts.Config.Storage.MessageIDDays
 	if days == 0 {
 		days = 90
@@ -350,14 +397,14 @@ func (a *App) pruneLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		n, err := a.ids.Prune(ctx, time.Now().AddDate(0, 0, -days))
+		n, err := d.ids.Prune(ctx, time.Now().AddDate(0, 0, -days))
 		if err != nil {
 			a.log.Warn("pruning message IDs", "err", err)
 		} else if n > 0 {
 			a.log.Info("pruned message IDs", "halves", n, "older_than_days", days)
 		}
-		adays := a.archive.Bounds().Days
-		n, err = a.archive.Prune(ctx, time.Now().AddDate(0, 0, -adays))
+		adays := d.archive.Bounds().Days
+		n, err = d.archive.Prune(ctx, time.Now().AddDate(0, 0, -adays))
 		if err != nil {
 			a.log.Warn("pruning the room archive", "err", err)
 		} else if n > 0 {

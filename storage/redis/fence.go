@@ -64,6 +64,39 @@ end
 return 1
 `)
 
+// fencedPartsScript records partition ARGV[2] in a bucket's list of
+// partitions KEYS[2] only while the lease key KEYS[1] holds ARGV[1]: the
+// list is in the lease's slot, so the check and the write are one step
+// even on a Cluster. It returns -1 when fenced off, 1 otherwise.
+var fencedPartsScript = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('ZADD', KEYS[2], 'NX', 0, ARGV[2])
+return 1
+`)
+
+// addPartition is addPartitions of one partition behind the lease check,
+// so that a former holder's Put leaves no trace in the shared slot
+// either.
+func (f *fenced) addPartition(ctx context.Context, bucket, tag string) error {
+	if tag == "" {
+		return nil
+	}
+	pk := f.partsKey(bucket)
+	var n int64
+	err := f.onConn(ctx, pk, func(c *goredis.Conn) error {
+		var err error
+		n, err = fencedPartsScript.Run(ctx, c, []string{f.leaseKey(f.lease.Name), pk}, f.value, tag).Int64()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n < 0 {
+		return f.fencedOff()
+	}
+	return nil
+}
+
 // fence says which key guards writes to partition tag and how: the lease
 // key compared with the holding's value (byValue), or the partition's
 // token fence on a Cluster.
@@ -136,7 +169,8 @@ func (f *fenced) bucketWrite(ctx context.Context, op, bucket, key string, value 
 	}
 	if op == "put" {
 		// As Store.Put: a stale entry costs a scan only an empty read.
-		if err := f.addPartitions(ctx, bucket, tag); err != nil {
+		// But a holding already lost adds none (fencedPartsScript).
+		if err := f.addPartition(ctx, bucket, tag); err != nil {
 			return err
 		}
 	}
