@@ -69,6 +69,8 @@ func main() {
 		steps    = flag.String("steps", "10,100,500", "with -idle or -idle-gateways: users in the channel after each step")
 		heapProf = flag.String("heapprofile", "", "with -idle: write a heap profile here after the last step")
 		profDir  = flag.String("profile", "", "with -idle-gateways: build Switchboard with -tags pprof and write its heap and goroutine profiles after each step into this directory")
+		memRate  = flag.Int("memprofilerate", 0, "with -profile: the gateway samples one allocation per this many bytes (GODEBUG=memprofilerate; 0: the runtime's 512 KiB); the profiling itself then costs memory, so RSS figures of such a run are not comparable")
+		settle   = flag.Duration("settle", 0, "with -idle-gateways: also measure each gateway's RSS this long after each step's joins (beside the figure 3 s after them), once the runtime has had time to return freed pages")
 		burst    = flag.Bool("burst", false, "the burst scenario: no IRC→XMPP phase; each user sends -sends messages at once (defaults: -users 10 -sends 30)")
 		echo     = flag.Bool("echo", true, "InspIRCd offers echo-message (false: gateways confirm their messages otherwise, e.g. with PING)")
 	)
@@ -123,7 +125,7 @@ func main() {
 		for _, g := range strings.Split(*gateways, ",") {
 			gs = append(gs, strings.TrimSpace(g))
 		}
-		if err := runIdleGateways(os.Stdout, gs, *bin, st, *profDir); err != nil {
+		if err := runIdleGateways(os.Stdout, gs, *bin, st, idleOptions{profDir: *profDir, memProfileRate: *memRate, settle: *settle}); err != nil {
 			fatal(fmt.Errorf("idle: %w", err))
 		}
 		return
