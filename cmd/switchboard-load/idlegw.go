@@ -129,6 +129,8 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 	}
 	time.Sleep(time.Second)
 	r.base = gw.rss()
+	baseAnon, baseFile := gw.status("RssAnon"), gw.status("RssFile")
+	logf("before the joins: RSS %s (anonymous %s, file-backed %s)", mib(r.base), mib(baseAnon), mib(baseFile))
 
 	room := channel + "%" + ircHost + "@" + domain
 	var clients []*client
@@ -174,6 +176,10 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 		rss := gw.rss()
 		r.rss = append(r.rss, rss)
 		logf("%d users joined in %v; RSS %s, %.0f KiB per user", n, time.Since(start).Round(time.Millisecond), mib(rss), float64(rss-r.base)/float64(n)/1024)
+		// What grew: private memory (heap, stacks), or pages of the
+		// binary touched for the first time (code run by the first joins).
+		anon, file := gw.status("RssAnon"), gw.status("RssFile")
+		logf("  anonymous %s (%+.0f KiB per user), file-backed %s (%+.0f KiB per user)", mib(anon), float64(anon-baseAnon)/float64(n)/1024, mib(file), float64(file-baseFile)/float64(n)/1024)
 		if opt.settle > 3*time.Second {
 			time.Sleep(opt.settle - 3*time.Second)
 			rss := gw.rss()

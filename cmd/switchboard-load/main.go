@@ -452,13 +452,18 @@ func startRedis(replica bool) (string, []func(), error) {
 }
 
 // rss is the process's resident set size in bytes.
-func (g *gatewayProc) rss() int64 {
+func (g *gatewayProc) rss() int64 { return g.status("VmRSS") }
+
+// status is the byte count the process's /proc status gives for key
+// (VmRSS; RssAnon: its heap, stacks and other private memory; RssFile:
+// the pages of its binary and libraries it touched), 0 when unknown.
+func (g *gatewayProc) status(key string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb * 1024
 		}
