@@ -221,9 +221,18 @@ type sessionRun struct {
 	s     *Supervisor
 	ctx   context.Context
 	se    *session
-	log   *slog.Logger
 	clock Clock
 	link  *Link
+
+	// While connected (see watch): the adapter, its policy, and the
+	// two registrations that resume the session, the first of which
+	// to fire wins (fired). watchMu is held while they are made.
+	watchMu  sync.Mutex
+	fired    atomic.Bool
+	adapter  Adapter
+	rc       *Reconnect
+	stopCtx  func() bool
+	stopDone func() bool
 }
 
 func (s *Supervisor) newRun(ctx context.Context, se *session) *sessionRun {
@@ -234,11 +243,15 @@ func (s *Supervisor) newRun(ctx context.Context, se *session) *sessionRun {
 		s:     s,
 		ctx:   ctx,
 		se:    se,
-		log:   s.log.With("user", se.acct.User),
 		clock: clock,
 		link:  NewReconnect(s.backoff, clock, se.setStatus).Link(true),
 	}
 }
+
+// log is the session's logger. It is made when something is logged, not
+// kept: a connected session logs nothing, and a logger with the user's
+// attribute costs each of them a few hundred bytes.
+func (r *sessionRun) log() *slog.Logger { return r.s.log.With("user", r.se.acct.User) }
 
 // finish ends the session: Stop, Start's replacement and Close wait for it.
 func (r *sessionRun) finish() {
@@ -260,7 +273,7 @@ func (r *sessionRun) connectLoop() {
 		if r.ctx.Err() != nil {
 			rc.detach()
 			if a != nil {
-				r.s.close(r.log, a)
+				r.s.close(r.log(), a)
 			}
 			r.finish()
 			return
@@ -270,7 +283,7 @@ func (r *sessionRun) connectLoop() {
 			r.se.adapter = a
 			r.se.mu.Unlock()
 			r.link.Up()
-			r.log.Info("legacy session connected")
+			r.log().Info("legacy session connected")
 			r.watch(a, rc)
 			return
 		}
@@ -286,26 +299,30 @@ func (r *sessionRun) connectLoop() {
 // a ending on its own, then resumes the session on a goroutine of its
 // own: it closes a and, after an end of a's, applies the policy.
 func (r *sessionRun) watch(a Adapter, rc *Reconnect) {
-	var (
-		mu       sync.Mutex // held while registering, so resume sees both stops
-		fired    atomic.Bool
-		stopCtx  func() bool
-		stopDone func() bool
-	)
-	resume := func() {
-		if !fired.CompareAndSwap(false, true) {
-			return
-		}
-		mu.Lock()
-		stopCtx()
-		stopDone()
-		mu.Unlock()
-		r.ended(a, rc)
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	r.fired.Store(false)
+	r.adapter, r.rc = a, rc
+	r.stopCtx = context.AfterFunc(r.ctx, r.resume)
+	r.stopDone = afterDone(a, r.resume)
+}
+
+// resume is watch's callback, run on a goroutine of its own by the first
+// of the two registrations to fire (later ones do nothing). A loser whose
+// goroutine was already started when the winner stopped it can only be
+// the context's, which stays ended: should it win a later watch, the
+// session is over anyway, and ended closes that watch's adapter.
+func (r *sessionRun) resume() {
+	if !r.fired.CompareAndSwap(false, true) {
+		return
 	}
-	mu.Lock()
-	stopCtx = context.AfterFunc(r.ctx, resume)
-	stopDone = afterDone(a, resume)
-	mu.Unlock()
+	r.watchMu.Lock()
+	r.stopCtx()
+	r.stopDone()
+	a, rc := r.adapter, r.rc
+	r.adapter, r.rc, r.stopCtx, r.stopDone = nil, nil, nil, nil
+	r.watchMu.Unlock()
+	r.ended(a, rc)
 }
 
 // ended closes the adapter a that was connected, because the session was
@@ -314,7 +331,7 @@ func (r *sessionRun) ended(a Adapter, rc *Reconnect) {
 	rc.detach()
 	r.se.clearAdapter()
 	if r.ctx.Err() != nil {
-		r.s.close(r.log, a)
+		r.s.close(r.log(), a)
 		r.finish()
 		return
 	}
@@ -322,7 +339,7 @@ func (r *sessionRun) ended(a Adapter, rc *Reconnect) {
 	if err == nil {
 		err = ErrUnavailable
 	}
-	r.s.close(r.log, a)
+	r.s.close(r.log(), a)
 	if r.failed(err) {
 		r.connectLoop()
 	}
@@ -335,18 +352,18 @@ func (r *sessionRun) ended(a Adapter, rc *Reconnect) {
 func (r *sessionRun) failed(err error) bool {
 	switch {
 	case errors.Is(err, ErrBadCredentials):
-		r.log.Warn("legacy login refused", "err", err)
+		r.log().Warn("legacy login refused", "err", err)
 		r.se.setStatus(Status{State: StateBadCredentials, Text: err.Error()})
 		context.AfterFunc(r.ctx, r.finish)
 		return false
 	case errors.Is(err, ErrPolicy):
 		// Retrying cannot change the gateway's own policy.
-		r.log.Warn("legacy session refused by policy", "err", err)
+		r.log().Warn("legacy session refused by policy", "err", err)
 		r.se.setStatus(Status{State: StateDisconnected, Text: err.Error()})
 		context.AfterFunc(r.ctx, r.finish)
 		return false
 	}
-	r.log.Warn("legacy session failed; retrying after backoff", "err", err)
+	r.log().Warn("legacy session failed; retrying after backoff", "err", err)
 	if !r.link.Lost(r.ctx, err) {
 		r.finish()
 		return false

@@ -131,6 +131,11 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 	r.base = gw.rss()
 	baseAnon, baseFile := gw.status("RssAnon"), gw.status("RssFile")
 	logf("before the joins: RSS %s (anonymous %s, file-backed %s)", mib(r.base), mib(baseAnon), mib(baseFile))
+	if pprofAddr != "" {
+		if err := saveProfiles(ctx, pprofAddr, profDir, gateway, 0); err != nil {
+			return nil, err
+		}
+	}
 
 	room := channel + "%" + ircHost + "@" + domain
 	var clients []*client

@@ -68,7 +68,7 @@ func main() {
 		idleGw   = flag.Bool("idle-gateways", false, "measure idle users through the gateways instead: RSS after each of -steps")
 		steps    = flag.String("steps", "10,100,500", "with -idle or -idle-gateways: users in the channel after each step")
 		heapProf = flag.String("heapprofile", "", "with -idle: write a heap profile here after the last step")
-		profDir  = flag.String("profile", "", "with -idle-gateways: build Switchboard with -tags pprof and write its heap and goroutine profiles after each step into this directory")
+		profDir  = flag.String("profile", "", "with -idle-gateways: build Switchboard with -tags pprof and write its heap and goroutine profiles before the joins (GATEWAY-heap-0…) and after each step into this directory")
 		memRate  = flag.Int("memprofilerate", 0, "with -profile: the gateway samples one allocation per this many bytes (GODEBUG=memprofilerate; 0: the runtime's 512 KiB); the profiling itself then costs memory, so RSS figures of such a run are not comparable")
 		settle   = flag.Duration("settle", 0, "with -idle-gateways: also measure each gateway's RSS this long after each step's joins (beside the figure 3 s after them), once the runtime has had time to return freed pages")
 		burst    = flag.Bool("burst", false, "the burst scenario: no IRC→XMPP phase; each user sends -sends messages at once (defaults: -users 10 -sends 30)")
