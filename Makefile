@@ -6,7 +6,7 @@ DEMO_PACKAGES := prosody inspircd atheme-services
 
 GO ?= go
 
-.PHONY: test demo demo-discord demo-sms bench load load-idle load-idle-gateways check deps build fuzz
+.PHONY: test demo demo-discord demo-sms bench load load-burst load-idle load-idle-gateways check deps build fuzz
 
 ## test: install the peer servers the tests need, then run every test with the race detector
 test: deps
@@ -41,6 +41,11 @@ USERS ?= 50
 load: deps
 	$(GO) run ./cmd/switchboard-load -users $(USERS)
 
+## load-burst: outgoing pacing: 10 XMPP users (USERS=N) in one IRC channel each send a burst of 30 at once, through Switchboard and biboumi, on an InspIRCd without echo-message (ECHO=true: with it); prints a table
+ECHO ?= false
+load-burst: deps
+	$(GO) run ./cmd/switchboard-load -burst -echo=$(ECHO)$(if $(filter command line environment,$(origin USERS)), -users $(USERS))
+
 ## load-idle: idle users join one InspIRCd channel step by step (STEPS=50,200,500; USERS=N: one step of N) and stay: heap, goroutines, RSS per user of the irc package in process
 ## load-idle-gateways: the same steps through Prosody and both gateways (Switchboard, biboumi): each gateway's RSS per joined user
 STEPS ?= 50,200,500
@@ -48,8 +53,10 @@ IDLE_STEPS = $(if $(filter command line environment,$(origin USERS)),$(USERS),$(
 load-idle: deps
 	$(GO) run ./cmd/switchboard-load -idle -steps $(IDLE_STEPS)
 
+## (load-idle-gateways measures RSS 3 s after each step's joins and again SETTLE=130s after them: an idle Go process collects at least every 2 minutes, which shrinks the stacks the joins grew, and returns freed pages; SETTLE=0 for the first figure only)
+SETTLE ?= 130s
 load-idle-gateways: deps
-	$(GO) run ./cmd/switchboard-load -idle-gateways -steps $(IDLE_STEPS)
+	$(GO) run ./cmd/switchboard-load -idle-gateways -steps $(IDLE_STEPS) -settle $(SETTLE)
 
 ## fuzz: run every fuzz target for FUZZTIME (default 20s) each
 FUZZTIME ?= 20s

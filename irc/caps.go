@@ -47,7 +47,7 @@ func (c *conn) onCAP(e *girc.Event) {
 		var req []string
 		for _, o := range c.capOffer {
 			name, _, _ := strings.Cut(o, "=")
-			if (wantedCaps[name] || name == "sasl" && c.password != "") && !c.caps[name] && !slices.Contains(req, name) {
+			if (wantedCaps[name] || name == "sasl" && c.password != "") && !c.caps.has(name) && !slices.Contains(req, name) {
 				req = append(req, name)
 			}
 		}
@@ -61,13 +61,13 @@ func (c *conn) onCAP(e *girc.Event) {
 	case "ACK":
 		for _, name := range strings.Fields(lastParam(p)) {
 			if strings.HasPrefix(name, "-") {
-				delete(c.caps, name[1:])
+				c.caps.del(name[1:])
 				continue
 			}
-			c.caps[name] = true
+			c.caps.add(name)
 		}
 		switch {
-		case c.caps["sasl"] && c.password != "" && !c.saslTried && !c.registered:
+		case c.caps.has("sasl") && c.password != "" && !c.saslTried && !c.registered:
 			c.saslTried = true
 			lines = append(lines, "AUTHENTICATE PLAIN")
 		case !c.registered:
@@ -79,7 +79,7 @@ func (c *conn) onCAP(e *girc.Event) {
 		}
 	case "DEL":
 		for _, name := range strings.Fields(lastParam(p)) {
-			delete(c.caps, name)
+			c.caps.del(name)
 		}
 	}
 	c.mu.Unlock()
@@ -106,7 +106,42 @@ func (c *conn) onAuthenticate(e *girc.Event) {
 
 // hasCapLocked reports whether the server accepted capability name on
 // this connection. Call with c.mu held.
-func (c *conn) hasCapLocked(name string) bool { return c.caps[name] }
+func (c *conn) hasCapLocked(name string) bool { return c.caps.has(name) }
+
+// capSet is the capabilities a server accepted on one connection: a
+// handful of names, kept as a slice of the static names of wantedCaps
+// (a map per connection, and the ACK lines its keys were cut from, cost
+// every idle connection half a KiB).
+type capSet []string
+
+// capNames maps each capability the transport may request to its static
+// spelling, so that an accepted name does not keep its line alive.
+var capNames = func() map[string]string {
+	m := map[string]string{"sasl": "sasl"}
+	for name := range wantedCaps {
+		m[name] = name
+	}
+	return m
+}()
+
+func (s capSet) has(name string) bool { return slices.Contains(s, name) }
+
+func (s *capSet) add(name string) {
+	if s.has(name) {
+		return
+	}
+	canon, ok := capNames[name]
+	if !ok {
+		canon = strings.Clone(name)
+	}
+	*s = append(*s, canon)
+}
+
+func (s *capSet) del(name string) {
+	if i := slices.Index(*s, name); i >= 0 {
+		*s = slices.Delete(*s, i, i+1)
+	}
+}
 
 // writeNow writes lines at once, unpaced, on the current connection:
 // the negotiation's.

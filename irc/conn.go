@@ -61,10 +61,10 @@ type conn struct {
 	regWait    chan struct{} // closed at registration or first failure
 	failErr    error         // what went wrong in the current attempt
 	saslOK     bool
-	saslTried  bool            // AUTHENTICATE was sent on this connection
-	caps       map[string]bool // capabilities the server accepted (caps.go)
-	capOffer   []string        // a CAP LS in several lines, so far
-	wire       *lineConn       // the current connection's socket; nil between attempts
+	saslTried  bool      // AUTHENTICATE was sent on this connection
+	caps       capSet    // capabilities the server accepted (caps.go)
+	capOffer   []string  // a CAP LS in several lines, so far
+	wire       *lineConn // the current connection's socket; nil between attempts
 	nick       string
 	user, host string
 	isupport   isupport
@@ -296,7 +296,7 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	}
 	c.failErr = nil
 	c.saslOK, c.saslTried = false, false
-	c.caps, c.capOffer = make(map[string]bool), nil
+	c.caps, c.capOffer = nil, nil
 	c.awayLine = "AWAY" // a new connection is not away
 	c.isupport = defaultISupport()
 	c.motd = nil

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -122,11 +123,7 @@ func (s *Supervisor) Start(acct Account) {
 		old.cancel()
 		<-old.done
 	}
-	go func() {
-		defer s.wg.Done()
-		defer close(se.done)
-		s.run(ctx, se)
-	}()
+	go s.newRun(ctx, se).connectLoop()
 }
 
 // Stop ends user's session, if any, and waits until its adapter is closed.
@@ -214,67 +211,191 @@ func (s *Supervisor) Close() {
 	s.wg.Wait()
 }
 
-func (s *Supervisor) run(ctx context.Context, se *session) {
-	log := s.log.With("user", se.acct.User)
+// sessionRun is one session's place in the reconnect policy. It is
+// carried from goroutine to goroutine: one runs while the session
+// connects or waits out a backoff, none while it is connected (the end of
+// the adapter or of the session's context resumes it, see watch), so a
+// connected user costs the supervisor no goroutine. Exactly one of them
+// calls finish, once the session is over.
+type sessionRun struct {
+	s     *Supervisor
+	ctx   context.Context
+	se    *session
+	clock Clock
+	link  *Link
+
+	// While connected (see watch): the adapter, its policy, and the
+	// two registrations that resume the session, the first of which
+	// to fire wins (fired). watchMu is held while they are made.
+	watchMu  sync.Mutex
+	fired    atomic.Bool
+	adapter  Adapter
+	rc       *Reconnect
+	stopCtx  func() bool
+	stopDone func() bool
+}
+
+func (s *Supervisor) newRun(ctx context.Context, se *session) *sessionRun {
 	s.mu.Lock()
 	clock := s.clock
 	s.mu.Unlock()
-	link := NewReconnect(s.backoff, clock, se.setStatus).Link(true)
+	return &sessionRun{
+		s:     s,
+		ctx:   ctx,
+		se:    se,
+		clock: clock,
+		link:  NewReconnect(s.backoff, clock, se.setStatus).Link(true),
+	}
+}
+
+// log is the session's logger. It is made when something is logged, not
+// kept: a connected session logs nothing, and a logger with the user's
+// attribute costs each of them a few hundred bytes.
+func (r *sessionRun) log() *slog.Logger { return r.s.log.With("user", r.se.acct.User) }
+
+// finish ends the session: Stop, Start's replacement and Close wait for it.
+func (r *sessionRun) finish() {
+	close(r.se.done)
+	r.s.wg.Done()
+}
+
+// connectLoop connects the session, again after each failure's backoff,
+// until it is connected (then watch takes over and the goroutine ends),
+// refused for good, or stopped.
+func (r *sessionRun) connectLoop() {
 	for {
-		se.setStatus(Status{State: StateConnecting})
+		r.se.setStatus(Status{State: StateConnecting})
 		// Each adapter gets a policy of its own, detached before the
 		// adapter is closed: a state it reports then would come after
 		// the supervisor's.
-		rc := NewReconnect(s.backoff, clock, se.setStatus)
-		a, err := s.connect(ctx, se, rc)
-		if ctx.Err() != nil {
+		rc := NewReconnect(r.s.backoff, r.clock, r.se.setStatus)
+		a, err := r.s.connect(r.ctx, r.se, rc)
+		if r.ctx.Err() != nil {
 			rc.detach()
 			if a != nil {
-				s.close(log, a)
+				r.s.close(r.log(), a)
 			}
+			r.finish()
 			return
 		}
 		if err == nil {
-			se.mu.Lock()
-			se.adapter = a
-			se.mu.Unlock()
-			link.Up()
-			log.Info("legacy session connected")
-			select {
-			case <-ctx.Done():
-				rc.detach()
-				se.clearAdapter()
-				s.close(log, a)
-				return
-			case <-a.Done():
-				err = a.Err()
-				if err == nil {
-					err = ErrUnavailable
-				}
-				rc.detach()
-				se.clearAdapter()
-				s.close(log, a)
+			r.se.mu.Lock()
+			r.se.adapter = a
+			r.se.mu.Unlock()
+			r.link.Up()
+			r.log().Info("legacy session connected")
+			r.watch(a, rc)
+			return
+		}
+		rc.detach()
+		if !r.failed(err) {
+			return
+		}
+	}
+}
+
+// watch waits, without a goroutine, for the first of the session's
+// context ending (Stop, Close, a replacement) and the connected adapter
+// a ending on its own, then resumes the session on a goroutine of its
+// own: it closes a and, after an end of a's, applies the policy.
+func (r *sessionRun) watch(a Adapter, rc *Reconnect) {
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	r.fired.Store(false)
+	r.adapter, r.rc = a, rc
+	r.stopCtx = context.AfterFunc(r.ctx, r.resume)
+	r.stopDone = afterDone(a, r.resume)
+}
+
+// resume is watch's callback, run on a goroutine of its own by the first
+// of the two registrations to fire (later ones do nothing). A loser whose
+// goroutine was already started when the winner stopped it can only be
+// the context's, which stays ended: should it win a later watch, the
+// session is over anyway, and ended closes that watch's adapter.
+func (r *sessionRun) resume() {
+	if !r.fired.CompareAndSwap(false, true) {
+		return
+	}
+	r.watchMu.Lock()
+	r.stopCtx()
+	r.stopDone()
+	a, rc := r.adapter, r.rc
+	r.adapter, r.rc, r.stopCtx, r.stopDone = nil, nil, nil, nil
+	r.watchMu.Unlock()
+	r.ended(a, rc)
+}
+
+// ended closes the adapter a that was connected, because the session was
+// stopped or because a ended (its Err says why), and goes on from there.
+func (r *sessionRun) ended(a Adapter, rc *Reconnect) {
+	rc.detach()
+	r.se.clearAdapter()
+	if r.ctx.Err() != nil {
+		r.s.close(r.log(), a)
+		r.finish()
+		return
+	}
+	err := a.Err()
+	if err == nil {
+		err = ErrUnavailable
+	}
+	r.s.close(r.log(), a)
+	if r.failed(err) {
+		r.connectLoop()
+	}
+}
+
+// failed applies the policy to a session that failed to connect or
+// dropped because of err. It reports whether to connect again (after the
+// backoff, waited here); when it returns false the session is finished,
+// or will be once its context ends.
+func (r *sessionRun) failed(err error) bool {
+	switch {
+	case errors.Is(err, ErrBadCredentials):
+		r.log().Warn("legacy login refused", "err", err)
+		r.se.setStatus(Status{State: StateBadCredentials, Text: err.Error()})
+		context.AfterFunc(r.ctx, r.finish)
+		return false
+	case errors.Is(err, ErrPolicy):
+		// Retrying cannot change the gateway's own policy.
+		r.log().Warn("legacy session refused by policy", "err", err)
+		r.se.setStatus(Status{State: StateDisconnected, Text: err.Error()})
+		context.AfterFunc(r.ctx, r.finish)
+		return false
+	}
+	r.log().Warn("legacy session failed; retrying after backoff", "err", err)
+	if !r.link.Lost(r.ctx, err) {
+		r.finish()
+		return false
+	}
+	return true
+}
+
+// afterDone calls f on a goroutine of its own once a's Done is closed,
+// until stop is called, as context.AfterFunc does for a context. An
+// adapter that embeds Ending is waited for without a goroutine; any other
+// costs one, ended by stop.
+func afterDone(a Adapter, f func()) (stop func() bool) {
+	if n, ok := a.(interface{ AfterEnd(func()) func() bool }); ok {
+		return n.AfterEnd(f)
+	}
+	quit := make(chan struct{})
+	var fired atomic.Bool // by the first of a's end and stop
+	go func() {
+		select {
+		case <-a.Done():
+			if fired.CompareAndSwap(false, true) {
+				f()
 			}
-		} else {
-			rc.detach()
+		case <-quit:
 		}
-		switch {
-		case errors.Is(err, ErrBadCredentials):
-			log.Warn("legacy login refused", "err", err)
-			se.setStatus(Status{State: StateBadCredentials, Text: err.Error()})
-			<-ctx.Done()
-			return
-		case errors.Is(err, ErrPolicy):
-			// Retrying cannot change the gateway's own policy.
-			log.Warn("legacy session refused by policy", "err", err)
-			se.setStatus(Status{State: StateDisconnected, Text: err.Error()})
-			<-ctx.Done()
-			return
+	}()
+	return func() bool {
+		if !fired.CompareAndSwap(false, true) {
+			return false
 		}
-		log.Warn("legacy session failed; retrying after backoff", "err", err)
-		if !link.Lost(ctx, err) {
-			return
-		}
+		close(quit)
+		return true
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"time"
 )
@@ -80,10 +81,11 @@ type Adapter interface {
 // Ending gives an Adapter its Done and Err: embed it, and call End when
 // the session ended on its own. The zero value is ready to use.
 type Ending struct {
-	once sync.Once
-	mu   sync.Mutex
-	done chan struct{}
-	err  error
+	once  sync.Once
+	mu    sync.Mutex
+	done  chan struct{}
+	err   error
+	after []*func() // see AfterEnd
 }
 
 func (e *Ending) init() { e.once.Do(func() { e.done = make(chan struct{}) }) }
@@ -116,6 +118,40 @@ func (e *Ending) End(err error) {
 	default:
 		e.err = err
 		close(e.done)
+		for _, f := range e.after {
+			go (*f)()
+		}
+		e.after = nil
+	}
+}
+
+// AfterEnd arranges for f to run on a goroutine of its own once End was
+// called (at once if it was already), as context.AfterFunc does for a
+// context. stop cancels that; it reports whether it stopped f from being
+// run. The supervisor waits for every connected session's end this way,
+// without a goroutine per session; it never blocks and does no I/O.
+func (e *Ending) AfterEnd(f func()) (stop func() bool) {
+	e.init()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case <-e.done:
+		go f()
+		return func() bool { return false }
+	default:
+	}
+	p := &f
+	e.after = append(e.after, p)
+	return func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for i, q := range e.after {
+			if q == p {
+				e.after = slices.Delete(e.after, i, i+1)
+				return true
+			}
+		}
+		return false
 	}
 }
 

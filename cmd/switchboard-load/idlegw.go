@@ -22,24 +22,50 @@ import (
 type idleGatewayResult struct {
 	gateway string
 	base    int64   // RSS before any join, bytes
-	rss     []int64 // after each step
+	rss     []int64 // 3 s after each step's joins
+	settled []int64 // idleOptions.settle after them (with settle set)
+}
+
+// idleOptions are the gateways' idle scenario's settings beside the steps.
+type idleOptions struct {
+	// profDir, when set, receives Switchboard's heap and goroutine
+	// profiles after each step (the binary must be built with -tags
+	// pprof).
+	profDir string
+	// memProfileRate is Switchboard's GODEBUG=memprofilerate with
+	// profDir (0: the runtime's default).
+	memProfileRate int
+	// settle, when longer than the 3 s every step waits, is how long
+	// after the step's joins RSS is measured again: Go's background
+	// scavenger returns freed pages to the system over minutes, so the
+	// figure right after the joins counts pages an idle gateway gives
+	// back.
+	settle time.Duration
 }
 
 // runIdleGateways runs the idle scenario through each gateway and writes
 // one table to w.
-// With profDir set, Switchboard's heap and goroutine profiles after each
-// step are written there (the binary must be built with -tags pprof).
-func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int, profDir string) error {
+func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int, opt idleOptions) error {
 	var rs []*idleGatewayResult
 	for _, g := range gateways {
 		fmt.Fprintf(os.Stderr, "\n=== %s: idle users in one channel, steps %v\n", g, steps)
-		r, err := idleGateway(g, bin, steps, profDir)
+		r, err := idleGateway(g, bin, steps, opt)
 		if err != nil {
 			return fmt.Errorf("%s: %w", g, err)
 		}
 		rs = append(rs, r)
 	}
-	fmt.Fprintf(w, "\nIdle XMPP users in one IRC channel, joined step by step; the gateway's RSS per joined user (RSS before joins in brackets).\n\n")
+	fmt.Fprintf(w, "\nIdle XMPP users in one IRC channel, joined step by step; the gateway's RSS per joined user 3 s after each step's joins (RSS before joins in brackets).\n\n")
+	idleTable(w, rs, steps, func(r *idleGatewayResult) []int64 { return r.rss })
+	if opt.settle > 3*time.Second {
+		fmt.Fprintf(w, "\nThe same, %v after each step's joins.\n\n", opt.settle)
+		idleTable(w, rs, steps, func(r *idleGatewayResult) []int64 { return r.settled })
+	}
+	return nil
+}
+
+// idleTable writes one table of the figures rss picks from each result.
+func idleTable(w io.Writer, rs []*idleGatewayResult, steps []int, rss func(*idleGatewayResult) []int64) {
 	fmt.Fprintf(w, "| users |")
 	for _, r := range rs {
 		fmt.Fprintf(w, " %s (%s) |", r.gateway, mib(r.base))
@@ -48,14 +74,15 @@ func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int, pr
 	for i, n := range steps {
 		fmt.Fprintf(w, "| %d |", n)
 		for _, r := range rs {
-			fmt.Fprintf(w, " %s, %.0f KiB/user |", mib(r.rss[i]), float64(r.rss[i]-r.base)/float64(n)/1024)
+			v := rss(r)[i]
+			fmt.Fprintf(w, " %s, %.0f KiB/user |", mib(v), float64(v-r.base)/float64(n)/1024)
 		}
 		fmt.Fprintln(w)
 	}
-	return nil
 }
 
-func idleGateway(gateway, bin string, steps []int, profDir string) (*idleGatewayResult, error) {
+func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewayResult, error) {
+	profDir := opt.profDir
 	r := &idleGatewayResult{gateway: gateway}
 	dir, err := os.MkdirTemp("", "switchboard-idle-")
 	if err != nil {
@@ -83,6 +110,9 @@ func idleGateway(gateway, bin string, steps []int, profDir string) (*idleGateway
 			return nil, err
 		}
 		env = append(env, "SWITCHBOARD_PPROF="+pprofAddr)
+		if opt.memProfileRate > 0 {
+			env = append(env, fmt.Sprintf("GODEBUG=memprofilerate=%d", opt.memProfileRate))
+		}
 	}
 	gw, err := startGateway(ctx, gateway, bin, dir, p.ComponentAddr, env...)
 	if err != nil {
@@ -99,6 +129,13 @@ func idleGateway(gateway, bin string, steps []int, profDir string) (*idleGateway
 	}
 	time.Sleep(time.Second)
 	r.base = gw.rss()
+	baseAnon, baseFile := gw.status("RssAnon"), gw.status("RssFile")
+	logf("before the joins: RSS %s (anonymous %s, file-backed %s)", mib(r.base), mib(baseAnon), mib(baseFile))
+	if pprofAddr != "" {
+		if err := saveProfiles(ctx, pprofAddr, profDir, gateway, 0); err != nil {
+			return nil, err
+		}
+	}
 
 	room := channel + "%" + ircHost + "@" + domain
 	var clients []*client
@@ -144,6 +181,16 @@ func idleGateway(gateway, bin string, steps []int, profDir string) (*idleGateway
 		rss := gw.rss()
 		r.rss = append(r.rss, rss)
 		logf("%d users joined in %v; RSS %s, %.0f KiB per user", n, time.Since(start).Round(time.Millisecond), mib(rss), float64(rss-r.base)/float64(n)/1024)
+		// What grew: private memory (heap, stacks), or pages of the
+		// binary touched for the first time (code run by the first joins).
+		anon, file := gw.status("RssAnon"), gw.status("RssFile")
+		logf("  anonymous %s (%+.0f KiB per user), file-backed %s (%+.0f KiB per user)", mib(anon), float64(anon-baseAnon)/float64(n)/1024, mib(file), float64(file-baseFile)/float64(n)/1024)
+		if opt.settle > 3*time.Second {
+			time.Sleep(opt.settle - 3*time.Second)
+			rss := gw.rss()
+			r.settled = append(r.settled, rss)
+			logf("%v after the joins: RSS %s, %.0f KiB per user", opt.settle, mib(rss), float64(rss-r.base)/float64(n)/1024)
+		}
 		if pprofAddr != "" {
 			if err := saveProfiles(ctx, pprofAddr, profDir, gateway, n); err != nil {
 				return nil, err

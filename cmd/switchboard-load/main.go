@@ -68,7 +68,9 @@ func main() {
 		idleGw   = flag.Bool("idle-gateways", false, "measure idle users through the gateways instead: RSS after each of -steps")
 		steps    = flag.String("steps", "10,100,500", "with -idle or -idle-gateways: users in the channel after each step")
 		heapProf = flag.String("heapprofile", "", "with -idle: write a heap profile here after the last step")
-		profDir  = flag.String("profile", "", "with -idle-gateways: build Switchboard with -tags pprof and write its heap and goroutine profiles after each step into this directory")
+		profDir  = flag.String("profile", "", "with -idle-gateways: build Switchboard with -tags pprof and write its heap and goroutine profiles before the joins (GATEWAY-heap-0…) and after each step into this directory")
+		memRate  = flag.Int("memprofilerate", 0, "with -profile: the gateway samples one allocation per this many bytes (GODEBUG=memprofilerate; 0: the runtime's 512 KiB); the profiling itself then costs memory, so RSS figures of such a run are not comparable")
+		settle   = flag.Duration("settle", 0, "with -idle-gateways: also measure each gateway's RSS this long after each step's joins (beside the figure 3 s after them), once the runtime has had time to return freed pages")
 		burst    = flag.Bool("burst", false, "the burst scenario: no IRC→XMPP phase; each user sends -sends messages at once (defaults: -users 10 -sends 30)")
 		echo     = flag.Bool("echo", true, "InspIRCd offers echo-message (false: gateways confirm their messages otherwise, e.g. with PING)")
 	)
@@ -123,7 +125,7 @@ func main() {
 		for _, g := range strings.Split(*gateways, ",") {
 			gs = append(gs, strings.TrimSpace(g))
 		}
-		if err := runIdleGateways(os.Stdout, gs, *bin, st, *profDir); err != nil {
+		if err := runIdleGateways(os.Stdout, gs, *bin, st, idleOptions{profDir: *profDir, memProfileRate: *memRate, settle: *settle}); err != nil {
 			fatal(fmt.Errorf("idle: %w", err))
 		}
 		return
@@ -450,13 +452,18 @@ func startRedis(replica bool) (string, []func(), error) {
 }
 
 // rss is the process's resident set size in bytes.
-func (g *gatewayProc) rss() int64 {
+func (g *gatewayProc) rss() int64 { return g.status("VmRSS") }
+
+// status is the byte count the process's /proc status gives for key
+// (VmRSS; RssAnon: its heap, stacks and other private memory; RssFile:
+// the pages of its binary and libraries it touched), 0 when unknown.
+func (g *gatewayProc) status(key string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb * 1024
 		}
