@@ -697,9 +697,7 @@ func (c *Component) Stats() Stats {
 	if c.cfg.Journal != nil {
 		st.JournalPending = c.cfg.Journal.Len(c.net.Name())
 	}
-	if items, err := c.out.Pending(context.Background(), c.net.Name(), 1000); err == nil {
-		st.OutboxPending = len(items)
-	}
+	st.OutboxPending = c.out.Len(c.net.Name())
 	return st
 }
 

@@ -75,6 +75,11 @@ type Store interface {
 	// an absent item is not an error.
 	Remove(ctx context.Context, queue string, seq uint64) error
 
+	// Len returns how many items queue holds: 0, and no error, when the
+	// queue does not exist. It reads no item, so that a queue's length
+	// (the outbox's gauge on /metrics) costs no read of its contents.
+	Len(ctx context.Context, queue string) (int, error)
+
 	// Update runs fn with a transaction: the reads fn makes see the
 	// transaction's own writes, and either every write fn made survives or,
 	// when fn returns an error (returned, possibly wrapped) or the process

@@ -77,7 +77,7 @@ type Statistics struct {
 	MessagesFromNet int64
 	StanzasIn       int64
 	StanzasOut      int64
-	OutboxPending   int // stanzas waiting in the outbox (counted up to 1000)
+	OutboxPending   int // stanzas waiting in the outbox
 }
 
 // StatisticsForm is "statistics"' answer, one result field per figure.

@@ -14,10 +14,6 @@ import (
 	"github.com/switchboard-im/switchboard/storage"
 )
 
-// statusOutboxMax bounds how many outbox stanzas Status counts per
-// network ("at least" beyond it).
-const statusOutboxMax = 10000
-
 // Status writes to w, for `switchboard status`, which instance holds each
 // configured domain's lease (and so its stream), with its fencing token,
 // since when and for how long still without renewal, and how many
@@ -44,11 +40,8 @@ func Status(ctx context.Context, cfg *config.Config, w io.Writer, now time.Time)
 	holds := map[string][]string{} // instance -> domains
 	for _, n := range cfg.Networks() {
 		pending := "?"
-		if items, err := out.Pending(ctx, n.Name, statusOutboxMax); err == nil {
-			pending = fmt.Sprint(len(items))
-			if len(items) == statusOutboxMax {
-				pending = "at least " + pending
-			}
+		if c, err := out.Count(ctx, n.Name); err == nil {
+			pending = fmt.Sprint(c)
 		}
 		l, err := leaser.LeaseHolder(ctx, n.Domain)
 		switch {

@@ -217,6 +217,25 @@ func (s *Store) Range(ctx context.Context, queue string, after uint64, max int) 
 	return items, nil
 }
 
+// Len implements [storage.Store.Len]: it counts the queue's keys, which
+// bbolt reads from its pages without their values.
+func (s *Store) Len(ctx context.Context, queue string) (int, error) {
+	if err := check(ctx, "len", "queue", queue); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(queueName(queue)); b != nil {
+			n = b.Stats().KeyN
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bolt: length of queue %q: %w", queue, err)
+	}
+	return n, nil
+}
+
 // Remove implements [storage.Store.Remove].
 func (s *Store) Remove(ctx context.Context, queue string, seq uint64) error {
 	if err := check(ctx, "remove", "queue", queue); err != nil {

@@ -391,6 +391,18 @@ func (s *Store) Range(ctx context.Context, queue string, after uint64, max int) 
 	return items, nil
 }
 
+// Len implements [storage.Store.Len] with ZCARD.
+func (s *Store) Len(ctx context.Context, queue string) (int, error) {
+	if err := s.check(ctx, "len", "queue", queue); err != nil {
+		return 0, err
+	}
+	n, err := s.c.ZCard(ctx, s.queueKey(queue)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis: length of queue %q: %w", queue, err)
+	}
+	return int(n), nil
+}
+
 // Remove implements [storage.Store.Remove].
 func (s *Store) Remove(ctx context.Context, queue string, seq uint64) error {
 	if err := s.check(ctx, "remove", "queue", queue); err != nil {

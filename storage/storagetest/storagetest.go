@@ -62,6 +62,7 @@ func Run(t *testing.T, b Backend) {
 		{"AppendSequence", testAppendSequence},
 		{"Range", testRange},
 		{"Remove", testRemove},
+		{"Len", testLen},
 		{"BucketIsolation", testBucketIsolation},
 		{"BucketQueueIsolation", testBucketQueueIsolation},
 		{"EmptyNames", testEmptyNames},
@@ -378,6 +379,36 @@ func testRemove(t *testing.T, s storage.Store) {
 	}
 }
 
+func testLen(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	mustLen := func(queue string, want int) {
+		t.Helper()
+		n, err := s.Len(ctx, queue)
+		if err != nil || n != want {
+			t.Errorf("Len(%q) = %d, %v; want %d", queue, n, err, want)
+		}
+	}
+	mustLen("absent", 0)
+	a := mustAppend(t, s, "q", "a")
+	mustAppend(t, s, "q", "b")
+	mustAppend(t, s, "q", "c")
+	mustAppend(t, s, "other", "x")
+	mustPut(t, s, "q", "k", "a bucket of the same name is not the queue")
+	mustLen("q", 3)
+	if err := s.Remove(ctx, "q", a); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	mustLen("q", 2)
+	if err := s.Update(ctx, func(tx storage.Tx) error {
+		_, err := tx.Append("q", []byte("d"))
+		return err
+	}); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	mustLen("q", 3)
+	mustLen("other", 1)
+}
+
 func testBucketIsolation(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	mustPut(t, s, "x", "k", "in x")
@@ -600,6 +631,7 @@ func testCanceledContext(t *testing.T, s storage.Store) {
 		{"Append", func() error { _, err := s.Append(ctx, "q", []byte("v")); return err }},
 		{"Range", func() error { _, err := s.Range(ctx, "q", 0, 10); return err }},
 		{"Remove", func() error { return s.Remove(ctx, "q", 1) }},
+		{"Len", func() error { _, err := s.Len(ctx, "q"); return err }},
 	}
 	for _, op := range ops {
 		if err := op.call(); !errors.Is(err, context.Canceled) {
