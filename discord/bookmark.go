@@ -47,6 +47,7 @@ func (a *adapter) markJoined(ctx context.Context, channel string, in bool) (was 
 		a.log.Warn("discord: reading a room's mark", "err", err)
 	}
 	was = string(v) == "1"
+	a.noteMark(channel, in)
 	if was == in {
 		return was
 	}

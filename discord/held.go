@@ -1,0 +1,96 @@
+package discord
+
+import (
+	"context"
+	"errors"
+
+	"github.com/switchboard-im/switchboard/transports"
+)
+
+// Room events before the room is joined again. After a restart the
+// gateway (a RESUME replays what was sent meanwhile) reaches the adapter
+// before the component has joined the user's rooms again: the events of
+// a room that was joined when the process stopped (joinedKey) are held
+// until it is, and handled then, after its missed messages were fetched
+// from history (catchUpRoom). Messages are not held: the history has
+// them, with their edits applied; edits, deletions and reactions are,
+// which no history shows. Typing is not news by then.
+
+// maxHeld bounds the events held per room (the oldest go); maxMarks the
+// rooms whose joined mark is remembered.
+const (
+	maxHeld  = 256
+	maxMarks = 4096
+)
+
+// holdUnjoined keeps handle for later when channel, of guild, is a room
+// not joined now that was joined at the stop, or one whose held events
+// are being handled (the order stays), and reports whether it did.
+func (a *adapter) holdUnjoined(channel, guild string, handle func()) bool {
+	if guild == "" || a.store == nil {
+		return false
+	}
+	a.mu.Lock()
+	_, joined := a.rooms[channel]
+	_, holding := a.held[channel]
+	marked, known := a.marks[channel]
+	a.mu.Unlock()
+	if joined && !holding {
+		return false
+	}
+	if !joined && !known {
+		ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
+		v, err := a.store.Get(ctx, joinedKey(channel))
+		cancel()
+		if err != nil && !errors.Is(err, transports.ErrNotFound) {
+			a.log.Warn("discord: reading a room's mark", "err", err)
+			return false
+		}
+		marked = string(v) == "1"
+		a.noteMark(channel, marked)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, joined = a.rooms[channel]
+	q, holding := a.held[channel]
+	if joined && !holding || !joined && !marked {
+		return false
+	}
+	if len(q) >= maxHeld {
+		q = q[1:]
+	}
+	a.held[channel] = append(q, handle)
+	return true
+}
+
+// noteMark remembers channel's joined mark (see markJoined); a room left
+// drops what was held for it.
+func (a *adapter) noteMark(channel string, in bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.marks) >= maxMarks {
+		clear(a.marks)
+	}
+	a.marks[channel] = in
+	if !in {
+		delete(a.held, channel)
+	}
+}
+
+// releaseHeld handles the events held for channel, now joined, in the
+// order they came, and those that come meanwhile after them.
+func (a *adapter) releaseHeld(channel string) {
+	for {
+		a.mu.Lock()
+		q, ok := a.held[channel]
+		if !ok || len(q) == 0 {
+			delete(a.held, channel)
+			a.mu.Unlock()
+			return
+		}
+		handle := q[0]
+		a.held[channel] = q[1:]
+		a.mu.Unlock()
+		handle()
+	}
+}
