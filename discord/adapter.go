@@ -664,6 +664,7 @@ func (a *adapter) onUpdate(m *discordgo.MessageUpdate) {
 		ev.Nick = a.occupant(c.room, m.Author, m.Member)
 	}
 	a.sink.Deliver(ev)
+	a.news()
 }
 
 // onDelete delivers a deletion. Discord does not say who deleted a
@@ -697,6 +698,7 @@ func (a *adapter) onDelete(m *discordgo.MessageDelete) {
 		ev.By, _ = c.room.nick(a.self)
 	}
 	a.sink.Deliver(ev)
+	a.news()
 }
 
 // onReaction delivers a reaction of someone else's, or the user's own
@@ -729,6 +731,7 @@ func (a *adapter) onReaction(r *discordgo.MessageReaction, member *discordgo.Mem
 	}
 	if ev.Reaction != "" {
 		a.sink.Deliver(ev)
+		a.news()
 	}
 }
 

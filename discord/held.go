@@ -59,6 +59,9 @@ func (a *adapter) holdUnjoined(channel, guild string, handle func()) bool {
 	if len(q) >= maxHeld {
 		q = q[1:]
 	}
+	if len(a.held) == 0 {
+		a.gw.pin = a.gw.seq // this event's sequence is recorded after it
+	}
 	a.held[channel] = append(q, handle)
 	return true
 }
@@ -73,7 +76,16 @@ func (a *adapter) noteMark(channel string, in bool) {
 	}
 	a.marks[channel] = in
 	if !in {
-		delete(a.held, channel)
+		a.dropHeld(channel)
+	}
+}
+
+// dropHeld forgets what was held for channel; with nothing held any
+// more, the sequence written may move on. a.mu is held.
+func (a *adapter) dropHeld(channel string) {
+	delete(a.held, channel)
+	if len(a.held) == 0 {
+		a.gw.pin = 0
 	}
 }
 
@@ -84,7 +96,7 @@ func (a *adapter) releaseHeld(channel string) {
 		a.mu.Lock()
 		q, ok := a.held[channel]
 		if !ok || len(q) == 0 {
-			delete(a.held, channel)
+			a.dropHeld(channel)
 			a.mu.Unlock()
 			return
 		}

@@ -23,17 +23,24 @@ import (
 // IDENTIFYs and READY comes: the missed messages are fetched from history
 // then, as without a stored session.
 //
-// Writes are bounded: the record is written at READY and RESUMED, the
-// sequence at most every resumeSaveEvery after that, and at Close. A
-// sequence that is stale (the process was killed) only makes the server
-// replay the events after it again, some of which were delivered; a
-// replayed MESSAGE_CREATE at or before its conversation's bookmark (saved
-// at every delivery) is not delivered again (see replayed), and anything
-// delivered twice all the same is a message the Sink ignores (same
-// RemoteID), or an edit, deletion or reaction the XMPP side applies again
-// to the same effect. The sequence recorded only moves past events the
-// handlers ran for (recordSeq): one read while the adapter closes is
-// replayed, never skipped.
+// Writes are bounded: the record is written at READY and RESUMED, right
+// after an edit, a deletion or a reaction was delivered (one write each,
+// as a message's bookmark is), else at most every resumeSaveEvery, and at
+// Close. A sequence that is stale (the process was killed) only makes the
+// server replay the events after it again, some of which were delivered:
+// messages, whose replayed MESSAGE_CREATE at or before its conversation's
+// bookmark (written at every delivery) is not delivered again (see
+// replayed), and typing, presence and member updates, which say the same
+// again. Only a kill between an edit's (deletion's, reaction's) delivery
+// and the write after it delivers that one again, which the XMPP side
+// applies to the same effect; a message delivered twice the same way is
+// one the Sink ignores (same RemoteID).
+//
+// The sequence written never passes an event not handled: it is recorded
+// after the handlers ran (recordSeq), so one read while the adapter
+// closes is replayed, not skipped; and while room events are held for
+// rooms not joined again yet (held.go), it stays before the first of
+// them (gw.pin).
 //
 // discordgo builds its state (guilds, channels, roles, DM channels) from
 // READY and GUILD_CREATE, which a RESUME does not send again: before it
@@ -92,6 +99,9 @@ func (a *adapter) saveResume(ctx context.Context, force bool) {
 	}
 	a.mu.Lock()
 	r := resumeRecord{Session: a.gw.session, Seq: a.gw.seq, URL: a.gw.url, Intents: a.gw.intents}
+	if a.gw.pin > 0 && a.gw.pin < r.Seq {
+		r.Seq = a.gw.pin
+	}
 	moved := r.Seq != a.gw.saved
 	a.mu.Unlock()
 	if r.Session == "" || r.Seq <= 0 || !(moved || force) {
@@ -105,7 +115,7 @@ func (a *adapter) saveResume(ctx context.Context, force bool) {
 		return
 	}
 	a.mu.Lock()
-	a.gw.saved = max(a.gw.saved, r.Seq)
+	a.gw.saved = r.Seq
 	a.mu.Unlock()
 }
 
@@ -116,6 +126,12 @@ type gatewaySession struct {
 	saved   int64 // the last seq written
 	url     string
 	intents discordgo.Intent
+	// pin, while room events are held (held.go): the sequence before the
+	// first of them, which the one written does not pass.
+	pin int64
+	// urgent: an edit, a deletion or a reaction was delivered; the
+	// sequence is written after its event.
+	urgent bool
 	// replaying: the session was opened with RESUME and its RESUMED
 	// (or, refused, READY) has not come: events are the server's replay.
 	replaying bool
@@ -144,10 +160,22 @@ func (a *adapter) recordSeq(e *discordgo.Event) {
 	case "RESUMED":
 		now = true
 	}
+	force := now
+	now = now || a.gw.urgent
+	a.gw.urgent = false
 	a.mu.Unlock()
 	if now {
-		a.saveResume(a.ctx, true)
+		a.saveResume(a.ctx, force)
 	}
+}
+
+// news notes that an edit, a deletion or a reaction was delivered: the
+// sequence is written after its event (recordSeq), so a stale one never
+// replays it.
+func (a *adapter) news() {
+	a.mu.Lock()
+	a.gw.urgent = true
+	a.mu.Unlock()
 }
 
 // keepResume writes the sequence every resumeSaveEvery until Close
