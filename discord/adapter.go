@@ -166,10 +166,28 @@ func on[T any](a *adapter, h func(T)) func(*discordgo.Session, T) {
 
 func (a *adapter) addHandlers() {
 	a.s.AddHandler(on(a, func(m *discordgo.MessageCreate) { a.onMessage(m.Message) }))
-	a.s.AddHandler(on(a, a.onUpdate))
-	a.s.AddHandler(on(a, a.onDelete))
-	a.s.AddHandler(on(a, func(r *discordgo.MessageReactionAdd) { a.onReaction(r.MessageReaction, r.Member, false) }))
-	a.s.AddHandler(on(a, func(r *discordgo.MessageReactionRemove) { a.onReaction(r.MessageReaction, nil, true) }))
+	// Edits, deletions and reactions of a room not joined again yet
+	// after a restart wait for it (held.go).
+	a.s.AddHandler(on(a, func(m *discordgo.MessageUpdate) {
+		if m.Message != nil {
+			a.unlessHeld(m.ChannelID, m.GuildID, func() { a.onUpdate(m) })
+		}
+	}))
+	a.s.AddHandler(on(a, func(m *discordgo.MessageDelete) {
+		if m.Message != nil {
+			a.unlessHeld(m.ChannelID, m.GuildID, func() { a.onDelete(m) })
+		}
+	}))
+	a.s.AddHandler(on(a, func(r *discordgo.MessageReactionAdd) {
+		if r.MessageReaction != nil {
+			a.unlessHeld(r.ChannelID, r.GuildID, func() { a.onReaction(r.MessageReaction, r.Member, false) })
+		}
+	}))
+	a.s.AddHandler(on(a, func(r *discordgo.MessageReactionRemove) {
+		if r.MessageReaction != nil {
+			a.unlessHeld(r.ChannelID, r.GuildID, func() { a.onReaction(r.MessageReaction, nil, true) })
+		}
+	}))
 	a.s.AddHandler(on(a, a.onTyping))
 	a.s.AddHandler(on(a, a.onChannel))
 	a.s.AddHandler(on(a, a.onChannelUpdate))
@@ -645,9 +663,6 @@ func (a *adapter) onUpdate(m *discordgo.MessageUpdate) {
 	if m.Message == nil || m.Author == nil || m.EditedTimestamp == nil {
 		return // an embed resolved, a pin: not an edit
 	}
-	if a.holdUnjoined(m.ChannelID, m.GuildID, func() { a.onUpdate(m) }) {
-		return
-	}
 	c, ok := a.conversation(m.ChannelID, m.GuildID)
 	if !ok {
 		return
@@ -671,9 +686,6 @@ func (a *adapter) onUpdate(m *discordgo.MessageUpdate) {
 // message; its author is known when the state still held it.
 func (a *adapter) onDelete(m *discordgo.MessageDelete) {
 	if m.Message == nil {
-		return
-	}
-	if a.holdUnjoined(m.ChannelID, m.GuildID, func() { a.onDelete(m) }) {
 		return
 	}
 	c, ok := a.conversation(m.ChannelID, m.GuildID)
@@ -706,9 +718,6 @@ func (a *adapter) onDelete(m *discordgo.MessageDelete) {
 // news); custom emoji as :name:.
 func (a *adapter) onReaction(r *discordgo.MessageReaction, member *discordgo.Member, remove bool) {
 	if r == nil {
-		return
-	}
-	if a.holdUnjoined(r.ChannelID, r.GuildID, func() { a.onReaction(r, member, remove) }) {
 		return
 	}
 	c, ok := a.conversation(r.ChannelID, r.GuildID)

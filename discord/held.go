@@ -23,6 +23,13 @@ const (
 	maxMarks = 4096
 )
 
+// unlessHeld runs handle now, unless holdUnjoined keeps it for later.
+func (a *adapter) unlessHeld(channel, guild string, handle func()) {
+	if !a.holdUnjoined(channel, guild, handle) {
+		handle()
+	}
+}
+
 // holdUnjoined keeps handle for later when channel, of guild, is a room
 // not joined now that was joined at the stop, or one whose held events
 // are being handled (the order stays), and reports whether it did.
