@@ -370,3 +370,112 @@ func TestResumeAfterRestart(t *testing.T) {
 		t.Errorf("occupants %v; want bob a moderator (manage messages), ann the owner", standing)
 	}
 }
+
+// TestResumeRefused: a server that no longer has the session answers the
+// RESUME with op 9 (d=false); the adapter IDENTIFYs, stores the new
+// session, and fetches what was missed from history, each once.
+func TestResumeRefused(t *testing.T) {
+	sc := newRestartScene(t)
+	g, f := sc.g, sc.g.f
+	first, _ := sc.firstRun(t, sc.store)
+	first.Close()
+
+	dm := []map[string]any{msg("6001", "8", "", carol, "hello"), msg("6002", "8", "", carol, "while away")}
+	g.send("MESSAGE_CREATE", dm[1])
+	g.mu.Lock()
+	g.refuse = true
+	g.mu.Unlock()
+	f.mu.Lock()
+	f.history["8"] = dm
+	f.mu.Unlock()
+
+	s := newSink()
+	b := sc.open(t, sc.store, s)
+	await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == "6002" })
+	b.Close()
+
+	var ops []int
+	for _, fr := range f.frames() {
+		ops = append(ops, fr.Op)
+	}
+	if want := []int{2, 6, 2}; !slices.Equal(ops, want) {
+		t.Errorf("gateway ops %v, want %v (IDENTIFY, RESUME refused, IDENTIFY)", ops, want)
+	}
+	if want := []string{fmt.Sprintf("message %s 6002 carol %q", UserID("7"), "while away")}; !slices.Equal(news(s), want) {
+		t.Errorf("after the refused RESUME %q, want %q", news(s), want)
+	}
+	v, err := sc.store.Get(context.Background(), resumeKey)
+	var r resumeRecord
+	if err != nil || json.Unmarshal(v, &r) != nil || r.Session != "session-2" {
+		t.Errorf("stored gateway session %s (%v); want the new session-2", v, err)
+	}
+}
+
+// laggingStore is a store that keeps only the first write of the
+// gateway session (READY's), as if the process were killed before the
+// next write of the sequence, while the bookmarks (written at every
+// delivery) went on.
+type laggingStore struct {
+	*transportstest.Store
+	mu    sync.Mutex
+	wrote bool
+}
+
+func (l *laggingStore) Put(ctx context.Context, key string, v []byte) error {
+	l.mu.Lock()
+	drop := l.wrote && key == resumeKey
+	l.wrote = l.wrote || key == resumeKey
+	l.mu.Unlock()
+	if drop {
+		return nil
+	}
+	return l.Store.Put(ctx, key, v)
+}
+
+// TestResumeStaleSequence: the process was killed after it delivered
+// messages but before it wrote the sequence; the next one RESUMEs from
+// the stale sequence, the server replays those messages with the new
+// ones, and only the new ones are delivered (the bookmarks say which
+// were).
+func TestResumeStaleSequence(t *testing.T) {
+	sc := newRestartScene(t)
+	g, f := sc.g, sc.g.f
+	first, last := sc.firstRun(t, &laggingStore{Store: sc.store})
+	first.Close()
+	v, err := sc.store.Get(context.Background(), resumeKey)
+	var stale resumeRecord
+	if err != nil || json.Unmarshal(v, &stale) != nil {
+		t.Fatalf("no stored session: %v", err)
+	}
+	if stale.Seq >= last {
+		t.Fatalf("stored sequence %d, want one before the delivered messages (%d)", stale.Seq, last)
+	}
+
+	g.send("MESSAGE_CREATE", msg("6002", "8", "", carol, "while away"))
+	f.mu.Lock()
+	f.history["8"] = []map[string]any{msg("6001", "8", "", carol, "hello"), msg("6002", "8", "", carol, "while away")}
+	f.history["901"] = []map[string]any{msg("6101", "901", "900", bob, "hi all")}
+	f.mu.Unlock()
+
+	s := newSink()
+	b := sc.open(t, sc.store, s)
+	await(t, s, func(ev *transports.MessageEvent) bool { return ev.RemoteID == "6002" })
+	if err := b.JoinRoom(context.Background(), sc.room, ""); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	frames := f.frames()
+	var resume struct {
+		Seq int64 `json:"seq"`
+	}
+	if len(frames) == 2 {
+		json.Unmarshal(frames[1].D, &resume)
+	}
+	if len(frames) != 2 || frames[1].Op != 6 || resume.Seq != stale.Seq {
+		t.Fatalf("gateway frames %+v; want IDENTIFY, then RESUME at the stale sequence %d", frames, stale.Seq)
+	}
+	if want := []string{fmt.Sprintf("message %s 6002 carol %q", UserID("7"), "while away")}; !slices.Equal(news(s), want) {
+		t.Errorf("after the replay from a stale sequence %q, want only the new message %q", news(s), want)
+	}
+}
