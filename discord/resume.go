@@ -85,7 +85,7 @@ func (a *adapter) loadResume(ctx context.Context) (resumeRecord, bool) {
 		}
 		return r, false
 	}
-	if len(v) == 0 || json.Unmarshal(v, &r) != nil || r.Session == "" || r.Seq <= 0 || len(r.Session) > 256 {
+	if len(v) == 0 || json.Unmarshal(v, &r) != nil || r.Session == "" || r.Seq < 0 || len(r.Session) > 256 {
 		return r, false
 	}
 	return r, true
@@ -104,7 +104,7 @@ func (a *adapter) saveResume(ctx context.Context, force bool) {
 	}
 	moved := r.Seq != a.gw.saved
 	a.mu.Unlock()
-	if r.Session == "" || r.Seq <= 0 || !(moved || force) {
+	if r.Session == "" || r.Seq < 0 || !(moved || force) {
 		return
 	}
 	v, _ := json.Marshal(r)
@@ -141,8 +141,8 @@ type gatewaySession struct {
 // and discordgo runs the raw event's handlers after the typed ones);
 // READY and RESUMED are written at once.
 func (a *adapter) recordSeq(e *discordgo.Event) {
-	if e.Operation != 0 || e.Sequence <= 0 {
-		return
+	if e.Operation != 0 || e.Sequence < 0 {
+		return // Spacebar numbers READY 0: a session at 0 still resumes
 	}
 	a.mu.Lock()
 	a.gw.seq = e.Sequence
