@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -14,7 +15,10 @@ import (
 // until it is, and handled then, after its missed messages were fetched
 // from history (catchUpRoom). Messages are not held: the history has
 // them, with their edits applied; edits, deletions and reactions are,
-// which no history shows. Typing is not news by then.
+// which no history shows. Typing is not news by then. A room not joined
+// within heldFor (its user's client is away, not a bouncer's rejoin) has
+// them dropped, as before there was holding: its messages still come
+// from history when it is joined.
 
 // maxHeld bounds the events held per room (the oldest go); maxMarks the
 // rooms whose joined mark is remembered.
@@ -22,6 +26,11 @@ const (
 	maxHeld  = 256
 	maxMarks = 4096
 )
+
+// heldFor bounds how long events wait for their room; while any wait,
+// the sequence written stays before them (gw.pin), so it bounds how far
+// back a RESUME after a restart starts too.
+const heldFor = 2 * time.Minute
 
 // unlessHeld runs handle now, unless holdUnjoined keeps it for later.
 func (a *adapter) unlessHeld(channel, guild string, handle func()) {
@@ -68,6 +77,7 @@ func (a *adapter) holdUnjoined(channel, guild string, handle func()) bool {
 	}
 	if len(a.held) == 0 {
 		a.gw.pin = a.gw.seq // this event's sequence is recorded after it
+		a.gw.heldSince = time.Now()
 	}
 	a.held[channel] = append(q, handle)
 	return true
@@ -111,5 +121,18 @@ func (a *adapter) releaseHeld(channel string) {
 		a.held[channel] = q[1:]
 		a.mu.Unlock()
 		handle()
+	}
+}
+
+// expireHeld drops what has waited for its room longer than heldFor.
+func (a *adapter) expireHeld() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.held) == 0 || time.Since(a.gw.heldSince) < heldFor {
+		return
+	}
+	a.log.Info("discord: dropping the edits, deletions and reactions of rooms not joined again", "rooms", len(a.held))
+	for ch := range a.held {
+		a.dropHeld(ch)
 	}
 }

@@ -128,7 +128,8 @@ type gatewaySession struct {
 	intents discordgo.Intent
 	// pin, while room events are held (held.go): the sequence before the
 	// first of them, which the one written does not pass.
-	pin int64
+	pin       int64
+	heldSince time.Time // when the first of them was held
 	// urgent: an edit, a deletion or a reaction was delivered; the
 	// sequence is written after its event.
 	urgent bool
@@ -189,6 +190,7 @@ func (a *adapter) keepResume() {
 		case <-a.ctx.Done():
 			return
 		case <-t.C:
+			a.expireHeld()
 			a.saveResume(a.ctx, false)
 		}
 	}

@@ -312,10 +312,10 @@ func TestResumeAfterRestart(t *testing.T) {
 	g.send("MESSAGE_REACTION_ADD", reaction("8", "", "6001", "7", "👍"))
 	g.send("MESSAGE_DELETE", map[string]any{"id": "6000", "channel_id": "8"})
 	room := []map[string]any{msg("6101", "901", "900", bob, "hi all"), msg("6102", "901", "900", bob, "new in the room")}
-	g.send("MESSAGE_CREATE", room[1])
+	beforeHeld := g.send("MESSAGE_CREATE", room[1])
 	g.send("MESSAGE_UPDATE", edited(room[0], "hi everyone"))
 	g.send("MESSAGE_REACTION_ADD", reaction("901", "900", "6101", "1001", "🎉"))
-	g.send("MESSAGE_DELETE", map[string]any{"id": "6100", "channel_id": "901", "guild_id": "900"})
+	resumed := g.send("MESSAGE_DELETE", map[string]any{"id": "6100", "channel_id": "901", "guild_id": "900"}) + 1
 	f.mu.Lock()
 	f.history["8"], f.history["901"] = dm, []map[string]any{edited(room[0], "hi everyone"), room[1]}
 	f.mu.Unlock()
@@ -325,10 +325,19 @@ func TestResumeAfterRestart(t *testing.T) {
 	// The DM's events came with the replay, before RESUMED; the room
 	// is joined again as the component does once the session is up.
 	await(t, s, func(ev *transports.RetractEvent) bool { return ev.Target == "6000" })
+	handled(t, b, resumed)
+	// Written at RESUMED, the sequence stays before the room's held
+	// events: a process killed now would have them replayed.
+	if seq := storedSeq(t, sc.store); seq != beforeHeld {
+		t.Errorf("sequence stored while room events are held: %d, want %d (before the first of them)", seq, beforeHeld)
+	}
 	if err := b.JoinRoom(context.Background(), sc.room, ""); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
+	if seq := storedSeq(t, sc.store); seq != resumed {
+		t.Errorf("sequence stored at Close: %d, want RESUMED's %d (nothing held any more)", seq, resumed)
+	}
 
 	frames := f.frames()
 	var resume struct {
@@ -478,4 +487,15 @@ func TestResumeStaleSequence(t *testing.T) {
 	if want := []string{fmt.Sprintf("message %s 6002 carol %q", UserID("7"), "while away")}; !slices.Equal(news(s), want) {
 		t.Errorf("after the replay from a stale sequence %q, want only the new message %q", news(s), want)
 	}
+}
+
+// storedSeq is the sequence of the gateway session in store.
+func storedSeq(t *testing.T, store transports.Store) int64 {
+	t.Helper()
+	v, err := store.Get(context.Background(), resumeKey)
+	var r resumeRecord
+	if err != nil || json.Unmarshal(v, &r) != nil {
+		t.Fatalf("no stored gateway session: %v", err)
+	}
+	return r.Seq
 }
