@@ -274,13 +274,16 @@ func (a *adapter) rebuildState(ctx context.Context, me *discordgo.User) error {
 		}
 		full = append(full, g)
 	}
-	body, err := a.s.RequestWithBucketID("GET", discordgo.EndpointUserChannels("@me"), nil, discordgo.EndpointUserChannels(""), discordgo.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("listing DM channels: %w", classify(err))
-	}
+	// Discord lists no DM channels to a bot (an empty list): a DM
+	// channel not listed is looked up over REST when its first event
+	// comes (conversation), so a failed listing loses nothing either.
 	var private []*discordgo.Channel
-	if err := json.Unmarshal(body, &private); err != nil {
-		return fmt.Errorf("%w: Discord's DM channels are not JSON", transports.ErrUnavailable)
+	body, err := a.s.RequestWithBucketID("GET", discordgo.EndpointUserChannels("@me"), nil, discordgo.EndpointUserChannels(""), discordgo.WithContext(ctx))
+	if err == nil {
+		err = json.Unmarshal(body, &private)
+	}
+	if err != nil {
+		a.log.Debug("discord: DM channels not listed", "err", classify(err))
 	}
 	st := a.s.State
 	st.Lock()
