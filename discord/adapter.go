@@ -753,8 +753,8 @@ func emojiText(e discordgo.Emoji) string {
 
 // onTyping delivers someone else's typing.
 func (a *adapter) onTyping(t *discordgo.TypingStart) {
-	if t.UserID == a.self {
-		return
+	if t.UserID == a.self || a.replaying() {
+		return // a replay's typing is long over
 	}
 	c, ok := a.conversation(t.ChannelID, t.GuildID)
 	if !ok {

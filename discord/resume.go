@@ -200,14 +200,19 @@ func (a *adapter) keepResume() {
 // after a RESUME from a stale sequence that an earlier process delivered
 // already: at or before its conversation's bookmark.
 func (a *adapter) replayed(m *discordgo.Message) bool {
-	a.mu.Lock()
-	replaying := a.gw.replaying
-	a.mu.Unlock()
-	if !replaying {
+	if !a.replaying() {
 		return false
 	}
 	last := a.lastDelivered(a.ctx, m.ChannelID)
 	return last != "" && !snowflakeLess(last, m.ID)
+}
+
+// replaying reports whether the events handled now are the server's
+// replay after a RESUME from the store.
+func (a *adapter) replaying() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gw.replaying
 }
 
 // resumeGateway is the websocket address discordgo dials for a RESUME at

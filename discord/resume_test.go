@@ -308,6 +308,7 @@ func TestResumeAfterRestart(t *testing.T) {
 	// Meanwhile, in the DM and in the room.
 	dm := []map[string]any{msg("6001", "8", "", carol, "hello"), msg("6002", "8", "", carol, "while away")}
 	g.send("MESSAGE_CREATE", dm[1])
+	g.send("TYPING_START", map[string]any{"user_id": "7", "channel_id": "8", "timestamp": 1})
 	g.send("MESSAGE_UPDATE", edited(dm[0], "hello again"))
 	g.send("MESSAGE_REACTION_ADD", reaction("8", "", "6001", "7", "👍"))
 	g.send("MESSAGE_DELETE", map[string]any{"id": "6000", "channel_id": "8"})
@@ -366,6 +367,11 @@ func TestResumeAfterRestart(t *testing.T) {
 	}
 	if got := news(s); !slices.Equal(got, want) {
 		t.Errorf("after the restart:\n%s\nwant each once:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, ev := range s.all() {
+		if ty, ok := ev.(*transports.TypingEvent); ok {
+			t.Errorf("a replayed typing notification was delivered: %+v", ty)
+		}
 	}
 	// The guild's roles and owner came from the rebuilt state.
 	standing := map[string]string{}
