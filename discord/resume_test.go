@@ -95,6 +95,8 @@ type gatewaySessions struct {
 func newGatewaySessions(t *testing.T) *gatewaySessions {
 	g := &gatewaySessions{}
 	g.f = newFakeDiscord(t, g.script)
+	g.f.mu.Lock()
+	defer g.f.mu.Unlock()
 	g.f.closed = func(c *fakeConn, code int) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
@@ -215,6 +217,8 @@ func newRestartScene(t *testing.T) *restartScene {
 	g.guild = map[string]any{"id": "900", "name": "g", "owner_id": "1001", "member_count": 3, "roles": roles,
 		"members": members, "channels": []any{general}}
 	f := g.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.guild = map[string]any{"id": "900", "name": "g", "owner_id": "1001", "approximate_member_count": 3, "roles": roles}
 	f.userGuilds = []map[string]any{{"id": "900", "name": "g"}}
 	f.channels = []map[string]any{general}
