@@ -141,6 +141,9 @@ type Component struct {
 	// replays marks the journaled stanzas being handled again
 	// (journal.go).
 	replays replays
+	// writer queues the stanzas read for the journal writer
+	// (journal_writer.go); nil without a journal. Set by Run.
+	writer *journalWriter
 
 	cfg     Config
 	domain  jid.JID
@@ -232,6 +235,10 @@ type Stats struct {
 	ConnectedUsers  int
 	OutboxPending   int
 	DeadLetters     int64 // outbox stanzas given up on since start (see outbox.Outbox.DeadLetter)
+	// JournalPending is how many of the users' messages to the network
+	// are in the inbound journal, read and not yet handled (journal.go;
+	// a counter, no storage read).
+	JournalPending int
 }
 
 // New checks cfg and returns a component ready to Run.
@@ -330,6 +337,15 @@ func (c *Component) Run(ctx context.Context) error {
 	// Before the stream: each user's replayed messages are in their lane
 	// ahead of anything new they send.
 	c.replayJournal(ctx)
+	if c.cfg.Journal != nil {
+		w := newJournalWriter()
+		c.writer = w
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.journalWriterLoop(ctx, w)
+		}()
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -577,11 +593,22 @@ func (c *Component) queue(ctx context.Context, v any) error {
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	if _, err := c.out.Enqueue(ctx, c.net.Name(), b); err != nil {
+	if _, err := c.out.Enqueue(ctx, c.recipient(b), c.net.Name(), b); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	c.wakeFlush()
 	return nil
+}
+
+// recipient names the outbox queue of the stanza marshalled in b: the bare
+// JID it is addressed to (its recipient's stanzas are kept in order), or
+// the gateway's domain for a stanza without a valid address.
+func (c *Component) recipient(b []byte) string {
+	_, _, to := stanzaHead(b)
+	if j, err := jid.Parse(to); err == nil {
+		return j.Bare().String()
+	}
+	return c.domain.String()
 }
 
 // queueOnce queues a stanza carrying legacy message legacyID of
@@ -667,6 +694,9 @@ func (c *Component) Stats() Stats {
 			st.ConnectedUsers++
 		}
 	}
+	if c.cfg.Journal != nil {
+		st.JournalPending = c.cfg.Journal.Len(c.net.Name())
+	}
 	if items, err := c.out.Pending(context.Background(), c.net.Name(), 1000); err == nil {
 		st.OutboxPending = len(items)
 	}
@@ -725,7 +755,7 @@ func (c *Component) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement
 		c.replyError(n, stanzaerr.New("modify", "policy-violation", "The stanza is larger than %s.", sizeText(max)))
 		return nil
 	}
-	c.routeSafely(n)
+	c.routeRead(n) // journal_writer.go
 	return nil
 }
 

@@ -2,7 +2,6 @@ package component
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -11,14 +10,14 @@ import (
 	"github.com/switchboard-im/switchboard/component/stanza"
 	"github.com/switchboard-im/switchboard/component/stanzaerr"
 	"github.com/switchboard-im/switchboard/internal/xmltree"
-	"github.com/switchboard-im/switchboard/journal"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
 // The inbound journal (Config.Journal, package journal): a user's message
 // to the legacy network — text to a contact or a room, a correction, a
-// retraction, reactions — is written to the journal on the stream's
-// goroutine before its handling starts (message), and acknowledged once
+// retraction, reactions — is written to the journal before its handling
+// starts (by the journal writer, with the stanzas read back to back in
+// one transaction: journal_writer.go), and acknowledged once
 // its handling is over: after its lane work (the legacy send, or its
 // queueing where the network pipelines, and the error stanza of a
 // refusal) and after its confirmation (the message-ID pair, the receipt
@@ -38,7 +37,8 @@ import (
 //
 // Duplicates: a message the legacy network took whose acknowledgement
 // the process did not live to write is sent again — at most the user's
-// messages in flight (one, where the network does not pipeline).
+// messages in flight (one, where the network does not pipeline), less
+// those whose message-ID pair was written (journal_paired.go).
 // Nothing is acknowledged once Run's context is done: a send that failed
 // because the component was stopping is handled again by the next one.
 
@@ -63,9 +63,10 @@ func (c *Component) journals(s *stanza.In) bool {
 }
 
 // message handles the message stanza s: journaled first when it goes to
-// the legacy network (a new one, seq 0) or already journaled at seq (a
+// the legacy network and is not yet (seq 0: the journal writer did not
+// take it), or already journaled at seq (by the journal writer, or a
 // replay), and acknowledged in the journal once handled. On the stream's
-// goroutine, or Run's for a replay.
+// goroutine, the journal writer's, or Run's for a replay.
 func (c *Component) message(s *stanza.In, seq uint64) {
 	j := c.cfg.Journal
 	if !c.journals(s) {
@@ -81,14 +82,8 @@ func (c *Component) message(s *stanza.In, seq uint64) {
 		var err error
 		seq, err = j.Write(ctx, c.net.Name(), user, []byte(s.Element.String()))
 		cancel()
-		switch {
-		case errors.Is(err, journal.ErrFull):
-			c.log.Info("message refused: too many of the user's messages unacknowledged", "user", user)
-			c.replyError(s.Element, stanzaerr.New("wait", "resource-constraint", "Too many of your messages are still on their way; send this again in a moment."))
-			return
-		case err != nil:
-			c.log.Error("journaling a message", "user", user, "err", err)
-			c.replyError(s.Element, stanzaerr.New("wait", "internal-server-error", "The gateway cannot store this message right now; it was not sent. Send it again in a moment."))
+		if err != nil {
+			c.journalRefused(s.Element, user, err)
 			return
 		}
 	}
@@ -154,13 +149,25 @@ func (c *Component) replayJournal(ctx context.Context) {
 	if len(entries) > 0 {
 		c.log.Info("handling again the messages a stopped process left unsent", "messages", len(entries))
 	}
-	waiting := make(map[string]bool)
-	for _, e := range entries {
+	nodes := make([]*node, len(entries))
+	roomBound := make(map[string]bool) // users with a replayed message to a room
+	for i, e := range entries {
 		n, err := xmltree.Parse(string(e.Stanza))
 		if err != nil {
 			c.log.Error("journaled message unreadable, dropped", "user", e.User, "err", err)
 			c.journalAck(ctx, nil, e.User, e.Seq)
 			continue
+		}
+		nodes[i] = n
+		if c.toRoom(n) {
+			roomBound[e.User] = true
+		}
+	}
+	waiting := make(map[string]bool)
+	for i, e := range entries {
+		n := nodes[i]
+		if n == nil {
+			continue // unreadable, dropped above
 		}
 		if j.Expired(e) {
 			c.log.Warn("journaled message too old to send, dropped", "user", e.User, "id", logAttr(n.Attr("id")),
@@ -171,10 +178,16 @@ func (c *Component) replayJournal(ctx context.Context) {
 			c.journalAck(ctx, n, e.User, e.Seq)
 			continue
 		}
+		if c.pairedBefore(ctx, e.User, n) {
+			c.log.Info("journaled message already sent before the stop, not sent again", "user", e.User, "id", logAttr(n.Attr("id")))
+			c.journalAck(ctx, nil, e.User, e.Seq)
+			continue
+		}
 		if !waiting[e.User] {
 			waiting[e.User] = true
 			user := e.User
-			c.lanes.Post(ctx, user, func(ctx context.Context) { c.awaitSession(ctx, user) })
+			rooms := roomBound[user]
+			c.lanes.Post(ctx, user, func(ctx context.Context) { c.awaitSession(ctx, user, rooms) })
 		}
 		c.replays.add(n)
 		c.routeAt(n, e.Seq)
@@ -191,8 +204,14 @@ func (c *Component) replayJournal(ctx context.Context) {
 // awaitSession waits, in user's lane, until the stream is up and the
 // user's legacy session is (it starts it for a registered user), or has
 // failed, or connectWait passed: then the user's replayed messages run,
-// and get the usual error where the session is not there.
-func (c *Component) awaitSession(ctx context.Context, user string) {
+// and get the usual error where the session is not there. With rooms
+// (the user has replayed messages to rooms), it then rejoins the user's
+// remembered rooms (bouncer mode) before returning, so those messages
+// find the rooms joined; see holdForRooms.
+func (c *Component) awaitSession(ctx context.Context, user string, rooms bool) {
+	if rooms {
+		defer c.holdForRooms(ctx, user)
+	}
 	u, err := jid.Parse(user)
 	if err != nil {
 		return

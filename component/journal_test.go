@@ -218,11 +218,12 @@ func TestJournalInFlightDuplicate(t *testing.T) {
 }
 
 // TestJournalReplaysGroupchat: a room message read and not sent when the
-// component stopped is handled again by the next one, which has not
-// rejoined the room yet when the message's turn comes: the user gets the
-// usual error for it, under its id, never silence, and nothing reaches
-// the room. (Holding replayed room messages until the rejoin is not done;
-// README.)
+// component stopped is handled again by the next one; a user who does not
+// stay connected has no remembered rooms to rejoin, so the room is not
+// joined when the message's turn comes: the user gets the usual error for
+// it, under its id, never silence, and nothing reaches the room. (In
+// bouncer mode the room is rejoined first:
+// TestJournalReplaysGroupchatAfterRejoin.)
 func TestJournalReplaysGroupchat(t *testing.T) {
 	e := newEnv(t, envOptions{rooms: true, tune: slowSends})
 	c, a := roomUser(t, e, "gus")

@@ -163,6 +163,8 @@ func (m mucCore) StayConnected(settings map[string]string) bool { return m.c.sta
 
 func (m mucCore) Online(user string) bool { return m.c.presence.Online(user) }
 
+func (m mucCore) Replayed(s *stanza.In) bool { return m.c.replays.is(s.Element) }
+
 func (m mucCore) Stop(user string) {
 	m.c.settle(m.c.ctx(), user) // the messages on their way first; an error: shutting down
 	m.c.sup.Stop(user)

@@ -47,9 +47,9 @@ const (
 
 // flusher is flushLoop's memory across batches.
 type flusher struct {
-	// failures counts the failures of a stanza sent alone, by sequence
-	// number; only then is a failure known to be that stanza's.
-	failures map[uint64]int
+	// failures counts the failures of a stanza sent alone, by queue and
+	// sequence number; only then is a failure known to be that stanza's.
+	failures map[stanzaKey]int
 	// careful is how many stanzas are still to be sent one at a time,
 	// each with its check, after a batch failed: that finds the stanza
 	// the server refuses.
@@ -59,16 +59,29 @@ type flusher struct {
 	noEcho <-chan struct{}
 }
 
+// stanzaKey names an outbox stanza: its recipient's queue and its number
+// there.
+type stanzaKey struct {
+	user string
+	seq  uint64
+}
+
+func keyOf(it outbox.Item) stanzaKey { return stanzaKey{it.User, it.Seq} }
+
 // flushLoop hands outbox stanzas to the XMPP server in order, removing each
 // only once the server took it (or it was moved to the dead-letter
 // record).
 func (c *Component) flushLoop(ctx context.Context) {
-	f := &flusher{failures: make(map[uint64]int)}
+	f := &flusher{failures: make(map[stanzaKey]int)}
+	// The tick finds what another process enqueued (outbox.RescanEvery).
+	tick := time.NewTicker(outbox.RescanEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.flush:
+		case <-tick.C:
 		}
 		for ctx.Err() == nil && c.flushBatch(ctx, f) {
 		}
@@ -135,8 +148,8 @@ func (c *Component) flushBatch(ctx context.Context, f *flusher) bool {
 	}
 	for _, it := range written {
 		c.stats.stanzasOut.Add(1)
-		delete(f.failures, it.Seq)
-		if err := c.out.Ack(ctx, c.net.Name(), it.Seq); err != nil {
+		delete(f.failures, keyOf(it))
+		if err := c.out.Ack(ctx, c.net.Name(), it.User, it.Seq); err != nil {
 			if errors.Is(err, outbox.ErrFenced) {
 				// Another instance holds the domain now (outbox.Outbox.Hold):
 				// it sends what is left; writing it again here would only
@@ -156,11 +169,12 @@ func (c *Component) flushBatch(ctx context.Context, f *flusher) bool {
 // failed counts a failure of outbox stanza it, sent alone, and gives it up
 // after maxWriteFailures.
 func (c *Component) failed(ctx context.Context, f *flusher, it outbox.Item, reason string) {
-	f.failures[it.Seq]++
-	if f.failures[it.Seq] < maxWriteFailures {
+	k := keyOf(it)
+	f.failures[k]++
+	if f.failures[k] < maxWriteFailures {
 		return
 	}
-	delete(f.failures, it.Seq)
+	delete(f.failures, k)
 	c.deadLetter(ctx, it, fmt.Sprintf("%s, %d times", reason, maxWriteFailures))
 }
 
@@ -217,7 +231,7 @@ func (c *Component) barrier(ctx context.Context, sess *xmpp.Session, done <-chan
 // the gateway. reason is a fixed phrase, never the peer's bytes.
 func (c *Component) deadLetter(ctx context.Context, it outbox.Item, reason string) {
 	kind, from, to := stanzaHead(it.Stanza)
-	if err := c.out.DeadLetter(ctx, c.net.Name(), it.Seq, it.Stanza, reason); err != nil {
+	if err := c.out.DeadLetter(ctx, c.net.Name(), it, reason); err != nil {
 		c.log.Error("moving an outbox stanza to the dead-letter record", "seq", it.Seq, "err", err)
 		return
 	}

@@ -27,7 +27,7 @@ func TestRefusedOutboxStanzaDeadLettered(t *testing.T) {
 	before := e.comp.Stats().StreamConnects
 
 	big := `<message type="chat" id="big1" from="bob@` + gw + `" to="alice@localhost"><body>` + strings.Repeat("x", 700<<10) + `</body></message>`
-	if _, err := e.out.Enqueue(context.Background(), "fake", []byte(big)); err != nil {
+	if _, err := e.out.Enqueue(context.Background(), "alice@localhost", "fake", []byte(big)); err != nil {
 		t.Fatal(err)
 	}
 	a.Emit(&transports.MessageEvent{From: "bob", Body: "small after big"})
@@ -78,7 +78,7 @@ func TestOversizeOutboxStanzaNeverWritten(t *testing.T) {
 	before := e.comp.Stats().StreamConnects
 
 	big := `<message type="chat" id="big2" from="bob@` + gw + `" to="alice@localhost"><body>` + strings.Repeat("y", 300<<10) + `</body></message>`
-	if _, err := e.out.Enqueue(context.Background(), "fake", []byte(big)); err != nil {
+	if _, err := e.out.Enqueue(context.Background(), "alice@localhost", "fake", []byte(big)); err != nil {
 		t.Fatal(err)
 	}
 	a.Emit(&transports.MessageEvent{From: "bob", Body: "small after big"})

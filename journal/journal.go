@@ -32,7 +32,9 @@
 //	                            the stanza
 //
 // One queue per network keeps the order of reading; one Append and one
-// Remove per message is its whole cost.
+// Remove per message is its whole cost, and [Journal.WriteBatch] writes
+// the entries of stanzas read back to back in one transaction (group
+// commit).
 package journal
 
 import (
@@ -95,6 +97,9 @@ type Journal struct {
 
 	mu    sync.Mutex
 	count map[userKey]int // entries written and not acknowledged
+	// pending is the sum of count per network, kept as count changes,
+	// so that Len costs no scan (it is read at every /metrics scrape).
+	pending map[string]int
 }
 
 type userKey struct{ network, user string }
@@ -107,7 +112,7 @@ func New(st storage.Store, limits Limits) *Journal {
 	if limits.MaxAge <= 0 {
 		limits.MaxAge = DefaultMaxAge
 	}
-	return &Journal{st: st, limits: limits, now: time.Now, count: make(map[userKey]int)}
+	return &Journal{st: st, limits: limits, now: time.Now, count: make(map[userKey]int), pending: make(map[string]int)}
 }
 
 // SetClock replaces the clock that dates entries and decides their age,
@@ -129,19 +134,87 @@ func (j *Journal) Write(ctx context.Context, network, user string, stanza []byte
 		return 0, fmt.Errorf("journal: %s on %s: %w", user, network, ErrFull)
 	}
 	j.count[k]++ // taken now, so concurrent writers cannot pass the cap
+	j.pending[network]++
 	j.mu.Unlock()
 
-	v := make([]byte, 8, 8+len(user)+1+len(stanza))
-	binary.BigEndian.PutUint64(v, uint64(j.now().UnixNano()))
-	v = append(v, user...)
-	v = append(v, 0)
-	v = append(v, stanza...)
-	seq, err := j.st.Append(ctx, queuePrefix+network, v)
+	seq, err := j.st.Append(ctx, queuePrefix+network, encode(uint64(j.now().UnixNano()), user, stanza))
 	if err != nil {
 		j.release(k)
 		return 0, fmt.Errorf("journal: write for %s on %s: %w", user, network, err)
 	}
 	return seq, nil
+}
+
+// Record is one stanza for WriteBatch: read from the stream and sent by
+// User (a bare JID).
+type Record struct {
+	User   string
+	Stanza []byte
+}
+
+// WriteBatch records recs in network's journal, in their order, in one
+// storage transaction (group commit: the stanzas a busy stream read back
+// to back cost one durable write, not one each). seqs[i] is the sequence
+// number of recs[i], or 0 with errs[i] saying why it was not written:
+// ErrFull (wrapped) for a user over MaxPerUser, who keeps their other
+// records' places, or the transaction's error for every record. It
+// blocks for one storage transaction; the store may run its function
+// more than once (storage.Store.Update), which writes each record once.
+func (j *Journal) WriteBatch(ctx context.Context, network string, recs []Record) (seqs []uint64, errs []error) {
+	seqs, errs = make([]uint64, len(recs)), make([]error, len(recs))
+	taken := make([]int, 0, len(recs)) // indexes of the records counted against their cap
+	j.mu.Lock()
+	for i, r := range recs {
+		if err := check(network, r.User); err != nil {
+			errs[i] = err
+			continue
+		}
+		k := userKey{network, r.User}
+		if j.count[k] >= j.limits.MaxPerUser {
+			errs[i] = fmt.Errorf("journal: %s on %s: %w", r.User, network, ErrFull)
+			continue
+		}
+		j.count[k]++
+		j.pending[network]++
+		taken = append(taken, i)
+	}
+	j.mu.Unlock()
+	if len(taken) == 0 {
+		return seqs, errs
+	}
+	at := uint64(j.now().UnixNano())
+	vals := make([][]byte, len(taken))
+	for n, i := range taken {
+		vals[n] = encode(at, recs[i].User, recs[i].Stanza)
+	}
+	got := make([]uint64, len(taken))
+	err := j.st.Update(ctx, func(tx storage.Tx) error {
+		for n, v := range vals {
+			seq, err := tx.Append(queuePrefix+network, v)
+			if err != nil {
+				return err
+			}
+			got[n] = seq // overwritten by a retried run
+		}
+		return nil
+	})
+	for n, i := range taken {
+		if err != nil {
+			errs[i] = fmt.Errorf("journal: write for %s on %s: %w", recs[i].User, network, err)
+			j.release(userKey{network, recs[i].User})
+			continue
+		}
+		seqs[i] = got[n]
+	}
+	return seqs, errs
+}
+
+func encode(at uint64, user string, stanza []byte) []byte {
+	v := make([]byte, 8, 8+len(user)+1+len(stanza))
+	binary.BigEndian.PutUint64(v, at)
+	v = append(v, user...)
+	v = append(v, 0)
+	return append(v, stanza...)
 }
 
 // Ack removes user's entry seq from network's journal: its stanza has
@@ -161,9 +234,25 @@ func (j *Journal) Ack(ctx context.Context, network, user string, seq uint64) err
 func (j *Journal) release(k userKey) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if _, ok := j.count[k]; !ok {
+		return // counted before Pending recounted the network
+	}
 	if j.count[k]--; j.count[k] <= 0 {
 		delete(j.count, k)
 	}
+	if j.pending[k.network]--; j.pending[k.network] <= 0 {
+		delete(j.pending, k.network)
+	}
+}
+
+// Len returns how many entries of network's journal are written and not
+// acknowledged: those this Journal wrote, and those its last Pending
+// returned. It does no I/O (a counter kept by Write, Ack and Pending),
+// for the journal-length gauge on /metrics.
+func (j *Journal) Len(network string) int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.pending[network]
 }
 
 // pageSize is how many entries Pending reads at a time.
@@ -171,8 +260,10 @@ const pageSize = 256
 
 // Pending returns every unacknowledged entry of network's journal, in
 // the order they were written (so in each user's order), and counts them
-// against their users' cap until they are acknowledged. It is called
-// once, when the component starts serving, before it writes new entries.
+// against their users' cap until they are acknowledged, in place of what
+// was counted for network before (a component that stopped and starts
+// again counts what it left once). It is called once each time the
+// component starts serving, before it writes new entries.
 // An entry that cannot be read (not written by this package) is removed
 // and reported in the error after the others are returned.
 func (j *Journal) Pending(ctx context.Context, network string) ([]Entry, error) {
@@ -204,9 +295,15 @@ func (j *Journal) Pending(ctx context.Context, network string) ([]Entry, error) 
 		}
 	}
 	j.mu.Lock()
+	for k := range j.count {
+		if k.network == network {
+			delete(j.count, k)
+		}
+	}
 	for _, e := range out {
 		j.count[userKey{network, e.User}]++
 	}
+	j.pending[network] = len(out)
 	j.mu.Unlock()
 	return out, errors.Join(bad...)
 }

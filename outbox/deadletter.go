@@ -32,11 +32,12 @@ type DeadLetter struct {
 	Stanza []byte    `json:"stanza"` // its first MaxDeadLetterBytes bytes
 }
 
-// DeadLetter moves the outbox stanza seq of network to the network's
-// dead-letter record, with reason. The record is written before the
+// DeadLetter moves outbox stanza it of network (as Pending returned it) to
+// the network's dead-letter record, with reason. The record is written before the
 // stanza leaves the outbox, so a crash in between keeps it in both, never
 // in neither. The oldest records beyond MaxDeadLetters are removed.
-func (o *Outbox) DeadLetter(ctx context.Context, network string, seq uint64, stanza []byte, reason string) error {
+func (o *Outbox) DeadLetter(ctx context.Context, network string, it Item, reason string) error {
+	stanza := it.Stanza
 	if err := checkNetwork(network); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func (o *Outbox) DeadLetter(ctx context.Context, network string, seq uint64, sta
 	if _, err := w.Append(ctx, deadLetterPrefix+network, v); err != nil {
 		return fmt.Errorf("outbox: dead letter for %s: %w", network, err)
 	}
-	if err := o.Ack(ctx, network, seq); err != nil {
+	if err := o.Ack(ctx, network, it.User, it.Seq); err != nil {
 		return err
 	}
 	items, err := o.st.Range(ctx, deadLetterPrefix+network, 0, MaxDeadLetters+1)

@@ -33,11 +33,11 @@ func TestHoldFencesTheFlush(t *testing.T) {
 	former := New(st)
 	former.Hold(old)
 	for _, s := range []string{"<message id='1'/>", "<message id='2'/>", "<message id='3'/>"} {
-		if _, err := former.Enqueue(ctx, "irc", []byte(s)); err != nil {
+		if _, err := former.Enqueue(ctx, alice, "irc", []byte(s)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := former.Ack(ctx, "irc", 1); err != nil {
+	if err := former.Ack(ctx, "irc", alice, 1); err != nil {
 		t.Fatalf("Ack while holding: %v", err)
 	}
 	var cur storage.Lease
@@ -55,13 +55,13 @@ func TestHoldFencesTheFlush(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := former.Ack(ctx, "irc", 2); !errors.Is(err, ErrFenced) {
+	if err := former.Ack(ctx, "irc", alice, 2); !errors.Is(err, ErrFenced) {
 		t.Errorf("Ack by the former holder: %v, want ErrFenced", err)
 	}
-	if err := former.DeadLetter(ctx, "irc", 3, []byte("<message id='3'/>"), "test"); !errors.Is(err, ErrFenced) {
+	if err := former.DeadLetter(ctx, "irc", Item{User: alice, Seq: 3, Stanza: []byte("<message id='3'/>")}, "test"); !errors.Is(err, ErrFenced) {
 		t.Errorf("DeadLetter by the former holder: %v, want ErrFenced", err)
 	}
-	if _, err := former.Enqueue(ctx, "irc", []byte("<message id='4'/>")); err != nil {
+	if _, err := former.Enqueue(ctx, alice, "irc", []byte("<message id='4'/>")); err != nil {
 		t.Errorf("Enqueue by the former holder: %v, want it kept", err)
 	}
 	if dl, err := former.DeadLetters(ctx, "irc", 10); err != nil || len(dl) != 0 {
@@ -72,7 +72,7 @@ func TestHoldFencesTheFlush(t *testing.T) {
 	if got := seqs(t, holder); got != "[2 3 4]" {
 		t.Fatalf("pending after the fenced-off writes = %s, want [2 3 4]", got)
 	}
-	if err := holder.Ack(ctx, "irc", 2); err != nil {
+	if err := holder.Ack(ctx, "irc", alice, 2); err != nil {
 		t.Fatalf("Ack by the holder: %v", err)
 	}
 	if got := seqs(t, holder); got != "[3 4]" {
@@ -82,10 +82,10 @@ func TestHoldFencesTheFlush(t *testing.T) {
 	t.Run("bolt", func(t *testing.T) {
 		ob := New(bolttest.New(t).Store())
 		ob.Hold(storage.Lease{Name: "irc.example.org", Owner: "only"})
-		if _, err := ob.Enqueue(ctx, "irc", []byte("<message/>")); err != nil {
+		if _, err := ob.Enqueue(ctx, alice, "irc", []byte("<message/>")); err != nil {
 			t.Fatal(err)
 		}
-		if err := ob.Ack(ctx, "irc", 1); err != nil {
+		if err := ob.Ack(ctx, "irc", alice, 1); err != nil {
 			t.Fatal(err)
 		}
 		if got := seqs(t, ob); got != "[]" {

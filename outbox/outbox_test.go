@@ -12,6 +12,9 @@ import (
 	"github.com/switchboard-im/switchboard/storage/bolt/bolttest"
 )
 
+// alice is the recipient of the tests' stanzas.
+const alice = "alice@example.org"
+
 func TestOutbox(t *testing.T) {
 	f := bolttest.New(t)
 	ob := New(f.Store())
@@ -19,13 +22,13 @@ func TestOutbox(t *testing.T) {
 	stanzas := []string{"<message id='1'/>", "<message id='2'/>", "<presence/>", "<message id='4'/>"}
 	var seqs []uint64
 	for _, s := range stanzas {
-		seq, err := ob.Enqueue(ctx, "irc", []byte(s))
+		seq, err := ob.Enqueue(ctx, alice, "irc", []byte(s))
 		if err != nil {
 			t.Fatal(err)
 		}
 		seqs = append(seqs, seq)
 	}
-	if _, err := ob.Enqueue(ctx, "discord", []byte("<other/>")); err != nil {
+	if _, err := ob.Enqueue(ctx, alice, "discord", []byte("<other/>")); err != nil {
 		t.Fatal(err)
 	}
 	// A storage bucket named like the outbox does not interfere.
@@ -53,7 +56,7 @@ func TestOutbox(t *testing.T) {
 	}
 
 	for _, seq := range []uint64{seqs[0], seqs[2], seqs[2], 999} {
-		if err := ob.Ack(ctx, "irc", seq); err != nil {
+		if err := ob.Ack(ctx, "irc", alice, seq); err != nil {
 			t.Errorf("Ack(%d): %v", seq, err)
 		}
 	}
@@ -66,7 +69,7 @@ func TestOutbox(t *testing.T) {
 	if got := pending(10); !slices.Equal(got, want) {
 		t.Errorf("Pending after reopen = %q, want %q", got, want)
 	}
-	seq, err := ob.Enqueue(ctx, "irc", []byte("<late/>"))
+	seq, err := ob.Enqueue(ctx, alice, "irc", []byte("<late/>"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +107,7 @@ func TestEnqueueOnce(t *testing.T) {
 		t.Errorf("mapping = %q, %v", id, err)
 	}
 	// Acknowledged (sent) stays delivered: a later replay is still refused.
-	if err := ob.Ack(ctx, net, items[0].Seq); err != nil {
+	if err := ob.Ack(ctx, net, user, items[0].Seq); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := ob.EnqueueOnce(ctx, user, net, conv, "7:42", "x3", []byte("<message/>")); ok {
@@ -120,14 +123,14 @@ func TestDeadLetterMovesOutOfTheOutbox(t *testing.T) {
 	ob := New(f.Store())
 	ctx := context.Background()
 	big := bytes.Repeat([]byte("x"), MaxDeadLetterBytes+10)
-	seqBig, err := ob.Enqueue(ctx, "irc", big)
+	seqBig, err := ob.Enqueue(ctx, alice, "irc", big)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ob.Enqueue(ctx, "irc", []byte("<message/>")); err != nil {
+	if _, err := ob.Enqueue(ctx, alice, "irc", []byte("<message/>")); err != nil {
 		t.Fatal(err)
 	}
-	if err := ob.DeadLetter(ctx, "irc", seqBig, big, "too large"); err != nil {
+	if err := ob.DeadLetter(ctx, "irc", Item{User: alice, Seq: seqBig, Stanza: big}, "too large"); err != nil {
 		t.Fatal(err)
 	}
 	pending, err := ob.Pending(ctx, "irc", 10)
@@ -153,11 +156,11 @@ func TestDeadLettersAreBounded(t *testing.T) {
 	ctx := context.Background()
 	for i := range MaxDeadLetters + 5 {
 		v := []byte("<message id='" + strconv.Itoa(i) + "'/>")
-		seq, err := ob.Enqueue(ctx, "irc", v)
+		seq, err := ob.Enqueue(ctx, alice, "irc", v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ob.DeadLetter(ctx, "irc", seq, v, "refused"); err != nil {
+		if err := ob.DeadLetter(ctx, "irc", Item{User: alice, Seq: seq, Stanza: v}, "refused"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -199,10 +202,12 @@ func TestInvalidNetwork(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"Enqueue empty", func() error { _, err := o.Enqueue(ctx, "", []byte("x")); return err }},
+		{"Enqueue empty", func() error { _, err := o.Enqueue(ctx, alice, "", []byte("x")); return err }},
+		{"Enqueue empty user", func() error { _, err := o.Enqueue(ctx, "", "irc", []byte("x")); return err }},
+		{"Enqueue NUL user", func() error { _, err := o.Enqueue(ctx, "a\x00b", "irc", []byte("x")); return err }},
 		{"Pending NUL", func() error { _, err := o.Pending(ctx, "\x00", 1); return err }},
-		{"Ack empty", func() error { return o.Ack(ctx, "", 1) }},
-		{"DeadLetter NUL", func() error { return o.DeadLetter(ctx, "irc\x00", 1, nil, "r") }},
+		{"Ack empty", func() error { return o.Ack(ctx, "", alice, 1) }},
+		{"DeadLetter NUL", func() error { return o.DeadLetter(ctx, "irc\x00", Item{User: alice, Seq: 1}, "r") }},
 		{"DeadLetters empty", func() error { _, err := o.DeadLetters(ctx, "", 1); return err }},
 	}
 	for _, tt := range tests {
@@ -222,11 +227,11 @@ func TestCanceledContext(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"Enqueue", func() error { _, err := o.Enqueue(ctx, "irc", nil); return err }},
+		{"Enqueue", func() error { _, err := o.Enqueue(ctx, alice, "irc", nil); return err }},
 		{"EnqueueOnce", func() error { _, err := o.EnqueueOnce(ctx, "a@b", "irc", "c", "L", "X", nil); return err }},
 		{"Pending", func() error { _, err := o.Pending(ctx, "irc", 1); return err }},
-		{"Ack", func() error { return o.Ack(ctx, "irc", 1) }},
-		{"DeadLetter", func() error { return o.DeadLetter(ctx, "irc", 1, nil, "r") }},
+		{"Ack", func() error { return o.Ack(ctx, "irc", alice, 1) }},
+		{"DeadLetter", func() error { return o.DeadLetter(ctx, "irc", Item{User: alice, Seq: 1}, "r") }},
 		{"DeadLetters", func() error { _, err := o.DeadLetters(ctx, "irc", 1); return err }},
 	}
 	for _, c := range calls {

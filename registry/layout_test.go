@@ -118,11 +118,17 @@ func TestOldLayout(t *testing.T) {
 	if err != nil || len(items) != 2 || string(items[0].Stanza) != "<message id='1'/>" || string(items[1].Stanza) != "<message id='2'/>" {
 		t.Fatalf("Pending = %+v, %v; want the two stanzas in order", items, err)
 	}
-	if err := ob.Ack(ctx, net, items[0].Seq); err != nil {
+	if err := ob.Ack(ctx, net, items[0].User, items[0].Seq); err != nil {
 		t.Fatal(err)
 	}
-	if seq, err := ob.Enqueue(ctx, net, []byte("<message id='3'/>")); err != nil || seq <= items[1].Seq {
-		t.Errorf("Enqueue = %d, %v; want a sequence number after %d", seq, err, items[1].Seq)
+	// What is queued now (in the user's queue) goes after what the old
+	// network-wide queue still holds.
+	if _, err := ob.Enqueue(ctx, user, net, []byte("<message id='3'/>")); err != nil {
+		t.Fatal(err)
+	}
+	items, err = ob.Pending(ctx, net, 10)
+	if err != nil || len(items) != 2 || string(items[0].Stanza) != "<message id='2'/>" || string(items[1].Stanza) != "<message id='3'/>" {
+		t.Errorf("Pending after an Enqueue = %+v, %v; want the old queue's stanza, then the new one", items, err)
 	}
 	dl, err := ob.DeadLetters(ctx, net, 10)
 	if err != nil || len(dl) != 1 || dl[0].Reason != "too large" || dl[0].Size != 9 || string(dl[0].Stanza) != "<big/>" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/switchboard-im/switchboard/transports"
@@ -18,6 +19,9 @@ type text struct {
 	// Media are the URLs of an MMS's files (Twilio's MediaUrl), which
 	// the provider fetches itself.
 	Media []string
+	// NoReport asks for no delivery report (a fan-out room's texts: no
+	// receipts in rooms).
+	NoReport bool
 }
 
 // maxMedia is the most files one MMS carries (Twilio's limit).
@@ -36,6 +40,15 @@ type adapter struct {
 	from string
 	sink transports.Sink
 	send sendFunc
+	// tw is the Twilio account the session uses (group texts); nil with
+	// Kannel.
+	tw *twilioClient
+	// store is the user's own store (what they were told).
+	store transports.Store
+
+	mu    sync.Mutex
+	rooms map[transports.ID]string // joined rooms → the user's nick
+	told  map[transports.ID]bool   // fan-out rooms that said what they do
 }
 
 // Send implements transports.Adapter: the text goes out from the user's
@@ -44,6 +57,9 @@ type adapter struct {
 // is refused with ErrLimit, and a provider's refusal comes back with its
 // words.
 func (a *adapter) Send(ctx context.Context, m transports.Message) (transports.RemoteID, error) {
+	if m.Room {
+		return a.sendRoom(ctx, m, nil)
+	}
 	t, err := a.text(m, false)
 	if err != nil {
 		return "", err
@@ -89,6 +105,9 @@ func (a *adapter) SendFiles(ctx context.Context, m transports.Message) (transpor
 		m.Body = strings.TrimSpace(strings.Join(append([]string{m.Body}, urls...), "\n"))
 		return a.Send(ctx, m)
 	}
+	if m.Room {
+		return a.sendRoom(ctx, m, urls)
+	}
 	t, err := a.text(m, len(urls) > 0)
 	if err != nil {
 		return "", err
@@ -101,30 +120,40 @@ func (a *adapter) SendFiles(ctx context.Context, m transports.Message) (transpor
 // body is allowed when media go with it.
 func (a *adapter) text(m transports.Message, media bool) (text, error) {
 	if m.Room {
-		return text{}, fmt.Errorf("%w: SMS has no group chats here", transports.ErrUnsupported)
+		return text{}, fmt.Errorf("%w: a group's texts go through its room", transports.ErrInvalidInput)
 	}
 	if !IsAddress(string(m.To)) {
 		return text{}, fmt.Errorf("%w: %q is not a phone number in international format", transports.ErrInvalidInput, m.To)
 	}
+	body, coding, err := a.body(m, media)
+	if err != nil {
+		return text{}, err
+	}
+	return text{From: a.from, To: string(m.To), Body: body, Coding: coding}, nil
+}
+
+// body checks m's text and returns it as it goes out ("/me " before an
+// action), with its coding.
+func (a *adapter) body(m transports.Message, media bool) (string, Coding, error) {
 	body := m.Body
 	if m.Action {
 		body = "/me " + body
 	}
 	if strings.TrimSpace(body) == "" {
 		if !media {
-			return text{}, fmt.Errorf("%w: an SMS cannot be empty", transports.ErrInvalidInput)
+			return "", 0, fmt.Errorf("%w: an SMS cannot be empty", transports.ErrInvalidInput)
 		}
 		body = ""
 	}
 	if n := utf8.RuneCountInString(body); n > maxChars {
-		return text{}, fmt.Errorf("%w: %d characters; an SMS message takes at most %d", transports.ErrLimit, n, maxChars)
+		return "", 0, fmt.Errorf("%w: %d characters; an SMS message takes at most %d", transports.ErrLimit, n, maxChars)
 	}
 	coding, parts := Segments(body)
 	if parts > a.net.cfg.MaxSegments {
-		return text{}, fmt.Errorf("%w: this text would go as %d SMS (%s), and this gateway sends at most %d per message; write less",
+		return "", 0, fmt.Errorf("%w: this text would go as %d SMS (%s), and this gateway sends at most %d per message; write less",
 			transports.ErrLimit, parts, coding, a.net.cfg.MaxSegments)
 	}
-	return text{From: a.from, To: string(m.To), Body: body, Coding: coding}, nil
+	return body, coding, nil
 }
 
 // SetPresence implements transports.Adapter: SMS has no presence.
@@ -146,7 +175,7 @@ func (c Coding) String() string {
 func (n *Network) twilioSend(tw *twilioClient) sendFunc {
 	return func(ctx context.Context, t text) (transports.RemoteID, error) {
 		callback := ""
-		if pub := n.Hooks().PublicURL; pub != "" {
+		if pub := n.Hooks().PublicURL; pub != "" && !t.NoReport {
 			callback = pub + pathTwilioStatus
 		}
 		id, err := retrying(ctx, n.cfg.RetryWait, func(ctx context.Context) (string, error) {

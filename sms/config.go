@@ -60,6 +60,11 @@ type TwilioConfig struct {
 	// APIURL is the REST API's base ("https://api.twilio.com"), so a
 	// provider that copies Twilio's API can be used instead.
 	APIURL string `toml:"api_url"`
+	// ConversationsURL is the base of the Conversations API, where
+	// Twilio keeps group texts ("https://conversations.twilio.com");
+	// "" means Twilio's with Twilio's own api_url, else api_url (a
+	// provider copying Twilio's API serves both at one address).
+	ConversationsURL string `toml:"conversations_url"`
 	// AccountSID and AuthToken are the operator's account (ModeOperator).
 	AccountSID string `toml:"account_sid"`
 	AuthToken  string `toml:"auth_token"`
@@ -120,6 +125,9 @@ func parsePrefix(s string) (netip.Prefix, error) {
 // DefaultTwilioAPI is Twilio's own REST API.
 const DefaultTwilioAPI = "https://api.twilio.com"
 
+// DefaultTwilioConversations is Twilio's own Conversations API.
+const DefaultTwilioConversations = "https://conversations.twilio.com"
+
 // Check reports each problem of the keys read from the file: problem is
 // called with the key, relative to the [sms] table, and what is wrong.
 // It does no I/O and looks at no other table.
@@ -128,6 +136,9 @@ func (c *Config) Check(problem func(key, msg string)) {
 	case ProviderTwilio:
 		if c.Twilio.APIURL != "" {
 			checkURL(problem, "twilio.api_url", c.Twilio.APIURL)
+		}
+		if c.Twilio.ConversationsURL != "" {
+			checkURL(problem, "twilio.conversations_url", c.Twilio.ConversationsURL)
 		}
 		if c.mode() == ModeOperator && (c.Twilio.AccountSID == "" || c.Twilio.AuthToken == "") {
 			problem("twilio", "operator mode needs account_sid and auth_token")

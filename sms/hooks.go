@@ -25,6 +25,7 @@ import (
 //
 //	POST twilio/inbound   a text to one of the numbers (Twilio's "A message comes in")
 //	POST twilio/status    a status callback of a text sent (set per text as StatusCallback)
+//	POST twilio/conversations  the Conversations service's post-event webhook (group texts, grouphooks.go)
 //	GET  kannel/<token>/inbound?from=%p&to=%P&text=%b&coding=%c&charset=%C&id=%I   (sms-service get-url)
 //	GET  kannel/<token>/dlr/<id>/<from>/<to>?type=%d   (the dlr-url of each text sent)
 //
@@ -57,6 +58,7 @@ func (n *Network) Attach(h transports.Hooks) http.Handler {
 	} else {
 		mux.HandleFunc("POST /"+pathTwilioInbound, n.twilioInbound)
 		mux.HandleFunc("POST /"+pathTwilioStatus, n.twilioStatus)
+		mux.HandleFunc("POST /"+pathTwilioConversations, n.twilioConversations)
 	}
 	return mux
 }
@@ -148,6 +150,13 @@ func (n *Network) publicURL(r *http.Request) string {
 // signed it in own mode). It returns the form and the auth token that
 // signed it (the account's, for fetching an MMS's media).
 func (n *Network) twilioForm(r *http.Request, number string) (url.Values, string, error) {
+	return n.twilioSigned(r, func(form url.Values) (string, error) { return form.Get(number), nil })
+}
+
+// twilioSigned reads and authenticates a Twilio webhook request as
+// twilioForm does, with the gateway user's number found by numberOf in
+// the (not yet authenticated) form.
+func (n *Network) twilioSigned(r *http.Request, numberOf func(url.Values) (string, error)) (url.Values, string, error) {
 	sig := r.Header.Get("X-Twilio-Signature")
 	if sig == "" {
 		return nil, "", refuse(http.StatusForbidden, "no X-Twilio-Signature")
@@ -159,7 +168,11 @@ func (n *Network) twilioForm(r *http.Request, number string) (url.Values, string
 	if n.Hooks().PublicURL == "" {
 		return nil, "", refuse(http.StatusForbidden, "[http] public_url is not configured, so no signature can be checked")
 	}
-	token, err := n.token(r.Context(), form.Get(number))
+	number, err := numberOf(form)
+	if err != nil {
+		return nil, "", err
+	}
+	token, err := n.token(r.Context(), number)
 	if err != nil {
 		return nil, "", err
 	}

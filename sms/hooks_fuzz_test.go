@@ -77,3 +77,58 @@ func FuzzTwilioInbound(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTwilioConversations: a correctly signed Conversations webhook with
+// any event, group, author and body is answered with one of the
+// documented statuses, and what it delivers is a notice about a group's
+// room or a room message from a number, in UTF-8.
+func FuzzTwilioConversations(f *testing.F) {
+	const ch = "CH0123456789abcdef0123456789abcdef"
+	f.Add("onConversationAdded", ch, numA, "+15551112222", "IM1", "hi", "")
+	f.Add("onMessageAdded", ch, numA, "+15551112222", "IM1", "hi", `[{"Filename":"a.png"}]`)
+	f.Add("onMessageAdded", "ch0123456789ABCDEF0123456789abcdef", "", "alice", "", "caf\xe9", "[")
+	f.Add("onParticipantAdded", "CH1", "+1", numA, "IM2", "", "{}")
+	rec := newRecorder()
+	rec.notify = make(chan struct{}, 1<<20)
+	store := &transportstest.NetStore{}
+	n := New(Config{Provider: ProviderTwilio, Numbers: []string{numA}, Logger: discard(),
+		Twilio: TwilioConfig{APIURL: "http://127.0.0.1:1", AccountSID: opSID, AuthToken: opToken}})
+	const public = "https://gw.example.org/hooks/sms/"
+	h := n.Attach(transports.Hooks{Deliver: rec, Store: store, PublicURL: public})
+	if _, err := n.Register(f.Context(), "alice@example.org", nil); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, event, sid, proxy, author, msgSID, body, media string) {
+		p := url.Values{"EventType": {event}, "ConversationSid": {sid}, "MessagingBinding.ProxyAddress": {proxy},
+			"MessagingBinding.AuthorAddress": {author}, "Author": {author}, "MessageSid": {msgSID}, "Body": {body}, "Media": {media}}
+		req := httptest.NewRequest(http.MethodPost, "/twilio/conversations", strings.NewReader(p.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", SignTwilio(opToken, public+"twilio/conversations", p))
+		before := len(rec.events())
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		switch w.Code {
+		case http.StatusOK, http.StatusBadRequest, http.StatusNotFound:
+		default:
+			t.Fatalf("HTTP %d for %v", w.Code, p)
+		}
+		got := rec.events()
+		if w.Code != http.StatusOK && len(got) != before {
+			t.Fatalf("HTTP %d but delivered %+v", w.Code, got[before:])
+		}
+		for _, d := range got[before:] {
+			switch ev := d.ev.(type) {
+			case *transports.NoticeEvent:
+				if _, err := ParseRoom(ev.About); err != nil || !utf8.ValidString(ev.Text) {
+					t.Fatalf("delivered %+v", ev)
+				}
+			case *transports.MessageEvent:
+				if _, err := ParseRoom(ev.From); err != nil || !ev.Room || !IsAddress(ev.OccupantID) || !utf8.ValidString(ev.Body) {
+					t.Fatalf("delivered %+v", ev)
+				}
+			default:
+				t.Fatalf("delivered %#v", ev)
+			}
+		}
+	})
+}

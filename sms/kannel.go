@@ -49,7 +49,7 @@ func (n *Network) kannelSend(ctx context.Context, t text) (transports.RemoteID, 
 	} else {
 		q.Set("coding", "0")
 	}
-	if pub := n.Hooks().PublicURL; pub != "" {
+	if pub := n.Hooks().PublicURL; pub != "" && !t.NoReport {
 		q.Set("dlr-mask", kannelDLRMask)
 		q.Set("dlr-url", pub+"kannel/"+n.cfg.Kannel.Token+"/dlr/"+id+"/"+t.From+"/"+t.To+"?type=%d")
 	}

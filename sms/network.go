@@ -15,6 +15,10 @@
 // their users and remembers the inbound texts already delivered, so a
 // provider's retry is not delivered twice.
 //
+// Group texts are rooms (rooms.go): a Twilio group text (Conversations
+// API, ch…%group) is texted as one, and a room of several numbers
+// (+1…,+1…) fans out as one text per member with any provider.
+//
 // Sending is not delivery: delivery reports become receipts
 // (Capabilities.DeferredReceipts). The package knows nothing of XMPP.
 package sms
@@ -27,6 +31,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +69,7 @@ var (
 	_ transports.HookNetwork = (*Network)(nil)
 	_ transports.Registrar   = (*Network)(nil)
 	_ transports.Normalizer  = (*Network)(nil)
+	_ transports.Addresser   = (*Network)(nil)
 )
 
 // New returns the SMS network configured by cfg (checked by cfg.Check).
@@ -93,6 +99,12 @@ func New(cfg Config) *Network {
 	if cfg.Twilio.APIURL == "" {
 		cfg.Twilio.APIURL = DefaultTwilioAPI
 	}
+	if cfg.Twilio.ConversationsURL == "" {
+		cfg.Twilio.ConversationsURL = cfg.Twilio.APIURL
+		if cfg.Twilio.APIURL == DefaultTwilioAPI {
+			cfg.Twilio.ConversationsURL = DefaultTwilioConversations
+		}
+	}
 	n := &Network{cfg: cfg, log: cfg.Logger.With("network", "sms")}
 	switch {
 	case cfg.Provider == ProviderKannel:
@@ -106,7 +118,8 @@ func New(cfg Config) *Network {
 }
 
 func (n *Network) twilioFor(sid, token string) *twilioClient {
-	return &twilioClient{api: trimSlash(n.cfg.Twilio.APIURL), sid: sid, token: token, http: n.cfg.HTTPClient}
+	return &twilioClient{api: trimSlash(n.cfg.Twilio.APIURL), conv: trimSlash(n.cfg.Twilio.ConversationsURL),
+		sid: sid, token: token, http: n.cfg.HTTPClient}
 }
 
 func trimSlash(s string) string {
@@ -126,7 +139,7 @@ func (n *Network) Identity() transports.Identity {
 
 // Capabilities implements transports.Network: webhooks, receipts only
 // when the provider reports delivery, files both ways as MMS media with
-// Twilio. Sessions need not stay up while the user is offline: a
+// Twilio, group texts as rooms. Sessions need not stay up while the user is offline: a
 // session only sends, and webhooks are checked and delivered without one
 // (in own mode with the auth token read from the user's registration).
 func (n *Network) Capabilities() transports.Capabilities {
@@ -137,6 +150,11 @@ func (n *Network) Capabilities() transports.Capabilities {
 		SendFiles:        n.cfg.Provider == ProviderTwilio,
 		AdminCommands:    n.adminCommands(),
 		Attachments:      n.cfg.Provider == ProviderTwilio,
+		// Group texts (rooms.go): Twilio's as rooms, and with any
+		// provider a room of several numbers that fans out.
+		Rooms:          true,
+		ConferenceType: "text",
+		OccupantIDs:    true,
 	}
 }
 
@@ -164,8 +182,12 @@ func (n *Network) adminCommands() []transports.AdminCommand {
 	return []transports.AdminCommand{assignCommand}
 }
 
-// NormalizeAddress implements transports.Normalizer (see Normalize).
+// NormalizeAddress implements transports.Normalizer (see Normalize); a
+// list of numbers joined with "," is a fan-out room's address.
 func (n *Network) NormalizeAddress(input string) (transports.ID, error) {
+	if strings.Contains(input, ",") {
+		return normalizeRoom(input, n.cfg.DefaultCountry)
+	}
 	return Normalize(input, n.cfg.DefaultCountry)
 }
 
@@ -307,7 +329,7 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 	if !e164.MatchString(from) {
 		return nil, fmt.Errorf("%w: the registration has no number; register again", transports.ErrBadCredentials)
 	}
-	a := &adapter{net: n, user: acct.User, from: from, sink: sink}
+	a := &adapter{net: n, user: acct.User, from: from, sink: sink, store: acct.Store}
 	if n.cfg.Mode != ModeOwn {
 		tellNumber(ctx, acct.Store, sink, from)
 	}
@@ -315,8 +337,10 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 	case n.kannel != nil:
 		a.send = n.kannelSend
 	case n.cfg.Mode == ModeOwn:
-		a.send = n.twilioSend(n.twilioFor(acct.Credentials["account_sid"], acct.Credentials["auth_token"]))
+		a.tw = n.twilioFor(acct.Credentials["account_sid"], acct.Credentials["auth_token"])
+		a.send = n.twilioSend(a.tw)
 	default:
+		a.tw = n.twilio
 		a.send = n.twilioSend(n.twilio)
 	}
 	return a, nil

@@ -212,6 +212,8 @@ func TestConfigCheck(t *testing.T) {
 		{"unknown mode", func(c *Config) { c.Mode = "shared" }, "mode"},
 		{"operator without account", func(c *Config) { c.Twilio.AuthToken = "" }, "twilio"},
 		{"bad api_url", func(c *Config) { c.Twilio.APIURL = "ftp://x" }, "twilio.api_url"},
+		{"bad conversations_url", func(c *Config) { c.Twilio.ConversationsURL = "ftp://x" }, "twilio.conversations_url"},
+		{"conversations_url", func(c *Config) { c.Twilio.ConversationsURL = "https://conversations.example.net" }, ""},
 		{"messaging service", func(c *Config) { c.Twilio.MessagingServiceSID = "MG0123456789abcdef0123456789abcdef" }, ""},
 		{"not a messaging service", func(c *Config) { c.Twilio.MessagingServiceSID = "PN0123456789abcdef0123456789abcdef" }, "twilio.messaging_service_sid"},
 		{"messaging service in own mode", func(c *Config) {

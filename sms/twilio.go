@@ -33,6 +33,7 @@ import (
 // twilioClient is one Twilio account's REST client.
 type twilioClient struct {
 	api        string // base URL without a trailing "/"
+	conv       string // the Conversations API's base URL, likewise
 	sid, token string
 	// service is the Messaging Service texts are sent with ("" none).
 	service string

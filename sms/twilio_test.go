@@ -215,7 +215,7 @@ func TestSendRefusedBeforeTheProvider(t *testing.T) {
 		want error
 		text string
 	}{
-		{"a room", transports.Message{To: contact, Room: true, Body: "x"}, transports.ErrUnsupported, "group"},
+		{"a room", transports.Message{To: contact, Room: true, Body: "x"}, transports.ErrInvalidInput, "group"},
 		{"not a number", transports.Message{To: "alice", Body: "x"}, transports.ErrInvalidInput, "not a phone number"},
 		{"empty", transports.Message{To: contact, Body: "  "}, transports.ErrInvalidInput, "empty"},
 		{"too many segments", transports.Message{To: contact, Body: strings.Repeat("ж", 700)}, transports.ErrLimit, "11 SMS"},

@@ -88,6 +88,12 @@ type Store interface {
 	// commits. So fn must do nothing but read and write through tx, and
 	// any result it hands out through variables of the caller must be
 	// set on every run (assigned, not only when some branch is taken).
+	// The writes of one fn must stay within one partition for a backend
+	// that partitions (a Redis Cluster): either keys and queue names
+	// without a NUL byte, or keys and queue names in the keyspace layout
+	// (package keyspace: NUL-joined parts) that start with the same two
+	// parts, a network and a user. Other backends take any mix.
+	//
 	// Update retries by itself until the commit, an error from fn, or ctx
 	// is done; the caller does not retry conflicts. It blocks for the I/O
 	// of the transaction (and, on a backend configured for it, until

@@ -67,7 +67,8 @@ func (s *Service) Groupchat(ctx context.Context, in *stanza.In, id transports.ID
 	s.core.Own(ctx, u, func(context.Context) {
 		if _, r := s.room(user, id); r != nil {
 			rr := r.Resource(in.From.Resourcepart())
-			joined = rr != nil && rr.Phase() != Joining
+			joined = rr != nil && rr.Phase() != Joining ||
+				s.core.Replayed(in) && r.Ready() // the sender joined at the process that read it
 		}
 	})
 	if !joined {

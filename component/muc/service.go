@@ -116,6 +116,10 @@ type Core interface {
 	StayConnected(settings map[string]string) bool
 	// Online reports whether user has an available resource.
 	Online(user string) bool
+	// Replayed reports whether s is a journaled stanza handled again
+	// after a restart (component/journal.go): its resource joined the
+	// room at the process that read it, not at this one. No I/O.
+	Replayed(s *stanza.In) bool
 	// Stop ends user's legacy session. Lane work: it waits for the
 	// session to end.
 	Stop(user string)

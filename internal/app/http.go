@@ -78,6 +78,8 @@ var metrics = []metric{
 		func(s component.Stats) float64 { return float64(s.ConnectedUsers) }},
 	{prometheus.NewDesc("switchboard_outbox_pending", "Stanzas waiting in the outbox for the XMPP stream.", labels, nil), prometheus.GaugeValue,
 		func(s component.Stats) float64 { return float64(s.OutboxPending) }},
+	{prometheus.NewDesc("switchboard_journal_pending", "Users' messages to the legacy network read and not yet handled (in the inbound journal).", labels, nil), prometheus.GaugeValue,
+		func(s component.Stats) float64 { return float64(s.JournalPending) }},
 }
 
 func (sc *statsCollector) Describe(ch chan<- *prometheus.Desc) {

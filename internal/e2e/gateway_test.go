@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/outbox"
 	"github.com/switchboard-im/switchboard/registry"
+	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/storage/bolt"
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -42,6 +43,12 @@ type gateway struct {
 	// admins, if set before start, are the bare JIDs that may run the
 	// admin commands (component.Config.Admins).
 	admins []string
+	// tune, if set, adjusts the component's config at each start, with
+	// the storage it runs on.
+	tune func(*component.Config, storage.Store)
+	// openStore, if set before start, opens the component's storage
+	// instead of the bbolt file at dbPath.
+	openStore func(t *testing.T) storage.Store
 }
 
 // startGateway runs the component for network on p; it is stopped, and
@@ -80,10 +87,7 @@ func newGateway(t *testing.T, p testenv.XMPPServer, domain string, network trans
 
 func (g *gateway) start(t *testing.T) {
 	t.Helper()
-	store, err := bolt.Open(g.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := g.open(t)
 	ids, state := msgid.New(store), netstate.New(store)
 	also := []registry.UserData{ids, state}
 	var arch *archive.Archive
@@ -95,7 +99,7 @@ func (g *gateway) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	comp, err := component.New(component.Config{
+	cfg := component.Config{
 		Domain: g.domain, Server: g.p.ComponentAddress(), Secret: secret,
 		Network: g.net, Registry: reg,
 		Outbox: outbox.New(store), MessageIDs: ids, NetState: state,
@@ -107,7 +111,11 @@ func (g *gateway) start(t *testing.T) {
 		Archive: arch,
 		HookURL: g.hookURL,
 		Admins:  g.admins,
-	})
+	}
+	if g.tune != nil {
+		g.tune(&cfg, store)
+	}
+	comp, err := component.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +138,19 @@ func (g *gateway) start(t *testing.T) {
 	if err := comp.WaitConnected(wctx); err != nil {
 		t.Fatalf("component not connected: %v\n%s", err, g.p.Log())
 	}
+}
+
+// open opens the component's storage: openStore's, or the bbolt file.
+func (g *gateway) open(t *testing.T) storage.Store {
+	t.Helper()
+	if g.openStore != nil {
+		return g.openStore(t)
+	}
+	store, err := bolt.Open(g.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
 
 func (g *gateway) restart(t *testing.T) {

@@ -31,6 +31,9 @@
 // (Sign). Post sends any form, signed or not, for the tests of forged
 // and malformed requests.
 //
+// Group texts: the Conversations API and its webhooks, served at the same
+// URL (conversations.go).
+//
 // The package uses only the standard library and knows nothing of the
 // sms package, so sms's own tests use it too.
 package twiliotest
@@ -76,6 +79,7 @@ type Server struct {
 	sent         chan Sent
 	media        map[string][]byte // by path
 	stop         chan struct{}     // closed at the end of the test: hung answers end
+	conv         convState         // the Conversations API (conversations.go)
 }
 
 type account struct {
@@ -117,6 +121,7 @@ func New(t testing.TB) *Server {
 	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.messages)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json", s.numbers)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages/{mm}/Media/{me}", s.serveMedia)
+	s.conversationRoutes(mux)
 	srv := httptest.NewServer(mux)
 	s.URL = srv.URL
 	t.Cleanup(srv.Close)

@@ -88,7 +88,7 @@ func BenchmarkAppendRange(b *testing.B) {
 }
 
 // BenchmarkUpdate is EnqueueOnce's shape: read a key, write two, append to
-// a queue, in one transaction.
+// the user's outbox queue, in one transaction.
 func BenchmarkUpdate(b *testing.B) {
 	for name, s := range benchStores(b) {
 		b.Run(name, func(b *testing.B) {
@@ -108,7 +108,7 @@ func BenchmarkUpdate(b *testing.B) {
 					if err := tx.Put("msgids", key+"r", []byte("l")); err != nil {
 						return err
 					}
-					_, err := tx.Append("outbox:email", value)
+					_, err := tx.Append("email\x00alice@example.org\x00outbox", value)
 					return err
 				})
 				if err != nil {

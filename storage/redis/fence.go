@@ -107,6 +107,21 @@ func (f *fenced) Delete(ctx context.Context, bucket, key string) error {
 	return nil
 }
 
+// queueFence returns the fence of queue's partition and the script
+// arguments that check it (see fencedAppendScript), after the lease
+// comparison a token fence needs first.
+func (f *fenced) queueFence(ctx context.Context, queue string) (key, mode, want string, err error) {
+	tag := tagOf(queue)
+	if err := f.precheck(ctx, tag); err != nil {
+		return "", "", "", err
+	}
+	fk, byValue := f.fence(tag)
+	if byValue {
+		return fk, "v", f.value, nil
+	}
+	return fk, "t", strconv.FormatUint(f.lease.Token, 10), nil
+}
+
 // bucketWrite runs fencedBucketScript for op ("put" or "del").
 func (f *fenced) bucketWrite(ctx context.Context, op, bucket, key string, value []byte) error {
 	if err := f.check(ctx, op, "bucket", bucket); err != nil {

@@ -20,8 +20,10 @@ import (
 //	P{_}t:name   string the last fencing token handed out for name (INCR)
 //	P{_}n        zset   announced instances, scored by expiry (ms)
 //
-// Both carry the shared tag, as every queue does, so that on a Cluster a
-// fenced queue write and the lease it checks are in one slot.
+// Both carry the shared tag, as the network-wide queues do, so that on a
+// Cluster a fenced write to such a queue and the lease it checks are in
+// one slot; a user's queue on a Cluster has a per-partition token fence
+// instead (fence.go).
 //
 // Every lease operation is a Lua script, not WATCH/MULTI/EXEC: each is a
 // compare-then-write of one key (take it if absent, extend or delete it
@@ -61,23 +63,39 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])
 `)
 
-// fencedAppendScript is appendScript behind the lease check: KEYS[1] is
-// the lease, which must hold ARGV[1]; KEYS[2] and KEYS[3] the queue's
-// counter and items; ARGV[2] the value. It returns -1 when fenced off.
-var fencedAppendScript = goredis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+// fencedAppendScript is appendScript behind a fence. KEYS[1] is the
+// fence: the lease key (ARGV[1] "v": it must hold ARGV[2]) or a
+// partition's token fence (ARGV[1] "t": its token must not exceed
+// ARGV[2], which it becomes; see fence.go); KEYS[2] and KEYS[3] the
+// queue's counter and items; ARGV[3] the value. It returns -1 when
+// fenced off.
+var fencedAppendScript = goredis.NewScript(fenceLua + `
 local seq = redis.call('INCR', KEYS[2])
-redis.call('ZADD', KEYS[3], seq, string.format('%d:', seq) .. ARGV[2])
+redis.call('ZADD', KEYS[3], seq, string.format('%d:', seq) .. ARGV[3])
 return seq
 `)
 
-// fencedRemoveScript removes item ARGV[2] of queue KEYS[2] if the lease
-// KEYS[1] holds ARGV[1]; -1 when fenced off.
-var fencedRemoveScript = goredis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], ARGV[2], ARGV[2])
+// fencedRemoveScript removes item ARGV[3] of queue KEYS[2] behind the
+// fence KEYS[1] (ARGV[1] and ARGV[2] as for fencedAppendScript); -1 when
+// fenced off.
+var fencedRemoveScript = goredis.NewScript(fenceLua + `
+redis.call('ZREMRANGEBYSCORE', KEYS[2], ARGV[3], ARGV[3])
 return 1
 `)
+
+// fenceLua starts a fenced queue script: it returns -1 unless the fence
+// KEYS[1] lets the write through (ARGV[1] "v": the lease key holds
+// ARGV[2]; "t": the partition's token fence does not exceed ARGV[2], and
+// is raised to it).
+const fenceLua = `
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == 'v' then
+  if cur ~= ARGV[2] then return -1 end
+else
+  if tonumber(cur or '0') > tonumber(ARGV[2]) then return -1 end
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+`
 
 func (s *Store) leaseKey(name string) string   { return s.ns + "{_}l:" + name }
 func (s *Store) counterKey(name string) string { return s.ns + "{_}t:" + name }
@@ -242,8 +260,9 @@ func (s *Store) Fenced(l storage.Lease) storage.Store {
 	return &fenced{Store: s, lease: l, value: leaseValue(l)}
 }
 
-// fenced is the view Fenced returns: Append and Remove check the lease in
-// their script, Put, Delete and Update their fence (fence.go); reads are
+// fenced is the view Fenced returns: Append and Remove check their
+// queue's fence (the lease, or a user's partition's token fence on a
+// Cluster) in their script, Put, Delete and Update their fence (fence.go); reads are
 // the Store's.
 type fenced struct {
 	*Store
@@ -251,16 +270,20 @@ type fenced struct {
 	value string
 }
 
-// Append implements [storage.Store.Append] behind the lease check.
+// Append implements [storage.Store.Append] behind the queue's fence.
 func (f *fenced) Append(ctx context.Context, queue string, value []byte) (uint64, error) {
 	if err := f.check(ctx, "append", "queue", queue); err != nil {
 		return 0, err
 	}
+	fk, mode, want, err := f.queueFence(ctx, queue)
+	if err != nil {
+		return 0, fmt.Errorf("redis: append to queue %q: %w", queue, err)
+	}
 	seqKey, itemsKey := f.seqKey(queue), f.queueKey(queue)
 	var seq int64
-	err := f.onConn(ctx, itemsKey, func(c *goredis.Conn) error {
+	err = f.onConn(ctx, itemsKey, func(c *goredis.Conn) error {
 		var err error
-		seq, err = fencedAppendScript.Eval(ctx, c, []string{f.leaseKey(f.lease.Name), seqKey, itemsKey}, f.value, value).Int64()
+		seq, err = fencedAppendScript.Eval(ctx, c, []string{fk, seqKey, itemsKey}, mode, want, value).Int64()
 		if err != nil || seq < 0 {
 			return err
 		}
@@ -275,7 +298,7 @@ func (f *fenced) Append(ctx context.Context, queue string, value []byte) (uint64
 	return uint64(seq), nil
 }
 
-// Remove implements [storage.Store.Remove] behind the lease check.
+// Remove implements [storage.Store.Remove] behind the queue's fence.
 func (f *fenced) Remove(ctx context.Context, queue string, seq uint64) error {
 	if err := f.check(ctx, "remove", "queue", queue); err != nil {
 		return err
@@ -283,11 +306,15 @@ func (f *fenced) Remove(ctx context.Context, queue string, seq uint64) error {
 	if seq == 0 || seq >= 1<<53 {
 		return nil
 	}
+	fk, mode, want, err := f.queueFence(ctx, queue)
+	if err != nil {
+		return fmt.Errorf("redis: remove from queue %q: %w", queue, err)
+	}
 	qk := f.queueKey(queue)
 	var n int64
-	err := f.onConn(ctx, qk, func(c *goredis.Conn) error {
+	err = f.onConn(ctx, qk, func(c *goredis.Conn) error {
 		var err error
-		n, err = fencedRemoveScript.Eval(ctx, c, []string{f.leaseKey(f.lease.Name), qk}, f.value, seq).Int64()
+		n, err = fencedRemoveScript.Eval(ctx, c, []string{fk, qk}, mode, want, seq).Int64()
 		if err != nil || n < 0 {
 			return err
 		}

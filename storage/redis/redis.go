@@ -15,16 +15,20 @@
 // everything of one user, in every bucket, carries the same hash tag, so in
 // a Cluster a user's multi-key operations (a message-ID pair, a
 // registration and its settings, forgetting a user) stay in one slot. The
-// other bucket keys and every queue carry the shared tag "_":
+// other bucket keys carry the shared tag "_". A queue's name is
+// partitioned as a key is: a queue named in the keyspace layout (a user's
+// outbox, "network \0 user \0 outbox") sits in that user's slot, so an
+// append to it and the user's message-ID keys make one transaction; the
+// other queues (network-wide ones) carry "_":
 //
 //	P{T}b:bucket   hash   key -> value, for the keys of partition T
 //	P{T}i:bucket   zset   the same keys, score 0, for ordered scans (ZRANGEBYLEX)
 //	P{_}p:bucket   zset   the partitions T the bucket has, score 0
-//	P{_}q:queue    zset   score seq, member "seq:" value
-//	P{_}s:queue    string the last sequence number handed out
+//	P{T}q:queue    zset   score seq, member "seq:" value
+//	P{T}s:queue    string the last sequence number handed out
 //
-// T is the hex encoding of "network \0 user" (the key's first two parts),
-// or "_" for a key without a NUL byte. Hex keeps braces out of the tag.
+// T is the hex encoding of "network \0 user" (the key's or queue name's
+// first two parts), or "_" for a name without a NUL byte. Hex keeps braces out of the tag.
 // Since a user's keys all start with the tag's text followed by a NUL or
 // nothing, concatenating the partitions in tag order gives the keys in
 // byte order; Scan merges that with the shared partition.
@@ -549,6 +553,10 @@ func (s *Store) indexKey(bucket, tag string) string {
 
 func (s *Store) partsKey(bucket string) string { return s.ns + "{_}p:" + bucket }
 
-func (s *Store) queueKey(queue string) string { return s.ns + "{_}q:" + queue }
+func (s *Store) queueKey(queue string) string {
+	return s.ns + "{" + slotTag(tagOf(queue)) + "}q:" + queue
+}
 
-func (s *Store) seqKey(queue string) string { return s.ns + "{_}s:" + queue }
+func (s *Store) seqKey(queue string) string {
+	return s.ns + "{" + slotTag(tagOf(queue)) + "}s:" + queue
+}

@@ -72,8 +72,9 @@ func TestConformanceACL(t *testing.T) {
 }
 
 // TestClusterKeepsUsersTogether: a transaction over one user's keys in
-// several buckets commits on a Cluster; one over two users' keys is
-// refused, not half-applied.
+// several buckets and to the user's queue commits on a Cluster; one over
+// two users' keys, or a user's key and another's queue, is refused, not
+// half-applied.
 func TestClusterKeepsUsersTogether(t *testing.T) {
 	c := testenv.StartRedisCluster(t)
 	s, err := redis.Open(t.Context(), redis.Options{ClusterAddrs: c.Addrs(), Logger: slog.New(slog.DiscardHandler)})
@@ -88,10 +89,27 @@ func TestClusterKeepsUsersTogether(t *testing.T) {
 				return err
 			}
 		}
-		return tx.Put("registrations", "irc\x00alice@example.org", []byte("reg"))
+		if err := tx.Put("registrations", "irc\x00alice@example.org", []byte("reg")); err != nil {
+			return err
+		}
+		_, err := tx.Append("irc\x00alice@example.org\x00outbox", []byte("<m/>"))
+		return err
 	})
 	if err != nil {
-		t.Fatalf("one user's keys in three buckets: %v", err)
+		t.Fatalf("one user's keys in three buckets and the user's queue: %v", err)
+	}
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		if err := tx.Put("msgids", "irc\x00alice@example.org\x00y", []byte("a")); err != nil {
+			return err
+		}
+		_, err := tx.Append("irc\x00bob@example.org\x00outbox", []byte("<m/>"))
+		return err
+	})
+	if !errors.Is(err, redis.ErrCrossSlot) {
+		t.Fatalf("a user's key and another user's queue: err = %v, want ErrCrossSlot", err)
+	}
+	if items, err := s.Range(ctx, "irc\x00bob@example.org\x00outbox", 0, 10); err != nil || len(items) != 0 {
+		t.Errorf("the refused transaction appended to bob's queue: %v, %v", items, err)
 	}
 	err = s.Update(ctx, func(tx storage.Tx) error {
 		if err := tx.Put("msgids", "irc\x00alice@example.org\x00x", []byte("a")); err != nil {

@@ -118,7 +118,7 @@ func (p *probeTx) Delete(bucket, key string) error {
 	return p.name(p.s.hashKey(bucket, tagOf(key)), tagOf(key))
 }
 func (p *probeTx) Append(queue string, _ []byte) (uint64, error) {
-	return 0, p.name(p.s.queueKey(queue), "")
+	return 0, p.name(p.s.queueKey(queue), tagOf(queue))
 }
 
 // redisTx is a storage.Tx: reads go to Redis under WATCH unless the
@@ -244,7 +244,7 @@ func (t *redisTx) Append(queue string, value []byte) (uint64, error) {
 	if queue == "" {
 		return 0, errors.New("redis: empty queue name")
 	}
-	if err := t.use(""); err != nil {
+	if err := t.use(tagOf(queue)); err != nil {
 		return 0, err
 	}
 	sk, qk := t.s.seqKey(queue), t.s.queueKey(queue)

@@ -74,6 +74,7 @@ func Run(t *testing.T, b Backend) {
 		{"ConcurrentUpdate", testConcurrentUpdate},
 		{"ConcurrentAppend", testConcurrentAppend},
 		{"ScanPages", testScanPages},
+		{"UserQueue", testUserQueue},
 		{"RetriedUpdate", func(t *testing.T, s storage.Store) { testRetriedUpdate(t, s, b.Optimistic) }},
 	}
 	for _, tt := range tests {
