@@ -59,6 +59,10 @@ type adapter struct {
 	catchUpDue bool              // a redial opened the gateway: fetch what was missed at READY/RESUMED
 	droppedAt  time.Time         // (a little before) when the gateway last dropped
 	store      transports.Store  // nil: no bookmarks
+	gw         gatewaySession    // kept in the store for a RESUME after a restart (resume.go)
+
+	held  map[string][]func() // channel → events for when the room is joined again (held.go)
+	marks map[string]bool     // channel → joined at the stop (joinedKey), as read
 }
 
 // Connect logs in as Validate does and keeps the gateway open. The
@@ -94,22 +98,47 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 		ours:     map[string]string{},
 		last:     map[string]string{},
 		profiles: map[string]string{},
+		held:     map[string][]func(){},
+		marks:    map[string]bool{},
 		store:    acct.Store,
 	}
 	a.settled = sync.NewCond(&a.mu)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.addHandlers()
-	content, err := openGateway(s, dl, l.bot)
+	rctx, rcancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	resuming := a.restore(rctx, u)
+	rcancel()
+	var content bool
+	if resuming {
+		if err = s.Open(); err == nil {
+			dl.clear()
+			content = s.Identify.Intents&discordgo.IntentMessageContent != 0
+		} else {
+			a.log.Info("discord: the stored gateway session did not open; identifying anew", "err", classify(err))
+			resuming = false
+			a.forgetResume()
+		}
+	}
+	if !resuming {
+		content, err = openGateway(s, dl, l.bot)
+	}
 	if err != nil {
 		a.cancel()
 		release()
 		return nil, err
 	}
+	a.mu.Lock()
+	a.gw.intents = s.Identify.Intents
+	a.wg.Add(1)
+	a.mu.Unlock()
+	go a.keepResume()
 	if l.bot && !content {
 		sink.Deliver(&transports.NoticeEvent{Text: "This bot has no Message Content intent, so the text of guild messages will arrive empty. " +
 			"Enable it in Discord's developer portal (your application → Bot → Privileged Gateway Intents) and reconnect."})
 	}
-	a.goCatchUp(a.privateChannels(), time.Time{})
+	if !resuming {
+		a.goCatchUp(a.privateChannels(), time.Time{})
+	}
 	return a, nil
 }
 
@@ -137,10 +166,28 @@ func on[T any](a *adapter, h func(T)) func(*discordgo.Session, T) {
 
 func (a *adapter) addHandlers() {
 	a.s.AddHandler(on(a, func(m *discordgo.MessageCreate) { a.onMessage(m.Message) }))
-	a.s.AddHandler(on(a, a.onUpdate))
-	a.s.AddHandler(on(a, a.onDelete))
-	a.s.AddHandler(on(a, func(r *discordgo.MessageReactionAdd) { a.onReaction(r.MessageReaction, r.Member, false) }))
-	a.s.AddHandler(on(a, func(r *discordgo.MessageReactionRemove) { a.onReaction(r.MessageReaction, nil, true) }))
+	// Edits, deletions and reactions of a room not joined again yet
+	// after a restart wait for it (held.go).
+	a.s.AddHandler(on(a, func(m *discordgo.MessageUpdate) {
+		if m.Message != nil {
+			a.unlessHeld(m.ChannelID, m.GuildID, func() { a.onUpdate(m) })
+		}
+	}))
+	a.s.AddHandler(on(a, func(m *discordgo.MessageDelete) {
+		if m.Message != nil {
+			a.unlessHeld(m.ChannelID, m.GuildID, func() { a.onDelete(m) })
+		}
+	}))
+	a.s.AddHandler(on(a, func(r *discordgo.MessageReactionAdd) {
+		if r.MessageReaction != nil {
+			a.unlessHeld(r.ChannelID, r.GuildID, func() { a.onReaction(r.MessageReaction, r.Member, false) })
+		}
+	}))
+	a.s.AddHandler(on(a, func(r *discordgo.MessageReactionRemove) {
+		if r.MessageReaction != nil {
+			a.unlessHeld(r.ChannelID, r.GuildID, func() { a.onReaction(r.MessageReaction, nil, true) })
+		}
+	}))
 	a.s.AddHandler(on(a, a.onTyping))
 	a.s.AddHandler(on(a, a.onChannel))
 	a.s.AddHandler(on(a, a.onChannelUpdate))
@@ -148,13 +195,18 @@ func (a *adapter) addHandlers() {
 	a.s.AddHandler(on(a, a.onMemberUpdate))
 	a.s.AddHandler(on(a, a.onMemberRemove))
 	a.s.AddHandler(on(a, a.onGuildDelete))
-	a.s.AddHandler(on(a, func(*discordgo.Ready) { a.onSession() }))
-	a.s.AddHandler(on(a, func(*discordgo.Resumed) { a.onSession() }))
+	a.s.AddHandler(on(a, func(*discordgo.Ready) { a.onSession(true) }))
+	a.s.AddHandler(on(a, func(*discordgo.Resumed) { a.onSession(false) }))
 	a.s.AddHandler(on(a, a.onDisconnect))
+	// Last: discordgo runs the raw event's handlers after the typed
+	// ones, so the sequence recorded is that of an event handled.
+	a.s.AddHandler(on(a, a.recordSeq))
 }
 
 // Close logs out: the redial (if any) ends, the gateway is closed, and
-// the handlers running finish; no event reaches the sink afterwards.
+// the handlers running finish; no event reaches the sink afterwards. The
+// gateway session stays resumable (close code closeResumable) and its
+// last sequence is written: the next process RESUMEs it.
 func (a *adapter) Close() error {
 	a.mu.Lock()
 	if a.closed {
@@ -166,8 +218,9 @@ func (a *adapter) Close() error {
 	a.mu.Unlock()
 	a.cancel()
 	a.wg.Wait()
-	err := a.s.Close()
+	err := a.s.CloseWithCode(closeResumable)
 	a.busy.Wait()
+	a.saveResume(context.Background(), false)
 	a.release()
 	if err != nil {
 		a.log.Debug("discord: closing the gateway", "err", err)
@@ -214,6 +267,9 @@ func (a *adapter) redial() {
 			_, err = openGateway(a.s, a.dl, a.login.bot)
 		}
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
+			a.mu.Lock()
+			a.gw.intents = a.s.Identify.Intents
+			a.mu.Unlock()
 			// What was missed is fetched once the server has the
 			// session again (READY or RESUMED, see onSession): a
 			// server that refused the RESUME sends READY only after
@@ -232,13 +288,20 @@ func (a *adapter) redial() {
 }
 
 // onSession fetches what was missed while the gateway was away, once a
-// redialled session is up again.
-func (a *adapter) onSession() {
+// redialled session is up again (ready: READY, else RESUMED). A session
+// restored from the store (resume.go) that the server RESUMEd had every
+// missed event replayed: nothing to fetch; refused, it fetches as a
+// fresh Connect does, for the DMs and the conversations known.
+func (a *adapter) onSession(ready bool) {
 	a.mu.Lock()
-	due, since := a.catchUpDue, a.droppedAt
-	a.catchUpDue = false
+	due, since, restored := a.catchUpDue, a.droppedAt, a.gw.replaying
+	a.catchUpDue, a.gw.replaying = false, false
 	a.mu.Unlock()
-	if due {
+	switch {
+	case !due:
+	case restored && ready:
+		a.goCatchUp(a.knownConversations(), time.Time{})
+	case !restored:
 		a.goCatchUp(a.conversations(), since)
 	}
 }
@@ -408,6 +471,9 @@ func (a *adapter) onMessage(m *discordgo.Message) {
 	case discordgo.MessageTypeDefault, discordgo.MessageTypeReply:
 	default:
 		return // joins, pins, calls: not messages
+	}
+	if a.replayed(m) {
+		return
 	}
 	c, ok := a.conversation(m.ChannelID, m.GuildID)
 	if !ok {
@@ -613,6 +679,7 @@ func (a *adapter) onUpdate(m *discordgo.MessageUpdate) {
 		ev.Nick = a.occupant(c.room, m.Author, m.Member)
 	}
 	a.sink.Deliver(ev)
+	a.news()
 }
 
 // onDelete delivers a deletion. Discord does not say who deleted a
@@ -643,6 +710,7 @@ func (a *adapter) onDelete(m *discordgo.MessageDelete) {
 		ev.By, _ = c.room.nick(a.self)
 	}
 	a.sink.Deliver(ev)
+	a.news()
 }
 
 // onReaction delivers a reaction of someone else's, or the user's own
@@ -672,6 +740,7 @@ func (a *adapter) onReaction(r *discordgo.MessageReaction, member *discordgo.Mem
 	}
 	if ev.Reaction != "" {
 		a.sink.Deliver(ev)
+		a.news()
 	}
 }
 
@@ -684,8 +753,8 @@ func emojiText(e discordgo.Emoji) string {
 
 // onTyping delivers someone else's typing.
 func (a *adapter) onTyping(t *discordgo.TypingStart) {
-	if t.UserID == a.self {
-		return
+	if t.UserID == a.self || a.replaying() {
+		return // a replay's typing is long over
 	}
 	c, ok := a.conversation(t.ChannelID, t.GuildID)
 	if !ok {

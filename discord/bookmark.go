@@ -19,11 +19,14 @@ import (
 // it from the channel's history. A message delivered twice after a crash
 // is one the Sink ignores (same RemoteID).
 //
-// A new process does not RESUME the old gateway session: discordgo keeps
-// its session ID and sequence unexported, and its state (guilds, roles,
-// channels, members) is built from READY and GUILD_CREATE, which a
-// RESUME does not send again. The history fetch is what covers a
-// restart: DMs at Connect, joined rooms when they are joined again.
+// A new process RESUMEs the old gateway session where Discord still has
+// it (resume.go): the server replays what was sent meanwhile, and no
+// history is fetched for DMs then. When the RESUME is refused, or there
+// is no stored session, the history fetch is what covers a restart: DMs
+// at READY (at Connect without a stored session), joined rooms when they
+// are joined again. During a replay a message at or before its
+// conversation's bookmark was delivered by the earlier process and is
+// not delivered again (replayed).
 
 // catchUpPages bounds the history fetched per conversation (100 messages
 // a page); the user is told when more were missed.
@@ -47,6 +50,7 @@ func (a *adapter) markJoined(ctx context.Context, channel string, in bool) (was 
 		a.log.Warn("discord: reading a room's mark", "err", err)
 	}
 	was = string(v) == "1"
+	a.noteMark(channel, in)
 	if was == in {
 		return was
 	}

@@ -52,6 +52,16 @@ type fakeDiscord struct {
 	uploads   []upload         // files of multipart POSTs of messages
 	channels  []map[string]any // GET /guilds/{id}/channels
 	threads   []map[string]any // GET /guilds/{id}/threads/active
+
+	// For a restart's RESUME (resume_test.go): the REST a rebuilt state
+	// reads, a channel's history, where each op 2 and op 6 came in, and
+	// how a client closed a connection.
+	guild      map[string]any              // GET /guilds/{id}
+	userGuilds []map[string]any            // GET /users/@me/guilds
+	dms        []map[string]any            // GET /users/@me/channels
+	history    map[string][]map[string]any // GET /channels/{id}/messages, oldest first
+	paths      []string                    // the gateway path of each received frame
+	closed     func(c *fakeConn, code int) // a connection ended (code -1: no close frame)
 }
 
 // upload is a file part the fake read (and threw away).
@@ -204,9 +214,36 @@ func newFakeDiscord(t *testing.T, script gatewayScript) *fakeDiscord {
 		w.Write(out)
 	})
 	mux.HandleFunc("GET /api/v9/channels/{id}/messages", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`[]`))
+		f.mu.Lock()
+		all := f.history[r.PathValue("id")]
+		f.mu.Unlock()
+		page := []map[string]any{}
+		for i := len(all) - 1; i >= 0; i-- { // newest first, as Discord
+			if after := r.URL.Query().Get("after"); after == "" || snowflakeLess(after, all[i]["id"].(string)) {
+				page = append(page, all[i])
+			}
+		}
+		out, _ := json.Marshal(page)
+		w.Write(out)
 	})
+	serve := func(pattern string, v func() any) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			f.mu.Lock()
+			out, _ := json.Marshal(v())
+			f.mu.Unlock()
+			if string(out) == "null" {
+				w.WriteHeader(http.StatusNotFound)
+				w.Write([]byte(`{"message": "Unknown", "code": 10000}`))
+				return
+			}
+			w.Write(out)
+		})
+	}
+	serve("GET /api/v9/guilds/{id}", func() any { return f.guild })
+	serve("GET /api/v9/users/@me/guilds", func() any { return f.userGuilds })
+	serve("GET /api/v9/users/@me/channels", func() any { return f.dms })
 	mux.HandleFunc("GET /gw/", f.gateway) // discordgo adds the slash
+	mux.HandleFunc("GET /resume/", f.gateway)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -225,6 +262,17 @@ func (f *fakeDiscord) gateway(w http.ResponseWriter, r *http.Request) {
 	for {
 		var fr frame
 		if err := ws.ReadJSON(&fr); err != nil {
+			code := -1
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				code = ce.Code
+			}
+			f.mu.Lock()
+			closed := f.closed
+			f.mu.Unlock()
+			if closed != nil {
+				closed(c, code)
+			}
 			return
 		}
 		switch fr.Op {
@@ -233,6 +281,7 @@ func (f *fakeDiscord) gateway(w http.ResponseWriter, r *http.Request) {
 		case 2, 6:
 			f.mu.Lock()
 			f.received = append(f.received, fr)
+			f.paths = append(f.paths, r.URL.Path)
 			f.mu.Unlock()
 			f.script(fr.Op, fr.D, c)
 		}

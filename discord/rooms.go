@@ -369,6 +369,7 @@ func (a *adapter) JoinRoom(ctx context.Context, id transports.ID, _ string) erro
 	a.sink.Deliver(ready)
 	a.sink.Deliver(&transports.SubjectEvent{Room: id, Subject: clean(subject, 1024)})
 	a.catchUpRoom(addr.Channel, wasJoined)
+	a.releaseHeld(addr.Channel)
 	return nil
 }
 
