@@ -28,6 +28,9 @@ import (
 //	onMessageAdded       ConversationSid, MessageSid (IM…), Author, Body,
 //	                     Media (JSON): a room message from the author's
 //	                     occupant, once per IM… (seen/, as SM…).
+//	onParticipantAdded,  MessagingBinding.Address: the group's stored
+//	onParticipantRemoved members change and the user's room shows the
+//	                     member join or leave (groupmembers.go).
 //
 // Other events are answered 200 and ignored. As for single texts, an
 // accepted event is answered 2xx only once it is delivered (in the
@@ -53,7 +56,7 @@ func (n *Network) twilioConversations(w http.ResponseWriter, r *http.Request) {
 		switch event {
 		case "onConversationAdded":
 			return groupNumber(form), nil
-		case "onMessageAdded":
+		case "onMessageAdded", eventParticipantAdded, eventParticipantRemoved:
 			sid := canonicalSID(form.Get("ConversationSid"))
 			if !conversationSID.MatchString(sid) {
 				return "", refuse(http.StatusBadRequest, "%q is not a Conversation SID", clip(sid))
@@ -74,6 +77,8 @@ func (n *Network) twilioConversations(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 	case event == "onConversationAdded":
 		err = n.groupAdded(r.Context(), form)
+	case event == eventParticipantAdded || event == eventParticipantRemoved:
+		err = n.groupParticipant(r.Context(), form, rec, event == eventParticipantAdded)
 	default:
 		err = n.groupMessage(r.Context(), form, rec)
 	}
