@@ -68,7 +68,7 @@ func (s *Server) participantHook(ctx context.Context, sid, event string, p parti
 		"ParticipantSid": {p.sid}, "Source": {"SMS"}, "Attributes": {"{}"},
 		"MessagingBinding.Type": {"sms"}, "MessagingBinding.Address": {p.address},
 		"MessagingBinding.ProxyAddress": {p.proxy},
-		"DateCreated": {time.Now().UTC().Format(time.RFC3339)}, "RetryCount": {"0"}, "WebhookType": {"webhook"}}
+		"DateCreated":                   {time.Now().UTC().Format(time.RFC3339)}, "RetryCount": {"0"}, "WebhookType": {"webhook"}}
 	code, _, err := Post(ctx, target, Sign(token, target, form), form)
 	return code, err
 }
