@@ -20,6 +20,8 @@ const (
 	memberCNick = "(555) 111-2222"
 	memberD     = "+15553334444"
 	memberDNick = "(555) 333-4444"
+	memberE     = "+15556667777"
+	memberENick = "(555) 666-7777"
 )
 
 // registerOperator registers the user of c in operator mode (the pool
@@ -51,7 +53,8 @@ func joinGroup(t *testing.T, c *testenv.Client, room string, nicks ...string) {
 // is in no room reaches her one to one from the member's occupant; she
 // joins the room and sees the members; her message is one Conversations
 // message from her participant and is reflected to her; a member's text
-// arrives in the room from the member's occupant; a forged webhook is
+// arrives in the room from the member's occupant; a member added to the
+// group joins the room and one removed leaves it; a forged webhook is
 // refused and delivers nothing.
 func TestSMSGroupTwilio(t *testing.T) {
 	s := newTwilioStack(t, sms.ModeOperator)
@@ -93,6 +96,20 @@ func TestSMSGroupTwilio(t *testing.T) {
 		t.Fatalf("onMessageAdded: HTTP %d, %v", code, err)
 	}
 	c.Expect(t, "the member's text in the room", isGroupchat(room+"/"+memberCNick, "Great, 8pm"))
+
+	// Membership changes come live: a member added joins, one removed leaves.
+	if code, err := s.f.AddParticipant(ctx, ch, memberE); err != nil || code != http.StatusOK {
+		t.Fatalf("onParticipantAdded: HTTP %d, %v", code, err)
+	}
+	c.Expect(t, "the new member's join", func(el *testenv.Element) bool {
+		return isPresenceFrom(room+"/"+memberENick)(el) && el.Attr("type") == ""
+	})
+	if code, err := s.f.RemoveParticipant(ctx, ch, memberD); err != nil || code != http.StatusOK {
+		t.Fatalf("onParticipantRemoved: HTTP %d, %v", code, err)
+	}
+	c.Expect(t, "the removed member's leave", func(el *testenv.Element) bool {
+		return isPresenceFrom(room+"/"+memberDNick)(el) && el.Attr("type") == "unavailable"
+	})
 
 	forged := url.Values{"EventType": {"onMessageAdded"}, "AccountSid": {twilioSID}, "ConversationSid": {ch},
 		"MessageSid": {"IM0123456789abcdef0123456789abcdef"}, "Author": {memberC}, "Body": {"forged text"}}
