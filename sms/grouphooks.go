@@ -65,6 +65,9 @@ func (n *Network) twilioConversations(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return "", err
 			}
+			if g.User == "" { // its number is nobody's now (groupmove.go)
+				return "", refuse(http.StatusNotFound, "no user has the group text %s", sid)
+			}
 			rec = g
 			return g.Number, nil
 		default:
