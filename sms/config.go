@@ -69,6 +69,11 @@ type TwilioConfig struct {
 	// group texts are kept ("https://mcs.us1.twilio.com"); "" means
 	// Twilio's with Twilio's own api_url, else api_url.
 	MediaURL string `toml:"media_url"`
+	// GroupTexts makes writing in a fan-out room start a group text (a
+	// Conversation: one text to all, answers seen by all) instead of one
+	// text per member. Default false: the account needs Conversations
+	// with Group MMS, which Twilio offers for US and Canadian numbers.
+	GroupTexts bool `toml:"group_texts"`
 	// AccountSID and AuthToken are the operator's account (ModeOperator).
 	AccountSID string `toml:"account_sid"`
 	AuthToken  string `toml:"auth_token"`

@@ -39,6 +39,7 @@ type convState struct {
 	conversations map[string]*conversation // by SID
 	webhooks      map[string]string        // account SID → post-event URL
 	sent          chan ConversationMessage
+	created       []string // Conversations created through the API (newgroup.go)
 }
 
 type conversation struct {
@@ -65,6 +66,7 @@ func (s *Server) conversationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/Conversations/{ch}/Participants", s.participants)
 	mux.HandleFunc("POST /v1/Conversations/{ch}/Messages", s.conversationMessage)
 	s.mediaRoutes(mux)
+	mux.HandleFunc("POST /v1/ConversationWithParticipants", s.createConversation)
 }
 
 // AddGroup creates a group text of account: a Conversation whose SMS
