@@ -23,7 +23,7 @@ func TestStartGroupText(t *testing.T) {
 	f := twiliotest.New(t)
 	f.AddAccount(opSID, opToken, numA, numB)
 	h := newHookServer(t, Config{Provider: ProviderTwilio, DefaultCountry: "US", Numbers: []string{numA, numB},
-		Twilio: TwilioConfig{APIURL: f.URL, AccountSID: opSID, AuthToken: opToken, GroupTexts: true},
+		Twilio:    TwilioConfig{APIURL: f.URL, AccountSID: opSID, AuthToken: opToken, GroupTexts: true},
 		RetryWait: time.Millisecond, Timeout: 2 * time.Second})
 	f.SetConversationsURL(opSID, h.public+"twilio/conversations")
 	creds := h.register(t, "alice@example.org", nil)
