@@ -79,6 +79,9 @@ func (a *adapter) sendTold(ctx context.Context, t text) (transports.RemoteID, er
 	if err != nil {
 		return "", err
 	}
+	if !t.NoReport {
+		a.net.noteSender(ctx, id, a.user)
+	}
 	if _, parts := Segments(t.Body); parts > a.net.cfg.WarnSegments {
 		a.sink.Deliver(&transports.NoticeEvent{About: transports.ID(t.To),
 			Text: fmt.Sprintf("That text went as %d SMS (%s); each costs as one.", parts, t.Coding)})

@@ -115,16 +115,31 @@ func (n *Network) Assign(ctx context.Context, user, number string) (string, erro
 			return "", err
 		}
 	}
+	released := ""
 	if old, err := st.Get(ctx, keyUser+user); err == nil && string(old) != num {
 		if _, err := st.CompareAndSwap(ctx, keyNumber+string(old), []byte(user), nil); err != nil {
 			return "", err
 		}
+		released = string(old)
 	} else if err != nil && !errors.Is(err, transports.ErrNotFound) {
 		return "", err
 	}
 	if err := st.Put(ctx, keyUser+user, []byte(num)); err != nil {
 		return "", err
 	}
+	// Group texts go with their numbers (groupmove.go).
+	if released != "" {
+		by, err := n.moveGroups(ctx, released, "")
+		if err != nil {
+			return "", err
+		}
+		n.tellMoved(ctx, released, "", by)
+	}
+	by, err := n.moveGroups(ctx, num, user)
+	if err != nil {
+		return "", err
+	}
+	n.tellMoved(ctx, num, user, by)
 	n.log.Info("number assigned", "user", user, "number", num)
 	return num, nil
 }

@@ -65,6 +65,15 @@ type TwilioConfig struct {
 	// "" means Twilio's with Twilio's own api_url, else api_url (a
 	// provider copying Twilio's API serves both at one address).
 	ConversationsURL string `toml:"conversations_url"`
+	// MediaURL is the base of the Media Content Service, where files of
+	// group texts are kept ("https://mcs.us1.twilio.com"); "" means
+	// Twilio's with Twilio's own api_url, else api_url.
+	MediaURL string `toml:"media_url"`
+	// GroupTexts makes writing in a fan-out room start a group text (a
+	// Conversation: one text to all, answers seen by all) instead of one
+	// text per member. Default false: the account needs Conversations
+	// with Group MMS, which Twilio offers for US and Canadian numbers.
+	GroupTexts bool `toml:"group_texts"`
 	// AccountSID and AuthToken are the operator's account (ModeOperator).
 	AccountSID string `toml:"account_sid"`
 	AuthToken  string `toml:"auth_token"`
@@ -128,6 +137,9 @@ const DefaultTwilioAPI = "https://api.twilio.com"
 // DefaultTwilioConversations is Twilio's own Conversations API.
 const DefaultTwilioConversations = "https://conversations.twilio.com"
 
+// DefaultTwilioMedia is Twilio's own Media Content Service.
+const DefaultTwilioMedia = "https://mcs.us1.twilio.com"
+
 // Check reports each problem of the keys read from the file: problem is
 // called with the key, relative to the [sms] table, and what is wrong.
 // It does no I/O and looks at no other table.
@@ -139,6 +151,9 @@ func (c *Config) Check(problem func(key, msg string)) {
 		}
 		if c.Twilio.ConversationsURL != "" {
 			checkURL(problem, "twilio.conversations_url", c.Twilio.ConversationsURL)
+		}
+		if c.Twilio.MediaURL != "" {
+			checkURL(problem, "twilio.media_url", c.Twilio.MediaURL)
 		}
 		if c.mode() == ModeOperator && (c.Twilio.AccountSID == "" || c.Twilio.AuthToken == "") {
 			problem("twilio", "operator mode needs account_sid and auth_token")

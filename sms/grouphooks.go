@@ -28,6 +28,9 @@ import (
 //	onMessageAdded       ConversationSid, MessageSid (IM…), Author, Body,
 //	                     Media (JSON): a room message from the author's
 //	                     occupant, once per IM… (seen/, as SM…).
+//	onParticipantAdded,  MessagingBinding.Address: the group's stored
+//	onParticipantRemoved members change and the user's room shows the
+//	                     member join or leave (groupmembers.go).
 //
 // Other events are answered 200 and ignored. As for single texts, an
 // accepted event is answered 2xx only once it is delivered (in the
@@ -48,12 +51,12 @@ func (n *Network) twilioConversations(w http.ResponseWriter, r *http.Request) {
 	// and trusted only after it.
 	var event string
 	var rec groupRecord
-	form, _, err := n.twilioSigned(r, func(form url.Values) (string, error) {
+	form, token, err := n.twilioSigned(r, func(form url.Values) (string, error) {
 		event = form.Get("EventType")
 		switch event {
 		case "onConversationAdded":
 			return groupNumber(form), nil
-		case "onMessageAdded":
+		case "onMessageAdded", eventParticipantAdded, eventParticipantRemoved:
 			sid := canonicalSID(form.Get("ConversationSid"))
 			if !conversationSID.MatchString(sid) {
 				return "", refuse(http.StatusBadRequest, "%q is not a Conversation SID", clip(sid))
@@ -61,6 +64,9 @@ func (n *Network) twilioConversations(w http.ResponseWriter, r *http.Request) {
 			g, err := n.group(r.Context(), sid)
 			if err != nil {
 				return "", err
+			}
+			if g.User == "" { // its number is nobody's now (groupmove.go)
+				return "", refuse(http.StatusNotFound, "no user has the group text %s", sid)
 			}
 			rec = g
 			return g.Number, nil
@@ -74,8 +80,14 @@ func (n *Network) twilioConversations(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 	case event == "onConversationAdded":
 		err = n.groupAdded(r.Context(), form)
+	case event == eventParticipantAdded || event == eventParticipantRemoved:
+		err = n.groupParticipant(r.Context(), form, rec, event == eventParticipantAdded)
 	default:
-		err = n.groupMessage(r.Context(), form, rec)
+		sid := n.cfg.Twilio.AccountSID
+		if n.cfg.Mode == ModeOwn {
+			sid = form.Get("AccountSid")
+		}
+		err = n.groupMessage(r.Context(), form, rec, n.twilioFor(sid, token))
 	}
 	n.answer(w, r, err, func(w http.ResponseWriter) { w.WriteHeader(http.StatusOK) })
 }
@@ -149,7 +161,7 @@ func (n *Network) groupAdded(ctx context.Context, form url.Values) error {
 // addressed to the user's phone, so while no client of theirs is in the
 // room it reaches them one to one, from the author's occupant, and is
 // kept offline, never dropped.
-func (n *Network) groupMessage(ctx context.Context, form url.Values, g groupRecord) error {
+func (n *Network) groupMessage(ctx context.Context, form url.Values, g groupRecord, tw *twilioClient) error {
 	sid, id, author, body := canonicalSID(form.Get("ConversationSid")), form.Get("MessageSid"), form.Get("Author"), form.Get("Body")
 	switch {
 	case id == "":
@@ -168,11 +180,12 @@ func (n *Network) groupMessage(ctx context.Context, form url.Values, g groupReco
 		n.log.Info("Twilio sent a group message again; not delivered twice", "id", id)
 		return nil
 	}
-	if files := mediaNames(form.Get("Media")); len(files) > 0 {
-		body = strings.TrimSpace(body + "\n[" + strings.Join(files, ", ") + ": a file of the group text, which this gateway cannot fetch]")
+	files, left := n.groupFiles(form, tw)
+	if len(left) > 0 {
+		body = strings.TrimSpace(body + "\n[" + strings.Join(left, ", ") + ": a file of the group text, which this gateway cannot fetch]")
 	}
 	ev := &transports.MessageEvent{From: GroupRoom(sid), Room: true, Nick: n.nick(author), OccupantID: author,
-		RemoteID: transports.RemoteID(id), Body: body, Mention: true}
+		RemoteID: transports.RemoteID(id), Body: body, Mention: true, Attachments: files}
 	if err := n.Hooks().Deliver.Deliver(ctx, g.User, ev); err != nil {
 		return err
 	}
@@ -184,31 +197,4 @@ func (n *Network) groupMessage(ctx context.Context, form url.Values, g groupReco
 		}
 	}
 	return nil
-}
-
-// mediaNames are the file names (else types) of a Conversations
-// message's Media field, a JSON list; nil when there are none.
-func mediaNames(raw string) []string {
-	if raw == "" {
-		return nil
-	}
-	var media []struct {
-		Filename    string `json:"Filename"`
-		ContentType string `json:"ContentType"`
-	}
-	if json.Unmarshal([]byte(raw), &media) != nil {
-		return []string{"a file"}
-	}
-	var out []string
-	for _, m := range media {
-		name := providerText(m.Filename)
-		if name == "" {
-			name = providerText(m.ContentType)
-		}
-		if name == "" {
-			name = "a file"
-		}
-		out = append(out, name)
-	}
-	return out
 }

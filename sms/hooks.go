@@ -318,14 +318,18 @@ func (n *Network) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	n.answer(w, r, err, func(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) })
 }
 
-// deliverReceipt delivers a delivery report to the user who has from,
-// once: a report the provider sends again (a retry, a replay) is
-// answered 2xx and not delivered again.
+// deliverReceipt delivers a delivery report to the user who sent the
+// text (sender.go), else to the user who has from, once: a report the
+// provider sends again (a retry, a replay) is answered 2xx and not
+// delivered again.
 func (n *Network) deliverReceipt(ctx context.Context, from string, ev *transports.ReceiptEvent) error {
 	if ev.Remote == "" || !IsAddress(string(ev.To)) {
 		return refuse(http.StatusBadRequest, "a delivery report without a message ID or recipient")
 	}
-	user, err := n.owner(ctx, from)
+	user, err := n.sender(ctx, ev.Remote)
+	if err == nil && user == "" {
+		user, err = n.owner(ctx, from)
+	}
 	if err != nil {
 		return err
 	}

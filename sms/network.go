@@ -105,6 +105,12 @@ func New(cfg Config) *Network {
 			cfg.Twilio.ConversationsURL = DefaultTwilioConversations
 		}
 	}
+	if cfg.Twilio.MediaURL == "" {
+		cfg.Twilio.MediaURL = cfg.Twilio.APIURL
+		if cfg.Twilio.APIURL == DefaultTwilioAPI {
+			cfg.Twilio.MediaURL = DefaultTwilioMedia
+		}
+	}
 	n := &Network{cfg: cfg, log: cfg.Logger.With("network", "sms")}
 	switch {
 	case cfg.Provider == ProviderKannel:
@@ -119,6 +125,7 @@ func New(cfg Config) *Network {
 
 func (n *Network) twilioFor(sid, token string) *twilioClient {
 	return &twilioClient{api: trimSlash(n.cfg.Twilio.APIURL), conv: trimSlash(n.cfg.Twilio.ConversationsURL),
+		mcs: trimSlash(n.cfg.Twilio.MediaURL),
 		sid: sid, token: token, http: n.cfg.HTTPClient}
 }
 

@@ -183,9 +183,15 @@ func (a *adapter) sendRoom(ctx context.Context, m transports.Message, urls []str
 		return "", err
 	}
 	var rid transports.RemoteID
-	if r.Group != "" {
+	switch {
+	case r.Group != "":
 		rid, err = a.sendGroup(ctx, r.Group, from, m, urls)
-	} else {
+	case a.tw != nil && a.net.cfg.Twilio.GroupTexts: // newgroup.go
+		var sid string
+		if sid, err = a.startedGroup(ctx, m.To, r.Members, from); err == nil {
+			rid, err = a.sendGroup(ctx, sid, from, m, urls)
+		}
+	default:
 		rid, err = a.sendFanOut(ctx, r.Members, from, m, urls)
 	}
 	if err != nil {

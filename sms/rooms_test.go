@@ -320,7 +320,7 @@ func TestTwilioGroup(t *testing.T) {
 		"an unknown group":          {opToken, unknown, http.StatusNotFound},
 		"a malformed group":         {opToken, cloneWith(base, "ConversationSid", "CH12"), http.StatusBadRequest},
 		"an author no number":       {opToken, cloneWith(base, "Author", "bob"), http.StatusBadRequest},
-		"an event of no use":        {opToken, cloneWith(base, "EventType", "onParticipantAdded"), http.StatusOK},
+		"an event of no use":        {opToken, cloneWith(base, "EventType", "onConversationStateUpdated"), http.StatusOK},
 	} {
 		if code, _ := webhook(t, hook, c.token, c.params); code != c.status {
 			t.Errorf("%s: HTTP %d, want %d", name, code, c.status)

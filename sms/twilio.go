@@ -34,6 +34,7 @@ import (
 type twilioClient struct {
 	api        string // base URL without a trailing "/"
 	conv       string // the Conversations API's base URL, likewise
+	mcs        string // the Media Content Service's base URL, likewise
 	sid, token string
 	// service is the Messaging Service texts are sent with ("" none).
 	service string

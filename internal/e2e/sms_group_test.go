@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +21,8 @@ const (
 	memberCNick = "(555) 111-2222"
 	memberD     = "+15553334444"
 	memberDNick = "(555) 333-4444"
+	memberE     = "+15556667777"
+	memberENick = "(555) 666-7777"
 )
 
 // registerOperator registers the user of c in operator mode (the pool
@@ -51,7 +54,8 @@ func joinGroup(t *testing.T, c *testenv.Client, room string, nicks ...string) {
 // is in no room reaches her one to one from the member's occupant; she
 // joins the room and sees the members; her message is one Conversations
 // message from her participant and is reflected to her; a member's text
-// arrives in the room from the member's occupant; a forged webhook is
+// arrives in the room from the member's occupant; a member added to the
+// group joins the room and one removed leaves it; a forged webhook is
 // refused and delivers nothing.
 func TestSMSGroupTwilio(t *testing.T) {
 	s := newTwilioStack(t, sms.ModeOperator)
@@ -93,6 +97,49 @@ func TestSMSGroupTwilio(t *testing.T) {
 		t.Fatalf("onMessageAdded: HTTP %d, %v", code, err)
 	}
 	c.Expect(t, "the member's text in the room", isGroupchat(room+"/"+memberCNick, "Great, 8pm"))
+
+	// A file in the group text: read from Twilio's Media Content Service
+	// and uploaded, linked in the room message.
+	photo := "\xff\xd8\xff\xe0 group photo"
+	if code, _, err := s.f.ReceiveGroup(ctx, twiliotest.GroupIncoming{Conversation: ch, Author: memberC, Body: "the view",
+		Files: []twiliotest.GroupFile{{Name: "view.jpg", Type: "image/jpeg", Data: []byte(photo)}}}); err != nil || code != http.StatusOK {
+		t.Fatalf("onMessageAdded with a file: HTTP %d, %v", code, err)
+	}
+	fm := c.Expect(t, "the group text's file in the room", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("type") == "groupchat" && el.Attr("from") == room+"/"+memberCNick && strings.HasPrefix(body(el), "the view")
+	})
+	var link string
+	for _, ch := range fm.Children {
+		if ch.Name.Space == "jabber:x:oob" && ch.Name.Local == "x" {
+			link = ch.ChildText("jabber:x:oob", "url")
+		}
+	}
+	if link == "" || !strings.Contains(body(fm), link) {
+		t.Fatalf("the file is not linked:\n%s", fm)
+	}
+	res, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || string(got) != photo {
+		t.Fatalf("the uploaded file is %q, %v; want %q", got, err, photo)
+	}
+
+	// Membership changes come live: a member added joins, one removed leaves.
+	if code, err := s.f.AddParticipant(ctx, ch, memberE); err != nil || code != http.StatusOK {
+		t.Fatalf("onParticipantAdded: HTTP %d, %v", code, err)
+	}
+	c.Expect(t, "the new member's join", func(el *testenv.Element) bool {
+		return isPresenceFrom(room+"/"+memberENick)(el) && el.Attr("type") == ""
+	})
+	if code, err := s.f.RemoveParticipant(ctx, ch, memberD); err != nil || code != http.StatusOK {
+		t.Fatalf("onParticipantRemoved: HTTP %d, %v", code, err)
+	}
+	c.Expect(t, "the removed member's leave", func(el *testenv.Element) bool {
+		return isPresenceFrom(room+"/"+memberDNick)(el) && el.Attr("type") == "unavailable"
+	})
 
 	forged := url.Values{"EventType": {"onMessageAdded"}, "AccountSid": {twilioSID}, "ConversationSid": {ch},
 		"MessageSid": {"IM0123456789abcdef0123456789abcdef"}, "Author": {memberC}, "Body": {"forged text"}}

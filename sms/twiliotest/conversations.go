@@ -39,10 +39,12 @@ type convState struct {
 	conversations map[string]*conversation // by SID
 	webhooks      map[string]string        // account SID → post-event URL
 	sent          chan ConversationMessage
+	created       []string // Conversations created through the API (newgroup.go)
 }
 
 type conversation struct {
 	account      string
+	service      string // ChatServiceSid (IS…)
 	participants []participant
 	messages     int
 }
@@ -63,6 +65,8 @@ func (s *Server) conversationRoutes(mux *http.ServeMux) {
 	s.conv.sent = make(chan ConversationMessage, 100)
 	mux.HandleFunc("GET /v1/Conversations/{ch}/Participants", s.participants)
 	mux.HandleFunc("POST /v1/Conversations/{ch}/Messages", s.conversationMessage)
+	s.mediaRoutes(mux)
+	mux.HandleFunc("POST /v1/ConversationWithParticipants", s.createConversation)
 }
 
 // AddGroup creates a group text of account: a Conversation whose SMS
@@ -70,7 +74,7 @@ func (s *Server) conversationRoutes(mux *http.ServeMux) {
 // whose user participant has identity and number as its projected
 // address, as a Group MMS has. It returns the Conversation's SID.
 func (s *Server) AddGroup(accountSID, number, identity string, members ...string) string {
-	c := &conversation{account: accountSID}
+	c := &conversation{account: accountSID, service: "IS" + randomHex(16)}
 	c.participants = append(c.participants, participant{sid: "MB" + randomHex(16), identity: identity, projected: number})
 	for _, m := range members {
 		c.participants = append(c.participants, participant{sid: "MB" + randomHex(16), address: m, proxy: number})
@@ -111,7 +115,7 @@ func (s *Server) ConversationAdded(ctx context.Context, sid, author string) (int
 		return 0, err
 	}
 	p := url.Values{"EventType": {"onConversationAdded"}, "AccountSid": {c.account}, "ConversationSid": {sid},
-		"ChatServiceSid": {"IS" + randomHex(16)}, "State": {"active"}, "Attributes": {"{}"},
+		"ChatServiceSid": {c.service}, "State": {"active"}, "Attributes": {"{}"},
 		"DateCreated": {time.Now().UTC().Format(time.RFC3339)}, "Source": {"SMS"}, "RetryCount": {"0"}, "WebhookType": {"webhook"},
 		"MessagingBinding.AuthorAddress": {author}}
 	for _, pt := range c.participants {
@@ -128,6 +132,9 @@ type GroupIncoming struct {
 	Conversation, Author, Body string
 	// SID is the message's SID; "" makes a new one (IM…).
 	SID string
+	// Files are kept in the Media Content Service and named in the
+	// webhook's Media.
+	Files []GroupFile
 }
 
 // ReceiveGroup posts onMessageAdded of in, as Twilio does when a member
@@ -151,10 +158,13 @@ func (s *Server) ReceiveGroup(ctx context.Context, in GroupIncoming) (status int
 			author = pt
 		}
 	}
-	p := url.Values{"EventType": {"onMessageAdded"}, "AccountSid": {c.account}, "ConversationSid": {in.Conversation},
+	p := url.Values{"EventType": {"onMessageAdded"}, "AccountSid": {c.account}, "ConversationSid": {in.Conversation}, "ChatServiceSid": {c.service},
 		"MessageSid": {sid}, "Index": {strconv.Itoa(c.messages)}, "Author": {in.Author}, "Body": {in.Body},
 		"ParticipantSid": {author.sid}, "Source": {"SMS"}, "Attributes": {"{}"},
 		"DateCreated": {time.Now().UTC().Format(time.RFC3339)}, "RetryCount": {"0"}, "WebhookType": {"webhook"}}
+	if len(in.Files) > 0 {
+		p.Set("Media", s.keepMedia(c, in.Files))
+	}
 	status, _, err = Post(ctx, target, Sign(token, target, p), p)
 	return status, sid, err
 }

@@ -80,6 +80,7 @@ type Server struct {
 	media        map[string][]byte // by path
 	stop         chan struct{}     // closed at the end of the test: hung answers end
 	conv         convState         // the Conversations API (conversations.go)
+	mcs          mediaState        // the Media Content Service (media.go)
 }
 
 type account struct {
