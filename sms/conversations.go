@@ -32,22 +32,9 @@ import (
 // sendMessage's.
 func (c *twilioClient) sendConversation(ctx context.Context, sid, author, body string) (string, error) {
 	form := url.Values{"Author": {author}, "Body": {body}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.conversationURL(sid, "Messages"), strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", &sendError{err: fmt.Errorf("%w: %w", transports.ErrUnavailable, err), notSent: true}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	res, err := c.do(req)
+	data, err := c.postForm(ctx, c.conversationURL(sid, "Messages"), form, "the text may have been sent")
 	if err != nil {
 		return "", err
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	if err != nil {
-		return "", &sendError{err: fmt.Errorf("%w: reading the provider's answer: %w (the text may have been sent)", transports.ErrUnavailable, err)}
-	}
-	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
-		return "", twilioFailure(res, data)
 	}
 	var m struct {
 		SID string `json:"sid"`

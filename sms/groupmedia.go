@@ -106,7 +106,8 @@ func (c *twilioClient) openGroupMedia(ctx context.Context, service, sid string) 
 	}
 	direct := m.Links.Direct
 	if !strings.HasPrefix(direct, "https://") && !strings.HasPrefix(direct, c.mcs+"/") {
-		return nil, fmt.Errorf("%w: the provider named a group text's file at %q", transports.ErrUnavailable, clip(direct))
+		// Not quoted: the URL is the provider's bytes.
+		return nil, fmt.Errorf("%w: the provider named a group text's file at an address that is neither https nor its own", transports.ErrUnavailable)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, direct, nil)
 	if err != nil {

@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/switchboard-im/switchboard/transports"
 )
@@ -42,22 +39,9 @@ func (c *twilioClient) createGroup(ctx context.Context, from, identity string, m
 		p, _ := json.Marshal(map[string]any{"messaging_binding": map[string]string{"address": m, "proxy_address": from}})
 		form.Add("Participant", string(p))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.conv+"/v1/ConversationWithParticipants", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", &sendError{err: fmt.Errorf("%w: %w", transports.ErrUnavailable, err), notSent: true}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	res, err := c.do(req)
+	data, err := c.postForm(ctx, c.conv+"/v1/ConversationWithParticipants", form, "the group may have been created")
 	if err != nil {
 		return "", err
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	if err != nil {
-		return "", &sendError{err: fmt.Errorf("%w: reading the provider's answer: %w (the group may have been created)", transports.ErrUnavailable, err)}
-	}
-	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
-		return "", twilioFailure(res, data)
 	}
 	var conv struct {
 		SID string `json:"sid"`

@@ -75,31 +75,43 @@ func (c *twilioClient) sendMessage(ctx context.Context, t text, callback string)
 	if callback != "" {
 		form.Set("StatusCallback", callback)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.accountURL("Messages.json"), strings.NewReader(form.Encode()))
+	data, err := c.postForm(ctx, c.accountURL("Messages.json"), form, "the text may have been sent")
 	if err != nil {
-		return "", &sendError{err: fmt.Errorf("%w: %w", transports.ErrUnavailable, err), notSent: true}
+		return "", err
+	}
+	var m struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil || m.SID == "" {
+		return "", &sendError{err: fmt.Errorf("%w: the provider accepted the text but gave no message ID", transports.ErrUnavailable)}
+	}
+	return m.SID, nil
+}
+
+// postForm POSTs form to u, one attempt, and returns the provider's
+// answer when it took the request (200 or 201). Its errors are
+// *sendError as sendMessage's: a request not sent is notSent; an answer
+// lost after sending says what may have happened (ifLost); a refusal is
+// twilioFailure's.
+func (c *twilioClient) postForm(ctx context.Context, u string, form url.Values, ifLost string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, &sendError{err: fmt.Errorf("%w: %w", transports.ErrUnavailable, err), notSent: true}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	res, err := c.do(req)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 	if err != nil {
-		return "", &sendError{err: fmt.Errorf("%w: reading the provider's answer: %w (the text may have been sent)", transports.ErrUnavailable, err)}
+		return nil, &sendError{err: fmt.Errorf("%w: reading the provider's answer: %w (%s)", transports.ErrUnavailable, err, ifLost)}
 	}
-	if res.StatusCode == http.StatusCreated || res.StatusCode == http.StatusOK {
-		var m struct {
-			SID    string `json:"sid"`
-			Status string `json:"status"`
-		}
-		if err := json.Unmarshal(data, &m); err != nil || m.SID == "" {
-			return "", &sendError{err: fmt.Errorf("%w: the provider accepted the text but gave no message ID", transports.ErrUnavailable)}
-		}
-		return m.SID, nil
+	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
+		return nil, twilioFailure(res, data)
 	}
-	return "", twilioFailure(res, data)
+	return data, nil
 }
 
 // checkNumber asks whether phone is a number of the account: a real API
