@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -193,12 +192,8 @@ func (s *Server) groupHook(sid string) (target, token string, c conversation, er
 // conversationOf authenticates a Conversations request and returns its
 // Conversation, or answers with Twilio's error.
 func (s *Server) conversationOf(w http.ResponseWriter, r *http.Request) (string, *conversation, bool) {
-	user, pass, ok := r.BasicAuth()
-	s.mu.Lock()
-	acct, known := s.accounts[user]
-	s.mu.Unlock()
-	if !ok || !known || acct.token != pass {
-		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+	user, _, ok := s.authenticate(w, r)
+	if !ok {
 		return "", nil, false
 	}
 	sid := r.PathValue("ch")
@@ -247,12 +242,7 @@ func (s *Server) conversationMessage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
-		writeError(w, http.StatusUnsupportedMediaType, 20415, "Unsupported Media Type")
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, 20001, "Bad request")
+	if !parseForm(w, r) {
 		return
 	}
 	f := r.PostForm

@@ -66,12 +66,8 @@ func (s *Server) MediaFetches() int {
 }
 
 func (s *Server) mediaResource(w http.ResponseWriter, r *http.Request) {
-	user, pass, ok := r.BasicAuth()
-	s.mu.Lock()
-	acct, known := s.accounts[user]
-	s.mu.Unlock()
-	if !ok || !known || acct.token != pass {
-		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+	user, _, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
 	sid, service := r.PathValue("me"), r.PathValue("is")

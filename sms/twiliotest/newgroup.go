@@ -2,7 +2,6 @@ package twiliotest
 
 import (
 	"encoding/json"
-	"mime"
 	"net/http"
 	"time"
 )
@@ -29,20 +28,11 @@ type newParticipant struct {
 }
 
 func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) {
-	user, pass, ok := r.BasicAuth()
-	s.mu.Lock()
-	acct, known := s.accounts[user]
-	s.mu.Unlock()
-	if !ok || !known || acct.token != pass {
-		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+	user, _, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
-		writeError(w, http.StatusUnsupportedMediaType, 20415, "Unsupported Media Type")
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, 20001, "Bad request")
+	if !parseForm(w, r) {
 		return
 	}
 	c := &conversation{account: user, service: "IS" + randomHex(16)}

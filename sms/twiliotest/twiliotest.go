@@ -326,12 +326,8 @@ func writeError(w http.ResponseWriter, status, code int, msg string) {
 // auth checks the basic auth of a request for the account in its path.
 func (s *Server) auth(w http.ResponseWriter, r *http.Request) (account, bool) {
 	sid := r.PathValue("sid")
-	user, pass, ok := r.BasicAuth()
-	s.mu.Lock()
-	acct, known := s.accounts[user]
-	s.mu.Unlock()
-	if !ok || !known || acct.token != pass {
-		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+	user, acct, ok := s.authenticate(w, r)
+	if !ok {
 		return account{}, false
 	}
 	if user != sid {
@@ -339,6 +335,34 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) (account, bool) {
 		return account{}, false
 	}
 	return *acct, true
+}
+
+// authenticate checks a request's basic credentials (account SID and
+// auth token) and returns the account, or answers 401 as Twilio does.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, *account, bool) {
+	user, pass, ok := r.BasicAuth()
+	s.mu.Lock()
+	acct, known := s.accounts[user]
+	s.mu.Unlock()
+	if !ok || !known || acct.token != pass {
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return "", nil, false
+	}
+	return user, acct, true
+}
+
+// parseForm reads a request's form body, or answers 415 or 400 as Twilio
+// does when it is not one.
+func parseForm(w http.ResponseWriter, r *http.Request) bool {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+		writeError(w, http.StatusUnsupportedMediaType, 20415, "Unsupported Media Type")
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, 20001, "Bad request")
+		return false
+	}
+	return true
 }
 
 // e164 is a number the fake's network can reach: +, country code, at
@@ -376,12 +400,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
-		writeError(w, http.StatusUnsupportedMediaType, 20415, "Unsupported Media Type")
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, 20001, "Bad request")
+	if !parseForm(w, r) {
 		return
 	}
 	f := r.PostForm
