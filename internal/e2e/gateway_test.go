@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-im/switchboard/component"
 	"github.com/switchboard-im/switchboard/egress"
 	"github.com/switchboard-im/switchboard/internal/testenv"
+	"github.com/switchboard-im/switchboard/journal"
 	"github.com/switchboard-im/switchboard/msgid"
 	"github.com/switchboard-im/switchboard/netstate"
 	"github.com/switchboard-im/switchboard/outbox"
@@ -109,6 +110,8 @@ func (g *gateway) start(t *testing.T) {
 		// Prosody's upload service is on 127.0.0.1 over plain http.
 		Egress:  &egress.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 		Archive: arch,
+		// Always on in production (internal/app), so here too.
+		Journal: journal.New(store, journal.Limits{}),
 		HookURL: g.hookURL,
 		Admins:  g.admins,
 	}
