@@ -91,4 +91,15 @@ func TestReassignedNumber(t *testing.T) {
 	if r, ok := got[5].ev.(*transports.ReceiptEvent); !ok || got[5].user != "bob@example.org" || r.Error == "" {
 		t.Fatalf("the report of a text not noted came as %#v to %s", got[5].ev, got[5].user)
 	}
+
+	// Bob leaves the gateway: the number is free, its groups nobody's.
+	if err := h.net.Unregister(ctx, "bob@example.org", transports.Credentials{}); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := h.net.group(ctx, ch); err != nil || g.User != "" || g.Number != numA {
+		t.Fatalf("after bob unregistered the group's record is %+v, %v; want nobody's", g, err)
+	}
+	if code, _, err := f.ReceiveGroup(ctx, twiliotest.GroupIncoming{Conversation: ch, Author: memC, Body: "bob?"}); err != nil || code != http.StatusNotFound {
+		t.Fatalf("a group text of an unregistered user's number: HTTP %d, %v; want 404", code, err)
+	}
 }

@@ -299,7 +299,8 @@ func (n *Network) claim(ctx context.Context, st transports.NetStore, user, phone
 
 // Unregister implements transports.Registrar: the user's number (the
 // registration's, and the one an administrator assigned since) is free
-// again, unless another user holds it by now.
+// again, unless another user holds it by now, and its group texts are
+// nobody's until it is given again (groupmove.go).
 func (n *Network) Unregister(ctx context.Context, user string, creds transports.Credentials) error {
 	st := n.Hooks().Store
 	if st == nil {
@@ -315,8 +316,14 @@ func (n *Network) Unregister(ctx context.Context, user string, creds transports.
 		if num == "" {
 			continue
 		}
-		if _, err := st.CompareAndSwap(ctx, keyNumber+num, []byte(user), nil); err != nil {
+		freed, err := st.CompareAndSwap(ctx, keyNumber+num, []byte(user), nil)
+		if err != nil {
 			return err
+		}
+		if freed {
+			if _, err := n.moveGroups(ctx, num, ""); err != nil {
+				return err
+			}
 		}
 	}
 	return st.Delete(ctx, keyUser+user)
