@@ -46,14 +46,7 @@ import (
 // which it becomes); KEYS[2] and KEYS[3] the partition's hash and index;
 // ARGV[3] "put" or "del", ARGV[4] the key, ARGV[5] the value. It returns
 // -1 when fenced off, 1 when it wrote.
-var fencedBucketScript = goredis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if ARGV[1] == 'v' then
-  if cur ~= ARGV[2] then return -1 end
-else
-  if tonumber(cur or '0') > tonumber(ARGV[2]) then return -1 end
-  redis.call('SET', KEYS[1], ARGV[2])
-end
+var fencedBucketScript = goredis.NewScript(fenceLua + `
 if ARGV[3] == 'put' then
   redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
   redis.call('ZADD', KEYS[3], 0, ARGV[4])
