@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -761,12 +760,4 @@ func (c *Component) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement
 // callback). A panic in routing costs that stanza an
 // internal-server-error answer, logged with its stack but not its
 // content; the stream and every other user go on.
-func (c *Component) routeSafely(n *node) {
-	defer func() {
-		if r := recover(); r != nil {
-			c.log.Error("panic routing a stanza", "element", n.Name.Local, "panic", r, "stack", string(debug.Stack()))
-			c.replyError(n, stanzaerr.New("wait", "internal-server-error", "The gateway failed on this stanza."))
-		}
-	}()
-	c.route(n)
-}
+func (c *Component) routeSafely(n *node) { c.routeSafelyAt(n, 0) }

@@ -15,17 +15,12 @@ import (
 // (XEP-0114).
 const nsComponent = "jabber:component:accept"
 
-// route dispatches one incoming top-level element.
+// routeAt dispatches one incoming top-level element: at place seq of the
+// network's journal when it is journaled (read from the stream, or
+// handled again by replayJournal), 0 for a stanza with no entry.
 //
 // Nothing of a stanza's content is ever logged, at any level: a dropped
 // stanza is logged by dropped, with its kind, type, id and addresses only.
-func (c *Component) route(n *node) {
-	c.routeAt(n, 0)
-}
-
-// routeAt is route for a stanza at place seq of the network's journal,
-// being handled again (replayJournal); 0 for a stanza read from the
-// stream.
 func (c *Component) routeAt(n *node, seq uint64) {
 	if n.Name.Space != nsComponent || n.Name.Local != "iq" && n.Name.Local != "message" && n.Name.Local != "presence" {
 		c.dropped(n, "not a stanza")

@@ -114,7 +114,7 @@ func FuzzRoute(f *testing.F) {
 			if err != nil {
 				return
 			}
-			c.route(n)
+			c.routeAt(n, 0)
 		}
 	})
 }
