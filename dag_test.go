@@ -79,7 +79,7 @@ var rules = []struct {
 	{pkg: "internal/bounded", stdlibOnly: true},
 	{pkg: "internal/xmltree/xmltreetest", allowed: []string{"internal/xmltree"}, stdlibOnly: true},
 	{pkg: "irc", allowed: []string{"transports", "egress", "internal/bounded"}, forbidden: []string{"mellium.im"}},
-	{pkg: "discord", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"},
+	{pkg: "discord", allowed: []string{"transports", "egress", "internal/bounded"}, forbidden: []string{"mellium.im"},
 		imports: []string{"github.com/bwmarrin/discordgo", "github.com/gorilla/websocket"}},
 	// SMS: the contract, a phone-number library, net/http for the providers.
 	{pkg: "sms", allowed: []string{"transports", "egress"}, forbidden: []string{"mellium.im"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/switchboard-im/switchboard/internal/bounded"
 	"github.com/switchboard-im/switchboard/transports"
 )
 
@@ -61,8 +62,8 @@ type adapter struct {
 	store      transports.Store  // nil: no bookmarks
 	gw         gatewaySession    // kept in the store for a RESUME after a restart (resume.go)
 
-	held  map[string][]func() // channel → events for when the room is joined again (held.go)
-	marks map[string]bool     // channel → joined at the stop (joinedKey), as read
+	held  map[string][]func()        // channel → events for when the room is joined again (held.go)
+	marks *bounded.Map[string, bool] // channel → joined at the stop (joinedKey), as read
 }
 
 // Connect logs in as Validate does and keeps the gateway open. The
@@ -99,7 +100,7 @@ func (n *Network) Connect(ctx context.Context, acct transports.Account, sink tra
 		last:     map[string]string{},
 		profiles: map[string]string{},
 		held:     map[string][]func(){},
-		marks:    map[string]bool{},
+		marks:    bounded.New[string, bool](maxMarks),
 		store:    acct.Store,
 	}
 	a.settled = sync.NewCond(&a.mu)

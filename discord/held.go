@@ -21,7 +21,8 @@ import (
 // from history when it is joined.
 
 // maxHeld bounds the events held per room (the oldest go); maxMarks the
-// rooms whose joined mark is remembered.
+// rooms whose joined mark is remembered (the longest-remembered go, and
+// are read from the store again when needed).
 const (
 	maxHeld  = 256
 	maxMarks = 4096
@@ -49,7 +50,7 @@ func (a *adapter) holdUnjoined(channel, guild string, handle func()) bool {
 	a.mu.Lock()
 	_, joined := a.rooms[channel]
 	_, holding := a.held[channel]
-	marked, known := a.marks[channel]
+	marked, known := a.marks.Get(channel)
 	a.mu.Unlock()
 	if joined && !holding {
 		return false
@@ -88,10 +89,7 @@ func (a *adapter) holdUnjoined(channel, guild string, handle func()) bool {
 func (a *adapter) noteMark(channel string, in bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if len(a.marks) >= maxMarks {
-		clear(a.marks)
-	}
-	a.marks[channel] = in
+	a.marks.Put(channel, in)
 	if !in {
 		a.dropHeld(channel)
 	}
