@@ -307,6 +307,12 @@ func cutReplyPrefix(s string) (string, bool) {
 	return strings.TrimSpace(rest[1:]), true
 }
 
+// SMTP's limits on an address (RFC 5321 §4.5.3.1.1 and §4.5.3.1.3).
+const (
+	maxLocalPart = 64
+	maxAddress   = 254
+)
+
 // cleanAddress makes an address safe for a header: the display name a
 // single line, the address a bare addr-spec accepted by net/mail (control
 // characters refused), with an internationalised domain in its ASCII
@@ -332,6 +338,13 @@ func cleanAddress(a mail.Address, field string) (*mail.Address, error) {
 		if domain, err = idna.Lookup.ToASCII(domain); err != nil {
 			return nil, fmt.Errorf("email: %s address %q: domain: %w: %w", field, addr, transports.ErrInvalidInput, err)
 		}
+	}
+	// RFC 5321 §4.5.3.1: a local part has at most 64 octets and a path at
+	// most 256 with its brackets. A longer one no server takes, and a
+	// header writer would fold it mid-address.
+	if len(local) > maxLocalPart || len(local)+1+len(domain) > maxAddress {
+		return nil, fmt.Errorf("email: %s address: %w: longer than SMTP allows (local part %d octets, at most %d; address %d, at most %d)",
+			field, transports.ErrInvalidInput, len(local), maxLocalPart, len(local)+1+len(domain), maxAddress)
 	}
 	for i := 0; i < len(local); i++ {
 		if local[i] < ' ' || local[i] >= 0x7F {

@@ -196,12 +196,45 @@ func TestComposeInvalidAddresses(t *testing.T) {
 		{"bad domain", Outgoing{From: good, To: []mail.Address{good}, Domain: "exa mple.org"}},
 		{"non-ASCII local part", Outgoing{From: good, To: []mail.Address{{Address: "jörg@example.de"}}}},
 		{"invalid UTF-8 domain", Outgoing{From: good, To: []mail.Address{{Address: "a@\xff"}}}},
+		{"local part of 65 octets", Outgoing{From: good, To: []mail.Address{{Address: strings.Repeat("m", 65) + "@example.org"}}}},
+		{"address of 255 octets", Outgoing{From: good, To: []mail.Address{{Address: "m@" + longDomain(253)}}}},
+		{"from of 255 octets", Outgoing{From: mail.Address{Address: "m@" + longDomain(253)}, To: []mail.Address{good}}},
 	}
 	for _, tc := range tests {
 		if _, _, err := Compose(tc.o); !errors.Is(err, transports.ErrInvalidInput) {
 			t.Errorf("%s: error %v, want ErrInvalidInput", tc.name, err)
 		}
 	}
+	// The longest SMTP takes still goes, unfolded, to net/mail.
+	longest := []mail.Address{
+		{Address: strings.Repeat("m", 64) + "@example.org"},
+		{Address: "m@" + longDomain(252)},
+	}
+	raw, _, err := Compose(Outgoing{From: good, To: longest})
+	if err != nil {
+		t.Fatalf("Compose with the longest addresses: %v", err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := msg.Header.AddressList("To")
+	if err != nil || len(to) != 2 || to[0].Address != longest[0].Address || to[1].Address != longest[1].Address {
+		t.Errorf("To = %v, %v; want %v", to, err, longest)
+	}
+}
+
+// longDomain returns a domain name of n (≥ 5) octets in labels of at most
+// 63 octets.
+func longDomain(n int) string {
+	var b strings.Builder
+	for b.Len() < n-4 {
+		label := min(63, n-4-b.Len())
+		b.WriteString(strings.Repeat("d", label))
+		b.WriteByte('.')
+	}
+	b.WriteString("org")
+	return b.String()
 }
 
 func TestComposeIDNDomain(t *testing.T) {
@@ -336,6 +369,7 @@ func FuzzCompose(f *testing.F) {
 	f.Add("Jörg, \"JD\"", "jorg@example.de", "a@example.com", "b@example.org", "Grüße 🎉", "line1\nline2\r\n", "parent@example.de")
 	f.Add("Eve\r\nBcc: x@y", "eve@example.org", "b@example.com\r\nBcc: z@y", "", "hi\r\nBcc: evil@x", "", "")
 	f.Add("", "a@b.c", "d@e.f", "g@h.i", "=?utf-8?q?x?=", strings.Repeat("long line ", 200), "<id@x>")
+	f.Add("", "a@b.c", "d@e.f", strings.Repeat("M", 2000)+"@h.i", "x", "", "")
 	f.Fuzz(func(t *testing.T, fromName, fromAddr, to1, to2, subject, body, inReplyTo string) {
 		o := Outgoing{
 			From:      mail.Address{Name: fromName, Address: fromAddr},
