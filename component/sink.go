@@ -191,19 +191,39 @@ func (s *userSink) handle(ctx context.Context, ev transports.Event) {
 	case *transports.ReceiptEvent:
 		s.receipt(ctx, ev) // receipts.go
 	case *transports.NoticeEvent:
-		if ev.About != "" && c.muc.Notice(ctx, s.user, ev) {
-			return
+		s.notice(ctx, ev)
+	}
+}
+
+// notice tells the user ev's text: in the room it is about when they are
+// in it, else as a chat message from its contact or room (the gateway
+// when none). An invitation it carries follows it.
+func (s *userSink) notice(ctx context.Context, ev *transports.NoticeEvent) {
+	c := s.c
+	var invite *stanza.DirectInvite
+	if ev.Invite != "" {
+		if j, err := c.legacyJID(ev.Invite); err == nil {
+			invite = &stanza.DirectInvite{JID: j.String(), Reason: ev.Text}
+			withAddress := *ev
+			withAddress.Text = ev.Text + " " + j.String()
+			ev = &withAddress
 		}
+	}
+	from := c.domain
+	if ev.About != "" {
+		if j, err := c.legacyJID(ev.About); err == nil {
+			from = j
+		}
+	}
+	if ev.About == "" || !c.muc.Notice(ctx, s.user, ev) {
 		if !c.incomingAllowed(s.user) {
 			return // counted; the user is told at the end of the window
 		}
-		from := c.domain
-		if ev.About != "" {
-			if j, err := c.legacyJID(ev.About); err == nil {
-				from = j
-			}
-		}
 		s.queue(ctx, &stanza.Message{Type: "chat", From: from.String(), To: s.user.String(), Body: ev.Text})
+	}
+	if invite != nil {
+		// To the bare JID, without a type (XEP-0249 §2): kept offline too.
+		s.queue(ctx, &stanza.Message{ID: newID(), From: from.String(), To: s.user.String(), Extra: []any{invite}})
 	}
 }
 

@@ -83,7 +83,7 @@ func (a *adapter) startedGroup(ctx context.Context, room transports.ID, members 
 		}
 	}
 	g := GroupRoom(sid)
-	a.sink.Deliver(&transports.NoticeEvent{About: room,
-		Text: fmt.Sprintf("This is a group text now: everyone gets one text and sees the others' answers. Join its room %s to read them; what you write here goes there too.", g)})
+	a.sink.Deliver(&transports.NoticeEvent{About: room, Invite: g,
+		Text: "This is a group text now: everyone gets one text and sees the others' answers, and what you write here goes there too. Join its room to read them:"})
 	return sid, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -56,8 +55,8 @@ func TestStartGroupText(t *testing.T) {
 		echo := &transports.MessageEvent{From: room, Room: true, Nick: "alice", OccupantID: numA, RemoteID: id, Body: body, Own: true, EchoOf: "m" + body}
 		if i == 0 {
 			n, ok := evs[0].(*transports.NoticeEvent)
-			if len(evs) != 2 || !ok || n.About != room || !strings.Contains(n.Text, string(GroupRoom(ch))) {
-				t.Fatalf("the first message delivered %#v, want a notice naming %s", evs, GroupRoom(ch))
+			if len(evs) != 2 || !ok || n.About != room || n.Invite != GroupRoom(ch) || n.Text == "" {
+				t.Fatalf("the first message delivered %#v, want a notice inviting to %s", evs, GroupRoom(ch))
 			}
 			evs = evs[1:]
 		}

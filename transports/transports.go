@@ -462,6 +462,11 @@ type NoticeEvent struct {
 	Text  string
 	// Error is true when the text reports a failure.
 	Error bool
+	// Invite, when set, is a room the text asks the user to join (a group
+	// the network made of a conversation, say): the component ends the
+	// text with the room's address and sends the user an invitation to
+	// it that a client can accept in one step (XEP-0249).
+	Invite ID
 }
 
 func (*MessageEvent) isEvent()  {}

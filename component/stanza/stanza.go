@@ -151,6 +151,14 @@ type Reply struct {
 	To      string   `xml:"to,attr,omitempty"`
 }
 
+// DirectInvite invites the recipient to the room JID (XEP-0249), with
+// Reason for the user to read.
+type DirectInvite struct {
+	XMLName xml.Name `xml:"jabber:x:conference x"`
+	JID     string   `xml:"jid,attr"`
+	Reason  string   `xml:"reason,attr,omitempty"`
+}
+
 // Hint is a message processing hint (XEP-0334); XMLName's local name is
 // the hint, in namespace NSHints.
 type Hint struct {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +149,99 @@ func TestSMSGroupTwilio(t *testing.T) {
 		t.Fatalf("a forged group text: HTTP %d, %v; want 403", code, err)
 	}
 	c.ExpectNone(t, time.Second, func(el *testenv.Element) bool { return body(el) == "forged text" })
+}
+
+// TestSMSGroupStartTwilio: with group_texts on, alice's first message in
+// the room of two numbers starts a group text (one Conversation with the
+// two members and her number as the projected address of her
+// participant, no single text), the room tells her the group's room,
+// and her message goes into the group; her next message in the same
+// room goes into the same group; a member's answer reaches her from the
+// group room's occupant, and once she joins that room, what she writes
+// there goes into the same group.
+func TestSMSGroupStartTwilio(t *testing.T) {
+	s := newTwilioStackWith(t, sms.ModeOperator, func(c *sms.Config) { c.Twilio.GroupTexts = true })
+	ctx := context.Background()
+	s.f.SetConversationsURL(twilioSID, s.public+"twilio/conversations")
+	s.p.CreateUser(t, "alice", "xmpp-pw")
+	c := s.p.Login(t, jid.MustParse("alice@localhost"), "xmpp-pw", "pc", 0)
+	registerOperator(t, c)
+	fanOut := memberC + "," + memberD + "@" + smsGW
+
+	// The numbers unsorted are another address of the same room: refused
+	// with the one to use (XEP-0100 gives it from what the user types).
+	unsorted := memberD + "," + memberC + "@" + smsGW
+	c.Send(t, `<presence to="`+unsorted+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	c.Expect(t, "the unsorted address refused", func(el *testenv.Element) bool {
+		cond, text := stanzaError(el)
+		return el.Name.Local == "presence" && el.Attr("type") == "error" && el.Attr("from") == unsorted+"/alice" &&
+			cond == "jid-malformed" && strings.Contains(text, memberC+","+memberD)
+	})
+
+	joinGroup(t, c, fanOut, memberCNick, memberDNick)
+	c.Send(t, `<message type="groupchat" id="s1" to="`+fanOut+`"><body>Dinner at 8?</body></message>`)
+	notice := c.Expect(t, "the group text's notice", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("type") == "groupchat" && el.Attr("from") == fanOut && strings.Contains(body(el), "group text")
+	})
+	c.Expect(t, "her message reflected", isGroupchat(fanOut+"/alice", "Dinner at 8?"))
+	created := s.f.CreatedGroups()
+	if len(created) != 1 {
+		t.Fatalf("%d Conversations created, want 1", len(created))
+	}
+	ch := created[0]
+	groupRoom := strings.ToLower(ch) + "%group@" + smsGW
+	if !strings.HasSuffix(body(notice), " "+groupRoom) {
+		t.Fatalf("the notice does not end with the group room's address %s:\n%s", groupRoom, notice)
+	}
+	c.Expect(t, "the invitation to the group's room (XEP-0249)", func(el *testenv.Element) bool {
+		if el.Name.Local != "message" || el.Attr("from") != fanOut || el.Attr("type") != "" {
+			return false
+		}
+		for _, x := range el.Children {
+			if x.Name.Space == "jabber:x:conference" && x.Name.Local == "x" && x.Attr("jid") == groupRoom && strings.Contains(x.Attr("reason"), "group text") {
+				return true
+			}
+		}
+		return false
+	})
+	number, identity, members, proxies := s.f.GroupParticipants(ch)
+	slices.Sort(members)
+	if number != aliceNumber || identity != "alice@localhost" || !slices.Equal(members, []string{memberC, memberD}) ||
+		!slices.Equal(proxies, []string{aliceNumber, aliceNumber}) {
+		t.Fatalf("the group's participants: number %q, identity %q, members %v through %v", number, identity, members, proxies)
+	}
+	nextGroupText := func(want string) {
+		t.Helper()
+		m, err := s.f.NextConversationMessage(timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Conversation != ch || m.Author != "alice@localhost" || m.Body != want {
+			t.Fatalf("Twilio got %+v, want %q in %s from alice's participant", m, want, ch)
+		}
+	}
+	nextGroupText("Dinner at 8?")
+
+	c.Send(t, `<message type="groupchat" id="s2" to="`+fanOut+`"><body>or 9</body></message>`)
+	nextGroupText("or 9")
+	if n := len(s.f.CreatedGroups()); n != 1 || s.f.MessageRequests() != 0 {
+		t.Fatalf("after her second message: %d Conversations, %d single texts; want 1 and 0", n, s.f.MessageRequests())
+	}
+
+	if code, _, err := s.f.ReceiveGroup(ctx, twiliotest.GroupIncoming{Conversation: ch, Author: memberC, Body: "8 works"}); err != nil || code != http.StatusOK {
+		t.Fatalf("onMessageAdded: HTTP %d, %v", code, err)
+	}
+	c.Expect(t, "the member's answer from the group room's occupant", func(el *testenv.Element) bool {
+		return el.Name.Local == "message" && el.Attr("type") == "chat" && el.Attr("from") == groupRoom+"/"+memberCNick && body(el) == "8 works"
+	})
+
+	joinGroup(t, c, groupRoom, memberCNick, memberDNick)
+	c.Send(t, `<message type="groupchat" id="s3" to="`+groupRoom+`"><body>See you</body></message>`)
+	c.Expect(t, "her message reflected in the group room", isGroupchat(groupRoom+"/alice", "See you"))
+	nextGroupText("See you")
+	if n := len(s.f.CreatedGroups()); n != 1 || s.f.MessageRequests() != 0 {
+		t.Fatalf("in the end: %d Conversations, %d single texts; want 1 and 0", n, s.f.MessageRequests())
+	}
 }
 
 // TestSMSGroupKannelFanOut: with Kannel, which has no group texts, alice

@@ -37,6 +37,13 @@ const poolNumber2 = "+15550100002"
 
 func newTwilioStack(t *testing.T, mode string, admins ...string) *twilioStack {
 	t.Helper()
+	return newTwilioStackWith(t, mode, nil, admins...)
+}
+
+// newTwilioStackWith is newTwilioStack with the SMS configuration
+// changed by set (when not nil) before the gateway starts.
+func newTwilioStackWith(t *testing.T, mode string, set func(*sms.Config), admins ...string) *twilioStack {
+	t.Helper()
 	logs := &testenv.LogBuffer{}
 	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{smsGW: secret}})
 	s := &twilioStack{f: twiliotest.New(t)}
@@ -47,6 +54,9 @@ func newTwilioStack(t *testing.T, mode string, admins ...string) *twilioStack {
 		numbers = []string{aliceNumber, poolNumber2}
 		cfg.Numbers = numbers
 		cfg.Twilio.AccountSID, cfg.Twilio.AuthToken = twilioSID, twilioToken
+	}
+	if set != nil {
+		set(&cfg)
 	}
 	s.f.AddAccount(twilioSID, twilioToken, numbers...)
 	// Started once the component runs (its address is known before).
