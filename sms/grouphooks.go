@@ -144,8 +144,8 @@ func (n *Network) groupAdded(ctx context.Context, form url.Values) error {
 		}
 		who = strings.Join(nicks, ", ")
 	}
-	ev := &transports.NoticeEvent{About: room,
-		Text: fmt.Sprintf("A group text with %s and you started; join its room %s to read it with everyone and answer them all.", who, room)}
+	ev := &transports.NoticeEvent{About: room, Invite: room,
+		Text: fmt.Sprintf("A group text with %s and you started; join its room to read it with everyone and answer them all:", who)}
 	if err := n.Hooks().Deliver.Deliver(ctx, user, ev); err != nil {
 		// Told or not at all: Twilio sends it again.
 		if _, derr := st.CompareAndSwap(ctx, keyGroup+sid, v, nil); derr != nil {

@@ -66,11 +66,14 @@ func (n *Network) tellMoved(ctx context.Context, number, to string, by map[strin
 			n.log.Info("telling a user of group texts moved away", "user", prev, "err", err)
 		}
 	}
-	if to == "" || len(all) == 0 {
+	if to == "" {
 		return
 	}
-	ev := &transports.NoticeEvent{Text: fmt.Sprintf("The group texts of your number %s are yours now; join their rooms to read them: %s.", number, strings.Join(all, ", "))}
-	if err := n.Hooks().Deliver.Deliver(ctx, to, ev); err != nil {
-		n.log.Info("telling a user of group texts moved to them", "user", to, "err", err)
+	for _, r := range all { // one each: an invitation names one room
+		ev := &transports.NoticeEvent{Invite: transports.ID(r),
+			Text: fmt.Sprintf("A group text of your number %s is yours now; join its room to read it:", number)}
+		if err := n.Hooks().Deliver.Deliver(ctx, to, ev); err != nil {
+			n.log.Info("telling a user of a group text moved to them", "user", to, "err", err)
+		}
 	}
 }

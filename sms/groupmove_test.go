@@ -70,7 +70,10 @@ func TestReassignedNumber(t *testing.T) {
 	if _, err := h.net.Assign(ctx, "bob@example.org", numA); err != nil {
 		t.Fatal(err)
 	}
-	notice(3, "bob@example.org", numA, "yours now", room)
+	notice(3, "bob@example.org", numA, "yours now")
+	if n := h.rec.wait(t, 4)[3].ev.(*transports.NoticeEvent); string(n.Invite) != room {
+		t.Fatalf("the notice to bob invites to %q, want %q", n.Invite, room)
+	}
 	if code, _, err := f.ReceiveGroup(ctx, twiliotest.GroupIncoming{Conversation: ch, Author: memC, Body: "hi bob"}); err != nil || code != http.StatusOK {
 		t.Fatalf("a group text of bob's number: HTTP %d, %v", code, err)
 	}

@@ -253,7 +253,7 @@ func TestTwilioGroup(t *testing.T) {
 	}
 	got := h.rec.wait(t, 1)
 	if n, ok := got[0].ev.(*transports.NoticeEvent); len(got) != 1 || !ok || got[0].user != "alice@example.org" || n.About != room ||
-		!strings.Contains(n.Text, "(555) 111-2222") || !strings.Contains(n.Text, string(room)) {
+		!strings.Contains(n.Text, "(555) 111-2222") || n.Invite != room {
 		t.Fatalf("the new group was told as %#v", got)
 	}
 

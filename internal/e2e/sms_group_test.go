@@ -72,7 +72,8 @@ func TestSMSGroupTwilio(t *testing.T) {
 		t.Fatalf("onConversationAdded: HTTP %d, %v", code, err)
 	}
 	c.Expect(t, "the new group's announcement", func(el *testenv.Element) bool {
-		return el.Name.Local == "message" && el.Attr("from") == room && strings.Contains(body(el), memberCNick) && strings.Contains(body(el), "join")
+		return el.Name.Local == "message" && el.Attr("from") == room && strings.Contains(body(el), memberCNick) && strings.Contains(body(el), "join") &&
+			strings.HasSuffix(body(el), " "+room)
 	})
 
 	// Not in the room: one to one, from the member's occupant.
