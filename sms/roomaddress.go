@@ -39,9 +39,11 @@ const maxMembers = 10
 func GroupRoom(sid string) transports.ID { return transports.ID(strings.ToLower(sid) + groupMarker) }
 
 // canonicalSID is a Conversation SID as Twilio writes it: "CH" and
-// lower-case hex digits (a JID brings it back in lower case).
+// lower-case hex digits (a JID brings it back in lower case). A sid not
+// starting with "ch" in any case is returned as it is (and matches no
+// conversationSID).
 func canonicalSID(sid string) string {
-	if len(sid) < 2 {
+	if len(sid) < 2 || !strings.EqualFold(sid[:2], "CH") {
 		return sid
 	}
 	return "CH" + strings.ToLower(sid[2:])
