@@ -35,6 +35,8 @@ type adapter struct {
 	// watched are the nicks whose presence the user asked for, by
 	// server (monitor.go).
 	watched map[string][]string
+	// marks are the channels' bookmarks for the join replays (replay.go).
+	marks chanMarks
 
 	transports.Ending
 }
@@ -231,6 +233,7 @@ func (a *adapter) JoinRoom(ctx context.Context, room transports.ID, nick string)
 	if err != nil {
 		return err
 	}
+	c.loadMark(ctx, t.Channel) // a rejoin or a fresh join (replay.go)
 	return c.join(ctx, room, t.Channel)
 }
 
