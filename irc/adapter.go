@@ -75,6 +75,7 @@ func (a *adapter) Close() error {
 	a.mu.Unlock()
 	a.cancel()
 	a.wg.Wait()
+	a.flushMarks() // the channels' last bookmarks (replay.go)
 	return nil
 }
 

@@ -37,17 +37,24 @@ import (
 // second (replayed times have whole seconds). Lines without a msgid are
 // not delivered: nothing would tell them from lines already had.
 //
-// The bookmark is the precise check, so it is written after every
-// delivery, not every few seconds: a writer goroutine per adapter writes
-// each channel's newest bookmark as soon as its previous write ended
-// (writes coalesce when the store is slower than the channel; the read
-// loop never waits on it). A line is delivered twice only if the process
-// died while the bookmark write that covers it was in flight. Neither the
-// message-ID map nor the outbox's EnqueueOnce is used for this: a room
-// message whose stanza-id is its msgid is deliberately not paired in the
-// map (no write per message per user), and a room message is one stanza
-// per joined resource, or none (the away backlog), so no single outbox
-// entry stands for it.
+// The bookmark is written throttled, as Discord's gateway session is: a
+// writer goroutine per adapter writes each channel's newest bookmark at
+// once when it wrote none in the last markEvery, else when that much time
+// has passed (the read loop never waits on it; a graceful stop writes
+// them all at Close). So a user costs the store at most one write a
+// second for all their channels, however busy they are, and a replay
+// after a crash delivers twice at most the lines of the last markEvery
+// before it (none at a quiet channel's pace of less than a line a
+// second); after a graceful stop, none. Neither the message-ID map nor
+// the outbox's EnqueueOnce is used as a check per line: a room message
+// whose stanza-id is its msgid is deliberately not paired in the map (no
+// write per message per user), and a room message is one stanza per
+// joined resource, or none (the away backlog), so no single outbox entry
+// stands for it; either would cost the write per line the throttle saves.
+
+// markEvery is the least time between two writes of an adapter's
+// bookmarks.
+const markEvery = time.Second
 
 // maxReplayLines bounds the lines kept from one join replay (the newest).
 const maxReplayLines = 500
@@ -364,7 +371,7 @@ func (a *adapter) markDirtyLocked(key string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
-		return // Close's final write takes it
+		return // Close writes it
 	}
 	m.writing = true
 	a.wg.Add(1)
@@ -372,21 +379,24 @@ func (a *adapter) markDirtyLocked(key string) {
 }
 
 // writeMarks is the adapter's bookmark writer: it writes the bookmarks
-// queued, each channel's newest, until the adapter closes, and once more
-// then.
+// queued, each channel's newest, at most every markEvery, until the
+// adapter closes (Close writes the last ones).
 func (a *adapter) writeMarks() {
 	defer a.wg.Done()
+	var pause <-chan time.Time // after a write, until markEvery passed
 	for {
+		wake := a.marks.wake
+		if pause != nil {
+			wake = nil
+		}
 		select {
-		case <-a.marks.wake:
+		case <-pause:
+			pause = nil
+		case <-wake:
 			a.flushMarks()
+			pause = time.After(markEvery)
 		case <-a.ctx.Done():
-			a.flushMarks()
-			a.marks.mu.Lock()
-			a.marks.writing = false
-			a.marks.mu.Unlock()
-			a.flushMarks() // what came between
-			return
+			return // Close writes what is left, after the connections ended
 		}
 	}
 }
