@@ -37,24 +37,24 @@ import (
 // second (replayed times have whole seconds). Lines without a msgid are
 // not delivered: nothing would tell them from lines already had.
 //
-// The bookmark is written throttled, as Discord's gateway session is: a
-// writer goroutine per adapter writes each channel's newest bookmark at
-// once when it wrote none in the last markEvery, else when that much time
-// has passed (the read loop never waits on it; a graceful stop writes
-// them all at Close). So a user costs the store at most one write a
-// second for all their channels, however busy they are, and a replay
-// after a crash delivers twice at most the lines of the last markEvery
-// before it (none at a quiet channel's pace of less than a line a
-// second); after a graceful stop, none. Neither the message-ID map nor
-// the outbox's EnqueueOnce is used as a check per line: a room message
-// whose stanza-id is its msgid is deliberately not paired in the map (no
-// write per message per user), and a room message is one stanza per
-// joined resource, or none (the away backlog), so no single outbox entry
-// stands for it; either would cost the write per line the throttle saves.
+// The bookmark is written throttled: a writer goroutine per adapter
+// writes each channel's newest bookmark at once when it wrote none in the
+// last markEvery, else when that much time has passed (the read loop
+// never waits on it; Close writes the last ones, so after a graceful stop
+// nothing is delivered twice). So a user costs the store at most five
+// writes a second for all their channels, however busy they are, and a
+// replay after a crash delivers twice at most the lines of the last
+// markEvery before it. Neither the message-ID map nor the outbox's
+// EnqueueOnce is used as a check per line: a room message whose stanza-id
+// is its msgid is deliberately not paired in the map (no write per
+// message per user on the hot path), and a room message is one stanza
+// per joined resource, or none (the away backlog), so no single outbox
+// entry stands for it; either would cost the store a write per line and
+// user, which the throttle bounds instead.
 
 // markEvery is the least time between two writes of an adapter's
 // bookmarks.
-const markEvery = time.Second
+const markEvery = 200 * time.Millisecond
 
 // maxReplayLines bounds the lines kept from one join replay (the newest).
 const maxReplayLines = 500
@@ -93,7 +93,9 @@ type joinReplay struct {
 	key    string // markStoreKey of the channel
 	name   string // the channel, as the BATCH named it
 	rejoin bool   // the channel had a bookmark at the JOIN
-	lines  []replayLine
+	// fetched: the answer of a CHATHISTORY request, not a join replay.
+	fetched bool
+	lines   []replayLine
 }
 
 // chanMarks is an adapter's channel bookmarks and the join replays being
@@ -176,8 +178,14 @@ func (c *conn) watchReplay(e *girc.Event) {
 
 // joinedChannel notes our JOIN: the channel gets a bookmark now if it had
 // none (a fresh join: its replay is not delivered), and its replay is due.
+//
+// On a server that answers CHATHISTORY, a rejoin asks for the lines after
+// the bookmark instead (fetchMissed): such servers (Ergo) replay nothing
+// at a JOIN to a client that can ask.
 func (c *conn) joinedChannel(e *girc.Event) {
-	key := markStoreKey(c.server, FoldName(e.Params[0]))
+	name := e.Params[0]
+	key := markStoreKey(c.server, FoldName(name))
+	ask := c.keepsHistory()
 	m := &c.a.marks
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -187,12 +195,63 @@ func (c *conn) joinedChannel(e *girc.Event) {
 	if m.due == nil {
 		m.due = make(map[string]bool)
 	}
-	_, rejoin := m.cur[key]
-	m.due[key] = rejoin
-	if !rejoin {
+	mark, rejoin := m.cur[key]
+	switch {
+	case !rejoin:
 		m.cur[key] = chanMark{at: lineTime(e)}
 		c.a.markDirtyLocked(key)
+	case ask:
+		c.fetchMissed(strings.Clone(name), key, mark, lineTime(e))
+		return
 	}
+	if !ask {
+		m.due[key] = rejoin
+	}
+}
+
+// fetchMissed asks a server that answers CHATHISTORY for the lines of
+// channel name after mark, on a goroutine of the adapter's (Close waits
+// for it), and delivers those said before our JOIN at joined (the later
+// ones came live) as a join replay's. Where the server does not know the
+// bookmark's msgid any more, it asks from its time.
+func (c *conn) fetchMissed(name, key string, mark chanMark, joined time.Time) {
+	a := c.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
+		defer cancel()
+		from := "timestamp=" + mark.at.UTC().Format("2006-01-02T15:04:05.000Z")
+		msgs, err := []transports.MessageEvent(nil), error(nil)
+		if mark.msgid != "" {
+			msgs, err = c.historyRequest(ctx, name, "AFTER "+name+" msgid="+mark.msgid, c.historyMax(0))
+		}
+		if mark.msgid == "" || err != nil && ctx.Err() == nil {
+			msgs, err = c.historyRequest(ctx, name, "AFTER "+name+" "+from, c.historyMax(0))
+		}
+		if err != nil {
+			c.log.Info("the channel lines said while the gateway was away could not be fetched", "err", err)
+			return
+		}
+		r := &joinReplay{key: key, name: name, rejoin: true, fetched: true}
+		for i := range msgs {
+			m := &msgs[i]
+			if m.RemoteID == "" || !m.Time.Before(joined) {
+				continue
+			}
+			l := replayLine{at: m.Time, msgid: string(m.RemoteID)}
+			if !m.Own {
+				l.ev = m
+			}
+			r.lines = append(r.lines, l)
+		}
+		c.endReplay(r)
+	}()
 }
 
 // leftChannel forgets the bookmark of a channel the user is not in any
@@ -318,7 +377,9 @@ func (c *conn) endReplay(r *joinReplay) {
 			delivered++
 		}
 		m.mu.Lock()
-		if _, in := m.cur[r.key]; in {
+		// A fetch's answer can come after live lines: the bookmark does
+		// not go back past them.
+		if cur, in := m.cur[r.key]; in && (!r.fetched || !l.at.Before(cur.at)) {
 			m.cur[r.key] = chanMark{at: l.at, msgid: l.msgid}
 			c.a.markDirtyLocked(r.key)
 		}

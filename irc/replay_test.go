@@ -23,8 +23,9 @@ type replaySession struct {
 }
 
 // startReplaySession connects an adapter with store to fake and joins #c
-// (the join answered, nothing more).
-func startReplaySession(t *testing.T, fake *testenv.FakeIRC, store transports.Store) *replaySession {
+// (the join answered, nothing more); the server offers caps (nil:
+// replayCaps).
+func startReplaySession(t *testing.T, fake *testenv.FakeIRC, store transports.Store, caps ...string) *replaySession {
 	t.Helper()
 	n := New(Config{
 		DefaultServer: "irc.test",
@@ -46,7 +47,10 @@ func startReplaySession(t *testing.T, fake *testenv.FakeIRC, store transports.St
 	joined := make(chan error, 1)
 	go func() { joined <- a.(transports.Rooms).JoinRoom(context.Background(), "#c", "me") }()
 	s.srv = fake.Accept(t, 10*time.Second)
-	s.srv.AnswerRegistration(t, replayCaps...)
+	if caps == nil {
+		caps = replayCaps
+	}
+	s.srv.AnswerRegistration(t, caps...)
 	s.srv.AnswerJoin(t, "#c", "bob")
 	if err := <-joined; err != nil {
 		t.Fatal(err)
@@ -221,5 +225,62 @@ func TestMarkEncoding(t *testing.T) {
 		if _, ok := decodeMark([]byte(v)); ok {
 			t.Errorf("decodeMark(%q) = ok", v)
 		}
+	}
+}
+
+// TestFetchMissedWithChatHistory: on a server that answers CHATHISTORY
+// (Ergo; none is installed here, so it is scripted as the IRCv3
+// specification shows it), a rejoin asks for the lines after the
+// bookmark's msgid and delivers those said before the JOIN, in order,
+// without the user's own; a fresh join asks for nothing.
+func TestFetchMissedWithChatHistory(t *testing.T) {
+	fake := testenv.StartFakeIRC(t)
+	store := &mapStore{m: map[string][]byte{}}
+	caps := append([]string{"draft/chathistory"}, replayCaps...)
+	stamp := func(at time.Time) string { return at.UTC().Format("2006-01-02T15:04:05.000Z") }
+	base := time.Now().Add(-time.Hour)
+
+	s := startReplaySession(t, fake, store, caps...)
+	s.srv.Send("@time=" + stamp(base) + ";msgid=a1 :bob!u@h PRIVMSG #c :had")
+	if got := bodies(s.messages(t)); len(got) != 1 || got[0] != "had" {
+		t.Fatalf("live = %q", got)
+	}
+	s.srv.ExpectNone(t, 300*time.Millisecond, func(l testenv.IRCLine) bool { return l.Command == "CHATHISTORY" })
+	s.close()
+
+	s = startReplaySession(t, fake, store, caps...)
+	req := s.srv.Expect(t, 10*time.Second, func(l testenv.IRCLine) bool { return l.Command == "CHATHISTORY" })
+	if req.Raw != "CHATHISTORY AFTER #c msgid=live-end 50" {
+		t.Errorf("request = %q", req.Raw)
+	}
+	s.srv.Send(":srv.test BATCH +f chathistory #c")
+	for _, l := range []struct {
+		id, nick, text string
+		at             time.Time
+	}{
+		{"a2", "bob", "missed one", base.Add(time.Second)},
+		{"a3", "me", "mine", base.Add(2 * time.Second)},
+		{"a4", "carol", "missed two", base.Add(3 * time.Second)},
+		{"a5", "bob", "after the join: came live", time.Now().Add(time.Hour)},
+	} {
+		s.srv.Send("@batch=f;time=" + stamp(l.at) + ";msgid=" + l.id + " :" + l.nick + "!u@h PRIVMSG #c :" + l.text)
+	}
+	s.srv.Send(":srv.test BATCH -f")
+	// Delivered from the request's goroutine: the live line after them
+	// may come first, so read until both came or nothing more does.
+	var got []string
+	for len(got) < 3 {
+		select {
+		case ev := <-s.evs:
+			if m, ok := ev.(*transports.MessageEvent); ok && m.Room {
+				got = append(got, m.Body)
+			}
+			continue
+		case <-time.After(2 * time.Second):
+		}
+		break
+	}
+	if len(got) != 2 || got[0] != "missed one" || got[1] != "missed two" {
+		t.Errorf("rejoin delivered %q, want the two lines said before the JOIN", got)
 	}
 }

@@ -36,8 +36,13 @@ import (
 // ways, with one exception IRC itself makes: IRC acknowledges nothing, so
 // the message bob sent just before the kill (the same instant) may have
 // reached the killed process's socket and die with it; it is reported,
-// and it is the only one that may be missing. Duplicates (one flush
-// batch, the in-flight message) are counted and logged.
+// and it is the only one that may be missing. Beside them bob says
+// numbered lines in a channel alice is in through the gateway, with
+// InspIRCd's join replay on (+H): none may be lost, not even the one at
+// the instant of the kill, since the new holder's rejoin brings back
+// from the replay what the dead process never delivered. Duplicates (one
+// flush batch, the in-flight message, the replayed lines delivered after
+// the last bookmark write) are counted and logged.
 func TestHAKillTheHolder(t *testing.T) {
 	r := runHA(t, haScenario{
 		what:      "the SIGKILL",
@@ -85,11 +90,12 @@ type haResult struct {
 }
 
 // runHA runs the HA scene: three instances on one Redis, Prosody and
-// InspIRCd, the first holding the stream; 60 numbered messages each way,
-// the holder interrupted after the 20th; both ends read, and what a
-// user's software resends is resent, until everything taken arrived (or
-// only the message at the interruption is missing IRC→XMPP, for ten
-// seconds), or for 90 seconds at most.
+// InspIRCd, the first holding the stream; 60 numbered messages each way
+// and 60 lines in a +H channel, the holder interrupted after the 20th;
+// both ends read, and what a user's software resends is resent, until
+// everything taken arrived (or only the private message at the
+// interruption is missing IRC→XMPP, for ten seconds), or for 90 seconds
+// at most.
 func runHA(t *testing.T, sc haScenario) haResult {
 	t.Helper()
 	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}, KickOld: sc.kickOld})
