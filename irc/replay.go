@@ -226,17 +226,26 @@ func (c *conn) fetchMissed(name, key string, mark chanMark, joined time.Time) {
 		defer a.wg.Done()
 		ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
 		defer cancel()
-		from := "timestamp=" + mark.at.UTC().Format("2006-01-02T15:04:05.000Z")
-		msgs, err := []transports.MessageEvent(nil), error(nil)
+		limit := c.historyMax(0)
+		var msgs []transports.MessageEvent
+		var err error
 		if mark.msgid != "" {
-			msgs, err = c.historyRequest(ctx, name, "AFTER "+name+" msgid="+mark.msgid, c.historyMax(0))
+			msgs, err = c.historyRequest(ctx, name, "AFTER "+name+" msgid="+mark.msgid, limit)
 		}
 		if mark.msgid == "" || err != nil && ctx.Err() == nil {
-			msgs, err = c.historyRequest(ctx, name, "AFTER "+name+" "+from, c.historyMax(0))
+			from := "timestamp=" + mark.at.UTC().Format("2006-01-02T15:04:05.000Z")
+			msgs, err = c.historyRequest(ctx, name, "AFTER "+name+" "+from, limit)
 		}
 		if err != nil {
 			c.log.Info("the channel lines said while the gateway was away could not be fetched", "err", err)
 			return
+		}
+		if len(msgs) == limit {
+			c.mu.Lock()
+			id := c.channelIDLocked(name)
+			c.mu.Unlock()
+			a.deliver(&transports.NoticeEvent{About: id, Error: true,
+				Text: "More was said in " + name + " while the gateway was away than the server gives back; see the rest on IRC."})
 		}
 		r := &joinReplay{key: key, name: name, rejoin: true, fetched: true}
 		for i := range msgs {
