@@ -284,3 +284,28 @@ func TestFetchMissedWithChatHistory(t *testing.T) {
 		t.Errorf("rejoin delivered %q, want the two lines said before the JOIN", got)
 	}
 }
+
+// TestJoinReplayAfterReconnect: a dropped connection rejoins its channels
+// by itself; their replays deliver what was said meanwhile, from the
+// bookmark the session keeps in memory.
+func TestJoinReplayAfterReconnect(t *testing.T) {
+	fake := testenv.StartFakeIRC(t)
+	s := startReplaySession(t, fake, &mapStore{m: map[string][]byte{}})
+	s.srv.Send("@time=2026-01-02T12:00:00.000Z;msgid=r1 :bob!u@h PRIVMSG #c :before the drop")
+	if got := bodies(s.messages(t)); len(got) != 1 || got[0] != "before the drop" {
+		t.Fatalf("live = %q", got)
+	}
+	s.srv.Close() // the server hangs up
+
+	s.srv = fake.Accept(t, 30*time.Second)
+	s.srv.AnswerRegistration(t, replayCaps...)
+	s.srv.AnswerJoin(t, "#c", "bob")
+	s.replay(
+		[3]string{"r1", "bob", "before the drop"},
+		[3]string{"live-end", "bob", "end"},
+		[3]string{"r2", "carol", "while reconnecting"},
+	)
+	if got := bodies(s.messages(t)); len(got) != 1 || got[0] != "while reconnecting" {
+		t.Errorf("after the reconnection = %q, want the line said meanwhile", got)
+	}
+}
