@@ -35,6 +35,8 @@ type adapter struct {
 	// watched are the nicks whose presence the user asked for, by
 	// server (monitor.go).
 	watched map[string][]string
+	// marks are the channels' bookmarks for the join replays (replay.go).
+	marks chanMarks
 
 	transports.Ending
 }
@@ -73,6 +75,7 @@ func (a *adapter) Close() error {
 	a.mu.Unlock()
 	a.cancel()
 	a.wg.Wait()
+	a.flushMarks() // the channels' last bookmarks (replay.go)
 	return nil
 }
 
@@ -231,6 +234,7 @@ func (a *adapter) JoinRoom(ctx context.Context, room transports.ID, nick string)
 	if err != nil {
 		return err
 	}
+	c.loadMark(ctx, t.Channel) // a rejoin or a fresh join (replay.go)
 	return c.join(ctx, room, t.Channel)
 }
 

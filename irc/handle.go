@@ -23,7 +23,8 @@ const (
 func (c *conn) handle(e girc.Event) {
 	ev := &e
 	if c.historyLine(ev) {
-		c.checkAwaits(ev) // a history request collects it
+		c.onReplayLine(ev) // a join replay (replay.go)
+		c.checkAwaits(ev)  // a history request collects it
 		return
 	}
 	var evs []transports.Event
@@ -103,6 +104,7 @@ func (c *conn) handle(e girc.Event) {
 		evs = append(evs, c.forwardRaw(ev)...)
 	}
 	c.a.deliver(evs...)
+	c.watchReplay(ev) // the channels' bookmarks (replay.go)
 	if !consumed {
 		c.checkAwaits(ev)
 	}

@@ -44,9 +44,23 @@ type historyBatch struct {
 }
 
 func (c *conn) history(ctx context.Context, name string, since time.Time, max int) ([]transports.MessageEvent, error) {
-	if !c.hasCap("draft/chathistory") && !c.hasCap("chathistory") {
+	if !c.keepsHistory() {
 		return nil, fmt.Errorf("%w: %s keeps no history", transports.ErrUnsupported, c.server)
 	}
+	max = c.historyMax(max)
+	from := "*"
+	if !since.IsZero() {
+		from = "timestamp=" + since.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	return c.historyRequest(ctx, name, "LATEST "+name+" "+from, max)
+}
+
+// keepsHistory reports whether the server answers CHATHISTORY.
+func (c *conn) keepsHistory() bool { return c.hasCap("draft/chathistory") || c.hasCap("chathistory") }
+
+// historyMax is max bounded by the server's CHATHISTORY limit (50 when
+// it names none, 1000 at most); 0 or less is that limit.
+func (c *conn) historyMax(max int) int {
 	limit := 50
 	c.mu.Lock()
 	if n := c.isupport.historyLimit; n > 0 {
@@ -56,6 +70,13 @@ func (c *conn) history(ctx context.Context, name string, since time.Time, max in
 	if max <= 0 || max > limit {
 		max = limit
 	}
+	return max
+}
+
+// historyRequest sends the CHATHISTORY subcommand sub (its parameters
+// before the limit) about channel name and collects the answer's BATCH,
+// at most max messages.
+func (c *conn) historyRequest(ctx context.Context, name, sub string, max int) ([]transports.MessageEvent, error) {
 	key := FoldName(name)
 	var (
 		ref  string
@@ -85,11 +106,7 @@ func (c *conn) history(ctx context.Context, name string, since time.Time, max in
 		}
 		return false, nil
 	})
-	from := "*"
-	if !since.IsZero() {
-		from = "timestamp=" + since.UTC().Format("2006-01-02T15:04:05.000Z")
-	}
-	if err := c.request(ctx, w, "the history request", "CHATHISTORY LATEST "+name+" "+from+" "+strconv.Itoa(max)); err != nil {
+	if err := c.request(ctx, w, "the history request", "CHATHISTORY "+sub+" "+strconv.Itoa(max)); err != nil {
 		return nil, err
 	}
 	return msgs, nil

@@ -62,8 +62,8 @@ func TestHAPausedHolder(t *testing.T) {
 	if strings.Contains(logs, "outbox stanza given up") || strings.Contains(logs, "acknowledging outbox item") {
 		t.Errorf("the resumed old holder flushed\n%s", r.dump())
 	}
-	if xl, il := r.x.lost(), r.i.lost(); len(xl) > 0 || len(il) > 0 {
-		t.Errorf("lost XMPP→IRC %v, IRC→XMPP %v\n%s", xl, il, r.dump())
+	if xl, il, cl := r.x.lost(), r.i.lost(), r.ch.lost(); len(xl) > 0 || len(il) > 0 || len(cl) > 0 {
+		t.Errorf("lost XMPP→IRC %v, IRC→XMPP %v, IRC channel→XMPP %v\n%s", xl, il, cl, r.dump())
 	}
 	if r.takeover == "" {
 		t.Errorf("no standby took over within a minute\n%s", r.dump())

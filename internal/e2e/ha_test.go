@@ -36,8 +36,13 @@ import (
 // ways, with one exception IRC itself makes: IRC acknowledges nothing, so
 // the message bob sent just before the kill (the same instant) may have
 // reached the killed process's socket and die with it; it is reported,
-// and it is the only one that may be missing. Duplicates (one flush
-// batch, the in-flight message) are counted and logged.
+// and it is the only one that may be missing. Beside them bob says
+// numbered lines in a channel alice is in through the gateway, with
+// InspIRCd's join replay on (+H): none may be lost, not even the one at
+// the instant of the kill, since the new holder's rejoin brings back
+// from the replay what the dead process never delivered. Duplicates (one
+// flush batch, the in-flight message, the replayed lines delivered after
+// the last bookmark write) are counted and logged.
 func TestHAKillTheHolder(t *testing.T) {
 	r := runHA(t, haScenario{
 		what:      "the SIGKILL",
@@ -50,6 +55,9 @@ func TestHAKillTheHolder(t *testing.T) {
 	}
 	if len(xl) > 0 || len(il) > 0 {
 		t.Errorf("lost XMPP→IRC %v, IRC→XMPP %v\n%s", xl, il, r.dump())
+	}
+	if cl := r.ch.lost(); len(cl) > 0 {
+		t.Errorf("lost IRC channel→XMPP %v (the server's join replay brings back what the killed process missed)\n%s", cl, r.dump())
 	}
 	if r.takeover == "" {
 		t.Errorf("no standby took over within a minute\n%s", r.dump())
@@ -74,6 +82,7 @@ type haScenario struct {
 // haResult is what a run of the HA scene counted.
 type haResult struct {
 	x, i     *tally // alice → bob, bob → alice
+	ch       *tally // bob in #ha → alice, through the channel
 	at       int    // the message after which the holder was interrupted
 	takeover string // how long a standby took to be ready, "" if none did
 	insts    []*instance
@@ -81,11 +90,12 @@ type haResult struct {
 }
 
 // runHA runs the HA scene: three instances on one Redis, Prosody and
-// InspIRCd, the first holding the stream; 60 numbered messages each way,
-// the holder interrupted after the 20th; both ends read, and what a
-// user's software resends is resent, until everything taken arrived (or
-// only the message at the interruption is missing IRC→XMPP, for ten
-// seconds), or for 90 seconds at most.
+// InspIRCd, the first holding the stream; 60 numbered messages each way
+// and 60 lines in a +H channel, the holder interrupted after the 20th;
+// both ends read, and what a user's software resends is resent, until
+// everything taken arrived (or only the private message at the
+// interruption is missing IRC→XMPP, for ten seconds), or for 90 seconds
+// at most.
 func runHA(t *testing.T, sc haScenario) haResult {
 	t.Helper()
 	p := testenv.StartProsody(t, testenv.ProsodyOptions{Components: map[string]string{gw: secret}, KickOld: sc.kickOld})
@@ -177,6 +187,17 @@ plaintext = true
 		}
 	}
 	waitOnIRC()
+	// alice is in a channel of bob's with the server's join replay on
+	// (+H): what bob says there mentions her, so it reaches her as group
+	// chat while her client is in the room, and as a highlight to her
+	// bare JID after a takeover (the new holder rejoins the channel for
+	// her; her client's room presence was the old holder's).
+	bob.Join(t, "#ha")
+	setHistory(t, bob, "#ha")
+	haRoom := "#ha@" + gw
+	alice.Send(t, `<presence to="`+haRoom+`/alice"><x xmlns="`+nsMUC+`"/></presence>`)
+	alice.Expect(t, "own room presence", isPresenceFrom(haRoom+"/alice", "110"))
+	bob.Expect(t, timeout, func(l testenv.IRCLine) bool { return l.Command == "JOIN" && l.Source == "alice" })
 	for _, in := range insts[1:] {
 		start(in)
 	}
@@ -205,12 +226,17 @@ plaintext = true
 
 	const n = 60
 	const killAt = 20
-	x := newTally(n) // alice → bob
-	i := newTally(n) // bob → alice
+	x := newTally(n)  // alice → bob
+	i := newTally(n)  // bob → alice
+	ch := newTally(n) // bob → #ha → alice
 	sendX := func(k int) {
 		x.attempt(k)
 		alice.Send(t, fmt.Sprintf(`<message type="chat" to="bob@%s" id="x%d-%d"><body>x2i %d</body><request xmlns="urn:xmpp:receipts"/></message>`,
 			gw, k, x.attempts[k], k))
+	}
+	sendC := func(k int) {
+		ch.attempt(k)
+		bob.Sendf("PRIVMSG #ha :alice: c2x %d", k)
 	}
 	sendI := func(k int) {
 		i.attempt(k)
@@ -225,6 +251,7 @@ plaintext = true
 	for k := 1; k <= n; k++ {
 		sendX(k)
 		sendI(k)
+		sendC(k)
 		if k == killAt {
 			sc.interrupt(t, insts[0], insts[1:])
 			killed := time.Now()
@@ -308,13 +335,16 @@ plaintext = true
 			if _, err := fmt.Sscanf(body(el), "i2x %d", &k); err == nil && el.Attr("from") == "bob@"+gw {
 				i.arrived(k)
 			}
+			if _, err := fmt.Sscanf(body(el), "alice: c2x %d", &k); err == nil && el.Attr("from") == haRoom+"/bob" {
+				ch.arrived(k)
+			}
 		}
-		if x.missing() == 0 && i.missing() == 0 || time.Now().After(deadline) {
+		if x.missing() == 0 && i.missing() == 0 && ch.missing() == 0 || time.Now().After(deadline) {
 			break
 		}
 		// The one message IRC may lose with the process: wait ten
 		// seconds more for it, then stop.
-		if x.missing() == 0 && i.missing() == 1 && i.arrival[killAt] == 0 {
+		if x.missing() == 0 && i.missing() == 1 && i.arrival[killAt] == 0 && ch.missing() == 0 {
 			if settled.IsZero() {
 				settled = time.Now()
 			} else if time.Since(settled) > 10*time.Second {
@@ -335,6 +365,7 @@ plaintext = true
 
 	t.Logf("XMPP→IRC: %d messages, %d sends, %d lost, %d duplicates", n, x.sends(), len(x.lost()), x.dups())
 	t.Logf("IRC→XMPP: %d messages, %d sends, %d lost, %d duplicates", n, i.sends(), len(i.lost()), i.dups())
+	t.Logf("IRC channel→XMPP: %d messages, %d lost %v, %d duplicates %v", n, len(ch.lost()), ch.lost(), ch.dups(), ch.duplicated())
 	// The inbound journal: what the interrupted holder had read from
 	// alice and not sent, handled again by the new holder (each user's
 	// messages in flight at most); none may be too old to send after a
@@ -351,7 +382,7 @@ plaintext = true
 		}
 	}
 	t.Logf("XMPP→IRC: %d messages read by the interrupted holder and not sent, handled again by the new holder from the journal", replayed)
-	return haResult{x: x, i: i, at: killAt, takeover: <-takeover, insts: insts, dump: dump}
+	return haResult{x: x, i: i, ch: ch, at: killAt, takeover: <-takeover, insts: insts, dump: dump}
 }
 
 // instance is one switchboard process.
@@ -524,6 +555,17 @@ func (t *tally) dups() int {
 		n += max(t.arrival[k]-1, 0)
 	}
 	return n
+}
+
+// duplicated lists the messages that arrived more than once.
+func (t *tally) duplicated() []int {
+	var out []int
+	for k := 1; k < len(t.arrival); k++ {
+		if t.arrival[k] > 1 {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func (t *tally) sends() int {
