@@ -119,3 +119,24 @@ func BenchmarkUpdate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEnqueue is the outbox's plain Enqueue: an append to a user's
+// queue and that user's "outbox-users" entry set to the item's number,
+// in one atomic step, for users taken in turn.
+func BenchmarkEnqueue(b *testing.B) {
+	for name, s := range benchStores(b) {
+		b.Run(name, func(b *testing.B) {
+			ctx := b.Context()
+			value := []byte(strings.Repeat("v", 256))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				user := fmt.Sprintf("email\x00u%d@example.org", i%64)
+				if _, err := enqueue(ctx, s, user+"\x00outbox", value, "outbox-users", user); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -287,9 +287,9 @@ func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	return v, nil
 }
 
-// Put implements [storage.Store.Put]: the partition's entry in the
-// bucket's list of partitions first (a stale entry only costs a scan an
-// empty read), then the value and its index entry in one MULTI/EXEC.
+// Put implements [storage.Store.Put]: the value, its index entry and the
+// bucket's list of partitions in one MULTI/EXEC (partitions.go; on a
+// Cluster the list's entry is added first, in its own slot).
 func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error {
 	if err := s.check(ctx, "put", "bucket", bucket); err != nil {
 		return err
@@ -298,21 +298,24 @@ func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error
 		return errors.New("redis: put: empty key")
 	}
 	tag := tagOf(key)
-	if err := s.addPartitions(ctx, bucket, tag); err != nil {
-		return fmt.Errorf("redis: put in bucket %q: %w", bucket, err)
+	if s.cluster != nil {
+		if err := s.addPartitions(ctx, bucket, tag); err != nil {
+			return fmt.Errorf("redis: put in bucket %q: %w", bucket, err)
+		}
 	}
 	hk := s.hashKey(bucket, tag)
-	err := s.write(ctx, hk, func(p goredis.Pipeliner) {
+	if err := s.bucketWrite(ctx, bucket, tag, func(p goredis.Pipeliner) {
 		p.HSet(ctx, hk, key, value)
 		p.ZAdd(ctx, s.indexKey(bucket, tag), goredis.Z{Member: key})
-	})
-	if err != nil {
+	}); err != nil {
 		return fmt.Errorf("redis: put in bucket %q: %w", bucket, err)
 	}
 	return nil
 }
 
-// Delete implements [storage.Store.Delete].
+// Delete implements [storage.Store.Delete]: the value, its index entry
+// and, when the partition has no key left, its entry in the bucket's list
+// of partitions, in one MULTI/EXEC (partitions.go).
 func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	if err := s.check(ctx, "delete", "bucket", bucket); err != nil {
 		return err
@@ -322,14 +325,32 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	}
 	tag := tagOf(key)
 	hk := s.hashKey(bucket, tag)
-	err := s.write(ctx, hk, func(p goredis.Pipeliner) {
+	if err := s.bucketWrite(ctx, bucket, tag, func(p goredis.Pipeliner) {
 		p.HDel(ctx, hk, key)
 		p.ZRem(ctx, s.indexKey(bucket, tag), key)
-	})
-	if err != nil {
+	}); err != nil {
 		return fmt.Errorf("redis: delete from bucket %q: %w", bucket, err)
 	}
 	return nil
+}
+
+// bucketWrite runs fn's commands, which touch partition tag of bucket, and
+// parts() after them in one MULTI/EXEC, then finishes what parts() asks.
+func (s *Store) bucketWrite(ctx context.Context, bucket, tag string, fn func(goredis.Pipeliner)) error {
+	st := s.partsStep(bucket, tag)
+	var cmd *goredis.Cmd
+	err := s.write(ctx, s.hashKey(bucket, tag), func(p goredis.Pipeliner) {
+		fn(p)
+		cmd = st.queue(ctx, p)
+	})
+	if err != nil {
+		return err
+	}
+	res, err := partsResult(cmd)
+	if err != nil {
+		return err
+	}
+	return s.finishParts(ctx, st, res)
 }
 
 // appendScript hands out the queue's next number and stores the item
