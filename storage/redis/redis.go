@@ -23,7 +23,8 @@
 //
 //	P{T}b:bucket   hash   key -> value, for the keys of partition T
 //	P{T}i:bucket   zset   the same keys, score 0, for ordered scans (ZRANGEBYLEX)
-//	P{_}p:bucket   zset   the partitions T the bucket has, score 0
+//	P{_}p:bucket   zset   the partitions T that have keys in the bucket, score 0
+//	P{T}x:bucket   string on a Cluster, set when a write emptied partition T
 //	P{T}q:queue    zset   score seq, member "seq:" value
 //	P{T}s:queue    string the last sequence number handed out
 //
@@ -31,14 +32,20 @@
 // first two parts), or "_" for a name without a NUL byte. Hex keeps braces out of the tag.
 // Since a user's keys all start with the tag's text followed by a NUL or
 // nothing, concatenating the partitions in tag order gives the keys in
-// byte order; Scan merges that with the shared partition.
+// byte order; Scan merges that with the shared partition. The list of a
+// bucket's partitions follows the writes: a partition emptied by a delete
+// leaves it (so Scan reads no partition per user who once had a key),
+// one written to joins it, in the write's atomic step on a single
+// server, with a mark on a Cluster (partitions.go).
 //
 // # Atomicity
 //
 // Single-key writes and a key with its index entry are one MULTI/EXEC.
 // Append is a Lua script: the INCR of the counter and the ZADD of the item
 // happen in one step, so no reader sees number 6 before number 5 exists
-// (a flusher would acknowledge 6 and then find 5 behind it). Update is
+// (a flusher would acknowledge 6 and then find 5 behind it);
+// AppendMarked (the outbox's Enqueue) is one script too, an append and a
+// Put of its number, one round trip where an Update costs four. Update is
 // optimistic, WATCH/MULTI/EXEC rather than Lua, because its function is Go
 // code that decides what to write from what it read: every key it reads is
 // WATCHed before the read, its writes are queued and sent in one
