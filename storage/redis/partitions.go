@@ -28,14 +28,16 @@ import (
 //	P{T}x:bucket   string  set when a write emptied the partition
 //
 // A write that empties the partition sets the mark (parts() returns
-// "!"), then removes the list's entry and reads the partition again:
-// keys written in between put the entry back. A write that finds a mark
-// (parts() returns it) adds the entry after its write, then clears the
-// mark if it is still the one it read: its entry added before the write
-// may have been removed by a writer that emptied the partition and found
-// it still empty. So after every write the list has the partition if
-// the partition has keys; a process killed between those steps can leave
-// the entry out until the partition's next write.
+// "!"), then removes the list's entry and reads the partition again: if
+// keys were written in between, it adds the entry back. A write that
+// finds a mark (parts() returns it) adds the entry after its write, then
+// clears the mark if it is still the one it read: the entry it added
+// before the write may have been removed by a writer that emptied the
+// partition and then found it still empty. So after every write the
+// list has the partition if the partition has keys (the conformance
+// suite's PutDeleteRace fails without either step). A process killed
+// between those steps can leave the entry out until the partition's next
+// Put; a mark stays, one small key, until a write clears it.
 
 // partsLua defines parts(index, aux, mode, arg): with mode "s" (single
 // server) aux is the list of partitions and arg the partition, listed
