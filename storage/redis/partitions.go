@@ -97,9 +97,30 @@ func (s *Store) partsStep(bucket, tag string) partsStep {
 	return st
 }
 
-// queue adds parts() to a MULTI/EXEC being built.
-func (st partsStep) queue(ctx context.Context, p goredis.Pipeliner) *goredis.Cmd {
-	return partsScript.Eval(ctx, p, []string{st.index, st.aux}, st.mode, st.arg)
+// queue adds parts() to a MULTI/EXEC being built, and returns how to
+// read its result once the MULTI/EXEC ran. After writes that only put
+// keys (putOnly) the partition has keys, and parts() is one plain
+// command: the list's ZADD on a single server, a read of the mark on a
+// Cluster.
+func (st partsStep) queue(ctx context.Context, p goredis.Pipeliner, putOnly bool) func() (string, error) {
+	switch {
+	case putOnly && st.mode == "s":
+		cmd := p.ZAddNX(ctx, st.aux, goredis.Z{Member: st.arg})
+		return func() (string, error) { return "", cmd.Err() }
+	case putOnly && st.mode == "m":
+		// MGET, not GET: a pipeline fails on GET's nil reply.
+		cmd := p.MGet(ctx, st.aux)
+		return func() (string, error) {
+			vs, err := cmd.Result()
+			if err != nil || len(vs) != 1 {
+				return "", err
+			}
+			v, _ := vs[0].(string)
+			return v, nil
+		}
+	}
+	cmd := partsScript.Eval(ctx, p, []string{st.index, st.aux}, st.mode, st.arg)
+	return cmd.Text
 }
 
 // finish does, on a Cluster, what parts() returned (res) asks for after
@@ -125,14 +146,6 @@ func (s *Store) finishParts(ctx context.Context, st partsStep, res string) error
 		}
 		return clearMarkScript.Run(ctx, s.c, []string{st.aux}, res).Err()
 	}
-}
-
-// partsResult reads what parts() returned through cmd.
-func partsResult(cmd *goredis.Cmd) (string, error) {
-	if cmd == nil {
-		return "", nil
-	}
-	return cmd.Text()
 }
 
 // newMark returns a mark value: random, never "" or "!".

@@ -311,7 +311,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error
 		}
 	}
 	hk := s.hashKey(bucket, tag)
-	if err := s.bucketWrite(ctx, bucket, tag, func(p goredis.Pipeliner) {
+	if err := s.bucketWrite(ctx, bucket, tag, true, func(p goredis.Pipeliner) {
 		p.HSet(ctx, hk, key, value)
 		p.ZAdd(ctx, s.indexKey(bucket, tag), goredis.Z{Member: key})
 	}); err != nil {
@@ -332,7 +332,7 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	}
 	tag := tagOf(key)
 	hk := s.hashKey(bucket, tag)
-	if err := s.bucketWrite(ctx, bucket, tag, func(p goredis.Pipeliner) {
+	if err := s.bucketWrite(ctx, bucket, tag, false, func(p goredis.Pipeliner) {
 		p.HDel(ctx, hk, key)
 		p.ZRem(ctx, s.indexKey(bucket, tag), key)
 	}); err != nil {
@@ -341,23 +341,24 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	return nil
 }
 
-// bucketWrite runs fn's commands, which touch partition tag of bucket, and
-// parts() after them in one MULTI/EXEC, then finishes what parts() asks.
-func (s *Store) bucketWrite(ctx context.Context, bucket, tag string, fn func(goredis.Pipeliner)) error {
+// bucketWrite runs fn's commands, which touch partition tag of bucket
+// (put: only put keys), and parts() after them in one MULTI/EXEC, then
+// finishes what parts() asks.
+func (s *Store) bucketWrite(ctx context.Context, bucket, tag string, put bool, fn func(goredis.Pipeliner)) error {
 	st := s.partsStep(bucket, tag)
-	var cmd *goredis.Cmd
+	var res func() (string, error)
 	err := s.write(ctx, s.hashKey(bucket, tag), func(p goredis.Pipeliner) {
 		fn(p)
-		cmd = st.queue(ctx, p)
+		res = st.queue(ctx, p, put)
 	})
 	if err != nil {
 		return err
 	}
-	res, err := partsResult(cmd)
+	r, err := res()
 	if err != nil {
 		return err
 	}
-	return s.finishParts(ctx, st, res)
+	return s.finishParts(ctx, st, r)
 }
 
 // appendScript hands out the queue's next number and stores the item

@@ -139,9 +139,9 @@ type redisTx struct {
 	// a nil pointer for a deletion.
 	vals map[string]*[]byte
 	ops  []func(p goredis.Pipeliner)
-	// parts are the partitions of buckets written (deleted from, when
-	// the value is false), each to end with parts() (partitions.go).
-	parts map[partKey]bool
+	// parts are the partitions of buckets written, each to end with
+	// parts() (partitions.go).
+	parts map[partKey]partWrites
 	seqs  map[string]uint64 // queue -> last number handed out
 	// fenceOp, set by a fenced view's guard on a Cluster, raises the
 	// partition's fence with the writes.
@@ -295,16 +295,26 @@ func (t *redisTx) Remove(queue string, seq uint64) error {
 // partKey names a partition of a bucket.
 type partKey struct{ bucket, tag string }
 
-// wrote records a write to partition tag of bucket (put: a Put).
+// partWrites says which writes a transaction made to a partition.
+type partWrites struct{ put, del bool }
+
+// wrote records a write to partition tag of bucket (put: a Put, else a
+// Delete).
 func (t *redisTx) wrote(bucket, tag string, put bool) {
 	if tag == "" {
 		return // the shared partition is not listed
 	}
 	if t.parts == nil {
-		t.parts = map[partKey]bool{}
+		t.parts = map[partKey]partWrites{}
 	}
 	k := partKey{bucket, tag}
-	t.parts[k] = t.parts[k] || put
+	w := t.parts[k]
+	if put {
+		w.put = true
+	} else {
+		w.del = true
+	}
+	t.parts[k] = w
 }
 
 // commit sends the queued writes in one MULTI/EXEC, which fails with
@@ -318,8 +328,8 @@ func (t *redisTx) commit() error {
 		return nil
 	}
 	if t.s.cluster != nil {
-		for k, put := range t.parts {
-			if !put {
+		for k, w := range t.parts {
+			if !w.put {
 				continue
 			}
 			var err error
@@ -334,10 +344,12 @@ func (t *redisTx) commit() error {
 		}
 	}
 	steps := make([]partsStep, 0, len(t.parts))
-	for k := range t.parts {
+	putOnly := make([]bool, 0, len(t.parts))
+	for k, w := range t.parts {
 		steps = append(steps, t.s.partsStep(k.bucket, k.tag))
+		putOnly = append(putOnly, !w.del)
 	}
-	cmds := make([]*goredis.Cmd, len(steps))
+	results := make([]func() (string, error), len(steps))
 	_, err := t.rtx.TxPipelined(t.ctx, func(p goredis.Pipeliner) error {
 		if t.fenceOp != nil {
 			t.fenceOp(p)
@@ -346,7 +358,7 @@ func (t *redisTx) commit() error {
 			op(p)
 		}
 		for i, st := range steps {
-			cmds[i] = st.queue(t.ctx, p)
+			results[i] = st.queue(t.ctx, p, putOnly[i])
 		}
 		return nil
 	})
@@ -357,7 +369,7 @@ func (t *redisTx) commit() error {
 		return err
 	}
 	for i, st := range steps {
-		res, err := partsResult(cmds[i])
+		res, err := results[i]()
 		if err != nil {
 			return err
 		}
