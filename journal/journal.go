@@ -32,9 +32,9 @@
 //	                            the stanza
 //
 // One queue per network keeps the order of reading; one Append and one
-// Remove per message is its whole cost, and [Journal.WriteBatch] writes
-// the entries of stanzas read back to back in one transaction (group
-// commit).
+// Remove per message is its whole cost, and both are group commits:
+// [Journal.WriteBatch] writes the entries of stanzas read back to back in
+// one transaction, and concurrent [Journal.Ack]s remove theirs in one.
 package journal
 
 import (
@@ -43,6 +43,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -100,6 +101,7 @@ type Journal struct {
 	// pending is the sum of count per network, kept as count changes,
 	// so that Len costs no scan (it is read at every /metrics scrape).
 	pending map[string]int
+	acks    map[string]*acks // by network
 }
 
 type userKey struct{ network, user string }
@@ -112,7 +114,8 @@ func New(st storage.Store, limits Limits) *Journal {
 	if limits.MaxAge <= 0 {
 		limits.MaxAge = DefaultMaxAge
 	}
-	return &Journal{st: st, limits: limits, now: time.Now, count: make(map[userKey]int), pending: make(map[string]int)}
+	return &Journal{st: st, limits: limits, now: time.Now, count: make(map[userKey]int), pending: make(map[string]int),
+		acks: make(map[string]*acks)}
 }
 
 // SetClock replaces the clock that dates entries and decides their age,
@@ -219,16 +222,121 @@ func encode(at uint64, user string, stanza []byte) []byte {
 
 // Ack removes user's entry seq from network's journal: its stanza has
 // been handled. Acknowledging an absent entry is not an error. It blocks
-// for one storage write.
+// until the entry's removal is written, or until ctx is done while the
+// entry still waits for its write: it is then not removed (the next
+// start handles it again). Concurrent Acks of a network share their
+// write (group commit, as WriteBatch): while one writes, the others
+// queue; the first of them then writes everything queued, in one
+// storage transaction (one Remove for a single entry), in the order
+// acknowledged.
 func (j *Journal) Ack(ctx context.Context, network, user string, seq uint64) error {
 	if err := check(network, user); err != nil {
 		return err
 	}
-	if err := j.st.Remove(ctx, queuePrefix+network, seq); err != nil {
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("journal: ack %d for %s on %s: %w", seq, user, network, err)
 	}
-	j.release(userKey{network, user})
-	return nil
+	r := &ackReq{user: user, seq: seq, done: make(chan error, 1)}
+	j.mu.Lock()
+	a := j.acks[network]
+	if a == nil {
+		a = &acks{}
+		j.acks[network] = a
+	}
+	a.queue = append(a.queue, r)
+	if !a.writing {
+		a.writing, r.leads = true, true
+		r.done <- errLead
+	}
+	j.mu.Unlock()
+	wait := ctx.Done()
+	for {
+		select {
+		case err := <-r.done:
+			if errors.Is(err, errLead) {
+				j.writeAcks(network, a)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("journal: ack %d for %s on %s: %w", seq, user, network, err)
+			}
+			return nil
+		case <-wait:
+			j.mu.Lock()
+			if i := slices.Index(a.queue, r); i >= 0 && !r.leads {
+				a.queue = slices.Delete(a.queue, i, i+1)
+				j.mu.Unlock()
+				return fmt.Errorf("journal: ack %d for %s on %s: %w", seq, user, network, ctx.Err())
+			}
+			j.mu.Unlock()
+			// Being written, or made the writer (others wait for it):
+			// the write's own timeout bounds the wait.
+			wait = nil
+		}
+	}
+}
+
+// ackTimeout bounds one write of acknowledgements.
+const ackTimeout = 10 * time.Second
+
+// errLead, sent to a waiting Ack, makes it the writer of the queue.
+var errLead = errors.New("journal: write the queued acknowledgements")
+
+// acks are a network's acknowledgements waiting for their write.
+type acks struct {
+	queue   []*ackReq
+	writing bool // an Ack is the writer: it writes the queue next
+}
+
+// ackReq is one Ack: its entry, and where its result goes.
+type ackReq struct {
+	user  string
+	seq   uint64
+	leads bool       // made the writer
+	done  chan error // capacity 1: errLead, then the result
+}
+
+// writeAcks writes network's queued acknowledgements in one batch, hands
+// the result to each, and makes the first Ack queued meanwhile the next
+// writer (so no Ack waits behind others' batches longer than one), or
+// ends the writing.
+func (j *Journal) writeAcks(network string, a *acks) {
+	j.mu.Lock()
+	batch := a.queue
+	a.queue = nil
+	j.mu.Unlock()
+	q := queuePrefix + network
+	// Not the writer's context: the batch is everybody's.
+	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+	defer cancel()
+	var err error
+	if len(batch) == 1 {
+		err = j.st.Remove(ctx, q, batch[0].seq)
+	} else {
+		err = j.st.Update(ctx, func(tx storage.Tx) error {
+			for _, r := range batch {
+				if err := tx.Remove(q, r.seq); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	for _, r := range batch {
+		if err == nil {
+			j.release(userKey{network, r.user})
+		}
+		r.done <- err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(a.queue) == 0 {
+		a.writing = false
+		return
+	}
+	next := a.queue[0]
+	next.leads = true
+	next.done <- errLead
 }
 
 func (j *Journal) release(k userKey) {

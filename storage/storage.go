@@ -126,4 +126,7 @@ type Tx interface {
 	Put(bucket, key string, value []byte) error
 	Delete(bucket, key string) error
 	Append(queue string, value []byte) (uint64, error)
+	// Remove deletes item seq of queue, as Store.Remove does: several
+	// in one Update are one write (the journal's acknowledgements).
+	Remove(queue string, seq uint64) error
 }

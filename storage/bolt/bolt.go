@@ -339,6 +339,17 @@ func (t boltTx) Delete(bucket, key string) error {
 	return b.Delete([]byte(key))
 }
 
+func (t boltTx) Remove(queue string, seq uint64) error {
+	if queue == "" {
+		return errors.New("bolt: empty queue name")
+	}
+	b := t.tx.Bucket(queueName(queue))
+	if b == nil {
+		return nil
+	}
+	return b.Delete(seqKey(seq))
+}
+
 func (t boltTx) Append(queue string, value []byte) (uint64, error) {
 	if queue == "" {
 		return 0, errors.New("bolt: empty queue name")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,9 @@ import (
 	"github.com/switchboard-im/switchboard/storage"
 	"github.com/switchboard-im/switchboard/storage/redis"
 )
+
+// benchRuns numbers the runs of a benchmark.
+var benchRuns atomic.Int64
 
 // benchStores opens, for each setting the README compares, a store on a
 // real redis-server: alone, and a master whose writes wait for its replica
@@ -96,8 +100,9 @@ func BenchmarkUpdate(b *testing.B) {
 			value := []byte(strings.Repeat("v", 256))
 			b.ReportAllocs()
 			i := 0
+			run := benchRuns.Add(1) // each run pairs keys of its own (-count)
 			for b.Loop() {
-				key := fmt.Sprintf("email\x00alice@example.org\x00conv\x00l%08d", i)
+				key := fmt.Sprintf("email\x00alice@example.org\x00conv%d\x00l%08d", run, i)
 				err := s.Update(ctx, func(tx storage.Tx) error {
 					if _, err := tx.Get("msgids", key); err == nil {
 						return fmt.Errorf("%s paired twice", key)
@@ -112,6 +117,27 @@ func BenchmarkUpdate(b *testing.B) {
 					return err
 				})
 				if err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkEnqueue is the outbox's plain Enqueue (storage.AppendMarked):
+// an append to a user's queue and that user's "outbox-users" entry set
+// to the item's number, in one atomic step, for users taken in turn.
+func BenchmarkEnqueue(b *testing.B) {
+	for name, s := range benchStores(b) {
+		b.Run(name, func(b *testing.B) {
+			ctx := b.Context()
+			value := []byte(strings.Repeat("v", 256))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				user := fmt.Sprintf("email\x00u%d@example.org", i%64)
+				if _, err := storage.AppendMarked(ctx, s, user+"\x00outbox", value, "outbox-users", user); err != nil {
 					b.Fatal(err)
 				}
 				i++

@@ -44,9 +44,10 @@ import (
 // fence: the lease key (ARGV[1] "v": it must hold ARGV[2]) or a
 // partition's fence (ARGV[1] "t": its token must not exceed ARGV[2],
 // which it becomes); KEYS[2] and KEYS[3] the partition's hash and index;
-// ARGV[3] "put" or "del", ARGV[4] the key, ARGV[5] the value. It returns
-// -1 when fenced off, 1 when it wrote.
-var fencedBucketScript = goredis.NewScript(fenceLua + `
+// ARGV[3] "put" or "del", ARGV[4] the key, ARGV[5] the value; KEYS[4],
+// ARGV[6] and ARGV[7] the aux, mode and arg of parts() (partitions.go).
+// It returns -1 when fenced off, else what parts() returned.
+var fencedBucketScript = goredis.NewScript(fenceLua + partsLua + `
 if ARGV[3] == 'put' then
   redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
   redis.call('ZADD', KEYS[3], 0, ARGV[4])
@@ -54,7 +55,7 @@ else
   redis.call('HDEL', KEYS[2], ARGV[4])
   redis.call('ZREM', KEYS[3], ARGV[4])
 end
-return 1
+return parts(KEYS[3], KEYS[4], ARGV[6], ARGV[7])
 `)
 
 // fencedPartsScript records partition ARGV[2] in a bucket's list of
@@ -160,9 +161,9 @@ func (f *fenced) bucketWrite(ctx context.Context, op, bucket, key string, value 
 	if err := f.precheck(ctx, tag); err != nil {
 		return err
 	}
-	if op == "put" {
-		// As Store.Put: a stale entry costs a scan only an empty read.
-		// But a holding already lost adds none (fencedPartsScript).
+	if op == "put" && f.cluster != nil {
+		// As Store.Put on a Cluster, the list of partitions first; but
+		// a holding already lost adds nothing (fencedPartsScript).
 		if err := f.addPartition(ctx, bucket, tag); err != nil {
 			return err
 		}
@@ -173,20 +174,31 @@ func (f *fenced) bucketWrite(ctx context.Context, op, bucket, key string, value 
 		mode, want = "t", strconv.FormatUint(f.lease.Token, 10)
 	}
 	hk := f.hashKey(bucket, tag)
-	var n int64
+	st := f.partsStep(bucket, tag)
+	var res any
 	err := f.onConn(ctx, hk, func(c *goredis.Conn) error {
 		var err error
-		n, err = fencedBucketScript.Eval(ctx, c, []string{fk, hk, f.indexKey(bucket, tag)},
-			mode, want, op, key, value).Int64()
-		if err != nil || n < 0 {
+		res, err = fencedBucketScript.Eval(ctx, c, []string{fk, hk, st.index, st.aux},
+			mode, want, op, key, value, st.mode, st.arg).Result()
+		if err != nil {
 			return err
+		}
+		if n, ok := res.(int64); ok && n < 0 {
+			return nil
 		}
 		return f.waitReplicas(ctx, c)
 	})
-	if err == nil && n < 0 {
-		err = f.fencedOff()
+	if err != nil {
+		return err
 	}
-	return err
+	switch r := res.(type) {
+	case int64:
+		return f.fencedOff()
+	case string:
+		return f.finishParts(ctx, st, r)
+	default:
+		return fmt.Errorf("fenced write script returned %T", res)
+	}
 }
 
 // Update implements [storage.Store.Update] behind the fence: the fence

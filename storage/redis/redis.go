@@ -23,7 +23,8 @@
 //
 //	P{T}b:bucket   hash   key -> value, for the keys of partition T
 //	P{T}i:bucket   zset   the same keys, score 0, for ordered scans (ZRANGEBYLEX)
-//	P{_}p:bucket   zset   the partitions T the bucket has, score 0
+//	P{_}p:bucket   zset   the partitions T that have keys in the bucket, score 0
+//	P{T}x:bucket   string on a Cluster, set when a write emptied partition T
 //	P{T}q:queue    zset   score seq, member "seq:" value
 //	P{T}s:queue    string the last sequence number handed out
 //
@@ -31,14 +32,20 @@
 // first two parts), or "_" for a name without a NUL byte. Hex keeps braces out of the tag.
 // Since a user's keys all start with the tag's text followed by a NUL or
 // nothing, concatenating the partitions in tag order gives the keys in
-// byte order; Scan merges that with the shared partition.
+// byte order; Scan merges that with the shared partition. The list of a
+// bucket's partitions follows the writes: a partition emptied by a delete
+// leaves it (so Scan reads no partition per user who once had a key),
+// one written to joins it, in the write's atomic step on a single
+// server, with a mark on a Cluster (partitions.go).
 //
 // # Atomicity
 //
 // Single-key writes and a key with its index entry are one MULTI/EXEC.
 // Append is a Lua script: the INCR of the counter and the ZADD of the item
 // happen in one step, so no reader sees number 6 before number 5 exists
-// (a flusher would acknowledge 6 and then find 5 behind it). Update is
+// (a flusher would acknowledge 6 and then find 5 behind it);
+// AppendMarked (the outbox's Enqueue) is one script too, an append and a
+// Put of its number, one round trip where an Update costs four. Update is
 // optimistic, WATCH/MULTI/EXEC rather than Lua, because its function is Go
 // code that decides what to write from what it read: every key it reads is
 // WATCHed before the read, its writes are queued and sent in one
@@ -287,9 +294,9 @@ func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	return v, nil
 }
 
-// Put implements [storage.Store.Put]: the partition's entry in the
-// bucket's list of partitions first (a stale entry only costs a scan an
-// empty read), then the value and its index entry in one MULTI/EXEC.
+// Put implements [storage.Store.Put]: the value, its index entry and the
+// bucket's list of partitions in one MULTI/EXEC (partitions.go; on a
+// Cluster the list's entry is added first, in its own slot).
 func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error {
 	if err := s.check(ctx, "put", "bucket", bucket); err != nil {
 		return err
@@ -298,21 +305,24 @@ func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error
 		return errors.New("redis: put: empty key")
 	}
 	tag := tagOf(key)
-	if err := s.addPartitions(ctx, bucket, tag); err != nil {
-		return fmt.Errorf("redis: put in bucket %q: %w", bucket, err)
+	if s.cluster != nil {
+		if err := s.addPartitions(ctx, bucket, tag); err != nil {
+			return fmt.Errorf("redis: put in bucket %q: %w", bucket, err)
+		}
 	}
 	hk := s.hashKey(bucket, tag)
-	err := s.write(ctx, hk, func(p goredis.Pipeliner) {
+	if err := s.bucketWrite(ctx, bucket, tag, true, func(p goredis.Pipeliner) {
 		p.HSet(ctx, hk, key, value)
 		p.ZAdd(ctx, s.indexKey(bucket, tag), goredis.Z{Member: key})
-	})
-	if err != nil {
+	}); err != nil {
 		return fmt.Errorf("redis: put in bucket %q: %w", bucket, err)
 	}
 	return nil
 }
 
-// Delete implements [storage.Store.Delete].
+// Delete implements [storage.Store.Delete]: the value, its index entry
+// and, when the partition has no key left, its entry in the bucket's list
+// of partitions, in one MULTI/EXEC (partitions.go).
 func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	if err := s.check(ctx, "delete", "bucket", bucket); err != nil {
 		return err
@@ -322,14 +332,33 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	}
 	tag := tagOf(key)
 	hk := s.hashKey(bucket, tag)
-	err := s.write(ctx, hk, func(p goredis.Pipeliner) {
+	if err := s.bucketWrite(ctx, bucket, tag, false, func(p goredis.Pipeliner) {
 		p.HDel(ctx, hk, key)
 		p.ZRem(ctx, s.indexKey(bucket, tag), key)
-	})
-	if err != nil {
+	}); err != nil {
 		return fmt.Errorf("redis: delete from bucket %q: %w", bucket, err)
 	}
 	return nil
+}
+
+// bucketWrite runs fn's commands, which touch partition tag of bucket
+// (put: only put keys), and parts() after them in one MULTI/EXEC, then
+// finishes what parts() asks.
+func (s *Store) bucketWrite(ctx context.Context, bucket, tag string, put bool, fn func(goredis.Pipeliner)) error {
+	st := s.partsStep(bucket, tag)
+	var res func() (string, error)
+	err := s.write(ctx, s.hashKey(bucket, tag), func(p goredis.Pipeliner) {
+		fn(p)
+		res = st.queue(ctx, p, put)
+	})
+	if err != nil {
+		return err
+	}
+	r, err := res()
+	if err != nil {
+		return err
+	}
+	return s.finishParts(ctx, st, r)
 }
 
 // appendScript hands out the queue's next number and stores the item

@@ -81,7 +81,7 @@ func (s *Store) updateOnce(ctx context.Context, f *fenced, fn func(tx storage.Tx
 		return err
 	}
 	return node.Watch(ctx, func(rtx *goredis.Tx) error {
-		t := &redisTx{s: s, ctx: ctx, rtx: rtx, tag: tag, pinned: s.cluster != nil,
+		t := &redisTx{s: s, f: f, ctx: ctx, rtx: rtx, tag: tag, pinned: s.cluster != nil,
 			watched: map[string]bool{}, vals: map[string]*[]byte{}, seqs: map[string]uint64{}}
 		if f != nil {
 			if err := f.guard(t); err != nil {
@@ -120,11 +120,15 @@ func (p *probeTx) Delete(bucket, key string) error {
 func (p *probeTx) Append(queue string, _ []byte) (uint64, error) {
 	return 0, p.name(p.s.queueKey(queue), tagOf(queue))
 }
+func (p *probeTx) Remove(queue string, _ uint64) error {
+	return p.name(p.s.queueKey(queue), tagOf(queue))
+}
 
 // redisTx is a storage.Tx: reads go to Redis under WATCH unless the
 // transaction wrote the key; writes are queued for commit.
 type redisTx struct {
 	s      *Store
+	f      *fenced // the fenced view the transaction writes through, or nil
 	ctx    context.Context
 	rtx    *goredis.Tx
 	tag    string // on a Cluster, the one partition the transaction may touch
@@ -133,10 +137,12 @@ type redisTx struct {
 	watched map[string]bool
 	// vals holds what the transaction wrote, by hashKey + "\x00" + key:
 	// a nil pointer for a deletion.
-	vals  map[string]*[]byte
-	ops   []func(p goredis.Pipeliner)
-	parts map[string][]string // bucket -> partitions written
-	seqs  map[string]uint64   // queue -> last number handed out
+	vals map[string]*[]byte
+	ops  []func(p goredis.Pipeliner)
+	// parts are the partitions of buckets written, each to end with
+	// parts() (partitions.go).
+	parts map[partKey]partWrites
+	seqs  map[string]uint64 // queue -> last number handed out
 	// fenceOp, set by a fenced view's guard on a Cluster, raises the
 	// partition's fence with the writes.
 	fenceOp func(p goredis.Pipeliner)
@@ -209,10 +215,7 @@ func (t *redisTx) Put(bucket, key string, value []byte) error {
 	v := append([]byte{}, value...)
 	hk, ik := t.s.hashKey(bucket, tag), t.s.indexKey(bucket, tag)
 	t.vals[hk+"\x00"+key] = &v
-	if t.parts == nil {
-		t.parts = map[string][]string{}
-	}
-	t.parts[bucket] = append(t.parts[bucket], tag)
+	t.wrote(bucket, tag, true)
 	t.ops = append(t.ops, func(p goredis.Pipeliner) {
 		p.HSet(t.ctx, hk, key, v)
 		p.ZAdd(t.ctx, ik, goredis.Z{Member: key})
@@ -230,6 +233,7 @@ func (t *redisTx) Delete(bucket, key string) error {
 	}
 	hk, ik := t.s.hashKey(bucket, tag), t.s.indexKey(bucket, tag)
 	t.vals[hk+"\x00"+key] = nil
+	t.wrote(bucket, tag, false)
 	t.ops = append(t.ops, func(p goredis.Pipeliner) {
 		p.HDel(t.ctx, hk, key)
 		p.ZRem(t.ctx, ik, key)
@@ -270,20 +274,82 @@ func (t *redisTx) Append(queue string, value []byte) (uint64, error) {
 	return seq, nil
 }
 
-// commit records the partitions written, then sends the queued writes in
-// one MULTI/EXEC, which fails with goredis.TxFailedErr when a watched key
-// changed.
+// Remove queues the removal of item seq of queue; it reads nothing.
+func (t *redisTx) Remove(queue string, seq uint64) error {
+	if queue == "" {
+		return errors.New("redis: empty queue name")
+	}
+	if err := t.use(tagOf(queue)); err != nil {
+		return err
+	}
+	if seq == 0 || seq >= 1<<53 {
+		return nil // never handed out (Store.Remove)
+	}
+	qk, n := t.s.queueKey(queue), strconv.FormatUint(seq, 10)
+	t.ops = append(t.ops, func(p goredis.Pipeliner) {
+		p.ZRemRangeByScore(t.ctx, qk, n, n)
+	})
+	return nil
+}
+
+// partKey names a partition of a bucket.
+type partKey struct{ bucket, tag string }
+
+// partWrites says which writes a transaction made to a partition.
+type partWrites struct{ put, del bool }
+
+// wrote records a write to partition tag of bucket (put: a Put, else a
+// Delete).
+func (t *redisTx) wrote(bucket, tag string, put bool) {
+	if tag == "" {
+		return // the shared partition is not listed
+	}
+	if t.parts == nil {
+		t.parts = map[partKey]partWrites{}
+	}
+	k := partKey{bucket, tag}
+	w := t.parts[k]
+	if put {
+		w.put = true
+	} else {
+		w.del = true
+	}
+	t.parts[k] = w
+}
+
+// commit sends the queued writes in one MULTI/EXEC, which fails with
+// goredis.TxFailedErr when a watched key changed, and keeps the buckets'
+// lists of partitions in step in the same MULTI/EXEC (partitions.go).
+// On a Cluster, where the lists are in another slot, the partitions put
+// to are listed first: behind the lease check when the transaction is
+// fenced, so that a holding already lost lists nothing.
 func (t *redisTx) commit() error {
 	if len(t.ops) == 0 {
 		return nil
 	}
-	for bucket, tags := range t.parts {
-		// Outside MULTI/EXEC: the list is in the shared slot, and an
-		// entry for a transaction that then fails costs only an empty read.
-		if err := t.s.addPartitions(t.ctx, bucket, tags...); err != nil {
-			return err
+	if t.s.cluster != nil {
+		for k, w := range t.parts {
+			if !w.put {
+				continue
+			}
+			var err error
+			if t.f != nil {
+				err = t.f.addPartition(t.ctx, k.bucket, k.tag)
+			} else {
+				err = t.s.addPartitions(t.ctx, k.bucket, k.tag)
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
+	steps := make([]partsStep, 0, len(t.parts))
+	putOnly := make([]bool, 0, len(t.parts))
+	for k, w := range t.parts {
+		steps = append(steps, t.s.partsStep(k.bucket, k.tag))
+		putOnly = append(putOnly, !w.del)
+	}
+	results := make([]func() (string, error), len(steps))
 	_, err := t.rtx.TxPipelined(t.ctx, func(p goredis.Pipeliner) error {
 		if t.fenceOp != nil {
 			t.fenceOp(p)
@@ -291,10 +357,25 @@ func (t *redisTx) commit() error {
 		for _, op := range t.ops {
 			op(p)
 		}
+		for i, st := range steps {
+			results[i] = st.queue(t.ctx, p, putOnly[i])
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return t.s.waitReplicas(t.ctx, t.rtx)
+	if err := t.s.waitReplicas(t.ctx, t.rtx); err != nil {
+		return err
+	}
+	for i, st := range steps {
+		res, err := results[i]()
+		if err != nil {
+			return err
+		}
+		if err := t.s.finishParts(t.ctx, st, res); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -76,6 +76,9 @@ func Run(t *testing.T, b Backend) {
 		{"ConcurrentAppend", testConcurrentAppend},
 		{"ScanPages", testScanPages},
 		{"UserQueue", testUserQueue},
+		{"TxRemove", testTxRemove},
+		{"AppendMarked", testAppendMarked},
+		{"PutDeleteRace", testPutDeleteRace},
 		{"RetriedUpdate", func(t *testing.T, s storage.Store) { testRetriedUpdate(t, s, b.Optimistic) }},
 	}
 	for _, tt := range tests {
