@@ -29,8 +29,9 @@ import (
 //
 // One goroutine runs a connection (run): it dials, registers (CAP, SASL,
 // NICK, USER: caps.go, registrationLines), then reads the server's lines
-// and handles each in the server's order (readLoop, dispatch), answering
-// PING itself. Everything else is a timer: the paced writer (flush), the
+// (readLoop); each is handled in the server's order (handleLine,
+// dispatch) on a goroutine that runs only while lines wait (lineQueue),
+// answering PING itself. Everything else is a timer: the paced writer (flush), the
 // keepalive pings, the registration deadline, the QUIT at the end. girc
 // is used only as the line parser (girc.ParseEvent, girc.DecodeCTCP).
 type conn struct {
@@ -375,29 +376,40 @@ func dialError(server string, err error) error {
 	return fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(server, err))
 }
 
-// readLoop reads the connection's lines until it ends, and handles each
-// in the server's order (dispatch). What the connection itself must
-// answer is answered here: a PING at once with its PONG (unpaced, also
-// before the registration), and ERROR ends the connection (handle kept
-// the server's reason). It returns why reading stopped.
+// readLoop reads the connection's lines until it ends, and has each
+// handled in the server's order (handleLine) on the connection's handling
+// goroutine (lineQueue), which runs only while lines wait: the goroutine
+// that reads, idle in Read most of its life, keeps a small stack. It
+// returns, once the lines read are handled, why reading stopped (or why
+// the handling ended the connection).
 func (c *conn) readLoop(lc *lineConn) error {
+	q := newLineQueue(func(e *girc.Event) error { return c.handleLine(lc, e) }, func() { lc.Close() })
 	for {
 		e, err := lc.next(c.log)
 		if err != nil {
-			return err
+			return q.wait(err)
 		}
-		if err := c.dispatch(e); err != nil {
-			return err
-		}
-		switch e.Command {
-		case "PING":
-			if err := lc.writeLine("PONG :" + lastParam(e.Params)); err != nil {
-				return err
-			}
-		case "ERROR":
-			return errServerClosed
+		if !q.push(e) {
+			return q.wait(nil)
 		}
 	}
+}
+
+// handleLine handles one line from the server (dispatch) and answers
+// what the connection itself must: a PING at once with its PONG
+// (unpaced, also before the registration), and ERROR ends the connection
+// (handle kept the server's reason). An error ends the connection.
+func (c *conn) handleLine(lc *lineConn, e *girc.Event) error {
+	if err := c.dispatch(e); err != nil {
+		return err
+	}
+	switch e.Command {
+	case "PING":
+		return lc.writeLine("PONG :" + lastParam(e.Params))
+	case "ERROR":
+		return errServerClosed
+	}
+	return nil
 }
 
 // errServerClosed is the server's ERROR: it closes the connection.
@@ -436,7 +448,7 @@ func (c *conn) keepalive(lc *lineConn, every, timeout time.Duration) *time.Timer
 
 // dispatch handles one line from the server: the connection's state and
 // events (handle), then its CTCP request (onCTCP). It runs on the
-// goroutine that reads the connection (readLoop), one line at a time, so
+// connection's handling goroutine (lineQueue), one line at a time, so
 // events are produced in the server's order. A panic is logged with its
 // stack and ends this connection only, with the user told why.
 func (c *conn) dispatch(e *girc.Event) (err error) {
