@@ -58,7 +58,7 @@ func TestConnectionIsOneGoroutine(t *testing.T) {
 	}
 	var readers, gircs int
 	for _, g := range strings.Split(stacks.String(), "\n\n") {
-		if strings.Contains(g, "irc.(*conn).readLoop") {
+		if strings.Contains(g, "irc.(*conn).readLoop(") {
 			readers++
 		}
 		if strings.Contains(g, "lrstanley/girc") {
