@@ -995,17 +995,23 @@ func (c *conn) isSelf(e *girc.Event) bool {
 
 // snapshotLocked lists a synced channel's state as the events of a join.
 func (c *conn) snapshotLocked(ch *channel) []transports.Event {
-	var evs []transports.Event
 	self := FoldName(c.nick)
 	var me *member
 	v := ch.sub.v
 	v.mu.Lock()
+	// The events are built in two allocations at their final size, not
+	// one per member and a slice grown by appends: a join in a channel of
+	// N makes N of them, all short-lived, and fewer small objects among
+	// the join's long-lived ones leave fewer half-empty heap pages.
+	evs := make([]transports.Event, 0, len(v.members)+2)
+	others := make([]transports.OccupantEvent, 0, len(v.members))
 	for k, m := range v.members {
 		if k == self {
 			me = m
 			continue
 		}
-		evs = append(evs, c.occupantEvent(ch, *m))
+		others = append(others, c.occupant(ch, *m)) // within its capacity: the pointers stay valid
+		evs = append(evs, &others[len(others)-1])
 	}
 	ready := &transports.RoomReadyEvent{Room: ch.id, Nick: c.nick}
 	if me != nil {
@@ -1019,8 +1025,14 @@ func (c *conn) snapshotLocked(ch *channel) []transports.Event {
 
 // occupantEvent is the event that shows member m of ch to the user.
 func (c *conn) occupantEvent(ch *channel, m member) *transports.OccupantEvent {
+	ev := c.occupant(ch, m)
+	return &ev
+}
+
+// occupant is occupantEvent's event as a value.
+func (c *conn) occupant(ch *channel, m member) transports.OccupantEvent {
 	role, aff := c.roleOf(m.prefixes)
-	ev := &transports.OccupantEvent{Room: ch.id, Nick: m.nick, Role: role, Affiliation: aff, Account: m.account,
+	ev := transports.OccupantEvent{Room: ch.id, Nick: m.nick, Role: role, Affiliation: aff, Account: m.account,
 		OccupantID: occupantID(m.account), Self: EqualFold(m.nick, c.nick)}
 	if m.away {
 		ev.Presence = transports.Presence{Show: transports.Away, Status: m.awayText}
