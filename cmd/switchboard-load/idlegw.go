@@ -142,7 +142,7 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 	}
 	defer gw.stop()
 	last := steps[len(steps)-1]
-	logf("creating %d XMPP users", last)
+	logf("creating %d XMPP users", last+1)
 	if err := createUsers(p, last+1); err != nil { // u<last>: the warm-up's
 		return nil, err
 	}
