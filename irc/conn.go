@@ -29,10 +29,10 @@ import (
 //
 // One goroutine at a time runs a connection (run): it dials, registers
 // (CAP, SASL, NICK, USER: caps.go, registrationLines), then a goroutine
-// started for it reads the server's lines (readLoop); each is handled in the server's order (handleLine,
-// dispatch) on a goroutine that runs only while lines wait (lineQueue),
-// answering PING itself. Everything else is a timer: the paced writer (flush), the
-// keepalive pings, the registration deadline, the QUIT at the end. girc
+// started for it reads the server's lines (readLoop); each is handled in
+// the server's order (handleLine, dispatch) on a goroutine that runs only
+// while lines wait (lineQueue), answering PING itself. Everything else is
+// a timer: the paced writer (flush), the keepalive pings, the registration deadline, the QUIT at the end. girc
 // is used only as the line parser (girc.ParseEvent, girc.DecodeCTCP).
 type conn struct {
 	a        *adapter
@@ -283,10 +283,17 @@ func (c *conn) dial() (handedOff bool) {
 // read reads an attempt's connection until it ends, then goes on as dial
 // does.
 func (c *conn) read(at *attempt) (handedOff bool) {
-	if !c.attemptEnded(c.finish(at, c.readLoop(at.lc))) {
+	if !c.attemptEnded(c.readAttempt(at)) {
 		return false
 	}
 	return c.dial()
+}
+
+// readAttempt reads an attempt's connection until it ends and ends the
+// attempt (finish), also when a panic unwinds it.
+func (c *conn) readAttempt(at *attempt) (err error) {
+	defer func() { err = c.finish(at, err) }()
+	return c.readLoop(at.lc)
 }
 
 // attemptEnded cleans up after an attempt that ended with err (lost) and
@@ -367,6 +374,12 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 		}
 		return nil, fmt.Errorf("%w: %s", kind, egress.Describe(c.server, err))
 	}
+	opened := false
+	defer func() {
+		if !opened { // a failed dial, or a panic
+			release()
+		}
+	}()
 	c.mu.Lock()
 	nick := c.wantNick
 	if c.nick != "" {
@@ -393,7 +406,6 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 	start := time.Now()
 	lc, err := d.open(c.addr, nick, c.a.n.cfg.RealName)
 	if err != nil {
-		release()
 		return nil, dialError(c.server, err)
 	}
 	c.mu.Lock()
@@ -421,6 +433,7 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 			lc.Close()
 		}
 	})
+	opened = true
 	return at, nil
 }
 

@@ -3,6 +3,7 @@ package irc
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lrstanley/girc"
 )
@@ -20,30 +21,33 @@ const lineQueueLen = 16
 // blocked in Read; if that goroutine also ran the handlers (the
 // connection's state, the shared channel view, the component's Deliver,
 // which may store and route), its stack would grow to the depth of the
-// deepest of them (16 KiB) and keep that size while the connection idles,
-// as all but a few do. So the reader only reads and parses, on a stack
-// that stays small, and the handling runs on a goroutine that exists only
-// while the connection has lines waiting: it starts with the first line
-// pushed and ends when the queue is empty, giving its grown stack back.
-// Each connection has at most one such goroutine at a time, so its lines
-// are handled one after the other in the server's order, and a connection
-// whose handling blocks (Deliver may block) holds up no other connection.
+// deepest of them (16 KiB and more) and keep that size while the
+// connection idles, as all but a few do. So the reader only reads and
+// parses, on a stack that stays small, and the handling runs on a
+// handling goroutine (lineWorker) that holds the queue only while it has
+// lines: it takes the queue at the first line pushed, gives it back when
+// the queue is empty, and then waits a while (lineLinger) for any other
+// connection's queue before it ends, giving its grown stack back. A queue
+// is held by one handling goroutine at a time, so a connection's lines
+// are handled one after the other in the server's order; and a
+// connection whose handling blocks (Deliver may block) holds up no other
+// connection: a queue finds an idle handling goroutine or starts one.
 //
 // The queue is bounded (lineQueueLen): push waits while it is full, so a
 // slow consumer makes the reader wait rather than buffer without bound.
 // A handler's error ends the handling: abort is called once (it closes
 // the socket, so that the reader's next read fails), the lines still
-// queued are dropped, and push reports false. The reader owns the
-// handling goroutine: after its last push it calls wait, which returns
-// once that goroutine is gone.
+// queued are dropped, and push reports false. After its last push the
+// reader calls wait, which returns once no handling goroutine holds the
+// queue any more.
 type lineQueue struct {
 	handle func(*girc.Event) error
 	abort  func()
 	lines  chan *girc.Event
-	// running: a handling goroutine runs (or is about to); only the one
-	// that sets it from false to true starts one.
+	// running: a handling goroutine holds the queue (or is about to);
+	// only the one that sets it from false to true hands it on.
 	running atomic.Bool
-	wg      sync.WaitGroup // the handling goroutine
+	wg      sync.WaitGroup // held by a handling goroutine
 	failed  chan struct{}  // closed once a handler failed
 	err     error          // the handler's error; set before failed is closed
 }
@@ -54,8 +58,8 @@ func newLineQueue(handle func(*girc.Event) error, abort func()) *lineQueue {
 	return &lineQueue{handle: handle, abort: abort, lines: make(chan *girc.Event, lineQueueLen), failed: make(chan struct{})}
 }
 
-// push queues e for its handling, starting the handling goroutine when
-// none runs. It blocks while lineQueueLen lines wait. It reports false,
+// push queues e for its handling, handing the queue to a handling
+// goroutine when none holds it. It blocks while lineQueueLen lines wait. It reports false,
 // without queueing e, once a handler failed: the reader stops reading.
 // Only the reading goroutine calls push.
 func (q *lineQueue) push(e *girc.Event) bool {
@@ -71,20 +75,56 @@ func (q *lineQueue) push(e *girc.Event) bool {
 	}
 	if q.running.CompareAndSwap(false, true) {
 		q.wg.Add(1)
-		go q.work()
+		select {
+		case lineWork <- q: // a handling goroutine that lingers takes it
+		default:
+			go lineWorker(q)
+		}
 	}
 	return true
 }
 
+// lineWork hands a queue with lines waiting to a handling goroutine that
+// is idle (lineWorker), if one is: unbuffered, so a send succeeds only
+// when one waits.
+var lineWork = make(chan *lineQueue)
+
+// lineLinger is how long a handling goroutine waits for another queue
+// before it ends. Under traffic the same goroutines handle line after
+// line, with their stacks grown once, instead of one started (and its
+// stack grown again) for every line; once the connections idle, they end
+// within lineLinger, and no stack stays behind. They are the
+// connections' in common: each handles one queue at a time, and a queue
+// is handled by one at a time.
+const lineLinger = time.Second
+
+// lineWorker handles q, then every queue handed to it through lineWork,
+// until none came for lineLinger. It needs no owner to stop it: it ends
+// by itself, and the readers wait for their queues (wait), not for it.
+func lineWorker(q *lineQueue) {
+	idle := time.NewTimer(lineLinger)
+	defer idle.Stop()
+	for {
+		q.work()
+		q.wg.Done()
+		idle.Reset(lineLinger)
+		select {
+		case q = <-lineWork:
+		case <-idle.C:
+			return
+		}
+	}
+}
+
 // work handles the queued lines in order until the queue is empty or a
-// handler fails. Handlers recover their own panics (conn.dispatch).
+// handler fails, and then releases the queue (the caller marks it done).
+// Handlers recover their own panics (conn.dispatch).
 func (q *lineQueue) work() {
-	defer q.wg.Done()
 	for {
 		select {
 		case e := <-q.lines:
 			if err := q.handle(e); err != nil {
-				// running stays true: no goroutine starts again.
+				// running stays true: no goroutine takes it again.
 				q.err = err
 				close(q.failed)
 				q.abort()
@@ -94,7 +134,8 @@ func (q *lineQueue) work() {
 			q.running.Store(false)
 			// A line pushed after the queue looked empty, whose pusher
 			// saw running still true, is this goroutine's to handle;
-			// if the pusher started a goroutine instead, that one has it.
+			// if the pusher handed the queue on instead, that goroutine
+			// has it.
 			if len(q.lines) == 0 || !q.running.CompareAndSwap(false, true) {
 				return
 			}
@@ -103,7 +144,7 @@ func (q *lineQueue) work() {
 }
 
 // wait returns once the lines pushed so far are handled (or dropped after
-// a handler's failure) and the handling goroutine is gone, with the
+// a handler's failure) and no handling goroutine holds the queue, with the
 // handler's error if one failed, else readErr. Only the reading goroutine
 // calls wait, after its last push.
 func (q *lineQueue) wait(readErr error) error {

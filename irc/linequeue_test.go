@@ -32,8 +32,8 @@ func lineNumber(e *girc.Event) int {
 }
 
 // Lines are handled in the order they were pushed, one at a time, also
-// when the handling goroutine ends and starts again between them; wait
-// returns once all are handled and the goroutine is gone.
+// when the queue is given back and taken again between them; wait
+// returns once all are handled and no handling goroutine holds the queue.
 func TestLineQueueOrder(t *testing.T) {
 	for _, pause := range []int{0, 1, 7} { // a pause every pause lines lets the queue drain
 		t.Run(fmt.Sprint("pause every ", pause), func(t *testing.T) {
@@ -200,7 +200,7 @@ func TestLineQueueFailure(t *testing.T) {
 	}
 }
 
-// handlingGoroutines counts the goroutines running a lineQueue's work.
+// handlingGoroutines counts the handling goroutines (lineWorker).
 func handlingGoroutines(t *testing.T) int {
 	t.Helper()
 	var stacks bytes.Buffer
@@ -209,15 +209,15 @@ func handlingGoroutines(t *testing.T) int {
 	}
 	n := 0
 	for _, g := range strings.Split(stacks.String(), "\n\n") {
-		if strings.Contains(g, "irc.(*lineQueue).work(") {
+		if strings.Contains(g, "irc.lineWorker(") {
 			n++
 		}
 	}
 	return n
 }
 
-// The handling goroutine exists only while lines wait: once they are
-// handled it ends, and the next line starts another.
+// A handling goroutine ends once no line waited for lineLinger: an idle
+// connection keeps none, and the next line starts another.
 func TestLineQueueGoroutineEndsWhenIdle(t *testing.T) {
 	var handled atomic.Int32
 	q := newLineQueue(func(*girc.Event) error { handled.Add(1); return nil }, func() {})
