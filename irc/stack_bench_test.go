@@ -28,7 +28,7 @@ func deepSink(n int) byte {
 // BenchmarkIdleConnectionStacks measures the goroutine stacks an idle
 // connection keeps: b.N users join one channel of a real InspIRCd, each
 // event handled by a sink that runs 12 KiB deep, then the connections
-// idle through three collections (a stack is halved at most once per
+// idle (the handling goroutines end) through three collections (a stack is halved at most once per
 // collection, and only while less than a quarter of it is used). It
 // reports StackInuse per connection (stack-B/conn), the process's fixed
 // stacks excluded. Run it with a fixed count, e.g. -benchtime=100x.
@@ -62,7 +62,7 @@ func BenchmarkIdleConnectionStacks(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	time.Sleep(time.Second) // the last joins' lines are handled
+	time.Sleep(2 * lineLinger) // the last joins' lines are handled, and the handling goroutines end
 	stackInuse()
 	stackInuse()
 	b.ReportMetric(float64(stackInuse()-base)/float64(b.N), "stack-B/conn")
