@@ -107,6 +107,7 @@ func lineWorker(q *lineQueue) {
 	for {
 		q.work()
 		q.wg.Done()
+		q = nil // the connection is not kept while this goroutine lingers
 		idle.Reset(lineLinger)
 		select {
 		case q = <-lineWork:
