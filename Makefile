@@ -53,10 +53,11 @@ IDLE_STEPS = $(if $(filter command line environment,$(origin USERS)),$(USERS),$(
 load-idle: deps
 	$(GO) run ./cmd/switchboard-load -idle -steps $(IDLE_STEPS)
 
-## (load-idle-gateways measures RSS 3 s after each step's joins and again SETTLE=130s after them: an idle Go process collects at least every 2 minutes, which shrinks the stacks the joins grew, and returns freed pages; SETTLE=0 for the first figure only)
+## (load-idle-gateways measures RSS 3 s after each step's joins and again SETTLE=130s after them: an idle Go process collects at least every 2 minutes, which shrinks the stacks the joins grew, and returns freed pages; SETTLE=0 for the first figure only. WARMUP=true: one user joins and leaves first, and the figures are also given against the RSS after that, the marginal cost per user)
 SETTLE ?= 130s
+WARMUP ?= false
 load-idle-gateways: deps
-	$(GO) run ./cmd/switchboard-load -idle-gateways -steps $(IDLE_STEPS) -settle $(SETTLE)
+	$(GO) run ./cmd/switchboard-load -idle-gateways -steps $(IDLE_STEPS) -settle $(SETTLE) -warmup=$(WARMUP)
 
 ## fuzz: run every fuzz target for FUZZTIME (default 20s) each
 FUZZTIME ?= 20s

@@ -144,20 +144,8 @@ func (a *adapter) newConn(server, nick, password string) *conn {
 func (a *adapter) newConnLocked(server, nick, password string) *conn {
 	c := newConn(a, server, nick, password)
 	a.conns[server] = c
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		defer func() {
-			a.mu.Lock()
-			if a.conns[server] == c {
-				delete(a.conns, server)
-			}
-			a.mu.Unlock()
-		}()
-		defer c.stopWriter()
-		defer c.recoverRoot("run")
-		c.run()
-	}()
+	a.wg.Add(1) // done when the connection's last goroutine ends (conn.step)
+	go c.run()
 	return c
 }
 

@@ -27,11 +27,12 @@ import (
 // registered, rejoins the user's channels, writes lines through a rate
 // limiter, and turns what the server sends into transports events.
 //
-// One goroutine runs a connection (run): it dials, registers (CAP, SASL,
-// NICK, USER: caps.go, registrationLines), then reads the server's lines
-// and handles each in the server's order (readLoop, dispatch), answering
-// PING itself. Everything else is a timer: the paced writer (flush), the
-// keepalive pings, the registration deadline, the QUIT at the end. girc
+// One goroutine at a time runs a connection (run): it dials, registers
+// (CAP, SASL, NICK, USER: caps.go, registrationLines), then a goroutine
+// started for it reads the server's lines (readLoop); each is handled in
+// the server's order (handleLine, dispatch) on a goroutine that runs only
+// while lines wait (lineQueue), answering PING itself. Everything else is
+// a timer: the paced writer (flush), the keepalive pings, the registration deadline, the QUIT at the end. girc
 // is used only as the line parser (girc.ParseEvent, girc.DecodeCTCP).
 type conn struct {
 	a        *adapter
@@ -227,39 +228,109 @@ func (c *conn) authenticated() bool {
 // The registered server's connection reports its state through the policy;
 // when the policy gives up on it (a refused login, the gateway's policy)
 // the session ends, and the supervisor tells the user.
+//
+// It runs as a chain of goroutines, one at a time (step): the one that
+// dials hands a connection that is up to a new goroutine, which reads it
+// (read) and, when it ends, dials the next attempt itself. So the
+// goroutine that waits in Read for most of the connection's life starts
+// at a shallow frame and keeps a small stack: neither the dial's depth
+// nor the frames of a loop around it stay under its Read.
 func (c *conn) run() {
-	ctx := c.a.ctx
-	for {
-		err := c.connectOnce(ctx)
-		c.lost(err)
-		if ctx.Err() != nil {
-			c.mu.Lock()
-			if !c.everUp && c.firstErr == nil {
-				c.firstErr = fmt.Errorf("%w: connection closed", transports.ErrNotConnected)
-				close(c.regWait)
-			}
-			c.mu.Unlock()
+	c.step(c.dial)
+}
+
+// step runs f as the connection's goroutine. f reports whether it handed
+// the connection to a new goroutine (which then owns its end);
+// otherwise the connection has ended, and step does what ends it: the
+// writer stopped, the connection out of the adapter's table, the
+// adapter's count of goroutines. A panic ends the connection only
+// (recoverRoot).
+func (c *conn) step(f func() (handedOff bool)) {
+	handedOff := false
+	defer func() {
+		if handedOff {
 			return
 		}
+		c.stopWriter()
+		a := c.a
+		a.mu.Lock()
+		if a.conns[c.server] == c {
+			delete(a.conns, c.server)
+		}
+		a.mu.Unlock()
+		a.wg.Done()
+	}()
+	defer c.recoverRoot("run")
+	handedOff = f()
+}
+
+// dial makes connection attempts until one is up, which it hands to a
+// new goroutine that reads it (read), or until the connection ends
+// (attemptEnded).
+func (c *conn) dial() (handedOff bool) {
+	for {
+		at, err := c.open(c.a.ctx)
+		if err == nil {
+			go c.step(func() bool { return c.read(at) })
+			return true
+		}
+		if !c.attemptEnded(err) {
+			return false
+		}
+	}
+}
+
+// read reads an attempt's connection until it ends, then goes on as dial
+// does.
+func (c *conn) read(at *attempt) (handedOff bool) {
+	if !c.attemptEnded(c.readAttempt(at)) {
+		return false
+	}
+	return c.dial()
+}
+
+// readAttempt reads an attempt's connection until it ends and ends the
+// attempt (finish), also when a panic unwinds it.
+func (c *conn) readAttempt(at *attempt) (err error) {
+	defer func() { err = c.finish(at, err) }()
+	return c.readLoop(at.lc)
+}
+
+// attemptEnded cleans up after an attempt that ended with err (lost) and
+// reports whether to make another: only for a connection that was
+// registered once, and when the session's reconnect policy says so,
+// after its wait.
+func (c *conn) attemptEnded(err error) (again bool) {
+	ctx := c.a.ctx
+	c.lost(err)
+	if ctx.Err() != nil {
 		c.mu.Lock()
-		ever := c.everUp
-		if !ever {
-			c.firstErr = err
+		if !c.everUp && c.firstErr == nil {
+			c.firstErr = fmt.Errorf("%w: connection closed", transports.ErrNotConnected)
 			close(c.regWait)
 		}
 		c.mu.Unlock()
-		if !ever {
-			c.log.Info("IRC connection failed", "err", err)
-			return
-		}
-		c.log.Warn("IRC connection lost", "err", err)
-		if !c.retryLink().Lost(ctx, err) {
-			if ctx.Err() == nil && c.isMain() {
-				c.a.End(err)
-			}
-			return
-		}
+		return false
 	}
+	c.mu.Lock()
+	ever := c.everUp
+	if !ever {
+		c.firstErr = err
+		close(c.regWait)
+	}
+	c.mu.Unlock()
+	if !ever {
+		c.log.Info("IRC connection failed", "err", err)
+		return false
+	}
+	c.log.Warn("IRC connection lost", "err", err)
+	if !c.retryLink().Lost(ctx, err) {
+		if ctx.Err() == nil && c.isMain() {
+			c.a.End(err)
+		}
+		return false
+	}
+	return true
 }
 
 // retryLink returns the connection's link in the session's reconnect
@@ -275,10 +346,25 @@ func (c *conn) retryLink() *transports.Link {
 	return c.link
 }
 
-// connectOnce runs one connection until it ends.
-func (c *conn) connectOnce(ctx context.Context) error {
+// attempt is one connection attempt that is up: its socket and what
+// watches it, until finish.
+type attempt struct {
+	lc        *lineConn
+	release   func() // its place in the egress budget
+	regTimer  *time.Timer
+	keepalive *time.Timer
+	quitTimer *time.Timer
+	stopQuit  func() bool
+}
+
+// open makes one connection attempt: it dials, writes the registration's
+// first lines and arms the timers that watch the connection (the
+// registration's deadline, the keepalive, the QUIT at the context's end);
+// the server's lines are then read (readLoop) and the attempt ended by
+// finish.
+func (c *conn) open(ctx context.Context) (*attempt, error) {
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
-		return fmt.Errorf("%w: bad server address %q", transports.ErrInvalidInput, c.addr)
+		return nil, fmt.Errorf("%w: bad server address %q", transports.ErrInvalidInput, c.addr)
 	}
 	release, err := c.a.n.cfg.Budget.Open(c.a.acct.User)
 	if err != nil {
@@ -286,9 +372,14 @@ func (c *conn) connectOnce(ctx context.Context) error {
 		if errors.Is(err, egress.ErrRate) {
 			kind = transports.ErrLimit
 		}
-		return fmt.Errorf("%w: %s", kind, egress.Describe(c.server, err))
+		return nil, fmt.Errorf("%w: %s", kind, egress.Describe(c.server, err))
 	}
-	defer release()
+	opened := false
+	defer func() {
+		if !opened { // a failed dial, or a panic
+			release()
+		}
+	}()
 	c.mu.Lock()
 	nick := c.wantNick
 	if c.nick != "" {
@@ -315,56 +406,65 @@ func (c *conn) connectOnce(ctx context.Context) error {
 	start := time.Now()
 	lc, err := d.open(c.addr, nick, c.a.n.cfg.RealName)
 	if err != nil {
-		return dialError(c.server, err)
+		return nil, dialError(c.server, err)
 	}
 	c.mu.Lock()
 	c.wire = lc
 	c.mu.Unlock()
-	defer func() {
-		lc.Close()
-		c.mu.Lock()
-		c.wire = nil
-		c.registered = false
-		c.mu.Unlock()
-	}()
 
-	// The connection's goroutine is this one, reading (readLoop); timers
-	// and the context stop it from the side by closing the socket.
-	regTimer := time.AfterFunc(c.a.n.cfg.Timeout-time.Since(start), func() { // the dial counts
+	// The connection's reading goroutine reads (readLoop); timers and the
+	// context stop it from the side by closing the socket.
+	at := &attempt{lc: lc, release: release}
+	at.regTimer = time.AfterFunc(c.a.n.cfg.Timeout-time.Since(start), func() { // the dial counts
 		defer c.recoverLog("registration timer")
 		if !c.isRegistered() {
 			c.setFail(fmt.Errorf("%w: %s did not complete the registration in time", transports.ErrUnavailable, c.server))
 			lc.Close()
 		}
 	})
-	defer regTimer.Stop()
-	ka := c.keepalive(lc, pingEvery, pingTimeout)
-	defer ka.Stop()
+	at.keepalive = c.keepalive(lc, pingEvery, pingTimeout)
 	quitTimer := time.AfterFunc(time.Hour, func() { lc.Close() }) // armed by a cancellation
 	quitTimer.Stop()
-	stopQuit := context.AfterFunc(ctx, func() {
+	at.quitTimer = quitTimer
+	at.stopQuit = context.AfterFunc(ctx, func() {
 		defer c.recoverLog("quit")
 		quitTimer.Reset(3 * time.Second) // a server that ignores QUIT
 		if err := lc.writeLine("QUIT :Switchboard: session closed"); err != nil {
 			lc.Close()
 		}
 	})
-	err = c.readLoop(lc)
-	stopQuit()
-	quitTimer.Stop()
+	opened = true
+	return at, nil
+}
+
+// finish ends an attempt whose reading stopped with err (readLoop): it
+// stops the attempt's timers, closes its socket, gives its place in the
+// budget back, and returns why the connection ended, as the user is told.
+func (c *conn) finish(at *attempt, err error) error {
+	at.stopQuit()
+	at.quitTimer.Stop()
 	c.mu.Lock()
 	fail := c.failErr
 	c.mu.Unlock()
 	switch {
 	case fail != nil:
-		return fail
+		err = fail
 	case errors.Is(err, errLineTooLong):
-		return fmt.Errorf("%w: %s sent a line longer than 2 MiB; the connection was closed", transports.ErrUnavailable, c.server)
+		err = fmt.Errorf("%w: %s sent a line longer than 2 MiB; the connection was closed", transports.ErrUnavailable, c.server)
 	case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errServerClosed):
-		return fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(c.server, err))
+		err = fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(c.server, err))
 	default:
-		return fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
+		err = fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
 	}
+	at.keepalive.Stop()
+	at.regTimer.Stop()
+	at.lc.Close()
+	c.mu.Lock()
+	c.wire = nil
+	c.registered = false
+	c.mu.Unlock()
+	at.release()
+	return err
 }
 
 // dialError is what a failed dial (or a failed first write) returns.
@@ -375,29 +475,40 @@ func dialError(server string, err error) error {
 	return fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(server, err))
 }
 
-// readLoop reads the connection's lines until it ends, and handles each
-// in the server's order (dispatch). What the connection itself must
-// answer is answered here: a PING at once with its PONG (unpaced, also
-// before the registration), and ERROR ends the connection (handle kept
-// the server's reason). It returns why reading stopped.
+// readLoop reads the connection's lines until it ends, and has each
+// handled in the server's order (handleLine) on the connection's handling
+// goroutine (lineQueue), which runs only while lines wait: the goroutine
+// that reads, idle in Read most of its life, keeps a small stack. It
+// returns, once the lines read are handled, why reading stopped (or why
+// the handling ended the connection).
 func (c *conn) readLoop(lc *lineConn) error {
+	q := newLineQueue(func(e *girc.Event) error { return c.handleLine(lc, e) }, func() { lc.Close() })
 	for {
 		e, err := lc.next(c.log)
 		if err != nil {
-			return err
+			return q.wait(err)
 		}
-		if err := c.dispatch(e); err != nil {
-			return err
-		}
-		switch e.Command {
-		case "PING":
-			if err := lc.writeLine("PONG :" + lastParam(e.Params)); err != nil {
-				return err
-			}
-		case "ERROR":
-			return errServerClosed
+		if !q.push(e) {
+			return q.wait(nil)
 		}
 	}
+}
+
+// handleLine handles one line from the server (dispatch) and answers
+// what the connection itself must: a PING at once with its PONG
+// (unpaced, also before the registration), and ERROR ends the connection
+// (handle kept the server's reason). An error ends the connection.
+func (c *conn) handleLine(lc *lineConn, e *girc.Event) error {
+	if err := c.dispatch(e); err != nil {
+		return err
+	}
+	switch e.Command {
+	case "PING":
+		return lc.writeLine("PONG :" + lastParam(e.Params))
+	case "ERROR":
+		return errServerClosed
+	}
+	return nil
 }
 
 // errServerClosed is the server's ERROR: it closes the connection.
@@ -436,7 +547,7 @@ func (c *conn) keepalive(lc *lineConn, every, timeout time.Duration) *time.Timer
 
 // dispatch handles one line from the server: the connection's state and
 // events (handle), then its CTCP request (onCTCP). It runs on the
-// goroutine that reads the connection (readLoop), one line at a time, so
+// connection's handling goroutine (lineQueue), one line at a time, so
 // events are produced in the server's order. A panic is logged with its
 // stack and ends this connection only, with the user told why.
 func (c *conn) dispatch(e *girc.Event) (err error) {
@@ -983,17 +1094,23 @@ func (c *conn) isSelf(e *girc.Event) bool {
 
 // snapshotLocked lists a synced channel's state as the events of a join.
 func (c *conn) snapshotLocked(ch *channel) []transports.Event {
-	var evs []transports.Event
 	self := FoldName(c.nick)
 	var me *member
 	v := ch.sub.v
 	v.mu.Lock()
+	// The events are built in two allocations at their final size, not
+	// one per member and a slice grown by appends: a join in a channel of
+	// N makes N of them, all short-lived, and fewer small objects among
+	// the join's long-lived ones leave fewer half-empty heap pages.
+	evs := make([]transports.Event, 0, len(v.members)+2)
+	others := make([]transports.OccupantEvent, 0, len(v.members))
 	for k, m := range v.members {
 		if k == self {
 			me = m
 			continue
 		}
-		evs = append(evs, c.occupantEvent(ch, *m))
+		others = append(others, c.occupant(ch, *m)) // within its capacity: the pointers stay valid
+		evs = append(evs, &others[len(others)-1])
 	}
 	ready := &transports.RoomReadyEvent{Room: ch.id, Nick: c.nick}
 	if me != nil {
@@ -1007,8 +1124,14 @@ func (c *conn) snapshotLocked(ch *channel) []transports.Event {
 
 // occupantEvent is the event that shows member m of ch to the user.
 func (c *conn) occupantEvent(ch *channel, m member) *transports.OccupantEvent {
+	ev := c.occupant(ch, m)
+	return &ev
+}
+
+// occupant is occupantEvent's event as a value.
+func (c *conn) occupant(ch *channel, m member) transports.OccupantEvent {
 	role, aff := c.roleOf(m.prefixes)
-	ev := &transports.OccupantEvent{Room: ch.id, Nick: m.nick, Role: role, Affiliation: aff, Account: m.account,
+	ev := transports.OccupantEvent{Room: ch.id, Nick: m.nick, Role: role, Affiliation: aff, Account: m.account,
 		OccupantID: occupantID(m.account), Self: EqualFold(m.nick, c.nick)}
 	if m.away {
 		ev.Presence = transports.Presence{Show: transports.Away, Status: m.awayText}

@@ -56,12 +56,18 @@ func newLineReader(r io.Reader, max, hard int) *lineReader {
 }
 
 // next returns the next line without its line ending, and whether it was
-// cut. The slice is valid until the next call.
+// cut. The slice is valid until the next call. A line that fits in the
+// read buffer (most do) is returned where it was read, uncopied; only a
+// longer one is gathered in buf.
 func (l *lineReader) next() (line []byte, cut bool, err error) {
 	l.buf = l.buf[:0]
 	discarded := 0
-	for {
+	for first := true; ; first = false {
 		chunk, err := l.r.ReadSlice('\n')
+		if first && err == nil && len(chunk) <= l.max+2 {
+			line = chunk
+			break
+		}
 		room := l.max + 2 - len(l.buf) // +2: the line ending may fit
 		if room > 0 {
 			take := min(room, len(chunk))
@@ -84,7 +90,9 @@ func (l *lineReader) next() (line []byte, cut bool, err error) {
 	if discarded > l.hard {
 		return nil, false, errLineTooLong
 	}
-	line = l.buf
+	if line == nil {
+		line = l.buf
+	}
 	cut = discarded > 0
 	if !cut {
 		line = bytes.TrimSuffix(line, []byte("\n"))

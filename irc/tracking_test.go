@@ -6,13 +6,14 @@ import (
 	"runtime/pprof"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-im/switchboard/transports"
 )
 
 // The connection is the transport's own: it keeps the members, negotiates
 // the capabilities, answers the server's PING, and runs on one goroutine
-// (reading), with no girc client behind it.
+// (reading) while it idles, with no girc client behind it.
 func TestConnectionIsOneGoroutine(t *testing.T) {
 	srv, n := newScripted(t)
 	a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org"}, transports.SinkFunc(func(transports.Event) {}))
@@ -57,8 +58,13 @@ func TestConnectionIsOneGoroutine(t *testing.T) {
 	}
 	var readers, gircs int
 	for _, g := range strings.Split(stacks.String(), "\n\n") {
-		if strings.Contains(g, "irc.(*conn).readLoop") {
+		if strings.Contains(g, "irc.(*conn).readLoop(") {
 			readers++
+			// The reader was started for the attempt (conn.step): the
+			// dial and the frames around it are not under its Read.
+			if strings.Contains(g, "irc.(*conn).dial(") || strings.Contains(g, "irc.(*conn).open(") || strings.Contains(g, "irc.(*conn).run(") {
+				t.Errorf("the reader waits under the dial's frames:\n%s", g)
+			}
 		}
 		if strings.Contains(g, "lrstanley/girc") {
 			gircs++
@@ -66,5 +72,14 @@ func TestConnectionIsOneGoroutine(t *testing.T) {
 	}
 	if readers != 1 || gircs != 0 {
 		t.Errorf("%d goroutines read the connection and %d run girc, want 1 and 0:\n%s", readers, gircs, stacks.String())
+	}
+	// The lines were handled on a goroutine of their own (lineQueue),
+	// which ends once none waits: an idle connection is its reader alone.
+	deadline := time.Now().Add(10 * time.Second)
+	for handlingGoroutines(t) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection's handling goroutine still runs with no line waiting")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

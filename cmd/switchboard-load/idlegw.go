@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,9 @@ type idleGatewayResult struct {
 	base    int64   // RSS before any join, bytes
 	rss     []int64 // 3 s after each step's joins
 	settled []int64 // idleOptions.settle after them (with settle set)
+	// warmBase is RSS after the warm-up user joined and left (with
+	// idleOptions.warmup), bytes: the base of the marginal figures.
+	warmBase int64
 }
 
 // idleOptions are the gateways' idle scenario's settings beside the steps.
@@ -41,6 +45,13 @@ type idleOptions struct {
 	// figure right after the joins counts pages an idle gateway gives
 	// back.
 	settle time.Duration
+	// warmup: before the steps, one more user joins the channel and
+	// leaves it, and RSS is taken again; each step is then also shown
+	// against that base. The cold figure counts what the first join
+	// costs once for all (code pages touched for the first time, the
+	// runtime's first stacks and heap pages); the warm one is what a
+	// further user costs. Both gateways are warmed up alike.
+	warmup bool
 }
 
 // runIdleGateways runs the idle scenario through each gateway and writes
@@ -55,27 +66,38 @@ func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int, op
 		}
 		rs = append(rs, r)
 	}
+	cold := func(r *idleGatewayResult) int64 { return r.base }
 	fmt.Fprintf(w, "\nIdle XMPP users in one IRC channel, joined step by step; the gateway's RSS per joined user 3 s after each step's joins (RSS before joins in brackets).\n\n")
-	idleTable(w, rs, steps, func(r *idleGatewayResult) []int64 { return r.rss })
+	idleTable(w, rs, steps, func(r *idleGatewayResult) []int64 { return r.rss }, cold)
 	if opt.settle > 3*time.Second {
 		fmt.Fprintf(w, "\nThe same, %v after each step's joins.\n\n", opt.settle)
-		idleTable(w, rs, steps, func(r *idleGatewayResult) []int64 { return r.settled })
+		idleTable(w, rs, steps, func(r *idleGatewayResult) []int64 { return r.settled }, cold)
+	}
+	if opt.warmup {
+		warm := func(r *idleGatewayResult) int64 { return r.warmBase }
+		fmt.Fprintf(w, "\nWarmed up: the same figures against the RSS after one user joined and left before the steps (in brackets).\n\n")
+		idleTable(w, rs, steps, func(r *idleGatewayResult) []int64 { return r.rss }, warm)
+		if opt.settle > 3*time.Second {
+			fmt.Fprintf(w, "\nWarmed up, %v after each step's joins.\n\n", opt.settle)
+			idleTable(w, rs, steps, func(r *idleGatewayResult) []int64 { return r.settled }, warm)
+		}
 	}
 	return nil
 }
 
-// idleTable writes one table of the figures rss picks from each result.
-func idleTable(w io.Writer, rs []*idleGatewayResult, steps []int, rss func(*idleGatewayResult) []int64) {
+// idleTable writes one table of the figures rss picks from each result,
+// per joined user above the RSS base picks.
+func idleTable(w io.Writer, rs []*idleGatewayResult, steps []int, rss func(*idleGatewayResult) []int64, base func(*idleGatewayResult) int64) {
 	fmt.Fprintf(w, "| users |")
 	for _, r := range rs {
-		fmt.Fprintf(w, " %s (%s) |", r.gateway, mib(r.base))
+		fmt.Fprintf(w, " %s (%s) |", r.gateway, mib(base(r)))
 	}
 	fmt.Fprintf(w, "\n|---:|%s\n", strings.Repeat("---:|", len(rs)))
 	for i, n := range steps {
 		fmt.Fprintf(w, "| %d |", n)
 		for _, r := range rs {
 			v := rss(r)[i]
-			fmt.Fprintf(w, " %s, %.0f KiB/user |", mib(v), float64(v-r.base)/float64(n)/1024)
+			fmt.Fprintf(w, " %s, %.0f KiB/user |", mib(v), float64(v-base(r))/float64(n)/1024)
 		}
 		fmt.Fprintln(w)
 	}
@@ -120,8 +142,8 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 	}
 	defer gw.stop()
 	last := steps[len(steps)-1]
-	logf("creating %d XMPP users", last)
-	if err := createUsers(p, last); err != nil {
+	logf("creating %d XMPP users", last+1)
+	if err := createUsers(p, last+1); err != nil { // u<last>: the warm-up's
 		return nil, err
 	}
 	if err := waitGateway(ctx, p); err != nil {
@@ -132,12 +154,25 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 	baseAnon, baseFile := gw.status("RssAnon"), gw.status("RssFile")
 	logf("before the joins: RSS %s (anonymous %s, file-backed %s)", mib(r.base), mib(baseAnon), mib(baseFile))
 	if pprofAddr != "" {
-		if err := saveProfiles(ctx, pprofAddr, profDir, gateway, 0); err != nil {
+		if err := saveProfiles(ctx, pprofAddr, profDir, gateway, "0"); err != nil {
 			return nil, err
 		}
 	}
-
 	room := channel + "%" + ircHost + "@" + domain
+	r.warmBase = r.base
+	if opt.warmup {
+		if err := warmUp(ctx, p, last, room); err != nil {
+			return nil, err
+		}
+		r.warmBase = gw.rss()
+		baseAnon, baseFile = gw.status("RssAnon"), gw.status("RssFile")
+		logf("after the warm-up: RSS %s (anonymous %s, file-backed %s)", mib(r.warmBase), mib(baseAnon), mib(baseFile))
+		if pprofAddr != "" {
+			if err := saveProfiles(ctx, pprofAddr, profDir, gateway, "warm"); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var clients []*client
 	defer func() {
 		for _, c := range clients {
@@ -180,7 +215,7 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 		time.Sleep(3 * time.Second) // the last joins' presences settle
 		rss := gw.rss()
 		r.rss = append(r.rss, rss)
-		logf("%d users joined in %v; RSS %s, %.0f KiB per user", n, time.Since(start).Round(time.Millisecond), mib(rss), float64(rss-r.base)/float64(n)/1024)
+		logf("%d users joined in %v; RSS %s, %.0f KiB per user (%.0f warmed up)", n, time.Since(start).Round(time.Millisecond), mib(rss), float64(rss-r.base)/float64(n)/1024, float64(rss-r.warmBase)/float64(n)/1024)
 		// What grew: private memory (heap, stacks), or pages of the
 		// binary touched for the first time (code run by the first joins).
 		anon, file := gw.status("RssAnon"), gw.status("RssFile")
@@ -189,13 +224,32 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 			time.Sleep(opt.settle - 3*time.Second)
 			rss := gw.rss()
 			r.settled = append(r.settled, rss)
-			logf("%v after the joins: RSS %s, %.0f KiB per user", opt.settle, mib(rss), float64(rss-r.base)/float64(n)/1024)
+			logf("%v after the joins: RSS %s, %.0f KiB per user (%.0f warmed up)", opt.settle, mib(rss), float64(rss-r.base)/float64(n)/1024, float64(rss-r.warmBase)/float64(n)/1024)
 		}
 		if pprofAddr != "" {
-			if err := saveProfiles(ctx, pprofAddr, profDir, gateway, n); err != nil {
+			if err := saveProfiles(ctx, pprofAddr, profDir, gateway, strconv.Itoa(n)); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return r, nil
+}
+
+// warmUp has user u<i> join room and leave it, and the gateway settle
+// for 3 s after: what the first join costs once is paid before the base
+// of the warmed-up figures is taken.
+func warmUp(ctx context.Context, p *testenv.Prosody, i int, room string) error {
+	logf("warm-up: u%d joins and leaves", i)
+	c, err := joinRoom(ctx, p, i, room)
+	if err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	err = c.c.SendRaw(ctx, `<presence type="unavailable" to="`+room+`/u`+strconv.Itoa(i)+`"/>`)
+	time.Sleep(2 * time.Second) // the part reaches IRC
+	c.c.Shutdown()
+	if err != nil {
+		return fmt.Errorf("warm-up: leaving: %w", err)
+	}
+	time.Sleep(3 * time.Second)
+	return nil
 }

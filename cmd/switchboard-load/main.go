@@ -71,6 +71,7 @@ func main() {
 		profDir  = flag.String("profile", "", "with -idle-gateways: build Switchboard with -tags pprof and write its heap and goroutine profiles before the joins (GATEWAY-heap-0…) and after each step into this directory")
 		memRate  = flag.Int("memprofilerate", 0, "with -profile: the gateway samples one allocation per this many bytes (GODEBUG=memprofilerate; 0: the runtime's 512 KiB); the profiling itself then costs memory, so RSS figures of such a run are not comparable")
 		settle   = flag.Duration("settle", 0, "with -idle-gateways: also measure each gateway's RSS this long after each step's joins (beside the figure 3 s after them), once the runtime has had time to return freed pages")
+		warmup   = flag.Bool("warmup", false, "with -idle-gateways: one user joins the channel and leaves before the steps, and each step is also measured against the RSS after that (the marginal cost per user, without what the first join costs once), beside the cold figure")
 		burst    = flag.Bool("burst", false, "the burst scenario: no IRC→XMPP phase; each user sends -sends messages at once (defaults: -users 10 -sends 30)")
 		echo     = flag.Bool("echo", true, "InspIRCd offers echo-message (false: gateways confirm their messages otherwise, e.g. with PING)")
 	)
@@ -125,7 +126,7 @@ func main() {
 		for _, g := range strings.Split(*gateways, ",") {
 			gs = append(gs, strings.TrimSpace(g))
 		}
-		if err := runIdleGateways(os.Stdout, gs, *bin, st, idleOptions{profDir: *profDir, memProfileRate: *memRate, settle: *settle}); err != nil {
+		if err := runIdleGateways(os.Stdout, gs, *bin, st, idleOptions{profDir: *profDir, memProfileRate: *memRate, settle: *settle, warmup: *warmup}); err != nil {
 			fatal(fmt.Errorf("idle: %w", err))
 		}
 		return

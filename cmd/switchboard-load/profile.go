@@ -23,10 +23,11 @@ func freeLoopbackAddr() (string, error) {
 
 // saveProfiles fetches the gateway's heap profile (after a collection)
 // and goroutine profile from its pprof endpoint at addr and writes them
-// to dir as GATEWAY-heap-N.pb.gz and GATEWAY-goroutine-N.pb.gz, for
+// to dir as GATEWAY-heap-LABEL.pb.gz and GATEWAY-goroutine-LABEL.pb.gz
+// (LABEL: the users joined, or "warm" after the warm-up), for
 // `go tool pprof`, and the heap profile's text form with the runtime's
-// MemStats as GATEWAY-heap-N.txt.
-func saveProfiles(ctx context.Context, addr, dir, gateway string, n int) error {
+// MemStats as GATEWAY-heap-LABEL.txt.
+func saveProfiles(ctx context.Context, addr, dir, gateway, label string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func saveProfiles(ctx context.Context, addr, dir, gateway string, n int) error {
 		// stacks, what the collector keeps and what was returned.
 		{"heap", "debug=1", "txt"},
 	} {
-		file := filepath.Join(dir, fmt.Sprintf("%s-%s-%d.%s", gateway, p.name, n, p.ext))
+		file := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.%s", gateway, p.name, label, p.ext))
 		if err := fetchTo(ctx, "http://"+addr+"/debug/pprof/"+p.name+"?"+p.query, file); err != nil {
 			return fmt.Errorf("%s profile: %w", p.name, err)
 		}
