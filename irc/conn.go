@@ -375,8 +375,17 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 		return nil, fmt.Errorf("%w: %s", kind, egress.Describe(c.server, err))
 	}
 	opened := false
+	var lc *lineConn
 	defer func() {
 		if !opened { // a failed dial, or a panic
+			if lc != nil { // a panic after the dial: the socket goes too
+				lc.Close()
+				c.mu.Lock()
+				if c.wire == lc {
+					c.wire = nil
+				}
+				c.mu.Unlock()
+			}
 			release()
 		}
 	}()
@@ -404,7 +413,7 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 		d.tls = &tls.Config{ServerName: c.server, RootCAs: c.a.n.cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	}
 	start := time.Now()
-	lc, err := d.open(c.addr, nick, c.a.n.cfg.RealName)
+	lc, err = d.open(c.addr, nick, c.a.n.cfg.RealName)
 	if err != nil {
 		return nil, dialError(c.server, err)
 	}
