@@ -20,12 +20,7 @@ func TestChannelReplayAfterRestart(t *testing.T) {
 	s := newStack(t)
 	s.p.CreateUser(t, "alice", "xmpp-pw")
 	c := s.login(t, "alice", "pc")
-	res := c.IQ(t, `<iq type="set" to="`+gw+`"><query xmlns="jabber:iq:register"><username>alice</username></query></iq>`)
-	if res.Attr("type") != "result" {
-		t.Fatalf("registration: %s", res)
-	}
-	c.Send(t, `<presence to="`+gw+`" type="subscribed"/>`)
-	c.Send(t, `<presence/>`)
+	registerAliceIRC(t, c)
 	bob := testenv.DialIRC(t, s.ircd.Addr(), "bob")
 	bob.Join(t, "#den")
 	setHistory(t, bob, "#den")

@@ -553,6 +553,18 @@ func TestServerJIDAwayAndRefusals(t *testing.T) {
 	}
 }
 
+// registerAliceIRC registers alice (client c) with the IRC gateway as
+// nick alice, accepts its subscription and goes online.
+func registerAliceIRC(t *testing.T, c *testenv.Client) {
+	t.Helper()
+	res := c.IQ(t, `<iq type="set" to="`+gw+`"><query xmlns="jabber:iq:register"><username>alice</username></query></iq>`)
+	if res.Attr("type") != "result" {
+		t.Fatalf("registration: %s", res)
+	}
+	c.Send(t, `<presence to="`+gw+`" type="subscribed"/>`)
+	c.Send(t, `<presence/>`)
+}
+
 // TestBouncerRoomsSurviveRestart: a registered user who stays connected is
 // back in their channels after Switchboard restarts, before their client
 // returns, so a highlight meanwhile is stored offline.
@@ -560,12 +572,7 @@ func TestBouncerRoomsSurviveRestart(t *testing.T) {
 	s := newStack(t)
 	s.p.CreateUser(t, "alice", "xmpp-pw")
 	c := s.login(t, "alice", "pc")
-	res := c.IQ(t, `<iq type="set" to="`+gw+`"><query xmlns="jabber:iq:register"><username>alice</username></query></iq>`)
-	if res.Attr("type") != "result" {
-		t.Fatalf("registration: %s", res)
-	}
-	c.Send(t, `<presence to="`+gw+`" type="subscribed"/>`)
-	c.Send(t, `<presence/>`)
+	registerAliceIRC(t, c)
 	bob := testenv.DialIRC(t, s.ircd.Addr(), "bob")
 	bob.Join(t, "#den")
 	room := "#den@" + gw

@@ -30,12 +30,7 @@ func TestJournalRoomMessageAfterRejoin(t *testing.T) {
 
 	s.p.CreateUser(t, "alice", "xmpp-pw")
 	c := s.login(t, "alice", "pc")
-	res := c.IQ(t, `<iq type="set" to="`+gw+`"><query xmlns="jabber:iq:register"><username>alice</username></query></iq>`)
-	if res.Attr("type") != "result" {
-		t.Fatalf("registration: %s", res)
-	}
-	c.Send(t, `<presence to="`+gw+`" type="subscribed"/>`)
-	c.Send(t, `<presence/>`)
+	registerAliceIRC(t, c)
 	bob := testenv.DialIRC(t, s.ircd.Addr(), "bob")
 	bob.Join(t, "#den")
 	room := "#den@" + gw
