@@ -224,6 +224,7 @@ func (c *conn) fetchMissed(name, key string, mark chanMark, joined time.Time) {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
+		defer c.recoverLog("fetch of missed lines") // it delivers to the sink
 		ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
 		defer cancel()
 		limit := c.historyMax(0)
