@@ -51,15 +51,15 @@ func (n *Network) moveGroups(ctx context.Context, number, user string) (map[stri
 // moveGroups returns) and, unless to is "", the user who got them. What
 // cannot be told is logged: the move holds either way.
 func (n *Network) tellMoved(ctx context.Context, number, to string, by map[string][]transports.ID) {
-	var all []string
+	var all []transports.ID
 	for prev, rooms := range by {
+		all = append(all, rooms...)
+		if prev == to || prev == "" {
+			continue
+		}
 		names := make([]string, len(rooms))
 		for i, r := range rooms {
 			names[i] = string(r)
-		}
-		all = append(all, names...)
-		if prev == to || prev == "" {
-			continue
 		}
 		ev := &transports.NoticeEvent{Text: fmt.Sprintf("The number %s is no longer yours; its group texts went with it: %s.", number, strings.Join(names, ", "))}
 		if err := n.Hooks().Deliver.Deliver(ctx, prev, ev); err != nil {
@@ -70,7 +70,7 @@ func (n *Network) tellMoved(ctx context.Context, number, to string, by map[strin
 		return
 	}
 	for _, r := range all { // one each: an invitation names one room
-		ev := &transports.NoticeEvent{Invite: transports.ID(r),
+		ev := &transports.NoticeEvent{Invite: r,
 			Text: fmt.Sprintf("A group text of your number %s is yours now; join its room to read it:", number)}
 		if err := n.Hooks().Deliver.Deliver(ctx, to, ev); err != nil {
 			n.log.Info("telling a user of a group text moved to them", "user", to, "err", err)
