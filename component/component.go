@@ -9,7 +9,6 @@
 package component
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -566,9 +565,7 @@ func (c *Component) send(ctx context.Context, v any) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := sess.Send(ctx, xml.NewDecoder(bytes.NewReader(b))); err != nil {
+	if err := writeStanza(ctx, sess, b); err != nil {
 		return err
 	}
 	c.stats.stanzasOut.Add(1)

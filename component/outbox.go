@@ -117,10 +117,10 @@ func (c *Component) flushBatch(ctx context.Context, f *flusher) bool {
 			c.deadLetter(ctx, it, "it is larger than the gateway's limit of "+sizeText(max))
 			continue
 		}
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := sess.Send(sctx, xml.NewDecoder(bytes.NewReader(it.Stanza)))
-		cancel()
-		if err != nil {
+		if err := writeStanza(ctx, sess, it.Stanza); err != nil {
+			if ctx.Err() != nil {
+				return false // stopping: not the stanza's failure
+			}
 			c.log.Warn("outbox stanza not written; will retry", "seq", it.Seq, "err", err)
 			if len(written) == 0 {
 				// The stanzas before it were checked: the failure is its own.
@@ -199,10 +199,10 @@ func (c *Component) barrier(ctx context.Context, sess *xmpp.Session, done <-chan
 	ch, release := c.iq.expect(id)
 	defer release()
 	check := mustMarshal(&stanza.IQ{ID: id, Type: "result", From: c.domain.String(), To: c.domain.String()})
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err := sess.Send(sctx, xml.NewDecoder(bytes.NewReader(check)))
-	cancel()
-	if err != nil {
+	if err := writeStanza(ctx, sess, check); err != nil {
+		if ctx.Err() != nil {
+			return barrierCancelled
+		}
 		return barrierStreamEnded // a failed write closes the stream
 	}
 	t := time.NewTimer(barrierTimeout)

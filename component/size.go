@@ -41,17 +41,26 @@ func (c *Component) maxStanza() int {
 	return defaultMaxStanzaBytes
 }
 
-// fitTarget is the size the component aims below when it cuts a stanza:
-// what it marshals is re-encoded by the session, which may write a few
-// namespace declarations more.
+// fitTarget is the size the component aims below when it cuts a stanza.
+// The margin was for mellium's re-encoding of the marshalled bytes, which
+// could add a few namespace declarations; the bytes are now written as
+// they are (writeStanza), and the margin is kept so that messages are cut
+// where they were.
 func fitTarget(max int) int {
 	return max - max/8
 }
 
-// marshalFit caps v's fields (see fit) and marshals it. It fails, without
-// writing anything, when the stanza is still over max: a payload the
-// component cannot cut.
+// marshalFit caps v's fields (see fit) and marshals it, with an id if it
+// had none (missingID). It fails, without writing anything, when the
+// stanza is still over max: a payload the component cannot cut.
+//
+// The id is taken away again afterwards, so the caller's value is left as
+// it was and a value written twice gets two ids, as mellium gave them.
 func marshalFit(v any, max int) ([]byte, error) {
+	if id := missingID(v); id != nil {
+		*id = newID()
+		defer func() { *id = "" }()
+	}
 	b := fit(v, fitTarget(max))
 	if len(b) > max {
 		return nil, fmt.Errorf("%w: %T of %d bytes (limit %d)", errStanzaTooLarge, v, len(b), max)
