@@ -32,8 +32,9 @@ import (
 // write of mellium's takes) for the whole stanza, so nothing is written
 // inside it, and it first flushes what mellium's encoder may hold, so
 // what was written before goes first. It blocks while another write holds
-// the lock. It does not write when ctx is done or the output stream was
-// closed (Session.Close). The write itself is bounded by streamConn
+// the lock (ctx does not end that wait). It does not write when ctx is
+// done when it is called, or when the output stream was closed
+// (Session.Close). The write itself is bounded by streamConn
 // (streamWriteTimeout), which closes the connection when a write fails:
 // a stanza half written cannot be taken back, so a failed write ends the
 // stream, and Run reconnects; nothing here retries.
