@@ -211,7 +211,7 @@ func TestSendAfterStreamClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if end, ok := tok.(xml.EndElement); !ok || end.Name.Local != "stream" {
+	if end, ok := tok.(xml.EndElement); !ok || end.Name != (xml.Name{Space: "http://etherx.jabber.org/streams", Local: "stream"}) {
 		t.Fatalf("got %#v, want the stream's end tag", tok)
 	}
 	if tok, err := srv.d.Token(); err != io.EOF {
