@@ -93,14 +93,21 @@ func (c *lineConn) arm() error {
 	if pk.added {
 		op = syscall.EPOLL_CTL_MOD
 	}
+	// Once armed, the connection may be resumed on another goroutine at
+	// once: nothing of it is touched after a successful epoll_ctl. Before
+	// it, no one else does (Close's disarm waits for mu).
+	was := pk.added
+	pk.added = true
+	p, raw := pk.p, pk.raw
 	var cerr error
-	if err := pk.raw.Control(func(fd uintptr) { cerr = syscall.EpollCtl(pk.p.epfd, op, int(fd), &ev) }); err != nil {
+	if err := raw.Control(func(fd uintptr) { cerr = syscall.EpollCtl(p.epfd, op, int(fd), &ev) }); err != nil {
+		pk.added = was
 		return err
 	}
 	if cerr != nil {
+		pk.added = was
 		return os.NewSyscallError("epoll_ctl", cerr)
 	}
-	pk.added = true
 	return nil
 }
 
