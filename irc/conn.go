@@ -753,7 +753,7 @@ func (d *dialer) open(address, nick, realName string) (*lineConn, error) {
 	}
 	conn := raw
 	if d.tls != nil {
-		tc := tls.Client(raw, d.tls)
+		tc := tls.Client(parkable(raw), d.tls) // parks once the handshake is done (park.go)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			return nil, err

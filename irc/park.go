@@ -1,6 +1,8 @@
 package irc
 
-import "errors"
+import "net"
+
+var _ net.Error = wouldBlockError{}
 
 // Parking: an idle connection keeps no goroutine.
 //
@@ -29,12 +31,23 @@ import "errors"
 // Close that came before the park is not missed either.
 //
 // A full line queue still makes the reader wait (lineQueue.push): it is
-// running then, not parked. TLS connections are read by a blocking
-// goroutine as before (crypto/tls reads its records itself).
+// running then, not parked. A TLS connection parks as well: its socket is
+// wrapped (parkSocket) before the handshake, which reads blocking; after
+// it the wrapper reads without blocking, and crypto/tls hands the
+// temporary errWouldBlock up, keeping any part of a record it read.
 
 // errWouldBlock is a non-blocking read that found nothing to read: the
-// connection parks (park.go).
-var errWouldBlock = errors.New("irc: nothing to read yet")
+// connection parks (park.go). It is a temporary net.Error, so that
+// crypto/tls, reading its records through a parking socket, returns it
+// without keeping it as the connection's error: a TLS connection parks
+// too, and its next Read goes on where it stopped.
+var errWouldBlock error = wouldBlockError{}
+
+type wouldBlockError struct{}
+
+func (wouldBlockError) Error() string   { return "irc: nothing to read yet" }
+func (wouldBlockError) Timeout() bool   { return false }
+func (wouldBlockError) Temporary() bool { return true }
 
 // The states of a connection's reading (lineConn.state).
 const (

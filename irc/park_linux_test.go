@@ -2,6 +2,7 @@ package irc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -269,5 +270,66 @@ func TestParkedConnectionCloseEndsAttempt(t *testing.T) {
 	c.mu.Unlock()
 	if w == lc {
 		t.Fatal("the closed connection is still the current one")
+	}
+}
+
+// splitWrites writes each write in two halves, 20 ms apart, so that the
+// reader finds half a TLS record and parks in the middle of it.
+type splitWrites struct{ net.Conn }
+
+func (s splitWrites) Write(b []byte) (int, error) {
+	h := len(b) / 2
+	n, err := s.Conn.Write(b[:h])
+	if err != nil {
+		return n, err
+	}
+	time.Sleep(20 * time.Millisecond)
+	m, err := s.Conn.Write(b[h:])
+	return n + m, err
+}
+
+// A TLS connection parks too, also in the middle of a record (crypto/tls
+// keeps what it read of it when the socket has nothing more), and
+// closing it while parked ends its reading.
+func TestTLSConnectionParks(t *testing.T) {
+	var set parkers
+	srv, cli := tcpPair(t)
+	cert, pool := selfSigned(t, "irc.test")
+	srvTLS := tls.Server(splitWrites{srv}, &tls.Config{Certificates: []tls.Certificate{cert}})
+	cliTLS := tls.Client(parkable(cli), &tls.Config{ServerName: "irc.test", RootCAs: pool})
+	done := make(chan error, 1)
+	go func() { done <- srvTLS.Handshake() }()
+	if err := cliTLS.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r := newParkReader(t, &set, cliTLS)
+	for i, text := range []string{"one", "two", "three"} {
+		waitParked(t, r.lc)
+		before := r.resumes.Load()
+		if _, err := srvTLS.Write([]byte(":a!b@c PRIVMSG #x :" + text + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if l := r.line(t); l != "PRIVMSG "+text {
+			t.Fatalf("line %d: %q", i, l)
+		}
+		if r.resumes.Load()-before < 2 {
+			t.Errorf("line %d: resumed %d times, want twice (half a record, then the rest)", i, r.resumes.Load()-before)
+		}
+	}
+	waitParked(t, r.lc)
+	if r.twice.Load() {
+		t.Error("two goroutines read at once")
+	}
+	r.lc.Close()
+	select {
+	case err := <-r.ended:
+		if err == nil || err == errWouldBlock {
+			t.Errorf("the read ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("closing a parked TLS connection did not end its reading")
 	}
 }

@@ -1,6 +1,7 @@
 package irc
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -42,7 +43,15 @@ type parkState struct {
 // a pipe); otherwise lc reads blocking, as before. Call it before the
 // first read.
 func (set *parkers) enablePark(lc *lineConn) error {
-	sc, ok := lc.conn.(syscall.Conn)
+	sock := lc.conn
+	var ps *parkSocket
+	if tc, ok := sock.(*tls.Conn); ok {
+		if ps, ok = tc.NetConn().(*parkSocket); !ok {
+			return nil
+		}
+		sock = ps.Conn
+	}
+	sc, ok := sock.(syscall.Conn)
 	if !ok {
 		return nil
 	}
@@ -68,8 +77,37 @@ func (set *parkers) enablePark(lc *lineConn) error {
 	set.next++
 	lc.pk = parkState{raw: raw, set: set, p: set.p, token: set.next}
 	set.conns[set.next] = lc
-	lc.lr.src = rawReader{raw: raw, conn: lc.conn}
+	rr := rawReader{raw: raw, conn: sock}
+	if ps != nil {
+		ps.raw = &rr // crypto/tls reads through it from now on
+	} else {
+		lc.lr.src = rr
+	}
 	return nil
+}
+
+// parkSocket is the socket under a TLS connection that may park: it reads
+// blocking (the handshake) until enablePark makes its reads non-blocking,
+// before the connection's first read by its reader.
+type parkSocket struct {
+	net.Conn
+	raw *rawReader
+}
+
+// parkable wraps a TCP socket on which a TLS connection is to be made so
+// that the connection can park once its handshake is done.
+func parkable(c net.Conn) net.Conn {
+	if _, ok := c.(syscall.Conn); !ok {
+		return c
+	}
+	return &parkSocket{Conn: c}
+}
+
+func (s *parkSocket) Read(b []byte) (int, error) {
+	if s.raw != nil {
+		return s.raw.Read(b)
+	}
+	return s.Conn.Read(b)
 }
 
 // arm registers the connection's socket for one readiness event

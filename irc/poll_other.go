@@ -2,7 +2,10 @@
 
 package irc
 
-import "errors"
+import (
+	"errors"
+	"net"
+)
 
 // parkSupported: connections do not park on this system; each has a
 // goroutine blocked in Read, as before (park.go).
@@ -13,6 +16,9 @@ type parkers struct{}
 
 // parkState is empty where connections do not park.
 type parkState struct{}
+
+// parkable returns c: TLS sockets do not park here either.
+func parkable(c net.Conn) net.Conn { return c }
 
 // enablePark does nothing here: reads block.
 func (*parkers) enablePark(*lineConn) error { return nil }
