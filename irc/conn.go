@@ -29,7 +29,9 @@ import (
 //
 // One goroutine at a time runs a connection (run): it dials, registers
 // (CAP, SASL, NICK, USER: caps.go, registrationLines), then a goroutine
-// started for it reads the server's lines (readLoop); each is handled in
+// started for it reads the server's lines (readLoop) while they come, and
+// parks the connection when they stop (park.go: no goroutine waits for an
+// idle connection; the Network's poller starts the next reader); each is handled in
 // the server's order (handleLine, dispatch) on a goroutine that runs only
 // while lines wait (lineQueue), answering PING itself. Everything else is
 // a timer: the paced writer (flush), the keepalive pings, the registration deadline, the QUIT at the end. girc
@@ -232,9 +234,11 @@ func (c *conn) authenticated() bool {
 // It runs as a chain of goroutines, one at a time (step): the one that
 // dials hands a connection that is up to a new goroutine, which reads it
 // (read) and, when it ends, dials the next attempt itself. So the
-// goroutine that waits in Read for most of the connection's life starts
-// at a shallow frame and keeps a small stack: neither the dial's depth
-// nor the frames of a loop around it stay under its Read.
+// goroutine that reads starts at a shallow frame and keeps a small stack:
+// neither the dial's depth nor the frames of a loop around it stay under
+// its Read. Where connections park (park.go), a reader ends when the
+// server has nothing more to say, and the poller, or Close, starts the
+// next one (lineConn.resume): the attempt stays handed off meanwhile.
 func (c *conn) run() {
 	c.step(c.dial)
 }
