@@ -333,3 +333,59 @@ func TestTLSConnectionParks(t *testing.T) {
 		t.Fatal("closing a parked TLS connection did not end its reading")
 	}
 }
+
+// A reader waits readLinger (here: its own linger) for more lines before
+// it parks: lines that keep coming are read by the same goroutine, with
+// no round through the poller; Close ends a lingering read too; and a
+// connection that stays silent past its linger parks.
+func TestParkLingers(t *testing.T) {
+	var set parkers
+	srv, cli := tcpPair(t)
+	lc := newLineConn(cli, time.Second)
+	lc.linger = time.Hour
+	r := &parkReader{t: t, lc: lc, lines: make(chan string, 100), ended: make(chan error, 2)}
+	lc.resume = func() { r.resumes.Add(1); go r.read() }
+	if err := set.enablePark(lc); err != nil {
+		t.Fatal(err)
+	}
+	go r.read()
+	for _, text := range []string{"one", "two", "three"} {
+		if _, err := srv.Write([]byte("PING :" + text + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if l := r.line(t); l != "PING "+text {
+			t.Fatalf("line %q", l)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if lc.state.Load() != stateRunning || r.resumes.Load() != 0 {
+		t.Errorf("a lingering reader parked (state %d, %d resumptions)", lc.state.Load(), r.resumes.Load())
+	}
+	lc.Close()
+	select {
+	case err := <-r.ended:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("the lingering read ended with %v, want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("closing a connection whose reader lingers did not end its reading")
+	}
+
+	srv, cli = tcpPair(t)
+	lc = newLineConn(cli, time.Second)
+	lc.linger = 10 * time.Millisecond
+	r = &parkReader{t: t, lc: lc, lines: make(chan string, 100), ended: make(chan error, 2)}
+	lc.resume = func() { r.resumes.Add(1); go r.read() }
+	if err := set.enablePark(lc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lc.Close() })
+	go r.read()
+	waitParked(t, lc)
+	if _, err := srv.Write([]byte("PING :after\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.line(t); l != "PING after" || r.resumes.Load() != 1 {
+		t.Errorf("line %q after %d resumptions, want PING after, 1", l, r.resumes.Load())
+	}
+}

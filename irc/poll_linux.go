@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // parkSupported: connections park on this system (park.go).
@@ -77,7 +78,7 @@ func (set *parkers) enablePark(lc *lineConn) error {
 	set.next++
 	lc.pk = parkState{raw: raw, set: set, p: set.p, token: set.next}
 	set.conns[set.next] = lc
-	rr := rawReader{raw: raw, conn: sock}
+	rr := rawReader{raw: raw, conn: sock, linger: lc.linger}
 	if ps != nil {
 		ps.raw = &rr // crypto/tls reads through it from now on
 	} else {
@@ -265,28 +266,33 @@ func (p *poller) stop() {
 	syscall.Close(p.wakeW)
 }
 
-// rawReader reads a socket without blocking: a read that finds nothing
-// returns errWouldBlock at once instead of waiting in Go's netpoller (the
-// read function returns true: done). A closed connection's read fails
-// with net.ErrClosed, as a blocked Read does.
+// rawReader reads a socket for a connection that parks: a read that
+// finds nothing waits in Go's netpoller for at most linger (the socket's
+// read deadline, cleared again after it), and then returns errWouldBlock
+// instead of waiting longer: the connection parks. So a connection whose
+// lines keep coming keeps its reader, as before parking existed, and only
+// one that stays silent for linger parks. A closed connection's read
+// fails with net.ErrClosed, as a blocked Read does.
 type rawReader struct {
-	raw  syscall.RawConn
-	conn net.Conn // for errors
+	raw    syscall.RawConn
+	conn   net.Conn // the socket: its read deadline, and errors
+	linger time.Duration
 }
 
 func (r rawReader) Read(b []byte) (int, error) {
-	var (
-		n     int
-		errno error
-	)
-	err := r.raw.Read(func(fd uintptr) bool {
-		for {
-			n, errno = syscall.Read(int(fd), b)
-			if errno != syscall.EINTR {
-				return true
-			}
+	n, errno, err := r.read(b, false)
+	if err == nil && errno == syscall.EAGAIN && r.linger > 0 {
+		if err := r.conn.SetReadDeadline(time.Now().Add(r.linger)); err != nil {
+			return 0, err
 		}
-	})
+		n, errno, err = r.read(b, true)
+		if derr := r.conn.SetReadDeadline(time.Time{}); derr != nil && err == nil {
+			return 0, derr
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, errWouldBlock
+		}
+	}
 	switch {
 	case err != nil:
 		return 0, err
@@ -298,4 +304,22 @@ func (r rawReader) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// read makes one read(2) of the socket; with wait, it waits in Go's
+// netpoller (until the read deadline) while there is nothing to read.
+func (r rawReader) read(b []byte, wait bool) (n int, errno, err error) {
+	err = r.raw.Read(func(fd uintptr) bool {
+		for {
+			n, errno = syscall.Read(int(fd), b)
+			switch {
+			case errno == syscall.EINTR:
+				continue
+			case errno == syscall.EAGAIN && wait:
+				return false // wait for readability
+			}
+			return true
+		}
+	})
+	return n, errno, err
 }
