@@ -166,7 +166,7 @@ func (l *lineReader) release() {
 // answers, the keepalive and the QUIT). It holds no buffer but the
 // reader's, and runs no goroutine of its own.
 //
-// A plaintext TCP connection on Linux is read without blocking and parks
+// A TCP connection on Linux (plaintext or TLS) is read without blocking and parks
 // when its server has nothing more to say (park.go): no goroutine and no
 // read buffer wait for it, and the Network's poller resumes its reading
 // on a new goroutine when bytes arrive, or Close does.
@@ -186,7 +186,7 @@ type lineConn struct {
 	// is set by Close before it wakes a parked reader; resume starts
 	// the goroutine that goes on reading, set before the first read;
 	// pk is the registration with the Network's poller (nil pk.raw:
-	// reads block, as on other systems and with TLS).
+	// reads block, as on other systems and on sockets that are not TCP).
 	state  atomic.Int32
 	closed atomic.Bool
 	resume func()

@@ -87,7 +87,7 @@ func (c *lineConn) park() (parked bool, err error) {
 		if !c.state.CompareAndSwap(stateParked, stateRunning) {
 			return true, nil // Close resumed it meanwhile
 		}
-		c.lr.src = c.conn // blocking reads from now on
+		c.blockReads()
 		return false, err
 	}
 	return true, nil

@@ -33,6 +33,7 @@ type parkers struct {
 // parkState is a lineConn's registration with its Network's poller.
 type parkState struct {
 	raw   syscall.RawConn // the socket; nil: the connection does not park
+	ps    *parkSocket     // under a TLS connection; nil for plaintext
 	set   *parkers
 	p     *poller
 	token uint64 // 0: not registered (never, or closed)
@@ -76,7 +77,7 @@ func (set *parkers) enablePark(lc *lineConn) error {
 		set.conns = make(map[uint64]*lineConn)
 	}
 	set.next++
-	lc.pk = parkState{raw: raw, set: set, p: set.p, token: set.next}
+	lc.pk = parkState{raw: raw, ps: ps, set: set, p: set.p, token: set.next}
 	set.conns[set.next] = lc
 	rr := rawReader{raw: raw, conn: sock, linger: lc.linger}
 	if ps != nil {
@@ -85,6 +86,16 @@ func (set *parkers) enablePark(lc *lineConn) error {
 		lc.lr.src = rr
 	}
 	return nil
+}
+
+// blockReads makes the connection's reads block from now on (the poller
+// refused it): it does not park again. Only the reading goroutine calls it.
+func (c *lineConn) blockReads() {
+	if c.pk.ps != nil {
+		c.pk.ps.raw = nil
+	} else {
+		c.lr.src = c.conn
+	}
 }
 
 // parkSocket is the socket under a TLS connection that may park: it reads

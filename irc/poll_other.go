@@ -26,5 +26,8 @@ func (*parkers) enablePark(*lineConn) error { return nil }
 // arm is never called here: reads never find nothing (errWouldBlock).
 func (*lineConn) arm() error { return errors.New("irc: connections do not park on this system") }
 
+// blockReads is never called here: reads block.
+func (*lineConn) blockReads() {}
+
 // disarm does nothing here.
 func (*lineConn) disarm() {}
