@@ -443,7 +443,6 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 	// side by closing the socket.
 	at := &attempt{lc: lc, q: c.lineQueue(lc), release: release}
 	lc.resume = func() { go c.step(func() bool { return c.read(at) }) }
-	lc.linger = readLinger
 	if err := c.a.n.parked.enablePark(lc); err != nil {
 		c.log.Warn("IRC connection read by a blocked goroutine", "err", err)
 	}

@@ -191,10 +191,6 @@ type lineConn struct {
 	closed atomic.Bool
 	resume func()
 	pk     parkState
-	// linger is how long a read waits for more before the connection
-	// parks (readLinger for the gateway's connections); set before
-	// enablePark.
-	linger time.Duration
 }
 
 func newLineConn(c net.Conn, writeTimeout time.Duration) *lineConn {

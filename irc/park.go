@@ -1,9 +1,6 @@
 package irc
 
-import (
-	"net"
-	"time"
-)
+import "net"
 
 var _ net.Error = wouldBlockError{}
 
@@ -13,14 +10,12 @@ var _ net.Error = wouldBlockError{}
 // few minutes and little else. A goroutine blocked in Read for each of
 // them would keep its stack (about 10 KiB once a few lines were read),
 // its g and its read buffer for the connection's whole life — a quarter
-// of what a user costs. So, where the system allows it (Linux, plaintext
-// and TLS: poll_linux.go), a connection is read without blocking: when a
-// read finds nothing (errWouldBlock), the reading goroutine parks the
+// of what a user costs. So, where the system allows it (Linux, plaintext:
+// poll_linux.go), a connection is read without blocking: when a read
+// finds nothing (errWouldBlock), the reading goroutine parks the
 // connection — registers it with the Network's poller, one epoll set for
-// all connections, for one readiness event — and returns (after waiting
-// readLinger in Go's netpoller first: a connection whose lines keep coming
-// keeps its reader). When the socket becomes readable (or hung up), the
-// poller resumes the reading on a new
+// all connections, for one readiness event — and returns. When the socket
+// becomes readable (or hung up), the poller resumes the reading on a new
 // goroutine (lineConn.resume: conn.read), with the same line queue, the
 // same attempt and the same chain of steps (conn.step): an attempt stays
 // handed off while it is parked, as it is between the dial and its
@@ -40,14 +35,6 @@ var _ net.Error = wouldBlockError{}
 // wrapped (parkSocket) before the handshake, which reads blocking; after
 // it the wrapper reads without blocking, and crypto/tls hands the
 // temporary errWouldBlock up, keeping any part of a record it read.
-
-// readLinger is how long a connection's reader waits for more lines (in
-// Go's netpoller, as a blocked Read does) before it parks the connection:
-// under traffic a connection keeps its reader, so lines are not each read
-// on a new goroutine after a round through the poller (as the handling
-// goroutines linger: lineLinger); once it idles, it has none within
-// readLinger.
-const readLinger = time.Second
 
 // errWouldBlock is a non-blocking read that found nothing to read: the
 // connection parks (park.go). It is a temporary net.Error, so that

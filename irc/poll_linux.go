@@ -9,7 +9,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"time"
 )
 
 // parkSupported: connections park on this system (park.go).
@@ -79,7 +78,7 @@ func (set *parkers) enablePark(lc *lineConn) error {
 	set.next++
 	lc.pk = parkState{raw: raw, ps: ps, set: set, p: set.p, token: set.next}
 	set.conns[set.next] = lc
-	rr := rawReader{raw: raw, conn: sock, linger: lc.linger}
+	rr := rawReader{raw: raw, conn: sock}
 	if ps != nil {
 		ps.raw = &rr // crypto/tls reads through it from now on
 	} else {
@@ -277,33 +276,28 @@ func (p *poller) stop() {
 	syscall.Close(p.wakeW)
 }
 
-// rawReader reads a socket for a connection that parks: a read that
-// finds nothing waits in Go's netpoller for at most linger (the socket's
-// read deadline, cleared again after it), and then returns errWouldBlock
-// instead of waiting longer: the connection parks. So a connection whose
-// lines keep coming keeps its reader, as before parking existed, and only
-// one that stays silent for linger parks. A closed connection's read
-// fails with net.ErrClosed, as a blocked Read does.
+// rawReader reads a socket without blocking: a read that finds nothing
+// returns errWouldBlock at once instead of waiting in Go's netpoller (the
+// read function returns true: done). A closed connection's read fails
+// with net.ErrClosed, as a blocked Read does.
 type rawReader struct {
-	raw    syscall.RawConn
-	conn   net.Conn // the socket: its read deadline, and errors
-	linger time.Duration
+	raw  syscall.RawConn
+	conn net.Conn // for errors
 }
 
 func (r rawReader) Read(b []byte) (int, error) {
-	n, errno, err := r.read(b, false)
-	if err == nil && errno == syscall.EAGAIN && r.linger > 0 {
-		if err := r.conn.SetReadDeadline(time.Now().Add(r.linger)); err != nil {
-			return 0, err
+	var (
+		n     int
+		errno error
+	)
+	err := r.raw.Read(func(fd uintptr) bool {
+		for {
+			n, errno = syscall.Read(int(fd), b)
+			if errno != syscall.EINTR {
+				return true
+			}
 		}
-		n, errno, err = r.read(b, true)
-		if derr := r.conn.SetReadDeadline(time.Time{}); derr != nil && err == nil {
-			return 0, derr
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return 0, errWouldBlock
-		}
-	}
+	})
 	switch {
 	case err != nil:
 		return 0, err
@@ -315,22 +309,4 @@ func (r rawReader) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
-}
-
-// read makes one read(2) of the socket; with wait, it waits in Go's
-// netpoller (until the read deadline) while there is nothing to read.
-func (r rawReader) read(b []byte, wait bool) (n int, errno, err error) {
-	err = r.raw.Read(func(fd uintptr) bool {
-		for {
-			n, errno = syscall.Read(int(fd), b)
-			switch {
-			case errno == syscall.EINTR:
-				continue
-			case errno == syscall.EAGAIN && wait:
-				return false // wait for readability
-			}
-			return true
-		}
-	})
-	return n, errno, err
 }
