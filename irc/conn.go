@@ -433,10 +433,6 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 	if err != nil {
 		return nil, dialError(c.server, err)
 	}
-	c.mu.Lock()
-	c.wire = lc
-	c.mu.Unlock()
-
 	// The connection's reading goroutine reads (readLoop), and parks it
 	// when idle, to be resumed (resume) when there is more to read or
 	// the socket was closed; timers and the context stop it from the
@@ -446,6 +442,9 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 	if err := c.a.n.parked.enablePark(lc); err != nil {
 		c.log.Warn("IRC connection read by a blocked goroutine", "err", err)
 	}
+	c.mu.Lock()
+	c.wire = lc // reachable from here on (closeWire)
+	c.mu.Unlock()
 	at.regTimer = time.AfterFunc(c.a.n.cfg.Timeout-time.Since(start), func() { // the dial counts
 		defer c.recoverLog("registration timer")
 		if !c.isRegistered() {

@@ -40,9 +40,10 @@ type parkState struct {
 }
 
 // enablePark makes lc read without blocking and park when idle, with the
-// poller of set, if its socket allows it (a TCP connection: not TLS, not
-// a pipe); otherwise lc reads blocking, as before. Call it before the
-// first read.
+// poller of set, if its socket allows it (a TCP connection, plaintext or
+// TLS on a parkable socket; not a pipe); otherwise lc reads blocking, as
+// before. Call it before the first read, and before anyone else can
+// reach lc (Close).
 func (set *parkers) enablePark(lc *lineConn) error {
 	sock := lc.conn
 	var ps *parkSocket
