@@ -29,7 +29,9 @@ import (
 //
 // One goroutine at a time runs a connection (run): it dials, registers
 // (CAP, SASL, NICK, USER: caps.go, registrationLines), then a goroutine
-// started for it reads the server's lines (readLoop); each is handled in
+// started for it reads the server's lines (readLoop) while they come, and
+// parks the connection when they stop (park.go: no goroutine waits for an
+// idle connection; the Network's poller starts the next reader); each is handled in
 // the server's order (handleLine, dispatch) on a goroutine that runs only
 // while lines wait (lineQueue), answering PING itself. Everything else is
 // a timer: the paced writer (flush), the keepalive pings, the registration deadline, the QUIT at the end. girc
@@ -232,9 +234,11 @@ func (c *conn) authenticated() bool {
 // It runs as a chain of goroutines, one at a time (step): the one that
 // dials hands a connection that is up to a new goroutine, which reads it
 // (read) and, when it ends, dials the next attempt itself. So the
-// goroutine that waits in Read for most of the connection's life starts
-// at a shallow frame and keeps a small stack: neither the dial's depth
-// nor the frames of a loop around it stay under its Read.
+// goroutine that reads starts at a shallow frame and keeps a small stack:
+// neither the dial's depth nor the frames of a loop around it stay under
+// its Read. Where connections park (park.go), a reader ends when the
+// server has nothing more to say, and the poller, or Close, starts the
+// next one (lineConn.resume): the attempt stays handed off meanwhile.
 func (c *conn) run() {
 	c.step(c.dial)
 }
@@ -281,19 +285,30 @@ func (c *conn) dial() (handedOff bool) {
 }
 
 // read reads an attempt's connection until it ends, then goes on as dial
-// does.
+// does; or until the connection parks (park.go): then the poller, or
+// Close, resumes it on a new goroutine (lineConn.resume) and this one
+// ends, the attempt handed off.
 func (c *conn) read(at *attempt) (handedOff bool) {
-	if !c.attemptEnded(c.readAttempt(at)) {
+	parked, err := c.readAttempt(at)
+	if parked {
+		return true
+	}
+	if !c.attemptEnded(err) {
 		return false
 	}
 	return c.dial()
 }
 
 // readAttempt reads an attempt's connection until it ends and ends the
-// attempt (finish), also when a panic unwinds it.
-func (c *conn) readAttempt(at *attempt) (err error) {
-	defer func() { err = c.finish(at, err) }()
-	return c.readLoop(at.lc)
+// attempt (finish), also when a panic unwinds it; a parked attempt is not
+// ended.
+func (c *conn) readAttempt(at *attempt) (parked bool, err error) {
+	defer func() {
+		if !parked {
+			err = c.finish(at, err)
+		}
+	}()
+	return c.readLoop(at)
 }
 
 // attemptEnded cleans up after an attempt that ended with err (lost) and
@@ -350,7 +365,8 @@ func (c *conn) retryLink() *transports.Link {
 // watches it, until finish.
 type attempt struct {
 	lc        *lineConn
-	release   func() // its place in the egress budget
+	q         *lineQueue // its lines on their way to handleLine
+	release   func()     // its place in the egress budget
 	regTimer  *time.Timer
 	keepalive *time.Timer
 	quitTimer *time.Timer
@@ -417,13 +433,18 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 	if err != nil {
 		return nil, dialError(c.server, err)
 	}
+	// The connection's reading goroutine reads (readLoop), and parks it
+	// when idle, to be resumed (resume) when there is more to read or
+	// the socket was closed; timers and the context stop it from the
+	// side by closing the socket.
+	at := &attempt{lc: lc, q: c.lineQueue(lc), release: release}
+	lc.resume = func() { go c.step(func() bool { return c.read(at) }) }
+	if err := c.a.n.parked.enablePark(lc); err != nil {
+		c.log.Warn("IRC connection read by a blocked goroutine", "err", err)
+	}
 	c.mu.Lock()
-	c.wire = lc
+	c.wire = lc // reachable from here on (closeWire)
 	c.mu.Unlock()
-
-	// The connection's reading goroutine reads (readLoop); timers and the
-	// context stop it from the side by closing the socket.
-	at := &attempt{lc: lc, release: release}
 	at.regTimer = time.AfterFunc(c.a.n.cfg.Timeout-time.Since(start), func() { // the dial counts
 		defer c.recoverLog("registration timer")
 		if !c.isRegistered() {
@@ -484,23 +505,41 @@ func dialError(server string, err error) error {
 	return fmt.Errorf("%w: %s", transports.ErrUnavailable, egress.Describe(server, err))
 }
 
-// readLoop reads the connection's lines until it ends, and has each
+// readLoop reads the attempt's lines until it ends, and has each
 // handled in the server's order (handleLine) on the connection's handling
 // goroutine (lineQueue), which runs only while lines wait: the goroutine
-// that reads, idle in Read most of its life, keeps a small stack. It
-// returns, once the lines read are handled, why reading stopped (or why
-// the handling ended the connection).
-func (c *conn) readLoop(lc *lineConn) error {
-	q := newLineQueue(func(e *girc.Event) error { return c.handleLine(lc, e) }, func() { lc.Close() })
+// that reads keeps a small stack. When the server has nothing more to
+// say, the connection parks (park.go) and readLoop returns parked; it
+// starts again, with the same queue and the line begun, when resumed.
+// Otherwise it returns, once the lines read are handled, why reading
+// stopped (or why the handling ended the connection).
+func (c *conn) readLoop(at *attempt) (parked bool, err error) {
+	lc, q := at.lc, at.q
 	for {
 		e, err := lc.next(c.log)
+		if err == errWouldBlock {
+			parked, perr := lc.park()
+			if parked {
+				return true, nil
+			}
+			if perr != nil {
+				c.log.Warn("IRC connection read by a blocked goroutine", "err", perr)
+			}
+			continue
+		}
 		if err != nil {
-			return q.wait(err)
+			return false, q.wait(err)
 		}
 		if !q.push(e) {
-			return q.wait(nil)
+			return false, q.wait(nil)
 		}
 	}
+}
+
+// lineQueue returns the queue of an attempt's lines: handled by
+// handleLine, the socket closed when that fails.
+func (c *conn) lineQueue(lc *lineConn) *lineQueue {
+	return newLineQueue(func(e *girc.Event) error { return c.handleLine(lc, e) }, func() { lc.Close() })
 }
 
 // handleLine handles one line from the server (dispatch) and answers
@@ -717,7 +756,7 @@ func (d *dialer) open(address, nick, realName string) (*lineConn, error) {
 	}
 	conn := raw
 	if d.tls != nil {
-		tc := tls.Client(raw, d.tls)
+		tc := tls.Client(parkable(raw), d.tls) // parks once the handshake is done (park.go)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			return nil, err

@@ -95,7 +95,7 @@ func FuzzReadLoop(f *testing.F) {
 			srv.Write(in)
 			srv.Close()
 		}()
-		if err := c.readLoop(lc); err == nil {
+		if _, err := c.readLoop(&attempt{lc: lc, q: c.lineQueue(lc)}); err == nil {
 			t.Fatal("readLoop returned no error")
 		}
 		c.mu.Lock()

@@ -45,26 +45,48 @@ var errLineTooLong = errors.New("the server sent a line longer than 2 MiB")
 // cut (at a UTF-8 boundary) and the rest of it discarded; a line whose
 // discarded part exceeds hard is an error. Memory stays bounded by max
 // plus the reader's buffer whatever the peer sends.
+//
+// It can be resumed: when its source has nothing to read yet
+// (errWouldBlock, a parked connection's non-blocking socket: park.go),
+// next returns that error and keeps the line begun so far (and how much
+// of it was discarded) for the next call; release then gives the read
+// buffer back, so that a connection that waits for its server holds none.
 type lineReader struct {
-	r         *bufio.Reader
+	r         *bufio.Reader // nil once released, until the next read
+	src       io.Reader
 	max, hard int
 	buf       []byte
+	// partial: buf and discarded hold the start of a line that the
+	// source has not finished yet (the last call returned errWouldBlock).
+	partial   bool
+	discarded int
 }
 
+// readBufs are the read buffers of the connections that read (lineReader):
+// a parked connection gives its buffer back (release).
+var readBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferBytes) }}
+
 func newLineReader(r io.Reader, max, hard int) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, readBufferBytes), max: max, hard: hard}
+	return &lineReader{src: r, max: max, hard: hard}
 }
 
 // next returns the next line without its line ending, and whether it was
 // cut. The slice is valid until the next call. A line that fits in the
 // read buffer (most do) is returned where it was read, uncopied; only a
-// longer one is gathered in buf.
+// longer one, or one whose start was read before the source would block,
+// is gathered in buf.
 func (l *lineReader) next() (line []byte, cut bool, err error) {
-	l.buf = l.buf[:0]
-	discarded := 0
-	for first := true; ; first = false {
+	if l.r == nil {
+		l.r = readBufs.Get().(*bufio.Reader)
+		l.r.Reset(l.src)
+	}
+	if !l.partial {
+		l.buf = l.buf[:0]
+		l.discarded = 0
+	}
+	for {
 		chunk, err := l.r.ReadSlice('\n')
-		if first && err == nil && len(chunk) <= l.max+2 {
+		if !l.partial && err == nil && len(chunk) <= l.max+2 {
 			line = chunk
 			break
 		}
@@ -72,21 +94,28 @@ func (l *lineReader) next() (line []byte, cut bool, err error) {
 		if room > 0 {
 			take := min(room, len(chunk))
 			l.buf = append(l.buf, chunk[:take]...)
-			discarded += len(chunk) - take
+			l.discarded += len(chunk) - take
 		} else {
-			discarded += len(chunk)
+			l.discarded += len(chunk)
+		}
+		if len(chunk) > 0 {
+			l.partial = true
 		}
 		if err == nil {
 			break
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
-			if discarded > l.hard {
+			if l.discarded > l.hard {
 				return nil, false, errLineTooLong
 			}
 			continue
 		}
+		// errWouldBlock keeps the line so far for the next call; any
+		// other error ends the connection.
 		return nil, false, err
 	}
+	l.partial = false
+	discarded := l.discarded
 	if discarded > l.hard {
 		return nil, false, errLineTooLong
 	}
@@ -115,12 +144,32 @@ func (l *lineReader) next() (line []byte, cut bool, err error) {
 	return line, cut, nil
 }
 
+// release gives the read buffer back to readBufs when nothing is left in
+// it (after errWouldBlock, nothing is), and the buffer of long lines when
+// no line is begun; the next read takes a buffer again. Only the goroutine
+// that reads calls it.
+func (l *lineReader) release() {
+	if l.r != nil && l.r.Buffered() == 0 {
+		l.r.Reset(nil) // the pool keeps no socket
+		readBufs.Put(l.r)
+		l.r = nil
+	}
+	if !l.partial {
+		l.buf = nil
+	}
+}
+
 // lineConn is one IRC connection's socket: lines are read from it
 // through a lineReader, on the connection's own goroutine (conn.readLoop),
 // and written whole, one at a time, each within a write deadline, by
 // whoever writes (the paced writer's timer, the negotiation, the PONG
 // answers, the keepalive and the QUIT). It holds no buffer but the
 // reader's, and runs no goroutine of its own.
+//
+// A TCP connection on Linux (plaintext or TLS) is read without blocking and parks
+// when its server has nothing more to say (park.go): no goroutine and no
+// read buffer wait for it, and the Network's poller resumes its reading
+// on a new goroutine when bytes arrive, or Close does.
 type lineConn struct {
 	conn net.Conn
 	lr   *lineReader
@@ -132,6 +181,16 @@ type lineConn struct {
 	read atomic.Int64
 
 	wmu sync.Mutex // one line written at a time
+
+	// Parking (park.go): state is stateRunning or stateParked; closed
+	// is set by Close before it wakes a parked reader; resume starts
+	// the goroutine that goes on reading, set before the first read;
+	// pk is the registration with the Network's poller (nil pk.raw:
+	// reads block, as on other systems and on sockets that are not TCP).
+	state  atomic.Int32
+	closed atomic.Bool
+	resume func()
+	pk     parkState
 }
 
 func newLineConn(c net.Conn, writeTimeout time.Duration) *lineConn {
@@ -157,9 +216,18 @@ func (c *lineConn) writeLine(line string) error {
 }
 
 // Close closes the socket: the reading goroutine's next read fails, and
-// so does every later write. It may be called more than once, from any
-// goroutine.
-func (c *lineConn) Close() error { return c.conn.Close() }
+// so does every later write. A parked connection (park.go) is taken off
+// the poller and resumed, so that its next read fails as well and ends
+// the attempt. It may be called more than once, from any goroutine; it
+// does not block, but for the poller's end when it was the Network's
+// last registered connection.
+func (c *lineConn) Close() error {
+	c.closed.Store(true)
+	c.disarm()
+	err := c.conn.Close()
+	c.wake()
+	return err
+}
 
 // next reads the next line the connection handles, parsed, skipping the
 // lines filterEvent drops. It records when a line was read. A panic while

@@ -46,6 +46,8 @@ type Network struct {
 	// views are the channels' member lists and topics, one per channel
 	// and server, shared by every user's connection in the channel.
 	views roomViews
+	// parked is the poller of the idle connections (park.go).
+	parked parkers
 }
 
 var (
