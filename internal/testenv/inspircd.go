@@ -113,6 +113,16 @@ func LaunchInspIRCd(opts InspIRCdOptions) (*InspIRCd, error) {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("testenv: bad InspIRCd client address %q", opts.ClientAddr)
 		}
+		// A fixed address may be held by another run's server (the load
+		// tool's default is one): InspIRCd would then fail to bind it
+		// while Start found the other server answering there, and the
+		// caller measure a server that is not its own.
+		l, err := net.Listen("tcp", opts.ClientAddr)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("testenv: InspIRCd's client address %s is taken (another run's server?): %w", opts.ClientAddr, err)
+		}
+		l.Close()
 		s.addr, s.host, ports[0] = opts.ClientAddr, host, n
 	}
 	if err := s.writeConfig(opts, ports); err != nil {
