@@ -1,12 +1,9 @@
 package irc
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -203,16 +200,7 @@ func TestLineQueueFailure(t *testing.T) {
 // handlingGoroutines counts the handling goroutines (lineWorker).
 func handlingGoroutines(t *testing.T) int {
 	t.Helper()
-	var stacks bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&stacks, 2); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, g := range strings.Split(stacks.String(), "\n\n") {
-		if strings.Contains(g, "irc.lineWorker(") {
-			n++
-		}
-	}
+	n, _ := goroutinesIn(t, "irc.lineWorker(")
 	return n
 }
 

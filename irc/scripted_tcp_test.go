@@ -50,8 +50,16 @@ func nextServer(t *testing.T, servers <-chan *scripted) *scripted {
 }
 
 // readingGoroutines counts the goroutines that read an IRC connection or
-// stand in its chain of steps (conn.step).
+// stand in its chain of steps (conn.step), and returns all stacks.
 func readingGoroutines(t *testing.T) (int, string) {
+	t.Helper()
+	return goroutinesIn(t, "irc.(*conn).readLoop(", "irc.(*conn).step(")
+}
+
+// goroutinesIn counts the goroutines whose stack has a frame of one of
+// funcs (as the goroutine profile writes them, with their "("), and
+// returns all stacks.
+func goroutinesIn(t *testing.T, funcs ...string) (int, string) {
 	t.Helper()
 	var stacks bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&stacks, 2); err != nil {
@@ -59,8 +67,11 @@ func readingGoroutines(t *testing.T) (int, string) {
 	}
 	n := 0
 	for _, g := range strings.Split(stacks.String(), "\n\n") {
-		if strings.Contains(g, "irc.(*conn).readLoop(") || strings.Contains(g, "irc.(*conn).step(") {
-			n++
+		for _, f := range funcs {
+			if strings.Contains(g, f) {
+				n++
+				break
+			}
 		}
 	}
 	return n, stacks.String()
