@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -331,5 +332,66 @@ func TestTLSConnectionParks(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("closing a parked TLS connection did not end its reading")
+	}
+}
+
+// A connection the poller refuses (epoll_ctl fails) does not park: its
+// reading goes on, blocking from then on, on the same goroutine, and is
+// never resumed by anyone else.
+func TestParkRefusedReadsBlocking(t *testing.T) {
+	var set parkers
+	srv, cli := tcpPair(t)
+	lc := newLineConn(cli, time.Second)
+	lc.resume = func() { t.Error("a connection the poller refused was resumed") }
+	if err := set.enablePark(lc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lc.Close() })
+	// The connection arms with a poller whose descriptor is no epoll
+	// set: epoll_ctl fails (EINVAL). The Network's poller is given back
+	// before Close, which stops it.
+	f, err := os.CreateTemp(t.TempDir(), "not-epoll")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	real := lc.pk.p
+	lc.pk.p = &poller{epfd: int(f.Fd())}
+	t.Cleanup(func() { lc.pk.p = real })
+
+	if _, err := lc.next(slog.Default()); err != errWouldBlock {
+		t.Fatalf("first read: %v, want errWouldBlock", err)
+	}
+	parked, err := lc.park()
+	if parked || err == nil {
+		t.Fatalf("park with a refusing poller: parked %v, err %v; want not parked and an error", parked, err)
+	}
+	if lc.state.Load() != stateRunning {
+		t.Error("the refused connection is left parked")
+	}
+	got := make(chan string, 1)
+	go func() {
+		e, err := lc.next(slog.Default())
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		got <- e.Command + " " + lastParam(e.Params)
+	}()
+	select {
+	case l := <-got:
+		t.Fatalf("the read after the refusal returned %q before the server wrote: it does not block", l)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := srv.Write([]byte(":a!b@c PRIVMSG #x :after\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case l := <-got:
+		if l != "PRIVMSG after" {
+			t.Fatalf("read %q, want the server's line", l)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the blocking read did not return the server's line")
 	}
 }
