@@ -21,7 +21,6 @@ type adapter struct {
 	n    *Network
 	acct transports.Account
 	sink transports.Sink
-	log  *slog.Logger
 
 	ctx    context.Context // ends with Close; owns every connection
 	cancel context.CancelFunc
@@ -55,12 +54,15 @@ func (n *Network) newAdapter(acct transports.Account, sink transports.Sink) *ada
 	ctx, cancel := context.WithCancel(context.Background())
 	return &adapter{
 		n: n, acct: acct, sink: sink,
-		log:    n.log.With("user", acct.User),
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[string]*conn),
 	}
 }
+
+// logger is the adapter's log: the Network's logger with the user, built
+// when a line is logged (see conn.logger).
+func (a *adapter) logger() *slog.Logger { return a.n.log.With("user", a.acct.User) }
 
 func (a *adapter) setMain(c *conn) {
 	a.mu.Lock()
@@ -158,7 +160,7 @@ func (c *conn) recoverRoot(where string) {
 	if p == nil {
 		return
 	}
-	c.log.Error("IRC connection goroutine panicked; closing the connection", "goroutine", where,
+	c.logger().Error("IRC connection goroutine panicked; closing the connection", "goroutine", where,
 		"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 	c.closeWire()
 	c.a.deliver(&transports.NoticeEvent{About: c.serverID(), Error: true, Text: internalErrorText(c.server) + "."})
@@ -394,7 +396,7 @@ func (a *adapter) showMOTD(from transports.ID, server, motd string) {
 			return
 		}
 		if err := st.Put(ctx, "motd:"+server, []byte(seen)); err != nil {
-			a.log.Warn("remembering the MOTD", "err", err)
+			a.logger().Warn("remembering the MOTD", "err", err)
 		}
 	}
 	a.deliver(&transports.MessageEvent{From: from, Notice: true, Body: "Message of the day of " + server + ":\n" + motd})

@@ -157,7 +157,7 @@ func (c *conn) writeNow(lines ...string) {
 	}
 	for _, l := range lines {
 		if err := w.writeLine(l); err != nil {
-			c.log.Debug("IRC line not sent", "command", strings.SplitN(l, " ", 2)[0], "err", err)
+			c.logger().Debug("IRC line not sent", "command", strings.SplitN(l, " ", 2)[0], "err", err)
 			return
 		}
 	}

@@ -131,6 +131,9 @@ func (c *conn) historyLine(e *girc.Event) bool {
 			return true
 		case strings.HasPrefix(ref, "-") && c.batches[ref[1:]]:
 			delete(c.batches, ref[1:])
+			if len(c.batches) == 0 {
+				c.batches = nil // most connections have none open most of the time
+			}
 			return true
 		}
 		return false

@@ -232,11 +232,11 @@ func (c *lineConn) Close() error {
 // next reads the next line the connection handles, parsed, skipping the
 // lines filterEvent drops. It records when a line was read. A panic while
 // reading or parsing is logged with its stack and ends the connection
-// (errBadLine), never the process.
-func (c *lineConn) next(log *slog.Logger) (e *girc.Event, err error) {
+// (errBadLine), never the process; log gives the logger for that.
+func (c *lineConn) next(log func() *slog.Logger) (e *girc.Event, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("reading an IRC line panicked; closing the connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			log().Error("reading an IRC line panicked; closing the connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			e, err = nil, fmt.Errorf("irc: reading a line: %w", errBadLine)
 		}
 	}()

@@ -71,12 +71,12 @@ func (c *conn) monitor() {
 	}
 	if !has {
 		if len(nicks) > 0 {
-			c.log.Debug("the server has no MONITOR: contacts' presence not shown", "contacts", len(nicks))
+			c.logger().Debug("the server has no MONITOR: contacts' presence not shown", "contacts", len(nicks))
 		}
 		return
 	}
 	if limit > 0 && len(nicks) > limit {
-		c.log.Info("more contacts than the server's MONITOR limit: the rest show no presence", "contacts", len(nicks), "limit", limit)
+		c.logger().Info("more contacts than the server's MONITOR limit: the rest show no presence", "contacts", len(nicks), "limit", limit)
 		nicks = nicks[:limit]
 	}
 	lines := []string{"MONITOR C"}
@@ -95,7 +95,7 @@ func (c *conn) monitor() {
 		lines = append(lines, "MONITOR + "+b.String())
 	}
 	if err := c.enqueue(lines...); err != nil {
-		c.log.Warn("MONITOR not sent", "err", err)
+		c.logger().Warn("MONITOR not sent", "err", err)
 	}
 }
 

@@ -81,7 +81,7 @@ func (r *parkReader) read() {
 		r.twice.Store(true)
 	}
 	for {
-		e, err := r.lc.next(slog.Default())
+		e, err := r.lc.next(slog.Default)
 		if err == errWouldBlock {
 			r.active.Add(-1) // another goroutine may resume it from here on
 			parked, perr := r.lc.park()
@@ -359,7 +359,7 @@ func TestParkRefusedReadsBlocking(t *testing.T) {
 	lc.pk.p = &poller{epfd: int(f.Fd())}
 	t.Cleanup(func() { lc.pk.p = real })
 
-	if _, err := lc.next(slog.Default()); err != errWouldBlock {
+	if _, err := lc.next(slog.Default); err != errWouldBlock {
 		t.Fatalf("first read: %v, want errWouldBlock", err)
 	}
 	parked, err := lc.park()
@@ -371,7 +371,7 @@ func TestParkRefusedReadsBlocking(t *testing.T) {
 	}
 	got := make(chan string, 1)
 	go func() {
-		e, err := lc.next(slog.Default())
+		e, err := lc.next(slog.Default)
 		if err != nil {
 			got <- "error: " + err.Error()
 			return

@@ -314,7 +314,7 @@ func (c *conn) rememberLines(ctx context.Context, target string, ids []string) {
 		sets = sets[len(sets)-maxLineSets:]
 	}
 	if err := st.Put(ctx, key, []byte(strings.Join(sets, "\n"))); err != nil {
-		c.log.Warn("the lines of a long message not remembered; deleting it will delete its first line only", "err", err)
+		c.logger().Warn("the lines of a long message not remembered; deleting it will delete its first line only", "err", err)
 	}
 }
 

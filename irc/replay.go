@@ -3,6 +3,7 @@ package irc
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,15 +101,76 @@ type joinReplay struct {
 
 // chanMarks is an adapter's channel bookmarks and the join replays being
 // received, over all its connections; its zero value is ready.
+//
+// The channels' states are one small slice sorted by key, not a map per
+// state: a user is in a few channels, and four maps (the bookmarks, which
+// were looked up, which are to write, which replays are due) cost each
+// user close to a KiB of live heap for one channel.
 type chanMarks struct {
 	mu      sync.Mutex
-	cur     map[string]chanMark // by markStoreKey; present: the user is in the channel
-	loaded  map[string]bool     // looked up in the store (found or not)
-	dirty   map[string]bool     // to write (absent from cur: to delete)
-	due     map[string]bool     // JOIN seen, replay not yet: the value is rejoin
-	batches map[string]*joinReplay
-	writing bool // the writer goroutine runs
+	chans   []markState            // by key; an entry goes once none of its flags is set
+	batches map[string]*joinReplay // the join replays being received; nil when none
+	writing bool                   // the writer goroutine runs
 	wake    chan struct{}
+}
+
+// markState is what an adapter knows of one channel's bookmark.
+type markState struct {
+	key    string // markStoreKey
+	mark   chanMark
+	in     bool // the user is in the channel: mark is its bookmark
+	loaded bool // looked up in the store (found or not)
+	dirty  bool // to write (a deletion when !in)
+	due    bool // JOIN seen, replay not yet
+	rejoin bool // with due: the JOIN was a rejoin
+}
+
+// find returns the index of key's entry, or where it would go.
+func (m *chanMarks) find(key string) (int, bool) {
+	return slices.BinarySearchFunc(m.chans, key, func(s markState, key string) int { return strings.Compare(s.key, key) })
+}
+
+// get returns key's entry, or nil. The pointer is valid until the next
+// call that adds or drops an entry (entry, tidy). Call with m.mu held.
+func (m *chanMarks) get(key string) *markState {
+	if i, ok := m.find(key); ok {
+		return &m.chans[i]
+	}
+	return nil
+}
+
+// entry returns key's entry, adding it. Call with m.mu held.
+func (m *chanMarks) entry(key string) *markState {
+	i, ok := m.find(key)
+	if !ok {
+		m.chans = slices.Insert(m.chans, i, markState{key: key})
+	}
+	return &m.chans[i]
+}
+
+// cur returns the channel's bookmark, and whether the user is in it.
+// Call with m.mu held.
+func (m *chanMarks) cur(key string) (chanMark, bool) {
+	if s := m.get(key); s != nil && s.in {
+		return s.mark, true
+	}
+	return chanMark{}, false
+}
+
+// tidy drops key's entry once it holds nothing, and the slice with the
+// last one. Call with m.mu held.
+func (m *chanMarks) tidy(key string) {
+	i, ok := m.find(key)
+	if !ok {
+		return
+	}
+	if s := m.chans[i]; s.in || s.loaded || s.dirty || s.due {
+		return
+	}
+	m.chans = slices.Delete(m.chans, i, i+1)
+	if len(m.chans) == 0 {
+		m.chans = nil
+	}
 }
 
 // loadMark reads the channel's stored bookmark before a join asked by the
@@ -122,28 +184,29 @@ func (c *conn) loadMark(ctx context.Context, channel string) {
 	key := markStoreKey(c.server, FoldName(channel))
 	m := &c.a.marks
 	m.mu.Lock()
-	done := m.loaded[key]
+	done := false
+	if st := m.get(key); st != nil {
+		done = st.loaded
+	}
 	m.mu.Unlock()
 	if done {
 		return
 	}
 	v, err := st.Get(ctx, key)
 	if err != nil && !errors.Is(err, transports.ErrNotFound) {
-		c.log.Warn("reading a channel's bookmark", "err", err)
+		c.logger().Warn("reading a channel's bookmark", "err", err)
 		return
 	}
 	mark, ok := decodeMark(v)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.loaded[key] {
+	e := m.entry(key)
+	if e.loaded {
 		return
 	}
-	if m.loaded == nil {
-		m.loaded, m.cur = make(map[string]bool), make(map[string]chanMark)
-	}
-	m.loaded[key] = true
-	if _, there := m.cur[key]; ok && !there {
-		m.cur[key] = mark
+	e.loaded = true
+	if ok && !e.in {
+		e.mark, e.in = mark, true
 	}
 }
 
@@ -189,23 +252,18 @@ func (c *conn) joinedChannel(e *girc.Event) {
 	m := &c.a.marks
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.cur == nil {
-		m.loaded, m.cur = make(map[string]bool), make(map[string]chanMark)
-	}
-	if m.due == nil {
-		m.due = make(map[string]bool)
-	}
-	mark, rejoin := m.cur[key]
+	st := m.entry(key)
+	mark, rejoin := st.mark, st.in
 	switch {
 	case !rejoin:
-		m.cur[key] = chanMark{at: lineTime(e)}
-		c.a.markDirtyLocked(key)
+		st.mark, st.in = chanMark{at: lineTime(e)}, true
+		c.a.markDirtyLocked(st)
 	case ask:
 		c.fetchMissed(strings.Clone(name), key, mark, lineTime(e))
 		return
 	}
 	if !ask {
-		m.due[key] = rejoin
+		st.due, st.rejoin = true, rejoin
 	}
 }
 
@@ -238,7 +296,7 @@ func (c *conn) fetchMissed(name, key string, mark chanMark, joined time.Time) {
 			msgs, err = c.historyRequest(ctx, name, "AFTER "+name+" "+from, limit)
 		}
 		if err != nil {
-			c.log.Info("the channel lines said while the gateway was away could not be fetched", "err", err)
+			c.logger().Info("the channel lines said while the gateway was away could not be fetched", "err", err)
 			return
 		}
 		if len(msgs) == limit {
@@ -271,12 +329,13 @@ func (c *conn) leftChannel(name string) {
 	m := &c.a.marks
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.cur[key]; !ok {
+	st := m.get(key)
+	if st == nil || !st.in {
 		return
 	}
-	delete(m.cur, key)
-	delete(m.due, key)
-	c.a.markDirtyLocked(key)
+	st.in, st.mark, st.due = false, chanMark{}, false
+	c.a.markDirtyLocked(st)
+	m.tidy(key)
 }
 
 // handledLine moves a channel's bookmark to a line handled live (a
@@ -286,13 +345,18 @@ func (c *conn) handledLine(key string, e *girc.Event) {
 	m := &c.a.marks
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.due, key)
-	id, ok := e.Tags.Get("msgid")
-	if _, in := m.cur[key]; !in || !ok || !validMsgID(id) {
+	st := m.get(key)
+	if st == nil {
 		return
 	}
-	m.cur[key] = chanMark{at: lineTime(e), msgid: strings.Clone(id)}
-	c.a.markDirtyLocked(key)
+	st.due = false
+	id, ok := e.Tags.Get("msgid")
+	if !st.in || !ok || !validMsgID(id) {
+		m.tidy(key)
+		return
+	}
+	st.mark = chanMark{at: lineTime(e), msgid: strings.Clone(id)}
+	c.a.markDirtyLocked(st)
 }
 
 // lineTime is a line's server-time, else now.
@@ -315,12 +379,13 @@ func (c *conn) onReplayLine(e *girc.Event) {
 		if strings.HasPrefix(ref, "+") && len(e.Params) >= 3 {
 			key := markStoreKey(c.server, FoldName(e.Params[2]))
 			m.mu.Lock()
-			if rejoin, ok := m.due[key]; ok && len(m.batches) < maxOpenBatches {
-				delete(m.due, key)
+			if st := m.get(key); st != nil && st.due && len(m.batches) < maxOpenBatches {
+				st.due = false
 				if m.batches == nil {
 					m.batches = make(map[string]*joinReplay)
 				}
-				m.batches[c.server+" "+ref[1:]] = &joinReplay{key: key, name: strings.Clone(e.Params[2]), rejoin: rejoin}
+				m.batches[c.server+" "+ref[1:]] = &joinReplay{key: key, name: strings.Clone(e.Params[2]), rejoin: st.rejoin}
+				m.tidy(key)
 			}
 			m.mu.Unlock()
 			return
@@ -329,6 +394,9 @@ func (c *conn) onReplayLine(e *girc.Event) {
 			m.mu.Lock()
 			r := m.batches[c.server+" "+ref[1:]]
 			delete(m.batches, c.server+" "+ref[1:])
+			if len(m.batches) == 0 {
+				m.batches = nil // a map kept for the next replay would outlive this one
+			}
 			m.mu.Unlock()
 			if r != nil {
 				c.endReplay(r)
@@ -366,7 +434,7 @@ func (c *conn) onReplayLine(e *girc.Event) {
 func (c *conn) endReplay(r *joinReplay) {
 	m := &c.a.marks
 	m.mu.Lock()
-	mark, in := m.cur[r.key]
+	mark, in := m.cur(r.key)
 	m.mu.Unlock()
 	if !in || len(r.lines) == 0 {
 		return // left meanwhile, or nothing replayed
@@ -389,14 +457,14 @@ func (c *conn) endReplay(r *joinReplay) {
 		m.mu.Lock()
 		// A fetch's answer can come after live lines: the bookmark does
 		// not go back past them.
-		if cur, in := m.cur[r.key]; in && (!r.fetched || !l.at.Before(cur.at)) {
-			m.cur[r.key] = chanMark{at: l.at, msgid: l.msgid}
-			c.a.markDirtyLocked(r.key)
+		if st := m.get(r.key); st != nil && st.in && (!r.fetched || !l.at.Before(st.mark.at)) {
+			st.mark = chanMark{at: l.at, msgid: l.msgid}
+			c.a.markDirtyLocked(st)
 		}
 		m.mu.Unlock()
 	}
 	if delivered > 0 {
-		c.log.Info("delivered the channel lines said while the gateway was away, from the server's join replay", "lines", delivered)
+		c.logger().Info("delivered the channel lines said while the gateway was away, from the server's join replay", "lines", delivered)
 	}
 }
 
@@ -422,16 +490,15 @@ func afterMark(lines []replayLine, mark chanMark) []replayLine {
 
 // markDirtyLocked queues the channel's bookmark for the writer, starting
 // it if needed. Call with a.marks.mu held.
-func (a *adapter) markDirtyLocked(key string) {
+func (a *adapter) markDirtyLocked(st *markState) {
 	m := &a.marks
 	if a.acct.Store == nil {
 		return
 	}
-	if m.dirty == nil {
-		m.dirty = make(map[string]bool)
+	if m.wake == nil {
 		m.wake = make(chan struct{}, 1)
 	}
-	m.dirty[key] = true
+	st.dirty = true
 	select {
 	case m.wake <- struct{}{}:
 	default:
@@ -478,15 +545,27 @@ func (a *adapter) writeMarks() {
 func (a *adapter) flushMarks() {
 	m := &a.marks
 	m.mu.Lock()
-	todo := make(map[string][]byte, len(m.dirty))
-	for key := range m.dirty {
-		if mark, ok := m.cur[key]; ok {
-			todo[key] = mark.encode()
+	var todo map[string][]byte
+	var gone []string
+	for i := range m.chans {
+		st := &m.chans[i]
+		if !st.dirty {
+			continue
+		}
+		if todo == nil {
+			todo = make(map[string][]byte)
+		}
+		st.dirty = false
+		if st.in {
+			todo[st.key] = st.mark.encode()
 		} else {
-			todo[key] = nil
+			todo[st.key] = nil
+			gone = append(gone, st.key)
 		}
 	}
-	clear(m.dirty)
+	for _, key := range gone {
+		m.tidy(key)
+	}
 	m.mu.Unlock()
 	if len(todo) == 0 {
 		return
@@ -495,7 +574,7 @@ func (a *adapter) flushMarks() {
 	defer cancel()
 	for key, v := range todo {
 		if err := a.acct.Store.Put(ctx, key, v); err != nil {
-			a.log.Warn("saving a channel's bookmark", "err", err)
+			a.logger().Warn("saving a channel's bookmark", "err", err)
 		}
 	}
 }
