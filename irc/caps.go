@@ -2,6 +2,7 @@ package irc
 
 import (
 	"encoding/base64"
+	"maps"
 	"slices"
 	"strings"
 
@@ -108,40 +109,34 @@ func (c *conn) onAuthenticate(e *girc.Event) {
 // this connection. Call with c.mu held.
 func (c *conn) hasCapLocked(name string) bool { return c.caps.has(name) }
 
-// capSet is the capabilities a server accepted on one connection: a
-// handful of names, kept as a slice of the static names of wantedCaps
-// (a map per connection, and the ACK lines its keys were cut from, cost
-// every idle connection half a KiB).
-type capSet []string
+// capSet is the capabilities a server accepted on one connection, as
+// one bit per capability the transport may request (capBits): a map per
+// connection, and then a slice of names, cost every idle connection
+// hundreds of bytes. The server acknowledges only what was requested, so
+// a name outside capBits is never one the transport asks about: it is
+// not kept.
+type capSet uint32
 
-// capNames maps each capability the transport may request to its static
-// spelling, so that an accepted name does not keep its line alive.
-var capNames = func() map[string]string {
-	m := map[string]string{"sasl": "sasl"}
-	for name := range wantedCaps {
-		m[name] = name
+// capBits numbers the capabilities the transport may request: wantedCaps
+// and sasl.
+var capBits = func() map[string]capSet {
+	names := slices.Sorted(maps.Keys(wantedCaps))
+	names = append(names, "sasl")
+	if len(names) > 32 {
+		panic("irc: more capabilities than a capSet holds")
+	}
+	m := make(map[string]capSet, len(names))
+	for i, name := range names {
+		m[name] = 1 << i
 	}
 	return m
 }()
 
-func (s capSet) has(name string) bool { return slices.Contains(s, name) }
+func (s capSet) has(name string) bool { return s&capBits[name] != 0 }
 
-func (s *capSet) add(name string) {
-	if s.has(name) {
-		return
-	}
-	canon, ok := capNames[name]
-	if !ok {
-		canon = strings.Clone(name)
-	}
-	*s = append(*s, canon)
-}
+func (s *capSet) add(name string) { *s |= capBits[name] }
 
-func (s *capSet) del(name string) {
-	if i := slices.Index(*s, name); i >= 0 {
-		*s = slices.Delete(*s, i, i+1)
-	}
-}
+func (s *capSet) del(name string) { *s &^= capBits[name] }
 
 // writeNow writes lines at once, unpaced, on the current connection:
 // the negotiation's.

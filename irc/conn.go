@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -46,8 +48,11 @@ type conn struct {
 	admin    bool   // the admin configured the server: dialled without the egress policy
 	services string // the server's services host, "" when none is configured
 	lim      *rate.Limiter
-	ctcpLim  *rate.Limiter // CTCP answers
-	typeLim  *rate.Limiter // typing notifications
+	// ctcpLim and typeLim pace the CTCP answers and the typing
+	// notifications; made at their first use (ctcpLimiter,
+	// typeLimiter), since most connections never need them. Under mu.
+	ctcpLim *rate.Limiter
+	typeLim *rate.Limiter
 
 	// link is the connection's place in the session's reconnect policy
 	// (Account.Reconnect), reporting once the connection is the
@@ -75,9 +80,11 @@ type conn struct {
 	echoes     []*echoWait
 	seq        int
 	out        []outLine
-	// The writer is no goroutine of its own: flush runs on a timer when
-	// lines are queued, and again when the rate limit lets the next one
-	// go (flushArmed: a flush is due or running; writerDone: no more).
+	// The writer is no goroutine of its own: flush runs on a goroutine
+	// started when lines are queued, and on a timer when the rate limit
+	// lets the next one go (flushArmed: a flush is due or running;
+	// writerDone: no more). The timer exists only while the limit holds
+	// lines back: an idle connection keeps none.
 	flushTimer *time.Timer
 	flushArmed bool
 	writerDone bool
@@ -186,8 +193,6 @@ func newConn(a *adapter, server, nick, password string) *conn {
 		wantNick: nick,
 		password: password,
 		lim:      rate.NewLimiter(rate.Limit(a.n.cfg.SendRate), a.n.cfg.SendBurst),
-		ctcpLim:  rate.NewLimiter(rate.Every(5*time.Second), 3),
-		typeLim:  rate.NewLimiter(rate.Every(2*time.Second), 5),
 		regWait:  make(chan struct{}),
 		channels: make(map[string]*channel),
 		isupport: defaultISupport(),
@@ -200,6 +205,37 @@ func newConn(a *adapter, server, nick, password string) *conn {
 // 400 bytes of live heap for lines that are rarely written.
 func (c *conn) logger() *slog.Logger {
 	return c.a.n.log.With("user", c.a.acct.User, "server", c.server)
+}
+
+// The paces of the answers a connection makes on its own: at most 3 CTCP
+// answers at once, then one per 5 s; 5 typing notifications, then one per
+// 2 s.
+const (
+	ctcpEvery = 5 * time.Second
+	ctcpBurst = 3
+	typeEvery = 2 * time.Second
+	typeBurst = 5
+)
+
+// ctcpLimiter returns the limiter of the CTCP answers, made at the first.
+func (c *conn) ctcpLimiter() *rate.Limiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctcpLim == nil {
+		c.ctcpLim = rate.NewLimiter(rate.Every(ctcpEvery), ctcpBurst)
+	}
+	return c.ctcpLim
+}
+
+// typeLimiter returns the limiter of the typing notifications, made at
+// the first.
+func (c *conn) typeLimiter() *rate.Limiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.typeLim == nil {
+		c.typeLim = rate.NewLimiter(rate.Every(typeEvery), typeBurst)
+	}
+	return c.typeLim
 }
 
 // waitRegistered waits until the server accepted the connection's first
@@ -370,12 +406,19 @@ func (c *conn) retryLink() *transports.Link {
 // attempt is one connection attempt that is up: its socket and what
 // watches it, until finish.
 type attempt struct {
-	lc        *lineConn
-	q         *lineQueue // its lines on their way to handleLine
-	release   func()     // its place in the egress budget
-	regTimer  *time.Timer
-	keepalive *time.Timer
-	quitTimer *time.Timer
+	lc      *lineConn
+	q       *lineQueue // its lines on their way to handleLine
+	release func()     // its place in the egress budget
+	// clock is the attempt's one timer: the registration's deadline,
+	// then the keepalive (tick). Only its callback touches the fields
+	// below it, after open armed it.
+	clock          *time.Timer
+	regDue         time.Time // the registration's deadline; zero once checked
+	pingDue        time.Time // when the keepalive looks next
+	every, timeout time.Duration
+	// quitTimer closes the socket of a server that ignores our QUIT;
+	// made when the QUIT is written (stopQuit: the context's end).
+	quitTimer atomic.Pointer[time.Timer]
 	stopQuit  func() bool
 }
 
@@ -418,7 +461,7 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 	}
 	c.failErr = nil
 	c.saslOK, c.saslTried = false, false
-	c.caps, c.capOffer = nil, nil
+	c.caps, c.capOffer = 0, nil
 	c.awayLine = "AWAY" // a new connection is not away
 	c.isupport = defaultISupport()
 	c.motd = nil
@@ -451,20 +494,10 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 	c.mu.Lock()
 	c.wire = lc // reachable from here on (closeWire)
 	c.mu.Unlock()
-	at.regTimer = time.AfterFunc(c.a.n.cfg.Timeout-time.Since(start), func() { // the dial counts
-		defer c.recoverLog("registration timer")
-		if !c.isRegistered() {
-			c.setFail(fmt.Errorf("%w: %s did not complete the registration in time", transports.ErrUnavailable, c.server))
-			lc.Close()
-		}
-	})
-	at.keepalive = c.keepalive(lc, pingEvery, pingTimeout)
-	quitTimer := time.AfterFunc(time.Hour, func() { lc.Close() }) // armed by a cancellation
-	quitTimer.Stop()
-	at.quitTimer = quitTimer
+	c.startClock(at, start.Add(c.a.n.cfg.Timeout), pingEvery, pingTimeout) // the dial counts
 	at.stopQuit = context.AfterFunc(ctx, func() {
 		defer c.recoverLog("quit")
-		quitTimer.Reset(3 * time.Second) // a server that ignores QUIT
+		at.quitTimer.Store(time.AfterFunc(3*time.Second, func() { lc.Close() })) // a server that ignores QUIT
 		if err := lc.writeLine("QUIT :Switchboard: session closed"); err != nil {
 			lc.Close()
 		}
@@ -478,7 +511,9 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 // budget back, and returns why the connection ended, as the user is told.
 func (c *conn) finish(at *attempt, err error) error {
 	at.stopQuit()
-	at.quitTimer.Stop()
+	if t := at.quitTimer.Load(); t != nil {
+		t.Stop()
+	}
 	c.mu.Lock()
 	fail := c.failErr
 	c.mu.Unlock()
@@ -492,8 +527,7 @@ func (c *conn) finish(at *attempt, err error) error {
 	default:
 		err = fmt.Errorf("%w: %s closed the connection", transports.ErrUnavailable, c.server)
 	}
-	at.keepalive.Stop()
-	at.regTimer.Stop()
+	at.clock.Stop()
 	at.lc.Close()
 	c.mu.Lock()
 	c.wire = nil
@@ -576,16 +610,45 @@ const (
 	pingTimeout = 3 * time.Minute
 )
 
-// keepalive starts the connection's pings on a timer (no goroutine waits
-// for it), one every every, and closes the connection when nothing was
-// read (lc.read: when the last line was) for every + timeout. Stop the
-// timer when the connection ends.
-func (c *conn) keepalive(lc *lineConn, every, timeout time.Duration) *time.Timer {
-	var t *time.Timer
-	t = time.AfterFunc(time.Hour, func() {
-		defer c.recoverLog("keepalive")
-		if time.Since(time.Unix(0, lc.read.Load())) > every+timeout {
-			c.setFail(fmt.Errorf("%w: %s did not answer for %v", transports.ErrUnavailable, c.server, every+timeout))
+// startClock arms the attempt's one timer (no goroutine waits for it):
+// at regDue (if not zero) the connection ends unless the server accepted
+// its registration by then; from the start, every every, the keepalive
+// pings the server, and closes the connection when nothing was read
+// (lc.read: when the last line was) for every + timeout. One timer, not
+// one per duty: an idle connection keeps each of them for its whole
+// life. finish stops it.
+func (c *conn) startClock(at *attempt, regDue time.Time, every, timeout time.Duration) {
+	at.regDue, at.every, at.timeout = regDue, every, timeout
+	at.pingDue = time.Now().Add(every)
+	at.clock = time.AfterFunc(time.Hour, func() { c.tick(at) })
+	at.clock.Reset(at.nextTick())
+}
+
+// nextTick is how long until the clock's next duty.
+func (at *attempt) nextTick() time.Duration {
+	next := at.pingDue
+	if !at.regDue.IsZero() && at.regDue.Before(next) {
+		next = at.regDue
+	}
+	return time.Until(next)
+}
+
+// tick does the clock's duties that are due (startClock) and arms it for
+// the next one.
+func (c *conn) tick(at *attempt) {
+	defer c.recoverLog("clock")
+	lc, now := at.lc, time.Now()
+	if !at.regDue.IsZero() && !now.Before(at.regDue) {
+		at.regDue = time.Time{}
+		if !c.isRegistered() {
+			c.setFail(fmt.Errorf("%w: %s did not complete the registration in time", transports.ErrUnavailable, c.server))
+			lc.Close()
+			return
+		}
+	}
+	if !now.Before(at.pingDue) {
+		if time.Since(time.Unix(0, lc.read.Load())) > at.every+at.timeout {
+			c.setFail(fmt.Errorf("%w: %s did not answer for %v", transports.ErrUnavailable, c.server, at.every+at.timeout))
 			lc.Close()
 			return
 		}
@@ -593,10 +656,9 @@ func (c *conn) keepalive(lc *lineConn, every, timeout time.Duration) *time.Timer
 			lc.Close()
 			return
 		}
-		t.Reset(every)
-	})
-	t.Reset(every)
-	return t
+		at.pingDue = time.Now().Add(at.every)
+	}
+	at.clock.Reset(at.nextTick())
 }
 
 // dispatch handles one line from the server: the connection's state and
@@ -849,6 +911,9 @@ func (c *conn) unqueue(owner any) {
 	}
 	clear(c.out[len(kept):])
 	c.out = kept
+	if len(kept) == 0 {
+		c.out = nil
+	}
 }
 
 // request queues the lines of a command and waits for w, the answer;
@@ -872,11 +937,7 @@ func (c *conn) kickLocked() {
 		return
 	}
 	c.flushArmed = true
-	if c.flushTimer == nil {
-		c.flushTimer = time.AfterFunc(0, c.flush)
-		return
-	}
-	c.flushTimer.Reset(0)
+	go c.flush() // stopWriter waits for it (flushing), or it sees writerDone
 }
 
 // flush writes queued lines in order, within the rate limit, while the
@@ -900,19 +961,23 @@ func (c *conn) flush() {
 	for {
 		c.mu.Lock()
 		if c.writerDone || !c.registered || len(c.out) == 0 || c.wire == nil {
-			c.flushArmed = false
+			c.flushArmed, c.flushTimer = false, nil
 			c.mu.Unlock()
 			return
 		}
 		r := c.lim.Reserve()
 		if !r.OK() { // a limit that lets nothing through: until a kick
-			c.flushArmed = false
+			c.flushArmed, c.flushTimer = false, nil
 			c.mu.Unlock()
 			return
 		}
 		if d := r.Delay(); d > 0 {
 			r.Cancel()
-			c.flushTimer.Reset(d)
+			if c.flushTimer == nil {
+				c.flushTimer = time.AfterFunc(d, c.flush)
+			} else {
+				c.flushTimer.Reset(d) // the timer that runs this flush: it has fired
+			}
 			c.mu.Unlock()
 			return
 		}
@@ -990,10 +1055,22 @@ func (c *conn) removeAwait(w *await) {
 	defer c.mu.Unlock()
 	for i, x := range c.waits {
 		if x == w {
-			c.waits = append(c.waits[:i], c.waits[i+1:]...)
+			c.waits = without(c.waits, i)
 			return
 		}
 	}
+}
+
+// without returns s without its element i: the slot it frees is cleared,
+// so that no finished wait stays reachable from the slice's backing array
+// (with the event and the message it holds), and an empty slice is nil,
+// so that an idle connection keeps no array at all.
+func without[T any](s []T, i int) []T {
+	s = slices.Delete(s, i, i+1)
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 // waitFor waits for w's answer, bounded by ctx and the network timeout.
@@ -1325,7 +1402,7 @@ func (c *conn) dropEcho(w *echoWait) {
 	defer c.mu.Unlock()
 	for i, x := range c.echoes {
 		if x == w {
-			c.echoes = append(c.echoes[:i], c.echoes[i+1:]...)
+			c.echoes = without(c.echoes, i)
 			return
 		}
 	}
@@ -1493,7 +1570,7 @@ func (c *conn) onCTCP(e girc.CTCPEvent) {
 	default:
 		return
 	}
-	if !c.ctcpLim.Allow() {
+	if !c.ctcpLimiter().Allow() {
 		return
 	}
 	text = cutUTF8(strings.ReplaceAll(Sanitize(text), "\x01", ""), 100)
@@ -1681,7 +1758,7 @@ func (c *conn) typing(target string, state transports.ChatState) error {
 	if seen && last == v {
 		return nil // nothing changed
 	}
-	if !c.typeLim.Allow() {
+	if !c.typeLimiter().Allow() {
 		return nil // a hint, not worth a flood: dropped
 	}
 	c.mu.Lock()

@@ -267,7 +267,7 @@ func (c *conn) onEcho(e *girc.Event) {
 		w.lines--
 		if w.lines == 0 {
 			done = w
-			c.echoes = append(c.echoes[:i], c.echoes[i+1:]...)
+			c.echoes = without(c.echoes, i)
 		}
 		break
 	}
@@ -291,6 +291,9 @@ func (c *conn) onFence(token string) bool {
 	}
 	clear(c.echoes[len(kept):])
 	c.echoes = kept
+	if len(kept) == 0 {
+		c.echoes = nil
+	}
 	c.mu.Unlock()
 	for _, w := range done {
 		c.echoDone(w)
@@ -310,7 +313,7 @@ func (c *conn) onSendError(e *girc.Event) bool {
 	for i, w := range c.echoes {
 		if w.target == key {
 			failed = w
-			c.echoes = append(c.echoes[:i], c.echoes[i+1:]...)
+			c.echoes = without(c.echoes, i)
 			break
 		}
 	}

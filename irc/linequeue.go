@@ -40,22 +40,32 @@ const lineQueueLen = 16
 // queued are dropped, and push reports false. After its last push the
 // reader calls wait, which returns once no handling goroutine holds the
 // queue any more.
+//
+// The waiting lines are a slice that exists only while lines wait, and
+// the channel push waits on only while it waits: an idle connection's
+// queue holds neither (a buffered channel of lineQueueLen lines and one
+// to signal the failure cost every connection about 300 bytes).
 type lineQueue struct {
 	handle func(*girc.Event) error
 	abort  func()
-	lines  chan *girc.Event
+
+	mu    sync.Mutex
+	lines []*girc.Event // waiting, oldest first; nil when none wait
+	// room is made by a push that waits for room, and closed when a
+	// line leaves the queue or a handler failed.
+	room   chan struct{}
+	failed bool  // a handler failed
+	err    error // the handler's error
 	// running: a handling goroutine holds the queue (or is about to);
-	// only the one that sets it from false to true hands it on.
+	// set under mu, only by the push that hands the queue on.
 	running atomic.Bool
 	wg      sync.WaitGroup // held by a handling goroutine
-	failed  chan struct{}  // closed once a handler failed
-	err     error          // the handler's error; set before failed is closed
 }
 
 // newLineQueue returns a queue whose lines are handled by handle; abort
 // is called, from the handling goroutine, when handle fails.
 func newLineQueue(handle func(*girc.Event) error, abort func()) *lineQueue {
-	return &lineQueue{handle: handle, abort: abort, lines: make(chan *girc.Event, lineQueueLen), failed: make(chan struct{})}
+	return &lineQueue{handle: handle, abort: abort}
 }
 
 // push queues e for its handling, handing the queue to a handling
@@ -63,18 +73,28 @@ func newLineQueue(handle func(*girc.Event) error, abort func()) *lineQueue {
 // without queueing e, once a handler failed: the reader stops reading.
 // Only the reading goroutine calls push.
 func (q *lineQueue) push(e *girc.Event) bool {
-	select {
-	case <-q.failed:
-		return false
-	default:
+	q.mu.Lock()
+	for !q.failed && len(q.lines) >= lineQueueLen {
+		if q.room == nil {
+			q.room = make(chan struct{})
+		}
+		room := q.room
+		q.mu.Unlock()
+		<-room
+		q.mu.Lock()
 	}
-	select {
-	case q.lines <- e:
-	case <-q.failed:
+	if q.failed {
+		q.mu.Unlock()
 		return false
 	}
-	if q.running.CompareAndSwap(false, true) {
+	q.lines = append(q.lines, e)
+	handOn := !q.running.Load()
+	if handOn {
+		q.running.Store(true)
 		q.wg.Add(1)
+	}
+	q.mu.Unlock()
+	if handOn {
 		select {
 		case lineWork <- q: // a handling goroutine that lingers takes it
 		default:
@@ -82,6 +102,35 @@ func (q *lineQueue) push(e *girc.Event) bool {
 		}
 	}
 	return true
+}
+
+// take returns the next waiting line, or, when none waits, releases the
+// queue (running false) and returns nil.
+func (q *lineQueue) take() *girc.Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.lines) == 0 {
+		q.lines = nil
+		q.running.Store(false)
+		return nil
+	}
+	e := q.lines[0]
+	q.lines[0] = nil
+	q.lines = q.lines[1:]
+	if len(q.lines) == 0 {
+		q.lines = nil // the next push allocates again, as small as it needs
+	}
+	q.wakeLocked()
+	return e
+}
+
+// wakeLocked lets a push that waits for room try again. Call with q.mu
+// held.
+func (q *lineQueue) wakeLocked() {
+	if q.room != nil {
+		close(q.room)
+		q.room = nil
+	}
 }
 
 // lineWork hands a queue with lines waiting to a handling goroutine that
@@ -122,24 +171,19 @@ func lineWorker(q *lineQueue) {
 // Handlers recover their own panics (conn.dispatch).
 func (q *lineQueue) work() {
 	for {
-		select {
-		case e := <-q.lines:
-			if err := q.handle(e); err != nil {
-				// running stays true: no goroutine takes it again.
-				q.err = err
-				close(q.failed)
-				q.abort()
-				return
-			}
-		default:
-			q.running.Store(false)
-			// A line pushed after the queue looked empty, whose pusher
-			// saw running still true, is this goroutine's to handle;
-			// if the pusher handed the queue on instead, that goroutine
-			// has it.
-			if len(q.lines) == 0 || !q.running.CompareAndSwap(false, true) {
-				return
-			}
+		e := q.take()
+		if e == nil {
+			return
+		}
+		if err := q.handle(e); err != nil {
+			// running stays true: no goroutine takes it again.
+			q.mu.Lock()
+			q.err, q.failed = err, true
+			q.lines = nil
+			q.wakeLocked()
+			q.mu.Unlock()
+			q.abort()
+			return
 		}
 	}
 }
@@ -150,6 +194,8 @@ func (q *lineQueue) work() {
 // calls wait, after its last push.
 func (q *lineQueue) wait(readErr error) error {
 	q.wg.Wait()
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.err != nil {
 		return q.err
 	}

@@ -180,18 +180,20 @@ func TestKeepalive(t *testing.T) {
 	lc := c.wire
 	c.mu.Unlock()
 	lc.read.Store(time.Now().UnixNano())
-	ping := c.keepalive(lc, 20*time.Millisecond, time.Hour)
+	ping := &attempt{lc: lc}
+	c.startClock(ping, time.Time{}, 20*time.Millisecond, time.Hour)
 	if l := s.expect("PING"); pingToken(l) != "keepalive" {
 		t.Errorf("keepalive sent %q", l)
 	}
-	ping.Stop()
+	ping.clock.Stop()
 	if !c.isRegistered() {
 		t.Fatal("a server that answers lost the connection")
 	}
 
 	lc.read.Store(time.Now().Add(-time.Hour).UnixNano())
-	silent := c.keepalive(lc, 10*time.Millisecond, 10*time.Millisecond)
-	defer silent.Stop()
+	silent := &attempt{lc: lc}
+	c.startClock(silent, time.Time{}, 10*time.Millisecond, 10*time.Millisecond)
+	defer silent.clock.Stop()
 	deadline := time.Now().Add(5 * time.Second)
 	for c.isRegistered() {
 		if time.Now().After(deadline) {
@@ -199,4 +201,61 @@ func TestKeepalive(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// The registration's deadline and the keepalive share one timer per
+// attempt (startClock): a server that never ends the registration loses
+// the connection at the deadline; one that did is pinged on after it.
+func TestClockRegistrationDeadline(t *testing.T) {
+	t.Run("not registered", func(t *testing.T) {
+		srvConn, cliConn := net.Pipe()
+		t.Cleanup(func() { srvConn.Close() })
+		n := New(Config{
+			DefaultServer: "irc.test",
+			Servers:       map[string]Server{"irc.test": {Plaintext: true}},
+			Timeout:       300 * time.Millisecond,
+			Dial:          func(context.Context, string, string) (net.Conn, error) { return cliConn, nil },
+		})
+		s := newScriptedOn(t, srvConn)
+		done := make(chan error, 1)
+		go func() {
+			a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org",
+				Credentials: transports.Credentials{"nick": "me"}}, transports.SinkFunc(func(transports.Event) {}))
+			if err == nil {
+				a.Close()
+			}
+			done <- err
+		}()
+		s.expect("CAP LS") // and no answer
+		select {
+		case err := <-done:
+			if !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "did not complete the registration in time") {
+				t.Errorf("Connect = %v, want the registration's deadline", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a server that never ended the registration kept the connection")
+		}
+	})
+	t.Run("registered", func(t *testing.T) {
+		s, n := newScripted(t)
+		a, _ := connectScripted(t, s, n, "")
+		c, err := a.existing("irc.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		lc := c.wire
+		c.mu.Unlock()
+		at := &attempt{lc: lc}
+		c.startClock(at, time.Now().Add(10*time.Millisecond), 50*time.Millisecond, time.Hour)
+		defer at.clock.Stop()
+		for range 2 { // pings after the deadline passed
+			if l := s.expect("PING"); pingToken(l) != "keepalive" {
+				t.Errorf("keepalive sent %q", l)
+			}
+		}
+		if !c.isRegistered() {
+			t.Error("the registration's deadline ended a registered connection")
+		}
+	})
 }
