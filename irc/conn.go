@@ -42,10 +42,8 @@ type conn struct {
 	a        *adapter
 	server   string
 	addr     string
-	useTLS   bool
 	wantNick string
 	password string
-	admin    bool   // the admin configured the server: dialled without the egress policy
 	services string // the server's services host, "" when none is configured
 	lim      *rate.Limiter
 	// ctcpLim and typeLim pace the CTCP answers and the typing
@@ -58,20 +56,27 @@ type conn struct {
 	// (Account.Reconnect), reporting once the connection is the
 	// registered server's (linkMain); see retryLink.
 	linkMu   sync.Mutex
-	link     *transports.Link
 	linkMain bool
+	useTLS   bool
+	admin    bool // the admin configured the server: dialled without the egress policy
+	link     *transports.Link
 
-	mu         sync.Mutex
+	mu sync.Mutex
+	// The flags are together, so that the struct has no padding after
+	// each of them (conn is kept per user).
 	registered bool
 	everUp     bool
+	saslOK     bool
+	saslTried  bool          // AUTHENTICATE was sent on this connection
+	flushArmed bool          // see flushTimer
+	writerDone bool          // see flushTimer
+	monitored  bool          // the server's MONITOR list is not empty (monitor.go)
+	caps       capSet        // capabilities the server accepted (caps.go)
 	firstErr   error         // why the first attempt failed
 	regWait    chan struct{} // closed at registration or first failure
 	failErr    error         // what went wrong in the current attempt
-	saslOK     bool
-	saslTried  bool      // AUTHENTICATE was sent on this connection
-	caps       capSet    // capabilities the server accepted (caps.go)
-	capOffer   []string  // a CAP LS in several lines, so far
-	wire       *lineConn // the current connection's socket; nil between attempts
+	capOffer   []string      // a CAP LS in several lines, so far
+	wire       *lineConn     // the current connection's socket; nil between attempts
 	nick       string
 	user, host string
 	isupport   isupport
@@ -86,14 +91,11 @@ type conn struct {
 	// writerDone: no more). The timer exists only while the limit holds
 	// lines back: an idle connection keeps none.
 	flushTimer *time.Timer
-	flushArmed bool
-	writerDone bool
 	flushing   sync.WaitGroup
 	unfenced   []*echoWait       // sends written whose fence is not yet queued
 	awayLine   string            // the AWAY line last queued on this connection
-	rawUntil   time.Time         // numerics are forwarded to the user until then
+	rawUntil   int64             // numerics are forwarded to the user until then (Unix nanoseconds)
 	typed      map[string]string // last typing state sent, by folded target
-	monitored  bool              // the server's MONITOR list is not empty (monitor.go)
 	motd       []string
 	batches    map[string]bool // open BATCH references (history replays)
 	// quietRedacts are the msgids of the further lines of messages being
@@ -1503,7 +1505,7 @@ func (c *conn) sendRaw(ctx context.Context, body string, registered bool) error 
 		lines = append(lines, l)
 	}
 	c.mu.Lock()
-	c.rawUntil = time.Now().Add(30 * time.Second)
+	c.rawUntil = time.Now().Add(30 * time.Second).UnixNano()
 	c.mu.Unlock()
 	return c.enqueue(lines...)
 }

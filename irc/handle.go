@@ -366,7 +366,7 @@ func (c *conn) forwardRaw(e *girc.Event) []transports.Event {
 		return nil
 	}
 	c.mu.Lock()
-	active := c.registered && time.Now().Before(c.rawUntil)
+	active := c.registered && time.Now().UnixNano() < c.rawUntil
 	c.mu.Unlock()
 	if !active || len(e.Params) < 2 {
 		return nil

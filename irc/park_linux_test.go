@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -56,6 +57,19 @@ type parkReader struct {
 	active  atomic.Int32
 	resumes atomic.Int32
 	twice   atomic.Bool // two goroutines read at once
+	// mu orders the test's looks at a parked connection's reader
+	// (parkedReader) before the reads of the goroutine that resumes it:
+	// the race detector cannot see that the server's write, which wakes
+	// it, came after them.
+	mu sync.Mutex
+}
+
+// parkedReader reports, for a parked connection, whether it keeps its
+// read buffer and whether it keeps a line begun.
+func (r *parkReader) parkedReader() (buffer, partial bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lc.lr.r != nil, r.lc.lr.partial
 }
 
 func newParkReader(t *testing.T, set *parkers, cli net.Conn) *parkReader {
@@ -77,6 +91,8 @@ func newParkReader(t *testing.T, set *parkers, cli net.Conn) *parkReader {
 }
 
 func (r *parkReader) read() {
+	r.mu.Lock()
+	r.mu.Unlock() // an empty section: it orders the test's looks (parkedReader) before this reading
 	if r.active.Add(1) != 1 {
 		r.twice.Store(true)
 	}
@@ -139,7 +155,7 @@ func TestParkResumesWithPartialLine(t *testing.T) {
 	srv, cli := tcpPair(t)
 	r := newParkReader(t, &set, cli)
 	waitParked(t, r.lc)
-	if r.lc.lr.r != nil {
+	if buffer, _ := r.parkedReader(); buffer {
 		t.Error("a parked connection keeps its read buffer")
 	}
 	if _, err := srv.Write([]byte(":a!b@c PRIVMSG #x :first\r\n:a!b@c PRIVMSG #x :sec")); err != nil {
@@ -149,7 +165,7 @@ func TestParkResumesWithPartialLine(t *testing.T) {
 		t.Fatalf("first line %q", l)
 	}
 	waitParked(t, r.lc)
-	if !r.lc.lr.partial {
+	if _, partial := r.parkedReader(); !partial {
 		t.Fatal("the line begun was not kept across the park")
 	}
 	if _, err := srv.Write([]byte("ond half\r\n")); err != nil {
