@@ -429,9 +429,12 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 					return nil // a hostile server's forced joins end here
 				}
 				ch = &channel{id: c.a.id(Target{Server: c.server, Channel: p[0]}), want: true}
-				c.channels[key] = ch
+				c.channels[strings.Clone(key)] = ch
 			}
-			ch.name, ch.joined, ch.synced = p[0], true, false
+			if ch.name != p[0] {
+				ch.name = strings.Clone(p[0]) // not the whole line, for the channel's life
+			}
+			ch.joined, ch.synced = true, false
 			ch.sub.close()
 			ch.sub = c.a.n.views.subscribe(c.server, key, lineKey(e), member{nick: src, account: account})
 			return nil
@@ -588,7 +591,7 @@ func (c *conn) onChannelEvent(e *girc.Event) []transports.Event {
 			}
 			delete(v.members, k)
 			m.nick = strings.Clone(newNick)
-			v.members[FoldName(newNick)] = m
+			v.members[FoldName(m.nick)] = m // a key of its own, not cut from the line
 			return []member{*m}
 		}, func(ch *channel, m member) transports.Event {
 			role, aff := c.roleOf(m.prefixes)

@@ -260,12 +260,18 @@ func (s *viewSub) synced() {
 }
 
 // addMember adds or updates m (by nick). Call with v.mu held.
+//
+// What it keeps is cloned, the key too: m's strings are cut from a line
+// the server sent, which a member kept for the channel's life would keep
+// whole (one per member, and the last connection's to update it).
 func (v *roomView) addMember(m member) *member {
 	k := FoldName(m.nick)
 	if old := v.members[k]; old != nil {
-		old.nick = m.nick
-		if m.account != "" {
-			old.account = m.account
+		if old.nick != m.nick {
+			old.nick = strings.Clone(m.nick)
+		}
+		if m.account != "" && old.account != m.account {
+			old.account = strings.Clone(m.account)
 		}
 		return old
 	}
@@ -275,7 +281,7 @@ func (v *roomView) addMember(m member) *member {
 	nm := m
 	nm.nick = strings.Clone(m.nick)
 	nm.account = strings.Clone(m.account)
-	v.members[k] = &nm
+	v.members[FoldName(nm.nick)] = &nm // k may be m.nick itself
 	return &nm
 }
 
