@@ -35,17 +35,24 @@ func deepSink(n int) byte {
 // 0.01 where connections park, the Network's poller; 1 where a reader
 // waits in Read). StackInuse also counts the stacks of exited goroutines
 // the runtime keeps for reuse (up to 64 per P), which moves the figure
-// between runs. Run it with a fixed count, e.g. -benchtime=100x.
+// between runs. It reports as well the live heap per connection
+// (heap-B/conn: HeapAlloc after a collection, against the same before
+// the first connection), which counts the user's adapter, connection and
+// share of the channel's view, and what the Network keeps for it. Run it
+// with a fixed count, e.g. -benchtime=100x.
 func BenchmarkIdleConnectionStacks(b *testing.B) {
 	srv := testenv.StartInspIRCd(b, testenv.InspIRCdOptions{})
 	n := New(Config{DefaultServer: "irc.test", Servers: map[string]Server{"irc.test": {Address: srv.Addr(), Plaintext: true}}, Timeout: time.Minute})
+	var heapAlloc uint64 // as of the last stackInuse
 	stackInuse := func() uint64 {
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
+		heapAlloc = ms.HeapAlloc
 		return ms.StackInuse
 	}
 	base := stackInuse()
+	baseHeap := heapAlloc
 	baseG := runtime.NumGoroutine()
 	var sink byte
 	b.ResetTimer()
@@ -71,6 +78,7 @@ func BenchmarkIdleConnectionStacks(b *testing.B) {
 	stackInuse()
 	stackInuse()
 	b.ReportMetric(float64(stackInuse()-base)/float64(b.N), "stack-B/conn")
+	b.ReportMetric((float64(heapAlloc)-float64(baseHeap))/float64(b.N), "heap-B/conn")
 	b.ReportMetric(float64(runtime.NumGoroutine()-baseG)/float64(b.N), "goroutines/conn")
 	_ = sink
 }
