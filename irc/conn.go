@@ -73,7 +73,7 @@ type conn struct {
 	monitored  bool          // the server's MONITOR list is not empty (monitor.go)
 	caps       capSet        // capabilities the server accepted (caps.go)
 	firstErr   error         // why the first attempt failed
-	regWait    chan struct{} // closed at registration or first failure
+	regWait    chan struct{} // closed at registration or first failure (then regWaited)
 	failErr    error         // what went wrong in the current attempt
 	capOffer   []string      // a CAP LS in several lines, so far
 	wire       *lineConn     // the current connection's socket; nil between attempts
@@ -240,11 +240,30 @@ func (c *conn) typeLimiter() *rate.Limiter {
 	return c.typeLim
 }
 
+// regWaited is what a connection's regWait becomes once the wait is
+// over: a channel closed already, shared, so that the connection does not
+// keep its own for its life.
+var regWaited = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// endRegWaitLocked ends the wait for the first registration (once). Call
+// with c.mu held.
+func (c *conn) endRegWaitLocked() {
+	close(c.regWait)
+	c.regWait = regWaited
+}
+
 // waitRegistered waits until the server accepted the connection's first
 // registration, and returns why it failed otherwise.
 func (c *conn) waitRegistered(ctx context.Context) error {
+	c.mu.Lock()
+	wait := c.regWait
+	c.mu.Unlock()
 	select {
-	case <-c.regWait:
+	case <-wait:
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %s did not accept the connection in time", transports.ErrUnavailable, c.server)
 	}
@@ -366,7 +385,7 @@ func (c *conn) attemptEnded(err error) (again bool) {
 		c.mu.Lock()
 		if !c.everUp && c.firstErr == nil {
 			c.firstErr = fmt.Errorf("%w: connection closed", transports.ErrNotConnected)
-			close(c.regWait)
+			c.endRegWaitLocked()
 		}
 		c.mu.Unlock()
 		return false
@@ -375,7 +394,7 @@ func (c *conn) attemptEnded(err error) (again bool) {
 	ever := c.everUp
 	if !ever {
 		c.firstErr = err
-		close(c.regWait)
+		c.endRegWaitLocked()
 	}
 	c.mu.Unlock()
 	if !ever {
@@ -775,7 +794,9 @@ func (c *conn) onRegistered() {
 	c.mu.Unlock()
 	if first {
 		c.a.showMOTD(c.serverID(), c.server, motd)
-		close(c.regWait)
+		c.mu.Lock()
+		c.endRegWaitLocked()
+		c.mu.Unlock()
 	} else {
 		c.retryLink().Up()
 	}

@@ -19,7 +19,7 @@ func fuzzConn() *conn {
 	a := n.newAdapter(transports.Account{User: "u@example.org"}, transports.SinkFunc(func(transports.Event) {}))
 	c := newConn(a, "irc.test", "me", "pw")
 	c.nick, c.registered, c.everUp = "me", true, true
-	close(c.regWait)
+	c.endRegWaitLocked()
 	c.channels["#c"] = &channel{name: "#c", id: "#c", want: true}
 	for _, l := range []string{":me!u@h JOIN #c", ":srv 353 me = #c :me bob carol", ":srv 366 me #c :End"} {
 		c.handle(*girc.ParseEvent(l))
