@@ -71,11 +71,23 @@ func (a *adapter) setMain(c *conn) {
 }
 
 // Close implements transports.Adapter: it quits every server and waits.
+// The context ends first, so that no connection makes another attempt;
+// then each connection's current attempt says QUIT, on a goroutine each
+// (a write may wait for a slow server), as the connections end.
 func (a *adapter) Close() error {
 	a.mu.Lock()
 	a.closed = true
 	a.mu.Unlock()
 	a.cancel()
+	a.mu.Lock()
+	for _, c := range a.conns {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			c.quit()
+		}()
+	}
+	a.mu.Unlock()
 	a.wg.Wait()
 	a.flushMarks() // the channels' last bookmarks (replay.go)
 	return nil

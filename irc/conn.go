@@ -77,6 +77,7 @@ type conn struct {
 	failErr    error         // what went wrong in the current attempt
 	capOffer   []string      // a CAP LS in several lines, so far
 	wire       *lineConn     // the current connection's socket; nil between attempts
+	at         *attempt      // the current attempt, with wire
 	nick       string
 	user, host string
 	isupport   isupport
@@ -437,10 +438,11 @@ type attempt struct {
 	regDue         time.Time // the registration's deadline; zero once checked
 	pingDue        time.Time // when the keepalive looks next
 	every, timeout time.Duration
-	// quitTimer closes the socket of a server that ignores our QUIT;
-	// made when the QUIT is written (stopQuit: the context's end).
+	// quitting is set by the QUIT at the adapter's end (quit), or by
+	// finish; quitTimer then closes the socket of a server that ignores
+	// our QUIT.
+	quitting  atomic.Bool
 	quitTimer atomic.Pointer[time.Timer]
-	stopQuit  func() bool
 }
 
 // open makes one connection attempt: it dials, writes the registration's
@@ -468,7 +470,7 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 				lc.Close()
 				c.mu.Lock()
 				if c.wire == lc {
-					c.wire = nil
+					c.wire, c.at = nil, nil
 				}
 				c.mu.Unlock()
 			}
@@ -513,25 +515,51 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 		c.logger().Warn("IRC connection read by a blocked goroutine", "err", err)
 	}
 	c.mu.Lock()
-	c.wire = lc // reachable from here on (closeWire)
+	c.wire, c.at = lc, at // reachable from here on (closeWire, quit)
+	// The adapter's Close cancels ctx and then quits the connection's
+	// current attempt: either it saw this one, or this sees ctx ended.
+	ended := ctx.Err() != nil
 	c.mu.Unlock()
 	c.startClock(at, start.Add(c.a.n.cfg.Timeout), pingEvery, pingTimeout) // the dial counts
-	at.stopQuit = context.AfterFunc(ctx, func() {
-		defer c.recoverLog("quit")
-		at.quitTimer.Store(time.AfterFunc(3*time.Second, func() { lc.Close() })) // a server that ignores QUIT
-		if err := lc.writeLine("QUIT :Switchboard: session closed"); err != nil {
-			lc.Close()
-		}
-	})
+	if ended {
+		c.quitAttempt(at)
+	}
 	opened = true
 	return at, nil
+}
+
+// quit says QUIT on the connection's current attempt, if any, when the
+// adapter closes (its context ended first: no attempt follows). The
+// adapter's Close calls it, rather than a context.AfterFunc per attempt
+// that every idle connection kept for its life.
+func (c *conn) quit() {
+	c.mu.Lock()
+	at := c.at
+	c.mu.Unlock()
+	if at != nil {
+		c.quitAttempt(at)
+	}
+}
+
+// quitAttempt writes the attempt's QUIT, once, and closes its socket
+// 3 s later if the server has not by then (a server that ignores QUIT).
+func (c *conn) quitAttempt(at *attempt) {
+	defer c.recoverLog("quit")
+	if !at.quitting.CompareAndSwap(false, true) {
+		return // said, or the attempt finished
+	}
+	lc := at.lc
+	at.quitTimer.Store(time.AfterFunc(3*time.Second, func() { lc.Close() }))
+	if err := lc.writeLine("QUIT :Switchboard: session closed"); err != nil {
+		lc.Close()
+	}
 }
 
 // finish ends an attempt whose reading stopped with err (readLoop): it
 // stops the attempt's timers, closes its socket, gives its place in the
 // budget back, and returns why the connection ended, as the user is told.
 func (c *conn) finish(at *attempt, err error) error {
-	at.stopQuit()
+	at.quitting.Store(true) // no QUIT from now on
 	if t := at.quitTimer.Load(); t != nil {
 		t.Stop()
 	}
@@ -551,7 +579,7 @@ func (c *conn) finish(at *attempt, err error) error {
 	at.clock.Stop()
 	at.lc.Close()
 	c.mu.Lock()
-	c.wire = nil
+	c.wire, c.at = nil, nil
 	c.registered = false
 	c.mu.Unlock()
 	at.release()

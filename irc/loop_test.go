@@ -3,6 +3,7 @@ package irc
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -70,5 +71,44 @@ func TestPingBeforeRegistrationAndQuit(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return once the server closed")
+	}
+}
+
+// The adapter's Close says QUIT on an attempt whose dial it raced: the
+// attempt that comes up after Close saw no current one says it itself;
+// and a server that ignores the QUIT is closed on 3 s later.
+func TestCloseDuringDialQuits(t *testing.T) {
+	srvConn, cliConn := net.Pipe()
+	t.Cleanup(func() { srvConn.Close() })
+	dialing, dial := make(chan struct{}), make(chan struct{})
+	n := New(Config{
+		DefaultServer: "irc.test",
+		Servers:       map[string]Server{"irc.test": {Plaintext: true}},
+		Timeout:       5 * time.Second,
+		Dial: func(context.Context, string, string) (net.Conn, error) {
+			close(dialing)
+			<-dial // held until Close ended the context
+			return cliConn, nil
+		},
+	})
+	s := newScriptedOn(t, srvConn)
+	a := n.newAdapter(transports.Account{User: "u@example.org"}, transports.SinkFunc(func(transports.Event) {}))
+	a.newConn("irc.test", "me", "")
+	<-dialing
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close() }()
+	<-a.ctx.Done()
+	close(dial)
+	s.expect("USER me")
+	if l := s.expect("QUIT"); l != "QUIT :Switchboard: session closed" {
+		t.Errorf("quit line %q", l)
+	}
+	select { // the server ignores the QUIT: the connection closes itself
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return after a QUIT the server ignored")
 	}
 }
