@@ -41,18 +41,20 @@ func (c *conn) onCAP(e *girc.Event) {
 	var lines []string
 	switch p[1] {
 	case "LS", "NEW":
-		c.capOffer = append(c.capOffer, strings.Fields(lastParam(p))...)
+		r := c.regLinesLocked()
+		r.capOffer = append(r.capOffer, strings.Fields(lastParam(p))...)
 		if p[1] == "LS" && len(p) >= 4 && p[2] == "*" {
 			break // more to come
 		}
 		var req []string
-		for _, o := range c.capOffer {
+		for _, o := range r.capOffer {
 			name, _, _ := strings.Cut(o, "=")
 			if (wantedCaps[name] || name == "sasl" && c.password != "") && !c.caps.has(name) && !slices.Contains(req, name) {
 				req = append(req, name)
 			}
 		}
-		c.capOffer = nil
+		r.capOffer = nil
+		c.tidyRegLocked()
 		switch {
 		case len(req) > 0:
 			lines = append(lines, "CAP REQ :"+strings.Join(req, " "))

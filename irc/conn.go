@@ -41,10 +41,8 @@ import (
 type conn struct {
 	a        *adapter
 	server   string
-	addr     string
 	wantNick string
 	password string
-	services string // the server's services host, "" when none is configured
 	lim      *rate.Limiter
 	// ctcpLim and typeLim pace the CTCP answers and the typing
 	// notifications; made at their first use (ctcpLimiter,
@@ -57,8 +55,6 @@ type conn struct {
 	// registered server's (linkMain); see retryLink.
 	linkMu   sync.Mutex
 	linkMain bool
-	useTLS   bool
-	admin    bool // the admin configured the server: dialled without the egress policy
 	link     *transports.Link
 
 	mu sync.Mutex
@@ -75,7 +71,7 @@ type conn struct {
 	firstErr   error         // why the first attempt failed
 	regWait    chan struct{} // closed at registration or first failure (then regWaited)
 	failErr    error         // what went wrong in the current attempt
-	capOffer   []string      // a CAP LS in several lines, so far
+	reg        *regLines     // gathered over several lines while registering; nil otherwise
 	wire       *lineConn     // the current connection's socket; nil between attempts
 	at         *attempt      // the current attempt, with wire
 	nick       string
@@ -97,8 +93,7 @@ type conn struct {
 	awayLine   string            // the AWAY line last queued on this connection
 	rawUntil   int64             // numerics are forwarded to the user until then (Unix nanoseconds)
 	typed      map[string]string // last typing state sent, by folded target
-	motd       []string
-	batches    map[string]bool // open BATCH references (history replays)
+	batches    map[string]bool   // open BATCH references (history replays)
 	// quietRedacts are the msgids of the further lines of messages being
 	// deleted now: their echoes are not shown (redact.go).
 	quietRedacts map[string]int
@@ -188,17 +183,44 @@ func defaultISupport() isupport {
 }
 
 func newConn(a *adapter, server, nick, password string) *conn {
-	addr, useTLS := a.n.address(server)
 	return &conn{
-		a: a, server: server, addr: addr, useTLS: useTLS,
-		admin:    a.n.adminServer(server),
-		services: a.n.cfg.Servers[server].ServicesHost,
+		a: a, server: server,
 		wantNick: nick,
 		password: password,
 		lim:      rate.NewLimiter(rate.Limit(a.n.cfg.SendRate), a.n.cfg.SendBurst),
 		regWait:  make(chan struct{}),
 		channels: make(map[string]*channel),
 		isupport: defaultISupport(),
+	}
+}
+
+// servicesHost is the server's services host the admin configured, ""
+// when none is.
+func (c *conn) servicesHost() string { return c.a.n.cfg.Servers[c.server].ServicesHost }
+
+// regLines is what a connection gathers over several lines while it
+// registers: a CAP LS in several lines, so far, and the MOTD. It exists
+// only while something is gathered (conn.reg is nil otherwise): an idle
+// connection keeps no room for either.
+type regLines struct {
+	capOffer []string
+	motd     []string
+}
+
+// regLinesLocked returns the connection's regLines, made if need be.
+// Call with c.mu held.
+func (c *conn) regLinesLocked() *regLines {
+	if c.reg == nil {
+		c.reg = &regLines{}
+	}
+	return c.reg
+}
+
+// tidyRegLocked drops the connection's regLines once they hold nothing.
+// Call with c.mu held.
+func (c *conn) tidyRegLocked() {
+	if c.reg != nil && c.reg.capOffer == nil && c.reg.motd == nil {
+		c.reg = nil
 	}
 }
 
@@ -451,8 +473,13 @@ type attempt struct {
 // the server's lines are then read (readLoop) and the attempt ended by
 // finish.
 func (c *conn) open(ctx context.Context) (*attempt, error) {
-	if _, _, err := net.SplitHostPort(c.addr); err != nil {
-		return nil, fmt.Errorf("%w: bad server address %q", transports.ErrInvalidInput, c.addr)
+	// The server's address, TLS, and whether the admin configured it
+	// (then it is dialled without the egress policy) follow from the
+	// configuration: looked up for each attempt, not kept per connection.
+	addr, useTLS := c.a.n.address(c.server)
+	admin := c.a.n.adminServer(c.server)
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("%w: bad server address %q", transports.ErrInvalidInput, addr)
 	}
 	release, err := c.a.n.cfg.Budget.Open(c.a.acct.User)
 	if err != nil {
@@ -484,24 +511,23 @@ func (c *conn) open(ctx context.Context) (*attempt, error) {
 	}
 	c.failErr = nil
 	c.saslOK, c.saslTried = false, false
-	c.caps, c.capOffer = 0, nil
+	c.caps, c.reg = 0, nil
 	c.awayLine = "AWAY" // a new connection is not away
 	c.isupport = defaultISupport()
-	c.motd = nil
 	c.batches = nil
 	c.mu.Unlock()
 
 	d := &dialer{ctx: ctx, timeout: c.a.n.cfg.Timeout, dial: c.a.n.cfg.Dial}
-	if d.dial == nil && !c.admin {
+	if d.dial == nil && !admin {
 		d.dial = c.a.n.cfg.Egress.DialContext
 	}
-	if c.useTLS {
+	if useTLS {
 		// The certificate must be valid for the server's name, also
 		// where an entry's address is an IP address (L9).
 		d.tls = &tls.Config{ServerName: c.server, RootCAs: c.a.n.cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	}
 	start := time.Now()
-	lc, err = d.open(c.addr, nick, c.a.n.cfg.RealName)
+	lc, err = d.open(addr, nick, c.a.n.cfg.RealName)
 	if err != nil {
 		return nil, dialError(c.server, err)
 	}
@@ -806,7 +832,8 @@ func (c *conn) onRegistered() {
 		}
 	}
 	identify := c.password != "" && !c.saslOK && c.wire != nil && !c.hasCapLocked("sasl")
-	if identify && c.services == "" {
+	services := c.servicesHost()
+	if identify && services == "" {
 		// A password goes only to SASL, or to the NickServ of a services
 		// host the admin named: whoever holds the nick NickServ on a
 		// server without services would read it otherwise.
@@ -817,8 +844,12 @@ func (c *conn) onRegistered() {
 		return
 	}
 	nick := c.nick
-	motd := strings.Join(c.motd, "\n")
-	c.motd = nil // shown once below; not kept for the connection's life
+	var motd string
+	if c.reg != nil {
+		motd = strings.Join(c.reg.motd, "\n")
+		c.reg.motd = nil // shown once below; not kept for the connection's life
+		c.tidyRegLocked()
+	}
 	c.mu.Unlock()
 	if first {
 		c.a.showMOTD(c.serverID(), c.server, motd)
@@ -831,7 +862,7 @@ func (c *conn) onRegistered() {
 	if identify {
 		// No SASL here: fall back to the NickServ of the services host
 		// the admin configured (nick@server reaches only that server).
-		if err := c.enqueue("PRIVMSG NickServ@" + c.services + " :IDENTIFY " + nick + " " + c.password); err != nil {
+		if err := c.enqueue("PRIVMSG NickServ@" + services + " :IDENTIFY " + nick + " " + c.password); err != nil {
 			c.logger().Warn("NickServ IDENTIFY not sent", "err", err)
 		}
 	}
@@ -1546,10 +1577,11 @@ func (c *conn) sendRaw(ctx context.Context, body string, registered bool) error 
 					svc = n
 				}
 			}
-			if svc == "" || c.services == "" {
+			services := c.servicesHost()
+			if svc == "" || services == "" {
 				return fmt.Errorf("%w: raw %s goes only to the services of a server whose services host the admin configured", transports.ErrPolicy, e.Command)
 			}
-			l = e.Command + " " + svc + "@" + c.services + " :" + e.Params[1]
+			l = e.Command + " " + svc + "@" + services + " :" + e.Params[1]
 		}
 		lines = append(lines, l)
 	}

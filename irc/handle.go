@@ -89,12 +89,16 @@ func (c *conn) handle(e girc.Event) {
 		evs = c.onChannelEvent(ev)
 	case "375":
 		c.mu.Lock()
-		c.motd = nil
+		if c.reg != nil {
+			c.reg.motd = nil
+			c.tidyRegLocked()
+		}
 		c.mu.Unlock()
 	case "372":
 		c.mu.Lock()
-		if line := DecodeText(lastParam(e.Params)); len(c.motd) < maxMOTDLines {
-			c.motd = append(c.motd, cutUTF8(line, 512))
+		if line := DecodeText(lastParam(e.Params)); c.reg == nil || len(c.reg.motd) < maxMOTDLines {
+			r := c.regLinesLocked()
+			r.motd = append(r.motd, cutUTF8(line, 512))
 		}
 		c.mu.Unlock()
 	case "401", "403", "404", "442", "477", "489":

@@ -268,7 +268,7 @@ func (c *conn) nickServAnswer(e *girc.Event, _ bool) (bool, error) {
 			}
 		}
 	case "NOTICE":
-		if e.Source == nil || !EqualFold(e.Source.Name, "NickServ") || c.services == "" || !strings.EqualFold(e.Source.Host, c.services) {
+		if e.Source == nil || !EqualFold(e.Source.Name, "NickServ") || c.servicesHost() == "" || !strings.EqualFold(e.Source.Host, c.servicesHost()) {
 			return false, nil
 		}
 		text := StripFormatting(DecodeText(lastParam(e.Params)))

@@ -326,3 +326,48 @@ func TestLineQueueReleased(t *testing.T) {
 		t.Errorf("%d lines handled, want %d", handled, 3*lineQueueLen*2)
 	}
 }
+
+// What the registration gathers over several lines (a CAP LS in several
+// lines, the MOTD) is kept only while it is gathered.
+func TestRegLinesReleased(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		kept  bool // regLines exist after the lines
+		motd  int  // MOTD lines gathered
+	}{
+		{"LS begun", []string{":srv CAP * LS * :batch echo-message"}, true, 0},
+		{"LS ended", []string{":srv CAP * LS * :batch echo-message", ":srv CAP * LS :sasl"}, false, 0},
+		{"MOTD begun", []string{":srv 375 me :- srv MOTD -", ":srv 372 me :- hello"}, true, 1},
+		{"MOTD begun again", []string{":srv 372 me :- old", ":srv 375 me :- srv MOTD -"}, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testConn(t)
+			for _, l := range tt.lines {
+				c.handle(*parsed(t, l))
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if (c.reg != nil) != tt.kept {
+				t.Fatalf("regLines %+v, want kept %v", c.reg, tt.kept)
+			}
+			if c.reg != nil && len(c.reg.motd) != tt.motd {
+				t.Errorf("%d MOTD lines, want %d", len(c.reg.motd), tt.motd)
+			}
+		})
+	}
+	// At the end of the registration the MOTD is shown and dropped.
+	s, n := newScripted(t)
+	a, _ := connectScripted(t, s, n, "")
+	c, err := a.existing("irc.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	reg := c.reg
+	c.mu.Unlock()
+	if reg != nil {
+		t.Errorf("regLines %+v kept after the registration", reg)
+	}
+}
