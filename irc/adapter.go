@@ -22,9 +22,8 @@ type adapter struct {
 	acct transports.Account
 	sink transports.Sink
 
-	ctx    context.Context // ends with Close; owns every connection
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx endCtx // ends with Close; owns every connection (as &ctx)
+	wg  sync.WaitGroup
 
 	mu     sync.Mutex
 	conns  map[string]*conn // by server name
@@ -51,12 +50,9 @@ var (
 )
 
 func (n *Network) newAdapter(acct transports.Account, sink transports.Sink) *adapter {
-	ctx, cancel := context.WithCancel(context.Background())
 	return &adapter{
 		n: n, acct: acct, sink: sink,
-		ctx:    ctx,
-		cancel: cancel,
-		conns:  make(map[string]*conn),
+		conns: make(map[string]*conn),
 	}
 }
 
@@ -78,7 +74,7 @@ func (a *adapter) Close() error {
 	a.mu.Lock()
 	a.closed = true
 	a.mu.Unlock()
-	a.cancel()
+	a.ctx.end()
 	a.mu.Lock()
 	for _, c := range a.conns {
 		a.wg.Add(1)
@@ -402,7 +398,7 @@ func (a *adapter) showMOTD(from transports.ID, server, motd string) {
 	sum := sha256.Sum256([]byte(motd))
 	seen := hex.EncodeToString(sum[:8])
 	if st := a.acct.Store; st != nil {
-		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+		ctx, cancel := context.WithTimeout(&a.ctx, 10*time.Second)
 		defer cancel()
 		if v, err := st.Get(ctx, "motd:"+server); err == nil && string(v) == seen {
 			return

@@ -359,7 +359,7 @@ func (c *conn) step(f func() (handedOff bool)) {
 // (attemptEnded).
 func (c *conn) dial() (handedOff bool) {
 	for {
-		at, err := c.open(c.a.ctx)
+		at, err := c.open(&c.a.ctx)
 		if err == nil {
 			go c.step(func() bool { return c.read(at) })
 			return true
@@ -402,7 +402,7 @@ func (c *conn) readAttempt(at *attempt) (parked bool, err error) {
 // registered once, and when the session's reconnect policy says so,
 // after its wait.
 func (c *conn) attemptEnded(err error) (again bool) {
-	ctx := c.a.ctx
+	ctx := &c.a.ctx
 	c.lost(err)
 	if ctx.Err() != nil {
 		c.mu.Lock()

@@ -283,7 +283,7 @@ func (c *conn) fetchMissed(name, key string, mark chanMark, joined time.Time) {
 	go func() {
 		defer a.wg.Done()
 		defer c.recoverLog("fetch of missed lines") // it delivers to the sink
-		ctx, cancel := context.WithTimeout(a.ctx, a.n.cfg.Timeout)
+		ctx, cancel := context.WithTimeout(&a.ctx, a.n.cfg.Timeout)
 		defer cancel()
 		limit := c.historyMax(0)
 		var msgs []transports.MessageEvent
@@ -570,7 +570,7 @@ func (a *adapter) flushMarks() {
 	if len(todo) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(&a.ctx), 10*time.Second)
 	defer cancel()
 	for key, v := range todo {
 		if err := a.acct.Store.Put(ctx, key, v); err != nil {

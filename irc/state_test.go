@@ -1,9 +1,12 @@
 package irc
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/lrstanley/girc"
@@ -369,5 +372,42 @@ func TestRegLinesReleased(t *testing.T) {
 	c.mu.Unlock()
 	if reg != nil {
 		t.Errorf("regLines %+v kept after the registration", reg)
+	}
+}
+
+// An adapter's context ends at end, whether Done was asked before or
+// after, once; and a context derived from it ends with it.
+func TestEndCtx(t *testing.T) {
+	for _, doneFirst := range []bool{true, false} {
+		t.Run(fmt.Sprint("Done asked first: ", doneFirst), func(t *testing.T) {
+			var c endCtx
+			var before <-chan struct{}
+			if doneFirst {
+				before = c.Done()
+			}
+			derived, cancel := context.WithTimeout(&c, time.Hour)
+			defer cancel()
+			if c.Err() != nil || derived.Err() != nil {
+				t.Fatalf("ended before end: %v, %v", c.Err(), derived.Err())
+			}
+			c.end()
+			c.end() // again: nothing
+			if !errors.Is(c.Err(), context.Canceled) {
+				t.Errorf("Err = %v, want Canceled", c.Err())
+			}
+			for what, ch := range map[string]<-chan struct{}{"Done": c.Done(), "derived": derived.Done()} {
+				select {
+				case <-ch:
+				case <-time.After(5 * time.Second):
+					t.Fatalf("%s not closed after end", what)
+				}
+			}
+			if before != nil && before != c.Done() {
+				t.Error("Done changed")
+			}
+			if !errors.Is(derived.Err(), context.Canceled) {
+				t.Errorf("derived Err = %v, want Canceled", derived.Err())
+			}
+		})
 	}
 }

@@ -1,0 +1,63 @@
+package irc
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// endCtx is an adapter's context: it ends, Canceled, when the adapter
+// closes (end), and has no deadline and no values.
+//
+// It is not a context.WithCancel for memory: a cancelCtx keeps a map of
+// the contexts derived from it, made at the first and never shrunk, for
+// its own life, and every connection derives one for its dial; the map and
+// its first group cost each user about 250 bytes of live heap. A context
+// derived from an endCtx is watched instead by a goroutine of the context
+// package's, which ends with it (a dial, a history request: seconds).
+type endCtx struct {
+	mu   sync.Mutex
+	done chan struct{} // made at the first Done, or closed by end
+	err  error
+}
+
+var _ context.Context = (*endCtx)(nil)
+
+func (*endCtx) Deadline() (deadline time.Time, ok bool) { return }
+
+func (*endCtx) Value(any) any { return nil }
+
+// Done implements context.Context.
+func (c *endCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.err != nil {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// Err implements context.Context.
+func (c *endCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// end ends the context; later calls do nothing.
+func (c *endCtx) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.err = context.Canceled
+	if c.done != nil {
+		close(c.done)
+	}
+}
+
+func (c *endCtx) String() string { return "irc.adapterContext" }
