@@ -217,20 +217,16 @@ func TestClockRegistrationDeadline(t *testing.T) {
 			Dial:          func(context.Context, string, string) (net.Conn, error) { return cliConn, nil },
 		})
 		s := newScriptedOn(t, srvConn)
+		a := n.newAdapter(transports.Account{User: "u@example.org"}, transports.SinkFunc(func(transports.Event) {}))
+		t.Cleanup(func() { a.Close() })
+		c := a.newConn("irc.test", "me", "")
 		done := make(chan error, 1)
-		go func() {
-			a, err := n.Connect(context.Background(), transports.Account{User: "u@example.org",
-				Credentials: transports.Credentials{"nick": "me"}}, transports.SinkFunc(func(transports.Event) {}))
-			if err == nil {
-				a.Close()
-			}
-			done <- err
-		}()
+		go func() { done <- c.waitRegistered(context.Background()) }() // no deadline of its own
 		s.expect("CAP LS") // and no answer
 		select {
 		case err := <-done:
 			if !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "did not complete the registration in time") {
-				t.Errorf("Connect = %v, want the registration's deadline", err)
+				t.Errorf("the connection ended with %v, want the registration's deadline", err)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("a server that never ended the registration kept the connection")
