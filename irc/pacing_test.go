@@ -222,7 +222,7 @@ func TestClockRegistrationDeadline(t *testing.T) {
 		c := a.newConn("irc.test", "me", "")
 		done := make(chan error, 1)
 		go func() { done <- c.waitRegistered(context.Background()) }() // no deadline of its own
-		s.expect("CAP LS") // and no answer
+		s.expect("CAP LS")                                             // and no answer
 		select {
 		case err := <-done:
 			if !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "did not complete the registration in time") {
