@@ -221,8 +221,9 @@ func TestClockRegistrationDeadline(t *testing.T) {
 		t.Cleanup(func() { a.Close() })
 		c := a.newConn("irc.test", "me", "")
 		done := make(chan error, 1)
-		go func() { done <- c.waitRegistered(context.Background()) }() // no deadline of its own
-		s.expect("CAP LS")                                             // and no answer
+		// The wait has no deadline of its own: only the connection's ends it.
+		go func() { done <- c.waitRegistered(context.Background()) }()
+		s.expect("CAP LS") // and no answer
 		select {
 		case err := <-done:
 			if !errors.Is(err, transports.ErrUnavailable) || !strings.Contains(err.Error(), "did not complete the registration in time") {
