@@ -25,11 +25,10 @@ type adapter struct {
 	ctx endCtx // ends with Close; owns every connection (as &ctx)
 	wg  sync.WaitGroup
 
-	mu     sync.Mutex
-	conns  map[string]*conn // by server name
-	main   *conn            // the registered server's connection, or nil
-	away   transports.Presence
-	closed bool
+	mu    sync.Mutex
+	conns connSet // one per server
+	main  *conn   // the registered server's connection, or nil
+	away  transports.Presence
 	// watched are the nicks whose presence the user asked for, by
 	// server (monitor.go).
 	watched map[string][]string
@@ -52,13 +51,63 @@ var (
 func (n *Network) newAdapter(acct transports.Account, sink transports.Sink) *adapter {
 	return &adapter{
 		n: n, acct: acct, sink: sink,
-		conns: make(map[string]*conn),
 	}
 }
 
 // logger is the adapter's log: the Network's logger with the user, built
 // when a line is logged (see conn.logger).
 func (a *adapter) logger() *slog.Logger { return a.n.log.With("user", a.acct.User) }
+
+// closedLocked reports whether the adapter is closed (its Close began).
+// Call with a.mu held.
+func (a *adapter) closedLocked() bool { return a.ctx.Err() != nil }
+
+// connSet is an adapter's connections, one per server: a slice, since a
+// user has one or a few (MaxServersPerUser), where a map cost every
+// adapter 250 bytes for its one entry.
+type connSet []*conn
+
+// get returns the connection to server, or nil.
+func (s connSet) get(server string) *conn {
+	for _, c := range s {
+		if c.server == server {
+			return c
+		}
+	}
+	return nil
+}
+
+// put adds c, in the place of the connection to the same server if any.
+func (s *connSet) put(c *conn) {
+	for i, x := range *s {
+		if x.server == c.server {
+			(*s)[i] = c
+			return
+		}
+	}
+	*s = append(*s, c)
+}
+
+// drop removes c, if it is there (not another connection to its server),
+// and reports whether it was; the set is nil once empty.
+func (s *connSet) drop(c *conn) bool {
+	i := slices.Index(*s, c)
+	if i < 0 {
+		return false
+	}
+	*s = without(*s, i)
+	return true
+}
+
+// servers returns the connections' server names, sorted.
+func (s connSet) servers() []string {
+	names := make([]string, 0, len(s))
+	for _, c := range s {
+		names = append(names, c.server)
+	}
+	slices.Sort(names)
+	return names
+}
 
 func (a *adapter) setMain(c *conn) {
 	a.mu.Lock()
@@ -72,10 +121,7 @@ func (a *adapter) setMain(c *conn) {
 // (a write may wait for a slow server), as the connections end.
 func (a *adapter) Close() error {
 	a.mu.Lock()
-	a.closed = true
-	a.mu.Unlock()
-	a.ctx.end()
-	a.mu.Lock()
+	a.ctx.end() // under a.mu: who checks it under a.mu starts nothing after
 	for _, c := range a.conns {
 		a.wg.Add(1)
 		go func() {
@@ -108,11 +154,11 @@ func (a *adapter) target(id transports.ID) (Target, error) {
 // there is none; it waits until the server accepted the registration.
 func (a *adapter) connFor(ctx context.Context, server, nick string) (*conn, error) {
 	a.mu.Lock()
-	if a.closed {
+	if a.closedLocked() {
 		a.mu.Unlock()
 		return nil, transports.ErrNotConnected
 	}
-	c := a.conns[server]
+	c := a.conns.get(server)
 	if c == nil {
 		if err := a.n.allowed(server); err != nil {
 			a.mu.Unlock()
@@ -137,7 +183,7 @@ func (a *adapter) connFor(ctx context.Context, server, nick string) (*conn, erro
 // none.
 func (a *adapter) existing(server string) (*conn, error) {
 	a.mu.Lock()
-	c := a.conns[server]
+	c := a.conns.get(server)
 	a.mu.Unlock()
 	if c == nil || !c.isRegistered() {
 		return nil, fmt.Errorf("%w: you are not connected to %s; join one of its channels first", transports.ErrNotConnected, server)
@@ -153,7 +199,7 @@ func (a *adapter) newConn(server, nick, password string) *conn {
 
 func (a *adapter) newConnLocked(server, nick, password string) *conn {
 	c := newConn(a, server, nick, password)
-	a.conns[server] = c
+	a.conns.put(c)
 	a.wg.Add(1) // done when the connection's last goroutine ends (conn.step)
 	go c.run()
 	return c
@@ -429,7 +475,7 @@ func (a *adapter) Servers(ctx context.Context) ([]transports.ServerInfo, error) 
 		add(name)
 	}
 	a.mu.Lock()
-	connected := slices.Sorted(maps.Keys(a.conns))
+	connected := a.conns.servers()
 	a.mu.Unlock()
 	for _, name := range connected {
 		add(name)

@@ -344,9 +344,7 @@ func (c *conn) step(f func() (handedOff bool)) {
 		c.stopWriter()
 		a := c.a
 		a.mu.Lock()
-		if a.conns[c.server] == c {
-			delete(a.conns, c.server)
-		}
+		a.conns.drop(c)
 		a.mu.Unlock()
 		a.wg.Done()
 	}()

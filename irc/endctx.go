@@ -16,9 +16,9 @@ import (
 // derived from an endCtx is watched instead by a goroutine of the context
 // package's, which ends with it (a dial, a history request: seconds).
 type endCtx struct {
-	mu   sync.Mutex
-	done chan struct{} // made at the first Done, or closed by end
-	err  error
+	mu    sync.Mutex
+	ended bool
+	done  chan struct{} // made at the first Done, or closed by end
 }
 
 var _ context.Context = (*endCtx)(nil)
@@ -33,7 +33,7 @@ func (c *endCtx) Done() <-chan struct{} {
 	defer c.mu.Unlock()
 	if c.done == nil {
 		c.done = make(chan struct{})
-		if c.err != nil {
+		if c.ended {
 			close(c.done)
 		}
 	}
@@ -44,17 +44,20 @@ func (c *endCtx) Done() <-chan struct{} {
 func (c *endCtx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.err
+	if c.ended {
+		return context.Canceled
+	}
+	return nil
 }
 
 // end ends the context; later calls do nothing.
 func (c *endCtx) end() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err != nil {
+	if c.ended {
 		return
 	}
-	c.err = context.Canceled
+	c.ended = true
 	if c.done != nil {
 		close(c.done)
 	}

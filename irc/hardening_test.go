@@ -518,14 +518,15 @@ func TestConnectionLimits(t *testing.T) {
 	}
 	// The failed connection ended; the limit of servers counts the rest.
 	a.mu.Lock()
-	a.conns["two.test"] = newConn(a, "two.test", "me", "") // held, as if connected
+	two := newConn(a, "two.test", "me", "")
+	a.conns.put(two) // held, as if connected
 	a.mu.Unlock()
 	err = a.JoinRoom(context.Background(), "#x%three.test", "me")
 	if !errors.Is(err, transports.ErrLimit) || !strings.Contains(err.Error(), "the limit is 2") {
 		t.Errorf("third server = %v", err)
 	}
 	a.mu.Lock()
-	delete(a.conns, "two.test")
+	a.conns.drop(two)
 	a.mu.Unlock()
 	if d := dials.Load(); d != 1 {
 		t.Errorf("%d dials, want 1", d)

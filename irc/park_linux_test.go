@@ -274,7 +274,7 @@ func TestParkedConnectionCloseEndsAttempt(t *testing.T) {
 		t.FailNow()
 	}
 	t.Cleanup(func() { a.Close() })
-	c := a.(*adapter).conns["irc.test"]
+	c := a.(*adapter).conns.get("irc.test")
 	c.mu.Lock()
 	lc := c.wire
 	c.mu.Unlock()

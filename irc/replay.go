@@ -276,7 +276,7 @@ func (c *conn) fetchMissed(name, key string, mark chanMark, joined time.Time) {
 	a := c.a
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.closed {
+	if a.closedLocked() {
 		return
 	}
 	a.wg.Add(1)
@@ -508,7 +508,7 @@ func (a *adapter) markDirtyLocked(st *markState) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.closed {
+	if a.closedLocked() {
 		return // Close writes it
 	}
 	m.writing = true

@@ -411,3 +411,41 @@ func TestEndCtx(t *testing.T) {
 		})
 	}
 }
+
+// An adapter's connections are a small slice, nil once the last is gone.
+func TestConnSet(t *testing.T) {
+	a := &adapter{}
+	one, two, oneAgain := &conn{a: a, server: "one.test"}, &conn{a: a, server: "two.test"}, &conn{a: a, server: "one.test"}
+	var s connSet
+	steps := []struct {
+		name    string
+		do      func()
+		servers string
+		get     map[string]*conn
+	}{
+		{"put one", func() { s.put(one) }, "[one.test]", map[string]*conn{"one.test": one, "two.test": nil}},
+		{"put two", func() { s.put(two) }, "[one.test two.test]", map[string]*conn{"one.test": one, "two.test": two}},
+		{"put one again", func() { s.put(oneAgain) }, "[one.test two.test]", map[string]*conn{"one.test": oneAgain}},
+		{"drop the replaced one", func() {
+			if s.drop(one) {
+				t.Error("dropped a connection no longer in the set")
+			}
+		}, "[one.test two.test]", map[string]*conn{"one.test": oneAgain}},
+		{"drop two", func() { s.drop(two) }, "[one.test]", map[string]*conn{"two.test": nil}},
+		{"drop the last", func() { s.drop(oneAgain) }, "[]", map[string]*conn{"one.test": nil}},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := fmt.Sprint(s.servers()); got != st.servers {
+			t.Errorf("%s: servers %s, want %s", st.name, got, st.servers)
+		}
+		for server, want := range st.get {
+			if got := s.get(server); got != want {
+				t.Errorf("%s: get(%s) = %p, want %p", st.name, server, got, want)
+			}
+		}
+	}
+	if s != nil {
+		t.Errorf("the set is %v once empty, want nil", s)
+	}
+}

@@ -40,7 +40,7 @@ func TestIdleConnectionHasNoGoroutine(t *testing.T) {
 		t.Fatalf("the PING was answered %q", l)
 	}
 
-	c := a.(*adapter).conns["irc.test"]
+	c := a.(*adapter).conns.get("irc.test")
 	c.mu.Lock()
 	var members []string
 	for _, m := range c.channels["#c"].sub.members() {
