@@ -67,7 +67,6 @@ type session struct {
 	s      *Supervisor
 	acct   Account
 	sink   Sink
-	clock  Clock
 	policy Reconnect      // the session's own: link reports through it
 	link   Link           // the session's state: Up and Lost
 	over   sync.WaitGroup // done once the session finished
@@ -81,8 +80,8 @@ type session struct {
 	// While connecting or backing off: cancel ends that attempt's
 	// context. While connected or refused for good: parked says which,
 	// and so what stop runs to finish the session (resume, or finish).
-	cancel context.CancelFunc
 	parked parking
+	cancel context.CancelFunc
 	// While connected (see watch): the adapter's policy and the
 	// registration of its end.
 	rc       *Reconnect
@@ -134,7 +133,7 @@ func (s *Supervisor) Start(acct Account) {
 	if old != nil {
 		delete(s.sessions, acct.User)
 	}
-	se := &session{s: s, acct: acct, sink: s.newSink(acct.User), clock: s.clock}
+	se := &session{s: s, acct: acct, sink: s.newSink(acct.User)}
 	se.policy = Reconnect{backoff: s.backoff, clock: s.clock, report: se.setStatus}
 	se.link = Link{r: &se.policy, reports: true}
 	se.over.Add(1)
@@ -290,7 +289,7 @@ func (se *session) run(last error) {
 		// Each adapter gets a policy of its own, detached before the
 		// adapter is closed: a state it reports then would come after
 		// the supervisor's.
-		rc := NewReconnect(se.s.backoff, se.clock, se.setStatus)
+		rc := NewReconnect(se.s.backoff, se.policy.clock, se.setStatus)
 		a, cerr := se.s.connect(ctx, se, rc)
 		if ctx.Err() != nil {
 			rc.detach()

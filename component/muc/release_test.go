@@ -89,3 +89,21 @@ func TestSubjectSeenAskedBeforeSubject(t *testing.T) {
 		t.Errorf("Subject = %q", got)
 	}
 }
+
+// TestAwayReleasedWhenTaken: the away backlog exists only while messages
+// are kept: taking it releases it, and the next message starts a new one.
+func TestAwayReleasedWhenTaken(t *testing.T) {
+	r := newTestRoom("me")
+	if r.away != nil || len(r.TakeAway().Since(time.Time{}, 0)) != 0 {
+		t.Fatal("a new room keeps an away backlog")
+	}
+	for round := range 2 {
+		r.KeepAway(transports.MessageEvent{RemoteID: "1", Body: "hi"})
+		if got := r.TakeAway().Since(time.Time{}, 0); len(got) != 1 || got[0].RemoteID != "1" {
+			t.Errorf("round %d: taken %v", round, got)
+		}
+		if r.away != nil {
+			t.Errorf("round %d: backlog kept after it was taken", round)
+		}
+	}
+}

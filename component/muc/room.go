@@ -61,7 +61,7 @@ type Room struct {
 
 	occupants occupantList // others, by nick (occupants.go)
 
-	subject *transports.SubjectEvent // nil before the first
+	subject transports.SubjectEvent
 	// seenMu guards saw and seen, which any goroutine may read
 	// (SubjectSeen): saw is set at the first subject, seen is made by
 	// SubjectSeen when asked for before it and closed then.
@@ -72,7 +72,7 @@ type Room struct {
 	res []*Resource // the user's resources, one per resourcepart
 
 	reactions reactions
-	away      Away
+	away      *Away // nil until a message is kept (bouncer mode)
 	// archivedAway counts the messages archived while no resource was
 	// in the room (archived.go).
 	archivedAway int
@@ -275,20 +275,12 @@ func (r *Room) UpdateSelf(ev *transports.OccupantEvent) (show bool) {
 }
 
 // Subject is the room's subject as last set (zero before any).
-func (r *Room) Subject() transports.SubjectEvent {
-	if r.subject == nil {
-		return transports.SubjectEvent{}
-	}
-	return *r.subject
-}
+func (r *Room) Subject() transports.SubjectEvent { return r.subject }
 
 // SetSubject records the subject; the first one ends the wait on
 // SubjectSeen.
 func (r *Room) SetSubject(ev transports.SubjectEvent) {
-	if r.subject == nil {
-		r.subject = new(transports.SubjectEvent)
-	}
-	*r.subject = ev
+	r.subject = ev
 	r.seenMu.Lock()
 	defer r.seenMu.Unlock()
 	if !r.saw {
@@ -471,13 +463,21 @@ func (rr *Resource) Flush() []any {
 // --- away backlog --------------------------------------------------------
 
 // KeepAway keeps a message said while no resource is in the room.
-func (r *Room) KeepAway(ev transports.MessageEvent) { r.away.Add(ev) }
+func (r *Room) KeepAway(ev transports.MessageEvent) {
+	if r.away == nil {
+		r.away = new(Away)
+	}
+	r.away.Add(ev)
+}
 
 // TakeAway returns the messages kept while no resource was in the room
-// and starts a new, empty backlog.
+// and starts a new, empty backlog (none kept until the next message).
 func (r *Room) TakeAway() Away {
-	a := r.away
-	r.away = Away{}
+	if r.away == nil {
+		return Away{}
+	}
+	a := *r.away
+	r.away = nil
 	return a
 }
 
