@@ -94,12 +94,13 @@ func TestSubjectSeenAskedBeforeSubject(t *testing.T) {
 // are kept: taking it releases it, and the next message starts a new one.
 func TestAwayReleasedWhenTaken(t *testing.T) {
 	r := newTestRoom("me")
-	if r.away != nil || len(r.TakeAway().Since(time.Time{}, 0)) != 0 {
+	if empty := r.TakeAway(); r.away != nil || len(empty.Since(time.Time{}, 0)) != 0 {
 		t.Fatal("a new room keeps an away backlog")
 	}
 	for round := range 2 {
 		r.KeepAway(transports.MessageEvent{RemoteID: "1", Body: "hi"})
-		if got := r.TakeAway().Since(time.Time{}, 0); len(got) != 1 || got[0].RemoteID != "1" {
+		taken := r.TakeAway()
+		if got := taken.Since(time.Time{}, 0); len(got) != 1 || got[0].RemoteID != "1" {
 			t.Errorf("round %d: taken %v", round, got)
 		}
 		if r.away != nil {
