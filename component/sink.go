@@ -63,7 +63,8 @@ func (s *userSink) Deliver(ev transports.Event) {
 	// until every adapter is closed), and that is kept in the outbox for
 	// the next run, never lost. Bounded all the same.
 	c.own(context.WithoutCancel(c.ctx()), s.user.String(), func(octx context.Context) {
-		ctx, cancel := context.WithTimeout(octx, 10*time.Second)
+		// Most events only check the bound: no timer unless waited on.
+		ctx, cancel := withLazyDeadline(octx, 10*time.Second)
 		defer cancel()
 		s.handle(ctx, ev)
 		s.ran = true

@@ -57,15 +57,35 @@ type Supervisor struct {
 	wg       sync.WaitGroup
 }
 
+// session is one user's place in the supervisor and in its reconnect
+// policy. It keeps no goroutine and no context while connected: one
+// goroutine runs while the session connects or waits out a backoff (run),
+// none while it is connected (watch) or refused for good, and what ends
+// those states (stop, or the adapter's end) resumes it with a plain
+// callback. Exactly one goroutine calls finish, once the session is over.
 type session struct {
+	s      *Supervisor
 	acct   Account
 	sink   Sink
-	cancel context.CancelFunc
-	done   chan struct{}
+	policy Reconnect      // the session's own: link reports through it
+	link   Link           // the session's state: Up and Lost
+	over   sync.WaitGroup // done once the session finished
 
 	mu      sync.Mutex
 	adapter Adapter
 	status  Status
+	// stopped is set by stop (Stop, Close, a replacement); the session
+	// finishes at its next step.
+	stopped bool
+	// While connecting or backing off: cancel ends that attempt's
+	// context. While connected or refused for good: parked says which,
+	// and so what stop runs to finish the session (resume, or finish).
+	parked parking
+	cancel context.CancelFunc
+	// While connected (see watch): the adapter's policy and the
+	// registration of its end.
+	rc       *Reconnect
+	stopDone func() bool
 }
 
 // NewSupervisor returns a supervisor for net. newSink gives the sink of a
@@ -113,17 +133,19 @@ func (s *Supervisor) Start(acct Account) {
 	if old != nil {
 		delete(s.sessions, acct.User)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	se := &session{acct: acct, sink: s.newSink(acct.User), cancel: cancel, done: make(chan struct{})}
+	se := &session{s: s, acct: acct, sink: s.newSink(acct.User)}
+	se.policy = Reconnect{backoff: s.backoff, clock: s.clock, report: se.setStatus}
+	se.link = Link{r: &se.policy, reports: true}
+	se.over.Add(1)
 	s.sessions[acct.User] = se
 	s.wg.Add(1)
 	s.mu.Unlock()
 
 	if old != nil {
-		old.cancel()
-		<-old.done
+		old.stop()
+		old.over.Wait()
 	}
-	go s.newRun(ctx, se).connectLoop()
+	go se.run(nil)
 }
 
 // Stop ends user's session, if any, and waits until its adapter is closed.
@@ -135,8 +157,8 @@ func (s *Supervisor) Stop(user string) {
 	if se == nil {
 		return
 	}
-	se.cancel()
-	<-se.done
+	se.stop()
+	se.over.Wait()
 	se.sink.Deliver(&StateEvent{Status: Status{State: StateDisconnected}})
 }
 
@@ -206,170 +228,204 @@ func (s *Supervisor) Close() {
 	s.sessions = make(map[string]*session)
 	s.mu.Unlock()
 	for _, se := range sessions {
-		se.cancel()
+		se.stop()
 	}
 	s.wg.Wait()
-}
-
-// sessionRun is one session's place in the reconnect policy. It is
-// carried from goroutine to goroutine: one runs while the session
-// connects or waits out a backoff, none while it is connected (the end of
-// the adapter or of the session's context resumes it, see watch), so a
-// connected user costs the supervisor no goroutine. Exactly one of them
-// calls finish, once the session is over.
-type sessionRun struct {
-	s     *Supervisor
-	ctx   context.Context
-	se    *session
-	clock Clock
-	link  *Link
-
-	// While connected (see watch): the adapter, its policy, and the
-	// two registrations that resume the session, the first of which
-	// to fire wins (fired). watchMu is held while they are made.
-	watchMu  sync.Mutex
-	fired    atomic.Bool
-	adapter  Adapter
-	rc       *Reconnect
-	stopCtx  func() bool
-	stopDone func() bool
-}
-
-func (s *Supervisor) newRun(ctx context.Context, se *session) *sessionRun {
-	s.mu.Lock()
-	clock := s.clock
-	s.mu.Unlock()
-	return &sessionRun{
-		s:     s,
-		ctx:   ctx,
-		se:    se,
-		clock: clock,
-		link:  NewReconnect(s.backoff, clock, se.setStatus).Link(true),
-	}
 }
 
 // log is the session's logger. It is made when something is logged, not
 // kept: a connected session logs nothing, and a logger with the user's
 // attribute costs each of them a few hundred bytes.
-func (r *sessionRun) log() *slog.Logger { return r.s.log.With("user", r.se.acct.User) }
+func (se *session) log() *slog.Logger { return se.s.log.With("user", se.acct.User) }
 
-// finish ends the session: Stop, Start's replacement and Close wait for it.
-func (r *sessionRun) finish() {
-	close(r.se.done)
-	r.s.wg.Done()
+// stop makes the session finish: it ends the attempt under way, or
+// resumes a connected or refused session on a goroutine of its own. It
+// does not wait; se.over is done once the session finished.
+func (se *session) stop() {
+	se.mu.Lock()
+	se.stopped = true
+	cancel, parked := se.cancel, se.parked
+	se.cancel, se.parked = nil, notParked
+	se.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	switch parked {
+	case parkedConnected:
+		go se.resume()
+	case parkedRefused:
+		go se.finish()
+	}
 }
 
-// connectLoop connects the session, again after each failure's backoff,
-// until it is connected (then watch takes over and the goroutine ends),
-// refused for good, or stopped.
-func (r *sessionRun) connectLoop() {
+// finish ends the session: Stop, Start's replacement and Close wait for it.
+func (se *session) finish() {
+	se.over.Done()
+	se.s.wg.Done()
+}
+
+// run connects the session, again after each failure's backoff, until it
+// is connected (then watch takes over and the goroutine ends), refused
+// for good, or stopped. last is why the session's previous adapter ended,
+// nil at the start. The attempts' context lives only as long as run: the
+// ctx given to Connect bounds that call, not the session.
+func (se *session) run(last error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	se.mu.Lock()
+	if se.stopped {
+		se.mu.Unlock()
+		se.finish()
+		return
+	}
+	se.cancel = cancel
+	se.mu.Unlock()
+	err := last
 	for {
-		r.se.setStatus(Status{State: StateConnecting})
+		if err != nil && !se.failed(ctx, err) {
+			return
+		}
+		se.setStatus(Status{State: StateConnecting})
 		// Each adapter gets a policy of its own, detached before the
 		// adapter is closed: a state it reports then would come after
 		// the supervisor's.
-		rc := NewReconnect(r.s.backoff, r.clock, r.se.setStatus)
-		a, err := r.s.connect(r.ctx, r.se, rc)
-		if r.ctx.Err() != nil {
+		rc := NewReconnect(se.s.backoff, se.policy.clock, se.setStatus)
+		a, cerr := se.s.connect(ctx, se, rc)
+		if ctx.Err() != nil {
 			rc.detach()
 			if a != nil {
-				r.s.close(r.log(), a)
+				se.s.close(se.log(), a)
 			}
-			r.finish()
+			se.finish()
 			return
 		}
-		if err == nil {
-			r.se.mu.Lock()
-			r.se.adapter = a
-			r.se.mu.Unlock()
-			r.link.Up()
-			r.log().Info("legacy session connected")
-			r.watch(a, rc)
+		if cerr == nil {
+			se.mu.Lock()
+			se.adapter = a
+			se.mu.Unlock()
+			se.link.Up()
+			se.log().Info("legacy session connected")
+			se.watch(a, rc)
 			return
 		}
 		rc.detach()
-		if !r.failed(err) {
-			return
-		}
+		err = cerr
 	}
 }
 
-// watch waits, without a goroutine, for the first of the session's
-// context ending (Stop, Close, a replacement) and the connected adapter
-// a ending on its own, then resumes the session on a goroutine of its
-// own: it closes a and, after an end of a's, applies the policy.
-func (r *sessionRun) watch(a Adapter, rc *Reconnect) {
-	r.watchMu.Lock()
-	defer r.watchMu.Unlock()
-	r.fired.Store(false)
-	r.adapter, r.rc = a, rc
-	r.stopCtx = context.AfterFunc(r.ctx, r.resume)
-	r.stopDone = afterDone(a, r.resume)
-}
-
-// resume is watch's callback, run on a goroutine of its own by the first
-// of the two registrations to fire (later ones do nothing). A loser whose
-// goroutine was already started when the winner stopped it can only be
-// the context's, which stays ended: should it win a later watch, the
-// session is over anyway, and ended closes that watch's adapter.
-func (r *sessionRun) resume() {
-	if !r.fired.CompareAndSwap(false, true) {
+// watch waits, without a goroutine, for the first of the session being
+// stopped (Stop, Close, a replacement) and the connected adapter a
+// ending on its own, then resumes the session on a goroutine of its own:
+// it closes a and, after an end of a's, applies the policy.
+func (se *session) watch(a Adapter, rc *Reconnect) {
+	se.mu.Lock()
+	se.cancel = nil
+	se.rc = rc
+	if se.stopped {
+		se.mu.Unlock()
+		se.resume()
 		return
 	}
-	r.watchMu.Lock()
-	r.stopCtx()
-	r.stopDone()
-	a, rc := r.adapter, r.rc
-	r.adapter, r.rc, r.stopCtx, r.stopDone = nil, nil, nil, nil
-	r.watchMu.Unlock()
-	r.ended(a, rc)
+	se.parked = parkedConnected
+	// Under se.mu, so that an end that fires at once finds it parked.
+	se.stopDone = afterDone(a, se.adapterEnded)
+	se.mu.Unlock()
+}
+
+// adapterEnded is the callback of the connected adapter's end: it resumes
+// the session unless stop unparked it first.
+func (se *session) adapterEnded() {
+	se.mu.Lock()
+	if se.parked != parkedConnected {
+		se.mu.Unlock()
+		return
+	}
+	se.parked = notParked
+	se.mu.Unlock()
+	se.resume()
+}
+
+// resume is run by the one that unparked the connected session (stop, or
+// the adapter's end): it drops the other registration and goes on
+// with ended.
+func (se *session) resume() {
+	se.mu.Lock()
+	a, rc, stopDone := se.adapter, se.rc, se.stopDone
+	se.adapter, se.rc, se.stopDone = nil, nil, nil
+	se.mu.Unlock()
+	if stopDone != nil {
+		stopDone()
+	}
+	se.ended(a, rc)
 }
 
 // ended closes the adapter a that was connected, because the session was
 // stopped or because a ended (its Err says why), and goes on from there.
-func (r *sessionRun) ended(a Adapter, rc *Reconnect) {
+func (se *session) ended(a Adapter, rc *Reconnect) {
 	rc.detach()
-	r.se.clearAdapter()
-	if r.ctx.Err() != nil {
-		r.s.close(r.log(), a)
-		r.finish()
+	se.mu.Lock()
+	stopped := se.stopped
+	se.mu.Unlock()
+	if stopped {
+		se.s.close(se.log(), a)
+		se.finish()
 		return
 	}
 	err := a.Err()
 	if err == nil {
 		err = ErrUnavailable
 	}
-	r.s.close(r.log(), a)
-	if r.failed(err) {
-		r.connectLoop()
-	}
+	se.s.close(se.log(), a)
+	se.run(err)
 }
 
 // failed applies the policy to a session that failed to connect or
 // dropped because of err. It reports whether to connect again (after the
-// backoff, waited here); when it returns false the session is finished,
-// or will be once its context ends.
-func (r *sessionRun) failed(err error) bool {
+// backoff, waited here within ctx); when it returns false the session is
+// finished, or will be once it is stopped.
+func (se *session) failed(ctx context.Context, err error) bool {
 	switch {
 	case errors.Is(err, ErrBadCredentials):
-		r.log().Warn("legacy login refused", "err", err)
-		r.se.setStatus(Status{State: StateBadCredentials, Text: err.Error()})
-		context.AfterFunc(r.ctx, r.finish)
+		se.log().Warn("legacy login refused", "err", err)
+		se.setStatus(Status{State: StateBadCredentials, Text: err.Error()})
+		se.refused()
 		return false
 	case errors.Is(err, ErrPolicy):
 		// Retrying cannot change the gateway's own policy.
-		r.log().Warn("legacy session refused by policy", "err", err)
-		r.se.setStatus(Status{State: StateDisconnected, Text: err.Error()})
-		context.AfterFunc(r.ctx, r.finish)
+		se.log().Warn("legacy session refused by policy", "err", err)
+		se.setStatus(Status{State: StateDisconnected, Text: err.Error()})
+		se.refused()
 		return false
 	}
-	r.log().Warn("legacy session failed; retrying after backoff", "err", err)
-	if !r.link.Lost(r.ctx, err) {
-		r.finish()
+	se.log().Warn("legacy session failed; retrying after backoff", "err", err)
+	if !se.link.Lost(ctx, err) {
+		se.finish()
 		return false
 	}
 	return true
 }
+
+// refused parks a session refused for good until it is stopped.
+func (se *session) refused() {
+	se.mu.Lock()
+	se.cancel = nil
+	if se.stopped {
+		se.mu.Unlock()
+		se.finish()
+		return
+	}
+	se.parked = parkedRefused
+	se.mu.Unlock()
+}
+
+// parking is what a session waits for without a goroutine.
+type parking uint8
+
+const (
+	notParked       parking = iota
+	parkedConnected         // connected: stop or the adapter's end resumes it
+	parkedRefused           // refused for good: stop finishes it
+)
 
 // afterDone calls f on a goroutine of its own once a's Done is closed,
 // until stop is called, as context.AfterFunc does for a context. An
@@ -441,12 +497,6 @@ func (se *session) setStatus(st Status) {
 	se.status = st
 	se.mu.Unlock()
 	se.sink.Deliver(&StateEvent{Status: st})
-}
-
-func (se *session) clearAdapter() {
-	se.mu.Lock()
-	se.adapter = nil
-	se.mu.Unlock()
 }
 
 func equalCreds(a, b Credentials) bool {

@@ -39,7 +39,10 @@ type Network interface {
 	// Connect starts a session for a registered user. It may block until
 	// the legacy login completed or failed; errors are classified like
 	// Validate's. Everything the session receives later is handed to sink.
-	// The returned Adapter is owned by the caller, which must Close it.
+	// ctx bounds this call only: the supervisor cancels it once Connect
+	// returned, so the adapter must not keep it (a session's life is its
+	// Adapter's, until Close). The returned Adapter is owned by the
+	// caller, which must Close it.
 	Connect(ctx context.Context, acct Account, sink Sink) (Adapter, error)
 }
 
@@ -79,50 +82,62 @@ type Adapter interface {
 }
 
 // Ending gives an Adapter its Done and Err: embed it, and call End when
-// the session ended on its own. The zero value is ready to use.
+// the session ended on its own. The zero value is ready to use. Its
+// channel is made only when Done is asked for: the supervisor waits for
+// an end with AfterEnd, so a connected session keeps no channel.
 type Ending struct {
-	once  sync.Once
 	mu    sync.Mutex
-	done  chan struct{}
+	ended bool
+	done  chan struct{} // made by Done; closed by End
 	err   error
 	after []*func() // see AfterEnd
 }
 
-func (e *Ending) init() { e.once.Do(func() { e.done = make(chan struct{}) }) }
+// closedChan is the Done of every Ending that ended before Done was asked
+// for.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // Done is closed once End was called (see Adapter.Done).
 func (e *Ending) Done() <-chan struct{} {
-	e.init()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.done == nil {
+		if e.ended {
+			e.done = closedChan
+		} else {
+			e.done = make(chan struct{})
+		}
+	}
 	return e.done
 }
 
 // Err says why the session ended; nil before End (see Adapter.Err).
 func (e *Ending) Err() error {
-	e.init()
-	select {
-	case <-e.done:
-		return e.err
-	default:
-		return nil
-	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
 }
 
 // End records that the session ended because of err; only the first call
 // counts.
 func (e *Ending) End(err error) {
-	e.init()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	select {
-	case <-e.done:
-	default:
-		e.err = err
-		close(e.done)
-		for _, f := range e.after {
-			go (*f)()
-		}
-		e.after = nil
+	if e.ended {
+		return
 	}
+	e.ended, e.err = true, err
+	if e.done != nil {
+		close(e.done)
+	}
+	for _, f := range e.after {
+		go (*f)()
+	}
+	e.after = nil
 }
 
 // AfterEnd arranges for f to run on a goroutine of its own once End was
@@ -131,14 +146,11 @@ func (e *Ending) End(err error) {
 // run. The supervisor waits for every connected session's end this way,
 // without a goroutine per session; it never blocks and does no I/O.
 func (e *Ending) AfterEnd(f func()) (stop func() bool) {
-	e.init()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	select {
-	case <-e.done:
+	if e.ended {
 		go f()
 		return func() bool { return false }
-	default:
 	}
 	p := &f
 	e.after = append(e.after, p)

@@ -3,6 +3,8 @@ package muc
 import (
 	"slices"
 	"sort"
+	"strings"
+	"sync"
 
 	"mellium.im/xmpp/jid"
 
@@ -59,13 +61,18 @@ type Room struct {
 
 	occupants occupantList // others, by nick (occupants.go)
 
-	subject     transports.SubjectEvent
-	subjectSeen chan struct{} // closed at the first subject
+	subject transports.SubjectEvent
+	// seenMu guards saw and seen, which any goroutine may read
+	// (SubjectSeen): saw is set at the first subject, seen is made by
+	// SubjectSeen when asked for before it and closed then.
+	seenMu sync.Mutex
+	saw    bool
+	seen   chan struct{}
 
-	res map[string]*Resource // the user's resources, by resourcepart
+	res []*Resource // the user's resources, one per resourcepart
 
 	reactions reactions
-	away      Away
+	away      *Away // nil until a message is kept (bouncer mode)
 	// archivedAway counts the messages archived while no resource was
 	// in the room (archived.go).
 	archivedAway int
@@ -103,11 +110,7 @@ type Resource struct {
 // NewRoom returns the room id at j, joined (or being joined) through
 // adapter a as nick, with no resource in it yet.
 func NewRoom(id transports.ID, j jid.JID, a transports.Adapter, nick string) *Room {
-	return &Room{
-		ID: id, JID: j, Adapter: a, Nick: nick,
-		subjectSeen: make(chan struct{}),
-		res:         make(map[string]*Resource),
-	}
+	return &Room{ID: id, JID: j, Adapter: a, Nick: nick}
 }
 
 // OccupantJID is room/nick, or room itself when nick is empty or cannot
@@ -278,35 +281,72 @@ func (r *Room) Subject() transports.SubjectEvent { return r.subject }
 // SubjectSeen.
 func (r *Room) SetSubject(ev transports.SubjectEvent) {
 	r.subject = ev
-	if !r.SawSubject() {
-		close(r.subjectSeen)
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	if !r.saw {
+		r.saw = true
+		if r.seen != nil {
+			close(r.seen)
+		}
 	}
 }
 
-// SubjectSeen is closed once the room has had a subject. Unlike the
-// rest of the room it may be waited on by any goroutine.
-func (r *Room) SubjectSeen() <-chan struct{} { return r.subjectSeen }
+// closedChan is SubjectSeen once the subject was seen.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
-// SawSubject reports whether the room has had a subject.
-func (r *Room) SawSubject() bool {
-	select {
-	case <-r.subjectSeen:
-		return true
-	default:
-		return false
+// SubjectSeen is closed once the room has had a subject. Unlike the
+// rest of the room it may be asked for and waited on by any goroutine.
+// The channel is made when first asked for, not with every room.
+func (r *Room) SubjectSeen() <-chan struct{} {
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	if r.saw {
+		return closedChan
 	}
+	if r.seen == nil {
+		r.seen = make(chan struct{})
+	}
+	return r.seen
+}
+
+// SawSubject reports whether the room has had a subject. Any goroutine
+// may ask.
+func (r *Room) SawSubject() bool {
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	return r.saw
 }
 
 // --- the user's resources ------------------------------------------------
 
 // Resource returns the user's resource named res in the room, or nil.
-func (r *Room) Resource(res string) *Resource { return r.res[res] }
+func (r *Room) Resource(res string) *Resource {
+	if i := r.resIndex(res); i >= 0 {
+		return r.res[i]
+	}
+	return nil
+}
+
+// resIndex returns where the resource named res is in r.res, -1 for
+// nowhere. A user has a resource or two in a room: a slice searched in
+// order costs less than a map.
+func (r *Room) resIndex(res string) int {
+	return slices.IndexFunc(r.res, func(rr *Resource) bool { return rr.Full.Resourcepart() == res })
+}
 
 // Join adds a resource that asked for nick with history request h, as
 // Joining: the first one, while the legacy join is under way.
 func (r *Room) Join(full jid.JID, nick string, h History) *Resource {
 	rr := &Resource{Full: full, Asked: nick, Hist: h, phase: Joining}
-	r.res[full.Resourcepart()] = rr
+	if i := r.resIndex(full.Resourcepart()); i >= 0 {
+		r.res[i] = rr
+	} else {
+		r.res = append(r.res, rr)
+	}
 	return rr
 }
 
@@ -321,9 +361,12 @@ func (r *Room) JoinAgain(full jid.JID, nick string, h History) *Resource {
 // Leave removes the resource named res; rr is nil when it was not in the
 // room, and empty is true when no resource is left.
 func (r *Room) Leave(res string) (rr *Resource, empty bool) {
-	rr = r.res[res]
-	if rr != nil {
-		delete(r.res, res)
+	if i := r.resIndex(res); i >= 0 {
+		rr = r.res[i]
+		r.res = slices.Delete(r.res, i, i+1)
+	}
+	if len(r.res) == 0 {
+		r.res = nil // released with the last resource
 	}
 	return rr, len(r.res) == 0
 }
@@ -371,7 +414,7 @@ func (r *Room) Told() []*Resource {
 // their failed join.
 func (r *Room) DropResources() []*Resource {
 	told := r.Told()
-	r.res = make(map[string]*Resource)
+	r.res = nil
 	return told
 }
 
@@ -420,13 +463,21 @@ func (rr *Resource) Flush() []any {
 // --- away backlog --------------------------------------------------------
 
 // KeepAway keeps a message said while no resource is in the room.
-func (r *Room) KeepAway(ev transports.MessageEvent) { r.away.Add(ev) }
+func (r *Room) KeepAway(ev transports.MessageEvent) {
+	if r.away == nil {
+		r.away = new(Away)
+	}
+	r.away.Add(ev)
+}
 
 // TakeAway returns the messages kept while no resource was in the room
-// and starts a new, empty backlog.
+// and starts a new, empty backlog (none kept until the next message).
 func (r *Room) TakeAway() Away {
-	a := r.away
-	r.away = Away{}
+	if r.away == nil {
+		return Away{}
+	}
+	a := *r.away
+	r.away = nil
 	return a
 }
 
@@ -453,42 +504,70 @@ func (r *Room) Filter(role, aff string) []Item {
 // Rooms is the set of rooms one user's legacy session is in. Like Room it
 // has no lock: it belongs to the user's owner goroutine.
 type Rooms struct {
-	rooms map[transports.ID]*Room
+	// rooms is sorted by ID: a user is in a few rooms, and a sorted
+	// slice holds them in a pointer each where a map costs a few hundred
+	// bytes even for one. nil when empty.
+	rooms []*Room
 	// Anon is set while the user has an anonymous legacy session the
 	// component started for their joins.
 	Anon bool
 }
 
 // NewRooms returns an empty set.
-func NewRooms() *Rooms { return &Rooms{rooms: make(map[transports.ID]*Room)} }
+func NewRooms() *Rooms { return &Rooms{} }
+
+// find returns where the room id is, or would be inserted, and whether it
+// is there.
+func (u *Rooms) find(id transports.ID) (int, bool) {
+	return slices.BinarySearchFunc(u.rooms, id, func(r *Room, id transports.ID) int {
+		return strings.Compare(string(r.ID), string(id))
+	})
+}
 
 // Get returns the room id, or nil.
-func (u *Rooms) Get(id transports.ID) *Room { return u.rooms[id] }
+func (u *Rooms) Get(id transports.ID) *Room {
+	if i, ok := u.find(id); ok {
+		return u.rooms[i]
+	}
+	return nil
+}
 
 // Put adds r, replacing the room with its ID.
-func (u *Rooms) Put(r *Room) { u.rooms[r.ID] = r }
+func (u *Rooms) Put(r *Room) {
+	i, ok := u.find(r.ID)
+	if ok {
+		u.rooms[i] = r
+		return
+	}
+	u.rooms = slices.Insert(u.rooms, i, r)
+}
 
 // PutNew adds r unless a room with its ID is there; it reports whether it
 // did.
 func (u *Rooms) PutNew(r *Room) bool {
-	if u.rooms[r.ID] != nil {
+	i, ok := u.find(r.ID)
+	if ok {
 		return false
 	}
-	u.rooms[r.ID] = r
+	u.rooms = slices.Insert(u.rooms, i, r)
 	return true
 }
 
 // Has reports whether r is (still) the user's room with its ID: a room
 // that was left, dropped or joined anew meanwhile is not.
-func (u *Rooms) Has(r *Room) bool { return r != nil && u.rooms[r.ID] == r }
+func (u *Rooms) Has(r *Room) bool { return r != nil && u.Get(r.ID) == r }
 
 // Remove removes r if it is the room with its ID; it reports whether it
 // did.
 func (u *Rooms) Remove(r *Room) bool {
-	if !u.Has(r) {
+	i, ok := u.find(r.ID)
+	if !ok || u.rooms[i] != r {
 		return false
 	}
-	delete(u.rooms, r.ID)
+	u.rooms = slices.Delete(u.rooms, i, i+1)
+	if len(u.rooms) == 0 {
+		u.rooms = nil // released with the last room
+	}
 	return true
 }
 
@@ -496,22 +575,7 @@ func (u *Rooms) Remove(r *Room) bool {
 func (u *Rooms) Len() int { return len(u.rooms) }
 
 // All returns the rooms by ID.
-func (u *Rooms) All() []*Room {
-	out := make([]*Room, 0, len(u.rooms))
-	for _, r := range u.rooms {
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b *Room) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
-	return out
-}
+func (u *Rooms) All() []*Room { return slices.Clone(u.rooms) }
 
 // Full reports whether the user is in limit rooms or more, so that a new
 // join is refused; n is the number of rooms.
