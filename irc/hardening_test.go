@@ -275,10 +275,7 @@ func TestQueueBoundsAndCancelledSends(t *testing.T) {
 	})
 	s := newScriptedOn(t, srvConn)
 	a, _ := connectScripted(t, s, n, "")
-	c, err := a.existing("irc.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := scriptedConn(t, a)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -702,4 +699,21 @@ func TestHistoryBatchCapped(t *testing.T) {
 	if msgs := <-got; len(msgs) != 3 || msgs[0].Body != "old 0" {
 		t.Errorf("history = %+v", msgs)
 	}
+}
+
+// scriptedConn is the connection connectScripted brought up on a.
+func scriptedConn(t *testing.T, a *adapter) *conn {
+	t.Helper()
+	c, err := a.existing("irc.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// wireNow is the connection's current line connection.
+func (c *conn) wireNow() *lineConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wire
 }

@@ -30,10 +30,7 @@ func pacedScripted(t *testing.T, timeout time.Duration) (s *scripted, a *adapter
 	})
 	s = newScriptedOn(t, srvConn)
 	a, _ = connectScripted(t, s, n, "")
-	c, err := a.existing("irc.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = scriptedConn(t, a)
 	c.mu.Lock()
 	c.lim.SetLimit(0)
 	c.lim.SetBurst(0)
@@ -172,13 +169,8 @@ func TestConfirmDeadlineFollowsTheQueue(t *testing.T) {
 func TestKeepalive(t *testing.T) {
 	s, n := newScripted(t)
 	a, _ := connectScripted(t, s, n, "")
-	c, err := a.existing("irc.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.mu.Lock()
-	lc := c.wire
-	c.mu.Unlock()
+	c := scriptedConn(t, a)
+	lc := c.wireNow()
 	lc.read.Store(time.Now().UnixNano())
 	ping := &attempt{lc: lc}
 	c.startClock(ping, time.Time{}, 20*time.Millisecond, time.Hour)
@@ -236,13 +228,8 @@ func TestClockRegistrationDeadline(t *testing.T) {
 	t.Run("registered", func(t *testing.T) {
 		s, n := newScripted(t)
 		a, _ := connectScripted(t, s, n, "")
-		c, err := a.existing("irc.test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.mu.Lock()
-		lc := c.wire
-		c.mu.Unlock()
+		c := scriptedConn(t, a)
+		lc := c.wireNow()
 		at := &attempt{lc: lc}
 		c.startClock(at, time.Now().Add(10*time.Millisecond), 50*time.Millisecond, time.Hour)
 		defer at.clock.Stop()

@@ -363,10 +363,7 @@ func TestRegLinesReleased(t *testing.T) {
 	// At the end of the registration the MOTD is shown and dropped.
 	s, n := newScripted(t)
 	a, _ := connectScripted(t, s, n, "")
-	c, err := a.existing("irc.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := scriptedConn(t, a)
 	c.mu.Lock()
 	reg := c.reg
 	c.mu.Unlock()
