@@ -332,7 +332,9 @@ func TestResumeAfterRestart(t *testing.T) {
 	await(t, s, func(ev *transports.RetractEvent) bool { return ev.Target == "6000" })
 	handled(t, b, resumed)
 	// Written at RESUMED, the sequence stays before the room's held
-	// events: a process killed now would have them replayed.
+	// events: a process killed now would have them replayed. The write
+	// follows the handling of RESUMED: wait for it to land.
+	written(t, b)
 	if seq := storedSeq(t, sc.store); seq != beforeHeld {
 		t.Errorf("sequence stored while room events are held: %d, want %d (before the first of them)", seq, beforeHeld)
 	}
@@ -500,6 +502,28 @@ func TestResumeStaleSequence(t *testing.T) {
 }
 
 // storedSeq is the sequence of the gateway session in store.
+// written waits until the sequence a would write now (the handled one,
+// or the pin while room events are held) is the one it last wrote.
+func written(t *testing.T, a *adapter) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		a.mu.Lock()
+		want, saved := a.gw.seq, a.gw.saved
+		if a.gw.pin > 0 && a.gw.pin < want {
+			want = a.gw.pin
+		}
+		a.mu.Unlock()
+		if saved == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("wrote sequence %d, want %d written", saved, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func storedSeq(t *testing.T, store transports.Store) int64 {
 	t.Helper()
 	v, err := store.Get(context.Background(), resumeKey)
