@@ -2,8 +2,9 @@ package irc
 
 import (
 	"context"
-	"sync"
 	"time"
+
+	"github.com/switchboard-im/switchboard/transports"
 )
 
 // endCtx is an adapter's context: it ends, Canceled, when the adapter
@@ -14,11 +15,10 @@ import (
 // its own life, and every connection derives one for its dial; the map and
 // its first group cost each user about 250 bytes of live heap. A context
 // derived from an endCtx is watched instead by a goroutine of the context
-// package's, which ends with it (a dial, a history request: seconds).
+// package's, which ends with it (a dial, a history request: seconds). Its
+// Done channel is a transports.Latch's, made only when asked for.
 type endCtx struct {
-	mu    sync.Mutex
-	ended bool
-	done  chan struct{} // made at the first Done, or closed by end
+	ended transports.Latch
 }
 
 var _ context.Context = (*endCtx)(nil)
@@ -28,39 +28,17 @@ func (*endCtx) Deadline() (deadline time.Time, ok bool) { return }
 func (*endCtx) Value(any) any { return nil }
 
 // Done implements context.Context.
-func (c *endCtx) Done() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.done == nil {
-		c.done = make(chan struct{})
-		if c.ended {
-			close(c.done)
-		}
-	}
-	return c.done
-}
+func (c *endCtx) Done() <-chan struct{} { return c.ended.Done() }
 
 // Err implements context.Context.
 func (c *endCtx) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
+	if c.ended.IsSet() {
 		return context.Canceled
 	}
 	return nil
 }
 
 // end ends the context; later calls do nothing.
-func (c *endCtx) end() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
-		return
-	}
-	c.ended = true
-	if c.done != nil {
-		close(c.done)
-	}
-}
+func (c *endCtx) end() { c.ended.Set() }
 
 func (c *endCtx) String() string { return "irc.adapterContext" }

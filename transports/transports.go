@@ -86,34 +86,14 @@ type Adapter interface {
 // channel is made only when Done is asked for: the supervisor waits for
 // an end with AfterEnd, so a connected session keeps no channel.
 type Ending struct {
+	end   Latch // set by End
 	mu    sync.Mutex
-	ended bool
-	done  chan struct{} // made by Done; closed by End
 	err   error
 	after []*func() // see AfterEnd
 }
 
-// closedChan is the Done of every Ending that ended before Done was asked
-// for.
-var closedChan = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()
-
 // Done is closed once End was called (see Adapter.Done).
-func (e *Ending) Done() <-chan struct{} {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.done == nil {
-		if e.ended {
-			e.done = closedChan
-		} else {
-			e.done = make(chan struct{})
-		}
-	}
-	return e.done
-}
+func (e *Ending) Done() <-chan struct{} { return e.end.Done() }
 
 // Err says why the session ended; nil before End (see Adapter.Err).
 func (e *Ending) Err() error {
@@ -127,13 +107,11 @@ func (e *Ending) Err() error {
 func (e *Ending) End(err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.ended {
+	if e.end.IsSet() {
 		return
 	}
-	e.ended, e.err = true, err
-	if e.done != nil {
-		close(e.done)
-	}
+	e.err = err // before Done is closed: who sees it closed sees err
+	e.end.Set()
 	for _, f := range e.after {
 		go (*f)()
 	}
@@ -148,7 +126,7 @@ func (e *Ending) End(err error) {
 func (e *Ending) AfterEnd(f func()) (stop func() bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.ended {
+	if e.end.IsSet() {
 		go f()
 		return func() bool { return false }
 	}

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"mellium.im/xmpp/jid"
 
@@ -62,12 +61,9 @@ type Room struct {
 	occupants occupantList // others, by nick (occupants.go)
 
 	subject transports.SubjectEvent
-	// seenMu guards saw and seen, which any goroutine may read
-	// (SubjectSeen): saw is set at the first subject, seen is made by
-	// SubjectSeen when asked for before it and closed then.
-	seenMu sync.Mutex
-	saw    bool
-	seen   chan struct{}
+	// subjectSeen is set at the first subject; any goroutine may ask
+	// (SubjectSeen, SawSubject).
+	subjectSeen transports.Latch
 
 	res []*Resource // the user's resources, one per resourcepart
 
@@ -281,45 +277,17 @@ func (r *Room) Subject() transports.SubjectEvent { return r.subject }
 // SubjectSeen.
 func (r *Room) SetSubject(ev transports.SubjectEvent) {
 	r.subject = ev
-	r.seenMu.Lock()
-	defer r.seenMu.Unlock()
-	if !r.saw {
-		r.saw = true
-		if r.seen != nil {
-			close(r.seen)
-		}
-	}
+	r.subjectSeen.Set()
 }
-
-// closedChan is SubjectSeen once the subject was seen.
-var closedChan = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()
 
 // SubjectSeen is closed once the room has had a subject. Unlike the
 // rest of the room it may be asked for and waited on by any goroutine.
 // The channel is made when first asked for, not with every room.
-func (r *Room) SubjectSeen() <-chan struct{} {
-	r.seenMu.Lock()
-	defer r.seenMu.Unlock()
-	if r.saw {
-		return closedChan
-	}
-	if r.seen == nil {
-		r.seen = make(chan struct{})
-	}
-	return r.seen
-}
+func (r *Room) SubjectSeen() <-chan struct{} { return r.subjectSeen.Done() }
 
 // SawSubject reports whether the room has had a subject. Any goroutine
 // may ask.
-func (r *Room) SawSubject() bool {
-	r.seenMu.Lock()
-	defer r.seenMu.Unlock()
-	return r.saw
-}
+func (r *Room) SawSubject() bool { return r.subjectSeen.IsSet() }
 
 // --- the user's resources ------------------------------------------------
 
