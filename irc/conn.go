@@ -243,24 +243,21 @@ const (
 )
 
 // ctcpLimiter returns the limiter of the CTCP answers, made at the first.
-func (c *conn) ctcpLimiter() *rate.Limiter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ctcpLim == nil {
-		c.ctcpLim = rate.NewLimiter(rate.Every(ctcpEvery), ctcpBurst)
-	}
-	return c.ctcpLim
-}
+func (c *conn) ctcpLimiter() *rate.Limiter { return c.lazyLimiter(&c.ctcpLim, ctcpEvery, ctcpBurst) }
 
 // typeLimiter returns the limiter of the typing notifications, made at
 // the first.
-func (c *conn) typeLimiter() *rate.Limiter {
+func (c *conn) typeLimiter() *rate.Limiter { return c.lazyLimiter(&c.typeLim, typeEvery, typeBurst) }
+
+// lazyLimiter returns *l, made at the first call with one event per
+// every after a burst.
+func (c *conn) lazyLimiter(l **rate.Limiter, every time.Duration, burst int) *rate.Limiter {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.typeLim == nil {
-		c.typeLim = rate.NewLimiter(rate.Every(typeEvery), typeBurst)
+	if *l == nil {
+		*l = rate.NewLimiter(rate.Every(every), burst)
 	}
-	return c.typeLim
+	return *l
 }
 
 // regWaited is what a connection's regWait becomes once the wait is

@@ -268,7 +268,8 @@ func (c *conn) nickServAnswer(e *girc.Event, _ bool) (bool, error) {
 			}
 		}
 	case "NOTICE":
-		if e.Source == nil || !EqualFold(e.Source.Name, "NickServ") || c.servicesHost() == "" || !strings.EqualFold(e.Source.Host, c.servicesHost()) {
+		services := c.servicesHost()
+		if e.Source == nil || !EqualFold(e.Source.Name, "NickServ") || services == "" || !strings.EqualFold(e.Source.Host, services) {
 			return false, nil
 		}
 		text := StripFormatting(DecodeText(lastParam(e.Params)))
