@@ -28,6 +28,10 @@ type idleGatewayResult struct {
 	// warmBase is RSS after the warm-up user joined and left (with
 	// idleOptions.warmup), bytes: the base of the marginal figures.
 	warmBase int64
+	// mem is a Go gateway's MemStats at the base the per-user figures
+	// are taken against (after the warm-up, with it), then settle after
+	// each step's joins; nil for biboumi, or without settle.
+	mem []goMem
 }
 
 // idleOptions are the gateways' idle scenario's settings beside the steps.
@@ -82,7 +86,38 @@ func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int, op
 			idleTable(w, rs, steps, func(r *idleGatewayResult) []int64 { return r.settled }, warm)
 		}
 	}
+	for _, r := range rs {
+		if len(r.mem) == len(steps)+1 {
+			against := "the start"
+			if opt.warmup {
+				against = "the warm-up"
+			}
+			fmt.Fprintf(w, "\nWhere %s's RSS grew, %v after each step's joins, per joined user against %s (the runtime's MemStats from its /metrics; \"live heap\": what the last collection found live; \"since\": heap allocated after it; \"free in spans\": room that dead objects left in heap spans still holding a live one; \"kept\": empty heap spans not yet given back; \"rest\": what RSS has beyond MemStats, pages of the binary and C libraries).\n\n", r.gateway, opt.settle, against)
+			memTable(w, r, steps)
+		}
+	}
 	return nil
+}
+
+// memTable writes where a Go gateway's RSS grew at each step, per joined
+// user above the base of r.mem[0].
+func memTable(w io.Writer, r *idleGatewayResult, steps []int) {
+	base, rssBase := r.mem[0], r.warmBase
+	fmt.Fprintf(w, "| users | RSS | live heap | since | free in spans | kept | stacks | GC metadata | runtime other | rest | heap goal, in all |\n")
+	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	per := func(d int64, n int) string { return fmt.Sprintf("%.1f", float64(d)/float64(n)/1024) }
+	for i, n := range steps {
+		m, rss := r.mem[i+1], r.settled[i]
+		parts := []int64{m.live - base.live, m.since() - base.since(), m.slack() - base.slack(), m.held - base.held, m.stacks - base.stacks, m.gcMeta - base.gcMeta, m.runtime - base.runtime}
+		rest := rss - rssBase
+		fmt.Fprintf(w, "| %d | %s |", n, per(rss-rssBase, n))
+		for _, d := range parts {
+			fmt.Fprintf(w, " %s |", per(d, n))
+			rest -= d
+		}
+		fmt.Fprintf(w, " %s | %s (%s) |\n", per(rest, n), mib(m.heapGoal), mib(base.heapGoal))
+	}
+	fmt.Fprintf(w, "\n(KiB per user; the heap goal at the base in brackets.)\n")
 }
 
 // idleTable writes one table of the figures rss picks from each result,
@@ -160,6 +195,17 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 	}
 	room := channel + "%" + ircHost + "@" + domain
 	r.warmBase = r.base
+	readMem := func() error {
+		if gw.httpAddr == "" || opt.settle <= 3*time.Second {
+			return nil
+		}
+		m, err := readGoMem(ctx, gw.httpAddr)
+		if err != nil {
+			return err
+		}
+		r.mem = append(r.mem, m)
+		return nil
+	}
 	if opt.warmup {
 		if err := warmUp(ctx, p, last, room); err != nil {
 			return nil, err
@@ -172,6 +218,9 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 				return nil, err
 			}
 		}
+	}
+	if err := readMem(); err != nil {
+		return nil, err
 	}
 	var clients []*client
 	defer func() {
@@ -225,6 +274,9 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 			rss := gw.rss()
 			r.settled = append(r.settled, rss)
 			logf("%v after the joins: RSS %s, %.0f KiB per user (%.0f warmed up)", opt.settle, mib(rss), float64(rss-r.base)/float64(n)/1024, float64(rss-r.warmBase)/float64(n)/1024)
+			if err := readMem(); err != nil {
+				return nil, err
+			}
 		}
 		if pprofAddr != "" {
 			if err := saveProfiles(ctx, pprofAddr, profDir, gateway, strconv.Itoa(n)); err != nil {

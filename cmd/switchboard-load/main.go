@@ -323,6 +323,8 @@ func measureIn(r *result, peer *ircPeer, clients []*client, messages int) {
 type gatewayProc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
+	// httpAddr is Switchboard's HTTP listener (/metrics), "" for biboumi.
+	httpAddr string
 	// closers stop what runs beside the gateway (its Redis), after it.
 	closers []func()
 }
@@ -332,6 +334,7 @@ type gatewayProc struct {
 func startGateway(ctx context.Context, gateway, bin, dir, componentAddr string, env ...string) (_ *gatewayProc, rerr error) {
 	var cmd *exec.Cmd
 	var closers []func()
+	httpAddr := ""
 	defer func() {
 		if rerr != nil { // the gateway did not start: stop its Redis
 			for _, c := range closers {
@@ -349,6 +352,10 @@ func startGateway(ctx context.Context, gateway, bin, dir, componentAddr string, 
 				return nil, err
 			}
 		}
+		var err error
+		if httpAddr, err = freeLoopbackAddr(); err != nil {
+			return nil, err
+		}
 		cfg := fmt.Sprintf(`[xmpp]
 server = %q
 [storage]
@@ -357,7 +364,7 @@ server = %q
 key_file = %q
 allowed_domains = ["localhost"]
 [http]
-listen = "127.0.0.1:0"
+listen = %q
 [log]
 level = "warn"
 [irc]
@@ -366,7 +373,7 @@ secret = %q
 [irc.servers.%q]
 address = %q
 plaintext = true
-`, componentAddr, storage, filepath.Join(dir, "switchboard.key"), domain, secret, ircHost, ircAddr)
+`, componentAddr, storage, filepath.Join(dir, "switchboard.key"), httpAddr, domain, secret, ircHost, ircAddr)
 		file := filepath.Join(dir, "switchboard.toml")
 		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 			return nil, err
@@ -396,7 +403,7 @@ plaintext = true
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	g := &gatewayProc{cmd: cmd, done: make(chan struct{}), closers: closers}
+	g := &gatewayProc{cmd: cmd, done: make(chan struct{}), httpAddr: httpAddr, closers: closers}
 	go func() {
 		cmd.Wait()
 		out.Close()

@@ -11,7 +11,7 @@ import (
 )
 
 // freeLoopbackAddr returns a loopback address with a port free now, for
-// the gateway's profiling endpoint.
+// one of the gateway's HTTP listeners.
 func freeLoopbackAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,12 @@ secret = "s3cret"
 	if code != 200 || !strings.Contains(body, `switchboard_stream_up{domain="irc.localhost",network="fake"} 1`) ||
 		!strings.Contains(body, `switchboard_dead_letters_total{domain="irc.localhost",network="fake"} 0`) {
 		t.Errorf("/metrics = %d\n%s", code, body)
+	}
+	// The live heap and the heap goal, beside MemStats (cmd/switchboard-load reads them).
+	for _, name := range []string{"go_gc_heap_live_bytes", "go_gc_heap_goal_bytes", "go_memstats_heap_inuse_bytes"} {
+		if !regexp.MustCompile(`(?m)^` + name + ` [0-9.e+]+$`).MatchString(body) {
+			t.Errorf("/metrics has no %s", name)
+		}
 	}
 
 	// A user registers, so there is an adapter to close at shutdown.

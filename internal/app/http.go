@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/http"
+	"regexp"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,7 +20,7 @@ import (
 // networks' webhooks at /hooks/<network>/.
 func (a *App) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(heapLive)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(&statsCollector{components: a.components})
 	reg.MustRegister(&leaseCollector{a: a})
 
@@ -34,6 +35,13 @@ func (a *App) Handler() http.Handler {
 	a.mountHooks(mux) // hooks.go
 	return mux
 }
+
+// heapLive adds, beside the Go collector's MemStats, the heap the last
+// collection found live and the size at which the next one starts
+// (go_gc_heap_live_bytes, go_gc_heap_goal_bytes): what the process
+// holds, apart from the garbage MemStats' heap_alloc also counts between
+// collections.
+var heapLive = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/(live|goal):bytes$`)}
 
 // statsCollector exposes every component's Stats as Prometheus metrics.
 type statsCollector struct {

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// goMem is where a Go gateway's memory is, from the runtime's MemStats
+// as its /metrics endpoint gives them (Prometheus' Go collector), bytes.
+type goMem struct {
+	live     int64 // heap objects the last collection found live
+	alloc    int64 // heap objects: live, and those allocated since the last collection
+	inuse    int64 // heap spans holding at least one object
+	held     int64 // heap spans holding none, not given back to the system
+	stacks   int64 // goroutine stacks, those of exited goroutines kept for reuse included
+	gcMeta   int64 // the collector's own metadata
+	runtime  int64 // the runtime's other structures: spans, per-P caches, profiling buckets, other
+	heapGoal int64 // the heap size at which the next collection starts
+}
+
+// slack is the free room in heap spans in use: what objects that died
+// left behind in spans still holding a live one.
+func (m goMem) slack() int64 { return m.inuse - m.alloc }
+
+// since is the heap allocated since the last collection: garbage, or
+// live at the next one.
+func (m goMem) since() int64 { return m.alloc - m.live }
+
+// goMemMetrics maps the Go collector's gauges to goMem's fields.
+var goMemMetrics = map[string]func(*goMem) *int64{
+	"go_gc_heap_live_bytes":           func(m *goMem) *int64 { return &m.live },
+	"go_memstats_heap_alloc_bytes":    func(m *goMem) *int64 { return &m.alloc },
+	"go_memstats_heap_inuse_bytes":    func(m *goMem) *int64 { return &m.inuse },
+	"go_memstats_stack_sys_bytes":     func(m *goMem) *int64 { return &m.stacks },
+	"go_memstats_gc_sys_bytes":        func(m *goMem) *int64 { return &m.gcMeta },
+	"go_gc_heap_goal_bytes":           func(m *goMem) *int64 { return &m.heapGoal },
+	"go_memstats_mspan_sys_bytes":     func(m *goMem) *int64 { return &m.runtime },
+	"go_memstats_mcache_sys_bytes":    func(m *goMem) *int64 { return &m.runtime },
+	"go_memstats_buck_hash_sys_bytes": func(m *goMem) *int64 { return &m.runtime },
+	"go_memstats_other_sys_bytes":     func(m *goMem) *int64 { return &m.runtime },
+	"go_memstats_heap_idle_bytes":     func(m *goMem) *int64 { return &m.held },
+	// Released pages are idle ones given back: subtracted from held.
+	"go_memstats_heap_released_bytes": nil,
+}
+
+// readGoMem scrapes the gateway's /metrics at addr.
+func readGoMem(ctx context.Context, addr string) (goMem, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return goMem{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return goMem{}, fmt.Errorf("gateway metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return goMem{}, fmt.Errorf("gateway metrics: %s", resp.Status)
+	}
+	return parseGoMem(resp.Body)
+}
+
+// parseGoMem reads goMem from the Prometheus text format.
+func parseGoMem(r io.Reader) (goMem, error) {
+	var m goMem
+	var released int64
+	seen := 0
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		field, known := goMemMetrics[name]
+		if !known {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return goMem{}, fmt.Errorf("gateway metrics: %s: %w", name, err)
+		}
+		seen++
+		if field == nil {
+			released = int64(f)
+			continue
+		}
+		*field(&m) += int64(f)
+	}
+	if err := sc.Err(); err != nil {
+		return goMem{}, fmt.Errorf("gateway metrics: %w", err)
+	}
+	if seen != len(goMemMetrics) {
+		return goMem{}, fmt.Errorf("gateway metrics: %d of the %d Go memory gauges", seen, len(goMemMetrics))
+	}
+	m.held -= released
+	return m, nil
+}
