@@ -28,10 +28,11 @@ type idleGatewayResult struct {
 	// warmBase is RSS after the warm-up user joined and left (with
 	// idleOptions.warmup), bytes: the base of the marginal figures.
 	warmBase int64
-	// mem is a Go gateway's MemStats at the base the per-user figures
-	// are taken against (after the warm-up, with it), then settle after
-	// each step's joins; nil for biboumi, or without settle.
-	mem []goMem
+	// mem is a Go gateway's MemStats settle after the warm-up (or the
+	// start), then settle after each step's joins, and memRSS its RSS at
+	// those times; nil for biboumi, or without settle.
+	mem    []goMem
+	memRSS []int64
 }
 
 // idleOptions are the gateways' idle scenario's settings beside the steps.
@@ -92,7 +93,7 @@ func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int, op
 			if opt.warmup {
 				against = "the warm-up"
 			}
-			fmt.Fprintf(w, "\nWhere %s's RSS grew, %v after each step's joins, per joined user against %s (the runtime's MemStats from its /metrics; \"live heap\": what the last collection found live; \"since\": heap allocated after it; \"free in spans\": room that dead objects left in heap spans still holding a live one; \"kept\": empty heap spans not yet given back; \"rest\": what RSS has beyond MemStats, pages of the binary and C libraries).\n\n", r.gateway, opt.settle, against)
+			fmt.Fprintf(w, "\nWhere %s's RSS grew, %v after each step's joins, per joined user against its state %v after %s, RSS %s (the runtime's MemStats from its /metrics; \"live heap\": what the last collection found live; \"since\": heap allocated after it; \"free in spans\": room that dead objects left in heap spans still holding a live one; \"kept\": empty heap spans not yet given back; \"rest\": what RSS has beyond MemStats, pages of the binary and C libraries).\n\n", r.gateway, opt.settle, opt.settle, against, mib(r.memRSS[0]))
 			memTable(w, r, steps)
 		}
 	}
@@ -102,12 +103,12 @@ func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int, op
 // memTable writes where a Go gateway's RSS grew at each step, per joined
 // user above the base of r.mem[0].
 func memTable(w io.Writer, r *idleGatewayResult, steps []int) {
-	base, rssBase := r.mem[0], r.warmBase
+	base, rssBase := r.mem[0], r.memRSS[0]
 	fmt.Fprintf(w, "| users | RSS | live heap | since | free in spans | kept | stacks | GC metadata | runtime other | rest | heap goal, in all |\n")
 	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	per := func(d int64, n int) string { return fmt.Sprintf("%.1f", float64(d)/float64(n)/1024) }
 	for i, n := range steps {
-		m, rss := r.mem[i+1], r.settled[i]
+		m, rss := r.mem[i+1], r.memRSS[i+1]
 		parts := []int64{m.live - base.live, m.since() - base.since(), m.slack() - base.slack(), m.held - base.held, m.stacks - base.stacks, m.gcMeta - base.gcMeta, m.runtime - base.runtime}
 		rest := rss - rssBase
 		fmt.Fprintf(w, "| %d | %s |", n, per(rss-rssBase, n))
@@ -195,15 +196,30 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 	}
 	room := channel + "%" + ircHost + "@" + domain
 	r.warmBase = r.base
-	readMem := func() error {
-		if gw.httpAddr == "" || opt.settle <= 3*time.Second {
+	// The breakdown of a Go gateway's growth (memTable) reads its
+	// MemStats settle after the warm-up (or the start) and after each
+	// step's joins, each time once it has collected since: its live heap
+	// is then the step's, not one from before.
+	breakdown := gw.httpAddr != "" && opt.settle > 3*time.Second
+	var gcs int64
+	markGCs := func() error {
+		if !breakdown {
 			return nil
 		}
 		m, err := readGoMem(ctx, gw.httpAddr)
+		gcs = m.gcs
+		return err
+	}
+	readMem := func() error {
+		if !breakdown {
+			return nil
+		}
+		m, err := collectedGoMem(ctx, gw.httpAddr, gcs)
 		if err != nil {
 			return err
 		}
 		r.mem = append(r.mem, m)
+		r.memRSS = append(r.memRSS, gw.rss())
 		return nil
 	}
 	if opt.warmup {
@@ -219,8 +235,15 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 			}
 		}
 	}
-	if err := readMem(); err != nil {
-		return nil, err
+	if breakdown {
+		if err := markGCs(); err != nil {
+			return nil, err
+		}
+		logf("the breakdown's base: %v more", opt.settle)
+		time.Sleep(opt.settle)
+		if err := readMem(); err != nil {
+			return nil, err
+		}
 	}
 	var clients []*client
 	defer func() {
@@ -263,6 +286,9 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 		}
 		time.Sleep(3 * time.Second) // the last joins' presences settle
 		rss := gw.rss()
+		if err := markGCs(); err != nil { // after RSS: the request allocates
+			return nil, err
+		}
 		r.rss = append(r.rss, rss)
 		logf("%d users joined in %v; RSS %s, %.0f KiB per user (%.0f warmed up)", n, time.Since(start).Round(time.Millisecond), mib(rss), float64(rss-r.base)/float64(n)/1024, float64(rss-r.warmBase)/float64(n)/1024)
 		// What grew: private memory (heap, stacks), or pages of the

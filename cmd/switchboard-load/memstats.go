@@ -22,6 +22,7 @@ type goMem struct {
 	gcMeta   int64 // the collector's own metadata
 	runtime  int64 // the runtime's other structures: spans, per-P caches, profiling buckets, other
 	heapGoal int64 // the heap size at which the next collection starts
+	gcs      int64 // collections so far
 }
 
 // slack is the free room in heap spans in use: what objects that died
@@ -40,6 +41,7 @@ var goMemMetrics = map[string]func(*goMem) *int64{
 	"go_memstats_stack_sys_bytes":     func(m *goMem) *int64 { return &m.stacks },
 	"go_memstats_gc_sys_bytes":        func(m *goMem) *int64 { return &m.gcMeta },
 	"go_gc_heap_goal_bytes":           func(m *goMem) *int64 { return &m.heapGoal },
+	"go_gc_duration_seconds_count":    func(m *goMem) *int64 { return &m.gcs },
 	"go_memstats_mspan_sys_bytes":     func(m *goMem) *int64 { return &m.runtime },
 	"go_memstats_mcache_sys_bytes":    func(m *goMem) *int64 { return &m.runtime },
 	"go_memstats_buck_hash_sys_bytes": func(m *goMem) *int64 { return &m.runtime },
@@ -66,6 +68,23 @@ func readGoMem(ctx context.Context, addr string) (goMem, error) {
 		return goMem{}, fmt.Errorf("gateway metrics: %s", resp.Status)
 	}
 	return parseGoMem(resp.Body)
+}
+
+// collectedGoMem reads the gateway's goMem once it has collected more
+// than gcs times: an idle Go process collects at least every two
+// minutes.
+func collectedGoMem(ctx context.Context, addr string, gcs int64) (goMem, error) {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		m, err := readGoMem(ctx, addr)
+		if err != nil || m.gcs > gcs {
+			return m, err
+		}
+		if time.Now().After(deadline) {
+			return goMem{}, fmt.Errorf("gateway metrics: no collection in 3 minutes after the %dth", gcs)
+		}
+		time.Sleep(5 * time.Second)
+	}
 }
 
 // parseGoMem reads goMem from the Prometheus text format.

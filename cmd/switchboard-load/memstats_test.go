@@ -11,6 +11,8 @@ const goMemSample = `# HELP go_gc_heap_live_bytes Heap memory occupied by live o
 # TYPE go_gc_heap_live_bytes gauge
 go_gc_heap_live_bytes 3.5e+06
 go_gc_heap_goal_bytes 7.1e+06
+go_gc_duration_seconds_sum 0.01
+go_gc_duration_seconds_count 9
 go_goroutines 13
 go_memstats_heap_alloc_bytes 4e+06
 go_memstats_heap_inuse_bytes 5.5e+06
@@ -30,7 +32,7 @@ func TestParseGoMem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := goMem{live: 3_500_000, alloc: 4_000_000, inuse: 5_500_000, held: 2_000_000, stacks: 524288, gcMeta: 3_000_000, runtime: 500_000, heapGoal: 7_100_000}
+	want := goMem{live: 3_500_000, alloc: 4_000_000, inuse: 5_500_000, held: 2_000_000, stacks: 524288, gcMeta: 3_000_000, runtime: 500_000, heapGoal: 7_100_000, gcs: 9}
 	if m != want {
 		t.Errorf("parseGoMem = %+v, want %+v", m, want)
 	}
