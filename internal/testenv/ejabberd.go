@@ -289,8 +289,7 @@ func (e *Ejabberd) start() error {
 	}
 	cmd := e.ctl("foreground")
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr.Setpgid = true
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	cmd.SysProcAttr = serverProcAttr(e.cred)
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return fmt.Errorf("starting ejabberd: %w", err)

@@ -219,7 +219,7 @@ func (p *Prosody) start() error {
 	cmd := exec.Command("prosody", "-F", "--config", p.config())
 	cmd.Dir = p.Dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = serverProcAttr(nil)
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return fmt.Errorf("starting prosody: %w", err)

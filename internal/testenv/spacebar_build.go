@@ -140,7 +140,7 @@ func ensureSpacebarBuild(ctx context.Context) (*spacebarBuild, error) {
 	cmd.Dir = dir
 	cmd.Stdout = &stdout
 	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = serverProcAttr(nil)
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("building spacebar in %s: %w\n%s", dir, err,
