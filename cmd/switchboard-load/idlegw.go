@@ -185,17 +185,6 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 	if err := waitGateway(ctx, p); err != nil {
 		return nil, err
 	}
-	time.Sleep(time.Second)
-	r.base = gw.rss()
-	baseAnon, baseFile := gw.status("RssAnon"), gw.status("RssFile")
-	logf("before the joins: RSS %s (anonymous %s, file-backed %s)", mib(r.base), mib(baseAnon), mib(baseFile))
-	if pprofAddr != "" {
-		if err := saveProfiles(ctx, pprofAddr, profDir, gateway, "0"); err != nil {
-			return nil, err
-		}
-	}
-	room := channel + "%" + ircHost + "@" + domain
-	r.warmBase = r.base
 	// The breakdown of a Go gateway's growth (memTable) reads its
 	// MemStats settle after the warm-up (or the start) and after each
 	// step's joins, each time once it has collected since: its live heap
@@ -222,6 +211,23 @@ func idleGateway(gateway, bin string, steps []int, opt idleOptions) (*idleGatewa
 		r.memRSS = append(r.memRSS, gw.rss())
 		return nil
 	}
+	// The first scrape runs the gateway's metrics code for the first
+	// time: those pages are in RSS before any base is taken, not in a
+	// step's growth.
+	if err := markGCs(); err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Second)
+	r.base = gw.rss()
+	baseAnon, baseFile := gw.status("RssAnon"), gw.status("RssFile")
+	logf("before the joins: RSS %s (anonymous %s, file-backed %s)", mib(r.base), mib(baseAnon), mib(baseFile))
+	if pprofAddr != "" {
+		if err := saveProfiles(ctx, pprofAddr, profDir, gateway, "0"); err != nil {
+			return nil, err
+		}
+	}
+	room := channel + "%" + ircHost + "@" + domain
+	r.warmBase = r.base
 	if opt.warmup {
 		if err := warmUp(ctx, p, last, room); err != nil {
 			return nil, err
