@@ -93,7 +93,7 @@ func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int, op
 			if opt.warmup {
 				against = "the warm-up"
 			}
-			fmt.Fprintf(w, "\nWhere %s's RSS grew, %v after each step's joins, per joined user against its state %v after %s, RSS %s (the runtime's MemStats from its /metrics; \"live heap\": what the last collection found live; \"since\": heap allocated after it; \"free in spans\": room that dead objects left in heap spans still holding a live one; \"kept\": empty heap spans not yet given back; \"rest\": what RSS has beyond MemStats, pages of the binary and C libraries).\n\n", r.gateway, opt.settle, opt.settle, against, mib(r.memRSS[0]))
+			fmt.Fprintf(w, "\nWhere %s's RSS grew, %v after each step's joins, per joined user against its state %v after %s, RSS %s (the runtime's MemStats from its /metrics; \"live heap\": what the last collection found live; \"since\": heap allocated after it; \"free in spans\": room that dead objects left in heap spans still holding a live one; \"kept\": empty heap spans not yet given back; \"rest\": RSS growth MemStats does not account for: pages of the binary and libraries, and the gap between what the runtime counts as held and what is resident).\n\n", r.gateway, opt.settle, opt.settle, against, mib(r.memRSS[0]))
 			memTable(w, r, steps)
 		}
 	}
