@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,22 +34,14 @@ func (m goMem) slack() int64 { return m.inuse - m.alloc }
 // live at the next one.
 func (m goMem) since() int64 { return m.alloc - m.live }
 
-// goMemMetrics maps the Go collector's gauges to goMem's fields.
-var goMemMetrics = map[string]func(*goMem) *int64{
-	"go_gc_heap_live_bytes":           func(m *goMem) *int64 { return &m.live },
-	"go_memstats_heap_alloc_bytes":    func(m *goMem) *int64 { return &m.alloc },
-	"go_memstats_heap_inuse_bytes":    func(m *goMem) *int64 { return &m.inuse },
-	"go_memstats_stack_sys_bytes":     func(m *goMem) *int64 { return &m.stacks },
-	"go_memstats_gc_sys_bytes":        func(m *goMem) *int64 { return &m.gcMeta },
-	"go_gc_heap_goal_bytes":           func(m *goMem) *int64 { return &m.heapGoal },
-	"go_gc_duration_seconds_count":    func(m *goMem) *int64 { return &m.gcs },
-	"go_memstats_mspan_sys_bytes":     func(m *goMem) *int64 { return &m.runtime },
-	"go_memstats_mcache_sys_bytes":    func(m *goMem) *int64 { return &m.runtime },
-	"go_memstats_buck_hash_sys_bytes": func(m *goMem) *int64 { return &m.runtime },
-	"go_memstats_other_sys_bytes":     func(m *goMem) *int64 { return &m.runtime },
-	"go_memstats_heap_idle_bytes":     func(m *goMem) *int64 { return &m.held },
-	// Released pages are idle ones given back: subtracted from held.
-	"go_memstats_heap_released_bytes": nil,
+// goMemGauges are the Go collector's gauges goMem is made of.
+var goMemGauges = []string{
+	"go_gc_heap_live_bytes", "go_gc_heap_goal_bytes", "go_gc_duration_seconds_count",
+	"go_memstats_heap_alloc_bytes", "go_memstats_heap_inuse_bytes",
+	"go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes",
+	"go_memstats_stack_sys_bytes", "go_memstats_gc_sys_bytes",
+	"go_memstats_mspan_sys_bytes", "go_memstats_mcache_sys_bytes",
+	"go_memstats_buck_hash_sys_bytes", "go_memstats_other_sys_bytes",
 }
 
 // readGoMem scrapes the gateway's /metrics at addr.
@@ -92,37 +85,37 @@ func collectedGoMem(ctx context.Context, addr string, gcs int64) (goMem, error) 
 
 // parseGoMem reads goMem from the Prometheus text format.
 func parseGoMem(r io.Reader) (goMem, error) {
-	var m goMem
-	var released int64
-	seen := 0
+	v := make(map[string]int64, len(goMemGauges))
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || strings.HasPrefix(name, "#") {
-			continue
-		}
-		field, known := goMemMetrics[name]
-		if !known {
+		if !ok || !slices.Contains(goMemGauges, name) {
 			continue
 		}
 		f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 		if err != nil {
 			return goMem{}, fmt.Errorf("gateway metrics: %s: %w", name, err)
 		}
-		seen++
-		if field == nil {
-			released = int64(f)
-			continue
-		}
-		*field(&m) += int64(f)
+		v[name] = int64(f)
 	}
 	if err := sc.Err(); err != nil {
 		return goMem{}, fmt.Errorf("gateway metrics: %w", err)
 	}
-	if seen != len(goMemMetrics) {
-		return goMem{}, fmt.Errorf("gateway metrics: %d of the %d Go memory gauges", seen, len(goMemMetrics))
+	for _, name := range goMemGauges {
+		if _, ok := v[name]; !ok {
+			return goMem{}, fmt.Errorf("gateway metrics: no %s", name)
+		}
 	}
-	m.held -= released
-	return m, nil
+	return goMem{
+		live:     v["go_gc_heap_live_bytes"],
+		alloc:    v["go_memstats_heap_alloc_bytes"],
+		inuse:    v["go_memstats_heap_inuse_bytes"],
+		held:     v["go_memstats_heap_idle_bytes"] - v["go_memstats_heap_released_bytes"], // released: idle pages given back
+		stacks:   v["go_memstats_stack_sys_bytes"],
+		gcMeta:   v["go_memstats_gc_sys_bytes"],
+		runtime:  v["go_memstats_mspan_sys_bytes"] + v["go_memstats_mcache_sys_bytes"] + v["go_memstats_buck_hash_sys_bytes"] + v["go_memstats_other_sys_bytes"],
+		heapGoal: v["go_gc_heap_goal_bytes"],
+		gcs:      v["go_gc_duration_seconds_count"],
+	}, nil
 }
