@@ -20,6 +20,12 @@ import (
 // networks' webhooks at /hooks/<network>/.
 func (a *App) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
+	// Beside the Go collector's MemStats: the heap the last collection
+	// found live and the size at which the next one starts
+	// (go_gc_heap_live_bytes, go_gc_heap_goal_bytes), what the process
+	// holds apart from the garbage heap_alloc also counts between
+	// collections. Compiled here, once per server, not at every start.
+	heapLive := collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/(live|goal):bytes$`)}
 	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(heapLive)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(&statsCollector{components: a.components})
 	reg.MustRegister(&leaseCollector{a: a})
@@ -35,13 +41,6 @@ func (a *App) Handler() http.Handler {
 	a.mountHooks(mux) // hooks.go
 	return mux
 }
-
-// heapLive adds, beside the Go collector's MemStats, the heap the last
-// collection found live and the size at which the next one starts
-// (go_gc_heap_live_bytes, go_gc_heap_goal_bytes): what the process
-// holds, apart from the garbage MemStats' heap_alloc also counts between
-// collections.
-var heapLive = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/(live|goal):bytes$`)}
 
 // statsCollector exposes every component's Stats as Prometheus metrics.
 type statsCollector struct {
