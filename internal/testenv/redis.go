@@ -71,7 +71,13 @@ func LaunchRedis(opts RedisOptions) (*Redis, error) {
 	if err := lookPaths("redis-server", "redis-cli"); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(1)
+	// A cluster node also listens on a bus port. Left to itself, redis
+	// takes port+10000, which may be another server's chosen port.
+	n := 1
+	if opts.Cluster {
+		n = 2
+	}
+	ports, err := freePorts(n)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +92,7 @@ func LaunchRedis(opts RedisOptions) (*Redis, error) {
 			return nil, err
 		}
 	}
-	if err := r.writeConfig(ports[0]); err != nil {
+	if err := r.writeConfig(ports); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -97,7 +103,10 @@ func LaunchRedis(opts RedisOptions) (*Redis, error) {
 	return r, nil
 }
 
-func (r *Redis) writeConfig(port int) error {
+// writeConfig writes redis.conf for the server's port, ports[0], and with
+// Cluster its cluster bus port, ports[1].
+func (r *Redis) writeConfig(ports []int) error {
+	port := ports[0]
 	aof := "no"
 	if r.opts.AppendOnly {
 		aof = "yes"
@@ -129,7 +138,7 @@ func (r *Redis) writeConfig(port int) error {
 		fmt.Fprintf(&b, "masterauth %s\n", r.opts.Password)
 	}
 	if r.opts.Cluster {
-		b.WriteString("cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\n")
+		fmt.Fprintf(&b, "cluster-enabled yes\ncluster-port %d\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\n", ports[1])
 	}
 	return os.WriteFile(filepath.Join(r.Dir, "redis.conf"), []byte(b.String()), 0o600)
 }

@@ -51,13 +51,15 @@ func TestFencedBucketWrites(t *testing.T) {
 	srv := testenv.StartRedis(t, testenv.RedisOptions{})
 	for _, mode := range []struct {
 		name string
-		opts func() redis.Options
+		opts func(t *testing.T) redis.Options
 	}{
-		{"standalone", func() redis.Options { return redis.Options{URL: "redis://" + srv.Addr()} }},
-		{"cluster", func() redis.Options { return redis.Options{ClusterAddrs: testenv.StartRedisCluster(t).Addrs()} }},
+		{"standalone", func(*testing.T) redis.Options { return redis.Options{URL: "redis://" + srv.Addr()} }},
+		{"cluster", func(t *testing.T) redis.Options {
+			return redis.Options{ClusterAddrs: testenv.StartRedisCluster(t).Addrs()}
+		}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			s := openLeaser(t, mode.opts())
+			s := openLeaser(t, mode.opts(t))
 			ctx := t.Context()
 			old, ok, err := s.AcquireLease(ctx, "irc.example.org", "old", time.Minute)
 			if err != nil || !ok {

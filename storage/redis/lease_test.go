@@ -32,13 +32,15 @@ func TestLease(t *testing.T) {
 	srv := testenv.StartRedis(t, testenv.RedisOptions{})
 	for _, mode := range []struct {
 		name string
-		opts func() redis.Options
+		opts func(t *testing.T) redis.Options
 	}{
-		{"standalone", func() redis.Options { return redis.Options{URL: "redis://" + srv.Addr()} }},
-		{"cluster", func() redis.Options { return redis.Options{ClusterAddrs: testenv.StartRedisCluster(t).Addrs()} }},
+		{"standalone", func(*testing.T) redis.Options { return redis.Options{URL: "redis://" + srv.Addr()} }},
+		{"cluster", func(t *testing.T) redis.Options {
+			return redis.Options{ClusterAddrs: testenv.StartRedisCluster(t).Addrs()}
+		}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			s := openLeaser(t, mode.opts())
+			s := openLeaser(t, mode.opts(t))
 			ctx := t.Context()
 			const ttl = time.Second
 			if _, err := s.LeaseHolder(ctx, "irc.example.org"); !errors.Is(err, storage.ErrNotFound) {

@@ -22,12 +22,14 @@ func redisModes(t *testing.T, fn func(t *testing.T, s *redis.Store)) {
 	srv := testenv.StartRedis(t, testenv.RedisOptions{})
 	for _, mode := range []struct {
 		name string
-		opts func() redis.Options
+		opts func(t *testing.T) redis.Options
 	}{
-		{"standalone", func() redis.Options { return redis.Options{URL: "redis://" + srv.Addr()} }},
-		{"cluster", func() redis.Options { return redis.Options{ClusterAddrs: testenv.StartRedisCluster(t).Addrs()} }},
+		{"standalone", func(*testing.T) redis.Options { return redis.Options{URL: "redis://" + srv.Addr()} }},
+		{"cluster", func(t *testing.T) redis.Options {
+			return redis.Options{ClusterAddrs: testenv.StartRedisCluster(t).Addrs()}
+		}},
 	} {
-		t.Run(mode.name, func(t *testing.T) { fn(t, openLeaser(t, mode.opts())) })
+		t.Run(mode.name, func(t *testing.T) { fn(t, openLeaser(t, mode.opts(t))) })
 	}
 }
 
