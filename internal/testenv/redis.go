@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -67,10 +68,25 @@ type Redis struct {
 
 // LaunchRedis starts redis-server in a new temporary directory and waits
 // until it answers PING. Close stops it and removes the directory.
+//
+// A port found free may be taken by another process before redis-server
+// binds it; then LaunchRedis starts again on other ports, a few times.
 func LaunchRedis(opts RedisOptions) (*Redis, error) {
 	if err := lookPaths("redis-server", "redis-cli"); err != nil {
 		return nil, err
 	}
+	var err error
+	for range 3 {
+		var r *Redis
+		if r, err = launchRedis(opts); !errors.Is(err, errPortTaken) {
+			return r, err
+		}
+	}
+	return nil, err
+}
+
+// launchRedis is one attempt of LaunchRedis.
+func launchRedis(opts RedisOptions) (*Redis, error) {
 	// A cluster node also listens on a bus port. Left to itself, redis
 	// takes port+10000, which may be another server's chosen port.
 	n := 1
@@ -175,7 +191,11 @@ func (r *Redis) Start() error {
 	}
 	if err := waitRedis(d, r.addr, r.cli, time.Now().Add(startTimeout)); err != nil {
 		d.stop()
-		return fmt.Errorf("redis-server: %w:\n%s", err, tailFiles(r.Dir, "redis.log", "redis.out"))
+		tail := tailFiles(r.Dir, "redis.log", "redis.out")
+		if strings.Contains(tail, "Address already in use") {
+			err = fmt.Errorf("%w (%w)", err, errPortTaken)
+		}
+		return fmt.Errorf("redis-server: %w:\n%s", err, tail)
 	}
 	r.d = d
 	return nil
@@ -421,16 +441,20 @@ func waitFor(t testing.TB, what string, cond func() (bool, string)) {
 	}
 }
 
+// errPortTaken is Redis.Start's error when the server could not bind one of
+// its ports.
+var errPortTaken = errors.New("a port was taken")
+
 // waitRedis polls until the server at addr answers PING through cli, d
 // exits, or the deadline passes.
 func waitRedis(d *daemon, addr string, cli func(...string) (string, error), deadline time.Time) error {
 	for {
+		if d.hasExited() {
+			return fmt.Errorf("%s exited at start", d.name)
+		}
 		out, err := cli("ping")
 		if err == nil && strings.TrimSpace(out) == "PONG" {
 			return nil
-		}
-		if d.hasExited() {
-			return fmt.Errorf("%s exited at start", d.name)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s did not answer PING on %s within %s: %v %s", d.name, addr, startTimeout, err, out)
@@ -438,6 +462,9 @@ func waitRedis(d *daemon, addr string, cli func(...string) (string, error), dead
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// cliTimeout bounds one redis-cli command.
+const cliTimeout = 10 * time.Second
 
 // redisCli runs redis-cli against addr. The password goes in the
 // REDISCLI_AUTH environment variable, not on a command line others can
@@ -451,7 +478,11 @@ func redisCli(addr, user, password string, args ...string) (string, error) {
 	if user != "" {
 		all = append(all, "--user", user)
 	}
-	cmd := exec.Command("redis-cli", append(all, args...)...)
+	// Whatever listens on addr may accept and never answer (another
+	// process took the port); redis-cli would wait for ever.
+	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "redis-cli", append(all, args...)...)
 	cmd.Env = os.Environ()
 	if password != "" {
 		cmd.Env = append(cmd.Env, "REDISCLI_AUTH="+password)
