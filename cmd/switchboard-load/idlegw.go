@@ -104,7 +104,7 @@ func runIdleGateways(w io.Writer, gateways []string, bin string, steps []int, op
 // user above the base of r.mem[0].
 func memTable(w io.Writer, r *idleGatewayResult, steps []int) {
 	base, rssBase := r.mem[0], r.memRSS[0]
-	fmt.Fprintf(w, "| users | RSS | live heap | since | free in spans | kept | stacks | GC metadata | runtime other | rest | heap goal, in all |\n")
+	fmt.Fprintf(w, "| users | RSS | live heap | since | free in spans | kept | stacks | GC metadata | runtime other | rest | heap held / goal, in all |\n")
 	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	per := func(d int64, n int) string { return fmt.Sprintf("%.1f", float64(d)/float64(n)/1024) }
 	for i, n := range steps {
@@ -116,9 +116,9 @@ func memTable(w io.Writer, r *idleGatewayResult, steps []int) {
 			fmt.Fprintf(w, " %s |", per(d, n))
 			rest -= d
 		}
-		fmt.Fprintf(w, " %s | %s (%s) |\n", per(rest, n), mib(m.heapGoal), mib(base.heapGoal))
+		fmt.Fprintf(w, " %s | %s / %s (%s / %s) |\n", per(rest, n), mib(m.heapHeld()), mib(m.heapGoal), mib(base.heapHeld()), mib(base.heapGoal))
 	}
-	fmt.Fprintf(w, "\n(KiB per user; the heap goal at the base in brackets.)\n")
+	fmt.Fprintf(w, "\n(KiB per user; \"heap held\": heap spans in use and kept, what the heap has resident; the base's in brackets.)\n")
 }
 
 // idleTable writes one table of the figures rss picks from each result,

@@ -30,6 +30,13 @@ type goMem struct {
 // left behind in spans still holding a live one.
 func (m goMem) slack() int64 { return m.inuse - m.alloc }
 
+// heapHeld is the heap's resident part: spans in use, and empty ones
+// not given back. The runtime's scavenger gives back only what is above
+// the heap in use at the last collection, scaled to the new goal, plus
+// 10 %, so after a burst of allocation this stays near the goal, however
+// the live objects are spread over the spans.
+func (m goMem) heapHeld() int64 { return m.inuse + m.held }
+
 // since is the heap allocated since the last collection: garbage, or
 // live at the next one.
 func (m goMem) since() int64 { return m.alloc - m.live }
