@@ -49,3 +49,22 @@ func TestParseGoMemMissingGauge(t *testing.T) {
 		t.Error("parseGoMem without go_gc_heap_live_bytes: no error")
 	}
 }
+
+// memTable gives each part's growth per joined user, the rest of the RSS
+// growth, and the heap held beside its goal, for the step and the base.
+func TestMemTable(t *testing.T) {
+	const KiB, MiB = 1024, 1 << 20
+	base := goMem{live: 3 * MiB, alloc: 3 * MiB, inuse: 4 * MiB, held: 0, stacks: 512 * KiB, gcMeta: 1 * MiB, runtime: 256 * KiB, heapGoal: 5 * MiB}
+	// 10 users: each adds 1 KiB live, 2 KiB free in spans, 3 KiB kept,
+	// 4 KiB stacks, 5 KiB GC metadata, 6 KiB runtime; RSS grows by 30 KiB
+	// per user, so 9 KiB is the rest.
+	step := goMem{live: base.live + 10*KiB, alloc: base.alloc + 10*KiB, inuse: base.inuse + 30*KiB, held: 30 * KiB,
+		stacks: base.stacks + 40*KiB, gcMeta: base.gcMeta + 50*KiB, runtime: base.runtime + 60*KiB, heapGoal: 6 * MiB}
+	r := &idleGatewayResult{mem: []goMem{base, step}, memRSS: []int64{100 * MiB, 100*MiB + 300*KiB}}
+	var b strings.Builder
+	memTable(&b, r, []int{10})
+	want := "| 10 | 30.0 | 1.0 | 0.0 | 2.0 | 3.0 | 4.0 | 5.0 | 6.0 | 9.0 | 4.1 MiB / 6.0 MiB (4.0 MiB / 5.0 MiB) |\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("memTable:\n%s\nwant the row\n%s", b.String(), want)
+	}
+}
