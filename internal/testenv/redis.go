@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -446,15 +447,23 @@ func waitFor(t testing.TB, what string, cond func() (bool, string)) {
 var errPortTaken = errors.New("a port was taken")
 
 // waitRedis polls until the server at addr answers PING through cli, d
-// exits, or the deadline passes.
+// exits, or the deadline passes. The answer must come from d's process:
+// another server that took the port is errPortTaken.
 func waitRedis(d *daemon, addr string, cli func(...string) (string, error), deadline time.Time) error {
+	pid := "process_id:" + strconv.Itoa(d.cmd.Process.Pid)
 	for {
 		if d.hasExited() {
 			return fmt.Errorf("%s exited at start", d.name)
 		}
 		out, err := cli("ping")
 		if err == nil && strings.TrimSpace(out) == "PONG" {
-			return nil
+			info, err := cli("info", "server")
+			if err == nil && slices.Contains(strings.Fields(info), pid) {
+				return nil
+			}
+			if err == nil {
+				return fmt.Errorf("%s: another server answers on %s (%w)", d.name, addr, errPortTaken)
+			}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s did not answer PING on %s within %s: %v %s", d.name, addr, startTimeout, err, out)

@@ -19,14 +19,14 @@ func TestRedisPortTaken(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { l.Close() })
-		// Another server on the port: it answers redis-cli, not PONG.
+		// Another server on the port, which answers PONG to everything.
 		go func() {
 			for {
 				c, err := l.Accept()
 				if err != nil {
 					return
 				}
-				c.Write([]byte("-ERR not redis\r\n"))
+				c.Write([]byte("+PONG\r\n"))
 				c.Close()
 			}
 		}()
