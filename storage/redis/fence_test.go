@@ -48,69 +48,57 @@ var fencedWrites = []struct {
 // of a user's partition or of the shared one: each fails with ErrFenced
 // and the value stays as it was; the new holder's view writes them.
 func TestFencedBucketWrites(t *testing.T) {
-	srv := testenv.StartRedis(t, testenv.RedisOptions{})
-	for _, mode := range []struct {
-		name string
-		opts func(t *testing.T) redis.Options
-	}{
-		{"standalone", func(*testing.T) redis.Options { return redis.Options{URL: "redis://" + srv.Addr()} }},
-		{"cluster", func(t *testing.T) redis.Options {
-			return redis.Options{ClusterAddrs: testenv.StartRedisCluster(t).Addrs()}
-		}},
-	} {
-		t.Run(mode.name, func(t *testing.T) {
-			s := openLeaser(t, mode.opts(t))
-			ctx := t.Context()
-			old, ok, err := s.AcquireLease(ctx, "irc.example.org", "old", time.Minute)
-			if err != nil || !ok {
-				t.Fatal(ok, err)
+	redisModes(t, func(t *testing.T, s *redis.Store) {
+		ctx := t.Context()
+		old, ok, err := s.AcquireLease(ctx, "irc.example.org", "old", time.Minute)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		fo := s.Fenced(old)
+		keys := []string{aliceKey, sharedKey}
+		for _, k := range keys {
+			if err := fo.Put(ctx, fenceBucket, k, []byte("v0")); err != nil {
+				t.Fatalf("put %q while held: %v", k, err)
 			}
-			fo := s.Fenced(old)
-			keys := []string{aliceKey, sharedKey}
+			if err := fencedWrites[2].write(ctx, fo, k, []byte("+1")); err != nil {
+				t.Fatalf("update %q while held: %v", k, err)
+			}
+		}
+		// The lease is taken away and given to another holding, as
+		// when the old holder is paused past its TTL.
+		if err := s.ReleaseLease(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		cur, ok, err := s.AcquireLease(ctx, "irc.example.org", "new", time.Minute)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		for _, w := range fencedWrites {
 			for _, k := range keys {
-				if err := fo.Put(ctx, fenceBucket, k, []byte("v0")); err != nil {
-					t.Fatalf("put %q while held: %v", k, err)
+				if err := w.write(ctx, fo, k, []byte("late")); !errors.Is(err, storage.ErrFenced) {
+					t.Errorf("%s of %q by the old holding: err = %v, want ErrFenced", w.name, k, err)
 				}
-				if err := fencedWrites[2].write(ctx, fo, k, []byte("+1")); err != nil {
-					t.Fatalf("update %q while held: %v", k, err)
-				}
-			}
-			// The lease is taken away and given to another holding, as
-			// when the old holder is paused past its TTL.
-			if err := s.ReleaseLease(ctx, old); err != nil {
-				t.Fatal(err)
-			}
-			cur, ok, err := s.AcquireLease(ctx, "irc.example.org", "new", time.Minute)
-			if err != nil || !ok {
-				t.Fatal(ok, err)
-			}
-			for _, w := range fencedWrites {
-				for _, k := range keys {
-					if err := w.write(ctx, fo, k, []byte("late")); !errors.Is(err, storage.ErrFenced) {
-						t.Errorf("%s of %q by the old holding: err = %v, want ErrFenced", w.name, k, err)
-					}
-					if v, err := s.Get(ctx, fenceBucket, k); err != nil || string(v) != "v0+1" {
-						t.Errorf("%q after the old holding's %s = %q, %v; want v0+1", k, w.name, v, err)
-					}
+				if v, err := s.Get(ctx, fenceBucket, k); err != nil || string(v) != "v0+1" {
+					t.Errorf("%q after the old holding's %s = %q, %v; want v0+1", k, w.name, v, err)
 				}
 			}
-			fc := s.Fenced(cur)
-			for _, k := range keys {
-				if err := fencedWrites[2].write(ctx, fc, k, []byte("+2")); err != nil {
-					t.Fatalf("update %q by the new holding: %v", k, err)
-				}
-				if v, err := s.Get(ctx, fenceBucket, k); err != nil || string(v) != "v0+1+2" {
-					t.Errorf("%q after the new holding's update = %q, %v; want v0+1+2", k, v, err)
-				}
-				if err := fc.Delete(ctx, fenceBucket, k); err != nil {
-					t.Fatalf("delete %q by the new holding: %v", k, err)
-				}
-				if _, err := s.Get(ctx, fenceBucket, k); !errors.Is(err, storage.ErrNotFound) {
-					t.Errorf("%q after the new holding's delete: err = %v, want ErrNotFound", k, err)
-				}
+		}
+		fc := s.Fenced(cur)
+		for _, k := range keys {
+			if err := fencedWrites[2].write(ctx, fc, k, []byte("+2")); err != nil {
+				t.Fatalf("update %q by the new holding: %v", k, err)
 			}
-		})
-	}
+			if v, err := s.Get(ctx, fenceBucket, k); err != nil || string(v) != "v0+1+2" {
+				t.Errorf("%q after the new holding's update = %q, %v; want v0+1+2", k, v, err)
+			}
+			if err := fc.Delete(ctx, fenceBucket, k); err != nil {
+				t.Fatalf("delete %q by the new holding: %v", k, err)
+			}
+			if _, err := s.Get(ctx, fenceBucket, k); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("%q after the new holding's delete: err = %v, want ErrNotFound", k, err)
+			}
+		}
+	})
 }
 
 // TestClusterPartitionFence: on a Cluster a user's keys are not in the

@@ -29,82 +29,70 @@ func openLeaser(t *testing.T, o redis.Options) *redis.Store {
 // holding after expiry or release gets a larger token; the holder is
 // readable.
 func TestLease(t *testing.T) {
-	srv := testenv.StartRedis(t, testenv.RedisOptions{})
-	for _, mode := range []struct {
-		name string
-		opts func(t *testing.T) redis.Options
-	}{
-		{"standalone", func(*testing.T) redis.Options { return redis.Options{URL: "redis://" + srv.Addr()} }},
-		{"cluster", func(t *testing.T) redis.Options {
-			return redis.Options{ClusterAddrs: testenv.StartRedisCluster(t).Addrs()}
-		}},
-	} {
-		t.Run(mode.name, func(t *testing.T) {
-			s := openLeaser(t, mode.opts(t))
-			ctx := t.Context()
-			const ttl = time.Second
-			if _, err := s.LeaseHolder(ctx, "irc.example.org"); !errors.Is(err, storage.ErrNotFound) {
-				t.Fatalf("LeaseHolder before any: err = %v, want ErrNotFound", err)
+	redisModes(t, func(t *testing.T, s *redis.Store) {
+		ctx := t.Context()
+		const ttl = time.Second
+		if _, err := s.LeaseHolder(ctx, "irc.example.org"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("LeaseHolder before any: err = %v, want ErrNotFound", err)
+		}
+		a, ok, err := s.AcquireLease(ctx, "irc.example.org", "a", ttl)
+		if err != nil || !ok {
+			t.Fatalf("first acquire: ok=%v err=%v", ok, err)
+		}
+		if _, ok, err := s.AcquireLease(ctx, "irc.example.org", "b", ttl); err != nil || ok {
+			t.Fatalf("second acquire while held: ok=%v err=%v, want refused", ok, err)
+		}
+		if _, ok, err := s.AcquireLease(ctx, "email.example.org", "b", ttl); err != nil || !ok {
+			t.Fatalf("another name: ok=%v err=%v", ok, err)
+		}
+		h, err := s.LeaseHolder(ctx, "irc.example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Owner != "a" || h.Token != a.Token || !h.Since.Equal(a.Since) || h.TTL <= 0 || h.TTL > ttl {
+			t.Fatalf("holder = %+v, want owner a, token %d, since %v, TTL in (0, %v]", h, a.Token, a.Since, ttl)
+		}
+		// Renewals keep it past its first TTL.
+		for range 4 {
+			time.Sleep(ttl / 3)
+			if err := s.RenewLease(ctx, a, ttl); err != nil {
+				t.Fatalf("renew by the holder: %v", err)
 			}
-			a, ok, err := s.AcquireLease(ctx, "irc.example.org", "a", ttl)
-			if err != nil || !ok {
-				t.Fatalf("first acquire: ok=%v err=%v", ok, err)
-			}
-			if _, ok, err := s.AcquireLease(ctx, "irc.example.org", "b", ttl); err != nil || ok {
-				t.Fatalf("second acquire while held: ok=%v err=%v, want refused", ok, err)
-			}
-			if _, ok, err := s.AcquireLease(ctx, "email.example.org", "b", ttl); err != nil || !ok {
-				t.Fatalf("another name: ok=%v err=%v", ok, err)
-			}
-			h, err := s.LeaseHolder(ctx, "irc.example.org")
+		}
+		if _, ok, _ := s.AcquireLease(ctx, "irc.example.org", "b", ttl); ok {
+			t.Fatal("acquired a renewed lease")
+		}
+		// Expiry: someone else takes it, with a larger token; the
+		// old holding can neither renew nor release it.
+		var b storage.Lease
+		waitUntil(t, 10*time.Second, "the lease expires and b takes it", func() bool {
+			b, ok, err = s.AcquireLease(ctx, "irc.example.org", "b", ttl)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if h.Owner != "a" || h.Token != a.Token || !h.Since.Equal(a.Since) || h.TTL <= 0 || h.TTL > ttl {
-				t.Fatalf("holder = %+v, want owner a, token %d, since %v, TTL in (0, %v]", h, a.Token, a.Since, ttl)
-			}
-			// Renewals keep it past its first TTL.
-			for range 4 {
-				time.Sleep(ttl / 3)
-				if err := s.RenewLease(ctx, a, ttl); err != nil {
-					t.Fatalf("renew by the holder: %v", err)
-				}
-			}
-			if _, ok, _ := s.AcquireLease(ctx, "irc.example.org", "b", ttl); ok {
-				t.Fatal("acquired a renewed lease")
-			}
-			// Expiry: someone else takes it, with a larger token; the
-			// old holding can neither renew nor release it.
-			var b storage.Lease
-			waitUntil(t, 10*time.Second, "the lease expires and b takes it", func() bool {
-				b, ok, err = s.AcquireLease(ctx, "irc.example.org", "b", ttl)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return ok
-			})
-			if b.Token <= a.Token {
-				t.Fatalf("new token %d not above old %d", b.Token, a.Token)
-			}
-			if err := s.RenewLease(ctx, a, ttl); !errors.Is(err, storage.ErrFenced) {
-				t.Fatalf("renew by the old holding: err = %v, want ErrFenced", err)
-			}
-			if err := s.ReleaseLease(ctx, a); err != nil {
-				t.Fatal(err)
-			}
-			if h, err := s.LeaseHolder(ctx, "irc.example.org"); err != nil || h.Owner != "b" {
-				t.Fatalf("after the old holding's release: holder %+v, %v; want b", h, err)
-			}
-			// Release: taken at once, with a larger token still.
-			if err := s.ReleaseLease(ctx, b); err != nil {
-				t.Fatal(err)
-			}
-			c, ok, err := s.AcquireLease(ctx, "irc.example.org", "c", ttl)
-			if err != nil || !ok || c.Token <= b.Token {
-				t.Fatalf("after release: %+v ok=%v err=%v, want a token above %d", c, ok, err, b.Token)
-			}
+			return ok
 		})
-	}
+		if b.Token <= a.Token {
+			t.Fatalf("new token %d not above old %d", b.Token, a.Token)
+		}
+		if err := s.RenewLease(ctx, a, ttl); !errors.Is(err, storage.ErrFenced) {
+			t.Fatalf("renew by the old holding: err = %v, want ErrFenced", err)
+		}
+		if err := s.ReleaseLease(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if h, err := s.LeaseHolder(ctx, "irc.example.org"); err != nil || h.Owner != "b" {
+			t.Fatalf("after the old holding's release: holder %+v, %v; want b", h, err)
+		}
+		// Release: taken at once, with a larger token still.
+		if err := s.ReleaseLease(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		c, ok, err := s.AcquireLease(ctx, "irc.example.org", "c", ttl)
+		if err != nil || !ok || c.Token <= b.Token {
+			t.Fatalf("after release: %+v ok=%v err=%v, want a token above %d", c, ok, err, b.Token)
+		}
+	})
 }
 
 // TestFencedQueueWrites: a fenced view appends and removes while its
